@@ -1,0 +1,1 @@
+"""Thresholds, automations, self-service actions and initiatives."""

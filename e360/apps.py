@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class E360Config(AppConfig):
+    name = "e360"
+    verbose_name = "Catalog"

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from e360 import views
+
+# The admin signs in through the same allauth pages (and rate limits) as everyone.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "e360 administration"
+admin.site.site_title = "e360 admin"
+
+catalog_patterns = [
+    path("teams/", views.team_list, name="team-list"),
+    path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
+    path("services/", views.service_list, name="service-list"),
+    path("services/<slug:slug>/", views.service_detail, name="service-detail"),
+    path("people/", views.people_list, name="people-list"),
+    path("people/<slug:handle>/", views.person_detail, name="person-detail"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("", include((catalog_patterns, "catalog"))),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]

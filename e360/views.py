@@ -1,0 +1,183 @@
+"""Catalog pages: home, teams, services, people; and /healthz."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import DatabaseError, connection
+from django.db.models import Count, Max, Prefetch, Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_htmx.middleware import HtmxDetails
+
+from e360 import access
+from e360.models import Membership, Person, Service, Team, WorkerHeartbeat
+
+PAGE_SIZE = 50
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _page(request: HttpRequest, queryset, size: int = PAGE_SIZE):
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+def _fragment(request: HtmxHttpRequest, template: str, fragment: str) -> str:
+    """The whole page normally; just the named partial for an htmx swap."""
+    return f"{template}#{fragment}" if request.htmx and not request.htmx.boosted else template
+
+
+@login_required
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    person = access.person_for(request.user)
+    memberships = []
+    services = Service.objects.none()
+    if person is not None:
+        memberships = list(
+            person.memberships.select_related("team", "team__parent").annotate(
+                member_count=Count("team__memberships", distinct=True)
+            )
+        )
+        services = Service.objects.filter(owner__in=[m.team_id for m in memberships]).select_related("owner")
+    context = {
+        "person": person,
+        "memberships": memberships,
+        "services": services,
+        "sees_everything": access.sees_everything(request.user),
+        "totals": {
+            "teams": access.visible_teams(request.user).count(),
+            "services": access.visible_services(request.user).count(),
+            "people": access.visible_people(request.user).count(),
+        },
+    }
+    return render(request, "e360/home.html", context)
+
+
+@login_required
+def team_list(request: HtmxHttpRequest) -> HttpResponse:
+    teams = list(
+        access.visible_teams(request.user).annotate(
+            member_count=Count("memberships", distinct=True), service_count=Count("services", distinct=True)
+        )
+    )
+    # Show the visible teams as a tree: roots are teams whose parent is not visible.
+    by_parent: dict[int | None, list[Team]] = {}
+    ids = {team.id for team in teams}
+    for team in teams:
+        by_parent.setdefault(team.parent_id if team.parent_id in ids else None, []).append(team)
+    rows: list[tuple[Team, int]] = []
+
+    def walk(parent_id: int | None, depth: int) -> None:
+        for team in by_parent.get(parent_id, []):
+            rows.append((team, depth))
+            walk(team.id, depth + 1)
+
+    walk(None, 0)
+    return render(request, "e360/team_list.html", {"rows": rows})
+
+
+@login_required
+def team_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team = access.get_team_for_user(request.user, slug)
+    visible = access.visible_team_ids(request.user)
+    memberships = team.memberships.select_related("person").order_by("-role", "person__name")
+    children = team.children.annotate(member_count=Count("memberships", distinct=True))
+    if visible is not None:
+        children = children.filter(id__in=visible)
+    ancestors = [(a, visible is None or a.id in visible) for a in team.ancestors()]
+    context = {
+        "team": team,
+        "ancestors": ancestors,
+        "memberships": memberships,
+        "children": children,
+        "services": team.services.order_by("tier", "name"),
+    }
+    return render(request, "e360/team_detail.html", context)
+
+
+@login_required
+def service_list(request: HtmxHttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    tier = request.GET.get("tier", "")
+    services = access.visible_services(request.user).select_related("owner")
+    if query:
+        services = services.filter(
+            Q(name__icontains=query) | Q(slug__icontains=query) | Q(owner__name__icontains=query)
+        )
+    if tier in {str(value) for value in Service.Tier.values}:
+        services = services.filter(tier=int(tier))
+    context = {"page": _page(request, services), "q": query, "tier": tier, "tiers": Service.Tier.choices}
+    return render(request, _fragment(request, "e360/service_list.html", "results"), context)
+
+
+@login_required
+def service_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    service = access.get_service_for_user(request.user, slug)
+    leads = Person.objects.filter(memberships__team=service.owner, memberships__role=Membership.Role.LEAD)
+    environments = [(pattern, any(ch in pattern for ch in "*?[")) for pattern in service.production_environments]
+    context = {"service": service, "leads": leads, "environments": environments}
+    return render(request, "e360/service_detail.html", context)
+
+
+@login_required
+def people_list(request: HtmxHttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    people = (
+        access.visible_people(request.user)
+        .search(query)
+        .prefetch_related(Prefetch("memberships", queryset=Membership.objects.select_related("team")))
+    )
+    context = {"page": _page(request, people), "q": query}
+    return render(request, _fragment(request, "e360/people_list.html", "results"), context)
+
+
+@login_required
+def person_detail(request: HtmxHttpRequest, handle: str) -> HttpResponse:
+    person = access.get_person_for_user(request.user, handle)
+    visible = access.visible_team_ids(request.user)
+    memberships = person.memberships.select_related("team")
+    if visible is not None:
+        memberships = memberships.filter(team_id__in=visible)
+    return render(request, "e360/person_detail.html", {"person": person, "memberships": memberships})
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers and monitors: database and worker heartbeat."""
+    status = 200
+    body: dict[str, object] = {"status": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        body["database"] = "ok"
+        last_seen = WorkerHeartbeat.objects.aggregate(last=Max("last_seen"))["last"]
+    except DatabaseError:
+        body["database"] = "unreachable"
+        last_seen = None
+        status = 503
+    max_age = timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE)
+    if last_seen is None:
+        body["worker"] = {"status": "no heartbeat yet", "last_heartbeat": None}
+        status = 503
+    else:
+        age = timezone.now() - last_seen
+        healthy = age <= max_age
+        body["worker"] = {
+            "status": "ok" if healthy else "stale",
+            "last_heartbeat": last_seen.isoformat(),
+            "age_seconds": round(age.total_seconds()),
+        }
+        if not healthy:
+            status = 503
+    if status != 200:
+        body["status"] = "unhealthy"
+    return JsonResponse(body, status=status)

@@ -1,0 +1,1 @@
+"""Delivery data: ingestion, DORA definitions, rollups, delivery pages and the JSON API."""

@@ -1,0 +1,1 @@
+"""Developer sentiment surveys: question bank, campaigns, anonymous responses, results."""
