@@ -1,0 +1,72 @@
+# e360 developer commands. The README mirrors this file.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+# Interpreters tried in order; the first that runs and is >= 3.12 builds the virtualenv.
+PYTHON_CANDIDATES ?= $(PYTHON) python3.12 python3.13 python3.14 python3
+
+.PHONY: help venv run test test-fast lint format check-deploy vendor clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	  for candidate in $(PYTHON_CANDIDATES); do \
+	    if "$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then found=$$candidate; break; fi; \
+	  done; \
+	  if [ -z "$$found" ]; then \
+	    echo "e360 needs Python 3.12 or newer; none found (tried: $(PYTHON_CANDIDATES))." >&2; \
+	    echo "Install one (pyenv install 3.12, uv python install 3.12, or your OS packages) and run make again." >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "Creating $(VENV) with $$($$found --version)"; \
+	  "$$found" -m venv $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed ## Create the virtualenv and install e360 with its dev tools
+
+run: venv ## Migrate, load the demo organisation, start web server and worker on PORT
+	@mkdir -p var
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py createcachetable
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo --if-empty
+	@DEBUG=$${DEBUG:-1} $(PY) manage.py ensure_admin
+	@export DEBUG=$${DEBUG:-1}; \
+	$(PY) manage.py qcluster & worker=$$!; \
+	$(PY) manage.py runserver $(HOST):$(PORT) & web=$$!; \
+	trap 'kill $$worker $$web 2>/dev/null; wait' INT TERM EXIT; \
+	sleep 2; echo; echo "  e360 is running at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"; echo; \
+	wait -n
+
+test: venv ## Run the whole test suite (DATABASE_URL picks the database; SQLite by default)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv ## Ruff (lint and format check) and a missing-migrations check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+format: venv ## Format and fix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check-deploy: venv ## Django's deployment checks with production-like settings
+	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')} \
+	ALLOWED_HOSTS=$${ALLOWED_HOSTS:-e360.example.com} EMAIL_HOST=$${EMAIL_HOST:-smtp.example.com} \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+CHARTJS_VERSION := 4.6.1
+vendor: ## Re-fetch the pinned Chart.js from the npm registry into static/vendor/
+	@tmp=$$(mktemp -d); cd $$tmp && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null && tar xzf chart.js-$(CHARTJS_VERSION).tgz; \
+	cp $$tmp/package/dist/chart.umd.min.js $(CURDIR)/static/vendor/chartjs/; cp $$tmp/package/LICENSE.md $(CURDIR)/static/vendor/chartjs/; rm -rf $$tmp
+
+clean: ## Remove the virtualenv, the local database and collected static files
+	rm -rf $(VENV) var staticfiles
