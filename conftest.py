@@ -19,6 +19,15 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # Production uses a manifest built by collectstatic; tests render templates without one.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _sync_tasks(settings):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
 

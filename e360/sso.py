@@ -3,7 +3,8 @@
 Password accounts exist only when an admin creates them. An SSO login may
 create an account only when the provider vouches for the email (verified) and
 that email belongs to an active person in the catalog, or to a domain listed in
-SSO_ALLOWED_EMAIL_DOMAINS. Whoever signs in is linked to their person.
+SSO_ALLOWED_EMAIL_DOMAINS. Whoever signs in with a verified email is linked
+to the catalog person with that email.
 """
 
 from __future__ import annotations
@@ -29,12 +30,9 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def login(self, request: HttpRequest, user: User) -> None:
         super().login(request, user)
-        addresses = EmailAddress.objects.filter(user=user)
-        if addresses.exists():
-            emails = [address.email for address in addresses if address.verified]
-        else:
-            # An admin-created account: the admin typed the email, so it is trusted.
-            emails = [user.email] if user.email else []
+        # Only verified addresses: an SSO provider vouched for them, or their
+        # owner confirmed them by mail. Admins link other accounts in the admin.
+        emails = EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
         person_link_user(user=user, emails=emails)
 
 

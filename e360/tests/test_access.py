@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.http import Http404
+
+from e360 import access
+from e360.models import Membership
+from e360.tests.factories import MembershipFactory, PersonFactory, ServiceFactory, TeamFactory, UserFactory
+
+
+def test_a_lead_sees_their_team_and_everything_below(owner, team, subteam):
+    grandchild = TeamFactory(parent=subteam)
+    assert access.visible_team_ids(owner) == {team.id, subteam.id, grandchild.id}
+
+
+def test_a_member_sees_only_their_own_teams(teammate, team, subteam):
+    assert access.visible_team_ids(teammate) == {team.id}
+
+
+def test_a_lead_of_a_subteam_does_not_see_the_parent(team, subteam):
+    user = UserFactory()
+    MembershipFactory(person=PersonFactory(user=user), team=subteam, role=Membership.Role.LEAD)
+    assert access.visible_team_ids(user) == {subteam.id}
+
+
+def test_org_viewers_see_everything(db, team, other_team):
+    user = UserFactory()
+    user.groups.add(Group.objects.get(name=access.ORG_VIEWERS_GROUP))
+    assert access.visible_team_ids(user) is None
+    assert set(access.visible_teams(user)) == {team, other_team}
+
+
+def test_superusers_see_everything(staff, team):
+    assert access.visible_team_ids(staff) is None
+
+
+def test_staff_without_the_permission_see_only_their_teams(db, team):
+    user = UserFactory(is_staff=True)
+    assert access.visible_team_ids(user) == set()
+
+
+def test_an_inactive_person_sees_nothing(db, team):
+    user = UserFactory()
+    MembershipFactory(person=PersonFactory(user=user, is_active=False), team=team)
+    assert access.visible_team_ids(user) == set()
+
+
+def test_an_outsider_gets_404_for_every_kind_of_object(outsider, owner, team, service):
+    with pytest.raises(Http404):
+        access.get_team_for_user(outsider, team.slug)
+    with pytest.raises(Http404):
+        access.get_service_for_user(outsider, service.slug)
+    with pytest.raises(Http404):
+        access.get_person_for_user(outsider, owner.person.handle)
+
+
+def test_people_are_visible_through_shared_teams_and_to_themselves(owner, teammate, outsider):
+    assert set(access.visible_people(teammate)) == {owner.person, teammate.person}
+    assert set(access.visible_people(outsider)) == {outsider.person}
+
+
+def test_services_follow_their_owner_team(owner, outsider, service, other_team):
+    elsewhere = ServiceFactory(owner=other_team)
+    assert set(access.visible_services(owner)) == {service}
+    assert set(access.visible_services(outsider)) == {elsewhere}
+
+
+def test_anonymous_users_see_nothing(db, team):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert access.visible_team_ids(AnonymousUser()) == set()
+
+
+def test_the_tree_walk_survives_a_cycle(db):
+    a = TeamFactory()
+    b = TeamFactory(parent=a)
+    a.parent = b
+    a.save()
+    assert TeamFactory._meta.model.objects.descendant_ids([a.id]) == {a.id, b.id}

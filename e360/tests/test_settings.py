@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+
+from e360 import env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class TestEnvHelpers:
+    def test_booleans_accept_the_usual_spellings(self, monkeypatch):
+        for value, expected in [("1", True), ("yes", True), ("TRUE", True), ("0", False), ("off", False)]:
+            monkeypatch.setenv("E360_FLAG", value)
+            assert env.env_bool("E360_FLAG") is expected
+
+    def test_a_malformed_boolean_fails_loudly(self, monkeypatch):
+        monkeypatch.setenv("E360_FLAG", "maybe")
+        with pytest.raises(ImproperlyConfigured, match="E360_FLAG='maybe' is not a boolean"):
+            env.env_bool("E360_FLAG")
+
+    def test_a_malformed_integer_fails_loudly(self, monkeypatch):
+        monkeypatch.setenv("E360_PORT", "eighty")
+        with pytest.raises(ImproperlyConfigured, match="not an integer"):
+            env.env_int("E360_PORT", 1)
+
+    def test_a_required_value_fails_loudly_when_missing(self, monkeypatch):
+        monkeypatch.delenv("E360_SECRET", raising=False)
+        with pytest.raises(ImproperlyConfigured, match="E360_SECRET environment variable is required"):
+            env.env_str("E360_SECRET", required=True)
+
+    def test_secrets_can_come_from_files(self, monkeypatch, tmp_path):
+        secret = tmp_path / "secret"
+        secret.write_text("s3cret\n")
+        monkeypatch.setenv("E360_SECRET_FILE", str(secret))
+        assert env.env_str("E360_SECRET") == "s3cret"
+
+    def test_an_unreadable_secret_file_fails_loudly(self, monkeypatch, tmp_path):
+        monkeypatch.setenv("E360_SECRET_FILE", str(tmp_path / "missing"))
+        with pytest.raises(ImproperlyConfigured, match="cannot be read"):
+            env.env_str("E360_SECRET")
+
+    def test_lists_are_comma_separated(self, monkeypatch):
+        monkeypatch.setenv("E360_HOSTS", "a.example, b.example,,")
+        assert env.env_list("E360_HOSTS") == ["a.example", "b.example"]
+
+
+def _manage(*args: str, **environ: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT"}
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **environ},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_the_deployment_checks():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="x" * 20 + "a-long-random-production-secret-key-value-0123456789",
+        ALLOWED_HOSTS="e360.example.com",
+        EMAIL_HOST="smtp.example.com",
+        EMAIL_HOST_USER="e360",
+        EMAIL_HOST_PASSWORD="smtp-password",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _manage("check", DEBUG="0", SECRET_KEY="")
+    assert result.returncode != 0
+    assert "SECRET_KEY environment variable is required" in result.stderr
+
+
+def test_the_content_security_policy_is_strict(client, db):
+    policy = client.get("/accounts/login/")["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self' 'nonce-" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+
+
+def test_pages_carry_the_security_headers(client, db):
+    response = client.get("/accounts/login/")
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_no_migrations_are_missing(db):
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
