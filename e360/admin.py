@@ -5,11 +5,16 @@ from django.contrib.auth.admin import UserAdmin
 
 from e360.forms import ServiceAdminForm
 from e360.models import Membership, Person, Service, Team, User, WorkerHeartbeat
+from e360.services import user_trust_email
 
 
 @admin.register(User)
 class E360UserAdmin(UserAdmin):
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active", "last_login"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        user_trust_email(user=obj)
 
 
 class MembershipInline(admin.TabularInline):

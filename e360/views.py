@@ -88,7 +88,8 @@ def team_list(request: HtmxHttpRequest) -> HttpResponse:
 def team_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     visible = access.visible_team_ids(request.user)
-    memberships = team.memberships.select_related("person").order_by("-role", "person__name")
+    # Leads first: "lead" sorts before "member".
+    memberships = team.memberships.select_related("person").order_by("role", "person__name")
     children = team.children.annotate(member_count=Count("memberships", distinct=True))
     if visible is not None:
         children = children.filter(id__in=visible)

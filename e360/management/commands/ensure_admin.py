@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 
 from e360.env import env_str
 from e360.models import User
+from e360.services import user_trust_email
 
 
 class Command(BaseCommand):
@@ -25,7 +26,8 @@ class Command(BaseCommand):
         generated = not password
         if generated:
             password = secrets.token_urlsafe(12)
-        User.objects.create_superuser(username=username, email=email, password=password)
+        admin = User.objects.create_superuser(username=username, email=email, password=password)
+        user_trust_email(user=admin)
         self.stdout.write(self.style.SUCCESS(f"Created the admin account {email}."))
         if generated:
             # Printed once, on purpose: it is not stored anywhere else in clear.

@@ -1,0 +1,110 @@
+"""The portal in a real browser: password sign-in, navigation, the admin, a clean console.
+
+Every test ends by asserting the browser saw no console error, uncaught
+exception or Content Security Policy violation (``page_problems``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "password"  # what UserFactory gives every account
+
+
+def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Fill allauth's sign-in form, wherever the browser was sent to it from."""
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def test_a_member_signs_in_and_opens_their_team(page, page_problems, live_server, owner, teammate, subteam, service):
+    page.goto("/")
+    sign_in(page, "alice@example.com")
+
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.get_by_role("heading", name="Hello, Alice")).to_be_visible()
+    page.get_by_role("region", name="My teams").get_by_role("link", name="Payments", exact=True).click()
+
+    expect(page).to_have_url(f"{live_server.url}/teams/payments/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Payments")
+    members = page.get_by_role("region", name=re.compile(r"^Members"))
+    expect(members.get_by_role("link")).to_have_count(2)
+    expect(members.get_by_role("link", name="Alice")).to_be_visible()
+    expect(members.get_by_role("link", name="Bob")).to_be_visible()
+    expect(page.get_by_role("region", name="Sub-teams").get_by_role("link")).to_have_text(["Payments API"])
+    expect(page.get_by_role("region", name="Services").get_by_role("link")).to_have_text(["Checkout"])
+    page_problems.assert_none()
+
+
+def test_the_admin_signs_in_through_the_same_page(page, page_problems, live_server, staff):
+    page.goto("/admin/")
+
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=(/admin/|%2Fadmin%2F)$"))
+    sign_in(page, "admin@example.com")
+
+    expect(page).to_have_url(f"{live_server.url}/admin/")
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    page_problems.assert_none()
+
+
+def test_a_wrong_password_keeps_the_visitor_out(page, page_problems, live_server, owner):
+    page.goto("/")
+    sign_in(page, "alice@example.com", "not-the-password")
+
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    expect(page.get_by_text("not correct")).to_be_visible()
+    page_problems.assert_none()
+
+
+def test_pages_run_without_console_errors_or_csp_violations(page, page_problems, staff, owner, subteam, service):
+    page.goto("/accounts/login/")
+    sign_in(page, "admin@example.com")
+    expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
+
+    for path, heading in [
+        ("/", "Welcome"),
+        ("/teams/", "Teams"),
+        ("/teams/payments/", "Payments"),
+        ("/services/", "Services"),
+        ("/services/checkout/", "Checkout"),
+        ("/people/", "People"),
+        ("/people/alice/", "Alice"),
+        ("/admin/", "Site administration"),
+        ("/admin/e360/team/", "Select team to change"),
+    ]:
+        response = page.goto(path)
+        assert response is not None
+        assert response.ok, f"{path} answered {response.status}"
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+    # htmx swaps results in place under the strict CSP (no eval, no inline script).
+    page.goto("/services/")
+    page.get_by_role("searchbox", name="Search").fill("nothing-matches")
+    expect(page.get_by_text("No services match.")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"[?&]q=nothing-matches"))
+    page.evaluate("0")  # a round trip, so CSP reports sent before it have arrived
+    page_problems.assert_none()
+
+
+def test_keyboard_focus_is_visible(page, page_problems, owner):
+    page.goto("/accounts/login/")
+    sign_in(page, "alice@example.com")
+    expect(page.get_by_role("heading", name="Hello, Alice")).to_be_visible()
+
+    page.keyboard.press("Tab")
+    skip_link = page.get_by_role("link", name="Skip to content")
+    expect(skip_link).to_be_focused()
+    expect(skip_link).to_be_in_viewport()
+    page.keyboard.press("Tab")
+    brand = page.get_by_role("link", name="e360", exact=True)
+    expect(brand).to_be_focused()
+    outline = brand.evaluate("(el) => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth")
+    assert outline.split()[0] != "none"
+    assert outline.split()[1] != "0px"
+    page_problems.assert_none()
