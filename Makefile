@@ -33,14 +33,17 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## Create the virtualenv and install e360 with its dev tools
 
-run: venv ## Migrate, load the demo organisation, start web server and worker on PORT
-	@mkdir -p var
-	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py createcachetable
-	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo --if-empty
-	@DEBUG=$${DEBUG:-1} $(PY) manage.py ensure_admin
-	@export DEBUG=$${DEBUG:-1}; \
-	$(PY) manage.py qcluster & worker=$$!; \
+.env:
+	@printf '%s\n' '# Local development settings, read by e360/settings.py (the environment wins).' \
+	  '# Written once by make run; not committed. See the settings table in README.md.' 'DEBUG=1' > $@
+	@echo "Wrote .env (DEBUG=1) for local development."
+
+run: venv .env ## Migrate, load the demo organisation, start web server and worker on PORT
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+	$(PY) manage.py seed_demo --if-empty
+	@$(PY) manage.py ensure_admin
+	@$(PY) manage.py qcluster & worker=$$!; \
 	$(PY) manage.py runserver $(HOST):$(PORT) & web=$$!; \
 	trap 'kill $$worker $$web 2>/dev/null; wait' INT TERM EXIT; \
 	sleep 2; echo; echo "  e360 is running at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"; echo; \

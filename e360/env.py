@@ -17,6 +17,28 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+def load_env_file(path: Path) -> None:
+    """Read ``KEY=VALUE`` lines from ``path`` into the environment.
+
+    Variables already set win, so a real environment always overrides the
+    file. Blank lines and ``#`` comments are ignored; values may be quoted.
+    ``make run`` writes such a file (``.env``, not committed) for development.
+    """
+    if not path.is_file():
+        return
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ImproperlyConfigured(f"{path} line {number} is not KEY=VALUE: {line!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        os.environ.setdefault(key.strip(), value)
+
+
 def _raw(name: str) -> str | None:
     file_name = os.environ.get(f"{name}_FILE")
     if file_name:

@@ -8,10 +8,11 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from e360.env import env_bool, env_int, env_list, env_str
+from e360.env import env_bool, env_int, env_list, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+load_env_file(BASE_DIR / ".env")
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", required=not DEBUG) or "insecure-development-key-do-not-use"

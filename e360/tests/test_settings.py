@@ -104,3 +104,24 @@ def test_pages_carry_the_security_headers(client, db):
 
 def test_no_migrations_are_missing(db):
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+class TestEnvFile:
+    def test_it_fills_in_what_the_environment_lacks(self, monkeypatch, tmp_path):
+        monkeypatch.delenv("E360_A", raising=False)
+        monkeypatch.setenv("E360_B", "from-environment")
+        path = tmp_path / ".env"
+        path.write_text("# comment\n\nE360_A='quoted value'\nexport E360_B=from-file\n")
+        env.load_env_file(path)
+        assert os.environ["E360_A"] == "quoted value"
+        assert os.environ["E360_B"] == "from-environment"
+        monkeypatch.delenv("E360_A")
+
+    def test_a_malformed_line_fails_loudly(self, tmp_path):
+        path = tmp_path / ".env"
+        path.write_text("JUST TEXT\n")
+        with pytest.raises(ImproperlyConfigured, match="line 1 is not KEY=VALUE"):
+            env.load_env_file(path)
+
+    def test_a_missing_file_is_fine(self, tmp_path):
+        env.load_env_file(tmp_path / "absent")
