@@ -1,0 +1,406 @@
+"""Delivery data: where it comes from (sources, raw deliveries, API tokens), the
+normalised records (repositories, pull requests, commits, deployments,
+incidents, pipeline runs), the links between them, and the daily rollups the
+pages and the metrics API read.
+
+Every external record is unique on ``(source, external_id)`` so ingestion is
+idempotent and can be replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from e360.models import Person, Service, Team
+
+
+class Source(models.Model):
+    """A system that sends or lends us delivery data."""
+
+    class Kind(models.TextChoices):
+        API = "api", "JSON API"
+        DEVLAKE = "devlake", "DevLake-compatible webhook"
+        GITHUB = "github", "GitHub"
+        GITLAB = "gitlab", "GitLab"
+        PAGERDUTY = "pagerduty", "PagerDuty"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.API)
+    team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True, help_text="Who runs this source.")
+    # HMAC secret for signed webhooks (GitHub, GitLab). Bearer keys live hashed in ApiToken.
+    webhook_secret = models.CharField(max_length=200, blank=True)
+    default_service = models.ForeignKey(
+        Service,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Service for records that name none (e.g. a DevLake connection for one service).",
+    )
+    repo_service_map = models.JSONField(
+        default=dict, blank=True, help_text='Repository → service slug, e.g. {"acme/checkout": "checkout"}.'
+    )
+    create_unknown_services = models.BooleanField(
+        default=False, help_text="Create a service (owned by this source's team) when a record names an unknown one."
+    )
+    is_active = models.BooleanField(default=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True, source__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A bearer key for the JSON API and the DevLake webhook; shown once, stored hashed."""
+
+    PREFIX = "e360_"
+
+    source = models.ForeignKey(Source, models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=200)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=12, editable=False, help_text="The key's last characters, to tell keys apart.")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} (…{self.hint})"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def generate_key(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class Delivery(models.Model):
+    """A raw payload as received, stored before it is acknowledged and processed."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    source = models.ForeignKey(Source, models.CASCADE, related_name="deliveries")
+    delivery_id = models.CharField(max_length=200, help_text="The sender's id, or a hash of the body.")
+    kind = models.CharField(max_length=60, help_text="What the payload is, e.g. devlake.deployment.")
+    path_params = models.JSONField(default=dict, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["source", "delivery_id"], name="delivery_unique_per_source")]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.delivery_id}"
+
+
+class Repository(models.Model):
+    name = models.CharField(max_length=300, unique=True, help_text="owner/name, or host/owner/name off GitHub.")
+    service = models.ForeignKey(Service, models.SET_NULL, null=True, blank=True, related_name="repository_rows")
+    default_branch = models.CharField(max_length=200, default="main")
+    url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "repositories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PullRequestQuerySet(models.QuerySet["PullRequest"]):
+    def merged(self) -> PullRequestQuerySet:
+        return self.filter(merged_at__isnull=False)
+
+    def deployed_in(self, start: datetime, end: datetime) -> PullRequestQuerySet:
+        return self.filter(deployed_at__gte=start, deployed_at__lt=end)
+
+    def waiting_for_review(self) -> PullRequestQuerySet:
+        return self.filter(merged_at__isnull=True, closed_at__isnull=True, first_review_at__isnull=True)
+
+
+class PullRequest(models.Model):
+    """A change: a merged pull request, or a direct push to the default branch."""
+
+    source = models.ForeignKey(Source, models.CASCADE, related_name="pull_requests")
+    external_id = models.CharField(max_length=200)
+    repository = models.ForeignKey(Repository, models.CASCADE, related_name="pull_requests")
+    service = models.ForeignKey(Service, models.SET_NULL, null=True, blank=True, related_name="pull_requests")
+    number = models.PositiveIntegerField(null=True, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    author_login = models.CharField(max_length=200, blank=True)
+    author = models.ForeignKey(Person, models.SET_NULL, null=True, blank=True, related_name="pull_requests")
+    base_branch = models.CharField(max_length=200, blank=True)
+    is_direct_push = models.BooleanField(default=False)
+    first_commit_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField()
+    first_review_at = models.DateTimeField(null=True, blank=True, help_text="First review or comment by someone else.")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    merged_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    merge_sha = models.CharField(max_length=64, blank=True, db_index=True)
+    additions = models.PositiveIntegerField(default=0)
+    deletions = models.PositiveIntegerField(default=0)
+    # Set by linking: the first production deployment that contains the change.
+    deployment = models.ForeignKey(
+        "Deployment", models.SET_NULL, null=True, blank=True, related_name="changes", editable=False
+    )
+    deployed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = PullRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="pr_unique_per_source")]
+        indexes = [
+            models.Index(fields=["service", "deployed_at"]),
+            models.Index(fields=["service", "merged_at"]),
+            models.Index(fields=["repository", "merged_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository} #{self.number}" if self.number else self.title or self.external_id
+
+    @property
+    def size(self) -> int:
+        return self.additions + self.deletions
+
+
+class Review(models.Model):
+    class State(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        COMMENTED = "commented", "Commented"
+
+    pull_request = models.ForeignKey(PullRequest, models.CASCADE, related_name="reviews")
+    external_id = models.CharField(max_length=200)
+    author_login = models.CharField(max_length=200)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.COMMENTED)
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["submitted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["pull_request", "external_id"], name="review_unique_per_pr"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_state_display()} by {self.author_login}"
+
+
+class Commit(models.Model):
+    repository = models.ForeignKey(Repository, models.CASCADE, related_name="commits")
+    sha = models.CharField(max_length=64)
+    authored_at = models.DateTimeField()
+    pull_request = models.ForeignKey(PullRequest, models.SET_NULL, null=True, blank=True, related_name="commits")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "sha"], name="commit_unique_per_repo")]
+
+    def __str__(self) -> str:
+        return self.sha[:12]
+
+
+class DeploymentQuerySet(models.QuerySet["Deployment"]):
+    def production(self) -> DeploymentQuerySet:
+        return self.filter(is_production=True, status=Deployment.Status.SUCCESS)
+
+    def finished_in(self, start: datetime, end: datetime) -> DeploymentQuerySet:
+        return self.filter(finished_at__gte=start, finished_at__lt=end)
+
+
+class Deployment(models.Model):
+    class Status(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        ERROR = "error", "Error"
+        IN_PROGRESS = "in_progress", "In progress"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class LinkRule(models.IntegerChoices):
+        NONE = 0, "No changes linked"
+        SENT = 1, "Change list sent with the deployment"
+        COMMIT_RANGE = 2, "Commit range since the previous deployment"
+        MERGED_BETWEEN = 3, "Pull requests merged since the previous deployment"
+
+    source = models.ForeignKey(Source, models.CASCADE, related_name="deployments")
+    external_id = models.CharField(max_length=200)
+    service = models.ForeignKey(Service, models.CASCADE, related_name="deployments")
+    environment = models.CharField(max_length=100)
+    is_production = models.BooleanField(default=False, help_text="The environment matches the service's patterns.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUCCESS)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField()
+    sha = models.CharField(max_length=64, blank=True)
+    repository = models.ForeignKey(Repository, models.SET_NULL, null=True, blank=True, related_name="deployments")
+    ref = models.CharField(max_length=200, blank=True, help_text="Branch or tag deployed.")
+    title = models.CharField(max_length=500, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    is_rollback = models.BooleanField(default=False)
+    is_hotfix = models.BooleanField(default=False)
+    # Change ids (PR external ids or commit shas) sent with the deployment: linking rule 1.
+    sent_changes = models.JSONField(null=True, blank=True)
+    # Set by linking.
+    link_rule = models.PositiveSmallIntegerField(choices=LinkRule.choices, default=LinkRule.NONE, editable=False)
+    is_failed = models.BooleanField(default=False, editable=False)
+    failure_causes = models.JSONField(default=list, blank=True, editable=False)
+    recovered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_rework = models.BooleanField(default=False, editable=False)
+
+    objects = DeploymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-finished_at"]
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="deployment_unique_per_source")]
+        indexes = [
+            models.Index(fields=["service", "is_production", "finished_at"]),
+            models.Index(fields=["finished_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} → {self.environment} at {self.finished_at:%Y-%m-%d %H:%M}"
+
+
+class IncidentQuerySet(models.QuerySet["Incident"]):
+    def open_at(self, moment: datetime) -> IncidentQuerySet:
+        return self.filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=moment), started_at__lte=moment)
+
+
+class Incident(models.Model):
+    class LinkRule(models.TextChoices):
+        NONE = "", "Not linked"
+        EXPLICIT = "explicit", "Named by the incident (caused by / root cause)"
+        WINDOW = "window", "Latest production deployment before it started"
+
+    source = models.ForeignKey(Source, models.CASCADE, related_name="incidents")
+    external_id = models.CharField(max_length=200)
+    service = models.ForeignKey(Service, models.CASCADE, related_name="incidents")
+    title = models.CharField(max_length=500, blank=True)
+    severity = models.CharField(max_length=40, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    started_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    caused_by = models.ForeignKey(
+        Deployment, models.SET_NULL, null=True, blank=True, related_name="+", help_text="Named by the sender."
+    )
+    root_cause_sha = models.CharField(max_length=64, blank=True)
+    # Set by linking.
+    deployment = models.ForeignKey(
+        Deployment, models.SET_NULL, null=True, blank=True, related_name="incidents", editable=False
+    )
+    link_rule = models.CharField(max_length=10, choices=LinkRule.choices, default=LinkRule.NONE, blank=True)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="incident_unique_per_source")]
+        indexes = [models.Index(fields=["service", "started_at"]), models.Index(fields=["service", "resolved_at"])]
+
+    def __str__(self) -> str:
+        return self.title or self.external_id
+
+
+class PipelineRun(models.Model):
+    class Status(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        CANCELLED = "cancelled", "Cancelled"
+        IN_PROGRESS = "in_progress", "In progress"
+
+    source = models.ForeignKey(Source, models.CASCADE, related_name="pipeline_runs")
+    external_id = models.CharField(max_length=200)
+    service = models.ForeignKey(Service, models.CASCADE, related_name="pipeline_runs")
+    repository = models.ForeignKey(Repository, models.SET_NULL, null=True, blank=True, related_name="pipeline_runs")
+    workflow = models.CharField(max_length=200)
+    branch = models.CharField(max_length=200, blank=True)
+    is_default_branch = models.BooleanField(default=True)
+    sha = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-finished_at"]
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="pipeline_run_unique_per_source")]
+        indexes = [models.Index(fields=["service", "finished_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} #{self.attempt} {self.status}"
+
+
+class DailyRollup(models.Model):
+    """Per service, environment and org-time-zone day: what pages and the metrics API read.
+
+    Distributions are stored as sorted lists of seconds, so percentiles computed
+    from rollups are exact, and merging days is concatenation.
+    """
+
+    service = models.ForeignKey(Service, models.CASCADE, related_name="rollups")
+    environment = models.CharField(max_length=100)
+    day = models.DateField()
+    deployments = models.PositiveIntegerField(default=0)
+    failed_deployments = models.PositiveIntegerField(default=0)
+    rework_deployments = models.PositiveIntegerField(default=0)
+    deployments_with_changes = models.PositiveIntegerField(default=0)
+    failed_attempts = models.PositiveIntegerField(default=0)
+    lead_times = models.JSONField(default=list, help_text="Seconds, one per change deployed that day.")
+    coding_times = models.JSONField(default=list)
+    pickup_times = models.JSONField(default=list)
+    review_times = models.JSONField(default=list)
+    deploy_times = models.JSONField(default=list)
+    recovery_times = models.JSONField(default=list, help_text="FDRT seconds of failed deployments recovered that day.")
+    restore_times = models.JSONField(default=list, help_text="Seconds from start to resolution, incidents resolved.")
+    incidents = models.PositiveIntegerField(default=0)
+    incidents_linked = models.PositiveIntegerField(default=0)
+    pipeline_runs = models.PositiveIntegerField(default=0)
+    pipeline_failures = models.PositiveIntegerField(default=0)
+    pipeline_durations = models.JSONField(default=list)
+    pr_sizes = models.JSONField(default=list, help_text="Lines changed, one per PR merged that day.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "environment", "day"], name="rollup_unique_service_env_day")
+        ]
+        indexes = [models.Index(fields=["day", "service"])]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.environment} {self.day}"
