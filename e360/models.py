@@ -170,7 +170,8 @@ class Service(models.Model):
         return any(fnmatchcase(environment.lower(), pattern.lower()) for pattern in patterns)
 
 
-DEFAULT_PRODUCTION_PATTERNS = ["production", "prod", "prod-*", "production-*"]
+# METRICS.md: production, prod, prd (case-insensitive; DevLake sends PRODUCTION).
+DEFAULT_PRODUCTION_PATTERNS = ["production", "prod", "prd"]
 
 
 class WorkerHeartbeat(models.Model):

@@ -1,0 +1,354 @@
+"""Writes of delivery data: upserts from the API and webhooks, tokens and sources.
+
+Each upsert is idempotent on ``(source, external_id)``. Writers collect the
+services they touched in a :class:`Dirty` and call :meth:`Dirty.schedule`, which
+queues one background refresh (re-linking and rollups) per service once the
+transaction commits, so late data re-links the records it relates to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from e360.models import Person, Service
+from metrics.models import (
+    ApiToken,
+    Commit,
+    Deployment,
+    Incident,
+    PipelineRun,
+    PullRequest,
+    Repository,
+    Review,
+    Source,
+)
+
+
+class UnknownService(ValueError):
+    """A record names no service we know, and its source may not create one."""
+
+
+@dataclass
+class Dirty:
+    """Services touched by a write, with the earliest time touched for each."""
+
+    since: dict[int, datetime] = field(default_factory=dict)
+
+    def add(self, service_id: int, moment: datetime | None) -> None:
+        moment = moment or timezone.now()
+        current = self.since.get(service_id)
+        if current is None or moment < current:
+            self.since[service_id] = moment
+
+    def schedule(self) -> None:
+        """Queue one refresh per service after the surrounding transaction commits."""
+        from metrics.tasks import queue_service_refresh
+
+        for service_id, moment in self.since.items():
+            transaction.on_commit(lambda s=service_id, m=moment: queue_service_refresh(s, m))
+
+
+# --- Services and repositories --------------------------------------------------------
+
+
+def service_resolve(*, source: Source, service: str | None, repository: str | None) -> Service:
+    """The service a record belongs to.
+
+    In order: the service named (by slug), the source's repository map, the
+    repository's service, a service listing the repository, the source's
+    default service. An unknown name is created only when the source allows it.
+    """
+    if service:
+        found = Service.objects.filter(slug=service).first()
+        if found is not None:
+            return found
+        if source.create_unknown_services and source.team_id:
+            created, _ = Service.objects.get_or_create(
+                slug=service, defaults={"name": service, "owner_id": source.team_id}
+            )
+            return created
+        raise UnknownService(f'unknown service "{service}"')
+    if repository:
+        slug = (source.repo_service_map or {}).get(repository)
+        if slug and (found := Service.objects.filter(slug=slug).first()):
+            return found
+        repo = Repository.objects.filter(name=repository).select_related("service").first()
+        if repo is not None and repo.service is not None:
+            return repo.service
+        # The JSON list as text contains the quoted name: one query on SQLite and PostgreSQL alike.
+        for found in Service.objects.filter(repositories__icontains=f'"{repository}"'):
+            if repository in found.repositories:
+                return found
+    if source.default_service_id:
+        return source.default_service
+    if repository:
+        raise UnknownService(f'repository "{repository}" belongs to no known service; name a service')
+    raise UnknownService("no service given, and the source has no default service")
+
+
+def repository_for(name: str | None, service: Service) -> Repository | None:
+    if not name:
+        return None
+    repo, created = Repository.objects.get_or_create(name=name, defaults={"service": service})
+    if not created and repo.service_id is None:
+        repo.service = service
+        repo.save(update_fields=["service"])
+    return repo
+
+
+# --- Upserts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeploymentData:
+    external_id: str
+    environment: str
+    finished_at: datetime
+    status: str = Deployment.Status.SUCCESS
+    service: str | None = None
+    repository: str | None = None
+    started_at: datetime | None = None
+    sha: str = ""
+    ref: str = ""
+    title: str = ""
+    url: str = ""
+    is_rollback: bool = False
+    is_hotfix: bool = False
+    changes: tuple[str, ...] | None = None
+
+
+def deployment_upsert(*, source: Source, data: DeploymentData, dirty: Dirty) -> tuple[Deployment, bool]:
+    service = service_resolve(source=source, service=data.service, repository=data.repository)
+    deployment, created = Deployment.objects.update_or_create(
+        source=source,
+        external_id=data.external_id,
+        defaults={
+            "service": service,
+            "environment": data.environment,
+            "is_production": service.is_production(data.environment),
+            "status": data.status,
+            "started_at": data.started_at,
+            "finished_at": data.finished_at,
+            "sha": data.sha,
+            "repository": repository_for(data.repository, service),
+            "ref": data.ref,
+            "title": data.title,
+            "url": data.url,
+            "is_rollback": data.is_rollback,
+            "is_hotfix": data.is_hotfix,
+            "sent_changes": list(data.changes) if data.changes is not None else None,
+        },
+    )
+    dirty.add(service.id, data.started_at or data.finished_at)
+    return deployment, created
+
+
+@dataclass(frozen=True)
+class IncidentData:
+    external_id: str
+    started_at: datetime
+    service: str | None = None
+    repository: str | None = None
+    title: str = ""
+    severity: str = ""
+    url: str = ""
+    resolved_at: datetime | None = None
+    caused_by: str | None = None  # a deployment's external id from the same source
+    root_cause_sha: str = ""
+
+
+def incident_upsert(*, source: Source, data: IncidentData, dirty: Dirty) -> tuple[Incident, bool]:
+    service = service_resolve(source=source, service=data.service, repository=data.repository)
+    caused_by = None
+    if data.caused_by:
+        caused_by = Deployment.objects.filter(source=source, external_id=data.caused_by).first()
+        if caused_by is None:
+            raise UnknownService(f'caused_by names no deployment "{data.caused_by}" of this source')
+    incident, created = Incident.objects.update_or_create(
+        source=source,
+        external_id=data.external_id,
+        defaults={
+            "service": service,
+            "title": data.title,
+            "severity": data.severity,
+            "url": data.url,
+            "started_at": data.started_at,
+            "resolved_at": data.resolved_at,
+            "caused_by": caused_by,
+            "root_cause_sha": data.root_cause_sha,
+        },
+    )
+    dirty.add(service.id, data.started_at)
+    return incident, created
+
+
+def incident_resolve(*, source: Source, external_id: str, resolved_at: datetime, dirty: Dirty) -> Incident:
+    incident = Incident.objects.get(source=source, external_id=external_id)
+    incident.resolved_at = resolved_at
+    incident.save(update_fields=["resolved_at"])
+    dirty.add(incident.service_id, incident.started_at)
+    return incident
+
+
+@dataclass(frozen=True)
+class ReviewData:
+    external_id: str
+    author: str
+    submitted_at: datetime
+    state: str = Review.State.COMMENTED
+
+
+@dataclass(frozen=True)
+class CommitData:
+    sha: str
+    authored_at: datetime
+
+
+@dataclass(frozen=True)
+class PullRequestData:
+    external_id: str
+    repository: str
+    opened_at: datetime
+    service: str | None = None
+    number: int | None = None
+    title: str = ""
+    url: str = ""
+    author: str = ""
+    base_branch: str = ""
+    is_direct_push: bool = False
+    first_commit_at: datetime | None = None
+    merged_at: datetime | None = None
+    closed_at: datetime | None = None
+    merge_sha: str = ""
+    additions: int = 0
+    deletions: int = 0
+    reviews: tuple[ReviewData, ...] = ()
+    commits: tuple[CommitData, ...] = ()
+
+
+def pull_request_upsert(*, source: Source, data: PullRequestData, dirty: Dirty) -> tuple[PullRequest, bool]:
+    service = service_resolve(source=source, service=data.service, repository=data.repository)
+    repository = repository_for(data.repository, service)
+    first_commit_at = min(
+        [c.authored_at for c in data.commits] + ([data.first_commit_at] if data.first_commit_at else []),
+        default=None,
+    )
+    if data.is_direct_push and first_commit_at is None:
+        first_commit_at = data.merged_at
+    others = [r for r in data.reviews if r.author != data.author]
+    approvals = [r.submitted_at for r in others if r.state == Review.State.APPROVED]
+    pull_request, created = PullRequest.objects.update_or_create(
+        source=source,
+        external_id=data.external_id,
+        defaults={
+            "repository": repository,
+            "service": service,
+            "number": data.number,
+            "title": data.title,
+            "url": data.url,
+            "author_login": data.author,
+            "author": _person_for_login(data.author),
+            "base_branch": data.base_branch,
+            "is_direct_push": data.is_direct_push,
+            "first_commit_at": first_commit_at,
+            "opened_at": data.opened_at,
+            "first_review_at": min((r.submitted_at for r in others), default=None),
+            "approved_at": min(approvals, default=None),
+            "merged_at": data.merged_at,
+            "closed_at": data.closed_at,
+            "merge_sha": data.merge_sha,
+            "additions": data.additions,
+            "deletions": data.deletions,
+        },
+    )
+    for review in data.reviews:
+        Review.objects.update_or_create(
+            pull_request=pull_request,
+            external_id=review.external_id,
+            defaults={"author_login": review.author, "state": review.state, "submitted_at": review.submitted_at},
+        )
+    for commit in data.commits:
+        Commit.objects.update_or_create(
+            repository=repository,
+            sha=commit.sha,
+            defaults={"authored_at": commit.authored_at, "pull_request": pull_request},
+        )
+    dirty.add(service.id, data.merged_at or data.opened_at)
+    return pull_request, created
+
+
+def _person_for_login(login: str) -> Person | None:
+    if not login:
+        return None
+    return Person.objects.filter(Q(github_login__iexact=login) | Q(gitlab_login__iexact=login)).first()
+
+
+@dataclass(frozen=True)
+class PipelineRunData:
+    external_id: str
+    workflow: str
+    status: str
+    service: str | None = None
+    repository: str | None = None
+    branch: str = ""
+    is_default_branch: bool = True
+    sha: str = ""
+    attempt: int = 1
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    url: str = ""
+
+
+def pipeline_run_upsert(*, source: Source, data: PipelineRunData, dirty: Dirty) -> tuple[PipelineRun, bool]:
+    service = service_resolve(source=source, service=data.service, repository=data.repository)
+    duration = None
+    if data.started_at and data.finished_at and data.finished_at >= data.started_at:
+        duration = round((data.finished_at - data.started_at).total_seconds())
+    run, created = PipelineRun.objects.update_or_create(
+        source=source,
+        external_id=data.external_id,
+        defaults={
+            "service": service,
+            "repository": repository_for(data.repository, service),
+            "workflow": data.workflow,
+            "branch": data.branch,
+            "is_default_branch": data.is_default_branch,
+            "sha": data.sha,
+            "status": data.status,
+            "attempt": data.attempt,
+            "started_at": data.started_at,
+            "finished_at": data.finished_at,
+            "duration_seconds": duration,
+            "url": data.url,
+        },
+    )
+    dirty.add(service.id, data.finished_at or data.started_at)
+    return run, created
+
+
+# --- Sources and tokens -------------------------------------------------------------------
+
+
+@transaction.atomic
+def api_token_create(*, source: Source, name: str) -> tuple[ApiToken, str]:
+    """Create a token and return it with its key, which is shown once and stored only hashed."""
+    key = ApiToken.generate_key()
+    token = ApiToken.objects.create(source=source, name=name, key_hash=ApiToken.hash_key(key), hint=key[-6:])
+    return token, key
+
+
+def api_token_authenticate(key: str) -> ApiToken | None:
+    """The active token for ``key``. The lookup is by hash, so no key is compared in clear."""
+    if not key:
+        return None
+    token = ApiToken.objects.active().select_related("source").filter(key_hash=ApiToken.hash_key(key)).first()
+    if token is not None:
+        now = timezone.now()
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
