@@ -28,8 +28,11 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
-def _sync_tasks(settings):
-    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+def _sync_tasks(monkeypatch):
+    # django-q2 reads Q_CLUSTER once, at import, into Conf: run tasks inline in tests.
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
 
 
 @pytest.fixture

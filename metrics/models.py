@@ -381,6 +381,7 @@ class DailyRollup(models.Model):
     rework_deployments = models.PositiveIntegerField(default=0)
     deployments_with_changes = models.PositiveIntegerField(default=0)
     failed_attempts = models.PositiveIntegerField(default=0)
+    changes_deployed = models.PositiveIntegerField(default=0)
     lead_times = models.JSONField(default=list, help_text="Seconds, one per change deployed that day.")
     coding_times = models.JSONField(default=list)
     pickup_times = models.JSONField(default=list)

@@ -38,6 +38,7 @@ class Dirty:
     """Services touched by a write, with the earliest time touched for each."""
 
     since: dict[int, datetime] = field(default_factory=dict)
+    sources: set[int] = field(default_factory=set)
 
     def add(self, service_id: int, moment: datetime | None) -> None:
         moment = moment or timezone.now()
@@ -49,6 +50,8 @@ class Dirty:
         """Queue one refresh per service after the surrounding transaction commits."""
         from metrics.tasks import queue_service_refresh
 
+        if self.sources:
+            Source.objects.filter(pk__in=self.sources).update(last_event_at=timezone.now())
         for service_id, moment in self.since.items():
             transaction.on_commit(lambda s=service_id, m=moment: queue_service_refresh(s, m))
 
@@ -145,6 +148,7 @@ def deployment_upsert(*, source: Source, data: DeploymentData, dirty: Dirty) -> 
         },
     )
     dirty.add(service.id, data.started_at or data.finished_at)
+    dirty.sources.add(source.id)
     return deployment, created
 
 
@@ -184,6 +188,7 @@ def incident_upsert(*, source: Source, data: IncidentData, dirty: Dirty) -> tupl
         },
     )
     dirty.add(service.id, data.started_at)
+    dirty.sources.add(source.id)
     return incident, created
 
 
@@ -279,6 +284,7 @@ def pull_request_upsert(*, source: Source, data: PullRequestData, dirty: Dirty) 
             defaults={"authored_at": commit.authored_at, "pull_request": pull_request},
         )
     dirty.add(service.id, data.merged_at or data.opened_at)
+    dirty.sources.add(source.id)
     return pull_request, created
 
 
@@ -328,6 +334,7 @@ def pipeline_run_upsert(*, source: Source, data: PipelineRunData, dirty: Dirty) 
         },
     )
     dirty.add(service.id, data.finished_at or data.started_at)
+    dirty.sources.add(source.id)
     return run, created
 
 

@@ -6,308 +6,601 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('e360', '0002_org_viewers_and_heartbeat_schedule'),
+        ("e360", "0002_org_viewers_and_heartbeat_schedule"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Repository',
+            name="Repository",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='owner/name, or host/owner/name off GitHub.', max_length=300, unique=True)),
-                ('default_branch', models.CharField(default='main', max_length=200)),
-                ('url', models.URLField(blank=True, max_length=500)),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='repository_rows', to='e360.service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="owner/name, or host/owner/name off GitHub.", max_length=300, unique=True
+                    ),
+                ),
+                ("default_branch", models.CharField(default="main", max_length=200)),
+                ("url", models.URLField(blank=True, max_length=500)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="repository_rows",
+                        to="e360.service",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'repositories',
-                'ordering': ['name'],
+                "verbose_name_plural": "repositories",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Deployment',
+            name="Deployment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=200)),
-                ('environment', models.CharField(max_length=100)),
-                ('is_production', models.BooleanField(default=False, help_text="The environment matches the service's patterns.")),
-                ('status', models.CharField(choices=[('success', 'Success'), ('failure', 'Failure'), ('error', 'Error'), ('in_progress', 'In progress'), ('cancelled', 'Cancelled')], default='success', max_length=20)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField()),
-                ('sha', models.CharField(blank=True, max_length=64)),
-                ('ref', models.CharField(blank=True, help_text='Branch or tag deployed.', max_length=200)),
-                ('title', models.CharField(blank=True, max_length=500)),
-                ('url', models.URLField(blank=True, max_length=500)),
-                ('is_rollback', models.BooleanField(default=False)),
-                ('is_hotfix', models.BooleanField(default=False)),
-                ('sent_changes', models.JSONField(blank=True, null=True)),
-                ('link_rule', models.PositiveSmallIntegerField(choices=[(0, 'No changes linked'), (1, 'Change list sent with the deployment'), (2, 'Commit range since the previous deployment'), (3, 'Pull requests merged since the previous deployment')], default=0, editable=False)),
-                ('is_failed', models.BooleanField(default=False, editable=False)),
-                ('failure_causes', models.JSONField(blank=True, default=list, editable=False)),
-                ('recovered_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('is_rework', models.BooleanField(default=False, editable=False)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deployments', to='e360.service')),
-                ('repository', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='deployments', to='metrics.repository')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("external_id", models.CharField(max_length=200)),
+                ("environment", models.CharField(max_length=100)),
+                (
+                    "is_production",
+                    models.BooleanField(default=False, help_text="The environment matches the service's patterns."),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("success", "Success"),
+                            ("failure", "Failure"),
+                            ("error", "Error"),
+                            ("in_progress", "In progress"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="success",
+                        max_length=20,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField()),
+                ("sha", models.CharField(blank=True, max_length=64)),
+                ("ref", models.CharField(blank=True, help_text="Branch or tag deployed.", max_length=200)),
+                ("title", models.CharField(blank=True, max_length=500)),
+                ("url", models.URLField(blank=True, max_length=500)),
+                ("is_rollback", models.BooleanField(default=False)),
+                ("is_hotfix", models.BooleanField(default=False)),
+                ("sent_changes", models.JSONField(blank=True, null=True)),
+                (
+                    "link_rule",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "No changes linked"),
+                            (1, "Change list sent with the deployment"),
+                            (2, "Commit range since the previous deployment"),
+                            (3, "Pull requests merged since the previous deployment"),
+                        ],
+                        default=0,
+                        editable=False,
+                    ),
+                ),
+                ("is_failed", models.BooleanField(default=False, editable=False)),
+                ("failure_causes", models.JSONField(blank=True, default=list, editable=False)),
+                ("recovered_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("is_rework", models.BooleanField(default=False, editable=False)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="deployments", to="e360.service"
+                    ),
+                ),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="deployments",
+                        to="metrics.repository",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-finished_at'],
+                "ordering": ["-finished_at"],
             },
         ),
         migrations.CreateModel(
-            name='Source',
+            name="Source",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('kind', models.CharField(choices=[('api', 'JSON API'), ('devlake', 'DevLake-compatible webhook'), ('github', 'GitHub'), ('gitlab', 'GitLab'), ('pagerduty', 'PagerDuty')], default='api', max_length=20)),
-                ('webhook_secret', models.CharField(blank=True, max_length=200)),
-                ('repo_service_map', models.JSONField(blank=True, default=dict, help_text='Repository → service slug, e.g. {"acme/checkout": "checkout"}.')),
-                ('create_unknown_services', models.BooleanField(default=False, help_text="Create a service (owned by this source's team) when a record names an unknown one.")),
-                ('is_active', models.BooleanField(default=True)),
-                ('created', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('last_event_at', models.DateTimeField(blank=True, null=True)),
-                ('default_service', models.ForeignKey(blank=True, help_text='Service for records that name none (e.g. a DevLake connection for one service).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='e360.service')),
-                ('team', models.ForeignKey(blank=True, help_text='Who runs this source.', null=True, on_delete=django.db.models.deletion.SET_NULL, to='e360.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("api", "JSON API"),
+                            ("devlake", "DevLake-compatible webhook"),
+                            ("github", "GitHub"),
+                            ("gitlab", "GitLab"),
+                            ("pagerduty", "PagerDuty"),
+                        ],
+                        default="api",
+                        max_length=20,
+                    ),
+                ),
+                ("webhook_secret", models.CharField(blank=True, max_length=200)),
+                (
+                    "repo_service_map",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Repository → service slug, e.g. {"acme/checkout": "checkout"}.',
+                    ),
+                ),
+                (
+                    "create_unknown_services",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Create a service (owned by this source's team) when a record names an unknown one.",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("last_event_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "default_service",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Service for records that name none (e.g. a DevLake connection for one service).",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="e360.service",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Who runs this source.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="e360.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='PullRequest',
+            name="PullRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=200)),
-                ('number', models.PositiveIntegerField(blank=True, null=True)),
-                ('title', models.CharField(blank=True, max_length=500)),
-                ('url', models.URLField(blank=True, max_length=500)),
-                ('author_login', models.CharField(blank=True, max_length=200)),
-                ('base_branch', models.CharField(blank=True, max_length=200)),
-                ('is_direct_push', models.BooleanField(default=False)),
-                ('first_commit_at', models.DateTimeField(blank=True, null=True)),
-                ('opened_at', models.DateTimeField()),
-                ('first_review_at', models.DateTimeField(blank=True, help_text='First review or comment by someone else.', null=True)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('merged_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('merge_sha', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('additions', models.PositiveIntegerField(default=0)),
-                ('deletions', models.PositiveIntegerField(default=0)),
-                ('deployed_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='pull_requests', to='e360.person')),
-                ('deployment', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='changes', to='metrics.deployment')),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='pull_requests', to='e360.service')),
-                ('repository', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pull_requests', to='metrics.repository')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pull_requests', to='metrics.source')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("external_id", models.CharField(max_length=200)),
+                ("number", models.PositiveIntegerField(blank=True, null=True)),
+                ("title", models.CharField(blank=True, max_length=500)),
+                ("url", models.URLField(blank=True, max_length=500)),
+                ("author_login", models.CharField(blank=True, max_length=200)),
+                ("base_branch", models.CharField(blank=True, max_length=200)),
+                ("is_direct_push", models.BooleanField(default=False)),
+                ("first_commit_at", models.DateTimeField(blank=True, null=True)),
+                ("opened_at", models.DateTimeField()),
+                (
+                    "first_review_at",
+                    models.DateTimeField(blank=True, help_text="First review or comment by someone else.", null=True),
+                ),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("merged_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("merge_sha", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("additions", models.PositiveIntegerField(default=0)),
+                ("deletions", models.PositiveIntegerField(default=0)),
+                ("deployed_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="pull_requests",
+                        to="e360.person",
+                    ),
+                ),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="changes",
+                        to="metrics.deployment",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="pull_requests",
+                        to="e360.service",
+                    ),
+                ),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pull_requests",
+                        to="metrics.repository",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="pull_requests", to="metrics.source"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-opened_at'],
+                "ordering": ["-opened_at"],
             },
         ),
         migrations.CreateModel(
-            name='PipelineRun',
+            name="PipelineRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=200)),
-                ('workflow', models.CharField(max_length=200)),
-                ('branch', models.CharField(blank=True, max_length=200)),
-                ('is_default_branch', models.BooleanField(default=True)),
-                ('sha', models.CharField(blank=True, max_length=64)),
-                ('status', models.CharField(choices=[('success', 'Success'), ('failure', 'Failure'), ('cancelled', 'Cancelled'), ('in_progress', 'In progress')], max_length=20)),
-                ('attempt', models.PositiveSmallIntegerField(default=1)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_seconds', models.PositiveIntegerField(blank=True, null=True)),
-                ('url', models.URLField(blank=True, max_length=500)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pipeline_runs', to='e360.service')),
-                ('repository', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='pipeline_runs', to='metrics.repository')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pipeline_runs', to='metrics.source')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("external_id", models.CharField(max_length=200)),
+                ("workflow", models.CharField(max_length=200)),
+                ("branch", models.CharField(blank=True, max_length=200)),
+                ("is_default_branch", models.BooleanField(default=True)),
+                ("sha", models.CharField(blank=True, max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("success", "Success"),
+                            ("failure", "Failure"),
+                            ("cancelled", "Cancelled"),
+                            ("in_progress", "In progress"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("attempt", models.PositiveSmallIntegerField(default=1)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_seconds", models.PositiveIntegerField(blank=True, null=True)),
+                ("url", models.URLField(blank=True, max_length=500)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="pipeline_runs", to="e360.service"
+                    ),
+                ),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="pipeline_runs",
+                        to="metrics.repository",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="pipeline_runs", to="metrics.source"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-finished_at'],
+                "ordering": ["-finished_at"],
             },
         ),
         migrations.CreateModel(
-            name='Incident',
+            name="Incident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=200)),
-                ('title', models.CharField(blank=True, max_length=500)),
-                ('severity', models.CharField(blank=True, max_length=40)),
-                ('url', models.URLField(blank=True, max_length=500)),
-                ('started_at', models.DateTimeField()),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('root_cause_sha', models.CharField(blank=True, max_length=64)),
-                ('link_rule', models.CharField(blank=True, choices=[('', 'Not linked'), ('explicit', 'Named by the incident (caused by / root cause)'), ('window', 'Latest production deployment before it started')], default='', max_length=10)),
-                ('caused_by', models.ForeignKey(blank=True, help_text='Named by the sender.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='metrics.deployment')),
-                ('deployment', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents', to='metrics.deployment')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incidents', to='e360.service')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incidents', to='metrics.source')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("external_id", models.CharField(max_length=200)),
+                ("title", models.CharField(blank=True, max_length=500)),
+                ("severity", models.CharField(blank=True, max_length=40)),
+                ("url", models.URLField(blank=True, max_length=500)),
+                ("started_at", models.DateTimeField()),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("root_cause_sha", models.CharField(blank=True, max_length=64)),
+                (
+                    "link_rule",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not linked"),
+                            ("explicit", "Named by the incident (caused by / root cause)"),
+                            ("window", "Latest production deployment before it started"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "caused_by",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Named by the sender.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="metrics.deployment",
+                    ),
+                ),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="incidents",
+                        to="metrics.deployment",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="incidents", to="e360.service"
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="incidents", to="metrics.source"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at'],
+                "ordering": ["-started_at"],
             },
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='source',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deployments', to='metrics.source'),
+            model_name="deployment",
+            name="source",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="deployments", to="metrics.source"
+            ),
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('delivery_id', models.CharField(help_text="The sender's id, or a hash of the body.", max_length=200)),
-                ('kind', models.CharField(help_text='What the payload is, e.g. devlake.deployment.', max_length=60)),
-                ('path_params', models.JSONField(blank=True, default=dict)),
-                ('headers', models.JSONField(blank=True, default=dict)),
-                ('payload', models.JSONField()),
-                ('status', models.CharField(choices=[('received', 'Received'), ('processed', 'Processed'), ('ignored', 'Ignored'), ('failed', 'Failed')], default='received', max_length=10)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='metrics.source')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("delivery_id", models.CharField(help_text="The sender's id, or a hash of the body.", max_length=200)),
+                ("kind", models.CharField(help_text="What the payload is, e.g. devlake.deployment.", max_length=60)),
+                ("path_params", models.JSONField(blank=True, default=dict)),
+                ("headers", models.JSONField(blank=True, default=dict)),
+                ("payload", models.JSONField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("processed", "Processed"),
+                            ("ignored", "Ignored"),
+                            ("failed", "Failed"),
+                        ],
+                        default="received",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="metrics.source"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'deliveries',
-                'ordering': ['-received_at'],
+                "verbose_name_plural": "deliveries",
+                "ordering": ["-received_at"],
             },
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('hint', models.CharField(editable=False, help_text="The key's last characters, to tell keys apart.", max_length=12)),
-                ('created', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to='metrics.source')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                (
+                    "hint",
+                    models.CharField(
+                        editable=False, help_text="The key's last characters, to tell keys apart.", max_length=12
+                    ),
+                ),
+                ("created", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tokens", to="metrics.source"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API token',
-                'ordering': ['-created'],
+                "verbose_name": "API token",
+                "ordering": ["-created"],
             },
         ),
         migrations.CreateModel(
-            name='DailyRollup',
+            name="DailyRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('environment', models.CharField(max_length=100)),
-                ('day', models.DateField()),
-                ('deployments', models.PositiveIntegerField(default=0)),
-                ('failed_deployments', models.PositiveIntegerField(default=0)),
-                ('rework_deployments', models.PositiveIntegerField(default=0)),
-                ('deployments_with_changes', models.PositiveIntegerField(default=0)),
-                ('failed_attempts', models.PositiveIntegerField(default=0)),
-                ('lead_times', models.JSONField(default=list, help_text='Seconds, one per change deployed that day.')),
-                ('coding_times', models.JSONField(default=list)),
-                ('pickup_times', models.JSONField(default=list)),
-                ('review_times', models.JSONField(default=list)),
-                ('deploy_times', models.JSONField(default=list)),
-                ('recovery_times', models.JSONField(default=list, help_text='FDRT seconds of failed deployments recovered that day.')),
-                ('restore_times', models.JSONField(default=list, help_text='Seconds from start to resolution, incidents resolved.')),
-                ('incidents', models.PositiveIntegerField(default=0)),
-                ('incidents_linked', models.PositiveIntegerField(default=0)),
-                ('pipeline_runs', models.PositiveIntegerField(default=0)),
-                ('pipeline_failures', models.PositiveIntegerField(default=0)),
-                ('pipeline_durations', models.JSONField(default=list)),
-                ('pr_sizes', models.JSONField(default=list, help_text='Lines changed, one per PR merged that day.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rollups', to='e360.service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("environment", models.CharField(max_length=100)),
+                ("day", models.DateField()),
+                ("deployments", models.PositiveIntegerField(default=0)),
+                ("failed_deployments", models.PositiveIntegerField(default=0)),
+                ("rework_deployments", models.PositiveIntegerField(default=0)),
+                ("deployments_with_changes", models.PositiveIntegerField(default=0)),
+                ("failed_attempts", models.PositiveIntegerField(default=0)),
+                ("lead_times", models.JSONField(default=list, help_text="Seconds, one per change deployed that day.")),
+                ("coding_times", models.JSONField(default=list)),
+                ("pickup_times", models.JSONField(default=list)),
+                ("review_times", models.JSONField(default=list)),
+                ("deploy_times", models.JSONField(default=list)),
+                (
+                    "recovery_times",
+                    models.JSONField(default=list, help_text="FDRT seconds of failed deployments recovered that day."),
+                ),
+                (
+                    "restore_times",
+                    models.JSONField(default=list, help_text="Seconds from start to resolution, incidents resolved."),
+                ),
+                ("incidents", models.PositiveIntegerField(default=0)),
+                ("incidents_linked", models.PositiveIntegerField(default=0)),
+                ("pipeline_runs", models.PositiveIntegerField(default=0)),
+                ("pipeline_failures", models.PositiveIntegerField(default=0)),
+                ("pipeline_durations", models.JSONField(default=list)),
+                ("pr_sizes", models.JSONField(default=list, help_text="Lines changed, one per PR merged that day.")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="rollups", to="e360.service"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['day', 'service'], name='metrics_dai_day_cfaa49_idx')],
-                'constraints': [models.UniqueConstraint(fields=('service', 'environment', 'day'), name='rollup_unique_service_env_day')],
+                "indexes": [models.Index(fields=["day", "service"], name="metrics_dai_day_cfaa49_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("service", "environment", "day"), name="rollup_unique_service_env_day"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Commit',
+            name="Commit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha', models.CharField(max_length=64)),
-                ('authored_at', models.DateTimeField()),
-                ('pull_request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='commits', to='metrics.pullrequest')),
-                ('repository', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='commits', to='metrics.repository')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sha", models.CharField(max_length=64)),
+                ("authored_at", models.DateTimeField()),
+                (
+                    "pull_request",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="commits",
+                        to="metrics.pullrequest",
+                    ),
+                ),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="commits", to="metrics.repository"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('repository', 'sha'), name='commit_unique_per_repo')],
+                "constraints": [models.UniqueConstraint(fields=("repository", "sha"), name="commit_unique_per_repo")],
             },
         ),
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=200)),
-                ('author_login', models.CharField(max_length=200)),
-                ('state', models.CharField(choices=[('approved', 'Approved'), ('changes_requested', 'Changes requested'), ('commented', 'Commented')], default='commented', max_length=20)),
-                ('submitted_at', models.DateTimeField()),
-                ('pull_request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='metrics.pullrequest')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("external_id", models.CharField(max_length=200)),
+                ("author_login", models.CharField(max_length=200)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("approved", "Approved"),
+                            ("changes_requested", "Changes requested"),
+                            ("commented", "Commented"),
+                        ],
+                        default="commented",
+                        max_length=20,
+                    ),
+                ),
+                ("submitted_at", models.DateTimeField()),
+                (
+                    "pull_request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="reviews", to="metrics.pullrequest"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['submitted_at'],
-                'constraints': [models.UniqueConstraint(fields=('pull_request', 'external_id'), name='review_unique_per_pr')],
+                "ordering": ["submitted_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("pull_request", "external_id"), name="review_unique_per_pr")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='pullrequest',
-            index=models.Index(fields=['service', 'deployed_at'], name='metrics_pul_service_7f4833_idx'),
+            model_name="pullrequest",
+            index=models.Index(fields=["service", "deployed_at"], name="metrics_pul_service_7f4833_idx"),
         ),
         migrations.AddIndex(
-            model_name='pullrequest',
-            index=models.Index(fields=['service', 'merged_at'], name='metrics_pul_service_9abfbb_idx'),
+            model_name="pullrequest",
+            index=models.Index(fields=["service", "merged_at"], name="metrics_pul_service_9abfbb_idx"),
         ),
         migrations.AddIndex(
-            model_name='pullrequest',
-            index=models.Index(fields=['repository', 'merged_at'], name='metrics_pul_reposit_d34050_idx'),
+            model_name="pullrequest",
+            index=models.Index(fields=["repository", "merged_at"], name="metrics_pul_reposit_d34050_idx"),
         ),
         migrations.AddConstraint(
-            model_name='pullrequest',
-            constraint=models.UniqueConstraint(fields=('source', 'external_id'), name='pr_unique_per_source'),
+            model_name="pullrequest",
+            constraint=models.UniqueConstraint(fields=("source", "external_id"), name="pr_unique_per_source"),
         ),
         migrations.AddIndex(
-            model_name='pipelinerun',
-            index=models.Index(fields=['service', 'finished_at'], name='metrics_pip_service_6d9c58_idx'),
+            model_name="pipelinerun",
+            index=models.Index(fields=["service", "finished_at"], name="metrics_pip_service_6d9c58_idx"),
         ),
         migrations.AddConstraint(
-            model_name='pipelinerun',
-            constraint=models.UniqueConstraint(fields=('source', 'external_id'), name='pipeline_run_unique_per_source'),
+            model_name="pipelinerun",
+            constraint=models.UniqueConstraint(fields=("source", "external_id"), name="pipeline_run_unique_per_source"),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['service', 'started_at'], name='metrics_inc_service_da6ab3_idx'),
+            model_name="incident",
+            index=models.Index(fields=["service", "started_at"], name="metrics_inc_service_da6ab3_idx"),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['service', 'resolved_at'], name='metrics_inc_service_2420b6_idx'),
+            model_name="incident",
+            index=models.Index(fields=["service", "resolved_at"], name="metrics_inc_service_2420b6_idx"),
         ),
         migrations.AddConstraint(
-            model_name='incident',
-            constraint=models.UniqueConstraint(fields=('source', 'external_id'), name='incident_unique_per_source'),
+            model_name="incident",
+            constraint=models.UniqueConstraint(fields=("source", "external_id"), name="incident_unique_per_source"),
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['service', 'is_production', 'finished_at'], name='metrics_dep_service_b17a7e_idx'),
+            model_name="deployment",
+            index=models.Index(
+                fields=["service", "is_production", "finished_at"], name="metrics_dep_service_b17a7e_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['finished_at'], name='metrics_dep_finishe_2e36f9_idx'),
+            model_name="deployment",
+            index=models.Index(fields=["finished_at"], name="metrics_dep_finishe_2e36f9_idx"),
         ),
         migrations.AddConstraint(
-            model_name='deployment',
-            constraint=models.UniqueConstraint(fields=('source', 'external_id'), name='deployment_unique_per_source'),
+            model_name="deployment",
+            constraint=models.UniqueConstraint(fields=("source", "external_id"), name="deployment_unique_per_source"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['status', 'received_at'], name='metrics_del_status_35b774_idx'),
+            model_name="delivery",
+            index=models.Index(fields=["status", "received_at"], name="metrics_del_status_35b774_idx"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('source', 'delivery_id'), name='delivery_unique_per_source'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(fields=("source", "delivery_id"), name="delivery_unique_per_source"),
         ),
     ]

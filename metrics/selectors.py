@@ -1,0 +1,243 @@
+"""Reads for pages and the metrics API: DORA figures of a scope and window from rollups.
+
+Delivery figures come from ``DailyRollup`` rows of the window's days, so a
+request's cost grows with the window and the number of services, never with
+the length of history. Only what rollups cannot hold is read from raw rows,
+and only the window's rows: pipeline runs (flakiness needs the shas), pull
+requests (the review queue), and failed deployments still unrecovered.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from metrics import definitions as d
+from metrics.models import DailyRollup, Deployment, PipelineRun, PullRequest, Source
+from metrics.refresh import COUNT_FIELDS, LIST_FIELDS, SERVICE_WIDE
+
+
+@dataclass(frozen=True)
+class _Days:
+    """Rollup rows of a window merged across services, per day: production, and service-wide."""
+
+    production: dict[date, dict]
+    service_wide: dict[date, dict]
+
+
+def _merge(target: dict, row: dict) -> None:
+    for name in COUNT_FIELDS:
+        target[name] = target.get(name, 0) + row[name]
+    for name in LIST_FIELDS:
+        target.setdefault(name, []).extend(row[name])
+
+
+def _rollups(service_ids: Collection[int], window: d.Window, profile: d.Profile) -> _Days:
+    days = window.calendar_days(profile)
+    production: dict[date, dict] = defaultdict(dict)
+    service_wide: dict[date, dict] = defaultdict(dict)
+    rows = DailyRollup.objects.filter(service_id__in=service_ids, day__gte=days[0], day__lte=days[-1])
+    for row in rows.values("environment", "day", *COUNT_FIELDS, *LIST_FIELDS):
+        _merge((service_wide if row["environment"] == SERVICE_WIDE else production)[row["day"]], row)
+    return _Days(production, service_wide)
+
+
+def _sum(days: dict[date, dict], name: str) -> int:
+    return sum(values.get(name, 0) for values in days.values())
+
+
+def _durations(days: dict[date, dict], name: str) -> list[timedelta]:
+    return [timedelta(seconds=s) for values in days.values() for s in values.get(name, [])]
+
+
+def _stats(days: dict[date, dict], name: str, profile: d.Profile) -> d.DurationStats:
+    return d.DurationStats.of(_durations(days, name), profile.median_kind)
+
+
+def summary_from_rollups(
+    service_ids: Collection[int], window: d.Window, profile: d.Profile, *, now: datetime | None = None
+) -> d.DoraSummary:
+    """The same ``DoraSummary`` that ``definitions.dora_summary`` computes from raw rows."""
+    days = _rollups(service_ids, window, profile)
+    production, wide = days.production, days.service_wide
+    deployments_by_day = {day: values.get("deployments", 0) for day, values in production.items()}
+    df = d.deployment_frequency_from_days(
+        deployments_by_day, window, profile, failed_attempts=_sum(production, "failed_attempts")
+    )
+    lt = d.LeadTime(
+        changes=_sum(production, "changes_deployed"),
+        lead_time=_stats(production, "lead_times", profile),
+        coding=_stats(production, "coding_times", profile),
+        pickup=_stats(production, "pickup_times", profile),
+        review=_stats(production, "review_times", profile),
+        deploy=_stats(production, "deploy_times", profile),
+    )
+    deployments, failed = _sum(production, "deployments"), _sum(production, "failed_deployments")
+    cfr = d.ChangeFailureRate(
+        failed=failed, deployments=deployments, value=failed / deployments if deployments else None
+    )
+    unrecovered = (
+        Deployment.objects.filter(service_id__in=service_ids, is_failed=True)
+        .finished_in(window.start, window.end)
+        .filter(Q(recovered_at__isnull=True) | Q(recovered_at__gte=window.end))
+        .count()
+    )
+    rec = d.Recovery(
+        failed_deployment_recovery=_stats(production, "recovery_times", profile),
+        time_to_restore=_stats(wide, "restore_times", profile),
+        unrecovered=unrecovered,
+    )
+    rework_count = _sum(production, "rework_deployments")
+    rework = d.ReworkRate(
+        rework=rework_count,
+        deployments=deployments,
+        value=rework_count / deployments if deployments else None,
+        by_reason={},
+    )
+    pipeline = d.pipeline_reliability(_pipeline_runs(service_ids, window), window, profile)
+    review = d.review_health(_changes_for_review(service_ids, window), window, now or window.end, profile)
+    with_changes = _sum(production, "deployments_with_changes")
+    incidents, incidents_linked = _sum(wide, "incidents"), _sum(wide, "incidents_linked")
+    quality = d.DataQuality(
+        deployments=deployments,
+        deployments_with_changes=with_changes,
+        linked_change_share=with_changes / deployments if deployments else None,
+        link_rules={},
+        changes=lt.changes,
+        changes_without_lead_time=lt.changes - lt.lead_time.count,
+        incidents=incidents,
+        incidents_linked=incidents_linked,
+        incident_link_share=incidents_linked / incidents if incidents else None,
+        pipeline_runs=pipeline.runs,
+        last_event_at=last_events(),
+    )
+    return d.DoraSummary(
+        window=window,
+        bands_year=profile.bands_year,
+        deployment_frequency=df,
+        lead_time=lt,
+        change_failure_rate=cfr,
+        recovery=rec,
+        rework=rework,
+        pipeline=pipeline,
+        review=review,
+        data_quality=quality,
+        levels_by_year={year: d.levels(df, lt, cfr, rec, year) for year in (2023, 2021)},
+    )
+
+
+def _pipeline_runs(service_ids: Collection[int], window: d.Window) -> list[d.PipelineRunRec]:
+    runs = PipelineRun.objects.filter(
+        service_id__in=service_ids, finished_at__gte=window.start, finished_at__lt=window.end
+    ).values_list(
+        "id",
+        "service_id",
+        "workflow",
+        "sha",
+        "status",
+        "attempt",
+        "started_at",
+        "finished_at",
+        "branch",
+        "is_default_branch",
+        "duration_seconds",
+    )
+    return [
+        d.PipelineRunRec(
+            id=str(pk),
+            service=str(service),
+            workflow=workflow,
+            sha=sha,
+            status=status,
+            attempt=attempt,
+            started_at=started,
+            finished_at=finished,
+            branch=branch,
+            is_default_branch=default,
+            duration_seconds=seconds,
+        )
+        for pk, service, workflow, sha, status, attempt, started, finished, branch, default, seconds in runs
+    ]
+
+
+def _changes_for_review(service_ids: Collection[int], window: d.Window) -> list[d.ChangeRec]:
+    prs = PullRequest.objects.filter(service_id__in=service_ids).filter(
+        Q(merged_at__gte=window.start, merged_at__lt=window.end) | Q(merged_at__isnull=True, closed_at__isnull=True)
+    )
+    return [
+        d.ChangeRec(
+            id=pr.external_id,
+            service=str(pr.service_id),
+            repo=None,
+            merge_sha=pr.merge_sha or None,
+            first_commit_at=pr.first_commit_at,
+            opened_at=pr.opened_at,
+            first_review_at=pr.first_review_at,
+            approved_at=pr.approved_at,
+            merged_at=pr.merged_at,
+            closed_at=pr.closed_at,
+            author=pr.author_login or None,
+            size=pr.size,
+            is_direct_push=pr.is_direct_push,
+        )
+        for pr in prs.only(
+            "external_id",
+            "service_id",
+            "merge_sha",
+            "first_commit_at",
+            "opened_at",
+            "first_review_at",
+            "approved_at",
+            "merged_at",
+            "closed_at",
+            "author_login",
+            "additions",
+            "deletions",
+            "is_direct_push",
+        )
+    ]
+
+
+def last_events() -> dict[str, datetime]:
+    """When each active source last sent us something (set on every accepted write)."""
+    sources = Source.objects.filter(is_active=True, last_event_at__isnull=False)
+    return dict(sources.values_list("name", "last_event_at"))
+
+
+def weekly_from_rollups(service_ids: Collection[int], window: d.Window, profile: d.Profile) -> list[dict]:
+    """Per ISO week touching the window: production deployments (ok and failed) and the median
+    lead time and its components, in hours, of the changes deployed that week."""
+    days = _rollups(service_ids, window, profile).production
+    weeks: dict[date, dict] = {}
+    for day in window.calendar_days(profile):
+        week = weeks.setdefault(day - timedelta(days=day.weekday()), {})
+        if day in days:
+            _merge(week, days[day])
+    series = []
+    for monday, values in sorted(weeks.items()):
+        deployments, failed = values.get("deployments", 0), values.get("failed_deployments", 0)
+        point: dict = {"week": monday.isoformat(), "deployments": deployments - failed, "failed": failed}
+        for name, key in _WEEKLY_DURATIONS:
+            median = d.percentile(values.get(key, []), 0.5, profile.median_kind)
+            point[name] = None if median is None else round(median / 3600, 2)
+        series.append(point)
+    return series
+
+
+_WEEKLY_DURATIONS = (
+    ("lead_time", "lead_times"),
+    ("coding", "coding_times"),
+    ("pickup", "pickup_times"),
+    ("review", "review_times"),
+    ("deploy", "deploy_times"),
+)
+
+
+def default_window(profile: d.Profile, days: int = 90) -> d.Window:
+    """The last ``days`` org-zone days, today included."""
+    return d.Window.last_days(days, now=timezone.now(), tz=profile)
