@@ -215,3 +215,23 @@ def test_rebuild_refreshes_every_service(api_source, service):
     _deploy(api_source, service, "d1", T0)
     assert "Rebuilt links and rollups of" in rebuild()
     assert DailyRollup.objects.filter(service=service).exists()
+
+
+def test_rebuild_rollups_command_reports_progress(api_source, service):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _deploy(api_source, service, "d1", T0)
+    out = StringIO()
+    call_command("rebuild_rollups", stdout=out)
+    assert "[1/1]" in out.getvalue()
+    assert DailyRollup.objects.filter(service=service, deployments=1).exists()
+
+
+def test_rebuild_rollups_names_unknown_services(db):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Unknown service"):
+        call_command("rebuild_rollups", "nope")

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from e360.models import Service
+from metrics.refresh import service_refresh
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-link every delivery record (changes and incidents to deployments, failures, rework) and rebuild "
+        "the daily rollups, for all services or the ones named. Safe to run at any time: it is what the "
+        "background refresh does after each ingestion, for every service at once."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("services", nargs="*", metavar="SERVICE", help="Service slugs (default: all services)")
+
+    def handle(self, *args: Any, services: list[str], **options: Any) -> None:
+        queryset = Service.objects.order_by("slug")
+        if services:
+            queryset = queryset.filter(slug__in=services)
+            missing = sorted(set(services) - set(queryset.values_list("slug", flat=True)))
+            if missing:
+                raise CommandError(f"Unknown service(s): {', '.join(missing)}")
+        ids = list(queryset.values_list("id", flat=True))
+        for number, service_id in enumerate(ids, start=1):
+            summary = service_refresh(service_id=service_id)
+            if options["verbosity"] > 1 or number == len(ids) or number % 100 == 0:
+                self.stdout.write(f"[{number}/{len(ids)}] {summary}")
+        self.stdout.write(self.style.SUCCESS(f"Rebuilt links and rollups of {len(ids)} service(s)."))
