@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 # Interpreters tried in order; the first that runs and is >= 3.12 builds the virtualenv.
 PYTHON_CANDIDATES ?= $(PYTHON) python3.12 python3.13 python3.14 python3
 
-.PHONY: help venv run test test-fast lint format check-deploy vendor clean
+.PHONY: help venv run test lint format check-deploy bench vendor clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -65,6 +65,16 @@ check-deploy: venv ## Django's deployment checks with production-like settings
 	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')} \
 	ALLOWED_HOSTS=$${ALLOWED_HOSTS:-e360.example.com} EMAIL_HOST=$${EMAIL_HOST:-smtp.example.com} \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/e360_bench
+BENCH_ENV := DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=0 SECRET_KEY=bench-only SECURE_SSL_REDIRECT=0 ALLOWED_HOSTS=testserver
+bench: venv ## Load the large demo into PostgreSQL (kept between runs) and measure the PRODUCT.md budgets
+	@db=$${BENCH_DATABASE_URL##*/}; base=$${BENCH_DATABASE_URL%/*}; \
+	psql "$$base/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$$db'" | grep -q 1 || psql "$$base/postgres" -c "CREATE DATABASE $$db"
+	$(BENCH_ENV) $(PY) manage.py migrate --noinput -v0
+	$(BENCH_ENV) $(PY) manage.py createcachetable
+	$(BENCH_ENV) $(PY) manage.py seed_demo --size large --if-empty
+	$(BENCH_ENV) $(PY) manage.py bench $(BENCH_ARGS)
 
 CHARTJS_VERSION := 4.6.1
 vendor: ## Re-fetch the pinned Chart.js from the npm registry into static/vendor/
