@@ -115,7 +115,7 @@ class SeedResult:
 def _stream(seed: int, name: str) -> random.Random:
     # A str seed is hashed with SHA-512, so streams are stable across processes
     # and Python versions (unlike hash(), which PYTHONHASHSEED salts).
-    return random.Random(f"e360-demo:{seed}:{name}")  # noqa: S311 - demo data, not secrets
+    return random.Random(f"e360-demo:{seed}:{name}")
 
 
 # --- Names ----------------------------------------------------------------------

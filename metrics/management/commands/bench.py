@@ -1,0 +1,213 @@
+"""``manage.py bench``: measure the PRODUCT.md budgets against the data in the database.
+
+Run it through ``make bench``, which loads the large demo organisation into a
+PostgreSQL database first (and keeps it between runs). Requests go through
+Django's full stack in this process (middleware, views, templates, the ORM),
+so "server time" is what a request costs the web process, without the network.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from e360.models import Service, Team, User
+from metrics.models import ApiToken, Delivery, Source
+from metrics.refresh import service_refresh
+from metrics.services import api_token_create
+
+BUDGET_READ_P95_MS = 150
+BUDGET_INGEST_PER_S = 500
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure read latency (p50/p95 server time and SQL queries) of the metrics API and the service and "
+        "team delivery pages, API bulk and DevLake webhook ingestion throughput, and rollup rebuild time. "
+        "Prints a table against the PRODUCT.md budgets. Writes only rows of a source named 'bench'."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--requests", type=int, default=40, help="Requests per read endpoint (default 40)")
+        parser.add_argument("--deliveries", type=int, default=2000, help="Records per ingestion test (default 2000)")
+        parser.add_argument("--rebuild-sample", type=int, default=50, help="Services timed for rollup rebuild")
+        parser.add_argument("--seed", type=int, default=1)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not Service.objects.exists():
+            raise CommandError("The catalog is empty: run `manage.py seed_demo --size large` first (make bench does).")
+        rng = random.Random(options["seed"])
+        self.rows: list[tuple[str, str, str, str]] = []
+        admin = User.objects.filter(is_superuser=True).first() or User.objects.create_superuser(
+            "bench", "bench@example.com", None
+        )
+        browser = Client()
+        browser.force_login(admin)
+        source, key = self._bench_source()
+        api = Client(headers={"Authorization": f"Bearer {key}"})
+
+        teams = list(Team.objects.filter(kind=Team.Kind.TEAM).order_by("id").values_list("slug", flat=True))
+        services = list(Service.objects.order_by("id").values_list("slug", flat=True))
+        n = options["requests"]
+        team_sample = [rng.choice(teams) for _ in range(n)]
+        service_sample = [rng.choice(services) for _ in range(n)]
+        self._read("API /metrics/dora?team= (90 days)", api, [f"/api/v1/metrics/dora?team={t}" for t in team_sample])
+        self._read(
+            "API /metrics/dora?service= (90 days)", api, [f"/api/v1/metrics/dora?service={s}" for s in service_sample]
+        )
+        self._read(
+            "Team delivery page", browser, [reverse("metrics:team-delivery", args=[t]) for t in team_sample]
+        )
+        self._read(
+            "Service delivery page", browser, [reverse("metrics:service-delivery", args=[s]) for s in service_sample]
+        )
+        self._ingest_api(api, options["deliveries"])
+        self._ingest_devlake(source, key, options["deliveries"])
+        self._rebuild(rng, options["rebuild_sample"])
+        self._print()
+
+    # --- set-up ---------------------------------------------------------------------------
+
+    def _bench_source(self) -> tuple[Source, str]:
+        service = Service.objects.order_by("id").first()
+        source, _ = Source.objects.get_or_create(
+            name="bench", defaults={"kind": Source.Kind.DEVLAKE, "default_service": service, "team": service.owner}
+        )
+        ApiToken.objects.filter(source=source).delete()
+        _, key = api_token_create(source=source, name="bench")
+        return source, key
+
+    # --- measurements -----------------------------------------------------------------------
+
+    def _read(self, label: str, client: Client, urls: list[str]) -> None:
+        client.get(urls[0])  # warm caches and connections once
+        times, queries = [], []
+        for url in urls:
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url)
+                times.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise CommandError(f"{url} answered {response.status_code}: {response.content[:300]!r}")
+            queries.append(len(captured))
+        p95 = _percentile(times, 0.95)
+        verdict = "ok" if p95 <= BUDGET_READ_P95_MS else "OVER"
+        self.rows.append(
+            (
+                label,
+                f"p50 {_percentile(times, 0.5):.0f} ms, p95 {p95:.0f} ms",
+                f"{max(queries)} queries max ({statistics.median(queries):.0f} median)",
+                f"p95 ≤ {BUDGET_READ_P95_MS} ms: {verdict}",
+            )
+        )
+
+    def _timed_posts(self, client: Client, path: str, bodies: list[Any]) -> float:
+        started = time.perf_counter()
+        for body in bodies:
+            response = client.post(path, json.dumps(body), content_type="application/json")
+            if response.status_code >= 300:
+                raise CommandError(f"POST {path} answered {response.status_code}: {response.content[:300]!r}")
+        return time.perf_counter() - started
+
+    def _ingest_api(self, client: Client, count: int) -> None:
+        base = datetime.now(UTC) - timedelta(days=1)
+        items = [
+            {
+                "external_id": f"bench-{n}",
+                "environment": "staging",
+                "status": "success",
+                "finished_at": (base + timedelta(seconds=n)).isoformat(),
+                "sha": f"{n:040x}",
+            }
+            for n in range(count)
+        ]
+        batches = [items[i : i + 500] for i in range(0, len(items), 500)]
+        elapsed = self._timed_posts(client, "/api/v1/deployments/bulk", batches)
+        rate = count / elapsed
+        self.rows.append(
+            (
+                "API bulk deployments (500 per request)",
+                f"{rate:.0f} records/s",
+                f"{count} records, idempotent upserts",
+                f"≥ {BUDGET_INGEST_PER_S}/s: {'ok' if rate >= BUDGET_INGEST_PER_S else 'UNDER'}",
+            )
+        )
+
+    def _ingest_devlake(self, source: Source, key: str, count: int) -> None:
+        client = Client(headers={"Authorization": f"Bearer {key}"})
+        path = f"/api/rest/plugins/webhook/connections/{source.pk}/deployments"
+        base = datetime.now(UTC) - timedelta(days=1)
+        bodies = [
+            {
+                "id": f"bench-devlake-{n}",
+                "result": "SUCCESS",
+                "environment": "STAGING",
+                "startedDate": (base + timedelta(seconds=n)).isoformat(),
+                "finishedDate": (base + timedelta(seconds=n + 30)).isoformat(),
+                "deploymentCommits": [{"repoUrl": "https://github.com/bench/app", "commitSha": f"{n:040x}"}],
+            }
+            for n in range(count)
+        ]
+        Delivery.objects.filter(source=source).delete()
+        elapsed = self._timed_posts(client, path, bodies)
+        rate = count / elapsed
+        self.rows.append(
+            (
+                "DevLake webhook deliveries (stored, queued)",
+                f"{rate:.0f} deliveries/s",
+                f"{count} single POSTs",
+                f"≥ {BUDGET_INGEST_PER_S}/s: {'ok' if rate >= BUDGET_INGEST_PER_S else 'UNDER'}",
+            )
+        )
+        from metrics.deliveries import delivery_process
+
+        ids = list(Delivery.objects.filter(source=source).values_list("id", flat=True))
+        started = time.perf_counter()
+        for delivery_id in ids:
+            delivery_process(delivery_id=delivery_id)
+        processing = len(ids) / (time.perf_counter() - started)
+        self.rows.append(("DevLake deliveries processed (worker)", f"{processing:.0f} deliveries/s", "", ""))
+
+    def _rebuild(self, rng: random.Random, sample: int) -> None:
+        ids = list(Service.objects.values_list("id", flat=True))
+        chosen = rng.sample(ids, min(sample, len(ids)))
+        times = []
+        for service_id in chosen:
+            started = time.perf_counter()
+            service_refresh(service_id=service_id)
+            times.append(time.perf_counter() - started)
+        per_service = statistics.mean(times)
+        self.rows.append(
+            (
+                "Rollup rebuild (re-link + rollups)",
+                f"{per_service * 1000:.0f} ms per service (p95 {_percentile(times, 0.95) * 1000:.0f} ms)",
+                f"{len(chosen)} services timed",
+                f"all {len(ids)} services ≈ {per_service * len(ids) / 60:.1f} min on one worker",
+            )
+        )
+
+    def _print(self) -> None:
+        database = connection.settings_dict["NAME"]
+        self.stdout.write(f"\ne360 benchmark on {connection.vendor} database {database!r}\n")
+        widths = [max(len(row[i]) for row in self.rows) for i in range(4)]
+        for row in self.rows:
+            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
