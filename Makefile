@@ -77,9 +77,13 @@ bench: venv ## Load the large demo into PostgreSQL (kept between runs) and measu
 	$(BENCH_ENV) $(PY) manage.py bench $(BENCH_ARGS)
 
 CHARTJS_VERSION := 4.6.1
-vendor: ## Re-fetch the pinned Chart.js from the npm registry into static/vendor/
-	@tmp=$$(mktemp -d); cd $$tmp && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null && tar xzf chart.js-$(CHARTJS_VERSION).tgz; \
-	cp $$tmp/package/dist/chart.umd.min.js $(CURDIR)/static/vendor/chartjs/; cp $$tmp/package/LICENSE.md $(CURDIR)/static/vendor/chartjs/; rm -rf $$tmp
+SWAGGER_UI_VERSION := 5.35.0
+vendor: ## Re-fetch the pinned Chart.js and Swagger UI from the npm registry into static/vendor/
+	@tmp=$$(mktemp -d); cd $$tmp && npm pack --silent chart.js@$(CHARTJS_VERSION) swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null; \
+	mkdir chart swagger && tar xzf chart.js-$(CHARTJS_VERSION).tgz -C chart && tar xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz -C swagger; \
+	cp chart/package/dist/chart.umd.min.js chart/package/dist/chart.umd.min.js.map chart/package/LICENSE.md $(CURDIR)/static/vendor/chartjs/; \
+	cd swagger/package && cp swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css swagger-ui.css.map LICENSE NOTICE $(CURDIR)/static/vendor/swagger-ui/; \
+	rm -rf $$tmp
 
 clean: ## Remove the virtualenv, the local database and collected static files
 	rm -rf $(VENV) var staticfiles

@@ -12,11 +12,12 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import ValidationError
 
 from e360.models import Service, Team
 from metrics import definitions as d
+from metrics.schemas import ErrorOut, ServiceSlug, ValidationErrorOut
 from metrics.scope import Scope, service_scope, team_scope
 from metrics.selectors import summary_from_rollups, weekly_from_rollups
 
@@ -25,11 +26,11 @@ MAX_DAYS = 731
 
 
 class ScopeQuery(Schema):
-    team: str | None = None
-    service: str | None = None
-    start: date | None = None
-    end: date | None = None
-    bands: int = 2023
+    team: ServiceSlug | None = Field(None, description="A team's slug: its services and its sub-teams'.")
+    service: ServiceSlug | None = Field(None, description="A service's slug.")
+    start: date | None = Field(None, ge=date(1970, 1, 2), lt=date(2100, 1, 1), description="First day (org time zone).")
+    end: date | None = Field(None, ge=date(1970, 1, 2), lt=date(2100, 1, 1), description="Day after the last one.")
+    bands: int = Field(2023, description="DORA level bands: 2023 (default) or 2021.")
 
 
 def _invalid(field: str, msg: str) -> ValidationError:
@@ -152,7 +153,10 @@ def summary_json(current: d.DoraSummary, previous: d.DoraSummary) -> dict[str, A
     }
 
 
-@router.get("/dora", response=dict, summary="DORA metrics of a team or service")
+RESPONSES = {200: dict, 401: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
+
+
+@router.get("/dora", response=RESPONSES, summary="DORA metrics of a team or service")
 def dora(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any]:
     """All five metrics with their levels, sample sizes, change against the previous window
     of the same length, pipeline and review health, and data quality. Durations are seconds;
@@ -173,7 +177,7 @@ def dora(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any]:
     )
 
 
-@router.get("/dora/weekly", response=dict, summary="Weekly deployments and lead time of a team or service")
+@router.get("/dora/weekly", response=RESPONSES, summary="Weekly deployments and lead time of a team or service")
 def dora_weekly(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any]:
     """Per ISO week (org time zone): production deployments (ok and failed) and the median lead
     time and its components, in hours, of the changes deployed that week."""

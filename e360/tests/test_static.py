@@ -14,3 +14,15 @@ def test_chartjs_is_vendored_pinned_and_licensed():
 def test_the_design_system_and_favicon_are_found_by_staticfiles():
     assert finders.find("e360/e360.css")
     assert finders.find("e360/favicon.svg")
+
+
+def test_collectstatic_builds_the_production_manifest(settings, tmp_path):
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert (tmp_path / "staticfiles.json").exists()

@@ -76,6 +76,10 @@ def test_the_weekly_series_counts_ok_and_failed(api_client, history, service):
         ({"service": "checkout", "start": "2026-03-10", "end": "2026-03-01"}, "start"),
         ({"service": "checkout", "start": "2020-01-01", "end": "2026-03-01"}, "start"),
         ({"service": "checkout", "start": "yesterday"}, "start"),
+        ({"team": "a\x00"}, "team"),
+        ({"service": "checkout", "end": "0001-01-02"}, "end"),
+        ({"service": "checkout", "start": "0001-01-01", "end": "0001-01-03"}, "start"),
+        ({"service": "checkout", "bands": "2019"}, "bands"),
     ],
 )
 def test_bad_queries_get_422_naming_the_field(api_client, service, params, field):

@@ -73,9 +73,7 @@ class Command(BaseCommand):
         self._read(
             "API /metrics/dora?service= (90 days)", api, [f"/api/v1/metrics/dora?service={s}" for s in service_sample]
         )
-        self._read(
-            "Team delivery page", browser, [reverse("metrics:team-delivery", args=[t]) for t in team_sample]
-        )
+        self._read("Team delivery page", browser, [reverse("metrics:team-delivery", args=[t]) for t in team_sample])
         self._read(
             "Service delivery page", browser, [reverse("metrics:service-delivery", args=[s]) for s in service_sample]
         )
@@ -210,4 +208,3 @@ class Command(BaseCommand):
         widths = [max(len(row[i]) for row in self.rows) for i in range(4)]
         for row in self.rows:
             self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-

@@ -1,0 +1,587 @@
+"""Bodies and query strings of the JSON API (``/api/v1/``), as ninja Schemas.
+
+Input schemas check everything the database would otherwise reject (lengths,
+integer ranges, NUL characters, out-of-range or naive timestamps), so a bad
+request is a 422 naming the field, never a 500. Each input converts to the
+frozen dataclass its upsert in ``metrics.services`` takes (``to_data``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from django.db.models import Model
+from ninja import Field, Schema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from metrics.services import (
+    CommitData,
+    DeploymentData,
+    IncidentData,
+    PipelineRunData,
+    PullRequestData,
+    ReviewData,
+)
+
+MAX_BULK_ITEMS = 1000
+MAX_LIST_LIMIT = 500
+# Far beyond any real listing; bounds the OFFSET so no database sees an integer it cannot hold.
+MAX_LIST_OFFSET = 1_000_000_000
+# PostgreSQL's integer and smallint (PositiveIntegerField, PositiveSmallIntegerField).
+MAX_INT = 2_147_483_647
+MAX_SMALLINT = 32_767
+# Timestamps outside this range are mistakes, and near year 1 or 9999 a UTC offset overflows Python's datetime.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; SQLite would store it silently. Reject it on both.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+_ISO_8601 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d")
+
+
+def _iso_8601(value: object) -> object:
+    # Pydantic also takes numbers, and numeric strings, as seconds since the epoch; the API promises ISO 8601.
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_8601.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date and time with a time zone, e.g. 2025-05-01T12:00:00Z")
+
+
+def _in_range_as_utc(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    # In UTC, so a record written reads back the same as it does from the database.
+    return value.astimezone(UTC)
+
+
+def _http_url(value: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _text(max_length: int, min_length: int = 0) -> object:
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_no_nul)]
+
+
+# Lengths are the model fields' max_length.
+ExternalId = _text(200, min_length=1)
+ServiceSlug = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")]
+RepositoryName = _text(300, min_length=1)
+Environment = _text(100, min_length=1)
+Sha = _text(64)
+Name = _text(200)
+Login = _text(200, min_length=1)
+Workflow = _text(200, min_length=1)
+CommitSha = _text(64, min_length=1)
+Title = _text(500)
+Severity = _text(40)
+Url = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul), AfterValidator(_http_url)]
+# Timezone-aware ISO 8601, e.g. 2025-05-01T12:00:00Z or 2025-05-01T14:00:00+02:00.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601), AfterValidator(_in_range_as_utc)]
+
+DeploymentStatus = Literal["success", "failure", "error", "in_progress", "cancelled"]
+PipelineRunStatus = Literal["success", "failure", "cancelled", "in_progress"]
+ReviewState = Literal["approved", "changes_requested", "commented"]
+
+
+def _not_before(field: str, earlier: str):
+    """A validator for ``field`` that rejects a value before the one in ``earlier`` (declared first)."""
+
+    def check(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get(earlier)
+        if value is not None and start is not None and value < start:
+            raise ValueError(f"must not be before {earlier}")
+        return value
+
+    return field_validator(field)(classmethod(check))
+
+
+class In(Schema):
+    # Unknown fields are refused, so a misspelt field is an error rather than silently lost.
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Deployments ------------------------------------------------------------------------
+
+
+class DeploymentIn(In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "deploy-2025-05-01-1",
+                    "service": "checkout",
+                    "environment": "production",
+                    "status": "success",
+                    "started_at": "2025-05-01T12:00:00Z",
+                    "finished_at": "2025-05-01T12:04:30Z",
+                    "sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+                    "ref": "main",
+                    "changes": ["pr-1412", "pr-1415"],
+                }
+            ]
+        },
+    )
+
+    external_id: ExternalId = Field(description="Your id for the deployment; sending it again updates the record.")
+    service: ServiceSlug | None = Field(None, description="The service's slug. Give it, or `repository`.")
+    repository: RepositoryName | None = Field(
+        None, description="owner/name; names the service when `service` is not given."
+    )
+    environment: Environment
+    status: DeploymentStatus = "success"
+    started_at: Timestamp | None = None
+    finished_at: Timestamp
+    sha: Sha = ""
+    ref: Name = Field("", description="Branch or tag deployed.")
+    title: Title = ""
+    url: Url = ""
+    is_rollback: StrictBool = False
+    is_hotfix: StrictBool = False
+    changes: list[ExternalId] | None = Field(
+        None,
+        max_length=MAX_BULK_ITEMS,
+        description="External ids of the pull requests, or commit shas, this deployment ships.",
+    )
+
+    _finished_after_start = _not_before("finished_at", "started_at")
+
+    def to_data(self) -> DeploymentData:
+        return DeploymentData(
+            external_id=self.external_id,
+            service=self.service,
+            repository=self.repository,
+            environment=self.environment,
+            status=self.status,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            sha=self.sha,
+            ref=self.ref,
+            title=self.title,
+            url=self.url,
+            is_rollback=self.is_rollback,
+            is_hotfix=self.is_hotfix,
+            changes=tuple(self.changes) if self.changes is not None else None,
+        )
+
+
+class DeploymentOut(Schema):
+    external_id: str
+    service: str
+    repository: str | None
+    environment: str
+    is_production: bool
+    status: str
+    started_at: datetime | None
+    finished_at: datetime
+    sha: str
+    ref: str
+    title: str
+    url: str
+    is_rollback: bool
+    is_hotfix: bool
+    changes: list[str] | None = Field(description="The change ids sent with the deployment.")
+    is_failed: bool = Field(description="Set by linking: the deployment failed or caused an incident.")
+    recovered_at: datetime | None = Field(description="Set by linking: when the failure was recovered.")
+
+    @staticmethod
+    def resolve_service(obj: Model) -> str:
+        return obj.service.slug
+
+    @staticmethod
+    def resolve_repository(obj: Model) -> str | None:
+        return obj.repository.name if obj.repository_id else None
+
+    @staticmethod
+    def resolve_changes(obj: Model) -> list[str] | None:
+        return obj.sent_changes
+
+
+class DeploymentFilters(Schema):
+    service: ServiceSlug | None = None
+    environment: Environment | None = None
+    status: DeploymentStatus | None = None
+    is_production: bool | None = None
+    since: Timestamp | None = Field(None, description="finished_at on or after this time.")
+    until: Timestamp | None = Field(None, description="finished_at before this time.")
+
+
+# --- Incidents -------------------------------------------------------------------------------
+
+
+class IncidentIn(In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "INC-204",
+                    "service": "checkout",
+                    "title": "Checkout returns 502",
+                    "severity": "sev2",
+                    "started_at": "2025-05-01T13:10:00Z",
+                    "caused_by": "deploy-2025-05-01-1",
+                }
+            ]
+        },
+    )
+
+    external_id: ExternalId
+    service: ServiceSlug | None = None
+    repository: RepositoryName | None = None
+    title: Title = ""
+    severity: Severity = ""
+    url: Url = ""
+    started_at: Timestamp
+    resolved_at: Timestamp | None = None
+    caused_by: ExternalId | None = Field(None, description="external_id of a deployment you sent that caused it.")
+    root_cause_sha: Sha = ""
+
+    _resolved_after_start = _not_before("resolved_at", "started_at")
+
+    def to_data(self) -> IncidentData:
+        return IncidentData(
+            external_id=self.external_id,
+            service=self.service,
+            repository=self.repository,
+            title=self.title,
+            severity=self.severity,
+            url=self.url,
+            started_at=self.started_at,
+            resolved_at=self.resolved_at,
+            caused_by=self.caused_by,
+            root_cause_sha=self.root_cause_sha,
+        )
+
+
+class IncidentResolveIn(In):
+    resolved_at: Timestamp
+
+
+class IncidentOut(Schema):
+    external_id: str
+    service: str
+    title: str
+    severity: str
+    url: str
+    started_at: datetime
+    resolved_at: datetime | None
+    caused_by: str | None
+    root_cause_sha: str
+
+    @staticmethod
+    def resolve_service(obj: Model) -> str:
+        return obj.service.slug
+
+    @staticmethod
+    def resolve_caused_by(obj: Model) -> str | None:
+        return obj.caused_by.external_id if obj.caused_by_id else None
+
+
+class IncidentFilters(Schema):
+    service: ServiceSlug | None = None
+    resolved: bool | None = None
+    since: Timestamp | None = Field(None, description="started_at on or after this time.")
+    until: Timestamp | None = Field(None, description="started_at before this time.")
+
+
+# --- Pull requests ---------------------------------------------------------------------------
+
+
+class ReviewIn(In):
+    external_id: ExternalId
+    author: Login
+    state: ReviewState = "commented"
+    submitted_at: Timestamp
+
+    def to_data(self) -> ReviewData:
+        return ReviewData(
+            external_id=self.external_id, author=self.author, state=self.state, submitted_at=self.submitted_at
+        )
+
+
+class CommitIn(In):
+    sha: CommitSha
+    authored_at: Timestamp
+
+    def to_data(self) -> CommitData:
+        return CommitData(sha=self.sha, authored_at=self.authored_at)
+
+
+class PullRequestIn(In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "pr-1412",
+                    "repository": "acme/checkout",
+                    "number": 1412,
+                    "title": "Retry card authorisation once",
+                    "author": "ada",
+                    "base_branch": "main",
+                    "opened_at": "2025-04-30T09:00:00Z",
+                    "merged_at": "2025-05-01T10:30:00Z",
+                    "merge_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+                    "additions": 42,
+                    "deletions": 7,
+                    "reviews": [
+                        {
+                            "external_id": "r-1",
+                            "author": "grace",
+                            "state": "approved",
+                            "submitted_at": "2025-04-30T15:00:00Z",
+                        }
+                    ],
+                    "commits": [{"sha": "1b2c3d4", "authored_at": "2025-04-30T08:40:00Z"}],
+                }
+            ]
+        },
+    )
+
+    external_id: ExternalId
+    repository: RepositoryName = Field(description="owner/name.")
+    service: ServiceSlug | None = Field(None, description="The service's slug; found from the repository if omitted.")
+    number: StrictInt | None = Field(None, ge=1, le=MAX_INT)
+    title: Title = ""
+    url: Url = ""
+    author: Name = Field("", description="The author's login (GitHub or GitLab).")
+    base_branch: Name = ""
+    is_direct_push: StrictBool = Field(False, description="A push straight to the default branch, not a pull request.")
+    first_commit_at: Timestamp | None = None
+    opened_at: Timestamp
+    merged_at: Timestamp | None = None
+    closed_at: Timestamp | None = None
+    merge_sha: Sha = ""
+    additions: StrictInt = Field(0, ge=0, le=MAX_INT)
+    deletions: StrictInt = Field(0, ge=0, le=MAX_INT)
+    reviews: list[ReviewIn] = Field([], max_length=MAX_BULK_ITEMS)
+    commits: list[CommitIn] = Field([], max_length=MAX_BULK_ITEMS)
+
+    _merged_after_open = _not_before("merged_at", "opened_at")
+    _closed_after_open = _not_before("closed_at", "opened_at")
+
+    def to_data(self) -> PullRequestData:
+        return PullRequestData(
+            external_id=self.external_id,
+            repository=self.repository,
+            service=self.service,
+            number=self.number,
+            title=self.title,
+            url=self.url,
+            author=self.author,
+            base_branch=self.base_branch,
+            is_direct_push=self.is_direct_push,
+            first_commit_at=self.first_commit_at,
+            opened_at=self.opened_at,
+            merged_at=self.merged_at,
+            closed_at=self.closed_at,
+            merge_sha=self.merge_sha,
+            additions=self.additions,
+            deletions=self.deletions,
+            reviews=tuple(review.to_data() for review in self.reviews),
+            commits=tuple(commit.to_data() for commit in self.commits),
+        )
+
+
+class ReviewOut(Schema):
+    external_id: str
+    author: str
+    state: str
+    submitted_at: datetime
+
+    @staticmethod
+    def resolve_author(obj: Model) -> str:
+        return obj.author_login
+
+
+class CommitOut(Schema):
+    sha: str
+    authored_at: datetime
+
+
+class PullRequestOut(Schema):
+    external_id: str
+    repository: str
+    service: str | None
+    number: int | None
+    title: str
+    url: str
+    author: str
+    base_branch: str
+    is_direct_push: bool
+    first_commit_at: datetime | None
+    opened_at: datetime
+    first_review_at: datetime | None
+    approved_at: datetime | None
+    merged_at: datetime | None
+    closed_at: datetime | None
+    merge_sha: str
+    additions: int
+    deletions: int
+    deployed_at: datetime | None = Field(description="Set by linking: when the change reached production.")
+    reviews: list[ReviewOut]
+    commits: list[CommitOut]
+
+    @staticmethod
+    def resolve_repository(obj: Model) -> str:
+        return obj.repository.name
+
+    @staticmethod
+    def resolve_service(obj: Model) -> str | None:
+        return obj.service.slug if obj.service_id else None
+
+    @staticmethod
+    def resolve_author(obj: Model) -> str:
+        return obj.author_login
+
+    @staticmethod
+    def resolve_reviews(obj: Model) -> list:
+        return list(obj.reviews.all())
+
+    @staticmethod
+    def resolve_commits(obj: Model) -> list:
+        return list(obj.commits.all())
+
+
+class PullRequestFilters(Schema):
+    service: ServiceSlug | None = None
+    repository: RepositoryName | None = None
+    merged: bool | None = None
+    since: Timestamp | None = Field(None, description="opened_at on or after this time.")
+    until: Timestamp | None = Field(None, description="opened_at before this time.")
+
+
+# --- Pipeline runs ----------------------------------------------------------------------------
+
+
+class PipelineRunIn(In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "gha-run-9912-1",
+                    "service": "checkout",
+                    "repository": "acme/checkout",
+                    "workflow": "ci",
+                    "branch": "main",
+                    "status": "failure",
+                    "attempt": 1,
+                    "started_at": "2025-05-01T11:50:00Z",
+                    "finished_at": "2025-05-01T11:58:20Z",
+                }
+            ]
+        },
+    )
+
+    external_id: ExternalId
+    service: ServiceSlug | None = None
+    repository: RepositoryName | None = None
+    workflow: Workflow
+    branch: Name = ""
+    is_default_branch: StrictBool = True
+    sha: Sha = ""
+    status: PipelineRunStatus
+    attempt: StrictInt = Field(1, ge=1, le=MAX_SMALLINT)
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    url: Url = ""
+
+    _finished_after_start = _not_before("finished_at", "started_at")
+
+    def to_data(self) -> PipelineRunData:
+        return PipelineRunData(
+            external_id=self.external_id,
+            service=self.service,
+            repository=self.repository,
+            workflow=self.workflow,
+            branch=self.branch,
+            is_default_branch=self.is_default_branch,
+            sha=self.sha,
+            status=self.status,
+            attempt=self.attempt,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            url=self.url,
+        )
+
+
+class PipelineRunOut(Schema):
+    external_id: str
+    service: str
+    repository: str | None
+    workflow: str
+    branch: str
+    is_default_branch: bool
+    sha: str
+    status: str
+    attempt: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: int | None
+    url: str
+
+    @staticmethod
+    def resolve_service(obj: Model) -> str:
+        return obj.service.slug
+
+    @staticmethod
+    def resolve_repository(obj: Model) -> str | None:
+        return obj.repository.name if obj.repository_id else None
+
+
+class PipelineRunFilters(Schema):
+    service: ServiceSlug | None = None
+    workflow: Name | None = None
+    branch: Name | None = None
+    status: PipelineRunStatus | None = None
+    since: Timestamp | None = Field(None, description="finished_at on or after this time.")
+    until: Timestamp | None = Field(None, description="finished_at before this time.")
+
+
+# --- Shared -----------------------------------------------------------------------------------
+
+
+class BulkItemOut(Schema):
+    external_id: str
+    created: bool
+
+
+class BulkOut(Schema):
+    created: int = Field(description="How many records the request created.")
+    updated: int = Field(description="How many records it updated.")
+    items: list[BulkItemOut] = Field(description="One per item sent, in order.")
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class FieldError(Schema):
+    loc: list[str | int] = Field(description='Where: "body", then the item index (bulk) and the field.')
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(Schema):
+    detail: list[FieldError]
