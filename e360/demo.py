@@ -465,7 +465,9 @@ def catalog_counts() -> dict[str, int]:
 
 
 @transaction.atomic
-def demo_seed(*, size: SizeProfile, seed: int, now: datetime, replace: bool = False) -> SeedResult:
+def demo_seed(
+    *, size: SizeProfile, seed: int, now: datetime, replace: bool = False, with_apps: bool = True
+) -> SeedResult:
     """Save the demo catalog, then run every app's seeder; all or nothing.
 
     ``replace`` first deletes the whole catalog (see ``catalog_clear``) in the
@@ -476,7 +478,7 @@ def demo_seed(*, size: SizeProfile, seed: int, now: datetime, replace: bool = Fa
     org = build_org(size=size, seed=seed, now=now)
     save_org(org)
     extensions = []
-    for label, seeder in discover_seeders():
+    for label, seeder in discover_seeders() if with_apps else []:
         started = time.perf_counter()
         summary = seeder(org)
         extensions.append((label, summary, time.perf_counter() - started))

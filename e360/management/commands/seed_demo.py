@@ -46,6 +46,11 @@ class Command(BaseCommand):
             default=None,
             help="Day the generated history ends, YYYY-MM-DD (default: today, UTC).",
         )
+        parser.add_argument(
+            "--catalog-only",
+            action="store_true",
+            help="Load only teams, people and services, without the other apps' demo data (delivery history, ...).",
+        )
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument(
             "--if-empty", action="store_true", help="Do nothing when the catalog already has teams, people or services."
@@ -64,6 +69,7 @@ class Command(BaseCommand):
         as_of: date | None,
         if_empty: bool,
         replace: bool,
+        catalog_only: bool,
         **options: object,
     ) -> None:
         counts = catalog_counts()
@@ -79,7 +85,9 @@ class Command(BaseCommand):
 
         started = time.perf_counter()
         try:
-            result = demo_seed(size=SIZES[size], seed=seed, now=demo_now(as_of), replace=replace)
+            result = demo_seed(
+                size=SIZES[size], seed=seed, now=demo_now(as_of), replace=replace, with_apps=not catalog_only
+            )
         except CatalogInUse as exc:
             raise CommandError(f"Cannot delete the catalog, nothing changed: {exc}") from exc
         elapsed = time.perf_counter() - started
