@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from e360 import views
+from metrics.api import api
 
 # The admin signs in through the same allauth pages (and rate limits) as everyone.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -24,6 +25,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("", include((catalog_patterns, "catalog"))),
     path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    path("", include("metrics.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

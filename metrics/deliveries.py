@@ -1,0 +1,446 @@
+"""Raw deliveries → normalised records.
+
+Two halves:
+
+- ``devlake_deployments`` and ``devlake_issue`` read the bodies of Apache
+  DevLake's webhook plugin (current camelCase and legacy snake_case) into
+  ``DeploymentData`` / ``IncidentData``. They touch no database and no settings,
+  so the webhook view can use them to answer 400 at once, and tests can feed
+  them anything.
+- ``delivery_process`` is the service the background task calls: it loads a
+  stored ``Delivery``, parses it, upserts through ``metrics.services`` inside a
+  transaction and records the outcome (processed / ignored / failed with the
+  reason, attempts). Running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from metrics.models import Delivery, Deployment, Incident, Source
+from metrics.services import (
+    DeploymentData,
+    Dirty,
+    IncidentData,
+    UnknownService,
+    deployment_upsert,
+    incident_resolve,
+    incident_upsert,
+)
+
+logger = logging.getLogger(__name__)
+
+KIND_DEPLOYMENT = "devlake.deployment"
+KIND_ISSUE = "devlake.issue"
+KIND_ISSUE_CLOSE = "devlake.issue_close"
+
+PROCESS_TASK = "metrics.tasks.delivery_process"
+
+
+class PayloadError(ValueError):
+    """The body does not describe a DevLake record we can store."""
+
+
+# --- Parsing (no database) ---------------------------------------------------------------
+
+# DevLake's results, and the spellings CI scripts send for them, case-insensitive.
+RESULTS = {
+    "SUCCESS": Deployment.Status.SUCCESS,
+    "SUCCEEDED": Deployment.Status.SUCCESS,
+    "SUCCESSFUL": Deployment.Status.SUCCESS,
+    "FAILURE": Deployment.Status.FAILURE,
+    "FAILED": Deployment.Status.FAILURE,
+    "ERROR": Deployment.Status.ERROR,
+    "ABORT": Deployment.Status.CANCELLED,
+    "ABORTED": Deployment.Status.CANCELLED,
+    "CANCELLED": Deployment.Status.CANCELLED,
+    "CANCELED": Deployment.Status.CANCELLED,
+    "MANUAL": Deployment.Status.CANCELLED,
+    "SKIPPED": Deployment.Status.CANCELLED,
+    "IN_PROGRESS": Deployment.Status.IN_PROGRESS,
+    "RUNNING": Deployment.Status.IN_PROGRESS,
+}
+DEFAULT_ENVIRONMENT = "PRODUCTION"  # DevLake's default when a body names none
+MAX_EXTERNAL_ID = 200
+
+
+def _pick(body: Mapping[str, Any], *names: str) -> Any:
+    """The first of ``names`` present with a value (camelCase first, then the legacy snake_case)."""
+    for name in names:
+        value = body.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _text(body: Mapping[str, Any], *names: str, max_length: int = 500) -> str:
+    value = _pick(body, *names)
+    if value is None:
+        return ""
+    # DevLake decodes weakly typed: a number where a string is expected is fine (ids often are).
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise PayloadError(f"{names[0]} must be a string")
+    return str(value).strip()[:max_length]
+
+
+def parse_timestamp(value: Any, field: str) -> datetime | None:
+    """An ISO 8601 / RFC 3339 time; one without a zone is UTC, as DevLake reads it."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{field} must be an ISO 8601 date-time string")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise PayloadError(f"{field} is not an ISO 8601 date-time: {value[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _time(body: Mapping[str, Any], *names: str) -> datetime | None:
+    return parse_timestamp(_pick(body, *names), names[0])
+
+
+_SCP_LIKE = re.compile(r"^[\w.+-]+@(?P<host>[\w.-]+):(?!//)(?P<path>.+)$")
+
+
+def repository_name(url: str) -> str:
+    """``owner/name`` for a GitHub repository URL, ``host/path`` for other hosts.
+
+    Handles https and ssh URLs, scp-like ``git@host:owner/name.git``, a trailing
+    ``.git`` or slash, and drops credentials and ports; a bare name (DevLake's
+    examples send ``"devlake"``) is kept as it is.
+    """
+    text = url.strip()
+    match = _SCP_LIKE.match(text)
+    if match:
+        host, path = match["host"], match["path"]
+    else:
+        parts = urlsplit(text)
+        if parts.scheme and parts.netloc:
+            host, path = parts.hostname or "", parts.path
+        else:
+            host, path = "", text
+    path = path.strip("/")
+    path = path.removesuffix(".git").rstrip("/")
+    host = host.lower()
+    if host in ("github.com", "www.github.com"):
+        return path
+    if not host:
+        return path
+    return f"{host}/{path}" if path else host
+
+
+def _status(value: str, field: str) -> str:
+    if not value:
+        return Deployment.Status.SUCCESS  # DevLake's default
+    status = RESULTS.get(value.upper())
+    if status is None:
+        known = ", ".join(sorted({"SUCCESS", "FAILURE", "ERROR", "ABORT", "CANCELLED", "MANUAL", "IN_PROGRESS"}))
+        raise PayloadError(f"{field} {value[:40]!r} is not one of {known}")
+    return status
+
+
+def _external_id(deployment_id: str, repository: str) -> str:
+    """``<id>:<repository>``: one record per repository a DevLake deployment names."""
+    external_id = f"{deployment_id}:{repository}"
+    if len(external_id) > MAX_EXTERNAL_ID:
+        external_id = "sha256:" + hashlib.sha256(external_id.encode()).hexdigest()
+    return external_id
+
+
+@dataclass(frozen=True)
+class _Commit:
+    repo_url: str
+    sha: str
+    ref: str
+    title: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def _commits(body: Mapping[str, Any]) -> list[_Commit]:
+    listed = _pick(body, "deploymentCommits", "deployment_commits")
+    if listed is None:
+        # The older single-repository form: the repository and commit at the top level.
+        repo_url = _text(body, "repoUrl", "repo_url")
+        sha = _text(body, "commitSha", "commit_sha", max_length=64)
+        if not repo_url:
+            raise PayloadError("repoUrl (or deploymentCommits) is required")
+        return [_Commit(repo_url, sha, _text(body, "refName", "ref_name", max_length=200), "", "", None, None)]
+    if not isinstance(listed, list) or not listed:
+        raise PayloadError("deploymentCommits must be a non-empty list")
+    commits = []
+    for index, item in enumerate(listed):
+        if not isinstance(item, Mapping):
+            raise PayloadError(f"deploymentCommits[{index}] must be an object")
+        repo_url = _text(item, "repoUrl", "repo_url")
+        if not repo_url:
+            raise PayloadError(f"deploymentCommits[{index}].repoUrl is required")
+        commits.append(
+            _Commit(
+                repo_url=repo_url,
+                sha=_text(item, "commitSha", "commit_sha", max_length=64),
+                ref=_text(item, "refName", "ref_name", max_length=200),
+                title=_text(item, "displayTitle", "display_title", "name")
+                or _first_line(_text(item, "commitMsg", "commit_msg")),
+                status=_status(_text(item, "result"), f"deploymentCommits[{index}].result")
+                if item.get("result")
+                else "",
+                started_at=_time(item, "startedDate", "started_date", "start_time"),
+                finished_at=_time(item, "finishedDate", "finished_date", "end_time"),
+            )
+        )
+    return commits
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0][:500] if text else ""
+
+
+def devlake_deployments(body: Mapping[str, Any], *, received_at: datetime) -> list[DeploymentData]:
+    """The deployments a DevLake deployment body describes: one per repository.
+
+    Missing values take DevLake's defaults: result SUCCESS, environment
+    PRODUCTION, finished "now" (the time the delivery was received, so parsing
+    the same delivery twice gives the same records).
+    """
+    if not isinstance(body, Mapping):
+        raise PayloadError("the body must be a JSON object")
+    commits = _commits(body)
+    deployment_id = _text(body, "id", "pipeline_id", "pipelineId", max_length=MAX_EXTERNAL_ID)
+    if not deployment_id:
+        # The oldest DevLake form had no id: the deployed commit identified it.
+        deployment_id = commits[0].sha
+    if not deployment_id:
+        raise PayloadError("id is required")
+    status = _status(_text(body, "result"), "result")
+    environment = _text(body, "environment", max_length=100) or DEFAULT_ENVIRONMENT
+    started_at = _time(body, "startedDate", "started_date", "start_time")
+    finished_at = _time(body, "finishedDate", "finished_date", "end_time") or received_at
+    if started_at is None:
+        started_at = _time(body, "createdDate", "created_date", "create_time")
+    title = _text(body, "displayTitle", "display_title", "name") or _first_line(_text(body, "commitMsg", "commit_msg"))
+    url = _text(body, "url")
+
+    by_repository: dict[str, list[_Commit]] = {}
+    for commit in commits:
+        by_repository.setdefault(repository_name(commit.repo_url), []).append(commit)
+
+    deployments = []
+    for repository, repo_commits in by_repository.items():
+        last = repo_commits[-1]
+        starts = [c.started_at for c in repo_commits if c.started_at] or ([started_at] if started_at else [])
+        finishes = [c.finished_at for c in repo_commits if c.finished_at] or [finished_at]
+        # A repository fails when any of its commits failed: the first non-success result wins.
+        statuses = [c.status for c in repo_commits if c.status and c.status != Deployment.Status.SUCCESS]
+        deployments.append(
+            DeploymentData(
+                external_id=_external_id(deployment_id, repository),
+                environment=environment,
+                finished_at=max(finishes),
+                status=statuses[0] if statuses else status,
+                repository=repository[:300] or None,
+                started_at=min(starts) if starts else None,
+                sha=last.sha,
+                ref=last.ref or _text(body, "refName", "ref_name", max_length=200),
+                title=title or last.title,
+                url=url,
+                # deploymentCommits name the commit deployed per repository, not the
+                # changes it carries: linking finds those from the previous deployment.
+                changes=None,
+            )
+        )
+    return deployments
+
+
+@dataclass(frozen=True)
+class DevLakeIssue:
+    key: str
+    type: str
+    incident: IncidentData | None  # None unless the issue is an INCIDENT
+
+
+def devlake_issue(body: Mapping[str, Any], *, received_at: datetime) -> DevLakeIssue:
+    """A DevLake issue body. Only ``type == INCIDENT`` issues become incidents.
+
+    The incident is resolved at ``resolutionDate``; an issue whose status is
+    DONE without one is resolved at ``updatedDate`` (else when it was received).
+    """
+    if not isinstance(body, Mapping):
+        raise PayloadError("the body must be a JSON object")
+    key = _text(body, "issueKey", "issue_key", max_length=MAX_EXTERNAL_ID)
+    if not key:
+        raise PayloadError("issueKey is required")
+    issue_type = _text(body, "type", max_length=60).upper()
+    if issue_type != "INCIDENT":
+        return DevLakeIssue(key=key, type=issue_type, incident=None)
+    started_at = _time(body, "createdDate", "created_date")
+    if started_at is None:
+        raise PayloadError("createdDate is required")
+    resolved_at = _time(body, "resolutionDate", "resolution_date")
+    if resolved_at is None and _text(body, "status").upper() == "DONE":
+        resolved_at = _time(body, "updatedDate", "updated_date") or received_at
+    incident = IncidentData(
+        external_id=key,
+        started_at=started_at,
+        title=_text(body, "title"),
+        severity=_text(body, "severity", "priority", max_length=40),
+        url=_text(body, "url"),
+        resolved_at=resolved_at,
+    )
+    return DevLakeIssue(key=key, type=issue_type, incident=incident)
+
+
+def validate(kind: str, body: Any, *, received_at: datetime) -> None:
+    """Raise ``PayloadError`` when a body of ``kind`` cannot become records."""
+    if kind == KIND_DEPLOYMENT:
+        devlake_deployments(body, received_at=received_at)
+    elif kind == KIND_ISSUE:
+        devlake_issue(body, received_at=received_at)
+
+
+# --- Processing -------------------------------------------------------------------------
+
+_DONE = (Delivery.Status.PROCESSED, Delivery.Status.IGNORED)
+
+
+def delivery_process(*, delivery_id: int) -> str:
+    """Turn a stored delivery into records; record the outcome on the delivery.
+
+    Idempotent: a processed or ignored delivery is left alone, and the upserts
+    are keyed on ``(source, external_id)``. A failure (an unknown service, a
+    body we cannot read) leaves no partial records, marks the delivery failed
+    with the reason, and can be retried once the cause is fixed.
+    """
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",)).select_related("source").filter(pk=delivery_id).first()
+        )
+        if delivery is None:
+            return f"delivery {delivery_id} does not exist"
+        if delivery.status in _DONE:
+            return f"delivery {delivery_id} was {delivery.status} already"
+        if delivery.kind == KIND_ISSUE_CLOSE:
+            _process_pending_issues(delivery)
+        delivery.attempts += 1
+        dirty = Dirty()
+        try:
+            with transaction.atomic():
+                status, note = _apply(delivery, dirty)
+        except (PayloadError, UnknownService) as exc:
+            status, note = Delivery.Status.FAILED, str(exc)
+        except Exception as exc:
+            # Keep the raw delivery and say why; a crash would leave it "received" forever.
+            logger.exception("Processing delivery %s failed", delivery_id)
+            status, note = Delivery.Status.FAILED, f"{type(exc).__name__}: {exc}"
+        else:
+            dirty.schedule()
+            _touch_source(delivery)
+        delivery.status = status
+        delivery.error = note
+        delivery.processed_at = timezone.now()
+        delivery.save(update_fields=["status", "error", "attempts", "processed_at"])
+    return f"delivery {delivery_id} {status}" + (f": {note}" if note else "")
+
+
+def _apply(delivery: Delivery, dirty: Dirty) -> tuple[str, str]:
+    source = delivery.source
+    if delivery.kind == KIND_DEPLOYMENT:
+        for data in devlake_deployments(delivery.payload, received_at=delivery.received_at):
+            deployment_upsert(source=source, data=data, dirty=dirty)
+        return Delivery.Status.PROCESSED, ""
+    if delivery.kind == KIND_ISSUE:
+        issue = devlake_issue(delivery.payload, received_at=delivery.received_at)
+        if issue.incident is not None:
+            incident_upsert(source=source, data=issue.incident, dirty=dirty)
+            return Delivery.Status.PROCESSED, ""
+        # DevLake re-types an issue on update; one that stops being an INCIDENT leaves the metrics.
+        existing = list(Incident.objects.filter(source=source, external_id=issue.key))
+        for incident in existing:
+            dirty.add(incident.service_id, incident.started_at)
+            incident.delete()
+        if existing:
+            return Delivery.Status.PROCESSED, f"issue {issue.key} is now {issue.type or 'untyped'}: incident removed"
+        return Delivery.Status.IGNORED, f"issue type {issue.type or '(none)'} is not INCIDENT"
+    if delivery.kind == KIND_ISSUE_CLOSE:
+        return _close(delivery, dirty)
+    return Delivery.Status.IGNORED, f"no processing for deliveries of kind {delivery.kind}"
+
+
+def _issue_deliveries(delivery: Delivery, key: str):
+    return Delivery.objects.filter(source_id=delivery.source_id, kind=KIND_ISSUE).filter(
+        Q(payload__issueKey=key) | Q(payload__issue_key=key)
+    )
+
+
+def _process_pending_issues(close: Delivery) -> None:
+    """Process the issue a close names first, when its delivery is still waiting.
+
+    Workers take tasks in no guaranteed order: a close can run before the issue it closes.
+    """
+    key = close.path_params.get("issue_key", "")
+    pending = _issue_deliveries(close, key).filter(status=Delivery.Status.RECEIVED).order_by("received_at", "pk")
+    for delivery_id in pending.values_list("pk", flat=True):
+        delivery_process(delivery_id=delivery_id)
+
+
+def _close(delivery: Delivery, dirty: Dirty) -> tuple[str, str]:
+    key = delivery.path_params.get("issue_key", "")
+    incident = Incident.objects.filter(source_id=delivery.source_id, external_id=key).first()
+    if incident is None:
+        if _issue_deliveries(delivery, key).filter(status=Delivery.Status.IGNORED).exists():
+            return Delivery.Status.IGNORED, f"issue {key} is not an incident"
+        raise PayloadError(f"no incident {key} from this connection (yet): send the issue, then retry")
+    if incident.resolved_at is not None:
+        # Closing twice keeps the first resolution time.
+        return Delivery.Status.PROCESSED, ""
+    incident_resolve(source=delivery.source, external_id=key, resolved_at=delivery.received_at, dirty=dirty)
+    return Delivery.Status.PROCESSED, ""
+
+
+def _touch_source(delivery: Delivery) -> None:
+    # "Last ingested event per source" for the data-quality line; once a minute is precise enough
+    # and keeps concurrent deliveries from queueing on the source row.
+    now = timezone.now()
+    last = delivery.source.last_event_at
+    if last is None or (now - last).total_seconds() > 60:
+        Source.objects.filter(pk=delivery.source_id).update(last_event_at=now)
+
+
+def delivery_queue(delivery_ids: Iterable[int]) -> None:
+    """Queue processing of each delivery once the surrounding transaction commits."""
+    for delivery_id in delivery_ids:
+        transaction.on_commit(partial(async_task, PROCESS_TASK, delivery_id, group="metrics-deliveries"))
+
+
+@transaction.atomic
+def delivery_retry(*, delivery_ids: Iterable[int]) -> int:
+    """Reset deliveries to "received" and queue them again (after fixing a source's mapping, say)."""
+    ids = list(delivery_ids)
+    count = Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.RECEIVED, error="", processed_at=None)
+    delivery_queue(ids)
+    return count
+
+
+@transaction.atomic
+def delivery_mark_ignored(*, delivery_ids: Iterable[int]) -> int:
+    """Give up on deliveries on purpose; they stay stored, and can still be retried."""
+    return Delivery.objects.filter(pk__in=list(delivery_ids)).update(
+        status=Delivery.Status.IGNORED, processed_at=timezone.now()
+    )

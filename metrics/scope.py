@@ -1,0 +1,74 @@
+"""What a delivery page covers: one service, or a team with the services of its sub-teams.
+
+Views fetch the service or team through ``e360.access`` (outsiders get 404)
+and build a :class:`Scope` from it here; every figure and list of the page then
+reads the scope's service ids, so a page never shows a service its viewer
+could not open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from django.conf import settings
+
+from e360.models import DEFAULT_PRODUCTION_PATTERNS, Service, Team
+from metrics import definitions as d
+
+
+def profile_for_services(services: Iterable[Service]) -> d.Profile:
+    """e360's default definitions in the org time zone, with each service's production patterns.
+
+    The same profile ``metrics.refresh.profile_for`` gives one service, for any number of them.
+    """
+    patterns = {str(s.id): tuple(s.production_environments or DEFAULT_PRODUCTION_PATTERNS) for s in services}
+    return d.Profile.default(time_zone=settings.TIME_ZONE, service_production_patterns=patterns)
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: Literal["service", "team"]
+    service: Service | None
+    team: Team | None
+    services: tuple[Service, ...]
+    profile: d.Profile
+
+    @property
+    def service_ids(self) -> list[int]:
+        return [s.id for s in self.services]
+
+    @property
+    def name(self) -> str:
+        obj = self.service if self.kind == "service" else self.team
+        assert obj is not None
+        return obj.name
+
+    @property
+    def slug(self) -> str:
+        obj = self.service if self.kind == "service" else self.team
+        assert obj is not None
+        return obj.slug
+
+    @property
+    def is_team(self) -> bool:
+        return self.kind == "team"
+
+
+def service_scope(service: Service) -> Scope:
+    return Scope("service", service, None, (service,), profile_for_services([service]))
+
+
+def team_scope(team: Team, visible_team_ids: Collection[int] | None) -> Scope:
+    """The team's services and those of every team below it that the viewer may see.
+
+    ``visible_team_ids`` is ``e360.access.visible_team_ids`` (None: all teams). A plain
+    member sees the team but not its sub-teams, so their page covers the team's own
+    services; a lead's covers the whole subtree.
+    """
+    team_ids = Team.objects.descendant_ids([team.id])
+    if visible_team_ids is not None:
+        team_ids = {team.id} | (team_ids & set(visible_team_ids))
+    services = tuple(Service.objects.filter(owner_id__in=team_ids).select_related("owner").order_by("name"))
+    return Scope("team", None, team, services, profile_for_services(services))

@@ -1,0 +1,260 @@
+"""Delivery pages: a service's or a team's DORA figures, weekly charts, data quality, and the
+deployments, incidents and changes behind them.
+
+One template (``metrics/delivery.html``) serves every view; htmx requests get one of its
+partials: the period picker swaps ``#delivery-content``, a list's pagination swaps that
+list, and the catalog pages load the ``summary`` tiles. Every URL also renders the whole
+page, so links work without JavaScript and pushed URLs reload to the same state.
+
+Figures come from daily rollups (``metrics.selectors``); lists read the window's raw
+rows a page at a time, with their relations joined or prefetched, so a request runs
+the same number of queries whatever the amount of data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from e360 import access
+from e360.views import HtmxHttpRequest
+from metrics import definitions as d
+from metrics import display, selectors
+from metrics.models import Deployment, Incident, PullRequest, Source
+from metrics.scope import Scope, service_scope, team_scope
+
+TEMPLATE = "metrics/delivery.html"
+PAGE_SIZE = 10
+# htmx targets (element ids) that the view answers with just their partial.
+CONTENT = "delivery-content"
+LISTS = ("deployments", "incidents", "changes")
+
+
+@login_required
+@require_GET
+def service_delivery(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    service = access.get_service_for_user(request.user, slug)
+    return _delivery(request, service_scope(service))
+
+
+@login_required
+@require_GET
+def team_delivery(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team = access.get_team_for_user(request.user, slug)
+    return _delivery(request, team_scope(team, access.visible_team_ids(request.user)))
+
+
+@login_required
+@require_GET
+def service_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The headline tiles the service's catalog page loads; without htmx, the delivery page."""
+    service = access.get_service_for_user(request.user, slug)
+    return _summary(request, service_scope(service))
+
+
+@login_required
+@require_GET
+def team_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team = access.get_team_for_user(request.user, slug)
+    return _summary(request, team_scope(team, access.visible_team_ids(request.user)))
+
+
+@dataclass(frozen=True)
+class Period:
+    """The window a page shows (the last ``days`` org-zone days, today included) and the one before."""
+
+    days: int
+    window: d.Window
+    previous: d.Window
+    first_day: date
+    last_day: date
+
+
+def _period(request: HtmxHttpRequest, scope: Scope) -> Period:
+    days = display.period_days(request.GET.get("days"))
+    window = selectors.default_window(scope.profile, days)
+    calendar = window.calendar_days(scope.profile)
+    return Period(days, window, d.previous_window(window, scope.profile), calendar[0], calendar[-1])
+
+
+def _delivery_url(scope: Scope) -> str:
+    name = "metrics:team-delivery" if scope.is_team else "metrics:service-delivery"
+    return reverse(name, args=[scope.slug])
+
+
+def _catalog_url(scope: Scope) -> str:
+    obj = scope.team if scope.is_team else scope.service
+    assert obj is not None
+    return obj.get_absolute_url()
+
+
+def _is_partial_request(request: HtmxHttpRequest) -> bool:
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def _render(request: HtmxHttpRequest, template: str, context: dict) -> HttpResponse:
+    response = render(request, template, context)
+    # The same URL answers a page or a partial: caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
+    period = _period(request, scope)
+    target = request.htmx.target if _is_partial_request(request) else None
+    context: dict = {
+        "scope": scope,
+        "period": period,
+        "periods": display.PERIODS,
+        "delivery_url": _delivery_url(scope),
+        "catalog_url": _catalog_url(scope),
+    }
+    if target in LISTS:
+        context[target] = _LIST_BUILDERS[target](request, scope, period)
+        return _render(request, f"{TEMPLATE}#{target}", context)
+
+    context.update(_figures(scope, period))
+    context["weekly"] = weekly = selectors.weekly_from_rollups(scope.service_ids, period.window, scope.profile)
+    context["chart"] = chart = display.weekly_chart(weekly, period.window, scope.profile)
+    context["weekly_rows"] = list(zip(chart["labels"], weekly, strict=True))
+    context["has_deployments"] = any(p["deployments"] or p["failed"] for p in weekly)
+    context["has_lead_times"] = any(p["lead_time"] is not None for p in weekly)
+    context["sources"] = _sources(scope, period.window)
+    for name in LISTS:
+        context[name] = _LIST_BUILDERS[name](request, scope, period)
+    return _render(request, f"{TEMPLATE}#content" if target == CONTENT else TEMPLATE, context)
+
+
+def _summary(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
+    if not _is_partial_request(request):
+        return redirect(_delivery_url(scope))
+    period = _period(request, scope)
+    context = {"scope": scope, "period": period, "delivery_url": _delivery_url(scope), **_figures(scope, period)}
+    return _render(request, f"{TEMPLATE}#summary", context)
+
+
+def _figures(scope: Scope, period: Period) -> dict:
+    """The window's summary against the previous window's, as tiles and a data-quality line."""
+    ids = scope.service_ids
+    current = selectors.summary_from_rollups(ids, period.window, scope.profile, now=timezone.now())
+    previous = selectors.summary_from_rollups(ids, period.previous, scope.profile)
+    return {
+        "summary": current,
+        "tiles": display.tiles(current, previous),
+        "quality": display.quality(current.data_quality),
+        "bands_year": current.bands_year,
+    }
+
+
+def _sources(scope: Scope, window: d.Window) -> list[Source]:
+    """Active sources that sent this scope records of the window, with when each last sent anything.
+
+    Each ``Exists`` reads one service index over the window's days, never the whole history.
+    """
+    ids = scope.service_ids
+    start, end = window.start, window.end
+    deployments = Deployment.objects.filter(source=OuterRef("pk"), service_id__in=ids, is_production=True)
+    incidents = Incident.objects.filter(source=OuterRef("pk"), service_id__in=ids)
+    changes = PullRequest.objects.filter(source=OuterRef("pk"), service_id__in=ids)
+    return list(
+        Source.objects.filter(is_active=True)
+        .filter(
+            Exists(deployments.finished_in(start, end))
+            | Exists(incidents.filter(started_at__gte=start, started_at__lt=end))
+            | Exists(changes.deployed_in(start, end))
+        )
+        .order_by("name")
+        .only("name", "kind", "last_event_at")
+    )
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a list, with links that keep the rest of the query string (period, other lists)."""
+
+    page: Page
+    previous_url: str | None
+    next_url: str | None
+
+    def __iter__(self) -> Iterator:
+        return iter(self.page)
+
+
+def _list_page(request: HtmxHttpRequest, name: str, queryset: QuerySet) -> ListPage:
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(name))
+
+    def link(number: int) -> str:
+        query = request.GET.copy()
+        query[name] = str(number)
+        return f"?{query.urlencode()}"
+
+    return ListPage(
+        page,
+        link(page.previous_page_number()) if page.has_previous() else None,
+        link(page.next_page_number()) if page.has_next() else None,
+    )
+
+
+def _deployments(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage:
+    """Production deployments of the window (failed attempts too), newest first, with their changes."""
+    changes = PullRequest.objects.only("id", "deployment_id", "number", "title", "url", "merged_at").order_by(
+        "merged_at", "id"
+    )
+    deployments = (
+        Deployment.objects.filter(service_id__in=scope.service_ids, is_production=True)
+        .finished_in(period.window.start, period.window.end)
+        .select_related("service")
+        .prefetch_related(Prefetch("changes", queryset=changes))
+        .order_by("-finished_at", "-id")
+    )
+    return _list_page(request, "deployments", deployments)
+
+
+def _incidents(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage:
+    incidents = (
+        Incident.objects.filter(
+            service_id__in=scope.service_ids, started_at__gte=period.window.start, started_at__lt=period.window.end
+        )
+        .select_related("service", "deployment")
+        .order_by("-started_at", "-id")
+    )
+    listed = _list_page(request, "incidents", incidents)
+    for incident in listed:
+        incident.time_to_restore = display.short_duration(d.span(incident.started_at, incident.resolved_at))
+    return listed
+
+
+def _changes(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage:
+    """Changes deployed in the window (the lead time's sample), with their lead time and components."""
+    changes = (
+        PullRequest.objects.filter(service_id__in=scope.service_ids)
+        .deployed_in(period.window.start, period.window.end)
+        .select_related("service", "repository")
+        .order_by("-deployed_at", "-id")
+    )
+    listed = _list_page(request, "changes", changes)
+    for pr in listed:
+        pr.times = display.change_times(
+            first_commit_at=pr.first_commit_at,
+            opened_at=pr.opened_at,
+            first_review_at=pr.first_review_at,
+            merged_at=pr.merged_at,
+            deployed_at=pr.deployed_at,
+            profile=scope.profile,
+        )
+    return listed
+
+
+_LIST_BUILDERS = {"deployments": _deployments, "incidents": _incidents, "changes": _changes}

@@ -1,0 +1,212 @@
+"""The DevLake-compatible webhook: Apache DevLake's webhook plugin paths and bodies.
+
+A CI script that posts to DevLake posts here unchanged but for the host (and
+the connection id and key, which are e360's). Each request is authenticated,
+size-checked, parsed and validated, stored raw as a ``Delivery`` and
+acknowledged; a background task turns it into records
+(``metrics.deliveries.delivery_process``). Every answer is JSON, like DevLake's
+(``{"success": ..., "message": ...}``), and no failure answers 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from contextlib import nullcontext
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from metrics.deliveries import KIND_DEPLOYMENT, KIND_ISSUE, KIND_ISSUE_CLOSE, PayloadError, delivery_queue, validate
+from metrics.models import ApiToken, Delivery, Source
+from metrics.services import api_token_authenticate
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_ISSUE_KEY = 200
+# Headers worth keeping with a raw delivery, to tell senders apart. Never Authorization.
+KEPT_HEADERS = ("User-Agent", "Content-Type", "X-Request-Id")
+
+
+def _answer(status: int, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"success": 200 <= status < 300, "message": message, **extra}, status=status)
+
+
+def _bearer_key(request: HttpRequest) -> str:
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    return key.strip() if scheme.lower() == "bearer" else ""
+
+
+def _connection(token: ApiToken, connection: str | None, connection_name: str | None) -> Source | None:
+    """The token's source when it is the DevLake connection the path names, else None.
+
+    A key of another source gets the same answer as a connection that does not
+    exist, so a key holder learns nothing about other teams' connections.
+    """
+    source = token.source
+    if source.kind != Source.Kind.DEVLAKE:
+        return None
+    if connection_name is not None:
+        return source if source.name == connection_name else None
+    return source if connection is not None and connection == str(source.pk) else None
+
+
+def _read_body(request: HttpRequest) -> bytes | None:
+    """The body, or None when it is larger than the limit (read no further than that)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        return None
+    # request.read, not request.body: the body may exceed DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+    body = request.read(MAX_BODY_BYTES + 1)
+    return None if len(body) > MAX_BODY_BYTES else body
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _parse_json(body: bytes) -> Any:
+    # PostgreSQL's jsonb refuses NaN/Infinity and the NUL character: reject them here, not with a 500.
+    payload = json.loads(body, parse_constant=_reject_constant)
+    if b"\\u0000" in body and _has_nul(payload):  # the walk only when the escape is there at all
+        raise ValueError("NUL characters are not allowed")
+    return payload
+
+
+def _delivery_id(source: Source, kind: str, issue_key: str, body: bytes) -> str:
+    """Same source, kind and body: the same delivery (a client retry), absorbed as a duplicate.
+
+    A changed body for the same record is a new delivery that updates it. A close has no body:
+    retries within the same minute are duplicates, a close after a reopen is not.
+    """
+    digest = hashlib.sha256(f"{source.pk}\n{kind}\n{issue_key}\n".encode())
+    digest.update(body)
+    if kind == KIND_ISSUE_CLOSE:
+        digest.update(timezone.now().strftime("%Y-%m-%dT%H:%M").encode())
+    return digest.hexdigest()
+
+
+def _handle(request: HttpRequest, kind: str, **path: str | None) -> JsonResponse:
+    if request.method != "POST":
+        response = _answer(405, f"{request.method} is not allowed here; use POST")
+        response["Allow"] = "POST"
+        return response
+    try:
+        return _receive(request, kind=kind, **path)
+    except DatabaseError:
+        logger.exception("Could not store a %s delivery", kind)
+        return _answer(503, "the delivery could not be stored; retry later")
+
+
+def _receive(
+    request: HttpRequest,
+    *,
+    kind: str,
+    connection: str | None = None,
+    connection_name: str | None = None,
+    issue_key: str = "",
+) -> JsonResponse:
+    token = api_token_authenticate(_bearer_key(request))
+    if token is None:
+        response = _answer(401, "missing or invalid API key: send Authorization: Bearer <key>")
+        response["WWW-Authenticate"] = 'Bearer realm="e360"'
+        return response
+    source = _connection(token, connection, connection_name)
+    if source is None:
+        return _answer(404, "connection not found")
+    if len(issue_key) > MAX_ISSUE_KEY:
+        return _answer(400, f"the issue key is longer than {MAX_ISSUE_KEY} characters")
+    body = _read_body(request)
+    if body is None:
+        return _answer(413, f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB")
+
+    received_at = timezone.now()
+    payload: Any = {}
+    if kind != KIND_ISSUE_CLOSE:  # DevLake's close takes no body
+        try:
+            payload = _parse_json(body)
+        except (ValueError, RecursionError) as exc:
+            return _answer(400, f"the body is not valid JSON: {exc}"[:300])
+        if not isinstance(payload, dict):
+            return _answer(400, "the body must be a JSON object")
+        try:
+            validate(kind, payload, received_at=received_at)
+        except PayloadError as exc:
+            return _answer(400, str(exc))
+        body_for_id = body
+    else:
+        body_for_id = b""
+
+    headers = {name: request.headers[name][:300] for name in KEPT_HEADERS if name in request.headers}
+    path_params = {"connection": source.pk, **({"issue_key": issue_key} if issue_key else {})}
+    # One INSERT in autocommit is its own transaction (no BEGIN/COMMIT round trips on the hot
+    # path); the unique (source, delivery_id) turns a client's retry into an IntegrityError.
+    # Inside a caller's transaction (tests), a savepoint keeps that error from breaking it.
+    # The task is queued once the row is committed: on_commit runs at once in autocommit.
+    savepoint = transaction.atomic() if not transaction.get_autocommit() else nullcontext()
+    try:
+        with savepoint:
+            delivery = Delivery.objects.create(
+                source=source,
+                delivery_id=_delivery_id(source, kind, issue_key, body_for_id),
+                kind=kind,
+                path_params=path_params,
+                headers=headers,
+                payload=payload,
+                received_at=received_at,
+            )
+    except IntegrityError:
+        return _answer(200, "duplicate delivery: received before, not processed again", duplicate=True)
+    delivery_queue([delivery.pk])
+    return _answer(200, "accepted", delivery=delivery.pk)
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any other path under DevLake's prefix (pull_requests, projects/...): a JSON 404, as DevLake answers."""
+    return _answer(404, "no such endpoint")
+
+
+@csrf_exempt
+@transaction.non_atomic_requests
+def deployments(
+    request: HttpRequest, connection: str | None = None, connection_name: str | None = None
+) -> JsonResponse:
+    """POST .../connections/<id>/deployments: a deployment, current or legacy body."""
+    return _handle(request, KIND_DEPLOYMENT, connection=connection, connection_name=connection_name)
+
+
+@csrf_exempt
+@transaction.non_atomic_requests
+def issues(request: HttpRequest, connection: str | None = None, connection_name: str | None = None) -> JsonResponse:
+    """POST .../connections/<id>/issues: an issue; only type INCIDENT becomes an incident."""
+    return _handle(request, KIND_ISSUE, connection=connection, connection_name=connection_name)
+
+
+@csrf_exempt
+@transaction.non_atomic_requests
+def issue_close(
+    request: HttpRequest, issue_key: str, connection: str | None = None, connection_name: str | None = None
+) -> JsonResponse:
+    """POST .../connections/<id>/issue/<key>/close: the incident is resolved when this arrives."""
+    return _handle(
+        request, KIND_ISSUE_CLOSE, connection=connection, connection_name=connection_name, issue_key=issue_key
+    )
