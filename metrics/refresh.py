@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -311,10 +311,13 @@ def service_refresh(*, service_id: int, since: datetime | None = None) -> str:
     return f"{service.slug}{after}: {linked} records re-linked, {rolled} rollup rows written in {elapsed:.2f} s"
 
 
-def rebuild(service_ids: Iterable[int] | None = None) -> str:
-    """Refresh every service (or the given ones). Used by ``rebuild_rollups`` and the demo."""
+def rebuild(service_ids: Iterable[int] | None = None, progress: Callable[[int, int, str], None] | None = None) -> str:
+    """Refresh every service (or the given ones); ``progress(number, total, summary)`` after each.
+    Used by ``rebuild_rollups`` and the demo."""
     ids = list(service_ids) if service_ids is not None else list(Service.objects.values_list("id", flat=True))
     started = time.perf_counter()
-    for service_id in ids:
-        service_refresh(service_id=service_id)
+    for number, service_id in enumerate(ids, start=1):
+        summary = service_refresh(service_id=service_id)
+        if progress is not None:
+            progress(number, len(ids), summary)
     return f"Rebuilt links and rollups of {len(ids)} services in {time.perf_counter() - started:.1f} s"

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from e360.models import Service
-from metrics.refresh import service_refresh
+from metrics.refresh import rebuild
 
 
 class Command(BaseCommand):
@@ -25,9 +25,9 @@ class Command(BaseCommand):
             missing = sorted(set(services) - set(queryset.values_list("slug", flat=True)))
             if missing:
                 raise CommandError(f"Unknown service(s): {', '.join(missing)}")
-        ids = list(queryset.values_list("id", flat=True))
-        for number, service_id in enumerate(ids, start=1):
-            summary = service_refresh(service_id=service_id)
-            if options["verbosity"] > 1 or number == len(ids) or number % 100 == 0:
-                self.stdout.write(f"[{number}/{len(ids)}] {summary}")
-        self.stdout.write(self.style.SUCCESS(f"Rebuilt links and rollups of {len(ids)} service(s)."))
+
+        def progress(number: int, total: int, summary: str) -> None:
+            if options["verbosity"] > 1 or number == total or number % 100 == 0:
+                self.stdout.write(f"[{number}/{total}] {summary}")
+
+        self.stdout.write(self.style.SUCCESS(rebuild(queryset.values_list("id", flat=True), progress)))
