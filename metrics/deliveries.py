@@ -7,7 +7,8 @@ Two halves:
   ``DeploymentData`` / ``IncidentData``. They touch no database and no settings,
   so the webhook view can use them to answer 400 at once, and tests can feed
   them anything.
-- ``delivery_process`` is the service the background task calls: it loads a
+- ``delivery_process`` is the service the background task calls (through
+  ``delivery_drain``, which takes every waiting delivery in order): it loads a
   stored ``Delivery``, parses it, upserts through ``metrics.services`` inside a
   transaction and records the outcome (processed / ignored / failed with the
   reason, attempts). Running it twice changes nothing.
@@ -18,17 +19,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from metrics.models import Delivery, Deployment, Incident, Source
 from metrics.services import (
@@ -40,14 +40,13 @@ from metrics.services import (
     incident_resolve,
     incident_upsert,
 )
+from metrics.tasks import queue_delivery_drain
 
 logger = logging.getLogger(__name__)
 
 KIND_DEPLOYMENT = "devlake.deployment"
 KIND_ISSUE = "devlake.issue"
 KIND_ISSUE_CLOSE = "devlake.issue_close"
-
-PROCESS_TASK = "metrics.tasks.delivery_process"
 
 
 class PayloadError(ValueError):
@@ -423,10 +422,33 @@ def _touch_source(delivery: Delivery) -> None:
         Source.objects.filter(pk=delivery.source_id).update(last_event_at=now)
 
 
-def delivery_queue(delivery_ids: Iterable[int]) -> None:
-    """Queue processing of each delivery once the surrounding transaction commits."""
-    for delivery_id in delivery_ids:
-        transaction.on_commit(partial(async_task, PROCESS_TASK, delivery_id, group="metrics-deliveries"))
+def delivery_queue() -> None:
+    """Have the worker process received deliveries once the surrounding transaction commits.
+
+    One drain task takes every waiting delivery in arrival order, so a burst of
+    deliveries queues one task, not one each (``metrics.tasks.queue_delivery_drain``).
+    """
+    transaction.on_commit(queue_delivery_drain)
+
+
+def delivery_drain(batch: int = 500) -> str:
+    """Process every received delivery, oldest first, until none is left; a summary of outcomes.
+
+    Deliveries that arrive meanwhile are taken too. Each delivery is processed in
+    its own transaction (``delivery_process``), so a failure stops nothing else.
+    """
+    outcomes: Counter[str] = Counter()
+    after = 0
+    while ids := list(
+        Delivery.objects.filter(status=Delivery.Status.RECEIVED, pk__gt=after)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch]
+    ):
+        for delivery_id in ids:
+            delivery_process(delivery_id=delivery_id)
+        outcomes.update(dict(Delivery.objects.filter(pk__in=ids).values_list("status").annotate(Count("pk"))))
+        after = ids[-1]
+    return ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing to process"
 
 
 @transaction.atomic
@@ -434,7 +456,7 @@ def delivery_retry(*, delivery_ids: Iterable[int]) -> int:
     """Reset deliveries to "received" and queue them again (after fixing a source's mapping, say)."""
     ids = list(delivery_ids)
     count = Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.RECEIVED, error="", processed_at=None)
-    delivery_queue(ids)
+    delivery_queue()
     return count
 
 
