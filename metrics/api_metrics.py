@@ -19,7 +19,7 @@ from e360.models import Service, Team
 from metrics import definitions as d
 from metrics.schemas import ErrorOut, ServiceSlug, ValidationErrorOut
 from metrics.scope import Scope, service_scope, team_scope
-from metrics.selectors import summary_from_rollups, weekly_from_rollups
+from metrics.selectors import Figures
 
 router = Router(tags=["metrics"])
 MAX_DAYS = 731
@@ -170,8 +170,9 @@ def dora(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any]:
         bands_year=query.bands,
     )
     window = _window(query, profile)
-    current = summary_from_rollups(scope.service_ids, window, profile)
-    previous = summary_from_rollups(scope.service_ids, d.previous_window(window, profile), profile)
+    previous_window = d.previous_window(window, profile)
+    figures = Figures(scope.service_ids, [previous_window, window], profile)
+    current, previous = figures.summary(window), figures.summary(previous_window)
     return {"scope": {"kind": scope.kind, "slug": scope.slug, "services": len(scope.services)}} | summary_json(
         current, previous
     )
@@ -185,5 +186,5 @@ def dora_weekly(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any
     window = _window(query, scope.profile)
     return {
         "scope": {"kind": scope.kind, "slug": scope.slug, "services": len(scope.services)},
-        "weeks": weekly_from_rollups(scope.service_ids, window, scope.profile),
+        "weeks": Figures(scope.service_ids, [window], scope.profile).weekly(window),
     }

@@ -10,9 +10,10 @@ requests (the review queue), and failed deployments still unrecovered.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 from django.db.models import Q
 from django.utils import timezone
@@ -24,10 +25,18 @@ from metrics.refresh import COUNT_FIELDS, LIST_FIELDS, SERVICE_WIDE
 
 @dataclass(frozen=True)
 class _Days:
-    """Rollup rows of a window merged across services, per day: production, and service-wide."""
+    """Rollup rows merged across services, per day: production, and service-wide."""
 
     production: dict[date, dict]
     service_wide: dict[date, dict]
+
+    def within(self, window: d.Window, profile: d.Profile) -> _Days:
+        days = window.calendar_days(profile)
+        first, last = days[0], days[-1]
+        return _Days(
+            {day: v for day, v in self.production.items() if first <= day <= last},
+            {day: v for day, v in self.service_wide.items() if first <= day <= last},
+        )
 
 
 def _merge(target: dict, row: dict) -> None:
@@ -59,76 +68,144 @@ def _stats(days: dict[date, dict], name: str, profile: d.Profile) -> d.DurationS
     return d.DurationStats.of(_durations(days, name), profile.median_kind)
 
 
+class Figures:
+    """DORA figures of a set of services over some windows (a window and the one before, say).
+
+    Everything is read once, when first needed, over the span the windows cover:
+    rollup rows, and the few raw rows rollups cannot hold (pipeline runs, for
+    flakiness; pull requests, for the review queue; failed deployments, for those
+    unrecovered). ``summary`` and ``weekly`` then answer any of the windows.
+    """
+
+    def __init__(
+        self,
+        service_ids: Collection[int],
+        windows: Sequence[d.Window],
+        profile: d.Profile,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        self.service_ids = service_ids
+        self.profile = profile
+        self.span = d.Window(min(w.start for w in windows), max(w.end for w in windows))
+        self.now = now or self.span.end
+
+    @cached_property
+    def days(self) -> _Days:
+        return _rollups(self.service_ids, self.span, self.profile)
+
+    @cached_property
+    def runs(self) -> list[d.PipelineRunRec]:
+        return _pipeline_runs(self.service_ids, self.span)
+
+    @cached_property
+    def changes(self) -> list[d.ChangeRec]:
+        return _changes_for_review(self.service_ids, self.span)
+
+    @cached_property
+    def failed(self) -> list[tuple[datetime, datetime | None]]:
+        """(finished, recovered) of the span's failed production deployments."""
+        failed = Deployment.objects.filter(service_id__in=self.service_ids, is_failed=True)
+        return list(failed.finished_in(self.span.start, self.span.end).values_list("finished_at", "recovered_at"))
+
+    @cached_property
+    def last_events(self) -> dict[str, datetime]:
+        return last_events()
+
+    def summary(self, window: d.Window) -> d.DoraSummary:
+        """The same ``DoraSummary`` that ``definitions.dora_summary`` computes from raw rows."""
+        profile = self.profile
+        days = self.days.within(window, profile)
+        production, wide = days.production, days.service_wide
+        deployments_by_day = {day: values.get("deployments", 0) for day, values in production.items()}
+        df = d.deployment_frequency_from_days(
+            deployments_by_day, window, profile, failed_attempts=_sum(production, "failed_attempts")
+        )
+        lt = d.LeadTime(
+            changes=_sum(production, "changes_deployed"),
+            lead_time=_stats(production, "lead_times", profile),
+            coding=_stats(production, "coding_times", profile),
+            pickup=_stats(production, "pickup_times", profile),
+            review=_stats(production, "review_times", profile),
+            deploy=_stats(production, "deploy_times", profile),
+        )
+        deployments, failed = _sum(production, "deployments"), _sum(production, "failed_deployments")
+        cfr = d.ChangeFailureRate(
+            failed=failed, deployments=deployments, value=failed / deployments if deployments else None
+        )
+        unrecovered = sum(
+            1
+            for finished, recovered in self.failed
+            if window.contains(finished) and (recovered is None or recovered >= window.end)
+        )
+        rec = d.Recovery(
+            failed_deployment_recovery=_stats(production, "recovery_times", profile),
+            time_to_restore=_stats(wide, "restore_times", profile),
+            unrecovered=unrecovered,
+        )
+        rework_count = _sum(production, "rework_deployments")
+        rework = d.ReworkRate(
+            rework=rework_count,
+            deployments=deployments,
+            value=rework_count / deployments if deployments else None,
+            by_reason={},
+        )
+        pipeline = d.pipeline_reliability(self.runs, window, profile)
+        review = d.review_health(self.changes, window, min(self.now, window.end), profile)
+        with_changes = _sum(production, "deployments_with_changes")
+        incidents, incidents_linked = _sum(wide, "incidents"), _sum(wide, "incidents_linked")
+        quality = d.DataQuality(
+            deployments=deployments,
+            deployments_with_changes=with_changes,
+            linked_change_share=with_changes / deployments if deployments else None,
+            link_rules={},
+            changes=lt.changes,
+            changes_without_lead_time=lt.changes - lt.lead_time.count,
+            incidents=incidents,
+            incidents_linked=incidents_linked,
+            incident_link_share=incidents_linked / incidents if incidents else None,
+            pipeline_runs=pipeline.runs,
+            last_event_at=self.last_events,
+        )
+        return d.DoraSummary(
+            window=window,
+            bands_year=profile.bands_year,
+            deployment_frequency=df,
+            lead_time=lt,
+            change_failure_rate=cfr,
+            recovery=rec,
+            rework=rework,
+            pipeline=pipeline,
+            review=review,
+            data_quality=quality,
+            levels_by_year={year: d.levels(df, lt, cfr, rec, year) for year in (2023, 2021)},
+        )
+
+    def weekly(self, window: d.Window) -> list[dict]:
+        """Per ISO week touching the window: production deployments (ok and failed) and the median
+        lead time and its components, in hours, of the changes deployed that week."""
+        days = self.days.within(window, self.profile).production
+        weeks: dict[date, dict] = {}
+        for day in window.calendar_days(self.profile):
+            week = weeks.setdefault(day - timedelta(days=day.weekday()), {})
+            if day in days:
+                _merge(week, days[day])
+        series = []
+        for monday, values in sorted(weeks.items()):
+            deployments, failed = values.get("deployments", 0), values.get("failed_deployments", 0)
+            point: dict = {"week": monday.isoformat(), "deployments": deployments - failed, "failed": failed}
+            for name, key in _WEEKLY_DURATIONS:
+                median = d.percentile(values.get(key, []), 0.5, self.profile.median_kind)
+                point[name] = None if median is None else round(median / 3600, 2)
+            series.append(point)
+        return series
+
+
 def summary_from_rollups(
     service_ids: Collection[int], window: d.Window, profile: d.Profile, *, now: datetime | None = None
 ) -> d.DoraSummary:
-    """The same ``DoraSummary`` that ``definitions.dora_summary`` computes from raw rows."""
-    days = _rollups(service_ids, window, profile)
-    production, wide = days.production, days.service_wide
-    deployments_by_day = {day: values.get("deployments", 0) for day, values in production.items()}
-    df = d.deployment_frequency_from_days(
-        deployments_by_day, window, profile, failed_attempts=_sum(production, "failed_attempts")
-    )
-    lt = d.LeadTime(
-        changes=_sum(production, "changes_deployed"),
-        lead_time=_stats(production, "lead_times", profile),
-        coding=_stats(production, "coding_times", profile),
-        pickup=_stats(production, "pickup_times", profile),
-        review=_stats(production, "review_times", profile),
-        deploy=_stats(production, "deploy_times", profile),
-    )
-    deployments, failed = _sum(production, "deployments"), _sum(production, "failed_deployments")
-    cfr = d.ChangeFailureRate(
-        failed=failed, deployments=deployments, value=failed / deployments if deployments else None
-    )
-    unrecovered = (
-        Deployment.objects.filter(service_id__in=service_ids, is_failed=True)
-        .finished_in(window.start, window.end)
-        .filter(Q(recovered_at__isnull=True) | Q(recovered_at__gte=window.end))
-        .count()
-    )
-    rec = d.Recovery(
-        failed_deployment_recovery=_stats(production, "recovery_times", profile),
-        time_to_restore=_stats(wide, "restore_times", profile),
-        unrecovered=unrecovered,
-    )
-    rework_count = _sum(production, "rework_deployments")
-    rework = d.ReworkRate(
-        rework=rework_count,
-        deployments=deployments,
-        value=rework_count / deployments if deployments else None,
-        by_reason={},
-    )
-    pipeline = d.pipeline_reliability(_pipeline_runs(service_ids, window), window, profile)
-    review = d.review_health(_changes_for_review(service_ids, window), window, now or window.end, profile)
-    with_changes = _sum(production, "deployments_with_changes")
-    incidents, incidents_linked = _sum(wide, "incidents"), _sum(wide, "incidents_linked")
-    quality = d.DataQuality(
-        deployments=deployments,
-        deployments_with_changes=with_changes,
-        linked_change_share=with_changes / deployments if deployments else None,
-        link_rules={},
-        changes=lt.changes,
-        changes_without_lead_time=lt.changes - lt.lead_time.count,
-        incidents=incidents,
-        incidents_linked=incidents_linked,
-        incident_link_share=incidents_linked / incidents if incidents else None,
-        pipeline_runs=pipeline.runs,
-        last_event_at=last_events(),
-    )
-    return d.DoraSummary(
-        window=window,
-        bands_year=profile.bands_year,
-        deployment_frequency=df,
-        lead_time=lt,
-        change_failure_rate=cfr,
-        recovery=rec,
-        rework=rework,
-        pipeline=pipeline,
-        review=review,
-        data_quality=quality,
-        levels_by_year={year: d.levels(df, lt, cfr, rec, year) for year in (2023, 2021)},
-    )
+    """One window's summary (``Figures`` reads several windows at once)."""
+    return Figures(service_ids, [window], profile, now=now).summary(window)
 
 
 def _pipeline_runs(service_ids: Collection[int], window: d.Window) -> list[d.PipelineRunRec]:
@@ -207,26 +284,6 @@ def last_events() -> dict[str, datetime]:
     """When each active source last sent us something (set on every accepted write)."""
     sources = Source.objects.filter(is_active=True, last_event_at__isnull=False)
     return dict(sources.values_list("name", "last_event_at"))
-
-
-def weekly_from_rollups(service_ids: Collection[int], window: d.Window, profile: d.Profile) -> list[dict]:
-    """Per ISO week touching the window: production deployments (ok and failed) and the median
-    lead time and its components, in hours, of the changes deployed that week."""
-    days = _rollups(service_ids, window, profile).production
-    weeks: dict[date, dict] = {}
-    for day in window.calendar_days(profile):
-        week = weeks.setdefault(day - timedelta(days=day.weekday()), {})
-        if day in days:
-            _merge(week, days[day])
-    series = []
-    for monday, values in sorted(weeks.items()):
-        deployments, failed = values.get("deployments", 0), values.get("failed_deployments", 0)
-        point: dict = {"week": monday.isoformat(), "deployments": deployments - failed, "failed": failed}
-        for name, key in _WEEKLY_DURATIONS:
-            median = d.percentile(values.get(key, []), 0.5, profile.median_kind)
-            point[name] = None if median is None else round(median / 3600, 2)
-        series.append(point)
-    return series
 
 
 _WEEKLY_DURATIONS = (

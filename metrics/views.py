@@ -125,8 +125,9 @@ def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
         context[target] = _LIST_BUILDERS[target](request, scope, period)
         return _render(request, f"{TEMPLATE}#{target}", context)
 
-    context.update(_figures(scope, period))
-    context["weekly"] = weekly = selectors.weekly_from_rollups(scope.service_ids, period.window, scope.profile)
+    figures = selectors.Figures(scope.service_ids, [period.previous, period.window], scope.profile, now=timezone.now())
+    context.update(_figures(figures, period))
+    context["weekly"] = weekly = figures.weekly(period.window)
     context["chart"] = chart = display.weekly_chart(weekly, period.window, scope.profile)
     context["weekly_rows"] = list(zip(chart["labels"], weekly, strict=True))
     context["has_deployments"] = any(p["deployments"] or p["failed"] for p in weekly)
@@ -141,15 +142,14 @@ def _summary(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     if not _is_partial_request(request):
         return redirect(_delivery_url(scope))
     period = _period(request, scope)
-    context = {"scope": scope, "period": period, "delivery_url": _delivery_url(scope), **_figures(scope, period)}
+    figures = selectors.Figures(scope.service_ids, [period.previous, period.window], scope.profile, now=timezone.now())
+    context = {"scope": scope, "period": period, "delivery_url": _delivery_url(scope), **_figures(figures, period)}
     return _render(request, f"{TEMPLATE}#summary", context)
 
 
-def _figures(scope: Scope, period: Period) -> dict:
+def _figures(figures: selectors.Figures, period: Period) -> dict:
     """The window's summary against the previous window's, as tiles and a data-quality line."""
-    ids = scope.service_ids
-    current = selectors.summary_from_rollups(ids, period.window, scope.profile, now=timezone.now())
-    previous = selectors.summary_from_rollups(ids, period.previous, scope.profile)
+    current, previous = figures.summary(period.window), figures.summary(period.previous)
     return {
         "summary": current,
         "tiles": display.tiles(current, previous),
