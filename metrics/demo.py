@@ -58,6 +58,7 @@ commits (about six million) would be the largest table, for no figure.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import queue
 import random
@@ -67,8 +68,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
-from importlib import import_module
-from importlib.util import find_spec
 from statistics import NormalDist
 
 from django.db import connection, models, transaction
@@ -77,6 +76,9 @@ from psycopg import sql
 from e360.demo import DemoOrg
 from e360.models import Person, Service, Team
 from metrics.models import Commit, Deployment, Incident, PipelineRun, PullRequest, Repository, Review, Source
+from metrics.refresh import rebuild
+
+logger = logging.getLogger(__name__)
 
 SOURCE_NAME = "Demo CI"
 DEFAULT_BRANCH = "main"
@@ -1309,13 +1311,14 @@ def _writer() -> _Writer:
 
 
 def _refresh() -> str:
-    """Link changes, deployments and incidents and build the rollups, once the refresh module exists."""
-    if find_spec("metrics.refresh") is None:
-        return "not linked: metrics.refresh is missing"
-    rebuild = getattr(import_module("metrics.refresh"), "rebuild", None)
-    if rebuild is None:
-        return "not linked: metrics.refresh has no rebuild()"
-    return str(rebuild(service_ids=None))
+    """Link changes, deployments and incidents and build the rollups, logging progress."""
+    started = time.perf_counter()
+
+    def progress(number: int, total: int, summary: str) -> None:
+        if number % 100 == 0 or number == total:
+            logger.info("Linked and rolled up %s of %s services (%.0f s)", number, total, time.perf_counter() - started)
+
+    return rebuild(service_ids=None, progress=progress)
 
 
 @transaction.atomic
