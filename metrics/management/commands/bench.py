@@ -117,12 +117,28 @@ class Command(BaseCommand):
         team_sample = [rng.choice(teams) for _ in range(n)]
         service_sample = [rng.choice(services) for _ in range(n)]
         self._read("API /metrics/dora?team= (90 days)", api, [f"/api/v1/metrics/dora?team={t}" for t in team_sample])
+        groups = list(Team.objects.filter(kind=Team.Kind.GROUP).order_by("id"))
+        if groups:
+            group_sample = [rng.choice(groups) for _ in range(max(n // 4, 2))]
+            services_per_group = statistics.mean(
+                Service.objects.filter(owner_id__in=Team.objects.descendant_ids([g.id])).count() for g in group_sample
+            )
+            self._read(
+                f"API /metrics/dora?team=<group> (90 days, {services_per_group:.0f} services)",
+                api,
+                [f"/api/v1/metrics/dora?team={g.slug}" for g in group_sample],
+            )
         self._read(
             "API /metrics/dora?service= (90 days)", api, [f"/api/v1/metrics/dora?service={s}" for s in service_sample]
         )
         self._read("Team delivery page", browser, [reverse("metrics:team-delivery", args=[t]) for t in team_sample])
         self._read(
             "Service delivery page", browser, [reverse("metrics:service-delivery", args=[s]) for s in service_sample]
+        )
+        self._read(
+            "Team delivery page, 180 days",
+            browser,
+            [reverse("metrics:team-delivery", args=[t]) + "?days=180" for t in team_sample],
         )
         self._ingest_api(key, options)
         self._ingest_devlake(source, key, options)
@@ -133,8 +149,9 @@ class Command(BaseCommand):
 
     def _bench_source(self) -> tuple[Source, str]:
         service = Service.objects.order_by("id").first()
-        source, _ = Source.objects.get_or_create(
-            name="bench", defaults={"kind": Source.Kind.DEVLAKE, "default_service": service, "team": service.owner}
+        # An org-wide source (no team), so its key reads any team's metrics.
+        source, _ = Source.objects.update_or_create(
+            name="bench", defaults={"kind": Source.Kind.DEVLAKE, "default_service": service, "team": None}
         )
         ApiToken.objects.filter(source=source).delete()
         _, key = api_token_create(source=source, name="bench")
