@@ -26,6 +26,7 @@ from metrics.models import (
     Incident,
     PipelineRun,
     PullRequest,
+    Push,
     Repository,
     Review,
     Source,
@@ -262,6 +263,17 @@ class PipelineRunAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "workflow", "sha", "branch", "service__slug"]
     autocomplete_fields = ["source", "service", "repository"]
     list_select_related = ["service"]
+    show_full_result_count = False
+
+
+@admin.register(Push)
+class PushAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "service", "branch", "pushed_at", "source"]
+    list_filter = ["source"]
+    search_fields = ["external_id", "before_sha", "after_sha", "branch", "repository__name", "service__slug"]
+    autocomplete_fields = ["source", "service", "repository"]
+    list_select_related = ["repository", "service", "source"]
+    readonly_fields = ["created", "updated"]
     show_full_result_count = False
 
 

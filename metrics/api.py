@@ -33,7 +33,7 @@ from ninja.responses import Status
 from ninja.security import HttpBearer
 
 from metrics.api_metrics import router as metrics_router
-from metrics.models import ApiToken, Deployment, Incident, PipelineRun, PullRequest, Source
+from metrics.models import ApiToken, Deployment, Incident, PipelineRun, PullRequest, Push, Source
 from metrics.schemas import (
     MAX_BULK_ITEMS,
     MAX_LIST_LIMIT,
@@ -54,6 +54,9 @@ from metrics.schemas import (
     PullRequestFilters,
     PullRequestIn,
     PullRequestOut,
+    PushFilters,
+    PushIn,
+    PushOut,
     ValidationErrorOut,
 )
 from metrics.services import (
@@ -64,6 +67,7 @@ from metrics.services import (
     incident_upsert,
     pipeline_run_upsert,
     pull_request_upsert,
+    push_upsert,
 )
 from metrics.services import incident_resolve as incident_resolve_service
 
@@ -101,7 +105,7 @@ api = Api(
     title="e360 API",
     version="1",
     description=(
-        "Send deployments, incidents, pull requests and pipeline runs; read them back.\n\n"
+        "Send deployments, incidents, pull requests, pipeline runs and pushes; read them back.\n\n"
         "Authenticate with `Authorization: Bearer <key>` (`manage.py create_api_token`). "
         "Writes are idempotent on `external_id`: 201 when created, 200 when updated. "
         "Bulk endpoints take up to 1000 items and are all or nothing. "
@@ -230,6 +234,7 @@ BulkDeployments = Body[list[DeploymentIn], {"max_length": MAX_BULK_ITEMS}]
 BulkIncidents = Body[list[IncidentIn], {"max_length": MAX_BULK_ITEMS}]
 BulkPullRequests = Body[list[PullRequestIn], {"max_length": MAX_BULK_ITEMS}]
 BulkPipelineRuns = Body[list[PipelineRunIn], {"max_length": MAX_BULK_ITEMS}]
+BulkPushes = Body[list[PushIn], {"max_length": MAX_BULK_ITEMS}]
 
 
 # --- Reads ------------------------------------------------------------------------------------
@@ -462,8 +467,50 @@ def pipeline_run_list(request: HttpRequest, filters: Query[PipelineRunFilters]) 
     return queryset.order_by(F("finished_at").desc(nulls_first=True), "-id")
 
 
+# --- Pushes -----------------------------------------------------------------------------------
+
+pushes = Router(tags=["Pushes"])
+
+
+@pushes.post("", response={200: PushOut, 201: PushOut, **WRITE_ERRORS}, summary="Create or update a push")
+def push_create(request: HttpRequest, payload: PushIn) -> Status:
+    """Create or update one push to a branch (idempotent on `external_id`): GitHub's push event,
+    whose chain of `before` → `after` gives the commits between two deployments."""
+    return _write_one(request, push_upsert, payload)
+
+
+@pushes.put("", response={200: PushOut, 201: PushOut, **WRITE_ERRORS}, summary="Create or update a push (PUT)")
+def push_put(request: HttpRequest, payload: PushIn) -> Status:
+    """The same as POST: create or update one push."""
+    return _write_one(request, push_upsert, payload)
+
+
+@pushes.post("/bulk", response={200: BulkOut, **WRITE_ERRORS}, summary="Create or update pushes in bulk")
+def push_bulk(request: HttpRequest, items: BulkPushes) -> dict:
+    """Create or update up to 1000 pushes, all or nothing."""
+    return _write_many(request, push_upsert, items)
+
+
+@pushes.get("", response={200: list[PushOut], **READ_ERRORS}, summary="List pushes")
+@paginate(Pagination)
+def push_list(request: HttpRequest, filters: Query[PushFilters]) -> QuerySet:
+    """This source's pushes, newest (by `pushed_at`) first, then those without a time."""
+    _known_parameters_only(request, PushFilters)
+    queryset = Push.objects.filter(source=_source(request)).select_related("service", "repository")
+    queryset = _optional(
+        queryset,
+        service__slug=filters.service,
+        repository__name=filters.repository,
+        branch=filters.branch,
+    )
+    queryset = _in_window(queryset, "pushed_at", filters.since, filters.until)
+    # Explicit NULL placement: PostgreSQL and SQLite disagree on it by default.
+    return queryset.order_by(F("pushed_at").desc(nulls_last=True), "-id")
+
+
 api.add_router("/deployments", deployments)
 api.add_router("/incidents", incidents)
 api.add_router("/pull-requests", pull_requests)
 api.add_router("/pipeline-runs", pipeline_runs)
+api.add_router("/pushes", pushes)
 api.add_router("/metrics", metrics_router)

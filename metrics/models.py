@@ -1,7 +1,7 @@
 """Delivery data: where it comes from (sources, raw deliveries, API tokens), the
 normalised records (repositories, pull requests, commits, deployments,
-incidents, pipeline runs), the links between them, and the daily rollups the
-pages and the metrics API read.
+incidents, pipeline runs, pushes), the links between them, and the daily
+rollups the pages and the metrics API read.
 
 Every external record is unique on ``(source, external_id)`` so ingestion is
 idempotent and can be replayed.
@@ -364,6 +364,34 @@ class PipelineRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow} #{self.attempt} {self.status}"
+
+
+class Push(models.Model):
+    """A push to a branch (GitHub's push event): the branch moved from ``before_sha`` to ``after_sha``.
+
+    Consecutive pushes chain (one's ``before_sha`` is the previous one's ``after_sha``),
+    which gives the commit range between two deployments (linking rule 2, ``metrics.ranges``).
+    """
+
+    source = models.ForeignKey(Source, models.CASCADE, related_name="pushes")
+    external_id = models.CharField(max_length=200)
+    service = models.ForeignKey(Service, models.CASCADE, related_name="pushes")
+    repository = models.ForeignKey(Repository, models.CASCADE, related_name="pushes")
+    branch = models.CharField(max_length=200, blank=True)
+    before_sha = models.CharField(max_length=64)
+    after_sha = models.CharField(max_length=64)
+    commit_shas = models.JSONField(default=list, blank=True, help_text="The commits pushed, in push order.")
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-pushed_at"]
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="push_unique_per_source")]
+        indexes = [models.Index(fields=["repository", "after_sha"])]
+
+    def __str__(self) -> str:
+        return f"{self.repository} {self.branch} {self.before_sha[:7]}..{self.after_sha[:7]}"
 
 
 class DailyRollup(models.Model):

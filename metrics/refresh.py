@@ -20,10 +20,12 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.db.models import Q
 
 from e360.models import DEFAULT_PRODUCTION_PATTERNS, Service
 from metrics import definitions as d
-from metrics.models import Commit, DailyRollup, Deployment, Incident, PipelineRun, PullRequest
+from metrics.models import Commit, DailyRollup, Deployment, Incident, PipelineRun, PullRequest, Push
+from metrics.ranges import PushRec, commit_ranges
 
 # Rollup rows for what has no environment (incidents, pipelines, PR sizes) use this one.
 SERVICE_WIDE = ""
@@ -329,7 +331,22 @@ def service_refresh(*, service_id: int, since: datetime | None = None) -> str:
         return f"service {service_id} no longer exists"
     profile = profile_for(service)
     loaded = load_records(service)
-    facts = d.derive_facts(loaded.deployment_recs, loaded.change_recs, loaded.incident_recs, profile)
+    # Linking rule 2: the service's pushes, and those of the repositories it deploys (a shared repository).
+    repository_ids = {dep.repository_id for dep in loaded.deployments if dep.repository_id}
+    pushes = Push.objects.filter(Q(service=service) | Q(repository_id__in=repository_ids)).values_list(
+        "repository__name", "before_sha", "after_sha", "commit_shas", "branch", "repository__default_branch"
+    )
+    ranges = commit_ranges(
+        loaded.deployment_recs,
+        [
+            PushRec(repo, before, after, tuple(shas), branch == default)
+            for repo, before, after, shas, branch, default in pushes
+        ],
+        profile,
+    )
+    facts = d.derive_facts(
+        loaded.deployment_recs, loaded.change_recs, loaded.incident_recs, profile, commit_ranges=ranges
+    )
     linked = _relink(loaded, facts, profile)
     rolled = _write_rollups(service, rollup_rows(loaded, facts, profile))
     elapsed = time.perf_counter() - started

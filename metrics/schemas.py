@@ -32,10 +32,12 @@ from metrics.services import (
     IncidentData,
     PipelineRunData,
     PullRequestData,
+    PushData,
     ReviewData,
 )
 
 MAX_BULK_ITEMS = 1000
+MAX_PUSH_COMMITS = 2048  # the most GitHub lists in one push event
 MAX_LIST_LIMIT = 500
 # Far beyond any real listing; bounds the OFFSET so no database sees an integer it cannot hold.
 MAX_LIST_OFFSET = 1_000_000_000
@@ -557,6 +559,99 @@ class PipelineRunFilters(Schema):
     status: PipelineRunStatus | None = None
     since: Timestamp | None = Field(None, description="finished_at on or after this time.")
     until: Timestamp | None = Field(None, description="finished_at before this time.")
+
+
+# --- Pushes -----------------------------------------------------------------------------------
+
+
+def _branch_name(value: str) -> str:
+    # GitHub's push event names the branch as a ref: "refs/heads/main" is the branch "main".
+    return value.removeprefix("refs/heads/")
+
+
+class PushIn(In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "9a1b6f10-2a43-11f0-8e1c-5d2f1a7c0b11",
+                    "repository": "acme/checkout",
+                    "branch": "main",
+                    "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+                    "after": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+                    "commits": ["1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e", "9fceb02d0ae598e95dc970b74767f19372d61af8"],
+                    "pushed_at": "2025-05-01T10:30:05Z",
+                }
+            ]
+        },
+    )
+
+    external_id: ExternalId = Field(description="Your id for the push, e.g. GitHub's `X-GitHub-Delivery` header.")
+    repository: RepositoryName = Field(description="owner/name (GitHub's `repository.full_name`).")
+    service: ServiceSlug | None = Field(None, description="The service's slug; found from the repository if omitted.")
+    branch: Annotated[Name, AfterValidator(_branch_name)] = Field(
+        "", description='The branch pushed to; a GitHub `ref` such as "refs/heads/main" is taken as "main".'
+    )
+    before: CommitSha = Field(description="The branch's head before the push.")
+    after: CommitSha = Field(description="The branch's head after the push.")
+    commits: list[CommitSha] = Field(
+        [],
+        max_length=MAX_PUSH_COMMITS,
+        description="The shas of the commits pushed, oldest first (the `id` of each of GitHub's `commits`).",
+    )
+    pushed_at: Timestamp | None = None
+
+    def to_data(self) -> PushData:
+        return PushData(
+            external_id=self.external_id,
+            repository=self.repository,
+            service=self.service,
+            branch=self.branch,
+            before=self.before,
+            after=self.after,
+            commits=tuple(self.commits),
+            pushed_at=self.pushed_at,
+        )
+
+
+class PushOut(Schema):
+    external_id: str
+    service: str
+    repository: str
+    branch: str
+    before: str
+    after: str
+    commits: list[str]
+    pushed_at: datetime | None
+
+    @staticmethod
+    def resolve_service(obj: Model) -> str:
+        return obj.service.slug
+
+    @staticmethod
+    def resolve_repository(obj: Model) -> str:
+        return obj.repository.name
+
+    @staticmethod
+    def resolve_before(obj: Model) -> str:
+        return obj.before_sha
+
+    @staticmethod
+    def resolve_after(obj: Model) -> str:
+        return obj.after_sha
+
+    @staticmethod
+    def resolve_commits(obj: Model) -> list[str]:
+        return obj.commit_shas
+
+
+class PushFilters(Schema):
+    service: ServiceSlug | None = None
+    repository: RepositoryName | None = None
+    branch: Name | None = None
+    since: Timestamp | None = Field(None, description="pushed_at on or after this time.")
+    until: Timestamp | None = Field(None, description="pushed_at before this time.")
 
 
 # --- Shared -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from metrics.models import (
     Incident,
     PipelineRun,
     PullRequest,
+    Push,
     Repository,
     Review,
     Source,
@@ -336,6 +337,40 @@ def pipeline_run_upsert(*, source: Source, data: PipelineRunData, dirty: Dirty) 
     dirty.add(service.id, data.finished_at or data.started_at)
     dirty.sources.add(source.id)
     return run, created
+
+
+@dataclass(frozen=True)
+class PushData:
+    """A push to a branch: GitHub's push event (``before``, ``after``, the ids of ``commits``)."""
+
+    external_id: str
+    repository: str
+    before: str
+    after: str
+    service: str | None = None
+    branch: str = ""
+    commits: tuple[str, ...] = ()
+    pushed_at: datetime | None = None
+
+
+def push_upsert(*, source: Source, data: PushData, dirty: Dirty) -> tuple[Push, bool]:
+    service = service_resolve(source=source, service=data.service, repository=data.repository)
+    push, created = Push.objects.update_or_create(
+        source=source,
+        external_id=data.external_id,
+        defaults={
+            "service": service,
+            "repository": repository_for(data.repository, service),
+            "branch": data.branch,
+            "before_sha": data.before,
+            "after_sha": data.after,
+            "commit_shas": list(data.commits),
+            "pushed_at": data.pushed_at,
+        },
+    )
+    dirty.add(service.id, data.pushed_at)
+    dirty.sources.add(source.id)
+    return push, created
 
 
 # --- Sources and tokens -------------------------------------------------------------------

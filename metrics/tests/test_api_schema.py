@@ -31,7 +31,13 @@ pytestmark = pytest.mark.django_db
 
 OPENAPI = "/api/v1/openapi.json"
 KEY = "e360_schemathesis-only-key"
-STRICT = ("/api/v1/deployments", "/api/v1/incidents", "/api/v1/pull-requests", "/api/v1/pipeline-runs")
+STRICT = (
+    "/api/v1/deployments",
+    "/api/v1/incidents",
+    "/api/v1/pull-requests",
+    "/api/v1/pipeline-runs",
+    "/api/v1/pushes",
+)
 
 CONFIG = SchemathesisConfig.from_dict(
     {
@@ -51,7 +57,7 @@ def test_the_schema_lists_every_operation(client):
     document = response.json()
     assert document["info"]["title"] == api.title
     operations = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
-    for resource in ["deployments", "incidents", "pull-requests", "pipeline-runs"]:
+    for resource in ["deployments", "incidents", "pull-requests", "pipeline-runs", "pushes"]:
         assert {
             ("POST", f"/api/v1/{resource}"),
             ("PUT", f"/api/v1/{resource}"),
