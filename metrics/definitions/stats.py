@@ -1,0 +1,101 @@
+"""Statistics: percentiles (interpolated or DevLake's lower), duration stats, spans between instants, and ratios."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from metrics.definitions.profile import Profile, _profile
+from metrics.definitions.vocabulary import MedianKind
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+def percentile(values: Iterable[float], q: float, kind: MedianKind = "interpolated") -> float | None:
+    """The q-quantile (0 ≤ q ≤ 1) of the values; None when there are none.
+
+    - ``interpolated``: PostgreSQL ``percentile_cont``: linear interpolation between
+      the two closest ranks, position ``q·(n-1)``.
+    - ``lower``: DevLake's ``max(x) where percent_rank() <= q``, where percent_rank is
+      (number of values strictly smaller) / (n - 1), 0 for a single value. Always a value
+      of the sample; for an even count the median is the lower middle value.
+    """
+    if not 0 <= q <= 1 or math.isnan(q):
+        raise ValueError(f"q must be within [0, 1], got {q}")
+    xs = sorted(values)
+    n = len(xs)
+    if n == 0:
+        return None
+    if n == 1:
+        return xs[0]
+    if kind == "interpolated":
+        pos = q * (n - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, n - 1)
+        value = xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+        return min(max(value, xs[lo]), xs[hi])  # float rounding must not leave the bracket
+    if kind == "lower":
+        best = xs[0]
+        smaller = 0
+        for i, x in enumerate(xs):
+            if i and x != xs[i - 1]:
+                smaller = i
+            if smaller / (n - 1) <= q:
+                best = x
+            else:
+                break
+        return best
+    raise ValueError(f"unknown percentile kind {kind!r}")
+
+
+def median(values: Iterable[float], kind: MedianKind = "interpolated") -> float | None:
+    """The median (see ``percentile``); None when there are no values."""
+    return percentile(values, 0.5, kind)
+
+
+def duration_percentile(values: Iterable[timedelta], q: float, kind: MedianKind = "interpolated") -> timedelta | None:
+    """``percentile`` over durations."""
+    result = percentile([v.total_seconds() for v in values], q, kind)
+    return None if result is None else timedelta(seconds=result)
+
+
+@dataclass(frozen=True)
+class DurationStats:
+    """Sample size and median, p75, p90 of a set of durations (all None when the sample is empty)."""
+
+    count: int
+    median: timedelta | None
+    p75: timedelta | None
+    p90: timedelta | None
+
+    @classmethod
+    def of(cls, values: Iterable[timedelta | None], kind: MedianKind = "interpolated") -> DurationStats:
+        xs = [v for v in values if v is not None]
+        return cls(
+            count=len(xs),
+            median=duration_percentile(xs, 0.5, kind),
+            p75=duration_percentile(xs, 0.75, kind),
+            p90=duration_percentile(xs, 0.9, kind),
+        )
+
+
+def span(start: datetime | None, end: datetime | None, profile: Profile | None = None) -> timedelta | None:
+    """``end - start``; None when either is missing or the span is negative (clocks and rebases lie).
+
+    Under ``devlake_compatible`` the span is rounded up to whole minutes first, and is
+    None only when that rounded value is negative (so -30 s gives 0 min, as in DevLake).
+    """
+    if start is None or end is None:
+        return None
+    delta = end.astimezone(UTC) - start.astimezone(UTC)
+    if _profile(profile).devlake_compatible:
+        minutes = math.ceil(delta.total_seconds() / 60)
+        return None if minutes < 0 else timedelta(minutes=minutes)
+    return None if delta < timedelta(0) else delta
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None

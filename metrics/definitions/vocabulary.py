@@ -1,0 +1,45 @@
+"""The named values the definitions share: DORA levels, option kinds, link rules,
+failure causes and rework reasons, and the status words that mean success or failure."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Level = Literal["elite", "high", "medium", "low"]
+ELITE: Level = "elite"
+HIGH: Level = "high"
+MEDIUM: Level = "medium"
+LOW: Level = "low"
+
+MedianKind = Literal["interpolated", "lower"]
+BandsYear = Literal[2021, 2023]
+LeadTimeFormula = Literal["first_commit", "devlake_cycle"]
+
+# How a production deployment's changes were found (stored on Deployment.link_rule).
+LINK_NONE = 0
+LINK_SENT = 1
+LINK_COMMIT_RANGE = 2
+LINK_MERGED_BETWEEN = 3
+
+# How an incident was linked to a deployment (stored on Incident.link_rule).
+INCIDENT_EXPLICIT = "explicit"
+INCIDENT_WINDOW = "window"
+
+# Why a production deployment failed (CFR) and why it counts as rework.
+CAUSE_INCIDENT = "incident"
+CAUSE_ROLLBACK = "rollback"
+CAUSE_HOTFIX = "hotfix"
+REWORK_ROLLBACK = "rollback"
+REWORK_HOTFIX = "hotfix"
+REWORK_INCIDENT_OPEN = "incident_open"
+
+_SUCCESS = frozenset({"success", "succeeded", "successful"})
+_FAILURE = frozenset({"failure", "failed", "error", "errored", "timed_out", "timeout", "startup_failure"})
+
+
+def _is_success(status: str | None) -> bool:
+    return (status or "").strip().lower() in _SUCCESS
+
+
+def _is_failure(status: str | None) -> bool:
+    return (status or "").strip().lower() in _FAILURE
