@@ -1,4 +1,4 @@
-"""The demo delivery data (metrics/demo.py) of the small demo organisation.
+"""The demo delivery data (metrics/demo/) of the small demo organisation.
 
 The small organisation is seeded once per module and read back into plain
 data (``Demo``), then rolled back; the tests check the raw rows. The refresh

@@ -1,0 +1,194 @@
+"""How each demo team delivers: its :class:`Profile` and the team → profile assignment.
+
+A profile holds the medians and rates the simulation draws from (pull
+requests per day, review and deployment times, failure rates, ...). The teams
+of the small organisation get a profile by name (``NAMED_PROFILES``), every
+other team one by position (``PROFILE_CYCLE``), so each profile recurs about
+fifty times in the large organisation; some profiles drift over the history
+(``Profile.trend``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from e360.models import Team
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a team delivers. Durations are medians of log-normal draws; rates are per change or deployment."""
+
+    name: str
+    prs_per_day: float  # per service, on a working day
+    coding_hours: float  # first commit → pull request opened
+    pickup_hours: float  # opened → first review by a teammate
+    review_hours: float  # between successive reviews
+    merge_hours: float  # approval → merge
+    lines: float  # lines changed
+    deploy_on_merge: float  # chance a merge starts a release
+    deploy_delay_hours: float  # merge → release start
+    weekly_release: bool  # a release train once a week as well
+    config_deploys: float  # chance per working day of a release for a configuration change alone
+    deploy_minutes: float
+    failed_attempts: float  # per release: an attempt fails and is retried
+    incidents: float  # per production deployment
+    rollbacks: float
+    hotfixes: float
+    restore_hours: float  # incident started → resolved
+    ci_failures: float  # per first CI run
+    ci_refailures: float  # per re-run of a failed run: low means flaky
+    ci_minutes: float
+    quiet_incidents: float  # per service and 30 days, not caused by a deployment
+    # (field, value at the end of the history): the field moves linearly from its value above.
+    trend: tuple[tuple[str, float], ...] = field(default=())
+
+    def at(self, progress: float) -> Profile:
+        """The profile ``progress`` (0 to 1) of the way through the history."""
+        if not self.trend:
+            return self
+        moved = {name: getattr(self, name) + (end - getattr(self, name)) * progress for name, end in self.trend}
+        return replace(self, trend=(), **moved)
+
+
+TYPICAL = Profile(
+    name="typical",
+    prs_per_day=2.2,
+    coding_hours=10,
+    pickup_hours=3.5,
+    review_hours=3,
+    merge_hours=1,
+    lines=90,
+    deploy_on_merge=0.95,
+    deploy_delay_hours=1.0,
+    weekly_release=False,
+    config_deploys=0.55,
+    deploy_minutes=14,
+    failed_attempts=0.04,
+    incidents=0.065,
+    rollbacks=0.015,
+    hotfixes=0.015,
+    restore_hours=3,
+    ci_failures=0.07,
+    ci_refailures=0.45,
+    ci_minutes=11,
+    quiet_incidents=0.7,
+)
+PROFILES: dict[str, Profile] = {
+    "typical": TYPICAL,
+    # Small changes, reviewed within the hour, each merge deployed: DORA elite.
+    "elite": replace(
+        TYPICAL,
+        name="elite",
+        prs_per_day=6,
+        coding_hours=2.5,
+        pickup_hours=0.6,
+        review_hours=0.8,
+        merge_hours=0.25,
+        lines=45,
+        deploy_on_merge=0.97,
+        deploy_delay_hours=0.2,
+        deploy_minutes=6,
+        failed_attempts=0.015,
+        incidents=0.015,
+        rollbacks=0.008,
+        hotfixes=0.006,
+        restore_hours=0.5,
+        ci_failures=0.04,
+        ci_refailures=0.4,
+        ci_minutes=6,
+        quiet_incidents=0.15,
+    ),
+    # Flaky CI: a quarter of runs fail and pass when re-run; releases thin out over time.
+    "flaky-ci": replace(
+        TYPICAL,
+        name="flaky-ci",
+        ci_failures=0.36,
+        ci_refailures=0.12,
+        ci_minutes=17,
+        failed_attempts=0.2,
+        deploy_on_merge=0.7,
+        deploy_delay_hours=3,
+        config_deploys=0.1,
+        trend=(("ci_failures", 0.44), ("deploy_on_merge", 0.25), ("deploy_delay_hours", 12)),
+    ),
+    # Reviews wait for days, and longer as time goes on: lead time rises.
+    "slow-reviews": replace(
+        TYPICAL,
+        name="slow-reviews",
+        pickup_hours=26,
+        review_hours=10,
+        merge_hours=3,
+        trend=(("pickup_hours", 44),),
+    ),
+    # Big batches shipped by a weekly train; many failures, slow to recover.
+    "low": replace(
+        TYPICAL,
+        name="low",
+        prs_per_day=2.0,
+        coding_hours=30,
+        pickup_hours=8,
+        review_hours=8,
+        merge_hours=4,
+        lines=170,
+        deploy_on_merge=0.0,
+        weekly_release=True,
+        config_deploys=0.0,
+        deploy_minutes=45,
+        failed_attempts=0.1,
+        incidents=0.17,
+        rollbacks=0.04,
+        hotfixes=0.04,
+        restore_hours=30,
+        ci_failures=0.12,
+        ci_refailures=0.5,
+        ci_minutes=25,
+        quiet_incidents=0.8,
+    ),
+    # Starts close to "low" and ends close to "elite": the before/after story.
+    "improving": replace(
+        TYPICAL,
+        name="improving",
+        coding_hours=20,
+        pickup_hours=12,
+        review_hours=6,
+        lines=140,
+        deploy_on_merge=0.1,
+        deploy_delay_hours=10,
+        weekly_release=True,
+        config_deploys=0.1,
+        incidents=0.1,
+        restore_hours=12,
+        trend=(
+            ("coding_hours", 5),
+            ("pickup_hours", 1.5),
+            ("review_hours", 1.5),
+            ("lines", 60),
+            ("deploy_on_merge", 0.9),
+            ("deploy_delay_hours", 1),
+            ("incidents", 0.025),
+            ("restore_hours", 1.5),
+        ),
+    ),
+}
+NAMED_PROFILES = {
+    "Payments": "elite",
+    "Checkout": "flaky-ci",
+    "Search": "slow-reviews",
+    "Catalog": "low",
+    "Developer Tools": "improving",
+}
+# Every other team, in the order of org.teams: so the small organisation's other
+# teams are typical, and each profile recurs about fifty times in the large one.
+PROFILE_CYCLE = ["typical", "typical", "typical", "elite", "flaky-ci", "slow-reviews", "low", "improving"]
+
+
+def team_profiles(teams: list[Team]) -> dict[str, Profile]:
+    """Team slug → profile: by name for the named teams, else by position among the others."""
+    profiles, others = {}, 0
+    for team in teams:
+        name = NAMED_PROFILES.get(team.name)
+        if name is None:
+            name, others = PROFILE_CYCLE[others % len(PROFILE_CYCLE)], others + 1
+        profiles[team.slug] = PROFILES[name]
+    return profiles
