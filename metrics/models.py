@@ -151,6 +151,17 @@ class PullRequestQuerySet(models.QuerySet["PullRequest"]):
     def waiting_for_review(self) -> PullRequestQuerySet:
         return self.filter(merged_at__isnull=True, closed_at__isnull=True, first_review_at__isnull=True)
 
+    def open_unreviewed_between(self, start: datetime, end: datetime) -> PullRequestQuerySet:
+        """Pull requests (not direct pushes) opened by ``end`` and still open and unreviewed at ``start``:
+        every one that may be waiting for a review at some moment of [start, end]."""
+        return self.filter(
+            Q(merged_at__isnull=True) | Q(merged_at__gt=start),
+            Q(closed_at__isnull=True) | Q(closed_at__gt=start),
+            Q(first_review_at__isnull=True) | Q(first_review_at__gt=start),
+            is_direct_push=False,
+            opened_at__lte=end,
+        )
+
 
 class PullRequest(models.Model):
     """A change: a merged pull request, or a direct push to the default branch."""
@@ -422,7 +433,11 @@ class DailyRollup(models.Model):
     pipeline_runs = models.PositiveIntegerField(default=0)
     pipeline_failures = models.PositiveIntegerField(default=0)
     pipeline_durations = models.JSONField(default=list)
-    pr_sizes = models.JSONField(default=list, help_text="Lines changed, one per PR merged that day.")
+    pipeline_commits = models.PositiveIntegerField(default=0, help_text="Commits whose first CI run finished that day.")
+    pipeline_flaky_commits = models.PositiveIntegerField(default=0, help_text="Those of them that were flaky.")
+    pr_pickup_times = models.JSONField(default=list, help_text="Seconds to first review, per PR merged that day.")
+    pr_review_times = models.JSONField(default=list, help_text="Seconds from first review to merge, same PRs.")
+    pr_sizes = models.JSONField(default=list, help_text="Lines changed, per PR (not direct push) merged that day.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -46,6 +46,7 @@ class Loaded:
     deployment_recs: list[d.DeploymentRec] = field(default_factory=list)
     change_recs: list[d.ChangeRec] = field(default_factory=list)
     incident_recs: list[d.IncidentRec] = field(default_factory=list)
+    run_recs: list[d.PipelineRunRec] = field(default_factory=list)
 
 
 def load_records(service: Service) -> Loaded:
@@ -108,6 +109,22 @@ def load_records(service: Service) -> Loaded:
             root_cause_sha=incident.root_cause_sha or None,
         )
         for incident in incidents
+    ]
+    loaded.run_recs = [
+        d.PipelineRunRec(
+            id=str(run.pk),
+            service=key,
+            workflow=run.workflow,
+            sha=run.sha,
+            status=run.status,
+            attempt=run.attempt,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            branch=run.branch,
+            is_default_branch=run.is_default_branch,
+            duration_seconds=run.duration_seconds,
+        )
+        for run in runs
     ]
     return loaded
 
@@ -216,6 +233,8 @@ LIST_FIELDS = (
     "recovery_times",
     "restore_times",
     "pipeline_durations",
+    "pr_pickup_times",
+    "pr_review_times",
     "pr_sizes",
 )
 COUNT_FIELDS = (
@@ -229,6 +248,8 @@ COUNT_FIELDS = (
     "incidents_linked",
     "pipeline_runs",
     "pipeline_failures",
+    "pipeline_commits",
+    "pipeline_flaky_commits",
 )
 
 
@@ -275,19 +296,28 @@ def rollup_rows(loaded: Loaded, facts: d.DeliveryFacts, profile: d.Profile) -> d
         r["incidents_linked"] += incident.id in facts.incident_links
         if incident.resolved_at is not None and (restore := d.span(incident.started_at, incident.resolved_at)):
             row(SERVICE_WIDE, incident.resolved_at)["restore_times"].append(_seconds(restore))
-    for run in loaded.pipeline_runs:
-        if not run.is_default_branch or run.finished_at is None or run.status == PipelineRun.Status.CANCELLED:
-            continue
-        if run.status not in (PipelineRun.Status.SUCCESS, PipelineRun.Status.FAILURE):
-            continue
+    for run, passed in d.judged_runs(loaded.run_recs):
         r = row(SERVICE_WIDE, run.finished_at)
         r["pipeline_runs"] += 1
-        r["pipeline_failures"] += run.status == PipelineRun.Status.FAILURE
-        if run.duration_seconds is not None:
-            r["pipeline_durations"].append(float(run.duration_seconds))
-    for pr in loaded.pull_requests:
-        if pr.merged_at is not None:
-            row(SERVICE_WIDE, pr.merged_at)["pr_sizes"].append(float(pr.size))
+        r["pipeline_failures"] += not passed
+        if (seconds := _seconds(d.run_duration(run))) is not None:
+            r["pipeline_durations"].append(seconds)
+    for build in d.commit_builds(loaded.run_recs):
+        r = row(SERVICE_WIDE, build.first_finished_at)
+        r["pipeline_commits"] += 1
+        r["pipeline_flaky_commits"] += build.flaky
+    for change in loaded.change_recs:
+        if change.merged_at is None or change.is_direct_push:
+            continue
+        r = row(SERVICE_WIDE, change.merged_at)
+        for name, value in (
+            ("pr_pickup_times", d.pickup_time(change, profile)),
+            ("pr_review_times", d.review_time(change, profile)),
+        ):
+            if (seconds := _seconds(value)) is not None:
+                r[name].append(seconds)
+        if change.size is not None:
+            r["pr_sizes"].append(float(change.size))
     for values in rows.values():
         for name in LIST_FIELDS:
             values[name].sort()

@@ -2,9 +2,9 @@
 
 Delivery figures come from ``DailyRollup`` rows of the window's days, so a
 request's cost grows with the window and the number of services, never with
-the length of history. Only what rollups cannot hold is read from raw rows,
-and only the window's rows: pipeline runs (flakiness needs the shas), pull
-requests (the review queue), and failed deployments still unrecovered.
+the length of history. Only what rollups cannot hold is read from raw rows:
+the review queue (pull requests open and unreviewed at the window's end) and
+the window's failed deployments still unrecovered.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
-from django.db.models import Q
 from django.utils import timezone
 
 from metrics import definitions as d
-from metrics.models import DailyRollup, Deployment, PipelineRun, PullRequest, Source
+from metrics.models import DailyRollup, Deployment, PullRequest, Source
 from metrics.refresh import COUNT_FIELDS, LIST_FIELDS, SERVICE_WIDE
 
 
@@ -72,9 +71,9 @@ class Figures:
     """DORA figures of a set of services over some windows (a window and the one before, say).
 
     Everything is read once, when first needed, over the span the windows cover:
-    rollup rows, and the few raw rows rollups cannot hold (pipeline runs, for
-    flakiness; pull requests, for the review queue; failed deployments, for those
-    unrecovered). ``summary`` and ``weekly`` then answer any of the windows.
+    rollup rows, and the few raw rows rollups cannot hold (pull requests that may
+    be waiting for a review; failed deployments, for those still unrecovered).
+    ``summary`` and ``weekly`` then answer any of the windows.
     """
 
     def __init__(
@@ -86,6 +85,7 @@ class Figures:
         now: datetime | None = None,
     ) -> None:
         self.service_ids = service_ids
+        self.windows = windows
         self.profile = profile
         self.span = d.Window(min(w.start for w in windows), max(w.end for w in windows))
         self.now = now or self.span.end
@@ -95,12 +95,27 @@ class Figures:
         return _rollups(self.service_ids, self.span, self.profile)
 
     @cached_property
-    def runs(self) -> list[d.PipelineRunRec]:
-        return _pipeline_runs(self.service_ids, self.span)
-
-    @cached_property
-    def changes(self) -> list[d.ChangeRec]:
-        return _changes_for_review(self.service_ids, self.span)
+    def review_candidates(self) -> list[d.ChangeRec]:
+        """Pull requests that may be waiting for a first review at the end of some window."""
+        ends = [min(self.now, window.end) for window in self.windows]
+        prs = PullRequest.objects.filter(service_id__in=self.service_ids).open_unreviewed_between(
+            min(ends), max(ends) - self.profile.review_wait
+        )
+        fields = ("external_id", "service_id", "opened_at", "first_review_at", "merged_at", "closed_at")
+        return [
+            d.ChangeRec(
+                id=external_id,
+                service=str(service),
+                repo=None,
+                merge_sha=None,
+                first_commit_at=None,
+                opened_at=opened,
+                first_review_at=first_review,
+                merged_at=merged,
+                closed_at=closed,
+            )
+            for external_id, service, opened, first_review, merged, closed in prs.values_list(*fields)
+        ]
 
     @cached_property
     def failed(self) -> list[tuple[datetime, datetime | None]]:
@@ -150,8 +165,25 @@ class Figures:
             value=rework_count / deployments if deployments else None,
             by_reason={},
         )
-        pipeline = d.pipeline_reliability(self.runs, window, profile)
-        review = d.review_health(self.changes, window, min(self.now, window.end), profile)
+        runs, failures = _sum(wide, "pipeline_runs"), _sum(wide, "pipeline_failures")
+        commits, flaky = _sum(wide, "pipeline_commits"), _sum(wide, "pipeline_flaky_commits")
+        pipeline = d.PipelineReliability(
+            runs=runs,
+            failed=failures,
+            failure_rate=failures / runs if runs else None,
+            commits=commits,
+            flaky_commits=flaky,
+            flaky_rate=flaky / commits if commits else None,
+            duration=_stats(wide, "pipeline_durations", profile),
+        )
+        sizes = [size for values in wide.values() for size in values.get("pr_sizes", [])]
+        review = d.ReviewHealth(
+            pickup=_stats(wide, "pr_pickup_times", profile),
+            review=_stats(wide, "pr_review_times", profile),
+            size_median=d.median(sizes, profile.median_kind),
+            sized=len(sizes),
+            waiting=d.waiting_for_review(self.review_candidates, min(self.now, window.end), profile),
+        )
         with_changes = _sum(production, "deployments_with_changes")
         incidents, incidents_linked = _sum(wide, "incidents"), _sum(wide, "incidents_linked")
         quality = d.DataQuality(
@@ -206,78 +238,6 @@ def summary_from_rollups(
 ) -> d.DoraSummary:
     """One window's summary (``Figures`` reads several windows at once)."""
     return Figures(service_ids, [window], profile, now=now).summary(window)
-
-
-def _pipeline_runs(service_ids: Collection[int], window: d.Window) -> list[d.PipelineRunRec]:
-    runs = PipelineRun.objects.filter(
-        service_id__in=service_ids, finished_at__gte=window.start, finished_at__lt=window.end
-    ).values_list(
-        "id",
-        "service_id",
-        "workflow",
-        "sha",
-        "status",
-        "attempt",
-        "started_at",
-        "finished_at",
-        "branch",
-        "is_default_branch",
-        "duration_seconds",
-    )
-    return [
-        d.PipelineRunRec(
-            id=str(pk),
-            service=str(service),
-            workflow=workflow,
-            sha=sha,
-            status=status,
-            attempt=attempt,
-            started_at=started,
-            finished_at=finished,
-            branch=branch,
-            is_default_branch=default,
-            duration_seconds=seconds,
-        )
-        for pk, service, workflow, sha, status, attempt, started, finished, branch, default, seconds in runs
-    ]
-
-
-def _changes_for_review(service_ids: Collection[int], window: d.Window) -> list[d.ChangeRec]:
-    prs = PullRequest.objects.filter(service_id__in=service_ids).filter(
-        Q(merged_at__gte=window.start, merged_at__lt=window.end) | Q(merged_at__isnull=True, closed_at__isnull=True)
-    )
-    return [
-        d.ChangeRec(
-            id=pr.external_id,
-            service=str(pr.service_id),
-            repo=None,
-            merge_sha=pr.merge_sha or None,
-            first_commit_at=pr.first_commit_at,
-            opened_at=pr.opened_at,
-            first_review_at=pr.first_review_at,
-            approved_at=pr.approved_at,
-            merged_at=pr.merged_at,
-            closed_at=pr.closed_at,
-            author=pr.author_login or None,
-            size=pr.size,
-            is_direct_push=pr.is_direct_push,
-        )
-        for pr in prs.only(
-            "external_id",
-            "service_id",
-            "merge_sha",
-            "first_commit_at",
-            "opened_at",
-            "first_review_at",
-            "approved_at",
-            "merged_at",
-            "closed_at",
-            "author_login",
-            "additions",
-            "deletions",
-            "is_direct_push",
-        )
-    ]
 
 
 def last_events() -> dict[str, datetime]:

@@ -69,12 +69,22 @@ from metrics.definitions.linking import (
     link_incidents,
     previous_success_deployments,
 )
-from metrics.definitions.pipeline import FailingWorkflow, PipelineReliability, pipeline_reliability
+from metrics.definitions.pipeline import (
+    CommitBuild,
+    FailingWorkflow,
+    PipelineReliability,
+    commit_builds,
+    failing_workflows,
+    judged_runs,
+    pipeline_reliability,
+    run_duration,
+    run_verdict,
+)
 from metrics.definitions.production import is_failed_attempt, is_production_deployment, production_deployments
 from metrics.definitions.profile import Profile
 from metrics.definitions.quality import DataQuality, data_quality
 from metrics.definitions.records import ChangeRec, DeploymentRec, IncidentRec, PipelineRunRec
-from metrics.definitions.review import ReviewHealth, review_health
+from metrics.definitions.review import ReviewHealth, pickup_time, review_health, review_time, waiting_for_review
 from metrics.definitions.rework import ReworkRate, rework_deployments, rework_rate
 from metrics.definitions.stats import DurationStats, duration_percentile, median, percentile, span
 from metrics.definitions.summary import (
@@ -145,6 +155,7 @@ __all__ = [
     "ChangeLeadTime",
     "ChangeLinks",
     "ChangeRec",
+    "CommitBuild",
     "DataQuality",
     "DeliveryFacts",
     "Delta",
@@ -175,6 +186,7 @@ __all__ = [
     "change_failure_rate",
     "change_failure_rate_level",
     "change_lead_times",
+    "commit_builds",
     "compare",
     "compare_summaries",
     "data_quality",
@@ -186,9 +198,11 @@ __all__ = [
     "dora_summary",
     "duration_percentile",
     "failed_deployments",
+    "failing_workflows",
     "is_failed_attempt",
     "is_production_deployment",
     "iso_week",
+    "judged_runs",
     "lead_time",
     "lead_time_level",
     "levels",
@@ -197,6 +211,7 @@ __all__ = [
     "local_midnight",
     "median",
     "percentile",
+    "pickup_time",
     "pipeline_reliability",
     "previous_success_deployments",
     "previous_window",
@@ -204,9 +219,13 @@ __all__ = [
     "recovery",
     "recovery_level",
     "review_health",
+    "review_time",
     "rework_deployments",
     "rework_rate",
+    "run_duration",
+    "run_verdict",
     "span",
+    "waiting_for_review",
     "week_start",
     "weekly_series",
     "whole_iso_weeks",

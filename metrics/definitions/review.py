@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from metrics.definitions.profile import Profile, _profile
@@ -37,13 +37,38 @@ def review_health(
     in the window (direct pushes have no review); pull requests open at ``now`` and waiting for
     a first review longer than ``Profile.review_wait`` (24 h), oldest first."""
     p = _profile(profile)
-    prs = [c for c in changes if not c.is_direct_push]
-    merged = [c for c in prs if window.contains(c.merged_at)]
+    changes = list(changes)
+    merged = [c for c in changes if not c.is_direct_push and window.contains(c.merged_at)]
+    sizes = [c.size for c in merged if c.size is not None]
+    return ReviewHealth(
+        pickup=DurationStats.of((pickup_time(c, p) for c in merged), p.median_kind),
+        review=DurationStats.of((review_time(c, p) for c in merged), p.median_kind),
+        size_median=median(sizes, p.median_kind),
+        sized=len(sizes),
+        waiting=waiting_for_review(changes, now, p),
+    )
+
+
+def pickup_time(change: ChangeRec, profile: Profile | None = None) -> timedelta | None:
+    """Opened to the first review or comment by someone other than the author."""
+    return span(change.opened_at, change.first_review_at, _profile(profile))
+
+
+def review_time(change: ChangeRec, profile: Profile | None = None) -> timedelta | None:
+    """The first non-author review to the merge."""
+    return span(change.first_review_at, change.merged_at, _profile(profile))
+
+
+def waiting_for_review(changes: Iterable[ChangeRec], now: datetime, profile: Profile | None = None) -> tuple[str, ...]:
+    """Pull requests open at ``now`` and waiting for a first review longer than
+    ``Profile.review_wait`` (24 h), oldest first (direct pushes have no review)."""
+    p = _profile(profile)
     waiting = sorted(
         (
             c
-            for c in prs
-            if c.opened_at is not None
+            for c in changes
+            if not c.is_direct_push
+            and c.opened_at is not None
             and c.opened_at <= now - p.review_wait
             and (c.merged_at is None or c.merged_at > now)
             and (c.closed_at is None or c.closed_at > now)
@@ -51,11 +76,4 @@ def review_health(
         ),
         key=lambda c: (c.opened_at, c.id),
     )
-    sizes = [c.size for c in merged if c.size is not None]
-    return ReviewHealth(
-        pickup=DurationStats.of((span(c.opened_at, c.first_review_at, p) for c in merged), p.median_kind),
-        review=DurationStats.of((span(c.first_review_at, c.merged_at, p) for c in merged), p.median_kind),
-        size_median=median(sizes, p.median_kind),
-        sized=len(sizes),
-        waiting=tuple(c.id for c in waiting),
-    )
+    return tuple(c.id for c in waiting)

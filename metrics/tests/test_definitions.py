@@ -41,6 +41,7 @@ from metrics.definitions import (
     derive_facts,
     dora_summary,
     failed_deployments,
+    failing_workflows,
     iso_week,
     lead_time,
     lead_time_level,
@@ -936,10 +937,21 @@ def test_currently_failing_workflows_list_the_start_of_the_failure_streak():
         run("dep1", at(0), "failure", workflow="deploy"),
         run("dep2", at(1), workflow="deploy"),
     ]
-    failing = pipeline_reliability(runs, MARCH).failing_workflows
+    failing = failing_workflows(runs, MARCH.end)
     assert [(f.workflow, f.since, f.failed_runs, f.last_run_id, f.sha) for f in failing] == [
         ("ci", at(1), 2, "ci3", "c")
     ]
+
+
+def test_a_flaky_commit_counts_in_the_window_of_its_first_run_even_when_the_rerun_passes_after_it():
+    runs = [
+        run("a1", MARCH.end - timedelta(minutes=30), "failure", sha="A"),
+        run("a2", MARCH.end + timedelta(minutes=30), "success", sha="A", attempt=2),
+    ]
+    april = Window(MARCH.end, MARCH.end + timedelta(days=30))
+    march, next_month = pipeline_reliability(runs, MARCH), pipeline_reliability(runs, april)
+    assert (march.commits, march.flaky_commits, march.runs, march.failed) == (1, 1, 1, 1)
+    assert (next_month.commits, next_month.flaky_commits, next_month.runs, next_month.failed) == (0, 0, 1, 0)
 
 
 def test_pipeline_reliability_without_runs_is_no_data():

@@ -10,17 +10,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics import definitions as d
-from metrics.models import DailyRollup, Deployment, Incident, PullRequest
+from metrics.models import DailyRollup, Deployment, Incident, PipelineRun, PullRequest
 from metrics.refresh import load_records, profile_for, rebuild, service_refresh
 from metrics.selectors import summary_from_rollups
 from metrics.services import (
     DeploymentData,
     Dirty,
     IncidentData,
+    PipelineRunData,
     PullRequestData,
     ReviewData,
     deployment_upsert,
     incident_upsert,
+    pipeline_run_upsert,
     pull_request_upsert,
 )
 from metrics.tests.factories import SourceFactory
@@ -178,6 +180,19 @@ def _random_history(rng: random.Random, source, service) -> None:
         if rng.random() < 0.3:
             start = at + timedelta(hours=rng.randint(0, 48))
             _incident(source, service, f"i-{n}", start, resolved=start + timedelta(minutes=rng.randint(5, 3000)))
+        for attempt in range(1, rng.randint(1, 3) + 1):  # CI of the sha, re-run after a failure
+            finished = at + timedelta(minutes=rng.randint(5, 50) + 60 * attempt)
+            data = PipelineRunData(
+                external_id=f"run-{n}-{attempt}",
+                workflow=rng.choice(["ci", "lint"]),
+                status=rng.choice(["success", "success", "failure", "cancelled"]),
+                service=service.slug,
+                sha=f"sha{n}",
+                attempt=attempt,
+                started_at=finished - timedelta(minutes=rng.randint(1, 30)),
+                finished_at=finished,
+            )
+            pipeline_run_upsert(source=source, data=data, dirty=Dirty())
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -187,14 +202,25 @@ def test_metrics_from_rollups_equal_metrics_from_raw_rows(api_source, service, s
     Deployment.objects.all().delete()
     PullRequest.objects.all().delete()
     Incident.objects.all().delete()
+    PipelineRun.objects.all().delete()
     _random_history(random.Random(seed), api_source, service)
     service_refresh(service_id=service.id)
 
     profile = profile_for(service)
     window = d.Window.from_days(T0.date(), T0.date() + timedelta(days=60), profile)
     loaded = load_records(service)
-    raw = d.dora_summary(loaded.deployment_recs, loaded.change_recs, loaded.incident_recs, window, profile)
+    raw = d.dora_summary(
+        loaded.deployment_recs, loaded.change_recs, loaded.incident_recs, window, profile, runs=loaded.run_recs
+    )
     rolled = summary_from_rollups([service.id], window, profile)
+
+    assert rolled.pipeline == raw.pipeline
+    assert (rolled.review.pickup, rolled.review.review) == (raw.review.pickup, raw.review.review)
+    assert (rolled.review.size_median, rolled.review.sized, rolled.review.waiting) == (
+        raw.review.size_median,
+        raw.review.sized,
+        raw.review.waiting,
+    )
 
     assert rolled.deployment_frequency.deployments == raw.deployment_frequency.deployments
     assert rolled.deployment_frequency.deployment_days == raw.deployment_frequency.deployment_days
