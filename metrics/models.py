@@ -409,7 +409,8 @@ class DailyRollup(models.Model):
     """Per service, environment and org-time-zone day: what pages and the metrics API read.
 
     Distributions are stored as sorted lists of seconds, so percentiles computed
-    from rollups are exact, and merging days is concatenation.
+    from rollups are exact, and merging days is concatenation. They share one JSON
+    column: a read decodes one value per row, not one per list.
     """
 
     service = models.ForeignKey(Service, models.CASCADE, related_name="rollups")
@@ -421,23 +422,21 @@ class DailyRollup(models.Model):
     deployments_with_changes = models.PositiveIntegerField(default=0)
     failed_attempts = models.PositiveIntegerField(default=0)
     changes_deployed = models.PositiveIntegerField(default=0)
-    lead_times = models.JSONField(default=list, help_text="Seconds, one per change deployed that day.")
-    coding_times = models.JSONField(default=list)
-    pickup_times = models.JSONField(default=list)
-    review_times = models.JSONField(default=list)
-    deploy_times = models.JSONField(default=list)
-    recovery_times = models.JSONField(default=list, help_text="FDRT seconds of failed deployments recovered that day.")
-    restore_times = models.JSONField(default=list, help_text="Seconds from start to resolution, incidents resolved.")
     incidents = models.PositiveIntegerField(default=0)
     incidents_linked = models.PositiveIntegerField(default=0)
     pipeline_runs = models.PositiveIntegerField(default=0)
     pipeline_failures = models.PositiveIntegerField(default=0)
-    pipeline_durations = models.JSONField(default=list)
     pipeline_commits = models.PositiveIntegerField(default=0, help_text="Commits whose first CI run finished that day.")
     pipeline_flaky_commits = models.PositiveIntegerField(default=0, help_text="Those of them that were flaky.")
-    pr_pickup_times = models.JSONField(default=list, help_text="Seconds to first review, per PR merged that day.")
-    pr_review_times = models.JSONField(default=list, help_text="Seconds from first review to merge, same PRs.")
-    pr_sizes = models.JSONField(default=list, help_text="Lines changed, per PR (not direct push) merged that day.")
+    distributions = models.JSONField(
+        default=dict,
+        help_text=(
+            "Sorted lists of values by name (``metrics.refresh.LIST_FIELDS``), empty ones left out: seconds of "
+            "lead time and its components of the changes deployed that day, recovery times of failed "
+            "deployments recovered that day, restore times of incidents resolved that day, durations of the "
+            "day's CI runs, pickup and review times and sizes of the pull requests merged that day."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

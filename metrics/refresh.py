@@ -318,14 +318,18 @@ def rollup_rows(loaded: Loaded, facts: d.DeliveryFacts, profile: d.Profile) -> d
                 r[name].append(seconds)
         if change.size is not None:
             r["pr_sizes"].append(float(change.size))
-    for values in rows.values():
-        for name in LIST_FIELDS:
-            values[name].sort()
-    return rows
+    return {key: _packed(values) for key, values in rows.items()}
 
 
 def _empty_lists() -> dict[str, list]:
     return {name: [] for name in LIST_FIELDS}
+
+
+def _packed(values: dict) -> dict:
+    """A row as ``DailyRollup`` stores it: the counts, and the non-empty lists, sorted, in ``distributions``."""
+    packed = {name: values[name] for name in COUNT_FIELDS}
+    packed["distributions"] = {name: sorted(values[name]) for name in LIST_FIELDS if values[name]}
+    return packed
 
 
 def _write_rollups(service: Service, rows: dict[tuple[str, date], dict]) -> int:

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from metrics import definitions as d
 from metrics.models import DailyRollup, Deployment, PullRequest, Source
-from metrics.refresh import COUNT_FIELDS, LIST_FIELDS, SERVICE_WIDE
+from metrics.refresh import COUNT_FIELDS, SERVICE_WIDE
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,12 @@ class _Days:
 
 
 def _merge(target: dict, row: dict) -> None:
+    """Add a rollup row's (or rows merged before) counts and distributions to ``target``."""
     for name in COUNT_FIELDS:
-        target[name] = target.get(name, 0) + row[name]
-    for name in LIST_FIELDS:
-        target.setdefault(name, []).extend(row[name])
+        target[name] = target.get(name, 0) + row.get(name, 0)
+    lists = target.setdefault("distributions", {})
+    for name, values in row["distributions"].items():
+        lists.setdefault(name, []).extend(values)
 
 
 def _rollups(service_ids: Collection[int], window: d.Window, profile: d.Profile) -> _Days:
@@ -50,7 +52,7 @@ def _rollups(service_ids: Collection[int], window: d.Window, profile: d.Profile)
     production: dict[date, dict] = defaultdict(dict)
     service_wide: dict[date, dict] = defaultdict(dict)
     rows = DailyRollup.objects.filter(service_id__in=service_ids, day__gte=days[0], day__lte=days[-1])
-    for row in rows.values("environment", "day", *COUNT_FIELDS, *LIST_FIELDS):
+    for row in rows.values("environment", "day", *COUNT_FIELDS, "distributions"):
         _merge((service_wide if row["environment"] == SERVICE_WIDE else production)[row["day"]], row)
     return _Days(production, service_wide)
 
@@ -59,12 +61,12 @@ def _sum(days: dict[date, dict], name: str) -> int:
     return sum(values.get(name, 0) for values in days.values())
 
 
-def _durations(days: dict[date, dict], name: str) -> list[timedelta]:
-    return [timedelta(seconds=s) for values in days.values() for s in values.get(name, [])]
+def _values(days: dict[date, dict], name: str) -> list[float]:
+    return [v for values in days.values() for v in values.get("distributions", {}).get(name, ())]
 
 
 def _stats(days: dict[date, dict], name: str, profile: d.Profile) -> d.DurationStats:
-    return d.DurationStats.of(_durations(days, name), profile.median_kind)
+    return d.DurationStats.of_seconds(_values(days, name), profile.median_kind)
 
 
 class Figures:
@@ -176,7 +178,7 @@ class Figures:
             flaky_rate=flaky / commits if commits else None,
             duration=_stats(wide, "pipeline_durations", profile),
         )
-        sizes = [size for values in wide.values() for size in values.get("pr_sizes", [])]
+        sizes = _values(wide, "pr_sizes")
         review = d.ReviewHealth(
             pickup=_stats(wide, "pr_pickup_times", profile),
             review=_stats(wide, "pr_review_times", profile),
@@ -227,7 +229,7 @@ class Figures:
             deployments, failed = values.get("deployments", 0), values.get("failed_deployments", 0)
             point: dict = {"week": monday.isoformat(), "deployments": deployments - failed, "failed": failed}
             for name, key in _WEEKLY_DURATIONS:
-                median = d.percentile(values.get(key, []), 0.5, self.profile.median_kind)
+                median = d.percentile(values.get("distributions", {}).get(key, ()), 0.5, self.profile.median_kind)
                 point[name] = None if median is None else round(median / 3600, 2)
             series.append(point)
         return series

@@ -73,13 +73,18 @@ class DurationStats:
 
     @classmethod
     def of(cls, values: Iterable[timedelta | None], kind: MedianKind = "interpolated") -> DurationStats:
-        xs = [v for v in values if v is not None]
-        return cls(
-            count=len(xs),
-            median=duration_percentile(xs, 0.5, kind),
-            p75=duration_percentile(xs, 0.75, kind),
-            p90=duration_percentile(xs, 0.9, kind),
-        )
+        return cls.of_seconds([v.total_seconds() for v in values if v is not None], kind)
+
+    @classmethod
+    def of_seconds(cls, seconds: Iterable[float], kind: MedianKind = "interpolated") -> DurationStats:
+        """The same from durations in seconds (sorted once, however many percentiles)."""
+        xs = sorted(seconds)
+
+        def at(q: float) -> timedelta | None:
+            result = percentile(xs, q, kind)
+            return None if result is None else timedelta(seconds=result)
+
+        return cls(count=len(xs), median=at(0.5), p75=at(0.75), p90=at(0.9))
 
 
 def span(start: datetime | None, end: datetime | None, profile: Profile | None = None) -> timedelta | None:

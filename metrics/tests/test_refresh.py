@@ -78,7 +78,7 @@ def test_three_incidents_on_one_deployment_count_as_one_failure(api_source, serv
     rollup = DailyRollup.objects.get(service=service, environment="production", day=T0.date())
     assert rollup.deployments == 1
     assert rollup.failed_deployments == 1
-    assert rollup.recovery_times == [5 * 3600.0]  # finished T0, the last incident resolved at T0 + 5 h
+    assert rollup.distributions["recovery_times"] == [5 * 3600.0]  # finished T0, the last incident resolved at T0 + 5 h
 
 
 def test_a_late_incident_re_links_and_fails_the_deployment(api_source, service, django_capture_on_commit_callbacks):

@@ -96,6 +96,9 @@ class Command(BaseCommand):
         parser.add_argument("--rebuild-sample", type=int, default=50, help="Services timed for rollup rebuild")
         parser.add_argument("--workers", type=int, default=4, help="gunicorn workers for ingestion (default 4)")
         parser.add_argument("--clients", type=int, default=8, help="Concurrent clients for ingestion (default 8)")
+        parser.add_argument(
+            "--only", choices=["reads", "ingestion", "rebuild"], help="Run one part of the benchmark (default: all)"
+        )
         parser.add_argument("--seed", type=int, default=1)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -111,9 +114,33 @@ class Command(BaseCommand):
         source, key = self._bench_source()
         api = Client(headers={"Authorization": f"Bearer {key}"})
 
+        only = options["only"]
+        if only in (None, "reads"):
+            self._reads(rng, options["requests"], api, browser)
+        if only in (None, "ingestion"):
+            self._ingest_api(key, options)
+            self._ingest_devlake(source, key, options)
+        if only in (None, "rebuild"):
+            self._rebuild(rng, options["rebuild_sample"])
+        self._print()
+
+    # --- set-up ---------------------------------------------------------------------------
+
+    def _bench_source(self) -> tuple[Source, str]:
+        service = Service.objects.order_by("id").first()
+        # An org-wide source (no team), so its key reads any team's metrics.
+        source, _ = Source.objects.update_or_create(
+            name="bench", defaults={"kind": Source.Kind.DEVLAKE, "default_service": service, "team": None}
+        )
+        ApiToken.objects.filter(source=source).delete()
+        _, key = api_token_create(source=source, name="bench")
+        return source, key
+
+    # --- measurements -----------------------------------------------------------------------
+
+    def _reads(self, rng: random.Random, n: int, api: Client, browser: Client) -> None:
         teams = list(Team.objects.filter(kind=Team.Kind.TEAM).order_by("id").values_list("slug", flat=True))
         services = list(Service.objects.order_by("id").values_list("slug", flat=True))
-        n = options["requests"]
         team_sample = [rng.choice(teams) for _ in range(n)]
         service_sample = [rng.choice(services) for _ in range(n)]
         self._read("API /metrics/dora?team= (90 days)", api, [f"/api/v1/metrics/dora?team={t}" for t in team_sample])
@@ -140,24 +167,6 @@ class Command(BaseCommand):
             browser,
             [reverse("metrics:team-delivery", args=[t]) + "?days=180" for t in team_sample],
         )
-        self._ingest_api(key, options)
-        self._ingest_devlake(source, key, options)
-        self._rebuild(rng, options["rebuild_sample"])
-        self._print()
-
-    # --- set-up ---------------------------------------------------------------------------
-
-    def _bench_source(self) -> tuple[Source, str]:
-        service = Service.objects.order_by("id").first()
-        # An org-wide source (no team), so its key reads any team's metrics.
-        source, _ = Source.objects.update_or_create(
-            name="bench", defaults={"kind": Source.Kind.DEVLAKE, "default_service": service, "team": None}
-        )
-        ApiToken.objects.filter(source=source).delete()
-        _, key = api_token_create(source=source, name="bench")
-        return source, key
-
-    # --- measurements -----------------------------------------------------------------------
 
     def _read(self, label: str, client: Client, urls: list[str]) -> None:
         client.get(urls[0])  # warm caches and connections once
