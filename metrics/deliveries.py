@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from metrics.models import Delivery, Deployment, Incident, Source
 from metrics.services import (
@@ -40,13 +41,14 @@ from metrics.services import (
     incident_resolve,
     incident_upsert,
 )
-from metrics.tasks import queue_delivery_drain
 
 logger = logging.getLogger(__name__)
 
 KIND_DEPLOYMENT = "devlake.deployment"
 KIND_ISSUE = "devlake.issue"
 KIND_ISSUE_CLOSE = "devlake.issue_close"
+
+DRAIN_TASK = "metrics.tasks.delivery_drain"
 
 
 class PayloadError(ValueError):
@@ -422,32 +424,39 @@ def _touch_source(delivery: Delivery) -> None:
         Source.objects.filter(pk=delivery.source_id).update(last_event_at=now)
 
 
-def delivery_queue() -> None:
-    """Have the worker process received deliveries once the surrounding transaction commits.
+def delivery_queue(delivery: Delivery | None = None) -> None:
+    """Have the worker process received deliveries, once the surrounding transaction commits.
 
-    One drain task takes every waiting delivery in arrival order, so a burst of
-    deliveries queues one task, not one each (``metrics.tasks.queue_delivery_drain``).
+    One drain task (``delivery_drain``) takes every waiting delivery, so a burst
+    queues one task, not one per delivery: a new delivery queues a drain only
+    when no delivery stored before it is still waiting. If one is, whichever
+    drain processes it looks for more afterwards, and finds this one, which was
+    committed by then. Without ``delivery`` (a retry), a drain is queued.
     """
-    transaction.on_commit(queue_delivery_drain)
+
+    def queue() -> None:
+        waiting = Delivery.objects.filter(status=Delivery.Status.RECEIVED)
+        if delivery is None or not waiting.filter(pk__lt=delivery.pk).exists():
+            async_task(DRAIN_TASK, group="metrics-deliveries")
+
+    transaction.on_commit(queue)
 
 
 def delivery_drain(batch: int = 500) -> str:
     """Process every received delivery, oldest first, until none is left; a summary of outcomes.
 
-    Deliveries that arrive meanwhile are taken too. Each delivery is processed in
-    its own transaction (``delivery_process``), so a failure stops nothing else.
+    Deliveries that arrive meanwhile are taken too, whatever their id: each round
+    reads all that are still waiting. Each is processed in its own transaction
+    (``delivery_process``), so a failure stops nothing else.
     """
     outcomes: Counter[str] = Counter()
-    after = 0
-    while ids := list(
-        Delivery.objects.filter(status=Delivery.Status.RECEIVED, pk__gt=after)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:batch]
-    ):
+    attempted: set[int] = set()  # a delivery still "received" after its turn is not taken again
+    waiting = Delivery.objects.filter(status=Delivery.Status.RECEIVED).order_by("pk").values_list("pk", flat=True)
+    while ids := [pk for pk in waiting[:batch] if pk not in attempted]:
         for delivery_id in ids:
             delivery_process(delivery_id=delivery_id)
+        attempted.update(ids)
         outcomes.update(dict(Delivery.objects.filter(pk__in=ids).values_list("status").annotate(Count("pk"))))
-        after = ids[-1]
     return ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing to process"
 
 

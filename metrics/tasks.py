@@ -37,19 +37,8 @@ def service_refresh(service_id: int, since_iso: str) -> str:
     return refresh(service_id=service_id, since=since)
 
 
-DRAIN_KEY = "metrics:deliveries-drain-queued"
-
-
-def queue_delivery_drain() -> None:
-    """Queue one drain of received deliveries, unless one is queued and has not started yet."""
-    if cache.add(DRAIN_KEY, 1, timeout=600):
-        async_task("metrics.tasks.delivery_drain", group="metrics-deliveries")
-
-
 def delivery_drain() -> str:
     """Process received deliveries. Also scheduled every few minutes, in case a queued drain was lost."""
     from metrics.deliveries import delivery_drain as drain
 
-    # Cleared before the first read: a delivery stored from now on queues another drain.
-    cache.delete(DRAIN_KEY)
     return drain()

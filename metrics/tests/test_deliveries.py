@@ -16,6 +16,7 @@ from metrics.deliveries import (
     KIND_ISSUE,
     KIND_ISSUE_CLOSE,
     PayloadError,
+    delivery_drain,
     delivery_mark_ignored,
     delivery_process,
     delivery_retry,
@@ -537,3 +538,23 @@ def test_times_are_stored_in_utc_whatever_zone_was_sent(source, service):
     finished = Deployment.objects.get().finished_at
     assert finished == datetime(2025, 3, 1, 10, 5, tzinfo=UTC)
     assert finished.utcoffset() == timedelta(0)
+
+
+def test_a_drain_processes_every_waiting_delivery_in_batches(pager_source):
+    issue = _delivery(pager_source, KIND_ISSUE, _incident_body())
+    _delivery(pager_source, KIND_ISSUE_CLOSE, {}, path_params={"issue_key": "INC-1"})
+    _delivery(pager_source, KIND_ISSUE, _incident_body("INC-2"))
+    _delivery(pager_source, KIND_ISSUE, {"issueKey": "BUG-1", "type": "BUG"})
+    processed = Delivery.objects.filter(pk=issue.pk)
+
+    assert delivery_drain(batch=2) == "1 ignored, 3 processed"
+    assert processed.get().status == Delivery.Status.PROCESSED
+    assert Incident.objects.get(external_id="INC-1").resolved_at is not None
+    assert Incident.objects.count() == 2
+
+
+def test_a_drain_stops_when_a_delivery_stays_waiting(source, service):
+    _delivery(source, KIND_DEPLOYMENT, _deployment_body())
+    with mock.patch("metrics.deliveries.delivery_process") as process:
+        assert delivery_drain() == "1 received"
+    assert process.call_count == 1
