@@ -19,15 +19,16 @@ class Command(BaseCommand):
         parser.add_argument("services", nargs="*", metavar="SERVICE", help="Service slugs (default: all services)")
 
     def handle(self, *args: Any, services: list[str], **options: Any) -> None:
-        queryset = Service.objects.order_by("slug")
+        ids = None  # every service
         if services:
-            queryset = queryset.filter(slug__in=services)
-            missing = sorted(set(services) - set(queryset.values_list("slug", flat=True)))
+            found = dict(Service.objects.filter(slug__in=services).values_list("slug", "id"))
+            missing = sorted(set(services) - set(found))
             if missing:
                 raise CommandError(f"Unknown service(s): {', '.join(missing)}")
+            ids = [found[slug] for slug in sorted(found)]
 
         def progress(number: int, total: int, summary: str) -> None:
             if options["verbosity"] > 1 or number == total or number % 100 == 0:
                 self.stdout.write(f"[{number}/{total}] {summary}")
 
-        self.stdout.write(self.style.SUCCESS(rebuild(queryset.values_list("id", flat=True), progress)))
+        self.stdout.write(self.style.SUCCESS(rebuild(ids, progress)))
