@@ -401,7 +401,7 @@ def rebuild(service_ids: Iterable[int] | None = None, progress: Callable[[int, i
         summary = service_refresh(service_id=service_id)
         if progress is not None:
             progress(number, len(ids), summary)
-    if service_ids is None and connection.vendor == "postgresql":
+    if everything and connection.vendor == "postgresql":
         # Planner statistics that predate the rollups make PostgreSQL read a whole day range
         # through the day index instead of the services' rows.
         with connection.cursor() as cursor:
