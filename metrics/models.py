@@ -152,8 +152,7 @@ class PullRequestQuerySet(models.QuerySet["PullRequest"]):
         return self.filter(merged_at__isnull=True, closed_at__isnull=True, first_review_at__isnull=True)
 
     def open_unreviewed_between(self, start: datetime, end: datetime) -> PullRequestQuerySet:
-        """Pull requests (not direct pushes) opened by ``end`` and still open and unreviewed at ``start``:
-        every one that may be waiting for a review at some moment of [start, end]."""
+        """Pull requests (not direct pushes) opened by ``end`` and still open and unreviewed at ``start``."""
         return self.filter(
             Q(merged_at__isnull=True) | Q(merged_at__gt=start),
             Q(closed_at__isnull=True) | Q(closed_at__gt=start),

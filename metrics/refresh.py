@@ -391,11 +391,8 @@ def service_refresh(*, service_id: int, since: datetime | None = None) -> str:
 def rebuild(service_ids: Iterable[int] | None = None, progress: Callable[[int, int, str], None] | None = None) -> str:
     """Refresh every service (or the given ones); ``progress(number, total, summary)`` after each.
     Used by ``rebuild_rollups`` and the demo."""
-    ids = (
-        list(service_ids)
-        if service_ids is not None
-        else list(Service.objects.order_by("slug").values_list("id", flat=True))
-    )
+    everything = service_ids is None
+    ids = list(Service.objects.order_by("slug").values_list("id", flat=True) if everything else service_ids)
     started = time.perf_counter()
     for number, service_id in enumerate(ids, start=1):
         summary = service_refresh(service_id=service_id)

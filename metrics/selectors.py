@@ -73,9 +73,9 @@ class Figures:
     """DORA figures of a set of services over some windows (a window and the one before, say).
 
     Everything is read once, when first needed, over the span the windows cover:
-    rollup rows, and the few raw rows rollups cannot hold (pull requests that may
-    be waiting for a review; failed deployments, for those still unrecovered).
-    ``summary`` and ``weekly`` then answer any of the windows.
+    rollup rows, and failed deployments (for those still unrecovered). Only the
+    review queue at each window's end is read per window: the pull requests open
+    and unreviewed at that moment.
     """
 
     def __init__(
@@ -87,7 +87,6 @@ class Figures:
         now: datetime | None = None,
     ) -> None:
         self.service_ids = service_ids
-        self.windows = windows
         self.profile = profile
         self.span = d.Window(min(w.start for w in windows), max(w.end for w in windows))
         self.now = now or self.span.end
@@ -96,15 +95,13 @@ class Figures:
     def days(self) -> _Days:
         return _rollups(self.service_ids, self.span, self.profile)
 
-    @cached_property
-    def review_candidates(self) -> list[d.ChangeRec]:
-        """Pull requests that may be waiting for a first review at the end of some window."""
-        ends = [min(self.now, window.end) for window in self.windows]
+    def waiting_for_review(self, at: datetime) -> tuple[str, ...]:
+        """Pull requests waiting for a first review at ``at`` (``definitions.waiting_for_review``)."""
         prs = PullRequest.objects.filter(service_id__in=self.service_ids).open_unreviewed_between(
-            min(ends), max(ends) - self.profile.review_wait
+            at, at - self.profile.review_wait
         )
         fields = ("external_id", "service_id", "opened_at", "first_review_at", "merged_at", "closed_at")
-        return [
+        changes = [
             d.ChangeRec(
                 id=external_id,
                 service=str(service),
@@ -118,6 +115,7 @@ class Figures:
             )
             for external_id, service, opened, first_review, merged, closed in prs.values_list(*fields)
         ]
+        return d.waiting_for_review(changes, at, self.profile)
 
     @cached_property
     def failed(self) -> list[tuple[datetime, datetime | None]]:
@@ -184,7 +182,7 @@ class Figures:
             review=_stats(wide, "pr_review_times", profile),
             size_median=d.median(sizes, profile.median_kind),
             sized=len(sizes),
-            waiting=d.waiting_for_review(self.review_candidates, min(self.now, window.end), profile),
+            waiting=self.waiting_for_review(min(self.now, window.end)),
         )
         with_changes = _sum(production, "deployments_with_changes")
         incidents, incidents_linked = _sum(wide, "incidents"), _sum(wide, "incidents_linked")
