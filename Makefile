@@ -73,6 +73,7 @@ bench: venv ## Load the large demo into PostgreSQL (kept between runs) and measu
 	psql "$$base/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$$db'" | grep -q 1 || psql "$$base/postgres" -c "CREATE DATABASE $$db"
 	$(BENCH_ENV) $(PY) manage.py migrate --noinput -v0
 	$(BENCH_ENV) $(PY) manage.py createcachetable
+	$(BENCH_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(BENCH_ENV) $(PY) manage.py seed_demo --size large --if-empty
 	$(BENCH_ENV) $(PY) manage.py bench $(BENCH_ARGS)
 
