@@ -8,7 +8,7 @@ Two halves:
   so the webhook view can use them to answer 400 at once, and tests can feed
   them anything.
 - ``delivery_process`` is the service the background task calls (through
-  ``delivery_drain``, which takes every waiting delivery in order): it loads a
+  ``delivery_drain``, which takes a source's waiting deliveries in order): it loads a
   stored ``Delivery``, parses it, upserts through ``metrics.services`` inside a
   transaction and records the outcome (processed / ignored / failed with the
   reason, attempts). Running it twice changes nothing.
@@ -424,35 +424,40 @@ def _touch_source(delivery: Delivery) -> None:
         Source.objects.filter(pk=delivery.source_id).update(last_event_at=now)
 
 
-def delivery_queue(delivery: Delivery | None = None) -> None:
-    """Have the worker process received deliveries, once the surrounding transaction commits.
+def delivery_queue(source_id: int) -> None:
+    """Have the worker process the source's waiting deliveries, once the surrounding transaction commits.
 
-    One drain task (``delivery_drain``) takes every waiting delivery, so a burst
-    queues one task, not one per delivery: a new delivery queues a drain only
-    when no delivery stored before it is still waiting. If one is, whichever
-    drain processes it looks for more afterwards, and finds this one, which was
-    committed by then. Without ``delivery`` (a retry), a drain is queued.
+    One drain task per source (``delivery_drain``) takes every waiting delivery of
+    the source in arrival order, so a burst queues one task, not one per delivery:
+    ``Source.drain_queued`` says one is queued, and the drain clears it before its
+    first read, so a delivery stored after that queues the next drain. The check
+    is one UPDATE that matches no row while a drain is queued.
     """
 
     def queue() -> None:
-        waiting = Delivery.objects.filter(status=Delivery.Status.RECEIVED)
-        if delivery is None or not waiting.filter(pk__lt=delivery.pk).exists():
-            async_task(DRAIN_TASK, group="metrics-deliveries")
+        if Source.objects.filter(pk=source_id, drain_queued=False).update(drain_queued=True):
+            async_task(DRAIN_TASK, source_id, group="metrics-deliveries")
 
     transaction.on_commit(queue)
 
 
-def delivery_drain(batch: int = 500) -> str:
-    """Process every received delivery, oldest first, until none is left; a summary of outcomes.
+def delivery_drain(source_id: int | None = None, batch: int = 500) -> str:
+    """Process every waiting delivery of the source (of all sources without one), oldest first,
+    until none is left; a summary of outcomes.
 
     Deliveries that arrive meanwhile are taken too, whatever their id: each round
     reads all that are still waiting. Each is processed in its own transaction
     (``delivery_process``), so a failure stops nothing else.
     """
+    sources = Source.objects.filter(drain_queued=True)
+    (sources.filter(pk=source_id) if source_id is not None else sources).update(drain_queued=False)
+    waiting = Delivery.objects.filter(status=Delivery.Status.RECEIVED)
+    if source_id is not None:
+        waiting = waiting.filter(source_id=source_id)
+    pks = waiting.order_by("pk").values_list("pk", flat=True)
     outcomes: Counter[str] = Counter()
     attempted: set[int] = set()  # a delivery still "received" after its turn is not taken again
-    waiting = Delivery.objects.filter(status=Delivery.Status.RECEIVED).order_by("pk").values_list("pk", flat=True)
-    while ids := [pk for pk in waiting[:batch] if pk not in attempted]:
+    while ids := [pk for pk in pks[:batch] if pk not in attempted]:
         for delivery_id in ids:
             delivery_process(delivery_id=delivery_id)
         attempted.update(ids)
@@ -465,7 +470,8 @@ def delivery_retry(*, delivery_ids: Iterable[int]) -> int:
     """Reset deliveries to "received" and queue them again (after fixing a source's mapping, say)."""
     ids = list(delivery_ids)
     count = Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.RECEIVED, error="", processed_at=None)
-    delivery_queue()
+    for source_id in Delivery.objects.filter(pk__in=ids).values_list("source_id", flat=True).distinct():
+        delivery_queue(source_id)
     return count
 
 

@@ -52,6 +52,9 @@ class Source(models.Model):
     is_active = models.BooleanField(default=True)
     created = models.DateTimeField(default=timezone.now, editable=False)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    drain_queued = models.BooleanField(
+        default=False, editable=False, help_text="A task to process this source's waiting deliveries is queued."
+    )
 
     class Meta:
         ordering = ["name"]

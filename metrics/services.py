@@ -388,9 +388,11 @@ def api_token_authenticate(key: str) -> ApiToken | None:
     """The active token for ``key``. The lookup is by hash, so no key is compared in clear."""
     if not key:
         return None
-    token = ApiToken.objects.active().select_related("source").filter(key_hash=ApiToken.hash_key(key)).first()
-    if token is not None:
-        now = timezone.now()
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    try:  # key_hash is unique: no ordering, no LIMIT to plan
+        token = ApiToken.objects.active().select_related("source").get(key_hash=ApiToken.hash_key(key))
+    except ApiToken.DoesNotExist:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token

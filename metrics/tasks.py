@@ -37,8 +37,9 @@ def service_refresh(service_id: int, since_iso: str) -> str:
     return refresh(service_id=service_id, since=since)
 
 
-def delivery_drain() -> str:
-    """Process received deliveries. Also scheduled every few minutes, in case a queued drain was lost."""
+def delivery_drain(source_id: int | None = None) -> str:
+    """Process a source's received deliveries. Scheduled every few minutes without a source too,
+    for all of them, in case a queued drain was lost."""
     from metrics.deliveries import delivery_drain as drain
 
-    return drain()
+    return drain(source_id)

@@ -175,7 +175,7 @@ def _receive(
             )
     except IntegrityError:
         return _answer(200, "duplicate delivery: received before, not processed again", duplicate=True)
-    delivery_queue(delivery)
+    delivery_queue(source.pk)
     return _answer(200, "accepted", delivery=delivery.pk)
 
 

@@ -558,3 +558,11 @@ def test_a_drain_stops_when_a_delivery_stays_waiting(source, service):
     with mock.patch("metrics.deliveries.delivery_process") as process:
         assert delivery_drain() == "1 received"
     assert process.call_count == 1
+
+
+def test_the_scheduled_drain_takes_every_source_and_unblocks_one_whose_drain_was_lost(pager_source):
+    Source.objects.filter(pk=pager_source.pk).update(drain_queued=True)  # queued, then lost with the broker
+    _delivery(pager_source, KIND_ISSUE, _incident_body())
+
+    assert delivery_drain() == "1 processed"
+    assert not Source.objects.get(pk=pager_source.pk).drain_queued

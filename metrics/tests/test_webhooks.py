@@ -222,14 +222,14 @@ def test_outside_a_transaction_a_burst_of_deliveries_queues_one_drain_that_proce
 
     assert [r.status_code for r in (first, second, third)] == [200, 200, 200]
     assert second.json()["duplicate"] is True
-    # The second delivery found the first still waiting: the drain queued for it takes both.
-    assert [c.args for c in queued.call_args_list] == [("metrics.tasks.delivery_drain",)]
-    assert delivery_drain() == "2 processed"
+    # The first queued a drain of the source; the next found it queued: that drain takes both.
+    assert [c.args for c in queued.call_args_list] == [("metrics.tasks.delivery_drain", source.pk)]
+    assert delivery_drain(source.pk) == "2 processed"
     assert Deployment.objects.count() == 2
 
     with mock.patch("metrics.deliveries.async_task") as queued:
         _post(client, url, {**DEPLOYMENT, "id": "build-3"}, key)
-    assert queued.call_count == 1  # nothing was waiting any more: a new drain
+    assert queued.call_count == 1  # the drain had started: a new one
 
 
 def test_a_changed_body_for_the_same_deployment_updates_it(deliver):
