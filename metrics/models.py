@@ -151,9 +151,6 @@ class PullRequestQuerySet(models.QuerySet["PullRequest"]):
     def deployed_in(self, start: datetime, end: datetime) -> PullRequestQuerySet:
         return self.filter(deployed_at__gte=start, deployed_at__lt=end)
 
-    def waiting_for_review(self) -> PullRequestQuerySet:
-        return self.filter(merged_at__isnull=True, closed_at__isnull=True, first_review_at__isnull=True)
-
     def open_unreviewed_between(self, start: datetime, end: datetime) -> PullRequestQuerySet:
         """Pull requests (not direct pushes) opened by ``end`` and still open and unreviewed at ``start``."""
         return self.filter(
