@@ -26,7 +26,8 @@ data" is ``None``, never 0; percentiles follow ``Profile.median_kind``.
 The package re-exports every public name, so ``from metrics import definitions as d``
 then ``d.<name>`` is the way in. Its modules, each importing only those above it:
 ``vocabulary`` (named values, status words), ``records``, ``profile``, ``windows``
-(org-zone time), ``stats`` (percentiles, spans), ``production``; the linking layer
+(org-zone time), ``stats`` (percentiles, spans),
+``histogram`` (percentiles within 1% from merged counts), ``production``; the linking layer
 ``linking``, ``lead_times``, ``failures``, ``rework`` and ``facts``; the window metrics
 ``frequency``, ``pipeline``, ``review``, ``quality`` and ``bands`` (DORA levels); and
 ``summary``.
@@ -59,6 +60,7 @@ from metrics.definitions.frequency import (
     deployment_frequency_from_days,
     deployments_by_day,
 )
+from metrics.definitions.histogram import Histogram
 from metrics.definitions.lead_times import ChangeLeadTime, LeadTime, change_lead_times, lead_time
 from metrics.definitions.linking import (
     ChainKey,
@@ -166,6 +168,7 @@ __all__ = [
     "DoraSummary",
     "DurationStats",
     "FailingWorkflow",
+    "Histogram",
     "IncidentLink",
     "IncidentRec",
     "LeadTime",

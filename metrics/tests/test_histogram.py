@@ -1,0 +1,56 @@
+"""Histogram percentiles stay within 1% of the exact ones (METRICS.md allows no more)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from metrics.definitions import histogram as h
+from metrics.definitions.stats import percentile
+
+durations = st.lists(
+    st.one_of(st.just(0.0), st.floats(min_value=0.001, max_value=1e9, allow_nan=False, allow_infinity=False)),
+    max_size=300,
+)
+quantiles = st.floats(min_value=0, max_value=1)
+kinds = st.sampled_from(["interpolated", "lower"])
+
+
+@given(durations, quantiles, kinds)
+def test_every_percentile_is_within_one_percent_of_the_exact_one(values, q, kind):
+    exact = percentile(values, q, kind)
+    approximate = h.Histogram.of(values).percentile(q, kind)
+    if exact is None:
+        assert approximate is None
+    else:
+        assert abs(approximate - exact) <= h.ALPHA * exact + 1e-9
+
+
+@given(durations, durations, quantiles)
+def test_merging_is_the_histogram_of_all_values(first, second, q):
+    merged = h.Histogram.of(first)
+    merged.merge(h.Histogram.of(second))
+    together = h.Histogram.of(first + second)
+    assert (merged.count, merged.zeros, merged.counts) == (together.count, together.zeros, together.counts)
+    assert merged.percentile(q) == together.percentile(q)
+
+
+@given(durations)
+def test_it_survives_a_json_column(values):
+    histogram = h.Histogram.of(values)
+    restored = h.Histogram.from_json(histogram.to_json())
+    assert (restored.zeros, restored.counts) == (histogram.zeros, histogram.counts)
+
+
+def test_a_year_of_seconds_takes_fewer_than_900_buckets():
+    assert h.bucket(365 * 24 * 3600) - h.bucket(1) < 900
+
+
+def test_it_refuses_negative_values():
+    with pytest.raises(ValueError, match="non-negative"):
+        h.Histogram.of([-1.0])
+
+
+def test_an_empty_histogram_has_no_percentile():
+    assert h.Histogram().percentile(0.5) is None
