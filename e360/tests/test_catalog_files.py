@@ -11,7 +11,6 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from e360 import catalog_files
 from e360.catalog_files import (
     CatalogError,
     CatalogInvalid,
@@ -35,6 +34,7 @@ from e360.catalog_files import (
     split_list,
     team_kind,
 )
+from e360.catalog_files import backstage as backstage_parser
 
 
 def backstage(text: str) -> CatalogRecords:
@@ -511,7 +511,7 @@ class TestBackstageDocuments:
     def test_the_pure_python_yaml_loader_gives_the_same_result(self, monkeypatch):
         text = Path(__file__).parent.joinpath("data", "catalog", "acme", "catalog-info.yaml").read_text()
         with_libyaml = parse_backstage(text, "catalog-info.yaml")
-        monkeypatch.setattr(catalog_files, "_SafeLoader", yaml.SafeLoader)
+        monkeypatch.setattr(backstage_parser, "_SafeLoader", yaml.SafeLoader)
 
         assert parse_backstage(text, "catalog-info.yaml") == with_libyaml
 
