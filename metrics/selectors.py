@@ -9,7 +9,6 @@ the window's failed deployments still unrecovered.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -49,11 +48,16 @@ def _merge(target: dict, row: dict) -> None:
 
 def _rollups(service_ids: Collection[int], window: d.Window, profile: d.Profile) -> _Days:
     days = window.calendar_days(profile)
-    production: dict[date, dict] = defaultdict(dict)
-    service_wide: dict[date, dict] = defaultdict(dict)
+    production: dict[date, dict] = {}
+    service_wide: dict[date, dict] = {}
     rows = DailyRollup.objects.filter(service_id__in=service_ids, day__gte=days[0], day__lte=days[-1])
     for row in rows.values("environment", "day", *COUNT_FIELDS, "distributions"):
-        _merge((service_wide if row["environment"] == SERVICE_WIDE else production)[row["day"]], row)
+        merged = service_wide if row.pop("environment") == SERVICE_WIDE else production
+        day = row.pop("day")
+        if day in merged:
+            _merge(merged[day], row)
+        else:
+            merged[day] = row  # the day's first row: its freshly decoded lists can grow in place
     return _Days(production, service_wide)
 
 
