@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -151,14 +151,14 @@ class PullRequestQuerySet(models.QuerySet["PullRequest"]):
     def deployed_in(self, start: datetime, end: datetime) -> PullRequestQuerySet:
         return self.filter(deployed_at__gte=start, deployed_at__lt=end)
 
-    def open_unreviewed_between(self, start: datetime, end: datetime) -> PullRequestQuerySet:
-        """Pull requests (not direct pushes) opened by ``end`` and still open and unreviewed at ``start``."""
+    def waiting_for_review_at(self, at: datetime, longer_than: timedelta) -> PullRequestQuerySet:
+        """Pull requests (not direct pushes) open and unreviewed at ``at``, opened more than ``longer_than`` before."""
         return self.filter(
-            Q(merged_at__isnull=True) | Q(merged_at__gt=start),
-            Q(closed_at__isnull=True) | Q(closed_at__gt=start),
-            Q(first_review_at__isnull=True) | Q(first_review_at__gt=start),
+            Q(merged_at__isnull=True) | Q(merged_at__gt=at),
+            Q(closed_at__isnull=True) | Q(closed_at__gt=at),
+            Q(first_review_at__isnull=True) | Q(first_review_at__gt=at),
             is_direct_push=False,
-            opened_at__lte=end,
+            opened_at__lte=at - longer_than,
         )
 
 

@@ -101,8 +101,8 @@ class Figures:
 
     def waiting_for_review(self, at: datetime) -> tuple[str, ...]:
         """Pull requests waiting for a first review at ``at`` (``definitions.waiting_for_review``)."""
-        prs = PullRequest.objects.filter(service_id__in=self.service_ids).open_unreviewed_between(
-            at, at - self.profile.review_wait
+        prs = PullRequest.objects.filter(service_id__in=self.service_ids).waiting_for_review_at(
+            at, self.profile.review_wait
         )
         fields = ("external_id", "service_id", "opened_at", "first_review_at", "merged_at", "closed_at")
         changes = [
