@@ -29,7 +29,9 @@ from metrics.models import (
     Push,
     Repository,
     Review,
+    RolledUpService,
     Source,
+    TeamRollup,
 )
 from metrics.services import api_token_create
 
@@ -283,3 +285,18 @@ class DailyRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["service__slug", "service__name", "environment"]
     list_select_related = ["service"]
     show_full_result_count = False
+
+
+@admin.register(TeamRollup)
+class TeamRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["team", "production", "day", "deployments", "failed_deployments", "incidents"]
+    list_filter = ["production"]
+    search_fields = ["team__slug", "team__name"]
+    list_select_related = ["team"]
+    show_full_result_count = False
+
+
+@admin.register(RolledUpService)
+class RolledUpServiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["service_id", "team_ids"]
+    search_fields = ["service_id"]

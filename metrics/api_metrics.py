@@ -171,7 +171,7 @@ def dora(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any]:
     )
     window = _window(query, profile)
     previous_window = d.previous_window(window, profile)
-    figures = Figures(scope.service_ids, [previous_window, window], profile)
+    figures = Figures.of_scope(scope, [previous_window, window], profile)
     current, previous = figures.summary(window), figures.summary(previous_window)
     return {"scope": {"kind": scope.kind, "slug": scope.slug, "services": len(scope.services)}} | summary_json(
         current, previous
@@ -186,5 +186,5 @@ def dora_weekly(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any
     window = _window(query, scope.profile)
     return {
         "scope": {"kind": scope.kind, "slug": scope.slug, "services": len(scope.services)},
-        "weeks": Figures(scope.service_ids, [window], scope.profile).weekly(window),
+        "weeks": Figures.of_scope(scope, [window]).weekly(window),
     }

@@ -404,6 +404,37 @@ class Push(models.Model):
         return f"{self.repository} {self.branch} {self.before_sha[:7]}..{self.after_sha[:7]}"
 
 
+# Rollup rows for what has no environment (incidents, pipelines, PR sizes) use this one.
+SERVICE_WIDE = ""
+LIST_FIELDS = (
+    "lead_times",
+    "coding_times",
+    "pickup_times",
+    "review_times",
+    "deploy_times",
+    "recovery_times",
+    "restore_times",
+    "pipeline_durations",
+    "pr_pickup_times",
+    "pr_review_times",
+    "pr_sizes",
+)
+COUNT_FIELDS = (
+    "deployments",
+    "failed_deployments",
+    "rework_deployments",
+    "deployments_with_changes",
+    "failed_attempts",
+    "changes_deployed",
+    "incidents",
+    "incidents_linked",
+    "pipeline_runs",
+    "pipeline_failures",
+    "pipeline_commits",
+    "pipeline_flaky_commits",
+)
+
+
 class DailyRollup(models.Model):
     """Per service, environment and org-time-zone day: what pages and the metrics API read.
 
@@ -430,7 +461,7 @@ class DailyRollup(models.Model):
     distributions = models.JSONField(
         default=dict,
         help_text=(
-            "Sorted lists of values by name (``metrics.refresh.LIST_FIELDS``), empty ones left out: seconds of "
+            "Sorted lists of values by name (``LIST_FIELDS``), empty ones left out: seconds of "
             "lead time and its components of the changes deployed that day, recovery times of failed "
             "deployments recovered that day, restore times of incidents resolved that day, durations of the "
             "day's CI runs, pickup and review times and sizes of the pull requests merged that day."
@@ -446,3 +477,56 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} {self.environment} {self.day}"
+
+
+class TeamRollup(models.Model):
+    """Per team and org-time-zone day: the ``DailyRollup`` rows of every service in the team's subtree, summed.
+
+    A team or the whole organisation reads one row per day and kind, however many
+    services it holds. Counts are exact sums. Distributions are log-bucketed
+    histograms (``metrics.definitions.histogram``): percentiles read from them are
+    within 1% of the exact ones. ``metrics.team_rollups`` keeps the rows in step
+    with the service rollups and the team tree.
+    """
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="+")
+    production = models.BooleanField(
+        help_text="Production environments summed, or the service-wide rows (incidents, CI runs, pull requests)."
+    )
+    day = models.DateField()
+    deployments = models.PositiveIntegerField(default=0)
+    failed_deployments = models.PositiveIntegerField(default=0)
+    rework_deployments = models.PositiveIntegerField(default=0)
+    deployments_with_changes = models.PositiveIntegerField(default=0)
+    failed_attempts = models.PositiveIntegerField(default=0)
+    changes_deployed = models.PositiveIntegerField(default=0)
+    incidents = models.PositiveIntegerField(default=0)
+    incidents_linked = models.PositiveIntegerField(default=0)
+    pipeline_runs = models.PositiveIntegerField(default=0)
+    pipeline_failures = models.PositiveIntegerField(default=0)
+    pipeline_commits = models.PositiveIntegerField(default=0)
+    pipeline_flaky_commits = models.PositiveIntegerField(default=0)
+    distributions = models.JSONField(
+        default=dict, help_text="Histograms (``Histogram.to_json``) by the names of ``DailyRollup.distributions``."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "production", "day"], name="team_rollup_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.team} {'production' if self.production else 'service-wide'} {self.day}"
+
+
+class RolledUpService(models.Model):
+    """Which teams' rollups count a service: its owner and the owner's ancestors when last synced.
+
+    ``metrics.team_rollups.sync`` compares this with the catalog to find the teams
+    to recompute after a service changes team, a team moves or a service is deleted
+    (so ``service_id`` is a plain number: it outlives the service).
+    """
+
+    service_id = models.PositiveIntegerField(primary_key=True)
+    team_ids = models.JSONField(default=list, help_text="Nearest first.")
+
+    def __str__(self) -> str:
+        return f"service {self.service_id} in teams {self.team_ids}"

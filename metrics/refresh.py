@@ -19,16 +19,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from e360.models import DEFAULT_PRODUCTION_PATTERNS, Service
 from metrics import definitions as d
-from metrics.models import Commit, DailyRollup, Deployment, Incident, PipelineRun, PullRequest, Push
+from metrics import team_rollups
+from metrics.models import (
+    COUNT_FIELDS,
+    LIST_FIELDS,
+    SERVICE_WIDE,
+    Commit,
+    DailyRollup,
+    Deployment,
+    Incident,
+    PipelineRun,
+    PullRequest,
+    Push,
+    TeamRollup,
+)
 from metrics.ranges import PushRec, commit_ranges
-
-# Rollup rows for what has no environment (incidents, pipelines, PR sizes) use this one.
-SERVICE_WIDE = ""
+from metrics.sql import update_rows
 
 
 def profile_for(service: Service) -> d.Profile:
@@ -146,7 +157,7 @@ def _relink(loaded: Loaded, facts: d.DeliveryFacts, profile: d.Profile) -> int:
         }
         if _assign(dep, values):
             changed_deployments.append((dep.pk, values))
-    _update_rows(Deployment, changed_deployments)
+    update_rows(Deployment, changed_deployments)
 
     changed_prs: list[tuple[int, dict]] = []
     for pr in loaded.pull_requests:
@@ -158,7 +169,7 @@ def _relink(loaded: Loaded, facts: d.DeliveryFacts, profile: d.Profile) -> int:
         }
         if _assign(pr, values):
             changed_prs.append((pr.pk, values))
-    _update_rows(PullRequest, changed_prs)
+    update_rows(PullRequest, changed_prs)
 
     changed_incidents: list[tuple[int, dict]] = []
     for incident in loaded.incidents:
@@ -169,46 +180,8 @@ def _relink(loaded: Loaded, facts: d.DeliveryFacts, profile: d.Profile) -> int:
         }
         if _assign(incident, values):
             changed_incidents.append((incident.pk, values))
-    _update_rows(Incident, changed_incidents)
+    update_rows(Incident, changed_incidents)
     return len(changed_deployments) + len(changed_prs) + len(changed_incidents)
-
-
-def _update_rows(model: type[models.Model], changes: list[tuple[int, dict]], batch: int = 1000) -> None:
-    """Write each row's new values: one ``UPDATE ... FROM (VALUES ...)`` per batch of rows.
-
-    bulk_update's per-row CASE expressions grow quadratically, and an UPDATE per row
-    (or per distinct set of values) costs a round trip each; this is one statement
-    per thousand rows on PostgreSQL and SQLite alike.
-    """
-    if not changes:
-        return
-    names = list(changes[0][1])
-    fields = [model._meta.get_field(name) for name in names]
-    table = connection.ops.quote_name(model._meta.db_table)
-    if connection.vendor == "postgresql":  # VALUES columns need their types; SQLite has none to give
-        cell = "({})".format(", ".join(f"%s::{f.cast_db_type(connection)}" for f in [model._meta.pk, *fields]))
-    else:
-        cell = "({})".format(", ".join(["%s"] * (len(fields) + 1)))
-    assignments = ", ".join(
-        f"{connection.ops.quote_name(field.column)} = v.column{number}" for number, field in enumerate(fields, start=2)
-    )
-    pk_column = connection.ops.quote_name(model._meta.pk.column)
-    with connection.cursor() as cursor:
-        for start in range(0, len(changes), batch):
-            rows = changes[start : start + batch]
-            params = [
-                prepared
-                for pk, values in rows
-                for prepared in (
-                    pk,
-                    *(f.get_db_prep_save(values[name], connection) for f, name in zip(fields, names, strict=True)),
-                )
-            ]
-            cursor.execute(
-                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([cell] * len(rows))}) AS v "  # noqa: S608 - names from the model, values as parameters
-                f"WHERE {table}.{pk_column} = v.column1",
-                params,
-            )
 
 
 def _assign(obj: object, values: dict[str, object]) -> bool:
@@ -222,35 +195,6 @@ def _assign(obj: object, values: dict[str, object]) -> bool:
 
 def _seconds(value: timedelta | None) -> float | None:
     return None if value is None else round(value.total_seconds(), 3)
-
-
-LIST_FIELDS = (
-    "lead_times",
-    "coding_times",
-    "pickup_times",
-    "review_times",
-    "deploy_times",
-    "recovery_times",
-    "restore_times",
-    "pipeline_durations",
-    "pr_pickup_times",
-    "pr_review_times",
-    "pr_sizes",
-)
-COUNT_FIELDS = (
-    "deployments",
-    "failed_deployments",
-    "rework_deployments",
-    "deployments_with_changes",
-    "failed_attempts",
-    "changes_deployed",
-    "incidents",
-    "incidents_linked",
-    "pipeline_runs",
-    "pipeline_failures",
-    "pipeline_commits",
-    "pipeline_flaky_commits",
-)
 
 
 def rollup_rows(loaded: Loaded, facts: d.DeliveryFacts, profile: d.Profile) -> dict[tuple[str, date], dict]:
@@ -332,28 +276,34 @@ def _packed(values: dict) -> dict:
     return packed
 
 
-def _write_rollups(service: Service, rows: dict[tuple[str, date], dict]) -> int:
-    """Insert new rows, replace changed ones, delete days with nothing left; returns rows written."""
-    existing = {(r.environment, r.day): r for r in DailyRollup.objects.filter(service=service)}
-    write: list[DailyRollup] = []
-    delete: list[int] = []
-    for key, values in rows.items():
-        current = existing.pop(key, None)
-        if current is not None and not _assign(current, values):
-            continue
-        if current is not None:
-            # Replaced (delete + insert): two statements, instead of bulk_update's per-row CASE.
-            delete.append(current.pk)
-        write.append(DailyRollup(service=service, environment=key[0], day=key[1], **values))
-    delete.extend(row.pk for row in existing.values())
+def _write_rollups(service: Service, rows: dict[tuple[str, date], dict]) -> tuple[int, dict[tuple[str, date], dict]]:
+    """Insert new rows, replace changed ones, delete days with nothing left.
+
+    Returns the number of rows written and the rows as they were, keyed as ``rows``.
+    """
+    before: dict[tuple[str, date], dict] = {}
+    pks: dict[tuple[str, date], int] = {}
+    for row in DailyRollup.objects.filter(service=service).values(
+        "pk", "environment", "day", *COUNT_FIELDS, "distributions"
+    ):
+        key = (row.pop("environment"), row.pop("day"))
+        pks[key] = row.pop("pk")
+        before[key] = row
+    # A changed row is replaced (delete + insert): two statements, instead of bulk_update's per-row CASE.
+    delete = [pk for key, pk in pks.items() if rows.get(key) != before[key]]
+    write = [
+        DailyRollup(service=service, environment=environment, day=day, **values)
+        for (environment, day), values in rows.items()
+        if before.get((environment, day)) != values
+    ]
     for start in range(0, len(delete), 500):
         DailyRollup.objects.filter(pk__in=delete[start : start + 500]).delete()
     DailyRollup.objects.bulk_create(write, batch_size=500)
-    return len(write) + len(existing)
+    return len(write) + len(set(pks) - set(rows)), before
 
 
 @transaction.atomic
-def service_refresh(*, service_id: int, since: datetime | None = None) -> str:
+def service_refresh(*, service_id: int, since: datetime | None = None, teams: bool = True) -> str:
     """Re-derive links and rollups of one service. Idempotent: a second run changes nothing.
 
     ``since`` is the earliest record time the writes that queued this refresh
@@ -382,7 +332,11 @@ def service_refresh(*, service_id: int, since: datetime | None = None) -> str:
         loaded.deployment_recs, loaded.change_recs, loaded.incident_recs, profile, commit_ranges=ranges
     )
     linked = _relink(loaded, facts, profile)
-    rolled = _write_rollups(service, rollup_rows(loaded, facts, profile))
+    rows = rollup_rows(loaded, facts, profile)
+    rolled, before = _write_rollups(service, rows)
+    if teams:  # ``rebuild`` recomputes team rollups once, after every service
+        team_ids, counted = team_rollups.counting_teams(service.id, service.owner_id)
+        team_rollups.apply_delta(team_rollups.service_delta(before if counted else {}, rows), team_ids)
     elapsed = time.perf_counter() - started
     after = f" after data from {since:%Y-%m-%d %H:%M}" if since else ""
     return f"{service.slug}{after}: {linked} records re-linked, {rolled} rollup rows written in {elapsed:.2f} s"
@@ -390,18 +344,20 @@ def service_refresh(*, service_id: int, since: datetime | None = None) -> str:
 
 def rebuild(service_ids: Iterable[int] | None = None, progress: Callable[[int, int, str], None] | None = None) -> str:
     """Refresh every service (or the given ones); ``progress(number, total, summary)`` after each.
-    Used by ``rebuild_rollups`` and the demo."""
+    Used by ``rebuild_rollups`` and the demo. Rebuilding every service recomputes the team
+    rollups once at the end, instead of adding each service's change to them."""
     everything = service_ids is None
     ids = list(Service.objects.order_by("slug").values_list("id", flat=True) if everything else service_ids)
     started = time.perf_counter()
     for number, service_id in enumerate(ids, start=1):
-        summary = service_refresh(service_id=service_id)
+        summary = service_refresh(service_id=service_id, teams=not everything)
         if progress is not None:
             progress(number, len(ids), summary)
+    teams = f"; {team_rollups.rebuild()}" if everything else ""
     if everything and connection.vendor == "postgresql":
         # Planner statistics that predate the rollups make PostgreSQL read a whole day range
         # through the day index instead of the services' rows.
         with connection.cursor() as cursor:
-            for model in (DailyRollup, Deployment, PullRequest, Incident):
+            for model in (DailyRollup, TeamRollup, Deployment, PullRequest, Incident):
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
-    return f"Rebuilt links and rollups of {len(ids)} services in {time.perf_counter() - started:.1f} s"
+    return f"Rebuilt links and rollups of {len(ids)} services{teams} in {time.perf_counter() - started:.1f} s"

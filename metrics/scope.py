@@ -8,7 +8,7 @@ could not open.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,6 +34,9 @@ class Scope:
     team: Team | None
     services: tuple[Service, ...]
     profile: d.Profile
+    # What the figures read: team rollups of whole subtrees in scope, and service rollups of the rest.
+    rollup_team_ids: tuple[int, ...] = ()
+    rollup_service_ids: tuple[int, ...] = ()
 
     @property
     def service_ids(self) -> list[int]:
@@ -57,7 +60,7 @@ class Scope:
 
 
 def service_scope(service: Service) -> Scope:
-    return Scope("service", service, None, (service,), profile_for_services([service]))
+    return Scope("service", service, None, (service,), profile_for_services([service]), (), (service.id,))
 
 
 def team_scope(team: Team, visible_team_ids: Collection[int] | None) -> Scope:
@@ -67,8 +70,43 @@ def team_scope(team: Team, visible_team_ids: Collection[int] | None) -> Scope:
     member sees the team but not its sub-teams, so their page covers the team's own
     services; a lead's covers the whole subtree.
     """
-    team_ids = Team.objects.descendant_ids([team.id])
-    if visible_team_ids is not None:
-        team_ids = {team.id} | (team_ids & set(visible_team_ids))
+    children: dict[int | None, list[int]] = {}
+    for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
+        children.setdefault(parent_id, []).append(team_id)
+    subtree = _subtree(team.id, children)
+    team_ids = subtree if visible_team_ids is None else {team.id} | (subtree & set(visible_team_ids))
     services = tuple(Service.objects.filter(owner_id__in=team_ids).select_related("owner").order_by("name"))
-    return Scope("team", None, team, services, profile_for_services(services))
+    whole, alone = _cover(team.id, team_ids, children)
+    rollup_services = tuple(s.id for s in services if s.owner_id in alone)
+    return Scope("team", None, team, services, profile_for_services(services), tuple(sorted(whole)), rollup_services)
+
+
+def _subtree(team_id: int, children: Mapping[int | None, list[int]]) -> set[int]:
+    found: set[int] = set()
+    stack = [team_id]
+    while stack:
+        node = stack.pop()
+        if node not in found:
+            found.add(node)
+            stack.extend(children.get(node, ()))
+    return found
+
+
+def _cover(team_id: int, team_ids: set[int], children: Mapping[int | None, list[int]]) -> tuple[set[int], set[int]]:
+    """Split the teams in scope into subtrees wholly in scope (one team rollup each) and teams alone.
+
+    From the top: a team whose subtree is all in scope is read whole; otherwise the
+    team alone (when in scope) and each child, likewise.
+    """
+    whole: set[int] = set()
+    alone: set[int] = set()
+    stack = [team_id]
+    while stack:
+        node = stack.pop()
+        if _subtree(node, children) <= team_ids:
+            whole.add(node)
+            continue
+        if node in team_ids:
+            alone.add(node)
+        stack.extend(children.get(node, ()))
+    return whole, alone

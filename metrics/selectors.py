@@ -1,10 +1,12 @@
 """Reads for pages and the metrics API: DORA figures of a scope and window from rollups.
 
-Delivery figures come from ``DailyRollup`` rows of the window's days, so a
-request's cost grows with the window and the number of services, never with
-the length of history. Only what rollups cannot hold is read from raw rows:
-the review queue (pull requests open and unreviewed at the window's end) and
-the window's failed deployments still unrecovered.
+Delivery figures come from rollup rows of the window's days: ``TeamRollup`` rows
+for each team whose whole subtree is in scope, ``DailyRollup`` rows for a single
+service (or the services of a team shown alone), so a request's cost grows with
+the window, never with the number of services or the length of history. Only
+what rollups cannot hold is read from raw rows: the review queue (pull requests
+open and unreviewed at the window's end) and the window's failed deployments
+still unrecovered.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from functools import cached_property
 from django.utils import timezone
 
 from metrics import definitions as d
-from metrics.models import DailyRollup, Deployment, PullRequest, Source
-from metrics.refresh import COUNT_FIELDS, SERVICE_WIDE
+from metrics.models import COUNT_FIELDS, SERVICE_WIDE, DailyRollup, Deployment, PullRequest, Source, TeamRollup
+from metrics.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -37,27 +39,48 @@ class _Days:
         )
 
 
+Distribution = list[float] | d.Histogram  # seconds (or sizes): exact from one service's rows, else a histogram
+
+
 def _merge(target: dict, row: dict) -> None:
     """Add a rollup row's (or rows merged before) counts and distributions to ``target``."""
     for name in COUNT_FIELDS:
         target[name] = target.get(name, 0) + row.get(name, 0)
-    lists = target.setdefault("distributions", {})
+    merged = target.setdefault("distributions", {})
     for name, values in row["distributions"].items():
-        lists.setdefault(name, []).extend(values)
+        if isinstance(values, d.Histogram):
+            merged.setdefault(name, d.Histogram()).merge(values)
+        else:
+            merged.setdefault(name, []).extend(values)
 
 
-def _rollups(service_ids: Collection[int], window: d.Window, profile: d.Profile) -> _Days:
+def _add_day(days: dict[date, dict], day: date, row: dict) -> None:
+    if day in days:
+        _merge(days[day], row)
+    else:
+        days[day] = row  # the day's first row: its freshly decoded values can grow in place
+
+
+def _rollups(team_ids: Collection[int], service_ids: Collection[int], window: d.Window, profile: d.Profile) -> _Days:
+    """Team rollups of the whole subtrees in scope, plus service rollups of the other services.
+
+    With team rollups in the mix every distribution is a histogram; one service's
+    rollups alone give exact lists.
+    """
     days = window.calendar_days(profile)
     production: dict[date, dict] = {}
     service_wide: dict[date, dict] = {}
-    rows = DailyRollup.objects.filter(service_id__in=service_ids, day__gte=days[0], day__lte=days[-1])
-    for row in rows.values("environment", "day", *COUNT_FIELDS, "distributions"):
-        merged = service_wide if row.pop("environment") == SERVICE_WIDE else production
-        day = row.pop("day")
-        if day in merged:
-            _merge(merged[day], row)
-        else:
-            merged[day] = row  # the day's first row: its freshly decoded lists can grow in place
+    if team_ids:
+        teams = TeamRollup.objects.filter(team_id__in=team_ids, day__gte=days[0], day__lte=days[-1])
+        for row in teams.values("production", "day", *COUNT_FIELDS, "distributions"):
+            row["distributions"] = {name: d.Histogram.from_json(data) for name, data in row["distributions"].items()}
+            _add_day(production if row.pop("production") else service_wide, row.pop("day"), row)
+    if service_ids:
+        rows = DailyRollup.objects.filter(service_id__in=service_ids, day__gte=days[0], day__lte=days[-1])
+        for row in rows.values("environment", "day", *COUNT_FIELDS, "distributions"):
+            if team_ids:
+                row["distributions"] = {name: d.Histogram.of(vs) for name, vs in row["distributions"].items()}
+            _add_day(service_wide if row.pop("environment") == SERVICE_WIDE else production, row.pop("day"), row)
     return _Days(production, service_wide)
 
 
@@ -65,12 +88,25 @@ def _sum(days: dict[date, dict], name: str) -> int:
     return sum(values.get(name, 0) for values in days.values())
 
 
-def _values(days: dict[date, dict], name: str) -> list[float]:
-    return [v for values in days.values() for v in values.get("distributions", {}).get(name, ())]
+def _distribution(days: dict[date, dict], name: str) -> Distribution:
+    parts = [values["distributions"][name] for values in days.values() if name in values.get("distributions", {})]
+    if parts and isinstance(parts[0], d.Histogram):
+        histogram = d.Histogram()
+        for part in parts:
+            histogram.merge(part)
+        return histogram
+    return [value for part in parts for value in part]
 
 
 def _stats(days: dict[date, dict], name: str, profile: d.Profile) -> d.DurationStats:
-    return d.DurationStats.of_seconds(_values(days, name), profile.median_kind)
+    values = _distribution(days, name)
+    if isinstance(values, d.Histogram):
+        return d.DurationStats.of_histogram(values, profile.median_kind)
+    return d.DurationStats.of_seconds(values, profile.median_kind)
+
+
+def _median(values: Distribution | tuple[()], kind: d.MedianKind) -> float | None:
+    return values.percentile(0.5, kind) if isinstance(values, d.Histogram) else d.median(values, kind)
 
 
 class Figures:
@@ -89,15 +125,27 @@ class Figures:
         profile: d.Profile,
         *,
         now: datetime | None = None,
+        rollups: tuple[Collection[int], Collection[int]] | None = None,
     ) -> None:
+        """``rollups`` is (team ids, service ids) whose rollups together hold ``service_ids``
+        (``Scope.rollup_team_ids``, ``rollup_service_ids``); by default, the services' own."""
         self.service_ids = service_ids
+        self.rollup_team_ids, self.rollup_service_ids = rollups or ((), service_ids)
         self.profile = profile
         self.span = d.Window(min(w.start for w in windows), max(w.end for w in windows))
         self.now = now or self.span.end
 
+    @classmethod
+    def of_scope(
+        cls, scope: Scope, windows: Sequence[d.Window], profile: d.Profile | None = None, *, now: datetime | None = None
+    ) -> Figures:
+        """Figures of a page's or API request's scope (``profile`` overrides the scope's, for the bands year)."""
+        rollups = (scope.rollup_team_ids, scope.rollup_service_ids)
+        return cls(scope.service_ids, windows, profile or scope.profile, now=now, rollups=rollups)
+
     @cached_property
     def days(self) -> _Days:
-        return _rollups(self.service_ids, self.span, self.profile)
+        return _rollups(self.rollup_team_ids, self.rollup_service_ids, self.span, self.profile)
 
     def waiting_for_review(self, at: datetime) -> tuple[str, ...]:
         """Pull requests waiting for a first review at ``at`` (``definitions.waiting_for_review``)."""
@@ -180,12 +228,12 @@ class Figures:
             flaky_rate=flaky / commits if commits else None,
             duration=_stats(wide, "pipeline_durations", profile),
         )
-        sizes = _values(wide, "pr_sizes")
+        sizes = _distribution(wide, "pr_sizes")
         review = d.ReviewHealth(
             pickup=_stats(wide, "pr_pickup_times", profile),
             review=_stats(wide, "pr_review_times", profile),
-            size_median=d.median(sizes, profile.median_kind),
-            sized=len(sizes),
+            size_median=_median(sizes, profile.median_kind),
+            sized=sizes.count if isinstance(sizes, d.Histogram) else len(sizes),
             waiting=self.waiting_for_review(min(self.now, window.end)),
         )
         with_changes = _sum(production, "deployments_with_changes")
@@ -231,7 +279,7 @@ class Figures:
             deployments, failed = values.get("deployments", 0), values.get("failed_deployments", 0)
             point: dict = {"week": monday.isoformat(), "deployments": deployments - failed, "failed": failed}
             for name, key in _WEEKLY_DURATIONS:
-                median = d.percentile(values.get("distributions", {}).get(key, ()), 0.5, self.profile.median_kind)
+                median = _median(values.get("distributions", {}).get(key, ()), self.profile.median_kind)
                 point[name] = None if median is None else round(median / 3600, 2)
             series.append(point)
         return series

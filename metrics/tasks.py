@@ -43,3 +43,10 @@ def delivery_drain(source_id: int | None = None) -> str:
     from metrics.deliveries import delivery_drain as drain
 
     return drain(source_id)
+
+
+def team_rollups_sync() -> str:
+    """Recompute the team rollups a catalog change (a service changing team, a team moving) made stale."""
+    from metrics.team_rollups import sync
+
+    return sync()

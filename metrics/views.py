@@ -125,7 +125,7 @@ def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
         context[target] = _LIST_BUILDERS[target](request, scope, period)
         return _render(request, f"{TEMPLATE}#{target}", context)
 
-    figures = selectors.Figures(scope.service_ids, [period.previous, period.window], scope.profile, now=timezone.now())
+    figures = selectors.Figures.of_scope(scope, [period.previous, period.window], now=timezone.now())
     context.update(_figures(figures, period))
     context["weekly"] = weekly = figures.weekly(period.window)
     context["chart"] = chart = display.weekly_chart(weekly, period.window, scope.profile)
@@ -142,7 +142,7 @@ def _summary(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     if not _is_partial_request(request):
         return redirect(_delivery_url(scope))
     period = _period(request, scope)
-    figures = selectors.Figures(scope.service_ids, [period.previous, period.window], scope.profile, now=timezone.now())
+    figures = selectors.Figures.of_scope(scope, [period.previous, period.window], now=timezone.now())
     context = {"scope": scope, "period": period, "delivery_url": _delivery_url(scope), **_figures(figures, period)}
     return _render(request, f"{TEMPLATE}#summary", context)
 

@@ -64,9 +64,20 @@ class Histogram:
         else:
             self.counts[bucket(value)] += count
 
-    def merge(self, other: Histogram) -> None:
-        self.counts.update(other.counts)
-        self.zeros += other.zeros
+    def merge(self, other: Histogram, times: int = 1) -> None:
+        """Add another histogram's counts, ``times`` over (-1 takes them out); empty buckets are dropped.
+
+        Counts may go negative on the way, so that changes (new values less old ones) add up.
+        """
+        for index, count in other.counts.items():
+            if total := self.counts[index] + times * count:
+                self.counts[index] = total
+            else:
+                del self.counts[index]
+        self.zeros += times * other.zeros
+
+    def __bool__(self) -> bool:
+        return bool(self.zeros or any(self.counts.values()))
 
     @property
     def count(self) -> int:

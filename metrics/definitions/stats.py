@@ -13,6 +13,8 @@ from metrics.definitions.vocabulary import MedianKind
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from metrics.definitions.histogram import Histogram
+
 
 def percentile(values: Iterable[float], q: float, kind: MedianKind = "interpolated") -> float | None:
     """The q-quantile (0 ≤ q ≤ 1) of the values; None when there are none.
@@ -85,6 +87,16 @@ class DurationStats:
             return None if result is None else timedelta(seconds=result)
 
         return cls(count=len(xs), median=at(0.5), p75=at(0.75), p90=at(0.9))
+
+    @classmethod
+    def of_histogram(cls, histogram: Histogram, kind: MedianKind = "interpolated") -> DurationStats:
+        """The same from a histogram of seconds: percentiles within ``histogram.ALPHA`` (1%)."""
+
+        def at(q: float) -> timedelta | None:
+            result = histogram.percentile(q, kind)
+            return None if result is None else timedelta(seconds=result)
+
+        return cls(count=histogram.count, median=at(0.5), p75=at(0.75), p90=at(0.9))
 
 
 def span(start: datetime | None, end: datetime | None, profile: Profile | None = None) -> timedelta | None:

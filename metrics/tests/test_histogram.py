@@ -54,3 +54,12 @@ def test_it_refuses_negative_values():
 
 def test_an_empty_histogram_has_no_percentile():
     assert h.Histogram().percentile(0.5) is None
+
+
+@given(durations, durations)
+def test_merging_minus_one_times_takes_values_out(kept, removed):
+    histogram = h.Histogram.of(kept + removed)
+    histogram.merge(h.Histogram.of(removed), times=-1)
+    alone = h.Histogram.of(kept)
+    assert (histogram.zeros, histogram.counts) == (alone.zeros, alone.counts)
+    assert bool(histogram) == bool(kept)

@@ -17,17 +17,11 @@ from metrics.services import (
     DeploymentData,
     Dirty,
     IncidentData,
-    PipelineRunData,
-    PullRequestData,
-    ReviewData,
     deployment_upsert,
     incident_upsert,
-    pipeline_run_upsert,
-    pull_request_upsert,
 )
 from metrics.tests.factories import SourceFactory
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+from metrics.tests.histories import T0, deploy, incident, pull_request, random_history
 
 
 @pytest.fixture
@@ -35,40 +29,11 @@ def api_source(service):
     return SourceFactory(name="ci", team=service.owner)
 
 
-def _deploy(source, service, external_id, at, **extra):
-    data = DeploymentData(
-        external_id=external_id, service=service.slug, environment="production", finished_at=at, **extra
-    )
-    return deployment_upsert(source=source, data=data, dirty=Dirty())[0]
-
-
-def _incident(source, service, external_id, at, resolved=None):
-    data = IncidentData(external_id=external_id, service=service.slug, started_at=at, resolved_at=resolved)
-    return incident_upsert(source=source, data=data, dirty=Dirty())[0]
-
-
-def _pr(source, service, external_id, merged_at, **extra):
-    data = PullRequestData(
-        external_id=external_id,
-        repository="acme/checkout",
-        service=service.slug,
-        opened_at=merged_at - timedelta(hours=5),
-        first_commit_at=merged_at - timedelta(hours=8),
-        merged_at=merged_at,
-        author="ada",
-        reviews=(
-            ReviewData(external_id=f"{external_id}-r", author="bob", submitted_at=merged_at - timedelta(hours=2)),
-        ),
-        **extra,
-    )
-    return pull_request_upsert(source=source, data=data, dirty=Dirty())[0]
-
-
 def test_three_incidents_on_one_deployment_count_as_one_failure(api_source, service):
-    first = _deploy(api_source, service, "d1", T0)
-    _deploy(api_source, service, "d2", T0 + timedelta(days=2))
+    first = deploy(api_source, service, "d1", T0)
+    deploy(api_source, service, "d2", T0 + timedelta(days=2))
     for n in range(3):
-        _incident(api_source, service, f"inc-{n}", T0 + timedelta(hours=1 + n), resolved=T0 + timedelta(hours=5))
+        incident(api_source, service, f"inc-{n}", T0 + timedelta(hours=1 + n), resolved=T0 + timedelta(hours=5))
     service_refresh(service_id=service.id)
 
     first.refresh_from_db()
@@ -82,7 +47,7 @@ def test_three_incidents_on_one_deployment_count_as_one_failure(api_source, serv
 
 
 def test_a_late_incident_re_links_and_fails_the_deployment(api_source, service, django_capture_on_commit_callbacks):
-    deployment = _deploy(api_source, service, "d1", T0)
+    deployment = deploy(api_source, service, "d1", T0)
     service_refresh(service_id=service.id)
     deployment.refresh_from_db()
     assert not deployment.is_failed
@@ -102,11 +67,11 @@ def test_a_late_incident_re_links_and_fails_the_deployment(api_source, service, 
 
 
 def test_a_late_pr_merge_is_linked_to_the_deployment_that_shipped_it(api_source, service):
-    _deploy(api_source, service, "d0", T0)
-    shipped = _deploy(api_source, service, "d1", T0 + timedelta(days=1))
+    deploy(api_source, service, "d0", T0)
+    shipped = deploy(api_source, service, "d1", T0 + timedelta(days=1))
     service_refresh(service_id=service.id)
     # The PR record arrives after the deployment that contains it.
-    pr = _pr(api_source, service, "pr-1", T0 + timedelta(hours=10))
+    pr = pull_request(api_source, service, "pr-1", T0 + timedelta(hours=10))
     service_refresh(service_id=service.id)
     pr.refresh_from_db()
     shipped.refresh_from_db()
@@ -116,8 +81,8 @@ def test_a_late_pr_merge_is_linked_to_the_deployment_that_shipped_it(api_source,
 
 
 def test_a_sent_change_list_links_by_rule_one(api_source, service):
-    _pr(api_source, service, "pr-7", T0 - timedelta(hours=1))
-    deployment = _deploy(api_source, service, "d1", T0, changes=("pr-7",))
+    pull_request(api_source, service, "pr-7", T0 - timedelta(hours=1))
+    deployment = deploy(api_source, service, "d1", T0, changes=("pr-7",))
     service_refresh(service_id=service.id)
     deployment.refresh_from_db()
     assert deployment.link_rule == Deployment.LinkRule.SENT
@@ -125,8 +90,8 @@ def test_a_sent_change_list_links_by_rule_one(api_source, service):
 
 
 def test_a_rollback_fails_the_deployment_before_it(api_source, service):
-    bad = _deploy(api_source, service, "d1", T0, sha="bbbbbbb")
-    _deploy(api_source, service, "d2", T0 + timedelta(hours=1), sha="aaaaaaa", is_rollback=True)
+    bad = deploy(api_source, service, "d1", T0, sha="bbbbbbb")
+    deploy(api_source, service, "d2", T0 + timedelta(hours=1), sha="aaaaaaa", is_rollback=True)
     service_refresh(service_id=service.id)
     bad.refresh_from_db()
     assert bad.is_failed
@@ -134,9 +99,9 @@ def test_a_rollback_fails_the_deployment_before_it(api_source, service):
 
 
 def test_refreshing_twice_changes_nothing(api_source, service, django_assert_max_num_queries):
-    _deploy(api_source, service, "d1", T0)
-    _incident(api_source, service, "i1", T0 + timedelta(hours=1), resolved=T0 + timedelta(hours=2))
-    _pr(api_source, service, "p1", T0 - timedelta(hours=3))
+    deploy(api_source, service, "d1", T0)
+    incident(api_source, service, "i1", T0 + timedelta(hours=1), resolved=T0 + timedelta(hours=2))
+    pull_request(api_source, service, "p1", T0 - timedelta(hours=3))
     service_refresh(service_id=service.id)
     before = list(DailyRollup.objects.order_by("pk").values())
     assert "0 records re-linked, 0 rollup rows written" in service_refresh(service_id=service.id)
@@ -157,42 +122,9 @@ def test_staging_deployments_are_not_production(api_source, service):
 
 def test_days_are_cut_in_the_org_time_zone(api_source, service, settings):
     settings.TIME_ZONE = "America/New_York"
-    _deploy(api_source, service, "late-evening", datetime(2026, 3, 3, 2, 30, tzinfo=UTC))  # 21:30 on the 2nd in NY
+    deploy(api_source, service, "late-evening", datetime(2026, 3, 3, 2, 30, tzinfo=UTC))  # 21:30 on the 2nd in NY
     service_refresh(service_id=service.id)
     assert DailyRollup.objects.get(environment="production").day.isoformat() == "2026-03-02"
-
-
-def _random_history(rng: random.Random, source, service) -> None:
-    at = T0
-    for n in range(rng.randint(1, 25)):
-        at += timedelta(hours=rng.randint(1, 60))
-        if rng.random() < 0.6:
-            _pr(source, service, f"pr-{n}", at - timedelta(hours=rng.randint(1, 30)))
-        _deploy(
-            source,
-            service,
-            f"d-{n}",
-            at,
-            status=rng.choice(["success"] * 5 + ["failure"]),
-            is_rollback=rng.random() < 0.1,
-            is_hotfix=rng.random() < 0.1,
-        )
-        if rng.random() < 0.3:
-            start = at + timedelta(hours=rng.randint(0, 48))
-            _incident(source, service, f"i-{n}", start, resolved=start + timedelta(minutes=rng.randint(5, 3000)))
-        for attempt in range(1, rng.randint(1, 3) + 1):  # CI of the sha, re-run after a failure
-            finished = at + timedelta(minutes=rng.randint(5, 50) + 60 * attempt)
-            data = PipelineRunData(
-                external_id=f"run-{n}-{attempt}",
-                workflow=rng.choice(["ci", "lint"]),
-                status=rng.choice(["success", "success", "failure", "cancelled"]),
-                service=service.slug,
-                sha=f"sha{n}",
-                attempt=attempt,
-                started_at=finished - timedelta(minutes=rng.randint(1, 30)),
-                finished_at=finished,
-            )
-            pipeline_run_upsert(source=source, data=data, dirty=Dirty())
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -203,7 +135,7 @@ def test_metrics_from_rollups_equal_metrics_from_raw_rows(api_source, service, s
     PullRequest.objects.all().delete()
     Incident.objects.all().delete()
     PipelineRun.objects.all().delete()
-    _random_history(random.Random(seed), api_source, service)
+    random_history(random.Random(seed), api_source, service)
     service_refresh(service_id=service.id)
 
     profile = profile_for(service)
@@ -238,7 +170,7 @@ def test_metrics_from_rollups_equal_metrics_from_raw_rows(api_source, service, s
 
 
 def test_rebuild_refreshes_every_service(api_source, service):
-    _deploy(api_source, service, "d1", T0)
+    deploy(api_source, service, "d1", T0)
     assert "Rebuilt links and rollups of" in rebuild()
     assert DailyRollup.objects.filter(service=service).exists()
 
@@ -248,7 +180,7 @@ def test_rebuild_rollups_command_reports_progress(api_source, service):
 
     from django.core.management import call_command
 
-    _deploy(api_source, service, "d1", T0)
+    deploy(api_source, service, "d1", T0)
     out = StringIO()
     call_command("rebuild_rollups", stdout=out)
     assert "[1/1]" in out.getvalue()

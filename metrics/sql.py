@@ -1,0 +1,43 @@
+"""SQL that the ORM does not write well."""
+
+from __future__ import annotations
+
+from django.db import connection, models
+
+
+def update_rows(model: type[models.Model], changes: list[tuple[int, dict]], batch: int = 1000) -> None:
+    """Write each row's new values: one ``UPDATE ... FROM (VALUES ...)`` per batch of rows.
+
+    bulk_update's per-row CASE expressions grow quadratically, and an UPDATE per row
+    (or per distinct set of values) costs a round trip each; this is one statement
+    per thousand rows on PostgreSQL and SQLite alike.
+    """
+    if not changes:
+        return
+    names = list(changes[0][1])
+    fields = [model._meta.get_field(name) for name in names]
+    table = connection.ops.quote_name(model._meta.db_table)
+    if connection.vendor == "postgresql":  # VALUES columns need their types; SQLite has none to give
+        cell = "({})".format(", ".join(f"%s::{f.cast_db_type(connection)}" for f in [model._meta.pk, *fields]))
+    else:
+        cell = "({})".format(", ".join(["%s"] * (len(fields) + 1)))
+    assignments = ", ".join(
+        f"{connection.ops.quote_name(field.column)} = v.column{number}" for number, field in enumerate(fields, start=2)
+    )
+    pk_column = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        for start in range(0, len(changes), batch):
+            rows = changes[start : start + batch]
+            params = [
+                prepared
+                for pk, values in rows
+                for prepared in (
+                    pk,
+                    *(f.get_db_prep_save(values[name], connection) for f, name in zip(fields, names, strict=True)),
+                )
+            ]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([cell] * len(rows))}) AS v "  # noqa: S608 - names from the model, values as parameters
+                f"WHERE {table}.{pk_column} = v.column1",
+                params,
+            )

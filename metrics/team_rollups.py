@@ -1,0 +1,251 @@
+"""Team rollups: each team's daily figures summed over every service in its subtree.
+
+A team page, a group's or the whole organisation's reads one ``TeamRollup`` row per
+day and kind, however many services the scope holds. Rows are kept in step two ways:
+
+- **Deltas.** A service refresh rewrites the service's ``DailyRollup`` rows; the
+  difference (new rows less old ones) is added to the rows of every team that
+  counts the service, under row locks taken in one order, so refreshes of
+  services of the same team can run side by side.
+- **Structure.** ``RolledUpService`` records which teams count each service (its
+  owner and the owner's ancestors, when last synced). ``sync`` compares that with
+  the catalog; when a service changed team, a team moved, or a service was deleted,
+  it recomputes the teams whose set of services changed, children before parents,
+  from their own services' rows and their children's team rows. A schedule runs it
+  every minute, so a catalog change shows in team figures within a minute.
+
+``rebuild`` recomputes every team. Counts are exact sums; distributions are
+histograms whose percentiles are within 1% of the exact ones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.apps import apps as global_apps
+from django.apps.registry import Apps
+from django.db import transaction
+
+from metrics.definitions import Histogram
+from metrics.models import COUNT_FIELDS, SERVICE_WIDE, RolledUpService, TeamRollup
+from metrics.sql import update_rows
+
+Key = tuple[bool, date]  # (production, day)
+ServiceRows = Mapping[tuple[str, date], Mapping]  # DailyRollup rows by (environment, day)
+
+
+@dataclass
+class Change:
+    """Counts and histograms of one (production, day): a sum of rows, or a difference of two sums."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    histograms: dict[str, Histogram] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return any(self.counts.values()) or any(self.histograms.values())
+
+    def add_service_row(self, row: Mapping, times: int = 1) -> None:
+        """Add a ``DailyRollup`` row (counts, and lists of values in ``distributions``)."""
+        for name in COUNT_FIELDS:
+            self.counts[name] += times * row[name]
+        for name, values in row["distributions"].items():
+            histogram = self.histograms.setdefault(name, Histogram())
+            for value in values:
+                histogram.add(value, times)
+
+    def add_team_row(self, row: Mapping) -> None:
+        """Add a ``TeamRollup`` row (counts, and histograms as JSON in ``distributions``)."""
+        for name in COUNT_FIELDS:
+            self.counts[name] += row[name]
+        for name, data in row["distributions"].items():
+            self.histograms.setdefault(name, Histogram()).merge(Histogram.from_json(data))
+
+    def add(self, other: Change) -> None:
+        self.counts.update(other.counts)
+        for name, histogram in other.histograms.items():
+            self.histograms.setdefault(name, Histogram()).merge(histogram)
+
+    def values(self) -> dict:
+        """The row's columns: every count, and the non-empty histograms as JSON."""
+        return {name: self.counts[name] for name in COUNT_FIELDS} | {
+            "distributions": {name: h.to_json() for name, h in sorted(self.histograms.items()) if h}
+        }
+
+
+def service_delta(
+    old: Mapping[tuple[str, date], Mapping], new: Mapping[tuple[str, date], Mapping]
+) -> dict[Key, Change]:
+    """What a service's new ``DailyRollup`` rows (keyed by environment and day) change in team rows."""
+    delta: dict[Key, Change] = defaultdict(Change)
+    for key in old.keys() | new.keys():
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        environment, day = key
+        change = delta[(environment != SERVICE_WIDE, day)]
+        if before is not None:
+            change.add_service_row(before, -1)
+        if after is not None:
+            change.add_service_row(after)
+    return {key: change for key, change in delta.items() if change}
+
+
+def apply_delta(delta: Mapping[Key, Change], team_ids: Iterable[int]) -> int:
+    """Add ``delta`` to those teams' rows; returns the rows written. Run inside the caller's transaction.
+
+    Missing rows are inserted first (a concurrent insert of the same row waits, then
+    is skipped), then every row is locked in (team, production, day) order, the one
+    order all writers use, so two refreshes never deadlock.
+    """
+    team_ids = sorted(set(team_ids))
+    if not delta or not team_ids:
+        return 0
+    keys = sorted(delta)
+    TeamRollup.objects.bulk_create(
+        [TeamRollup(team_id=team, production=production, day=day) for team in team_ids for production, day in keys],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    rows = (
+        TeamRollup.objects.select_for_update()
+        .filter(team_id__in=team_ids, day__in=sorted({day for _, day in keys}))
+        .order_by("team_id", "production", "day")
+        .values("pk", "production", "day", *COUNT_FIELDS, "distributions")
+    )
+    updates: list[tuple[int, dict]] = []
+    emptied: list[int] = []
+    for row in rows:
+        change = delta.get((row["production"], row["day"]))
+        if change is None:
+            continue
+        total = Change()
+        total.add_team_row(row)
+        total.add(change)
+        if total:
+            updates.append((row["pk"], total.values()))
+        else:
+            emptied.append(row["pk"])
+    update_rows(TeamRollup, updates)
+    TeamRollup.objects.filter(pk__in=emptied).delete()
+    return len(updates) + len(emptied)
+
+
+def counting_teams(service_id: int, owner_id: int) -> tuple[list[int], bool]:
+    """The teams that count a service in their rollups, and whether they count its rows so far.
+
+    A service never counted before is recorded with its owner's lineage; its rows
+    so far are not in those teams' rows. Called by the service refresh while it
+    holds the service's row lock.
+    """
+    recorded = RolledUpService.objects.filter(service_id=service_id).values_list("team_ids", flat=True).first()
+    if recorded is not None:
+        return recorded, True
+    teams = _lineage(owner_id, _parents(global_apps))
+    RolledUpService.objects.create(service_id=service_id, team_ids=teams)
+    return teams, False
+
+
+def sync(apps: Apps = global_apps) -> str:
+    """Bring team rollups in line with the catalog (see the module docstring); cheap when nothing moved."""
+    return _recompute(apps, everything=False)
+
+
+def rebuild(apps: Apps = global_apps) -> str:
+    """Recompute every team's rows from the service rollups. ``apps`` lets a migration run it."""
+    return _recompute(apps, everything=True)
+
+
+@transaction.atomic
+def _recompute(apps: Apps, *, everything: bool) -> str:
+    Service = apps.get_model("e360", "Service")
+    DailyRollup = apps.get_model("metrics", "DailyRollup")
+    Rollup = apps.get_model("metrics", "TeamRollup")
+    Recorded = apps.get_model("metrics", "RolledUpService")
+
+    parents = _parents(apps)
+    owners = dict(Service.objects.values_list("id", "owner_id"))
+    live = {service: _lineage(owner, parents) for service, owner in owners.items()}
+    recorded = dict(Recorded.objects.values_list("service_id", "team_ids"))
+    if everything:
+        affected = set(parents)
+    else:
+        affected = set()
+        for service in live.keys() | recorded.keys():
+            before, after = recorded.get(service), live.get(service)
+            if before is None:
+                continue  # a service never counted: see below
+            affected.update(set(before) ^ set(after or ()))  # common ancestors keep the service
+        uncounted = [service for service in live if service not in recorded]
+        with_rows = set(
+            DailyRollup.objects.filter(service_id__in=uncounted).values_list("service_id", flat=True).distinct()
+        )
+        for service in with_rows:
+            affected.update(live[service])
+        if not affected:
+            Recorded.objects.bulk_create(
+                [Recorded(service_id=service, team_ids=live[service]) for service in uncounted]
+            )
+            return "Team rollups are up to date"
+
+    # No refresh of a service below an affected team may run meanwhile: it would add to rows being rebuilt.
+    children: dict[int, list[int]] = defaultdict(list)
+    for team, parent in parents.items():
+        if parent is not None:
+            children[parent].append(team)
+    below = _descendants(affected, children)
+    list(Service.objects.select_for_update().filter(owner_id__in=below).order_by("pk").values_list("pk", flat=True))
+
+    depth = {team: len(_lineage(team, parents)) for team in affected}
+    written = 0
+    for team in sorted(affected, key=lambda t: (-depth[t], t)):
+        sums: dict[Key, Change] = defaultdict(Change)
+        services = DailyRollup.objects.filter(service__owner_id=team)
+        for row in services.values("environment", "day", *COUNT_FIELDS, "distributions").iterator(chunk_size=2000):
+            sums[(row["environment"] != SERVICE_WIDE, row["day"])].add_service_row(row)
+        teams = Rollup.objects.filter(team_id__in=children.get(team, ()))
+        for row in teams.values("production", "day", *COUNT_FIELDS, "distributions").iterator(chunk_size=2000):
+            sums[(row["production"], row["day"])].add_team_row(row)
+        Rollup.objects.filter(team_id=team).delete()
+        Rollup.objects.bulk_create(
+            [
+                Rollup(team_id=team, production=production, day=day, **change.values())
+                for (production, day), change in sorted(sums.items())
+                if change
+            ],
+            batch_size=1000,
+        )
+        written += len(sums)
+
+    Recorded.objects.all().delete()
+    Recorded.objects.bulk_create(
+        [Recorded(service_id=service, team_ids=teams) for service, teams in sorted(live.items())], batch_size=1000
+    )
+    return f"Recomputed the rollups of {len(affected)} teams ({written} rows)"
+
+
+def _parents(apps: Apps) -> dict[int, int | None]:
+    return dict(apps.get_model("e360", "Team").objects.values_list("id", "parent_id"))
+
+
+def _lineage(team: int, parents: Mapping[int, int | None]) -> list[int]:
+    """The team and its ancestors, nearest first."""
+    chain: list[int] = []
+    node: int | None = team
+    while node is not None and node not in chain:
+        chain.append(node)
+        node = parents.get(node)
+    return chain
+
+
+def _descendants(roots: Iterable[int], children: Mapping[int, list[int]]) -> set[int]:
+    found: set[int] = set()
+    stack = list(roots)
+    while stack:
+        team = stack.pop()
+        if team not in found:
+            found.add(team)
+            stack.extend(children.get(team, ()))
+    return found

@@ -1,0 +1,83 @@
+"""Delivery histories for tests that go through ingestion and refresh: single records and random ones."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from metrics.services import (
+    DeploymentData,
+    Dirty,
+    IncidentData,
+    PipelineRunData,
+    PullRequestData,
+    ReviewData,
+    deployment_upsert,
+    incident_upsert,
+    pipeline_run_upsert,
+    pull_request_upsert,
+)
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def deploy(source, service, external_id, at, **extra):
+    data = DeploymentData(
+        external_id=external_id, service=service.slug, environment="production", finished_at=at, **extra
+    )
+    return deployment_upsert(source=source, data=data, dirty=Dirty())[0]
+
+
+def incident(source, service, external_id, at, resolved=None):
+    data = IncidentData(external_id=external_id, service=service.slug, started_at=at, resolved_at=resolved)
+    return incident_upsert(source=source, data=data, dirty=Dirty())[0]
+
+
+def pull_request(source, service, external_id, merged_at, **extra):
+    data = PullRequestData(
+        external_id=external_id,
+        repository=f"acme/{service.slug}",
+        service=service.slug,
+        opened_at=merged_at - timedelta(hours=5),
+        first_commit_at=merged_at - timedelta(hours=8),
+        merged_at=merged_at,
+        author="ada",
+        reviews=(
+            ReviewData(external_id=f"{external_id}-r", author="bob", submitted_at=merged_at - timedelta(hours=2)),
+        ),
+        **extra,
+    )
+    return pull_request_upsert(source=source, data=data, dirty=Dirty())[0]
+
+
+def random_history(rng: random.Random, source, service) -> None:
+    at = T0
+    for n in range(rng.randint(1, 25)):
+        at += timedelta(hours=rng.randint(1, 60))
+        if rng.random() < 0.6:
+            pull_request(source, service, f"pr-{n}", at - timedelta(hours=rng.randint(1, 30)))
+        deploy(
+            source,
+            service,
+            f"d-{n}",
+            at,
+            status=rng.choice(["success"] * 5 + ["failure"]),
+            is_rollback=rng.random() < 0.1,
+            is_hotfix=rng.random() < 0.1,
+        )
+        if rng.random() < 0.3:
+            start = at + timedelta(hours=rng.randint(0, 48))
+            incident(source, service, f"i-{n}", start, resolved=start + timedelta(minutes=rng.randint(5, 3000)))
+        for attempt in range(1, rng.randint(1, 3) + 1):  # CI of the sha, re-run after a failure
+            finished = at + timedelta(minutes=rng.randint(5, 50) + 60 * attempt)
+            data = PipelineRunData(
+                external_id=f"run-{n}-{attempt}",
+                workflow=rng.choice(["ci", "lint"]),
+                status=rng.choice(["success", "success", "failure", "cancelled"]),
+                service=service.slug,
+                sha=f"sha{n}",
+                attempt=attempt,
+                started_at=finished - timedelta(minutes=rng.randint(1, 30)),
+                finished_at=finished,
+            )
+            pipeline_run_upsert(source=source, data=data, dirty=Dirty())

@@ -1,0 +1,188 @@
+"""Team rollups: kept in step by service refreshes and catalog changes, and read for team figures."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from e360.models import Service, Team
+from e360.tests.factories import ServiceFactory, TeamFactory
+from metrics import definitions as d
+from metrics import team_rollups
+from metrics.models import COUNT_FIELDS, DailyRollup, Deployment, RolledUpService, TeamRollup
+from metrics.refresh import rebuild, service_refresh
+from metrics.scope import profile_for_services, team_scope
+from metrics.selectors import Figures
+from metrics.tests.factories import SourceFactory
+from metrics.tests.histories import T0, deploy, random_history
+
+
+@pytest.fixture
+def tree(db):
+    """org > group > (alpha, beta); the group owns a service itself, alpha two, beta one."""
+    org = TeamFactory(slug="org", name="Org")
+    group = TeamFactory(slug="group", name="Group", parent=org)
+    alpha = TeamFactory(slug="alpha", name="Alpha", parent=group)
+    beta = TeamFactory(slug="beta", name="Beta", parent=group)
+    for slug, owner in [("platform", group), ("checkout", alpha), ("cart", alpha), ("search", beta)]:
+        ServiceFactory(slug=slug, name=slug.title(), owner=owner)
+    return {team.slug: team for team in (org, group, alpha, beta)}
+
+
+@pytest.fixture
+def source(tree):
+    return SourceFactory(name="ci", team=tree["org"])
+
+
+def _history(source, seed: int) -> None:
+    rng = random.Random(seed)
+    for service in Service.objects.order_by("slug"):
+        random_history(rng, source, service)
+        service_refresh(service_id=service.id)
+
+
+def _team_rows() -> list[tuple]:
+    rows = TeamRollup.objects.values_list("team__slug", "production", "day", *COUNT_FIELDS, "distributions")
+    return sorted(rows, key=lambda row: row[:3])
+
+
+def _assert_rows_equal_a_rebuild() -> None:
+    kept = _team_rows()
+    team_rollups.rebuild()
+    assert kept == _team_rows()
+
+
+def _summaries(team: Team) -> tuple[d.DoraSummary, d.DoraSummary]:
+    """The team's figures from its team rollups, and from its services' own rollups (exact)."""
+    services = list(Service.objects.filter(owner_id__in=Team.objects.descendant_ids([team.id])))
+    profile = profile_for_services(services)
+    window = d.Window.from_days(T0.date(), T0.date() + timedelta(days=60), profile)
+    ids = [s.id for s in services]
+    from_teams = Figures(ids, [window], profile, rollups=((team.id,), ())).summary(window)
+    from_services = Figures(ids, [window], profile).summary(window)
+    return from_teams, from_services
+
+
+def _assert_close(ours: d.DurationStats, exact: d.DurationStats) -> None:
+    assert ours.count == exact.count
+    for mine, theirs in [(ours.median, exact.median), (ours.p75, exact.p75), (ours.p90, exact.p90)]:
+        if theirs is None:
+            assert mine is None
+        else:
+            assert abs(mine - theirs) <= theirs * d.histogram.ALPHA + timedelta(microseconds=1)
+
+
+def _assert_same_figures(team: Team) -> None:
+    ours, exact = _summaries(team)
+    assert ours.deployment_frequency == exact.deployment_frequency
+    assert ours.change_failure_rate == exact.change_failure_rate
+    assert ours.rework == exact.rework
+    assert ours.data_quality == exact.data_quality
+    assert ours.lead_time.changes == exact.lead_time.changes
+    for name in ("lead_time", "coding", "pickup", "review", "deploy"):
+        _assert_close(getattr(ours.lead_time, name), getattr(exact.lead_time, name))
+    _assert_close(ours.recovery.failed_deployment_recovery, exact.recovery.failed_deployment_recovery)
+    _assert_close(ours.recovery.time_to_restore, exact.recovery.time_to_restore)
+    assert ours.recovery.unrecovered == exact.recovery.unrecovered
+    pipeline_counts = ("runs", "failed", "failure_rate", "commits", "flaky_commits", "flaky_rate")
+    assert [getattr(ours.pipeline, n) for n in pipeline_counts] == [getattr(exact.pipeline, n) for n in pipeline_counts]
+    _assert_close(ours.pipeline.duration, exact.pipeline.duration)
+    _assert_close(ours.review.pickup, exact.review.pickup)
+    _assert_close(ours.review.review, exact.review.review)
+    assert (ours.review.sized, ours.review.waiting) == (exact.review.sized, exact.review.waiting)
+    if exact.review.size_median is None:
+        assert ours.review.size_median is None
+    else:
+        assert abs(ours.review.size_median - exact.review.size_median) <= exact.review.size_median * 0.01
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000))
+def test_refreshes_keep_team_rollups_equal_to_a_rebuild_and_to_the_services_figures(tree, source, seed):
+    for model in (TeamRollup, RolledUpService, DailyRollup, Deployment):
+        model.objects.all().delete()
+    _history(source, seed)
+    _history(source, seed + 1)  # late records for every service: deltas on top of deltas
+
+    _assert_rows_equal_a_rebuild()
+    for team in tree.values():
+        _assert_same_figures(team)
+
+
+def test_a_service_counts_in_its_team_and_every_team_above_it(tree, source):
+    checkout = Service.objects.get(slug="checkout")
+    deploy(source, checkout, "d1", T0)
+    service_refresh(service_id=checkout.id)
+
+    counted = TeamRollup.objects.filter(production=True, day=T0.date(), deployments=1)
+    assert set(counted.values_list("team__slug", flat=True)) == {"alpha", "group", "org"}
+    lineage = [tree["alpha"].id, tree["group"].id, tree["org"].id]
+    assert RolledUpService.objects.get(service_id=checkout.id).team_ids == lineage
+
+
+def test_a_service_changing_team_moves_its_figures_at_the_next_sync(tree, source):
+    _history(source, 1)
+    cart = Service.objects.get(slug="cart")
+    cart.owner = tree["beta"]
+    cart.save()
+
+    assert "Recomputed the rollups of 2 teams" in team_rollups.sync()  # alpha and beta; group and org keep it
+    assert team_rollups.sync() == "Team rollups are up to date"
+    _assert_rows_equal_a_rebuild()
+    _assert_same_figures(tree["beta"])
+    _assert_same_figures(tree["alpha"])
+
+
+def test_a_team_moving_moves_its_subtree_at_the_next_sync(tree, source):
+    _history(source, 2)
+    beta = tree["beta"]
+    beta.parent = tree["org"]
+    beta.save()
+
+    assert "Recomputed the rollups of 1 teams" in team_rollups.sync()  # only the group lost services
+    _assert_rows_equal_a_rebuild()
+    _assert_same_figures(tree["group"])
+    _assert_same_figures(tree["org"])
+
+
+def test_a_deleted_service_leaves_its_teams_at_the_next_sync(tree, source):
+    _history(source, 3)
+    Service.objects.get(slug="search").delete()
+
+    team_rollups.sync()
+    _assert_rows_equal_a_rebuild()
+    _assert_same_figures(tree["org"])
+    assert not TeamRollup.objects.filter(team=tree["beta"]).exists()
+
+
+def test_a_new_service_without_data_is_recorded_without_recomputing(tree, source):
+    new = ServiceFactory(slug="new", name="New", owner=tree["beta"])
+    assert team_rollups.sync() == "Team rollups are up to date"
+    lineage = [tree["beta"].id, tree["group"].id, tree["org"].id]
+    assert RolledUpService.objects.get(service_id=new.id).team_ids == lineage
+
+
+def test_rebuild_recomputes_team_rollups_after_every_service(tree, source):
+    _history(source, 4)
+    TeamRollup.objects.all().delete()
+    assert "Recomputed the rollups of 4 teams" in rebuild()
+    _assert_same_figures(tree["org"])
+
+
+def test_a_subtree_in_view_reads_one_team_rollup_and_a_team_alone_its_services(tree):
+    group, alpha = tree["group"], tree["alpha"]
+    platform = Service.objects.get(slug="platform")
+
+    lead = team_scope(group, None)
+    assert (lead.rollup_team_ids, lead.rollup_service_ids) == ((group.id,), ())
+
+    member = team_scope(group, {group.id})  # sees the group, not its sub-teams
+    assert (member.rollup_team_ids, member.rollup_service_ids) == ((), (platform.id,))
+
+    both = team_scope(group, {group.id, alpha.id})  # a member of the group who leads alpha
+    assert (both.rollup_team_ids, both.rollup_service_ids) == ((alpha.id,), (platform.id,))
+    assert {s.slug for s in both.services} == {"platform", "checkout", "cart"}
