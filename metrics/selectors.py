@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from metrics import definitions as d
@@ -113,8 +114,8 @@ class Figures:
     """DORA figures of a set of services over some windows (a window and the one before, say).
 
     Everything is read once, when first needed, over the span the windows cover:
-    rollup rows, and failed deployments (for those still unrecovered). Only the
-    review queue at each window's end is read per window: the pull requests open
+    rollup rows, and how many failed deployments each window left unrecovered. Only
+    the review queue at each window's end is read per window: the pull requests open
     and unreviewed at that moment.
     """
 
@@ -132,6 +133,7 @@ class Figures:
         self.service_ids = service_ids
         self.rollup_team_ids, self.rollup_service_ids = rollups or ((), service_ids)
         self.profile = profile
+        self.windows = tuple(windows)
         self.span = d.Window(min(w.start for w in windows), max(w.end for w in windows))
         self.now = now or self.span.end
 
@@ -170,10 +172,20 @@ class Figures:
         return d.waiting_for_review(changes, at, self.profile)
 
     @cached_property
-    def failed(self) -> list[tuple[datetime, datetime | None]]:
-        """(finished, recovered) of the span's failed production deployments."""
+    def unrecovered(self) -> dict[d.Window, int]:
+        """Per window: its failed production deployments not recovered by the window's end (one query)."""
         failed = Deployment.objects.filter(service_id__in=self.service_ids, is_failed=True)
-        return list(failed.finished_in(self.span.start, self.span.end).values_list("finished_at", "recovered_at"))
+        counts = failed.aggregate(
+            **{
+                f"w{n}": Count(
+                    "pk",
+                    filter=Q(finished_at__gte=w.start, finished_at__lt=w.end)
+                    & (Q(recovered_at__isnull=True) | Q(recovered_at__gte=w.end)),
+                )
+                for n, w in enumerate(self.windows)
+            }
+        )
+        return {w: counts[f"w{n}"] for n, w in enumerate(self.windows)}
 
     @cached_property
     def last_events(self) -> dict[str, datetime]:
@@ -200,11 +212,7 @@ class Figures:
         cfr = d.ChangeFailureRate(
             failed=failed, deployments=deployments, value=failed / deployments if deployments else None
         )
-        unrecovered = sum(
-            1
-            for finished, recovered in self.failed
-            if window.contains(finished) and (recovered is None or recovered >= window.end)
-        )
+        unrecovered = self.unrecovered[window]
         rec = d.Recovery(
             failed_deployment_recovery=_stats(production, "recovery_times", profile),
             time_to_restore=_stats(wide, "restore_times", profile),
