@@ -40,7 +40,22 @@ class _Days:
         )
 
 
-Distribution = list[float] | d.Histogram  # seconds (or sizes): exact from one service's rows, else a histogram
+# Seconds (or sizes): exact values, or a histogram once a team rollup held too many to keep exactly.
+Distribution = list[float] | d.Histogram
+
+
+def _combined(first: Distribution, second: Distribution) -> Distribution:
+    """Both together (``first`` may grow in place): exact while both are, else a histogram."""
+    if isinstance(first, list) and isinstance(second, list):
+        first.extend(second)
+        return first
+    histogram = first if isinstance(first, d.Histogram) else d.Histogram.of(first)
+    if isinstance(second, d.Histogram):
+        histogram.merge(second)
+    else:
+        for value in second:
+            histogram.add(value)
+    return histogram
 
 
 def _merge(target: dict, row: dict) -> None:
@@ -49,10 +64,7 @@ def _merge(target: dict, row: dict) -> None:
         target[name] = target.get(name, 0) + row.get(name, 0)
     merged = target.setdefault("distributions", {})
     for name, values in row["distributions"].items():
-        if isinstance(values, d.Histogram):
-            merged.setdefault(name, d.Histogram()).merge(values)
-        else:
-            merged.setdefault(name, []).extend(values)
+        merged[name] = _combined(merged.get(name, []), values)
 
 
 def _add_day(days: dict[date, dict], day: date, row: dict) -> None:
@@ -63,24 +75,21 @@ def _add_day(days: dict[date, dict], day: date, row: dict) -> None:
 
 
 def _rollups(team_ids: Collection[int], service_ids: Collection[int], window: d.Window, profile: d.Profile) -> _Days:
-    """Team rollups of the whole subtrees in scope, plus service rollups of the other services.
-
-    With team rollups in the mix every distribution is a histogram; one service's
-    rollups alone give exact lists.
-    """
+    """Team rollups of the whole subtrees in scope, plus service rollups of the other services."""
     days = window.calendar_days(profile)
     production: dict[date, dict] = {}
     service_wide: dict[date, dict] = {}
     if team_ids:
         teams = TeamRollup.objects.filter(team_id__in=team_ids, day__gte=days[0], day__lte=days[-1])
         for row in teams.values("production", "day", *COUNT_FIELDS, "distributions"):
-            row["distributions"] = {name: d.Histogram.from_json(data) for name, data in row["distributions"].items()}
+            row["distributions"] = {
+                name: d.Histogram.from_json(stored) if isinstance(stored, dict) else stored
+                for name, stored in row["distributions"].items()
+            }
             _add_day(production if row.pop("production") else service_wide, row.pop("day"), row)
     if service_ids:
         rows = DailyRollup.objects.filter(service_id__in=service_ids, day__gte=days[0], day__lte=days[-1])
         for row in rows.values("environment", "day", *COUNT_FIELDS, "distributions"):
-            if team_ids:
-                row["distributions"] = {name: d.Histogram.of(vs) for name, vs in row["distributions"].items()}
             _add_day(service_wide if row.pop("environment") == SERVICE_WIDE else production, row.pop("day"), row)
     return _Days(production, service_wide)
 
@@ -90,13 +99,11 @@ def _sum(days: dict[date, dict], name: str) -> int:
 
 
 def _distribution(days: dict[date, dict], name: str) -> Distribution:
-    parts = [values["distributions"][name] for values in days.values() if name in values.get("distributions", {})]
-    if parts and isinstance(parts[0], d.Histogram):
-        histogram = d.Histogram()
-        for part in parts:
-            histogram.merge(part)
-        return histogram
-    return [value for part in parts for value in part]
+    total: Distribution = []
+    for values in days.values():
+        if (part := values.get("distributions", {}).get(name)) is not None:
+            total = _combined(total, part)
+    return total
 
 
 def _stats(days: dict[date, dict], name: str, profile: d.Profile) -> d.DurationStats:

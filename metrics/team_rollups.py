@@ -14,8 +14,10 @@ day and kind, however many services the scope holds. Rows are kept in step two w
   from their own services' rows and their children's team rows. A schedule runs it
   every minute, so a catalog change shows in team figures within a minute.
 
-``rebuild`` recomputes every team. Counts are exact sums; distributions are
-histograms whose percentiles are within 1% of the exact ones.
+``rebuild`` recomputes every team. Counts are exact sums. A distribution is kept
+exactly while a day holds up to ``EXACT_LIMIT`` values of it (a team's or a group's
+day), as a histogram beyond (a large group's or the organisation's): percentiles
+read from histograms are within 1% of the exact ones.
 """
 
 from __future__ import annotations
@@ -33,51 +35,79 @@ from metrics.definitions import Histogram
 from metrics.models import COUNT_FIELDS, SERVICE_WIDE, RolledUpService, TeamRollup
 from metrics.sql import update_rows
 
+EXACT_LIMIT = 1000  # values a team row keeps exactly per distribution; beyond, a histogram
 Key = tuple[bool, date]  # (production, day)
 ServiceRows = Mapping[tuple[str, date], Mapping]  # DailyRollup rows by (environment, day)
 
 
 @dataclass
-class Change:
-    """Counts and histograms of one (production, day): a sum of rows, or a difference of two sums."""
+class Sample:
+    """A distribution's values in a team row, or a change to them.
 
-    counts: Counter[str] = field(default_factory=Counter)
-    histograms: dict[str, Histogram] = field(default_factory=dict)
+    Exact values with (signed) counts, and a histogram for rows that hold too many
+    values to keep exactly. Stored as a sorted list while it has at most
+    ``EXACT_LIMIT`` values and no histogram part, else as a histogram.
+    """
+
+    exact: Counter[float] = field(default_factory=Counter)
+    histogram: Histogram = field(default_factory=Histogram)
 
     def __bool__(self) -> bool:
-        return any(self.counts.values()) or any(self.histograms.values())
+        return any(self.exact.values()) or bool(self.histogram)
 
-    def add_service_row(self, row: Mapping, times: int = 1) -> None:
-        """Add a ``DailyRollup`` row (counts, and lists of values in ``distributions``)."""
+    def add_stored(self, stored: list[float] | dict[str, int], times: int = 1) -> None:
+        """Add (``times`` 1) or take out (-1) a stored distribution: a list of values, or a histogram's JSON."""
+        if isinstance(stored, dict):
+            self.histogram.merge(Histogram.from_json(stored), times)
+        elif times == 1:
+            self.exact.update(stored)
+        else:
+            self.exact.subtract(stored)
+
+    def add(self, other: Sample) -> None:
+        self.exact.update(other.exact)
+        self.histogram.merge(other.histogram)
+
+    def stored(self) -> list[float] | dict[str, int]:
+        if not self.histogram and sum(self.exact.values()) <= EXACT_LIMIT:
+            return sorted(self.exact.elements())
+        histogram = Histogram(self.histogram.counts.copy(), self.histogram.zeros)
+        for value, count in self.exact.items():
+            if count:
+                histogram.add(value, count)
+        return histogram.to_json()
+
+
+@dataclass
+class Change:
+    """Counts and distributions of one (production, day): a sum of rows, or a difference of two sums."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    samples: dict[str, Sample] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return any(self.counts.values()) or any(self.samples.values())
+
+    def add_row(self, row: Mapping, times: int = 1) -> None:
+        """Add a ``DailyRollup`` or ``TeamRollup`` row (its counts and ``distributions``)."""
         for name in COUNT_FIELDS:
             self.counts[name] += times * row[name]
-        for name, values in row["distributions"].items():
-            histogram = self.histograms.setdefault(name, Histogram())
-            for value in values:
-                histogram.add(value, times)
-
-    def add_team_row(self, row: Mapping) -> None:
-        """Add a ``TeamRollup`` row (counts, and histograms as JSON in ``distributions``)."""
-        for name in COUNT_FIELDS:
-            self.counts[name] += row[name]
-        for name, data in row["distributions"].items():
-            self.histograms.setdefault(name, Histogram()).merge(Histogram.from_json(data))
+        for name, stored in row["distributions"].items():
+            self.samples.setdefault(name, Sample()).add_stored(stored, times)
 
     def add(self, other: Change) -> None:
         self.counts.update(other.counts)
-        for name, histogram in other.histograms.items():
-            self.histograms.setdefault(name, Histogram()).merge(histogram)
+        for name, sample in other.samples.items():
+            self.samples.setdefault(name, Sample()).add(sample)
 
     def values(self) -> dict:
-        """The row's columns: every count, and the non-empty histograms as JSON."""
+        """The row's columns: every count, and the non-empty distributions."""
         return {name: self.counts[name] for name in COUNT_FIELDS} | {
-            "distributions": {name: h.to_json() for name, h in sorted(self.histograms.items()) if h}
+            "distributions": {name: sample.stored() for name, sample in sorted(self.samples.items()) if sample}
         }
 
 
-def service_delta(
-    old: Mapping[tuple[str, date], Mapping], new: Mapping[tuple[str, date], Mapping]
-) -> dict[Key, Change]:
+def service_delta(old: ServiceRows, new: ServiceRows) -> dict[Key, Change]:
     """What a service's new ``DailyRollup`` rows (keyed by environment and day) change in team rows."""
     delta: dict[Key, Change] = defaultdict(Change)
     for key in old.keys() | new.keys():
@@ -87,9 +117,9 @@ def service_delta(
         environment, day = key
         change = delta[(environment != SERVICE_WIDE, day)]
         if before is not None:
-            change.add_service_row(before, -1)
+            change.add_row(before, -1)
         if after is not None:
-            change.add_service_row(after)
+            change.add_row(after)
     return {key: change for key, change in delta.items() if change}
 
 
@@ -122,7 +152,7 @@ def apply_delta(delta: Mapping[Key, Change], team_ids: Iterable[int]) -> int:
         if change is None:
             continue
         total = Change()
-        total.add_team_row(row)
+        total.add_row(row)
         total.add(change)
         if total:
             updates.append((row["pk"], total.values()))
@@ -204,10 +234,10 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
         sums: dict[Key, Change] = defaultdict(Change)
         services = DailyRollup.objects.filter(service__owner_id=team)
         for row in services.values("environment", "day", *COUNT_FIELDS, "distributions").iterator(chunk_size=2000):
-            sums[(row["environment"] != SERVICE_WIDE, row["day"])].add_service_row(row)
+            sums[(row["environment"] != SERVICE_WIDE, row["day"])].add_row(row)
         teams = Rollup.objects.filter(team_id__in=children.get(team, ()))
         for row in teams.values("production", "day", *COUNT_FIELDS, "distributions").iterator(chunk_size=2000):
-            sums[(row["production"], row["day"])].add_team_row(row)
+            sums[(row["production"], row["day"])].add_row(row)
         Rollup.objects.filter(team_id=team).delete()
         Rollup.objects.bulk_create(
             [

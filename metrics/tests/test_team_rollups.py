@@ -15,7 +15,7 @@ from metrics import definitions as d
 from metrics import team_rollups
 from metrics.models import COUNT_FIELDS, DailyRollup, Deployment, RolledUpService, TeamRollup
 from metrics.refresh import rebuild, service_refresh
-from metrics.scope import profile_for_services, team_scope
+from metrics.scope import Scope, team_scope
 from metrics.selectors import Figures
 from metrics.tests.factories import SourceFactory
 from metrics.tests.histories import T0, deploy, random_history
@@ -56,14 +56,11 @@ def _assert_rows_equal_a_rebuild() -> None:
     assert kept == _team_rows()
 
 
-def _summaries(team: Team) -> tuple[d.DoraSummary, d.DoraSummary]:
-    """The team's figures from its team rollups, and from its services' own rollups (exact)."""
-    services = list(Service.objects.filter(owner_id__in=Team.objects.descendant_ids([team.id])))
-    profile = profile_for_services(services)
-    window = d.Window.from_days(T0.date(), T0.date() + timedelta(days=60), profile)
-    ids = [s.id for s in services]
-    from_teams = Figures(ids, [window], profile, rollups=((team.id,), ())).summary(window)
-    from_services = Figures(ids, [window], profile).summary(window)
+def _summaries(scope: Scope) -> tuple[d.DoraSummary, d.DoraSummary]:
+    """The scope's figures as pages read them, and from its services' own rollups (exact)."""
+    window = d.Window.from_days(T0.date(), T0.date() + timedelta(days=60), scope.profile)
+    from_teams = Figures.of_scope(scope, [window]).summary(window)
+    from_services = Figures(scope.service_ids, [window], scope.profile).summary(window)
     return from_teams, from_services
 
 
@@ -76,8 +73,8 @@ def _assert_close(ours: d.DurationStats, exact: d.DurationStats) -> None:
             assert abs(mine - theirs) <= theirs * d.histogram.ALPHA + timedelta(microseconds=1)
 
 
-def _assert_same_figures(team: Team) -> None:
-    ours, exact = _summaries(team)
+def _assert_same_figures(team: Team, visible_team_ids: set[int] | None = None) -> None:
+    ours, exact = _summaries(team_scope(team, visible_team_ids))
     assert ours.deployment_frequency == exact.deployment_frequency
     assert ours.change_failure_rate == exact.change_failure_rate
     assert ours.rework == exact.rework
@@ -111,6 +108,21 @@ def test_refreshes_keep_team_rollups_equal_to_a_rebuild_and_to_the_services_figu
     _assert_rows_equal_a_rebuild()
     for team in tree.values():
         _assert_same_figures(team)
+
+
+def test_days_with_too_many_values_to_keep_exactly_keep_figures_within_one_percent(tree, source, monkeypatch):
+    monkeypatch.setattr(team_rollups, "EXACT_LIMIT", 2)
+    _history(source, 5)
+    _history(source, 6)
+
+    assert any(
+        isinstance(stored, dict)
+        for row in TeamRollup.objects.values_list("distributions", flat=True)
+        for stored in row.values()
+    )
+    for team in tree.values():
+        _assert_same_figures(team)
+    _assert_same_figures(tree["group"], {tree["group"].id, tree["alpha"].id})  # alpha's team rows, the group's services
 
 
 def test_a_service_counts_in_its_team_and_every_team_above_it(tree, source):
