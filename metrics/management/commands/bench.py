@@ -30,6 +30,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from e360.models import Service, Team, User
+from metrics import team_rollups
 from metrics.deliveries import delivery_drain
 from metrics.models import ApiToken, Delivery, Source
 from metrics.refresh import service_refresh
@@ -86,8 +87,9 @@ def _percentile(values: list[float], q: float) -> float:
 class Command(BaseCommand):
     help = (
         "Measure read latency (p50/p95 server time and SQL queries) of the metrics API and the service and "
-        "team delivery pages, API bulk and DevLake webhook ingestion throughput, and rollup rebuild time. "
-        "Prints a table against the PRODUCT.md budgets. Writes only rows of a source named 'bench'."
+        "team delivery pages, API bulk and DevLake webhook ingestion throughput, rollup rebuild time and how "
+        "long team rollups take to follow a service changing team. Prints a table against the PRODUCT.md "
+        "budgets. Writes only rows of a source named 'bench', and moves one service to another team and back."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -122,6 +124,7 @@ class Command(BaseCommand):
             self._ingest_devlake(source, key, options)
         if only in (None, "rebuild"):
             self._rebuild(rng, options["rebuild_sample"])
+            self._sync_after_a_move(rng)
         self._print()
 
     # --- set-up ---------------------------------------------------------------------------
@@ -154,6 +157,13 @@ class Command(BaseCommand):
                 f"API /metrics/dora?team=<group> (90 days, {services_per_group:.0f} services)",
                 api,
                 [f"/api/v1/metrics/dora?team={g.slug}" for g in group_sample],
+            )
+        root = Team.objects.filter(parent=None).order_by("id").first()
+        if root is not None:
+            self._read(
+                f"API /metrics/dora?team=<organisation> (90 days, {Service.objects.count()} services)",
+                api,
+                [f"/api/v1/metrics/dora?team={root.slug}"] * max(n // 4, 2),
             )
         self._read(
             "API /metrics/dora?service= (90 days)", api, [f"/api/v1/metrics/dora?service={s}" for s in service_sample]
@@ -279,6 +289,27 @@ class Command(BaseCommand):
                 f"{per_service * 1000:.0f} ms per service (p95 {_percentile(times, 0.95) * 1000:.0f} ms)",
                 f"{len(chosen)} services timed",
                 f"all {len(ids)} services ≈ {per_service * len(ids) / 60:.1f} min on one worker",
+            )
+        )
+
+    def _sync_after_a_move(self, rng: random.Random) -> None:
+        """A service changes team and back: the time the scheduled sync takes to follow each move."""
+        service = rng.choice(list(Service.objects.select_related("owner")))
+        home = service.owner
+        away = Team.objects.filter(kind=Team.Kind.TEAM).exclude(pk=home.pk).order_by("?").first()
+        times = []
+        for owner in (away, home):
+            service.owner = owner
+            service.save(update_fields=["owner"])
+            started = time.perf_counter()
+            summary = team_rollups.sync()
+            times.append(time.perf_counter() - started)
+        self.rows.append(
+            (
+                "Team rollups sync after a service changes team",
+                f"{statistics.mean(times) * 1000:.0f} ms per move",
+                summary,
+                "",
             )
         )
 
