@@ -299,6 +299,8 @@ class Deployment(models.Model):
         indexes = [
             models.Index(fields=["service", "is_production", "finished_at"]),
             models.Index(fields=["finished_at"]),
+            # Failed deployments of a scope and window (those left unrecovered): a tenth of the rows.
+            models.Index(fields=["service", "finished_at"], condition=Q(is_failed=True), name="deployment_failed"),
         ]
 
     def __str__(self) -> str:

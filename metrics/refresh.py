@@ -36,7 +36,6 @@ from metrics.models import (
     PipelineRun,
     PullRequest,
     Push,
-    TeamRollup,
 )
 from metrics.ranges import PushRec, commit_ranges
 from metrics.sql import update_rows
@@ -355,9 +354,8 @@ def rebuild(service_ids: Iterable[int] | None = None, progress: Callable[[int, i
             progress(number, len(ids), summary)
     teams = f"; {team_rollups.rebuild()}" if everything else ""
     if everything and connection.vendor == "postgresql":
-        # Planner statistics that predate the rollups make PostgreSQL read a whole day range
-        # through the day index instead of the services' rows.
+        # Planner statistics that predate the rollups (or a bulk load) make PostgreSQL read a whole
+        # day range through the day index instead of the services' rows, or hash-join whole tables.
         with connection.cursor() as cursor:
-            for model in (DailyRollup, TeamRollup, Deployment, PullRequest, Incident):
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+            cursor.execute("ANALYZE")
     return f"Rebuilt links and rollups of {len(ids)} services{teams} in {time.perf_counter() - started:.1f} s"

@@ -182,7 +182,7 @@ class Figures:
     def unrecovered(self) -> dict[d.Window, int]:
         """Per window: its failed production deployments not recovered by the window's end (one query)."""
         failed = Deployment.objects.filter(service_id__in=self.service_ids, is_failed=True)
-        counts = failed.aggregate(
+        counts = failed.finished_in(self.span.start, self.span.end).aggregate(
             **{
                 f"w{n}": Count(
                     "pk",
@@ -198,8 +198,12 @@ class Figures:
     def last_events(self) -> dict[str, datetime]:
         return last_events()
 
-    def summary(self, window: d.Window) -> d.DoraSummary:
-        """The same ``DoraSummary`` that ``definitions.dora_summary`` computes from raw rows."""
+    def summary(self, window: d.Window, *, review_queue: bool = True) -> d.DoraSummary:
+        """The same ``DoraSummary`` that ``definitions.dora_summary`` computes from raw rows.
+
+        ``review_queue=False`` leaves out the pull requests waiting for review at the
+        window's end (``review.waiting`` is None): a previous window's, which nothing shows.
+        """
         profile = self.profile
         days = self.days.within(window, profile)
         production, wide = days.production, days.service_wide
@@ -249,7 +253,7 @@ class Figures:
             review=_stats(wide, "pr_review_times", profile),
             size_median=_median(sizes, profile.median_kind),
             sized=sizes.count if isinstance(sizes, d.Histogram) else len(sizes),
-            waiting=self.waiting_for_review(min(self.now, window.end)),
+            waiting=self.waiting_for_review(min(self.now, window.end)) if review_queue else None,
         )
         with_changes = _sum(production, "deployments_with_changes")
         incidents, incidents_linked = _sum(wide, "incidents"), _sum(wide, "incidents_linked")

@@ -149,7 +149,7 @@ def _summary(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
 
 def _figures(figures: selectors.Figures, period: Period) -> dict:
     """The window's summary against the previous window's, as tiles and a data-quality line."""
-    current, previous = figures.summary(period.window), figures.summary(period.previous)
+    current, previous = figures.summary(period.window), figures.summary(period.previous, review_queue=False)
     return {
         "summary": current,
         "tiles": display.tiles(current, previous),

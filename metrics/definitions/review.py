@@ -23,11 +23,11 @@ class ReviewHealth:
     review: DurationStats
     size_median: float | None
     sized: int
-    waiting: tuple[str, ...]
+    waiting: tuple[str, ...] | None  # None: not read (a previous window's queue, which nothing shows)
 
     @property
-    def waiting_count(self) -> int:
-        return len(self.waiting)
+    def waiting_count(self) -> int | None:
+        return None if self.waiting is None else len(self.waiting)
 
 
 def review_health(
