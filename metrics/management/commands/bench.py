@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import socket
 import statistics
@@ -117,9 +118,11 @@ class Command(BaseCommand):
         api = Client(headers={"Authorization": f"Bearer {key}"})
 
         only = options["only"]
+        self._machine()
         if only in (None, "reads"):
             self._reads(rng, options["requests"], api, browser)
         if only in (None, "ingestion"):
+            self._ingest_ceiling(options)
             self._ingest_api(key, options)
             self._ingest_devlake(source, key, options)
         if only in (None, "rebuild"):
@@ -200,7 +203,7 @@ class Command(BaseCommand):
             )
         )
 
-    def _ingest(self, path: str, key: str, bodies: list[Any], options: dict[str, Any]) -> float:
+    def _ingest(self, path: str, key: str, bodies: list[Any], options: dict[str, Any], expect: int = 200) -> float:
         """POST every body to a gunicorn server on loopback, from concurrent clients; seconds taken.
 
         The server is the Procfile's (``gunicorn e360.wsgi``) with ``--workers``, so the figure
@@ -214,9 +217,31 @@ class Command(BaseCommand):
                 answers = list(pool.map(lambda body: _post(port, path, body, headers), encoded))
             elapsed = time.perf_counter() - started
         for status, content in answers:
-            if status >= 300:
+            if status != expect:
                 raise CommandError(f"POST {path} answered {status}: {content[:300]!r}")
         return elapsed
+
+    def _machine(self) -> None:
+        """How fast this machine runs Python: figures from different machines compare through it."""
+        started = time.perf_counter()
+        total = 0
+        for step in range(10_000_000):
+            total += step
+        seconds = time.perf_counter() - started
+        self.rows.append(("Machine: a 10-million-step Python loop", f"{seconds:.2f} s", f"{os.cpu_count()} CPUs", ""))
+
+    def _ingest_ceiling(self, options: dict[str, Any]) -> None:
+        """The same server and clients on a path answered without the database: what any endpoint can reach."""
+        count = options["deliveries"]
+        rate = count / self._ingest("/api/rest/plugins/webhook/unknown", "", [{}] * count, options, expect=404)
+        self.rows.append(
+            (
+                "Ceiling: JSON 404 without the database",
+                f"{rate:.0f} requests/s",
+                f"{count} single POSTs, {options['clients']} clients, {options['workers']} gunicorn workers",
+                "",
+            )
+        )
 
     def _ingest_api(self, key: str, options: dict[str, Any]) -> None:
         count = options["deliveries"]
