@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('e360', '0002_org_viewers_and_heartbeat_schedule'),
-        ('metrics', '0007_team_rollups'),
+        ("e360", "0002_org_viewers_and_heartbeat_schedule"),
+        ("metrics", "0007_team_rollups"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(condition=models.Q(('is_failed', True)), fields=['service', 'finished_at'], name='deployment_failed'),
+            model_name="deployment",
+            index=models.Index(
+                condition=models.Q(("is_failed", True)), fields=["service", "finished_at"], name="deployment_failed"
+            ),
         ),
     ]
