@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 
 from django.contrib.auth.models import AbstractUser
@@ -26,15 +26,19 @@ class TeamQuerySet(models.QuerySet["Team"]):
         children: dict[int | None, list[int]] = {}
         for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
             children.setdefault(parent_id, []).append(team_id)
-        found: set[int] = set()
-        stack = list(root_ids)
-        while stack:
-            team_id = stack.pop()
-            if team_id in found:
-                continue
+        return subtree_ids(root_ids, children)
+
+
+def subtree_ids(root_ids: Iterable[int], children: Mapping[int | None, Iterable[int]]) -> set[int]:
+    """The given teams and every team below them, from a map of each team's children."""
+    found: set[int] = set()
+    stack = list(root_ids)
+    while stack:
+        team_id = stack.pop()
+        if team_id not in found:
             found.add(team_id)
             stack.extend(children.get(team_id, ()))
-        return found
+    return found
 
 
 class Team(models.Model):

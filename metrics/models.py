@@ -437,17 +437,9 @@ COUNT_FIELDS = (
 )
 
 
-class DailyRollup(models.Model):
-    """Per service, environment and org-time-zone day: what pages and the metrics API read.
+class RollupCounts(models.Model):
+    """The counts a rollup row holds (``COUNT_FIELDS``), of the day it covers."""
 
-    Distributions are stored as sorted lists of seconds, so percentiles computed
-    from rollups are exact, and merging days is concatenation. They share one JSON
-    column: a read decodes one value per row, not one per list.
-    """
-
-    service = models.ForeignKey(Service, models.CASCADE, related_name="rollups")
-    environment = models.CharField(max_length=100)
-    day = models.DateField()
     deployments = models.PositiveIntegerField(default=0)
     failed_deployments = models.PositiveIntegerField(default=0)
     rework_deployments = models.PositiveIntegerField(default=0)
@@ -460,6 +452,22 @@ class DailyRollup(models.Model):
     pipeline_failures = models.PositiveIntegerField(default=0)
     pipeline_commits = models.PositiveIntegerField(default=0, help_text="Commits whose first CI run finished that day.")
     pipeline_flaky_commits = models.PositiveIntegerField(default=0, help_text="Those of them that were flaky.")
+
+    class Meta:
+        abstract = True
+
+
+class DailyRollup(RollupCounts):
+    """Per service, environment and org-time-zone day: what pages and the metrics API read.
+
+    Distributions are stored as sorted lists of seconds, so percentiles computed
+    from rollups are exact, and merging days is concatenation. They share one JSON
+    column: a read decodes one value per row, not one per list.
+    """
+
+    service = models.ForeignKey(Service, models.CASCADE, related_name="rollups")
+    environment = models.CharField(max_length=100)
+    day = models.DateField()
     distributions = models.JSONField(
         default=dict,
         help_text=(
@@ -481,7 +489,7 @@ class DailyRollup(models.Model):
         return f"{self.service} {self.environment} {self.day}"
 
 
-class TeamRollup(models.Model):
+class TeamRollup(RollupCounts):
     """Per team and org-time-zone day: the ``DailyRollup`` rows of every service in the team's subtree, summed.
 
     A team or the whole organisation reads one row per day and kind, however many
@@ -496,18 +504,6 @@ class TeamRollup(models.Model):
         help_text="Production environments summed, or the service-wide rows (incidents, CI runs, pull requests)."
     )
     day = models.DateField()
-    deployments = models.PositiveIntegerField(default=0)
-    failed_deployments = models.PositiveIntegerField(default=0)
-    rework_deployments = models.PositiveIntegerField(default=0)
-    deployments_with_changes = models.PositiveIntegerField(default=0)
-    failed_attempts = models.PositiveIntegerField(default=0)
-    changes_deployed = models.PositiveIntegerField(default=0)
-    incidents = models.PositiveIntegerField(default=0)
-    incidents_linked = models.PositiveIntegerField(default=0)
-    pipeline_runs = models.PositiveIntegerField(default=0)
-    pipeline_failures = models.PositiveIntegerField(default=0)
-    pipeline_commits = models.PositiveIntegerField(default=0)
-    pipeline_flaky_commits = models.PositiveIntegerField(default=0)
     distributions = models.JSONField(
         default=dict, help_text="Histograms (``Histogram.to_json``) by the names of ``DailyRollup.distributions``."
     )

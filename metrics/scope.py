@@ -14,7 +14,7 @@ from typing import Literal
 
 from django.conf import settings
 
-from e360.models import DEFAULT_PRODUCTION_PATTERNS, Service, Team
+from e360.models import DEFAULT_PRODUCTION_PATTERNS, Service, Team, subtree_ids
 from metrics import definitions as d
 
 
@@ -73,23 +73,12 @@ def team_scope(team: Team, visible_team_ids: Collection[int] | None) -> Scope:
     children: dict[int | None, list[int]] = {}
     for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
         children.setdefault(parent_id, []).append(team_id)
-    subtree = _subtree(team.id, children)
+    subtree = subtree_ids([team.id], children)
     team_ids = subtree if visible_team_ids is None else {team.id} | (subtree & set(visible_team_ids))
     services = tuple(Service.objects.filter(owner_id__in=team_ids).select_related("owner").order_by("name"))
     whole, alone = _cover(team.id, team_ids, children)
     rollup_services = tuple(s.id for s in services if s.owner_id in alone)
     return Scope("team", None, team, services, profile_for_services(services), tuple(sorted(whole)), rollup_services)
-
-
-def _subtree(team_id: int, children: Mapping[int | None, list[int]]) -> set[int]:
-    found: set[int] = set()
-    stack = [team_id]
-    while stack:
-        node = stack.pop()
-        if node not in found:
-            found.add(node)
-            stack.extend(children.get(node, ()))
-    return found
 
 
 def _cover(team_id: int, team_ids: set[int], children: Mapping[int | None, list[int]]) -> tuple[set[int], set[int]]:
@@ -103,7 +92,7 @@ def _cover(team_id: int, team_ids: set[int], children: Mapping[int | None, list[
     stack = [team_id]
     while stack:
         node = stack.pop()
-        if _subtree(node, children) <= team_ids:
+        if subtree_ids([node], children) <= team_ids:
             whole.add(node)
             continue
         if node in team_ids:

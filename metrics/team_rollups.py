@@ -31,6 +31,7 @@ from django.apps import apps as global_apps
 from django.apps.registry import Apps
 from django.db import transaction
 
+from e360.models import subtree_ids
 from metrics.definitions import Histogram
 from metrics.models import COUNT_FIELDS, SERVICE_WIDE, RolledUpService, TeamRollup
 from metrics.sql import update_rows
@@ -225,7 +226,7 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
     for team, parent in parents.items():
         if parent is not None:
             children[parent].append(team)
-    below = _descendants(affected, children)
+    below = subtree_ids(affected, children)
     list(Service.objects.select_for_update().filter(owner_id__in=below).order_by("pk").values_list("pk", flat=True))
 
     depth = {team: len(_lineage(team, parents)) for team in affected}
@@ -268,14 +269,3 @@ def _lineage(team: int, parents: Mapping[int, int | None]) -> list[int]:
         chain.append(node)
         node = parents.get(node)
     return chain
-
-
-def _descendants(roots: Iterable[int], children: Mapping[int, list[int]]) -> set[int]:
-    found: set[int] = set()
-    stack = list(roots)
-    while stack:
-        team = stack.pop()
-        if team not in found:
-            found.add(team)
-            stack.extend(children.get(team, ()))
-    return found

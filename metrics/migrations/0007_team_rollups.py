@@ -66,8 +66,14 @@ class Migration(migrations.Migration):
                 ("incidents_linked", models.PositiveIntegerField(default=0)),
                 ("pipeline_runs", models.PositiveIntegerField(default=0)),
                 ("pipeline_failures", models.PositiveIntegerField(default=0)),
-                ("pipeline_commits", models.PositiveIntegerField(default=0)),
-                ("pipeline_flaky_commits", models.PositiveIntegerField(default=0)),
+                (
+                    "pipeline_commits",
+                    models.PositiveIntegerField(default=0, help_text="Commits whose first CI run finished that day."),
+                ),
+                (
+                    "pipeline_flaky_commits",
+                    models.PositiveIntegerField(default=0, help_text="Those of them that were flaky."),
+                ),
                 (
                     "distributions",
                     models.JSONField(
