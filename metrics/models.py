@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from e360.models import Person, Service, Team
@@ -154,9 +155,7 @@ class PullRequestQuerySet(models.QuerySet["PullRequest"]):
     def waiting_for_review_at(self, at: datetime, longer_than: timedelta) -> PullRequestQuerySet:
         """Pull requests (not direct pushes) open and unreviewed at ``at``, opened more than ``longer_than`` before."""
         return self.filter(
-            Q(merged_at__isnull=True) | Q(merged_at__gt=at),
-            Q(closed_at__isnull=True) | Q(closed_at__gt=at),
-            Q(first_review_at__isnull=True) | Q(first_review_at__gt=at),
+            Q(attended_at__isnull=True) | Q(attended_at__gt=at),
             is_direct_push=False,
             opened_at__lte=at - longer_than,
         )
@@ -190,6 +189,18 @@ class PullRequest(models.Model):
         "Deployment", models.SET_NULL, null=True, blank=True, related_name="changes", editable=False
     )
     deployed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The first of first review, merge and close: until then the pull request waits for attention.
+    # Each Coalesce is the column itself or, when it is empty, one of the others, so the least of
+    # the three is the earliest time set (PostgreSQL's LEAST skips NULLs, SQLite's MIN does not).
+    attended_at = models.GeneratedField(
+        expression=Least(
+            Coalesce("first_review_at", "merged_at", "closed_at"),
+            Coalesce("merged_at", "closed_at", "first_review_at"),
+            Coalesce("closed_at", "first_review_at", "merged_at"),
+        ),
+        output_field=models.DateTimeField(null=True),
+        db_persist=True,
+    )
 
     objects = PullRequestQuerySet.as_manager()
 
@@ -200,6 +211,7 @@ class PullRequest(models.Model):
             models.Index(fields=["service", "deployed_at"]),
             models.Index(fields=["service", "merged_at"]),
             models.Index(fields=["repository", "merged_at"]),
+            models.Index(fields=["service", "attended_at"]),  # the review queue at a moment
         ]
 
     def __str__(self) -> str:

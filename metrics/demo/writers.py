@@ -34,8 +34,8 @@ def _fixed_columns(model: type[models.Model]) -> tuple[list[str], tuple]:
     """
     names, values = [], []
     for f in model._meta.concrete_fields:
-        if f.primary_key or f.attname in COLUMNS[model]:
-            continue
+        if f.primary_key or f.generated or f.attname in COLUMNS[model]:
+            continue  # generated columns are the database's to fill
         if not f.has_default() and not f.null:
             raise ValueError(f"{model.__name__}.{f.name} has no default: metrics.demo must fill it in.")
         value = f.get_default() if f.has_default() else None
