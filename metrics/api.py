@@ -64,10 +64,15 @@ from metrics.services import (
     UnknownService,
     api_token_authenticate,
     deployment_upsert,
+    deployments_upsert,
     incident_upsert,
+    incidents_upsert,
     pipeline_run_upsert,
+    pipeline_runs_upsert,
     pull_request_upsert,
+    pull_requests_upsert,
     push_upsert,
+    pushes_upsert,
 )
 from metrics.services import incident_resolve as incident_resolve_service
 
@@ -198,6 +203,10 @@ class Upsert(Protocol):
     def __call__(self, *, source: Source, data: Any, dirty: Dirty) -> tuple[Model, bool]: ...
 
 
+class UpsertMany(Protocol):
+    def __call__(self, *, source: Source, items: Sequence[Any], dirty: Dirty) -> list[bool]: ...
+
+
 def _source(request: HttpRequest) -> Source:
     return request.auth.source
 
@@ -213,20 +222,17 @@ def _write_one(request: HttpRequest, upsert: Upsert, payload: Schema) -> Status:
     return Status(201 if created else 200, record)
 
 
-def _write_many(request: HttpRequest, upsert: Upsert, items: Sequence[Schema]) -> dict:
-    results = []
+def _write_many(request: HttpRequest, upsert: UpsertMany, items: Sequence[Schema]) -> dict:
     with transaction.atomic():
         dirty = Dirty()
-        for index, item in enumerate(items):
-            try:
-                record, created = upsert(source=_source(request), data=item.to_data(), dirty=dirty)
-            except UnknownService as exc:
-                # Raised inside the atomic block: nothing of this request is kept.
-                raise Rejected(_error(str(exc), ("body", index), "unknown_service")) from exc
-            results.append({"external_id": record.external_id, "created": created})
+        try:
+            created = upsert(source=_source(request), items=[item.to_data() for item in items], dirty=dirty)
+        except UnknownService as exc:
+            # Raised inside the atomic block: nothing of this request is kept.
+            raise Rejected(_error(str(exc), ("body", exc.index or 0), "unknown_service")) from exc
         dirty.schedule()
-    created = sum(result["created"] for result in results)
-    return {"created": created, "updated": len(results) - created, "items": results}
+    results = [{"external_id": item.external_id, "created": new} for item, new in zip(items, created, strict=True)]
+    return {"created": sum(created), "updated": len(created) - sum(created), "items": results}
 
 
 # Bulk bodies: arrays of at most 1000 items (OpenAPI shows the bound, pydantic enforces it).
@@ -292,7 +298,7 @@ def deployment_put(request: HttpRequest, payload: DeploymentIn) -> Status:
 @deployments.post("/bulk", response={200: BulkOut, **WRITE_ERRORS}, summary="Create or update deployments in bulk")
 def deployment_bulk(request: HttpRequest, items: BulkDeployments) -> dict:
     """Create or update up to 1000 deployments, all or nothing."""
-    return _write_many(request, deployment_upsert, items)
+    return _write_many(request, deployments_upsert, items)
 
 
 @deployments.get("", response={200: list[DeploymentOut], **READ_ERRORS}, summary="List deployments")
@@ -335,7 +341,7 @@ def incident_put(request: HttpRequest, payload: IncidentIn) -> Status:
 @incidents.post("/bulk", response={200: BulkOut, **WRITE_ERRORS}, summary="Create or update incidents in bulk")
 def incident_bulk(request: HttpRequest, items: BulkIncidents) -> dict:
     """Create or update up to 1000 incidents, all or nothing."""
-    return _write_many(request, incident_upsert, items)
+    return _write_many(request, incidents_upsert, items)
 
 
 @incidents.post(
@@ -398,7 +404,7 @@ def pull_request_put(request: HttpRequest, payload: PullRequestIn) -> Status:
 @pull_requests.post("/bulk", response={200: BulkOut, **WRITE_ERRORS}, summary="Create or update pull requests in bulk")
 def pull_request_bulk(request: HttpRequest, items: BulkPullRequests) -> dict:
     """Create or update up to 1000 pull requests, all or nothing."""
-    return _write_many(request, pull_request_upsert, items)
+    return _write_many(request, pull_requests_upsert, items)
 
 
 @pull_requests.get("", response={200: list[PullRequestOut], **READ_ERRORS}, summary="List pull requests")
@@ -446,7 +452,7 @@ def pipeline_run_put(request: HttpRequest, payload: PipelineRunIn) -> Status:
 @pipeline_runs.post("/bulk", response={200: BulkOut, **WRITE_ERRORS}, summary="Create or update pipeline runs in bulk")
 def pipeline_run_bulk(request: HttpRequest, items: BulkPipelineRuns) -> dict:
     """Create or update up to 1000 pipeline runs, all or nothing."""
-    return _write_many(request, pipeline_run_upsert, items)
+    return _write_many(request, pipeline_runs_upsert, items)
 
 
 @pipeline_runs.get("", response={200: list[PipelineRunOut], **READ_ERRORS}, summary="List pipeline runs")
@@ -488,7 +494,7 @@ def push_put(request: HttpRequest, payload: PushIn) -> Status:
 @pushes.post("/bulk", response={200: BulkOut, **WRITE_ERRORS}, summary="Create or update pushes in bulk")
 def push_bulk(request: HttpRequest, items: BulkPushes) -> dict:
     """Create or update up to 1000 pushes, all or nothing."""
-    return _write_many(request, push_upsert, items)
+    return _write_many(request, pushes_upsert, items)
 
 
 @pushes.get("", response={200: list[PushOut], **READ_ERRORS}, summary="List pushes")

@@ -37,9 +37,9 @@ from metrics.services import (
     Dirty,
     IncidentData,
     UnknownService,
-    deployment_upsert,
+    deployments_upsert,
     incident_resolve,
-    incident_upsert,
+    incidents_upsert,
 )
 
 logger = logging.getLogger(__name__)
@@ -363,13 +363,13 @@ def delivery_process(*, delivery_id: int) -> str:
 def _apply(delivery: Delivery, dirty: Dirty) -> tuple[str, str]:
     source = delivery.source
     if delivery.kind == KIND_DEPLOYMENT:
-        for data in devlake_deployments(delivery.payload, received_at=delivery.received_at):
-            deployment_upsert(source=source, data=data, dirty=dirty)
+        deployments = devlake_deployments(delivery.payload, received_at=delivery.received_at)
+        deployments_upsert(source=source, items=list(deployments), dirty=dirty)
         return Delivery.Status.PROCESSED, ""
     if delivery.kind == KIND_ISSUE:
         issue = devlake_issue(delivery.payload, received_at=delivery.received_at)
         if issue.incident is not None:
-            incident_upsert(source=source, data=issue.incident, dirty=dirty)
+            incidents_upsert(source=source, items=[issue.incident], dirty=dirty)
             return Delivery.Status.PROCESSED, ""
         # DevLake re-types an issue on update; one that stops being an INCIDENT leaves the metrics.
         existing = list(Incident.objects.filter(source=source, external_id=issue.key))

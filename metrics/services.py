@@ -8,11 +8,13 @@ transaction commits, so late data re-links the records it relates to.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from e360.models import Person, Service
@@ -31,7 +33,12 @@ from metrics.models import (
 
 
 class UnknownService(ValueError):
-    """A record names no service we know, and its source may not create one."""
+    """A record names no service we know, and its source may not create one.
+
+    In a batch, ``index`` is the position of the record that named it.
+    """
+
+    index: int | None = None
 
 
 @dataclass
@@ -106,6 +113,79 @@ def repository_for(name: str | None, service: Service) -> Repository | None:
 
 
 # --- Upserts -----------------------------------------------------------------------------
+#
+# Each kind has one set-based writer (``deployments_upsert`` and so on) for a batch of
+# records: the services, repositories and people the batch names are looked up once each,
+# and the records are written in one INSERT ... ON CONFLICT (source, external_id) DO UPDATE.
+# Only the fields the record carries are updated; what the refresh derives (links, lead
+# times) is kept. The single-record writers are the batch of one, returning the row.
+
+
+class _Lookups:
+    """What a batch of records names, each looked up once: services, repositories, people."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self._services: dict[tuple[str | None, str | None], Service] = {}
+        self._repositories: dict[str, Repository] = {}
+        self._people: dict[str, Person | None] = {}
+
+    def service(self, data: Any) -> Service:
+        key = (data.service, data.repository)
+        if key not in self._services:
+            self._services[key] = service_resolve(source=self.source, service=data.service, repository=data.repository)
+        return self._services[key]
+
+    def repository(self, name: str | None, service: Service) -> Repository | None:
+        if not name:
+            return None
+        if name not in self._repositories:
+            self._repositories[name] = repository_for(name, service)
+        return self._repositories[name]
+
+    def person(self, login: str) -> Person | None:
+        if login not in self._people:
+            self._people[login] = _person_for_login(login)
+        return self._people[login]
+
+
+def _rows[D](items: Sequence[D], row: Callable[[D], dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """``(external_id, fields)`` for each item; an unknown service names the item's index."""
+    rows = []
+    for index, data in enumerate(items):
+        try:
+            rows.append((data.external_id, row(data)))
+        except UnknownService as exc:
+            exc.index = index
+            raise
+    return rows
+
+
+def _write[M: Model](model: type[M], source: Source, rows: list[tuple[str, dict[str, Any]]]) -> list[bool]:
+    """Insert or update ``rows`` on ``(source, external_id)`` in one statement; whether each was new.
+
+    An external id sent twice in one batch is written once, with its last fields (as two
+    writes one after the other would leave it), and only its first mention counts as created.
+    """
+    if not rows:
+        return []
+    ids = [external_id for external_id, _ in rows]
+    manager = model._default_manager
+    existing = set(manager.filter(source=source, external_id__in=ids).values_list("external_id", flat=True))
+    latest = dict(rows)
+    fields = list(rows[0][1])
+    fields += [f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
+    manager.bulk_create(
+        [model(source=source, external_id=external_id, **values) for external_id, values in latest.items()],
+        update_conflicts=True,
+        unique_fields=["source", "external_id"],
+        update_fields=fields,
+    )
+    created, seen = [], set()
+    for external_id in ids:
+        created.append(external_id not in existing and external_id not in seen)
+        seen.add(external_id)
+    return created
 
 
 @dataclass(frozen=True)
@@ -126,12 +206,13 @@ class DeploymentData:
     changes: tuple[str, ...] | None = None
 
 
-def deployment_upsert(*, source: Source, data: DeploymentData, dirty: Dirty) -> tuple[Deployment, bool]:
-    service = service_resolve(source=source, service=data.service, repository=data.repository)
-    deployment, created = Deployment.objects.update_or_create(
-        source=source,
-        external_id=data.external_id,
-        defaults={
+def deployments_upsert(*, source: Source, items: Sequence[DeploymentData], dirty: Dirty) -> list[bool]:
+    lookups = _Lookups(source)
+
+    def row(data: DeploymentData) -> dict[str, Any]:
+        service = lookups.service(data)
+        dirty.add(service.id, data.started_at or data.finished_at)
+        return {
             "service": service,
             "environment": data.environment,
             "is_production": service.is_production(data.environment),
@@ -139,18 +220,22 @@ def deployment_upsert(*, source: Source, data: DeploymentData, dirty: Dirty) -> 
             "started_at": data.started_at,
             "finished_at": data.finished_at,
             "sha": data.sha,
-            "repository": repository_for(data.repository, service),
+            "repository": lookups.repository(data.repository, service),
             "ref": data.ref,
             "title": data.title,
             "url": data.url,
             "is_rollback": data.is_rollback,
             "is_hotfix": data.is_hotfix,
             "sent_changes": list(data.changes) if data.changes is not None else None,
-        },
-    )
-    dirty.add(service.id, data.started_at or data.finished_at)
+        }
+
     dirty.sources.add(source.id)
-    return deployment, created
+    return _write(Deployment, source, _rows(items, row))
+
+
+def deployment_upsert(*, source: Source, data: DeploymentData, dirty: Dirty) -> tuple[Deployment, bool]:
+    (created,) = deployments_upsert(source=source, items=[data], dirty=dirty)
+    return Deployment.objects.get(source=source, external_id=data.external_id), created
 
 
 @dataclass(frozen=True)
@@ -167,30 +252,34 @@ class IncidentData:
     root_cause_sha: str = ""
 
 
-def incident_upsert(*, source: Source, data: IncidentData, dirty: Dirty) -> tuple[Incident, bool]:
-    service = service_resolve(source=source, service=data.service, repository=data.repository)
-    caused_by = None
-    if data.caused_by:
-        caused_by = Deployment.objects.filter(source=source, external_id=data.caused_by).first()
-        if caused_by is None:
+def incidents_upsert(*, source: Source, items: Sequence[IncidentData], dirty: Dirty) -> list[bool]:
+    lookups = _Lookups(source)
+    named = {data.caused_by for data in items if data.caused_by}
+    causes = dict(Deployment.objects.filter(source=source, external_id__in=named).values_list("external_id", "pk"))
+
+    def row(data: IncidentData) -> dict[str, Any]:
+        service = lookups.service(data)
+        if data.caused_by and data.caused_by not in causes:
             raise UnknownService(f'caused_by names no deployment "{data.caused_by}" of this source')
-    incident, created = Incident.objects.update_or_create(
-        source=source,
-        external_id=data.external_id,
-        defaults={
+        dirty.add(service.id, data.started_at)
+        return {
             "service": service,
             "title": data.title,
             "severity": data.severity,
             "url": data.url,
             "started_at": data.started_at,
             "resolved_at": data.resolved_at,
-            "caused_by": caused_by,
+            "caused_by_id": causes.get(data.caused_by),
             "root_cause_sha": data.root_cause_sha,
-        },
-    )
-    dirty.add(service.id, data.started_at)
+        }
+
     dirty.sources.add(source.id)
-    return incident, created
+    return _write(Incident, source, _rows(items, row))
+
+
+def incident_upsert(*, source: Source, data: IncidentData, dirty: Dirty) -> tuple[Incident, bool]:
+    (created,) = incidents_upsert(source=source, items=[data], dirty=dirty)
+    return Incident.objects.get(source=source, external_id=data.external_id), created
 
 
 def incident_resolve(*, source: Source, external_id: str, resolved_at: datetime, dirty: Dirty) -> Incident:
@@ -237,28 +326,31 @@ class PullRequestData:
     commits: tuple[CommitData, ...] = ()
 
 
-def pull_request_upsert(*, source: Source, data: PullRequestData, dirty: Dirty) -> tuple[PullRequest, bool]:
-    service = service_resolve(source=source, service=data.service, repository=data.repository)
-    repository = repository_for(data.repository, service)
-    first_commit_at = min(
-        [c.authored_at for c in data.commits] + ([data.first_commit_at] if data.first_commit_at else []),
-        default=None,
-    )
-    if data.is_direct_push and first_commit_at is None:
-        first_commit_at = data.merged_at
-    others = [r for r in data.reviews if r.author != data.author]
-    approvals = [r.submitted_at for r in others if r.state == Review.State.APPROVED]
-    pull_request, created = PullRequest.objects.update_or_create(
-        source=source,
-        external_id=data.external_id,
-        defaults={
+def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], dirty: Dirty) -> list[bool]:
+    """Pull requests with their reviews and commits: three statements for the batch, and the lookups."""
+    lookups = _Lookups(source)
+    repositories: dict[str, Repository | None] = {}
+
+    def row(data: PullRequestData) -> dict[str, Any]:
+        service = lookups.service(data)
+        repositories[data.external_id] = repository = lookups.repository(data.repository, service)
+        first_commit_at = min(
+            [c.authored_at for c in data.commits] + ([data.first_commit_at] if data.first_commit_at else []),
+            default=None,
+        )
+        if data.is_direct_push and first_commit_at is None:
+            first_commit_at = data.merged_at
+        others = [r for r in data.reviews if r.author != data.author]
+        approvals = [r.submitted_at for r in others if r.state == Review.State.APPROVED]
+        dirty.add(service.id, data.merged_at or data.opened_at)
+        return {
             "repository": repository,
             "service": service,
             "number": data.number,
             "title": data.title,
             "url": data.url,
             "author_login": data.author,
-            "author": _person_for_login(data.author),
+            "author": lookups.person(data.author),
             "base_branch": data.base_branch,
             "is_direct_push": data.is_direct_push,
             "first_commit_at": first_commit_at,
@@ -270,23 +362,53 @@ def pull_request_upsert(*, source: Source, data: PullRequestData, dirty: Dirty) 
             "merge_sha": data.merge_sha,
             "additions": data.additions,
             "deletions": data.deletions,
-        },
-    )
-    for review in data.reviews:
-        Review.objects.update_or_create(
-            pull_request=pull_request,
-            external_id=review.external_id,
-            defaults={"author_login": review.author, "state": review.state, "submitted_at": review.submitted_at},
-        )
-    for commit in data.commits:
-        Commit.objects.update_or_create(
-            repository=repository,
-            sha=commit.sha,
-            defaults={"authored_at": commit.authored_at, "pull_request": pull_request},
-        )
-    dirty.add(service.id, data.merged_at or data.opened_at)
+        }
+
     dirty.sources.add(source.id)
-    return pull_request, created
+    created = _write(PullRequest, source, _rows(items, row))
+    latest = {data.external_id: data for data in items}
+    ids = dict(PullRequest.objects.filter(source=source, external_id__in=latest).values_list("external_id", "pk"))
+    reviews = {
+        (ids[data.external_id], review.external_id): Review(
+            pull_request_id=ids[data.external_id],
+            external_id=review.external_id,
+            author_login=review.author,
+            state=review.state,
+            submitted_at=review.submitted_at,
+        )
+        for data in latest.values()
+        for review in data.reviews
+    }
+    if reviews:
+        Review.objects.bulk_create(
+            reviews.values(),
+            update_conflicts=True,
+            unique_fields=["pull_request", "external_id"],
+            update_fields=["author_login", "state", "submitted_at"],
+        )
+    commits = {
+        (repositories[data.external_id].pk, commit.sha): Commit(
+            repository=repositories[data.external_id],
+            sha=commit.sha,
+            authored_at=commit.authored_at,
+            pull_request_id=ids[data.external_id],
+        )
+        for data in latest.values()
+        for commit in data.commits
+    }
+    if commits:
+        Commit.objects.bulk_create(
+            commits.values(),
+            update_conflicts=True,
+            unique_fields=["repository", "sha"],
+            update_fields=["authored_at", "pull_request"],
+        )
+    return created
+
+
+def pull_request_upsert(*, source: Source, data: PullRequestData, dirty: Dirty) -> tuple[PullRequest, bool]:
+    (created,) = pull_requests_upsert(source=source, items=[data], dirty=dirty)
+    return PullRequest.objects.get(source=source, external_id=data.external_id), created
 
 
 def _person_for_login(login: str) -> Person | None:
@@ -311,17 +433,18 @@ class PipelineRunData:
     url: str = ""
 
 
-def pipeline_run_upsert(*, source: Source, data: PipelineRunData, dirty: Dirty) -> tuple[PipelineRun, bool]:
-    service = service_resolve(source=source, service=data.service, repository=data.repository)
-    duration = None
-    if data.started_at and data.finished_at and data.finished_at >= data.started_at:
-        duration = round((data.finished_at - data.started_at).total_seconds())
-    run, created = PipelineRun.objects.update_or_create(
-        source=source,
-        external_id=data.external_id,
-        defaults={
+def pipeline_runs_upsert(*, source: Source, items: Sequence[PipelineRunData], dirty: Dirty) -> list[bool]:
+    lookups = _Lookups(source)
+
+    def row(data: PipelineRunData) -> dict[str, Any]:
+        service = lookups.service(data)
+        duration = None
+        if data.started_at and data.finished_at and data.finished_at >= data.started_at:
+            duration = round((data.finished_at - data.started_at).total_seconds())
+        dirty.add(service.id, data.finished_at or data.started_at)
+        return {
             "service": service,
-            "repository": repository_for(data.repository, service),
+            "repository": lookups.repository(data.repository, service),
             "workflow": data.workflow,
             "branch": data.branch,
             "is_default_branch": data.is_default_branch,
@@ -332,11 +455,15 @@ def pipeline_run_upsert(*, source: Source, data: PipelineRunData, dirty: Dirty) 
             "finished_at": data.finished_at,
             "duration_seconds": duration,
             "url": data.url,
-        },
-    )
-    dirty.add(service.id, data.finished_at or data.started_at)
+        }
+
     dirty.sources.add(source.id)
-    return run, created
+    return _write(PipelineRun, source, _rows(items, row))
+
+
+def pipeline_run_upsert(*, source: Source, data: PipelineRunData, dirty: Dirty) -> tuple[PipelineRun, bool]:
+    (created,) = pipeline_runs_upsert(source=source, items=[data], dirty=dirty)
+    return PipelineRun.objects.get(source=source, external_id=data.external_id), created
 
 
 @dataclass(frozen=True)
@@ -353,24 +480,29 @@ class PushData:
     pushed_at: datetime | None = None
 
 
-def push_upsert(*, source: Source, data: PushData, dirty: Dirty) -> tuple[Push, bool]:
-    service = service_resolve(source=source, service=data.service, repository=data.repository)
-    push, created = Push.objects.update_or_create(
-        source=source,
-        external_id=data.external_id,
-        defaults={
+def pushes_upsert(*, source: Source, items: Sequence[PushData], dirty: Dirty) -> list[bool]:
+    lookups = _Lookups(source)
+
+    def row(data: PushData) -> dict[str, Any]:
+        service = lookups.service(data)
+        dirty.add(service.id, data.pushed_at)
+        return {
             "service": service,
-            "repository": repository_for(data.repository, service),
+            "repository": lookups.repository(data.repository, service),
             "branch": data.branch,
             "before_sha": data.before,
             "after_sha": data.after,
             "commit_shas": list(data.commits),
             "pushed_at": data.pushed_at,
-        },
-    )
-    dirty.add(service.id, data.pushed_at)
+        }
+
     dirty.sources.add(source.id)
-    return push, created
+    return _write(Push, source, _rows(items, row))
+
+
+def push_upsert(*, source: Source, data: PushData, dirty: Dirty) -> tuple[Push, bool]:
+    (created,) = pushes_upsert(source=source, items=[data], dirty=dirty)
+    return Push.objects.get(source=source, external_id=data.external_id), created
 
 
 # --- Sources and tokens -------------------------------------------------------------------

@@ -224,6 +224,37 @@ def test_bulk_creates_and_updates_and_counts_them(api_client):
     assert Deployment.objects.count() == 3
 
 
+def test_bulk_writes_an_id_sent_twice_once_with_its_last_fields(api_client):
+    items = [deployment(external_id="d0", title="first"), deployment(external_id="d0", title="second")]
+
+    response = post(api_client, items, url=f"{URL}/bulk")
+
+    assert [item["created"] for item in response.json()["items"]] == [True, False]
+    assert list(Deployment.objects.values_list("title", flat=True)) == ["second"]
+
+
+def test_bulk_update_keeps_what_the_refresh_derived(api_client):
+    post(api_client, deployment(external_id="d0"))
+    Deployment.objects.update(link_rule=Deployment.LinkRule.COMMIT_RANGE)
+
+    post(api_client, [deployment(external_id="d0", status="failure")], url=f"{URL}/bulk")
+
+    stored = Deployment.objects.get()
+    assert (stored.status, stored.link_rule) == ("failure", Deployment.LinkRule.COMMIT_RANGE)
+
+
+@pytest.mark.parametrize("size", [3, 300])
+def test_bulk_queries_do_not_grow_with_items(api_client, size, django_assert_max_num_queries):
+    items = [deployment(external_id=f"d{i}", repository="acme/checkout") for i in range(size)]
+    post(api_client, items[:1], url=f"{URL}/bulk")
+
+    # Token, savepoint, service, repository, existing ids, the upsert, the source's last event, release.
+    with django_assert_max_num_queries(9):
+        response = post(api_client, items, url=f"{URL}/bulk")
+
+    assert response.json()["created"] == size - 1
+
+
 def test_bulk_is_all_or_nothing_and_names_the_bad_item(api_client):
     items = [deployment(external_id=f"d{i}") for i in range(20)]
     items[17]["service"] = "nope"

@@ -142,6 +142,39 @@ def test_bulk_writes_them_all(api_client):
     assert Review.objects.count() == 8
 
 
+def test_bulk_updates_reviews_and_commits_in_place(api_client):
+    post(api_client, [pull_request()], url=f"{URL}/bulk")
+    reviews = [
+        {"external_id": "r-1", "author": "grace", "state": "approved", "submitted_at": "2025-04-30T10:00:00Z"},
+        {"external_id": "r-3", "author": "alan", "state": "commented", "submitted_at": "2025-04-30T12:00:00Z"},
+    ]
+
+    response = post(api_client, [pull_request(reviews=reviews)], url=f"{URL}/bulk")
+
+    assert response.json()["updated"] == 1
+    assert sorted(Review.objects.values_list("external_id", "state")) == [
+        ("r-1", "approved"),
+        ("r-2", "approved"),
+        ("r-3", "commented"),
+    ]
+    assert PullRequest.objects.get().approved_at == datetime(2025, 4, 30, 10, tzinfo=UTC)
+    assert Commit.objects.count() == 2
+
+
+@pytest.mark.parametrize("size", [2, 50])
+def test_bulk_queries_do_not_grow_with_items(api_client, size, django_assert_max_num_queries):
+    items = [pull_request(external_id=f"pr-{i}", number=i + 1) for i in range(size)]
+
+    # The token and its last use, the service found by its repository, the repository created,
+    # the author, existing ids, the upsert, the ids, reviews, commits, the source's last event
+    # (and savepoints): as many for 2 items as for 50.
+    with django_assert_max_num_queries(17):
+        response = post(api_client, items, url=f"{URL}/bulk")
+
+    assert response.json()["created"] == size
+    assert Review.objects.count() == 2 * size
+
+
 def test_the_list_filters_and_is_newest_first(api_client, source, service):
     start = datetime(2025, 5, 1, tzinfo=UTC)
     PullRequestFactory(source=source, service=service, external_id="open", opened_at=start + timedelta(days=2))

@@ -375,7 +375,7 @@ def test_a_repository_of_no_known_service_fails_visibly_and_retries_after_the_ma
 def test_an_unexpected_error_fails_the_delivery_with_its_type_and_writes_nothing(source, service):
     delivery = _delivery(source, KIND_DEPLOYMENT, _deployment_body())
 
-    with mock.patch("metrics.deliveries.deployment_upsert", side_effect=RuntimeError("boom")):
+    with mock.patch("metrics.deliveries.deployments_upsert", side_effect=RuntimeError("boom")):
         delivery_process(delivery_id=delivery.pk)
 
     delivery.refresh_from_db()
