@@ -436,9 +436,14 @@ def delivery_queue(source_id: int) -> None:
 
     def queue() -> None:
         if Source.objects.filter(pk=source_id, drain_queued=False).update(drain_queued=True):
-            async_task(DRAIN_TASK, source_id, group="metrics-deliveries")
+            delivery_drain_task(source_id)
 
     transaction.on_commit(queue)
+
+
+def delivery_drain_task(source_id: int) -> None:
+    """Queue the drain of a source's deliveries, once its ``drain_queued`` is set."""
+    async_task(DRAIN_TASK, source_id, group="metrics-deliveries")
 
 
 def delivery_drain(source_id: int | None = None, batch: int = 500) -> str:

@@ -524,7 +524,12 @@ def api_token_authenticate(key: str) -> ApiToken | None:
         token = ApiToken.objects.active().select_related("source").get(key_hash=ApiToken.hash_key(key))
     except ApiToken.DoesNotExist:
         return None
-    now = timezone.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    api_token_used(token.pk, token.last_used_at)
     return token
+
+
+def api_token_used(token_id: int, last_used_at: datetime | None) -> None:
+    """Record that a token was used; to the minute, so busy keys do not write on every request."""
+    now = timezone.now()
+    if last_used_at is None or (now - last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
