@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import DatabaseError, transaction
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -415,6 +415,44 @@ def _close(delivery: Delivery, dirty: Dirty) -> tuple[str, str]:
     return Delivery.Status.PROCESSED, ""
 
 
+def _process_deployments(ids: list[int]) -> set[int]:
+    """Process the waiting deployment deliveries among ``ids`` together, one transaction per source,
+    as ``delivery_process`` would one by one; the ids processed. A source's deliveries are left
+    to ``delivery_process`` when any of them fails, so it can say which and why.
+    """
+    waiting = Delivery.objects.filter(pk__in=ids, kind=KIND_DEPLOYMENT, status=Delivery.Status.RECEIVED)
+    by_source: dict[int, list[int]] = {}
+    for delivery_id, source_id in waiting.order_by("pk").values_list("pk", "source_id"):
+        by_source.setdefault(source_id, []).append(delivery_id)
+    done: set[int] = set()
+    for source_ids in by_source.values():
+        dirty = Dirty()
+        try:
+            with transaction.atomic():
+                deliveries = list(
+                    Delivery.objects.select_for_update(of=("self",), skip_locked=True)
+                    .select_related("source")
+                    .filter(pk__in=source_ids, status=Delivery.Status.RECEIVED)
+                    .order_by("pk")
+                )
+                if not deliveries:
+                    continue
+                items = [
+                    data
+                    for delivery in deliveries
+                    for data in devlake_deployments(delivery.payload, received_at=delivery.received_at)
+                ]
+                deployments_upsert(source=deliveries[0].source, items=items, dirty=dirty)
+                Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+                    status=Delivery.Status.PROCESSED, error="", attempts=F("attempts") + 1, processed_at=timezone.now()
+                )
+        except (PayloadError, UnknownService, DatabaseError):
+            continue  # one by one, then, to find the one that fails
+        dirty.schedule()  # which also records the source's last event
+        done.update(d.pk for d in deliveries)
+    return done
+
+
 def _touch_source(delivery: Delivery) -> None:
     # "Last ingested event per source" for the data-quality line; once a minute is precise enough
     # and keeps concurrent deliveries from queueing on the source row.
@@ -451,8 +489,10 @@ def delivery_drain(source_id: int | None = None, batch: int = 500) -> str:
     until none is left; a summary of outcomes.
 
     Deliveries that arrive meanwhile are taken too, whatever their id: each round
-    reads all that are still waiting. Each is processed in its own transaction
-    (``delivery_process``), so a failure stops nothing else.
+    reads all that are still waiting. A round's deployments are written together, in
+    one transaction per source; when any of them fails, and for the other kinds, each
+    delivery is processed in its own transaction (``delivery_process``), so a failure
+    stops nothing else.
     """
     sources = Source.objects.filter(drain_queued=True)
     (sources.filter(pk=source_id) if source_id is not None else sources).update(drain_queued=False)
@@ -463,8 +503,10 @@ def delivery_drain(source_id: int | None = None, batch: int = 500) -> str:
     outcomes: Counter[str] = Counter()
     attempted: set[int] = set()  # a delivery still "received" after its turn is not taken again
     while ids := [pk for pk in pks[:batch] if pk not in attempted]:
+        together = _process_deployments(ids)
         for delivery_id in ids:
-            delivery_process(delivery_id=delivery_id)
+            if delivery_id not in together:
+                delivery_process(delivery_id=delivery_id)
         attempted.update(ids)
         outcomes.update(dict(Delivery.objects.filter(pk__in=ids).values_list("status").annotate(Count("pk"))))
     return ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing to process"

@@ -109,7 +109,8 @@ class Delivery(models.Model):
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
 
-    source = models.ForeignKey(Source, models.CASCADE, related_name="deliveries")
+    # No index of its own: the unique constraint's index below leads with it.
+    source = models.ForeignKey(Source, models.CASCADE, db_index=False, related_name="deliveries")
     delivery_id = models.CharField(max_length=200, help_text="The sender's id, or a hash of the body.")
     kind = models.CharField(max_length=60, help_text="What the payload is, e.g. devlake.deployment.")
     path_params = models.JSONField(default=dict, blank=True)
@@ -164,7 +165,8 @@ class PullRequestQuerySet(models.QuerySet["PullRequest"]):
 class PullRequest(models.Model):
     """A change: a merged pull request, or a direct push to the default branch."""
 
-    source = models.ForeignKey(Source, models.CASCADE, related_name="pull_requests")
+    # No index of its own: the unique constraint's index below leads with it.
+    source = models.ForeignKey(Source, models.CASCADE, db_index=False, related_name="pull_requests")
     external_id = models.CharField(max_length=200)
     repository = models.ForeignKey(Repository, models.CASCADE, related_name="pull_requests")
     service = models.ForeignKey(Service, models.SET_NULL, null=True, blank=True, related_name="pull_requests")
@@ -228,7 +230,8 @@ class Review(models.Model):
         CHANGES_REQUESTED = "changes_requested", "Changes requested"
         COMMENTED = "commented", "Commented"
 
-    pull_request = models.ForeignKey(PullRequest, models.CASCADE, related_name="reviews")
+    # No index of its own: the unique constraint's index below leads with it.
+    pull_request = models.ForeignKey(PullRequest, models.CASCADE, db_index=False, related_name="reviews")
     external_id = models.CharField(max_length=200)
     author_login = models.CharField(max_length=200)
     state = models.CharField(max_length=20, choices=State.choices, default=State.COMMENTED)
@@ -245,7 +248,8 @@ class Review(models.Model):
 
 
 class Commit(models.Model):
-    repository = models.ForeignKey(Repository, models.CASCADE, related_name="commits")
+    # No index of its own: the unique constraint's index below leads with it.
+    repository = models.ForeignKey(Repository, models.CASCADE, db_index=False, related_name="commits")
     sha = models.CharField(max_length=64)
     authored_at = models.DateTimeField()
     pull_request = models.ForeignKey(PullRequest, models.SET_NULL, null=True, blank=True, related_name="commits")
@@ -279,7 +283,8 @@ class Deployment(models.Model):
         COMMIT_RANGE = 2, "Commit range since the previous deployment"
         MERGED_BETWEEN = 3, "Pull requests merged since the previous deployment"
 
-    source = models.ForeignKey(Source, models.CASCADE, related_name="deployments")
+    # No index of its own: the unique constraint's index below leads with it.
+    source = models.ForeignKey(Source, models.CASCADE, db_index=False, related_name="deployments")
     external_id = models.CharField(max_length=200)
     service = models.ForeignKey(Service, models.CASCADE, related_name="deployments")
     environment = models.CharField(max_length=100)
@@ -330,7 +335,8 @@ class Incident(models.Model):
         EXPLICIT = "explicit", "Named by the incident (caused by / root cause)"
         WINDOW = "window", "Latest production deployment before it started"
 
-    source = models.ForeignKey(Source, models.CASCADE, related_name="incidents")
+    # No index of its own: the unique constraint's index below leads with it.
+    source = models.ForeignKey(Source, models.CASCADE, db_index=False, related_name="incidents")
     external_id = models.CharField(max_length=200)
     service = models.ForeignKey(Service, models.CASCADE, related_name="incidents")
     title = models.CharField(max_length=500, blank=True)
@@ -366,7 +372,8 @@ class PipelineRun(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         IN_PROGRESS = "in_progress", "In progress"
 
-    source = models.ForeignKey(Source, models.CASCADE, related_name="pipeline_runs")
+    # No index of its own: the unique constraint's index below leads with it.
+    source = models.ForeignKey(Source, models.CASCADE, db_index=False, related_name="pipeline_runs")
     external_id = models.CharField(max_length=200)
     service = models.ForeignKey(Service, models.CASCADE, related_name="pipeline_runs")
     repository = models.ForeignKey(Repository, models.SET_NULL, null=True, blank=True, related_name="pipeline_runs")
@@ -397,7 +404,8 @@ class Push(models.Model):
     which gives the commit range between two deployments (linking rule 2, ``metrics.ranges``).
     """
 
-    source = models.ForeignKey(Source, models.CASCADE, related_name="pushes")
+    # No index of its own: the unique constraint's index below leads with it.
+    source = models.ForeignKey(Source, models.CASCADE, db_index=False, related_name="pushes")
     external_id = models.CharField(max_length=200)
     service = models.ForeignKey(Service, models.CASCADE, related_name="pushes")
     repository = models.ForeignKey(Repository, models.CASCADE, related_name="pushes")

@@ -553,8 +553,39 @@ def test_a_drain_processes_every_waiting_delivery_in_batches(pager_source):
     assert Incident.objects.count() == 2
 
 
-def test_a_drain_stops_when_a_delivery_stays_waiting(source, service):
-    _delivery(source, KIND_DEPLOYMENT, _deployment_body())
+def test_a_drain_writes_a_round_of_deployments_together_in_queries_that_do_not_grow(
+    pager_source, django_assert_max_num_queries
+):
+    for number in range(30):
+        body = {**_deployment_body(), "id": f"build-{number % 20}", "displayTitle": f"try {number}"}
+        _delivery(pager_source, KIND_DEPLOYMENT, body)
+
+    # The waiting ids, the round's deployments, their lock and source, the service and its
+    # repository, existing ids, the upsert, the statuses, the source's last event, the
+    # round's outcomes, and the savepoints and refresh queueing around them.
+    with django_assert_max_num_queries(30):
+        assert delivery_drain() == "30 processed"
+
+    assert Deployment.objects.count() == 20
+    # A deployment sent again later in the round keeps the later body, as one by one would.
+    assert Deployment.objects.get(external_id="build-0:acme/checkout").title == "try 20"
+    assert set(Delivery.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_delivery_that_fails_in_a_round_fails_alone_with_its_reason(pager_source):
+    _delivery(pager_source, KIND_DEPLOYMENT, _deployment_body())
+    bad = _delivery(pager_source, KIND_DEPLOYMENT, {**_deployment_body(), "id": "build-2", "finishedDate": "yesterday"})
+    _delivery(pager_source, KIND_DEPLOYMENT, {**_deployment_body(), "id": "build-3"})
+
+    assert delivery_drain() == "1 failed, 2 processed"
+
+    bad.refresh_from_db()
+    assert "finishedDate" in bad.error
+    assert Deployment.objects.count() == 2
+
+
+def test_a_drain_stops_when_a_delivery_stays_waiting(pager_source):
+    _delivery(pager_source, KIND_ISSUE, _incident_body())
     with mock.patch("metrics.deliveries.delivery_process") as process:
         assert delivery_drain() == "1 received"
     assert process.call_count == 1
