@@ -139,7 +139,7 @@ def summary_json(current: d.DoraSummary, previous: d.DoraSummary) -> dict[str, A
             "pickup": _stats(current.review.pickup),
             "review": _stats(current.review.review),
             "median_size": current.review.size_median,
-            "waiting_over_24h": current.review.waiting_count,
+            "waiting_over_24h": current.review.waiting,
         },
         "data_quality": {
             "deployments": dq.deployments,

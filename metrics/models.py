@@ -153,13 +153,15 @@ class PullRequestQuerySet(models.QuerySet["PullRequest"]):
     def deployed_in(self, start: datetime, end: datetime) -> PullRequestQuerySet:
         return self.filter(deployed_at__gte=start, deployed_at__lt=end)
 
-    def waiting_for_review_at(self, at: datetime, longer_than: timedelta) -> PullRequestQuerySet:
-        """Pull requests (not direct pushes) open and unreviewed at ``at``, opened more than ``longer_than`` before."""
-        return self.filter(
-            Q(attended_at__isnull=True) | Q(attended_at__gt=at),
-            is_direct_push=False,
-            opened_at__lte=at - longer_than,
-        )
+    def waiting_for_review_count(self, at: datetime, longer_than: timedelta) -> int:
+        """How many pull requests (not direct pushes) were open and unreviewed at ``at``, opened more
+        than ``longer_than`` before: ``definitions.waiting_for_review``, counted by the database.
+
+        Two counts, each an index range: never attended (the partial index ``pr_unattended``),
+        and attended only after ``at`` (the ``attended_at`` index).
+        """
+        waiting = self.filter(is_direct_push=False, opened_at__lte=at - longer_than)
+        return waiting.filter(attended_at__isnull=True).count() + waiting.filter(attended_at__gt=at).count()
 
 
 class PullRequest(models.Model):
@@ -214,6 +216,11 @@ class PullRequest(models.Model):
             models.Index(fields=["service", "merged_at"]),
             models.Index(fields=["repository", "merged_at"]),
             models.Index(fields=["service", "attended_at"]),  # the review queue at a moment
+            models.Index(  # the review queue now: pull requests nobody has looked at yet
+                fields=["service", "opened_at"],
+                condition=Q(attended_at__isnull=True, is_direct_push=False),
+                name="pr_unattended",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -316,8 +323,14 @@ class Deployment(models.Model):
         indexes = [
             models.Index(fields=["service", "is_production", "finished_at"]),
             models.Index(fields=["finished_at"]),
-            # Failed deployments of a scope and window (those left unrecovered): a tenth of the rows.
-            models.Index(fields=["service", "finished_at"], condition=Q(is_failed=True), name="deployment_failed"),
+            # Failed deployments of a scope and window (those left unrecovered): a tenth of the rows,
+            # counted from the index alone.
+            models.Index(
+                fields=["service", "finished_at"],
+                condition=Q(is_failed=True),
+                include=["recovered_at"],
+                name="deployment_failed",
+            ),
         ]
 
     def __str__(self) -> str:

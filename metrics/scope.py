@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from django.conf import settings
 
@@ -18,13 +18,23 @@ from e360.models import DEFAULT_PRODUCTION_PATTERNS, Service, Team, subtree_ids
 from metrics import definitions as d
 
 
-def profile_for_services(services: Iterable[Service]) -> d.Profile:
-    """e360's default definitions in the org time zone, with each service's production patterns.
+def profile_for_services(services: Iterable[tuple[int, list[str]]]) -> d.Profile:
+    """e360's default definitions in the org time zone, with each service's production patterns
+    (``services`` are ``(id, production_environments)``).
 
     The same profile ``metrics.refresh.profile_for`` gives one service, for any number of them.
     """
-    patterns = {str(s.id): tuple(s.production_environments or DEFAULT_PRODUCTION_PATTERNS) for s in services}
+    patterns = {str(pk): tuple(environments or DEFAULT_PRODUCTION_PATTERNS) for pk, environments in services}
     return d.Profile.default(time_zone=settings.TIME_ZONE, service_production_patterns=patterns)
+
+
+class ServiceRef(NamedTuple):
+    """What a scope keeps of each of its services: an organisation's are thousands."""
+
+    id: int
+    name: str
+    slug: str
+    owner_id: int
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,7 @@ class Scope:
     kind: Literal["service", "team"]
     service: Service | None
     team: Team | None
-    services: tuple[Service, ...]
+    services: tuple[ServiceRef, ...]
     profile: d.Profile
     # What the figures read: team rollups of whole subtrees in scope, and service rollups of the rest.
     rollup_team_ids: tuple[int, ...] = ()
@@ -60,7 +70,9 @@ class Scope:
 
 
 def service_scope(service: Service) -> Scope:
-    return Scope("service", service, None, (service,), profile_for_services([service]), (), (service.id,))
+    ref = ServiceRef(service.id, service.name, service.slug, service.owner_id)
+    profile = profile_for_services([(service.id, service.production_environments)])
+    return Scope("service", service, None, (ref,), profile, (), (service.id,))
 
 
 def team_scope(team: Team, visible_team_ids: Collection[int] | None) -> Scope:
@@ -75,10 +87,13 @@ def team_scope(team: Team, visible_team_ids: Collection[int] | None) -> Scope:
         children.setdefault(parent_id, []).append(team_id)
     subtree = subtree_ids([team.id], children)
     team_ids = subtree if visible_team_ids is None else {team.id} | (subtree & set(visible_team_ids))
-    services = tuple(Service.objects.filter(owner_id__in=team_ids).select_related("owner").order_by("name"))
+    rows = Service.objects.filter(owner_id__in=team_ids).order_by("name")
+    rows = rows.values_list("id", "name", "slug", "owner_id", "production_environments")
+    services = tuple(ServiceRef(*row[:4]) for row in rows)
+    profile = profile_for_services((row[0], row[4]) for row in rows)
     whole, alone = _cover(team.id, team_ids, children)
     rollup_services = tuple(s.id for s in services if s.owner_id in alone)
-    return Scope("team", None, team, services, profile_for_services(services), tuple(sorted(whole)), rollup_services)
+    return Scope("team", None, team, services, profile, tuple(sorted(whole)), rollup_services)
 
 
 def _cover(team_id: int, team_ids: set[int], children: Mapping[int | None, list[int]]) -> tuple[set[int], set[int]]:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from metrics import definitions as d
 from metrics.models import COUNT_FIELDS, SERVICE_WIDE, DailyRollup, Deployment, PullRequest, Source, TeamRollup
 from metrics.scope import Scope
+from metrics.sql import AnyOf  # noqa: F401 - registers the ``__any`` lookup
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def _rollups(team_ids: Collection[int], service_ids: Collection[int], window: d.
             }
             _add_day(production if row.pop("production") else service_wide, row.pop("day"), row)
     if service_ids:
-        rows = DailyRollup.objects.filter(service_id__in=service_ids, day__gte=days[0], day__lte=days[-1])
+        rows = DailyRollup.objects.filter(service__any=service_ids, day__gte=days[0], day__lte=days[-1])
         for row in rows.values("environment", "day", *COUNT_FIELDS, "distributions"):
             _add_day(service_wide if row.pop("environment") == SERVICE_WIDE else production, row.pop("day"), row)
     return _Days(production, service_wide)
@@ -99,10 +100,15 @@ def _sum(days: dict[date, dict], name: str) -> int:
 
 
 def _distribution(days: dict[date, dict], name: str) -> Distribution:
-    total: Distribution = []
-    for values in days.values():
-        if (part := values.get("distributions", {}).get(name)) is not None:
-            total = _combined(total, part)
+    """The days' values of ``name``: exact while every day's are, else one histogram of them all."""
+    parts = [part for values in days.values() if (part := values.get("distributions", {}).get(name)) is not None]
+    exact = [value for part in parts if isinstance(part, list) for value in part]
+    histograms = [part for part in parts if isinstance(part, d.Histogram)]
+    if not histograms:
+        return exact
+    total = d.Histogram.total(histograms)
+    for value in exact:
+        total.add(value)
     return total
 
 
@@ -156,36 +162,19 @@ class Figures:
     def days(self) -> _Days:
         return _rollups(self.rollup_team_ids, self.rollup_service_ids, self.span, self.profile)
 
-    def waiting_for_review(self, at: datetime) -> tuple[str, ...]:
-        """Pull requests waiting for a first review at ``at`` (``definitions.waiting_for_review``)."""
-        prs = PullRequest.objects.filter(service_id__in=self.service_ids).waiting_for_review_at(
-            at, self.profile.review_wait
-        )
-        fields = ("external_id", "service_id", "opened_at", "first_review_at", "merged_at", "closed_at")
-        changes = [
-            d.ChangeRec(
-                id=external_id,
-                service=str(service),
-                repo=None,
-                merge_sha=None,
-                first_commit_at=None,
-                opened_at=opened,
-                first_review_at=first_review,
-                merged_at=merged,
-                closed_at=closed,
-            )
-            for external_id, service, opened, first_review, merged, closed in prs.values_list(*fields)
-        ]
-        return d.waiting_for_review(changes, at, self.profile)
+    def waiting_for_review(self, at: datetime) -> int:
+        """How many pull requests were waiting for a first review at ``at`` (``definitions.waiting_for_review``)."""
+        prs = PullRequest.objects.filter(service__any=self.service_ids)
+        return prs.waiting_for_review_count(at, self.profile.review_wait)
 
     @cached_property
     def unrecovered(self) -> dict[d.Window, int]:
         """Per window: its failed production deployments not recovered by the window's end (one query)."""
-        failed = Deployment.objects.filter(service_id__in=self.service_ids, is_failed=True)
+        failed = Deployment.objects.filter(service__any=self.service_ids, is_failed=True)
         counts = failed.finished_in(self.span.start, self.span.end).aggregate(
             **{
                 f"w{n}": Count(
-                    "pk",
+                    "finished_at",  # a column of the index, so the count reads no rows
                     filter=Q(finished_at__gte=w.start, finished_at__lt=w.end)
                     & (Q(recovered_at__isnull=True) | Q(recovered_at__gte=w.end)),
                 )

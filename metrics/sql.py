@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 
 
@@ -41,3 +42,25 @@ def update_rows(model: type[models.Model], changes: list[tuple[int, dict]], batc
                 f"WHERE {table}.{pk_column} = v.column1",
                 params,
             )
+
+
+@models.ForeignKey.register_lookup
+class AnyOf(models.Lookup):
+    """``service__any=ids``: the rows whose foreign key is one of ``ids``.
+
+    ``__in`` binds one parameter per id, and psycopg formats each in Python: 2,000 ids (an
+    organisation's services) cost ~35 ms a query before PostgreSQL sees it. On PostgreSQL
+    this binds the ids as one array, ``= ANY(%s)``; elsewhere it is the same IN list.
+    """
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection) -> tuple[str, list]:
+        lhs, params = self.process_lhs(compiler, connection)
+        ids = list(self.rhs)
+        if not ids:
+            raise EmptyResultSet
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*params, ids]
+        return f"{lhs} IN ({', '.join(['%s'] * len(ids))})", [*params, *ids]

@@ -72,7 +72,7 @@ class Sample:
     def stored(self) -> list[float] | dict[str, int]:
         if not self.histogram and sum(self.exact.values()) <= EXACT_LIMIT:
             return sorted(self.exact.elements())
-        histogram = Histogram(self.histogram.counts.copy(), self.histogram.zeros)
+        histogram = self.histogram.copy()
         for value, count in self.exact.items():
             if count:
                 histogram.add(value, count)

@@ -18,9 +18,9 @@ interpolation weights are non-negative, so the result is within ``ALPHA`` too.
 from __future__ import annotations
 
 import math
-from collections import Counter
+import operator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from metrics.definitions.vocabulary import MedianKind
 
@@ -44,9 +44,15 @@ def bucket_value(index: int) -> float:
 
 @dataclass
 class Histogram:
-    """Counts per bucket (``counts``) and of zeros (``zeros``); negative values are refused."""
+    """Counts of consecutive buckets from ``offset`` (``counts[i]`` is bucket ``offset + i``) and of zeros.
 
-    counts: Counter[int] = field(default_factory=Counter)
+    Dense, so that reading one from JSON is taking its list and merging two is adding lists
+    element by element. Kept trimmed: the first and last counts are not zero (an empty
+    histogram has no counts), so equal histograms compare equal.
+    """
+
+    offset: int = 0
+    counts: list[int] = field(default_factory=list)
     zeros: int = 0
 
     @classmethod
@@ -56,32 +62,74 @@ class Histogram:
             histogram.add(value)
         return histogram
 
+    @classmethod
+    def total(cls, histograms: Iterable[Histogram]) -> Histogram:
+        """All of them merged: one list the width of their buckets, each added to it once."""
+        histograms = list(histograms)
+        spans = [(h.offset, h.offset + len(h.counts)) for h in histograms if h.counts]
+        total = cls(zeros=sum(h.zeros for h in histograms))
+        if spans:
+            low, high = min(start for start, _ in spans), max(end for _, end in spans)
+            counts = [0] * (high - low)
+            for h in histograms:
+                start = h.offset - low
+                end = start + len(h.counts)
+                counts[start:end] = map(operator.add, counts[start:end], h.counts)
+            total.offset, total.counts = low, counts
+            total._trim()
+        return total
+
+    def copy(self) -> Histogram:
+        return Histogram(self.offset, self.counts.copy(), self.zeros)
+
     def add(self, value: float, count: int = 1) -> None:
         if value < 0 or math.isnan(value):
             raise ValueError(f"a histogram holds non-negative values, not {value}")
         if value == 0:
             self.zeros += count
         else:
-            self.counts[bucket(value)] += count
+            self._add_counts(bucket(value), [count])
 
     def merge(self, other: Histogram, times: int = 1) -> None:
-        """Add another histogram's counts, ``times`` over (-1 takes them out); empty buckets are dropped.
+        """Add another histogram's counts, ``times`` over (-1 takes them out).
 
         Counts may go negative on the way, so that changes (new values less old ones) add up.
         """
-        for index, count in other.counts.items():
-            if total := self.counts[index] + times * count:
-                self.counts[index] = total
-            else:
-                del self.counts[index]
+        if other.counts:
+            self._add_counts(other.offset, other.counts if times == 1 else [times * c for c in other.counts])
         self.zeros += times * other.zeros
 
+    def _add_counts(self, offset: int, counts: list[int]) -> None:
+        if not self.counts:
+            self.offset, self.counts = offset, list(counts)
+        else:
+            if offset < self.offset:
+                self.counts[:0] = [0] * (self.offset - offset)
+                self.offset = offset
+            if (missing := offset + len(counts) - self.offset - len(self.counts)) > 0:
+                self.counts.extend([0] * missing)
+            start = offset - self.offset
+            end = start + len(counts)
+            self.counts[start:end] = map(operator.add, self.counts[start:end], counts)
+        self._trim()
+
+    def _trim(self) -> None:
+        counts = self.counts
+        while counts and not counts[-1]:
+            counts.pop()
+        first = next((i for i, count in enumerate(counts) if count), len(counts))
+        if first:
+            del counts[:first]
+            self.offset += first
+        if not counts:
+            self.offset = 0
+
     def __bool__(self) -> bool:
-        return bool(self.zeros or any(self.counts.values()))
+        return bool(self.zeros or self.counts)
 
     @property
     def count(self) -> int:
-        return self.zeros + sum(self.counts.values())
+        return self.zeros + sum(self.counts)
 
     def percentile(self, q: float, kind: MedianKind = "interpolated") -> float | None:
         """``stats.percentile`` of the values, each read as its bucket's value; None when empty."""
@@ -111,8 +159,9 @@ class Histogram:
     def _ascending(self) -> Iterable[tuple[float, int]]:
         if self.zeros:
             yield 0.0, self.zeros
-        for index in sorted(self.counts):
-            yield bucket_value(index), self.counts[index]
+        for index, count in enumerate(self.counts, start=self.offset):
+            if count:
+                yield bucket_value(index), count
 
     def _at(self, rank: int) -> float:
         """The value of the ``rank``-th smallest (0-based)."""
@@ -123,14 +172,10 @@ class Histogram:
                 return value
         raise IndexError(rank)
 
-    def to_json(self) -> dict[str, int]:
-        """``{"z": zeros, "<bucket>": count, …}``, for a JSON column."""
-        data = {str(index): count for index, count in self.counts.items() if count}
-        if self.zeros:
-            data["z"] = self.zeros
-        return data
+    def to_json(self) -> dict[str, int | list[int]]:
+        """``{"o": offset, "c": [counts…], "z": zeros}`` (zeros only when there are some), for a JSON column."""
+        return {"o": self.offset, "c": self.counts} | ({"z": self.zeros} if self.zeros else {})
 
     @classmethod
-    def from_json(cls, data: Mapping[str, int]) -> Histogram:
-        zeros = int(data.get("z", 0))
-        return cls(Counter({int(key): int(count) for key, count in data.items() if key != "z"}), zeros)
+    def from_json(cls, data: Mapping[str, Any]) -> Histogram:
+        return cls(data["o"], list(data["c"]), data.get("z", 0))

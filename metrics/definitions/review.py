@@ -23,11 +23,7 @@ class ReviewHealth:
     review: DurationStats
     size_median: float | None
     sized: int
-    waiting: tuple[str, ...] | None  # None: not read (a previous window's queue, which nothing shows)
-
-    @property
-    def waiting_count(self) -> int | None:
-        return None if self.waiting is None else len(self.waiting)
+    waiting: int | None  # how many; None: not read (a previous window's queue, which nothing shows)
 
 
 def review_health(
@@ -45,7 +41,7 @@ def review_health(
         review=DurationStats.of((review_time(c, p) for c in merged), p.median_kind),
         size_median=median(sizes, p.median_kind),
         sized=len(sizes),
-        waiting=waiting_for_review(changes, now, p),
+        waiting=len(waiting_for_review(changes, now, p)),
     )
 
 

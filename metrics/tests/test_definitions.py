@@ -58,6 +58,7 @@ from metrics.definitions import (
     rework_deployments,
     rework_rate,
     span,
+    waiting_for_review,
     week_start,
     weekly_series,
     whole_iso_weeks,
@@ -986,15 +987,14 @@ def test_prs_waiting_for_a_first_review_longer_than_a_day_are_listed_oldest_firs
         pr("closed", None, opened=now - timedelta(days=2), closed_at=now - timedelta(hours=1)),
         pr("reviewed_later", None, opened=now - timedelta(days=2), review=now + timedelta(hours=1)),
     ]
-    health = review_health(changes, MARCH, now=now)
-    assert health.waiting == ("older", "reviewed_later", "old")
-    assert health.waiting_count == 3
+    assert waiting_for_review(changes, now) == ("older", "reviewed_later", "old")
+    assert review_health(changes, MARCH, now=now).waiting == 3
 
 
 def test_direct_pushes_are_not_in_review_health():
     push = ChangeRec.direct_push(id="push", service="checkout", repo=None, sha="abc", committed_at=at(0), size=5)
     health = review_health([push], MARCH, now=at(10))
-    assert (health.pickup.count, health.size_median, health.waiting) == (0, None, ())
+    assert (health.pickup.count, health.size_median, health.waiting) == (0, None, 0)
 
 
 # --- Data quality --------------------------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from collections import Counter
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,15 +35,21 @@ def test_merging_is_the_histogram_of_all_values(first, second, q):
     merged = h.Histogram.of(first)
     merged.merge(h.Histogram.of(second))
     together = h.Histogram.of(first + second)
-    assert (merged.count, merged.zeros, merged.counts) == (together.count, together.zeros, together.counts)
+    assert merged == together
     assert merged.percentile(q) == together.percentile(q)
+
+
+@given(st.lists(durations, max_size=5))
+def test_the_total_of_histograms_is_the_histogram_of_all_their_values(parts):
+    total = h.Histogram.total(h.Histogram.of(part) for part in parts)
+    assert total == h.Histogram.of([value for part in parts for value in part])
 
 
 @given(durations)
 def test_it_survives_a_json_column(values):
     histogram = h.Histogram.of(values)
     restored = h.Histogram.from_json(histogram.to_json())
-    assert (restored.zeros, restored.counts) == (histogram.zeros, histogram.counts)
+    assert restored == histogram
 
 
 def test_a_year_of_seconds_takes_fewer_than_900_buckets():
@@ -61,5 +70,21 @@ def test_merging_minus_one_times_takes_values_out(kept, removed):
     histogram = h.Histogram.of(kept + removed)
     histogram.merge(h.Histogram.of(removed), times=-1)
     alone = h.Histogram.of(kept)
-    assert (histogram.zeros, histogram.counts) == (alone.zeros, alone.counts)
+    assert histogram == alone
     assert bool(histogram) == bool(kept)
+
+
+@given(durations)
+def test_the_migration_makes_rows_stored_before_histograms_were_dense_read_the_same(values):
+    migration = importlib.import_module("metrics.migrations.0012_dense_histograms")
+    old_form = Counter(str(h.bucket(value)) for value in values if value)
+    if zeros := sum(1 for value in values if not value):
+        old_form["z"] = zeros
+    assert h.Histogram.from_json(migration.dense(dict(old_form))) == h.Histogram.of(values)
+
+
+def test_it_is_kept_trimmed_so_equal_histograms_compare_equal():
+    histogram = h.Histogram.of([1.0, 50.0, 2000.0])
+    histogram.merge(h.Histogram.of([1.0, 2000.0]), times=-1)
+    assert histogram == h.Histogram.of([50.0])
+    assert histogram.to_json() == {"o": h.bucket(50.0), "c": [1]}
