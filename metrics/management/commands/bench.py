@@ -8,6 +8,7 @@ so "server time" is what a request costs the web process, without the network.
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import os
@@ -122,6 +123,7 @@ class Command(BaseCommand):
         api = Client(headers={"Authorization": f"Bearer {key}"})
 
         only = options["only"]
+        gc.freeze()  # as e360.wsgi does once the application is loaded
         self._machine()
         if only in (None, "reads"):
             self._reads(rng, options["requests"], api, browser)
