@@ -171,8 +171,8 @@ def dora(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any]:
     )
     window = _window(query, profile)
     previous_window = d.previous_window(window, profile)
-    figures = Figures.of_scope(scope, [previous_window, window], profile)
-    current, previous = figures.summary(window), figures.summary(previous_window, review_queue=False)
+    figures = Figures.of_scope(scope, [window], profile, compared=previous_window)
+    current, previous = figures.summary(window), figures.summary(previous_window)
     return {"scope": {"kind": scope.kind, "slug": scope.slug, "services": len(scope.services)}} | summary_json(
         current, previous
     )

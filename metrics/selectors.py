@@ -75,24 +75,45 @@ def _add_day(days: dict[date, dict], day: date, row: dict) -> None:
         days[day] = row  # the day's first row: its freshly decoded values can grow in place
 
 
-def _rollups(team_ids: Collection[int], service_ids: Collection[int], window: d.Window, profile: d.Profile) -> _Days:
-    """Team rollups of the whole subtrees in scope, plus service rollups of the other services."""
+# What ``compare_summaries`` reads of a previous window besides counts: its medians of these.
+HEADLINE_DISTRIBUTIONS = ("lead_times", "recovery_times", "restore_times")
+
+
+def _rollups(
+    team_ids: Collection[int],
+    service_ids: Collection[int],
+    window: d.Window,
+    profile: d.Profile,
+    names: Sequence[str] | None = None,
+) -> _Days:
+    """Team rollups of the whole subtrees in scope, plus service rollups of the other services;
+    of the distributions, only ``names`` when given."""
     days = window.calendar_days(profile)
+    fields = ["distributions"] if names is None else [f"distributions__{name}" for name in names]
     production: dict[date, dict] = {}
     service_wide: dict[date, dict] = {}
     if team_ids:
         teams = TeamRollup.objects.filter(team_id__in=team_ids, day__gte=days[0], day__lte=days[-1])
-        for row in teams.values("production", "day", *COUNT_FIELDS, "distributions"):
+        for row in teams.values("production", "day", *COUNT_FIELDS, *fields):
             row["distributions"] = {
                 name: d.Histogram.from_json(stored) if isinstance(stored, dict) else stored
-                for name, stored in row["distributions"].items()
+                for name, stored in _distributions(row, names).items()
             }
             _add_day(production if row.pop("production") else service_wide, row.pop("day"), row)
     if service_ids:
         rows = DailyRollup.objects.filter(service__any=service_ids, day__gte=days[0], day__lte=days[-1])
-        for row in rows.values("environment", "day", *COUNT_FIELDS, "distributions"):
+        for row in rows.values("environment", "day", *COUNT_FIELDS, *fields):
+            row["distributions"] = _distributions(row, names)
             _add_day(service_wide if row.pop("environment") == SERVICE_WIDE else production, row.pop("day"), row)
     return _Days(production, service_wide)
+
+
+def _distributions(row: dict, names: Sequence[str] | None) -> dict:
+    """The row's distributions, taken out of it: all of them, or those of ``names`` it has."""
+    if names is None:
+        return row.pop("distributions")
+    picked = {name: row.pop(f"distributions__{name}") for name in names}
+    return {name: values for name, values in picked.items() if values is not None}
 
 
 def _sum(days: dict[date, dict], name: str) -> int:
@@ -124,12 +145,14 @@ def _median(values: Distribution | tuple[()], kind: d.MedianKind) -> float | Non
 
 
 class Figures:
-    """DORA figures of a set of services over some windows (a window and the one before, say).
+    """DORA figures of a set of services over some windows, and maybe a previous window to compare with.
 
     Everything is read once, when first needed, over the span the windows cover:
     rollup rows, and how many failed deployments each window left unrecovered. Only
     the review queue at each window's end is read per window: the pull requests open
-    and unreviewed at that moment.
+    and unreviewed at that moment. Of the ``compared`` window (usually ``previous_window``
+    of one of them) only what ``compare_summaries`` reads is: the counts and the medians
+    of ``HEADLINE_DISTRIBUTIONS``.
     """
 
     def __init__(
@@ -140,6 +163,7 @@ class Figures:
         *,
         now: datetime | None = None,
         rollups: tuple[Collection[int], Collection[int]] | None = None,
+        compared: d.Window | None = None,
     ) -> None:
         """``rollups`` is (team ids, service ids) whose rollups together hold ``service_ids``
         (``Scope.rollup_team_ids``, ``rollup_service_ids``); by default, the services' own."""
@@ -147,20 +171,34 @@ class Figures:
         self.rollup_team_ids, self.rollup_service_ids = rollups or ((), service_ids)
         self.profile = profile
         self.windows = tuple(windows)
+        self.compared = compared
         self.span = d.Window(min(w.start for w in windows), max(w.end for w in windows))
         self.now = now or self.span.end
 
     @classmethod
     def of_scope(
-        cls, scope: Scope, windows: Sequence[d.Window], profile: d.Profile | None = None, *, now: datetime | None = None
+        cls,
+        scope: Scope,
+        windows: Sequence[d.Window],
+        profile: d.Profile | None = None,
+        *,
+        now: datetime | None = None,
+        compared: d.Window | None = None,
     ) -> Figures:
         """Figures of a page's or API request's scope (``profile`` overrides the scope's, for the bands year)."""
         rollups = (scope.rollup_team_ids, scope.rollup_service_ids)
-        return cls(scope.service_ids, windows, profile or scope.profile, now=now, rollups=rollups)
+        return cls(scope.service_ids, windows, profile or scope.profile, now=now, rollups=rollups, compared=compared)
 
     @cached_property
     def days(self) -> _Days:
-        return _rollups(self.rollup_team_ids, self.rollup_service_ids, self.span, self.profile)
+        days = _rollups(self.rollup_team_ids, self.rollup_service_ids, self.span, self.profile)
+        if self.compared is not None:  # a window before the others: no day in common
+            before = _rollups(
+                self.rollup_team_ids, self.rollup_service_ids, self.compared, self.profile, HEADLINE_DISTRIBUTIONS
+            )
+            days.production.update(before.production)
+            days.service_wide.update(before.service_wide)
+        return days
 
     def waiting_for_review(self, at: datetime) -> int:
         """How many pull requests were waiting for a first review at ``at`` (``definitions.waiting_for_review``)."""
@@ -187,11 +225,12 @@ class Figures:
     def last_events(self) -> dict[str, datetime]:
         return last_events()
 
-    def summary(self, window: d.Window, *, review_queue: bool = True) -> d.DoraSummary:
+    def summary(self, window: d.Window) -> d.DoraSummary:
         """The same ``DoraSummary`` that ``definitions.dora_summary`` computes from raw rows.
 
-        ``review_queue=False`` leaves out the pull requests waiting for review at the
-        window's end (``review.waiting`` is None): a previous window's, which nothing shows.
+        The ``compared`` window's holds what ``compare_summaries`` reads: the review queue
+        is not read (``review.waiting`` is None), nor durations other than the headline ones
+        (their stats are empty).
         """
         profile = self.profile
         days = self.days.within(window, profile)
@@ -212,7 +251,7 @@ class Figures:
         cfr = d.ChangeFailureRate(
             failed=failed, deployments=deployments, value=failed / deployments if deployments else None
         )
-        unrecovered = self.unrecovered[window]
+        unrecovered = self.unrecovered.get(window)  # not read for the compared window
         rec = d.Recovery(
             failed_deployment_recovery=_stats(production, "recovery_times", profile),
             time_to_restore=_stats(wide, "restore_times", profile),
@@ -242,7 +281,7 @@ class Figures:
             review=_stats(wide, "pr_review_times", profile),
             size_median=_median(sizes, profile.median_kind),
             sized=sizes.count if isinstance(sizes, d.Histogram) else len(sizes),
-            waiting=self.waiting_for_review(min(self.now, window.end)) if review_queue else None,
+            waiting=None if window == self.compared else self.waiting_for_review(min(self.now, window.end)),
         )
         with_changes = _sum(production, "deployments_with_changes")
         incidents, incidents_linked = _sum(wide, "incidents"), _sum(wide, "incidents_linked")

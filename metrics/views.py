@@ -125,7 +125,7 @@ def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
         context[target] = _LIST_BUILDERS[target](request, scope, period)
         return _render(request, f"{TEMPLATE}#{target}", context)
 
-    figures = selectors.Figures.of_scope(scope, [period.previous, period.window], now=timezone.now())
+    figures = selectors.Figures.of_scope(scope, [period.window], now=timezone.now(), compared=period.previous)
     context.update(_figures(figures, period))
     context["weekly"] = weekly = figures.weekly(period.window)
     context["chart"] = chart = display.weekly_chart(weekly, period.window, scope.profile)
@@ -142,14 +142,14 @@ def _summary(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     if not _is_partial_request(request):
         return redirect(_delivery_url(scope))
     period = _period(request, scope)
-    figures = selectors.Figures.of_scope(scope, [period.previous, period.window], now=timezone.now())
+    figures = selectors.Figures.of_scope(scope, [period.window], now=timezone.now(), compared=period.previous)
     context = {"scope": scope, "period": period, "delivery_url": _delivery_url(scope), **_figures(figures, period)}
     return _render(request, f"{TEMPLATE}#summary", context)
 
 
 def _figures(figures: selectors.Figures, period: Period) -> dict:
     """The window's summary against the previous window's, as tiles and a data-quality line."""
-    current, previous = figures.summary(period.window), figures.summary(period.previous, review_queue=False)
+    current, previous = figures.summary(period.window), figures.summary(period.previous)
     return {
         "summary": current,
         "tiles": display.tiles(current, previous),

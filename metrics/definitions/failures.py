@@ -143,7 +143,7 @@ class Recovery:
 
     failed_deployment_recovery: DurationStats
     time_to_restore: DurationStats
-    unrecovered: int
+    unrecovered: int | None  # None: not read (a compared window's, which nothing shows)
 
     @property
     def median(self) -> timedelta | None:

@@ -125,6 +125,22 @@ def test_days_with_too_many_values_to_keep_exactly_keep_figures_within_one_perce
     _assert_same_figures(tree["group"], {tree["group"].id, tree["alpha"].id})  # alpha's team rows, the group's services
 
 
+def test_a_compared_window_reads_only_headline_figures_and_compares_the_same(tree, source):
+    _history(source, 7)
+    scope = team_scope(tree["org"], None)
+    window = d.Window.from_days(T0.date() + timedelta(days=30), T0.date() + timedelta(days=60), scope.profile)
+    before = d.previous_window(window, scope.profile)
+
+    light = Figures.of_scope(scope, [window], compared=before)
+    full = Figures.of_scope(scope, [before, window])
+
+    assert d.compare_summaries(light.summary(window), light.summary(before)) == d.compare_summaries(
+        full.summary(window), full.summary(before)
+    )
+    assert light.summary(before).review.waiting is None
+    assert light.summary(before).pipeline.duration.count == 0  # not read
+
+
 def test_a_service_counts_in_its_team_and_every_team_above_it(tree, source):
     checkout = Service.objects.get(slug="checkout")
     deploy(source, checkout, "d1", T0)
