@@ -213,6 +213,9 @@ class PullRequest(models.Model):
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="pr_unique_per_source")]
         indexes = [
             models.Index(fields=["service", "deployed_at"]),
+            # The newest changes deployed of a large scope (a group's, the organisation's) are found
+            # walking this backwards, not by sorting every change of every service in it.
+            models.Index(fields=["deployed_at"]),
             models.Index(fields=["service", "merged_at"]),
             models.Index(fields=["repository", "merged_at"]),
             models.Index(fields=["service", "attended_at"]),  # the review queue at a moment

@@ -22,7 +22,6 @@ from django.utils import timezone
 from metrics import definitions as d
 from metrics.models import COUNT_FIELDS, SERVICE_WIDE, DailyRollup, Deployment, PullRequest, Source, TeamRollup
 from metrics.scope import Scope
-from metrics.sql import AnyOf  # noqa: F401 - registers the ``__any`` lookup
 
 
 @dataclass(frozen=True)

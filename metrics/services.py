@@ -8,7 +8,7 @@ transaction commits, so late data re-links the records it relates to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -175,17 +175,19 @@ def _write[M: Model](model: type[M], source: Source, rows: list[tuple[str, dict[
     latest = dict(rows)
     fields = list(rows[0][1])
     fields += [f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
-    manager.bulk_create(
-        [model(source=source, external_id=external_id, **values) for external_id, values in latest.items()],
-        update_conflicts=True,
-        unique_fields=["source", "external_id"],
-        update_fields=fields,
-    )
+    objects = [model(source=source, external_id=external_id, **values) for external_id, values in latest.items()]
+    _upsert_objects(model, objects, ["source", "external_id"], fields)
     created, seen = [], set()
     for external_id in ids:
         created.append(external_id not in existing and external_id not in seen)
         seen.add(external_id)
     return created
+
+
+def _upsert_objects(model: type[Model], objects: Iterable[Model], unique: list[str], fields: list[str]) -> None:
+    """Insert ``objects``, or update ``fields`` of the rows they collide with on ``unique``: one statement."""
+    if objects := list(objects):
+        model._default_manager.bulk_create(objects, update_conflicts=True, unique_fields=unique, update_fields=fields)
 
 
 @dataclass(frozen=True)
@@ -379,13 +381,9 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], di
         for data in latest.values()
         for review in data.reviews
     }
-    if reviews:
-        Review.objects.bulk_create(
-            reviews.values(),
-            update_conflicts=True,
-            unique_fields=["pull_request", "external_id"],
-            update_fields=["author_login", "state", "submitted_at"],
-        )
+    _upsert_objects(
+        Review, reviews.values(), ["pull_request", "external_id"], ["author_login", "state", "submitted_at"]
+    )
     commits = {
         (repositories[data.external_id].pk, commit.sha): Commit(
             repository=repositories[data.external_id],
@@ -396,13 +394,7 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], di
         for data in latest.values()
         for commit in data.commits
     }
-    if commits:
-        Commit.objects.bulk_create(
-            commits.values(),
-            update_conflicts=True,
-            unique_fields=["repository", "sha"],
-            update_fields=["authored_at", "pull_request"],
-        )
+    _upsert_objects(Commit, commits.values(), ["repository", "sha"], ["authored_at", "pull_request"])
     return created
 
 

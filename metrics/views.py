@@ -165,9 +165,9 @@ def _sources(scope: Scope, window: d.Window) -> list[Source]:
     """
     ids = scope.service_ids
     start, end = window.start, window.end
-    deployments = Deployment.objects.filter(source=OuterRef("pk"), service_id__in=ids, is_production=True)
-    incidents = Incident.objects.filter(source=OuterRef("pk"), service_id__in=ids)
-    changes = PullRequest.objects.filter(source=OuterRef("pk"), service_id__in=ids)
+    deployments = Deployment.objects.filter(source=OuterRef("pk"), service__any=ids, is_production=True)
+    incidents = Incident.objects.filter(source=OuterRef("pk"), service__any=ids)
+    changes = PullRequest.objects.filter(source=OuterRef("pk"), service__any=ids)
     return list(
         Source.objects.filter(is_active=True)
         .filter(
@@ -213,7 +213,7 @@ def _deployments(request: HtmxHttpRequest, scope: Scope, period: Period) -> List
         "merged_at", "id"
     )
     deployments = (
-        Deployment.objects.filter(service_id__in=scope.service_ids, is_production=True)
+        Deployment.objects.filter(service__any=scope.service_ids, is_production=True)
         .finished_in(period.window.start, period.window.end)
         .select_related("service")
         .prefetch_related(Prefetch("changes", queryset=changes))
@@ -225,7 +225,7 @@ def _deployments(request: HtmxHttpRequest, scope: Scope, period: Period) -> List
 def _incidents(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage:
     incidents = (
         Incident.objects.filter(
-            service_id__in=scope.service_ids, started_at__gte=period.window.start, started_at__lt=period.window.end
+            service__any=scope.service_ids, started_at__gte=period.window.start, started_at__lt=period.window.end
         )
         .select_related("service", "deployment")
         .order_by("-started_at", "-id")
@@ -239,7 +239,7 @@ def _incidents(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPa
 def _changes(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage:
     """Changes deployed in the window (the lead time's sample), with their lead time and components."""
     changes = (
-        PullRequest.objects.filter(service_id__in=scope.service_ids)
+        PullRequest.objects.filter(service__any=scope.service_ids)
         .deployed_in(period.window.start, period.window.end)
         .select_related("service", "repository")
         .order_by("-deployed_at", "-id")

@@ -181,6 +181,12 @@ class Command(BaseCommand):
         self._read(
             "Service delivery page", browser, [reverse("metrics:service-delivery", args=[s]) for s in service_sample]
         )
+        if root is not None:
+            self._read(
+                "Team delivery page of the organisation",
+                browser,
+                [reverse("metrics:team-delivery", args=[root.slug])] * max(n // 4, 2),
+            )
         self._read(
             "Team delivery page, 180 days",
             browser,
