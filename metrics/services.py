@@ -161,7 +161,7 @@ def _rows[D](items: Sequence[D], row: Callable[[D], dict[str, Any]]) -> list[tup
     return rows
 
 
-def _write[M: Model](model: type[M], source: Source, rows: list[tuple[str, dict[str, Any]]]) -> list[bool]:
+def _write(model: type[Model], source: Source, rows: list[tuple[str, dict[str, Any]]]) -> list[bool]:
     """Insert or update ``rows`` on ``(source, external_id)`` in one statement; whether each was new.
 
     An external id sent twice in one batch is written once, with its last fields (as two

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_ISSUE_KEY = 200
+# Bodies up to this size are stored by one statement on PostgreSQL (DevLake's are a few hundred bytes).
+ONE_STATEMENT_MAX_BYTES = 64 * 1024
 # Headers worth keeping with a raw delivery, to tell senders apart. Never Authorization.
 KEPT_HEADERS = ("User-Agent", "Content-Type", "X-Request-Id")
 
@@ -74,13 +76,16 @@ def _connection(token: ApiToken, connection: str | None, connection_name: str | 
     return source if connection is not None and connection == str(source.pk) else None
 
 
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 def _read_body(request: HttpRequest) -> bytes | None:
     """The body, or None when it is larger than the limit (read no further than that)."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY_BYTES:
+    if _declared_length(request) > MAX_BODY_BYTES:
         return None
     # request.read, not request.body: the body may exceed DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
     body = request.read(MAX_BODY_BYTES + 1)
@@ -144,11 +149,15 @@ def _receive(
 ) -> JsonResponse:
     key = _bearer_key(request)
     received_at = timezone.now()
-    parsed = _parse(request, kind, issue_key, received_at)
-    if not isinstance(parsed, JsonResponse) and key and _one_statement(connection):
-        answer = _store_checked(key, int(connection), kind, issue_key, parsed, request, received_at)
-        if answer is not None:
-            return answer
+    parsed = None
+    if key and _one_statement(connection) and 0 < _declared_length(request) <= ONE_STATEMENT_MAX_BYTES:
+        # A small body is read before its key is checked, so that checking, storing and queueing
+        # are one statement; a large one only once the key is known good.
+        parsed = _parse(request, kind, issue_key, received_at)
+        if isinstance(parsed, Parsed):
+            answer = _store_checked(key, int(connection), kind, issue_key, parsed, request, received_at)
+            if answer is not None:
+                return answer
     # The ORM path, which also says what is wrong when the one statement stored nothing.
     token = api_token_authenticate(key)
     if token is None:
@@ -158,6 +167,8 @@ def _receive(
     source = _connection(token, connection, connection_name)
     if source is None:
         return _answer(404, "connection not found")
+    if parsed is None:
+        parsed = _parse(request, kind, issue_key, received_at)
     if isinstance(parsed, JsonResponse):
         return parsed
     return _store(source, kind, issue_key, parsed, request, received_at)

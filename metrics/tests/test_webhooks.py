@@ -313,6 +313,12 @@ def test_it_refuses_a_bad_key(client, source, key):
     _assert_refused(_post(client, _url("deployments", source.pk), DEPLOYMENT, key[:-1] + "x"), 401, "API key")
 
 
+@pytest.mark.parametrize("body", [b"{not json", b'{"id": "x", "pad": "' + b"x" * 70_000 + b'"}'])
+def test_a_bad_key_is_refused_before_the_body_is_judged(client, source, key, body):
+    response = _post(client, _url("deployments", source.pk), body, "e360_not-a-key")
+    _assert_refused(response, 401, "API key")
+
+
 def test_it_refuses_a_revoked_key(client, source, key):
     ApiToken.objects.update(revoked_at=datetime(2025, 1, 1, tzinfo=UTC))
     _assert_refused(_post(client, _url("deployments", source.pk), DEPLOYMENT, key), 401, "API key")
