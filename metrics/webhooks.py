@@ -4,7 +4,8 @@ A CI script that posts to DevLake posts here unchanged but for the host (and
 the connection id and key, which are e360's). Each request is authenticated,
 size-checked, parsed and validated, stored raw as a ``Delivery`` and
 acknowledged; a background task turns it into records
-(``metrics.deliveries.delivery_process``). Every answer is JSON, like DevLake's
+(``metrics.deliveries.delivery_process``). On PostgreSQL, a small delivery to a
+connection by id is checked, stored and queued by one statement (``_store_checked``). Every answer is JSON, like DevLake's
 (``{"success": ..., "message": ...}``), and no failure answers 500.
 """
 
