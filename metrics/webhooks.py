@@ -5,8 +5,9 @@ the connection id and key, which are e360's). Each request is authenticated,
 size-checked, parsed and validated, stored raw as a ``Delivery`` and
 acknowledged; a background task turns it into records
 (``metrics.deliveries.delivery_process``). On PostgreSQL, a small delivery to a
-connection by id is checked, stored and queued by one statement (``_store_checked``). Every answer is JSON, like DevLake's
-(``{"success": ..., "message": ...}``), and no failure answers 500.
+connection by id is checked, stored and queued by one statement (``_store_checked``).
+Every answer is JSON, like DevLake's (``{"success": ..., "message": ...}``), and no
+failure answers 500.
 """
 
 from __future__ import annotations
