@@ -351,8 +351,8 @@ def delivery_process(*, delivery_id: int) -> str:
             logger.exception("Processing delivery %s failed", delivery_id)
             status, note = Delivery.Status.FAILED, f"{type(exc).__name__}: {exc}"
         else:
+            dirty.sources.add(delivery.source_id)  # an ignored delivery is an event of its source too
             dirty.schedule()
-            _touch_source(delivery)
         delivery.status = status
         delivery.error = note
         delivery.processed_at = timezone.now()
@@ -448,18 +448,9 @@ def _process_deployments(ids: list[int]) -> set[int]:
                 )
         except (PayloadError, UnknownService, DatabaseError):
             continue  # one by one, then, to find the one that fails
-        dirty.schedule()  # which also records the source's last event
+        dirty.schedule()
         done.update(d.pk for d in deliveries)
     return done
-
-
-def _touch_source(delivery: Delivery) -> None:
-    # "Last ingested event per source" for the data-quality line; once a minute is precise enough
-    # and keeps concurrent deliveries from queueing on the source row.
-    now = timezone.now()
-    last = delivery.source.last_event_at
-    if last is None or (now - last).total_seconds() > 60:
-        Source.objects.filter(pk=delivery.source_id).update(last_event_at=now)
 
 
 def delivery_queue(source_id: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -59,7 +59,10 @@ class Dirty:
         from metrics.tasks import queue_service_refresh
 
         if self.sources:
-            Source.objects.filter(pk__in=self.sources).update(last_event_at=timezone.now())
+            # The sources' last event, to the minute: busy sources' writers do not queue on their row.
+            now = timezone.now()
+            stale = Q(last_event_at__isnull=True) | Q(last_event_at__lt=now - timedelta(minutes=1))
+            Source.objects.filter(stale, pk__in=self.sources).update(last_event_at=now)
         for service_id, moment in self.since.items():
             transaction.on_commit(lambda s=service_id, m=moment: queue_service_refresh(s, m))
 
