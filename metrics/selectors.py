@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from metrics import definitions as d
 from metrics.models import COUNT_FIELDS, SERVICE_WIDE, DailyRollup, Deployment, PullRequest, Source, TeamRollup
-from metrics.scope import Scope
+from metrics.scope import Scope, in_services
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ class Figures:
 
     def __init__(
         self,
-        service_ids: Collection[int],
+        service_ids: Collection[int] | None,
         windows: Sequence[d.Window],
         profile: d.Profile,
         *,
@@ -164,10 +164,11 @@ class Figures:
         rollups: tuple[Collection[int], Collection[int]] | None = None,
         compared: d.Window | None = None,
     ) -> None:
-        """``rollups`` is (team ids, service ids) whose rollups together hold ``service_ids``
-        (``Scope.rollup_team_ids``, ``rollup_service_ids``); by default, the services' own."""
+        """``service_ids`` None is every service. ``rollups`` is (team ids, service ids) whose
+        rollups together hold the services (``Scope.rollup_team_ids``, ``rollup_service_ids``);
+        by default, the services' own."""
         self.service_ids = service_ids
-        self.rollup_team_ids, self.rollup_service_ids = rollups or ((), service_ids)
+        self.rollup_team_ids, self.rollup_service_ids = rollups or ((), service_ids or ())
         self.profile = profile
         self.windows = tuple(windows)
         self.compared = compared
@@ -186,7 +187,7 @@ class Figures:
     ) -> Figures:
         """Figures of a page's or API request's scope (``profile`` overrides the scope's, for the bands year)."""
         rollups = (scope.rollup_team_ids, scope.rollup_service_ids)
-        return cls(scope.service_ids, windows, profile or scope.profile, now=now, rollups=rollups, compared=compared)
+        return cls(scope.filter_ids, windows, profile or scope.profile, now=now, rollups=rollups, compared=compared)
 
     @cached_property
     def days(self) -> _Days:
@@ -201,13 +202,13 @@ class Figures:
 
     def waiting_for_review(self, at: datetime) -> int:
         """How many pull requests were waiting for a first review at ``at`` (``definitions.waiting_for_review``)."""
-        prs = PullRequest.objects.filter(service__any=self.service_ids)
+        prs = PullRequest.objects.filter(in_services(self.service_ids))
         return prs.waiting_for_review_count(at, self.profile.review_wait)
 
     @cached_property
     def unrecovered(self) -> dict[d.Window, int]:
         """Per window: its failed production deployments not recovered by the window's end (one query)."""
-        failed = Deployment.objects.filter(service__any=self.service_ids, is_failed=True)
+        failed = Deployment.objects.filter(in_services(self.service_ids), is_failed=True)
         counts = failed.finished_in(self.span.start, self.span.end).aggregate(
             **{
                 f"w{n}": Count(

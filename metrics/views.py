@@ -25,6 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 
 from e360 import access
@@ -36,6 +37,9 @@ from metrics.scope import Scope, service_scope, team_scope
 
 TEMPLATE = "metrics/delivery.html"
 PAGE_SIZE = 10
+# A list counts its rows at most this far past the page shown: an organisation's window holds
+# hundreds of thousands, nobody pages through them, and counting them all costs the page its budget.
+COUNT_AHEAD = 500
 # htmx targets (element ids) that the view answers with just their partial.
 CONTENT = "delivery-content"
 LISTS = ("deployments", "incidents", "changes")
@@ -163,11 +167,10 @@ def _sources(scope: Scope, window: d.Window) -> list[Source]:
 
     Each ``Exists`` reads one service index over the window's days, never the whole history.
     """
-    ids = scope.service_ids
     start, end = window.start, window.end
-    deployments = Deployment.objects.filter(source=OuterRef("pk"), service__any=ids, is_production=True)
-    incidents = Incident.objects.filter(source=OuterRef("pk"), service__any=ids)
-    changes = PullRequest.objects.filter(source=OuterRef("pk"), service__any=ids)
+    deployments = Deployment.objects.filter(scope.rows(), source=OuterRef("pk"), is_production=True)
+    incidents = Incident.objects.filter(scope.rows(), source=OuterRef("pk"))
+    changes = PullRequest.objects.filter(scope.rows(), source=OuterRef("pk"))
     return list(
         Source.objects.filter(is_active=True)
         .filter(
@@ -178,6 +181,22 @@ def _sources(scope: Scope, window: d.Window) -> list[Source]:
         .order_by("name")
         .only("name", "kind", "last_event_at")
     )
+
+
+class CappedPaginator(Paginator):
+    """Counts at most ``limit`` rows: when it reaches the limit (``capped``), ``count`` is a lower bound."""
+
+    def __init__(self, object_list: QuerySet, per_page: int, limit: int) -> None:
+        super().__init__(object_list, per_page)
+        self.limit = limit
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.limit].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count >= self.limit
 
 
 @dataclass(frozen=True)
@@ -193,7 +212,9 @@ class ListPage:
 
 
 def _list_page(request: HtmxHttpRequest, name: str, queryset: QuerySet) -> ListPage:
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(name))
+    requested = request.GET.get(name)
+    number = int(requested) if requested and requested.isascii() and requested.isdigit() else 1
+    page = CappedPaginator(queryset, PAGE_SIZE, number * PAGE_SIZE + COUNT_AHEAD).get_page(requested)
 
     def link(number: int) -> str:
         query = request.GET.copy()
@@ -213,7 +234,7 @@ def _deployments(request: HtmxHttpRequest, scope: Scope, period: Period) -> List
         "merged_at", "id"
     )
     deployments = (
-        Deployment.objects.filter(service__any=scope.service_ids, is_production=True)
+        Deployment.objects.filter(scope.rows(), is_production=True)
         .finished_in(period.window.start, period.window.end)
         .select_related("service")
         .prefetch_related(Prefetch("changes", queryset=changes))
@@ -224,9 +245,7 @@ def _deployments(request: HtmxHttpRequest, scope: Scope, period: Period) -> List
 
 def _incidents(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage:
     incidents = (
-        Incident.objects.filter(
-            service__any=scope.service_ids, started_at__gte=period.window.start, started_at__lt=period.window.end
-        )
+        Incident.objects.filter(scope.rows(), started_at__gte=period.window.start, started_at__lt=period.window.end)
         .select_related("service", "deployment")
         .order_by("-started_at", "-id")
     )
@@ -239,7 +258,7 @@ def _incidents(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPa
 def _changes(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage:
     """Changes deployed in the window (the lead time's sample), with their lead time and components."""
     changes = (
-        PullRequest.objects.filter(service__any=scope.service_ids)
+        PullRequest.objects.filter(scope.rows())
         .deployed_in(period.window.start, period.window.end)
         .select_related("service", "repository")
         .order_by("-deployed_at", "-id")

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from e360.tests.factories import ServiceFactory
+from metrics import views
 from metrics.refresh import service_refresh
 from metrics.services import (
     DeploymentData,
@@ -299,6 +300,21 @@ class TestServicePage:
         # The pushed URL reloads to the same state: the whole page, with page 2 of deployments.
         page = _get(client, owner, service_url(deployments=2)).content.decode()
         assert "<html" in page and "Release p11" in page and "Page 2 of 2" in page
+
+    def test_a_long_list_counts_only_a_little_past_the_page_shown(self, client, owner, history, service, monkeypatch):
+        monkeypatch.setattr(views, "COUNT_AHEAD", 1)
+        for n in range(12):
+            history.deploy(service, f"p{n}", 1 + n)
+        history.refresh()
+        # Page 1 counts up to 11 rows: 12 are more, so the count is a lower bound.
+        first = _text_of(_get(client, owner, service_url()), "deployments")
+        assert "Page 1 of 2+ · 11+ in all" in first
+        # Page 2 counts up to 21: all 12, exactly.
+        second = _text_of(_get(client, owner, service_url(deployments=2)), "deployments")
+        assert "Page 2 of 2 · 12 in all" in second
+        # Nonsense or too far: the first page, or the last.
+        assert "Page 1 of" in _text_of(_get(client, owner, service_url(deployments="x²")), "deployments")
+        assert "Page 2 of 2 · 12 in all" in _text_of(_get(client, owner, service_url(deployments=9)), "deployments")
 
     def test_the_pages_of_a_list_keep_the_period(self, client, owner, history, service):
         for n in range(12):

@@ -214,3 +214,14 @@ def test_a_subtree_in_view_reads_one_team_rollup_and_a_team_alone_its_services(t
     both = team_scope(group, {group.id, alpha.id})  # a member of the group who leads alpha
     assert (both.rollup_team_ids, both.rollup_service_ids) == ((alpha.id,), (platform.id,))
     assert {s.slug for s in both.services} == {"platform", "checkout", "cart"}
+
+
+def test_only_a_scope_of_every_team_reads_raw_rows_without_a_service_filter(tree):
+    org, group = tree["org"], tree["group"]
+    assert team_scope(org, None).everything
+    assert team_scope(org, None).filter_ids is None
+    assert team_scope(org, set(Team.objects.values_list("id", flat=True))).everything
+    assert not team_scope(org, {org.id, group.id}).everything  # sub-teams out of view
+    assert not team_scope(group, None).everything
+    TeamFactory(slug="other-root", name="Another organisation root")
+    assert not team_scope(org, None).everything  # a second tree's services are not in scope
