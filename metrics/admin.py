@@ -32,6 +32,7 @@ from metrics.models import (
     RolledUpService,
     Source,
     TeamRollup,
+    TeamWeekRollup,
 )
 from metrics.services import api_token_create
 
@@ -290,6 +291,15 @@ class DailyRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(TeamRollup)
 class TeamRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["team", "production", "day", "deployments", "failed_deployments", "incidents"]
+    list_filter = ["production"]
+    search_fields = ["team__slug", "team__name"]
+    list_select_related = ["team"]
+    show_full_result_count = False
+
+
+@admin.register(TeamWeekRollup)
+class TeamWeekRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["team", "production", "week"]
     list_filter = ["production"]
     search_fields = ["team__slug", "team__name"]
     list_select_related = ["team"]

@@ -164,11 +164,7 @@ def dora(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any]:
     scope = _scope(request, query)
     if query.bands not in (2021, 2023):
         raise _invalid("bands", "bands is 2023 (default) or 2021")
-    profile = d.Profile.default(
-        time_zone=scope.profile.time_zone,
-        service_production_patterns=scope.profile.service_production_patterns,
-        bands_year=query.bands,
-    )
+    profile = d.Profile.default(time_zone=scope.profile.time_zone, bands_year=query.bands)
     window = _window(query, profile)
     previous_window = d.previous_window(window, profile)
     figures = Figures.of_scope(scope, [window], profile, compared=previous_window)

@@ -219,6 +219,8 @@ class PullRequest(models.Model):
             models.Index(fields=["service", "merged_at"]),
             models.Index(fields=["repository", "merged_at"]),
             models.Index(fields=["service", "attended_at"]),  # the review queue at a moment
+            models.Index(fields=["attended_at"]),  # the organisation's, read without a service filter
+            models.Index(fields=["source", "deployed_at"]),  # a source's changes of a window
             models.Index(  # the review queue now: pull requests nobody has looked at yet
                 fields=["service", "opened_at"],
                 condition=Q(attended_at__isnull=True, is_direct_push=False),
@@ -326,6 +328,9 @@ class Deployment(models.Model):
         indexes = [
             models.Index(fields=["service", "is_production", "finished_at"]),
             models.Index(fields=["finished_at"]),
+            models.Index(  # a source's production deployments of a window
+                fields=["source", "finished_at"], condition=Q(is_production=True), name="deployment_source_production"
+            ),
             # Failed deployments of a scope and window (those left unrecovered): a tenth of the rows,
             # counted from the index alone.
             models.Index(
@@ -375,7 +380,13 @@ class Incident(models.Model):
     class Meta:
         ordering = ["-started_at"]
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="incident_unique_per_source")]
-        indexes = [models.Index(fields=["service", "started_at"]), models.Index(fields=["service", "resolved_at"])]
+        indexes = [
+            models.Index(fields=["service", "started_at"]),
+            models.Index(fields=["service", "resolved_at"]),
+            # The organisation's page reads without a service filter: its list, and each source's records.
+            models.Index(fields=["started_at"]),
+            models.Index(fields=["source", "started_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.title or self.external_id
@@ -549,6 +560,27 @@ class TeamRollup(RollupCounts):
 
     def __str__(self) -> str:
         return f"{self.team} {'production' if self.production else 'service-wide'} {self.day}"
+
+
+class TeamWeekRollup(models.Model):
+    """A team's distributions of an ISO week (org time zone): its seven ``TeamRollup`` days' merged.
+
+    A window reads these for the whole weeks it holds and day rows only for the days at
+    its edges, so a quarter decodes some twenty rows of histograms instead of ninety.
+    Counts stay in the day rows, which are small to read: deployment frequency needs
+    them per day.
+    """
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="+")
+    production = models.BooleanField()
+    week = models.DateField(help_text="Its Monday.")
+    distributions = models.JSONField(default=dict, help_text="As ``TeamRollup.distributions``.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "production", "week"], name="team_week_rollup_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.team} {'production' if self.production else 'service-wide'} week of {self.week}"
 
 
 class RolledUpService(models.Model):

@@ -8,25 +8,25 @@ could not open.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from django.conf import settings
 from django.db.models import Q
 
-from e360.models import DEFAULT_PRODUCTION_PATTERNS, Service, Team, subtree_ids
+from e360.models import Service, Team, subtree_ids
 from metrics import definitions as d
 
 
-def profile_for_services(services: Iterable[tuple[int, list[str]]]) -> d.Profile:
-    """e360's default definitions in the org time zone, with each service's production patterns
-    (``services`` are ``(id, production_environments)``).
+def reading_profile() -> d.Profile:
+    """e360's default definitions in the org time zone: what reading rollups and stored rows needs.
 
-    The same profile ``metrics.refresh.profile_for`` gives one service, for any number of them.
+    Which environments are production is each service's own setting, applied when its rows are
+    stored (``Deployment.is_production``) and rolled up (``metrics.refresh.profile_for``); a
+    read never classifies a deployment again, so it needs no service's patterns.
     """
-    patterns = {str(pk): tuple(environments or DEFAULT_PRODUCTION_PATTERNS) for pk, environments in services}
-    return d.Profile.default(time_zone=settings.TIME_ZONE, service_production_patterns=patterns)
+    return d.Profile.default(time_zone=settings.TIME_ZONE)
 
 
 class ServiceRef(NamedTuple):
@@ -92,8 +92,7 @@ def in_services(service_ids: Collection[int] | None, field: str = "service") -> 
 
 def service_scope(service: Service) -> Scope:
     ref = ServiceRef(service.id, service.name, service.slug, service.owner_id)
-    profile = profile_for_services([(service.id, service.production_environments)])
-    return Scope("service", service, None, (ref,), profile, (), (service.id,))
+    return Scope("service", service, None, (ref,), reading_profile(), (), (service.id,))
 
 
 def team_scope(team: Team, visible_team_ids: Collection[int] | None) -> Scope:
@@ -108,14 +107,12 @@ def team_scope(team: Team, visible_team_ids: Collection[int] | None) -> Scope:
         children.setdefault(parent_id, []).append(team_id)
     subtree = subtree_ids([team.id], children)
     team_ids = subtree if visible_team_ids is None else {team.id} | (subtree & set(visible_team_ids))
-    rows = Service.objects.filter(owner_id__in=team_ids).order_by("name")
-    rows = rows.values_list("id", "name", "slug", "owner_id", "production_environments")
-    services = tuple(ServiceRef(*row[:4]) for row in rows)
-    profile = profile_for_services((row[0], row[4]) for row in rows)
+    rows = Service.objects.filter(owner_id__in=team_ids).order_by("name").values_list("id", "name", "slug", "owner_id")
+    services = tuple(ServiceRef._make(row) for row in rows)
     whole, alone = _cover(team.id, team_ids, children)
     rollup_services = tuple(s.id for s in services if s.owner_id in alone)
     everything = len(team_ids) == sum(len(ids) for ids in children.values())
-    return Scope("team", None, team, services, profile, tuple(sorted(whole)), rollup_services, everything)
+    return Scope("team", None, team, services, reading_profile(), tuple(sorted(whole)), rollup_services, everything)
 
 
 def _cover(team_id: int, team_ids: set[int], children: Mapping[int | None, list[int]]) -> tuple[set[int], set[int]]:

@@ -16,11 +16,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from metrics import definitions as d
-from metrics.models import COUNT_FIELDS, SERVICE_WIDE, DailyRollup, Deployment, PullRequest, Source, TeamRollup
+from metrics.models import (
+    COUNT_FIELDS,
+    SERVICE_WIDE,
+    DailyRollup,
+    Deployment,
+    PullRequest,
+    Source,
+    TeamRollup,
+    TeamWeekRollup,
+)
 from metrics.scope import Scope, in_services
 
 
@@ -53,8 +62,7 @@ def _combined(first: Distribution, second: Distribution) -> Distribution:
     if isinstance(second, d.Histogram):
         histogram.merge(second)
     else:
-        for value in second:
-            histogram.add(value)
+        histogram.add_all(second)
     return histogram
 
 
@@ -81,19 +89,30 @@ HEADLINE_DISTRIBUTIONS = ("lead_times", "recovery_times", "restore_times")
 def _rollups(
     team_ids: Collection[int],
     service_ids: Collection[int],
-    window: d.Window,
+    windows: Sequence[d.Window],
     profile: d.Profile,
     names: Sequence[str] | None = None,
 ) -> _Days:
-    """Team rollups of the whole subtrees in scope, plus service rollups of the other services;
-    of the distributions, only ``names`` when given."""
-    days = window.calendar_days(profile)
+    """Team rollups of the whole subtrees in scope, plus service rollups of the other services,
+    over the days the windows span; of the distributions, only ``names`` when given.
+
+    Of team rollups, the distributions of whole weeks come from week rows (``whole_weeks``),
+    filed under their Monday; day rows give every day's counts and the other days' distributions.
+    """
+    days = d.Window(min(w.start for w in windows), max(w.end for w in windows)).calendar_days(profile)
     fields = ["distributions"] if names is None else [f"distributions__{name}" for name in names]
     production: dict[date, dict] = {}
     service_wide: dict[date, dict] = {}
     if team_ids:
+        weeks = whole_weeks(windows, profile)
+        in_weeks = [monday + timedelta(days=n) for monday in weeks for n in range(7)]
         teams = TeamRollup.objects.filter(team_id__in=team_ids, day__gte=days[0], day__lte=days[-1])
-        for row in teams.values("production", "day", *COUNT_FIELDS, *fields):
+        rows = [*teams.exclude(day__in=in_weeks).values("production", "day", *COUNT_FIELDS, *fields)]
+        if weeks:
+            rows += teams.filter(day__in=in_weeks).values("production", "day", *COUNT_FIELDS)
+            week_rows = TeamWeekRollup.objects.filter(team_id__in=team_ids, week__in=weeks)
+            rows += week_rows.annotate(day=F("week")).values("production", "day", *fields)
+        for row in rows:
             row["distributions"] = {
                 name: d.Histogram.from_json(stored) if isinstance(stored, dict) else stored
                 for name, stored in _distributions(row, names).items()
@@ -107,11 +126,25 @@ def _rollups(
     return _Days(production, service_wide)
 
 
+def whole_weeks(windows: Sequence[d.Window], profile: d.Profile) -> list[date]:
+    """Mondays of the ISO weeks that some window holds whole and no window holds in part:
+    a week row then counts, for each window, wholly or not at all."""
+    spans = [set(w.calendar_days(profile)) for w in windows]
+    candidates = sorted({monday for w in windows for monday in d.whole_iso_weeks(w, profile)})
+    weeks = []
+    for monday in candidates:
+        week = {monday + timedelta(days=n) for n in range(7)}
+        if all(week <= span or not week & span for span in spans):
+            weeks.append(monday)
+    return weeks
+
+
 def _distributions(row: dict, names: Sequence[str] | None) -> dict:
-    """The row's distributions, taken out of it: all of them, or those of ``names`` it has."""
+    """The row's distributions, taken out of it (none when it was read for its counts alone):
+    all of them, or those of ``names`` it has."""
     if names is None:
-        return row.pop("distributions")
-    picked = {name: row.pop(f"distributions__{name}") for name in names}
+        return row.pop("distributions", {})
+    picked = {name: row.pop(f"distributions__{name}", None) for name in names}
     return {name: values for name, values in picked.items() if values is not None}
 
 
@@ -127,8 +160,7 @@ def _distribution(days: dict[date, dict], name: str) -> Distribution:
     if not histograms:
         return exact
     total = d.Histogram.total(histograms)
-    for value in exact:
-        total.add(value)
+    total.add_all(exact)
     return total
 
 
@@ -191,10 +223,10 @@ class Figures:
 
     @cached_property
     def days(self) -> _Days:
-        days = _rollups(self.rollup_team_ids, self.rollup_service_ids, self.span, self.profile)
+        days = _rollups(self.rollup_team_ids, self.rollup_service_ids, self.windows, self.profile)
         if self.compared is not None:  # a window before the others: no day in common
             before = _rollups(
-                self.rollup_team_ids, self.rollup_service_ids, self.compared, self.profile, HEADLINE_DISTRIBUTIONS
+                self.rollup_team_ids, self.rollup_service_ids, [self.compared], self.profile, HEADLINE_DISTRIBUTIONS
             )
             days.production.update(before.production)
             days.service_wide.update(before.service_wide)

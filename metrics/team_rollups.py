@@ -1,11 +1,13 @@
 """Team rollups: each team's daily figures summed over every service in its subtree.
 
 A team page, a group's or the whole organisation's reads one ``TeamRollup`` row per
-day and kind, however many services the scope holds. Rows are kept in step two ways:
+day and kind, however many services the scope holds, and for the whole ISO weeks of its
+window one ``TeamWeekRollup`` (the week's distributions merged) instead of seven days'
+distributions. Rows are kept in step two ways:
 
 - **Deltas.** A service refresh rewrites the service's ``DailyRollup`` rows; the
-  difference (new rows less old ones) is added to the rows of every team that
-  counts the service, under row locks taken in one order, so refreshes of
+  difference (new rows less old ones) is added to the day and week rows of every
+  team that counts the service, under row locks taken in one order, so refreshes of
   services of the same team can run side by side.
 - **Structure.** ``RolledUpService`` records which teams count each service (its
   owner and the owner's ancestors, when last synced). ``sync`` compares that with
@@ -25,15 +27,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from django.apps import apps as global_apps
 from django.apps.registry import Apps
 from django.db import transaction
+from django.db.models import Model
 
 from e360.models import subtree_ids
 from metrics.definitions import Histogram
-from metrics.models import COUNT_FIELDS, SERVICE_WIDE, RolledUpService, TeamRollup
+from metrics.models import COUNT_FIELDS, SERVICE_WIDE, RolledUpService, TeamRollup, TeamWeekRollup
 from metrics.sql import update_rows
 
 EXACT_LIMIT = 1000  # values a team row keeps exactly per distribution; beyond, a histogram
@@ -87,12 +90,15 @@ class Change:
     samples: dict[str, Sample] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return any(self.counts.values()) or any(self.samples.values())
+        return any(self.counts.values()) or self.samples_left()
+
+    def samples_left(self) -> bool:
+        return any(self.samples.values())
 
     def add_row(self, row: Mapping, times: int = 1) -> None:
-        """Add a ``DailyRollup`` or ``TeamRollup`` row (its counts and ``distributions``)."""
+        """Add a ``DailyRollup``, ``TeamRollup`` or ``TeamWeekRollup`` row (its counts and ``distributions``)."""
         for name in COUNT_FIELDS:
-            self.counts[name] += times * row[name]
+            self.counts[name] += times * row.get(name, 0)
         for name, stored in row["distributions"].items():
             self.samples.setdefault(name, Sample()).add_stored(stored, times)
 
@@ -103,9 +109,11 @@ class Change:
 
     def values(self) -> dict:
         """The row's columns: every count, and the non-empty distributions."""
-        return {name: self.counts[name] for name in COUNT_FIELDS} | {
-            "distributions": {name: sample.stored() for name, sample in sorted(self.samples.items()) if sample}
-        }
+        return {name: self.counts[name] for name in COUNT_FIELDS} | self.distributions()
+
+    def distributions(self) -> dict:
+        """A week row's column: the non-empty distributions."""
+        return {"distributions": {name: sample.stored() for name, sample in sorted(self.samples.items()) if sample}}
 
 
 def service_delta(old: ServiceRows, new: ServiceRows) -> dict[Key, Change]:
@@ -125,42 +133,56 @@ def service_delta(old: ServiceRows, new: ServiceRows) -> dict[Key, Change]:
 
 
 def apply_delta(delta: Mapping[Key, Change], team_ids: Iterable[int]) -> int:
-    """Add ``delta`` to those teams' rows; returns the rows written. Run inside the caller's transaction.
+    """Add ``delta`` to those teams' day rows and week rows; returns the rows written. Run inside
+    the caller's transaction.
 
     Missing rows are inserted first (a concurrent insert of the same row waits, then
-    is skipped), then every row is locked in (team, production, day) order, the one
-    order all writers use, so two refreshes never deadlock.
+    is skipped), then every row is locked in (team, production, day) order, day rows
+    before week rows, the one order all writers use, so two refreshes never deadlock.
     """
     team_ids = sorted(set(team_ids))
     if not delta or not team_ids:
         return 0
+    return _apply(TeamRollup, "day", delta, team_ids) + _apply(TeamWeekRollup, "week", by_week(delta), team_ids)
+
+
+def by_week(days: Mapping[Key, Change]) -> dict[Key, Change]:
+    """Day changes (or sums) merged per ISO week, keyed by its Monday: what week rows hold."""
+    weeks: dict[Key, Change] = defaultdict(Change)
+    for (production, day), change in days.items():
+        weeks[(production, day - timedelta(days=day.weekday()))].add(change)
+    return weeks
+
+
+def _apply(model: type[Model], key_field: str, delta: Mapping[Key, Change], team_ids: list[int]) -> int:
     keys = sorted(delta)
-    TeamRollup.objects.bulk_create(
-        [TeamRollup(team_id=team, production=production, day=day) for team in team_ids for production, day in keys],
+    model.objects.bulk_create(
+        [model(team_id=team, production=production, **{key_field: at}) for team in team_ids for production, at in keys],
         ignore_conflicts=True,
         batch_size=1000,
     )
+    counted = model is TeamRollup  # week rows hold distributions only
     rows = (
-        TeamRollup.objects.select_for_update()
-        .filter(team_id__in=team_ids, day__in=sorted({day for _, day in keys}))
-        .order_by("team_id", "production", "day")
-        .values("pk", "production", "day", *COUNT_FIELDS, "distributions")
+        model.objects.select_for_update()
+        .filter(team_id__in=team_ids, **{f"{key_field}__in": sorted({at for _, at in keys})})
+        .order_by("team_id", "production", key_field)
+        .values("pk", "production", key_field, *(COUNT_FIELDS if counted else ()), "distributions")
     )
     updates: list[tuple[int, dict]] = []
     emptied: list[int] = []
     for row in rows:
-        change = delta.get((row["production"], row["day"]))
+        change = delta.get((row["production"], row[key_field]))
         if change is None:
             continue
         total = Change()
         total.add_row(row)
         total.add(change)
-        if total:
-            updates.append((row["pk"], total.values()))
-        else:
+        if not (total if counted else total.samples_left()):
             emptied.append(row["pk"])
-    update_rows(TeamRollup, updates)
-    TeamRollup.objects.filter(pk__in=emptied).delete()
+        else:
+            updates.append((row["pk"], total.values() if counted else total.distributions()))
+    update_rows(model, updates)
+    model.objects.filter(pk__in=emptied).delete()
     return len(updates) + len(emptied)
 
 
@@ -229,6 +251,10 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
     below = subtree_ids(affected, children)
     list(Service.objects.select_for_update().filter(owner_id__in=below).order_by("pk").values_list("pk", flat=True))
 
+    try:
+        WeekRollup = apps.get_model("metrics", "TeamWeekRollup")
+    except LookupError:  # a migration from before week rows (the one that adds them builds them)
+        WeekRollup = None
     depth = {team: len(_lineage(team, parents)) for team in affected}
     written = 0
     for team in sorted(affected, key=lambda t: (-depth[t], t)):
@@ -249,12 +275,47 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
             batch_size=1000,
         )
         written += len(sums)
+        if WeekRollup is not None:
+            weeks = by_week(sums)
+            WeekRollup.objects.filter(team_id=team).delete()
+            WeekRollup.objects.bulk_create(
+                [
+                    WeekRollup(team_id=team, production=production, week=week, **change.distributions())
+                    for (production, week), change in sorted(weeks.items())
+                    if change.samples_left()
+                ],
+                batch_size=1000,
+            )
+            written += len(weeks)
 
     Recorded.objects.all().delete()
     Recorded.objects.bulk_create(
         [Recorded(service_id=service, team_ids=teams) for service, teams in sorted(live.items())], batch_size=1000
     )
     return f"Recomputed the rollups of {len(affected)} teams ({written} rows)"
+
+
+def build_weeks(apps: Apps = global_apps) -> int:
+    """Every team's week rows from its day rows as they stand; returns the rows written.
+
+    The migration that brought week rows runs it; ``rebuild`` writes both kinds itself.
+    """
+    Rollup = apps.get_model("metrics", "TeamRollup")
+    WeekRollup = apps.get_model("metrics", "TeamWeekRollup")
+    WeekRollup.objects.all().delete()
+    written = 0
+    for team in Rollup.objects.order_by().values_list("team_id", flat=True).distinct():
+        days: dict[Key, Change] = defaultdict(Change)
+        rows = Rollup.objects.filter(team_id=team).values("production", "day", "distributions")
+        for row in rows.iterator(chunk_size=2000):
+            days[(row["production"], row["day"])].add_row(row)
+        weeks = [
+            WeekRollup(team_id=team, production=production, week=week, **change.distributions())
+            for (production, week), change in sorted(by_week(days).items())
+            if change.samples_left()
+        ]
+        written += len(WeekRollup.objects.bulk_create(weeks, batch_size=1000))
+    return written
 
 
 def _parents(apps: Apps) -> dict[int, int | None]:

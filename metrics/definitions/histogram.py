@@ -17,6 +17,8 @@ interpolation weights are non-negative, so the result is within ``ALPHA`` too.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import operator
 from dataclasses import dataclass, field
@@ -58,8 +60,7 @@ class Histogram:
     @classmethod
     def of(cls, values: Iterable[float]) -> Histogram:
         histogram = cls()
-        for value in values:
-            histogram.add(value)
+        histogram.add_all(values)
         return histogram
 
     @classmethod
@@ -87,8 +88,31 @@ class Histogram:
             raise ValueError(f"a histogram holds non-negative values, not {value}")
         if value == 0:
             self.zeros += count
+            return
+        index = bucket(value)
+        position = index - self.offset
+        if count > 0 and self.counts and 0 <= position < len(self.counts):
+            self.counts[position] += count  # inside the buckets held, and the ends stay non-zero
         else:
-            self._add_counts(bucket(value), [count])
+            self._add_counts(index, [count])
+
+    def add_all(self, values: Iterable[float]) -> None:
+        """Add each value once: counted per bucket first, then added as one dense list."""
+        buckets: dict[int, int] = {}
+        for value in values:
+            if value < 0 or math.isnan(value):
+                raise ValueError(f"a histogram holds non-negative values, not {value}")
+            if value == 0:
+                self.zeros += 1
+            else:
+                index = bucket(value)
+                buckets[index] = buckets.get(index, 0) + 1
+        if buckets:
+            low = min(buckets)
+            counts = [0] * (max(buckets) - low + 1)
+            for index, count in buckets.items():
+                counts[index - low] = count
+            self._add_counts(low, counts)
 
     def merge(self, other: Histogram, times: int = 1) -> None:
         """Add another histogram's counts, ``times`` over (-1 takes them out).
@@ -164,13 +188,14 @@ class Histogram:
                 yield bucket_value(index), count
 
     def _at(self, rank: int) -> float:
-        """The value of the ``rank``-th smallest (0-based)."""
-        seen = 0
-        for value, count in self._ascending():
-            seen += count
-            if rank < seen:
-                return value
-        raise IndexError(rank)
+        """The value of the ``rank``-th smallest (0-based): found on the running totals, not value by value."""
+        if rank < self.zeros:
+            return 0.0
+        running = list(itertools.accumulate(self.counts, initial=self.zeros))
+        position = bisect.bisect_right(running, rank)  # the first bucket whose running total passes rank
+        if position > len(self.counts):
+            raise IndexError(rank)
+        return bucket_value(self.offset + position - 1)
 
     def to_json(self) -> dict[str, int | list[int]]:
         """``{"o": offset, "c": [counts…], "z": zeros}`` (zeros only when there are some), for a JSON column."""

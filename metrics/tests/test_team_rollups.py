@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,10 +13,10 @@ from e360.models import Service, Team
 from e360.tests.factories import ServiceFactory, TeamFactory
 from metrics import definitions as d
 from metrics import team_rollups
-from metrics.models import COUNT_FIELDS, DailyRollup, Deployment, RolledUpService, TeamRollup
+from metrics.models import COUNT_FIELDS, DailyRollup, Deployment, RolledUpService, TeamRollup, TeamWeekRollup
 from metrics.refresh import rebuild, service_refresh
 from metrics.scope import Scope, team_scope
-from metrics.selectors import Figures
+from metrics.selectors import Figures, whole_weeks
 from metrics.tests.factories import SourceFactory
 from metrics.tests.histories import T0, deploy, random_history
 
@@ -46,8 +46,10 @@ def _history(source, seed: int) -> None:
 
 
 def _team_rows() -> list[tuple]:
-    rows = TeamRollup.objects.values_list("team__slug", "production", "day", *COUNT_FIELDS, "distributions")
-    return sorted(rows, key=lambda row: row[:3])
+    days = TeamRollup.objects.values_list("team__slug", "production", "day", *COUNT_FIELDS, "distributions")
+    weeks = TeamWeekRollup.objects.values_list("team__slug", "production", "week", "distributions")
+    assert weeks, "no week rows"
+    return sorted(days, key=lambda row: row[:3]) + sorted(weeks, key=lambda row: row[:3])
 
 
 def _assert_rows_equal_a_rebuild() -> None:
@@ -100,7 +102,7 @@ def _assert_same_figures(team: Team, visible_team_ids: set[int] | None = None) -
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000))
 def test_refreshes_keep_team_rollups_equal_to_a_rebuild_and_to_the_services_figures(tree, source, seed):
-    for model in (TeamRollup, RolledUpService, DailyRollup, Deployment):
+    for model in (TeamRollup, TeamWeekRollup, RolledUpService, DailyRollup, Deployment):
         model.objects.all().delete()
     _history(source, seed)
     _history(source, seed + 1)  # late records for every service: deltas on top of deltas
@@ -225,3 +227,31 @@ def test_only_a_scope_of_every_team_reads_raw_rows_without_a_service_filter(tree
     assert not team_scope(group, None).everything
     TeamFactory(slug="other-root", name="Another organisation root")
     assert not team_scope(org, None).everything  # a second tree's services are not in scope
+
+
+def test_week_rows_built_from_day_rows_equal_those_a_rebuild_writes(tree, source):
+    _history(source, 3)
+    kept = _team_rows()
+    TeamWeekRollup.objects.all().delete()
+    assert team_rollups.build_weeks() > 0
+    assert _team_rows() == kept
+
+
+def test_a_window_reads_week_rows_only_for_weeks_no_window_holds_in_part(tree):
+    profile = team_scope(tree["org"], None).profile
+    monday = date(2026, 3, 2)
+
+    def window(first: date, days: int) -> d.Window:
+        return d.Window.from_days(first, first + timedelta(days=days), profile)
+
+    # Tuesday to the Monday four weeks on: three whole weeks, edge days on either side.
+    assert whole_weeks([window(monday + timedelta(days=1), 28)], profile) == [
+        monday + timedelta(days=7 * n) for n in (1, 2, 3)
+    ]
+    # A second window splitting the second week: that week is read by days.
+    split = [window(monday + timedelta(days=1), 10), window(monday + timedelta(days=11), 18)]
+    assert whole_weeks(split, profile) == [monday + timedelta(days=14), monday + timedelta(days=21)]
+    # The compared window before it, read on its own: its own whole weeks.
+    assert whole_weeks([window(monday - timedelta(days=28), 28)], profile) == [
+        monday - timedelta(days=7 * n) for n in (4, 3, 2, 1)
+    ]
