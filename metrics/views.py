@@ -165,7 +165,8 @@ def _figures(figures: selectors.Figures, period: Period) -> dict:
 def _sources(scope: Scope, window: d.Window) -> list[Source]:
     """Active sources that sent this scope records of the window, with when each last sent anything.
 
-    Each ``Exists`` reads one service index over the window's days, never the whole history.
+    Each ``Exists`` reads an index over the window's days, never the whole history: a service's,
+    or for the organisation (no service filter) the source's own.
     """
     start, end = window.start, window.end
     deployments = Deployment.objects.filter(scope.rows(), source=OuterRef("pk"), is_production=True)
