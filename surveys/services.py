@@ -1,0 +1,349 @@
+"""Writes that touch several survey models: freezing templates, opening and closing campaigns,
+sending invitations and reminders, storing a response.
+
+Every function is safe to run twice (django-q2 delivers at least once): opening an open
+campaign, closing a closed one or sending a reminder step already sent does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.apps import apps as global_apps
+from django.apps.registry import Apps
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from e360.models import Membership, Person, Team, subtree_ids
+from surveys import anonymity, bank
+from surveys.models import (
+    Answer,
+    Campaign,
+    Invitation,
+    Question,
+    Response,
+    Series,
+    Template,
+    TemplateVersion,
+)
+
+logger = logging.getLogger(__name__)
+
+NO_TEAM = -1  # people invited without a team are pooled as if they were one, labelled with the organisation
+
+
+class AudienceError(ValueError):
+    """A campaign that cannot open: nobody to invite, or too few people to keep anyone anonymous."""
+
+
+class AlreadyAnswered(Exception):
+    """The invitation has a response already (one per invitation)."""
+
+
+class NotOpen(Exception):
+    """The campaign is not open for answers."""
+
+
+def template_freeze(*, template: Template) -> TemplateVersion:
+    """The template's questions as a version: the latest one when nothing changed since, else a new one."""
+    current = [q.frozen() for q in template.questions.order_by("position", "pk")]
+    latest = template.versions.order_by("-number").first()
+    if latest is not None and [q.frozen() for q in latest.questions.order_by("position", "pk")] == current:
+        return latest
+    number = (template.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = TemplateVersion.objects.create(template=template, number=number)
+    Question.objects.bulk_create([Question(version=version, **fields) for fields in current])
+    return version
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a campaign invites, each with their team (None: no team)."""
+
+    teams: dict[int, int | None]  # person id → team id
+
+    def __len__(self) -> int:
+        return len(self.teams)
+
+
+def campaign_audience(*, campaign: Campaign) -> Audience:
+    """The active people the campaign invites, each with their deepest team among those invited."""
+    parents = dict(Team.objects.values_list("id", "parent_id"))
+    depth = {team: _depth(team, parents) for team in parents}
+    if campaign.everyone:
+        people = Person.objects.filter(is_active=True)
+        allowed: set[int] | None = None
+    else:
+        children: dict[int | None, list[int]] = {}
+        for team, parent in parents.items():
+            children.setdefault(parent, []).append(team)
+        allowed = subtree_ids(campaign.teams.values_list("id", flat=True), children)
+        people = Person.objects.filter(is_active=True, memberships__team__in=allowed).distinct()
+    teams: dict[int, int | None] = dict.fromkeys(people.values_list("id", flat=True))
+    memberships = Membership.objects.filter(person__in=teams.keys()).values_list("person_id", "team_id")
+    for person, team in memberships:
+        if allowed is not None and team not in allowed:
+            continue
+        current = teams[person]
+        if current is None or (depth[team], -team) > (depth[current], -current):
+            teams[person] = team
+    return Audience(teams)
+
+
+def _depth(team: int, parents: Mapping[int, int | None]) -> int:
+    level, node, seen = 0, parents.get(team), {team}
+    while node is not None and node not in seen:
+        seen.add(node)
+        level, node = level + 1, parents.get(node)
+    return level
+
+
+def campaign_check(*, campaign: Campaign) -> Audience:
+    """The audience, or AudienceError saying why the campaign cannot open with it."""
+    audience = campaign_audience(campaign=campaign)
+    if not audience:
+        raise AudienceError("The audience is empty: choose teams with active members, or everyone.")
+    if len(audience) < campaign.k:
+        raise AudienceError(
+            f"The audience has {len(audience)} people, fewer than k = {campaign.k}: no answer could stay anonymous."
+        )
+    if not campaign.template.questions.exists():
+        raise AudienceError(f"The template {campaign.template} has no questions.")
+    return audience
+
+
+def storage_labels(audience: Audience, k: int) -> dict[int | None, int | None]:
+    """For each team of the audience, the team its responses are stored under (None: the organisation)."""
+    invited: dict[int, int] = {}
+    for team in audience.teams.values():
+        key = NO_TEAM if team is None else team
+        invited[key] = invited.get(key, 0) + 1
+    parents: dict[int, int | None] = dict(Team.objects.values_list("id", "parent_id"))
+    parents[NO_TEAM] = None
+    labels = anonymity.storage_labels(invited, parents, k)
+    return {
+        (None if team == NO_TEAM else team): (None if label == NO_TEAM else label) for team, label in labels.items()
+    }
+
+
+@transaction.atomic
+def campaign_open(*, campaign_id: int, now: datetime | None = None) -> int:
+    """Open the campaign: freeze its questions, snapshot its audience as invitations; returns how many.
+
+    Does nothing (returns 0) unless the campaign is a draft or scheduled. Invitation emails
+    go out after the commit.
+    """
+    now = now or timezone.now()
+    campaign = Campaign.objects.select_for_update().select_related("template").get(pk=campaign_id)
+    if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
+        return 0
+    audience = campaign_check(campaign=campaign)
+    labels = storage_labels(audience, campaign.k)
+    campaign.version = template_freeze(template=campaign.template)
+    campaign.status = Campaign.Status.OPEN
+    campaign.opened_at = now
+    if campaign.opens_at > now:
+        campaign.opens_at = now  # opened early, by hand
+    campaign.save(update_fields=["version", "status", "opened_at", "opens_at"])
+    Invitation.objects.bulk_create(
+        [
+            Invitation(campaign=campaign, person_id=person, team_id=team, label_id=labels[team])
+            for person, team in sorted(audience.teams.items())
+        ],
+        batch_size=1000,
+    )
+    from surveys import tasks  # tasks import services
+
+    transaction.on_commit(lambda: tasks.queue_invitation_emails(campaign.pk))
+    logger.info("Opened campaign %s with %d invitations", campaign.pk, len(audience))
+    return len(audience)
+
+
+@transaction.atomic
+def campaign_close(*, campaign_id: int, now: datetime | None = None) -> Campaign | None:
+    """Close the campaign (scores are published from now on) and schedule the next wave of a
+    recurring series; returns that wave. Closing a closed campaign does nothing."""
+    now = now or timezone.now()
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if campaign.status == Campaign.Status.CLOSED:
+        return None
+    campaign.status = Campaign.Status.CLOSED
+    campaign.closed_at = now
+    if campaign.closes_at > now:
+        campaign.closes_at = now  # closed early, by hand
+    campaign.save(update_fields=["status", "closed_at", "closes_at"])
+    logger.info("Closed campaign %s", campaign.pk)
+    return _next_wave(campaign)
+
+
+RECURRENCE_MONTHS = {
+    Campaign.Recurrence.MONTHLY: 1,
+    Campaign.Recurrence.QUARTERLY: 3,
+    Campaign.Recurrence.HALF_YEARLY: 6,
+}
+
+
+def _next_wave(campaign: Campaign) -> Campaign | None:
+    months = RECURRENCE_MONTHS.get(campaign.recurrence)
+    if months is None or campaign.opened_at is None:
+        return None
+    if Campaign.objects.filter(series=campaign.series, wave=campaign.wave + 1).exists():
+        return None
+    zone = ZoneInfo(campaign.time_zone)
+    opens = _add_months(campaign.opened_at.astimezone(zone), months)
+    length = campaign.closes_at - campaign.opened_at
+    nxt = Campaign.objects.create(
+        series=campaign.series,
+        wave=campaign.wave + 1,
+        name=_wave_name(campaign.series.name, campaign.wave + 1),
+        template=campaign.template,
+        everyone=campaign.everyone,
+        opens_at=opens,
+        closes_at=opens + max(length, timedelta(days=1)),
+        time_zone=campaign.time_zone,
+        recurrence=campaign.recurrence,
+        reminder_days=campaign.reminder_days,
+        k=campaign.k,
+        text_threshold=campaign.text_threshold,
+        status=Campaign.Status.SCHEDULED,
+    )
+    nxt.teams.set(campaign.teams.all())
+    return nxt
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    for day in (moment.day, 30, 29, 28):  # the 31st of a shorter month: its last day
+        try:
+            return moment.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _wave_name(series: str, wave: int) -> str:
+    return f"{series} — wave {wave}"
+
+
+def campaign_create(*, template: Template, name: str, **fields: Any) -> Campaign:
+    """A campaign in a new series of its own (recurring ones add their next waves to it)."""
+    teams = fields.pop("teams", ())
+    with transaction.atomic():
+        series = Series.objects.create(name=name)
+        campaign = Campaign(series=series, wave=1, name=name, template=template, **fields)
+        campaign.full_clean()
+        campaign.save()
+        campaign.teams.set(teams)
+    return campaign
+
+
+def reminder_steps_due(campaign: Campaign, now: datetime) -> int:
+    """How many of the campaign's reminder steps are due by ``now`` (never after closing)."""
+    if campaign.status != Campaign.Status.OPEN or campaign.opened_at is None or now >= campaign.closes_at:
+        return 0
+    return sum(1 for day in sorted(campaign.reminder_days) if campaign.opened_at + timedelta(days=day) <= now)
+
+
+def invitation_claim_reminder(*, invitation_id: int, step: int) -> bool:
+    """Mark reminder ``step`` (1-based) as sent to the invitation, once: True for the one caller
+    that should send it; False when it (or a later step) was sent already, or the person has
+    answered. A person who missed a step (no worker ran) gets only the latest one due."""
+    claimed = Invitation.objects.filter(
+        pk=invitation_id, responded=False, reminders_sent__lt=step, campaign__status=Campaign.Status.OPEN
+    ).update(reminders_sent=step)
+    return claimed == 1
+
+
+def invitation_release_reminder(*, invitation_id: int, step: int, previous: int) -> None:
+    """Undo a claim whose email could not be sent, so that a retry sends it."""
+    Invitation.objects.filter(pk=invitation_id, reminders_sent=step).update(reminders_sent=previous)
+
+
+@dataclass(frozen=True)
+class AnswerValue:
+    """One cleaned answer: a number (1–5 or 0–10), chosen options, or text."""
+
+    number: int | None = None
+    choices: tuple[str, ...] | None = None
+    text: str = ""
+
+
+def response_submit(
+    *, invitation: Invitation, answers: Mapping[int, AnswerValue], today: date | None = None
+) -> Response:
+    """Store the answers as one anonymous response, and mark the invitation answered, in one transaction.
+
+    The invitation is claimed with a conditional update first: of two submits racing, one
+    claims it and stores its response, the other finds it answered (``AlreadyAnswered``)
+    and stores nothing. ``answers`` maps question ids to cleaned values (``surveys.forms``);
+    skipped questions are absent.
+    """
+    campaign = invitation.campaign
+    zone = ZoneInfo(campaign.time_zone)
+    with transaction.atomic():
+        now = timezone.now()
+        if campaign.status != Campaign.Status.OPEN or now >= campaign.closes_at:
+            raise NotOpen(campaign.pk)
+        claimed = Invitation.objects.filter(pk=invitation.pk, responded=False).update(
+            responded=True, responded_on=today or now.astimezone(zone).date()
+        )
+        if not claimed:
+            raise AlreadyAnswered(invitation.pk)
+        response = Response.objects.create(campaign=campaign, label_id=invitation.label_id)
+        Answer.objects.bulk_create(
+            [
+                Answer(
+                    response=response,
+                    question_id=question,
+                    number=value.number,
+                    choices=list(value.choices) if value.choices is not None else None,
+                    text=value.text,
+                )
+                for question, value in sorted(answers.items())
+            ]
+        )
+    return response
+
+
+def templates_load_bank(apps: Apps = global_apps) -> tuple[int, int]:
+    """Create the shipped templates (``surveys.bank``) that do not exist yet; returns (created, kept).
+
+    A template already present is left as it is, so re-running never undoes an admin's edits.
+    ``apps`` lets the migration that ships them run it.
+    """
+    Template_ = apps.get_model("surveys", "Template")
+    TemplateQuestion_ = apps.get_model("surveys", "TemplateQuestion")
+    created = kept = 0
+    with transaction.atomic():
+        for shipped in bank.TEMPLATES:
+            template, new = Template_.objects.get_or_create(
+                slug=shipped.slug, defaults={"name": shipped.name, "description": shipped.description}
+            )
+            if not new:
+                kept += 1
+                continue
+            created += 1
+            TemplateQuestion_.objects.bulk_create(
+                [
+                    TemplateQuestion_(
+                        template=template,
+                        position=position,
+                        key=q.key,
+                        text=q.text,
+                        kind=q.kind,
+                        dimension=q.dimension,
+                        reverse_coded=q.reverse_coded,
+                        required=q.required,
+                        options=list(q.options),
+                    )
+                    for position, q in enumerate(shipped.questions, start=1)
+                ]
+            )
+    return created, kept
