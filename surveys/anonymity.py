@@ -1,0 +1,233 @@
+"""The anonymity rules 2-5 of SURVEYS.md, as pure functions over a team tree.
+
+The team tree is ``parents``: team id → parent id, None for a root. The organisation, above every root, is the
+label ``ORG`` (None). A team's group is its whole subtree; the organisation's group is everyone.
+
+Storage (rule 2): ``storage_labels`` picks, for every team with invitees, the label its responses are stored under,
+so that every label's group has at least k invitees.
+
+Output (rules 3 and 4): ``shown_groups`` decides which of the figures a page wants are shown. A figure with fewer
+than k responses is never shown (rule 3). Against differencing (rule 4), for every shown group X it takes the
+maximal shown groups strictly inside X and requires the remainder — n(X) minus their sum — to be 0 or ≥ k, hiding
+the smallest of them ("suppressed") until that holds everywhere. Why that is enough: team groups are nested or
+disjoint, so anything a viewer can compute by subtracting shown figures is n(X) - Σ n(S) for a shown X and a set S
+of disjoint shown groups inside it. That equals X's remainder plus, for each maximal shown group M inside X and not
+in S, n(M) - Σ of the members of S inside M. By induction each of these terms is 0 or ≥ k (n(M) itself is ≥ k when
+nothing inside M is subtracted), and a sum of terms that are each 0 or ≥ k is 0 or ≥ k: no group of 1 … k-1 can
+be isolated. The guarantee covers the figures decided together, so compute the cells once per campaign over every
+group any output may show (all teams and ORG) and let each page show any subset of the shown ones: a subset of
+safe figures is still safe, while deciding page by page would let two pages be subtracted from each other.
+
+Free text (rule 5): ``text_visible`` and ``shuffled_texts``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+ORG = None
+MIN_K = 3
+DEFAULT_K = 5
+DEFAULT_TEXT_THRESHOLD = 10
+
+type Label = int | None
+type Status = Literal["shown", "too_few", "suppressed", "no_data"]
+
+
+def check_k(k: int) -> None:
+    """Refuse an anonymity threshold below 3: with k = 2, one respondent can subtract themselves from a pair."""
+    if k < MIN_K:
+        raise ValueError(f"k must be at least {MIN_K}")
+
+
+def _chain(team: int, parents: Mapping[int, int | None]) -> list[int]:
+    """The team, then its ancestors up to its root; raises on an unknown team or a cycle."""
+    chain: list[int] = []
+    node: int | None = team
+    while node is not None:
+        if node not in parents:
+            raise ValueError(f"team {node} is not in the team tree")
+        if node in chain:
+            raise ValueError(f"the team tree has a cycle through team {node}")
+        chain.append(node)
+        node = parents[node]
+    return chain
+
+
+def storage_labels(invited: Mapping[int, int], parents: Mapping[int, int | None], k: int) -> dict[int, Label]:
+    """The label each team's responses are stored under: the team, else an ancestor, else ORG.
+
+    Every label's group — the invitees of all teams mapped to that label — has at least k invitees, so that no stored
+    response narrows its author down to fewer than k people. Bottom-up, each team collects its own invitees plus
+    those of descendants that could not stand alone; with at least k it becomes their label, otherwise it passes them
+    up. Invitees left over above the roots go to ORG; if they are fewer than k, the smallest group formed so far is
+    relabelled to ORG with them (every formed group has ≥ k, so one is enough).
+
+    ``invited`` counts invitees by their team at opening; absent teams have none. A campaign with fewer than k
+    invitees in all cannot be stored safely at all: it raises, and the caller validates audiences before opening.
+    """
+    check_k(k)
+    if any(count < 0 for count in invited.values()):
+        raise ValueError("invitee counts cannot be negative")
+    for team in invited:
+        _chain(team, parents)
+    total = sum(invited.values())
+    if total < k:
+        raise ValueError(f"{total} invitees in all: fewer than k = {k}, the campaign cannot keep anyone anonymous")
+
+    def size(teams: list[int]) -> int:
+        return sum(invited.get(t, 0) for t in teams)
+
+    depth = {team: len(_chain(team, parents)) for team in parents}
+    waiting: dict[Label, list[int]] = defaultdict(list)  # teams still without a label, by the node they reached
+    labels: dict[int, Label] = {}
+    for team in sorted(parents, key=lambda t: (-depth[t], t)):  # every child before its parent
+        pending = waiting.pop(team, [])
+        if invited.get(team, 0) > 0:
+            pending.append(team)
+        if size(pending) >= k:
+            labels.update(dict.fromkeys(pending, team))
+        else:
+            waiting[parents[team]].extend(pending)
+    leftover = waiting.pop(ORG, [])
+    if 0 < size(leftover) < k:
+        groups: dict[Label, list[int]] = defaultdict(list)
+        for team, label in labels.items():
+            groups[label].append(team)
+        smallest = min(groups, key=lambda label: (size(groups[label]), label))
+        leftover += groups[smallest]
+    labels.update(dict.fromkeys(leftover, ORG))
+    return labels
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One group's figure on a page. ``n`` is the true response count, for deciding only: render it (and any score
+    computed over the group) only when ``shown``. "too_few" means 1 … k-1 responses, "suppressed" means hidden to
+    protect a small group elsewhere (rule 4), "no_data" means no responses at all.
+    """
+
+    n: int
+    status: Status
+
+    @property
+    def shown(self) -> bool:
+        return self.status == "shown"
+
+
+def _figures(responses: Mapping[Label, int], parents: Mapping[int, int | None]) -> dict[Label, int]:
+    """Responses per group: each label's count adds to the label and all its ancestors, and to ORG."""
+    figures: dict[Label, int] = defaultdict(int)
+    for label, count in responses.items():
+        if count < 0:
+            raise ValueError("response counts cannot be negative")
+        for team in [] if label is ORG else _chain(label, parents):
+            figures[team] += count
+        figures[ORG] += count
+    return figures
+
+
+def shown_groups(
+    responses: Mapping[Label, int], parents: Mapping[int, int | None], k: int, candidates: Iterable[Label]
+) -> dict[Label, Cell]:
+    """Which of the ``candidates`` (teams and/or ORG) may be shown, under rules 3 and 4 (see the module docstring).
+
+    ``responses`` counts responses per storage label. Suppression runs to a fixpoint: hiding a group exposes the
+    groups inside it to the check of its shown ancestor, which may then need another group hidden.
+    """
+    check_k(k)
+    figures = _figures(responses, parents)
+    chains = {c: [] if c is ORG else _chain(c, parents) for c in candidates}
+    cells: dict[Label, Cell] = {}
+    for c in chains:
+        n = figures.get(c, 0)
+        cells[c] = Cell(n, "no_data" if n == 0 else "too_few" if n < k else "shown")
+    # Deepest first, so that a group's own remainder is fixed before its ancestors look inside it.
+    order = sorted(chains, key=lambda c: -len(chains[c]))
+    while True:
+        shown = {c for c in chains if cells[c].shown}
+        inside: dict[Label, list[int]] = defaultdict(list)  # shown group → maximal shown groups strictly inside it
+        for c in shown - {ORG}:
+            enclosing = next((a for a in chains[c][1:] if a in shown), ORG)
+            if enclosing in shown:
+                inside[enclosing].append(c)
+        # A list, not next(..., None): the organisation's own label is None.
+        unsafe = [x for x in order if x in inside and 0 < _remainder(x, inside[x], cells) < k]
+        if not unsafe:
+            return cells
+        smallest = min(inside[unsafe[0]], key=lambda c: (cells[c].n, c))
+        cells[smallest] = Cell(cells[smallest].n, "suppressed")
+
+
+def _remainder(group: Label, inside: Iterable[Label], cells: Mapping[Label, Cell]) -> int:
+    """What subtracting the figures of ``inside`` from ``group``'s leaves."""
+    return cells[group].n - sum(cells[c].n for c in inside)
+
+
+@dataclass(frozen=True)
+class WaveCells:
+    """A group in two consecutive waves; a change between them may be shown only when ``comparable``."""
+
+    current: Cell
+    previous: Cell
+    comparable: bool
+
+
+def comparable(current: Cell, previous: Cell) -> bool:
+    """Whether a change between two waves may be shown for a group: only when it is shown in both.
+
+    A change is current - previous, so showing it beside one shown figure reveals the other; if the other was hidden
+    (too few, or suppressed against differencing), the change would undo that. Both figures being shown, each over
+    ≥ k responses and safe within its wave, the change reveals nothing either figure does not: responses carry no
+    link to people, so a viewer cannot match the two waves person by person.
+    """
+    return current.shown and previous.shown
+
+
+def shown_across_waves(
+    current: Mapping[Label, int],
+    previous: Mapping[Label, int],
+    parents: Mapping[int, int | None],
+    k: int,
+    candidates: Iterable[Label],
+) -> dict[Label, WaveCells]:
+    """Both waves' cells for the same candidates (each wave suppressed on its own), and whether each change shows.
+
+    ``current`` and ``previous`` count responses per storage label in each wave; ``parents`` must hold every team
+    labelled in either wave.
+    """
+    wanted = list(dict.fromkeys(candidates))
+    now = shown_groups(current, parents, k, wanted)
+    before = shown_groups(previous, parents, k, wanted)
+    return {c: WaveCells(now[c], before[c], comparable(now[c], before[c])) for c in wanted}
+
+
+def text_visible(n_responses: int, threshold: int) -> bool:
+    """Whether a group's free-text answers may be shown: only with at least ``threshold`` responses (rule 5).
+
+    The threshold is the campaign's text threshold (default 10); that it is not below the campaign's k is the
+    caller's concern (validated on the campaign), but one below the absolute minimum k is refused here.
+    """
+    if threshold < MIN_K:
+        raise ValueError(f"the text threshold must be at least {MIN_K}")
+    return n_responses >= threshold
+
+
+def shuffled_texts(texts: Iterable[str], seed: bytes | int) -> list[str]:
+    """The non-blank texts in an order unrelated to submission order, stable for a given seed.
+
+    Submission order could be matched against who answered when (the invitation records the day), so texts are
+    sorted by a keyed hash (HMAC-SHA256 with the seed) of their content: the same page always lists them the same
+    way, and the order says nothing about when each arrived. Identical texts are indistinguishable, so how they
+    tie does not matter.
+    """
+    key = seed if isinstance(seed, bytes) else str(seed).encode()
+    kept = [text for text in texts if text.strip()]
+    return sorted(kept, key=lambda text: hmac.new(key, text.encode(), hashlib.sha256).digest())
