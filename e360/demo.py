@@ -104,6 +104,31 @@ class DemoOrg:
 
 Seeder = Callable[[DemoOrg], str]
 
+# The demo's story, shared by every app's seeder so that delivery figures and survey answers
+# agree: the small organisation's teams by name, every other team by position in ``org.teams``
+# (so the small organisation's other teams are typical, and each scenario recurs about fifty
+# times in the large one). Payments is elite, Checkout has flaky CI, Search reviews slowly,
+# Catalog releases weekly and fails often, Developer Tools improves over the history.
+NAMED_SCENARIOS = {
+    "Payments": "elite",
+    "Checkout": "flaky-ci",
+    "Search": "slow-reviews",
+    "Catalog": "low",
+    "Developer Tools": "improving",
+}
+SCENARIO_CYCLE = ["typical", "typical", "typical", "elite", "flaky-ci", "slow-reviews", "low", "improving"]
+
+
+def team_scenarios(teams: list[Team]) -> dict[str, str]:
+    """Team slug → scenario name: by name for the named teams, else by position among the others."""
+    scenarios, others = {}, 0
+    for team in teams:
+        name = NAMED_SCENARIOS.get(team.name)
+        if name is None:
+            name, others = SCENARIO_CYCLE[others % len(SCENARIO_CYCLE)], others + 1
+        scenarios[team.slug] = name
+    return scenarios
+
 
 @dataclass(frozen=True)
 class SeedResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from e360.demo import NAMED_SCENARIOS, SCENARIO_CYCLE, team_scenarios
 from e360.models import Team
 
 
@@ -171,24 +172,12 @@ PROFILES: dict[str, Profile] = {
         ),
     ),
 }
-NAMED_PROFILES = {
-    "Payments": "elite",
-    "Checkout": "flaky-ci",
-    "Search": "slow-reviews",
-    "Catalog": "low",
-    "Developer Tools": "improving",
-}
-# Every other team, in the order of org.teams: so the small organisation's other
-# teams are typical, and each profile recurs about fifty times in the large one.
-PROFILE_CYCLE = ["typical", "typical", "typical", "elite", "flaky-ci", "slow-reviews", "low", "improving"]
+# Which team gets which profile is the demo's shared story (``e360.demo``): the survey demo
+# gives the same teams the answers that go with it.
+NAMED_PROFILES = NAMED_SCENARIOS
+PROFILE_CYCLE = SCENARIO_CYCLE
 
 
 def team_profiles(teams: list[Team]) -> dict[str, Profile]:
-    """Team slug → profile: by name for the named teams, else by position among the others."""
-    profiles, others = {}, 0
-    for team in teams:
-        name = NAMED_PROFILES.get(team.name)
-        if name is None:
-            name, others = PROFILE_CYCLE[others % len(PROFILE_CYCLE)], others + 1
-        profiles[team.slug] = PROFILES[name]
-    return profiles
+    """Team slug → profile (``e360.demo.team_scenarios``)."""
+    return {slug: PROFILES[name] for slug, name in team_scenarios(teams).items()}
