@@ -196,7 +196,7 @@ def _next_wave(campaign: Campaign) -> Campaign | None:
     if Campaign.objects.filter(series=campaign.series, wave=campaign.wave + 1).exists():
         return None
     zone = ZoneInfo(campaign.time_zone)
-    opens = _add_months(campaign.opened_at.astimezone(zone), months)
+    opens = add_months(campaign.opened_at.astimezone(zone), months)
     length = campaign.closes_at - campaign.opened_at
     nxt = Campaign.objects.create(
         series=campaign.series,
@@ -217,7 +217,7 @@ def _next_wave(campaign: Campaign) -> Campaign | None:
     return nxt
 
 
-def _add_months(moment: datetime, months: int) -> datetime:
+def add_months(moment: datetime, months: int) -> datetime:
     month = moment.month - 1 + months
     year, month = moment.year + month // 12, month % 12 + 1
     for day in (moment.day, 30, 29, 28):  # the 31st of a shorter month: its last day
