@@ -46,6 +46,7 @@ from e360.models import Membership, Person, Service, Team
 EMAIL_DOMAIN = "demo.e360.dev"
 GITHUB_ORG = "demo-org"
 BATCH_SIZE = 500
+MIN_MEMBERS = 6  # per team, besides its lead
 
 
 @dataclass(frozen=True)
@@ -388,7 +389,7 @@ def _people(
     # Every team gets one member, then the rest go to teams of uneven appeal.
     members = list(queue)
     weights = [rng.uniform(0.5, 1.5) for _ in teams]
-    homes = teams + rng.choices(teams, weights=weights, k=len(members) - len(teams))
+    homes = _at_least(MIN_MEMBERS, teams, teams + rng.choices(teams, weights=weights, k=len(members) - len(teams)))
     siblings: dict[int, list[Team]] = {}
     for team in teams:
         siblings.setdefault(id(team.parent), []).append(team)
@@ -400,6 +401,25 @@ def _people(
         if others and rng.random() < 0.08:
             join(person, rng.choice(others), Membership.Role.MEMBER)
     return people, memberships
+
+
+def _at_least(n: int, teams: list[Team], homes: list[Team]) -> list[Team]:
+    """``homes`` with people moved from the largest teams to those with fewer than ``n``, so a
+    survey can report on every team without exposing anyone. Draws nothing from the random
+    stream, so the rest of the catalog stays as the seed made it."""
+    n = min(n, len(homes) // max(len(teams), 1))
+    homes = list(homes)
+    sizes = {id(team): 0 for team in teams}
+    for home in homes:
+        sizes[id(home)] += 1
+    for team in teams:
+        while sizes[id(team)] < n:
+            largest = max(teams, key=lambda t: sizes[id(t)])
+            index = max(i for i, home in enumerate(homes) if home is largest)  # its last newcomer
+            homes[index] = team
+            sizes[id(largest)] -= 1
+            sizes[id(team)] += 1
+    return homes
 
 
 def _services(size: SizeProfile, rng: random.Random, teams: list[Team], now: datetime) -> list[Service]:

@@ -1,0 +1,161 @@
+"""Survey demo: three quarterly waves of the Developer experience survey, two closed and one open.
+
+The waves run through the real services (``campaign_create``, ``campaign_open``,
+``campaign_close``, which schedules the next wave), with everyone invited. Answers follow each
+team's scenario (``e360.demo.team_scenarios``), the same story the delivery demo tells: the
+flaky-CI teams answer low on ``ci_cd``, the slow-review teams low on ``code_review``, the
+low performers low on ``release`` and ``stability``, elite teams high everywhere, and the
+improving teams a little better each wave. Responses are written in bulk, as the form would
+store them (no person, no time; the invitation gets the flag and the day), in a shuffled order.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from e360.demo import DemoOrg, team_scenarios
+from surveys import services
+from surveys.models import DEFAULT_K, Answer, Campaign, Invitation, Kind, Question, Response, Template
+
+SURVEY = "developer-experience"
+WAVE_DAYS = 14
+# Favourable answers are this likely for a typical team; scenarios move it per dimension.
+BASE = 0.64
+SHIFTS: dict[str, dict[str, float]] = {
+    "typical": {},
+    "elite": dict.fromkeys(
+        ("ci_cd", "code_review", "release", "stability", "cognitive_load", "focus", "tooling", "clarity"), 0.2
+    )
+    | {"satisfaction": 0.2},
+    "flaky-ci": {"ci_cd": -0.5, "tooling": -0.12, "release": -0.08, "satisfaction": -0.1},
+    "slow-reviews": {"code_review": -0.5, "release": -0.1, "focus": -0.05, "satisfaction": -0.08},
+    "low": {"release": -0.3, "stability": -0.32, "clarity": -0.1, "satisfaction": -0.15},
+    "improving": {"ci_cd": -0.3, "release": -0.3, "code_review": -0.15},
+}
+# The improving teams' shifts shrink by wave (1, 2, 3): their delivery improves over the history too.
+IMPROVING = (1.0, 0.55, 0.15)
+PARTICIPATION = {"closed": (0.75, 0.92), "open": (0.35, 0.55)}
+# The small organisation's teams have five to ten people: k = 3 (the lowest allowed) lets its
+# teams be reported on; the large one keeps the default.
+K_FOR_SIZE = {"small": 3}
+COMMENTS: dict[str, list[str]] = {
+    "flaky-ci": [
+        "Re-running flaky pipelines eats hours every week.",
+        "CI fails for reasons unrelated to my change far too often.",
+        "I wait on CI more than I write code some days.",
+    ],
+    "slow-reviews": [
+        "Pull requests wait days for a first review.",
+        "Reviews arrive after I have moved on, so context switching is constant.",
+        "We need clearer ownership of reviews.",
+    ],
+    "low": [
+        "Releases are stressful and often roll back.",
+        "The weekly release window slows everything down.",
+        "Incidents after releases are too common.",
+    ],
+    "improving": ["The new deploy pipeline is a big improvement.", "Shipping is getting easier every month."],
+    "elite": [
+        "Things work well; keep investing in the platform.",
+        "Fast reviews and easy deploys make this a great place.",
+    ],
+    "typical": ["Documentation is hard to find.", "Too many meetings break up the day.", "Local setup takes too long."],
+}
+
+
+def seed(org: DemoOrg) -> str:
+    template = Template.objects.filter(slug=SURVEY).first()
+    if template is None:
+        return "no survey: the Developer experience template is missing (run load_survey_templates)"
+    rng = org.random("surveys")
+    scenarios = team_scenarios(org.teams)
+    first_opens = services.add_months(org.now - timedelta(days=3), -6)
+    campaign = services.campaign_create(
+        template=template,
+        name="Developer experience",
+        everyone=True,
+        opens_at=first_opens,
+        closes_at=first_opens + timedelta(days=WAVE_DAYS),
+        time_zone=settings.TIME_ZONE,
+        recurrence=Campaign.Recurrence.QUARTERLY,
+        reminder_days=[3, 7],
+        k=K_FOR_SIZE.get(org.size.name, DEFAULT_K),
+    )
+    counts = []
+    for wave in (1, 2, 3):
+        services.campaign_open(campaign_id=campaign.pk, now=campaign.opens_at)
+        campaign.refresh_from_db()
+        closing = campaign.closes_at <= org.now
+        counts.append(_answer(campaign, wave, scenarios, rng, closed=closing))
+        if not closing:
+            break
+        campaign = services.campaign_close(campaign_id=campaign.pk, now=campaign.closes_at)
+        if campaign is None or campaign.opens_at > org.now:
+            break
+    return f"{len(counts)} waves of the Developer experience survey ({', '.join(map(str, counts))} responses)"
+
+
+def _answer(campaign: Campaign, wave: int, scenarios: dict[str, str], rng: random.Random, *, closed: bool) -> int:
+    """Answer the wave for a share of its invitees, as the form would; nobody is emailed."""
+    invitations = list(campaign.invitations.select_related("team").order_by("pk"))
+    Invitation.objects.filter(campaign=campaign).update(
+        emailed_at=campaign.opens_at, reminders_sent=len(campaign.reminder_days) if closed else 0
+    )
+    questions = list(Question.objects.filter(version=campaign.version).order_by("position"))
+    low, high = PARTICIPATION["closed" if closed else "open"]
+    rate = rng.uniform(low, high)
+    last_day = min(campaign.closes_at, campaign.opens_at + timedelta(days=WAVE_DAYS))
+    responses: list[Response] = []
+    answers: list[Answer] = []
+    answered: list[tuple[int, datetime]] = []
+    for invitation in invitations:
+        if rng.random() >= rate:
+            continue
+        scenario = scenarios.get(invitation.team.slug, "typical") if invitation.team else "typical"
+        response = Response(campaign=campaign, label_id=invitation.label_id)
+        responses.append(response)
+        answers += [a for q in questions if (a := _draw(q, response, scenario, wave, rng)) is not None]
+        day = campaign.opens_at + (last_day - campaign.opens_at) * rng.random() ** 2  # most answer early
+        answered.append((invitation.pk, day))
+    rng.shuffle(responses)  # stored in no particular order
+    Response.objects.bulk_create(responses, batch_size=1000)
+    Answer.objects.bulk_create(answers, batch_size=2000)
+    for pk, day in answered:
+        Invitation.objects.filter(pk=pk).update(responded=True, responded_on=day.date())
+    return len(responses)
+
+
+def _draw(question: Question, response: Response, scenario: str, wave: int, rng: random.Random) -> Answer | None:
+    if not question.required and rng.random() < 0.04:
+        return None  # skipped
+    shift = SHIFTS.get(scenario, {}).get(question.dimension, 0.0)
+    if scenario == "improving":
+        shift *= IMPROVING[wave - 1]
+    favourable = min(max(BASE + shift + rng.uniform(-0.05, 0.05), 0.03), 0.97)
+    if question.kind in (Kind.AGREEMENT, Kind.FREQUENCY):
+        good = rng.random() < favourable
+        value = rng.choice((4, 4, 5)) if good else rng.choice((1, 2, 2, 3, 3, 3))
+        return Answer(response=response, question=question, number=6 - value if question.reverse_coded else value)
+    if question.kind == Kind.ENPS:
+        roll = rng.random()
+        value = (
+            rng.choice((9, 10))
+            if roll < favourable - 0.2
+            else rng.choice((7, 8))
+            if roll < favourable + 0.1
+            else rng.randint(2, 6)
+        )
+        return Answer(response=response, question=question, number=value)
+    if question.kind == Kind.TEXT:
+        if rng.random() > 0.3:
+            return None
+        return Answer(
+            response=response, question=question, text=rng.choice(COMMENTS.get(scenario, COMMENTS["typical"]))
+        )
+    if question.options:
+        picked = rng.sample(list(question.options), 1 if question.kind == Kind.SINGLE else rng.randint(1, 2))
+        return Answer(response=response, question=question, choices=picked)
+    return None

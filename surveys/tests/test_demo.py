@@ -1,0 +1,66 @@
+"""The survey demo tells the delivery demo's story: who answers low on what."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import pytest
+
+from e360.demo import SIZES, build_org, save_org, team_scenarios
+from surveys import scoring
+from surveys.demo import seed
+from surveys.models import Answer, Campaign, Invitation, Response
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def org(db):
+    org = build_org(size=SIZES["small"], seed=1, now=NOW)
+    save_org(org)
+    return org
+
+
+def _favourable(campaign: Campaign, label: str, dimension: str) -> float:
+    values = defaultdict(list)
+    answers = Answer.objects.filter(
+        response__campaign=campaign, response__label__slug=label, question__dimension=dimension
+    ).select_related("question")
+    for answer in answers:
+        values[answer.question.key].append(answer.number)
+    items = [
+        scoring.item_score(numbers, reverse=Answer.objects.filter(question__key=key).first().question.reverse_coded)
+        for key, numbers in values.items()
+    ]
+    return scoring.dimension_score(items)
+
+
+def test_it_runs_two_closed_waves_and_one_open_through_the_real_services(org):
+    summary = seed(org)
+    assert summary.startswith("3 waves of the Developer experience survey")
+    waves = list(Campaign.objects.order_by("wave"))
+    assert [c.status for c in waves] == ["closed", "closed", "open"]
+    assert len({c.series_id for c in waves}) == 1 and [c.wave for c in waves] == [1, 2, 3]
+    assert all(c.version_id == waves[0].version_id for c in waves)
+    for campaign in waves:
+        responded = campaign.invitations.filter(responded=True).count()
+        assert responded == Response.objects.filter(campaign=campaign).count() > 0
+        assert not campaign.invitations.filter(emailed_at__isnull=True).exists()  # nobody is emailed
+    assert Invitation.objects.filter(campaign=waves[2], responded=False).exists()  # still open
+
+
+def test_the_flaky_ci_and_slow_review_teams_answer_lowest_on_their_blocker(org):
+    seed(org)
+    latest = Campaign.objects.filter(status="closed").order_by("-wave").first()
+    scenarios = team_scenarios(org.teams)
+    labels = set(Response.objects.filter(campaign=latest).values_list("label__slug", flat=True)) - {None}
+    teams = [slug for slug in scenarios if slug in labels]
+    flaky = next(slug for slug in teams if scenarios[slug] == "flaky-ci")
+    slow = next(slug for slug in teams if scenarios[slug] == "slow-reviews")
+    ci = {slug: _favourable(latest, slug, "ci_cd") for slug in teams}
+    review = {slug: _favourable(latest, slug, "code_review") for slug in teams}
+    assert min(ci, key=ci.get) == flaky and ci[flaky] < 40
+    assert min(review, key=review.get) == slow and review[slow] < 40
+    # Every team of the small organisation has at least k responses in the closed waves.
+    assert all(Response.objects.filter(campaign=latest, label__slug=slug).count() >= latest.k for slug in teams)
