@@ -9,29 +9,22 @@ so "server time" is what a request costs the web process, without the network.
 from __future__ import annotations
 
 import gc
-import http.client
 import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from e360 import bench
 from e360.models import Service, Team, User
 from metrics import team_rollups
 from metrics.deliveries import delivery_drain
@@ -43,50 +36,6 @@ BUDGET_READ_P95_MS = 150
 BUDGET_INGEST_PER_S = 500
 
 WRK_SCRIPT = Path(__file__).with_name("bench_wrk.lua")
-
-
-def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("POST", path, body, headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-@contextmanager
-def _server(workers: int) -> Iterator[int]:
-    """gunicorn serving this project on a free loopback port, with this process's settings."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "gunicorn", "e360.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-    server = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
-        command, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _post(port, "/healthz", b"", {})  # any answer will do (it is a GET-only view)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise CommandError(f"gunicorn did not start: {server.stderr.read()[-2000:]!r}") from None
-                time.sleep(0.2)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 class Command(BaseCommand):
@@ -124,7 +73,7 @@ class Command(BaseCommand):
 
         only = options["only"]
         gc.freeze()  # as e360.wsgi does once the application is loaded
-        self._machine()
+        self.rows.append(bench.machine_row())
         if only in (None, "reads"):
             self._reads(rng, options["requests"], api, browser)
         if only in (None, "ingestion"):
@@ -134,7 +83,7 @@ class Command(BaseCommand):
         if only in (None, "rebuild"):
             self._rebuild(rng, options["rebuild_sample"])
             self._sync_after_a_move(rng)
-        self._print()
+        bench.print_table(self.stdout, "e360 benchmark", self.rows)
 
     # --- set-up ---------------------------------------------------------------------------
 
@@ -194,26 +143,7 @@ class Command(BaseCommand):
         )
 
     def _read(self, label: str, client: Client, urls: list[str]) -> None:
-        client.get(urls[0])  # warm caches and connections once
-        times, queries = [], []
-        for url in urls:
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = client.get(url)
-                times.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise CommandError(f"{url} answered {response.status_code}: {response.content[:300]!r}")
-            queries.append(len(captured))
-        p95 = _percentile(times, 0.95)
-        verdict = "ok" if p95 <= BUDGET_READ_P95_MS else "OVER"
-        self.rows.append(
-            (
-                label,
-                f"p50 {_percentile(times, 0.5):.0f} ms, p95 {p95:.0f} ms",
-                f"{max(queries)} queries max ({statistics.median(queries):.0f} median)",
-                f"p95 ≤ {BUDGET_READ_P95_MS} ms: {verdict}",
-            )
-        )
+        self.rows.append(bench.timed_reads(label, client, urls, BUDGET_READ_P95_MS))
 
     def _ingest(
         self, path: str, key: str, record: dict[str, Any], options: dict[str, Any], batch: int = 0, expect: int = 200
@@ -231,7 +161,7 @@ class Command(BaseCommand):
         environment = {**os.environ, "KEY": key, "BODY": json.dumps(record), "BATCH": str(batch)}
         environment |= {"EXPECT": str(expect), "RETRY": str(options["clients"])}
         command = [wrk, "-t2", f"-c{options['clients']}", f"-d{options['seconds']}s", "-s", str(WRK_SCRIPT)]
-        with _server(options["workers"]) as port:
+        with bench.server(options["workers"]) as port:
             result = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
                 [*command, f"http://127.0.0.1:{port}{path}"],
                 capture_output=True,
@@ -249,15 +179,6 @@ class Command(BaseCommand):
 
     def _load(self, options: dict[str, Any]) -> str:
         return f"{options['seconds']} s of wrk, {options['clients']} connections, {options['workers']} gunicorn workers"
-
-    def _machine(self) -> None:
-        """How fast this machine runs Python: figures from different machines compare through it."""
-        started = time.perf_counter()
-        total = 0
-        for step in range(10_000_000):
-            total += step
-        seconds = time.perf_counter() - started
-        self.rows.append(("Machine: a 10-million-step Python loop", f"{seconds:.2f} s", f"{os.cpu_count()} CPUs", ""))
 
     def _ingest_ceiling(self, options: dict[str, Any]) -> None:
         """The same server and load on a path answered without the database: what any endpoint can reach."""
@@ -335,7 +256,7 @@ class Command(BaseCommand):
         self.rows.append(
             (
                 "Rollup rebuild (re-link + rollups)",
-                f"{per_service * 1000:.0f} ms per service (p95 {_percentile(times, 0.95) * 1000:.0f} ms)",
+                f"{per_service * 1000:.0f} ms per service (p95 {bench.percentile(times, 0.95) * 1000:.0f} ms)",
                 f"{len(chosen)} services timed",
                 f"all {len(ids)} services ≈ {per_service * len(ids) / 60:.1f} min on one worker",
             )
@@ -361,10 +282,3 @@ class Command(BaseCommand):
                 "",
             )
         )
-
-    def _print(self) -> None:
-        database = connection.settings_dict["NAME"]
-        self.stdout.write(f"\ne360 benchmark on {connection.vendor} database {database!r}\n")
-        widths = [max(len(row[i]) for row in self.rows) for i in range(4)]
-        for row in self.rows:
-            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))

@@ -1,0 +1,111 @@
+"""What every app's benchmark command shares: a gunicorn server on loopback, percentiles,
+timed in-process reads, the machine's speed, and the printed table.
+
+``make bench`` runs ``manage.py bench`` (delivery metrics) and ``manage.py bench_surveys``;
+each prints rows of (what, figure, how measured, budget verdict).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.core.management.base import CommandError, OutputWrapper
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+Row = tuple[str, str, str, str]
+
+
+def http_request(
+    port: int, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body, headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@contextmanager
+def server(workers: int) -> Iterator[int]:
+    """gunicorn serving this project on a free loopback port, with this process's settings."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "gunicorn", "e360.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    process = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
+        command, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http_request(port, "POST", "/healthz")  # any answer will do (it is a GET-only view)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise CommandError(f"gunicorn did not start: {process.stderr.read()[-2000:]!r}") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def timed_reads(label: str, client: Client, urls: list[str], budget_ms: float) -> Row:
+    """GET each URL in this process (Django's whole stack, no network): p50/p95 time and queries."""
+    client.get(urls[0])  # warm caches and connections once
+    times, queries = [], []
+    for url in urls:
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise CommandError(f"{url} answered {response.status_code}: {response.content[:300]!r}")
+        queries.append(len(captured))
+    p95 = percentile(times, 0.95)
+    return (
+        label,
+        f"p50 {percentile(times, 0.5):.0f} ms, p95 {p95:.0f} ms",
+        f"{max(queries)} queries max ({statistics.median(queries):.0f} median)",
+        f"p95 ≤ {budget_ms:.0f} ms: {'ok' if p95 <= budget_ms else 'OVER'}",
+    )
+
+
+def machine_row() -> Row:
+    """How fast this machine runs Python: figures from different machines compare through it."""
+    started = time.perf_counter()
+    total = 0
+    for step in range(10_000_000):
+        total += step
+    seconds = time.perf_counter() - started
+    return ("Machine: a 10-million-step Python loop", f"{seconds:.2f} s", f"{os.cpu_count()} CPUs", "")
+
+
+def print_table(stdout: OutputWrapper, title: str, rows: list[Row]) -> None:
+    database = connection.settings_dict["NAME"]
+    stdout.write(f"\n{title} on {connection.vendor} database {database!r}\n")
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
