@@ -12,7 +12,8 @@ store them (no person, no time; the invitation gets the flag and the day), in a 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from collections import defaultdict
+from datetime import date, timedelta
 
 from django.conf import settings
 
@@ -100,31 +101,42 @@ def seed(org: DemoOrg) -> str:
 
 def _answer(campaign: Campaign, wave: int, scenarios: dict[str, str], rng: random.Random, *, closed: bool) -> int:
     """Answer the wave for a share of its invitees, as the form would; nobody is emailed."""
-    invitations = list(campaign.invitations.select_related("team").order_by("pk"))
     Invitation.objects.filter(campaign=campaign).update(
         emailed_at=campaign.opens_at, reminders_sent=len(campaign.reminder_days) if closed else 0
     )
-    questions = list(Question.objects.filter(version=campaign.version).order_by("position"))
     low, high = PARTICIPATION["closed" if closed else "open"]
     rate = rng.uniform(low, high)
+    invitations = [i for i in campaign.invitations.select_related("team").order_by("pk") if rng.random() < rate]
+    return answer_invitations(campaign, invitations, scenarios, rng, wave=wave)
+
+
+def answer_invitations(
+    campaign: Campaign,
+    invitations: list[Invitation],
+    scenarios: dict[str, str],
+    rng: random.Random,
+    *,
+    wave: int = 3,
+) -> int:
+    """One response per invitation, drawn from its team's scenario, written in bulk and in a
+    shuffled order; each invitation gets the flag and a day of the wave. Returns how many."""
+    questions = list(Question.objects.filter(version=campaign.version).order_by("position"))
     last_day = min(campaign.closes_at, campaign.opens_at + timedelta(days=WAVE_DAYS))
     responses: list[Response] = []
     answers: list[Answer] = []
-    answered: list[tuple[int, datetime]] = []
+    days: dict[date, list[int]] = defaultdict(list)
     for invitation in invitations:
-        if rng.random() >= rate:
-            continue
         scenario = scenarios.get(invitation.team.slug, "typical") if invitation.team else "typical"
         response = Response(campaign=campaign, label_id=invitation.label_id)
         responses.append(response)
         answers += [a for q in questions if (a := _draw(q, response, scenario, wave, rng)) is not None]
-        day = campaign.opens_at + (last_day - campaign.opens_at) * rng.random() ** 2  # most answer early
-        answered.append((invitation.pk, day))
+        moment = campaign.opens_at + (last_day - campaign.opens_at) * rng.random() ** 2  # most answer early
+        days[moment.date()].append(invitation.pk)
     rng.shuffle(responses)  # stored in no particular order
     Response.objects.bulk_create(responses, batch_size=1000)
     Answer.objects.bulk_create(answers, batch_size=2000)
-    for pk, day in answered:
-        Invitation.objects.filter(pk=pk).update(responded=True, responded_on=day.date())
+    for day, pks in days.items():
+        Invitation.objects.filter(pk__in=pks).update(responded=True, responded_on=day)
     return len(responses)
 
 
