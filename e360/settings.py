@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "e360.context_processors.site",
+                "surveys.context_processors.open_surveys",  # lazy: a query only where a page shows it
             ],
         },
     },

@@ -1,37 +1,53 @@
 """Answering surveys: my surveys, the one-page form, the thanks page.
 
-A person sees only the campaigns they are invited to: anyone else gets 404, with a page
+A person sees only the campaigns they are invited to: anyone else (an outsider, a user not
+linked to a person, a campaign that is a draft, scheduled or unknown) gets 404, with a page
 that says so. The form stores nothing until it is submitted whole and valid.
+
+Answers are kept out of everything but the database (SURVEYS.md, rule 1): nothing here logs
+them, the form page is never cached, and error reports leave out the posted values and the
+view's variables.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from http import HTTPStatus
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
 from e360 import access
 from e360.views import HtmxHttpRequest
 from surveys import services
 from surveys.forms import AnswerForm
-from surveys.models import Campaign, Invitation
+from surveys.models import Campaign, Invitation, Question
 
 VISIBLE = [Campaign.Status.OPEN, Campaign.Status.CLOSED]  # drafts and scheduled campaigns are not there yet
 
 
+def accepts_answers(campaign: Campaign, now: datetime) -> bool:
+    """Open, and not past its closing time (the task that closes it may not have run yet)."""
+    return campaign.status == Campaign.Status.OPEN and now < campaign.closes_at
+
+
 def _invitation_for_user(request: HtmxHttpRequest, campaign_id: int) -> Invitation | None:
     """The user's invitation to the campaign; None when there is none (the caller answers 404)."""
-    person = access.person_for(request.user)
-    if person is None:
-        return None
-    invitations = Invitation.objects.filter(campaign_id=campaign_id, person=person, campaign__status__in=VISIBLE)
-    return invitations.select_related("campaign", "campaign__version").first()
+    invitations = Invitation.objects.filter(
+        campaign_id=campaign_id, person__user=request.user, campaign__status__in=VISIBLE
+    )
+    return invitations.select_related("campaign").first()
 
 
 def _not_invited(request: HtmxHttpRequest) -> HttpResponse:
     # A campaign one is not invited to does not exist for them: 404, with a page that says why.
-    return render(request, "surveys/not_invited.html", status=404)
+    context = {"has_person": access.person_for(request.user) is not None}
+    return render(request, "surveys/not_invited.html", context, status=HTTPStatus.NOT_FOUND)
 
 
 @login_required
@@ -41,15 +57,26 @@ def my_surveys(request: HtmxHttpRequest) -> HttpResponse:
     invitations = (
         Invitation.objects.filter(person=person, campaign__status__in=VISIBLE)
         .select_related("campaign")
-        .order_by("-campaign__opens_at")
+        .order_by("-campaign__opens_at", "-campaign_id")
         if person is not None
         else Invitation.objects.none()
     )
-    open_ = [i for i in invitations if i.campaign.status == Campaign.Status.OPEN]
-    closed = [i for i in invitations if i.campaign.status == Campaign.Status.CLOSED]
-    return render(request, "surveys/my_surveys.html", {"open": open_, "closed": closed, "person": person})
+    now = timezone.now()
+    open_, closed = [], []
+    for invitation in invitations:
+        (open_ if accepts_answers(invitation.campaign, now) else closed).append(invitation)
+    context = {
+        "person": person,
+        "to_answer": [i for i in open_ if not i.responded],
+        "answered": [i for i in open_ if i.responded],
+        "closed": closed,
+    }
+    return render(request, "surveys/my_surveys.html", context)
 
 
+@sensitive_variables()
+@sensitive_post_parameters()
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def answer(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
@@ -57,26 +84,40 @@ def answer(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     if invitation is None:
         return _not_invited(request)
     campaign = invitation.campaign
+    posted = request.method == "POST"
     context = {"campaign": campaign, "invitation": invitation}
-    if campaign.status != Campaign.Status.OPEN:
-        return render(request, "surveys/closed.html", context, status=410 if request.method == "POST" else 200)
+    if not accepts_answers(campaign, timezone.now()):
+        return _closed(request, context)
     if invitation.responded:
-        return render(request, "surveys/answered.html", context, status=409 if request.method == "POST" else 200)
-    questions = campaign.version.questions.order_by("position", "pk")
-    form = AnswerForm(questions, request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.response_submit(invitation=invitation, answers=form.answers())
-            except services.AlreadyAnswered:
-                return render(request, "surveys/answered.html", context, status=409)
-            except services.NotOpen:
-                return render(request, "surveys/closed.html", context, status=410)
-            return redirect("surveys:thanks", campaign.pk)
-        return render(request, "surveys/answer.html", context | {"form": form}, status=422)
-    return render(request, "surveys/answer.html", context | {"form": form})
+        return _answered(request, context)
+    questions = Question.objects.filter(version_id=campaign.version_id).order_by("position", "pk")
+    form = AnswerForm(questions, request.POST if posted else None, text_threshold=campaign.text_threshold)
+    if not posted:
+        return render(request, "surveys/answer.html", context | {"form": form})
+    if not form.is_valid():
+        return render(request, "surveys/answer.html", context | {"form": form}, status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    try:
+        services.response_submit(invitation=invitation, answers=form.answers())
+    except services.AlreadyAnswered:
+        # Another submit of the same invitation won the race: its answers are the ones kept.
+        invitation.refresh_from_db(fields=["responded", "responded_on"])
+        return _answered(request, context)
+    except services.NotOpen:
+        return _closed(request, context)
+    return redirect("surveys:thanks", campaign.pk)
 
 
+def _closed(request: HtmxHttpRequest, context: dict) -> HttpResponse:
+    status = HTTPStatus.GONE if request.method == "POST" else HTTPStatus.OK
+    return render(request, "surveys/closed.html", context, status=status)
+
+
+def _answered(request: HtmxHttpRequest, context: dict) -> HttpResponse:
+    status = HTTPStatus.CONFLICT if request.method == "POST" else HTTPStatus.OK
+    return render(request, "surveys/answered.html", context, status=status)
+
+
+@never_cache
 @login_required
 @require_GET
 def thanks(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
