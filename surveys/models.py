@@ -167,6 +167,13 @@ class CampaignQuerySet(models.QuerySet["Campaign"]):
     def due_to_close(self, now) -> CampaignQuerySet:
         return self.filter(Q(status=Campaign.Status.OPEN) | Q(status=Campaign.Status.SCHEDULED), closes_at__lte=now)
 
+    def with_participation(self) -> CampaignQuerySet:
+        """Annotated with ``invited`` and ``responded``: counts of the whole campaign, shown while it is open."""
+        return self.annotate(
+            invited=models.Count("invitations"),
+            responded=models.Count("invitations", filter=Q(invitations__responded=True)),
+        )
+
 
 class Campaign(models.Model):
     """One wave of a survey: a template version put to an audience between two moments."""

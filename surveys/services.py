@@ -38,7 +38,11 @@ logger = logging.getLogger(__name__)
 NO_TEAM = -1  # people invited without a team are pooled as if they were one, labelled with the organisation
 
 
-class AudienceError(ValueError):
+class CampaignError(ValueError):
+    """A campaign that cannot do what was asked (open, be scheduled, remind): the message says why."""
+
+
+class AudienceError(CampaignError):
     """A campaign that cannot open: nobody to invite, or too few people to keep anyone anonymous."""
 
 
@@ -143,6 +147,8 @@ def campaign_open(*, campaign_id: int, now: datetime | None = None) -> int:
     campaign = Campaign.objects.select_for_update().select_related("template").get(pk=campaign_id)
     if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
         return 0
+    if campaign.closes_at <= now:
+        raise CampaignError(f"{campaign} was due to close already: move its closing time later first.")
     audience = campaign_check(campaign=campaign)
     labels = storage_labels(audience, campaign.k)
     campaign.version = template_freeze(template=campaign.template)
@@ -166,13 +172,51 @@ def campaign_open(*, campaign_id: int, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
+def campaign_schedule(*, campaign_id: int, now: datetime | None = None) -> Campaign:
+    """Schedule a draft: ``tasks.tick`` opens it at ``opens_at`` (at the next minute if that has passed).
+
+    Raises ``CampaignError`` (or ``AudienceError``) and changes nothing when it could not open:
+    not a draft, its closing time has passed, an audience too small or a template without questions.
+    """
+    now = now or timezone.now()
+    campaign = Campaign.objects.select_for_update().select_related("template").get(pk=campaign_id)
+    if campaign.status != Campaign.Status.DRAFT:
+        raise CampaignError(f"{campaign} is {campaign.get_status_display().lower()}: only a draft can be scheduled.")
+    if campaign.closes_at <= now:
+        raise CampaignError(f"{campaign} was due to close already: move its closing time later first.")
+    campaign_check(campaign=campaign)
+    campaign.status = Campaign.Status.SCHEDULED
+    campaign.save(update_fields=["status"])
+    logger.info("Scheduled campaign %s", campaign.pk)
+    return campaign
+
+
+@transaction.atomic
+def campaign_unschedule(*, campaign_id: int) -> Campaign:
+    """Back to draft: a scheduled campaign that should not open (yet)."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if campaign.status != Campaign.Status.SCHEDULED:
+        raise CampaignError(f"{campaign} is {campaign.get_status_display().lower()}, not scheduled.")
+    campaign.status = Campaign.Status.DRAFT
+    campaign.save(update_fields=["status"])
+    return campaign
+
+
+@transaction.atomic
 def campaign_close(*, campaign_id: int, now: datetime | None = None) -> Campaign | None:
     """Close the campaign (scores are published from now on) and schedule the next wave of a
-    recurring series; returns that wave. Closing a closed campaign does nothing."""
+    recurring series; returns that wave. Closing a closed campaign does nothing.
+
+    A scheduled campaign that reaches its closing time without having opened (its audience
+    stayed too small) is closed too, with no invitations: its moment has passed, and a
+    recurring series goes on with its next wave, planned from when this one should have opened.
+    """
     now = now or timezone.now()
     campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
     if campaign.status == Campaign.Status.CLOSED:
         return None
+    if campaign.opened_at is None:
+        logger.warning("Campaign %s closed without having opened: nobody was invited", campaign.pk)
     campaign.status = Campaign.Status.CLOSED
     campaign.closed_at = now
     if campaign.closes_at > now:
@@ -249,6 +293,27 @@ def reminder_steps_due(campaign: Campaign, now: datetime) -> int:
     if campaign.status != Campaign.Status.OPEN or campaign.opened_at is None or now >= campaign.closes_at:
         return 0
     return sum(1 for day in sorted(campaign.reminder_days) if campaign.opened_at + timedelta(days=day) <= now)
+
+
+def reminder_step_next(campaign: Campaign, now: datetime) -> int:
+    """The reminder step "send reminders now" sends: the next of the plan, at once.
+
+    That is the step after the latest one anybody got, or the latest one due if no worker
+    sent it yet (who missed a step gets only the latest). Raises ``CampaignError`` when the
+    campaign is not open, its closing time has passed or every step of its plan was sent.
+    """
+    if campaign.status != Campaign.Status.OPEN or now >= campaign.closes_at:
+        raise CampaignError(f"{campaign} is not open: reminders are sent only while a campaign is open.")
+    planned = len(campaign.reminder_days)
+    if not planned:
+        raise CampaignError(f"{campaign} has no reminder plan: add reminder days (e.g. 2, 5) to send reminders.")
+    sent = campaign.invitations.aggregate(n=Max("reminders_sent"))["n"] or 0
+    step = max(sent + 1, reminder_steps_due(campaign, now))
+    if step > planned:
+        raise CampaignError(
+            f"{campaign}: all {planned} reminders of its plan were sent; add a reminder day to send another."
+        )
+    return step
 
 
 def invitation_claim_reminder(*, invitation_id: int, step: int) -> bool:
