@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+# The browser test's real components: Chromium, the loopback OpenID provider, the allauth app for it.
+from e360.tests.conftest import browser, oidc_provider, page, page_problems, sso_app  # noqa: F401
 from surveys import services
 from surveys.models import Campaign, Kind, Template, TemplateQuestion
 from surveys.tests.factories import campaign_for, members
