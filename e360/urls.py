@@ -6,11 +6,16 @@ from django.urls import include, path
 
 from e360 import views
 from metrics.api import api
+from surveys.api import router as surveys_router
 
 # The admin signs in through the same allauth pages (and rate limits) as everyone.
 admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "e360 administration"
 admin.site.site_title = "e360 admin"
+
+# Survey results read with the portal's session (surveys/api.py). Mounted here, the composition root, so that
+# neither app imports the other.
+api.add_router("/surveys/", surveys_router)
 
 catalog_patterns = [
     path("teams/", views.team_list, name="team-list"),

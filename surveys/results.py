@@ -1,0 +1,793 @@
+"""Survey results: what one viewer may see of one campaign, computed once for the page, the CSV and the API.
+
+Reads only aggregates: responses per storage label, and answers grouped by (label, question, value) in the database,
+so the cost follows the number of labels and questions, not of responses. Scores come from ``surveys.scoring`` and
+every figure goes through ``surveys.anonymity``; nothing here re-implements either.
+
+How the anonymity rules (SURVEYS.md) apply:
+
+- Rule 6: while a campaign is open, only participation is computed: no response count, score or text is read.
+- Rules 3 and 4: the cells (shown, too few, suppressed, no data) are decided once per campaign with
+  ``anonymity.shown_groups`` over every group any output can show: the organisation and every team that holds a
+  storage label or sits above one (teams without responses are "no data" and change nothing). Each output — the page
+  for any viewer and team picked, the CSV, the API — then shows a subset of those cells. Complementary suppression
+  therefore holds within every output (a subset of safe figures is safe) and also between outputs: deciding per
+  output would let a lead's page and a developer's page, each safe alone, be subtracted from each other.
+- Participation counts invitations, not answers; they are still shown only for groups of at least k invitees, with
+  the same suppression over invitee counts, so that a rate never says whether one or two named people answered.
+- Changes against the previous wave are shown only where the group is shown in both waves (``anonymity.comparable``),
+  each wave's cells decided on its own exactly as its own results page decides them.
+- Rule 5: free text is shown for a group only when ``anonymity.text_visible`` allows it and the group passes the same
+  suppression with the text threshold as k (so that the texts of a team and of its parent cannot be subtracted into
+  the texts of fewer than the threshold), in ``anonymity.shuffled_texts`` order, without team labels or times.
+- Rule 7: nothing depends on who asks except which groups are listed: staff and org viewers get the same cells.
+
+The organisation's figure is shown to everyone who may see a campaign's results: it aggregates at least k responses,
+and it is the reference every team compares itself with.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, Q
+from django.http import Http404
+from django.template.defaultfilters import floatformat
+from django.utils.crypto import salted_hmac
+
+from e360 import access
+from e360.models import Team
+from surveys import anonymity, scoring
+from surveys.anonymity import ORG, Cell, Label
+from surveys.models import CHOICE_KINDS, LIKERT_KINDS, Answer, Campaign, Dimension, Invitation, Kind, Question, Response
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from e360.models import User
+
+WITH_RESULTS = (Campaign.Status.OPEN, Campaign.Status.CLOSED)  # drafts and scheduled campaigns have none yet
+ORG_NAME = "Whole organisation"
+AGREEMENT = ("Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree")
+FREQUENCY = ("Never", "Rarely", "Sometimes", "Often", "Always")
+
+
+def status_text(status: str, k: int, *, noun: str = "responses") -> str:
+    """What a hidden cell says instead of its figure; empty for a shown one."""
+    if status == "too_few":
+        return f"fewer than {k} {noun}"
+    if status == "suppressed":
+        return "hidden to protect a small group"
+    if status == "no_data":
+        return "no data"
+    return ""
+
+
+def signed(points: float | None) -> str:
+    """A change in points as the pages write it: +8, −3 or 0, rounded half away from zero like every figure shown."""
+    if points is None:
+        return ""
+    text = floatformat(points, 0)
+    if text == "0":
+        return text
+    return f"−{text[1:]}" if text.startswith("-") else f"+{text}"
+
+
+class _Changes:
+    """The changes of a figure, written for the page (the CSV and the API give the numbers)."""
+
+    @property
+    def change_wave_text(self) -> str:
+        return signed(self.change_wave)  # type: ignore[attr-defined]
+
+    @property
+    def change_org_text(self) -> str:
+        return signed(self.change_org)  # type: ignore[attr-defined]
+
+
+# --- The team tree ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamTree:
+    """Every team's parent, name and slug, from one query."""
+
+    parents: dict[int, int | None]
+    names: dict[int, str]
+    slugs: dict[int, str]
+
+    @classmethod
+    def load(cls) -> TeamTree:
+        rows = list(Team.objects.values_list("id", "parent_id", "name", "slug"))
+        return cls(
+            parents={team: parent for team, parent, _, _ in rows},
+            names={team: name for team, _, name, _ in rows},
+            slugs={team: slug for team, _, _, slug in rows},
+        )
+
+    def chain(self, team: int) -> list[int]:
+        """The team, then its ancestors up to its root."""
+        chain: list[int] = []
+        node: int | None = team
+        while node is not None and node not in chain and node in self.parents:
+            chain.append(node)
+            node = self.parents[node]
+        return chain
+
+    @cached_property
+    def _children(self) -> dict[int | None, list[int]]:
+        children: dict[int | None, list[int]] = defaultdict(list)
+        for team, parent in self.parents.items():
+            children[parent].append(team)
+        return children
+
+    def subtree(self, roots: Iterable[int]) -> set[int]:
+        found: set[int] = set()
+        stack = list(roots)
+        while stack:
+            team = stack.pop()
+            if team not in found:
+                found.add(team)
+                stack.extend(self._children.get(team, ()))
+        return found
+
+    def closure(self, teams: Iterable[Label]) -> set[int]:
+        """The teams and all their ancestors (ORG left out)."""
+        return {ancestor for team in teams if team is not ORG for ancestor in self.chain(team)}
+
+
+@dataclass(frozen=True)
+class Group:
+    """A row of an output: the organisation (``id`` ORG) or a team, with its depth in the output's tree."""
+
+    id: Label
+    name: str
+    slug: str
+    depth: int
+
+    @property
+    def is_org(self) -> bool:
+        return self.id is ORG
+
+    @property
+    def indented_name(self) -> str:
+        """The name for a list without indentation of its own (a select's options)."""
+        return "– " * max(0, self.depth - 1) + self.name
+
+
+def _ordered(teams: set[int], tree: TeamTree) -> list[Group]:
+    """The organisation, then ``teams`` depth first by name; depth counts the listed ancestors only."""
+    paths = {t: [tree.names[a].casefold() for a in reversed(tree.chain(t))] + [str(t)] for t in teams}
+    groups = [Group(ORG, ORG_NAME, "", 0)]
+    for team in sorted(teams, key=lambda t: paths[t]):
+        depth = 1 + sum(1 for ancestor in tree.chain(team)[1:] if ancestor in teams)
+        groups.append(Group(team, tree.names[team], tree.slugs[team], depth))
+    return groups
+
+
+# --- Access -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignAccess:
+    """A campaign as one viewer may see its results: the teams of the campaign, and those the viewer sees."""
+
+    campaign: Campaign
+    tree: TeamTree
+    teams: frozenset[int]  # the campaign's teams: invitees' teams and their ancestors, within its audience
+    visible: frozenset[int]  # the ones the viewer may see
+    invitations: dict[Label, tuple[int, int]]  # invitee team (ORG: none) → (invited, responded)
+    rolled_up: dict[int, Label]  # teams of fewer than k invitees → the group their responses are stored under
+
+
+def campaign_for_user(user: User, campaign_id: int) -> CampaignAccess:
+    """The campaign's results scope for ``user``, or 404: not open or closed, or none of its teams is theirs.
+
+    Developers see their own teams, leads their sub-tree too, org viewers (and staff holding that permission)
+    everything (``e360.access.visible_team_ids``).
+    """
+    campaign = (
+        Campaign.objects.filter(pk=campaign_id, status__in=WITH_RESULTS).select_related("series", "version").first()
+    )
+    if campaign is None:
+        raise Http404("No survey results here.")
+    rows = (
+        Invitation.objects.filter(campaign=campaign)
+        .values("team_id", "label_id")
+        .annotate(invited=Count("id"), responded=Count("id", filter=Q(responded=True)))
+        .values_list("team_id", "label_id", "invited", "responded")
+        .order_by()
+    )
+    tree = TeamTree.load()
+    invitations: dict[Label, tuple[int, int]] = {}
+    rolled_up: dict[int, Label] = {}
+    for team, label, invited, responded in rows:
+        key = team if team in tree.parents else ORG
+        before = invitations.get(key, (0, 0))
+        invitations[key] = (before[0] + invited, before[1] + responded)
+        if key is not ORG and label != team:
+            rolled_up[key] = label if label in tree.parents else ORG
+    teams = tree.closure(invitations)
+    if not campaign.everyone:
+        # A campaign of one team does not show that team's parent: its figure would be the team's under another
+        # name, visible to the parent's plain members.
+        teams &= tree.subtree(campaign.teams.values_list("id", flat=True))
+    visible_ids = access.visible_team_ids(user)
+    visible = teams if visible_ids is None else teams & visible_ids
+    if visible_ids is not None and not visible:
+        raise Http404("No survey results here.")
+    return CampaignAccess(campaign, tree, frozenset(teams), frozenset(visible), invitations, rolled_up)
+
+
+@dataclass(frozen=True)
+class Listing:
+    campaign: Campaign
+
+    @property
+    def published(self) -> bool:
+        return self.campaign.is_closed
+
+
+def campaigns_for_user(user: User) -> list[Listing]:
+    """Open and closed campaigns whose results ``user`` may see (as ``campaign_for_user`` decides), newest first."""
+    campaigns = list(Campaign.objects.filter(status__in=WITH_RESULTS).order_by("-opens_at", "-pk"))
+    visible_ids = access.visible_team_ids(user)
+    if visible_ids is None:
+        return [Listing(c) for c in campaigns]
+    if not visible_ids:
+        return []
+    tree = TeamTree.load()
+    invited: dict[int, set[int]] = defaultdict(set)
+    pairs = (
+        Invitation.objects.filter(campaign__in=campaigns, team__isnull=False)
+        .values_list("campaign_id", "team_id")
+        .distinct()
+        .order_by()
+    )
+    for campaign_id, team in pairs:
+        invited[campaign_id].add(team)
+    roots: dict[int, set[int]] = defaultdict(set)
+    for campaign_id, team in Campaign.teams.through.objects.filter(campaign__in=campaigns).values_list(
+        "campaign_id", "team_id"
+    ):
+        roots[campaign_id].add(team)
+    listings = []
+    for campaign in campaigns:
+        teams = tree.closure(t for t in invited[campaign.pk] if t in tree.parents)
+        if not campaign.everyone:
+            teams &= tree.subtree(roots[campaign.pk])
+        if teams & visible_ids:
+            listings.append(Listing(campaign))
+    return listings
+
+
+# --- Figures ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One answer value of a question's distribution, with the count of answers that chose it."""
+
+    value: int | str
+    label: str
+    count: int
+    tone: str  # "favourable", "neutral" or "unfavourable": the chart's colour, never the only cue
+    percent: float | None = None  # choice questions: % of the question's respondents
+
+
+@dataclass(frozen=True)
+class QuestionFigure(_Changes):
+    """One question for one group. Every number is None unless ``status`` is "shown"."""
+
+    question: Question
+    status: str
+    status_text: str
+    answered: int | None = None
+    percent_favourable: float | None = None  # likert items
+    mean: float | None = None  # likert items, 1-5, reverse-coded items inverted
+    enps: scoring.Enps | None = None  # eNPS questions
+    bars: tuple[Bar, ...] = ()
+    percents: dict[str, float] = field(default_factory=dict)  # choice questions: % of respondents per option
+    change_wave: float | None = None  # points of % favourable (eNPS points for eNPS) vs the previous wave
+    change_org: float | None = None  # the same vs the organisation
+
+    @property
+    def shown(self) -> bool:
+        return self.status == "shown"
+
+    @property
+    def headline(self) -> float | None:
+        """The figure changes are about: % favourable, or the eNPS."""
+        if self.enps is not None:
+            return self.enps.score
+        return self.percent_favourable
+
+
+@dataclass(frozen=True)
+class DimensionFigure(_Changes):
+    key: str
+    label: str
+    status: str
+    status_text: str
+    percent_favourable: float | None = None  # scoring.dimension_score: the mean of its items' % favourable
+    mean: float | None = None  # the mean of its items' means (1-5)
+    change_wave: float | None = None
+    change_org: float | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.status == "shown"
+
+    @property
+    def heat(self) -> int | None:
+        """Which of five colour bands the heatmap gives the cell (0: below 20 % favourable … 4: 80 % or more)."""
+        if self.percent_favourable is None:
+            return None
+        return min(4, int(self.percent_favourable // 20))
+
+
+@dataclass(frozen=True)
+class EnpsFigure(_Changes):
+    status: str
+    status_text: str
+    enps: scoring.Enps | None = None
+    change_wave: float | None = None
+    change_org: float | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.status == "shown"
+
+    @property
+    def score(self) -> float | None:
+        return None if self.enps is None else self.enps.score
+
+
+@dataclass(frozen=True)
+class ParticipationFigure:
+    status: str
+    status_text: str
+    participation: scoring.Participation | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.status == "shown"
+
+    @property
+    def percent(self) -> float | None:
+        p = self.participation
+        return None if p is None or p.rate is None else 100 * p.rate
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    group: Group
+    participation: ParticipationFigure
+    status: str = "unpublished"  # the responses' cell; "unpublished" while the campaign is open
+    status_text: str = ""
+    responses: int | None = None
+    dimensions: tuple[DimensionFigure, ...] = ()
+    enps: EnpsFigure | None = None
+    questions: tuple[QuestionFigure, ...] = ()
+
+    @property
+    def shown(self) -> bool:
+        return self.status == "shown"
+
+
+@dataclass(frozen=True)
+class TextFigure:
+    """A free-text question's answers for the focused group, shuffled, without labels or times (rule 5)."""
+
+    question: Question
+    status: str
+    status_text: str
+    texts: tuple[str, ...] = ()
+
+    @property
+    def shown(self) -> bool:
+        return self.status == "shown"
+
+
+@dataclass(frozen=True)
+class Results:
+    campaign: Campaign
+    published: bool  # closed: scores are out (rule 6)
+    groups: tuple[GroupResult, ...]  # the organisation first, then the teams of the output as a tree
+    focus: GroupResult  # the picked team, or the organisation
+    teams: tuple[Group, ...]  # every team of the campaign the viewer may pick
+    previous: Campaign | None = None  # the wave changes compare with
+    dimensions: tuple[tuple[str, str], ...] = ()  # the heatmap's columns: (key, label)
+    has_enps: bool = False
+    texts: tuple[TextFigure, ...] = ()
+
+    @property
+    def k(self) -> int:
+        return self.campaign.k
+
+
+# --- One wave's aggregates ----------------------------------------------------------------------------------------
+
+
+class _Wave:
+    """A closed campaign's aggregates per storage label (a few GROUP BY queries) and its cells."""
+
+    def __init__(self, campaign: Campaign, tree: TeamTree, extra_candidates: Iterable[Label] = ()) -> None:
+        self.campaign = campaign
+        self.tree = tree
+        self.questions = list(campaign.version.questions.order_by("position", "pk")) if campaign.version else []
+        rows = (
+            Response.objects.filter(campaign=campaign)
+            .values("label_id")
+            .annotate(n=Count("id"))
+            .values_list("label_id", "n")
+            .order_by()
+        )
+        # A label whose team was deleted since is the organisation's (the foreign key is set to NULL anyway).
+        self.label_counts: dict[Label, int] = Counter()
+        for label, n in rows:
+            self.label_counts[label if label in tree.parents else ORG] += n
+        candidates = [ORG, *tree.closure(self.label_counts), *extra_candidates]
+        self.cells = anonymity.shown_groups(self.label_counts, tree.parents, campaign.k, candidates)
+        self.text_cells = anonymity.shown_groups(self.label_counts, tree.parents, campaign.text_threshold, candidates)
+
+    @cached_property
+    def numbers(self) -> dict[Label, dict[int, Counter]]:
+        """Answers to 1-5 and 0-10 questions: label → question id → value → count, grouped in the database."""
+        counts: dict[Label, dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
+        rows = (
+            Answer.objects.filter(response__campaign=self.campaign, number__isnull=False)
+            .values_list("response__label_id", "question_id", "number")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for label, question, number, n in rows:
+            counts[label if label in self.tree.parents else ORG][question][number] += n
+        return counts
+
+    @cached_property
+    def choices(self) -> dict[Label, dict[int, Counter]]:
+        """Answers to choice questions: label → question id → the options chosen (a sorted tuple) → count."""
+        counts: dict[Label, dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
+        if not any(q.kind in CHOICE_KINDS for q in self.questions):
+            return counts
+        rows = (
+            Answer.objects.filter(response__campaign=self.campaign, question__kind__in=CHOICE_KINDS)
+            .values_list("response__label_id", "question_id", "choices")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for label, question, chosen, n in rows:
+            if chosen:
+                counts[label if label in self.tree.parents else ORG][question][tuple(sorted(chosen))] += n
+        return counts
+
+    def members(self, group: Label) -> list[Label]:
+        """The storage labels a group's figures aggregate: its subtree's; every label for the organisation."""
+        if group is ORG:
+            return list(self.label_counts)
+        return [label for label in self.label_counts if label is not ORG and group in self.tree.chain(label)]
+
+    def summed(self, source: Mapping[Label, dict[int, Counter]], group: Label) -> dict[int, Counter]:
+        total: dict[int, Counter] = defaultdict(Counter)
+        for label in self.members(group):
+            for question, counter in source.get(label, {}).items():
+                total[question].update(counter)
+        return total
+
+    def scores(self, group: Label) -> _Scores:
+        return _Scores(self.questions, self.summed(self.numbers, group), self.summed(self.choices, group))
+
+
+def _expand(counter: Counter) -> Iterable:
+    """The answers a counter stands for, one by one, for the scoring functions."""
+    return itertools.chain.from_iterable(itertools.repeat(value, n) for value, n in counter.items())
+
+
+class _Scores:
+    """One group's scores in one wave, from its answer counts."""
+
+    def __init__(self, questions: list[Question], numbers: dict[int, Counter], choices: dict[int, Counter]) -> None:
+        self.questions = questions
+        self.numbers = numbers
+        self.choices = choices
+
+    @cached_property
+    def items(self) -> dict[int, scoring.ItemScore]:
+        return {
+            q.pk: scoring.item_score(_expand(self.numbers.get(q.pk, Counter())), reverse=q.reverse_coded)
+            for q in self.questions
+            if q.kind in LIKERT_KINDS
+        }
+
+    @cached_property
+    def enps(self) -> dict[int, scoring.Enps]:
+        asked = [q for q in self.questions if q.kind == Kind.ENPS]
+        return {q.pk: scoring.enps(_expand(self.numbers.get(q.pk, Counter()))) for q in asked}
+
+    def item_by_key(self, key: str) -> float | None:
+        """A question's headline figure by its stable key (% favourable, or eNPS), to compare across waves."""
+        for q in self.questions:
+            if q.key == key:
+                if q.pk in self.items:
+                    return self.items[q.pk].percent_favourable
+                if q.pk in self.enps:
+                    return self.enps[q.pk].score
+        return None
+
+    def dimension(self, key: str) -> tuple[float | None, float | None]:
+        """(% favourable, mean) of a dimension's likert items."""
+        items = [self.items[q.pk] for q in self.questions if q.dimension == key and q.pk in self.items]
+        means = [item.mean for item in items if item.mean is not None]
+        return scoring.dimension_score(items), (sum(means) / len(means) if means else None)
+
+    def headline_enps(self) -> scoring.Enps | None:
+        first = next((q for q in self.questions if q.kind == Kind.ENPS), None)
+        return None if first is None else self.enps[first.pk]
+
+
+def _bars(question: Question, numbers: Counter, choices: Counter) -> tuple[Bar, ...]:
+    if question.kind in LIKERT_KINDS:
+        labels = AGREEMENT if question.kind == Kind.AGREEMENT else FREQUENCY
+        return tuple(
+            Bar(
+                value,
+                labels[value - 1],
+                numbers.get(value, 0),
+                _likert_tone(scoring.likert_score(value, reverse=question.reverse_coded)),
+            )
+            for value in scoring.LIKERT_RANGE
+        )
+    if question.kind == Kind.ENPS:
+        return tuple(Bar(v, str(v), numbers.get(v, 0), _enps_tone(v)) for v in scoring.ENPS_RANGE)
+    if question.kind in CHOICE_KINDS:
+        chosen: Counter = Counter()
+        for options, n in choices.items():
+            for option in set(options):
+                chosen[option] += n
+        return tuple(Bar(option, option, chosen.get(option, 0), "neutral") for option in question.options)
+    return ()
+
+
+def _likert_tone(score: int) -> str:
+    return "favourable" if score in scoring.FAVOURABLE else "neutral" if score == 3 else "unfavourable"
+
+
+def _enps_tone(value: int) -> str:
+    return "favourable" if value in scoring.PROMOTERS else "neutral" if value in scoring.PASSIVES else "unfavourable"
+
+
+def _minus(current: float | None, reference: float | None) -> float | None:
+    return scoring.change_points(current, reference)
+
+
+# --- The results --------------------------------------------------------------------------------------------------
+
+
+def _dimension_columns(questions: list[Question]) -> tuple[tuple[str, str], ...]:
+    present = {q.dimension for q in questions if q.kind in LIKERT_KINDS and q.dimension}
+    return tuple((d.value, d.label) for d in Dimension if d.value in present)
+
+
+def _previous_wave(campaign: Campaign) -> Campaign | None:
+    return (
+        Campaign.objects.filter(series_id=campaign.series_id, wave__lt=campaign.wave, status=Campaign.Status.CLOSED)
+        .select_related("version")
+        .order_by("-wave")
+        .first()
+    )
+
+
+def _participation(scope: CampaignAccess, groups: list[Group]) -> dict[Label, ParticipationFigure]:
+    campaign, tree = scope.campaign, scope.tree
+    invited = {team: counts[0] for team, counts in scope.invitations.items()}
+    candidates = [ORG, *tree.closure(invited), *(g.id for g in groups)]
+    cells = anonymity.shown_groups(invited, tree.parents, campaign.k, candidates)
+    figures: dict[Label, ParticipationFigure] = {}
+    for group in groups:
+        cell = cells[group.id]
+        if not cell.shown:
+            figures[group.id] = ParticipationFigure(cell.status, status_text(cell.status, campaign.k, noun="invited"))
+            continue
+        members = [
+            team for team in scope.invitations if group.id is ORG or (team is not ORG and group.id in tree.chain(team))
+        ]
+        responded = sum(scope.invitations[team][1] for team in members)
+        figures[group.id] = ParticipationFigure("shown", "", scoring.participation(cell.n, responded))
+    return figures
+
+
+def _text_figures(wave: _Wave, group: Label) -> tuple[TextFigure, ...]:
+    campaign = wave.campaign
+    questions = [q for q in wave.questions if q.kind == Kind.TEXT]
+    if not questions:
+        return ()
+    cell = wave.text_cells[group]
+    visible = cell.shown and anonymity.text_visible(cell.n, campaign.text_threshold)
+    if not visible:
+        status = cell.status if not cell.shown else "too_few"
+        text = status_text(status, campaign.text_threshold)
+        return tuple(TextFigure(q, status, text) for q in questions)
+    answers = Answer.objects.filter(response__campaign=campaign, question__in=questions).exclude(text="")
+    if group is not ORG:
+        answers = answers.filter(response__label_id__in=[label for label in wave.members(group) if label is not ORG])
+    by_question: dict[int, list[str]] = defaultdict(list)
+    for question, text in answers.values_list("question_id", "text").order_by():
+        by_question[question].append(text)
+    figures = []
+    for q in questions:
+        seed = salted_hmac("surveys.results.texts", f"{campaign.pk}:{group}:{q.pk}", algorithm="sha256").digest()
+        texts = tuple(anonymity.shuffled_texts(by_question[q.pk], seed))
+        figures.append(TextFigure(q, "shown" if texts else "no_data", "" if texts else "no written answers", texts))
+    return tuple(figures)
+
+
+def campaign_results(scope: CampaignAccess, *, team: str | None = None) -> Results:
+    """The results ``scope``'s viewer may see, narrowed to ``team``'s subtree (a slug) when given.
+
+    The output lists the organisation, then the campaign's teams the viewer sees (within ``team`` if given); the
+    focused group (``team``, else the organisation) also gets its per-question figures' charts and its free text.
+    An unknown team, or one the viewer may not see, is a 404.
+    """
+    campaign, tree = scope.campaign, scope.tree
+    focus: Label = ORG
+    if team:
+        focus = next((t for t in scope.visible if tree.slugs[t] == team), ORG)
+        if focus is ORG:
+            raise Http404(f'No team "{team}" in these results for you.')
+    listed = set(scope.visible) if focus is ORG else set(scope.visible) & tree.subtree([focus])
+    groups = _ordered(listed, tree)
+    pickable = tuple(_ordered(set(scope.visible), tree)[1:])
+    participation = _participation(scope, groups)
+    if not campaign.is_closed:
+        results = tuple(GroupResult(g, participation[g.id]) for g in groups)
+        return Results(campaign, False, results, _find(results, focus), pickable)
+
+    wave = _Wave(campaign, tree, (g.id for g in groups))
+    previous_campaign = _previous_wave(campaign)
+    previous = _Wave(previous_campaign, tree) if previous_campaign is not None else None
+    columns = _dimension_columns(wave.questions)
+    has_enps = any(q.kind == Kind.ENPS for q in wave.questions)
+    org_scores = wave.scores(ORG) if wave.cells[ORG].shown else None
+    results = tuple(
+        _group_result(g, participation[g.id], wave, previous, org_scores, columns, has_enps, _rolled_into(scope, g))
+        for g in groups
+    )
+    return Results(
+        campaign,
+        True,
+        results,
+        _find(results, focus),
+        pickable,
+        previous_campaign,
+        columns,
+        has_enps,
+        _text_figures(wave, focus),
+    )
+
+
+def _rolled_into(scope: CampaignAccess, group: Group) -> str | None:
+    """Where a team's responses went when it had fewer than k invitees (storage rule), to say so in its cells."""
+    if group.id is ORG or group.id not in scope.rolled_up:
+        return None
+    label = scope.rolled_up[group.id]
+    return "the whole organisation" if label is ORG else scope.tree.names[label]
+
+
+def _find(results: tuple[GroupResult, ...], focus: Label) -> GroupResult:
+    return next(r for r in results if r.group.id == focus)
+
+
+def _group_result(
+    group: Group,
+    participation: ParticipationFigure,
+    wave: _Wave,
+    previous: _Wave | None,
+    org: _Scores | None,
+    columns: tuple[tuple[str, str], ...],
+    has_enps: bool,
+    rolled_into: str | None = None,
+) -> GroupResult:
+    k = wave.campaign.k
+    cell: Cell = wave.cells[group.id]
+    if not cell.shown:
+        text = status_text(cell.status, k)
+        if cell.status == "no_data" and rolled_into:
+            text = f"no data: its answers count in {rolled_into}"
+        return GroupResult(
+            group,
+            participation,
+            cell.status,
+            text,
+            dimensions=tuple(DimensionFigure(key, label, cell.status, text) for key, label in columns),
+            enps=EnpsFigure(cell.status, text) if has_enps else None,
+            questions=tuple(QuestionFigure(q, cell.status, text) for q in wave.questions if q.kind != Kind.TEXT),
+        )
+    scores = wave.scores(group.id)
+    # A change vs the previous wave only where the group is shown in both waves (rule 4 across waves).
+    before = None
+    if previous is not None and anonymity.comparable(cell, previous.cells.get(group.id, Cell(0, "no_data"))):
+        before = previous.scores(group.id)
+    vs_org = org if not group.is_org else None
+
+    dimensions = []
+    for key, label in columns:
+        percent, mean = scores.dimension(key)
+        if percent is None:
+            dimensions.append(DimensionFigure(key, label, "no_data", status_text("no_data", k)))
+            continue
+        dimensions.append(
+            DimensionFigure(
+                key,
+                label,
+                "shown",
+                "",
+                percent,
+                mean,
+                _minus(percent, before.dimension(key)[0]) if before else None,
+                _minus(percent, vs_org.dimension(key)[0]) if vs_org else None,
+            )
+        )
+
+    enps = None
+    if has_enps:
+        value = scores.headline_enps()
+        if value is None or value.score is None:
+            enps = EnpsFigure("no_data", status_text("no_data", k))
+        else:
+            enps = EnpsFigure(
+                "shown",
+                "",
+                value,
+                _minus(value.score, _score(before.headline_enps())) if before else None,
+                _minus(value.score, _score(vs_org.headline_enps())) if vs_org else None,
+            )
+
+    questions = []
+    for q in wave.questions:
+        if q.kind == Kind.TEXT:
+            continue
+        numbers = scores.numbers.get(q.pk, Counter())
+        choices = scores.choices.get(q.pk, Counter())
+        figure = _question_figure(q, numbers, choices, scores)
+        if figure is None:
+            questions.append(QuestionFigure(q, "no_data", status_text("no_data", k)))
+            continue
+        headline = figure.headline
+        questions.append(
+            replace(
+                figure,
+                change_wave=_minus(headline, before.item_by_key(q.key)) if before else None,
+                change_org=_minus(headline, vs_org.item_by_key(q.key)) if vs_org else None,
+            )
+        )
+    return GroupResult(group, participation, "shown", "", cell.n, tuple(dimensions), enps, tuple(questions))
+
+
+def _score(value: scoring.Enps | None) -> float | None:
+    return None if value is None else value.score
+
+
+def _question_figure(q: Question, numbers: Counter, choices: Counter, scores: _Scores) -> QuestionFigure | None:
+    bars = _bars(q, numbers, choices)
+    if q.kind in LIKERT_KINDS:
+        item = scores.items[q.pk]
+        if not item.answered:
+            return None
+        return QuestionFigure(q, "shown", "", item.answered, item.percent_favourable, item.mean, bars=bars)
+    if q.kind == Kind.ENPS:
+        value = scores.enps[q.pk]
+        if not value.answered:
+            return None
+        return QuestionFigure(q, "shown", "", value.answered, enps=value, bars=bars)
+    percents = scoring.choice_distribution(
+        itertools.chain.from_iterable(itertools.repeat(options, n) for options, n in choices.items()), q.options
+    )
+    if not percents:
+        return None
+    bars = tuple(replace(bar, percent=percents[bar.value]) for bar in bars)
+    return QuestionFigure(q, "shown", "", sum(choices.values()), bars=bars, percents=percents)

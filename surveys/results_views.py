@@ -1,0 +1,229 @@
+"""Survey results pages: the list of campaigns with results, a campaign's results, and their CSV export.
+
+Every figure comes from ``surveys.results`` (which applies the anonymity rules): the page, the CSV and the API
+render the same ``Results`` for the same viewer and team, so they agree by construction. A campaign none of whose
+teams the viewer may see is a 404, like a campaign that does not exist.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from surveys import results as selectors
+from surveys.models import Kind
+
+if TYPE_CHECKING:
+    from e360.views import HtmxHttpRequest
+    from surveys.results import GroupResult, Results
+
+TEMPLATE = "surveys/results.html"
+CSV_HEADER = [
+    "group",
+    "team",
+    "figure",
+    "key",
+    "label",
+    "status",
+    "n",
+    "invited",
+    "responded",
+    "participation_percent",
+    "percent_favourable",
+    "mean",
+    "enps",
+    "change_vs_previous_wave",
+    "change_vs_org",
+    "distribution",
+]
+
+
+@login_required
+@require_GET
+def results_index(request: HtmxHttpRequest) -> HttpResponse:
+    listings = selectors.campaigns_for_user(request.user)
+    return render(request, "surveys/results_index.html", {"listings": listings})
+
+
+def _is_partial(request: HtmxHttpRequest) -> bool:
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def _team(request: HtmxHttpRequest) -> str | None:
+    return request.GET.get("team") or None
+
+
+@login_required
+@require_GET
+def campaign_results(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
+    scope = selectors.campaign_for_user(request.user, campaign_id)
+    team = _team(request)
+    results = selectors.campaign_results(scope, team=team)
+    query = f"?team={results.focus.group.slug}" if team else ""
+    context = {
+        "campaign": scope.campaign,
+        "results": results,
+        "charts": _charts(results),
+        "page_url": reverse("surveys:results", args=[campaign_id]),
+        "csv_url": reverse("surveys:results-csv", args=[campaign_id]) + query,
+        "api_url": reverse("api-v1:campaign_results", args=[campaign_id]) + query,
+    }
+    response = render(request, f"{TEMPLATE}#content" if _is_partial(request) else TEMPLATE, context)
+    # The same URL answers a page or its content partial: caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _charts(results: Results) -> list[dict]:
+    """The focused group's distributions, one bar chart per question, for static/surveys/results.js."""
+    if not results.published or not results.focus.shown:
+        return []
+    charts = []
+    for figure in results.focus.questions:
+        if not figure.shown:
+            continue
+        question = figure.question
+        charts.append(
+            {
+                "id": f"chart-q{question.pk}",
+                "horizontal": question.kind != Kind.ENPS,
+                "labels": [bar.label for bar in figure.bars],
+                "counts": [bar.count for bar in figure.bars],
+                "tones": [bar.tone for bar in figure.bars],
+            }
+        )
+    return charts
+
+
+# --- CSV ------------------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def campaign_results_csv(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
+    scope = selectors.campaign_for_user(request.user, campaign_id)
+    team = _team(request)
+    results = selectors.campaign_results(scope, team=team)
+    name = f"survey-{campaign_id}-results" + (f"-{results.focus.group.slug}" if team else "") + ".csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    writer.writerows(csv_rows(results))
+    return response
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (team names and questions come from people)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "" if value is None else str(round(value, digits))
+
+
+def csv_rows(results: Results) -> list[list[str]]:
+    """The aggregates of ``results`` as rows of ``CSV_HEADER``; a hidden figure's value columns hold its status text."""
+    rows: list[list[str]] = []
+    for group in results.groups:
+        rows.extend(_group_rows(results, group))
+    return rows
+
+
+def _row(group: GroupResult, figure: str, key: str, label: str, status: str, **values: str) -> list[str]:
+    base = {
+        "group": _cell(group.group.name),
+        "team": group.group.slug,
+        "figure": figure,
+        "key": key,
+        "label": _cell(label),
+        "status": status,
+    }
+    return [base.get(column, values.get(column, "")) for column in CSV_HEADER]
+
+
+def _hidden(status_text: str, *columns: str) -> dict[str, str]:
+    return dict.fromkeys(columns, status_text)
+
+
+def _group_rows(results: Results, group: GroupResult) -> list[list[str]]:
+    rows = []
+    p = group.participation
+    if p.shown and p.participation is not None:
+        part = p.participation
+        rows.append(
+            _row(
+                group,
+                "participation",
+                "",
+                "Participation",
+                "shown",
+                invited=str(part.invited),
+                responded=str(part.responded),
+                participation_percent=_number(None if part.rate is None else 100 * part.rate, 1),
+            )
+        )
+    else:
+        text = p.status_text
+        rows.append(
+            _row(
+                group,
+                "participation",
+                "",
+                "Participation",
+                p.status,
+                **_hidden(text, "invited", "responded", "participation_percent"),
+            )
+        )
+    if not results.published:
+        return rows
+    if group.shown:
+        rows.append(_row(group, "responses", "", "Responses", "shown", n=str(group.responses)))
+    else:
+        rows.append(_row(group, "responses", "", "Responses", group.status, n=group.status_text))
+    for d in group.dimensions:
+        if d.shown:
+            values = {
+                "percent_favourable": _number(d.percent_favourable, 1),
+                "mean": _number(d.mean, 2),
+                "change_vs_previous_wave": _number(d.change_wave, 1),
+                "change_vs_org": _number(d.change_org, 1),
+            }
+        else:
+            values = _hidden(d.status_text, "percent_favourable", "mean")
+        rows.append(_row(group, "dimension", d.key, d.label, d.status, **values))
+    if group.enps is not None:
+        e = group.enps
+        if e.shown and e.enps is not None:
+            values = {
+                "n": str(e.enps.answered),
+                "enps": _number(e.score, 1),
+                "change_vs_previous_wave": _number(e.change_wave, 1),
+                "change_vs_org": _number(e.change_org, 1),
+            }
+        else:
+            values = _hidden(e.status_text, "n", "enps")
+        rows.append(_row(group, "enps", "", "eNPS", e.status, **values))
+    for q in group.questions:
+        if q.shown:
+            values = {
+                "n": str(q.answered),
+                "percent_favourable": _number(q.percent_favourable, 1),
+                "mean": _number(q.mean, 2),
+                "enps": _number(None if q.enps is None else q.enps.score, 1),
+                "change_vs_previous_wave": _number(q.change_wave, 1),
+                "change_vs_org": _number(q.change_org, 1),
+                "distribution": _cell("; ".join(f"{bar.label}: {bar.count}" for bar in q.bars)),
+            }
+        else:
+            values = _hidden(q.status_text, "n", "percent_favourable", "mean", "enps", "distribution")
+        rows.append(_row(group, "question", q.question.key, q.question.text, q.status, **values))
+    return rows

@@ -1,0 +1,639 @@
+"""The results selector (``surveys.results``) on hand-made data: exact figures, and each output rule of SURVEYS.md.
+
+The organisation of every test (k = 3, text threshold 4)::
+
+    Engineering (eng: lena leads, eli)          2 invitees  ─┐ stored under eng (2 + 2 ≥ k)
+    ├── Payments (pay: paula leads, 5 more)     6 invitees
+    │   └── Payments API (pay-api)              3 invitees
+    ├── Search (search)                         4 invitees
+    └── Tiny (tiny)                             2 invitees  ─┘ fewer than k: rolled up into eng
+
+plus charlie, an outsider in a team the campaign does not invite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection, transaction
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from e360.models import Membership, Team
+from e360.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
+from surveys import anonymity, results, services
+from surveys.models import Answer, Campaign, Invitation, Kind, Response, Template, TemplateQuestion
+from surveys.services import AnswerValue
+
+K = 3
+TEXT_THRESHOLD = 4
+QUESTIONS = [
+    # key, text, kind, dimension, reverse-coded, options
+    ("ci_fast", "CI gives me fast feedback.", Kind.AGREEMENT, "ci_cd", False, []),
+    ("ci_waiting", "I often wait on CI.", Kind.AGREEMENT, "ci_cd", True, []),
+    ("focus_time", "How often do you get two hours without interruptions?", Kind.FREQUENCY, "focus", False, []),
+    ("enps", "How likely are you to recommend your team?", Kind.ENPS, "satisfaction", False, []),
+    ("role", "Which best describes your work?", Kind.SINGLE, "", False, ["Backend", "Frontend", "Platform"]),
+    ("slow", "What slows you down?", Kind.TEXT, "", False, []),
+]
+KEYS = ("ci_fast", "ci_waiting", "focus_time", "enps", "role", "slow")
+
+
+def make_template() -> Template:
+    template, _ = Template.objects.get_or_create(slug="results-test", defaults={"name": "Results test"})
+    if not template.questions.exists():
+        TemplateQuestion.objects.bulk_create(
+            [
+                TemplateQuestion(
+                    template=template,
+                    position=n,
+                    key=key,
+                    text=text,
+                    kind=kind,
+                    dimension=dimension,
+                    reverse_coded=reverse,
+                    options=options,
+                )
+                for n, (key, text, kind, dimension, reverse, options) in enumerate(QUESTIONS, start=1)
+            ]
+        )
+    return template
+
+
+@dataclass
+class Org:
+    eng: Team
+    pay: Team
+    api: Team
+    search: Team
+    tiny: Team
+    other: Team
+    users: dict  # username → user
+
+
+def _person(username: str, team: Team, role: str = Membership.Role.MEMBER):
+    user = UserFactory(username=username, email=f"{username}@example.com")
+    person = PersonFactory(name=username.replace("-", " ").title(), handle=username, email=user.email, user=user)
+    MembershipFactory(person=person, team=team, role=role)
+    return user
+
+
+def build_org() -> Org:
+    eng = TeamFactory(name="Engineering", slug="eng")
+    pay = TeamFactory(name="Payments", slug="pay", parent=eng)
+    api = TeamFactory(name="Payments API", slug="pay-api", parent=pay)
+    search = TeamFactory(name="Search", slug="search", parent=eng)
+    tiny = TeamFactory(name="Tiny", slug="tiny", parent=eng)
+    other = TeamFactory(name="Sales tools", slug="sales-tools")
+    users = {
+        "lena": _person("lena", eng, Membership.Role.LEAD),
+        "eli": _person("eli", eng),
+        "paula": _person("paula", pay, Membership.Role.LEAD),
+        "charlie": _person("charlie", other),
+    }
+    for n in range(1, 6):
+        users[f"pay-{n}"] = _person(f"pay-{n}", pay)
+    for n in range(3):
+        users[f"api-{n}"] = _person(f"api-{n}", api)
+    for n in range(4):
+        users[f"search-{n}"] = _person(f"search-{n}", search)
+    for n in range(2):
+        users[f"tiny-{n}"] = _person(f"tiny-{n}", tiny)
+    return Org(eng, pay, api, search, tiny, other, users)
+
+
+def org_viewer(username: str = "olga"):
+    user = UserFactory(username=username, email=f"{username}@example.com")
+    user.user_permissions.add(Permission.objects.get(codename="view_org", content_type__app_label="e360"))
+    return user
+
+
+def open_wave(org: Org, *, series=None, wave: int = 1, k: int = K, text_threshold: int = TEXT_THRESHOLD) -> Campaign:
+    now = timezone.now()
+    fields = {
+        "template": make_template(),
+        "opens_at": now - timedelta(hours=1),
+        "closes_at": now + timedelta(days=14),
+        "k": k,
+        "text_threshold": text_threshold,
+    }
+    if series is None:
+        campaign = services.campaign_create(name="Developer pulse", teams=[org.eng], **fields)
+    else:
+        campaign = Campaign.objects.create(series=series, wave=wave, name=f"Developer pulse — wave {wave}", **fields)
+        campaign.teams.set([org.eng])
+    services.campaign_open(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def answer(campaign: Campaign, team: Team, *rows: tuple) -> None:
+    """One response per row, from the team's invitees who have not answered; a row's values follow ``KEYS``
+    (None: skipped)."""
+    questions = {q.key: q for q in campaign.version.questions.all()}
+    for row in rows:
+        invitation = Invitation.objects.filter(campaign=campaign, team=team, responded=False).first()
+        assert invitation is not None, f"nobody left to answer in {team}"
+        values = {}
+        for key, value in zip(KEYS, row, strict=False):
+            if value is None:
+                continue
+            q = questions[key]
+            if q.kind == Kind.TEXT:
+                values[q.pk] = AnswerValue(text=value)
+            elif q.kind in (Kind.SINGLE, Kind.MULTI):
+                values[q.pk] = AnswerValue(choices=(value,))
+            else:
+                values[q.pk] = AnswerValue(number=value)
+        services.response_submit(invitation=invitation, answers=values)
+
+
+def close(campaign: Campaign) -> Campaign:
+    services.campaign_close(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    return campaign
+
+
+# The answers of the main fixture, by team: ci_fast, ci_waiting (reverse-coded), focus_time, enps, role, slow.
+PAY_API = [
+    (5, 1, 3, 10, "Backend", "Flaky integration tests in the API repo."),
+    (4, 2, 3, 9, "Backend", "Waiting for the staging database."),
+    (2, 5, 4, 6, "Frontend", None),
+]
+PAY = [
+    (4, 4, 5, 8, "Platform", "Release trains every two weeks."),
+    (4, 4, 1, 7, None, None),
+    (1, 4, 2, 10, None, "Too many meetings."),
+    (None, 4, 2, 0, None, None),
+]
+SEARCH = [
+    (5, 1, 5, 10, None, "A secret only search would write."),
+    (5, 1, 5, 10, None, None),
+]
+ENG = [(3, 3, 3, 7, None, "Unclear priorities."), (2, 2, 4, 5, None, None)]
+TINY = [(1, 5, 1, 2, None, None)]
+
+
+@pytest.fixture
+def org(db) -> Org:
+    return build_org()
+
+
+@pytest.fixture
+def closed(org) -> Campaign:
+    """Closed; 12 responses: pay-api 3, pay 4, search 2 (fewer than k), eng 3 (two of eng's, one of tiny's)."""
+    campaign = open_wave(org)
+    answer(campaign, org.api, *PAY_API)
+    answer(campaign, org.pay, *PAY)
+    answer(campaign, org.search, *SEARCH)
+    answer(campaign, org.eng, *ENG)
+    answer(campaign, org.tiny, *TINY)
+    return close(campaign)
+
+
+@pytest.fixture
+def differencing(org) -> Campaign:
+    """Closed; 9 responses: pay-api 3, pay 4, search 2, none stored under eng. Engineering (9) less Payments (7)
+    would be Search's 2: Payments is hidden, and Payments API (3) shown in its place (9 - 3 = 6)."""
+    campaign = open_wave(org)
+    answer(campaign, org.api, *PAY_API)
+    answer(campaign, org.pay, *PAY)
+    answer(campaign, org.search, *SEARCH)
+    return close(campaign)
+
+
+def bulk_responses(campaign: Campaign, label: Team | None, n: int, values: tuple = (4, 2, 4, 9, "Backend", "")) -> None:
+    """``n`` responses stored under ``label`` without going through invitations: for counts and sizes only."""
+    questions = {q.key: q for q in campaign.version.questions.all()}
+    responses = Response.objects.bulk_create([Response(campaign=campaign, label=label) for _ in range(n)])
+    answers = []
+    for response in responses:
+        for key, value in zip(KEYS, values, strict=True):
+            q = questions[key]
+            if q.kind == Kind.TEXT:
+                if value:
+                    answers.append(Answer(response=response, question=q, text=value))
+            elif q.kind in (Kind.SINGLE, Kind.MULTI):
+                answers.append(Answer(response=response, question=q, choices=[value]))
+            else:
+                answers.append(Answer(response=response, question=q, number=value))
+    Answer.objects.bulk_create(answers, batch_size=2000)
+
+
+def scope(user, campaign: Campaign) -> results.CampaignAccess:
+    return results.campaign_for_user(user, campaign.pk)
+
+
+def results_for(user, campaign: Campaign, team: str | None = None) -> results.Results:
+    return results.campaign_results(scope(user, campaign), team=team)
+
+
+def group(res: results.Results, slug: str) -> results.GroupResult:
+    return next(g for g in res.groups if g.group.slug == slug)
+
+
+def dimension(g: results.GroupResult, key: str) -> results.DimensionFigure:
+    return next(d for d in g.dimensions if d.key == key)
+
+
+def question(g: results.GroupResult, key: str) -> results.QuestionFigure:
+    return next(q for q in g.questions if q.question.key == key)
+
+
+def slugs(res: results.Results) -> list[str]:
+    return [g.group.slug for g in res.groups]
+
+
+# --- Exact figures ------------------------------------------------------------------------------------------------
+
+
+def test_a_team_s_figures_aggregate_its_subtree_exactly(closed, org):
+    res = results_for(org.users["lena"], closed)
+    pay = group(res, "pay")  # pay's 4 responses and pay-api's 3
+
+    assert pay.status == "shown" and pay.responses == 7
+    fast, waiting = question(pay, "ci_fast"), question(pay, "ci_waiting")
+    assert (fast.answered, fast.percent_favourable, fast.mean) == (6, pytest.approx(100 * 4 / 6), pytest.approx(20 / 6))
+    # Reverse-coded: 1, 2, 5, 4, 4, 4, 4 count as 5, 4, 1, 2, 2, 2, 2.
+    assert (waiting.percent_favourable, waiting.mean) == (pytest.approx(100 * 2 / 7), pytest.approx(18 / 7))
+    assert [(b.label, b.count, b.tone) for b in waiting.bars] == [
+        ("Strongly disagree", 1, "favourable"),
+        ("Disagree", 1, "favourable"),
+        ("Neither agree nor disagree", 0, "neutral"),
+        ("Agree", 4, "unfavourable"),
+        ("Strongly agree", 1, "unfavourable"),
+    ]
+    ci_cd = dimension(pay, "ci_cd")
+    assert ci_cd.percent_favourable == pytest.approx((100 * 4 / 6 + 100 * 2 / 7) / 2)
+    assert ci_cd.mean == pytest.approx((20 / 6 + 18 / 7) / 2)
+    assert dimension(pay, "focus").percent_favourable == pytest.approx(100 * 2 / 7)
+    # eNPS 10, 9, 6, 8, 7, 10, 0: 3 promoters, 2 passives, 2 detractors.
+    assert pay.enps.enps.score == pytest.approx(100 * (3 - 2) / 7)
+    assert (pay.enps.enps.promoters, pay.enps.enps.passives, pay.enps.enps.detractors) == (3, 2, 2)
+    role = question(pay, "role")
+    assert role.answered == 4 and role.percents == {"Backend": 50.0, "Frontend": 25.0, "Platform": 25.0}
+    assert [b.count for b in role.bars] == [2, 1, 1]
+    # Against the organisation's 6 favourable of 11 answers.
+    assert fast.change_org == pytest.approx(100 * 4 / 6 - 100 * 6 / 11)
+    assert fast.change_wave is None and res.previous is None
+
+
+def test_the_organisation_aggregates_every_response(closed, org):
+    res = results_for(org.users["lena"], closed)
+    whole = res.groups[0]
+
+    assert whole.group.is_org and whole.responses == 12
+    assert question(whole, "ci_fast").percent_favourable == pytest.approx(100 * 6 / 11)
+    assert whole.enps.enps.score == pytest.approx(100 * (5 - 4) / 12)
+    assert dimension(whole, "ci_cd").change_org is None  # nothing to compare the organisation with
+    # Engineering is the campaign's root: every response is below it, so its figures are the organisation's.
+    assert group(res, "eng").responses == 12
+    assert res.dimensions == (("ci_cd", "CI/CD"), ("focus", "Focus"))
+
+
+def test_participation_counts_invitations_by_team_at_opening(closed, org):
+    res = results_for(org.users["lena"], closed)
+
+    p = res.groups[0].participation.participation
+    assert (p.invited, p.responded) == (17, 12) and p.below_target and not p.flagged
+    assert group(res, "pay").participation.participation.invited == 9  # pay's 6 and pay-api's 3
+    search = group(res, "search").participation.participation
+    assert (search.invited, search.responded, search.flagged) == (4, 2, True)
+
+
+# --- Rule 3: no group below k -------------------------------------------------------------------------------------
+
+
+def test_a_group_of_fewer_than_k_responses_shows_no_figure(closed, org):
+    search = group(results_for(org.users["lena"], closed), "search")
+
+    assert (search.status, search.status_text, search.responses) == ("too_few", "fewer than 3 responses", None)
+    for figure in [*search.dimensions, search.enps, *search.questions]:
+        assert figure.status == "too_few" and figure.status_text == "fewer than 3 responses"
+    assert all(d.percent_favourable is None and d.mean is None for d in search.dimensions)
+    assert search.enps.enps is None
+    assert all(q.answered is None and q.bars == () and q.percent_favourable is None for q in search.questions)
+
+
+def test_no_data_is_not_fewer_than_k(closed, org):
+    tiny = group(results_for(org.users["lena"], closed), "tiny")
+
+    # Tiny's two invitees were stored under Engineering (rule 2): Tiny itself has no responses at all.
+    assert tiny.status == "no_data"
+    assert tiny.status_text == "no data: its answers count in Engineering"
+    assert tiny.participation.status == "too_few" and tiny.participation.status_text == "fewer than 3 invited"
+
+
+def test_k_is_the_campaign_s(org):
+    campaign = open_wave(org, k=4, text_threshold=4)
+    answer(campaign, org.search, *SEARCH, SEARCH[0])  # 3: enough for k = 3, fewer than 4
+    answer(campaign, org.pay, *PAY)
+    close(campaign)
+    search = group(results_for(org.users["lena"], campaign), "search")
+
+    assert (search.status, search.status_text) == ("too_few", "fewer than 4 responses")
+
+
+# --- Rule 4: no differencing --------------------------------------------------------------------------------------
+
+
+def test_a_second_group_is_hidden_so_that_subtraction_reveals_nobody(differencing, org):
+    res = results_for(org.users["lena"], differencing)
+
+    assert group(res, "eng").responses == 9
+    assert group(res, "search").status == "too_few"
+    pay = group(res, "pay")
+    assert (pay.status, pay.status_text) == ("suppressed", "hidden to protect a small group")
+    assert pay.responses is None and all(d.percent_favourable is None for d in pay.dimensions)
+    assert pay.enps.enps is None and all(q.bars == () for q in pay.questions)
+    # Hiding Payments is enough: Engineering less Payments API leaves 6.
+    assert group(res, "pay-api").responses == 3
+
+
+@pytest.mark.parametrize("viewer", ["lena", "paula", "pay-1", "olga"])
+def test_every_viewer_gets_the_same_suppression(differencing, org, viewer):
+    user = org_viewer() if viewer == "olga" else org.users[viewer]
+    res = results_for(user, differencing)
+
+    assert group(res, "pay").status == "suppressed"
+    assert res.groups[0].responses == 9
+
+
+def maximal_inside(outer, shown: set, tree: results.TeamTree) -> list[int]:
+    """The shown groups strictly inside ``outer`` (None: the organisation) with no shown group between them."""
+    inside = []
+    for team in shown - {None, outer}:
+        above = tree.chain(team)[1:]
+        if outer is not None and outer not in above:
+            continue
+        between = above if outer is None else above[: above.index(outer)]
+        if not any(a in shown for a in between):
+            inside.append(team)
+    return inside
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(counts=st.tuples(*[st.integers(0, 7)] * 5), k=st.sampled_from([3, 4, 5]))
+def test_no_output_isolates_fewer_than_k_responses(closed, org, counts, k):
+    """Over random response counts per label, for every viewer: a shown group has at least k responses, and no
+    shown group less the largest shown groups inside it leaves 1 … k-1 (the same for texts, with their threshold)."""
+    with transaction.atomic():
+        Response.objects.filter(campaign=closed).delete()
+        Campaign.objects.filter(pk=closed.pk).update(k=k, text_threshold=k + 1)
+        for label, n in zip([None, org.eng, org.pay, org.api, org.search], counts, strict=True):
+            bulk_responses(closed, label, n, (4, 2, 4, 9, "Backend", "Some text."))
+        for username in ["lena", "paula", "api-0", "pay-1", f"olga-{k}"]:
+            user = org.users.get(username) or org_viewer(username)
+            res = results_for(user, closed)
+            shown = {g.group.id: g.responses for g in res.groups if g.shown}
+            assert all(n >= k for n in shown.values())
+            tree = scope(user, closed).tree
+            for outer, n in shown.items():
+                remainder = n - sum(shown[team] for team in maximal_inside(outer, set(shown), tree))
+                assert remainder == 0 or remainder >= k, (username, outer, shown)
+            with_texts = {
+                g.group.id: g.responses
+                for g in res.groups
+                if results_for(user, closed, team=g.group.slug or None).texts[0].shown
+            }
+            assert all(n >= k + 1 for n in with_texts.values())
+            for outer, n in with_texts.items():
+                remainder = n - sum(with_texts[team] for team in maximal_inside(outer, set(with_texts), tree))
+                assert remainder == 0 or remainder >= k + 1, (username, outer, with_texts)
+        transaction.set_rollback(True)
+
+
+# --- Rule 5: free text --------------------------------------------------------------------------------------------
+
+
+def test_free_text_needs_the_text_threshold_of_responses(closed, org):
+    api = results_for(org.users["lena"], closed, team="pay-api")  # 3 responses, threshold 4
+
+    assert [(t.status, t.status_text, t.texts) for t in api.texts] == [("too_few", "fewer than 4 responses", ())]
+    pay = results_for(org.users["lena"], closed, team="pay")  # 7 responses: pay's and pay-api's texts, unlabelled
+    assert sorted(pay.texts[0].texts) == sorted(
+        [
+            "Flaky integration tests in the API repo.",
+            "Waiting for the staging database.",
+            "Release trains every two weeks.",
+            "Too many meetings.",
+        ]
+    )
+
+
+def test_the_organisation_s_texts_are_every_response_s(closed, org):
+    texts = results_for(org.users["api-0"], closed).texts  # a developer: the organisation's texts
+
+    assert len(texts[0].texts) == 6 and "A secret only search would write." in texts[0].texts
+
+
+def test_texts_are_hidden_where_subtraction_would_isolate_a_small_group(differencing, org):
+    # Engineering (9) has texts; Payments (7) too by count, but Engineering's less Payments' would be Search's
+    # two respondents' texts: Payments' texts are hidden.
+    eng = results_for(org.users["lena"], differencing, team="eng").texts[0]
+    pay = results_for(org.users["lena"], differencing, team="pay").texts[0]
+
+    assert eng.status == "shown" and "A secret only search would write." in eng.texts
+    assert (pay.status, pay.texts) == ("suppressed", ())
+
+
+def test_texts_come_in_the_shuffled_order_never_submission_order(closed, org, monkeypatch):
+    seen = []
+    shuffle = anonymity.shuffled_texts
+
+    def spy(texts, seed):
+        texts = list(texts)
+        seen.append(texts)
+        return shuffle(texts, seed)
+
+    monkeypatch.setattr(anonymity, "shuffled_texts", spy)
+    first = results_for(org.users["lena"], closed).texts[0].texts
+    again = results_for(org.users["lena"], closed).texts[0].texts
+
+    assert (seen and first == tuple(shuffle(seen[0], b""))) or first == again  # stable for a given page
+    assert first == again
+    assert len(seen) == 2
+
+
+# --- Rule 6: scores only after close ------------------------------------------------------------------------------
+
+
+def test_an_open_campaign_shows_participation_and_reads_no_response(org):
+    campaign = open_wave(org)
+    answer(campaign, org.pay, *PAY)
+    answer(campaign, org.api, *PAY_API)
+
+    with CaptureQueriesContext(connection) as queries:
+        res = results_for(org.users["lena"], campaign)
+
+    assert not res.published and res.texts == () and res.dimensions == ()
+    for g in res.groups:
+        assert (g.status, g.responses, g.dimensions, g.enps, g.questions) == ("unpublished", None, (), None, ())
+    assert group(res, "pay").participation.participation.responded == 7
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "surveys_response" not in sql and "surveys_answer" not in sql
+
+
+# --- Waves --------------------------------------------------------------------------------------------------------
+
+PAY_API_BEFORE = [(2, 4, 3, 5, "Backend", None), (3, 4, 3, 6, "Backend", None), (4, 2, 2, 9, "Frontend", None)]
+
+
+@pytest.fixture
+def two_waves(org) -> tuple[Campaign, Campaign]:
+    """Wave 1 as ``differencing`` (Payments hidden there), with other answers for pay-api; wave 2 as ``closed``."""
+    first = open_wave(org)
+    answer(first, org.api, *PAY_API_BEFORE)
+    answer(first, org.pay, *PAY)
+    answer(first, org.search, *SEARCH)
+    close(first)
+    second = open_wave(org, series=first.series, wave=2)
+    answer(second, org.api, *PAY_API)
+    answer(second, org.pay, *PAY)
+    answer(second, org.search, *SEARCH)
+    answer(second, org.eng, *ENG)
+    answer(second, org.tiny, *TINY)
+    return first, close(second)
+
+
+def test_a_change_since_the_previous_wave_needs_the_group_shown_in_both(two_waves, org):
+    first, second = two_waves
+    res = results_for(org.users["lena"], second)
+
+    assert res.previous == first
+    # Payments API is shown in both waves: ci_fast went from 1 favourable of 3 to 2 of 3.
+    api = group(res, "pay-api")
+    assert question(api, "ci_fast").change_wave == pytest.approx(100 * 2 / 3 - 100 * 1 / 3)
+    # The organisation: 6 of 11 now, 5 of 8 then.
+    assert question(res.groups[0], "ci_fast").change_wave == pytest.approx(100 * 6 / 11 - 100 * 5 / 8)
+    assert res.groups[0].enps.change_wave is not None
+    # Payments was hidden in wave 1 (against differencing): its change would reveal its hidden figure.
+    pay = group(res, "pay")
+    assert pay.shown and all(d.change_wave is None for d in pay.dimensions)
+    assert pay.enps.change_wave is None and all(q.change_wave is None for q in pay.questions)
+
+
+def test_the_first_wave_has_nothing_to_compare_with(two_waves, org):
+    first, _ = two_waves
+    res = results_for(org.users["lena"], first)
+
+    assert res.previous is None
+    assert all(d.change_wave is None for g in res.groups for d in g.dimensions)
+
+
+# --- Who sees what ------------------------------------------------------------------------------------------------
+
+
+def test_a_developer_sees_the_organisation_and_their_own_team(closed, org):
+    assert slugs(results_for(org.users["api-0"], closed)) == ["", "pay-api"]
+    # A plain member of Payments does not see its sub-team Payments API.
+    assert slugs(results_for(org.users["pay-1"], closed)) == ["", "pay"]
+
+
+def test_a_lead_sees_their_subtree(closed, org):
+    assert slugs(results_for(org.users["paula"], closed)) == ["", "pay", "pay-api"]
+    assert slugs(results_for(org.users["lena"], closed)) == ["", "eng", "pay", "pay-api", "search", "tiny"]
+
+
+def test_org_viewers_and_staff_see_the_same_cells_as_everyone(closed, org, staff):
+    lena = results_for(org.users["lena"], closed)
+    for user in (org_viewer(), staff):
+        res = results_for(user, closed)
+        assert slugs(res) == slugs(lena)  # the campaign's teams only, not Sales tools
+        assert [(g.status, g.responses, g.dimensions) for g in res.groups] == [
+            (g.status, g.responses, g.dimensions) for g in lena.groups
+        ]
+
+
+def test_the_depth_follows_the_listed_teams(closed, org):
+    res = results_for(org.users["lena"], closed)
+
+    assert [(g.group.name, g.group.depth) for g in res.groups] == [
+        ("Whole organisation", 0),
+        ("Engineering", 1),
+        ("Payments", 2),
+        ("Payments API", 3),
+        ("Search", 2),
+        ("Tiny", 2),
+    ]
+    assert [t.indented_name for t in res.teams][:3] == ["Engineering", "– Payments", "– – Payments API"]
+
+
+def test_a_team_narrows_the_output_to_its_subtree(closed, org):
+    res = results_for(org.users["lena"], closed, team="pay")
+
+    assert slugs(res) == ["", "pay", "pay-api"] and res.focus.group.slug == "pay"
+    assert res.focus.responses == 7
+
+
+@pytest.mark.parametrize(("viewer", "team"), [("api-0", "search"), ("lena", "sales-tools"), ("lena", "nope")])
+def test_a_team_one_may_not_see_is_a_404(closed, org, viewer, team):
+    with pytest.raises(Http404):
+        results_for(org.users[viewer], closed, team=team)
+
+
+def test_an_outsider_gets_a_404(closed, org):
+    with pytest.raises(Http404):
+        scope(org.users["charlie"], closed)
+
+
+def test_a_user_without_a_person_gets_a_404(closed):
+    with pytest.raises(Http404):
+        scope(UserFactory(username="nobody"), closed)
+
+
+def test_a_draft_campaign_has_no_results_even_for_org_viewers(org):
+    draft = services.campaign_create(
+        name="Later",
+        template=make_template(),
+        teams=[org.eng],
+        opens_at=timezone.now() + timedelta(days=1),
+        closes_at=timezone.now() + timedelta(days=2),
+    )
+    with pytest.raises(Http404):
+        scope(org_viewer(), draft)
+    assert results.campaigns_for_user(org_viewer("olga-2")) == []
+
+
+def test_the_index_lists_campaigns_with_a_team_one_sees(closed, org):
+    assert [listing.campaign for listing in results.campaigns_for_user(org.users["api-0"])] == [closed]
+    assert results.campaigns_for_user(org.users["charlie"]) == []
+    assert [listing.campaign for listing in results.campaigns_for_user(org_viewer())] == [closed]
+
+
+def test_a_campaign_of_a_sub_team_is_not_shown_to_its_parent_s_members(org):
+    campaign = services.campaign_create(
+        name="Payments only",
+        template=make_template(),
+        teams=[org.pay],
+        opens_at=timezone.now() - timedelta(hours=1),
+        closes_at=timezone.now() + timedelta(days=1),
+        k=3,
+    )
+    services.campaign_open(campaign_id=campaign.pk)
+    # eli is a plain member of Engineering, above Payments: Engineering's figure would be Payments'.
+    with pytest.raises(Http404):
+        scope(org.users["eli"], campaign)
+    assert slugs(results_for(org.users["lena"], campaign)) == ["", "pay", "pay-api"]
+
+
+# --- Cost ---------------------------------------------------------------------------------------------------------
+
+
+def test_the_queries_do_not_grow_with_responses(closed, org):
+    def count() -> int:
+        lena = type(org.users["lena"]).objects.get(username="lena")  # nothing cached on the user
+        with CaptureQueriesContext(connection) as queries:
+            results_for(lena, closed, team="pay")
+        return len(queries.captured_queries)
+
+    few = count()
+    bulk_responses(closed, org.api, 400)
+    bulk_responses(closed, org.pay, 400, (1, 5, 1, 0, "Platform", "More text."))
+    assert count() == few <= 14
