@@ -114,7 +114,8 @@ class AnswerForm(forms.Form):
             if value in (None, "", []):
                 continue
             if question.kind == Kind.MULTI:
-                answers[question.pk] = AnswerValue(choices=tuple(value))
+                # Each option once, in the question's order: a repeated one must not count twice.
+                answers[question.pk] = AnswerValue(choices=tuple(o for o in question.options if o in value))
             elif question.kind == Kind.SINGLE:
                 answers[question.pk] = AnswerValue(choices=(value,))
             elif question.kind == Kind.TEXT:

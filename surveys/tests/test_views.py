@@ -384,6 +384,15 @@ class TestSubmitting:
         assert not Response.objects.exists() and not Answer.objects.exists()
         assert not invitation_of(teammate, campaign).responded
 
+    def test_an_option_sent_twice_counts_once(self, client, teammate, campaign):
+        client.force_login(teammate)
+        slowed = names(campaign)["slowed"]
+
+        response = client.post(answer_url(campaign), full_answers(campaign) | {slowed: ["Deploys", "CI", "Deploys"]})
+
+        assertRedirects(response, thanks_url(campaign))
+        assert stored(campaign)["slowed"] == (None, ["CI", "Deploys"], "")
+
     def test_a_line_break_counts_once_towards_the_limit(self, client, teammate, campaign):
         client.force_login(teammate)
         text = "a" * 999 + "\r\n" + "b" * 1000  # 2,000 characters as the browser counts them
