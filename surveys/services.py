@@ -320,8 +320,12 @@ def invitation_claim_reminder(*, invitation_id: int, step: int) -> bool:
     """Mark reminder ``step`` (1-based) as sent to the invitation, once: True for the one caller
     that should send it; False when it (or a later step) was sent already, or the person has
     answered. A person who missed a step (no worker ran) gets only the latest one due."""
+    # Conditions on the invitation's own row only (the campaign's through ``IN``, not a join): an
+    # UPDATE with a join becomes ``WHERE id IN (SELECT ... WHERE reminders_sent < step)``, whose
+    # subquery PostgreSQL does not re-check after waiting for a concurrent claim, so both would win.
+    open_campaigns = Campaign.objects.filter(status=Campaign.Status.OPEN).values("pk")
     claimed = Invitation.objects.filter(
-        pk=invitation_id, responded=False, reminders_sent__lt=step, campaign__status=Campaign.Status.OPEN
+        pk=invitation_id, responded=False, reminders_sent__lt=step, campaign__in=open_campaigns
     ).update(reminders_sent=step)
     return claimed == 1
 
