@@ -381,6 +381,16 @@ class CampaignAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        # Its moments (read-only ones too) are shown, and typed, in the campaign's time zone.
+        campaign = Campaign.objects.filter(pk=object_id).only("time_zone").first() if object_id.isdigit() else None
+        zone = _zone_or_none(campaign.time_zone) if campaign else None
+        with timezone.override(zone or timezone.get_current_timezone()):
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if isinstance(response, TemplateResponse):
+                response.render()  # here, in the zone (it would otherwise render after returning)
+            return response
+
     def save_model(self, request: HttpRequest, obj: Campaign, form: forms.ModelForm, change: bool) -> None:
         if obj.series_id is None:  # a new campaign starts its own series, as services.campaign_create does
             obj.series = Series.objects.create(name=obj.name)

@@ -235,13 +235,14 @@ RECURRENCE_MONTHS = {
 
 def _next_wave(campaign: Campaign) -> Campaign | None:
     months = RECURRENCE_MONTHS.get(campaign.recurrence)
-    if months is None or campaign.opened_at is None:
+    if months is None:
         return None
     if Campaign.objects.filter(series=campaign.series, wave=campaign.wave + 1).exists():
         return None
     zone = ZoneInfo(campaign.time_zone)
-    opens = add_months(campaign.opened_at.astimezone(zone), months)
-    length = campaign.closes_at - campaign.opened_at
+    started = campaign.opened_at or campaign.opens_at  # a wave that never opened: as planned
+    opens = add_months(started.astimezone(zone), months)
+    length = campaign.closes_at - started
     nxt = Campaign.objects.create(
         series=campaign.series,
         wave=campaign.wave + 1,

@@ -622,6 +622,25 @@ def test_an_open_campaign_keeps_its_audience_template_and_k_but_can_close_later(
     assert campaign.closes_at.date() == later.date() and campaign.k == 3
 
 
+def test_an_open_campaigns_moments_show_in_its_time_zone(admin_client, team, crew):
+    opens = timezone.now().astimezone(PARIS).replace(hour=9, minute=30, second=0, microsecond=0) - timedelta(days=1)
+    campaign = campaign_for([team], opens_at=opens, time_zone="Europe/Paris")
+    services.campaign_open(campaign_id=campaign.pk, now=opens)
+    page = admin_client.get(reverse("admin:surveys_campaign_change", args=[campaign.pk]))
+    opens_row = page.context["adminform"].form.instance.opens_at
+    assert opens_row == opens
+    assertContains(page, "9:30")  # the read-only opening, in Paris
+
+
+def test_delete_selected_refuses_an_open_campaign(admin_client, team, crew):
+    campaign = _open(team)
+    response = admin_client.post(
+        reverse(CHANGELIST), {"action": "delete_selected", "_selected_action": campaign.pk, "post": "yes"}
+    )
+    assert response.status_code == 403  # it holds invitations and responses: never deleted
+    assert Campaign.objects.filter(pk=campaign.pk).exists()
+
+
 def test_a_closed_campaign_is_read_only_and_an_open_one_cannot_be_deleted(admin_client, team, crew):
     campaign = _open(team)
     delete = reverse("admin:surveys_campaign_delete", args=[campaign.pk])

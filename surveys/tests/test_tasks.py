@@ -140,6 +140,14 @@ def test_a_scheduled_campaign_past_its_close_is_closed_without_opening(team, cre
     assert f"Campaign {campaign.pk} closed without having opened: nobody was invited" in caplog.messages
 
 
+def test_a_recurring_series_goes_on_after_a_wave_that_never_opened(team, crew):
+    campaign = _scheduled(team, recurrence=Campaign.Recurrence.QUARTERLY)
+    tasks.tick(now=campaign.closes_at + timedelta(minutes=1))
+    following = Campaign.objects.get(series=campaign.series, wave=2)
+    assert following.status == Campaign.Status.SCHEDULED
+    assert following.opens_at.month == (campaign.opens_at.month + 2) % 12 + 1
+
+
 def test_a_campaign_whose_audience_shrank_below_k_stays_scheduled_and_says_why(team, crew, caplog):
     opens = timezone.now() + timedelta(hours=1)
     campaign = _scheduled(team, opens_at=opens)
