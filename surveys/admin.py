@@ -50,14 +50,19 @@ class TemplateQuestionForm(forms.ModelForm):
     options = LinesField(
         required=False,
         initial=list,  # as the model's default: an untouched extra row has not changed
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 24}),
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 16}),
         help_text="Choice questions only: one option per line.",
     )
 
     class Meta:
         model = TemplateQuestion
         fields = ["position", "key", "text", "kind", "dimension", "reverse_coded", "required", "options"]
-        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 50})}
+        # Narrow enough for the eight columns of a row to fit beside each other.
+        widgets = {
+            "position": forms.NumberInput(attrs={"min": 0, "size": 3, "class": "vIntegerField"}),
+            "key": forms.TextInput(attrs={"size": 16}),
+            "text": forms.Textarea(attrs={"rows": 2, "cols": 32}),
+        }
 
 
 class TemplateQuestionFormSet(forms.BaseInlineFormSet):
@@ -244,7 +249,7 @@ class CampaignAdminForm(forms.ModelForm):
         help_texts = {
             "opens_at": "In the campaign's time zone.",
             "closes_at": "In the campaign's time zone.",
-            "time_zone": "The dates above and in emails are in this zone, such as Europe/Paris.",
+            "time_zone": "Such as Europe/Paris: the opening and closing below, and dates in emails, are in this zone.",
         }
         error_messages = {
             "k": {"min_value": "k must be at least 3: smaller groups would identify people."},
@@ -318,8 +323,8 @@ SETUP_FIELDS = [
     "text_threshold",
 ]
 EDITABLE_WHILE_OPEN = {"name", "closes_at", "recurrence", "reminder_days"}
-INFO_FIELDS = ["status", "wave_of_series", "version", "preview_link", "opened_at", "closed_at"]
-PARTICIPATION_FIELDS = ["invited_count", "responded_count", "participation_rate"]
+STATUS_FIELDS = ["status", "wave_of_series", "version", "preview_link"]
+PARTICIPATION_FIELDS = ["invited_count", "responded_count", "participation_rate", "opened_at", "closed_at"]
 
 
 @admin.register(Campaign)
@@ -339,7 +344,6 @@ class CampaignAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "recurrence", ("template", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "series__name"]
-    list_select_related = ["template"]
     filter_horizontal = ["teams"]
     date_hierarchy = "opens_at"
     actions = ["schedule", "open_now", "send_reminders_now", "close", "preview", "back_to_draft"]
@@ -350,7 +354,7 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         if obj is None:
             return []
-        readonly = [*INFO_FIELDS, *PARTICIPATION_FIELDS]
+        readonly = [*STATUS_FIELDS, *PARTICIPATION_FIELDS]
         if obj.status == Campaign.Status.OPEN:
             readonly += [name for name in SETUP_FIELDS if name not in EDITABLE_WHILE_OPEN]
         elif obj.status == Campaign.Status.CLOSED:
@@ -359,7 +363,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None) -> list:
         fieldsets: list = [
-            (None, {"fields": ["name", "template"] + (INFO_FIELDS[:4] if obj else [])}),
+            (None, {"fields": ["name", "template"] + (STATUS_FIELDS if obj else [])}),
             ("Audience", {"fields": ["everyone", "teams"]}),
             ("When", {"fields": ["time_zone", "opens_at", "closes_at", "recurrence", "reminder_days"]}),
             (
@@ -372,7 +376,7 @@ class CampaignAdmin(admin.ModelAdmin):
             ),
         ]
         if obj is not None:
-            fieldsets.append(("Participation", {"fields": [*PARTICIPATION_FIELDS, *INFO_FIELDS[4:]]}))
+            fieldsets.append(("Participation", {"fields": PARTICIPATION_FIELDS}))
         return fieldsets
 
     def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
