@@ -14,7 +14,9 @@ from typing import Literal
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.views.decorators.cache import never_cache
 from ninja import Field, Path, Query, Router, Schema
+from ninja.decorators import decorate_view
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie
 
@@ -48,6 +50,16 @@ router = Router(tags=["Surveys"], auth=PortalSession())
 
 class ErrorOut(Schema):
     detail: str
+
+
+class FieldErrorOut(Schema):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(Schema):
+    detail: list[FieldErrorOut]
 
 
 class CampaignOut(Schema):
@@ -277,10 +289,11 @@ def results_json(results: Results) -> dict:
 
 @router.get(
     "/campaigns/{campaign_id}/results",
-    response={200: ResultsOut, 401: ErrorOut, 404: ErrorOut},
+    response={200: ResultsOut, 401: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut},
     summary="A survey campaign's results",
     url_name="campaign_results",
 )
+@decorate_view(never_cache)  # the answer holds written answers: no cache keeps it
 def campaign_results(
     request: HttpRequest,
     campaign_id: Path[int],

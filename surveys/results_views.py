@@ -15,6 +15,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from surveys import results as selectors
@@ -61,6 +62,8 @@ def _team(request: HtmxHttpRequest) -> str | None:
     return request.GET.get("team") or None
 
 
+# never_cache: the pages hold written answers, which no browser or proxy cache should keep.
+@never_cache
 @login_required
 @require_GET
 def campaign_results(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
@@ -106,6 +109,7 @@ def _charts(results: Results) -> list[dict]:
 # --- CSV ------------------------------------------------------------------------------------------------------------
 
 
+@never_cache
 @login_required
 @require_GET
 def campaign_results_csv(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:

@@ -306,3 +306,11 @@ def test_the_csv_s_queries_do_not_grow_with_responses(client, closed, org):
     few = count()
     bulk_responses(closed, org.search, 300)
     assert count() == few <= 20
+
+
+@pytest.mark.parametrize("url", [page_url, csv_url])
+def test_no_cache_keeps_results(client, closed, org, url):
+    client.force_login(org.users["lena"])
+    response = client.get(url(closed))
+
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
