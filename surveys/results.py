@@ -211,11 +211,8 @@ def campaign_for_user(user: User, campaign_id: int) -> CampaignAccess:
         invitations[key] = (before[0] + invited, before[1] + responded)
         if key is not ORG and label != team:
             rolled_up[key] = label if label in tree.parents else ORG
-    teams = tree.closure(invitations)
-    if not campaign.everyone:
-        # A campaign of one team does not show that team's parent: its figure would be the team's under another
-        # name, visible to the parent's plain members.
-        teams &= tree.subtree(campaign.teams.values_list("id", flat=True))
+    roots = () if campaign.everyone else campaign.teams.values_list("id", flat=True)
+    teams = _campaign_teams(campaign, invitations, roots, tree)
     visible_ids = access.visible_team_ids(user)
     visible = teams if visible_ids is None else teams & visible_ids
     if visible_ids is not None and not visible:
@@ -223,46 +220,30 @@ def campaign_for_user(user: User, campaign_id: int) -> CampaignAccess:
     return CampaignAccess(campaign, tree, frozenset(teams), frozenset(visible), invitations, rolled_up)
 
 
-@dataclass(frozen=True)
-class Listing:
-    campaign: Campaign
+def _campaign_teams(campaign: Campaign, invited: Iterable[Label], roots: Iterable[int], tree: TeamTree) -> set[int]:
+    """The teams a campaign's results list: its invitees' teams and their ancestors, within its audience's teams
+    (``roots``) unless it invited everyone. A campaign of one team does not list that team's parent: the parent's
+    figure would be the team's under another name, visible to the parent's plain members."""
+    teams = tree.closure(team for team in invited if team is not ORG and team in tree.parents)
+    return teams if campaign.everyone else teams & tree.subtree(roots)
 
-    @property
-    def published(self) -> bool:
-        return self.campaign.is_closed
 
-
-def campaigns_for_user(user: User) -> list[Listing]:
+def campaigns_for_user(user: User) -> list[Campaign]:
     """Open and closed campaigns whose results ``user`` may see (as ``campaign_for_user`` decides), newest first."""
     campaigns = list(Campaign.objects.filter(status__in=WITH_RESULTS).order_by("-opens_at", "-pk"))
     visible_ids = access.visible_team_ids(user)
-    if visible_ids is None:
-        return [Listing(c) for c in campaigns]
-    if not visible_ids:
-        return []
+    if visible_ids is None or not visible_ids:
+        return campaigns if visible_ids is None else []
     tree = TeamTree.load()
     invited: dict[int, set[int]] = defaultdict(set)
-    pairs = (
-        Invitation.objects.filter(campaign__in=campaigns, team__isnull=False)
-        .values_list("campaign_id", "team_id")
-        .distinct()
-        .order_by()
-    )
-    for campaign_id, team in pairs:
+    pairs = Invitation.objects.filter(campaign__in=campaigns, team__isnull=False).values_list("campaign_id", "team_id")
+    for campaign_id, team in pairs.distinct().order_by():
         invited[campaign_id].add(team)
     roots: dict[int, set[int]] = defaultdict(set)
-    for campaign_id, team in Campaign.teams.through.objects.filter(campaign__in=campaigns).values_list(
-        "campaign_id", "team_id"
-    ):
+    links = Campaign.teams.through.objects.filter(campaign__in=campaigns).values_list("campaign_id", "team_id")
+    for campaign_id, team in links:
         roots[campaign_id].add(team)
-    listings = []
-    for campaign in campaigns:
-        teams = tree.closure(t for t in invited[campaign.pk] if t in tree.parents)
-        if not campaign.everyone:
-            teams &= tree.subtree(roots[campaign.pk])
-        if teams & visible_ids:
-            listings.append(Listing(campaign))
-    return listings
+    return [c for c in campaigns if _campaign_teams(c, invited[c.pk], roots[c.pk], tree) & visible_ids]
 
 
 # --- Figures ------------------------------------------------------------------------------------------------------

@@ -49,8 +49,8 @@ CSV_HEADER = [
 @login_required
 @require_GET
 def results_index(request: HtmxHttpRequest) -> HttpResponse:
-    listings = selectors.campaigns_for_user(request.user)
-    return render(request, "surveys/results_index.html", {"listings": listings})
+    campaigns = selectors.campaigns_for_user(request.user)
+    return render(request, "surveys/results_index.html", {"campaigns": campaigns})
 
 
 def _is_partial(request: HtmxHttpRequest) -> bool:
