@@ -43,6 +43,7 @@ from e360 import access
 from e360.models import Team
 from surveys import anonymity, scoring
 from surveys.anonymity import ORG, Cell, Label
+from surveys.forms import AGREEMENT, FREQUENCY  # the answers' words, as the form shows them
 from surveys.models import CHOICE_KINDS, LIKERT_KINDS, Answer, Campaign, Dimension, Invitation, Kind, Question, Response
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
 
 WITH_RESULTS = (Campaign.Status.OPEN, Campaign.Status.CLOSED)  # drafts and scheduled campaigns have none yet
 ORG_NAME = "Whole organisation"
-AGREEMENT = ("Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree")
-FREQUENCY = ("Never", "Rarely", "Sometimes", "Often", "Always")
 
 
 def status_text(status: str, k: int, *, noun: str = "responses") -> str:
@@ -385,10 +384,6 @@ class Results:
     dimensions: tuple[tuple[str, str], ...] = ()  # the heatmap's columns: (key, label)
     has_enps: bool = False
     texts: tuple[TextFigure, ...] = ()
-
-    @property
-    def k(self) -> int:
-        return self.campaign.k
 
 
 # --- One wave's aggregates ----------------------------------------------------------------------------------------
