@@ -34,6 +34,7 @@ class PortalSession(APIKeyCookie):
     """The session cookie of a user signed in to the portal: the same person, and rules, as on the pages."""
 
     param_name = settings.SESSION_COOKIE_NAME
+    openapi_description = "Sign in to e360 in this browser: it sends the session cookie itself, nothing to enter."
 
     def __init__(self) -> None:
         super().__init__(csrf=False)  # read-only endpoints: CSRF protects changes, and there are none

@@ -286,6 +286,7 @@ def test_the_openapi_schema_documents_the_endpoint_and_its_session_auth(client):
         "type": "apiKey",
         "in": "cookie",
         "name": "sessionid",
+        "description": "Sign in to e360 in this browser: it sends the session cookie itself, nothing to enter.",
     }
 
 
