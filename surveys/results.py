@@ -109,13 +109,20 @@ class TeamTree:
         )
 
     def chain(self, team: int) -> list[int]:
-        """The team, then its ancestors up to its root."""
-        chain: list[int] = []
-        node: int | None = team
-        while node is not None and node not in chain and node in self.parents:
-            chain.append(node)
-            node = self.parents[node]
-        return chain
+        """The team, then its ancestors up to its root (computed once per team)."""
+        chains = self._chains
+        if team not in chains:
+            chain: list[int] = []
+            node: int | None = team
+            while node is not None and node not in chain and node in self.parents:
+                chain.append(node)
+                node = self.parents[node]
+            chains[team] = chain
+        return chains[team]
+
+    @cached_property
+    def _chains(self) -> dict[int, list[int]]:
+        return {}
 
     @cached_property
     def _children(self) -> dict[int | None, list[int]]:
@@ -444,9 +451,17 @@ class _Wave:
 
     def members(self, group: Label) -> list[Label]:
         """The storage labels a group's figures aggregate: its subtree's; every label for the organisation."""
-        if group is ORG:
-            return list(self.label_counts)
-        return [label for label in self.label_counts if label is not ORG and group in self.tree.chain(label)]
+        return self._members.get(group, [])
+
+    @cached_property
+    def _members(self) -> dict[Label, list[Label]]:
+        members: dict[Label, list[Label]] = defaultdict(list)
+        for label in self.label_counts:
+            members[ORG].append(label)
+            if label is not ORG:
+                for group in self.tree.chain(label):
+                    members[group].append(label)
+        return members
 
     def summed(self, source: Mapping[Label, dict[int, Counter]], group: Label) -> dict[int, Counter]:
         total: dict[int, Counter] = defaultdict(Counter)
@@ -457,11 +472,6 @@ class _Wave:
 
     def scores(self, group: Label) -> _Scores:
         return _Scores(self.questions, self.summed(self.numbers, group), self.summed(self.choices, group))
-
-
-def _expand(counter: Counter) -> Iterable:
-    """The answers a counter stands for, one by one, for the scoring functions."""
-    return itertools.chain.from_iterable(itertools.repeat(value, n) for value, n in counter.items())
 
 
 class _Scores:
@@ -475,7 +485,7 @@ class _Scores:
     @cached_property
     def items(self) -> dict[int, scoring.ItemScore]:
         return {
-            q.pk: scoring.item_score(_expand(self.numbers.get(q.pk, Counter())), reverse=q.reverse_coded)
+            q.pk: scoring.item_score_counts(self.numbers.get(q.pk, Counter()), reverse=q.reverse_coded)
             for q in self.questions
             if q.kind in LIKERT_KINDS
         }
@@ -483,7 +493,7 @@ class _Scores:
     @cached_property
     def enps(self) -> dict[int, scoring.Enps]:
         asked = [q for q in self.questions if q.kind == Kind.ENPS]
-        return {q.pk: scoring.enps(_expand(self.numbers.get(q.pk, Counter()))) for q in asked}
+        return {q.pk: scoring.enps_counts(self.numbers.get(q.pk, Counter())) for q in asked}
 
     def item_by_key(self, key: str) -> float | None:
         """A question's headline figure by its stable key (% favourable, or eNPS), to compare across waves."""
@@ -602,12 +612,14 @@ def _text_figures(wave: _Wave, group: Label) -> tuple[TextFigure, ...]:
     return tuple(figures)
 
 
-def campaign_results(scope: CampaignAccess, *, team: str | None = None) -> Results:
+def campaign_results(scope: CampaignAccess, *, team: str | None = None, levels: int | None = None) -> Results:
     """The results ``scope``'s viewer may see, narrowed to ``team``'s subtree (a slug) when given.
 
-    The output lists the organisation, then the campaign's teams the viewer sees (within ``team`` if given); the
+    The output lists the organisation, then the campaign's teams the viewer sees (within ``team`` if given, and at
+    most ``levels`` below it when given: a page of a large organisation lists its groups, not its 400 teams); the
     focused group (``team``, else the organisation) also gets its per-question figures' charts and its free text.
-    An unknown team, or one the viewer may not see, is a 404.
+    An unknown team, or one the viewer may not see, is a 404. Cells are decided over every group whatever is
+    listed, so what a page lists never changes what it shows.
     """
     campaign, tree = scope.campaign, scope.tree
     focus: Label = ORG
@@ -616,6 +628,8 @@ def campaign_results(scope: CampaignAccess, *, team: str | None = None) -> Resul
         if focus is ORG:
             raise Http404(f'No team "{team}" in these results for you.')
     listed = set(scope.visible) if focus is ORG else set(scope.visible) & tree.subtree([focus])
+    if levels is not None:
+        listed = {t for t in listed if _below(t, focus, tree) <= levels}
     groups = _ordered(listed, tree)
     pickable = tuple(_ordered(set(scope.visible), tree)[1:])
     participation = _participation(scope, groups)
@@ -644,6 +658,12 @@ def campaign_results(scope: CampaignAccess, *, team: str | None = None) -> Resul
         has_enps,
         _text_figures(wave, focus),
     )
+
+
+def _below(team: int, focus: Label, tree: TeamTree) -> int:
+    """How many levels ``team`` lies below ``focus`` (the organisation is above every root)."""
+    chain = tree.chain(team)
+    return len(chain) if focus is ORG else chain.index(focus)
 
 
 def _rolled_into(scope: CampaignAccess, group: Group) -> str | None:

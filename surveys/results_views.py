@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from e360.views import HtmxHttpRequest
     from surveys.results import GroupResult, Results
 
+# The page lists every team the viewer sees, up to PAGE_TEAMS; beyond (a large organisation), the picked group and
+# two levels below it (the organisation: its groups). The CSV and the API list every team the viewer sees.
+PAGE_TEAMS = 60
+PAGE_LEVELS = 2
 TEMPLATE = "surveys/results.html"
 CSV_HEADER = [
     "group",
@@ -69,7 +73,8 @@ def _team(request: HtmxHttpRequest) -> str | None:
 def campaign_results(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     scope = selectors.campaign_for_user(request.user, campaign_id)
     team = _team(request)
-    results = selectors.campaign_results(scope, team=team)
+    levels = PAGE_LEVELS if len(scope.visible) > PAGE_TEAMS else None
+    results = selectors.campaign_results(scope, team=team, levels=levels)
     query = f"?team={results.focus.group.slug}" if team else ""
     context = {
         "campaign": scope.campaign,

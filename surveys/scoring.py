@@ -7,11 +7,12 @@ averaging (a dimension is a mean of item percentages) would compound the error.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
 
 FAVOURABLE = (4, 5)
 LIKERT_RANGE = range(1, 6)
@@ -56,15 +57,24 @@ def item_score(values: Iterable[int], *, reverse: bool) -> ItemScore:
     A team split between 1s and 5s and a team of all 3s have the same mean but not the same % favourable, which is
     why the percentage leads.
     """
-    scores = [likert_score(v, reverse=reverse) for v in values]
-    if not scores:
+    return item_score_counts(Counter(values), reverse=reverse)
+
+
+def item_score_counts(counts: Mapping[int, int], *, reverse: bool) -> ItemScore:
+    """``item_score`` of answers given as how many gave each value (what a GROUP BY in the database returns)."""
+    answered = favourable = total = 0
+    for value, n in counts.items():
+        score = likert_score(value, reverse=reverse)
+        answered += n
+        total += score * n
+        favourable += n if score in FAVOURABLE else 0
+    if not answered:
         return ItemScore(answered=0, favourable=0, percent_favourable=None, mean=None)
-    favourable = sum(1 for s in scores if s in FAVOURABLE)
     return ItemScore(
-        answered=len(scores),
+        answered=answered,
         favourable=favourable,
-        percent_favourable=100 * favourable / len(scores),
-        mean=sum(scores) / len(scores),
+        percent_favourable=100 * favourable / answered,
+        mean=total / answered,
     )
 
 
@@ -87,14 +97,20 @@ class Enps:
 
 def enps(values: Iterable[int]) -> Enps:
     """The eNPS of 0-10 answers (skips absent). Passives (7-8) count in the denominator only."""
-    answers = list(values)
-    for value in answers:
+    return enps_counts(Counter(values))
+
+
+def enps_counts(counts: Mapping[int, int]) -> Enps:
+    """``enps`` of answers given as how many gave each value."""
+    promoters = passives = answered = 0
+    for value, n in counts.items():
         _check_int(value, ENPS_RANGE, "eNPS")
-    promoters = sum(1 for v in answers if v in PROMOTERS)
-    passives = sum(1 for v in answers if v in PASSIVES)
-    detractors = len(answers) - promoters - passives
-    score = 100 * (promoters - detractors) / len(answers) if answers else None
-    return Enps(answered=len(answers), promoters=promoters, passives=passives, detractors=detractors, score=score)
+        answered += n
+        promoters += n if value in PROMOTERS else 0
+        passives += n if value in PASSIVES else 0
+    detractors = answered - promoters - passives
+    score = 100 * (promoters - detractors) / answered if answered else None
+    return Enps(answered=answered, promoters=promoters, passives=passives, detractors=detractors, score=score)
 
 
 def choice_distribution(answers: Iterable[Collection[str]], options: Sequence[str]) -> dict[str, float]:

@@ -638,3 +638,17 @@ def test_the_queries_do_not_grow_with_responses(closed, org):
     bulk_responses(closed, org.api, 400)
     bulk_responses(closed, org.pay, 400, (1, 5, 1, 0, "Platform", "More text."))
     assert count() == few <= 14
+
+
+def test_a_page_may_list_fewer_levels_without_changing_any_cell(closed, org):
+    everything = results_for(org.users["lena"], closed)
+    top = results.campaign_results(scope(org.users["lena"], closed), levels=1)
+
+    listed = {g.group.slug: g for g in everything.groups}
+    assert 0 < len(top.groups) < len(everything.groups)
+    for g in top.groups:
+        assert (g.status, g.responses, g.dimensions) == (
+            listed[g.group.slug].status,
+            listed[g.group.slug].responses,
+            listed[g.group.slug].dimensions,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +18,9 @@ from surveys.scoring import (
     choice_distribution,
     dimension_score,
     enps,
+    enps_counts,
     item_score,
+    item_score_counts,
     likert_score,
     participation,
     percentile_rank,
@@ -369,3 +372,10 @@ def test_percentile_ranks_of_all_teams_average_to_50(scores):
     # With mid-ranks, each pair of teams contributes 1 in total (1 + 0, or ½ + ½ for a tie).
     ranks = [percentile_rank(s, scores[:i] + scores[i + 1 :]) for i, s in enumerate(scores)]
     assert math.isclose(sum(ranks) / len(ranks), 50)
+
+
+@FAST
+@given(values=likert_values, reverse=st.booleans(), nps=enps_values)
+def test_scores_from_counts_equal_scores_from_values(values, reverse, nps):
+    assert item_score_counts(Counter(values), reverse=reverse) == item_score(values, reverse=reverse)
+    assert enps_counts(Counter(nps)) == enps(nps)
