@@ -612,12 +612,15 @@ def _text_figures(wave: _Wave, group: Label) -> tuple[TextFigure, ...]:
     return tuple(figures)
 
 
-def campaign_results(scope: CampaignAccess, *, team: str | None = None, levels: int | None = None) -> Results:
+def campaign_results(
+    scope: CampaignAccess, *, team: str | None = None, levels: int | None = None, every_question: bool = True
+) -> Results:
     """The results ``scope``'s viewer may see, narrowed to ``team``'s subtree (a slug) when given.
 
     The output lists the organisation, then the campaign's teams the viewer sees (within ``team`` if given, and at
     most ``levels`` below it when given: a page of a large organisation lists its groups, not its 400 teams); the
-    focused group (``team``, else the organisation) also gets its per-question figures' charts and its free text.
+    focused group (``team``, else the organisation) also gets its free text. Every group gets its per-question
+    figures, or only the focused one without ``every_question`` (the page charts the focused group's alone).
     An unknown team, or one the viewer may not see, is a 404. Cells are decided over every group whatever is
     listed, so what a page lists never changes what it shows.
     """
@@ -644,7 +647,17 @@ def campaign_results(scope: CampaignAccess, *, team: str | None = None, levels: 
     has_enps = any(q.kind == Kind.ENPS for q in wave.questions)
     org_scores = wave.scores(ORG) if wave.cells[ORG].shown else None
     results = tuple(
-        _group_result(g, participation[g.id], wave, previous, org_scores, columns, has_enps, _rolled_into(scope, g))
+        _group_result(
+            g,
+            participation[g.id],
+            wave,
+            previous,
+            org_scores,
+            columns,
+            has_enps,
+            _rolled_into(scope, g),
+            with_questions=every_question or g.id == focus,
+        )
         for g in groups
     )
     return Results(
@@ -687,6 +700,8 @@ def _group_result(
     columns: tuple[tuple[str, str], ...],
     has_enps: bool,
     rolled_into: str | None = None,
+    *,
+    with_questions: bool = True,
 ) -> GroupResult:
     k = wave.campaign.k
     cell: Cell = wave.cells[group.id]
@@ -701,7 +716,9 @@ def _group_result(
             text,
             dimensions=tuple(DimensionFigure(key, label, cell.status, text) for key, label in columns),
             enps=EnpsFigure(cell.status, text) if has_enps else None,
-            questions=tuple(QuestionFigure(q, cell.status, text) for q in wave.questions if q.kind != Kind.TEXT),
+            questions=tuple(
+                QuestionFigure(q, cell.status, text) for q in wave.questions if with_questions and q.kind != Kind.TEXT
+            ),
         )
     scores = wave.scores(group.id)
     # A change vs the previous wave only where the group is shown in both waves (rule 4 across waves).
@@ -744,7 +761,7 @@ def _group_result(
             )
 
     questions = []
-    for q in wave.questions:
+    for q in wave.questions if with_questions else ():
         if q.kind == Kind.TEXT:
             continue
         numbers = scores.numbers.get(q.pk, Counter())

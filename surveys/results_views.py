@@ -74,7 +74,7 @@ def campaign_results(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse
     scope = selectors.campaign_for_user(request.user, campaign_id)
     team = _team(request)
     levels = PAGE_LEVELS if len(scope.visible) > PAGE_TEAMS else None
-    results = selectors.campaign_results(scope, team=team, levels=levels)
+    results = selectors.campaign_results(scope, team=team, levels=levels, every_question=False)
     query = f"?team={results.focus.group.slug}" if team else ""
     context = {
         "campaign": scope.campaign,
