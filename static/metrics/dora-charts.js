@@ -1,28 +1,11 @@
 // Weekly delivery charts of the delivery pages (metrics/delivery.html).
 //
-// The data comes from the <script type="application/json" id="dora-weekly"> block that
-// json_script writes (metrics.display.weekly_chart), kept in a <template> so that htmx
-// swaps keep it; colours come from the design
-// tokens in e360.css. This file is static, so the page keeps a strict
-// Content-Security-Policy. htmx swaps the whole content when the period changes:
-// every htmx:load draws the canvases that have no chart yet, and charts whose
-// canvas left the page are destroyed.
+// The data is the json_script block "dora-weekly" (metrics.display.weekly_chart); reading it,
+// colours and keeping the charts in step with htmx swaps come from static/e360/charts.js.
 (function () {
   "use strict";
 
-  var charts = [];
-
-  // json_script's block sits in <template id="<id>-data"> (htmx drops bare <script> tags it swaps in).
-  function readJson(id) {
-    var holder = document.getElementById(id + "-data");
-    var node = holder && holder.content ? holder.content.getElementById(id) : document.getElementById(id);
-    return node ? JSON.parse(node.textContent) : null;
-  }
-
-  function token(name, fallback) {
-    var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-    return value || fallback;
-  }
+  var token = window.e360Charts.token;
 
   // Hours up to three days, days beyond: a lead time of 300 h reads better as 12.5 days.
   function durationUnit(series) {
@@ -127,46 +110,10 @@
     };
   }
 
-  function mount(id, configure, series) {
-    var canvas = document.getElementById(id);
-    if (!canvas || Chart.getChart(canvas)) return;
-    charts.push(new Chart(canvas, configure(series)));
-  }
-
-  function draw() {
-    if (typeof Chart === "undefined") return;
-    charts = charts.filter(function (chart) {
-      if (document.body.contains(chart.canvas)) return true;
-      chart.destroy();
-      return false;
-    });
-    var series = readJson("dora-weekly");
+  window.e360Charts.keep(function (add) {
+    var series = window.e360Charts.readJson("dora-weekly");
     if (!series || !series.labels.length) return;
-    mount("chart-frequency", frequencyConfig, series);
-    mount("chart-lead-time", leadTimeConfig, series);
-  }
-
-  // Before htmx swaps content that holds a chart (a period swap, or Back/Forward reloading a
-  // page), take the chart down and leave the canvas as the server sent it. htmx copies the attributes of an old element onto the new one with
-  // the same id while it settles; copying the style attribute Chart.js set on the canvas
-  // would be an inline style, which the page's Content-Security-Policy blocks.
-  function release(event) {
-    var detail = event.detail || {};
-    var target = detail.target || detail.historyElt; // a swap, or Back/Forward restoring a page
-    if (!target) return;
-    charts = charts.filter(function (chart) {
-      if (!target.contains(chart.canvas)) return true;
-      var canvas = chart.canvas;
-      chart.destroy();
-      canvas.removeAttribute("style");
-      return false;
-    });
-  }
-
-  document.addEventListener("htmx:beforeSwap", release);
-  document.addEventListener("htmx:historyCacheMissLoad", release);
-  document.addEventListener("htmx:historyCacheHit", release);
-  document.addEventListener("DOMContentLoaded", draw);
-  document.addEventListener("htmx:load", draw);
-  document.addEventListener("htmx:historyRestore", draw);
+    add(document.getElementById("chart-frequency"), frequencyConfig(series));
+    add(document.getElementById("chart-lead-time"), leadTimeConfig(series));
+  });
 })();

@@ -1,27 +1,13 @@
 // Answer distributions of the survey results page (surveys/results.html): one bar chart per question.
 //
-// The data comes from the <script type="application/json" id="survey-charts"> block json_script writes,
-// kept in a <template id="survey-charts-data"> so that htmx swaps keep it (htmx drops <script> tags it
-// swaps in). Each chart: {id, horizontal, labels, counts, tones}; tones ("favourable", "neutral",
-// "unfavourable") pick colours from the design tokens in e360.css, and the table under each chart says
-// the same in words. This file is static, so the page keeps a strict Content-Security-Policy. The team
-// picker swaps the whole content: every htmx:load draws the canvases without a chart, and charts whose
-// canvas is about to be swapped out are destroyed first.
+// The data is the json_script block "survey-charts": for each chart {id, horizontal, labels, counts,
+// tones}; tones ("favourable", "neutral", "unfavourable") pick colours from the design tokens in
+// e360.css, and the table under each chart says the same in words. Reading it and keeping the charts
+// in step with the team picker's htmx swaps come from static/e360/charts.js.
 (function () {
   "use strict";
 
-  var charts = [];
-
-  function readJson(id) {
-    var holder = document.getElementById(id + "-data");
-    var node = holder && holder.content ? holder.content.getElementById(id) : document.getElementById(id);
-    return node ? JSON.parse(node.textContent) : null;
-  }
-
-  function token(name, fallback) {
-    var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-    return value || fallback;
-  }
+  var token = window.e360Charts.token;
 
   function config(spec) {
     var colours = {
@@ -72,41 +58,10 @@
     };
   }
 
-  function draw() {
-    if (typeof Chart === "undefined") return;
-    charts = charts.filter(function (chart) {
-      if (document.body.contains(chart.canvas)) return true;
-      chart.destroy();
-      return false;
-    });
-    var specs = readJson("survey-charts") || [];
+  window.e360Charts.keep(function (add) {
+    var specs = window.e360Charts.readJson("survey-charts") || [];
     specs.forEach(function (spec) {
-      var canvas = document.getElementById(spec.id);
-      if (!canvas || Chart.getChart(canvas)) return;
-      charts.push(new Chart(canvas, config(spec)));
+      add(document.getElementById(spec.id), config(spec));
     });
-  }
-
-  // Before htmx swaps the content, take its charts down and leave each canvas as the server sent it:
-  // htmx would otherwise copy the style attribute Chart.js set onto the new canvas, an inline style
-  // the Content-Security-Policy blocks.
-  function release(event) {
-    var detail = event.detail || {};
-    var target = detail.target || detail.historyElt;
-    if (!target) return;
-    charts = charts.filter(function (chart) {
-      if (!target.contains(chart.canvas)) return true;
-      var canvas = chart.canvas;
-      chart.destroy();
-      canvas.removeAttribute("style");
-      return false;
-    });
-  }
-
-  document.addEventListener("htmx:beforeSwap", release);
-  document.addEventListener("htmx:historyCacheMissLoad", release);
-  document.addEventListener("htmx:historyCacheHit", release);
-  document.addEventListener("DOMContentLoaded", draw);
-  document.addEventListener("htmx:load", draw);
-  document.addEventListener("htmx:historyRestore", draw);
+  });
 })();
