@@ -100,9 +100,10 @@ def seed(org: DemoOrg) -> str:
 
 
 def _answer(campaign: Campaign, wave: int, scenarios: dict[str, str], rng: random.Random, *, closed: bool) -> int:
-    """Answer the wave for a share of its invitees, as the form would; nobody is emailed."""
+    """Answer the wave for a share of its invitees, as the form would. Nobody is emailed, nor
+    reminded later: demo people have made-up addresses."""
     Invitation.objects.filter(campaign=campaign).update(
-        emailed_at=campaign.opens_at, reminders_sent=len(campaign.reminder_days) if closed else 0
+        emailed_at=campaign.opens_at, reminders_sent=len(campaign.reminder_days)
     )
     low, high = PARTICIPATION["closed" if closed else "open"]
     rate = rng.uniform(low, high)
