@@ -648,11 +648,30 @@ class SeriesAdmin(admin.ModelAdmin):
 class InvitationAdmin(admin.ModelAdmin):
     """Who was invited and whether they answered (a flag and the day): never what they answered."""
 
-    list_display = ["person", "team", "campaign", "responded", "responded_on", "emailed_at", "reminders_sent"]
+    list_display = [
+        "person",
+        "team",
+        "campaign",
+        "responded",
+        "responded_on",
+        "emailed_at",
+        "reminders_sent",
+        "email_error",
+    ]
     list_filter = ["responded", ("campaign", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["person__name", "person__email", "campaign__name"]
     list_select_related = ["person", "team", "campaign"]
-    fields = ["campaign", "person", "team", "label", "responded", "responded_on", "emailed_at", "reminders_sent"]
+    fields = [
+        "campaign",
+        "person",
+        "team",
+        "label",
+        "responded",
+        "responded_on",
+        "emailed_at",
+        "reminders_sent",
+        "email_error",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

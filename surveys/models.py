@@ -293,6 +293,11 @@ class Invitation(models.Model):
     responded_on = models.DateField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     reminders_sent = models.PositiveSmallIntegerField(default=0)
+    email_error = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why the mail server refused this person's address; that email is not tried again.",
+    )
 
     class Meta:
         ordering = ["campaign", "person__name"]

@@ -9,6 +9,7 @@ be sent (the mail server refused or was down) is released again, and the next ti
 from __future__ import annotations
 
 import logging
+import smtplib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -81,6 +82,9 @@ def send_invitations(campaign_id: int) -> int:
                 continue  # another worker has it
             try:
                 mailer.send_messages([_message(invitation, reminder=False)])
+            except smtplib.SMTPRecipientsRefused as exc:
+                _refused(invitation, exc)
+                continue
             except OSError:
                 Invitation.objects.filter(pk=invitation.pk).update(emailed_at=None)
                 logger.exception("Could not email invitation %s; it will be retried", invitation.pk)
@@ -116,6 +120,9 @@ def send_reminder_step(campaign_id: int, step: int) -> int:
                 continue  # answered meanwhile, or another worker sent it
             try:
                 mailer.send_messages([_message(invitation, reminder=True)])
+            except smtplib.SMTPRecipientsRefused as exc:
+                _refused(invitation, exc)
+                continue
             except OSError:
                 services.invitation_release_reminder(invitation_id=invitation.pk, step=step, previous=previous)
                 logger.exception("Could not send reminder %s of invitation %s; it will be retried", step, invitation.pk)
@@ -123,6 +130,15 @@ def send_reminder_step(campaign_id: int, step: int) -> int:
             sent += 1
     logger.info("Sent reminder %s of campaign %s to %d people", step, campaign_id, sent)
     return sent
+
+
+def _refused(invitation: Invitation, exc: smtplib.SMTPRecipientsRefused) -> None:
+    """The server refused this address: record why, keep the email counted (so it is not retried every
+    minute), and go on with the others. Any other failure stops the batch for a retry at the next tick."""
+    code, reason = next(iter(exc.recipients.values()), (0, b""))
+    text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+    Invitation.objects.filter(pk=invitation.pk).update(email_error=f"refused by the mail server: {code} {text}"[:200])
+    logger.warning("The mail server refused the address of invitation %s; not tried again", invitation.pk)
 
 
 def _mailer() -> BaseEmailBackend:

@@ -458,3 +458,26 @@ def test_tasks_get_ids_only_and_no_answer_reaches_a_task_or_a_log(
     stored = [repr(row) for row in Task.objects.values()] + [repr(row) for row in OrmQ.objects.values()]
     assert not any(SECRET in row for row in stored)
     assert not any(SECRET in record.getMessage() for record in caplog.records)
+
+
+def test_a_refused_address_is_recorded_and_skipped_and_the_others_are_sent(team, crew, mailoutbox, monkeypatch):
+    campaign = campaign_for([team], reminder_days=[2])
+    services.campaign_open(campaign_id=campaign.pk)
+    bad = crew[0].email
+    real_send = LocmemBackend.send_messages
+
+    def refusing(self, messages):
+        if messages[0].to == [bad]:
+            raise smtplib.SMTPRecipientsRefused({bad: (550, b"5.1.1 No such user")})
+        return real_send(self, messages)
+
+    monkeypatch.setattr(LocmemBackend, "send_messages", refusing)
+    tasks.send_invitations(campaign.pk)
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(u.email for u in crew[1:])
+    refused = campaign.invitations.get(person__email=bad)
+    assert refused.email_error == "refused by the mail server: 550 5.1.1 No such user"
+    campaign.refresh_from_db()
+    tasks.tick(now=campaign.opened_at + timedelta(minutes=5))  # not tried again
+    tasks.tick(now=campaign.opened_at + timedelta(days=2, minutes=1))  # the reminder: the others get it
+    assert [m.to[0] for m in mailoutbox].count(bad) == 0
+    assert len(_reminded(mailoutbox)) == len(crew) - 1
