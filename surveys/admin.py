@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -453,18 +454,16 @@ class CampaignAdmin(admin.ModelAdmin):
         location=BOTH,
     )
     def schedule(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
-        for campaign in queryset:
-            try:
-                services.campaign_schedule(campaign_id=campaign.pk)
-            except services.CampaignError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-                continue
+        def act(campaign: Campaign) -> list[tuple[str, int]]:
+            services.campaign_schedule(campaign_id=campaign.pk)
             when = (
                 "within a minute"
                 if campaign.opens_at <= timezone.now()
                 else f"on {_local(campaign.opens_at, campaign)}"
             )
-            self.message_user(request, f"{campaign} is scheduled: it opens {when}.", messages.SUCCESS)
+            return [(f"{campaign} is scheduled: it opens {when}.", messages.SUCCESS)]
+
+        self._each(request, queryset, act)
 
     @admin.action(
         description="Open now",
@@ -473,21 +472,15 @@ class CampaignAdmin(admin.ModelAdmin):
         location=BOTH,
     )
     def open_now(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
-        for campaign in queryset:
-            try:
-                invited = services.campaign_open(campaign_id=campaign.pk)
-            except services.CampaignError as exc:
-                self.message_user(request, f"{campaign} did not open. {exc}", messages.ERROR)
-                continue
+        def act(campaign: Campaign) -> list[tuple[str, int]]:
+            invited = services.campaign_open(campaign_id=campaign.pk)
             if not invited:
                 status = campaign.get_status_display().lower()
-                self.message_user(request, f"{campaign} is {status} already: nothing changed.", messages.WARNING)
-                continue
-            self.message_user(
-                request,
-                f"{campaign} is open: {invited} people are invited, and their emails are on their way.",
-                messages.SUCCESS,
-            )
+                return [(f"{campaign} is {status} already: nothing changed.", messages.WARNING)]
+            text = f"{campaign} is open: {invited} people are invited, and their emails are on their way."
+            return [(text, messages.SUCCESS)]
+
+        self._each(request, queryset, act, refused="{campaign} did not open. {error}")
 
     @admin.action(
         description="Send reminders now (the next step of the plan)",
@@ -496,24 +489,20 @@ class CampaignAdmin(admin.ModelAdmin):
     )
     def send_reminders_now(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         now = timezone.now()
-        for campaign in queryset:
-            try:
-                step = services.reminder_step_next(campaign, now)
-            except services.CampaignError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-                continue
+
+        def act(campaign: Campaign) -> list[tuple[str, int]]:
+            step = services.reminder_step_next(campaign, now)
             waiting = campaign.invitations.filter(responded=False, reminders_sent__lt=step).count()
             if not waiting:
-                self.message_user(request, f"{campaign}: everybody has answered; no reminder to send.", messages.INFO)
-                continue
-            transaction.on_commit(lambda pk=campaign.pk, step=step: tasks.queue_reminder_step(pk, step))
+                return [(f"{campaign}: everybody has answered; no reminder to send.", messages.INFO)]
+            transaction.on_commit(lambda: tasks.queue_reminder_step(campaign.pk, step))
             planned = len(campaign.reminder_days)
-            self.message_user(
-                request,
-                f"{campaign}: reminder {step} of {planned} is on its way "
-                f"to the {waiting} people who have not answered.",
-                messages.SUCCESS,
+            text = (
+                f"{campaign}: reminder {step} of {planned} is on its way to the {waiting} people who have not answered."
             )
+            return [(text, messages.SUCCESS)]
+
+        self._each(request, queryset, act)
 
     @admin.action(
         description="Close (publish the results)",
@@ -522,23 +511,19 @@ class CampaignAdmin(admin.ModelAdmin):
         location=BOTH,
     )
     def close(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
-        for campaign in queryset:
+        def act(campaign: Campaign) -> list[tuple[str, int]]:
             if campaign.status != Campaign.Status.OPEN:
                 status = campaign.get_status_display().lower()
-                self.message_user(request, f"{campaign} is {status}: only an open campaign closes.", messages.ERROR)
-                continue
+                raise services.CampaignError(f"{campaign} is {status}: only an open campaign closes.")
             following = services.campaign_close(campaign_id=campaign.pk)
-            self.message_user(
-                request,
-                f"{campaign} is closed: {campaign.responded} of {campaign.invited} answered; results are published.",
-                messages.SUCCESS,
-            )
+            text = f"{campaign} is closed: {campaign.responded} of {campaign.invited} answered; results are published."
+            said = [(text, messages.SUCCESS)]
             if following is not None:
-                self.message_user(
-                    request,
-                    f"{following} is scheduled to open on {_local(following.opens_at, following)}.",
-                    messages.INFO,
-                )
+                text = f"{following} is scheduled to open on {_local(following.opens_at, following)}."
+                said.append((text, messages.INFO))
+            return said
+
+        self._each(request, queryset, act)
 
     @admin.action(description="Preview the form", permissions=["view"], location=BOTH)
     def preview(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> HttpResponse | None:
@@ -555,13 +540,28 @@ class CampaignAdmin(admin.ModelAdmin):
         location=BOTH,
     )
     def back_to_draft(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        def act(campaign: Campaign) -> list[tuple[str, int]]:
+            services.campaign_unschedule(campaign_id=campaign.pk)
+            return [(f"{campaign} is a draft again: it will not open.", messages.SUCCESS)]
+
+        self._each(request, queryset, act)
+
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Campaign],
+        act: Callable[[Campaign], list[tuple[str, int]]],
+        *,
+        refused: str = "{error}",
+    ) -> None:
+        """Run ``act`` on each campaign and show what it says; a refused one says why, and the others still run."""
         for campaign in queryset:
             try:
-                services.campaign_unschedule(campaign_id=campaign.pk)
+                said = act(campaign)
             except services.CampaignError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            else:
-                self.message_user(request, f"{campaign} is a draft again: it will not open.", messages.SUCCESS)
+                said = [(refused.format(campaign=campaign, error=exc), messages.ERROR)]
+            for text, level in said:
+                self.message_user(request, text, level)
 
     # The form's preview.
 
