@@ -573,17 +573,17 @@ def _participation(scope: CampaignAccess, groups: list[Group]) -> dict[Label, Pa
     invited = {team: counts[0] for team, counts in scope.invitations.items()}
     candidates = [ORG, *tree.closure(invited), *(g.id for g in groups)]
     cells = anonymity.shown_groups(invited, tree.parents, campaign.k, candidates)
+    responded: Counter[Label] = Counter()
+    for team, (_, answered) in scope.invitations.items():
+        for group in [ORG] if team is ORG else [ORG, *tree.chain(team)]:
+            responded[group] += answered
     figures: dict[Label, ParticipationFigure] = {}
     for group in groups:
         cell = cells[group.id]
-        if not cell.shown:
+        if cell.shown:
+            figures[group.id] = ParticipationFigure("shown", "", scoring.participation(cell.n, responded[group.id]))
+        else:
             figures[group.id] = ParticipationFigure(cell.status, status_text(cell.status, campaign.k, noun="invited"))
-            continue
-        members = [
-            team for team in scope.invitations if group.id is ORG or (team is not ORG and group.id in tree.chain(team))
-        ]
-        responded = sum(scope.invitations[team][1] for team in members)
-        figures[group.id] = ParticipationFigure("shown", "", scoring.participation(cell.n, responded))
     return figures
 
 
