@@ -1,0 +1,1 @@
+"""Insights: where developer sentiment and delivery metrics meet — correlations and the bottleneck ranking."""

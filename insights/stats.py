@@ -1,0 +1,325 @@
+# The Greek rho and the multiplication sign are the notation people read here, not look-alikes of p and x.
+# ruff: noqa: RUF001, RUF002, RUF003
+"""The statistics behind the insights pages, in plain Python (no numpy, no SciPy, no Django).
+
+Everything here is deterministic: the bootstrap takes a seed, so the same data and seed give the same interval on
+every page load, in every export and in every test.
+
+Definitions
+===========
+
+Average ranks (:func:`average_ranks`)
+    The values ranked 1..n in ascending order; tied values share the mean of the ranks they span (three equal values
+    at ranks 2, 3 and 4 all get 3). This is SciPy's ``rankdata(method="average")``.
+
+Spearman's ρ (:func:`spearman`)
+    Pearson's correlation of the two sides' average ranks, which is the tie-corrected form of Spearman's ρ (the
+    textbook shortcut ``1 - 6Σd²/(n³-n)`` is only exact without ties). It measures whether teams that are higher on
+    one side tend to be higher on the other, in any monotonic way, and is insensitive to outliers and units. It is
+    undefined (None) with fewer than 2 teams or when either side is constant: a constant has no order to compare.
+
+Bootstrap interval (:func:`bootstrap_interval`)
+    A percentile bootstrap: ``resamples`` times, draw n teams with replacement from the n teams (a team's two values
+    stay together), compute ρ of the resample, and report the (1 - confidence)/2 and (1 + confidence)/2 percentiles
+    (linear interpolation, as ``numpy.percentile`` and PostgreSQL's ``percentile_cont``) of those ρ — for 95%, the
+    2.5th and 97.5th. A resample in which one side is constant has no ρ and is skipped; the interval is then that
+    of the resamples that have one. When more than ``MAX_SKIPPED_SHARE`` (10%) of the resamples are skipped, the
+    skipped ones are no longer a rounding error and the interval is None rather than a biased one. Resample r draws
+    its teams with ``random.Random(seed).choices(range(n), k=n)``, the r-th call on one generator.
+
+Correlation (:func:`correlate`)
+    ρ with its bootstrap interval and n. Below ``MIN_TEAMS`` (8) teams there is no number at all — not ρ, not an
+    interval — and the text says "too few teams to tell (n = 5, need 8)": with so few teams any ρ is mostly noise,
+    and a number on a dashboard is read as a finding. The interval "excludes zero" when both ends are on the same side
+    of 0: the association is then unlikely to be resampling noise (which is not the same as causation).
+
+Badness percentile (:func:`percentile_among`)
+    Where a team stands among its peers (the other teams), from 0 (better than all of them) to 100 (worse than all of
+    them): ``100 × (peers better + ½ × peers tied) / peers``, "better" meaning lower for a lower-is-better metric and
+    higher otherwise. Ties count half, so a team tied with everyone is at 50, never at either end.
+
+Within-team change (:func:`within_team_change`)
+    Between two consecutive waves, each team's change in dimension score (points) and its change in a metric over the
+    same two periods, correlated with the same rules as above (n ≥ 8 teams, bootstrap interval). Level correlations
+    compare different teams, which differ in many ways; changes compare each team with itself, so a positive ρ for a
+    higher-is-better metric (negative for a lower-is-better one) says that teams whose metric improved also came to
+    feel better about it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+MIN_TEAMS = 8
+DEFAULT_RESAMPLES = 2000
+DEFAULT_CONFIDENCE = 0.95
+# Above this share of skipped (constant-side) resamples the interval would describe a different population of
+# resamples than the one asked about, so it is withheld.
+MAX_SKIPPED_SHARE = 0.10
+MINUS = "\N{MINUS SIGN}"
+
+
+def _check_values(values: Sequence[float], what: str) -> None:
+    for value in values:
+        if value is None or isinstance(value, bool) or math.isnan(value) or math.isinf(value):
+            raise ValueError(f"{what} must be finite numbers, got {value!r}")
+
+
+def _check_pairs(xs: Sequence[float], ys: Sequence[float]) -> int:
+    if len(xs) != len(ys):
+        raise ValueError(f"xs and ys must pair up, got {len(xs)} and {len(ys)} values")
+    _check_values(xs, "xs")
+    _check_values(ys, "ys")
+    return len(xs)
+
+
+def _tie_runs(sorted_values: Sequence[float]) -> list[tuple[int, int]]:
+    """The [start, stop) runs of equal values in an already sorted sequence."""
+    runs = []
+    start = 0
+    for i in range(1, len(sorted_values) + 1):
+        if i == len(sorted_values) or sorted_values[i] != sorted_values[start]:
+            runs.append((start, i))
+            start = i
+    return runs
+
+
+def average_ranks(values: Sequence[float]) -> list[float]:
+    """Ranks 1..n of ``values`` (ascending), tied values sharing the mean of the ranks they span."""
+    _check_values(values, "values")
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    for start, stop in _tie_runs([values[i] for i in order]):
+        # Positions start..stop-1 hold ranks start+1..stop; their mean is (start + 1 + stop) / 2.
+        rank = (start + 1 + stop) / 2
+        for position in range(start, stop):
+            ranks[order[position]] = rank
+    return ranks
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Spearman's ρ: Pearson's correlation of the average ranks. None with n < 2 or a constant side."""
+    n = _check_pairs(xs, ys)
+    if n < 2:
+        return None
+    rx = average_ranks(xs)
+    ry = average_ranks(ys)
+    mean = (n + 1) / 2  # the mean of average ranks is always (n + 1) / 2, ties or not
+    dx = [r - mean for r in rx]
+    dy = [r - mean for r in ry]
+    sxx = sum(d * d for d in dx)
+    syy = sum(d * d for d in dy)
+    if sxx == 0 or syy == 0:
+        return None
+    sxy = sum(a * b for a, b in zip(dx, dy, strict=True))
+    # Ranks and their deviations are multiples of 1/2, so these sums are exact; only the last division rounds.
+    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+
+
+class _Ranking:
+    """One side of the data, prepared once so that each resample is ranked in O(n) without sorting.
+
+    A resample is described by ``counts[t]``, how many times team t was drawn. Walking the teams in the side's sorted
+    order, a run of tied values drawn G times in total, after C draws of smaller values, covers ranks C+1..C+G, so
+    each of its copies gets the average rank C + (G + 1)/2. Twice that, ``2C + G + 1``, is an integer, which keeps
+    the arithmetic below exact.
+    """
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self.order = sorted(range(len(values)), key=values.__getitem__)
+        runs = _tie_runs([values[i] for i in self.order])
+        self.runs = runs if len(runs) < len(values) else None  # None: no ties, every run is one team
+        self.run_of = [0] * len(values)
+        for run, (start, stop) in enumerate(runs):
+            for position in range(start, stop):
+                self.run_of[self.order[position]] = run
+
+    def doubled_ranks(self, counts: list[int]) -> tuple[list[int], int]:
+        """Twice the average rank of each team (by original index) in the resample, and Σ(G³ − G) over tie runs."""
+        in_order = [counts[t] for t in self.order]
+        run_counts = in_order if self.runs is None else [sum(in_order[start:stop]) for start, stop in self.runs]
+        run_ranks = [2 * through - g + 1 for through, g in zip(accumulate(run_counts), run_counts, strict=True)]
+        ties = sum(g * g * g - g for g in run_counts if g > 1)
+        return [run_ranks[run] for run in self.run_of], ties
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The q-quantile (0 ≤ q ≤ 1) with linear interpolation between order statistics (numpy's default)."""
+    h = (len(sorted_values) - 1) * q
+    below = math.floor(h)
+    above = min(below + 1, len(sorted_values) - 1)
+    return sorted_values[below] + (h - below) * (sorted_values[above] - sorted_values[below])
+
+
+def bootstrap_interval(
+    xs: Sequence[float],
+    ys: Sequence[float],
+    *,
+    seed: int,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> tuple[float, float] | None:
+    """The percentile bootstrap ``confidence`` interval of Spearman's ρ, resampling teams (pairs) with replacement.
+
+    Resamples where ρ is undefined (one side constant in the resample) are skipped; when more than
+    ``MAX_SKIPPED_SHARE`` of them are, the interval is None (so it is with n < 2 or a side constant in the data).
+    The same data and seed always give the same interval.
+
+    Cost: O(n log n) once, then O(n) per resample — the ranks of a resample are read off the data's sorted order
+    with running counts instead of sorting again (see ``_Ranking``).
+    """
+    n = _check_pairs(xs, ys)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, got {resamples!r}")
+    if n < 2:
+        return None
+    x_side = _Ranking(xs)
+    y_side = _Ranking(ys)
+    # With doubled ranks R = 2r: 4·n·cov = Σ c·Rx·Ry − n(n+1)², and 12·n·var = n³ − n − Σ(G³ − G) (the usual tie
+    # correction), so ρ = 3·(Σ c·Rx·Ry − n(n+1)²) / √(12n·var_x · 12n·var_y), in integers up to the last step.
+    centre = n * (n + 1) ** 2
+    spread = n**3 - n
+    rng = random.Random(seed)
+    population = range(n)
+    rhos = []
+    for _ in range(resamples):
+        counts = [0] * n
+        for team in rng.choices(population, k=n):
+            counts[team] += 1
+        rx, ties_x = x_side.doubled_ranks(counts)
+        ry, ties_y = y_side.doubled_ranks(counts)
+        sxx = spread - ties_x
+        syy = spread - ties_y
+        if sxx == 0 or syy == 0:
+            continue
+        sxy = sum(c * a * b for c, a, b in zip(counts, rx, ry, strict=True) if c) - centre
+        rhos.append(max(-1.0, min(1.0, 3 * sxy / (math.sqrt(sxx) * math.sqrt(syy)))))
+    if resamples - len(rhos) > MAX_SKIPPED_SHARE * resamples:
+        return None
+    rhos.sort()
+    tail = (1 - confidence) / 2
+    return _percentile(rhos, tail), _percentile(rhos, 1 - tail)
+
+
+def _number(value: float) -> str:
+    """Two decimals with a real minus sign, and no "−0.00"."""
+    text = f"{value:.2f}"
+    if text.startswith("-"):
+        return "0.00" if text == "-0.00" else MINUS + text[1:]
+    return text
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """ρ, its interval and n, or — below ``min_n`` teams — only n.
+
+    Store n, rho, low, high, min_n and confidence to rebuild it; ``enough``, ``excludes_zero`` and ``text`` follow.
+    """
+
+    n: int
+    rho: float | None
+    low: float | None
+    high: float | None
+    min_n: int = MIN_TEAMS
+    confidence: float = DEFAULT_CONFIDENCE
+
+    def __post_init__(self) -> None:
+        if self.n < self.min_n and (self.rho is not None or self.low is not None or self.high is not None):
+            raise ValueError(f"with n = {self.n} < {self.min_n} there is no number to show")
+        if (self.low is None) != (self.high is None):
+            raise ValueError("an interval has both ends or none")
+
+    @property
+    def enough(self) -> bool:
+        return self.n >= self.min_n
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Both ends of the interval strictly on the same side of 0 (False without an interval)."""
+        if self.low is None or self.high is None:
+            return False
+        return self.low > 0 or self.high < 0
+
+    @property
+    def text(self) -> str:
+        """One line for people: "ρ = −0.42 (95% CI −0.61 to −0.20), n = 40", or why there is no number."""
+        if not self.enough:
+            return f"too few teams to tell (n = {self.n}, need {self.min_n})"
+        if self.rho is None:
+            return f"no correlation to tell: one side is the same for every team (n = {self.n})"
+        level = f"{self.confidence * 100:g}%"
+        if self.low is None or self.high is None:
+            return f"ρ = {_number(self.rho)} (no {level} CI: too many resamples had one side constant), n = {self.n}"
+        return f"ρ = {_number(self.rho)} ({level} CI {_number(self.low)} to {_number(self.high)}), n = {self.n}"
+
+
+def correlate(
+    xs: Sequence[float],
+    ys: Sequence[float],
+    *,
+    seed: int,
+    min_n: int = MIN_TEAMS,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> Correlation:
+    """Spearman's ρ of the teams' (x, y) pairs with its bootstrap interval; no number at all below ``min_n`` teams."""
+    n = _check_pairs(xs, ys)
+    if n < min_n:
+        return Correlation(n=n, rho=None, low=None, high=None, min_n=min_n, confidence=confidence)
+    rho = spearman(xs, ys)
+    interval = None
+    if rho is not None:
+        interval = bootstrap_interval(xs, ys, seed=seed, resamples=resamples, confidence=confidence)
+    low, high = interval if interval is not None else (None, None)
+    return Correlation(n=n, rho=rho, low=low, high=high, min_n=min_n, confidence=confidence)
+
+
+def percentile_among(value: float, others: Sequence[float], *, lower_is_better: bool) -> float | None:
+    """The team's badness percentile among its peers: 0 = better than every peer, 100 = worse than every peer.
+
+    ``100 × (peers better + ½ × peers tied) / len(others)``; "better" is lower when ``lower_is_better``, higher
+    otherwise. ``others`` are the other teams' values, not including this team's. None when there are no peers.
+    This equals SciPy's ``percentileofscore(others, value, kind="mean")`` for a lower-is-better metric, and 100 minus
+    it for a higher-is-better one.
+    """
+    _check_values([value], "value")
+    _check_values(others, "others")
+    if not others:
+        return None
+    tied = sum(1 for other in others if other == value)
+    lower = sum(1 for other in others if other < value)
+    better = lower if lower_is_better else len(others) - lower - tied
+    return 100 * (better + tied / 2) / len(others)
+
+
+def within_team_change(
+    pairs: Sequence[tuple[float | None, float | None]],
+    *,
+    seed: int,
+    min_n: int = MIN_TEAMS,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> Correlation:
+    """Correlate, across teams, each team's change in dimension score with its change in a metric between two waves.
+
+    ``pairs`` holds one (Δ dimension score, Δ metric) per team. A team with either change None (not comparable: a
+    score hidden in one wave, no data in one period) is left out and not counted in n.
+    """
+    complete = [(dx, dy) for dx, dy in pairs if dx is not None and dy is not None]
+    return correlate(
+        [dx for dx, _ in complete],
+        [dy for _, dy in complete],
+        seed=seed,
+        min_n=min_n,
+        resamples=resamples,
+        confidence=confidence,
+    )
