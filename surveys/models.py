@@ -336,3 +336,43 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"An answer to {self.question}"
+
+
+class GroupScore(models.Model):
+    """A closed campaign's figures for one group — a team, or the organisation when ``team`` is empty — as the
+    anonymity rules let them out, decided on one ``basis``: the team tree's shape, k and the text threshold.
+
+    A closed campaign takes no more answers, so its figures are computed once (``surveys.published``) and read by
+    the results pages, the CSV, the API and the insights. Only a shown group carries numbers: a hidden one carries
+    its status alone. Moving or deleting a team changes the basis, and the figures are computed again.
+    """
+
+    campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="group_scores")
+    basis = models.CharField(max_length=64, help_text="A digest of what the cells were decided on.")
+    team = models.ForeignKey(Team, models.CASCADE, null=True, blank=True, related_name="+")
+    depth = models.PositiveSmallIntegerField(help_text="Levels below the organisation (0: the organisation).")
+    status = models.CharField(max_length=10, help_text="shown, too_few, suppressed or no_data (k).")
+    text_status = models.CharField(max_length=10, help_text="The same decided with the text threshold.")
+    responses = models.PositiveIntegerField(null=True, blank=True)
+    dimensions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Dimension → score (% favourable), mean, percentile among teams and peers (teams compared).",
+    )
+    enps = models.JSONField(
+        null=True, blank=True, help_text="score, answered, promoters, passives, detractors, percentile and peers."
+    )
+    counts = models.JSONField(
+        default=dict, blank=True, help_text="Question → {value: answers} or [[options chosen, answers], …]."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "basis", "team"], name="groupscore_unique_team"),
+            models.UniqueConstraint(
+                fields=["campaign", "basis"], condition=Q(team__isnull=True), name="groupscore_unique_org"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign}: {self.team or 'the organisation'}"

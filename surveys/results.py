@@ -31,7 +31,6 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q
@@ -40,14 +39,14 @@ from django.template.defaultfilters import floatformat
 from django.utils.crypto import salted_hmac
 
 from e360 import access
-from e360.models import Team
-from surveys import anonymity, scoring
+from surveys import anonymity, published, scoring
 from surveys.anonymity import ORG, Cell, Label
 from surveys.forms import AGREEMENT, FREQUENCY  # the answers' words, as the form shows them
-from surveys.models import CHOICE_KINDS, LIKERT_KINDS, Answer, Campaign, Dimension, Invitation, Kind, Question, Response
+from surveys.models import CHOICE_KINDS, LIKERT_KINDS, Answer, Campaign, Dimension, Invitation, Kind, Question
+from surveys.tree import TeamTree
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     from e360.models import User
 
@@ -76,6 +75,15 @@ def signed(points: float | None) -> str:
     return f"−{text[1:]}" if text.startswith("-") else f"+{text}"
 
 
+def _percentile_text(percentile: float | None, peers: int | None) -> str:
+    """A percentile among teams as the pages write it: "73rd of 40 teams"; empty when not ranked."""
+    if percentile is None:
+        return ""
+    rank = int(floatformat(percentile, 0))
+    suffix = "th" if 10 <= rank % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
+    return f"{rank}{suffix} percentile of {peers} teams"
+
+
 class _Changes:
     """The changes of a figure, written for the page (the CSV and the API give the numbers)."""
 
@@ -86,64 +94,6 @@ class _Changes:
     @property
     def change_org_text(self) -> str:
         return signed(self.change_org)  # type: ignore[attr-defined]
-
-
-# --- The team tree ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TeamTree:
-    """Every team's parent, name and slug, from one query."""
-
-    parents: dict[int, int | None]
-    names: dict[int, str]
-    slugs: dict[int, str]
-
-    @classmethod
-    def load(cls) -> TeamTree:
-        rows = list(Team.objects.values_list("id", "parent_id", "name", "slug"))
-        return cls(
-            parents={team: parent for team, parent, _, _ in rows},
-            names={team: name for team, _, name, _ in rows},
-            slugs={team: slug for team, _, _, slug in rows},
-        )
-
-    def chain(self, team: int) -> list[int]:
-        """The team, then its ancestors up to its root (computed once per team)."""
-        chains = self._chains
-        if team not in chains:
-            chain: list[int] = []
-            node: int | None = team
-            while node is not None and node not in chain and node in self.parents:
-                chain.append(node)
-                node = self.parents[node]
-            chains[team] = chain
-        return chains[team]
-
-    @cached_property
-    def _chains(self) -> dict[int, list[int]]:
-        return {}
-
-    @cached_property
-    def _children(self) -> dict[int | None, list[int]]:
-        children: dict[int | None, list[int]] = defaultdict(list)
-        for team, parent in self.parents.items():
-            children[parent].append(team)
-        return children
-
-    def subtree(self, roots: Iterable[int]) -> set[int]:
-        found: set[int] = set()
-        stack = list(roots)
-        while stack:
-            team = stack.pop()
-            if team not in found:
-                found.add(team)
-                stack.extend(self._children.get(team, ()))
-        return found
-
-    def closure(self, teams: Iterable[Label]) -> set[int]:
-        """The teams and all their ancestors (ORG left out)."""
-        return {ancestor for team in teams if team is not ORG for ancestor in self.chain(team)}
 
 
 @dataclass(frozen=True)
@@ -304,10 +254,16 @@ class DimensionFigure(_Changes):
     mean: float | None = None  # the mean of its items' means (1-5)
     change_wave: float | None = None
     change_org: float | None = None
+    percentile: float | None = None  # among the teams at the same level (``surveys.published``)
+    peers: int | None = None  # how many teams that percentile compares, this one included
 
     @property
     def shown(self) -> bool:
         return self.status == "shown"
+
+    @property
+    def percentile_text(self) -> str:
+        return _percentile_text(self.percentile, self.peers)
 
     @property
     def heat(self) -> int | None:
@@ -324,10 +280,16 @@ class EnpsFigure(_Changes):
     enps: scoring.Enps | None = None
     change_wave: float | None = None
     change_org: float | None = None
+    percentile: float | None = None
+    peers: int | None = None
 
     @property
     def shown(self) -> bool:
         return self.status == "shown"
+
+    @property
+    def percentile_text(self) -> str:
+        return _percentile_text(self.percentile, self.peers)
 
     @property
     def score(self) -> float | None:
@@ -393,127 +355,35 @@ class Results:
     texts: tuple[TextFigure, ...] = ()
 
 
-# --- One wave's aggregates ----------------------------------------------------------------------------------------
+# --- One wave's figures -------------------------------------------------------------------------------------------
 
 
 class _Wave:
-    """A closed campaign's aggregates per storage label (a few GROUP BY queries) and its cells."""
+    """A closed campaign's published figures (``surveys.published``) for the groups of one output."""
 
-    def __init__(self, campaign: Campaign, tree: TeamTree, extra_candidates: Iterable[Label] = ()) -> None:
+    def __init__(self, campaign: Campaign, tree: TeamTree, groups: Iterable[Label]) -> None:
         self.campaign = campaign
-        self.tree = tree
-        self.questions = list(campaign.version.questions.order_by("position", "pk")) if campaign.version else []
-        rows = (
-            Response.objects.filter(campaign=campaign)
-            .values("label_id")
-            .annotate(n=Count("id"))
-            .values_list("label_id", "n")
-            .order_by()
-        )
-        # A label whose team was deleted since is the organisation's (the foreign key is set to NULL anyway).
-        self.label_counts: dict[Label, int] = Counter()
-        for label, n in rows:
-            self.label_counts[label if label in tree.parents else ORG] += n
-        candidates = [ORG, *tree.closure(self.label_counts), *extra_candidates]
-        self.cells = anonymity.shown_groups(self.label_counts, tree.parents, campaign.k, candidates)
-        self.text_cells = anonymity.shown_groups(self.label_counts, tree.parents, campaign.text_threshold, candidates)
+        self.questions = published.questions(campaign)
+        self.rows = published.group_scores(campaign, tree, groups)
 
-    @cached_property
-    def numbers(self) -> dict[Label, dict[int, Counter]]:
-        """Answers to 1-5 and 0-10 questions: label → question id → value → count, grouped in the database."""
-        counts: dict[Label, dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
-        rows = (
-            Answer.objects.filter(response__campaign=self.campaign, number__isnull=False)
-            .values_list("response__label_id", "question_id", "number")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for label, question, number, n in rows:
-            counts[label if label in self.tree.parents else ORG][question][number] += n
-        return counts
+    def cell(self, group: Label) -> Cell:
+        row = self.rows.get(group)
+        return Cell(0, "no_data") if row is None else Cell(row.responses or 0, row.status)
 
-    @cached_property
-    def choices(self) -> dict[Label, dict[int, Counter]]:
-        """Answers to choice questions: label → question id → the options chosen (a sorted tuple) → count."""
-        counts: dict[Label, dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
-        if not any(q.kind in CHOICE_KINDS for q in self.questions):
-            return counts
-        rows = (
-            Answer.objects.filter(response__campaign=self.campaign, question__kind__in=CHOICE_KINDS)
-            .values_list("response__label_id", "question_id", "choices")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for label, question, chosen, n in rows:
-            if chosen:
-                counts[label if label in self.tree.parents else ORG][question][tuple(sorted(chosen))] += n
-        return counts
+    def text_cell(self, group: Label) -> Cell:
+        row = self.rows.get(group)
+        return Cell(0, "no_data") if row is None else Cell(row.responses or 0, row.text_status)
 
-    def members(self, group: Label) -> list[Label]:
-        """The storage labels a group's figures aggregate: its subtree's; every label for the organisation."""
-        return self._members.get(group, [])
+    def dimension(self, group: Label, key: str) -> dict:
+        """A shown group's figures for a dimension: score (% favourable), mean, and percentile and peers if ranked."""
+        return self.rows[group].dimensions.get(key) or {"score": None, "mean": None}
 
-    @cached_property
-    def _members(self) -> dict[Label, list[Label]]:
-        members: dict[Label, list[Label]] = defaultdict(list)
-        for label in self.label_counts:
-            members[ORG].append(label)
-            if label is not ORG:
-                for group in self.tree.chain(label):
-                    members[group].append(label)
-        return members
+    def enps(self, group: Label) -> dict | None:
+        return self.rows[group].enps
 
-    def summed(self, source: Mapping[Label, dict[int, Counter]], group: Label) -> dict[int, Counter]:
-        total: dict[int, Counter] = defaultdict(Counter)
-        for label in self.members(group):
-            for question, counter in source.get(label, {}).items():
-                total[question].update(counter)
-        return total
-
-    def scores(self, group: Label) -> _Scores:
-        return _Scores(self.questions, self.summed(self.numbers, group), self.summed(self.choices, group))
-
-
-class _Scores:
-    """One group's scores in one wave, from its answer counts."""
-
-    def __init__(self, questions: list[Question], numbers: dict[int, Counter], choices: dict[int, Counter]) -> None:
-        self.questions = questions
-        self.numbers = numbers
-        self.choices = choices
-
-    @cached_property
-    def items(self) -> dict[int, scoring.ItemScore]:
-        return {
-            q.pk: scoring.item_score_counts(self.numbers.get(q.pk, Counter()), reverse=q.reverse_coded)
-            for q in self.questions
-            if q.kind in LIKERT_KINDS
-        }
-
-    @cached_property
-    def enps(self) -> dict[int, scoring.Enps]:
-        asked = [q for q in self.questions if q.kind == Kind.ENPS]
-        return {q.pk: scoring.enps_counts(self.numbers.get(q.pk, Counter())) for q in asked}
-
-    def item_by_key(self, key: str) -> float | None:
-        """A question's headline figure by its stable key (% favourable, or eNPS), to compare across waves."""
-        for q in self.questions:
-            if q.key == key:
-                if q.pk in self.items:
-                    return self.items[q.pk].percent_favourable
-                if q.pk in self.enps:
-                    return self.enps[q.pk].score
-        return None
-
-    def dimension(self, key: str) -> tuple[float | None, float | None]:
-        """(% favourable, mean) of a dimension's likert items."""
-        items = [self.items[q.pk] for q in self.questions if q.dimension == key and q.pk in self.items]
-        means = [item.mean for item in items if item.mean is not None]
-        return scoring.dimension_score(items), (sum(means) / len(means) if means else None)
-
-    def headline_enps(self) -> scoring.Enps | None:
-        first = next((q for q in self.questions if q.kind == Kind.ENPS), None)
-        return None if first is None else self.enps[first.pk]
+    def scores(self, group: Label) -> published.Scores:
+        """A shown group's scores per question, from its counts."""
+        return published.Scores.from_row(self.questions, self.rows[group])
 
 
 def _bars(question: Question, numbers: Counter, choices: Counter) -> tuple[Bar, ...]:
@@ -587,12 +457,12 @@ def _participation(scope: CampaignAccess, groups: list[Group]) -> dict[Label, Pa
     return figures
 
 
-def _text_figures(wave: _Wave, group: Label) -> tuple[TextFigure, ...]:
+def _text_figures(wave: _Wave, tree: TeamTree, group: Label) -> tuple[TextFigure, ...]:
     campaign = wave.campaign
     questions = [q for q in wave.questions if q.kind == Kind.TEXT]
     if not questions:
         return ()
-    cell = wave.text_cells[group]
+    cell = wave.text_cell(group)
     visible = cell.shown and anonymity.text_visible(cell.n, campaign.text_threshold)
     if not visible:
         status = cell.status if not cell.shown else "too_few"
@@ -600,7 +470,7 @@ def _text_figures(wave: _Wave, group: Label) -> tuple[TextFigure, ...]:
         return tuple(TextFigure(q, status, text) for q in questions)
     answers = Answer.objects.filter(response__campaign=campaign, question__in=questions).exclude(text="")
     if group is not ORG:
-        answers = answers.filter(response__label_id__in=[label for label in wave.members(group) if label is not ORG])
+        answers = answers.filter(response__label_id__in=tree.subtree([group]))
     by_question: dict[int, list[str]] = defaultdict(list)
     for question, text in answers.values_list("question_id", "text").order_by():
         by_question[question].append(text)
@@ -640,19 +510,18 @@ def campaign_results(
         results = tuple(GroupResult(g, participation[g.id]) for g in groups)
         return Results(campaign, False, results, _find(results, focus), pickable)
 
-    wave = _Wave(campaign, tree, (g.id for g in groups))
+    listed = [g.id for g in groups]
+    wave = _Wave(campaign, tree, listed)
     previous_campaign = _previous_wave(campaign)
-    previous = _Wave(previous_campaign, tree) if previous_campaign is not None else None
+    previous = _Wave(previous_campaign, tree, listed) if previous_campaign is not None else None
     columns = _dimension_columns(wave.questions)
     has_enps = any(q.kind == Kind.ENPS for q in wave.questions)
-    org_scores = wave.scores(ORG) if wave.cells[ORG].shown else None
     results = tuple(
         _group_result(
             g,
             participation[g.id],
             wave,
             previous,
-            org_scores,
             columns,
             has_enps,
             _rolled_into(scope, g),
@@ -669,7 +538,7 @@ def campaign_results(
         previous_campaign,
         columns,
         has_enps,
-        _text_figures(wave, focus),
+        _text_figures(wave, tree, focus),
     )
 
 
@@ -696,7 +565,6 @@ def _group_result(
     participation: ParticipationFigure,
     wave: _Wave,
     previous: _Wave | None,
-    org: _Scores | None,
     columns: tuple[tuple[str, str], ...],
     has_enps: bool,
     rolled_into: str | None = None,
@@ -704,7 +572,7 @@ def _group_result(
     with_questions: bool = True,
 ) -> GroupResult:
     k = wave.campaign.k
-    cell: Cell = wave.cells[group.id]
+    cell = wave.cell(group.id)
     if not cell.shown:
         text = status_text(cell.status, k)
         if cell.status == "no_data" and rolled_into:
@@ -720,17 +588,15 @@ def _group_result(
                 QuestionFigure(q, cell.status, text) for q in wave.questions if with_questions and q.kind != Kind.TEXT
             ),
         )
-    scores = wave.scores(group.id)
-    # A change vs the previous wave only where the group is shown in both waves (rule 4 across waves).
-    before = None
-    if previous is not None and anonymity.comparable(cell, previous.cells.get(group.id, Cell(0, "no_data"))):
-        before = previous.scores(group.id)
-    vs_org = org if not group.is_org else None
+    # A change vs the previous wave only where the group is shown in both waves (rule 4 across waves); one vs the
+    # organisation for teams, when the organisation is shown.
+    before = previous if previous is not None and anonymity.comparable(cell, previous.cell(group.id)) else None
+    org = wave if not group.is_org and wave.cell(ORG).shown else None
 
     dimensions = []
     for key, label in columns:
-        percent, mean = scores.dimension(key)
-        if percent is None:
+        figures = wave.dimension(group.id, key)
+        if figures["score"] is None:
             dimensions.append(DimensionFigure(key, label, "no_data", status_text("no_data", k)))
             continue
         dimensions.append(
@@ -739,54 +605,62 @@ def _group_result(
                 label,
                 "shown",
                 "",
-                percent,
-                mean,
-                _minus(percent, before.dimension(key)[0]) if before else None,
-                _minus(percent, vs_org.dimension(key)[0]) if vs_org else None,
+                figures["score"],
+                figures["mean"],
+                _minus(figures["score"], before.dimension(group.id, key)["score"]) if before else None,
+                _minus(figures["score"], org.dimension(ORG, key)["score"]) if org else None,
+                figures.get("percentile"),
+                figures.get("peers"),
             )
         )
 
     enps = None
     if has_enps:
-        value = scores.headline_enps()
-        if value is None or value.score is None:
+        figures = wave.enps(group.id)
+        if figures is None or figures["score"] is None:
             enps = EnpsFigure("no_data", status_text("no_data", k))
         else:
             enps = EnpsFigure(
                 "shown",
                 "",
-                value,
-                _minus(value.score, _score(before.headline_enps())) if before else None,
-                _minus(value.score, _score(vs_org.headline_enps())) if vs_org else None,
+                scoring.Enps(*(figures[f] for f in ("answered", "promoters", "passives", "detractors", "score"))),
+                _minus(figures["score"], _enps_score(before, group.id)) if before else None,
+                _minus(figures["score"], _enps_score(org, ORG)) if org else None,
+                figures.get("percentile"),
+                figures.get("peers"),
             )
 
     questions = []
-    for q in wave.questions if with_questions else ():
-        if q.kind == Kind.TEXT:
-            continue
-        numbers = scores.numbers.get(q.pk, Counter())
-        choices = scores.choices.get(q.pk, Counter())
-        figure = _question_figure(q, numbers, choices, scores)
-        if figure is None:
-            questions.append(QuestionFigure(q, "no_data", status_text("no_data", k)))
-            continue
-        headline = figure.headline
-        questions.append(
-            replace(
-                figure,
-                change_wave=_minus(headline, before.item_by_key(q.key)) if before else None,
-                change_org=_minus(headline, vs_org.item_by_key(q.key)) if vs_org else None,
+    if with_questions:
+        scores = wave.scores(group.id)
+        scores_before = before.scores(group.id) if before else None
+        scores_org = org.scores(ORG) if org else None
+        for q in wave.questions:
+            if q.kind == Kind.TEXT:
+                continue
+            figure = _question_figure(q, scores)
+            if figure is None:
+                questions.append(QuestionFigure(q, "no_data", status_text("no_data", k)))
+                continue
+            headline = figure.headline
+            questions.append(
+                replace(
+                    figure,
+                    change_wave=_minus(headline, scores_before.item_by_key(q.key)) if scores_before else None,
+                    change_org=_minus(headline, scores_org.item_by_key(q.key)) if scores_org else None,
+                )
             )
-        )
     return GroupResult(group, participation, "shown", "", cell.n, tuple(dimensions), enps, tuple(questions))
 
 
-def _score(value: scoring.Enps | None) -> float | None:
-    return None if value is None else value.score
+def _enps_score(wave: _Wave, group: Label) -> float | None:
+    figures = wave.enps(group)
+    return None if figures is None else figures["score"]
 
 
-def _question_figure(q: Question, numbers: Counter, choices: Counter, scores: _Scores) -> QuestionFigure | None:
-    bars = _bars(q, numbers, choices)
+def _question_figure(q: Question, scores: published.Scores) -> QuestionFigure | None:
+    choices = scores.choices.get(q.pk, Counter())
+    bars = _bars(q, scores.numbers.get(q.pk, Counter()), choices)
     if q.kind in LIKERT_KINDS:
         item = scores.items[q.pk]
         if not item.answered:

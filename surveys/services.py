@@ -222,6 +222,9 @@ def campaign_close(*, campaign_id: int, now: datetime | None = None) -> Campaign
     if campaign.closes_at > now:
         campaign.closes_at = now  # closed early, by hand
     campaign.save(update_fields=["status", "closed_at", "closes_at"])
+    from surveys import tasks  # tasks import services
+
+    transaction.on_commit(lambda: tasks.queue_publish_scores(campaign.pk))
     logger.info("Closed campaign %s", campaign.pk)
     return _next_wave(campaign)
 

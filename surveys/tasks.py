@@ -22,8 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from surveys import services
+from surveys import published, services
 from surveys.models import Campaign, Invitation
+from surveys.tree import TeamTree
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,19 @@ def queue_invitation_emails(campaign_id: int) -> None:
 
 def queue_reminder_step(campaign_id: int, step: int) -> None:
     async_task("surveys.tasks.send_reminder_step", campaign_id, step, group="surveys-email")
+
+
+def queue_publish_scores(campaign_id: int) -> None:
+    async_task("surveys.tasks.publish_scores", campaign_id, group="surveys-results")
+
+
+def publish_scores(campaign_id: int) -> int:
+    """Compute and store a closed campaign's figures (``surveys.published``), so that its first results page reads
+    them instead of computing them; returns how many groups it stored. Stored figures are left as they are."""
+    campaign = Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.CLOSED).select_related("version").first()
+    if campaign is None:
+        return 0
+    return len(published.group_scores(campaign, TeamTree.load()))
 
 
 def send_invitations(campaign_id: int) -> int:

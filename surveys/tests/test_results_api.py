@@ -20,6 +20,7 @@ from schemathesis.config import SchemathesisConfig
 from e360.models import User
 from metrics.models import ApiToken
 from metrics.tests.factories import SourceFactory
+from surveys.models import GroupScore
 from surveys.tests import test_results as data
 from surveys.tests.test_results import PAY, PAY_API, answer, bulk_responses, open_wave, org_viewer
 from surveys.tests.test_results_views import csv_rows, csv_url, heatmap, page_url
@@ -295,6 +296,7 @@ def test_the_openapi_schema_documents_the_endpoint_and_its_session_auth(client):
 def test_the_queries_do_not_grow_with_responses(client, closed, org):
     def count() -> int:
         client.force_login(User.objects.get(username="lena"))
+        GroupScore.objects.filter(campaign=closed).delete()  # the worst case: the first read computes the figures
         with CaptureQueriesContext(connection) as queries:
             assert client.get(api_url(closed)).status_code == 200
         return len(queries.captured_queries)
@@ -302,7 +304,7 @@ def test_the_queries_do_not_grow_with_responses(client, closed, org):
     few = count()
     bulk_responses(closed, org.api, 300)
     bulk_responses(closed, None, 300, (2, 2, 2, 2, "Frontend", "Org-wide text."))
-    assert count() == few <= 20
+    assert count() == few <= 26
 
 
 # --- Every input, signed in: no 5xx, only documented statuses and bodies matching the schema ----------------------

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from e360.models import User
+from surveys.models import GroupScore
 from surveys.tests import test_results as data
 from surveys.tests.test_results import PAY, PAY_API, answer, bulk_responses, open_wave, org_viewer
 
@@ -215,6 +216,7 @@ def test_results_refuse_posts(client, closed, org):
 def test_the_page_s_queries_do_not_grow_with_responses(client, closed, org):
     def count() -> int:
         client.force_login(User.objects.get(username="lena"))
+        GroupScore.objects.filter(campaign=closed).delete()  # the worst case: the first read computes the figures
         with CaptureQueriesContext(connection) as queries:
             assert client.get(page_url(closed, "pay")).status_code == 200
         return len(queries.captured_queries)
@@ -222,7 +224,7 @@ def test_the_page_s_queries_do_not_grow_with_responses(client, closed, org):
     few = count()
     bulk_responses(closed, org.api, 300)
     bulk_responses(closed, org.pay, 300, (1, 5, 1, 0, "Platform", "Another text."))
-    assert count() == few <= 20
+    assert count() == few <= 26
 
 
 # --- The list -----------------------------------------------------------------------------------------------------
@@ -299,13 +301,14 @@ def test_a_team_name_cannot_become_a_spreadsheet_formula(client, closed, org):
 def test_the_csv_s_queries_do_not_grow_with_responses(client, closed, org):
     def count() -> int:
         client.force_login(User.objects.get(username="lena"))
+        GroupScore.objects.filter(campaign=closed).delete()  # the worst case: the first read computes the figures
         with CaptureQueriesContext(connection) as queries:
             assert client.get(csv_url(closed)).status_code == 200
         return len(queries.captured_queries)
 
     few = count()
     bulk_responses(closed, org.search, 300)
-    assert count() == few <= 20
+    assert count() == few <= 26
 
 
 @pytest.mark.parametrize("url", [page_url, csv_url])

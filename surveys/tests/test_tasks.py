@@ -447,12 +447,13 @@ def test_tasks_get_ids_only_and_no_answer_reaches_a_task_or_a_log(
         )
         tasks.tick(now=campaign.opened_at + timedelta(days=5, minutes=1))
         services.campaign_close(campaign_id=campaign.pk)
-    assert [func for func, _, _ in queued] == ["surveys.tasks.send_invitations", "surveys.tasks.send_reminder_step"]
+    expected = ["surveys.tasks.send_invitations", "surveys.tasks.send_reminder_step", "surveys.tasks.publish_scores"]
+    assert [func for func, _, _ in queued] == expected
     for _, args, kwargs in queued:
         assert all(type(arg) is int for arg in args)
         assert set(kwargs) <= {"group"}
     ran = list(Task.objects.values_list("func", "args", "kwargs"))
-    assert {func for func, _, _ in ran} == {"surveys.tasks.send_invitations", "surveys.tasks.send_reminder_step"}
+    assert {func for func, _, _ in ran} == set(expected)
     for _, args, kwargs in ran:
         assert all(type(arg) is int for arg in args) and set(kwargs) <= {"group"}
     stored = [repr(row) for row in Task.objects.values()] + [repr(row) for row in OrmQ.objects.values()]
