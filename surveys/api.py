@@ -106,6 +106,10 @@ class DimensionOut(Schema):
     mean: float | None = Field(description="The mean of its items' means, 1-5 (reverse-coded items inverted).")
     change_vs_previous_wave: float | None = Field(description="Points; null unless shown in both waves.")
     change_vs_org: float | None = Field(description="Points against the organisation's figure.")
+    percentile_among_teams: float | None = Field(
+        description="0-100 among the shown teams at the same level, ties counting half; null with fewer than 5."
+    )
+    teams_compared: int | None = Field(description="How many teams that percentile compares, this one included.")
 
 
 class EnpsOut(Schema):
@@ -118,6 +122,8 @@ class EnpsOut(Schema):
     score: float | None = Field(description="% promoters - % detractors, -100 to 100.")
     change_vs_previous_wave: float | None
     change_vs_org: float | None
+    percentile_among_teams: float | None
+    teams_compared: int | None
 
 
 class BarOut(Schema):
@@ -203,6 +209,8 @@ def _dimension(d: DimensionFigure) -> dict:
         "mean": _r(d.mean, 2),
         "change_vs_previous_wave": _r(d.change_wave, 1),
         "change_vs_org": _r(d.change_org, 1),
+        "percentile_among_teams": _r(d.percentile, 1),
+        "teams_compared": d.peers,
     }
 
 
@@ -218,6 +226,8 @@ def _enps(e: EnpsFigure) -> dict:
         "score": _r(e.score, 1),
         "change_vs_previous_wave": _r(e.change_wave, 1),
         "change_vs_org": _r(e.change_org, 1),
+        "percentile_among_teams": _r(e.percentile, 1),
+        "teams_compared": e.peers,
     }
 
 

@@ -46,6 +46,8 @@ CSV_HEADER = [
     "enps",
     "change_vs_previous_wave",
     "change_vs_org",
+    "percentile_among_teams",
+    "teams_compared",
     "distribution",
 ]
 
@@ -147,6 +149,10 @@ def csv_rows(results: Results) -> list[list[str]]:
     return rows
 
 
+def _count(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
 def _row(group: GroupResult, figure: str, key: str, label: str, status: str, **values: str) -> list[str]:
     base = {
         "group": _cell(group.group.name),
@@ -205,6 +211,8 @@ def _group_rows(results: Results, group: GroupResult) -> list[list[str]]:
                 "mean": _number(d.mean, 2),
                 "change_vs_previous_wave": _number(d.change_wave, 1),
                 "change_vs_org": _number(d.change_org, 1),
+                "percentile_among_teams": _number(d.percentile, 1),
+                "teams_compared": _count(d.peers),
             }
         else:
             values = _hidden(d.status_text, "percent_favourable", "mean")
@@ -217,6 +225,8 @@ def _group_rows(results: Results, group: GroupResult) -> list[list[str]]:
                 "enps": _number(e.score, 1),
                 "change_vs_previous_wave": _number(e.change_wave, 1),
                 "change_vs_org": _number(e.change_org, 1),
+                "percentile_among_teams": _number(e.percentile, 1),
+                "teams_compared": _count(e.peers),
             }
         else:
             values = _hidden(e.status_text, "n", "enps")

@@ -78,6 +78,8 @@ def test_it_answers_the_figures_of_every_group_one_may_see(client, closed, org):
         "mean": 2.95,
         "change_vs_previous_wave": None,
         "change_vs_org": -0.5,
+        "percentile_among_teams": None,  # Payments is alone at its level
+        "teams_compared": None,
     }
     assert (pay["enps"]["score"], pay["enps"]["promoters"], pay["enps"]["detractors"]) == (14.3, 3, 2)
     role = next(q for q in pay["questions"] if q["key"] == "role")
