@@ -1,15 +1,15 @@
 """Survey results: what one viewer may see of one campaign, computed once for the page, the CSV and the API.
 
-Reads only aggregates: responses per storage label, and answers grouped by (label, question, value) in the database,
-so the cost follows the number of labels and questions, not of responses. Scores come from ``surveys.scoring`` and
-every figure goes through ``surveys.anonymity``; nothing here re-implements either.
+An open campaign's participation is counted from its invitations. A closed campaign's figures are read from those
+``surveys.published`` computed once and stored: cells, answer counts, dimension scores and percentiles per group.
+Scores come from ``surveys.scoring`` and every figure goes through ``surveys.anonymity``; nothing here
+re-implements either.
 
 How the anonymity rules (SURVEYS.md) apply:
 
 - Rule 6: while a campaign is open, only participation is computed: no response count, score or text is read.
-- Rules 3 and 4: the cells (shown, too few, suppressed, no data) are decided once per campaign with
-  ``anonymity.shown_groups`` over every group any output can show: the organisation and every team that holds a
-  storage label or sits above one (teams without responses are "no data" and change nothing). Each output — the page
+- Rules 3 and 4: the cells (shown, too few, suppressed, no data) are decided once per campaign (``surveys.published``)
+  over every group any output can show. Each output — the page
   for any viewer and team picked, the CSV, the API — then shows a subset of those cells. Complementary suppression
   therefore holds within every output (a subset of safe figures is safe) and also between outputs: deciding per
   output would let a lead's page and a developer's page, each safe alone, be subtracted from each other.
