@@ -1,5 +1,4 @@
 # The multiplication sign is the notation people read here, not a look-alike of x.
-# ruff: noqa: RUF002
 """The bottleneck ranking: where developer sentiment and delivery metrics meet (PRODUCT.md, "Insights").
 
 Plain values in, plain frozen dataclasses out; no Django, no I/O. The caller reads survey results (already passed

@@ -1,5 +1,3 @@
-# The Greek rho and the multiplication sign are the notation people read here, not look-alikes of p and x.
-# ruff: noqa: RUF001, RUF002, RUF003
 """The statistics behind the insights pages, in plain Python (no numpy, no SciPy, no Django).
 
 Everything here is deterministic: the bootstrap takes a seed, so the same data and seed give the same interval on

@@ -1,5 +1,3 @@
-# The Greek rho and the multiplication sign are the notation people read here, not look-alikes of p and x.
-# ruff: noqa: RUF001, RUF002, RUF003
 """The insights statistics against SciPy (a test-only dependency: the product never imports it)."""
 
 from __future__ import annotations
