@@ -1,4 +1,3 @@
-# The multiplication sign is the notation people read here, not a look-alike of x.
 """The bottleneck ranking: where developer sentiment and delivery metrics meet (PRODUCT.md, "Insights").
 
 Plain values in, plain frozen dataclasses out; no Django, no I/O. The caller reads survey results (already passed
