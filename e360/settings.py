@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "metrics",
     "surveys",
     "actions",
+    "insights",
 ]
 
 MIDDLEWARE = [

@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("metrics.urls")),
     path("", include("surveys.urls")),
+    path("", include("insights.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]
