@@ -1,7 +1,22 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401 - routes are appended below
+from django.urls import path
+
+from insights import views
 
 app_name = "insights"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("insights/bottlenecks/", views.org_bottlenecks, name="org-bottlenecks"),
+    path("insights/correlations/", views.correlations, name="correlations"),
+    path("teams/<slug:slug>/bottlenecks/", views.team_bottlenecks, name="team-bottlenecks"),
+]
+
+# The leader dashboards (insights.dashboard_views).
+from insights import dashboard_views  # noqa: E402 - kept with its routes
+
+urlpatterns += [
+    path("dashboard/", dashboard_views.org_dashboard, name="dashboard"),
+    path("dashboard/pick/", dashboard_views.pick_team, name="dashboard-pick"),
+    path("teams/<slug:slug>/dashboard/", dashboard_views.team_dashboard, name="team-dashboard"),
+]

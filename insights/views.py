@@ -1,0 +1,110 @@
+"""Bottleneck and correlation pages: the precomputed insights (``insights.selectors``) of a team or the organisation.
+
+One template per page; the period picker's htmx requests get its ``content`` partial, and every URL also renders the
+whole page (links work without JavaScript, pushed URLs reload to the same state). The organisation's pages are for
+org viewers only (``e360.access.sees_everything``); anyone else gets a 404, like a team they may not see.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from e360 import access
+from e360.views import HtmxHttpRequest
+from insights import selectors
+
+BOTTLENECKS = "insights/bottlenecks.html"
+CORRELATIONS = "insights/correlations.html"
+DEFAULT_DAYS = 90
+# Periods beyond ten years are not a question anyone asks of an hourly refresh; refuse them rather than guess.
+MAX_DAYS = 3650
+
+
+class BadPeriod(ValueError):
+    pass
+
+
+def _days(request: HtmxHttpRequest) -> int:
+    """``?days=``: a whole number of days (a non-standard one is answered with the standard period covering it)."""
+    value = request.GET.get("days")
+    if value is None or value == "":
+        return DEFAULT_DAYS
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_DAYS:
+        raise BadPeriod(value)
+    return int(value)
+
+
+def _is_partial(request: HtmxHttpRequest) -> bool:
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def _render(request: HtmxHttpRequest, template: str, context: dict) -> HttpResponse:
+    context["periods"] = selectors.STANDARD_DAYS
+    response = render(request, f"{template}#content" if _is_partial(request) else template, context)
+    # The same URL answers a page or its content partial: caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _bad_period() -> HttpResponse:
+    return HttpResponseBadRequest(f"days must be a whole number of days from 1 to {MAX_DAYS}.")
+
+
+@login_required
+@require_GET
+def org_bottlenecks(request: HtmxHttpRequest) -> HttpResponse:
+    if not access.sees_everything(request.user):
+        raise Http404("No organisation insights for you.")
+    try:
+        days = _days(request)
+    except BadPeriod:
+        return _bad_period()
+    result = selectors.bottlenecks(None, days, request.user)
+    return _render(request, BOTTLENECKS, {"team": None, "result": result})
+
+
+@login_required
+@require_GET
+def team_bottlenecks(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team = access.get_team_for_user(request.user, slug)
+    try:
+        days = _days(request)
+    except BadPeriod:
+        return _bad_period()
+    result = selectors.bottlenecks(team, days, request.user)
+    sentiment = selectors.sentiment(team, request.user)
+    rows = [(item, result.evidence_urls.get(item.dimension, [])) for item in result.items]
+    return _render(request, BOTTLENECKS, {"team": team, "result": result, "rows": rows, "sentiment": sentiment})
+
+
+@login_required
+@require_GET
+def correlations(request: HtmxHttpRequest) -> HttpResponse:
+    if not access.sees_everything(request.user):
+        raise Http404("No organisation insights for you.")
+    try:
+        days = _days(request)
+    except BadPeriod:
+        return _bad_period()
+    result = selectors.correlations(days, request.user)
+    return _render(request, CORRELATIONS, {"result": result, "charts": _charts(result)})
+
+
+def _charts(result: selectors.Correlations) -> list[dict]:
+    """One scatter per pair with a number to show, for static/insights/correlations.js: teams as points (only
+    those whose sentiment is shown), % favourable across, the metric up."""
+    return [
+        {
+            "id": f"scatter-{pair.key}",
+            "x": f"{pair.dimension_label} (% favourable)",
+            "y": f"{pair.metric_label} ({pair.axis_unit})",
+            "points": [{"x": round(p.score, 1), "y": round(p.axis_value, 2), "team": p.team} for p in pair.points],
+        }
+        for pair in result.pairs
+        if pair.correlation.enough
+    ]
