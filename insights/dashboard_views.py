@@ -1,0 +1,116 @@
+"""The leader dashboards: the organisation's (``/dashboard/``, org viewers only) and a team's
+(``/teams/<slug>/dashboard/``, whoever may see the team).
+
+One template (``insights/dashboard.html``) serves both. The period picker, the custom period form and the
+team picker are links and GET forms that work without JavaScript; with htmx they swap ``#dashboard`` (the
+``swap`` partial) and push the URL, and every pushed URL renders the whole page in the same state.
+
+Everything shown is read, never computed from raw rows: delivery figures from rollups
+(``insights.dashboards``), survey figures from the published group scores and bottlenecks from the stored
+results (``insights.selectors``). A request's query count is fixed; tests hold it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from e360 import access
+from e360.models import Team
+from e360.views import HtmxHttpRequest
+from insights import dashboards, selectors
+from metrics.scope import team_scope
+
+TEMPLATE = "insights/dashboard.html"
+TARGET = "dashboard"  # the element id htmx swaps
+# How many bottlenecks the dashboards list; the bottleneck page has them all.
+TOP_BOTTLENECKS = 5
+
+
+@login_required
+@require_GET
+def org_dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    if not access.sees_everything(request.user):
+        raise Http404("The organisation's dashboard is for org viewers.")
+    return _dashboard(request, None)
+
+
+@login_required
+@require_GET
+def team_dashboard(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team = access.get_team_for_user(request.user, slug)
+    return _dashboard(request, team)
+
+
+@login_required
+@require_GET
+def pick_team(request: HtmxHttpRequest) -> HttpResponse:
+    """Where the team picker's GET form goes: the chosen dashboard (``team`` empty: the organisation's),
+    with the period kept. htmx follows the redirect and pushes the dashboard's own URL."""
+    slug = request.GET.get("team", "")
+    if slug:
+        url = reverse("insights:team-dashboard", args=[access.get_team_for_user(request.user, slug).slug])
+    elif access.sees_everything(request.user):
+        url = reverse("insights:dashboard")
+    else:
+        raise Http404("The organisation's dashboard is for org viewers.")
+    kept = {name: request.GET[name] for name in ("days", "from", "to") if request.GET.get(name)}
+    return redirect(f"{url}?{urlencode(kept)}" if kept else url)
+
+
+def _is_partial_request(request: HtmxHttpRequest) -> bool:
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def _dashboard(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
+    user = request.user
+    now = timezone.now()
+    name = team.name if team is not None else "Organisation"
+    context: dict = {
+        "team": team,
+        "is_org": team is None,
+        "page_title": f"Dashboard · {name}",
+        "sees_everything": access.sees_everything(user),
+        "teams": dashboards.team_options(user),
+        "periods": dashboards.PERIODS,
+        "max_custom_days": dashboards.MAX_CUSTOM_DAYS,
+        "pick_url": reverse("insights:dashboard-pick"),
+        "custom_from": request.GET.get("from", ""),
+        "custom_to": request.GET.get("to", ""),
+    }
+    status = 200
+    try:
+        period = dashboards.period(request.GET, now=now)
+    except dashboards.PeriodError as error:
+        context["period_error"] = str(error)
+        status = 400
+    else:
+        context["period"] = period
+        context["custom_from"], context["custom_to"] = period.first_day.isoformat(), period.last_day.isoformat()
+        if team is None:
+            figures = dashboards.org_figures(period, now=now)
+        else:
+            scope = team_scope(team, access.visible_team_ids(user))
+            context["scope"] = scope
+            context["delivery_url"] = reverse("metrics:team-delivery", args=[team.slug])
+            figures = dashboards.scope_figures(scope, period, now=now)
+            context["waves"] = selectors.sentiment_waves(team, user)
+        context["delivery"] = dashboards.delivery(figures, period)
+        context["sentiment"] = sentiment = selectors.sentiment(team, user)
+        context["sentiment_rows"] = dashboards.sentiment_rows(sentiment)
+        found = selectors.bottlenecks(team, period.days, user)
+        context["bottlenecks"] = found
+        context["top_bottlenecks"] = dashboards.top_bottlenecks(found, TOP_BOTTLENECKS)
+    template = f"{TEMPLATE}#swap" if _is_partial_request(request) else TEMPLATE
+    response = render(request, template, context, status=status)
+    # The same URL answers a page or a fragment: caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response

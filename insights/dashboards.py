@@ -1,0 +1,503 @@
+"""Reads for the leader dashboards (``insights.dashboard_views``): the period a request asks for, the
+delivery figures of the organisation or a team with a weekly sparkline per tile, and the teams a viewer
+may pick.
+
+Delivery figures come from rollups only, through ``metrics.selectors.Figures`` (the delivery pages'
+reader), so a dashboard shows exactly what the delivery page of the same scope and period shows, and its
+cost follows the window, never the number of teams, services or deployments. Survey and bottleneck figures
+come from ``insights.selectors`` (stored results only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from e360 import access
+from e360.models import Team, User
+from insights import engine, selectors
+from metrics import definitions as d
+from metrics import display
+from metrics.scope import Scope, reading_profile
+from metrics.selectors import Figures
+
+# The periods offered, longest a year: those insight results are precomputed for.
+PERIODS: tuple[int, ...] = selectors.STANDARD_DAYS
+DEFAULT_PERIOD = 90
+# A custom period costs what a preset of its length costs: no longer than the longest preset.
+MAX_CUSTOM_DAYS = PERIODS[-1]
+
+
+class PeriodError(ValueError):
+    """A custom period the dashboards cannot show; the message says why, in words for the page."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days a dashboard shows (org-zone days ``first_day`` … ``last_day``) and the window before them."""
+
+    days: int
+    window: d.Window
+    previous: d.Window
+    first_day: date
+    last_day: date
+    custom: bool = False
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query parameters that name this period, for links that keep it."""
+        if self.custom:
+            return {"from": self.first_day.isoformat(), "to": self.last_day.isoformat()}
+        return {"days": str(self.days)}
+
+
+def _period(first_day: date, end_day: date, profile: d.Profile, *, custom: bool) -> Period:
+    window = d.Window.from_days(first_day, end_day, profile)
+    return Period(
+        days=(end_day - first_day).days,
+        window=window,
+        previous=d.previous_window(window, profile),
+        first_day=first_day,
+        last_day=end_day - timedelta(days=1),
+        custom=custom,
+    )
+
+
+def _date_text(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def _day(value: str, what: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise PeriodError(f"The {what} date “{value}” is not a date: write it as YYYY-MM-DD.") from None
+
+
+def period(params: Mapping[str, str], *, now: datetime, profile: d.Profile | None = None) -> Period:
+    """The period ``params`` (a request's query) ask for.
+
+    ``from`` and ``to`` (both days included, org zone) name a custom period; otherwise ``days`` names one of
+    ``PERIODS`` ending today, and anything else is the default, as on the delivery pages. A custom period
+    that cannot be shown (one date missing or not a date, reversed, ending after today, longer than
+    ``MAX_CUSTOM_DAYS``) raises ``PeriodError``.
+    """
+    profile = profile or reading_profile()
+    today = d.bucket_day(now, profile)
+    first, last = (params.get("from") or "").strip(), (params.get("to") or "").strip()
+    if first or last:
+        if not (first and last):
+            raise PeriodError("A custom period needs both a start and an end date.")
+        first_day, last_day = _day(first, "start"), _day(last, "end")
+        if first_day > last_day:
+            raise PeriodError(
+                f"The start date ({_date_text(first_day)}) is after the end date ({_date_text(last_day)}): swap them."
+            )
+        if last_day > today:
+            raise PeriodError(f"The end date ({_date_text(last_day)}) is after today ({_date_text(today)}).")
+        length = (last_day - first_day).days + 1
+        if length > MAX_CUSTOM_DAYS:
+            raise PeriodError(
+                f"A custom period is at most {MAX_CUSTOM_DAYS} days; {_date_text(first_day)} to {_date_text(last_day)} "
+                f"is {length:,} days."
+            )
+        return _period(first_day, last_day + timedelta(days=1), profile, custom=True)
+    try:
+        days = int(params.get("days") or "")
+    except ValueError:
+        days = DEFAULT_PERIOD
+    if days not in PERIODS:
+        days = DEFAULT_PERIOD
+    # The same window as ``metrics.selectors.default_window``: the last ``days`` days, today included.
+    end_day = today + timedelta(days=1)
+    return _period(end_day - timedelta(days=days), end_day, profile, custom=False)
+
+
+def org_figures(period: Period, *, now: datetime) -> Figures:
+    """Figures of every service: the team rollups of the roots of the team tree, which hold them all
+    (every service has an owner), with no service filter on the raw rows read."""
+    roots = list(Team.objects.filter(parent__isnull=True).order_by("id").values_list("id", flat=True))
+    return Figures(None, [period.window], reading_profile(), now=now, rollups=(roots, ()), compared=period.previous)
+
+
+def scope_figures(scope: Scope, period: Period, *, now: datetime) -> Figures:
+    """A team's figures, read as its delivery page reads them."""
+    return Figures.of_scope(scope, [period.window], now=now, compared=period.previous)
+
+
+@dataclass(frozen=True)
+class Week:
+    """One ISO week of the period as the sparklines and the weekly tables show it.
+
+    Durations are medians in hours of the week's changes (lead time) and recovered failures (recovery);
+    rates are shares of the week's production deployments. None is "no data", never 0.
+    """
+
+    label: str
+    deployments: int
+    failed: int
+    rework: int
+    lead_time: float | None
+    recovery: float | None
+    recovered: int
+
+    @property
+    def succeeded(self) -> int:
+        return self.deployments - self.failed
+
+    @property
+    def failure_rate(self) -> float | None:
+        return self.failed / self.deployments if self.deployments else None
+
+    @property
+    def rework_rate(self) -> float | None:
+        return self.rework / self.deployments if self.deployments else None
+
+    @property
+    def lead_time_text(self) -> str | None:
+        return _hours_text(self.lead_time)
+
+    @property
+    def recovery_text(self) -> str | None:
+        return _hours_text(self.recovery)
+
+    @property
+    def failure_rate_text(self) -> str | None:
+        figure = display.percent(self.failure_rate)
+        return None if figure is None else str(figure)
+
+    @property
+    def rework_rate_text(self) -> str | None:
+        figure = display.percent(self.rework_rate)
+        return None if figure is None else str(figure)
+
+
+def _hours_text(hours: float | None) -> str | None:
+    return None if hours is None else display.short_duration(timedelta(hours=hours))
+
+
+def _median_hours(parts: list, kind: d.MedianKind) -> float | None:
+    """The median, in hours, of a week's values of one distribution: each day's part is a list of seconds,
+    or a histogram once a team rollup held too many to keep exactly (``metrics.selectors`` reads them so)."""
+    exact = [value for part in parts if isinstance(part, list) for value in part]
+    histograms = [part for part in parts if isinstance(part, d.Histogram)]
+    if histograms:
+        total = d.Histogram.total(histograms)
+        total.add_all(exact)
+        median = total.percentile(0.5, kind)
+    else:
+        median = d.median(exact, kind)
+    return None if median is None else round(median / 3600, 2)
+
+
+def _weekly_extras(figures: Figures, window: d.Window) -> dict[str, dict]:
+    """Per ISO week (Monday, ISO format) touching the window, what ``Figures.weekly`` does not give:
+    rework deployments, and the median recovery time of the failures recovered that week.
+
+    Read from the same rollup days ``Figures`` holds: no query."""
+    profile = figures.profile
+    days = figures.days.within(window, profile).production
+    weeks: dict[date, dict] = {}
+    for day in window.calendar_days(profile):
+        week = weeks.setdefault(day - timedelta(days=day.weekday()), {"rework": 0, "recovery": []})
+        values = days.get(day)
+        if values is None:
+            continue
+        week["rework"] += values.get("rework_deployments", 0)
+        part = values.get("distributions", {}).get("recovery_times")
+        if part is not None:
+            week["recovery"].append(part)
+    extras = {}
+    for monday, week in weeks.items():
+        parts = week["recovery"]
+        recovered = sum(part.count if isinstance(part, d.Histogram) else len(part) for part in parts)
+        extras[monday.isoformat()] = {
+            "rework": week["rework"],
+            "recovery": _median_hours(parts, profile.median_kind),
+            "recovered": recovered,
+        }
+    return extras
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    """A tile's weekly values for ``static/insights/dashboard.js``, and the same in words for the canvas."""
+
+    key: str
+    values: tuple[float | None, ...]
+    description: str
+
+    @property
+    def has_data(self) -> bool:
+        """A line worth drawing: some week has a figure (for deployments, a week with some)."""
+        return any(self.values) if self.key == "frequency" else any(value is not None for value in self.values)
+
+
+def _sparkline(
+    key: str, what: str, weeks: list[Week], values: list[float | None], texts: list[str | None]
+) -> Sparkline:
+    known = [
+        (week.label, value, text) for week, value, text in zip(weeks, values, texts, strict=True) if value is not None
+    ]
+    if not known:
+        description = f"{what}, week by week: no data in this period."
+    else:
+        (first_label, _, first_text), (last_label, _, last_text) = known[0], known[-1]
+        low = min(known, key=lambda item: item[1])
+        high = max(known, key=lambda item: item[1])
+        description = (
+            f"{what}, week by week: {first_text} in the week of {first_label}, {last_text} in the week of "
+            f"{last_label}; lowest {low[2]}, highest {high[2]}. Every week's figure is in the weekly table."
+        )
+    return Sparkline(key, tuple(values), description)
+
+
+def _percent_value(rate: float | None) -> float | None:
+    return None if rate is None else round(rate * 100, 1)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a dashboard shows of a scope's delivery over a period."""
+
+    summary: d.DoraSummary
+    tiles: list[display.Tile]
+    quality: display.Quality
+    bands_year: int
+    sources: list[SourceEvent]
+    weeks: list[Week]
+    sparklines: dict[str, Sparkline]
+    chart: dict  # ``display.weekly_chart``: what ``static/metrics/dora-charts.js`` draws
+    series: dict  # what ``static/insights/dashboard.js`` draws: sparklines, failure rate and recovery charts
+
+    @property
+    def tiles_with_sparklines(self) -> list[tuple[display.Tile, Sparkline]]:
+        return [(tile, self.sparklines[tile.key]) for tile in self.tiles]
+
+    @property
+    def has_deployments(self) -> bool:
+        return any(week.deployments for week in self.weeks)
+
+    @property
+    def has_lead_times(self) -> bool:
+        return any(week.lead_time is not None for week in self.weeks)
+
+    @property
+    def has_recoveries(self) -> bool:
+        return any(week.recovery is not None for week in self.weeks)
+
+    @property
+    def lead_time_rows(self) -> list[dict]:
+        """Per week: its label and the medians of the lead time and its stages, in hours."""
+        names = ("coding", "pickup", "review", "deploy", "lead_time")
+        columns = zip(self.chart["labels"], *(self.chart[name] for name in names), strict=True)
+        return [dict(zip(("label", *names), column, strict=True)) for column in columns]
+
+    @property
+    def has_partial_weeks(self) -> bool:
+        return True in self.chart["partial"]
+
+
+@dataclass(frozen=True)
+class SourceEvent:
+    """A source and when it last sent anything, for the data-quality line."""
+
+    name: str
+    last_event_at: datetime
+
+
+def delivery(figures: Figures, period: Period) -> Delivery:
+    """The period's tiles against the previous period, the data-quality line and the weekly series."""
+    current, previous = figures.summary(period.window), figures.summary(period.previous)
+    weekly = figures.weekly(period.window)
+    chart = display.weekly_chart(weekly, period.window, figures.profile)
+    extras = _weekly_extras(figures, period.window)
+    weeks = []
+    for label, point in zip(chart["labels"], weekly, strict=True):
+        extra = extras[point["week"]]
+        weeks.append(
+            Week(
+                label=label,
+                deployments=point["deployments"] + point["failed"],
+                failed=point["failed"],
+                rework=extra["rework"],
+                lead_time=point["lead_time"],
+                recovery=extra["recovery"],
+                recovered=extra["recovered"],
+            )
+        )
+    sparklines = {
+        spark.key: spark
+        for spark in (
+            _sparkline(
+                "frequency",
+                "Production deployments",
+                weeks,
+                [float(w.deployments) for w in weeks],
+                [f"{w.deployments:,}" for w in weeks],
+            ),
+            _sparkline(
+                "lead-time", "Median lead time", weeks, [w.lead_time for w in weeks], [w.lead_time_text for w in weeks]
+            ),
+            _sparkline(
+                "failure-rate",
+                "Change failure rate",
+                weeks,
+                [_percent_value(w.failure_rate) for w in weeks],
+                [w.failure_rate_text for w in weeks],
+            ),
+            _sparkline(
+                "recovery",
+                "Median failed deployment recovery time",
+                weeks,
+                [w.recovery for w in weeks],
+                [w.recovery_text for w in weeks],
+            ),
+            _sparkline(
+                "rework",
+                "Deployment rework rate",
+                weeks,
+                [_percent_value(w.rework_rate) for w in weeks],
+                [w.rework_rate_text for w in weeks],
+            ),
+        )
+    }
+    series = {
+        "labels": chart["labels"],
+        "sparklines": {key: list(spark.values) for key, spark in sparklines.items()},
+        "deployments": [w.deployments for w in weeks],
+        "failed": [w.failed for w in weeks],
+        "recovered": [w.recovered for w in weeks],
+    }
+    sources = [SourceEvent(name, at) for name, at in sorted(current.data_quality.last_event_at.items())]
+    return Delivery(
+        summary=current,
+        tiles=display.tiles(current, previous),
+        quality=display.quality(current.data_quality),
+        bands_year=current.bands_year,
+        sources=sources,
+        weeks=weeks,
+        sparklines=sparklines,
+        chart=chart,
+        series=series,
+    )
+
+
+@dataclass(frozen=True)
+class TeamOption:
+    """A team in the team picker: indented under its parent when the viewer sees the parent too."""
+
+    slug: str
+    name: str
+    depth: int
+    is_root: bool
+
+    @property
+    def indented_name(self) -> str:
+        return "– " * self.depth + self.name
+
+
+def team_options(user: User) -> list[TeamOption]:
+    """The teams ``user`` may see, depth first, by name under each parent (one query)."""
+    teams = list(access.visible_teams(user).values_list("id", "name", "slug", "parent_id"))
+    ids = {team_id for team_id, *_ in teams}
+    children: dict[int | None, list[tuple]] = {}
+    for row in teams:
+        parent = row[3] if row[3] in ids else None
+        children.setdefault(parent, []).append(row)
+    options: list[TeamOption] = []
+    stack: list[tuple[tuple, int]] = [(row, 0) for row in sorted(children.get(None, []), key=_by_name, reverse=True)]
+    while stack:
+        (team_id, name, slug, parent_id), depth = stack.pop()
+        options.append(TeamOption(slug, name, depth, parent_id is None))
+        below = sorted(children.get(team_id, []), key=_by_name, reverse=True)
+        stack.extend((row, depth + 1) for row in below)
+    return options
+
+
+def _by_name(row: tuple) -> tuple[str, int]:
+    return (row[1].casefold(), row[0])
+
+
+# Each label's badge: the word says it; the colour only repeats it.
+LABEL_BADGES: dict[str, str] = {
+    engine.Label.CORROBORATED: "danger",
+    engine.Label.PERCEPTION_ONLY: "warning",
+    engine.Label.DATA_ONLY: "accent",
+    engine.Label.NO_SIGNAL: "plain",
+}
+
+
+@dataclass(frozen=True)
+class BottleneckRow:
+    """A bottleneck as a dashboard lists it: the ranked item, its label badges, and (a team's) evidence links."""
+
+    item: engine.Item | engine.OrgItem
+    badges: tuple[tuple[str, str], ...]  # (badge modifier, text)
+    evidence: tuple[tuple[str, str], ...]  # (label, url)
+
+    @property
+    def metrics(self) -> tuple[engine.MetricEvidence, ...]:
+        """A team item's mapped metrics that count (enough data, enough peers), worst first."""
+        if not isinstance(self.item, engine.Item):
+            return ()
+        counted = [metric for metric in self.item.metrics if metric.counts]
+        return tuple(sorted(counted, key=lambda metric: -(metric.percentile or 0.0)))
+
+
+def _org_badges(item: engine.OrgItem) -> tuple[tuple[str, str], ...]:
+    reaches = (
+        (engine.Label.CORROBORATED, item.corroborated),
+        (engine.Label.PERCEPTION_ONLY, item.perception_only),
+        (engine.Label.DATA_ONLY, item.data_only),
+    )
+    return tuple(
+        (LABEL_BADGES[label], f"{label.value} in {reach.teams} {'team' if reach.teams == 1 else 'teams'}")
+        for label, reach in reaches
+        if reach.teams
+    )
+
+
+def top_bottlenecks(found: selectors.Bottlenecks, limit: int) -> list[BottleneckRow]:
+    """The first ``limit`` items of the ranking that are a bottleneck somewhere: a team's with a label other
+    than "no signal", the organisation's that are a signal for at least one team."""
+    rows = []
+    for item in found.items:
+        if isinstance(item, engine.OrgItem):
+            if item.signal.teams == 0:
+                continue
+            rows.append(BottleneckRow(item, _org_badges(item), ()))
+        else:
+            if item.label == engine.Label.NO_SIGNAL:
+                continue
+            badge = (LABEL_BADGES[item.label], item.label.value)
+            rows.append(BottleneckRow(item, (badge,), tuple(found.evidence_urls.get(item.dimension, ()))))
+        if len(rows) == limit:
+            break
+    return rows
+
+
+@dataclass(frozen=True)
+class SentimentRow:
+    """A dimension's latest score with its change since the previous wave, in an arrow and a word too."""
+
+    score: selectors.DimensionScore
+    trend: str  # "better", "worse", "same" or "" (no comparable previous wave)
+    arrow: str
+
+
+def sentiment_rows(sentiment: selectors.Sentiment) -> list[SentimentRow]:
+    rows = []
+    for score in sentiment.dimensions:
+        change = score.change if score.shown else None
+        if change is None:
+            trend, arrow = "", ""
+        elif score.change_text in ("0", ""):
+            trend, arrow = "same", "→"
+        elif change > 0:
+            trend, arrow = "better", "↑"
+        else:
+            trend, arrow = "worse", "↓"
+        rows.append(SentimentRow(score, trend, arrow))
+    return rows
