@@ -1,0 +1,294 @@
+"""Computing and storing the insight results of a standard period (``insights.models``).
+
+``insights_refresh(days=...)`` reads every team's mapped metrics from rollups and its sentiment from the published
+survey figures (``insights.inputs``), runs the engine (``insights.engine``: each team's bottleneck ranking, the org
+ranking) and the statistics (``insights.stats``: each dimension–metric pair's correlation across teams, and the
+within-team change across the last two waves), and replaces the period's stored results in one transaction.
+
+Choices made here, beyond the engine's and the statistics' own definitions:
+
+- **Peers** of a team are the other teams at the same depth of the tree (the rule ``surveys.published`` ranks
+  survey scores by), and of those only the ones whose metric rests on at least ``engine.MIN_SAMPLE`` records: a
+  peer's failure rate over two runs says nothing about where this team stands.
+- **The org ranking and the correlations use the leaf teams** (teams without sub-teams): they do not overlap, so
+  nobody counts twice, and a parent's figures are not its children's again. The org ranking weighs each leaf team
+  by its active members.
+- **Correlation points** are leaf teams whose sentiment is shown (``GroupScore`` shown cells only) and whose metric
+  rests on at least ``engine.MIN_SAMPLE`` records. A hidden team is never a point.
+- **Within-team change**: a team's dimension score in the latest wave minus the previous wave's (only where shown
+  in both, ``anonymity.comparable``), against its metric over the ``days`` days before the latest wave closed minus
+  the same before the previous wave closed (each side resting on at least ``engine.MIN_SAMPLE`` records).
+- **Seeds**: each pair's bootstrap is seeded from the pair itself (``pair_seed``), so the same data give the same
+  interval in every refresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from e360.models import Team
+from insights import engine, inputs, stats
+from insights.models import PairResult, PeriodResult, TeamResult
+from metrics.scope import reading_profile
+from surveys import anonymity
+from surveys.tree import TeamTree
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from insights.inputs import Reading, WaveFigures
+    from surveys.models import Campaign
+
+logger = logging.getLogger(__name__)
+
+
+def pair_seed(kind: str, dimension: str, metric: str) -> int:
+    """The bootstrap seed of a pair: fixed by the pair, so intervals do not move between refreshes."""
+    digest = hashlib.sha256(f"insights:{kind}:{dimension}:{metric}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def pairs() -> list[tuple[str, engine.MetricSpec]]:
+    """Every dimension–metric pair of SURVEYS.md's table, in its order (focus has none)."""
+    return [(dimension.key, spec) for dimension in engine.DIMENSIONS for spec in dimension.metrics]
+
+
+def _counts(reading: Reading | None) -> bool:
+    return reading is not None and reading.value is not None and reading.sample >= engine.MIN_SAMPLE
+
+
+@dataclasses.dataclass
+class _Team:
+    team: Team
+    depth: int
+    leaf: bool
+    people: int
+    current: dict[str, Reading]
+    at_waves: tuple[dict[str, Reading], dict[str, Reading]] | None  # (previous wave's window, latest wave's)
+
+    def wave_change(self) -> dict[str, float | None]:
+        if self.at_waves is None:
+            return {}
+        before, after = self.at_waves
+        return {
+            key: after[key].value - before[key].value if _counts(after[key]) and _counts(before[key]) else None
+            for key in engine.METRICS
+        }
+
+
+def _metric_values(teams: list[_Team]) -> dict[int, list[engine.MetricValue]]:
+    """Each team's mapped metrics with its peers' values: the teams at its depth whose metric counts."""
+    by_depth: dict[int, list[_Team]] = defaultdict(list)
+    for entry in teams:
+        by_depth[entry.depth].append(entry)
+    values: dict[int, list[engine.MetricValue]] = {}
+    for level in by_depth.values():
+        counted = {
+            key: [(entry.team.pk, entry.current[key].value) for entry in level if _counts(entry.current[key])]
+            for key in engine.METRICS
+        }
+        for entry in level:
+            values[entry.team.pk] = [
+                engine.MetricValue(
+                    key,
+                    reading.value,
+                    reading.display,
+                    reading.sample,
+                    [value for team, value in counted[key] if team != entry.team.pk],
+                )
+                for key, reading in entry.current.items()
+            ]
+    return values
+
+
+def _correlations(teams: list[_Team], wave: WaveFigures | None, before: WaveFigures | None) -> list[PairResult]:
+    """Each pair's correlation across leaf teams, and its within-team change (rows without their period yet)."""
+    if wave is None:
+        return []
+    leaves = [entry for entry in teams if entry.leaf]
+    changes = {entry.team.pk: entry.wave_change() for entry in leaves}
+    rows = []
+    for position, (dimension, spec) in enumerate(pairs()):
+        points = []
+        for entry in leaves:
+            score = wave.score(entry.team.pk, dimension)
+            reading = entry.current[spec.key]
+            if score is not None and _counts(reading):
+                points.append([entry.team.pk, entry.team.name, score, reading.value])
+        correlation = stats.correlate(
+            [p[2] for p in points], [p[3] for p in points], seed=pair_seed("level", dimension, spec.key)
+        )
+        change_pairs = []
+        if before is not None:
+            for entry in leaves:
+                team = entry.team.pk
+                if not anonymity.comparable(wave.cell(team), before.cell(team)):
+                    continue
+                now_score, then_score = wave.score(team, dimension), before.score(team, dimension)
+                if now_score is None or then_score is None:
+                    continue
+                change_pairs.append((now_score - then_score, changes[team].get(spec.key)))
+        within = stats.within_team_change(change_pairs, seed=pair_seed("change", dimension, spec.key))
+        rows.append(
+            PairResult(
+                position=position,
+                dimension=dimension,
+                metric=spec.key,
+                n=correlation.n,
+                rho=correlation.rho,
+                low=correlation.low,
+                high=correlation.high,
+                min_n=correlation.min_n,
+                confidence=correlation.confidence,
+                points=points if correlation.enough else [],
+                change_n=within.n,
+                change_rho=within.rho,
+                change_low=within.low,
+                change_high=within.high,
+            )
+        )
+    return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class Computed:
+    """A period's results before they are stored."""
+
+    days: int
+    now: datetime
+    window_start: datetime
+    window_end: datetime
+    campaign: Campaign | None
+    previous: Campaign | None
+    teams: list[tuple[_Team, list[engine.Item]]]
+    ranking: list[engine.OrgItem]
+    pairs: list[PairResult]
+    started: float
+
+
+def insights_compute(
+    *, days: int, now: datetime | None = None, progress: Callable[[int, int, str], None] | None = None
+) -> Computed:
+    """Compute the insight results of the last ``days`` org-zone days, reading and writing nothing of their own
+    (a closed campaign's survey figures are stored on their first read, by ``surveys.published``).
+
+    ``progress(done, total, team name)`` is called after each team's metrics are read (the long part).
+    """
+    started = time.monotonic()
+    now = now or timezone.now()
+    profile = reading_profile()
+    window = inputs.window(days, now, profile)
+    tree = TeamTree.load()
+    campaign = inputs.latest_wave()
+    previous = inputs.previous_wave(campaign) if campaign is not None else None
+    wave = inputs.WaveFigures.load(campaign, tree) if campaign is not None else None
+    before = inputs.WaveFigures.load(previous, tree) if previous is not None else None
+    asked = inputs.dimensions_asked(campaign) if campaign is not None else []
+    windows = [window]
+    if campaign is not None and previous is not None:
+        # The same length of time before each wave closed: what the within-team change compares.
+        windows += [inputs.window(days, c.closes_at, profile) for c in (previous, campaign)]
+
+    people = inputs.people_by_team()
+    parents = set(tree.parents.values())
+    team_rows = list(Team.objects.order_by("name", "pk"))
+    teams: list[_Team] = []
+    for done, team in enumerate(team_rows, start=1):
+        readings = inputs.team_readings(team, windows, now=now)
+        teams.append(
+            _Team(
+                team,
+                tree.depth(team.pk),
+                team.pk not in parents,
+                people.get(team.pk, 0),
+                readings[0],
+                (readings[1], readings[2]) if len(readings) == 3 else None,
+            )
+        )
+        if progress is not None:
+            progress(done, len(team_rows), team.name)
+
+    metric_values = _metric_values(teams)
+    results = []
+    for entry in teams:
+        team_sentiments = inputs.sentiments(entry.team.pk, wave, before, asked) if wave is not None else []
+        items = engine.bottlenecks(engine.TeamInput(team_sentiments, metric_values[entry.team.pk]))
+        results.append((entry, items))
+    ranking = engine.org_ranking([(e.team.name, e.people, items) for e, items in results if e.leaf])
+    return Computed(
+        days,
+        now,
+        window.start,
+        window.end,
+        campaign,
+        previous,
+        results,
+        ranking,
+        _correlations(teams, wave, before),
+        started,
+    )
+
+
+@transaction.atomic
+def insights_store(computed: Computed) -> PeriodResult:
+    """Replace the period's stored results with ``computed``, in one transaction."""
+    # update_or_create locks the period's row: a second refresh of the same period waits for this one.
+    period, _ = PeriodResult.objects.update_or_create(
+        days=computed.days,
+        defaults={
+            "computed_at": computed.now,
+            "window_start": computed.window_start,
+            "window_end": computed.window_end,
+            "campaign": computed.campaign,
+            "previous_campaign": computed.previous,
+            "teams": len(computed.teams),
+            "leaf_teams": sum(1 for entry, _ in computed.teams if entry.leaf),
+            "org_ranking": [dataclasses.asdict(item) for item in computed.ranking],
+        },
+    )
+    period.team_results.all().delete()
+    period.pairs.all().delete()
+    TeamResult.objects.bulk_create(
+        [
+            TeamResult(
+                period=period,
+                team=entry.team,
+                depth=entry.depth,
+                leaf=entry.leaf,
+                people=entry.people,
+                metrics={key: [r.value, r.display, r.sample] for key, r in entry.current.items()},
+                wave_change=entry.wave_change(),
+                items=[dataclasses.asdict(item) for item in items],
+            )
+            for entry, items in computed.teams
+        ],
+        batch_size=500,
+    )
+    for row in computed.pairs:
+        row.period = period
+    PairResult.objects.bulk_create(computed.pairs, batch_size=500)
+    period.seconds = time.monotonic() - computed.started
+    period.save(update_fields=["seconds"])
+    return period
+
+
+def insights_refresh(
+    *, days: int, now: datetime | None = None, progress: Callable[[int, int, str], None] | None = None
+) -> PeriodResult:
+    """Compute and store the insight results of the last ``days`` org-zone days, replacing the period's last ones.
+
+    Everything is read and computed first; only storing holds a transaction, so pages read the previous results
+    until the new ones are in whole.
+    """
+    period = insights_store(insights_compute(days=days, now=now, progress=progress))
+    logger.info("Insights over %s days: %s teams in %.1f s", days, period.teams, period.seconds)
+    return period

@@ -1,0 +1,30 @@
+"""django-q2 entry points for the insights: an hourly schedule recomputes the precomputed results.
+
+``refresh`` (the schedule's function, created by migration 0002) queues one ``refresh_period`` per standard period,
+so that each stays within the worker's timeout and one failing period does not hold the others back. Each is
+idempotent: it recomputes the period from rollups and published survey figures and replaces its stored results in
+one transaction, so a worker killed mid-task leaves the previous results and the retry computes them again.
+"""
+
+from __future__ import annotations
+
+from django_q.tasks import async_task
+
+from insights import services
+from insights.inputs import STANDARD_DAYS
+
+REFRESH_SCHEDULE = "insights.tasks.refresh"
+
+
+def refresh() -> str:
+    """Queue the refresh of every standard period."""
+    for days in STANDARD_DAYS:
+        async_task("insights.tasks.refresh_period", days, group="insights-refresh")
+    return f"queued the insights refresh of {', '.join(map(str, STANDARD_DAYS))} days"
+
+
+def refresh_period(days: int) -> str:
+    if days not in STANDARD_DAYS:
+        return f"{days} days is not a standard period: nothing computed"
+    period = services.insights_refresh(days=days)
+    return f"insights over {days} days: {period.teams} teams in {period.seconds:.1f} s"
