@@ -242,3 +242,24 @@ def page(browser, live_server, page_problems):
     context.close()
     if len(page_problems.items) > page_problems.checked:
         page_problems.assert_none()
+
+
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# What a page may not have: axe-core's impacts "serious" and "critical".
+AXE_BLOCKING = ("serious", "critical")
+
+
+def axe_violations(tab) -> list[str]:
+    """The serious and critical accessibility violations axe-core finds on the tab's page, one line each.
+
+    axe is evaluated through the DevTools protocol, which the page's Content Security Policy does not
+    govern, so the page is checked exactly as it is served (no ``bypass_csp``)."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `npm ci --prefix e360/tests/axe`.", pytrace=False)
+    tab.evaluate(AXE.read_text())
+    result = tab.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['impact']}: {v['id']} ({v['help']}) at {', '.join(str(n['target']) for n in v['nodes'][:3])}"
+        for v in result["violations"]
+        if v["impact"] in AXE_BLOCKING
+    ]

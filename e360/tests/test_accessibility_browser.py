@@ -1,0 +1,28 @@
+"""axe-core in Chromium over the pages leaders and developers read: no serious or critical violation.
+
+Each page is checked as served, under its Content Security Policy, after its charts are drawn.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from e360.tests.conftest import axe_violations
+from e360.tests.test_browser import sign_in
+from surveys.tests import test_results as data
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+org, closed = data.org, data.closed
+
+
+def test_the_survey_results_and_delivery_pages_have_no_serious_violation(page, page_problems, org, closed):
+    page.goto(f"/surveys/{closed.pk}/results/")
+    sign_in(page, "lena@example.com")
+    page.wait_for_load_state("networkidle")
+    assert axe_violations(page) == []
+    for url in ["/", "/surveys/", "/surveys/results/", "/teams/eng/delivery/", "/teams/pay/delivery/?days=30"]:
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        assert axe_violations(page) == [], url
+    page_problems.assert_none()
