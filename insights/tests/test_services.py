@@ -1,0 +1,189 @@
+"""The insights refresh: what it stores per period, who counts as a peer and as a point, the correlations' seeds,
+the hourly task and the command.
+
+Survey figures come from the survey results tests' hand-made organisation; the metric readings of the
+correlation tests are set per team (``inputs.team_readings`` is tested against rollups in test_inputs.py).
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from e360.models import Team
+from insights import engine, inputs, services, tasks
+from insights.inputs import STANDARD_DAYS, Reading
+from insights.models import PairResult, PeriodResult, TeamResult
+from surveys.tests import test_published as published_tests
+from surveys.tests import test_results as data
+from surveys.tests.test_results import bulk_responses, close, open_wave
+
+org, closed = data.org, data.closed
+
+NO_DATA = Reading(None, "no data", 0)
+
+
+def readings(**values: tuple[float, int]) -> dict[str, Reading]:
+    found = dict.fromkeys(engine.METRICS, NO_DATA)
+    for key, (value, sample) in values.items():
+        found[key] = Reading(value, inputs.metric_text(key, value), sample)
+    return found
+
+
+@pytest.fixture
+def metrics_by_team(monkeypatch):
+    """Set each team's readings per window by name: name → list of readings (one per window asked; the last one
+    given repeats). Teams not named have no data."""
+    table: dict[str, list[dict[str, Reading]]] = {}
+
+    def fake(team, windows, *, now):
+        given = table.get(team.name, [readings()])
+        return [given[min(n, len(given) - 1)] for n in range(len(list(windows)))]
+
+    monkeypatch.setattr(inputs, "team_readings", fake)
+    return table
+
+
+def test_a_refresh_stores_every_team_and_every_pair_once(org, closed, metrics_by_team):
+    services.insights_refresh(days=90)
+    period = services.insights_refresh(days=90)  # again: replaced, not added
+    assert PeriodResult.objects.count() == 1
+    assert period.campaign == closed and period.previous_campaign is None
+    assert TeamResult.objects.filter(period=period).count() == Team.objects.count() == 6
+    assert PairResult.objects.filter(period=period).count() == len(services.pairs()) == 33
+    leaves = set(TeamResult.objects.filter(leaf=True).values_list("team__slug", flat=True))
+    assert leaves == {"pay-api", "search", "tiny", "sales-tools"}
+    assert period.leaf_teams == 4
+    assert period.window_end > period.window_start
+
+
+def test_a_hidden_team_s_items_carry_no_sentiment_number(org, closed, metrics_by_team):
+    services.insights_refresh(days=90)
+    search = TeamResult.objects.get(team=org.search)  # 2 responses, fewer than k = 3
+    for item in search.items:
+        if item["sentiment"] is not None:
+            assert item["sentiment"]["shown"] is False
+            assert item["sentiment"]["percent_favourable"] is None and item["sentiment"]["responses"] == 0
+            assert item["sentiment"]["hidden_text"] == "fewer than 3 responses"
+    assert "favourable" not in " ".join(item["explanation"] for item in search.items)
+    pay = TeamResult.objects.get(team=org.pay)
+    ci = next(item for item in pay.items if item["dimension"] == "ci_cd")
+    assert ci["sentiment"]["shown"] is True and ci["sentiment"]["responses"] == 7
+
+
+def test_peers_are_the_teams_at_the_same_depth_whose_metric_rests_on_enough(org, closed, metrics_by_team):
+    metrics_by_team.update(
+        {
+            "Payments": [readings(pipeline_failure_rate=(0.30, 40))],
+            "Search": [readings(pipeline_failure_rate=(0.10, 40))],
+            "Tiny": [readings(pipeline_failure_rate=(0.90, 3))],  # too little data: not a peer
+            "Payments API": [readings(pipeline_failure_rate=(0.01, 40))],  # one level below: not a peer
+            "Engineering": [readings(pipeline_failure_rate=(0.05, 400))],
+        }
+    )
+    services.insights_refresh(days=30)
+    pay = TeamResult.objects.get(team=org.pay)
+    ci = next(item for item in pay.items if item["dimension"] == "ci_cd")
+    failure = next(m for m in ci["metrics"] if m["key"] == "pipeline_failure_rate")
+    assert failure["peers"] == 1  # Search
+    assert failure["note"] == "too few teams to compare (2, need 5)"
+    assert TeamResult.objects.get(team=org.pay).metrics["pipeline_failure_rate"] == [0.30, "30%", 40]
+
+
+def test_the_org_ranking_weighs_leaf_teams_by_their_people(org, closed, metrics_by_team):
+    period = services.insights_refresh(days=90)
+    people = dict(TeamResult.objects.filter(period=period, leaf=True).values_list("team__slug", "people"))
+    assert people == {"pay-api": 3, "search": 4, "tiny": 2, "sales-tools": 1}
+    assert len(period.org_ranking) == len(engine.DIMENSIONS)
+    assert {item["dimension"] for item in period.org_ranking} == set(engine.DIMENSIONS_BY_KEY)
+
+
+# --- Correlations -------------------------------------------------------------------------------------------------
+
+
+def squad_waves(org, first: list[int], second: list[int]):
+    """Squads under Engineering, each answering 4 responses a wave, ``first[n]`` / ``second[n]`` of them
+    favourable on ci_fast; two closed waves of one series."""
+    squads = published_tests.squads(org, len(first))
+    waves = []
+    for favourable, series, number in ((first, None, 1), (second, "same", 2)):
+        campaign = open_wave(org) if series is None else open_wave(org, series=waves[0].series, wave=number)
+        for team, good in zip(squads, favourable, strict=True):
+            bulk_responses(campaign, team, good, (5, 1, 4, 9, "Backend", ""))
+            bulk_responses(campaign, team, 4 - good, (1, 5, 2, 3, "Backend", ""))
+        waves.append(close(campaign))
+    return squads, waves
+
+
+def test_a_pair_is_correlated_over_the_shown_leaf_teams_with_a_stable_seed(org, metrics_by_team):
+    first = [0, 1, 2, 3, 4, 0, 1, 2, 3]
+    second = [1, 2, 3, 4, 4, 1, 2, 3, 4]
+    squads, _ = squad_waves(org, first, second)
+    for n, team in enumerate(squads):
+        # The better a squad feels about CI, the lower its failure rate; each improved as its score did.
+        current = readings(pipeline_failure_rate=(0.5 - 0.1 * second[n] + 0.001 * n, 50))
+        before_previous = readings(pipeline_failure_rate=(0.5 - 0.1 * first[n], 50))
+        metrics_by_team[team.name] = [current, before_previous, current]
+    metrics_by_team["Search"] = [readings(pipeline_failure_rate=(0.99, 50))]  # too few responses: never a point
+    period = services.insights_refresh(days=90)
+    pair = PairResult.objects.get(period=period, dimension="ci_cd", metric="pipeline_failure_rate")
+    assert pair.n == 9 and pair.rho is not None and pair.rho < -0.9
+    assert pair.high < 0  # the interval excludes zero
+    assert {name for _, name, _, _ in pair.points} == {team.name for team in squads}
+    assert pair.change_n == 9 and pair.change_rho < 0
+    # The seed is the pair's: the same data give the same interval.
+    again = PairResult.objects.get(
+        period=services.insights_refresh(days=90), dimension="ci_cd", metric="pipeline_failure_rate"
+    )
+    assert (again.low, again.high, again.change_low, again.change_high) == (
+        pair.low,
+        pair.high,
+        pair.change_low,
+        pair.change_high,
+    )
+    assert services.pair_seed("level", "ci_cd", "flaky_rate") != services.pair_seed("change", "ci_cd", "flaky_rate")
+
+
+def test_below_eight_teams_a_pair_stores_no_number_and_no_points(org, metrics_by_team):
+    squads, _ = squad_waves(org, [0, 1, 2, 3, 4, 0, 1], [0, 1, 2, 3, 4, 0, 1])
+    for n, team in enumerate(squads):
+        metrics_by_team[team.name] = [readings(pipeline_failure_rate=(0.1 * n, 50))]
+    period = services.insights_refresh(days=90)
+    pair = PairResult.objects.get(period=period, dimension="ci_cd", metric="pipeline_failure_rate")
+    assert (pair.n, pair.rho, pair.low, pair.high, pair.points) == (7, None, None, None, [])
+
+
+def test_a_team_whose_metric_rests_on_too_little_is_not_a_point(org, metrics_by_team):
+    squads, _ = squad_waves(org, [0, 1, 2, 3, 4, 0, 1, 2], [0, 1, 2, 3, 4, 0, 1, 2])
+    for n, team in enumerate(squads):
+        metrics_by_team[team.name] = [readings(pipeline_failure_rate=(0.1 * n, 50 if n else 9))]
+    period = services.insights_refresh(days=90)
+    pair = PairResult.objects.get(period=period, dimension="ci_cd", metric="pipeline_failure_rate")
+    assert pair.n == 7 and pair.rho is None
+
+
+# --- Task, schedule, command --------------------------------------------------------------------------------------
+
+
+def test_the_hourly_schedule_runs_the_refresh(db):
+    schedule = Schedule.objects.get(func=tasks.REFRESH_SCHEDULE)
+    assert (schedule.schedule_type, schedule.repeats) == (Schedule.HOURLY, -1)
+
+
+def test_the_task_refreshes_every_standard_period(org, closed, metrics_by_team):
+    assert tasks.refresh().startswith("queued")
+    assert sorted(PeriodResult.objects.values_list("days", flat=True)) == list(STANDARD_DAYS)
+    assert tasks.refresh_period(45) == "45 days is not a standard period: nothing computed"
+
+
+def test_the_command_reports_progress(org, closed, metrics_by_team):
+    out = StringIO()
+    call_command("refresh_insights", "--days", "30", stdout=out)
+    text = out.getvalue()
+    assert "Insights over the last 30 days:" in text
+    assert "team 6 of 6" in text
+    assert "6 teams (4 without sub-teams), 33 dimension–metric pairs" in text
+    assert list(PeriodResult.objects.values_list("days", flat=True)) == [30]
