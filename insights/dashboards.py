@@ -238,17 +238,19 @@ def _sparkline(
     key: str, what: str, weeks: list[Week], values: list[float | None], texts: list[str | None]
 ) -> Sparkline:
     known = [
-        (week.label, value, text) for week, value, text in zip(weeks, values, texts, strict=True) if value is not None
+        (week.label.rstrip("*"), value, text)
+        for week, value, text in zip(weeks, values, texts, strict=True)
+        if value is not None
     ]
     if not known:
-        description = f"{what}, week by week: no data in this period."
+        description = f"{what} per week: no data in this period."
     else:
-        (first_label, _, first_text), (last_label, _, last_text) = known[0], known[-1]
+        first, last = known[0], known[-1]
         low = min(known, key=lambda item: item[1])
         high = max(known, key=lambda item: item[1])
         description = (
-            f"{what}, week by week: {first_text} in the week of {first_label}, {last_text} in the week of "
-            f"{last_label}; lowest {low[2]}, highest {high[2]}. Every week's figure is in the weekly table."
+            f"{what} per week, {len(weeks)} weeks: {first[2]} in the week of {first[0]}, {last[2]} in the week of "
+            f"{last[0]}; highest {high[2]} (week of {high[0]}), lowest {low[2]}. The weekly table has every week."
         )
     return Sparkline(key, tuple(values), description)
 
