@@ -1,7 +1,8 @@
 """What every app's benchmark command shares: a gunicorn server on loopback, percentiles,
 timed in-process reads, the machine's speed, and the printed table.
 
-``make bench`` runs ``manage.py bench`` (delivery metrics) and ``manage.py bench_surveys``;
+``make bench`` runs ``manage.py bench`` (delivery metrics), ``manage.py bench_surveys`` and
+``manage.py bench_insights``;
 each prints rows of (what, figure, how measured, budget verdict).
 """
 
