@@ -45,6 +45,7 @@ __all__ = [
     "WaveGrid",
     "bottlenecks",
     "correlations",
+    "pick_pair",
     "sentiment",
     "sentiment_waves",
     "standard_days",
@@ -322,7 +323,8 @@ def _optional_url(name: str, slug: str) -> str | None:
 def evidence_urls(team: Team, days: int) -> dict[str, list[tuple[str, str]]]:
     """Per dimension, the pages listing the records behind its metrics for the team and period.
 
-    The delivery page offers ``display.PERIODS``; a longer period links to its longest, and the label says which.
+    The delivery and operational pages offer ``display.PERIODS``; a longer period links to their longest, and the
+    label says which.
     """
     shown_days = days if days in display.PERIODS else max(display.PERIODS)
     delivery = f"{reverse('metrics:team-delivery', args=[team.slug])}?days={shown_days}"
@@ -333,8 +335,10 @@ def evidence_urls(team: Team, days: int) -> dict[str, list[tuple[str, str]]]:
     links: dict[str, list[tuple[str, str]]] = {}
     pipelines = _optional_url("metrics:team-pipelines", team.slug)
     reviews = _optional_url("metrics:team-reviews", team.slug)
-    pipeline_links = [("Pipeline runs and failing workflows", f"{pipelines}?days={days}")] if pipelines else []
-    review_links = [("Pull requests waiting for a first review", f"{reviews}?days={days}")] if reviews else []
+    pipeline_links = (
+        [(f"Pipeline runs and failing workflows{suffix}", f"{pipelines}?days={shown_days}")] if pipelines else []
+    )
+    review_links = [("Pull requests waiting for a first review", f"{reviews}?days={shown_days}")] if reviews else []
     links["ci_cd"] = [*pipeline_links, deployments]
     links["code_review"] = [*review_links, changes]
     links["release"] = [deployments, changes]
@@ -457,6 +461,18 @@ def _pair(row: PairResult) -> Pair:
         within,
         points,
     )
+
+
+def pick_pair(result: Correlations, key: str | None) -> Pair | None:
+    """The pair ``key`` names ("ci_cd--flaky_rate"); by default the first, in the table's order, whose interval
+    excludes zero, else the first with enough teams to tell, else the first."""
+    if key is not None:
+        return next((pair for pair in result.pairs if pair.key == key), None)
+    for wanted in (lambda p: p.correlation.excludes_zero, lambda p: p.correlation.enough, lambda p: True):
+        found = next((pair for pair in result.pairs if wanted(pair)), None)
+        if found is not None:
+            return found
+    return None
 
 
 def correlations(days: int, viewer: User) -> Correlations:

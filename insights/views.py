@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 from e360 import access
 from e360.views import HtmxHttpRequest
 from insights import selectors
+from insights.services import pairs
 
 BOTTLENECKS = "insights/bottlenecks.html"
 CORRELATIONS = "insights/correlations.html"
@@ -92,12 +93,20 @@ def correlations(request: HtmxHttpRequest) -> HttpResponse:
     except BadPeriod:
         return _bad_period()
     result = selectors.correlations(days, request.user)
-    return _render(request, CORRELATIONS, {"result": result, "charts": _charts(result)})
+    keys = [f"{dimension}--{spec.key}" for dimension, spec in pairs()]
+    asked = request.GET.get("pair")
+    if asked is not None and asked not in keys:
+        return HttpResponseBadRequest("pair must be a dimension and a metric of the mapping, as the table links them.")
+    shown = selectors.pick_pair(result, asked)
+    context = {"result": result, "shown": shown, "charts": _charts(shown)}
+    return _render(request, CORRELATIONS, context)
 
 
-def _charts(result: selectors.Correlations) -> list[dict]:
-    """One scatter per pair with a number to show, for static/insights/correlations.js: teams as points (only
-    those whose sentiment is shown), % favourable across, the metric up."""
+def _charts(pair: selectors.Pair | None) -> list[dict]:
+    """The picked pair's scatter, for static/insights/correlations.js: teams as points (only those whose sentiment
+    is shown), % favourable across, the metric up; none below 8 teams."""
+    if pair is None or not pair.correlation.enough:
+        return []
     return [
         {
             "id": f"scatter-{pair.key}",
@@ -105,6 +114,4 @@ def _charts(result: selectors.Correlations) -> list[dict]:
             "y": f"{pair.metric_label} ({pair.axis_unit})",
             "points": [{"x": round(p.score, 1), "y": round(p.axis_value, 2), "team": p.team} for p in pair.points],
         }
-        for pair in result.pairs
-        if pair.correlation.enough
     ]

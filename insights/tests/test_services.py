@@ -14,10 +14,10 @@ from django.core.management import call_command
 from django_q.models import Schedule
 
 from e360.models import Team
+from e360.tests.factories import TeamFactory
 from insights import engine, inputs, services, tasks
 from insights.inputs import STANDARD_DAYS, Reading
 from insights.models import PairResult, PeriodResult, TeamResult
-from surveys.tests import test_published as published_tests
 from surveys.tests import test_results as data
 from surveys.tests.test_results import bulk_responses, close, open_wave
 
@@ -104,10 +104,21 @@ def test_the_org_ranking_weighs_leaf_teams_by_their_people(org, closed, metrics_
 # --- Correlations -------------------------------------------------------------------------------------------------
 
 
-def squad_waves(org, first: list[int], second: list[int]):
+def make_squads(org, count: int, prefix: str) -> list[Team]:
+    """``count`` sibling teams under Engineering, of 4 people each."""
+    teams = []
+    for n in range(count):
+        team = TeamFactory(name=f"{prefix} {n}", slug=f"{prefix.lower()}-{n}", parent=org.eng)
+        for person in range(4):
+            data._person(f"{prefix.lower()}-{n}-{person}", team)
+        teams.append(team)
+    return teams
+
+
+def squad_waves(org, first: list[int], second: list[int], prefix: str = "Squad"):
     """Squads under Engineering, each answering 4 responses a wave, ``first[n]`` / ``second[n]`` of them
     favourable on ci_fast; two closed waves of one series."""
-    squads = published_tests.squads(org, len(first))
+    squads = make_squads(org, len(first), prefix)
     waves = []
     for favourable, series, number in ((first, None, 1), (second, "same", 2)):
         campaign = open_wave(org) if series is None else open_wave(org, series=waves[0].series, wave=number)
