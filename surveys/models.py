@@ -354,6 +354,11 @@ class GroupScore(models.Model):
     status = models.CharField(max_length=10, help_text="shown, too_few, suppressed or no_data (k).")
     text_status = models.CharField(max_length=10, help_text="The same decided with the text threshold.")
     responses = models.PositiveIntegerField(null=True, blank=True)
+    participation_status = models.CharField(
+        max_length=10, default="no_data", help_text="The cell of the group's invitee count (k)."
+    )
+    invited = models.PositiveIntegerField(null=True, blank=True)
+    responded = models.PositiveIntegerField(null=True, blank=True)
     dimensions = models.JSONField(
         default=dict,
         blank=True,

@@ -36,7 +36,7 @@ from surveys.anonymity import ORG, Label
 from surveys.models import CHOICE_KINDS, LIKERT_KINDS, Answer, GroupScore, Invitation, Kind, Question, Response
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from surveys.models import Campaign
     from surveys.tree import TeamTree
@@ -79,14 +79,11 @@ def _stored(campaign: Campaign, basis: str, teams: list[int] | None) -> dict[Lab
 def _store(campaign: Campaign, tree: TeamTree, basis: str) -> None:
     asked = questions(campaign)
     tally = _Tally(campaign, tree, asked)
-    invited = Invitation.objects.filter(campaign=campaign, team__isnull=False).values_list("team_id", flat=True)
-    candidates = [
-        ORG,
-        *tree.closure(tally.responses),
-        *tree.closure(team for team in invited.distinct().order_by() if team in tree.parents),
-    ]
+    invitations = invitation_counts(campaign, tree)
+    candidates = [ORG, *tree.closure(tally.responses), *tree.closure(invitations)]
     cells = anonymity.shown_groups(tally.responses, tree.parents, campaign.k, candidates)
     text_cells = anonymity.shown_groups(tally.responses, tree.parents, campaign.text_threshold, candidates)
+    participation = participation_cells(invitations, tree, campaign.k, candidates)
     scores = {group: tally.scores(group) for group, cell in cells.items() if cell.shown}
     dimensions = sorted({q.dimension for q in asked if q.kind in LIKERT_KINDS and q.dimension})
     rows = {}
@@ -98,7 +95,10 @@ def _store(campaign: Campaign, tree: TeamTree, basis: str) -> None:
             depth=tree.depth(group),
             status=cell.status,
             text_status=text_cells[group].status,
+            participation_status=participation[group][0].status,
         )
+        if participation[group][0].shown:
+            row.invited, row.responded = participation[group][0].n, participation[group][1]
         if group in scores:
             row.responses = cell.n
             row.counts = scores[group].as_counts()
@@ -112,6 +112,37 @@ def _store(campaign: Campaign, tree: TeamTree, basis: str) -> None:
     GroupScore.objects.filter(campaign=campaign).exclude(basis=basis).delete()
     # Two first reads may compute at once: the figures are the same, and the second one's rows are dropped.
     GroupScore.objects.bulk_create(rows.values(), batch_size=500, ignore_conflicts=True)
+
+
+def invitation_counts(campaign: Campaign, tree: TeamTree) -> dict[Label, tuple[int, int]]:
+    """Invitee team (ORG: none, or deleted since) → (invited, responded)."""
+    rows = (
+        Invitation.objects.filter(campaign=campaign)
+        .values("team_id")
+        .annotate(invited=Count("id"), responded=Count("id", filter=Q(responded=True)))
+        .values_list("team_id", "invited", "responded")
+        .order_by()
+    )
+    counts: dict[Label, tuple[int, int]] = {}
+    for team, invited, responded in rows:
+        key = team if team in tree.parents else ORG
+        before = counts.get(key, (0, 0))
+        counts[key] = (before[0] + invited, before[1] + responded)
+    return counts
+
+
+def participation_cells(
+    invitations: Mapping[Label, tuple[int, int]], tree: TeamTree, k: int, candidates: Iterable[Label]
+) -> dict[Label, tuple[anonymity.Cell, int]]:
+    """Each candidate's cell over invitee counts (rules 3 and 4: a rate never says whether one or two named people
+    answered), and how many of its invitees answered."""
+    invited = {team: counts[0] for team, counts in invitations.items()}
+    cells = anonymity.shown_groups(invited, tree.parents, k, candidates)
+    responded: Counter[Label] = Counter()
+    for team, (_, answered) in invitations.items():
+        for group in [ORG] if team is ORG else [ORG, *tree.chain(team)]:
+            responded[group] += answered
+    return {group: (cell, responded[group]) for group, cell in cells.items()}
 
 
 def _rank(rows: Iterable[GroupScore], dimensions: list[str]) -> None:

@@ -374,6 +374,14 @@ class _Wave:
         row = self.rows.get(group)
         return Cell(0, "no_data") if row is None else Cell(row.responses or 0, row.text_status)
 
+    def participation(self, group: Label) -> ParticipationFigure:
+        row = self.rows.get(group)
+        if row is None:
+            return _participation_figure(Cell(0, "no_data"), 0, self.campaign.k)
+        return _participation_figure(
+            Cell(row.invited or 0, row.participation_status), row.responded or 0, self.campaign.k
+        )
+
     def dimension(self, group: Label, key: str) -> dict:
         """A shown group's figures for a dimension: score (% favourable), mean, and percentile and peers if ranked."""
         return self.rows[group].dimensions.get(key) or {"score": None, "mean": None}
@@ -439,22 +447,16 @@ def _previous_wave(campaign: Campaign) -> Campaign | None:
 
 
 def _participation(scope: CampaignAccess, groups: list[Group]) -> dict[Label, ParticipationFigure]:
-    campaign, tree = scope.campaign, scope.tree
-    invited = {team: counts[0] for team, counts in scope.invitations.items()}
-    candidates = [ORG, *tree.closure(invited), *(g.id for g in groups)]
-    cells = anonymity.shown_groups(invited, tree.parents, campaign.k, candidates)
-    responded: Counter[Label] = Counter()
-    for team, (_, answered) in scope.invitations.items():
-        for group in [ORG] if team is ORG else [ORG, *tree.chain(team)]:
-            responded[group] += answered
-    figures: dict[Label, ParticipationFigure] = {}
-    for group in groups:
-        cell = cells[group.id]
-        if cell.shown:
-            figures[group.id] = ParticipationFigure("shown", "", scoring.participation(cell.n, responded[group.id]))
-        else:
-            figures[group.id] = ParticipationFigure(cell.status, status_text(cell.status, campaign.k, noun="invited"))
-    return figures
+    """An open campaign's participation per group (a closed one's is stored with its figures)."""
+    candidates = [ORG, *scope.tree.closure(scope.invitations), *(g.id for g in groups)]
+    cells = published.participation_cells(scope.invitations, scope.tree, scope.campaign.k, candidates)
+    return {g.id: _participation_figure(*cells[g.id], scope.campaign.k) for g in groups}
+
+
+def _participation_figure(cell: Cell, responded: int, k: int) -> ParticipationFigure:
+    if cell.shown:
+        return ParticipationFigure("shown", "", scoring.participation(cell.n, responded))
+    return ParticipationFigure(cell.status, status_text(cell.status, k, noun="invited"))
 
 
 def _text_figures(wave: _Wave, tree: TeamTree, group: Label) -> tuple[TextFigure, ...]:
@@ -483,13 +485,19 @@ def _text_figures(wave: _Wave, tree: TeamTree, group: Label) -> tuple[TextFigure
 
 
 def campaign_results(
-    scope: CampaignAccess, *, team: str | None = None, levels: int | None = None, every_question: bool = True
+    scope: CampaignAccess,
+    *,
+    team: str | None = None,
+    levels: int | None = None,
+    every_question: bool = True,
+    texts: bool = True,
 ) -> Results:
     """The results ``scope``'s viewer may see, narrowed to ``team``'s subtree (a slug) when given.
 
     The output lists the organisation, then the campaign's teams the viewer sees (within ``team`` if given, and at
     most ``levels`` below it when given: a page of a large organisation lists its groups, not its 400 teams); the
-    focused group (``team``, else the organisation) also gets its free text. Every group gets its per-question
+    focused group (``team``, else the organisation) also gets its free text, unless ``texts`` is False (a
+    dashboard's summary). Every group gets its per-question
     figures, or only the focused one without ``every_question`` (the page charts the focused group's alone).
     An unknown team, or one the viewer may not see, is a 404. Cells are decided over every group whatever is
     listed, so what a page lists never changes what it shows.
@@ -505,8 +513,8 @@ def campaign_results(
         listed = {t for t in listed if _below(t, focus, tree) <= levels}
     groups = _ordered(listed, tree)
     pickable = tuple(_ordered(set(scope.visible), tree)[1:])
-    participation = _participation(scope, groups)
     if not campaign.is_closed:
+        participation = _participation(scope, groups)
         results = tuple(GroupResult(g, participation[g.id]) for g in groups)
         return Results(campaign, False, results, _find(results, focus), pickable)
 
@@ -519,7 +527,7 @@ def campaign_results(
     results = tuple(
         _group_result(
             g,
-            participation[g.id],
+            wave.participation(g.id),
             wave,
             previous,
             columns,
@@ -538,7 +546,7 @@ def campaign_results(
         previous_campaign,
         columns,
         has_enps,
-        _text_figures(wave, tree, focus),
+        _text_figures(wave, tree, focus) if texts else (),
     )
 
 
