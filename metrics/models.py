@@ -226,6 +226,11 @@ class PullRequest(models.Model):
                 condition=Q(attended_at__isnull=True, is_direct_push=False),
                 name="pr_unattended",
             ),
+            models.Index(  # the same, oldest first without a service filter (the organisation's queue)
+                fields=["opened_at"],
+                condition=Q(attended_at__isnull=True, is_direct_push=False),
+                name="pr_unattended_by_age",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -418,7 +423,16 @@ class PipelineRun(models.Model):
     class Meta:
         ordering = ["-finished_at"]
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="pipeline_run_unique_per_source")]
-        indexes = [models.Index(fields=["service", "finished_at"])]
+        indexes = [
+            models.Index(fields=["service", "finished_at"]),
+            # The window's runs without a service filter (the organisation's pipeline page), and what it
+            # counts of them per workflow read from the index alone, not from rows all over the table.
+            models.Index(
+                fields=["finished_at"],
+                include=["service", "workflow", "status", "is_default_branch", "duration_seconds"],
+                name="pipeline_run_window",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.workflow} #{self.attempt} {self.status}"
