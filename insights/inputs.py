@@ -194,7 +194,9 @@ def people_by_team() -> dict[int, int]:
 
 
 def latest_wave() -> Campaign | None:
-    """The latest closed campaign that asked dimension questions (likert questions with a dimension)."""
+    """The latest closed campaign that asked dimension questions (likert questions with a dimension), preferring
+    one that invited everyone: a later post-incident or onboarding survey of one team asks a few dimensions of a
+    few people, and must not take the organisation-wide wave's place for every other team."""
     return (
         Campaign.objects.filter(
             status=Campaign.Status.CLOSED,
@@ -203,7 +205,7 @@ def latest_wave() -> Campaign | None:
         )
         .select_related("version", "series")
         .distinct()
-        .order_by("-closes_at", "-pk")
+        .order_by("-everyone", "-closes_at", "-pk")
         .first()
     )
 

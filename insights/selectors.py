@@ -101,7 +101,8 @@ class Sentiment:
 
 
 def _dimension_campaigns() -> list[Campaign]:
-    """Closed campaigns that asked dimension questions, newest first."""
+    """Closed campaigns that asked dimension questions, newest first, those that invited everyone before the
+    others (as ``inputs.latest_wave`` picks the wave the rankings use)."""
     return list(
         Campaign.objects.filter(
             status=Campaign.Status.CLOSED,
@@ -109,7 +110,7 @@ def _dimension_campaigns() -> list[Campaign]:
             version__questions__dimension__gt="",
         )
         .distinct()
-        .order_by("-closes_at", "-pk")
+        .order_by("-everyone", "-closes_at", "-pk")
     )
 
 

@@ -20,6 +20,7 @@ from metrics.services import (
 )
 from metrics.tests import test_pages as pages
 from surveys.anonymity import ORG
+from surveys.models import Campaign
 from surveys.tests import test_results as data
 from surveys.tests.test_results import PAY, answer, close, open_wave
 from surveys.tree import TeamTree
@@ -161,6 +162,17 @@ def test_the_latest_wave_is_the_latest_closed_one_with_dimension_questions(org, 
     assert inputs.latest_wave() == second
     assert inputs.previous_wave(second) == closed
     assert inputs.dimensions_asked(second) == ["ci_cd", "focus"]
+
+
+def test_an_organisation_wide_wave_is_preferred_to_a_later_one_of_a_few_teams(org, closed):
+    everyone = open_wave(org)
+    Campaign.objects.filter(pk=everyone.pk).update(everyone=True)
+    answer(everyone, org.pay, *PAY)
+    everyone = close(everyone)
+    one_team = open_wave(org)  # a later survey of Engineering only (a post-incident survey, say)
+    answer(one_team, org.pay, *PAY)
+    close(one_team)
+    assert inputs.latest_wave() == everyone
 
 
 def test_a_shown_team_s_sentiment_carries_its_score_and_the_org_s(org, closed):
