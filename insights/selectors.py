@@ -146,8 +146,9 @@ def sentiment(team: Team | None, viewer: User) -> Sentiment:
     scope = _latest_access(team, viewer)
     if scope is None:
         return Sentiment(None, None, "no_data", "no closed survey with results for this team yet", None, None, (), "")
+    # The focused group alone (levels=0) and no free text: a summary reads figures, never answers' words.
     results = survey_results.campaign_results(
-        scope, team=team.slug if team is not None else None, levels=0, every_question=False
+        scope, team=team.slug if team is not None else None, levels=0, every_question=False, texts=False
     )
     focus, org = results.focus, results.groups[0]
     org_scores = {
