@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from metrics import views, webhooks
+from metrics import operations_views, views, webhooks
 
 app_name = "metrics"
 
@@ -31,6 +31,13 @@ page_patterns = [
     path("services/<slug:slug>/delivery/summary/", views.service_delivery_summary, name="service-delivery-summary"),
     path("teams/<slug:slug>/delivery/", views.team_delivery, name="team-delivery"),
     path("teams/<slug:slug>/delivery/summary/", views.team_delivery_summary, name="team-delivery-summary"),
+    # Operational views: pull requests waiting for a first review, and pipeline reliability.
+    path("services/<slug:slug>/reviews/", operations_views.service_reviews, name="service-reviews"),
+    path("teams/<slug:slug>/reviews/", operations_views.team_reviews, name="team-reviews"),
+    path("reviews/", operations_views.organisation_reviews, name="reviews"),
+    path("services/<slug:slug>/pipelines/", operations_views.service_pipelines, name="service-pipelines"),
+    path("teams/<slug:slug>/pipelines/", operations_views.team_pipelines, name="team-pipelines"),
+    path("pipelines/", operations_views.organisation_pipelines, name="pipelines"),
 ]
 
 urlpatterns = [
