@@ -45,6 +45,14 @@
     };
   }
 
+  // The line spans weeks without a figure; a series with a single figure would draw nothing: a dot.
+  function loneDot(context) {
+    var known = context.dataset.data.filter(function (value) {
+      return value !== null;
+    });
+    return known.length === 1 && context.dataset.data[context.dataIndex] !== null ? 2.5 : 0;
+  }
+
   function sparklineConfig(labels, values, spec) {
     var colour = token(spec.colour, "#0b5cad");
     return {
@@ -57,7 +65,7 @@
             borderColor: colour,
             backgroundColor: colour,
             borderWidth: 2,
-            pointRadius: 0,
+            pointRadius: loneDot,
             pointHoverRadius: 3,
             pointHitRadius: 6,
             spanGaps: true,
