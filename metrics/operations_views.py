@@ -133,16 +133,26 @@ def _page_number(request: HtmxHttpRequest) -> int:
     value = request.GET.get("page")
     if value is None:
         return 1
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+    # Nine digits at most: Python refuses to read a number of thousands (a 500, not a 400).
+    if not (value.isascii() and value.isdigit() and len(value) <= 9) or int(value) < 1:
         raise BadInput(f"Unknown page “{value[:20]}”: pages are numbered from 1.")
     return int(value)
+
+
+def _text(request: HtmxHttpRequest, name: str) -> str:
+    """A text parameter that reaches a query: at most ``MAX_FILTER_LENGTH`` characters and no NUL
+    (which PostgreSQL refuses in a string, a 500 rather than a 400)."""
+    value = request.GET.get(name, "")
+    if len(value) > MAX_FILTER_LENGTH or "\x00" in value:
+        raise BadInput(f"A {name} is at most {MAX_FILTER_LENGTH} characters, none of them NUL.")
+    return value
 
 
 def _period(request: HtmxHttpRequest, area: Area) -> tuple[int, d.Window]:
     value = request.GET.get("days")
     if value is None:
         days = display.DEFAULT_PERIOD
-    elif value.isascii() and value.isdigit() and int(value) in display.PERIODS:
+    elif value in {str(days) for days in display.PERIODS}:
         days = int(value)
     else:
         choices = ", ".join(str(days) for days in display.PERIODS)
@@ -196,10 +206,10 @@ class QueueFilter:
 
 def _queue_filter(request: HtmxHttpRequest, area: Area, queue: operations.ReviewQueue) -> QueueFilter:
     team = bucket = None
-    if slug := request.GET.get("team"):
+    if slug := _text(request, "team"):
         # A team of the area (one of its services' owners), even with nothing waiting.
         owners = {s.owner_id for s in area.services}
-        team = Team.objects.filter(slug=slug[:MAX_FILTER_LENGTH], id__in=owners).only("id", "name", "slug").first()
+        team = Team.objects.filter(slug=slug, id__in=owners).only("id", "name", "slug").first()
         if team is None:
             raise BadInput(f"No team “{slug[:100]}” owns a service on this page.")
     if key := request.GET.get("age"):
@@ -333,9 +343,7 @@ def _run_filter(request: HtmxHttpRequest, area: Area) -> RunFilter:
         service = area.service_by_slug(slug)
         if service is None:
             raise BadInput(f"No service “{slug[:100]}” on this page.")
-    workflow = request.GET.get("workflow", "")
-    if len(workflow) > MAX_FILTER_LENGTH:
-        raise BadInput(f"A workflow name is at most {MAX_FILTER_LENGTH} characters.")
+    workflow = _text(request, "workflow")
     status = request.GET.get("status", "")
     if status and status not in PipelineRun.Status.values:
         raise BadInput(f"Unknown status “{status[:20]}”: choose one of {', '.join(PipelineRun.Status.values)}.")

@@ -324,10 +324,14 @@ class TestTeamPage:
             ({"days": "ninety"}, "Unknown period"),
             ({"page": "x"}, "Unknown page"),
             ({"page": "-1"}, "Unknown page"),
+            ({"page": "9" * 5000}, "Unknown page"),
+            ({"days": "9" * 5000}, "Unknown period"),
+            ({"days": "090"}, "Unknown period"),
             ({"status": "exploded"}, "Unknown status"),
             ({"service": "search-api"}, "No service"),  # another team's
             ({"service": "nothing"}, "No service"),
             ({"workflow": "w" * 201}, "at most 200 characters"),
+            ({"workflow": "c%00i"}, "none of them NUL"),
         ],
     )
     def test_bad_input_answers_400_with_what_was_wrong(self, client, owner, runs, query, message):

@@ -318,10 +318,12 @@ class TestTeamPage:
             ({"page": "x"}, "Unknown page"),
             ({"page": "0"}, "Unknown page"),
             ({"page": "²"}, "Unknown page"),
+            ({"page": "9" * 5000}, "Unknown page"),
             ({"age": "forever"}, "Unknown age"),
             ({"team": "nobody"}, "No team"),
             ({"team": "search"}, "No team"),  # exists, but owns nothing on this page
             ({"teams": "some"}, "Unknown teams"),
+            ({"team": "pay%00ments"}, "none of them NUL"),
         ],
     )
     def test_bad_input_answers_400_with_what_was_wrong(self, client, owner, queue, query, message):
