@@ -128,7 +128,8 @@ def scope_figures(scope: Scope, period: Period, *, now: datetime) -> Figures:
 
 @dataclass(frozen=True)
 class Week:
-    """One ISO week of the period as the sparklines and the weekly tables show it.
+    """One ISO week of the period as the sparklines and the weekly table show it, its texts made once
+    (a year's table has 53 rows: the template reads fields, it computes nothing).
 
     Durations are medians in hours of the week's changes (lead time) and recovered failures (recovery);
     rates are shares of the week's production deployments. None is "no data", never 0.
@@ -141,36 +142,49 @@ class Week:
     lead_time: float | None
     recovery: float | None
     recovered: int
+    succeeded: int
+    failure_rate: float | None
+    rework_rate: float | None
+    lead_time_text: str | None
+    recovery_text: str | None
+    failure_rate_text: str | None
+    rework_rate_text: str | None
 
-    @property
-    def succeeded(self) -> int:
-        return self.deployments - self.failed
+    @classmethod
+    def of(
+        cls,
+        label: str,
+        *,
+        deployments: int,
+        failed: int,
+        rework: int,
+        lead_time: float | None,
+        recovery: float | None,
+        recovered: int,
+    ) -> Week:
+        failure_rate = failed / deployments if deployments else None
+        rework_rate = rework / deployments if deployments else None
+        return cls(
+            label=label,
+            deployments=deployments,
+            failed=failed,
+            rework=rework,
+            lead_time=lead_time,
+            recovery=recovery,
+            recovered=recovered,
+            succeeded=deployments - failed,
+            failure_rate=failure_rate,
+            rework_rate=rework_rate,
+            lead_time_text=_hours_text(lead_time),
+            recovery_text=_hours_text(recovery),
+            failure_rate_text=_percent_text(failure_rate),
+            rework_rate_text=_percent_text(rework_rate),
+        )
 
-    @property
-    def failure_rate(self) -> float | None:
-        return self.failed / self.deployments if self.deployments else None
 
-    @property
-    def rework_rate(self) -> float | None:
-        return self.rework / self.deployments if self.deployments else None
-
-    @property
-    def lead_time_text(self) -> str | None:
-        return _hours_text(self.lead_time)
-
-    @property
-    def recovery_text(self) -> str | None:
-        return _hours_text(self.recovery)
-
-    @property
-    def failure_rate_text(self) -> str | None:
-        figure = display.percent(self.failure_rate)
-        return None if figure is None else str(figure)
-
-    @property
-    def rework_rate_text(self) -> str | None:
-        figure = display.percent(self.rework_rate)
-        return None if figure is None else str(figure)
+def _percent_text(rate: float | None) -> str | None:
+    figure = display.percent(rate)
+    return None if figure is None else str(figure)
 
 
 def _hours_text(hours: float | None) -> str | None:
@@ -319,8 +333,8 @@ def delivery(figures: Figures, period: Period) -> Delivery:
     for label, point in zip(chart["labels"], weekly, strict=True):
         extra = extras[point["week"]]
         weeks.append(
-            Week(
-                label=label,
+            Week.of(
+                label,
                 deployments=point["deployments"] + point["failed"],
                 failed=point["failed"],
                 rework=extra["rework"],

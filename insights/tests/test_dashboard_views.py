@@ -369,8 +369,11 @@ class TestTeamDashboard:
         series = json_data(response, "dashboard-series")
         assert [v for v in series["sparklines"]["recovery"] if v is not None] == [5.0]
         assert b"metrics/dora-charts.js" in response.content and b"insights/dashboard.js" in response.content
-        failure = section(response, "chart-failure-rate-title")
-        assert "100%" in failure  # the week of the failed deployment, in the table
+        # The figures behind them, week by week, in one table (the lead time's stages in their own).
+        weekly = plain(re.search(r'<details[^>]*id="weekly">.*?</details>', body, re.S).group(0))
+        assert re.search(r"\d+ \w{3}\*? 0 1 100% 20 h 1 5 h 0%", weekly)  # the failed deployment's week
+        chart = re.search(r'<section[^>]*aria-labelledby="chart-failure-rate-title".*?</section>', body, re.S).group(0)
+        assert '<a href="#weekly">' in chart
 
     def test_a_team_without_services_says_no_data(self, client, org, olga):
         response = get(client, olga, team_url("tiny"))

@@ -126,6 +126,13 @@
     );
   });
 
+  // The charts point to the weekly table: following the link opens it too.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest('a[href="#weekly"]');
+    var table = link && document.getElementById("weekly");
+    if (table) table.open = true;
+  });
+
   // A custom period the server refuses answers 400 with the reason on the page: show it in place of
   // the dashboard (htmx leaves 4xx responses unswapped by default), as a reload of the pushed URL would.
   document.addEventListener("htmx:beforeSwap", function (event) {
