@@ -437,6 +437,14 @@ class TestTeamDashboard:
         assert "Whole organisation" not in picker  # Paula is no org viewer
         assert re.findall(r'<option value="([^"]*)"', picker) == ["pay", "pay-api"]
         assert '<option value="pay" selected>' in picker
+        tabs = re.search(r'<nav class="tabs" aria-label="Team pages">.*?</nav>', body, re.S).group(0)
+        assert re.findall(r'href="([^"]+)"', tabs) == [
+            "/teams/pay/",
+            "/teams/pay/dashboard/",
+            "/teams/pay/delivery/",
+            "/teams/pay/bottlenecks/",
+        ]
+        assert 'href="/teams/pay/dashboard/" aria-current="page"' in tabs
 
 
 def grow(org, source, now, teams: int = 12) -> None:
