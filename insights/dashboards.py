@@ -407,7 +407,6 @@ class TeamOption:
     slug: str
     name: str
     depth: int
-    is_root: bool
 
     @property
     def indented_name(self) -> str:
@@ -425,8 +424,8 @@ def team_options(user: User) -> list[TeamOption]:
     options: list[TeamOption] = []
     stack: list[tuple[tuple, int]] = [(row, 0) for row in sorted(children.get(None, []), key=_by_name, reverse=True)]
     while stack:
-        (team_id, name, slug, parent_id), depth = stack.pop()
-        options.append(TeamOption(slug, name, depth, parent_id is None))
+        (team_id, name, slug, _parent), depth = stack.pop()
+        options.append(TeamOption(slug, name, depth))
         below = sorted(children.get(team_id, []), key=_by_name, reverse=True)
         stack.extend((row, depth + 1) for row in below)
     return options
@@ -452,14 +451,6 @@ class BottleneckRow:
     item: engine.Item | engine.OrgItem
     badges: tuple[tuple[str, str], ...]  # (badge modifier, text)
     evidence: tuple[tuple[str, str], ...]  # (label, url)
-
-    @property
-    def metrics(self) -> tuple[engine.MetricEvidence, ...]:
-        """A team item's mapped metrics that count (enough data, enough peers), worst first."""
-        if not isinstance(self.item, engine.Item):
-            return ()
-        counted = [metric for metric in self.item.metrics if metric.counts]
-        return tuple(sorted(counted, key=lambda metric: -(metric.percentile or 0.0)))
 
 
 def _org_badges(item: engine.OrgItem) -> tuple[tuple[str, str], ...]:
