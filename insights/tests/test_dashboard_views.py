@@ -442,6 +442,8 @@ class TestTeamDashboard:
             "/teams/pay/",
             "/teams/pay/dashboard/",
             "/teams/pay/delivery/",
+            "/teams/pay/reviews/",
+            "/teams/pay/pipelines/",
             "/teams/pay/bottlenecks/",
         ]
         assert 'href="/teams/pay/dashboard/" aria-current="page"' in tabs
