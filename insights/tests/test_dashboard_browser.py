@@ -1,0 +1,113 @@
+"""The leader dashboards in a real browser (issue 5, item 9): an org viewer signs in through the portal, opens
+the organisation's dashboard, changes the period (the fragment is swapped in place and the URL pushed, no reload),
+opens a team's dashboard through the team picker, and every chart is drawn; no console error, no CSP violation,
+and axe-core finds no serious or critical accessibility violation at laptop and phone sizes.
+
+Screenshots land in var/screenshots/ (1280 x 800 and 390 x 844).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect
+
+from e360.tests import conftest as browsers
+from e360.tests.conftest import axe_violations
+from insights.services import insights_refresh
+from insights.tests import test_dashboard_views as dashboards
+from metrics.tests.test_pages_browser import chart_drawn, sign_in
+from surveys.tests import test_results as data
+
+# The real-browser fixtures, and the dashboard tests' organisation, deliveries and closed survey, as this module's.
+browser, page, page_problems = browsers.browser, browsers.page, browsers.page_problems
+org, closed = data.org, data.closed
+olga, services, delivered, now = dashboards.olga, dashboards.services, dashboards.delivered, dashboards.now
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+SPARKLINES = ("spark-frequency", "spark-lead-time", "spark-failure-rate", "spark-recovery", "spark-rework")
+TEAM_CHARTS = ("chart-frequency", "chart-lead-time", "chart-failure-rate", "chart-recovery")
+
+
+def shoot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # caret="initial": Playwright hides the caret with a style attribute that htmx would copy into a swap.
+    page.screenshot(path=SCREENSHOTS / name, full_page=True, caret="initial")
+
+
+def fits(page, width: int, timeout: float = 3.0) -> bool:
+    """Whether the page is no wider than the viewport, once the charts have followed a resize (Chart.js resizes
+    on its ResizeObserver's next frame)."""
+    deadline = time.monotonic() + timeout
+    while page.evaluate("document.documentElement.scrollWidth") > width:
+        if time.monotonic() > deadline:
+            return False
+        page.wait_for_timeout(50)
+    return True
+
+
+def test_a_leader_opens_the_org_dashboard_changes_the_period_and_opens_a_team(
+    page, page_problems, live_server, olga, delivered, closed
+):
+    insights_refresh(days=90)
+    insights_refresh(days=30)
+    page.set_viewport_size(LAPTOP)
+    page.goto("/dashboard/")
+    sign_in(page, "olga@example.com")
+    expect(page).to_have_url(f"{live_server.url}/dashboard/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Organisation dashboard")
+    for canvas in SPARKLINES:
+        assert chart_drawn(page, canvas), canvas
+    assert axe_violations(page) == []
+    shoot(page, "dashboard-org-laptop.png")
+
+    # The period: the dashboard fragment is swapped in place and the URL pushed.
+    page.evaluate("window.__samePage = true")
+    page.get_by_role("navigation", name="Period").get_by_role("link", name="30 days").click()
+    expect(page).to_have_url(f"{live_server.url}/dashboard/?days=30")
+    expect(page.locator("#period-30")).to_have_attribute("aria-current", "true")
+    assert chart_drawn(page, "spark-frequency")
+    assert page.evaluate("window.__samePage") is True, "the page reloaded"
+
+    # A team, through the team picker: the team's dashboard with its weekly charts, still without a reload.
+    page.select_option("#team-picker", "pay")
+    page.click("#team-show")
+    expect(page).to_have_url(re.compile(r"/teams/pay/dashboard/\?days=30$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Payments: dashboard")
+    for canvas in (*TEAM_CHARTS, "spark-frequency"):
+        assert chart_drawn(page, canvas), canvas
+    assert page.evaluate("window.__samePage") is True, "the page reloaded"
+    assert axe_violations(page) == []
+    shoot(page, "dashboard-team-laptop.png")
+
+    page.set_viewport_size(PHONE)
+    assert chart_drawn(page, "chart-frequency")
+    assert fits(page, PHONE["width"]), "the team dashboard scrolls sideways on a phone"
+    assert axe_violations(page) == []
+    shoot(page, "dashboard-team-phone.png")
+
+    page.goto("/dashboard/")
+    assert chart_drawn(page, "spark-frequency")
+    assert fits(page, PHONE["width"]), "the org dashboard scrolls sideways on a phone"
+    assert axe_violations(page) == []
+    shoot(page, "dashboard-org-phone.png")
+    page_problems.assert_none()
+
+
+def test_a_custom_period_the_dashboard_cannot_show_says_why_in_place(page, page_problems, live_server, olga):
+    page.goto("/dashboard/")
+    sign_in(page, "olga@example.com")
+    page.fill("#period-from", "2026-03-10")
+    page.fill("#period-to", "2026-03-01")
+    page.click("#period-apply")
+    expect(page.locator("#period-error")).to_be_visible()
+    # The refused request's 400 is the browser's console message, and the only problem allowed.
+    assert page_problems.take("400")
+    page_problems.assert_none()
