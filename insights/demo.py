@@ -1,0 +1,18 @@
+"""Insights demo: the demo organisation's rankings and correlations computed at once, so that its dashboards and
+bottleneck pages show them on first run instead of after the hourly refresh. Runs after the delivery and survey
+seeders (INSTALLED_APPS order), on their rollups and closed waves."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from insights import services
+from insights.inputs import STANDARD_DAYS
+
+if TYPE_CHECKING:
+    from e360.demo import DemoOrg
+
+
+def seed(org: DemoOrg) -> str:
+    periods = [services.insights_refresh(days=days) for days in STANDARD_DAYS]
+    return f"insights over {', '.join(str(p.days) for p in periods)} days for {periods[0].teams} teams"
