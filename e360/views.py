@@ -26,6 +26,13 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+def is_partial(request: HtmxHttpRequest) -> bool:
+    """Whether to answer with a fragment: an htmx request that swaps part of the page. A boosted link and a
+    history restore (a reload of a pushed URL after the cache is gone) want the whole page."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
 def _page(request: HttpRequest, queryset, size: int = PAGE_SIZE):
     return Paginator(queryset, size).get_page(request.GET.get("page"))
 

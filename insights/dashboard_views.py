@@ -15,6 +15,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Case, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,8 +24,8 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from e360 import access
-from e360.models import Team
-from e360.views import HtmxHttpRequest
+from e360.models import Membership, Team
+from e360.views import HtmxHttpRequest, is_partial
 from insights import dashboards, selectors
 from metrics.scope import team_scope
 
@@ -37,9 +38,20 @@ TOP_BOTTLENECKS = 5
 @login_required
 @require_GET
 def org_dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    if not access.sees_everything(request.user):
-        raise Http404("The organisation's dashboard is for org viewers.")
-    return _dashboard(request, None)
+    """The organisation's dashboard for org viewers; anyone else's dashboard is their team's (the first they lead,
+    else the first they belong to), with the period kept; 404 for someone in no team."""
+    if access.sees_everything(request.user):
+        return _dashboard(request, None)
+    membership = (
+        Membership.objects.filter(person__user=request.user)
+        .select_related("team")
+        .order_by(Case(When(role=Membership.Role.LEAD, then=0), default=1), "team__name")
+        .first()
+    )
+    if membership is None:
+        raise Http404("The organisation's dashboard is for org viewers, and you are in no team.")
+    url = reverse("insights:team-dashboard", args=[membership.team.slug])
+    return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
 
 
 @login_required
@@ -63,11 +75,6 @@ def pick_team(request: HtmxHttpRequest) -> HttpResponse:
         raise Http404("The organisation's dashboard is for org viewers.")
     kept = {name: request.GET[name] for name in ("days", "from", "to") if request.GET.get(name)}
     return redirect(f"{url}?{urlencode(kept)}" if kept else url)
-
-
-def _is_partial_request(request: HtmxHttpRequest) -> bool:
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def _dashboard(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
@@ -109,7 +116,7 @@ def _dashboard(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
         found = selectors.bottlenecks(team, period.days, user)
         context["bottlenecks"] = found
         context["top_bottlenecks"] = dashboards.top_bottlenecks(found, TOP_BOTTLENECKS)
-    template = f"{TEMPLATE}#swap" if _is_partial_request(request) else TEMPLATE
+    template = f"{TEMPLATE}#swap" if is_partial(request) else TEMPLATE
     response = render(request, template, context, status=status)
     # The same URL answers a page or a fragment: caches must tell them apart.
     patch_vary_headers(response, ["HX-Request"])

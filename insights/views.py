@@ -14,7 +14,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from e360 import access
-from e360.views import HtmxHttpRequest
+from e360.views import HtmxHttpRequest, is_partial
 from insights import selectors
 from insights.services import pairs
 
@@ -39,14 +39,9 @@ def _days(request: HtmxHttpRequest) -> int:
     return int(value)
 
 
-def _is_partial(request: HtmxHttpRequest) -> bool:
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
 def _render(request: HtmxHttpRequest, template: str, context: dict) -> HttpResponse:
     context["periods"] = selectors.STANDARD_DAYS
-    response = render(request, f"{template}#content" if _is_partial(request) else template, context)
+    response = render(request, f"{template}#content" if is_partial(request) else template, context)
     # The same URL answers a page or its content partial: caches must tell them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response

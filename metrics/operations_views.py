@@ -26,14 +26,14 @@ from django.views.decorators.http import require_GET
 
 from e360 import access
 from e360.models import Team
-from e360.views import HtmxHttpRequest
+from e360.views import HtmxHttpRequest, is_partial
 from metrics import definitions as d
 from metrics import display, operations, selectors
 from metrics.definitions.review_queue import AgeBucket, bucket_of
 from metrics.models import PipelineRun
 from metrics.operations import Area
 from metrics.scope import ServiceRef, service_scope, team_scope
-from metrics.views import COUNT_AHEAD, CappedPaginator, ListPage, _is_partial_request, _render
+from metrics.views import COUNT_AHEAD, CappedPaginator, ListPage, _render
 
 REVIEWS_TEMPLATE = "metrics/review_queue.html"
 PIPELINES_TEMPLATE = "metrics/pipelines.html"
@@ -126,7 +126,7 @@ def _page_urls(area: Area) -> dict[str, str]:
 
 
 def _target(request: HtmxHttpRequest) -> str | None:
-    return request.htmx.target if _is_partial_request(request) else None
+    return request.htmx.target if is_partial(request) else None
 
 
 def _page_number(request: HtmxHttpRequest) -> int:

@@ -29,7 +29,7 @@ from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 
 from e360 import access
-from e360.views import HtmxHttpRequest
+from e360.views import HtmxHttpRequest, is_partial
 from metrics import definitions as d
 from metrics import display, selectors
 from metrics.models import Deployment, Incident, PullRequest, Source
@@ -103,11 +103,6 @@ def _catalog_url(scope: Scope) -> str:
     return obj.get_absolute_url()
 
 
-def _is_partial_request(request: HtmxHttpRequest) -> bool:
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
 def _render(request: HtmxHttpRequest, template: str, context: dict) -> HttpResponse:
     response = render(request, template, context)
     # The same URL answers a page or a partial: caches must tell them apart.
@@ -117,7 +112,7 @@ def _render(request: HtmxHttpRequest, template: str, context: dict) -> HttpRespo
 
 def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     period = _period(request, scope)
-    target = request.htmx.target if _is_partial_request(request) else None
+    target = request.htmx.target if is_partial(request) else None
     context: dict = {
         "scope": scope,
         "period": period,
@@ -143,7 +138,7 @@ def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
 
 
 def _summary(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
-    if not _is_partial_request(request):
+    if not is_partial(request):
         return redirect(_delivery_url(scope))
     period = _period(request, scope)
     figures = selectors.Figures.of_scope(scope, [period.window], now=timezone.now(), compared=period.previous)

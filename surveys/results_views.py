@@ -18,6 +18,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from e360.views import is_partial
 from surveys import results as selectors
 from surveys.models import Kind
 
@@ -59,11 +60,6 @@ def results_index(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "surveys/results_index.html", {"campaigns": campaigns})
 
 
-def _is_partial(request: HtmxHttpRequest) -> bool:
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
 def _team(request: HtmxHttpRequest) -> str | None:
     return request.GET.get("team") or None
 
@@ -86,7 +82,7 @@ def campaign_results(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse
         "csv_url": reverse("surveys:results-csv", args=[campaign_id]) + query,
         "api_url": reverse("api-v1:campaign_results", args=[campaign_id]) + query,
     }
-    response = render(request, f"{TEMPLATE}#content" if _is_partial(request) else TEMPLATE, context)
+    response = render(request, f"{TEMPLATE}#content" if is_partial(request) else TEMPLATE, context)
     # The same URL answers a page or its content partial: caches must tell them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -64,7 +64,7 @@ def test_a_catalog_person_signs_in_with_sso_and_sees_their_teams(
     expect_home(page, live_server)
     expect(page.get_by_role("heading", name="Hello, Ada Lovelace")).to_be_visible()
     my_teams = page.get_by_role("region", name="My teams")
-    expect(my_teams.get_by_role("link", name="Payments")).to_be_visible()
+    expect(my_teams.get_by_role("link", name="Payments", exact=True)).to_be_visible()
     # PKCE with S256 (the provider would also have refused a request without it).
     assert params["code_challenge_method"] == ["S256"]
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", params["code_challenge"][0])

@@ -17,7 +17,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from e360.tests.factories import ServiceFactory, TeamFactory
+from e360.tests.factories import ServiceFactory, TeamFactory, UserFactory
 from insights.services import insights_refresh
 from metrics.refresh import service_refresh
 from metrics.tests import histories
@@ -221,10 +221,17 @@ class TestOrgDashboard:
         assert re.search(r"(Corroborated|Perception only|Data only) in \d+ teams?", bottlenecks)
         assert 'href="/insights/bottlenecks/?days=90"' in response.content.decode()
 
-    def test_a_lead_a_developer_and_an_outsider_get_404(self, client, org):
-        for name in ("lena", "pay-1", "charlie"):
-            assert get(client, org.users[name], org_url()).status_code == 404
-            assert get(client, org.users[name], org_url(), **HTMX).status_code == 404
+    def test_anyone_else_is_sent_to_their_own_team_s_dashboard_with_the_period(self, client, org):
+        for name, team in (("lena", "eng"), ("paula", "pay"), ("pay-1", "pay"), ("charlie", "sales-tools")):
+            response = get(client, org.users[name], org_url(days=30))
+            assert response.status_code == 302
+            assert response["Location"] == f"/teams/{team}/dashboard/?days=30"
+        assert get(client, org.users["lena"], org_url())["Location"] == "/teams/eng/dashboard/"
+
+    def test_someone_in_no_team_gets_404(self, client, org):
+        stranger = UserFactory(username="stranger", email="stranger@example.com")
+        assert get(client, stranger, org_url()).status_code == 404
+        assert get(client, stranger, org_url(), **HTMX).status_code == 404
 
     def test_the_team_picker_offers_every_team_and_the_organisation(self, client, olga, org):
         body = get(client, olga, org_url(days=30)).content.decode()
