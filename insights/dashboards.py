@@ -191,49 +191,6 @@ def _hours_text(hours: float | None) -> str | None:
     return None if hours is None else display.short_duration(timedelta(hours=hours))
 
 
-def _median_hours(parts: list, kind: d.MedianKind) -> float | None:
-    """The median, in hours, of a week's values of one distribution: each day's part is a list of seconds,
-    or a histogram once a team rollup held too many to keep exactly (``metrics.selectors`` reads them so)."""
-    exact = [value for part in parts if isinstance(part, list) for value in part]
-    histograms = [part for part in parts if isinstance(part, d.Histogram)]
-    if histograms:
-        total = d.Histogram.total(histograms)
-        total.add_all(exact)
-        median = total.percentile(0.5, kind)
-    else:
-        median = d.median(exact, kind)
-    return None if median is None else round(median / 3600, 2)
-
-
-def _weekly_extras(figures: Figures, window: d.Window) -> dict[str, dict]:
-    """Per ISO week (Monday, ISO format) touching the window, what ``Figures.weekly`` does not give:
-    rework deployments, and the median recovery time of the failures recovered that week.
-
-    Read from the same rollup days ``Figures`` holds: no query."""
-    profile = figures.profile
-    days = figures.days.within(window, profile).production
-    weeks: dict[date, dict] = {}
-    for day in window.calendar_days(profile):
-        week = weeks.setdefault(day - timedelta(days=day.weekday()), {"rework": 0, "recovery": []})
-        values = days.get(day)
-        if values is None:
-            continue
-        week["rework"] += values.get("rework_deployments", 0)
-        part = values.get("distributions", {}).get("recovery_times")
-        if part is not None:
-            week["recovery"].append(part)
-    extras = {}
-    for monday, week in weeks.items():
-        parts = week["recovery"]
-        recovered = sum(part.count if isinstance(part, d.Histogram) else len(part) for part in parts)
-        extras[monday.isoformat()] = {
-            "rework": week["rework"],
-            "recovery": _median_hours(parts, profile.median_kind),
-            "recovered": recovered,
-        }
-    return extras
-
-
 @dataclass(frozen=True)
 class Sparkline:
     """A tile's weekly values for ``static/insights/dashboard.js``, and the same in words for the canvas."""
@@ -328,21 +285,18 @@ def delivery(figures: Figures, period: Period) -> Delivery:
     current, previous = figures.summary(period.window), figures.summary(period.previous)
     weekly = figures.weekly(period.window)
     chart = display.weekly_chart(weekly, period.window, figures.profile)
-    extras = _weekly_extras(figures, period.window)
-    weeks = []
-    for label, point in zip(chart["labels"], weekly, strict=True):
-        extra = extras[point["week"]]
-        weeks.append(
-            Week.of(
-                label,
-                deployments=point["deployments"] + point["failed"],
-                failed=point["failed"],
-                rework=extra["rework"],
-                lead_time=point["lead_time"],
-                recovery=extra["recovery"],
-                recovered=extra["recovered"],
-            )
+    weeks = [
+        Week.of(
+            label,
+            deployments=point["deployments"] + point["failed"],
+            failed=point["failed"],
+            rework=point["rework"],
+            lead_time=point["lead_time"],
+            recovery=point["recovery"],
+            recovered=point["recovered"],
         )
+        for label, point in zip(chart["labels"], weekly, strict=True)
+    ]
     sparklines = {
         spark.key: spark
         for spark in (

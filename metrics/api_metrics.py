@@ -176,8 +176,9 @@ def dora(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any]:
 
 @router.get("/dora/weekly", response=RESPONSES, summary="Weekly deployments and lead time of a team or service")
 def dora_weekly(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any]:
-    """Per ISO week (org time zone): production deployments (ok and failed) and the median lead
-    time and its components, in hours, of the changes deployed that week."""
+    """Per ISO week (org time zone): production deployments (ok and failed, and how many were rework),
+    the median lead time and its components, in hours, of the changes deployed that week, and the
+    median recovery time, in hours, of the failed deployments recovered that week."""
     scope = _scope(request, query)
     window = _window(query, scope.profile)
     return {

@@ -345,8 +345,9 @@ class Figures:
         )
 
     def weekly(self, window: d.Window) -> list[dict]:
-        """Per ISO week touching the window: production deployments (ok and failed) and the median
-        lead time and its components, in hours, of the changes deployed that week."""
+        """Per ISO week touching the window: production deployments (ok and failed, and how many were
+        rework), the median lead time and its components, in hours, of the changes deployed that week,
+        and the median recovery time, in hours, of the failed deployments recovered that week."""
         days = self.days.within(window, self.profile).production
         weeks: dict[date, dict] = {}
         for day in window.calendar_days(self.profile):
@@ -357,6 +358,9 @@ class Figures:
         for monday, values in sorted(weeks.items()):
             deployments, failed = values.get("deployments", 0), values.get("failed_deployments", 0)
             point: dict = {"week": monday.isoformat(), "deployments": deployments - failed, "failed": failed}
+            point["rework"] = values.get("rework_deployments", 0)
+            recovered = values.get("distributions", {}).get("recovery_times", ())
+            point["recovered"] = recovered.count if isinstance(recovered, d.Histogram) else len(recovered)
             for name, key in _WEEKLY_DURATIONS:
                 median = _median(values.get("distributions", {}).get(key, ()), self.profile.median_kind)
                 point[name] = None if median is None else round(median / 3600, 2)
@@ -383,6 +387,7 @@ _WEEKLY_DURATIONS = (
     ("pickup", "pickup_times"),
     ("review", "review_times"),
     ("deploy", "deploy_times"),
+    ("recovery", "recovery_times"),
 )
 
 

@@ -187,16 +187,6 @@ class TestDelivery:
         assert delivery.sparklines["lead-time"].description == "Median lead time per week: no data in this period."
         assert all(w.failure_rate is None and w.lead_time_text is None for w in delivery.weeks)
 
-    def test_a_week_s_median_reads_histograms_as_the_figures_do(self):
-        hours = [1.0, 2.0, 3.0, 4.0, 10.0]
-        exact = dashboards._median_hours([[h * 3600 for h in hours[:2]], [h * 3600 for h in hours[2:]]], "interpolated")
-        assert exact == 3.0
-        mixed = dashboards._median_hours(
-            [d.Histogram.of([h * 3600 for h in hours[:4]]), [hours[4] * 3600]], "interpolated"
-        )
-        assert mixed == pytest.approx(3.0, rel=0.01)
-        assert dashboards._median_hours([], "interpolated") is None
-
     def test_the_organisation_is_every_root_team_s_services(self, source, team, other_team, checkout, shipped):
         period = dashboards.period({"days": "90"}, now=NOW)
         org = dashboards.org_figures(period, now=NOW)

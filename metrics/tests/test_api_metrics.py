@@ -66,6 +66,10 @@ def test_the_weekly_series_counts_ok_and_failed(api_client, history, service):
     weeks = {week["week"]: week for week in body["weeks"]}
     assert weeks["2026-03-02"]["deployments"] == 3
     assert weeks["2026-03-02"]["failed"] == 1
+    # The failure was recovered 6 hours later, that week; its recovery is the week's median.
+    assert (weeks["2026-03-02"]["recovered"], weeks["2026-03-02"]["recovery"]) == (1, 6.0)
+    summary = api_client.get("/api/v1/metrics/dora", {"service": service.slug, **WINDOW}).json()
+    assert sum(week["rework"] for week in body["weeks"]) == summary["rework_rate"]["rework"]
 
 
 @pytest.mark.parametrize(
