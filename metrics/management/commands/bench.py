@@ -141,6 +141,15 @@ class Command(BaseCommand):
             browser,
             [reverse("metrics:team-delivery", args=[t]) + "?days=180" for t in team_sample],
         )
+        self._read("Team review queue page", browser, [reverse("metrics:team-reviews", args=[t]) for t in team_sample])
+        self._read("Review queue page of the organisation", browser, [reverse("metrics:reviews")] * max(n // 4, 2))
+        self._read("Team pipelines page", browser, [reverse("metrics:team-pipelines", args=[t]) for t in team_sample])
+        for days in (90, 180):
+            self._read(
+                f"Pipelines page of the organisation, {days} days",
+                browser,
+                [reverse("metrics:pipelines") + f"?days={days}"] * max(n // 4, 2),
+            )
 
     def _read(self, label: str, client: Client, urls: list[str]) -> None:
         self.rows.append(bench.timed_reads(label, client, urls, BUDGET_READ_P95_MS))
