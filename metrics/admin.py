@@ -33,6 +33,8 @@ from metrics.models import (
     Source,
     TeamRollup,
     TeamWeekRollup,
+    WorkflowPeriodRollup,
+    WorkflowRollupCoverage,
 )
 from metrics.services import api_token_create
 
@@ -310,3 +312,19 @@ class TeamWeekRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class RolledUpServiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["service_id", "team_ids"]
     search_fields = ["service_id"]
+
+
+@admin.register(WorkflowPeriodRollup)
+class WorkflowPeriodRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["service", "workflow", "days", "day", "runs", "failed", "median", "p90"]
+    list_filter = ["days"]
+    search_fields = ["service__slug", "service__name", "workflow"]
+    list_select_related = ["service"]
+    show_full_result_count = False
+
+
+@admin.register(WorkflowRollupCoverage)
+class WorkflowRollupCoverageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["service", "first_day", "last_day"]
+    search_fields = ["service__slug", "service__name"]
+    list_select_related = ["service"]

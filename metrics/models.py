@@ -610,3 +610,48 @@ class RolledUpService(models.Model):
 
     def __str__(self) -> str:
         return f"service {self.service_id} in teams {self.team_ids}"
+
+
+class WorkflowPeriodRollup(models.Model):
+    """A service's CI workflow over one of the pipelines page's periods: the last ``days`` org-zone
+    days up to ``day``, of today and tomorrow (``metrics.workflow_rollups``).
+
+    A window's per-workflow figures are a percentile each over all its runs, which no sum of day
+    rows gives, and an organisation's 180 days of day rows are a third to a half as many as its
+    runs. So each period is stored whole, and a page reads one row per workflow however long its
+    window.
+    The service refresh rewrites a service's rows with its rollups; a schedule writes tomorrow's
+    for services no refresh reached (``WorkflowRollupCoverage`` says which days are in step).
+    """
+
+    service = models.ForeignKey(Service, models.CASCADE, db_index=False, related_name="+")
+    workflow = models.CharField(max_length=200)
+    days = models.PositiveSmallIntegerField(help_text="The period's length in days.")
+    day = models.DateField(help_text="The period's last day (org time zone), today included in a page's window.")
+    runs = models.PositiveIntegerField(help_text="Judged default-branch runs that finished in the period.")
+    failed = models.PositiveIntegerField()
+    median = models.FloatField(null=True, help_text="Seconds; None when no run was timed.")
+    p90 = models.FloatField(null=True)
+    last_pass = models.DateTimeField(null=True, help_text="When the period's latest passing run finished.")
+    last_fail = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "day", "days", "workflow"], name="workflow_period_unique")
+        ]
+        indexes = [models.Index(fields=["day", "days"], name="workflow_period_by_day")]  # the organisation's
+
+    def __str__(self) -> str:
+        return f"{self.workflow} of service {self.service_id}, {self.days} days to {self.day}"
+
+
+class WorkflowRollupCoverage(models.Model):
+    """The days whose ``WorkflowPeriodRollup`` rows of a service are in step with its runs: those its
+    last refresh (or the schedule) wrote. A page whose day is outside reads the service's runs."""
+
+    service = models.OneToOneField(Service, models.CASCADE, primary_key=True, related_name="+")
+    first_day = models.DateField()
+    last_day = models.DateField()
+
+    def __str__(self) -> str:
+        return f"service {self.service_id}: {self.first_day} to {self.last_day}"

@@ -24,7 +24,7 @@ from django.db.models import Q
 
 from e360.models import DEFAULT_PRODUCTION_PATTERNS, Service
 from metrics import definitions as d
-from metrics import team_rollups
+from metrics import team_rollups, workflow_rollups
 from metrics.models import (
     COUNT_FIELDS,
     LIST_FIELDS,
@@ -333,6 +333,8 @@ def service_refresh(*, service_id: int, since: datetime | None = None, teams: bo
     linked = _relink(loaded, facts, profile)
     rows = rollup_rows(loaded, facts, profile)
     rolled, before = _write_rollups(service, rows)
+    # The pipelines page's per-workflow periods, from the same runs: in step with the day rows.
+    rolled += workflow_rollups.write(service.id, loaded.run_recs, profile)
     if teams:  # ``rebuild`` recomputes team rollups once, after every service
         team_ids, counted = team_rollups.counting_teams(service.id, service.owner_id)
         team_rollups.apply_delta(team_rollups.service_delta(before if counted else {}, rows), team_ids)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from html import unescape
 
 import pytest
@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from e360.tests.factories import ServiceFactory, TeamFactory, UserFactory
 from metrics import definitions as d
-from metrics.models import PipelineRun
+from metrics.models import PipelineRun, WorkflowPeriodRollup, WorkflowRollupCoverage
 from metrics.refresh import service_refresh
 from metrics.scope import reading_profile
 from metrics.tests.factories import PipelineRunFactory, SourceFactory
@@ -357,6 +357,15 @@ class TestTeamPage:
         client.force_login(owner)
         assert client.post(team_url()).status_code == 405
 
+    @pytest.mark.parametrize("days", [30, 90, 180])
+    def test_workflows_read_from_their_runs_show_the_same(self, client, owner, runs, days):
+        """Services whose workflow rollups are not in step for today (the hourly sweep stopped) are
+        read from their runs, with the same figures."""
+        shown = _per_workflow(_get(client, owner, team_url(days=days)))
+        assert "deploy Checkout 30 min 28 min 2 0%" in shown[0]
+        _unroll_workflows()
+        assert _per_workflow(_get(client, owner, team_url(days=days))) == shown
+
     def test_it_runs_a_bounded_number_of_queries(
         self, client, owner, team, service, ledger, now, django_assert_num_queries, django_assert_max_num_queries
     ):
@@ -381,6 +390,21 @@ class TestTeamPage:
         assert "25 of 61 runs failed" in _tile(response, "failure-rate")
 
 
+def _per_workflow(response) -> tuple[str, ...]:
+    """The slowest and failing workflows' tables and the failing tile, as shown."""
+    return (
+        _plain(_section(response, "slowest-title")),
+        _plain(_section(response, "failing-title")),
+        _tile(response, "failing"),
+    )
+
+
+def _unroll_workflows() -> None:
+    """Every service's workflow rollups out of step, and wrong: a read of them would show."""
+    WorkflowRollupCoverage.objects.update(first_day=date(2000, 1, 1), last_day=date(2000, 1, 2))
+    WorkflowPeriodRollup.objects.update(runs=999, failed=0, p90=1e9)
+
+
 class TestServicePage:
     def test_it_shows_the_service_s_pipelines(self, client, teammate, runs):
         response = _get(client, teammate, service_url())
@@ -402,6 +426,12 @@ class TestOrganisationPage:
         assert "6 of 10 runs failed" in _tile(response, "failure-rate")
         rows = _rows(_section(response, "failing-title"))
         assert [row.split()[1] for row in rows] == ["Search", "Ledger", "Checkout"]
+
+    def test_workflows_read_from_their_runs_show_the_same(self, client, org_viewer, runs):
+        shown = _per_workflow(_get(client, org_viewer, org_url()))
+        assert shown[2] == "Failing now 3 of 4 workflows run in this period"
+        _unroll_workflows()
+        assert _per_workflow(_get(client, org_viewer, org_url())) == shown
 
     def test_leads_members_and_outsiders_get_404(self, client, owner, teammate, outsider, runs):
         for user in (owner, teammate, outsider):
