@@ -86,7 +86,9 @@ def _dashboard(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
         "is_org": team is None,
         "page_title": f"Dashboard · {name}",
         "sees_everything": access.sees_everything(user),
-        "teams": dashboards.team_options(user),
+        "team_options": dashboards.team_picker_options(
+            dashboards.team_options(user), team.slug if team is not None else None
+        ),
         "periods": dashboards.PERIODS,
         "max_custom_days": dashboards.MAX_CUSTOM_DAYS,
         "pick_url": reverse("insights:dashboard-pick"),

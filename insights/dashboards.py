@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
 from e360 import access
 from e360.models import Team, User
 from insights import engine, selectors
@@ -383,6 +386,19 @@ def team_options(user: User) -> list[TeamOption]:
         below = sorted(children.get(team_id, []), key=_by_name, reverse=True)
         stack.extend((row, depth + 1) for row in below)
     return options
+
+
+SELECTED = format_html("{}", " selected")  # an attribute, safe to join unescaped
+
+
+def team_picker_options(options: list[TeamOption], selected: str | None) -> SafeString:
+    """The team picker's ``<option>`` elements, escaped and joined in Python: an organisation's 440 teams cost a
+    template loop about 15 ms a request."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((o.slug, SELECTED if o.slug == selected else "", o.indented_name) for o in options),
+    )
 
 
 def _by_name(row: tuple) -> tuple[str, int]:
