@@ -222,6 +222,21 @@ DATE_FIELDS = ("opens_at", "closes_at")
 BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 
 
+SETUP_FIELDS = [
+    "name",
+    "template",
+    "everyone",
+    "teams",
+    "time_zone",
+    "opens_at",
+    "closes_at",
+    "recurrence",
+    "reminder_days",
+    "k",
+    "text_threshold",
+]
+
+
 class CampaignAdminForm(forms.ModelForm):
     """The campaign, with its dates typed in its own time zone and its set-up checked as a whole."""
 
@@ -233,19 +248,7 @@ class CampaignAdminForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = [
-            "name",
-            "template",
-            "everyone",
-            "teams",
-            "time_zone",
-            "opens_at",
-            "closes_at",
-            "recurrence",
-            "reminder_days",
-            "k",
-            "text_threshold",
-        ]
+        fields = SETUP_FIELDS
         widgets = {"time_zone": TimeZoneInput(attrs={"size": 30})}
         help_texts = {
             "opens_at": "In the campaign's time zone.",
@@ -310,19 +313,6 @@ def _zone_or_none(name: str) -> ZoneInfo | None:
         return None
 
 
-SETUP_FIELDS = [
-    "name",
-    "template",
-    "everyone",
-    "teams",
-    "time_zone",
-    "opens_at",
-    "closes_at",
-    "recurrence",
-    "reminder_days",
-    "k",
-    "text_threshold",
-]
 EDITABLE_WHILE_OPEN = {"name", "closes_at", "recurrence", "reminder_days"}
 STATUS_FIELDS = ["status", "wave_of_series", "version", "preview_link"]
 PARTICIPATION_FIELDS = ["invited_count", "responded_count", "participation_rate", "opened_at", "closed_at"]

@@ -1,12 +1,15 @@
-"""Fixtures for the metrics tests: an API source with a token, and the browser from e360's tests."""
+"""Fixtures for the metrics tests: an API source with a token, more services and an org viewer for the pages, and
+the browser from e360's tests."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 # The real-browser fixtures (Chromium through Playwright, CSP and console problems per page).
 from e360.tests.conftest import browser, page, page_problems  # noqa: F401
+from e360.tests.factories import ServiceFactory, UserFactory
 from metrics.tests.factories import ApiTokenFactory, SourceFactory
 
 
@@ -25,3 +28,23 @@ def token(source):
 def api_client(token) -> Client:
     """A test client that sends the token's key as a bearer token."""
     return Client(headers={"Authorization": f"Bearer {token.key}"})
+
+
+@pytest.fixture
+def ledger(subteam):
+    """A service of the sub-team (``subteam``, under ``team``)."""
+    return ServiceFactory(name="Ledger", slug="ledger", owner=subteam)
+
+
+@pytest.fixture
+def search(other_team):
+    """A service of a team outside ``team``'s tree."""
+    return ServiceFactory(name="Search API", slug="search-api", owner=other_team)
+
+
+@pytest.fixture
+def org_viewer(db):
+    """Olga, who may see the whole organisation and is in no team."""
+    user = UserFactory(username="olga", email="olga@example.com")
+    user.user_permissions.add(Permission.objects.get(codename="view_org", content_type__app_label="e360"))
+    return user

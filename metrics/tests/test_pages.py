@@ -12,7 +12,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from e360.tests.factories import ServiceFactory
 from metrics import views
 from metrics.refresh import service_refresh
 from metrics.services import (
@@ -97,11 +96,6 @@ def now():
 def history(service, now):
     source = SourceFactory(name="ci", team=service.owner, last_event_at=now - timedelta(hours=3))
     return History(source, now)
-
-
-@pytest.fixture
-def ledger(subteam):
-    return ServiceFactory(name="Ledger", slug="ledger", owner=subteam)
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ from datetime import date, timedelta
 from html import unescape
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from e360.tests.factories import ServiceFactory, TeamFactory, UserFactory
+from e360.tests.factories import ServiceFactory, TeamFactory
 from metrics import definitions as d
 from metrics.models import PipelineRun, WorkflowPeriodRollup, WorkflowRollupCoverage
 from metrics.refresh import service_refresh
@@ -84,23 +83,6 @@ def service_url(slug="checkout", **query) -> str:
 
 def org_url(**query) -> str:
     return _with(reverse("metrics:pipelines"), query)
-
-
-@pytest.fixture
-def org_viewer(db):
-    user = UserFactory(username="olga", email="olga@example.com")
-    user.user_permissions.add(Permission.objects.get(codename="view_org", content_type__app_label="e360"))
-    return user
-
-
-@pytest.fixture
-def ledger(subteam):
-    return ServiceFactory(name="Ledger", slug="ledger", owner=subteam)
-
-
-@pytest.fixture
-def search(other_team):
-    return ServiceFactory(name="Search API", slug="search-api", owner=other_team)
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from e360.tests.factories import ServiceFactory, TeamFactory, UserFactory
+from e360.tests.factories import ServiceFactory, TeamFactory
 from metrics import definitions as d
 from metrics import operations_views
 from metrics.definitions.review_queue import age_buckets, bucket_of
@@ -78,23 +77,6 @@ def org_url(**query) -> str:
 
 def _with(url: str, query: dict) -> str:
     return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-
-
-@pytest.fixture
-def org_viewer(db):
-    user = UserFactory(username="olga", email="olga@example.com")
-    user.user_permissions.add(Permission.objects.get(codename="view_org", content_type__app_label="e360"))
-    return user
-
-
-@pytest.fixture
-def ledger(subteam):
-    return ServiceFactory(name="Ledger", slug="ledger", owner=subteam)
-
-
-@pytest.fixture
-def search(other_team):
-    return ServiceFactory(name="Search API", slug="search-api", owner=other_team)
 
 
 @pytest.fixture
