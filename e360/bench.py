@@ -2,8 +2,7 @@
 timed in-process reads, the machine's speed, and the printed table.
 
 ``make bench`` runs ``manage.py bench`` (delivery metrics), ``manage.py bench_surveys`` and
-``manage.py bench_insights``;
-each prints rows of (what, figure, how measured, budget verdict).
+``manage.py bench_insights``; each prints rows of (what, figure, how measured, budget verdict).
 """
 
 from __future__ import annotations
