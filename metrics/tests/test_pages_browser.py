@@ -32,7 +32,10 @@ def chart_drawn(page: Page, canvas_id: str, timeout: float = 5.0) -> bool:
     """
     deadline = time.monotonic() + timeout
     while True:
-        if page.evaluate(f"Chart.getChart(document.getElementById('{canvas_id}')) !== undefined"):
+        # window.Chart is undefined until the deferred vendor script has run, even though the
+        # URL already matches: asking before then is a ReferenceError, not a "no".
+        drawn = f"window.Chart !== undefined && Chart.getChart(document.getElementById('{canvas_id}')) !== undefined"
+        if page.evaluate(drawn):
             return True
         if time.monotonic() > deadline:
             return False
