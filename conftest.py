@@ -8,9 +8,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from e360.models import Membership
 from e360.tests.factories import MembershipFactory, PersonFactory, ServiceFactory, TeamFactory, UserFactory
+
+# Property tests judge correctness, not speed: a slow example on a busy CI machine is no failure.
+hypothesis_settings.register_profile("e360", deadline=None)
+hypothesis_settings.load_profile("e360")
 
 
 @pytest.fixture(autouse=True)

@@ -106,7 +106,7 @@ def statuses(source, service, wsgi_keeps_the_test_connection):
 
 
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@settings(suppress_health_check=list(HealthCheck))
 def test_no_operation_answers_a_server_error(case, statuses):
     if case.operation.path.startswith(STRICT):
         response = case.call_and_validate(excluded_checks=[positive_data_acceptance])

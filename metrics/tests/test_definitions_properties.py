@@ -27,7 +27,7 @@ from metrics.definitions import (
     weekly_series,
 )
 
-FAST = settings(max_examples=150, deadline=None)
+FAST = settings(max_examples=150)
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 YEAR_MINUTES = 366 * 24 * 60
 WINDOW = Window(BASE + timedelta(days=10), BASE + timedelta(days=40))

@@ -127,7 +127,7 @@ def test_days_are_cut_in_the_org_time_zone(api_source, service, settings):
     assert DailyRollup.objects.get(environment="production").day.isoformat() == "2026-03-02"
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000))
 def test_metrics_from_rollups_equal_metrics_from_raw_rows(api_source, service, seed):
     DailyRollup.objects.all().delete()

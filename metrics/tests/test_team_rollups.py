@@ -99,7 +99,7 @@ def _assert_same_figures(team: Team, visible_team_ids: set[int] | None = None) -
         assert abs(ours.review.size_median - exact.review.size_median) <= exact.review.size_median * 0.01
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000))
 def test_refreshes_keep_team_rollups_equal_to_a_rebuild_and_to_the_services_figures(tree, source, seed):
     for model in (TeamRollup, TeamWeekRollup, RolledUpService, DailyRollup, Deployment):

@@ -30,7 +30,7 @@ from metrics.tests.factories import PipelineRunFactory, SourceFactory
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
 ROW_FIELDS = ("service_id", "workflow", "days", "day", *workflow_rollups.VALUE_FIELDS)
-HYPOTHESIS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+HYPOTHESIS = settings(max_examples=6, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture
