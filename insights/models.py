@@ -65,11 +65,14 @@ class TeamResult(models.Model):
 class PairResult(models.Model):
     """One dimension–metric pair's correlation across teams, and its within-team change across the last two waves.
 
-    ``points`` holds the scatter's teams: only those whose sentiment is shown, as [team id, % favourable, value].
-    Below ``min_n`` teams rho, low and high are null (``stats.Correlation`` refuses them).
+    ``team`` is the scope: null for the organisation (every team without sub-teams), else a team with sub-teams
+    (the teams without sub-teams below it), for its leads. ``points`` holds the scatter's teams: only those whose
+    sentiment is shown, as [team id, name, % favourable, value]. Below ``min_n`` teams rho, low and high are null
+    (``stats.Correlation`` refuses them) and there are no points.
     """
 
     period = models.ForeignKey(PeriodResult, models.CASCADE, related_name="pairs")
+    team = models.ForeignKey(Team, models.CASCADE, null=True, blank=True, related_name="+")
     position = models.PositiveSmallIntegerField(help_text="The pair's place in SURVEYS.md's table.")
     dimension = models.CharField(max_length=20)
     metric = models.CharField(max_length=40)
@@ -88,7 +91,16 @@ class PairResult(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [
-            models.UniqueConstraint(fields=["period", "dimension", "metric"], name="insights_pairresult_unique")
+            models.UniqueConstraint(
+                fields=["period", "dimension", "metric"],
+                condition=models.Q(team__isnull=True),
+                name="insights_pairresult_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["period", "team", "dimension", "metric"],
+                condition=models.Q(team__isnull=False),
+                name="insights_pairresult_team_unique",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,10 +2,12 @@
 precomputed bottleneck and correlation results (``insights.models``, refreshed hourly by ``insights.tasks``).
 
 Access: a developer sees their teams, a lead their sub-tree, org viewers everything (``e360.access``). The
-organisation's bottlenecks and the correlations need ``access.sees_everything``; anyone else gets a 404 here, as
-from the views. Sentiment is read through ``surveys.results`` — the same figures, cells and changes the survey
-results page shows the same viewer — so nothing here decides anonymity again: a hidden cell reaches these
-dataclasses as its status and text only, with every number None.
+organisation's bottlenecks and correlations need ``access.sees_everything``, a team's correlations (across the
+teams below it) need every one of those teams visible; anyone else gets a 404 here, as from the views.
+
+Sentiment is read through ``surveys.results`` — the same figures, cells and changes the survey results page shows
+the same viewer — so nothing here decides anonymity again: a hidden cell reaches these dataclasses as its status
+and text only, with every number None.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ __all__ = [
     "WaveCell",
     "WaveGrid",
     "bottlenecks",
+    "correlates_below",
     "correlations",
     "pick_pair",
     "sentiment",
@@ -442,6 +445,8 @@ class Correlations:
     substituted: bool = False
     campaign: Campaign | None = None
     previous: Campaign | None = None
+    team: Team | None = None
+    note: str = ""
 
 
 def _pair(row: PairResult) -> Pair:
@@ -477,17 +482,46 @@ def pick_pair(result: Correlations, key: str | None) -> Pair | None:
     return None
 
 
-def correlations(days: int, viewer: User) -> Correlations:
-    """The precomputed correlations for the standard period covering ``days`` (org viewers only)."""
-    if not access.sees_everything(viewer):
-        raise Http404("No organisation insights for you.")
+def correlates_below(team: Team, viewer: User) -> bool:
+    """Whether ``team`` has sub-teams and ``viewer`` may see every team below it: who may read the correlations
+    across them (its leads, a lead above it, org viewers — not a member who sees only the team itself)."""
+    below = Team.objects.descendant_ids({team.pk})
+    visible = access.visible_team_ids(viewer)
+    return len(below) > 1 and (visible is None or below <= visible)
+
+
+def correlations(days: int, viewer: User, team: Team | None = None) -> Correlations:
+    """The precomputed correlations for the standard period covering ``days``: across the organisation's teams
+    without sub-teams (``team`` None: org viewers only), or across those below ``team`` — for whoever may see
+    every team below it (its leads, a lead above it, org viewers). Otherwise, or for a team without sub-teams,
+    404."""
+    if team is None:
+        if not access.sees_everything(viewer):
+            raise Http404("No organisation insights for you.")
+        url = reverse("insights:correlations")
+    else:
+        if not correlates_below(team, viewer):
+            raise Http404("No correlations across this team's sub-teams for you.")
+        url = reverse("insights:team-correlations", args=[team.slug])
     standard, substituted = standard_days(days)
-    url = f"{reverse('insights:correlations')}?days={standard}"
+    url = f"{url}?days={standard}"
     period = PeriodResult.objects.filter(days=standard).select_related("campaign", "previous_campaign").first()
     if period is None:
-        return Correlations((), {}, None, url, standard, substituted)
-    pairs = tuple(_pair(row) for row in period.pairs.all())
+        return Correlations((), {}, None, url, standard, substituted, team=team)
+    pairs = tuple(_pair(row) for row in period.pairs.filter(team=team))
+    note = ""
+    if team is not None and not pairs and period.campaign is not None:
+        note = "This team's sub-teams are new since the last refresh: the next one includes them."
     within = {(pair.dimension, pair.metric): pair.within_team for pair in pairs}
     return Correlations(
-        pairs, within, period.computed_at, url, standard, substituted, period.campaign, period.previous_campaign
+        pairs,
+        within,
+        period.computed_at,
+        url,
+        standard,
+        substituted,
+        period.campaign,
+        period.previous_campaign,
+        team=team,
+        note=note,
     )

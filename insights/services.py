@@ -15,6 +15,9 @@ Choices made here, beyond the engine's and the statistics' own definitions:
   by its active members.
 - **Correlation points** are leaf teams whose sentiment is shown (``GroupScore`` shown cells only) and whose metric
   rests on at least ``engine.MIN_SAMPLE`` records. A hidden team is never a point.
+- **Scopes**: the correlations are computed for the organisation and again for each team with sub-teams, over
+  the leaf teams below it, for its leads (``insights.selectors.correlations``). A sub-tree with fewer than 8 such
+  teams says "too few teams to tell" like the organisation would.
 - **Within-team change**: a team's dimension score in the latest wave minus the previous wave's (only where shown
   in both, ``anonymity.comparable``), against its metric over the ``days`` days before the latest wave closed minus
   the same before the previous wave closed (each side resting on at least ``engine.MIN_SAMPLE`` records).
@@ -110,12 +113,31 @@ def _metric_values(teams: list[_Team]) -> dict[int, list[engine.MetricValue]]:
     return values
 
 
-def _correlations(teams: list[_Team], wave: WaveFigures | None, before: WaveFigures | None) -> list[PairResult]:
-    """Each pair's correlation across leaf teams, and its within-team change (rows without their period yet)."""
+def _correlations(
+    teams: list[_Team], tree: TeamTree, wave: WaveFigures | None, before: WaveFigures | None
+) -> list[PairResult]:
+    """Each pair's correlation and within-team change across the leaf teams of the org (``team`` None) and of each
+    team with sub-teams (rows without their period yet)."""
     if wave is None:
         return []
     leaves = [entry for entry in teams if entry.leaf]
+    below: dict[int, list[_Team]] = defaultdict(list)
+    for entry in leaves:
+        for ancestor in tree.chain(entry.team.pk)[1:]:
+            below[ancestor].append(entry)
+    scopes: list[tuple[Team | None, list[_Team]]] = [(None, leaves)]
+    scopes += [(entry.team, below[entry.team.pk]) for entry in teams if not entry.leaf]
     changes = {entry.team.pk: entry.wave_change() for entry in leaves}
+    return [row for scope, members in scopes for row in _scope_pairs(scope, members, changes, wave, before)]
+
+
+def _scope_pairs(
+    scope: Team | None,
+    leaves: list[_Team],
+    changes: dict[int, dict[str, float | None]],
+    wave: WaveFigures,
+    before: WaveFigures | None,
+) -> list[PairResult]:
     rows = []
     for position, (dimension, spec) in enumerate(pairs()):
         points = []
@@ -140,6 +162,7 @@ def _correlations(teams: list[_Team], wave: WaveFigures | None, before: WaveFigu
         within = stats.within_team_change(change_pairs, seed=pair_seed("change", dimension, spec.key))
         rows.append(
             PairResult(
+                team=scope,
                 position=position,
                 dimension=dimension,
                 metric=spec.key,
@@ -233,7 +256,7 @@ def insights_compute(
         previous,
         results,
         ranking,
-        _correlations(teams, wave, before),
+        _correlations(teams, tree, wave, before),
         started,
     )
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("insights/bottlenecks/", views.org_bottlenecks, name="org-bottlenecks"),
     path("insights/correlations/", views.correlations, name="correlations"),
     path("teams/<slug:slug>/bottlenecks/", views.team_bottlenecks, name="team-bottlenecks"),
+    path("teams/<slug:slug>/correlations/", views.team_correlations, name="team-correlations"),
 ]
 
 # The leader dashboards (insights.dashboard_views).

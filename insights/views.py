@@ -2,7 +2,8 @@
 
 One template per page; the period picker's htmx requests get its ``content`` partial, and every URL also renders the
 whole page (links work without JavaScript, pushed URLs reload to the same state). The organisation's pages are for
-org viewers only (``e360.access.sees_everything``); anyone else gets a 404, like a team they may not see.
+org viewers only (``e360.access.sees_everything``); a team's correlations (across the teams below it) for whoever
+may see all of those teams. Anyone else gets a 404, like a team they may not see.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from e360 import access
+from e360.models import Team
 from e360.views import HtmxHttpRequest, is_partial
 from insights import selectors
 from insights.services import pairs
@@ -75,7 +78,10 @@ def team_bottlenecks(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     result = selectors.bottlenecks(team, days, request.user)
     sentiment = selectors.sentiment(team, request.user)
     rows = [(item, result.evidence_urls.get(item.dimension, [])) for item in result.items]
-    return _render(request, BOTTLENECKS, {"team": team, "result": result, "rows": rows, "sentiment": sentiment})
+    context = {"team": team, "result": result, "rows": rows, "sentiment": sentiment}
+    if selectors.correlates_below(team, request.user):
+        context["correlations_url"] = reverse("insights:team-correlations", args=[team.slug])
+    return _render(request, BOTTLENECKS, context)
 
 
 @login_required
@@ -83,17 +89,27 @@ def team_bottlenecks(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def correlations(request: HtmxHttpRequest) -> HttpResponse:
     if not access.sees_everything(request.user):
         raise Http404("No organisation insights for you.")
+    return _correlations(request, None)
+
+
+@login_required
+@require_GET
+def team_correlations(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    return _correlations(request, access.get_team_for_user(request.user, slug))
+
+
+def _correlations(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
     try:
         days = _days(request)
     except BadPeriod:
         return _bad_period()
-    result = selectors.correlations(days, request.user)
+    result = selectors.correlations(days, request.user, team)
     keys = [f"{dimension}--{spec.key}" for dimension, spec in pairs()]
     asked = request.GET.get("pair")
     if asked is not None and asked not in keys:
         return HttpResponseBadRequest("pair must be a dimension and a metric of the mapping, as the table links them.")
     shown = selectors.pick_pair(result, asked)
-    context = {"result": result, "shown": shown, "charts": _charts(shown)}
+    context = {"team": team, "result": result, "shown": shown, "charts": _charts(shown)}
     return _render(request, CORRELATIONS, context)
 
 

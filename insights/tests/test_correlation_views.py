@@ -152,3 +152,89 @@ def test_its_queries_do_not_grow_with_the_number_of_teams(client, org, metrics_b
     with CaptureQueriesContext(connection) as more:
         client.get(URL)
     assert len(more) == len(few) <= 6
+
+
+# --- A team's correlations: across the teams below it, for whoever may see them all -----------------------------
+
+
+def team_url(slug: str) -> str:
+    return reverse("insights:team-correlations", args=[slug])
+
+
+@pytest.mark.parametrize(
+    ("who", "slug", "status"),
+    [
+        ("lena", "eng", 200),  # leads Engineering: sees every team below it
+        ("viewer", "eng", 200),
+        ("paula", "pay", 200),  # leads Payments
+        ("eli", "eng", 404),  # a member of Engineering sees it, not the teams below it
+        ("paula", "eng", 404),  # Engineering is above her
+        ("charlie", "eng", 404),  # an outsider
+        ("lena", "search", 404),  # no sub-teams: nothing to correlate across
+        ("viewer", "nope", 404),
+    ],
+)
+def test_who_may_read_a_team_s_correlations(client, org, closed, viewer, who, slug, status):
+    client.force_login(viewer if who == "viewer" else org.users[who])
+    assert client.get(team_url(slug)).status_code == status
+
+
+def test_a_lead_reads_the_correlations_across_the_teams_below_their_team(client, org, metrics_by_team):
+    squads = squads_refreshed(org, metrics_by_team, 9)
+    client.force_login(org.users["lena"])
+    response = client.get(team_url("eng"), {"pair": "ci_cd--pipeline_failure_rate"})
+    body = text(response)
+    assert "Engineering: sentiment and delivery across its teams" in body
+    assert re.search(r"ρ = −0\.\d\d \(95% CI −\d\.\d\d to −0\.\d\d\), n = 9", body)
+    [chart] = scatter_data(response)
+    assert {point["team"] for point in chart["points"]} == {team.name for team in squads}
+    assert 'href="?pair=ci_cd--pipeline_failure_rate&amp;days=30"' in response.content.decode()
+    assert client.get(URL).status_code == 404  # the organisation's page stays the org viewers'
+
+
+def test_a_team_s_correlations_count_only_the_teams_below_it(client, org, metrics_by_team):
+    from e360.models import Team
+
+    squads = squads_refreshed(org, metrics_by_team, 9)
+    # Five squads move under Payments: its correlations rest on those five (too few), Engineering's on all nine.
+    Team.objects.filter(pk__in=[team.pk for team in squads[:5]]).update(parent=org.pay)
+    services.insights_refresh(days=90)
+    pair = {"pair": "ci_cd--pipeline_failure_rate"}
+    client.force_login(org.users["paula"])
+    body = text(client.get(team_url("pay"), pair))
+    assert "too few teams to tell (n = 5, need 8)" in body and "ρ =" not in body
+    client.force_login(org.users["lena"])
+    assert re.search(r"ρ = −0\.\d\d .*, n = 9", text(client.get(team_url("eng"), pair)))
+
+
+def test_a_team_s_bottleneck_page_links_its_correlations_for_whoever_may_read_them(client, org, closed):
+    bottlenecks = reverse("insights:team-bottlenecks", args=["eng"])
+    client.force_login(org.users["lena"])
+    assert f'href="{team_url("eng")}"' in client.get(bottlenecks).content.decode()
+    client.force_login(org.users["eli"])
+    assert team_url("eng") not in client.get(bottlenecks).content.decode()
+
+
+def test_a_team_s_correlations_say_when_its_sub_teams_are_newer_than_the_refresh(client, org, metrics_by_team):
+    squads_refreshed(org, metrics_by_team, 3)
+    new_parent = helpers.make_squads(org, 1, "Tribe")[0]
+    helpers.make_squads(org, 1, "Crew")[0].__class__.objects.filter(slug="crew-0").update(parent=new_parent)
+    client.force_login(org_viewer())
+    assert "new since the last refresh" in text(client.get(team_url("tribe-0")))
+
+
+def test_a_team_s_correlations_read_as_many_queries_for_more_teams(client, org, metrics_by_team):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    squads_refreshed(org, metrics_by_team, 9)
+    client.force_login(org.users["lena"])
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(team_url("eng")).status_code == 200
+    squad_waves(org, [1] * 12, [2] * 12, prefix="Crew")
+    services.insights_refresh(days=90)
+    with CaptureQueriesContext(connection) as more:
+        client.get(team_url("eng"))
+    # Session, user, permissions (2), memberships, the tree for the lead's teams and for the ones below Engineering,
+    # the team, the period, its pairs.
+    assert len(more) == len(few) <= 10

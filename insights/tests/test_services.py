@@ -53,7 +53,10 @@ def test_a_refresh_stores_every_team_and_every_pair_once(org, closed, metrics_by
     assert PeriodResult.objects.count() == 1
     assert period.campaign == closed and period.previous_campaign is None
     assert TeamResult.objects.filter(period=period).count() == Team.objects.count() == 6
-    assert PairResult.objects.filter(period=period).count() == len(services.pairs()) == 33
+    assert PairResult.objects.filter(period=period, team=None).count() == len(services.pairs()) == 33
+    # And again for each team with sub-teams, across the leaf teams below it.
+    scoped = PairResult.objects.filter(period=period, team__isnull=False).values_list("team__slug", flat=True)
+    assert sorted(set(scoped)) == ["eng", "pay"] and len(scoped) == 2 * 33
     leaves = set(TeamResult.objects.filter(leaf=True).values_list("team__slug", flat=True))
     assert leaves == {"pay-api", "search", "tiny", "sales-tools"}
     assert period.leaf_teams == 4
@@ -140,14 +143,14 @@ def test_a_pair_is_correlated_over_the_shown_leaf_teams_with_a_stable_seed(org, 
         metrics_by_team[team.name] = [current, before_previous, current]
     metrics_by_team["Search"] = [readings(pipeline_failure_rate=(0.99, 50))]  # too few responses: never a point
     period = services.insights_refresh(days=90)
-    pair = PairResult.objects.get(period=period, dimension="ci_cd", metric="pipeline_failure_rate")
+    pair = PairResult.objects.get(period=period, team=None, dimension="ci_cd", metric="pipeline_failure_rate")
     assert pair.n == 9 and pair.rho is not None and pair.rho < -0.9
     assert pair.high < 0  # the interval excludes zero
     assert {name for _, name, _, _ in pair.points} == {team.name for team in squads}
     assert pair.change_n == 9 and pair.change_rho < 0
     # The seed is the pair's: the same data give the same interval.
     again = PairResult.objects.get(
-        period=services.insights_refresh(days=90), dimension="ci_cd", metric="pipeline_failure_rate"
+        period=services.insights_refresh(days=90), team=None, dimension="ci_cd", metric="pipeline_failure_rate"
     )
     assert (again.low, again.high, again.change_low, again.change_high) == (
         pair.low,
@@ -163,7 +166,7 @@ def test_below_eight_teams_a_pair_stores_no_number_and_no_points(org, metrics_by
     for n, team in enumerate(squads):
         metrics_by_team[team.name] = [readings(pipeline_failure_rate=(0.1 * n, 50))]
     period = services.insights_refresh(days=90)
-    pair = PairResult.objects.get(period=period, dimension="ci_cd", metric="pipeline_failure_rate")
+    pair = PairResult.objects.get(period=period, team=None, dimension="ci_cd", metric="pipeline_failure_rate")
     assert (pair.n, pair.rho, pair.low, pair.high, pair.points) == (7, None, None, None, [])
 
 
@@ -172,7 +175,7 @@ def test_a_team_whose_metric_rests_on_too_little_is_not_a_point(org, metrics_by_
     for n, team in enumerate(squads):
         metrics_by_team[team.name] = [readings(pipeline_failure_rate=(0.1 * n, 50 if n else 9))]
     period = services.insights_refresh(days=90)
-    pair = PairResult.objects.get(period=period, dimension="ci_cd", metric="pipeline_failure_rate")
+    pair = PairResult.objects.get(period=period, team=None, dimension="ci_cd", metric="pipeline_failure_rate")
     assert pair.n == 7 and pair.rho is None
 
 

@@ -40,6 +40,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     f"  {period.teams} teams ({period.leaf_teams} without sub-teams), "
-                    f"{period.pairs.count()} dimension–metric pairs in {time.monotonic() - started:.1f} s"
+                    f"{period.pairs.filter(team=None).count()} dimension–metric pairs across the organisation "
+                    f"and each team with sub-teams, in {time.monotonic() - started:.1f} s"
                 )
             )
