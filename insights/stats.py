@@ -1,4 +1,4 @@
-"""The statistics behind the insights pages, in plain Python (no numpy, no SciPy, no Django).
+"""The statistics behind the insights pages, in Python and numpy (no SciPy, no Django).
 
 Everything here is deterministic: the bootstrap takes a seed, so the same data and seed give the same interval on
 every page load, in every export and in every test.
@@ -23,7 +23,7 @@ Bootstrap interval (:func:`bootstrap_interval`)
     2.5th and 97.5th. A resample in which one side is constant has no ρ and is skipped; the interval is then that
     of the resamples that have one. When more than ``MAX_SKIPPED_SHARE`` (10%) of the resamples are skipped, the
     skipped ones are no longer a rounding error and the interval is None rather than a biased one. Resample r draws
-    its teams with ``random.Random(seed).choices(range(n), k=n)``, the r-th call on one generator.
+    the teams of row r of ``numpy.random.default_rng(seed).integers(0, n, size=(resamples, n))``.
 
 Correlation (:func:`correlate`)
     ρ with its bootstrap interval and n. Below ``MIN_TEAMS`` (8) teams there is no number at all — not ρ, not an
@@ -47,10 +47,10 @@ Within-team change (:func:`within_team_change`)
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -122,7 +122,7 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
 
 
 class _Ranking:
-    """One side of the data, prepared once so that each resample is ranked in O(n) without sorting.
+    """One side of the data, prepared once so that every resample is ranked at once, in O(n) each, without sorting.
 
     A resample is described by ``counts[t]``, how many times team t was drawn. Walking the teams in the side's sorted
     order, a run of tied values drawn G times in total, after C draws of smaller values, covers ranks C+1..C+G, so
@@ -131,21 +131,29 @@ class _Ranking:
     """
 
     def __init__(self, values: Sequence[float]) -> None:
-        self.order = sorted(range(len(values)), key=values.__getitem__)
-        runs = _tie_runs([values[i] for i in self.order])
-        self.runs = runs if len(runs) < len(values) else None  # None: no ties, every run is one team
-        self.run_of = [0] * len(values)
-        for run, (start, stop) in enumerate(runs):
-            for position in range(start, stop):
-                self.run_of[self.order[position]] = run
+        self.order = np.argsort(np.asarray(values, dtype=float), kind="stable")
+        in_order = [values[i] for i in self.order]
+        self.starts = np.array([start for start, _ in _tie_runs(in_order)], dtype=np.intp)
+        run_in_order = np.zeros(len(values), dtype=np.intp)
+        run_in_order[self.starts[1:]] = 1
+        self.run_of = np.empty(len(values), dtype=np.intp)
+        self.run_of[self.order] = np.cumsum(run_in_order)
 
-    def doubled_ranks(self, counts: list[int]) -> tuple[list[int], int]:
-        """Twice the average rank of each team (by original index) in the resample, and Σ(G³ − G) over tie runs."""
-        in_order = [counts[t] for t in self.order]
-        run_counts = in_order if self.runs is None else [sum(in_order[start:stop]) for start, stop in self.runs]
-        run_ranks = [2 * through - g + 1 for through, g in zip(accumulate(run_counts), run_counts, strict=True)]
-        ties = sum(g * g * g - g for g in run_counts if g > 1)
-        return [run_ranks[run] for run in self.run_of], ties
+    def doubled_ranks(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Twice the average rank of each team (by original index) in each resample (a row of ``counts``), and each
+        resample's Σ(G³ − G) over tie runs."""
+        run_counts = np.add.reduceat(counts[:, self.order], self.starts, axis=1)
+        run_ranks = 2 * np.cumsum(run_counts, axis=1) - run_counts + 1
+        ties = (run_counts**3 - run_counts).sum(axis=1)
+        return run_ranks[:, self.run_of], ties
+
+
+def resample_counts(n: int, *, seed: int, resamples: int) -> np.ndarray:
+    """How many times each of n teams is drawn in each resample (one row per resample): row r counts the teams of
+    row r of ``numpy.random.default_rng(seed).integers(0, n, size=(resamples, n))``."""
+    drawn = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    flat = (drawn + n * np.arange(resamples)[:, None]).ravel()
+    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n)
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -153,7 +161,7 @@ def _percentile(sorted_values: Sequence[float], q: float) -> float:
     h = (len(sorted_values) - 1) * q
     below = math.floor(h)
     above = min(below + 1, len(sorted_values) - 1)
-    return sorted_values[below] + (h - below) * (sorted_values[above] - sorted_values[below])
+    return float(sorted_values[below] + (h - below) * (sorted_values[above] - sorted_values[below]))
 
 
 def bootstrap_interval(
@@ -170,8 +178,8 @@ def bootstrap_interval(
     ``MAX_SKIPPED_SHARE`` of them are, the interval is None (so it is with n < 2 or a side constant in the data).
     The same data and seed always give the same interval.
 
-    Cost: O(n log n) once, then O(n) per resample — the ranks of a resample are read off the data's sorted order
-    with running counts instead of sorting again (see ``_Ranking``).
+    Cost: O(n log n) once, then O(n) per resample, all resamples at once in numpy — the ranks of a resample are read
+    off the data's sorted order with running counts instead of sorting again (see ``_Ranking``).
     """
     n = _check_pairs(xs, ys)
     if not 0 < confidence < 1:
@@ -180,30 +188,19 @@ def bootstrap_interval(
         raise ValueError(f"resamples must be at least 1, got {resamples!r}")
     if n < 2:
         return None
-    x_side = _Ranking(xs)
-    y_side = _Ranking(ys)
+    counts = resample_counts(n, seed=seed, resamples=resamples)
+    rx, ties_x = _Ranking(xs).doubled_ranks(counts)
+    ry, ties_y = _Ranking(ys).doubled_ranks(counts)
     # With doubled ranks R = 2r: 4·n·cov = Σ c·Rx·Ry − n(n+1)², and 12·n·var = n³ − n − Σ(G³ − G) (the usual tie
-    # correction), so ρ = 3·(Σ c·Rx·Ry − n(n+1)²) / √(12n·var_x · 12n·var_y), in integers up to the last step.
-    centre = n * (n + 1) ** 2
-    spread = n**3 - n
-    rng = random.Random(seed)
-    population = range(n)
-    rhos = []
-    for _ in range(resamples):
-        counts = [0] * n
-        for team in rng.choices(population, k=n):
-            counts[team] += 1
-        rx, ties_x = x_side.doubled_ranks(counts)
-        ry, ties_y = y_side.doubled_ranks(counts)
-        sxx = spread - ties_x
-        syy = spread - ties_y
-        if sxx == 0 or syy == 0:
-            continue
-        sxy = sum(c * a * b for c, a, b in zip(counts, rx, ry, strict=True) if c) - centre
-        rhos.append(max(-1.0, min(1.0, 3 * sxy / (math.sqrt(sxx) * math.sqrt(syy)))))
-    if resamples - len(rhos) > MAX_SKIPPED_SHARE * resamples:
+    # correction), so ρ = 3·(Σ c·Rx·Ry − n(n+1)²) / √(12n·var_x · 12n·var_y), in integers up to the last step
+    # (int64 holds them: Σ c·Rx·Ry ≤ 4n⁴, below 2⁶³ for any number of teams an organisation has).
+    sxx = n**3 - n - ties_x
+    syy = n**3 - n - ties_y
+    defined = (sxx != 0) & (syy != 0)
+    if resamples - int(defined.sum()) > MAX_SKIPPED_SHARE * resamples:
         return None
-    rhos.sort()
+    sxy = (counts * rx * ry).sum(axis=1)[defined] - n * (n + 1) ** 2
+    rhos = np.sort(np.clip(3 * sxy / (np.sqrt(sxx[defined]) * np.sqrt(syy[defined])), -1.0, 1.0))
     tail = (1 - confidence) / 2
     return _percentile(rhos, tail), _percentile(rhos, 1 - tail)
 
