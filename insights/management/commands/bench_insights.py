@@ -22,7 +22,8 @@ class Command(BaseCommand):
     help = (
         "Measure the insights at the size of the loaded data (make bench loads the large demo): one refresh of the "
         "precomputed results (90 days) unless --no-refresh, then p50/p95 server time and queries of the org and "
-        "team dashboards, the bottleneck pages and the correlation page, read in this process as an org viewer."
+        "team dashboards, the bottleneck pages and the correlation pages (org and group), read in this process as an "
+        "org viewer."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -67,6 +68,7 @@ class Command(BaseCommand):
             ("Org bottlenecks page", [reverse("insights:org-bottlenecks")] * max(n // 4, 2)),
             ("Team bottlenecks page", [reverse("insights:team-bottlenecks", args=[t]) for t in team_sample]),
             ("Correlations page", [reverse("insights:correlations")] * max(n // 4, 2)),
+            ("Group correlations page", [reverse("insights:team-correlations", args=[g]) for g in group_sample]),
         ]
         for label, urls in pages:
             if urls:
