@@ -104,8 +104,15 @@ def deployment_frequency_from_days(
     days = {day for day, count in per_day.items() if count}
     weeks = whole_iso_weeks(window, p)
     months = whole_months(window, p)
-    per_week = [sum(1 for day in days if monday <= day < monday + timedelta(days=7)) for monday in weeks]
-    per_month = [sum(1 for day in days if (day.year, day.month) == (m.year, m.month)) for m in months]
+    # Deployment days per whole week and month, counted in one pass over the days.
+    per_week = dict.fromkeys(weeks, 0)
+    per_month = dict.fromkeys(((m.year, m.month) for m in months), 0)
+    for day in days:
+        monday = day - timedelta(days=day.weekday())
+        if monday in per_week:
+            per_week[monday] += 1
+        if (day.year, day.month) in per_month:
+            per_month[day.year, day.month] += 1
     n_days = window.days(p)
     has_data = total > 0
     return DeploymentFrequency(
@@ -115,7 +122,7 @@ def deployment_frequency_from_days(
         whole_weeks=len(weeks),
         whole_months=len(months),
         deployments_per_day=total / n_days if has_data and n_days else None,
-        deployment_days_per_week=median(per_week, p.median_kind) if has_data else None,
-        deployment_days_per_month=median(per_month, p.median_kind) if has_data else None,
+        deployment_days_per_week=median(list(per_week.values()), p.median_kind) if has_data else None,
+        deployment_days_per_month=median(list(per_month.values()), p.median_kind) if has_data else None,
         failed_attempts=failed_attempts,
     )
