@@ -23,7 +23,7 @@ from insights import engine, selectors
 from metrics import definitions as d
 from metrics import display
 from metrics.scope import Scope, reading_profile
-from metrics.selectors import Figures
+from metrics.selectors import HEADLINE_DISTRIBUTIONS, Figures
 
 # The periods offered, longest a year: those insight results are precomputed for.
 PERIODS: tuple[int, ...] = selectors.STANDARD_DAYS
@@ -117,16 +117,31 @@ def period(params: Mapping[str, str], *, now: datetime, profile: d.Profile | Non
     return _period(end_day - timedelta(days=days), end_day, profile, custom=False)
 
 
+# The distributions the dashboards show: the tiles' and sparklines' medians, and a team's lead time by stage. The
+# rollups' other ones (pull request and pipeline figures) are left in the database: a year of the organisation's
+# weeks is otherwise hundreds of histograms decoded for nothing.
+ORG_DISTRIBUTIONS = HEADLINE_DISTRIBUTIONS
+TEAM_DISTRIBUTIONS = (*HEADLINE_DISTRIBUTIONS, "coding_times", "pickup_times", "review_times", "deploy_times")
+
+
 def org_figures(period: Period, *, now: datetime) -> Figures:
     """Figures of every service: the team rollups of the roots of the team tree, which hold them all
     (every service has an owner), with no service filter on the raw rows read."""
     roots = list(Team.objects.filter(parent__isnull=True).order_by("id").values_list("id", flat=True))
-    return Figures(None, [period.window], reading_profile(), now=now, rollups=(roots, ()), compared=period.previous)
+    return Figures(
+        None,
+        [period.window],
+        reading_profile(),
+        now=now,
+        rollups=(roots, ()),
+        compared=period.previous,
+        distributions=ORG_DISTRIBUTIONS,
+    )
 
 
 def scope_figures(scope: Scope, period: Period, *, now: datetime) -> Figures:
-    """A team's figures, read as its delivery page reads them."""
-    return Figures.of_scope(scope, [period.window], now=now, compared=period.previous)
+    """A team's figures, read as its delivery page reads them (of the distributions, the dashboard's)."""
+    return Figures.of_scope(scope, [period.window], now=now, compared=period.previous, distributions=TEAM_DISTRIBUTIONS)
 
 
 @dataclass(frozen=True)

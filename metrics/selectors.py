@@ -11,10 +11,11 @@ still unrecovered.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, reduce
 
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -105,11 +106,11 @@ def _rollups(
     service_wide: dict[date, dict] = {}
     if team_ids:
         weeks = whole_weeks(windows, profile)
-        in_weeks = [monday + timedelta(days=n) for monday in weeks for n in range(7)]
+        in_weeks = _week_spans(weeks)
         teams = TeamRollup.objects.filter(team_id__in=team_ids, day__gte=days[0], day__lte=days[-1])
-        rows = [*teams.exclude(day__in=in_weeks).values("production", "day", *COUNT_FIELDS, *fields)]
+        rows = [*teams.exclude(in_weeks).values("production", "day", *COUNT_FIELDS, *fields)]
         if weeks:
-            rows += teams.filter(day__in=in_weeks).values("production", "day", *COUNT_FIELDS)
+            rows += teams.filter(in_weeks).values("production", "day", *COUNT_FIELDS)
             week_rows = TeamWeekRollup.objects.filter(team_id__in=team_ids, week__in=weeks)
             rows += week_rows.annotate(day=F("week")).values("production", "day", *fields)
         for row in rows:
@@ -124,6 +125,18 @@ def _rollups(
             row["distributions"] = _distributions(row, names)
             _add_day(service_wide if row.pop("environment") == SERVICE_WIDE else production, row.pop("day"), row)
     return _Days(production, service_wide)
+
+
+def _week_spans(weeks: Sequence[date]) -> Q:
+    """The days of the weeks (their sorted Mondays) as a few day ranges, one per run of consecutive weeks, rather
+    than a list of every day: a year is two parameters, not 364."""
+    spans: list[list[date]] = []
+    for monday in weeks:
+        if spans and spans[-1][1] == monday:
+            spans[-1][1] = monday + timedelta(days=7)
+        else:
+            spans.append([monday, monday + timedelta(days=7)])
+    return reduce(operator.or_, (Q(day__gte=start, day__lt=end) for start, end in spans), Q())
 
 
 def whole_weeks(windows: Sequence[d.Window], profile: d.Profile) -> list[date]:
@@ -183,7 +196,9 @@ class Figures:
     the review queue at each window's end is read per window: the pull requests open
     and unreviewed at that moment. Of the ``compared`` window (usually ``previous_window``
     of one of them) only what ``compare_summaries`` reads is: the counts and the medians
-    of ``HEADLINE_DISTRIBUTIONS``.
+    of ``HEADLINE_DISTRIBUTIONS``. Of the windows, every distribution is read unless
+    ``distributions`` names the ones a page shows; a summary's statistics of the others
+    are then empty.
     """
 
     def __init__(
@@ -195,6 +210,7 @@ class Figures:
         now: datetime | None = None,
         rollups: tuple[Collection[int], Collection[int]] | None = None,
         compared: d.Window | None = None,
+        distributions: Sequence[str] | None = None,
     ) -> None:
         """``service_ids`` None is every service. ``rollups`` is (team ids, service ids) whose
         rollups together hold the services (``Scope.rollup_team_ids``, ``rollup_service_ids``);
@@ -204,6 +220,7 @@ class Figures:
         self.profile = profile
         self.windows = tuple(windows)
         self.compared = compared
+        self.distributions = distributions
         self.span = d.Window(min(w.start for w in windows), max(w.end for w in windows))
         self.now = now or self.span.end
 
@@ -216,14 +233,23 @@ class Figures:
         *,
         now: datetime | None = None,
         compared: d.Window | None = None,
+        distributions: Sequence[str] | None = None,
     ) -> Figures:
         """Figures of a page's or API request's scope (``profile`` overrides the scope's, for the bands year)."""
         rollups = (scope.rollup_team_ids, scope.rollup_service_ids)
-        return cls(scope.filter_ids, windows, profile or scope.profile, now=now, rollups=rollups, compared=compared)
+        return cls(
+            scope.filter_ids,
+            windows,
+            profile or scope.profile,
+            now=now,
+            rollups=rollups,
+            compared=compared,
+            distributions=distributions,
+        )
 
     @cached_property
     def days(self) -> _Days:
-        days = _rollups(self.rollup_team_ids, self.rollup_service_ids, self.windows, self.profile)
+        days = _rollups(self.rollup_team_ids, self.rollup_service_ids, self.windows, self.profile, self.distributions)
         if self.compared is not None:  # a window before the others: no day in common
             before = _rollups(
                 self.rollup_team_ids, self.rollup_service_ids, [self.compared], self.profile, HEADLINE_DISTRIBUTIONS

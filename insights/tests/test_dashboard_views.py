@@ -373,6 +373,11 @@ class TestTeamDashboard:
         weekly = json_data(response, "dora-weekly")  # what static/metrics/dora-charts.js draws
         assert sum(weekly["deployments_ok"]) + sum(weekly["deployments_failed"]) == 4
         assert {"coding", "pickup", "review", "deploy", "lead_time"} <= weekly.keys()
+        # The lead time by stage is read although the dashboard reads only the distributions it shows.
+        page = json_data(get(client, org.users["paula"], delivery_url("pay", days=30)), "dora-weekly")
+        for stage in ("coding", "pickup", "review", "deploy", "lead_time"):
+            assert weekly[stage] == page[stage], stage
+        assert any(value is not None for value in weekly["coding"])
         series = json_data(response, "dashboard-series")
         assert [v for v in series["sparklines"]["recovery"] if v is not None] == [5.0]
         assert b"metrics/dora-charts.js" in response.content and b"insights/dashboard.js" in response.content

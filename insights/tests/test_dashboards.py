@@ -191,7 +191,13 @@ class TestDelivery:
         period = dashboards.period({"days": "90"}, now=NOW)
         org = dashboards.org_figures(period, now=NOW)
         # Search owns no service yet: the organisation's figures are Payments'.
-        root = Figures.of_scope(team_scope(team, None), [period.window], now=NOW, compared=period.previous)
+        root = Figures.of_scope(
+            team_scope(team, None),
+            [period.window],
+            now=NOW,
+            compared=period.previous,
+            distributions=dashboards.ORG_DISTRIBUTIONS,
+        )
         assert org.summary(period.window) == root.summary(period.window)
         assert org.summary(period.previous) == root.summary(period.previous)
         assert org.weekly(period.window) == root.weekly(period.window)
