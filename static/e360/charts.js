@@ -1,4 +1,5 @@
-// What every page with Chart.js charts shares (metrics/delivery.html, surveys/results.html).
+// What every page with Chart.js charts shares (the delivery, review queue, pipelines, survey results,
+// dashboard and correlation pages).
 //
 // Data comes from json_script blocks kept in <template id="<id>-data"> (htmx drops bare <script>
 // tags it swaps in); colours from the design tokens in e360.css. These files are static, so the
@@ -17,6 +18,38 @@ window.e360Charts = (function () {
   function token(name, fallback) {
     var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
     return value || fallback;
+  }
+
+  // The options of a chart with a y axis over categories (weeks, age buckets): no animation, a
+  // tooltip of every dataset at the hovered category saying "<dataset>: <formatValue(y, index)>",
+  // a titled y axis from zero. Pages adjust the object returned (stacking, ticks, legend).
+  function axisOptions(yTitle, formatValue) {
+    return {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      interaction: { mode: "index", intersect: false },
+      plugins: {
+        legend: { position: "bottom", labels: { boxWidth: 12, boxHeight: 12 } },
+        tooltip: {
+          callbacks: {
+            label: function (context) {
+              if (context.parsed.y === null) return context.dataset.label + ": no data";
+              return context.dataset.label + ": " + formatValue(context.parsed.y, context.dataIndex);
+            },
+          },
+        },
+      },
+      scales: {
+        x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 8 } },
+        y: {
+          beginAtZero: true,
+          grid: { color: token("--chart-grid", "#e6e9ed") },
+          border: { display: false },
+          title: { display: true, text: yTitle },
+        },
+      },
+    };
   }
 
   function keep(draw) {
@@ -62,5 +95,5 @@ window.e360Charts = (function () {
     document.addEventListener("htmx:historyRestore", redraw);
   }
 
-  return { readJson: readJson, token: token, keep: keep };
+  return { readJson: readJson, token: token, axisOptions: axisOptions, keep: keep };
 })();

@@ -86,26 +86,12 @@
   }
 
   function barConfig(labels, values, colourToken, yTitle, format) {
-    var colour = token(colourToken, "#57606a");
+    var options = charts.axisOptions(yTitle, format);
+    options.plugins = { legend: { display: false }, tooltip: tooltip(format) };
     return {
       type: "bar",
-      data: { labels: labels, datasets: [{ label: yTitle, data: values, backgroundColor: colour }] },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
-        interaction: { mode: "index", intersect: false },
-        plugins: { legend: { display: false }, tooltip: tooltip(format) },
-        scales: {
-          x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 8 } },
-          y: {
-            beginAtZero: true,
-            grid: { color: token("--chart-grid", "#e6e9ed") },
-            border: { display: false },
-            title: { display: true, text: yTitle },
-          },
-        },
-      },
+      data: { labels: labels, datasets: [{ label: yTitle, data: values, backgroundColor: token(colourToken, "#57606a") }] },
+      options: options,
     };
   }
 

@@ -25,35 +25,12 @@
     });
   }
 
+  // Every chart here stacks its bars (deployments ok and failed, the lead time's stages).
   function baseOptions(yTitle, formatValue) {
-    var grid = token("--chart-grid", "#e6e9ed");
-    return {
-      responsive: true,
-      maintainAspectRatio: false,
-      animation: false,
-      interaction: { mode: "index", intersect: false },
-      plugins: {
-        legend: { position: "bottom", labels: { boxWidth: 12, boxHeight: 12 } },
-        tooltip: {
-          callbacks: {
-            label: function (context) {
-              if (context.parsed.y === null) return context.dataset.label + ": no data";
-              return context.dataset.label + ": " + formatValue(context.parsed.y);
-            },
-          },
-        },
-      },
-      scales: {
-        x: { stacked: true, grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 8 } },
-        y: {
-          stacked: true,
-          beginAtZero: true,
-          grid: { color: grid },
-          border: { display: false },
-          title: { display: true, text: yTitle },
-        },
-      },
-    };
+    var options = window.e360Charts.axisOptions(yTitle, formatValue);
+    options.scales.x.stacked = true;
+    options.scales.y.stacked = true;
+    return options;
   }
 
   function frequencyConfig(series) {

@@ -8,39 +8,10 @@
 
   var token = window.e360Charts.token;
 
-  function baseOptions(yTitle, formatValue) {
-    return {
-      responsive: true,
-      maintainAspectRatio: false,
-      animation: false,
-      interaction: { mode: "index", intersect: false },
-      plugins: {
-        legend: { position: "bottom", labels: { boxWidth: 12, boxHeight: 12 } },
-        tooltip: {
-          callbacks: {
-            label: function (context) {
-              if (context.parsed.y === null) return context.dataset.label + ": no data";
-              return context.dataset.label + ": " + formatValue(context.parsed.y, context.dataIndex);
-            },
-          },
-        },
-      },
-      scales: {
-        x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 8 } },
-        y: {
-          beginAtZero: true,
-          grid: { color: token("--chart-grid", "#e6e9ed") },
-          border: { display: false },
-          title: { display: true, text: yTitle },
-        },
-      },
-    };
-  }
-
   function reviewAgesConfig(series) {
     var onTime = token("--chart-ok", "#0b5cad");
     var late = token("--chart-failed", "#b42318");
-    var options = baseOptions("Pull requests", function (value) {
+    var options = window.e360Charts.axisOptions("Pull requests", function (value) {
       return value + (value === 1 ? " pull request" : " pull requests");
     });
     options.plugins.legend.display = false;
@@ -64,7 +35,7 @@
   }
 
   function failureRateConfig(series) {
-    var options = baseOptions("% of runs or commits", function (value) {
+    var options = window.e360Charts.axisOptions("% of runs or commits", function (value) {
       return value + "%";
     });
     options.scales.y.ticks = {
