@@ -1,5 +1,5 @@
-"""Fixtures for the metrics tests: an API source with a token, more services and an org viewer for the pages, and
-the browser from e360's tests."""
+"""Fixtures for the metrics tests: an API source with a token, more services and an org viewer for the pages, a
+small team tree for the rollup tests, and the browser from e360's tests."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.test import Client
 
 # The real-browser fixtures (Chromium through Playwright, CSP and console problems per page).
 from e360.tests.conftest import browser, page, page_problems  # noqa: F401
-from e360.tests.factories import ServiceFactory, UserFactory
+from e360.tests.factories import ServiceFactory, TeamFactory, UserFactory
 from metrics.tests.factories import ApiTokenFactory, SourceFactory
 
 
@@ -48,3 +48,15 @@ def org_viewer(db):
     user = UserFactory(username="olga", email="olga@example.com")
     user.user_permissions.add(Permission.objects.get(codename="view_org", content_type__app_label="e360"))
     return user
+
+
+@pytest.fixture
+def tree(db):
+    """org > group > (alpha, beta); the group owns a service itself, alpha two, beta one."""
+    org = TeamFactory(slug="org", name="Org")
+    group = TeamFactory(slug="group", name="Group", parent=org)
+    alpha = TeamFactory(slug="alpha", name="Alpha", parent=group)
+    beta = TeamFactory(slug="beta", name="Beta", parent=group)
+    for slug, owner in [("platform", group), ("checkout", alpha), ("cart", alpha), ("search", beta)]:
+        ServiceFactory(slug=slug, name=slug.title(), owner=owner)
+    return {team.slug: team for team in (org, group, alpha, beta)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+from metrics import definitions as d
 from metrics.services import (
     DeploymentData,
     Dirty,
@@ -81,3 +82,22 @@ def random_history(rng: random.Random, source, service) -> None:
                 finished_at=finished,
             )
             pipeline_run_upsert(source=source, data=data, dirty=Dirty())
+
+
+def run_records(runs) -> list[d.PipelineRunRec]:
+    """Stored pipeline runs as the definitions' records: what a reading from rollups must agree with."""
+    return [
+        d.PipelineRunRec(
+            id=str(run.pk),
+            service=str(run.service_id),
+            workflow=run.workflow,
+            sha=run.sha,
+            status=run.status,
+            attempt=run.attempt,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            is_default_branch=run.is_default_branch,
+            duration_seconds=run.duration_seconds,
+        )
+        for run in runs
+    ]

@@ -20,6 +20,7 @@ from metrics.models import PipelineRun, WorkflowPeriodRollup, WorkflowRollupCove
 from metrics.refresh import service_refresh
 from metrics.scope import reading_profile
 from metrics.tests.factories import PipelineRunFactory, SourceFactory
+from metrics.tests.histories import run_records
 
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -143,21 +144,7 @@ def runs(now, service, ledger, search):
 
 
 def _records(services) -> list[d.PipelineRunRec]:
-    return [
-        d.PipelineRunRec(
-            id=str(run.pk),
-            service=str(run.service_id),
-            workflow=run.workflow,
-            sha=run.sha,
-            status=run.status,
-            attempt=run.attempt,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            is_default_branch=run.is_default_branch,
-            duration_seconds=run.duration_seconds,
-        )
-        for run in PipelineRun.objects.filter(service__in=services)
-    ]
+    return run_records(PipelineRun.objects.filter(service__in=services))
 
 
 class TestTeamPage:

@@ -22,18 +22,6 @@ from metrics.tests.histories import T0, deploy, random_history
 
 
 @pytest.fixture
-def tree(db):
-    """org > group > (alpha, beta); the group owns a service itself, alpha two, beta one."""
-    org = TeamFactory(slug="org", name="Org")
-    group = TeamFactory(slug="group", name="Group", parent=org)
-    alpha = TeamFactory(slug="alpha", name="Alpha", parent=group)
-    beta = TeamFactory(slug="beta", name="Beta", parent=group)
-    for slug, owner in [("platform", group), ("checkout", alpha), ("cart", alpha), ("search", beta)]:
-        ServiceFactory(slug=slug, name=slug.title(), owner=owner)
-    return {team.slug: team for team in (org, group, alpha, beta)}
-
-
-@pytest.fixture
 def source(tree):
     return SourceFactory(name="ci", team=tree["org"])
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from e360.models import Service
-from e360.tests.factories import ServiceFactory, TeamFactory
+from e360.tests.factories import ServiceFactory
 from metrics import definitions as d
 from metrics import operations, workflow_rollups
 from metrics.models import PipelineRun, WorkflowPeriodRollup, WorkflowRollupCoverage
@@ -26,23 +26,12 @@ from metrics.refresh import rebuild, service_refresh
 from metrics.scope import reading_profile, service_scope, team_scope
 from metrics.selectors import default_window
 from metrics.tests.factories import PipelineRunFactory, SourceFactory
+from metrics.tests.histories import run_records
 
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
 ROW_FIELDS = ("service_id", "workflow", "days", "day", *workflow_rollups.VALUE_FIELDS)
 HYPOTHESIS = settings(max_examples=6, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture
-def tree(db):
-    """org > group > (alpha, beta); the group owns a service itself, alpha two, beta one."""
-    org = TeamFactory(slug="org", name="Org")
-    group = TeamFactory(slug="group", name="Group", parent=org)
-    alpha = TeamFactory(slug="alpha", name="Alpha", parent=group)
-    beta = TeamFactory(slug="beta", name="Beta", parent=group)
-    for slug, owner in [("platform", group), ("checkout", alpha), ("cart", alpha), ("search", beta)]:
-        ServiceFactory(slug=slug, name=slug.title(), owner=owner)
-    return {team.slug: team for team in (org, group, alpha, beta)}
 
 
 @pytest.fixture
@@ -96,21 +85,7 @@ def _random_history(seed: int, source, rounds: int = 2) -> None:
 
 
 def _records(**filters) -> list[d.PipelineRunRec]:
-    return [
-        d.PipelineRunRec(
-            id=str(run.pk),
-            service=str(run.service_id),
-            workflow=run.workflow,
-            sha=run.sha,
-            status=run.status,
-            attempt=run.attempt,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            is_default_branch=run.is_default_branch,
-            duration_seconds=run.duration_seconds,
-        )
-        for run in PipelineRun.objects.filter(**filters)
-    ]
+    return run_records(PipelineRun.objects.filter(**filters))
 
 
 def _by_workflow(records: list[d.PipelineRunRec]) -> dict[tuple[int, str], list[d.PipelineRunRec]]:
