@@ -438,7 +438,6 @@ class Correlations:
     """Every dimension–metric pair's correlation across teams as last computed (``computed_at`` None: not yet)."""
 
     pairs: tuple[Pair, ...]
-    within_team: dict[tuple[str, str], Correlation]
     computed_at: datetime | None
     url: str
     days: int = 90
@@ -507,15 +506,13 @@ def correlations(days: int, viewer: User, team: Team | None = None) -> Correlati
     url = f"{url}?days={standard}"
     period = PeriodResult.objects.filter(days=standard).select_related("campaign", "previous_campaign").first()
     if period is None:
-        return Correlations((), {}, None, url, standard, substituted, team=team)
+        return Correlations((), None, url, standard, substituted, team=team)
     pairs = tuple(_pair(row) for row in period.pairs.filter(team=team))
     note = ""
     if team is not None and not pairs and period.campaign is not None:
         note = "This team's sub-teams are new since the last refresh: the next one includes them."
-    within = {(pair.dimension, pair.metric): pair.within_team for pair in pairs}
     return Correlations(
         pairs,
-        within,
         period.computed_at,
         url,
         standard,
