@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from metrics.definitions.linking import IncidentLink, _chains
+from metrics.definitions.linking import IncidentLink, _chains, _rollbacks
 from metrics.definitions.production import _in_window, production_deployments
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.records import DeploymentRec, IncidentRec
@@ -17,20 +17,6 @@ from metrics.definitions.windows import Window
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-
-
-def _rollbacks(prod: Iterable[DeploymentRec]) -> set[str]:
-    """Production deployments that are rollbacks: flagged as one, or redeploying a sha that an
-    earlier deployment of the same service, repository and environment had replaced."""
-    rollbacks: set[str] = set()
-    for chain in _chains(prod).values():
-        replaced: set[str] = set()  # shas deployed before the current deployment's predecessor
-        for prev, d in zip([None, *chain], chain, strict=False):
-            if d.is_rollback or (prev is not None and d.sha and prev.sha and d.sha != prev.sha and d.sha in replaced):
-                rollbacks.add(d.id)
-            if prev is not None and prev.sha:
-                replaced.add(prev.sha)
-    return rollbacks
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,47 @@ def previous_success_deployments(deployments: Iterable[DeploymentRec]) -> dict[s
     return previous
 
 
+def _rollbacks(prod: Iterable[DeploymentRec]) -> set[str]:
+    """Production deployments that are rollbacks: flagged as one, or redeploying a sha that an
+    earlier deployment of the same service, repository and environment had replaced."""
+    rollbacks: set[str] = set()
+    for chain in _chains(prod).values():
+        replaced: set[str] = set()  # shas deployed before the current deployment's predecessor
+        for prev, d in zip([None, *chain], chain, strict=False):
+            if d.is_rollback or (prev is not None and d.sha and prev.sha and d.sha != prev.sha and d.sha in replaced):
+                rollbacks.add(d.id)
+            if prev is not None and prev.sha:
+                replaced.add(prev.sha)
+    return rollbacks
+
+
+def _ships_nothing_new(d: DeploymentRec, prev: DeploymentRec | None, rollbacks: Collection[str], p: Profile) -> bool:
+    """A deployment that brings no newly merged change: a rollback (older code), one whose sent
+    change list is empty (the sender says it ships no change), or a redeploy of the previous sha."""
+    return (
+        d.id in rollbacks
+        or (LINK_SENT in p.change_link_rules and d.change_ids is not None and not d.change_ids)
+        or (prev is not None and bool(d.sha) and d.sha == prev.sha)
+    )
+
+
+def _merged_since(prod: Iterable[DeploymentRec], rollbacks: Collection[str], p: Profile) -> dict[str, DeploymentRec]:
+    """Where rule 3 starts for each deployment that may use it: the latest earlier deployment of its
+    chain that shipped something new. Deployments that ship nothing new neither use rule 3 nor
+    start it, so the changes merged before them wait for the next deployment that ships code."""
+    since: dict[str, DeploymentRec] = {}
+    for chain in _chains(prod).values():
+        prev: DeploymentRec | None = None
+        shipped: DeploymentRec | None = None
+        for d in chain:
+            if not _ships_nothing_new(d, prev, rollbacks, p):
+                if shipped is not None:
+                    since[d.id] = shipped
+                shipped = d
+            prev = d
+    return since
+
+
 @dataclass(frozen=True)
 class DeploymentChanges:
     """The changes a production deployment contains and the rule that found them (0 = none)."""
@@ -146,16 +187,23 @@ def link_changes(
 ) -> ChangeLinks:
     """Which changes each production deployment contains, in order of preference:
 
-    1. the change list sent with the deployment (``change_ids``: PR ids or commit shas);
+    1. the change list sent with the deployment (``change_ids``: PR ids or commit shas). A
+       list sent empty says the deployment ships no change (rule 1, nothing linked); only an
+       absent list (None) leaves the deployment to rules 2 and 3;
     2. the commit range between the previous successful production deployment's sha
        (same service, repository and environment) and this one's: ``commit_ranges``
        maps ``(old_sha, new_sha)`` to the shas between them; a change is in it when its
        merge sha is. Redeploying the same sha contains nothing;
     3. fallback: changes of the service (and repository, when the deployment names one)
-       merged into the default branch at or after the previous deployment finished and
-       before this one started.
+       merged into the default branch at or after the previous deployment *that shipped
+       something new* finished, and before this one started. A deployment ships nothing new
+       when it is a rollback (flagged, or redeploying an older sha: it brings back older
+       code), its sent list is empty, or it redeploys the previous sha. Such a deployment
+       gets nothing from rule 3, and the changes merged before it are left to the next
+       deployment that ships something new.
 
-    The first deployment of a chain has no previous one and links only rule 1. Changes are
+    The first deployment of a chain has no previous one and links only rule 1; so does a
+    deployment preceded only by deployments that shipped nothing new, for rule 3. Changes are
     matched within the deployment's group (its service, unless ``Profile.service_groups``
     says otherwise). A change is *deployed by* the first production deployment (by finish
     time) that contains it.
@@ -165,6 +213,7 @@ def link_changes(
     prod = production_deployments(deployments, p)
     by_id = {d.id: d for d in prod}
     previous = previous_success_deployments(prod)
+    since = _merged_since(prod, _rollbacks(prod), p)
 
     grouped: dict[str, list[ChangeRec]] = {}
     for c in changes:
@@ -176,7 +225,8 @@ def link_changes(
     deployed_by: dict[str, str] = {}
     for d in prod:
         candidates = indexed.get(p.group_of(d.service), empty)
-        rule, contained = _changes_of(d, by_id.get(previous.get(d.id) or ""), candidates, ranges, p)
+        prev = by_id.get(previous.get(d.id) or "")
+        rule, contained = _changes_of(d, prev, since.get(d.id), candidates, ranges, p)
         result[d.id] = DeploymentChanges(d.id, rule, tuple(c.id for c in contained))
         for c in contained:
             deployed_by.setdefault(c.id, d.id)  # deployments are in finish order: the first one wins
@@ -186,12 +236,14 @@ def link_changes(
 def _changes_of(
     d: DeploymentRec,
     prev: DeploymentRec | None,
+    since: DeploymentRec | None,
     candidates: _GroupChanges,
     ranges: Mapping[tuple[str, str], Collection[str]],
     p: Profile,
 ) -> tuple[int, list[ChangeRec]]:
+    """``prev``: the previous deployment of the chain; ``since``: where rule 3 starts (None: it does not apply)."""
     rules = p.change_link_rules
-    if LINK_SENT in rules and d.change_ids:
+    if LINK_SENT in rules and d.change_ids is not None:
         return LINK_SENT, candidates.named(d.change_ids)
     if prev is None:
         return LINK_NONE, []
@@ -201,8 +253,8 @@ def _changes_of(
         shas = ranges.get((prev.sha, d.sha))
         if shas is not None:
             return LINK_COMMIT_RANGE, candidates.in_range(shas)
-    if LINK_MERGED_BETWEEN in rules:
-        after = prev.finished_at
+    if LINK_MERGED_BETWEEN in rules and since is not None:
+        after = since.finished_at
         before = d.started_at or d.finished_at
         assert after is not None and before is not None
         merged = [

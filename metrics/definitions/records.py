@@ -31,7 +31,8 @@ class DeploymentRec:
 
     ``status`` is compared case-insensitively (``success``, ``failure``/``error``, …).
     ``change_ids`` is linking rule 1: the PR ids or commit shas sent with the
-    deployment (None or empty when nothing was sent).
+    deployment. None when no list was sent; an empty tuple when the sender said the
+    deployment ships no change.
     """
 
     id: str
@@ -57,8 +58,8 @@ class ChangeRec:
     """A change: a pull request, or a direct push to the default branch.
 
     ``first_review_at`` is the first review *or comment* by someone other than
-    the author. ``size`` is lines changed. ``commit_shas`` lets a sent change
-    list (rule 1) name the change by any of its commits.
+    the author. ``size`` is lines changed, None when unknown (never 0 for unknown).
+    ``commit_shas`` lets a sent change list (rule 1) name the change by any of its commits.
     """
 
     id: str

@@ -31,7 +31,10 @@ def review_health(
 ) -> ReviewHealth:
     """Median pickup and review time and median size (lines changed) of the pull requests merged
     in the window (direct pushes have no review); pull requests open at ``now`` and waiting for
-    a first review longer than ``Profile.review_wait`` (24 h), oldest first."""
+    a first review longer than ``Profile.review_wait`` (24 h), oldest first.
+
+    Unknown sizes are left out of the median (``sized`` counts the known ones): with none
+    known the median is None ("no data"), not 0."""
     p = _profile(profile)
     changes = list(changes)
     merged = [c for c in changes if not c.is_direct_push and window.contains(c.merged_at)]

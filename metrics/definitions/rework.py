@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from metrics.definitions.failures import _rollbacks
+from metrics.definitions.linking import _rollbacks
 from metrics.definitions.production import _in_window, production_deployments
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.records import DeploymentRec, IncidentRec

@@ -21,6 +21,7 @@ from metrics.definitions import (
     REWORK_INCIDENT_OPEN,
     REWORK_ROLLBACK,
     ChangeRec,
+    DeploymentChanges,
     DeploymentFrequency,
     DeploymentRec,
     DurationStats,
@@ -546,10 +547,25 @@ def test_the_sent_list_names_changes_by_id_or_by_commit_sha():
     assert links.deployments["d1"].change_ids == ("p1", "p2")
 
 
-def test_an_empty_sent_list_counts_as_nothing_sent():
-    d1, d2 = dep("d1", at(0)), dep("d2", at(1), change_ids=())
+def test_an_empty_sent_list_says_the_deployment_ships_no_change():
+    d1, d2, d3 = dep("d1", at(0)), dep("d2", at(1), change_ids=()), dep("d3", at(2))
+    links = link_changes([d1, d2, d3], [pr("p1", at(0.5)), pr("p2", at(1.5))])
+    assert links.deployments["d2"] == DeploymentChanges("d2", LINK_SENT, ())
+    # What was merged before it waits for the next deployment that ships something.
+    assert links.deployments["d3"] == DeploymentChanges("d3", LINK_MERGED_BETWEEN, ("p1", "p2"))
+
+
+def test_an_absent_sent_list_leaves_the_deployment_to_the_other_rules():
+    d1, d2 = dep("d1", at(0)), dep("d2", at(1), change_ids=None)
     links = link_changes([d1, d2], [pr("p1", at(0.5))])
-    assert links.deployments["d2"].rule == LINK_MERGED_BETWEEN
+    assert links.deployments["d2"] == DeploymentChanges("d2", LINK_MERGED_BETWEEN, ("p1",))
+
+
+def test_an_empty_sent_list_on_a_first_deployment_links_nothing_and_starts_nothing():
+    d1, d2 = dep("d1", at(0), change_ids=()), dep("d2", at(1))
+    links = link_changes([d1, d2], [pr("p1", at(-1)), pr("p2", at(0.5))])
+    assert links.deployments["d1"] == DeploymentChanges("d1", LINK_SENT, ())
+    assert links.deployments["d2"] == DeploymentChanges("d2", LINK_NONE, ())
 
 
 def test_the_commit_range_links_changes_merged_between_the_two_shas():
@@ -590,6 +606,49 @@ def test_the_fallback_links_prs_merged_after_the_previous_finished_and_before_th
     links = link_changes([d1, d2], changes)  # no commit range known
     assert links.deployments["d2"].rule == LINK_MERGED_BETWEEN
     assert links.deployments["d2"].change_ids == ("at_previous_finish", "between")
+
+
+def test_a_flagged_rollback_gets_no_newly_merged_changes_the_next_deployment_does():
+    d1, rollback, d3 = dep("d1", at(0)), dep("rb", at(1), is_rollback=True), dep("d3", at(2))
+    links = link_changes([d1, rollback, d3], [pr("p1", at(0.5)), pr("p2", at(1.5))])
+    assert links.deployments["rb"] == DeploymentChanges("rb", LINK_NONE, ())
+    assert links.deployments["d3"] == DeploymentChanges("d3", LINK_MERGED_BETWEEN, ("p1", "p2"))
+    assert links.deployed_by == {"p1": "d3", "p2": "d3"}
+
+
+def test_redeploying_an_older_sha_is_a_rollback_for_the_fallback_too():
+    d1, d2 = dep("d1", at(0), sha="aaa"), dep("d2", at(1), sha="bbb")
+    back, d4 = dep("back", at(2), sha="aaa"), dep("d4", at(3), sha="ccc")
+    changes = [pr("p1", at(0.5)), pr("p2", at(1.5)), pr("p3", at(2.5))]
+    links = link_changes([d1, d2, back, d4], changes)  # no commit range known
+    assert links.deployments["back"] == DeploymentChanges("back", LINK_NONE, ())
+    assert links.deployments["d4"] == DeploymentChanges("d4", LINK_MERGED_BETWEEN, ("p2", "p3"))
+
+
+def test_consecutive_rollbacks_leave_the_changes_to_the_next_deployment_that_is_not_one():
+    deployments = [
+        dep("d1", at(0)),
+        dep("rb1", at(1), is_rollback=True),
+        dep("rb2", at(2), is_rollback=True),
+        dep("d4", at(3)),
+    ]
+    links = link_changes(deployments, [pr("p1", at(0.5)), pr("p2", at(1.5)), pr("p3", at(2.5))])
+    assert [links.deployments[i].change_ids for i in ("rb1", "rb2")] == [(), ()]
+    assert links.deployments["d4"].change_ids == ("p1", "p2", "p3")
+
+
+def test_a_rollback_that_sends_its_change_list_keeps_it():
+    d1, rollback = dep("d1", at(0)), dep("rb", at(1), is_rollback=True, change_ids=("p1",))
+    links = link_changes([d1, rollback], [pr("p1", at(0.5))])
+    assert links.deployments["rb"] == DeploymentChanges("rb", LINK_SENT, ("p1",))
+
+
+def test_a_redeploy_of_the_same_sha_does_not_start_the_fallback_window():
+    d1, same = dep("d1", at(0), sha="aaa"), dep("same", at(1), sha="aaa")
+    d3 = dep("d3", at(2), sha="ccc")
+    links = link_changes([d1, same, d3], [pr("p1", at(0.5)), pr("p2", at(1.5))])
+    assert links.deployments["same"] == DeploymentChanges("same", LINK_COMMIT_RANGE, ())
+    assert links.deployments["d3"] == DeploymentChanges("d3", LINK_MERGED_BETWEEN, ("p1", "p2"))
 
 
 def test_a_deployment_without_a_repository_takes_prs_of_all_the_service_repositories():
@@ -974,6 +1033,13 @@ def test_review_health_takes_medians_over_prs_merged_in_the_window():
     assert health.pickup.median == timedelta(hours=2)
     assert health.review.median == timedelta(hours=3)
     assert (health.size_median, health.sized) == (30, 3)
+
+
+def test_unknown_sizes_are_left_out_of_the_median_size_and_none_known_is_no_data():
+    known = review_health([pr("a", at(0), size=10), pr("b", at(1)), pr("c", at(2), size=30)], MARCH, now=at(10))
+    assert (known.size_median, known.sized) == (20, 2)
+    unknown = review_health([pr("a", at(0)), pr("b", at(1))], MARCH, now=at(10))
+    assert (unknown.size_median, unknown.sized) == (None, 0)
 
 
 def test_prs_waiting_for_a_first_review_longer_than_a_day_are_listed_oldest_first():
