@@ -66,6 +66,14 @@ def visible_people(user: User) -> QuerySet[Person]:
     return Person.objects.filter(Q(memberships__team_id__in=ids) | Q(user=user)).distinct()
 
 
+def visible_memberships(user: User) -> QuerySet[Membership]:
+    """Memberships in the teams ``user`` may see, with their team: what a person's teams read as on any page (a
+    person seen through one shared team must not reveal their other teams)."""
+    ids = visible_team_ids(user)
+    memberships = Membership.objects.select_related("team")
+    return memberships if ids is None else memberships.filter(team_id__in=ids)
+
+
 def get_team_for_user(user: User, slug: str) -> Team:
     return get_object_or_404(visible_teams(user), slug=slug)
 

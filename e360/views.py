@@ -141,7 +141,7 @@ def people_list(request: HtmxHttpRequest) -> HttpResponse:
     people = (
         access.visible_people(request.user)
         .search(query)
-        .prefetch_related(Prefetch("memberships", queryset=Membership.objects.select_related("team")))
+        .prefetch_related(Prefetch("memberships", queryset=access.visible_memberships(request.user)))
     )
     context = {"page": _page(request, people), "q": query}
     return render(request, _fragment(request, "e360/people_list.html", "results"), context)
@@ -150,10 +150,7 @@ def people_list(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def person_detail(request: HtmxHttpRequest, handle: str) -> HttpResponse:
     person = access.get_person_for_user(request.user, handle)
-    visible = access.visible_team_ids(request.user)
-    memberships = person.memberships.select_related("team")
-    if visible is not None:
-        memberships = memberships.filter(team_id__in=visible)
+    memberships = access.visible_memberships(request.user).filter(person=person)
     return render(request, "e360/person_detail.html", {"person": person, "memberships": memberships})
 
 

@@ -82,7 +82,7 @@ class TestTeamPages:
 
     def test_the_list_shows_visible_teams_as_a_tree(self, client, org, owner, django_assert_max_num_queries):
         client.force_login(owner)
-        with django_assert_max_num_queries(8):
+        with django_assert_max_num_queries(9):
             response = client.get(reverse("catalog:team-list"))
         body = response.content.decode()
         assert "Payments API" in body and "Search" not in body
@@ -158,6 +158,26 @@ class TestPeoplePages:
         with django_assert_max_num_queries(8):
             response = client.get(reverse("catalog:people-list"))
         assert "Page 1 of 2" in response.content.decode()
+
+    def test_the_list_shows_only_the_teams_the_viewer_may_see(
+        self, client, org, team, owner, teammate, outsider, django_assert_max_num_queries
+    ):
+        # Bob shares Payments with Alice, and also belongs to a team Alice does not see.
+        MembershipFactory(person=teammate.person, team=TeamFactory(name="Hidden lab", slug="hidden-lab"))
+        for _n in range(5):  # more people in Alice's sight: the query count does not grow with them
+            MembershipFactory(team=team, role=Membership.Role.MEMBER)
+        client.force_login(owner)
+        with django_assert_max_num_queries(9):
+            body = client.get(reverse("catalog:people-list")).content.decode()
+        assert "Bob" in body and "Payments" in body and "Payments API" in body
+        assert "Hidden lab" not in body
+        assert "Hidden lab" not in client.get(teammate.person.get_absolute_url()).content.decode()
+        # Bob sees his own teams; the outsider sees only their own team, where nobody else is.
+        client.force_login(teammate)
+        assert "Hidden lab" in client.get(reverse("catalog:people-list")).content.decode()
+        client.force_login(outsider)
+        body = client.get(reverse("catalog:people-list")).content.decode()
+        assert "Charlie" in body and "Payments" not in body and "Hidden lab" not in body
 
     def test_a_person_page_shows_their_visible_teams(self, client, org, owner, teammate):
         body = _get(client, owner, teammate.person.get_absolute_url()).content.decode()
