@@ -2,8 +2,10 @@
 reminders now, close, preview the form).
 
 Responses and answers are not registered (SURVEYS.md, rule 7): an admin sees participation
-counts, never what anybody answered. Invitations are listed read-only (who was invited and
-whether they answered), which links nobody to an answer.
+counts, never what anybody answered. Invitations are listed read-only (who was invited, to
+which team), never whether a person answered: staff also read the results, and knowing who
+answered this wave would let a figure that moved be pinned on them. A campaign's page shows
+answered counts per team instead, as the results pages show them.
 
 The admin parses input and calls ``surveys.services``; the one write it does itself is the
 series a new campaign starts (wave 1), as ``services.campaign_create`` does for code.
@@ -32,7 +34,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_http_methods
 
 from e360.forms import LinesField
-from surveys import services, tasks
+from surveys import results, services, tasks
 from surveys.forms import AnswerForm
 from surveys.models import (
     MAX_QUESTIONS,
@@ -315,7 +317,14 @@ def _zone_or_none(name: str) -> ZoneInfo | None:
 
 EDITABLE_WHILE_OPEN = {"name", "closes_at", "recurrence", "reminder_days"}
 STATUS_FIELDS = ["status", "wave_of_series", "version", "preview_link"]
-PARTICIPATION_FIELDS = ["invited_count", "responded_count", "participation_rate", "opened_at", "closed_at"]
+PARTICIPATION_FIELDS = [
+    "invited_count",
+    "responded_count",
+    "participation_rate",
+    "participation_by_team",
+    "opened_at",
+    "closed_at",
+]
 
 
 @admin.register(Campaign)
@@ -424,6 +433,40 @@ class CampaignAdmin(admin.ModelAdmin):
         if not obj.invited:
             return "—"
         return f"{round(100 * obj.responded / obj.invited)}%"
+
+    @admin.display(description="answered per team")
+    def participation_by_team(self, obj: Campaign) -> str:
+        """Answered counts per team as the results pages show them to this admin (``surveys.results``: groups of
+        fewer than k invitees, or hidden against differencing, say so instead): the admin's only view of who
+        answered, since invitations do not say it per person."""
+        try:
+            scope = results.campaign_for_user(obj.viewer, obj.pk)
+        except Http404:
+            return "—"
+        rows = results.campaign_results(scope, every_question=False, texts=False).groups
+        return format_html(
+            '<table><thead><tr><th scope="col">team</th><th scope="col">answered</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        row.group.indented_name,
+                        f"{row.participation.participation.responded} of {row.participation.participation.invited}"
+                        if row.participation.shown
+                        else row.participation.status_text,
+                    )
+                    for row in rows
+                ),
+            ),
+        )
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Campaign | None:
+        campaign = super().get_object(request, object_id, from_field)
+        if campaign is not None:
+            campaign.viewer = request.user  # whose results scope ``participation_by_team`` shows
+        return campaign
 
     @admin.display(description="series")
     def wave_of_series(self, obj: Campaign) -> str:
@@ -634,34 +677,27 @@ class SeriesAdmin(admin.ModelAdmin):
         )
 
 
+# Whether, when and how often a person was reminded says who answered: never per person (rule 7, issue 13).
+WHO_ANSWERED = ("responded", "responded_on", "reminders_sent")
+
+
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    """Who was invited and whether they answered (a flag and the day): never what they answered."""
+    """Who was invited and to which team: never whether a person answered (staff also read the results, and a
+    person's answering next to a figure that moved would tell what they answered). A campaign's page shows answered
+    counts per team instead, under the anonymity rules."""
 
-    list_display = [
-        "person",
-        "team",
-        "campaign",
-        "responded",
-        "responded_on",
-        "emailed_at",
-        "reminders_sent",
-        "email_error",
-    ]
-    list_filter = ["responded", ("campaign", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["person", "team", "campaign", "emailed_at", "email_error"]
+    list_filter = [("campaign", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["person__name", "person__email", "campaign__name"]
     list_select_related = ["person", "team", "campaign"]
-    fields = [
-        "campaign",
-        "person",
-        "team",
-        "label",
-        "responded",
-        "responded_on",
-        "emailed_at",
-        "reminders_sent",
-        "email_error",
-    ]
+    fields = ["campaign", "person", "team", "label", "emailed_at", "email_error"]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The admin lets a URL filter on any field of the model itself (?responded__exact=1): not these.
+        if lookup.split("__")[0] in WHO_ANSWERED:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

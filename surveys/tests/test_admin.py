@@ -740,6 +740,26 @@ def test_invitations_are_read_only_and_show_no_answer(admin_client, team, crew):
     assert admin_client.get(reverse("admin:surveys_invitation_add")).status_code == 403
 
 
+def test_the_invitations_never_say_who_answered(admin_client, team, crew):
+    campaign = _open(team)
+    answered = campaign.invitations.select_related("person", "campaign__version").order_by("pk").first()
+    _answer(answered)
+    listing = admin_client.get(reverse("admin:surveys_invitation_changelist"))
+    assert listing.status_code == 200
+    page = admin_client.get(reverse("admin:surveys_invitation_change", args=[answered.pk]))
+    for response in (listing, page):
+        for column in ("Responded", "responded", "Reminders sent", "answered"):
+            assertNotContains(response, column)
+    # Nor through a filter, an ordering or a lookup in the URL.
+    changelist = reverse("admin:surveys_invitation_changelist")
+    for query in ("responded__exact=1", "responded=1", "responded_on__isnull=False", "reminders_sent__lt=1"):
+        assert admin_client.get(f"{changelist}?{query}").status_code == 400, query
+    # What the admin sees instead: answered counts per team, as the results pages show them.
+    page = admin_client.get(reverse("admin:surveys_campaign_change", args=[campaign.pk]))
+    assertContains(page, "Answered per team")
+    assertContains(page, "<td>1 of 5</td>", html=False)
+
+
 def test_a_series_lists_its_waves(admin_client, team, crew):
     campaign = _open(team, recurrence=Campaign.Recurrence.QUARTERLY)
     services.campaign_close(campaign_id=campaign.pk)
