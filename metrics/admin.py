@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -36,7 +36,7 @@ from metrics.models import (
     WorkflowPeriodRollup,
     WorkflowRollupCoverage,
 )
-from metrics.services import api_token_create
+from metrics.services import ROTATION_OVERLAP, api_token_create, api_token_rotate
 
 
 def devlake_webhook_url(source: Source) -> str:
@@ -66,8 +66,8 @@ class ApiTokenInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "team", "default_service", "is_active", "last_event_at"]
-    list_filter = ["kind", "is_active", ("team", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["name", "kind", "team", "default_service", "may_write_every_service", "is_active", "last_event_at"]
+    list_filter = ["kind", "is_active", "may_write_every_service", ("team", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name"]
     autocomplete_fields = ["team", "default_service"]
     list_select_related = ["team", "default_service"]
@@ -90,12 +90,12 @@ class SourceAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "source", "hint", "created", "last_used_at", "is_active"]
+    list_display = ["name", "source", "hint", "created", "last_used_at", "revoked_at", "is_active"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), "source__kind"]
     search_fields = ["name", "hint", "source__name"]
     autocomplete_fields = ["source"]
     list_select_related = ["source"]
-    actions = ["revoke"]
+    actions = ["rotate", "revoke"]
 
     def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
         if obj is None:
@@ -109,7 +109,20 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.display(boolean=True, description="active")
     def is_active(self, obj: ApiToken) -> bool:
-        return obj.revoked_at is None
+        return obj.is_active
+
+    @staticmethod
+    def _show_once(request: HttpRequest, token: ApiToken, key: str, note: str = "") -> None:
+        """The key, on the next page the admin sees and never again: only its hash is stored."""
+        messages.warning(
+            request,
+            format_html(
+                "The key of “{}” is <code>{}</code>. Copy it now: it is not stored and cannot be shown again.{}",
+                token.name,
+                key,
+                note,
+            ),
+        )
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
         if change:
@@ -120,19 +133,31 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.pk, obj.key_hash, obj.hint, obj.created = token.pk, token.key_hash, token.hint, token.created
         obj._state.adding = False
         obj._state.db = token._state.db
-        # Shown once, on the page the admin is redirected to; only its hash is stored.
-        messages.warning(
-            request,
-            format_html(
-                "The key of “{}” is <code>{}</code>. Copy it now: it is not stored and cannot be shown again.",
-                token.name,
-                key,
-            ),
-        )
+        self._show_once(request, token, key)
 
-    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    @admin.action(
+        description=f"Rotate selected keys (the old key works {ROTATION_OVERLAP.total_seconds() / 3600:g} h more)",
+        permissions=["change"],
+    )
+    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        rotated = 0
+        for token in queryset.active().select_related("source"):
+            new, key = api_token_rotate(token=token)
+            note = format_html(
+                " The old key (…{}) works until {} UTC; revoke it to end that sooner.",
+                token.hint,
+                f"{token.revoked_at:%Y-%m-%d %H:%M}",  # UTC: timezone.now() + the overlap
+            )
+            self._show_once(request, new, key, note)
+            rotated += 1
+        if rotated < queryset.count():
+            self.message_user(request, "Revoked keys are not rotated: add a new key instead.", messages.WARNING)
+
+    @admin.action(description="Revoke selected tokens now", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        now = timezone.now()
+        # A rotated key still in its overlap is revoked too: that ends the overlap.
+        count = queryset.filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=now)).update(revoked_at=now)
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
 
 

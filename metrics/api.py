@@ -61,6 +61,7 @@ from metrics.schemas import (
 )
 from metrics.services import (
     Dirty,
+    OutOfScope,
     UnknownService,
     api_token_authenticate,
     deployment_upsert,
@@ -129,11 +130,19 @@ class Rejected(Exception):
     """Input the schema accepted but the data does not (e.g. an unknown service): a 422 listing the errors."""
 
     def __init__(self, *errors: dict) -> None:
+    status = 422
+
         super().__init__(errors)
         self.errors = list(errors)
 
 
 def _error(msg: str, loc: Sequence[str | int] = ("body",), type: str = "value_error") -> dict:
+class Forbidden(Rejected):
+    """A record outside the source's scope (``OutOfScope``): a 403 listing it, in the 422's shape."""
+
+    status = 403
+
+
     return {"loc": list(loc), "msg": msg, "type": type}
 
 
@@ -143,7 +152,7 @@ MESSAGES = {
     "timezone_aware": "must include a time zone, e.g. 2025-05-01T12:00:00Z or 2025-05-01T14:00:00+02:00",
 }
 
-WRITE_ERRORS = {400: ErrorOut, 401: ErrorOut, 413: ErrorOut, 422: ValidationErrorOut}
+WRITE_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ValidationErrorOut, 413: ErrorOut, 422: ValidationErrorOut}
 READ_ERRORS = {401: ErrorOut, 422: ValidationErrorOut}
 
 
@@ -167,7 +176,7 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 @api.exception_handler(Rejected)
 def _rejected(request: HttpRequest, exc: Rejected) -> HttpResponse:
-    return _detail(request, 422, exc.errors)
+    return _detail(request, exc.status, exc.errors)
 
 
 @api.exception_handler(AuthenticationError)
@@ -213,11 +222,17 @@ def _source(request: HttpRequest) -> Source:
 
 def _write_one(request: HttpRequest, upsert: Upsert, payload: Schema) -> Status:
     with transaction.atomic():
+def _refusal(exc: UnknownService, loc: Sequence[str | int]) -> Rejected:
+    if isinstance(exc, OutOfScope):
+        return Forbidden(_error(str(exc), loc, "out_of_scope"))
+    return Rejected(_error(str(exc), loc, "unknown_service"))
+
+
         dirty = Dirty()
         try:
             record, created = upsert(source=_source(request), data=payload.to_data(), dirty=dirty)
         except UnknownService as exc:
-            raise Rejected(_error(str(exc), type="unknown_service")) from exc
+            raise _refusal(exc, ("body",)) from exc
         dirty.schedule()
     return Status(201 if created else 200, record)
 
@@ -229,7 +244,7 @@ def _write_many(request: HttpRequest, upsert: UpsertMany, items: Sequence[Schema
             created = upsert(source=_source(request), items=[item.to_data() for item in items], dirty=dirty)
         except UnknownService as exc:
             # Raised inside the atomic block: nothing of this request is kept.
-            raise Rejected(_error(str(exc), ("body", exc.index or 0), "unknown_service")) from exc
+            raise _refusal(exc, ("body", exc.index or 0)) from exc
         dirty.schedule()
     results = [{"external_id": item.external_id, "created": new} for item, new in zip(items, created, strict=True)]
     return {"created": sum(created), "updated": len(created) - sum(created), "items": results}

@@ -33,9 +33,14 @@ class Source(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.API)
-    team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True, help_text="Who runs this source.")
-    # HMAC secret for signed webhooks (GitHub, GitLab). Bearer keys live hashed in ApiToken.
-    webhook_secret = models.CharField(max_length=200, blank=True)
+    team = models.ForeignKey(
+        Team,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        help_text="Who runs this source. It may write to the services of this team and of the teams below it.",
+    )
+    # A source holds no secret of its own: its keys are ApiTokens, shown once and stored hashed.
     default_service = models.ForeignKey(
         Service,
         models.SET_NULL,
@@ -49,6 +54,14 @@ class Source(models.Model):
     )
     create_unknown_services = models.BooleanField(
         default=False, help_text="Create a service (owned by this source's team) when a record names an unknown one."
+    )
+    may_write_every_service = models.BooleanField(
+        "may write to every service",
+        default=False,
+        help_text=(
+            "Otherwise the source writes only to its team's services (sub-teams' included), "
+            "the services of its repository map and its default service."
+        ),
     )
     is_active = models.BooleanField(default=True)
     created = models.DateTimeField(default=timezone.now, editable=False)
@@ -66,7 +79,9 @@ class Source(models.Model):
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def active(self) -> ApiTokenQuerySet:
-        return self.filter(revoked_at__isnull=True, source__is_active=True)
+        """Keys that open their source: not revoked, or revoked from a time still to come (a rotation's overlap)."""
+        unrevoked = Q(revoked_at__isnull=True) | Q(revoked_at__gt=timezone.now())
+        return self.filter(unrevoked, source__is_active=True)
 
 
 class ApiToken(models.Model):
@@ -80,7 +95,9 @@ class ApiToken(models.Model):
     hint = models.CharField(max_length=12, editable=False, help_text="The key's last characters, to tell keys apart.")
     created = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refused from this time on; a rotation sets it to the end of the overlap."
+    )
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -90,6 +107,10 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (…{self.hint})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None or self.revoked_at > timezone.now()
 
     @staticmethod
     def hash_key(key: str) -> str:
@@ -186,8 +207,9 @@ class PullRequest(models.Model):
     merged_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     merge_sha = models.CharField(max_length=64, blank=True, db_index=True)
-    additions = models.PositiveIntegerField(default=0)
-    deletions = models.PositiveIntegerField(default=0)
+    # Lines added and deleted; empty when the sender did not say (unknown, not 0).
+    additions = models.PositiveIntegerField(null=True, blank=True)
+    deletions = models.PositiveIntegerField(null=True, blank=True)
     # Set by linking: the first production deployment that contains the change.
     deployment = models.ForeignKey(
         "Deployment", models.SET_NULL, null=True, blank=True, related_name="changes", editable=False
@@ -237,7 +259,10 @@ class PullRequest(models.Model):
         return f"{self.repository} #{self.number}" if self.number else self.title or self.external_id
 
     @property
-    def size(self) -> int:
+    def size(self) -> int | None:
+        """Lines changed; None when either count is unknown."""
+        if self.additions is None or self.deletions is None:
+            return None
         return self.additions + self.deletions
 
 

@@ -84,7 +84,7 @@ def load_records(service: Service) -> Loaded:
             is_hotfix=dep.is_hotfix,
             ref=dep.ref or None,
             title=dep.title or None,
-            change_ids=tuple(dep.sent_changes) if dep.sent_changes else None,
+            change_ids=tuple(dep.sent_changes) if dep.sent_changes is not None else None,
         )
         for dep in deployments
     ]

@@ -374,13 +374,30 @@ class PullRequestIn(In):
     merged_at: Timestamp | None = None
     closed_at: Timestamp | None = None
     merge_sha: Sha = ""
-    additions: StrictInt = Field(0, ge=0, le=MAX_INT)
-    deletions: StrictInt = Field(0, ge=0, le=MAX_INT)
+    additions: StrictInt | None = Field(
+        None, ge=0, le=MAX_INT, description="Lines added. Leave out (or null) when unknown: it is not taken as 0."
+    )
+    deletions: StrictInt | None = Field(
+        None,
+        ge=0,
+        le=MAX_INT,
+        validate_default=True,
+        description="Lines deleted; send it with `additions`, or leave both out.",
+    )
     reviews: list[ReviewIn] = Field([], max_length=MAX_BULK_ITEMS)
     commits: list[CommitIn] = Field([], max_length=MAX_BULK_ITEMS)
 
     _merged_after_open = _not_before("merged_at", "opened_at")
     _closed_after_open = _not_before("closed_at", "opened_at")
+
+    @field_validator("deletions")
+    @classmethod
+    def _sized_together(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # The size is their sum: one of them alone would be a size half known. (An invalid
+        # ``additions`` is reported on its own, and is absent from ``info.data``.)
+        if "additions" in info.data and (info.data["additions"] is None) != (value is None):
+            raise ValueError("send additions and deletions together, or neither when the size is unknown")
+        return value
 
     def to_data(self) -> PullRequestData:
         return PullRequestData(
@@ -438,8 +455,8 @@ class PullRequestOut(Schema):
     merged_at: datetime | None
     closed_at: datetime | None
     merge_sha: str
-    additions: int
-    deletions: int
+    additions: int | None = Field(description="None: not sent (unknown).")
+    deletions: int | None
     deployed_at: datetime | None = Field(description="Set by linking: when the change reached production.")
     reviews: list[ReviewOut]
     commits: list[CommitOut]

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
-from e360.models import Person, Service
+from e360.models import Person, Service, Team
 from metrics.models import (
     ApiToken,
     Commit,
@@ -39,6 +39,42 @@ class UnknownService(ValueError):
     """
 
     index: int | None = None
+
+
+class OutOfScope(UnknownService):
+    """A record its source may not write: a service outside the source's scope, a repository the
+    catalog gives only to such services, or a commit of another source's pull request.
+
+    A kind of ``UnknownService`` so that every way in refuses it the same way (nothing of the
+    batch is written; a delivery fails with the reason); the JSON API answers 403.
+    """
+
+
+class SourceScope:
+    """The services a source may write to: every service when an admin says so
+    (``may_write_every_service``), else its team's and its sub-teams', those of its repository
+    map, and its default service. Read once per batch, on first use."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self._team_ids: set[int] | None = None
+
+    def allows(self, service: Service) -> bool:
+        source = self.source
+        if source.may_write_every_service or service.pk == source.default_service_id:
+            return True
+        if source.team_id is not None and service.owner_id == source.team_id:
+            return True  # the common case, without reading the team tree
+        if service.slug in (source.repo_service_map or {}).values():
+            return True
+        if self._team_ids is None:
+            self._team_ids = Team.objects.descendant_ids([source.team_id]) if source.team_id else set()
+        return service.owner_id in self._team_ids
+
+    def check(self, service: Service) -> Service:
+        if not self.allows(service):
+            raise OutOfScope(f'this source may not write to service "{service.slug}" (outside its scope)')
+        return service
 
 
 @dataclass
@@ -70,33 +106,49 @@ class Dirty:
 # --- Services and repositories --------------------------------------------------------
 
 
-def service_resolve(*, source: Source, service: str | None, repository: str | None) -> Service:
-    """The service a record belongs to.
+def service_resolve(
+    *, source: Source, service: str | None, repository: str | None, scope: SourceScope | None = None
+) -> Service:
+    """The service a record belongs to, which must be in the source's scope.
 
     In order: the service named (by slug), the source's repository map, the
     repository's service, a service listing the repository, the source's
     default service. An unknown name is created only when the source allows it.
+    A service outside the scope is refused when named, and passed over when found
+    from the repository: the service a repository was first written with binds
+    no other source. A repository the catalog lists only under services outside
+    the scope is refused, whatever the service (unless the map names it).
     """
+    scope = scope or SourceScope(source)
+    mapped = (source.repo_service_map or {}).get(repository) if repository else None
+    listed: list[Service] = []
+    if repository and not mapped:
+        # The JSON list as text contains the quoted name: one query on SQLite and PostgreSQL alike.
+        candidates = Service.objects.filter(repositories__icontains=f'"{repository}"').order_by("pk")
+        listed = [found for found in candidates if repository in found.repositories]
+        if listed and not any(scope.allows(found) for found in listed):
+            owners = ", ".join(f'"{found.slug}"' for found in listed)
+            raise OutOfScope(
+                f'repository "{repository}" belongs to service {owners}, which this source may not write to'
+            )
     if service:
         found = Service.objects.filter(slug=service).first()
         if found is not None:
-            return found
+            return scope.check(found)
         if source.create_unknown_services and source.team_id:
             created, _ = Service.objects.get_or_create(
                 slug=service, defaults={"name": service, "owner_id": source.team_id}
             )
-            return created
+            return scope.check(created)
         raise UnknownService(f'unknown service "{service}"')
     if repository:
-        slug = (source.repo_service_map or {}).get(repository)
-        if slug and (found := Service.objects.filter(slug=slug).first()):
+        if mapped and (found := Service.objects.filter(slug=mapped).first()):
             return found
         repo = Repository.objects.filter(name=repository).select_related("service").first()
-        if repo is not None and repo.service is not None:
+        if repo is not None and repo.service is not None and scope.allows(repo.service):
             return repo.service
-        # The JSON list as text contains the quoted name: one query on SQLite and PostgreSQL alike.
-        for found in Service.objects.filter(repositories__icontains=f'"{repository}"'):
-            if repository in found.repositories:
+        for found in listed:
+            if scope.allows(found):
                 return found
     if source.default_service_id:
         return source.default_service
@@ -129,6 +181,7 @@ class _Lookups:
 
     def __init__(self, source: Source) -> None:
         self.source = source
+        self.scope = SourceScope(source)
         self._services: dict[tuple[str | None, str | None], Service] = {}
         self._repositories: dict[str, Repository] = {}
         self._people: dict[str, Person | None] = {}
@@ -136,7 +189,9 @@ class _Lookups:
     def service(self, data: Any) -> Service:
         key = (data.service, data.repository)
         if key not in self._services:
-            self._services[key] = service_resolve(source=self.source, service=data.service, repository=data.repository)
+            self._services[key] = service_resolve(
+                source=self.source, service=data.service, repository=data.repository, scope=self.scope
+            )
         return self._services[key]
 
     def repository(self, name: str | None, service: Service) -> Repository | None:
@@ -325,8 +380,8 @@ class PullRequestData:
     merged_at: datetime | None = None
     closed_at: datetime | None = None
     merge_sha: str = ""
-    additions: int = 0
-    deletions: int = 0
+    additions: int | None = None  # None: not sent (unknown), never taken as 0
+    deletions: int | None = None
     reviews: tuple[ReviewData, ...] = ()
     commits: tuple[CommitData, ...] = ()
 
@@ -370,7 +425,9 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], di
         }
 
     dirty.sources.add(source.id)
-    created = _write(PullRequest, source, _rows(items, row))
+    rows = _rows(items, row)
+    _refuse_commits_of_other_sources(source, items, repositories)
+    created = _write(PullRequest, source, rows)
     latest = {data.external_id: data for data in items}
     ids = dict(PullRequest.objects.filter(source=source, external_id__in=latest).values_list("external_id", "pk"))
     reviews = {
@@ -399,6 +456,31 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], di
     }
     _upsert_objects(Commit, commits.values(), ["repository", "sha"], ["authored_at", "pull_request"])
     return created
+
+
+def _refuse_commits_of_other_sources(
+    source: Source, items: Sequence[PullRequestData], repositories: dict[str, Repository | None]
+) -> None:
+    """A commit in a pull request of another source stays there: naming it refuses the batch."""
+    wanted: dict[tuple[int, str], int] = {}
+    for index, data in enumerate(items):
+        if (repository := repositories[data.external_id]) is not None:
+            for commit in data.commits:
+                wanted.setdefault((repository.pk, commit.sha), index)
+    if not wanted:
+        return
+    taken = (
+        Commit.objects.filter(
+            repository__in={pk for pk, _ in wanted}, sha__in={sha for _, sha in wanted}, pull_request__isnull=False
+        )
+        .exclude(pull_request__source=source)
+        .values_list("repository_id", "sha", "repository__name")
+    )
+    for repository_id, sha, name in taken:
+        if (repository_id, sha) in wanted:
+            exc = OutOfScope(f'commit {sha} of repository "{name}" is in a pull request of another source')
+            exc.index = wanted[repository_id, sha]
+            raise exc
 
 
 def pull_request_upsert(*, source: Source, data: PullRequestData, dirty: Dirty) -> tuple[PullRequest, bool]:
@@ -511,8 +593,26 @@ def api_token_create(*, source: Source, name: str) -> tuple[ApiToken, str]:
     return token, key
 
 
+# How long a rotated key keeps working next to its successor, unless revoked sooner.
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+@transaction.atomic
+def api_token_rotate(*, token: ApiToken, overlap: timedelta = ROTATION_OVERLAP) -> tuple[ApiToken, str]:
+    """A new key for the token's source and name, shown once; the old one works for ``overlap`` more
+    (both are accepted meanwhile, so senders can switch), then is refused. Revoking it ends that sooner."""
+    if not token.is_active:
+        raise ValueError(f"{token} is revoked: add a new key instead")
+    new, key = api_token_create(source=token.source, name=token.name)
+    ends = timezone.now() + overlap
+    token.revoked_at = min(token.revoked_at, ends) if token.revoked_at else ends
+    token.save(update_fields=["revoked_at"])
+    return new, key
+
+
 def api_token_authenticate(key: str) -> ApiToken | None:
-    """The active token for ``key``. The lookup is by hash, so no key is compared in clear."""
+    """The active token for ``key``. The lookup is by hash, so no key is compared in clear: the
+    index compares SHA-256 digests, and how long that takes tells nothing about a key's characters."""
     if not key:
         return None
     try:  # key_hash is unique: no ordering, no LIMIT to plan

@@ -261,7 +261,7 @@ def _store_checked_sql() -> str:
         WITH token AS (
             SELECT t.id, t.last_used_at FROM {ApiToken._meta.db_table} t
             JOIN {Source._meta.db_table} s ON s.id = t.source_id
-            WHERE t.key_hash = %s AND t.revoked_at IS NULL AND s.is_active AND s.kind = %s AND s.id = %s
+            WHERE t.key_hash = %s AND (t.revoked_at IS NULL OR t.revoked_at > %s) AND s.is_active AND s.kind = %s AND s.id = %s
         ), stored AS (
             INSERT INTO {Delivery._meta.db_table} ({columns}) SELECT {values} FROM token
             ON CONFLICT (source_id, delivery_id) DO NOTHING RETURNING id
@@ -285,7 +285,7 @@ def _store_checked(
     with db_connection.cursor() as cursor:
         cursor.execute(
             _store_checked_sql(),
-            [ApiToken.hash_key(key), Source.Kind.DEVLAKE, source_id, *values, source_id],
+            [ApiToken.hash_key(key), received_at, Source.Kind.DEVLAKE, source_id, *values, source_id],
         )
         row = cursor.fetchone()
     if row is None:

@@ -64,6 +64,7 @@ def recorded(history, service, ledger, now):
                 opened_at=merged - timedelta(hours=26),
                 merged_at=merged,
                 additions=(120, 60, 30)[n - 1],
+                deletions=0,
                 reviews=(ReviewData(external_id=f"pr-{n}-r", author="bob", submitted_at=merged - timedelta(hours=20)),),
             ),
             dirty=Dirty(),
@@ -130,6 +131,22 @@ def test_a_team_s_metrics_are_its_subtree_s_read_from_rollups(team, recorded, no
     assert found["pipeline_failure_rate"].display == "50%"
     assert found["pickup_time"].display == "6 h"
     assert found["deployment_frequency"].display == "4.1 per month"
+
+
+def test_pull_requests_sent_without_a_size_give_no_pr_size_never_zero(team, history, service, now):
+    merged = now - timedelta(days=2)
+    data = PullRequestData(
+        external_id="unsized",
+        repository="acme/checkout",
+        service=service.slug,
+        opened_at=merged - timedelta(hours=5),
+        merged_at=merged,
+    )
+    pull_request_upsert(source=history.source, data=data, dirty=Dirty())
+    history.services.add(service.id)
+    history.refresh()
+    [found] = inputs.team_readings(team, [inputs.window(30, now, reading_profile())], now=now)
+    assert (found["pr_size"].value, found["pr_size"].sample, found["pr_size"].display) == (None, 0, "no data")
 
 
 def test_a_team_without_records_has_no_data_never_zero(team, now):

@@ -126,6 +126,7 @@ def seed(org: DemoOrg) -> str:
         name=SOURCE_NAME,
         kind=Source.Kind.API,
         team=next((team for team in org.teams if team.name == "CI Infrastructure"), None),
+        may_write_every_service=True,  # the organisation's CI: it sends every service's records
         last_event_at=org.now,
     )
     Repository.objects.bulk_create(

@@ -78,7 +78,7 @@ def test_a_token_reads_only_its_own_sources_records(api_client, source, service)
 
 
 def test_two_sources_may_use_the_same_external_id(api_client, service):
-    other = ApiTokenFactory(source=SourceFactory(name="other-ci"))
+    other = ApiTokenFactory(source=SourceFactory(name="other-ci", team=service.owner))
     other_client = Client(headers={"Authorization": f"Bearer {other.key}"})
     body = {"external_id": "d1", "service": "checkout", "environment": "production", "finished_at": "2025-05-01T12:00Z"}
 

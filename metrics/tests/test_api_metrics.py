@@ -50,6 +50,31 @@ def test_it_answers_all_five_metrics_with_levels_and_sample_sizes(api_client, hi
     assert body["bands"] == 2023
 
 
+def test_the_median_size_of_pull_requests_sent_without_a_size_is_no_data_not_zero(api_client, service):
+    def send(external_id: str, **size) -> None:
+        merged = T0 + timedelta(days=1)
+        body = {
+            "external_id": external_id,
+            "repository": "acme/checkout",
+            "service": service.slug,
+            "opened_at": (merged - timedelta(hours=3)).isoformat(),
+            "merged_at": merged.isoformat(),
+            **size,
+        }
+        assert api_client.post("/api/v1/pull-requests", body, content_type="application/json").status_code == 201
+
+    def median_size():
+        service_refresh(service_id=service.id)
+        return api_client.get("/api/v1/metrics/dora", {"service": service.slug, **WINDOW}).json()["review"][
+            "median_size"
+        ]
+
+    send("unsized")
+    assert median_size() is None
+    send("sized", additions=30, deletions=10)
+    assert median_size() == 40  # the unknown size is left out, not counted as 0
+
+
 def test_a_team_covers_its_services(api_client, history, team):
     body = api_client.get("/api/v1/metrics/dora", {"team": team.slug, **WINDOW}).json()
     assert body["scope"]["kind"] == "team"

@@ -115,6 +115,42 @@ def test_it_rejects_out_of_range_numbers(api_client):
     assert found == {("body", "number"), ("body", "additions"), ("body", "deletions")}
 
 
+def test_a_size_not_sent_is_unknown_not_zero(api_client):
+    body = pull_request()
+    del body["additions"], body["deletions"]
+    response = post(api_client, body)
+
+    assert response.status_code == 201
+    assert (response.json()["additions"], response.json()["deletions"]) == (None, None)
+    assert PullRequest.objects.get().size is None
+
+
+def test_an_explicit_null_size_is_unknown_too(api_client):
+    response = post(api_client, pull_request(additions=None, deletions=None))
+
+    assert response.status_code == 201
+    assert PullRequest.objects.get().size is None
+
+
+def test_a_size_of_zero_lines_is_kept(api_client):
+    assert post(api_client, pull_request(additions=0, deletions=0)).status_code == 201
+    assert PullRequest.objects.get().size == 0
+
+
+def test_it_rejects_half_a_size(api_client):
+    body = pull_request()
+    del body["deletions"]
+
+    assert errors(post(api_client, body)) == [
+        (
+            ["body", "deletions"],
+            "send additions and deletions together, or neither when the size is unknown",
+        )
+    ]
+    assert errors(post(api_client, pull_request(additions=None)))[0][0] == ["body", "deletions"]
+    assert not PullRequest.objects.exists()
+
+
 def test_it_rejects_a_repository_of_no_known_service(api_client):
     [(loc, msg)] = errors(post(api_client, pull_request(repository="acme/unknown")))
 
@@ -166,9 +202,9 @@ def test_bulk_queries_do_not_grow_with_items(api_client, size, django_assert_max
     items = [pull_request(external_id=f"pr-{i}", number=i + 1) for i in range(size)]
 
     # The token and its last use, the service found by its repository, the repository created,
-    # the author, existing ids, the upsert, the ids, reviews, commits, the source's last event
-    # (and savepoints): as many for 2 items as for 50.
-    with django_assert_max_num_queries(17):
+    # the author, the commits of other sources' pull requests, existing ids, the upsert, the ids,
+    # reviews, commits, the source's last event (and savepoints): as many for 2 items as for 50.
+    with django_assert_max_num_queries(18):
         response = post(api_client, items, url=f"{URL}/bulk")
 
     assert response.json()["created"] == size

@@ -234,6 +234,16 @@ class TestServicePage:
         assert "failed: incident" in section
         assert "none linked" in section  # d3 shipped nothing
 
+    def test_a_deployment_sent_with_an_empty_change_list_says_it_ships_no_change(self, client, owner, history, service):
+        history.change(service, "pr-1", 15, number=101, title="Add Apple Pay")
+        history.deploy(service, "d1", 20)
+        history.deploy(service, "config", 10, changes=())
+        history.deploy(service, "d3", 5)
+        history.refresh()
+        section = _text_of(_get(client, owner, service_url()), "deployments")
+        assert section.count("none: sent as shipping no change") == 1
+        assert "#101 Add Apple Pay" in section  # shipped by d3, the next deployment
+
     def test_it_lists_incidents_with_the_deployment_they_were_linked_to(self, client, owner, delivered):
         response = _get(client, owner, service_url())
         section = _text_of(response, "incidents")

@@ -89,9 +89,15 @@ class Command(BaseCommand):
 
     def _bench_source(self) -> tuple[Source, str]:
         service = Service.objects.order_by("id").first()
-        # An org-wide source (no team), so its key reads any team's metrics.
+        # An org-wide source (no team), so its key reads any team's metrics, and writes to any service.
         source, _ = Source.objects.update_or_create(
-            name="bench", defaults={"kind": Source.Kind.DEVLAKE, "default_service": service, "team": None}
+            name="bench",
+            defaults={
+                "kind": Source.Kind.DEVLAKE,
+                "default_service": service,
+                "team": None,
+                "may_write_every_service": True,
+            },
         )
         ApiToken.objects.filter(source=source).delete()
         _, key = api_token_create(source=source, name="bench")
