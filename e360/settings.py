@@ -114,11 +114,14 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "e360_cache"}}
 
+# A worker killed mid-task: the database broker offers its task again ``retry`` seconds after it
+# was taken, so ``timeout`` (the longest a task may run) stays under it. Longer tasks are queued
+# with their own timeout and leased for it (e360/broker.py).
 Q_CLUSTER = {
     "name": "e360",
     "workers": env_int("Q_WORKERS", 2),
-    "timeout": 600,
-    "retry": 900,
+    "timeout": 50,
+    "retry": 60,
     "max_attempts": 3,
     "catch_up": False,
     "save_limit": 500,
@@ -128,6 +131,7 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["broker_class"] = "e360.broker.LeasedORM"
 # A worker whose last heartbeat is older than this makes /healthz answer 503.
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 300)
 

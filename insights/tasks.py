@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django_q.tasks import async_task
 
+from e360.broker import LONG_TASK
 from insights import services
 from insights.inputs import STANDARD_DAYS
 
@@ -19,7 +20,7 @@ REFRESH_SCHEDULE = "insights.tasks.refresh"
 def refresh() -> str:
     """Queue the refresh of every standard period."""
     for days in STANDARD_DAYS:
-        async_task("insights.tasks.refresh_period", days, group="insights-refresh")
+        async_task("insights.tasks.refresh_period", days, group="insights-refresh", timeout=LONG_TASK)
     return f"queued the insights refresh of {', '.join(map(str, STANDARD_DAYS))} days"
 
 

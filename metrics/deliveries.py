@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -475,9 +476,13 @@ def delivery_drain_task(source_id: int) -> None:
     async_task(DRAIN_TASK, source_id, group="metrics-deliveries")
 
 
-def delivery_drain(source_id: int | None = None, batch: int = 500) -> str:
+def delivery_drain(source_id: int | None = None, batch: int = 500, budget: float = 30.0) -> str:
     """Process every waiting delivery of the source (of all sources without one), oldest first,
     until none is left; a summary of outcomes.
+
+    After ``budget`` seconds a drain stops at the end of its round, well inside the worker's
+    timeout, and a source's drain queues the next one for the rest (the minute's sweep takes
+    up the rest of a sweep).
 
     Deliveries that arrive meanwhile are taken too, whatever their id: each round
     reads all that are still waiting. A round's deployments are written together, in
@@ -493,6 +498,8 @@ def delivery_drain(source_id: int | None = None, batch: int = 500) -> str:
     pks = waiting.order_by("pk").values_list("pk", flat=True)
     outcomes: Counter[str] = Counter()
     attempted: set[int] = set()  # a delivery still "received" after its turn is not taken again
+    deadline = time.monotonic() + budget
+    rest = ""
     while ids := [pk for pk in pks[:batch] if pk not in attempted]:
         together = _process_deployments(ids)
         for delivery_id in ids:
@@ -500,7 +507,13 @@ def delivery_drain(source_id: int | None = None, batch: int = 500) -> str:
                 delivery_process(delivery_id=delivery_id)
         attempted.update(ids)
         outcomes.update(dict(Delivery.objects.filter(pk__in=ids).values_list("status").annotate(Count("pk"))))
-    return ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing to process"
+        if time.monotonic() > deadline:
+            if source_id is not None:
+                delivery_queue(source_id)
+            rest = "; time is up, the rest is queued" if source_id is not None else "; time is up, the rest next sweep"
+            break
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
+    return (summary or "nothing to process") + rest
 
 
 @transaction.atomic

@@ -680,3 +680,23 @@ class WorkflowRollupCoverage(models.Model):
 
     def __str__(self) -> str:
         return f"service {self.service_id}: {self.first_day} to {self.last_day}"
+
+
+class RefreshRequest(models.Model):
+    """A service refresh wanted: the row outlives a lost task or a killed worker (``metrics.tasks``).
+
+    Each request adds one to ``requests``; the refresh that takes the row records the count it
+    saw in ``taken``, and deletes the row at its end only when no request came since. A request
+    that arrives while the refresh runs (perhaps after it read its inputs) thus gets a refresh
+    of its own."""
+
+    service = models.OneToOneField(Service, models.CASCADE, primary_key=True, related_name="+")
+    since = models.DateTimeField(help_text="The earliest record time the waiting writes touched.")
+    requests = models.PositiveBigIntegerField(default=1)
+    taken = models.PositiveBigIntegerField(null=True, help_text="``requests`` when a refresh took the row.")
+    queued_at = models.DateTimeField(
+        default=timezone.now, help_text="When a task was last queued for it or took it; older ones are re-queued."
+    )
+
+    def __str__(self) -> str:
+        return f"refresh of service {self.service_id} wanted since {self.since:%Y-%m-%d %H:%M}"

@@ -2,44 +2,83 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
-from django.core.cache import cache
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Least
+from django.utils import timezone
 from django_q.tasks import async_task
 
+from metrics.models import RefreshRequest
 
-def _refresh_key(service_id: int) -> str:
-    return f"metrics:refresh-since:{service_id}"
+REFRESH_TASK = "metrics.tasks.service_refresh"
 
 
 def queue_service_refresh(service_id: int, since: datetime) -> None:
-    """Re-link and re-roll a service from ``since`` on, coalescing bursts of writes.
+    """Have the worker re-link and re-roll a service from ``since`` on; a request is never lost.
 
-    A burst of deliveries for one service queues one task: the first write
-    queues it, later ones only move the shared "since" earlier.
+    The request is a ``RefreshRequest`` row, so a burst of writes queues one task: the first
+    creates the row and queues the task, later ones add to its count and move its ``since``
+    earlier. A refresh that takes the row and sees the count grow while it runs queues the next
+    one itself (``service_refresh``); the sweep re-queues a row whose task was lost.
     """
-    key = _refresh_key(service_id)
-    stamp = since.astimezone(UTC).isoformat()  # one zone, so the strings compare as times
-    if cache.add(key, stamp, timeout=3600):
-        async_task("metrics.tasks.service_refresh", service_id, stamp, group="metrics-refresh")
+    requested = {"requests": F("requests") + 1, "since": Least("since", Value(since, DateTimeField()))}
+    if RefreshRequest.objects.filter(service_id=service_id).update(**requested):
         return
-    current = cache.get(key)
-    if current is None or stamp < current:
-        cache.set(key, stamp, timeout=3600)
+    try:
+        with transaction.atomic():
+            RefreshRequest.objects.create(service_id=service_id, since=since)
+    except IntegrityError:
+        # Another request created the row meanwhile (its task runs), or the service is gone.
+        RefreshRequest.objects.filter(service_id=service_id).update(**requested)
+        return
+    async_task(REFRESH_TASK, service_id, group="metrics-refresh")
 
 
-def service_refresh(service_id: int, since_iso: str) -> str:
+def service_refresh(service_id: int, since_iso: str | None = None) -> str:
+    """Refresh a service whose refresh was requested; idempotent (a second run finds no request).
+
+    ``since_iso`` is the argument of tasks queued before requests were rows."""
     from metrics.refresh import service_refresh as refresh
 
-    pending = cache.get(_refresh_key(service_id))
-    cache.delete(_refresh_key(service_id))
-    since = datetime.fromisoformat(min(since_iso, pending) if pending else since_iso)
-    return refresh(service_id=service_id, since=since)
+    with transaction.atomic():
+        request = RefreshRequest.objects.select_for_update().filter(service_id=service_id).first()
+        if request is not None:
+            request.taken, request.queued_at = request.requests, timezone.now()
+            request.save(update_fields=["taken", "queued_at"])
+    if request is None and since_iso is None:
+        return f"service {service_id}: no refresh requested (an earlier run did it)"
+    since = request.since if request is not None else datetime.fromisoformat(since_iso)
+    with transaction.atomic():
+        summary = refresh(service_id=service_id, since=since)
+        if request is None:
+            return summary
+        # Requested again while this ran (maybe after it read its inputs): the row stays, run once more.
+        done = RefreshRequest.objects.filter(service_id=service_id, requests=request.taken).delete()[0]
+        again = not done and RefreshRequest.objects.filter(service_id=service_id).update(
+            taken=None, queued_at=timezone.now()
+        )
+        if again:
+            transaction.on_commit(lambda: async_task(REFRESH_TASK, service_id, group="metrics-refresh"))
+    return f"{summary}; requested again meanwhile: queued" if again else summary
+
+
+def refresh_requests_sweep() -> str:
+    """Queue again the refreshes whose task was lost (a broker restart, attempts used up): rows no
+    task has taken or been queued for within the broker's retry time. Scheduled every minute."""
+    stale = RefreshRequest.objects.filter(queued_at__lt=timezone.now() - timedelta(seconds=settings.Q_CLUSTER["retry"]))
+    service_ids = list(stale.values_list("service_id", flat=True))
+    RefreshRequest.objects.filter(service_id__in=service_ids).update(queued_at=timezone.now())
+    for service_id in service_ids:
+        async_task(REFRESH_TASK, service_id, group="metrics-refresh")
+    return f"{len(service_ids)} refreshes queued again" if service_ids else "no refresh waiting too long"
 
 
 def delivery_drain(source_id: int | None = None) -> str:
-    """Process a source's received deliveries. Scheduled every few minutes without a source too,
-    for all of them, in case a queued drain was lost."""
+    """Process a source's received deliveries. Scheduled every minute without a source too, for
+    all of them, in case a queued drain was lost (a broker restart, a killed worker)."""
     from metrics.deliveries import delivery_drain as drain
 
     return drain(source_id)

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from e360.broker import LONG_TASK
 from surveys import published, services
 from surveys.models import Campaign, Invitation
 from surveys.tree import TeamTree
@@ -59,15 +60,15 @@ def tick(now: datetime | None = None) -> str:
 
 
 def queue_invitation_emails(campaign_id: int) -> None:
-    async_task("surveys.tasks.send_invitations", campaign_id, group="surveys-email")
+    async_task("surveys.tasks.send_invitations", campaign_id, group="surveys-email", timeout=LONG_TASK)
 
 
 def queue_reminder_step(campaign_id: int, step: int) -> None:
-    async_task("surveys.tasks.send_reminder_step", campaign_id, step, group="surveys-email")
+    async_task("surveys.tasks.send_reminder_step", campaign_id, step, group="surveys-email", timeout=LONG_TASK)
 
 
 def queue_publish_scores(campaign_id: int) -> None:
-    async_task("surveys.tasks.publish_scores", campaign_id, group="surveys-results")
+    async_task("surveys.tasks.publish_scores", campaign_id, group="surveys-results", timeout=LONG_TASK)
 
 
 def publish_scores(campaign_id: int) -> int:

@@ -451,7 +451,7 @@ def test_tasks_get_ids_only_and_no_answer_reaches_a_task_or_a_log(
     assert [func for func, _, _ in queued] == expected
     for _, args, kwargs in queued:
         assert all(type(arg) is int for arg in args)
-        assert set(kwargs) <= {"group"}
+        assert set(kwargs) <= {"group", "timeout"}  # queue options, not task data
     ran = list(Task.objects.values_list("func", "args", "kwargs"))
     assert {func for func, _, _ in ran} == set(expected)
     for _, args, kwargs in ran:
