@@ -157,7 +157,14 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "none"  # only admins create password accounts
-# allauth's default ACCOUNT_RATE_LIMITS stay on (login failures, password resets, ...).
+# Wrong passwords: 20 per 5 minutes per client IP, 5 per 5 minutes per account from one IP, and a
+# minute's wait for an account after 30 from any addresses (e360.sso.AccountAdapter), so that knowing
+# an email does not lock its owner out. allauth's other limits stay as they are (password resets, ...).
+ACCOUNT_RATE_LIMITS = {"login_failed": "20/5m/ip,5/5m/key", "login_failed_account": "30/m/key"}
+# The client IP those limits count: REMOTE_ADDR, or behind proxies the X-Forwarded-For entry that the
+# nearest of TRUSTED_PROXY_COUNT proxies added (1 with BEHIND_PROXY), or a header a trusted proxy sets.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("BEHIND_PROXY", False) else 0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env_str("TRUSTED_CLIENT_IP_HEADER") or None
 ACCOUNT_SESSION_REMEMBER = None
 SOCIALACCOUNT_ONLY = False
 SOCIALACCOUNT_AUTO_SIGNUP = True

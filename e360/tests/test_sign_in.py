@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import types
 from io import StringIO
 
 import pytest
@@ -58,6 +59,74 @@ class TestPasswordSignIn:
             or b"Too many failed"
             in client.post("/accounts/login/", {"login": "erin@example.com", "password": "wrong"}).content
         )
+
+
+class TestSignInLimits:
+    """Wrong passwords are limited per client IP; per account only gently, so that knowing an
+    email is not enough to lock its owner out."""
+
+    ATTACKER, OWNER = "203.0.113.9", "198.51.100.7"
+
+    @staticmethod
+    def _sign_in(client, email: str, password: str, ip: str, **headers):
+        return client.post("/accounts/login/", {"login": email, "password": password}, REMOTE_ADDR=ip, **headers)
+
+    def test_wrong_passwords_from_one_address_do_not_lock_the_owner_out_from_another(self, client, db):
+        UserFactory(username="erin", email="erin@example.com")
+        for n in range(12):
+            self._sign_in(client, "erin@example.com", f"wrong{n}", self.ATTACKER)
+        refused = self._sign_in(client, "erin@example.com", "password", self.ATTACKER)
+        assert b"Too many failed login attempts" in refused.content
+
+        response = self._sign_in(client, "erin@example.com", "password", self.OWNER)
+        assert response.status_code == 302
+        assert response["Location"] == "/"
+
+    def test_an_address_may_try_five_wrong_passwords_per_account(self, client, db):
+        UserFactory(username="erin", email="erin@example.com")
+        for n in range(4):
+            self._sign_in(client, "erin@example.com", f"wrong{n}", self.ATTACKER)
+        assert b"not correct" in self._sign_in(client, "erin@example.com", "wrong", self.ATTACKER).content
+        assert b"Too many failed" in self._sign_in(client, "erin@example.com", "wrong", self.ATTACKER).content
+
+    def test_an_address_guessing_across_accounts_stops_after_twenty(self, client, db):
+        for n in range(6):
+            UserFactory(username=f"user{n}", email=f"user{n}@example.com")
+        for n in range(5):
+            for _attempt in range(4):
+                assert b"not correct" in self._sign_in(client, f"user{n}@example.com", "wrong", self.ATTACKER).content
+        assert b"Too many failed" in self._sign_in(client, "user5@example.com", "password", self.ATTACKER).content
+        assert self._sign_in(client, "user5@example.com", "password", self.OWNER).status_code == 302
+
+    def test_a_guess_spread_over_many_addresses_makes_the_account_wait_a_minute(self, client, db, monkeypatch):
+        import time
+
+        from allauth.core.internal import ratelimit
+
+        UserFactory(username="erin", email="erin@example.com")
+        for n in range(30):
+            assert b"not correct" in self._sign_in(client, "erin@example.com", "wrong", f"192.0.2.{n + 1}").content
+        assert b"Too many failed" in self._sign_in(client, "erin@example.com", "password", self.OWNER).content
+
+        later = types.SimpleNamespace(time=lambda: time.time() + 61, monotonic=time.monotonic, sleep=time.sleep)
+        monkeypatch.setattr(ratelimit, "time", later)
+        assert self._sign_in(client, "erin@example.com", "password", self.OWNER).status_code == 302
+
+    def test_a_successful_sign_in_takes_back_what_it_counted(self, client, db):
+        UserFactory(username="erin", email="erin@example.com")
+        for n in range(40):
+            assert self._sign_in(client, "erin@example.com", "password", f"192.0.2.{n + 1}").status_code == 302
+            client.logout()
+        assert b"not correct" in self._sign_in(client, "erin@example.com", "wrong", self.OWNER).content
+
+    def test_behind_a_trusted_proxy_the_forwarded_client_address_is_counted(self, client, db, settings):
+        settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+        UserFactory(username="erin", email="erin@example.com")
+        proxy = "10.0.0.2"
+        for n in range(8):
+            self._sign_in(client, "erin@example.com", f"wrong{n}", proxy, HTTP_X_FORWARDED_FOR=self.ATTACKER)
+        forwarded = {"HTTP_X_FORWARDED_FOR": f"{self.ATTACKER}, {self.OWNER}"}  # the proxy appends who it saw
+        assert self._sign_in(client, "erin@example.com", "password", proxy, **forwarded).status_code == 302
 
 
 class TestPersonLink:
