@@ -19,6 +19,8 @@ group any output may show (all teams and ORG) and let each page show any subset 
 safe figures is still safe, while deciding page by page would let two pages be subtracted from each other.
 
 Free text (rule 5): ``text_visible`` and ``shuffled_texts``.
+
+No link in storage (rule 1): ``pool_selection`` picks which pooled answers become responses in a move.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    import random
+    from collections.abc import Iterable, Mapping, Sequence
 
 ORG = None
 MIN_K = 3
@@ -231,3 +234,33 @@ def shuffled_texts(texts: Iterable[str], seed: bytes | int) -> list[str]:
     key = seed if isinstance(seed, bytes) else str(seed).encode()
     kept = [text for text in texts if text.strip()]
     return sorted(kept, key=lambda text: hmac.new(key, text.encode(), hashlib.sha256).digest())
+
+
+def pool_selection[T](pooled: Mapping[Label, Sequence[T]], k: int, rng: random.Random, *, closing: bool) -> list[T]:
+    """The pooled entries a move turns into responses, in a random order (rule 1; ``services.pool_move``).
+
+    Submitting claims the invitation and pools the answers in one transaction; a later move, touching no invitation,
+    turns pooled entries into responses. Transaction ids grow, so anyone reading the database knows which
+    invitations of a label were claimed before each move: the entries of a move can only come from them. The rule
+    keeps that set at least k for every moved entry, per storage label (a label's invitations are the candidates):
+
+    - while the campaign is open, a label is moved only when it holds at least 2k entries, and then all but k of
+      them, chosen at random: the k left behind are a random part of the pool, so each later move of the label
+      again draws from at least 2k entries that may be any not moved yet (an entry is never more than 1/(2k) likely
+      to be a given invitation, and one left behind stays no likelier than the others);
+    - at closing, everything left moves: at least k entries when the label was ever moved before, else every
+      response of the label (its invitees know only that they answered, as the invitation list already says).
+
+    Moving every entry of a label at each move instead would let the last move, at closing, hold 1 … k-1 entries:
+    the invitations claimed since the previous move, named by their transaction ids. ``rng`` chooses and shuffles:
+    ``secrets.SystemRandom()`` in production, a seeded ``random.Random`` in tests.
+    """
+    check_k(k)
+    moved: list[T] = []
+    for entries in pooled.values():
+        if closing:
+            moved.extend(entries)
+        elif len(entries) >= 2 * k:
+            moved.extend(rng.sample(list(entries), len(entries) - k))
+    rng.shuffle(moved)
+    return moved

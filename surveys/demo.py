@@ -5,8 +5,9 @@ The waves run through the real services (``campaign_create``, ``campaign_open``,
 team's scenario (``e360.demo.team_scenarios``), the same story the delivery demo tells: the
 flaky-CI teams answer low on ``ci_cd``, the slow-review teams low on ``code_review``, the
 low performers low on ``release`` and ``stability``, elite teams high everywhere, and the
-improving teams a little better each wave. Responses are written in bulk, as the form would
-store them (no person, no time; the invitation gets the flag and the day), in a shuffled order.
+improving teams a little better each wave. Answers are pooled in bulk, as the form would pool
+them (no person, no time; the invitation gets the flag and the day), and become responses as
+the pool moves (``services.pool_move``): in shuffled batches, and all of them at closing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.conf import settings
 
 from e360.demo import DemoOrg, team_scenarios
 from surveys import services
-from surveys.models import DEFAULT_K, Answer, Campaign, Invitation, Kind, Question, Response, Template
+from surveys.models import DEFAULT_K, Campaign, Invitation, Kind, PooledResponse, Question, Template
 
 SURVEY = "developer-experience"
 WAVE_DAYS = 14
@@ -119,29 +120,28 @@ def answer_invitations(
     *,
     wave: int = 3,
 ) -> int:
-    """One response per invitation, drawn from its team's scenario, written in bulk and in a
-    shuffled order; each invitation gets the flag and a day of the wave. Returns how many."""
+    """One set of answers per invitation, drawn from its team's scenario and pooled in bulk, as the form would
+    pool them; each invitation gets the flag and a day of the wave. The pool moves into responses as submits move
+    it (``services.pool_move``), and at closing. Returns how many."""
     questions = list(Question.objects.filter(version=campaign.version).order_by("position"))
     last_day = min(campaign.closes_at, campaign.opens_at + timedelta(days=WAVE_DAYS))
-    responses: list[Response] = []
-    answers: list[Answer] = []
+    pooled: list[PooledResponse] = []
     days: dict[date, list[int]] = defaultdict(list)
     for invitation in invitations:
         scenario = scenarios.get(invitation.team.slug, "typical") if invitation.team else "typical"
-        response = Response(campaign=campaign, label_id=invitation.label_id)
-        responses.append(response)
-        answers += [a for q in questions if (a := _draw(q, response, scenario, wave, rng)) is not None]
+        drawn = {q.pk: value for q in questions if (value := _draw(q, scenario, wave, rng)) is not None}
+        pooled.append(services.pool_entry(campaign_id=campaign.pk, label_id=invitation.label_id, answers=drawn))
         moment = campaign.opens_at + (last_day - campaign.opens_at) * rng.random() ** 2  # most answer early
         days[moment.date()].append(invitation.pk)
-    rng.shuffle(responses)  # stored in no particular order
-    Response.objects.bulk_create(responses, batch_size=1000)
-    Answer.objects.bulk_create(answers, batch_size=2000)
+    rng.shuffle(pooled)  # pooled in no particular order
+    PooledResponse.objects.bulk_create(pooled, batch_size=1000)
     for day, pks in days.items():
         Invitation.objects.filter(pk__in=pks).update(responded=True, responded_on=day)
-    return len(responses)
+    services.pool_move(campaign_id=campaign.pk)
+    return len(pooled)
 
 
-def _draw(question: Question, response: Response, scenario: str, wave: int, rng: random.Random) -> Answer | None:
+def _draw(question: Question, scenario: str, wave: int, rng: random.Random) -> services.AnswerValue | None:
     if not question.required and rng.random() < 0.04:
         return None  # skipped
     shift = SHIFTS.get(scenario, {}).get(question.dimension, 0.0)
@@ -151,7 +151,7 @@ def _draw(question: Question, response: Response, scenario: str, wave: int, rng:
     if question.kind in (Kind.AGREEMENT, Kind.FREQUENCY):
         good = rng.random() < favourable
         value = rng.choice((4, 4, 5)) if good else rng.choice((1, 2, 2, 3, 3, 3))
-        return Answer(response=response, question=question, number=6 - value if question.reverse_coded else value)
+        return services.AnswerValue(number=6 - value if question.reverse_coded else value)
     if question.kind == Kind.ENPS:
         roll = rng.random()
         value = (
@@ -161,14 +161,12 @@ def _draw(question: Question, response: Response, scenario: str, wave: int, rng:
             if roll < favourable + 0.1
             else rng.randint(2, 6)
         )
-        return Answer(response=response, question=question, number=value)
+        return services.AnswerValue(number=value)
     if question.kind == Kind.TEXT:
         if rng.random() > 0.3:
             return None
-        return Answer(
-            response=response, question=question, text=rng.choice(COMMENTS.get(scenario, COMMENTS["typical"]))
-        )
+        return services.AnswerValue(text=rng.choice(COMMENTS.get(scenario, COMMENTS["typical"])))
     if question.options:
         picked = rng.sample(list(question.options), 1 if question.kind == Kind.SINGLE else rng.randint(1, 2))
-        return Answer(response=response, question=question, choices=picked)
+        return services.AnswerValue(choices=tuple(picked))
     return None

@@ -338,6 +338,28 @@ class Answer(models.Model):
         return f"An answer to {self.question}"
 
 
+class PooledResponse(models.Model):
+    """Submitted answers waiting in the campaign's pool to become a ``Response`` (SURVEYS.md, rule 1).
+
+    Submitting claims the invitation and writes this row in one transaction, so the two share the transaction id
+    (``xmin`` in PostgreSQL): the pool is the window that remains. ``services.pool_move`` moves pooled answers into
+    responses in shuffled batches, in transactions that touch no invitation, and deletes them here. Like a response,
+    the row holds a random key, the campaign and the storage label, and nothing else: no person, invitation, time
+    or sequence. ``answers`` lists ``{"question", "number", "choices", "text"}`` per answered question.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="pooled")
+    label = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True, related_name="+")
+    answers = models.JSONField(default=list)
+
+    class Meta:
+        ordering = []
+
+    def __str__(self) -> str:
+        return f"Answers to {self.campaign} waiting in its pool"
+
+
 class GroupScore(models.Model):
     """A closed campaign's figures for one group — a team, or the organisation when ``team`` is empty — as the
     anonymity rules let them out, decided on one ``basis``: the team tree's shape, k and the text threshold.

@@ -8,6 +8,9 @@ campaign, closing a closed one or sending a reminder step already sent does noth
 from __future__ import annotations
 
 import logging
+import secrets
+import uuid
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,6 +29,7 @@ from surveys.models import (
     Answer,
     Campaign,
     Invitation,
+    PooledResponse,
     Question,
     Response,
     Series,
@@ -222,6 +226,9 @@ def campaign_close(*, campaign_id: int, now: datetime | None = None) -> Campaign
     if campaign.closes_at > now:
         campaign.closes_at = now  # closed early, by hand
     campaign.save(update_fields=["status", "closed_at", "closes_at"])
+    # Before publishing, and in this transaction (it touches no invitation): the pool's answers become responses.
+    # Submits hold the campaign row lock this one waits for, so none arrives in the pool after.
+    pool_move(campaign_id=campaign.pk, closing=True)
     from surveys import tasks  # tasks import services
 
     transaction.on_commit(lambda: tasks.queue_publish_scores(campaign.pk))
@@ -348,41 +355,108 @@ class AnswerValue:
     text: str = ""
 
 
+def pool_entry(*, campaign_id: int, label_id: int | None, answers: Mapping[int, AnswerValue]) -> PooledResponse:
+    """The pool row (unsaved) holding one respondent's answers: question ids to cleaned values."""
+    return PooledResponse(
+        campaign_id=campaign_id,
+        label_id=label_id,
+        answers=[
+            {
+                "question": question,
+                "number": value.number,
+                "choices": list(value.choices) if value.choices is not None else None,
+                "text": value.text,
+            }
+            for question, value in sorted(answers.items())
+        ],
+    )
+
+
 def response_submit(
     *, invitation: Invitation, answers: Mapping[int, AnswerValue], today: date | None = None
-) -> Response:
-    """Store the answers as one anonymous response, and mark the invitation answered, in one transaction.
+) -> PooledResponse:
+    """Mark the invitation answered and put the answers in the campaign's pool, in one transaction.
 
-    The invitation is claimed with a conditional update first: of two submits racing, one
-    claims it and stores its response, the other finds it answered (``AlreadyAnswered``)
-    and stores nothing. ``answers`` maps question ids to cleaned values (``surveys.forms``);
-    skipped questions are absent.
+    The campaign row is locked first (shared with other submits and moves, exclusive with closing), so a submit
+    either lands in the pool before the campaign closes or is refused (``NotOpen``): closing empties the pool, and
+    nothing arrives after. The invitation is then claimed with a conditional update: of two submits racing, one
+    claims it and pools its answers, the other finds it answered (``AlreadyAnswered``) and stores nothing.
+    ``answers`` maps question ids to cleaned values (``surveys.forms``); skipped questions are absent.
+
+    The pooled row shares this transaction's id with the invitation, so it says whose answers it holds until
+    ``pool_move`` turns it into a response, in a later transaction that touches no invitation (SURVEYS.md,
+    rule 1). The move is queued after the commit, with the campaign id only.
     """
     campaign = invitation.campaign
     zone = ZoneInfo(campaign.time_zone)
     with transaction.atomic():
         now = timezone.now()
-        if campaign.status != Campaign.Status.OPEN or now >= campaign.closes_at:
+        # FOR NO KEY UPDATE: submits of a campaign take turns for a few milliseconds; closing (FOR UPDATE) waits.
+        current = (
+            Campaign.objects.select_for_update(no_key=True)
+            .filter(pk=campaign.pk, status=Campaign.Status.OPEN, closes_at__gt=now)
+            .values_list("pk", flat=True)
+        )
+        if not current:
             raise NotOpen(campaign.pk)
         claimed = Invitation.objects.filter(pk=invitation.pk, responded=False).update(
             responded=True, responded_on=today or now.astimezone(zone).date()
         )
         if not claimed:
             raise AlreadyAnswered(invitation.pk)
-        response = Response.objects.create(campaign=campaign, label_id=invitation.label_id)
-        Answer.objects.bulk_create(
-            [
+        pooled = pool_entry(campaign_id=campaign.pk, label_id=invitation.label_id, answers=answers)
+        pooled.save(force_insert=True)
+        from surveys import tasks  # tasks import services
+
+        # robust: the answers are stored whatever the queue says; the next tick moves them if the queue failed.
+        transaction.on_commit(lambda: tasks.queue_pool_move(campaign.pk), robust=True)
+    return pooled
+
+
+def pool_move(*, campaign_id: int, closing: bool = False) -> int:
+    """Move pooled answers of the campaign into responses and answers, in a shuffled order; returns how many.
+
+    Which entries move is ``anonymity.pool_selection``: while the campaign is open, a storage label's pool moves
+    only once it holds at least 2k entries, and then all but k of them at random; at closing (``closing``, from
+    ``campaign_close``) everything moves. The transaction touches no invitation, and the responses get new random
+    keys (never the pooled row's), so nothing ties them to the submits that pooled them but the pool's make-up,
+    which holds at least k candidates for each.
+
+    It holds the campaign row lock that submits share: two moves take turns, and closing waits for a move. A
+    move finding nothing to do (the pool is too small, the campaign closed and emptied) does nothing, so running it
+    twice is harmless.
+    """
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update(no_key=True).filter(pk=campaign_id).first()
+        if campaign is None or (campaign.status != Campaign.Status.OPEN and not closing):
+            return 0
+        by_label: dict[int | None, list[tuple[uuid.UUID, int | None]]] = defaultdict(list)
+        for pk, label in PooledResponse.objects.filter(campaign_id=campaign_id).values_list("pk", "label_id"):
+            by_label[label].append((pk, label))
+        chosen = anonymity.pool_selection(by_label, campaign.k, secrets.SystemRandom(), closing=closing)
+        if not chosen:
+            return 0
+        answers = dict(PooledResponse.objects.filter(pk__in=[pk for pk, _ in chosen]).values_list("pk", "answers"))
+        responses: list[Response] = []
+        rows: list[Answer] = []
+        for pk, label in chosen:  # shuffled: inserted in an order unrelated to arrival
+            response = Response(campaign_id=campaign_id, label_id=label)
+            responses.append(response)
+            rows += [
                 Answer(
                     response=response,
-                    question_id=question,
-                    number=value.number,
-                    choices=list(value.choices) if value.choices is not None else None,
-                    text=value.text,
+                    question_id=answer["question"],
+                    number=answer["number"],
+                    choices=answer["choices"],
+                    text=answer["text"],
                 )
-                for question, value in sorted(answers.items())
+                for answer in answers[pk]
             ]
-        )
-    return response
+        Response.objects.bulk_create(responses, batch_size=1000)
+        Answer.objects.bulk_create(rows, batch_size=2000)
+        PooledResponse.objects.filter(pk__in=list(answers)).delete()
+    logger.info("Moved %d pooled responses of campaign %s", len(responses), campaign_id)
+    return len(responses)
 
 
 def templates_load_bank(apps: Apps = global_apps) -> tuple[int, int]:

@@ -33,7 +33,8 @@ TICK_SCHEDULE = "surveys.tasks.tick"
 
 
 def tick(now: datetime | None = None) -> str:
-    """Open the campaigns due to open, close those due to close, send the invitations not sent
+    """Open the campaigns due to open, close those due to close (emptying their answer pools), move
+    the pools large enough of open campaigns (a lost queued move), send the invitations not sent
     yet (a retry after a mail failure) and the reminders due.
 
     A scheduled campaign that cannot open (its audience is empty or smaller than k) stays
@@ -51,12 +52,23 @@ def tick(now: datetime | None = None) -> str:
         services.campaign_close(campaign_id=campaign_id, now=now)
         closed += 1
     for campaign_id in Campaign.objects.open().filter(closes_at__gt=now).values_list("pk", flat=True):
+        services.pool_move(campaign_id=campaign_id)  # in case a submit's queued move was lost
         try:
             invited += send_invitations(campaign_id)
             reminded += send_reminders(campaign_id, now)
         except OSError as exc:  # the mail server: the next tick retries, and other campaigns go on
             logger.warning("Emails of campaign %s not sent (%s); retried at the next tick", campaign_id, exc)
     return f"Opened {opened}, closed {closed} campaigns; sent {invited} invitations, {reminded} reminders"
+
+
+def queue_pool_move(campaign_id: int) -> None:
+    async_task("surveys.tasks.move_pool", campaign_id, group="surveys-pool")
+
+
+def move_pool(campaign_id: int) -> int:
+    """Move the open campaign's pooled answers into responses when its pool is large enough
+    (``services.pool_move``); returns how many. Queued after each submit, with the campaign id only."""
+    return services.pool_move(campaign_id=campaign_id)
 
 
 def queue_invitation_emails(campaign_id: int) -> None:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from e360.tests.factories import TeamFactory
 from surveys import services
-from surveys.models import Answer, Campaign, Invitation, Question, Response, Template
+from surveys.models import Answer, Campaign, Invitation, PooledResponse, Question, Response, Template
 from surveys.services import AnswerValue
 from surveys.tests.factories import campaign_for, members
 
@@ -96,14 +96,16 @@ def test_a_response_is_stored_under_the_label_and_marks_the_invitation_answered(
     services.campaign_open(campaign_id=campaign.pk)
     campaign.refresh_from_db()
     invitation = Invitation.objects.filter(team=org["small"]).first()
-    response = services.response_submit(invitation=invitation, answers=_answers(campaign))
-    assert response.label is None  # the organisation: see the test above
+    pooled = services.response_submit(invitation=invitation, answers=_answers(campaign))
+    assert pooled.label is None  # the organisation: see the test above
     invitation.refresh_from_db()
     assert invitation.responded and invitation.responded_on == timezone.now().date()
-    assert Answer.objects.get(response=response).number == 2
     with pytest.raises(services.AlreadyAnswered):
         services.response_submit(invitation=invitation, answers=_answers(campaign))
-    assert Response.objects.count() == 1
+    assert PooledResponse.objects.count() == 1 and not Response.objects.exists()  # pooled until moved
+    services.campaign_close(campaign_id=campaign.pk)
+    (response,) = Response.objects.all()
+    assert response.label is None and Answer.objects.get(response=response).number == 2
 
 
 def test_no_response_after_closing(org):
@@ -113,7 +115,7 @@ def test_no_response_after_closing(org):
     campaign.refresh_from_db()
     with pytest.raises(services.NotOpen):
         services.response_submit(invitation=campaign.invitations.first(), answers=_answers(campaign))
-    assert not Response.objects.exists()
+    assert not Response.objects.exists() and not PooledResponse.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -147,6 +149,8 @@ def test_two_concurrent_submits_store_one_response():
     for thread in threads:
         thread.join()
     assert outcomes.count("stored") == 1
+    assert PooledResponse.objects.count() == 1
+    services.campaign_close(campaign_id=campaign.pk)
     assert Response.objects.count() == 1
     assert Answer.objects.count() == 1
 

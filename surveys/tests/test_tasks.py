@@ -447,8 +447,14 @@ def test_tasks_get_ids_only_and_no_answer_reaches_a_task_or_a_log(
         )
         tasks.tick(now=campaign.opened_at + timedelta(days=5, minutes=1))
         services.campaign_close(campaign_id=campaign.pk)
-    expected = ["surveys.tasks.send_invitations", "surveys.tasks.send_reminder_step", "surveys.tasks.publish_scores"]
+    expected = [
+        "surveys.tasks.send_invitations",
+        *["surveys.tasks.move_pool"] * 3,  # one per submit: the campaign id, never the answers nor the invitation
+        "surveys.tasks.send_reminder_step",
+        "surveys.tasks.publish_scores",
+    ]
     assert [func for func, _, _ in queued] == expected
+    assert [args for func, args, _ in queued if func == "surveys.tasks.move_pool"] == [(campaign.pk,)] * 3
     for _, args, kwargs in queued:
         assert all(type(arg) is int for arg in args)
         assert set(kwargs) <= {"group", "timeout"}  # queue options, not task data

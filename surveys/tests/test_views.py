@@ -26,7 +26,7 @@ from e360.tests.factories import UserFactory
 from surveys import services
 from surveys.context_processors import open_surveys
 from surveys.forms import AGREEMENT, FREQUENCY
-from surveys.models import Answer, Campaign, Invitation, Kind, Response
+from surveys.models import Answer, Campaign, Invitation, Kind, PooledResponse, Response
 from surveys.tests.conftest import make_template, open_campaign
 from surveys.tests.factories import campaign_for, members
 
@@ -62,11 +62,22 @@ def full_answers(campaign: Campaign) -> dict:
 
 
 def stored(campaign: Campaign) -> dict[str, tuple]:
-    """The stored answers by question key: (number, choices, text)."""
-    return {
+    """The stored answers by question key: (number, choices, text), in the pool or moved into responses."""
+    keys = dict(campaign.version.questions.values_list("pk", "key"))
+    pooled = [a for answers in campaign.pooled.values_list("answers", flat=True) for a in answers]
+    return {keys[a["question"]]: (a["number"], a["choices"], a["text"]) for a in pooled} | {
         a.question.key: (a.number, a.choices, a.text)
         for a in Answer.objects.filter(response__campaign=campaign).select_related("question")
     }
+
+
+def nothing_stored() -> bool:
+    return not PooledResponse.objects.exists() and not Response.objects.exists()
+
+
+def stored_count(campaign: Campaign) -> int:
+    """How many responses are stored, in the pool or moved."""
+    return campaign.pooled.count() + campaign.responses.count()
 
 
 def invitation_of(user: User, campaign: Campaign) -> Invitation:
@@ -287,9 +298,9 @@ class TestSubmitting:
         response = client.post(answer_url(campaign), full_answers(campaign))
 
         assertRedirects(response, thanks_url(campaign))
-        (stored_response,) = Response.objects.filter(campaign=campaign)
+        (pooled,) = campaign.pooled.all()  # moved into a response with others later (rule 1)
         invitation = invitation_of(teammate, campaign)
-        assert stored_response.label_id == invitation.label_id
+        assert pooled.label_id == invitation.label_id
         assert stored(campaign) == {
             "ci_feedback": (4, None, ""),
             "interruptions": (2, None, ""),
@@ -328,7 +339,7 @@ class TestSubmitting:
         )
 
         assert response.status_code == 422
-        assert not Response.objects.exists() and not invitation_of(teammate, campaign).responded
+        assert nothing_stored() and not invitation_of(teammate, campaign).responded
         page = page_of(response)
         assert page.find("title")[0].text.startswith("Error: ")
         (summary,) = page.find("div", id="error-summary")
@@ -356,7 +367,7 @@ class TestSubmitting:
 
         assert response.status_code == 422
         assert len(response.context["form"].errors) == 3
-        assert not Response.objects.exists()
+        assert nothing_stored()
 
     @pytest.mark.parametrize(
         ("key", "value", "message"),
@@ -381,7 +392,7 @@ class TestSubmitting:
         assert response.status_code == 422
         assert list(response.context["form"].errors) == [names(campaign)[key]]
         assertContains(response, message, status_code=422)
-        assert not Response.objects.exists() and not Answer.objects.exists()
+        assert nothing_stored() and not Answer.objects.exists()
         assert not invitation_of(teammate, campaign).responded
 
     def test_an_option_sent_twice_counts_once(self, client, teammate, campaign):
@@ -421,7 +432,7 @@ class TestSubmitting:
             assert client.post(answer_url(campaign), small_answers).status_code == 302
         with django_assert_num_queries(len(small_post.captured_queries)):
             assert client.post(answer_url(dx), dx_answers).status_code == 302
-        assert Answer.objects.filter(response__campaign=dx).count() == 22
+        assert len(stored(dx)) == 22
 
 
 class TestAlreadyAnswered:
@@ -445,7 +456,7 @@ class TestAlreadyAnswered:
 
         assert response.status_code == 409
         assertContains(response, "Your first answers are kept; these were not saved", status_code=409)
-        assert Response.objects.count() == 1
+        assert stored_count(campaign) == 1
         assert stored(campaign) == first
 
     def test_a_submit_that_loses_a_race_is_refused(self, client, teammate, campaign, monkeypatch):
@@ -463,7 +474,7 @@ class TestAlreadyAnswered:
 
         assert response.status_code == 409
         assertContains(response, "You have answered this survey", status_code=409)
-        assert Response.objects.count() == 1
+        assert stored_count(campaign) == 1
         assert stored(campaign) == {}  # the winner's (empty) answers, not these
 
 
@@ -479,7 +490,7 @@ class TestClosed:
         assertContains(page, "This survey is closed")
         assert posted.status_code == 410
         assertContains(posted, "so these answers were not saved", status_code=410)
-        assert not Response.objects.exists() and not invitation_of(teammate, campaign).responded
+        assert nothing_stored() and not invitation_of(teammate, campaign).responded
 
     def test_a_survey_past_its_closing_time_is_closed_before_the_task_closes_it(self, client, teammate, campaign):
         Campaign.objects.filter(pk=campaign.pk).update(closes_at=timezone.now() - timedelta(seconds=1))
@@ -489,7 +500,7 @@ class TestClosed:
         posted = client.post(answer_url(campaign), full_answers(campaign))
 
         assert posted.status_code == 410
-        assert not Response.objects.exists()
+        assert nothing_stored()
 
     def test_a_closed_survey_one_answered_says_the_answers_are_kept(self, client, teammate, campaign):
         client.force_login(teammate)
@@ -519,7 +530,7 @@ class TestNotInvited:
 
         assert response.status_code == 404
         assertContains(response, "You are not invited to this survey", status_code=404)
-        assert not Response.objects.exists()
+        assert nothing_stored()
 
     def test_a_user_without_a_person_gets_404_and_is_told_why(self, client, campaign, method):
         client.force_login(UserFactory(username="loner"))
@@ -528,7 +539,7 @@ class TestNotInvited:
 
         assert response.status_code == 404
         assertContains(response, "not linked to a person", status_code=404)
-        assert not Response.objects.exists()
+        assert nothing_stored()
 
     @pytest.mark.parametrize("status", [Campaign.Status.DRAFT, Campaign.Status.SCHEDULED])
     def test_a_campaign_not_open_yet_gets_404_even_with_an_invitation(self, client, teammate, campaign, method, status):
@@ -538,7 +549,7 @@ class TestNotInvited:
         response = self.call(client, method, answer_url(campaign), full_answers(campaign))
 
         assert response.status_code == 404
-        assert not Response.objects.exists() and not invitation_of(teammate, campaign).responded
+        assert nothing_stored() and not invitation_of(teammate, campaign).responded
 
     def test_a_draft_without_invitations_gets_404(self, client, team, teammate, every_kind, method):
         draft = campaign_for([team], template="every-kind", name="A draft")
@@ -559,7 +570,7 @@ class TestNotInvited:
         client.force_login(late)
 
         assert self.call(client, method, answer_url(campaign), full_answers(campaign)).status_code == 404
-        assert not Response.objects.exists()
+        assert nothing_stored()
 
 
 class TestThanks:
@@ -638,10 +649,13 @@ def test_a_response_keeps_no_time_and_the_invitation_only_a_day(client, teammate
     client.post(answer_url(campaign), full_answers(campaign))
 
     times = (models.DateTimeField, models.DateField, models.TimeField, models.DurationField)
-    for model in (Response, Answer):
+    for model in (PooledResponse, Response, Answer):
         fields = model._meta.get_fields()
         assert not [f.name for f in fields if isinstance(f, times)], model
         assert not [f.name for f in fields if f.is_relation and f.related_model in (Person, User, Invitation)], model
+    (pooled,) = PooledResponse.objects.filter(campaign=campaign).values()
+    assert set(pooled) == {"id", "campaign_id", "label_id", "answers"}
+    services.campaign_close(campaign_id=campaign.pk)
     (response,) = Response.objects.filter(campaign=campaign).values()
     assert set(response) == {"id", "campaign_id", "label_id"}
     after = Invitation.objects.filter(person__user=teammate, campaign=campaign).values().get()

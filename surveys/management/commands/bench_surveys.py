@@ -185,7 +185,8 @@ class Command(BaseCommand):
             seconds = time.perf_counter() - started
         if failures:
             raise CommandError(f"{len(failures)} submissions failed; first: {failures[0]}")
-        stored = campaign.responses.count()
+        # Stored answers: moved into responses, or still in the pool (moved at the latest when the campaign closes).
+        stored = campaign.responses.count() + campaign.pooled.count()
         if stored != len(latencies):
             raise CommandError(f"{len(latencies)} submissions acknowledged but {stored} responses stored")
         p95 = bench.percentile(latencies, 0.95)
