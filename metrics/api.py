@@ -76,6 +76,7 @@ from metrics.services import (
     pushes_upsert,
 )
 from metrics.services import incident_resolve as incident_resolve_service
+from metrics.storable import LONE_SURROGATE
 
 
 class TokenAuth(HttpBearer):
@@ -150,6 +151,7 @@ class Forbidden(Rejected):
 BODY_PARAMS = {"payload", "items"}
 MESSAGES = {
     "timezone_aware": "must include a time zone, e.g. 2025-05-01T12:00:00Z or 2025-05-01T14:00:00+02:00",
+    "string_unicode": LONE_SURROGATE,
 }
 
 WRITE_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ValidationErrorOut, 413: ErrorOut, 422: ValidationErrorOut}

@@ -4,8 +4,10 @@ Two halves:
 
 - ``devlake_deployments`` and ``devlake_issue`` read the bodies of Apache
   DevLake's webhook plugin (current camelCase and legacy snake_case) into
-  ``DeploymentData`` / ``IncidentData``. They touch no database and no settings,
-  so the webhook view can use them to answer 400 at once, and tests can feed
+  ``DeploymentData`` / ``IncidentData`` through the JSON API's input schemas, so
+  the same rules hold on every way in (times, order, text, lengths), and take at
+  most the API's bulk limit of items. They touch no database and no settings,
+  so the webhook view can use them to answer 4xx at once, and tests can feed
   them anything.
 - ``delivery_process`` is the service the background task calls (through
   ``delivery_drain``, which takes a source's waiting deliveries in order): it loads a
@@ -27,12 +29,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
+from pydantic import ValidationError
 
 from metrics.models import Delivery, Deployment, Incident, Source
+from metrics.schemas import MAX_BULK_ITEMS, DeploymentIn, IncidentIn
 from metrics.services import (
     DeploymentData,
     Dirty,
@@ -42,6 +46,7 @@ from metrics.services import (
     incident_resolve,
     incidents_upsert,
 )
+from metrics.storable import LONE_SURROGATE
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +59,10 @@ DRAIN_TASK = "metrics.tasks.delivery_drain"
 
 class PayloadError(ValueError):
     """The body does not describe a DevLake record we can store."""
+
+
+class TooManyItems(PayloadError):
+    """The body lists more items than one delivery may carry (the JSON API's bulk limit)."""
 
 
 # --- Parsing (no database) ---------------------------------------------------------------
@@ -165,6 +174,36 @@ def _external_id(deployment_id: str, repository: str) -> str:
     return external_id
 
 
+# The JSON API's field names, as a DevLake body names them (for messages).
+DEPLOYMENT_FIELDS = {
+    "external_id": "id",
+    "status": "result",
+    "started_at": "startedDate",
+    "finished_at": "finishedDate",
+    "repository": "repoUrl",
+    "sha": "commitSha",
+    "ref": "refName",
+    "title": "displayTitle",
+}
+ISSUE_FIELDS = {"external_id": "issueKey", "started_at": "createdDate", "resolved_at": "resolutionDate"}
+CLOSE_FIELDS = {"external_id": "the issue key", "started_at": "its createdDate", "resolved_at": "the close"}
+
+
+def _validated[S: (DeploymentIn, IncidentIn)](schema: type[S], fields: dict[str, Any], names: dict[str, str]) -> S:
+    """``fields`` checked by the JSON API's schema, so every way in keeps the same rules (text the
+    database can store, lengths, time range, a finish not before its start…); a ``PayloadError``
+    naming the DevLake field otherwise."""
+    try:
+        return schema.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = LONE_SURROGATE if error["type"] == "string_unicode" else str(error["msg"])
+        message = message.removeprefix("Value error, ")
+        message = re.sub(r"\b[a-z]+_[a-z_]+\b", lambda m: names.get(m.group(), m.group()), message)
+        raise PayloadError(f"{names.get(field, field)} {message}") from None
+
+
 @dataclass(frozen=True)
 class _Commit:
     repo_url: str
@@ -187,6 +226,11 @@ def _commits(body: Mapping[str, Any]) -> list[_Commit]:
         return [_Commit(repo_url, sha, _text(body, "refName", "ref_name", max_length=200), "", "", None, None)]
     if not isinstance(listed, list) or not listed:
         raise PayloadError("deploymentCommits must be a non-empty list")
+    if len(listed) > MAX_BULK_ITEMS:
+        raise TooManyItems(
+            f"deploymentCommits lists {len(listed)} commits; a delivery takes at most {MAX_BULK_ITEMS} "
+            "(the JSON API's bulk limit): send the rest in another delivery"
+        )
     commits = []
     for index, item in enumerate(listed):
         if not isinstance(item, Mapping):
@@ -251,23 +295,21 @@ def devlake_deployments(body: Mapping[str, Any], *, received_at: datetime) -> li
         finishes = [c.finished_at for c in repo_commits if c.finished_at] or [finished_at]
         # A repository fails when any of its commits failed: the first non-success result wins.
         statuses = [c.status for c in repo_commits if c.status and c.status != Deployment.Status.SUCCESS]
-        deployments.append(
-            DeploymentData(
-                external_id=_external_id(deployment_id, repository),
-                environment=environment,
-                finished_at=max(finishes),
-                status=statuses[0] if statuses else status,
-                repository=repository[:300] or None,
-                started_at=min(starts) if starts else None,
-                sha=last.sha,
-                ref=last.ref or _text(body, "refName", "ref_name", max_length=200),
-                title=title or last.title,
-                url=url,
-                # deploymentCommits name the commit deployed per repository, not the
-                # changes it carries: linking finds those from the previous deployment.
-                changes=None,
-            )
-        )
+        fields = {
+            "external_id": _external_id(deployment_id, repository),
+            "environment": environment,
+            "finished_at": max(finishes),
+            "status": statuses[0] if statuses else status,
+            "repository": repository[:300] or None,
+            "started_at": min(starts) if starts else None,
+            "sha": last.sha,
+            "ref": last.ref or _text(body, "refName", "ref_name", max_length=200),
+            "title": title or last.title,
+            "url": url,
+            # No "changes": deploymentCommits name the commit deployed per repository, not
+            # the changes it carries; linking finds those from the previous deployment.
+        }
+        deployments.append(_validated(DeploymentIn, fields, DEPLOYMENT_FIELDS).to_data())
     return deployments
 
 
@@ -298,14 +340,15 @@ def devlake_issue(body: Mapping[str, Any], *, received_at: datetime) -> DevLakeI
     resolved_at = _time(body, "resolutionDate", "resolution_date")
     if resolved_at is None and _text(body, "status").upper() == "DONE":
         resolved_at = _time(body, "updatedDate", "updated_date") or received_at
-    incident = IncidentData(
-        external_id=key,
-        started_at=started_at,
-        title=_text(body, "title"),
-        severity=_text(body, "severity", "priority", max_length=40),
-        url=_text(body, "url"),
-        resolved_at=resolved_at,
-    )
+    fields = {
+        "external_id": key,
+        "started_at": started_at,
+        "title": _text(body, "title"),
+        "severity": _text(body, "severity", "priority", max_length=40),
+        "url": _text(body, "url"),
+        "resolved_at": resolved_at,
+    }
+    incident = _validated(IncidentIn, fields, ISSUE_FIELDS).to_data()
     return DevLakeIssue(key=key, type=issue_type, incident=incident)
 
 
@@ -412,6 +455,12 @@ def _close(delivery: Delivery, dirty: Dirty) -> tuple[str, str]:
     if incident.resolved_at is not None:
         # Closing twice keeps the first resolution time.
         return Delivery.Status.PROCESSED, ""
+    # The API's rule for a resolution: not before the incident's start.
+    _validated(
+        IncidentIn,
+        {"external_id": key, "started_at": incident.started_at, "resolved_at": delivery.received_at},
+        CLOSE_FIELDS,
+    )
     incident_resolve(source=delivery.source, external_id=key, resolved_at=delivery.received_at, dirty=dirty)
     return Delivery.Status.PROCESSED, ""
 
@@ -447,8 +496,10 @@ def _process_deployments(ids: list[int]) -> set[int]:
                 Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
                     status=Delivery.Status.PROCESSED, error="", attempts=F("attempts") + 1, processed_at=timezone.now()
                 )
-        except (PayloadError, UnknownService, DatabaseError):
-            continue  # one by one, then, to find the one that fails
+        except Exception:
+            # Whatever it is, delivery_process finds the delivery that fails and records why on it.
+            logger.info("Deployment deliveries %s: processed one by one", source_ids, exc_info=True)
+            continue
         dirty.schedule()
         done.update(d.pk for d in deliveries)
     return done

@@ -12,6 +12,7 @@ rows) for this to take milliseconds.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 
 from e360.models import DEFAULT_PRODUCTION_PATTERNS, Service
@@ -39,6 +40,9 @@ from metrics.models import (
 )
 from metrics.ranges import PushRec, commit_ranges
 from metrics.sql import update_rows
+from metrics.storable import EARLIEST, LATEST
+
+logger = logging.getLogger(__name__)
 
 
 def profile_for(service: Service) -> d.Profile:
@@ -57,19 +61,44 @@ class Loaded:
     change_recs: list[d.ChangeRec] = field(default_factory=list)
     incident_recs: list[d.IncidentRec] = field(default_factory=list)
     run_recs: list[d.PipelineRunRec] = field(default_factory=list)
+    skipped: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _readable(model: type[models.Model]) -> Q:
+    """Rows whose every time lies in ``EARLIEST`` … ``LATEST`` (or is empty), as every way in now
+    requires. A row stored before that (year 10000 in UTC, which PostgreSQL keeps and Python
+    cannot read) is left out, so that it stops nothing but itself."""
+    readable = Q()
+    for column in model._meta.concrete_fields:
+        if isinstance(column, models.DateTimeField):
+            in_range = Q(**{f"{column.name}__gte": EARLIEST, f"{column.name}__lt": LATEST})
+            readable &= in_range | Q(**{f"{column.name}__isnull": True}) if column.null else in_range
+    return readable
+
+
+def _unreadable_ids(service: Service) -> dict[str, list[int]]:
+    """The ids of the service's records the refresh leaves out (``_readable``), by kind."""
+    skipped = {}
+    for model in (Deployment, PullRequest, Incident, PipelineRun):
+        ids = list(model.objects.filter(service=service).exclude(_readable(model)).values_list("pk", flat=True))
+        if ids:
+            skipped[str(model._meta.verbose_name_plural)] = ids
+    return skipped
 
 
 def load_records(service: Service) -> Loaded:
     """Every delivery record of the service, as rows and as the definitions' records."""
     key = str(service.id)
-    deployments = list(Deployment.objects.filter(service=service).select_related("repository"))
-    pull_requests = list(PullRequest.objects.filter(service=service).select_related("repository"))
-    incidents = list(Incident.objects.filter(service=service).select_related("caused_by"))
-    runs = list(PipelineRun.objects.filter(service=service))
+    deployments = list(Deployment.objects.filter(_readable(Deployment), service=service).select_related("repository"))
+    pull_requests = list(
+        PullRequest.objects.filter(_readable(PullRequest), service=service).select_related("repository")
+    )
+    incidents = list(Incident.objects.filter(_readable(Incident), service=service))
+    runs = list(PipelineRun.objects.filter(_readable(PipelineRun), service=service))
     shas: dict[int, list[str]] = defaultdict(list)
     for pr_id, sha in Commit.objects.filter(pull_request__service=service).values_list("pull_request_id", "sha"):
         shas[pr_id].append(sha)
-    loaded = Loaded(deployments, pull_requests, incidents, runs)
+    loaded = Loaded(deployments, pull_requests, incidents, runs, skipped=_unreadable_ids(service))
     loaded.deployment_recs = [
         d.DeploymentRec(
             id=str(dep.pk),
@@ -340,7 +369,15 @@ def service_refresh(*, service_id: int, since: datetime | None = None, teams: bo
         team_rollups.apply_delta(team_rollups.service_delta(before if counted else {}, rows), team_ids)
     elapsed = time.perf_counter() - started
     after = f" after data from {since:%Y-%m-%d %H:%M}" if since else ""
-    return f"{service.slug}{after}: {linked} records re-linked, {rolled} rollup rows written in {elapsed:.2f} s"
+    summary = f"{service.slug}{after}: {linked} records re-linked, {rolled} rollup rows written in {elapsed:.2f} s"
+    if loaded.skipped:
+        listed = "; ".join(
+            f"{kind} {', '.join(map(str, ids[:20]))}" + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+            for kind, ids in loaded.skipped.items()
+        )
+        summary += f"; left out records with times outside {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}: {listed}"
+        logger.warning("Refresh of service %s: %s", service.pk, summary)
+    return summary
 
 
 def rebuild(service_ids: Iterable[int] | None = None, progress: Callable[[int, int, str], None] | None = None) -> str:

@@ -1,9 +1,11 @@
 """Bodies and query strings of the JSON API (``/api/v1/``), as ninja Schemas.
 
 Input schemas check everything the database would otherwise reject (lengths,
-integer ranges, NUL characters, out-of-range or naive timestamps), so a bad
-request is a 422 naming the field, never a 500. Each input converts to the
-frozen dataclass its upsert in ``metrics.services`` takes (``to_data``).
+integer ranges, text with NUL or a lone surrogate, out-of-range or naive
+timestamps: ``metrics.storable``), so a bad request is a 422 naming the field,
+never a 500. Each input converts to the frozen dataclass its upsert in
+``metrics.services`` takes (``to_data``). The DevLake webhook's parser
+(``metrics.deliveries``) goes through the same schemas: one place for the rules.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from metrics.services import (
     PushData,
     ReviewData,
 )
+from metrics.storable import storable_text, time_problem
 
 MAX_BULK_ITEMS = 1000
 MAX_PUSH_COMMITS = 2048  # the most GitHub lists in one push event
@@ -44,17 +47,6 @@ MAX_LIST_OFFSET = 1_000_000_000
 # PostgreSQL's integer and smallint (PositiveIntegerField, PositiveSmallIntegerField).
 MAX_INT = 2_147_483_647
 MAX_SMALLINT = 32_767
-# Timestamps outside this range are mistakes, and near year 1 or 9999 a UTC offset overflows Python's datetime.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; SQLite would store it silently. Reject it on both.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
 
 _ISO_8601 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d")
 
@@ -67,8 +59,8 @@ def _iso_8601(value: object) -> object:
 
 
 def _in_range_as_utc(value: datetime) -> datetime:
-    if not EARLIEST <= value < LATEST:
-        raise ValueError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    if problem := time_problem(value):
+        raise ValueError(problem)
     # In UTC, so a record written reads back the same as it does from the database.
     return value.astimezone(UTC)
 
@@ -80,7 +72,9 @@ def _http_url(value: str) -> str:
 
 
 def _text(max_length: int, min_length: int = 0) -> object:
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_no_nul)]
+    return Annotated[
+        str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(storable_text)
+    ]
 
 
 # Lengths are the model fields' max_length.
@@ -95,7 +89,7 @@ Workflow = _text(200, min_length=1)
 CommitSha = _text(64, min_length=1)
 Title = _text(500)
 Severity = _text(40)
-Url = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul), AfterValidator(_http_url)]
+Url = Annotated[str, StringConstraints(max_length=500), AfterValidator(storable_text), AfterValidator(_http_url)]
 # Timezone-aware ISO 8601, e.g. 2025-05-01T12:00:00Z or 2025-05-01T14:00:00+02:00.
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601), AfterValidator(_in_range_as_utc)]
 

@@ -7,7 +7,9 @@ acknowledged; a background task turns it into records
 (``metrics.deliveries.delivery_process``). On PostgreSQL, a small delivery to a
 connection by id is checked, stored and queued by one statement (``_store_checked``).
 Every answer is JSON, like DevLake's (``{"success": ..., "message": ...}``), and no
-failure answers 500.
+failure answers 500. Input that can never be stored (too large, too many items, text
+with NUL or a lone surrogate, times the JSON API refuses) is a 4xx, never the 503
+that tells a sender to retry.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,12 +35,14 @@ from metrics.deliveries import (
     KIND_ISSUE,
     KIND_ISSUE_CLOSE,
     PayloadError,
+    TooManyItems,
     delivery_drain_task,
     delivery_queue,
     validate,
 )
 from metrics.models import ApiToken, Delivery, Source
 from metrics.services import api_token_authenticate, api_token_used
+from metrics.storable import json_text_problem, text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -98,22 +103,29 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+# The JSON escapes of text no database stores: NUL, and UTF-16 surrogates (alone, they are not Unicode).
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _parse_json(body: bytes) -> Any:
-    # PostgreSQL's jsonb refuses NaN/Infinity and the NUL character: reject them here, not with a 500.
-    payload = json.loads(body, parse_constant=_reject_constant)
-    if b"\\u0000" in body and _has_nul(payload):  # the walk only when the escape is there at all
-        raise ValueError("NUL characters are not allowed")
-    return payload
+    """The decoded body; ValueError for NaN/Infinity (which PostgreSQL's jsonb refuses)."""
+    return json.loads(body, parse_constant=_reject_constant)
+
+
+def _unstorable(payload: Any, body: bytes) -> str | None:
+    """Why the body holds text no database can store (NUL, a lone surrogate), or None.
+    The walk only when such an escape is there at all: raw bytes were UTF-8 already."""
+    return json_text_problem(payload) if _UNSTORABLE_ESCAPE.search(body) else None
+
+
+def _path_or_header_problem(request: HttpRequest, path: dict[str, str]) -> str | None:
+    """Why a path parameter or a kept header cannot be stored, or None (the body's own check is above)."""
+    values = [(f"the {name.replace('_', ' ')}", value) for name, value in path.items()]
+    values += [(f"the {name} header", request.headers[name]) for name in KEPT_HEADERS if name in request.headers]
+    for where, value in values:
+        if problem := text_problem(value):
+            return f"{where} {problem}"
+    return None
 
 
 def _delivery_id(source_id: int, kind: str, issue_key: str, body: bytes) -> str:
@@ -177,9 +189,16 @@ def _receive(
 
 
 def _parse(request: HttpRequest, kind: str, issue_key: str, received_at: datetime) -> Parsed | JsonResponse:
-    """The payload and the bytes that identify the delivery, or the 4xx that says what is wrong."""
+    """The payload and the bytes that identify the delivery, or the 4xx that says what is wrong.
+
+    Every check that can never pass on a retry answers 4xx here, so senders do not retry
+    forever: size, JSON, text the database cannot store, and the body read as the worker will
+    read it (``validate``: the JSON API's rules, the item limit).
+    """
     if len(issue_key) > MAX_ISSUE_KEY:
         return _answer(400, f"the issue key is longer than {MAX_ISSUE_KEY} characters")
+    if problem := _path_or_header_problem(request, {"issue_key": issue_key} if issue_key else {}):
+        return _answer(400, problem)
     body = _read_body(request)
     if body is None:
         return _answer(413, f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB")
@@ -191,8 +210,12 @@ def _parse(request: HttpRequest, kind: str, issue_key: str, received_at: datetim
         return _answer(400, f"the body is not valid JSON: {exc}"[:300])
     if not isinstance(payload, dict):
         return _answer(400, "the body must be a JSON object")
+    if problem := _unstorable(payload, body):
+        return _answer(400, problem)
     try:
         validate(kind, payload, received_at=received_at)
+    except TooManyItems as exc:
+        return _answer(413, str(exc))
     except PayloadError as exc:
         return _answer(400, str(exc))
     return Parsed(payload=payload, body_for_id=body)
