@@ -5,10 +5,12 @@ repositories a source names first."""
 from __future__ import annotations
 
 import importlib
+import io
 import json
 
 import pytest
 from django.apps import apps
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -215,3 +217,12 @@ def test_the_migration_lets_only_sources_already_writing_outside_their_scope_wri
 
     flags = dict(Source.objects.values_list("name", "may_write_every_service"))
     assert flags == {"inside": False, "outside": True, "mapped": False, "unused": False}
+
+
+def test_create_source_may_let_a_source_write_to_every_service(db):
+    out = io.StringIO()
+    call_command("create_source", "--name", "org-ci", "--kind", "api", "--every-service", stdout=out)
+    call_command("create_source", "--name", "team-ci", "--kind", "api", stdout=out)
+
+    assert dict(Source.objects.values_list("name", "may_write_every_service")) == {"org-ci": True, "team-ci": False}
+    assert "--every-service" in out.getvalue()  # the scoped one says how to widen it

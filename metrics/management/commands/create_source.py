@@ -20,15 +20,39 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="A unique name, e.g. the team or the CI system.")
         parser.add_argument("--kind", choices=[Source.Kind.DEVLAKE, Source.Kind.API], default=Source.Kind.DEVLAKE)
         parser.add_argument("--service", metavar="SLUG", help="Default service for records that name none.")
-        parser.add_argument("--team", metavar="SLUG", help="The team that runs this source.")
+        parser.add_argument(
+            "--team",
+            metavar="SLUG",
+            help="The team that runs this source; it writes to the services of this team and the teams below it.",
+        )
+        parser.add_argument(
+            "--every-service",
+            action="store_true",
+            help="Let the source write to every service (an organisation-wide CI), not only its team's and default.",
+        )
 
-    def handle(self, *args: object, name: str, kind: str, service: str | None, team: str | None, **options) -> None:
+    def handle(
+        self,
+        *args: object,
+        name: str,
+        kind: str,
+        service: str | None,
+        team: str | None,
+        every_service: bool = False,
+        **options,
+    ) -> None:
         if Source.objects.filter(name=name).exists():
             raise CommandError(f'A source named "{name}" exists already.')
         default_service = self._get(Service, service, "service")
         owner = self._get(Team, team, "team")
         with transaction.atomic():
-            source = Source.objects.create(name=name, kind=kind, default_service=default_service, team=owner)
+            source = Source.objects.create(
+                name=name,
+                kind=kind,
+                default_service=default_service,
+                team=owner,
+                may_write_every_service=every_service,
+            )
             _, key = api_token_create(source=source, name=f"{name} key")
 
         self.stdout.write(
@@ -52,6 +76,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  JSON API base URL: {base} (schema at {base}openapi.json)")
             self.stdout.write("  Example:")
             self.stdout.write(f"    curl -sS '{base}openapi.json' -H 'Authorization: Bearer {key}'")
+        if not every_service:
+            self.stdout.write(
+                "  It writes only to the services of its team (and the teams below it), of its repository map "
+                "and its default service; --every-service, or the admin, lets it write to every service."
+            )
         if default_service is None:
             self.stdout.write(
                 "  No default service: records are matched to services by repository "
