@@ -27,6 +27,7 @@ from metrics.models import (
     PipelineRun,
     PullRequest,
     Push,
+    RefreshRequest,
     Repository,
     Review,
     RolledUpService,
@@ -351,5 +352,15 @@ class WorkflowPeriodRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(WorkflowRollupCoverage)
 class WorkflowRollupCoverageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["service", "first_day", "last_day"]
+    search_fields = ["service__slug", "service__name"]
+    list_select_related = ["service"]
+
+
+@admin.register(RefreshRequest)
+class RefreshRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Service refreshes waiting for the worker (or running): one that stays here more than a
+    minute or two is being re-queued because its task failed or was lost (see the failed tasks)."""
+
+    list_display = ["service", "since", "requests", "taken", "queued_at"]
     search_fields = ["service__slug", "service__name"]
     list_select_related = ["service"]
