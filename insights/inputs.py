@@ -26,9 +26,8 @@ from metrics.scope import team_scope
 from metrics.selectors import Figures
 from surveys import anonymity, published
 from surveys.anonymity import ORG, Cell
-from surveys.models import LIKERT_KINDS, Campaign, Dimension, GroupScore, Invitation
+from surveys.models import LIKERT_KINDS, Campaign, Dimension, GroupScore
 from surveys.results import status_text
-from surveys.tree import TeamTree
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -211,40 +210,30 @@ def latest_wave() -> Campaign | None:
 
 
 def previous_wave(campaign: Campaign) -> Campaign | None:
-    """The closed wave before ``campaign`` in its series (what the results pages compare with)."""
-    return (
-        Campaign.objects.filter(series_id=campaign.series_id, wave__lt=campaign.wave, status=Campaign.Status.CLOSED)
-        .select_related("version")
-        .order_by("-wave")
-        .first()
-    )
-
-
-def campaign_teams(campaign: Campaign, tree: TeamTree) -> set[int]:
-    """The teams a campaign's results list (``surveys.results``): its invitees' teams and their ancestors, within
-    its audience's teams unless it invited everyone.
-
-    A campaign of one team has a stored figure for that team's parent too, equal to the team's; the results pages
-    do not list the parent, and neither may the insights, or its plain members would read the team's figure.
-    """
-    invited = Invitation.objects.filter(campaign=campaign, team__isnull=False).values_list("team_id", flat=True)
-    teams = tree.closure(team for team in invited.distinct().order_by() if team in tree.parents)
-    if campaign.everyone:
-        return teams
-    return teams & tree.subtree(campaign.teams.values_list("id", flat=True))
+    """The closed wave ``campaign``'s changes compare with (what the results pages compare with)."""
+    return published.previous_wave(campaign)
 
 
 @dataclass(frozen=True)
 class WaveFigures:
-    """One closed wave's stored figures for the teams the insights may show, read once."""
+    """One closed wave's stored figures for the teams the insights may show, read once: those its results list, on
+    the team tree frozen when it closed (``surveys.published``). A campaign of one team has a stored figure for that
+    team's parent too, equal to the team's; the results pages do not list the parent, and neither may the insights,
+    or its plain members would read the team's figure."""
 
     campaign: Campaign
     rows: dict[anonymity.Label, GroupScore]
-    teams: set[int]
+    teams: frozenset[int]
 
     @classmethod
-    def load(cls, campaign: Campaign, tree: TeamTree) -> WaveFigures:
-        return cls(campaign, published.group_scores(campaign, tree), campaign_teams(campaign, tree))
+    def load(cls, campaign: Campaign) -> WaveFigures:
+        return cls(campaign, published.group_scores(campaign), published.freeze(campaign).teams)
+
+    def change_shown(self, team: anonymity.Label) -> bool:
+        """Whether the team's change since the previous wave may be shown (``anonymity.wave_change``, decided when
+        the figures were published)."""
+        row = self.rows.get(team)
+        return self.cell(team).shown and row is not None and row.change_status == "shown"
 
     def cell(self, team: anonymity.Label) -> Cell:
         row = self.rows.get(team)
@@ -275,8 +264,8 @@ def sentiments(
     """The engine's sentiment per asked dimension for a team (ORG: the organisation), from stored figures only.
 
     A hidden team carries no number, only why ("fewer than 3 responses"). The previous wave's score is given only
-    where the team is shown in both waves (``anonymity.comparable``); the organisation's only when it is shown and
-    the team is not the organisation itself.
+    where the change may be shown (``WaveFigures.change_shown``); the organisation's only when it is shown and the
+    team is not the organisation itself.
     """
     campaign = wave.campaign
     cell = wave.cell(team)
@@ -290,7 +279,7 @@ def sentiments(
             found.append(engine.Sentiment(dimension, False, None, None, None, 0, "no survey answers"))
             continue
         previous = None
-        if before is not None and anonymity.comparable(cell, before.cell(team)):
+        if before is not None and wave.change_shown(team):
             previous = before.score(team, dimension)
         org = wave.score(ORG, dimension) if team is not ORG else None
         found.append(engine.Sentiment(dimension, True, score, previous, org, cell.n))

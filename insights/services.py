@@ -18,9 +18,10 @@ Choices made here, beyond the engine's and the statistics' own definitions:
 - **Scopes**: the correlations are computed for the organisation and again for each team with sub-teams, over
   the leaf teams below it, for its leads (``insights.selectors.correlations``). A sub-tree with fewer than 8 such
   teams says "too few teams to tell" like the organisation would.
-- **Within-team change**: a team's dimension score in the latest wave minus the previous wave's (only where shown
-  in both, ``anonymity.comparable``), against its metric over the ``days`` days before the latest wave closed minus
-  the same before the previous wave closed (each side resting on at least ``engine.MIN_SAMPLE`` records).
+- **Within-team change**: a team's dimension score in the latest wave minus the previous wave's (only where its
+  change may be shown: ``anonymity.wave_change``), against its metric over the ``days`` days before the latest
+  wave closed minus the same before the previous wave closed (each side resting on at least ``engine.MIN_SAMPLE``
+  records).
 - **Seeds**: each pair's bootstrap is seeded from the pair itself (``pair_seed``), so the same data give the same
   interval in every refresh.
 """
@@ -42,7 +43,6 @@ from e360.models import Team
 from insights import engine, inputs, stats
 from insights.models import PairResult, PeriodResult, TeamResult
 from metrics.scope import reading_profile
-from surveys import anonymity
 from surveys.tree import TeamTree
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def _scope_pairs(
         if before is not None:
             for entry in leaves:
                 team = entry.team.pk
-                if not anonymity.comparable(wave.cell(team), before.cell(team)):
+                if not wave.change_shown(team):
                     continue
                 now_score, then_score = wave.score(team, dimension), before.score(team, dimension)
                 if now_score is None or then_score is None:
@@ -213,8 +213,8 @@ def insights_compute(
     tree = TeamTree.load()
     campaign = inputs.latest_wave()
     previous = inputs.previous_wave(campaign) if campaign is not None else None
-    wave = inputs.WaveFigures.load(campaign, tree) if campaign is not None else None
-    before = inputs.WaveFigures.load(previous, tree) if previous is not None else None
+    wave = inputs.WaveFigures.load(campaign) if campaign is not None else None
+    before = inputs.WaveFigures.load(previous) if previous is not None else None
     asked = inputs.dimensions_asked(campaign) if campaign is not None else []
     windows = [window]
     if campaign is not None and previous is not None:

@@ -18,6 +18,8 @@ be isolated. The guarantee covers the figures decided together, so compute the c
 group any output may show (all teams and ORG) and let each page show any subset of the shown ones: a subset of
 safe figures is still safe, while deciding page by page would let two pages be subtracted from each other.
 
+Across waves (rule 4): ``wave_change`` decides whether a group's change since the previous wave may be shown.
+
 Free text (rule 5): ``text_visible`` and ``shuffled_texts``.
 
 No link in storage (rule 1): ``pool_selection`` picks which pooled answers become responses in a move.
@@ -33,7 +35,8 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import random
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Hashable, Iterable, Mapping, Sequence
+    from collections.abc import Set as AbstractSet
 
 ORG = None
 MIN_K = 3
@@ -174,42 +177,28 @@ def _remainder(group: Label, inside: Iterable[Label], cells: Mapping[Label, Cell
     return cells[group].n - sum(cells[c].n for c in inside)
 
 
-@dataclass(frozen=True)
-class WaveCells:
-    """A group in two consecutive waves; a change between them may be shown only when ``comparable``."""
+def wave_change(
+    current: Cell, previous: Cell, answered_now: AbstractSet[Hashable], answered_before: AbstractSet[Hashable], k: int
+) -> Status:
+    """Whether a group's change between two consecutive waves may be shown ("shown"), and why not otherwise.
 
-    current: Cell
-    previous: Cell
-    comparable: bool
-
-
-def comparable(current: Cell, previous: Cell) -> bool:
-    """Whether a change between two waves may be shown for a group: only when it is shown in both.
-
-    A change is current - previous, so showing it beside one shown figure reveals the other; if the other was hidden
-    (too few, or suppressed against differencing), the change would undo that. Both figures being shown, each over
-    ≥ k responses and safe within its wave, the change reveals nothing either figure does not: responses carry no
-    link to people, so a viewer cannot match the two waves person by person.
+    A change is current - previous, so showing it beside one shown figure reveals the other: it needs the group
+    shown in both waves (else the status of the wave that hides it). Both being shown is not enough (rule 4 across
+    waves): who answered is known per wave (people know their colleagues answered), and if the people who answered
+    now and those who answered before differ by 1 ... k-1 people, the change is mostly theirs, like a parent minus
+    its shown children. So the change is hidden ("suppressed") when 0 < |answered now, not before| < k or
+    0 < |answered before, not now| < k. ``answered_now`` and ``answered_before`` are the people of the group (its
+    labels' invitees, on each wave's own tree) who answered in each wave; only their sizes and overlap matter.
     """
-    return current.shown and previous.shown
-
-
-def shown_across_waves(
-    current: Mapping[Label, int],
-    previous: Mapping[Label, int],
-    parents: Mapping[int, int | None],
-    k: int,
-    candidates: Iterable[Label],
-) -> dict[Label, WaveCells]:
-    """Both waves' cells for the same candidates (each wave suppressed on its own), and whether each change shows.
-
-    ``current`` and ``previous`` count responses per storage label in each wave; ``parents`` must hold every team
-    labelled in either wave.
-    """
-    wanted = list(dict.fromkeys(candidates))
-    now = shown_groups(current, parents, k, wanted)
-    before = shown_groups(previous, parents, k, wanted)
-    return {c: WaveCells(now[c], before[c], comparable(now[c], before[c])) for c in wanted}
+    check_k(k)
+    if not current.shown:
+        return current.status
+    if not previous.shown:
+        return previous.status
+    joined, left = len(answered_now - answered_before), len(answered_before - answered_now)
+    if 0 < joined < k or 0 < left < k:
+        return "suppressed"
+    return "shown"
 
 
 def text_visible(n_responses: int, threshold: int) -> bool:

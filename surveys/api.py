@@ -28,6 +28,11 @@ STATUS_HELP = (
     '"shown", or why the figures are null: "too_few" (fewer than k responses), "suppressed" (hidden to protect a '
     'small group elsewhere), "no_data" (nothing to show). `status_text` says the same in words.'
 )
+CHANGE_HELP = (
+    'Null without a previous wave; else "shown", or why the change is null: the status of the wave that hides the '
+    'group, or "suppressed" when the people who answered in one wave and not the other are 1 to k-1 (or, for a '
+    "question, its answer counts differ by 1 to k-1), so the change would be theirs."
+)
 
 
 class PortalSession(APIKeyCookie):
@@ -104,7 +109,8 @@ class DimensionOut(Schema):
     status_text: str
     percent_favourable: float | None = Field(description="The mean of the dimension's items' % favourable.")
     mean: float | None = Field(description="The mean of its items' means, 1-5 (reverse-coded items inverted).")
-    change_vs_previous_wave: float | None = Field(description="Points; null unless shown in both waves.")
+    change_vs_previous_wave: float | None = Field(description="Points; null unless its status is shown.")
+    change_vs_previous_wave_status: str | None = Field(description=CHANGE_HELP)
     change_vs_org: float | None = Field(description="Points against the organisation's figure.")
     percentile_among_teams: float | None = Field(
         description="0-100 among the shown teams at the same level, ties counting half; null with fewer than 5."
@@ -121,6 +127,7 @@ class EnpsOut(Schema):
     detractors: int | None
     score: float | None = Field(description="% promoters - % detractors, -100 to 100.")
     change_vs_previous_wave: float | None
+    change_vs_previous_wave_status: str | None = Field(description=CHANGE_HELP)
     change_vs_org: float | None
     percentile_among_teams: float | None
     teams_compared: int | None
@@ -147,6 +154,7 @@ class QuestionOut(Schema):
     distribution: list[BarOut] = Field(description="Answers per value (per option for choice questions).")
     percents: dict[str, float] = Field(description="Choice questions: percent of respondents per option.")
     change_vs_previous_wave: float | None = Field(description="Points of % favourable (or eNPS).")
+    change_vs_previous_wave_status: str | None = Field(description=CHANGE_HELP)
     change_vs_org: float | None
 
 
@@ -208,6 +216,7 @@ def _dimension(d: DimensionFigure) -> dict:
         "percent_favourable": _r(d.percent_favourable, 1),
         "mean": _r(d.mean, 2),
         "change_vs_previous_wave": _r(d.change_wave, 1),
+        "change_vs_previous_wave_status": d.change_wave_status or None,
         "change_vs_org": _r(d.change_org, 1),
         "percentile_among_teams": _r(d.percentile, 1),
         "teams_compared": d.peers,
@@ -225,6 +234,7 @@ def _enps(e: EnpsFigure) -> dict:
         "detractors": value.detractors if value else None,
         "score": _r(e.score, 1),
         "change_vs_previous_wave": _r(e.change_wave, 1),
+        "change_vs_previous_wave_status": e.change_wave_status or None,
         "change_vs_org": _r(e.change_org, 1),
         "percentile_among_teams": _r(e.percentile, 1),
         "teams_compared": e.peers,
@@ -248,6 +258,7 @@ def _question(q: QuestionFigure) -> dict:
         "distribution": [{"value": b.value, "label": b.label, "count": b.count} for b in q.bars],
         "percents": {option: round(percent, 1) for option, percent in q.percents.items()},
         "change_vs_previous_wave": _r(q.change_wave, 1),
+        "change_vs_previous_wave_status": q.change_wave_status or None,
         "change_vs_org": _r(q.change_org, 1),
     }
 

@@ -224,6 +224,12 @@ class Campaign(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, editable=False)
     opened_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    frozen_tree = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The team tree its results are published on, stored when it closed (``surveys.published``).",
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = CampaignQuerySet.as_manager()
@@ -281,9 +287,12 @@ class Invitation(models.Model):
     campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="invitations")
     person = models.ForeignKey(Person, models.CASCADE, related_name="survey_invitations")
     team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True, related_name="+")
+    # Kept when the team is deleted (no database constraint): a closed campaign's figures are decided on the team
+    # tree frozen at its close, where the team still is, and its labels must still say where each answer belongs.
     label = models.ForeignKey(
         Team,
-        models.SET_NULL,
+        models.DO_NOTHING,
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="+",
@@ -312,7 +321,8 @@ class Response(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="responses")
-    label = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True, related_name="+")
+    # Kept when the team is deleted, as ``Invitation.label`` is.
+    label = models.ForeignKey(Team, models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+")
 
     class Meta:
         # Random keys: no order of arrival. Pages never list single responses.
@@ -362,16 +372,17 @@ class PooledResponse(models.Model):
 
 class GroupScore(models.Model):
     """A closed campaign's figures for one group — a team, or the organisation when ``team`` is empty — as the
-    anonymity rules let them out, decided on one ``basis``: the team tree's shape, k and the text threshold.
+    anonymity rules let them out, decided on one ``basis``: the campaign's frozen team tree, k and the text threshold.
 
     A closed campaign takes no more answers, so its figures are computed once (``surveys.published``) and read by
     the results pages, the CSV, the API and the insights. Only a shown group carries numbers: a hidden one carries
-    its status alone. Moving or deleting a team changes the basis, and the figures are computed again.
+    its status alone. They are decided on the tree frozen when the campaign closed, so moving, renaming or deleting a
+    team later changes none of them (a deleted team's row stays: no database constraint).
     """
 
     campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="group_scores")
     basis = models.CharField(max_length=64, help_text="A digest of what the cells were decided on.")
-    team = models.ForeignKey(Team, models.CASCADE, null=True, blank=True, related_name="+")
+    team = models.ForeignKey(Team, models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+")
     depth = models.PositiveSmallIntegerField(help_text="Levels below the organisation (0: the organisation).")
     status = models.CharField(max_length=10, help_text="shown, too_few, suppressed or no_data (k).")
     text_status = models.CharField(max_length=10, help_text="The same decided with the text threshold.")
@@ -392,6 +403,16 @@ class GroupScore(models.Model):
     counts = models.JSONField(
         default=dict, blank=True, help_text="Question → {value: answers} or [[options chosen, answers], …]."
     )
+    withheld = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Question → too_few or suppressed: its answers in this shown group are withheld (not in counts).",
+    )
+    change_status = models.CharField(
+        max_length=10,
+        default="no_data",
+        help_text="Whether its change since the previous wave may be shown: shown, too_few, suppressed or no_data.",
+    )
 
     class Meta:
         constraints = [
@@ -402,4 +423,4 @@ class GroupScore(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.campaign}: {self.team or 'the organisation'}"
+        return f"{self.campaign}: {f'team {self.team_id}' if self.team_id else 'the organisation'}"

@@ -1,8 +1,12 @@
 """The published figures of closed campaigns: computed once, then read.
 
 A closed campaign takes no more answers, so what its results show depends only on its answers, which are fixed,
-and on the team tree, which may change. ``group_scores`` reads the stored ``GroupScore`` rows of the current
-basis (the tree's shape, k and the text threshold); the first read after closing (or after a team moved) computes
+and on the team tree, which may change. Its figures are decided on the tree as it was when the campaign closed
+(``freeze``: the campaign's teams and their ancestors, with their names and slugs, kept in ``Campaign.frozen_tree``)
+and never again: deciding them again on a new tree would let the old and new figures of a team be subtracted (a
+team moved out of its parent leaves the parent's figure smaller by exactly that team's answers). A team moved,
+renamed or deleted later still reads where and as it was. A campaign closed before the frozen tree existed is
+frozen on its first publication. ``group_scores`` reads the stored ``GroupScore`` rows; the first read computes
 and stores every group's at once, and closing a campaign queues that first computation
 (``surveys.tasks.publish_scores``).
 
@@ -14,6 +18,15 @@ Computing, for one campaign:
   label or sits above one, and every invitee's team and its ancestors — with ``anonymity.shown_groups``, with k
   and again with the text threshold (rules 3, 4 and 5). Teams without responses are "no data" and change nothing.
 - Each shown group's answer counts are the sums of its subtree's labels; a hidden group stores its status only.
+- A question's figures are shown in a shown group only when the question's own answer count passes the same rules
+  (``anonymity.shown_groups`` over each question's answers per label): people skip questions, and a question
+  answered by 1 … k-1 people of the group, or one whose count minus its shown sub-groups' leaves so few, is withheld
+  (``GroupScore.withheld``) and left out of the counts, of the dimension scores (a dimension is the mean of its
+  shown items only, so it reveals nothing its shown items do not) and of the eNPS.
+- Each group's change since the previous wave (the one before it in its series when it closed) is decided once too
+  (``anonymity.wave_change``): shown only when the group is shown in both waves and the people of the group who
+  answered in one wave and not in the other (from both waves' invitations, each on its own frozen tree) are none or
+  at least k.
 - A shown group's dimension scores and eNPS are also ranked among its peers: the other shown groups at the same
   depth of the tree (groups with groups, teams with teams), by ``scoring.percentile_rank``. A rank needs at least
   ``MIN_PEERS`` groups at that depth, the group included. It reveals nothing a page could not: it compares figures
@@ -32,14 +45,22 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from surveys import anonymity, scoring
-from surveys.anonymity import ORG, Label
-from surveys.models import CHOICE_KINDS, LIKERT_KINDS, Answer, GroupScore, Invitation, Kind, Question, Response
+from surveys.anonymity import ORG, Cell, Label
+from surveys.models import (
+    CHOICE_KINDS,
+    LIKERT_KINDS,
+    Answer,
+    Campaign,
+    GroupScore,
+    Invitation,
+    Kind,
+    Question,
+    Response,
+)
+from surveys.tree import TeamTree
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-
-    from surveys.models import Campaign
-    from surveys.tree import TeamTree
 
 MIN_PEERS = 5
 
@@ -49,22 +70,82 @@ def questions(campaign: Campaign) -> list[Question]:
     return list(campaign.version.questions.order_by("position", "pk")) if campaign.version_id else []
 
 
-def group_scores(campaign: Campaign, tree: TeamTree, groups: Iterable[Label] | None = None) -> dict[Label, GroupScore]:
-    """The closed campaign's stored figures on ``tree`` for ``groups`` and the organisation (every group when
-    None), computed and stored first when this shape of the tree has none yet. A group missing from the result
-    has no data."""
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    """What a closed campaign's results are published on, fixed when it closed."""
+
+    tree: TeamTree  # its teams and their ancestors, as they were
+    teams: frozenset[int]  # the teams its results list (``campaign_teams``)
+    rolled_up: dict[int, Label]  # teams of fewer than k invitees → the group their responses are stored under
+    previous: int | None  # the wave its changes compare with: the closed one before it in its series
+
+
+def freeze(campaign: Campaign) -> Frozen:
+    """The closed campaign's frozen tree, stored now from the tree as it is if it has none yet: when it closes
+    (``services.campaign_close``), or on the first publication of a campaign closed before frozen trees existed.
+    Stored once: of two freezes at once, the first write wins and both return it."""
+    if campaign.frozen_tree is None:
+        tree = TeamTree.load()
+        rows = set(Invitation.objects.filter(campaign=campaign).values_list("team_id", "label_id").distinct())
+        invited = {team for team, _ in rows if team in tree.parents}
+        labels = {label for _, label in rows if label in tree.parents}
+        roots = () if campaign.everyone else campaign.teams.values_list("id", flat=True)
+        rolled_up = {team: label if label in tree.parents else ORG for team, label in rows if team in invited}
+        previous = (
+            Campaign.objects.filter(series_id=campaign.series_id, wave__lt=campaign.wave, status=Campaign.Status.CLOSED)
+            .order_by("-wave")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        data = {
+            **tree.as_json(invited | labels),
+            "teams": sorted(campaign_teams(campaign, invited, roots, tree)),
+            "rolled_up": {str(team): label for team, label in rolled_up.items() if label != team},
+            "previous": previous,
+        }
+        Campaign.objects.filter(pk=campaign.pk, frozen_tree__isnull=True).update(frozen_tree=data)
+        campaign.refresh_from_db(fields=["frozen_tree"])
+    data = campaign.frozen_tree
+    return Frozen(
+        TeamTree.from_json(data),
+        frozenset(data["teams"]),
+        {int(team): label for team, label in data["rolled_up"].items()},
+        data["previous"],
+    )
+
+
+def campaign_teams(campaign: Campaign, invited: Iterable[Label], roots: Iterable[int], tree: TeamTree) -> set[int]:
+    """The teams a campaign's results list: its invitees' teams and their ancestors, within its audience's teams
+    (``roots``) unless it invited everyone. A campaign of one team does not list that team's parent: the parent's
+    figure would be the team's under another name, visible to the parent's plain members."""
+    teams = tree.closure(team for team in invited if team is not ORG and team in tree.parents)
+    return teams if campaign.everyone else teams & tree.subtree(roots)
+
+
+def previous_wave(campaign: Campaign) -> Campaign | None:
+    """The closed wave a closed campaign's changes compare with: the one before it in its series when it closed."""
+    previous = freeze(campaign).previous
+    if previous is None:
+        return None
+    return Campaign.objects.filter(pk=previous, status=Campaign.Status.CLOSED).select_related("version").first()
+
+
+def group_scores(campaign: Campaign, groups: Iterable[Label] | None = None) -> dict[Label, GroupScore]:
+    """The closed campaign's stored figures for ``groups`` and the organisation (every group when None), computed
+    and stored first on its frozen tree when it has none yet. A group missing from the result has no data."""
     wanted = None if groups is None else [g for g in groups if g is not ORG]
-    basis = _basis(campaign, tree)
+    frozen = freeze(campaign)
+    basis = _basis(campaign, frozen.tree)
     rows = _stored(campaign, basis, wanted)
     if ORG not in rows:
-        _store(campaign, tree, basis)
+        _store(campaign, frozen.tree, basis)
         rows = _stored(campaign, basis, wanted)
     return rows
 
 
 def _basis(campaign: Campaign, tree: TeamTree) -> str:
-    """What a campaign's cells are decided on: the tree's shape, k and the text threshold (both fixed once a
-    campaign opens, but stored figures must never outlive a change made some other way)."""
+    """What a campaign's cells are decided on: its frozen tree, k and the text threshold (all fixed once it closes,
+    but stored figures must never outlive a change made some other way)."""
     return hashlib.sha256(f"{tree.shape}|{campaign.k}|{campaign.text_threshold}".encode()).hexdigest()
 
 
@@ -84,7 +165,18 @@ def _store(campaign: Campaign, tree: TeamTree, basis: str) -> None:
     cells = anonymity.shown_groups(tally.responses, tree.parents, campaign.k, candidates)
     text_cells = anonymity.shown_groups(tally.responses, tree.parents, campaign.text_threshold, candidates)
     participation = participation_cells(invitations, tree, campaign.k, candidates)
-    scores = {group: tally.scores(group) for group, cell in cells.items() if cell.shown}
+    question_cells = {
+        q.pk: anonymity.shown_groups(tally.answered(q.pk), tree.parents, campaign.k, candidates)
+        for q in asked
+        if q.kind != Kind.TEXT
+    }
+    withheld = {
+        group: {q: question_cells[q][group].status for q in question_cells if _withheld(question_cells[q][group])}
+        for group, cell in cells.items()
+        if cell.shown
+    }
+    scores = {group: tally.scores(group).without(withheld[group]) for group in withheld}
+    changes = _changes(campaign, tree, cells)
     dimensions = sorted({q.dimension for q in asked if q.kind in LIKERT_KINDS and q.dimension})
     rows = {}
     for group, cell in cells.items():
@@ -96,12 +188,14 @@ def _store(campaign: Campaign, tree: TeamTree, basis: str) -> None:
             status=cell.status,
             text_status=text_cells[group].status,
             participation_status=participation[group][0].status,
+            change_status=changes[group],
         )
         if participation[group][0].shown:
             row.invited, row.responded = participation[group][0].n, participation[group][1]
         if group in scores:
             row.responses = cell.n
             row.counts = scores[group].as_counts()
+            row.withheld = {str(q): status for q, status in withheld[group].items()}
             row.dimensions = {
                 d: dict(zip(("score", "mean"), scores[group].dimension(d), strict=True)) for d in dimensions
             }
@@ -112,6 +206,41 @@ def _store(campaign: Campaign, tree: TeamTree, basis: str) -> None:
     GroupScore.objects.filter(campaign=campaign).exclude(basis=basis).delete()
     # Two first reads may compute at once: the figures are the same, and the second one's rows are dropped.
     GroupScore.objects.bulk_create(rows.values(), batch_size=500, ignore_conflicts=True)
+
+
+def _withheld(cell: Cell) -> bool:
+    """Whether a question's cell in a shown group hides answers that exist (a question nobody answered is no data)."""
+    return cell.status in ("too_few", "suppressed")
+
+
+def _changes(campaign: Campaign, tree: TeamTree, cells: Mapping[Label, Cell]) -> dict[Label, anonymity.Status]:
+    """Each group's ``anonymity.wave_change`` against the previous wave (its stored cells, its frozen tree)."""
+    previous = previous_wave(campaign)
+    if previous is None:
+        return dict.fromkeys(cells, "no_data")
+    before = group_scores(previous)
+    answered_now = answered_by_group(campaign, tree)
+    answered_before = answered_by_group(previous, freeze(previous).tree)
+    k = max(campaign.k, previous.k)
+    changes = {}
+    for group, cell in cells.items():
+        row = before.get(group)
+        then = Cell(0, "no_data") if row is None else Cell(row.responses or 0, row.status)
+        changes[group] = anonymity.wave_change(
+            cell, then, answered_now.get(group, set()), answered_before.get(group, set()), k
+        )
+    return changes
+
+
+def answered_by_group(campaign: Campaign, tree: TeamTree) -> dict[Label, set[int]]:
+    """Who answered, per group of ``tree``: the invitees (person ids) whose label lies in the group's subtree; all
+    of them for the organisation. For deciding only: never shown, stored or logged."""
+    groups: dict[Label, set[int]] = defaultdict(set)
+    rows = Invitation.objects.filter(campaign=campaign, responded=True).values_list("person_id", "label_id")
+    for person, label in rows.order_by():
+        for group in [ORG, *(tree.chain(label) if label in tree.parents else ())]:
+            groups[group].add(person)
+    return groups
 
 
 def invitation_counts(campaign: Campaign, tree: TeamTree) -> dict[Label, tuple[int, int]]:
@@ -218,6 +347,15 @@ class _Tally:
                 members[group].append(label)
         return members
 
+    def answered(self, question: int) -> dict[Label, int]:
+        """How many answered ``question``, per label (skips left out)."""
+        counts: dict[Label, int] = Counter()
+        for source in (self.numbers, self.choices):
+            for label, per_question in source.items():
+                if question in per_question:
+                    counts[label] += sum(per_question[question].values())
+        return counts
+
     def scores(self, group: Label) -> Scores:
         numbers: dict[int, Counter] = defaultdict(Counter)
         choices: dict[int, Counter] = defaultdict(Counter)
@@ -248,6 +386,15 @@ class Scores:
             else:
                 choices[int(question)] = Counter({tuple(options): n for options, n in counted})
         return cls(asked, numbers, choices)
+
+    def without(self, questions: Iterable[int]) -> Scores:
+        """These scores with the answers to ``questions`` left out (withheld questions)."""
+        left_out = set(questions)
+        return Scores(
+            self.questions,
+            {q: counter for q, counter in self.numbers.items() if q not in left_out},
+            {q: counter for q, counter in self.choices.items() if q not in left_out},
+        )
 
     def as_counts(self) -> dict[str, dict[str, int] | list]:
         """The counts as ``GroupScore.counts`` stores them."""

@@ -15,8 +15,14 @@ How the anonymity rules (SURVEYS.md) apply:
   output would let a lead's page and a developer's page, each safe alone, be subtracted from each other.
 - Participation counts invitations, not answers; they are still shown only for groups of at least k invitees, with
   the same suppression over invitee counts, so that a rate never says whether one or two named people answered.
-- Changes against the previous wave are shown only where the group is shown in both waves (``anonymity.comparable``),
-  each wave's cells decided on its own exactly as its own results page decides them.
+- A closed campaign is shown on its frozen team tree (``published.freeze``): the teams it lists, their places and
+  names are those of when it closed, so a reorg later changes no figure and cannot be subtracted from an earlier one.
+- Changes against the previous wave are shown only where ``anonymity.wave_change`` allowed it when the figures were
+  published (the group shown in both waves, and the people who answered in one and not the other none or ≥ k);
+  otherwise the change says why it is hidden. A question's change is also hidden when its own answer counts in the
+  two waves differ by 1 … k-1 (who answered which question is not recorded, so only their number is checked).
+- Per question (rule 3 within a group): a question answered by too few people of a shown group is withheld
+  ("fewer than k answers"), and left out of the group's dimension scores and eNPS (``surveys.published``).
 - Rule 5: free text is shown for a group only when ``anonymity.text_visible`` allows it and the group passes the same
   suppression with the text threshold as k (so that the texts of a team and of its parent cannot be subtracted into
   the texts of fewer than the threshold), in ``anonymity.shuffled_texts`` order, without team labels or times.
@@ -95,6 +101,11 @@ class _Changes:
     def change_org_text(self) -> str:
         return signed(self.change_org)  # type: ignore[attr-defined]
 
+    @property
+    def change_wave_hidden(self) -> bool:
+        """Whether the change since the previous wave is hidden to protect a small group (not merely absent)."""
+        return self.change_wave_status == "suppressed"  # type: ignore[attr-defined]
+
 
 @dataclass(frozen=True)
 class Group:
@@ -151,6 +162,9 @@ def campaign_for_user(user: User, campaign_id: int) -> CampaignAccess:
     )
     if campaign is None:
         raise Http404("No survey results here.")
+    if campaign.is_closed:
+        frozen = published.freeze(campaign)
+        return _scoped(user, campaign, frozen.tree, set(frozen.teams), {}, frozen.rolled_up)
     rows = (
         Invitation.objects.filter(campaign=campaign)
         .values("team_id", "label_id")
@@ -168,20 +182,25 @@ def campaign_for_user(user: User, campaign_id: int) -> CampaignAccess:
         if key is not ORG and label != team:
             rolled_up[key] = label if label in tree.parents else ORG
     roots = () if campaign.everyone else campaign.teams.values_list("id", flat=True)
-    teams = _campaign_teams(campaign, invitations, roots, tree)
+    teams = published.campaign_teams(campaign, invitations, roots, tree)
+    return _scoped(user, campaign, tree, teams, invitations, rolled_up)
+
+
+def _scoped(
+    user: User,
+    campaign: Campaign,
+    tree: TeamTree,
+    teams: set[int],
+    invitations: dict[Label, tuple[int, int]],
+    rolled_up: dict[int, Label],
+) -> CampaignAccess:
+    """The campaign's teams that ``user`` sees, or 404 when none. A team deleted since a campaign closed is seen
+    by org viewers only."""
     visible_ids = access.visible_team_ids(user)
     visible = teams if visible_ids is None else teams & visible_ids
     if visible_ids is not None and not visible:
         raise Http404("No survey results here.")
     return CampaignAccess(campaign, tree, frozenset(teams), frozenset(visible), invitations, rolled_up)
-
-
-def _campaign_teams(campaign: Campaign, invited: Iterable[Label], roots: Iterable[int], tree: TeamTree) -> set[int]:
-    """The teams a campaign's results list: its invitees' teams and their ancestors, within its audience's teams
-    (``roots``) unless it invited everyone. A campaign of one team does not list that team's parent: the parent's
-    figure would be the team's under another name, visible to the parent's plain members."""
-    teams = tree.closure(team for team in invited if team is not ORG and team in tree.parents)
-    return teams if campaign.everyone else teams & tree.subtree(roots)
 
 
 def campaigns_for_user(user: User) -> list[Campaign]:
@@ -191,15 +210,22 @@ def campaigns_for_user(user: User) -> list[Campaign]:
     if visible_ids is None or not visible_ids:
         return campaigns if visible_ids is None else []
     tree = TeamTree.load()
+    live = [c for c in campaigns if not c.is_closed]
     invited: dict[int, set[int]] = defaultdict(set)
-    pairs = Invitation.objects.filter(campaign__in=campaigns, team__isnull=False).values_list("campaign_id", "team_id")
+    pairs = Invitation.objects.filter(campaign__in=live, team__isnull=False).values_list("campaign_id", "team_id")
     for campaign_id, team in pairs.distinct().order_by():
         invited[campaign_id].add(team)
     roots: dict[int, set[int]] = defaultdict(set)
-    links = Campaign.teams.through.objects.filter(campaign__in=campaigns).values_list("campaign_id", "team_id")
+    links = Campaign.teams.through.objects.filter(campaign__in=live).values_list("campaign_id", "team_id")
     for campaign_id, team in links:
         roots[campaign_id].add(team)
-    return [c for c in campaigns if _campaign_teams(c, invited[c.pk], roots[c.pk], tree) & visible_ids]
+
+    def teams(c: Campaign) -> set[int]:
+        if c.is_closed:
+            return set(published.freeze(c).teams)
+        return published.campaign_teams(c, invited[c.pk], roots[c.pk], tree)
+
+    return [c for c in campaigns if teams(c) & visible_ids]
 
 
 # --- Figures ------------------------------------------------------------------------------------------------------
@@ -231,6 +257,7 @@ class QuestionFigure(_Changes):
     percents: dict[str, float] = field(default_factory=dict)  # choice questions: % of respondents per option
     change_wave: float | None = None  # points of % favourable (eNPS points for eNPS) vs the previous wave
     change_org: float | None = None  # the same vs the organisation
+    change_wave_status: str = ""  # "shown", or why not (``anonymity.wave_change``); empty without a previous wave
 
     @property
     def shown(self) -> bool:
@@ -256,6 +283,7 @@ class DimensionFigure(_Changes):
     change_org: float | None = None
     percentile: float | None = None  # among the teams at the same level (``surveys.published``)
     peers: int | None = None  # how many teams that percentile compares, this one included
+    change_wave_status: str = ""
 
     @property
     def shown(self) -> bool:
@@ -282,6 +310,7 @@ class EnpsFigure(_Changes):
     change_org: float | None = None
     percentile: float | None = None
     peers: int | None = None
+    change_wave_status: str = ""
 
     @property
     def shown(self) -> bool:
@@ -361,10 +390,10 @@ class Results:
 class _Wave:
     """A closed campaign's published figures (``surveys.published``) for the groups of one output."""
 
-    def __init__(self, campaign: Campaign, tree: TeamTree, groups: Iterable[Label]) -> None:
+    def __init__(self, campaign: Campaign, groups: Iterable[Label]) -> None:
         self.campaign = campaign
         self.questions = published.questions(campaign)
-        self.rows = published.group_scores(campaign, tree, groups)
+        self.rows = published.group_scores(campaign, groups)
 
     def cell(self, group: Label) -> Cell:
         row = self.rows.get(group)
@@ -388,6 +417,24 @@ class _Wave:
 
     def enps(self, group: Label) -> dict | None:
         return self.rows[group].enps
+
+    def withheld(self, group: Label) -> dict[int, str]:
+        """A shown group's withheld questions (too few answers, or hidden against differencing) → their status."""
+        return {int(q): status for q, status in self.rows[group].withheld.items()}
+
+    def answered(self, group: Label) -> dict[str, int]:
+        """A shown group's answer count per question key (withheld questions have no counts, and no change)."""
+        keys = {str(q.pk): q.key for q in self.questions}
+        answered = {}
+        for question, counted in self.rows[group].counts.items():
+            values = counted.values() if isinstance(counted, dict) else (n for _, n in counted)
+            answered[keys[question]] = sum(values)
+        return answered
+
+    def change_status(self, group: Label) -> str:
+        """Whether the group's change since the previous wave may be shown (decided when published)."""
+        row = self.rows.get(group)
+        return "no_data" if row is None else row.change_status
 
     def scores(self, group: Label) -> published.Scores:
         """A shown group's scores per question, from its counts."""
@@ -435,15 +482,6 @@ def _minus(current: float | None, reference: float | None) -> float | None:
 def _dimension_columns(questions: list[Question]) -> tuple[tuple[str, str], ...]:
     present = {q.dimension for q in questions if q.kind in LIKERT_KINDS and q.dimension}
     return tuple((d.value, d.label) for d in Dimension if d.value in present)
-
-
-def _previous_wave(campaign: Campaign) -> Campaign | None:
-    return (
-        Campaign.objects.filter(series_id=campaign.series_id, wave__lt=campaign.wave, status=Campaign.Status.CLOSED)
-        .select_related("version")
-        .order_by("-wave")
-        .first()
-    )
 
 
 def _participation(scope: CampaignAccess, groups: list[Group]) -> dict[Label, ParticipationFigure]:
@@ -519,9 +557,9 @@ def campaign_results(
         return Results(campaign, False, results, _find(results, focus), pickable)
 
     listed = [g.id for g in groups]
-    wave = _Wave(campaign, tree, listed)
-    previous_campaign = _previous_wave(campaign)
-    previous = _Wave(previous_campaign, tree, listed) if previous_campaign is not None else None
+    wave = _Wave(campaign, listed)
+    previous_campaign = published.previous_wave(campaign)
+    previous = _Wave(previous_campaign, listed) if previous_campaign is not None else None
     columns = _dimension_columns(wave.questions)
     has_enps = any(q.kind == Kind.ENPS for q in wave.questions)
     results = tuple(
@@ -596,17 +634,29 @@ def _group_result(
                 QuestionFigure(q, cell.status, text) for q in wave.questions if with_questions and q.kind != Kind.TEXT
             ),
         )
-    # A change vs the previous wave only where the group is shown in both waves (rule 4 across waves); one vs the
+    # A change vs the previous wave only where it was decided safe when published (rule 4 across waves); one vs the
     # organisation for teams, when the organisation is shown.
-    before = previous if previous is not None and anonymity.comparable(cell, previous.cell(group.id)) else None
+    change = wave.change_status(group.id) if previous is not None else ""
+    before = previous if change == "shown" else None
     org = wave if not group.is_org and wave.cell(ORG).shown else None
+    withheld = wave.withheld(group.id)
+    hidden_changes = _hidden_changes(wave, before, group.id) if before else set()
+
+    def hidden(questions: Iterable[Question]) -> str | None:
+        """The status of the first withheld question among ``questions`` (None: none is)."""
+        return next((withheld[q.pk] for q in questions if q.pk in withheld), None)
 
     dimensions = []
     for key, label in columns:
         figures = wave.dimension(group.id, key)
         if figures["score"] is None:
-            dimensions.append(DimensionFigure(key, label, "no_data", status_text("no_data", k)))
+            # Every answered item of the dimension is withheld: it says so; otherwise nobody answered it.
+            status = hidden(q for q in wave.questions if q.dimension == key) or "no_data"
+            dimensions.append(DimensionFigure(key, label, status, status_text(status, k, noun="answers")))
             continue
+        # A dimension's change is hidden with any of its items': the other items' changes would give it away.
+        items = {q.key for q in wave.questions if q.dimension == key and q.kind in LIKERT_KINDS}
+        dimension_change = "suppressed" if items & hidden_changes else change
         dimensions.append(
             DimensionFigure(
                 key,
@@ -615,27 +665,34 @@ def _group_result(
                 "",
                 figures["score"],
                 figures["mean"],
-                _minus(figures["score"], before.dimension(group.id, key)["score"]) if before else None,
+                _minus(figures["score"], before.dimension(group.id, key)["score"])
+                if dimension_change == "shown"
+                else None,
                 _minus(figures["score"], org.dimension(ORG, key)["score"]) if org else None,
                 figures.get("percentile"),
                 figures.get("peers"),
+                dimension_change,
             )
         )
 
     enps = None
     if has_enps:
         figures = wave.enps(group.id)
+        headline = next(q for q in wave.questions if q.kind == Kind.ENPS)
         if figures is None or figures["score"] is None:
-            enps = EnpsFigure("no_data", status_text("no_data", k))
+            status = hidden([headline]) or "no_data"
+            enps = EnpsFigure(status, status_text(status, k, noun="answers"))
         else:
+            enps_change = "suppressed" if headline.key in hidden_changes else change
             enps = EnpsFigure(
                 "shown",
                 "",
                 scoring.Enps(*(figures[f] for f in ("answered", "promoters", "passives", "detractors", "score"))),
-                _minus(figures["score"], _enps_score(before, group.id)) if before else None,
+                _minus(figures["score"], _enps_score(before, group.id)) if enps_change == "shown" else None,
                 _minus(figures["score"], _enps_score(org, ORG)) if org else None,
                 figures.get("percentile"),
                 figures.get("peers"),
+                enps_change,
             )
 
     questions = []
@@ -646,19 +703,35 @@ def _group_result(
         for q in wave.questions:
             if q.kind == Kind.TEXT:
                 continue
+            if q.pk in withheld:
+                questions.append(QuestionFigure(q, withheld[q.pk], status_text(withheld[q.pk], k, noun="answers")))
+                continue
             figure = _question_figure(q, scores)
             if figure is None:
                 questions.append(QuestionFigure(q, "no_data", status_text("no_data", k)))
                 continue
             headline = figure.headline
+            question_change = "suppressed" if q.key in hidden_changes else change
             questions.append(
                 replace(
                     figure,
-                    change_wave=_minus(headline, scores_before.item_by_key(q.key)) if scores_before else None,
+                    change_wave=_minus(headline, scores_before.item_by_key(q.key))
+                    if scores_before and question_change == "shown"
+                    else None,
                     change_org=_minus(headline, scores_org.item_by_key(q.key)) if scores_org else None,
+                    change_wave_status=question_change,
                 )
             )
     return GroupResult(group, participation, "shown", "", cell.n, tuple(dimensions), enps, tuple(questions))
+
+
+def _hidden_changes(wave: _Wave, before: _Wave, group: Label) -> set[str]:
+    """The keys of the questions whose change the group may not show though its own may be: withheld in either
+    wave, or answered by a number of people that differs by 1 … k-1 between the waves (people skip questions; who
+    answered which is not recorded, so only the numbers are compared)."""
+    k = max(wave.campaign.k, before.campaign.k)
+    now, then = wave.answered(group), before.answered(group)
+    return {key for key in now.keys() | then.keys() if 0 < abs(now.get(key, 0) - then.get(key, 0)) < k}
 
 
 def _enps_score(wave: _Wave, group: Label) -> float | None:

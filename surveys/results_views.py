@@ -24,7 +24,7 @@ from surveys.models import Kind
 
 if TYPE_CHECKING:
     from e360.views import HtmxHttpRequest
-    from surveys.results import GroupResult, Results
+    from surveys.results import DimensionFigure, EnpsFigure, GroupResult, QuestionFigure, Results
 
 # The page lists every team the viewer sees, up to PAGE_TEAMS; beyond (a large organisation), the picked group and
 # two levels below it (the organisation: its groups). The CSV and the API list every team the viewer sees.
@@ -161,6 +161,11 @@ def _row(group: GroupResult, figure: str, key: str, label: str, status: str, **v
     return [base.get(column, values.get(column, "")) for column in CSV_HEADER]
 
 
+def _change(figure: DimensionFigure | EnpsFigure | QuestionFigure) -> str:
+    """A change since the previous wave, or why it is hidden (to protect a small group: ``anonymity.wave_change``)."""
+    return selectors.status_text("suppressed", 0) if figure.change_wave_hidden else _number(figure.change_wave, 1)
+
+
 def _hidden(status_text: str, *columns: str) -> dict[str, str]:
     return dict.fromkeys(columns, status_text)
 
@@ -205,7 +210,7 @@ def _group_rows(results: Results, group: GroupResult) -> list[list[str]]:
             values = {
                 "percent_favourable": _number(d.percent_favourable, 1),
                 "mean": _number(d.mean, 2),
-                "change_vs_previous_wave": _number(d.change_wave, 1),
+                "change_vs_previous_wave": _change(d),
                 "change_vs_org": _number(d.change_org, 1),
                 "percentile_among_teams": _number(d.percentile, 1),
                 "teams_compared": _count(d.peers),
@@ -219,7 +224,7 @@ def _group_rows(results: Results, group: GroupResult) -> list[list[str]]:
             values = {
                 "n": str(e.enps.answered),
                 "enps": _number(e.score, 1),
-                "change_vs_previous_wave": _number(e.change_wave, 1),
+                "change_vs_previous_wave": _change(e),
                 "change_vs_org": _number(e.change_org, 1),
                 "percentile_among_teams": _number(e.percentile, 1),
                 "teams_compared": _count(e.peers),
@@ -234,7 +239,7 @@ def _group_rows(results: Results, group: GroupResult) -> list[list[str]]:
                 "percent_favourable": _number(q.percent_favourable, 1),
                 "mean": _number(q.mean, 2),
                 "enps": _number(None if q.enps is None else q.enps.score, 1),
-                "change_vs_previous_wave": _number(q.change_wave, 1),
+                "change_vs_previous_wave": _change(q),
                 "change_vs_org": _number(q.change_org, 1),
                 "distribution": _cell("; ".join(f"{bar.label}: {bar.count}" for bar in q.bars)),
             }

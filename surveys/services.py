@@ -24,7 +24,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from e360.models import Membership, Person, Team, subtree_ids
-from surveys import anonymity, bank
+from surveys import anonymity, bank, published
 from surveys.models import (
     Answer,
     Campaign,
@@ -229,6 +229,7 @@ def campaign_close(*, campaign_id: int, now: datetime | None = None) -> Campaign
     # Before publishing, and in this transaction (it touches no invitation): the pool's answers become responses.
     # Submits hold the campaign row lock this one waits for, so none arrives in the pool after.
     pool_move(campaign_id=campaign.pk, closing=True)
+    published.freeze(campaign)  # its results are published on the team tree as it is now, whatever moves later
     from surveys import tasks  # tasks import services
 
     transaction.on_commit(lambda: tasks.queue_publish_scores(campaign.pk))

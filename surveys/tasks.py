@@ -25,7 +25,6 @@ from django_q.tasks import async_task
 from e360.broker import LONG_TASK
 from surveys import published, services
 from surveys.models import Campaign, Invitation
-from surveys.tree import TeamTree
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def publish_scores(campaign_id: int) -> int:
     campaign = Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.CLOSED).select_related("version").first()
     if campaign is None:
         return 0
-    return len(published.group_scores(campaign, TeamTree.load()))
+    return len(published.group_scores(campaign))
 
 
 def send_invitations(campaign_id: int) -> int:

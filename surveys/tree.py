@@ -31,6 +31,24 @@ class TeamTree:
             slugs={team: slug for team, _, _, slug in rows},
         )
 
+    @classmethod
+    def from_json(cls, data: dict) -> TeamTree:
+        """A tree as ``as_json`` wrote it (JSON keys are texts)."""
+        return cls(
+            parents={int(team): parent for team, parent in data["parents"].items()},
+            names={int(team): name for team, name in data["names"].items()},
+            slugs={int(team): slug for team, slug in data["slugs"].items()},
+        )
+
+    def as_json(self, teams: Iterable[int]) -> dict:
+        """``teams`` and their ancestors, as JSON: what a closed campaign keeps of the tree (``surveys.published``)."""
+        kept = sorted(self.closure(teams))
+        return {
+            "parents": {str(t): self.parents[t] for t in kept},
+            "names": {str(t): self.names[t] for t in kept},
+            "slugs": {str(t): self.slugs[t] for t in kept},
+        }
+
     @cached_property
     def shape(self) -> str:
         """Every team's parent, as text: figures decided on one shape are stale on another."""

@@ -23,7 +23,6 @@ from surveys.anonymity import ORG
 from surveys.models import Campaign
 from surveys.tests import test_results as data
 from surveys.tests.test_results import PAY, answer, close, open_wave
-from surveys.tree import TeamTree
 
 # The delivery pages' and the survey results' fixtures, as fixtures of this module too.
 org, closed = data.org, data.closed
@@ -193,8 +192,7 @@ def test_an_organisation_wide_wave_is_preferred_to_a_later_one_of_a_few_teams(or
 
 
 def test_a_shown_team_s_sentiment_carries_its_score_and_the_org_s(org, closed):
-    tree = TeamTree.load()
-    wave = inputs.WaveFigures.load(closed, tree)
+    wave = inputs.WaveFigures.load(closed)
     found = {s.dimension: s for s in inputs.sentiments(org.pay.pk, wave, None, ["ci_cd", "focus"])}
     row = wave.rows[org.pay.pk]
     assert found["ci_cd"].shown and found["ci_cd"].responses == 7
@@ -204,7 +202,7 @@ def test_a_shown_team_s_sentiment_carries_its_score_and_the_org_s(org, closed):
 
 
 def test_a_hidden_team_s_sentiment_has_no_number(org, closed):
-    wave = inputs.WaveFigures.load(closed, TeamTree.load())
+    wave = inputs.WaveFigures.load(closed)
     [ci] = inputs.sentiments(org.search.pk, wave, None, ["ci_cd"])  # 2 responses, k = 3
     assert (ci.shown, ci.percent_favourable, ci.responses, ci.hidden_text) == (
         False,
@@ -218,8 +216,7 @@ def test_the_previous_wave_is_compared_only_where_shown_in_both(org, closed):
     second = open_wave(org, series=closed.series, wave=2)
     answer(second, org.pay, *PAY)  # pay alone: 4 responses (shown), pay-api none
     second = close(second)
-    tree = TeamTree.load()
-    wave, before = inputs.WaveFigures.load(second, tree), inputs.WaveFigures.load(closed, tree)
+    wave, before = inputs.WaveFigures.load(second), inputs.WaveFigures.load(closed)
     [pay] = inputs.sentiments(org.pay.pk, wave, before, ["ci_cd"])
     assert pay.previous_percent == pytest.approx(before.rows[org.pay.pk].dimensions["ci_cd"]["score"])
     assert wave.cell(org.api.pk).status == "no_data"
@@ -231,7 +228,7 @@ def test_a_parent_is_not_shown_for_a_campaign_of_one_of_its_teams(org):
     campaign.invitations.exclude(team__in=[org.pay, org.api]).delete()
     answer(campaign, org.pay, *PAY)
     campaign = close(campaign)
-    wave = inputs.WaveFigures.load(campaign, TeamTree.load())
+    wave = inputs.WaveFigures.load(campaign)
     assert org.eng.pk not in wave.teams
     assert wave.cell(org.eng.pk).status == "no_data"
     assert wave.score(org.eng.pk, "ci_cd") is None

@@ -20,12 +20,11 @@ from surveys.anonymity import (
     ORG,
     Cell,
     check_k,
-    comparable,
-    shown_across_waves,
     shown_groups,
     shuffled_texts,
     storage_labels,
     text_visible,
+    wave_change,
 )
 
 # Org 1 ── 2 ── 5
@@ -215,34 +214,39 @@ def test_shown_groups_reject_unknown_teams_and_negative_counts():
 # --- across waves
 
 
+SAME = frozenset(range(8))
+
+
 @pytest.mark.parametrize(
     ("current", "previous", "expected"),
     [
-        (Cell(8, "shown"), Cell(9, "shown"), True),
-        (Cell(8, "shown"), Cell(3, "too_few"), False),
-        (Cell(8, "shown"), Cell(9, "suppressed"), False),
-        (Cell(8, "shown"), Cell(0, "no_data"), False),
-        (Cell(3, "too_few"), Cell(9, "shown"), False),
-        (Cell(9, "suppressed"), Cell(9, "shown"), False),
+        (Cell(8, "shown"), Cell(8, "shown"), "shown"),
+        (Cell(8, "shown"), Cell(3, "too_few"), "too_few"),
+        (Cell(8, "shown"), Cell(9, "suppressed"), "suppressed"),
+        (Cell(8, "shown"), Cell(0, "no_data"), "no_data"),
+        (Cell(3, "too_few"), Cell(8, "shown"), "too_few"),
+        (Cell(9, "suppressed"), Cell(8, "shown"), "suppressed"),
     ],
 )
-def test_a_change_is_comparable_only_when_the_group_is_shown_in_both_waves(current, previous, expected):
-    assert comparable(current, previous) is expected
+def test_a_change_needs_the_group_shown_in_both_waves(current, previous, expected):
+    assert wave_change(current, previous, SAME, SAME, 5) == expected
 
 
-def test_it_hides_the_change_of_a_group_hidden_in_the_previous_wave():
-    waves = shown_across_waves({2: 7, 3: 6}, {2: 7, 3: 6, 4: 2}, TREE, 5, [1, 2, 3, 4])
-    assert {c: w.comparable for c, w in waves.items()} == {1: True, 2: True, 3: False, 4: False}
-    assert waves[3].current == Cell(6, "shown")
-    assert waves[3].previous == Cell(6, "suppressed")
-    assert waves[4].previous == Cell(2, "too_few")
-
-
-def test_it_decides_each_wave_on_its_own_responses():
-    waves = shown_across_waves({6: 5}, {6: 4}, TREE, 5, [6, 1])
-    assert waves[6].current.shown
-    assert waves[6].previous.status == "too_few"
-    assert waves[1].current.status == waves[1].previous.status == "no_data"
+@pytest.mark.parametrize(
+    ("now", "before", "expected"),
+    [
+        (range(8), range(8), "shown"),  # the same people
+        (range(8), range(7), "suppressed"),  # one more person answered: the change is theirs
+        (range(7), range(8), "suppressed"),  # one fewer
+        (range(10), range(5), "shown"),  # five joined: no fewer than k
+        (range(5), range(10), "shown"),
+        (range(1, 9), range(8), "suppressed"),  # same count, one swapped: both sides isolate one person
+        (range(5, 10), range(5), "shown"),  # everyone changed: 5 joined, 5 left
+        (range(12), range(2, 10), "suppressed"),  # 4 joined, 0 left
+    ],
+)
+def test_a_change_is_hidden_when_the_people_who_answered_differ_by_fewer_than_k(now, before, expected):
+    assert wave_change(Cell(len(now), "shown"), Cell(len(before), "shown"), set(now), set(before), 5) == expected
 
 
 # --- free text (rule 5)
@@ -398,14 +402,28 @@ def test_no_output_reveals_a_group_of_1_to_k_minus_1(campaign, rnd):
     assert statuses(shown_groups(responses, parents, k, reordered)) == statuses(cells)
 
 
-@settings(max_examples=100, deadline=None)
-@given(campaigns(), st.data())
-def test_a_change_between_waves_is_shown_only_for_groups_shown_in_both(campaign, data):
-    parents, k, _, _, groups, current, candidates = campaign
-    previous = {label: data.draw(st.integers(min_value=0, max_value=size)) for label, size in groups.items()}
-    waves = shown_across_waves(current, previous, parents, k, candidates)
-    now = shown_groups(current, parents, k, candidates)
-    before = shown_groups(previous, parents, k, candidates)
-    for c, wave in waves.items():
-        assert (wave.current, wave.previous) == (now[c], before[c])
-        assert wave.comparable == (now[c].shown and before[c].shown)
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=MIN_K, max_value=8),
+    st.sets(st.integers(min_value=0, max_value=40), max_size=30),
+    st.sets(st.integers(min_value=0, max_value=40), max_size=30),
+    st.sampled_from(["shown", "too_few", "suppressed", "no_data"]),
+    st.sampled_from(["shown", "too_few", "suppressed", "no_data"]),
+)
+def test_a_shown_change_never_isolates_fewer_than_k_people(k, now, before, now_status, before_status):
+    status = wave_change(Cell(len(now), now_status), Cell(len(before), before_status), now, before, k)
+    if status == "shown":
+        # Both figures shown, and whoever answered in one wave and not the other are none or at least k.
+        assert now_status == before_status == "shown"
+        assert len(now - before) in (0, *range(k, 100)) and len(before - now) in (0, *range(k, 100))
+    else:
+        assert status != "shown"
+        assert status in {now_status, before_status} - {"shown"} or status == "suppressed"
+    # Only who answered counts, not who they are: renaming people changes nothing.
+    renamed = {person + 1000 for person in now}
+    assert (
+        wave_change(
+            Cell(len(now), now_status), Cell(len(before), before_status), renamed, {p + 1000 for p in before}, k
+        )
+        == status
+    )

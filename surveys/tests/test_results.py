@@ -520,6 +520,110 @@ def test_a_change_since_the_previous_wave_needs_the_group_shown_in_both(two_wave
     assert pay.enps.change_wave is None and all(q.change_wave is None for q in pay.questions)
 
 
+def pay_waves(org, first: int, second: int) -> tuple[Campaign, Campaign]:
+    """Two waves where only Payments' own people answer: ``first`` of them, then ``second`` (the same people
+    first: invitations are answered in name order)."""
+    one = open_wave(org)
+    answer(one, org.pay, *([(2, 4, 2, 5, "Backend", None)] * first))
+    close(one)
+    two = open_wave(org, series=one.series, wave=2)
+    answer(two, org.pay, *([(5, 1, 5, 10, "Backend", None)] * second))
+    return one, close(two)
+
+
+def test_a_change_is_hidden_when_one_to_k_minus_1_people_joined_or_left(org):
+    _, second = pay_waves(org, 4, 5)  # the same 4, and one more: the change is mostly the fifth person's
+    res = results_for(org.users["lena"], second)
+    for g in (res.groups[0], group(res, "pay"), group(res, "eng")):
+        assert g.shown  # each wave's own figures are shown ...
+        figures = [*g.dimensions, g.enps, *g.questions]
+        assert all(f.change_wave is None and f.change_wave_status == "suppressed" for f in figures), g.group
+        assert all(f.change_wave_hidden for f in figures)
+    # ... and the change is hidden, distinct from a change that has no data.
+    assert group(res, "pay").dimensions[0].status == "shown"
+
+
+def test_a_change_is_shown_when_whoever_joined_are_at_least_k(org):
+    _, second = pay_waves(org, 3, 6)  # 3 more people: no fewer than k = 3
+    pay = group(results_for(org.users["lena"], second), "pay")
+    assert pay.dimensions[0].change_wave_status == "shown"
+    assert pay.dimensions[0].change_wave == pytest.approx(100 - 0)  # ci_cd: all favourable now, none before
+
+
+def test_a_question_s_change_is_hidden_when_its_answer_counts_differ_by_fewer_than_k(org):
+    one = open_wave(org)
+    answer(one, org.pay, *([(4, 2, 4, 9, "Backend", None)] * 5))
+    close(one)
+    two = open_wave(org, series=one.series, wave=2)
+    answer(two, org.pay, *([(5, 1, 5, 10, "Backend", None)] * 4), (5, 1, None, 10, "Backend", None))
+    pay = group(results_for(org.users["lena"], close(two)), "pay")
+    # The same five people answered, but one skipped focus_time: its change would be four people's against five.
+    assert question(pay, "focus_time").change_wave_status == "suppressed"
+    assert dimension(pay, "focus").change_wave is None and dimension(pay, "focus").change_wave_hidden
+    assert question(pay, "ci_fast").change_wave_status == "shown"
+    assert question(pay, "ci_fast").change_wave == pytest.approx(0)  # all favourable in both waves
+
+
+# --- Per question (rule 3 within a shown group) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def skipped(org) -> Campaign:
+    """Closed; pay-api 3 responses and pay 4, but people skipped: in pay-api only one answered focus_time and one
+    eNPS; in Payments' own, only one answered ci_fast."""
+    campaign = open_wave(org)
+    answer(
+        campaign,
+        org.api,
+        (5, 1, None, None, "Backend", None),
+        (4, 2, None, None, "Backend", None),
+        (2, 5, 4, 6, "Frontend", None),
+    )
+    answer(
+        campaign,
+        org.pay,
+        (4, 4, 5, 8, "Platform", None),
+        (None, 4, 1, 7, None, None),
+        (None, 4, 2, 10, None, None),
+        (None, 4, 2, 0, None, None),
+    )
+    return close(campaign)
+
+
+def test_a_question_answered_by_fewer_than_k_of_a_shown_group_is_withheld(skipped, org):
+    api = group(results_for(org.users["lena"], skipped), "pay-api")
+    assert api.shown and api.responses == 3
+    focus = question(api, "focus_time")
+    assert (focus.status, focus.status_text, focus.answered, focus.bars) == (
+        "too_few",
+        "fewer than 3 answers",
+        None,
+        (),
+    )
+    # Its only item withheld, the focus dimension is too; the eNPS (one answer) too.
+    assert (dimension(api, "focus").status, dimension(api, "focus").status_text) == ("too_few", "fewer than 3 answers")
+    assert (api.enps.status, api.enps.score) == ("too_few", None)
+    stored = GroupScore.objects.get(campaign=skipped, team=org.api)
+    asked = {q.key: str(q.pk) for q in skipped.version.questions.all()}
+    assert asked["focus_time"] not in stored.counts and asked["enps"] not in stored.counts
+
+
+def test_a_question_is_withheld_where_subtraction_would_isolate_fewer_than_k_answers(skipped, org):
+    res = results_for(org.users["lena"], skipped)
+    pay, api = group(res, "pay"), group(res, "pay-api")
+    # ci_fast: Payments 4 answers, Payments API 3 of them: shown both, one answer would be Payments' own.
+    assert question(pay, "ci_fast").status == "shown" and question(pay, "ci_fast").answered == 4
+    assert (question(api, "ci_fast").status, question(api, "ci_fast").status_text) == (
+        "suppressed",
+        "hidden to protect a small group",
+    )
+    # A dimension is the mean of its shown items only: ci_cd of pay-api is ci_waiting's alone, so the dimension
+    # reveals nothing its shown items do not.
+    waiting = question(api, "ci_waiting")
+    assert dimension(api, "ci_cd").percent_favourable == pytest.approx(waiting.percent_favourable)
+    assert dimension(api, "ci_cd").mean == pytest.approx(waiting.mean)
+
+
 def test_the_first_wave_has_nothing_to_compare_with(two_waves, org):
     first, _ = two_waves
     res = results_for(org.users["lena"], first)

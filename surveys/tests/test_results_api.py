@@ -22,10 +22,10 @@ from metrics.models import ApiToken
 from metrics.tests.factories import SourceFactory
 from surveys.models import GroupScore
 from surveys.tests import test_results as data
-from surveys.tests.test_results import PAY, PAY_API, answer, bulk_responses, open_wave, org_viewer
+from surveys.tests.test_results import PAY, PAY_API, answer, bulk_responses, open_wave, org_viewer, pay_waves
 from surveys.tests.test_results_views import csv_rows, csv_url, heatmap, page_url
 
-org, closed, differencing, two_waves = data.org, data.closed, data.differencing, data.two_waves
+org, closed, differencing, two_waves, skipped = data.org, data.closed, data.differencing, data.two_waves, data.skipped
 
 SCORES = ("n", "percent_favourable", "mean", "score", "enps", "answered", "promoters", "detractors", "passives")
 
@@ -77,6 +77,7 @@ def test_it_answers_the_figures_of_every_group_one_may_see(client, closed, org):
         "percent_favourable": 47.6,
         "mean": 2.95,
         "change_vs_previous_wave": None,
+        "change_vs_previous_wave_status": None,  # no previous wave
         "change_vs_org": -0.5,
         "percentile_among_teams": None,  # Payments is alone at its level
         "teams_compared": None,
@@ -230,6 +231,35 @@ def test_the_page_the_csv_and_the_api_agree(client, org, request, fixture, viewe
         assert csv_group["participation", ""]["invited"] == str(
             participation["invited"] or participation["status_text"]
         )
+
+
+def test_a_change_hidden_across_waves_says_so_in_the_api_the_csv_and_the_page(client, org):
+    _, second = pay_waves(org, 4, 5)  # the same four people, and a fifth: the change would be the fifth's
+    client.force_login(org.users["lena"])
+    pay = by_team(client.get(api_url(second)).json())["pay"]
+    changes = [*pay["dimensions"], pay["enps"]]
+    assert all(c["change_vs_previous_wave"] is None for c in changes)
+    assert all(c["change_vs_previous_wave_status"] == "suppressed" for c in changes)
+    assert all(q["change_vs_previous_wave_status"] == "suppressed" for q in pay["questions"])
+    rows = [r for r in csv_rows(client.get(csv_url(second))) if r["team"] == "pay" and r["figure"] == "dimension"]
+    assert {r["change_vs_previous_wave"] for r in rows} == {"hidden to protect a small group"}
+    assert "vs wave 1: hidden to protect a small group" in client.get(page_url(second, "pay")).content.decode()
+
+
+def test_a_withheld_question_has_no_number_in_the_api_or_the_csv(client, skipped, org):
+    client.force_login(org.users["lena"])
+    api = by_team(client.get(api_url(skipped)).json())["pay-api"]
+    focus = next(q for q in api["questions"] if q["key"] == "focus_time")
+    assert (focus["status"], focus["status_text"], focus["answered"], numbers(focus["distribution"])) == (
+        "too_few",
+        "fewer than 3 answers",
+        None,
+        [],
+    )
+    rows = {(r["team"], r["key"]): r for r in csv_rows(client.get(csv_url(skipped))) if r["figure"] == "question"}
+    assert rows["pay-api", "focus_time"]["n"] == "fewer than 3 answers"
+    assert rows["pay-api", "ci_fast"]["n"] == "hidden to protect a small group"
+    assert rows["pay", "ci_fast"]["n"] == "4"
 
 
 # --- Access -------------------------------------------------------------------------------------------------------
