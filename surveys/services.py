@@ -396,6 +396,7 @@ def response_submit(
         current = (
             Campaign.objects.select_for_update(no_key=True)
             .filter(pk=campaign.pk, status=Campaign.Status.OPEN, closes_at__gt=now)
+            .order_by()
             .values_list("pk", flat=True)
         )
         if not current:
