@@ -130,20 +130,20 @@ api = Api(
 class Rejected(Exception):
     """Input the schema accepted but the data does not (e.g. an unknown service): a 422 listing the errors."""
 
-    def __init__(self, *errors: dict) -> None:
     status = 422
 
+    def __init__(self, *errors: dict) -> None:
         super().__init__(errors)
         self.errors = list(errors)
 
 
-def _error(msg: str, loc: Sequence[str | int] = ("body",), type: str = "value_error") -> dict:
 class Forbidden(Rejected):
     """A record outside the source's scope (``OutOfScope``): a 403 listing it, in the 422's shape."""
 
     status = 403
 
 
+def _error(msg: str, loc: Sequence[str | int] = ("body",), type: str = "value_error") -> dict:
     return {"loc": list(loc), "msg": msg, "type": type}
 
 
@@ -222,14 +222,14 @@ def _source(request: HttpRequest) -> Source:
     return request.auth.source
 
 
-def _write_one(request: HttpRequest, upsert: Upsert, payload: Schema) -> Status:
-    with transaction.atomic():
 def _refusal(exc: UnknownService, loc: Sequence[str | int]) -> Rejected:
     if isinstance(exc, OutOfScope):
         return Forbidden(_error(str(exc), loc, "out_of_scope"))
     return Rejected(_error(str(exc), loc, "unknown_service"))
 
 
+def _write_one(request: HttpRequest, upsert: Upsert, payload: Schema) -> Status:
+    with transaction.atomic():
         dirty = Dirty()
         try:
             record, created = upsert(source=_source(request), data=payload.to_data(), dirty=dirty)
