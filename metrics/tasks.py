@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, F, Value
+from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Least
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -65,12 +65,23 @@ def service_refresh(service_id: int, since_iso: str | None = None) -> str:
     return f"{summary}; requested again meanwhile: queued" if again else summary
 
 
+# A queued task still waiting after this long is presumed lost (a Redis broker restarted): a busy
+# queue may hold a task that long, and a copy queued meanwhile finds the row gone and stops at once.
+QUEUED_TASK_LOST_AFTER = timedelta(minutes=10)
+
+
 def refresh_requests_sweep() -> str:
-    """Queue again the refreshes whose task was lost (a broker restart, attempts used up): rows no
-    task has taken or been queued for within the broker's retry time. Scheduled every minute."""
-    stale = RefreshRequest.objects.filter(queued_at__lt=timezone.now() - timedelta(seconds=settings.Q_CLUSTER["retry"]))
-    service_ids = list(stale.values_list("service_id", flat=True))
-    RefreshRequest.objects.filter(service_id__in=service_ids).update(queued_at=timezone.now())
+    """Queue again the refreshes whose task is gone. Scheduled every minute.
+
+    A refresh that took its row and has not ended within the broker's retry time (which
+    outlasts the worker's timeout) died with its worker, or failed: it is queued again at once.
+    A row no task has taken is queued again after ``QUEUED_TASK_LOST_AFTER``.
+    """
+    now = timezone.now()
+    died = Q(taken__isnull=False, queued_at__lt=now - timedelta(seconds=settings.Q_CLUSTER["retry"]))
+    lost = Q(taken__isnull=True, queued_at__lt=now - QUEUED_TASK_LOST_AFTER)
+    service_ids = list(RefreshRequest.objects.filter(died | lost).values_list("service_id", flat=True))
+    RefreshRequest.objects.filter(service_id__in=service_ids).update(queued_at=now)
     for service_id in service_ids:
         async_task(REFRESH_TASK, service_id, group="metrics-refresh")
     return f"{len(service_ids)} refreshes queued again" if service_ids else "no refresh waiting too long"

@@ -33,8 +33,8 @@ def _run_what_a_minute_runs() -> None:
         pydoc.locate(schedule.func)()
 
 
-def _a_minute_passes() -> None:
-    RefreshRequest.objects.update(queued_at=F("queued_at") - timedelta(seconds=61))
+def _time_passes(**delta) -> None:
+    RefreshRequest.objects.update(queued_at=F("queued_at") - timedelta(**delta))
 
 
 def _deployments_rolled_up(service) -> int:
@@ -76,18 +76,42 @@ def test_a_drain_out_of_time_queues_the_next_for_the_rest(source, django_capture
 # --- Service refreshes ---------------------------------------------------------------------------
 
 
-def test_a_refresh_whose_task_was_lost_runs_within_a_minute_of_the_next_request(api_source, service):
+def test_a_refresh_whose_worker_was_killed_runs_again_within_a_minute(api_source, service, monkeypatch):
     deploy(api_source, service, "d1", T0)
-    with mock.patch("metrics.tasks.async_task"):  # queued, then lost with the broker
+
+    def killed(svc):
+        raise SystemExit("the worker is killed mid-refresh")
+
+    load_records = refresh_module.load_records
+    monkeypatch.setattr(refresh_module, "load_records", killed)
+    with pytest.raises(SystemExit):
         tasks.queue_service_refresh(service.id, T0)
+    monkeypatch.setattr(refresh_module, "load_records", load_records)
     deploy(api_source, service, "d2", T0 + timedelta(hours=1))
     tasks.queue_service_refresh(service.id, T0 + timedelta(hours=1))  # a later write asks again
-    assert _deployments_rolled_up(service) == 0
+    _run_what_a_minute_runs()
+    assert _deployments_rolled_up(service) == 0  # the dead refresh is given its minute
 
-    _a_minute_passes()
+    _time_passes(seconds=61)
     _run_what_a_minute_runs()
 
     assert _deployments_rolled_up(service) == 2
+    assert not RefreshRequest.objects.exists()
+
+
+def test_a_refresh_whose_task_was_lost_before_it_started_is_queued_again(api_source, service):
+    deploy(api_source, service, "d1", T0)
+    with mock.patch("metrics.tasks.async_task"):  # queued, then lost with a Redis broker's restart
+        tasks.queue_service_refresh(service.id, T0)
+    tasks.queue_service_refresh(service.id, T0)  # a later write asks again: counted on the waiting row
+    _time_passes(minutes=9)
+    _run_what_a_minute_runs()
+    assert _deployments_rolled_up(service) == 0  # a busy queue may hold a task that long
+
+    _time_passes(minutes=1, seconds=1)
+    _run_what_a_minute_runs()
+
+    assert _deployments_rolled_up(service) == 1
     assert not RefreshRequest.objects.exists()
 
 
@@ -134,12 +158,13 @@ def test_a_refresh_task_queued_before_the_upgrade_still_runs(api_source, service
     assert _deployments_rolled_up(service) == 1
 
 
-def test_the_sweep_leaves_a_request_whose_task_is_recent(api_source, service):
+def test_the_sweep_queues_a_request_again_once_and_not_before_its_time(api_source, service):
     with mock.patch("metrics.tasks.async_task") as queued:
         tasks.queue_service_refresh(service.id, T0)
         assert tasks.refresh_requests_sweep() == "no refresh waiting too long"
-        _a_minute_passes()
+        _time_passes(minutes=11)
         assert tasks.refresh_requests_sweep() == "1 refreshes queued again"
+        assert tasks.refresh_requests_sweep() == "no refresh waiting too long"
     assert queued.call_count == 2
 
 
