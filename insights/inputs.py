@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from django.db.models import Count
@@ -26,7 +27,7 @@ from metrics.scope import team_scope
 from metrics.selectors import Figures
 from surveys import anonymity, published
 from surveys.anonymity import ORG, Cell
-from surveys.models import LIKERT_KINDS, Campaign, Dimension, GroupScore
+from surveys.models import LIKERT_KINDS, Campaign, Dimension, GroupScore, Question
 from surveys.results import status_text
 
 if TYPE_CHECKING:
@@ -229,11 +230,20 @@ class WaveFigures:
     def load(cls, campaign: Campaign) -> WaveFigures:
         return cls(campaign, published.group_scores(campaign), published.freeze(campaign).teams)
 
-    def change_shown(self, team: anonymity.Label) -> bool:
-        """Whether the team's change since the previous wave may be shown (``anonymity.wave_change``, decided when
-        the figures were published)."""
+    @cached_property
+    def questions(self) -> list[Question]:
+        return published.questions(self.campaign)
+
+    def change_shown(self, team: anonymity.Label, before: WaveFigures, dimension: str) -> bool:
+        """Whether the team's change on ``dimension`` since ``before`` (the previous wave) may be shown, as the
+        results pages decide it: ``anonymity.wave_change`` when the figures were published, and
+        ``published.hidden_changes`` for the dimension's items."""
         row = self.rows.get(team)
-        return self.cell(team).shown and row is not None and row.change_status == "shown"
+        if not self.cell(team).shown or row is None or row.change_status != "shown" or team not in before.rows:
+            return False
+        k = max(self.campaign.k, before.campaign.k)
+        hidden = published.hidden_changes(self.questions, row, before.questions, before.rows[team], k)
+        return dimension not in hidden.dimensions
 
     def cell(self, team: anonymity.Label) -> Cell:
         row = self.rows.get(team)
@@ -279,7 +289,7 @@ def sentiments(
             found.append(engine.Sentiment(dimension, False, None, None, None, 0, "no survey answers"))
             continue
         previous = None
-        if before is not None and wave.change_shown(team):
+        if before is not None and wave.change_shown(team, before, dimension):
             previous = before.score(team, dimension)
         org = wave.score(ORG, dimension) if team is not ORG else None
         found.append(engine.Sentiment(dimension, True, score, previous, org, cell.n))

@@ -230,7 +230,7 @@ def sentiment_waves(team: Team | None, viewer: User, limit: int = 6) -> WaveGrid
         if scope is not None:
             keys = inputs.dimensions_asked(campaign)
             asked.update(keys)
-            row = published.group_scores(campaign, scope.tree, [] if team is None else [group]).get(group)
+            row = published.group_scores(campaign, [] if team is None else [group]).get(group)
             status = "no_data" if row is None else row.status
             for key in keys:
                 score = (row.dimensions.get(key) or {}).get("score") if row is not None and status == "shown" else None

@@ -153,7 +153,7 @@ def _scope_pairs(
         if before is not None:
             for entry in leaves:
                 team = entry.team.pk
-                if not wave.change_shown(team):
+                if not wave.change_shown(team, before, dimension):
                     continue
                 now_score, then_score = wave.score(team, dimension), before.score(team, dimension)
                 if now_score is None or then_score is None:

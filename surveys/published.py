@@ -232,6 +232,36 @@ def _changes(campaign: Campaign, tree: TeamTree, cells: Mapping[Label, Cell]) ->
     return changes
 
 
+@dataclasses.dataclass(frozen=True)
+class HiddenChanges:
+    """The questions (keys) and dimensions of a group whose change may not be shown though the group's may."""
+
+    questions: frozenset[str]
+    dimensions: frozenset[str]
+
+
+def hidden_changes(
+    asked: list[Question], row: GroupScore, asked_before: list[Question], row_before: GroupScore, k: int
+) -> HiddenChanges:
+    """Per question, on top of the group's ``anonymity.wave_change``: people skip questions, and who answered which
+    is not recorded, so a question's change is hidden when its answer counts in the two waves differ by 1 … k-1; a
+    dimension's change is hidden with any of its items' (the other items' changes would give it away)."""
+    now, then = _answered_by_key(asked, row), _answered_by_key(asked_before, row_before)
+    keys = frozenset(key for key in now.keys() | then.keys() if 0 < abs(now.get(key, 0) - then.get(key, 0)) < k)
+    dimensions = frozenset(q.dimension for q in asked if q.key in keys and q.kind in LIKERT_KINDS and q.dimension)
+    return HiddenChanges(keys, dimensions)
+
+
+def _answered_by_key(asked: list[Question], row: GroupScore) -> dict[str, int]:
+    """A shown group's answer count per question key (a withheld question has none, and so no change)."""
+    keys = {str(q.pk): q.key for q in asked}
+    answered = {}
+    for question, counted in row.counts.items():
+        values = counted.values() if isinstance(counted, dict) else (n for _, n in counted)
+        answered[keys[question]] = sum(values)
+    return answered
+
+
 def answered_by_group(campaign: Campaign, tree: TeamTree) -> dict[Label, set[int]]:
     """Who answered, per group of ``tree``: the invitees (person ids) whose label lies in the group's subtree; all
     of them for the organisation. For deciding only: never shown, stored or logged."""

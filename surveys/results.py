@@ -422,15 +422,6 @@ class _Wave:
         """A shown group's withheld questions (too few answers, or hidden against differencing) → their status."""
         return {int(q): status for q, status in self.rows[group].withheld.items()}
 
-    def answered(self, group: Label) -> dict[str, int]:
-        """A shown group's answer count per question key (withheld questions have no counts, and no change)."""
-        keys = {str(q.pk): q.key for q in self.questions}
-        answered = {}
-        for question, counted in self.rows[group].counts.items():
-            values = counted.values() if isinstance(counted, dict) else (n for _, n in counted)
-            answered[keys[question]] = sum(values)
-        return answered
-
     def change_status(self, group: Label) -> str:
         """Whether the group's change since the previous wave may be shown (decided when published)."""
         row = self.rows.get(group)
@@ -640,7 +631,17 @@ def _group_result(
     before = previous if change == "shown" else None
     org = wave if not group.is_org and wave.cell(ORG).shown else None
     withheld = wave.withheld(group.id)
-    hidden_changes = _hidden_changes(wave, before, group.id) if before else set()
+    hidden_changes = (
+        published.hidden_changes(
+            wave.questions,
+            wave.rows[group.id],
+            before.questions,
+            before.rows[group.id],
+            max(wave.campaign.k, before.campaign.k),
+        )
+        if before
+        else published.HiddenChanges(frozenset(), frozenset())
+    )
 
     def hidden(questions: Iterable[Question]) -> str | None:
         """The status of the first withheld question among ``questions`` (None: none is)."""
@@ -654,9 +655,7 @@ def _group_result(
             status = hidden(q for q in wave.questions if q.dimension == key) or "no_data"
             dimensions.append(DimensionFigure(key, label, status, status_text(status, k, noun="answers")))
             continue
-        # A dimension's change is hidden with any of its items': the other items' changes would give it away.
-        items = {q.key for q in wave.questions if q.dimension == key and q.kind in LIKERT_KINDS}
-        dimension_change = "suppressed" if items & hidden_changes else change
+        dimension_change = "suppressed" if key in hidden_changes.dimensions else change
         dimensions.append(
             DimensionFigure(
                 key,
@@ -683,7 +682,7 @@ def _group_result(
             status = hidden([headline]) or "no_data"
             enps = EnpsFigure(status, status_text(status, k, noun="answers"))
         else:
-            enps_change = "suppressed" if headline.key in hidden_changes else change
+            enps_change = "suppressed" if headline.key in hidden_changes.questions else change
             enps = EnpsFigure(
                 "shown",
                 "",
@@ -711,7 +710,7 @@ def _group_result(
                 questions.append(QuestionFigure(q, "no_data", status_text("no_data", k)))
                 continue
             headline = figure.headline
-            question_change = "suppressed" if q.key in hidden_changes else change
+            question_change = "suppressed" if q.key in hidden_changes.questions else change
             questions.append(
                 replace(
                     figure,
@@ -723,15 +722,6 @@ def _group_result(
                 )
             )
     return GroupResult(group, participation, "shown", "", cell.n, tuple(dimensions), enps, tuple(questions))
-
-
-def _hidden_changes(wave: _Wave, before: _Wave, group: Label) -> set[str]:
-    """The keys of the questions whose change the group may not show though its own may be: withheld in either
-    wave, or answered by a number of people that differs by 1 … k-1 between the waves (people skip questions; who
-    answered which is not recorded, so only the numbers are compared)."""
-    k = max(wave.campaign.k, before.campaign.k)
-    now, then = wave.answered(group), before.answered(group)
-    return {key for key in now.keys() | then.keys() if 0 < abs(now.get(key, 0) - then.get(key, 0)) < k}
 
 
 def _enps_score(wave: _Wave, group: Label) -> float | None:

@@ -22,7 +22,7 @@ from metrics.tests import test_pages as pages
 from surveys.anonymity import ORG
 from surveys.models import Campaign
 from surveys.tests import test_results as data
-from surveys.tests.test_results import PAY, answer, close, open_wave
+from surveys.tests.test_results import PAY, answer, close, open_wave, pay_waves
 
 # The delivery pages' and the survey results' fixtures, as fixtures of this module too.
 org, closed = data.org, data.closed
@@ -210,6 +210,14 @@ def test_a_hidden_team_s_sentiment_has_no_number(org, closed):
         0,
         "fewer than 3 responses",
     )
+
+
+def test_the_previous_wave_is_not_compared_when_the_change_would_be_that_of_fewer_than_k_people(org):
+    first, second = pay_waves(org, 4, 5)  # the same four people, and a fifth
+    wave, before = inputs.WaveFigures.load(second), inputs.WaveFigures.load(first)
+    [pay] = inputs.sentiments(org.pay.pk, wave, before, ["ci_cd"])
+    assert pay.shown and pay.previous_percent is None
+    assert not wave.change_shown(org.pay.pk, before, "ci_cd")
 
 
 def test_the_previous_wave_is_compared_only_where_shown_in_both(org, closed):
