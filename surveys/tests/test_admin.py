@@ -21,7 +21,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from e360.tests.factories import TeamFactory
 from surveys import services, tasks
-from surveys.models import Answer, Campaign, Invitation, Response, Series, Template, TemplateQuestion
+from surveys.models import Answer, Campaign, Invitation, PooledResponse, Response, Series, Template, TemplateQuestion
 from surveys.services import AnswerValue
 from surveys.tests.factories import campaign_for, members
 
@@ -719,6 +719,7 @@ def test_a_template_preview_shows_its_current_questions(admin_client, dx):
 def test_responses_and_answers_are_not_in_the_admin():
     assert not admin.site.is_registered(Response)
     assert not admin.site.is_registered(Answer)
+    assert not admin.site.is_registered(PooledResponse)  # answers waiting to become responses
 
 
 def test_invitations_are_read_only_and_show_no_answer(admin_client, team, crew):

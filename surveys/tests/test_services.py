@@ -180,7 +180,7 @@ def test_reminders_are_claimed_once_per_step(org):
 
 
 def test_the_response_tables_hold_no_link_to_a_person_and_no_time():
-    for model in (Response, Answer):
+    for model in (PooledResponse, Response, Answer):
         for field in model._meta.get_fields():
             assert field.get_internal_type() not in {
                 "DateTimeField",
