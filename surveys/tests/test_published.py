@@ -89,6 +89,7 @@ def everything_shown(client, viewer, campaign) -> dict:
             res.texts,
             client.get(api_url(campaign, team)).json(),
             csv_rows(client.get(csv_url(campaign, team))),
+            client.get(page_url(campaign, team)).status_code,
         )
     wave = inputs.WaveFigures.load(campaign)
     shown["insights"] = {
