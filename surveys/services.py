@@ -1,8 +1,9 @@
 """Writes that touch several survey models: freezing templates, opening and closing campaigns,
-sending invitations and reminders, storing a response.
+sending invitations and reminders, pooling a response and moving the pool into responses.
 
 Every function is safe to run twice (django-q2 delivers at least once): opening an open
-campaign, closing a closed one or sending a reminder step already sent does nothing.
+campaign, closing a closed one, sending a reminder step already sent or moving a pool with
+nothing to move does nothing.
 """
 
 from __future__ import annotations
@@ -378,10 +379,11 @@ def response_submit(
 ) -> PooledResponse:
     """Mark the invitation answered and put the answers in the campaign's pool, in one transaction.
 
-    The campaign row is locked first (shared with other submits and moves, exclusive with closing), so a submit
-    either lands in the pool before the campaign closes or is refused (``NotOpen``): closing empties the pool, and
-    nothing arrives after. The invitation is then claimed with a conditional update: of two submits racing, one
-    claims it and pools its answers, the other finds it answered (``AlreadyAnswered``) and stores nothing.
+    The campaign row is locked first (submits and moves of the campaign take turns on it for a few milliseconds;
+    closing waits for it), so a submit either lands in the pool before the campaign closes or is refused
+    (``NotOpen``): closing empties the pool, and nothing arrives after. The invitation is then claimed with a
+    conditional update: of two submits racing, one claims it and pools its answers, the other finds it answered
+    (``AlreadyAnswered``) and stores nothing.
     ``answers`` maps question ids to cleaned values (``surveys.forms``); skipped questions are absent.
 
     The pooled row shares this transaction's id with the invitation, so it says whose answers it holds until
@@ -424,7 +426,7 @@ def pool_move(*, campaign_id: int, closing: bool = False) -> int:
     keys (never the pooled row's), so nothing ties them to the submits that pooled them but the pool's make-up,
     which holds at least k candidates for each.
 
-    It holds the campaign row lock that submits share: two moves take turns, and closing waits for a move. A
+    It holds the campaign row lock that submits take: two moves take turns, and closing waits for a move. A
     move finding nothing to do (the pool is too small, the campaign closed and emptied) does nothing, so running it
     twice is harmless.
     """
