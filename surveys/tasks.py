@@ -61,7 +61,8 @@ def tick(now: datetime | None = None) -> str:
 
 
 def queue_pool_move(campaign_id: int) -> None:
-    async_task("surveys.tasks.move_pool", campaign_id, group="surveys-pool")
+    # save=False: a successful move leaves no task record, whose time would date the submit that queued it.
+    async_task("surveys.tasks.move_pool", campaign_id, group="surveys-pool", save=False)
 
 
 def move_pool(campaign_id: int) -> int:

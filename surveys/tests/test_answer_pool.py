@@ -137,7 +137,7 @@ def test_a_submit_runs_three_statements_and_queues_the_move_with_the_campaign_id
     # The campaign row lock, the claim, the pool row (the test's transaction adds a savepoint and its release).
     statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(statements) == 3
-    assert queued == [("surveys.tasks.move_pool", (campaign.pk,), {"group": "surveys-pool"})]
+    assert queued == [("surveys.tasks.move_pool", (campaign.pk,), {"group": "surveys-pool", "save": False})]
     assert PooledResponse.objects.count() == 1 and not Response.objects.exists()
 
 
