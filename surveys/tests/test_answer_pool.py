@@ -341,3 +341,34 @@ def test_a_submit_waiting_on_a_closing_campaign_is_refused_and_pools_nothing():
     assert outcome == ["refused"]
     invitation.refresh_from_db()
     assert not invitation.responded and not PooledResponse.objects.exists()
+
+
+@only_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_moves_at_once_move_each_pooled_answer_once():
+    services.templates_load_bank()
+    team = TeamFactory(slug="twice", name="Twice")
+    MembershipFactory.create_batch(9, team=team)
+    campaign = _open([team], k=3)
+    PooledResponse.objects.bulk_create(  # nine answers waiting, as if no queued move had run yet
+        services.pool_entry(campaign_id=campaign.pk, label_id=i.label_id, answers=_answers(campaign, i))
+        for i in campaign.invitations.all()
+    )
+    barrier, moved = threading.Barrier(2), []
+
+    def move() -> None:
+        try:
+            barrier.wait()
+            moved.append(services.pool_move(campaign_id=campaign.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=move) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(moved) == [0, 6]  # they took turns: the second found k left, below 2k
+    assert campaign.responses.count() == 6 and campaign.pooled.count() == 3
+    assert len(set(_authors().values())) == 6
