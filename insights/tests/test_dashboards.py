@@ -114,7 +114,7 @@ class TestPeriod:
 
 @pytest.fixture
 def source(db):
-    return SourceFactory(name="ci")
+    return SourceFactory(name="ci", may_write_every_service=True)
 
 
 @pytest.fixture
