@@ -360,7 +360,8 @@ class PooledResponse(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="pooled")
-    label = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True, related_name="+")
+    # Kept when the team is deleted, as ``Invitation.label`` and ``Response.label`` are.
+    label = models.ForeignKey(Team, models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+")
     answers = models.JSONField(default=list)
 
     class Meta:

@@ -26,8 +26,9 @@ class Migration(migrations.Migration):
                     "label",
                     models.ForeignKey(
                         blank=True,
+                        db_constraint=False,
                         null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to="e360.team",
                     ),

@@ -372,3 +372,16 @@ def test_two_moves_at_once_move_each_pooled_answer_once():
     assert sorted(moved) == [0, 6]  # they took turns: the second found k left, below 2k
     assert campaign.responses.count() == 6 and campaign.pooled.count() == 3
     assert len(set(_authors().values())) == 6
+
+
+def test_answers_waiting_for_a_team_deleted_meanwhile_keep_its_label_as_its_invitations_do(squad):
+    campaign = _open([squad], k=3)
+    for invitation in campaign.invitations.all()[:4]:
+        services.response_submit(invitation=invitation, answers=_answers(campaign, invitation))
+    label = squad.pk
+    squad.delete()
+
+    services.campaign_close(campaign_id=campaign.pk)
+
+    assert set(campaign.invitations.values_list("label_id", flat=True)) == {label}
+    assert list(campaign.responses.values_list("label_id", flat=True)) == [label] * 4
