@@ -284,7 +284,8 @@ def _store_checked_sql() -> str:
         WITH token AS (
             SELECT t.id, t.last_used_at FROM {ApiToken._meta.db_table} t
             JOIN {Source._meta.db_table} s ON s.id = t.source_id
-            WHERE t.key_hash = %s AND (t.revoked_at IS NULL OR t.revoked_at > %s) AND s.is_active AND s.kind = %s AND s.id = %s
+            WHERE t.key_hash = %s AND (t.revoked_at IS NULL OR t.revoked_at > %s)
+              AND s.is_active AND s.kind = %s AND s.id = %s
         ), stored AS (
             INSERT INTO {Delivery._meta.db_table} ({columns}) SELECT {values} FROM token
             ON CONFLICT (source_id, delivery_id) DO NOTHING RETURNING id
