@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
+from django_htmx.http import reswap, retarget
 
 from e360 import access
 from e360.models import Membership, Team
@@ -120,6 +121,10 @@ def _dashboard(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
         context["top_bottlenecks"] = dashboards.top_bottlenecks(found, TOP_BOTTLENECKS)
     template = f"{TEMPLATE}#swap" if is_partial(request) else TEMPLATE
     response = render(request, template, context, status=status)
+    if status == 400 and is_partial(request):
+        # The refusal is the page's own: swapped into the dashboard, not left unshown (static/e360/htmx-errors.js).
+        retarget(response, f"#{TARGET}")
+        reswap(response, "outerHTML")
     # The same URL answers a page or a fragment: caches must tell them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response

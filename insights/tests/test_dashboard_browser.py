@@ -118,13 +118,34 @@ def test_a_leader_opens_the_org_dashboard_changes_the_period_and_opens_a_team(
     page_problems.assert_none()
 
 
-def test_a_custom_period_the_dashboard_cannot_show_says_why_in_place(page, page_problems, live_server, olga):
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_a_custom_period_the_dashboard_cannot_show_says_why_in_place(
+    page, page_problems, live_server, olga, settings, debug
+):
+    """Issue 14, item 9: under DEBUG too (django-htmx's debug script replaces the document with 400 responses),
+    the page keeps its header and pickers and says what is wrong, at laptop and phone sizes."""
+    settings.DEBUG = debug
+    page.set_viewport_size(LAPTOP)
     page.goto("/dashboard/")
     sign_in(page, "olga@example.com")
+    page.evaluate("window.__samePage = true")
     page.fill("#period-from", "2026-03-10")
     page.fill("#period-to", "2026-03-01")
     page.click("#period-apply")
-    expect(page.locator("#period-error")).to_be_visible()
+    error = page.locator("#period-error")
+    expect(error).to_contain_text("is after the end date (1 Mar 2026): swap them.")
+    settled(page)
+    assert page.evaluate("window.__samePage") is True, "the document was replaced"
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Organisation dashboard")
+    expect(page.locator("#period-from")).to_have_attribute("aria-invalid", "true")
+    assert violations(page) == []
+    if debug:
+        shoot(page, "dashboard-bad-period-laptop.png")
+        page.set_viewport_size(PHONE)
+        assert fits(page, PHONE["width"])
+        assert violations(page) == []
+        shoot(page, "dashboard-bad-period-phone.png")
     # The refused request's 400 is the browser's console message, and the only problem allowed.
     assert page_problems.take("400")
     page_problems.assert_none()

@@ -314,6 +314,10 @@ class TestPeriods:
             assert error and message in plain(error.group(0))
             assert 'aria-invalid="true" aria-describedby="period-error"' in body
             assert 'class="card tile' not in body
+            # An htmx request's refusal names where it goes (static/e360/htmx-errors.js swaps it there).
+            assert (response.get("HX-Retarget"), response.get("HX-Reswap")) == (
+                ("#dashboard", "outerHTML") if headers else (None, None)
+            )
         # The pickers are still there to get out of it.
         assert 'id="period-90" href="?days=90"' in body and 'id="team-picker"' in body
 

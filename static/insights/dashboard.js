@@ -118,14 +118,4 @@
     var table = link && document.getElementById("weekly");
     if (table) table.open = true;
   });
-
-  // A custom period the server refuses answers 400 with the reason on the page: show it in place of
-  // the dashboard (htmx leaves 4xx responses unswapped by default), as a reload of the pushed URL would.
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var detail = event.detail;
-    if (detail.xhr && detail.xhr.status === 400 && detail.target && detail.target.id === "dashboard") {
-      detail.shouldSwap = true;
-      detail.isError = false;
-    }
-  });
 })();
