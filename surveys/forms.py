@@ -27,6 +27,7 @@ REQUIRED_MESSAGE = {
     Kind.TEXT: "Write an answer: this question needs one.",
 }
 REQUIRED_DEFAULT = "Choose an answer: this question needs one."
+EMPTY_MESSAGE = "Answer at least one question: an empty form is not an answer. Nothing was sent."
 INVALID_CHOICE = "Choose one of the answers listed."
 
 
@@ -91,13 +92,21 @@ class Row:
 
 
 class AnswerForm(forms.Form):
-    """Every question of the version, in order; a question not marked required may be skipped."""
+    """Every question of the version, in order; a question not marked required may be skipped, but not all of them:
+    a form with no answer at all is refused (``EMPTY_MESSAGE``)."""
 
     def __init__(self, questions: Iterable[Question], *args, text_threshold: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.questions = list(questions)
         for question in self.questions:
             self.fields[field_name(question)] = _field(question, text_threshold)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        # Without a required question, an empty form would pass: thank the person and count them as answered.
+        if not self.errors and not self.answers():
+            raise forms.ValidationError(EMPTY_MESSAGE, code="empty")
+        return cleaned
 
     def rows(self) -> list[Row]:
         return [Row(number, question, self[field_name(question)]) for number, question in enumerate(self.questions, 1)]

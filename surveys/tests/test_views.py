@@ -25,9 +25,9 @@ from e360.models import Person, User
 from e360.tests.factories import UserFactory
 from surveys import services
 from surveys.context_processors import open_surveys
-from surveys.forms import AGREEMENT, FREQUENCY
+from surveys.forms import AGREEMENT, EMPTY_MESSAGE, FREQUENCY
 from surveys.models import Answer, Campaign, Invitation, Kind, PooledResponse, Response
-from surveys.tests.conftest import make_template, open_campaign
+from surveys.tests.conftest import EVERY_KIND, make_template, open_campaign
 from surveys.tests.factories import campaign_for, members
 
 pytestmark = pytest.mark.django_db
@@ -368,6 +368,63 @@ class TestSubmitting:
         assert response.status_code == 422
         assert len(response.context["form"].errors) == 3
         assert nothing_stored()
+
+    def test_an_empty_form_of_a_shipped_template_is_refused_and_the_invitation_stays_open(
+        self, client, team, teammate, invitees
+    ):
+        dx = open_campaign([team], name="Developer experience")  # the shipped template, its core questions required
+        client.force_login(teammate)
+
+        response = client.post(answer_url(dx), {})
+
+        assert response.status_code == 422
+        assert nothing_stored() and not invitation_of(teammate, dx).responded
+        required = set(dx.version.questions.filter(required=True).values_list("key", flat=True))
+        assert len(required) == 10  # one 1–5 item per dimension (nine) and the eNPS
+        assert {names(dx)[key] for key in required} == set(response.context["form"].errors)
+        assertContains(response, "Choose an answer: this question needs one.", count=10 + 10, status_code=422)
+        assert client.get(answer_url(dx)).status_code == 200  # still there to answer, not "answered"
+
+    def test_a_missing_core_question_of_a_shipped_template_is_shown_inline(self, client, team, teammate, invitees):
+        dx = open_campaign([team], name="Developer experience")
+        required = dx.version.questions.filter(required=True).order_by("position")
+        n = names(dx)
+        data = {n[q.key]: "4" if q.kind != Kind.ENPS else "9" for q in required if q.key != "focus_deep_work"}
+        client.force_login(teammate)
+
+        response = client.post(answer_url(dx), data)
+
+        assert response.status_code == 422
+        assert list(response.context["form"].errors) == [n["focus_deep_work"]]
+        page = page_of(response)
+        (error,) = page.find("p", id=f"id_{n['focus_deep_work']}_error")
+        assert error.text == "Error: Choose an answer: this question needs one."
+        assert nothing_stored() and not invitation_of(teammate, dx).responded
+        assertRedirects(client.post(answer_url(dx), data | {n["focus_deep_work"]: "2"}), thanks_url(dx))
+
+    @pytest.mark.parametrize("data", [{}, {"open": "   "}, {"slowed": []}])
+    def test_a_form_with_no_answer_at_all_is_refused_though_no_question_is_required(
+        self, client, team, teammate, invitees, data
+    ):
+        optional = make_template("all-optional", [(*q[:3], False, q[4]) for q in EVERY_KIND])
+        campaign = open_campaign([team], template=optional.slug, name="Optional pulse")
+        n = names(campaign)
+        client.force_login(teammate)
+
+        response = client.post(answer_url(campaign), {n[key]: value for key, value in data.items()})
+
+        assert response.status_code == 422
+        assert response.context["form"].non_field_errors() == [EMPTY_MESSAGE]
+        page = page_of(response)
+        (summary,) = page.find("div", id="error-summary")
+        assert "No answer was given" in summary.text and EMPTY_MESSAGE in summary.text
+        assert "the survey still waits for your answers" in summary.text
+        links = [a.attrs["href"] for a in page.find("a") if summary in a.parents]
+        assert links == [f"#id_{n['ci_feedback']}_0"]  # the first question
+        assert nothing_stored() and not invitation_of(teammate, campaign).responded
+        # One answer is enough.
+        assertRedirects(client.post(answer_url(campaign), {n["interruptions"]: "3"}), thanks_url(campaign))
+        assert stored(campaign) == {"interruptions": (3, None, "")}
 
     @pytest.mark.parametrize(
         ("key", "value", "message"),
