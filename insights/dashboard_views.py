@@ -12,6 +12,7 @@ results (``insights.selectors``). A request's query count is fixed; tests hold i
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -25,7 +26,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import reswap, retarget
 
 from e360 import access
-from e360.models import Membership, Team
+from e360.models import Membership, Team, User
 from e360.views import HtmxHttpRequest, is_partial
 from insights import dashboards, selectors
 from metrics.scope import team_scope
@@ -78,6 +79,41 @@ def pick_team(request: HtmxHttpRequest) -> HttpResponse:
     return redirect(f"{url}?{urlencode(kept)}" if kept else url)
 
 
+@login_required
+@require_GET
+def org_summary(request: HtmxHttpRequest) -> HttpResponse:
+    """The organisation at a glance for an org viewer's home page (``e360/home.html`` loads it with htmx, and
+    links to the dashboard without JavaScript): the dashboard's delivery headline figures, sentiment and top
+    bottlenecks for the default period, read as the dashboard reads them. 404 for anyone else."""
+    if not access.sees_everything(request.user):
+        raise Http404("The organisation's summary is for org viewers.")
+    now = timezone.now()
+    period = dashboards.period({}, now=now)
+    context = {"is_org": True, **_figures(None, request.user, period, now)}
+    return render(request, "insights/org_summary.html", context)
+
+
+def _figures(team: Team | None, user: User, period: dashboards.Period, now: datetime) -> dict:
+    """What a dashboard (``team`` None: the organisation's) shows for ``period``: the one read path of the
+    dashboards and of the org viewer's home page."""
+    context: dict = {"period": period}
+    if team is None:
+        figures = dashboards.org_figures(period, now=now)
+    else:
+        scope = team_scope(team, access.visible_team_ids(user))
+        context["scope"] = scope
+        context["delivery_url"] = reverse("metrics:team-delivery", args=[team.slug])
+        figures = dashboards.scope_figures(scope, period, now=now)
+        context["waves"] = selectors.sentiment_waves(team, user)
+    context["delivery"] = dashboards.delivery(figures, period)
+    context["sentiment"] = sentiment = selectors.sentiment(team, user)
+    context["sentiment_rows"] = dashboards.sentiment_rows(sentiment)
+    found = selectors.bottlenecks(team, period.days, user)
+    context["bottlenecks"] = found
+    context["top_bottlenecks"] = dashboards.top_bottlenecks(found, TOP_BOTTLENECKS)
+    return context
+
+
 def _dashboard(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
     user = request.user
     now = timezone.now()
@@ -103,22 +139,8 @@ def _dashboard(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
         context["period_error"] = str(error)
         status = 400
     else:
-        context["period"] = period
         context["custom_from"], context["custom_to"] = period.first_day.isoformat(), period.last_day.isoformat()
-        if team is None:
-            figures = dashboards.org_figures(period, now=now)
-        else:
-            scope = team_scope(team, access.visible_team_ids(user))
-            context["scope"] = scope
-            context["delivery_url"] = reverse("metrics:team-delivery", args=[team.slug])
-            figures = dashboards.scope_figures(scope, period, now=now)
-            context["waves"] = selectors.sentiment_waves(team, user)
-        context["delivery"] = dashboards.delivery(figures, period)
-        context["sentiment"] = sentiment = selectors.sentiment(team, user)
-        context["sentiment_rows"] = dashboards.sentiment_rows(sentiment)
-        found = selectors.bottlenecks(team, period.days, user)
-        context["bottlenecks"] = found
-        context["top_bottlenecks"] = dashboards.top_bottlenecks(found, TOP_BOTTLENECKS)
+        context.update(_figures(team, user, period, now))
     template = f"{TEMPLATE}#swap" if is_partial(request) else TEMPLATE
     response = render(request, template, context, status=status)
     if status == 400 and is_partial(request):

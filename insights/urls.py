@@ -19,5 +19,6 @@ from insights import dashboard_views  # noqa: E402 - kept with its routes
 urlpatterns += [
     path("dashboard/", dashboard_views.org_dashboard, name="dashboard"),
     path("dashboard/pick/", dashboard_views.pick_team, name="dashboard-pick"),
+    path("dashboard/summary/", dashboard_views.org_summary, name="org-summary"),
     path("teams/<slug:slug>/dashboard/", dashboard_views.team_dashboard, name="team-dashboard"),
 ]

@@ -62,3 +62,8 @@ def test_the_admin_refuses_non_staff(client, teammate):
     client.force_login(teammate)
     response = client.get("/admin/", follow=True)
     assert response.status_code == 403
+    # The portal's own page (templates/403.html): its header, what the admin is for, and a way back.
+    body = response.content.decode()
+    assert '<header class="topbar">' in body
+    assert "The administration is for staff" in body
+    assert '<a class="button" href="/">Back to the home page</a>' in body

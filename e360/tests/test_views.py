@@ -66,7 +66,13 @@ class TestTeamPages:
 
     def test_an_outsider_gets_404(self, client, org, outsider, team, subteam):
         assert _get(client, outsider, team.get_absolute_url()).status_code == 404
-        assert client.get(subteam.get_absolute_url()).status_code == 404
+        response = client.get(subteam.get_absolute_url())
+        assert response.status_code == 404
+        # The portal's own page (templates/404.html), which does not say whether the team exists.
+        body = response.content.decode()
+        assert '<header class="topbar">' in body and "Page not found" in body
+        assert '<a class="button" href="/">Back to the home page</a>' in body
+        assert subteam.name not in body
 
     def test_a_member_of_a_subteam_sees_the_parent_unlinked_in_the_breadcrumbs(self, client, org, subteam, team):
         user = PersonFactory(name="Sub Member", handle="sub-member")
