@@ -142,8 +142,9 @@ def answer_invitations(
 
 
 def _draw(question: Question, scenario: str, wave: int, rng: random.Random) -> services.AnswerValue | None:
-    if not question.required and rng.random() < 0.04:
-        return None  # skipped
+    skipped = rng.random() < 0.04  # drawn for every question, so that marking one required changes no other draw
+    if skipped and not question.required:
+        return None
     shift = SHIFTS.get(scenario, {}).get(question.dimension, 0.0)
     if scenario == "improving":
         shift *= IMPROVING[wave - 1]

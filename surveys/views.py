@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from e360 import access
 from e360.views import HtmxHttpRequest
 from surveys import services
+from surveys.anonymity import MIN_K
 from surveys.forms import AnswerForm
 from surveys.models import Campaign, Invitation, Question
 
@@ -67,6 +68,9 @@ def my_surveys(request: HtmxHttpRequest) -> HttpResponse:
         (open_ if accepts_answers(invitation.campaign, now) else closed).append(invitation)
     context = {
         "person": person,
+        # The smallest k listed: true of each campaign ("at least 5" holds where k is 7), exact when all share it.
+        "k": min((i.campaign.k for i in [*open_, *closed]), default=None),
+        "min_k": MIN_K,
         "to_answer": [i for i in open_ if not i.responded],
         "answered": [i for i in open_ if i.responded],
         "closed": closed,

@@ -21,6 +21,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from e360.tests.factories import TeamFactory
 from surveys import services, tasks
+from surveys.forms import EMPTY_MESSAGE
 from surveys.models import Answer, Campaign, Invitation, PooledResponse, Response, Series, Template, TemplateQuestion
 from surveys.services import AnswerValue
 from surveys.tests.factories import campaign_for, members
@@ -671,7 +672,7 @@ def test_the_preview_renders_the_template_questions_of_a_draft_and_the_frozen_on
 
 
 def test_the_preview_checks_answers_and_stores_nothing(admin_client, team, crew, dx):
-    dx.questions.filter(key="enps_team").update(required=True)
+    dx.questions.exclude(key="enps_team").update(required=False)
     campaign = _open(team)
     url = reverse("admin:surveys_campaign_preview", args=[campaign.pk])
     response = admin_client.post(url, {})
@@ -683,6 +684,16 @@ def test_the_preview_checks_answers_and_stores_nothing(admin_client, team, crew,
     assertContains(response, "These answers would be accepted. Nothing was stored.")
     assert not Response.objects.exists() and not Answer.objects.exists()
     assert not Invitation.objects.filter(responded=True).exists()
+
+
+def test_the_preview_says_an_empty_form_is_not_an_answer(admin_client, team, crew, dx):
+    dx.questions.update(required=False)
+    campaign = campaign_for([team])
+    url = reverse("admin:surveys_campaign_preview", args=[campaign.pk])
+    response = admin_client.post(url, {})
+    assert response.context["form"].non_field_errors() == [EMPTY_MESSAGE]
+    assertContains(response, "No answer was given")
+    assertContains(response, "Respondents would see these messages. Nothing was stored.")
 
 
 def test_the_preview_is_for_staff_only(client, teammate, team, crew):

@@ -158,6 +158,25 @@ class TestMySurveys:
         assertNotContains(response, "A draft")
         assertNotContains(response, "Not yet")
 
+    def test_it_says_how_many_people_a_group_needs_from_the_campaigns_k(self, client, team, teammate, campaign):
+        client.force_login(teammate)
+        assert campaign.k == 3
+        assertContains(client.get(reverse("surveys:mine")), "only for groups of at least 3 people.")
+        Campaign.objects.filter(pk=campaign.pk).update(k=5)
+        open_campaign([team], template="every-kind", name="Stricter pulse", k=4)
+
+        response = client.get(reverse("surveys:mine"))
+
+        assertContains(response, "only for groups of at least 4 people.")  # true of each listed survey
+        assertNotContains(response, "at least k")
+
+    def test_with_no_survey_it_says_what_a_group_needs_without_a_number_it_cannot_know(self, client, outsider):
+        client.force_login(outsider)
+
+        response = client.get(reverse("surveys:mine"))
+
+        assertContains(response, "only for groups of at least as many people as each survey sets (never fewer than 3).")
+
     def test_an_open_survey_past_its_closing_time_is_listed_as_closed(self, client, teammate, campaign):
         Campaign.objects.filter(pk=campaign.pk).update(closes_at=timezone.now() - timedelta(minutes=1))
         client.force_login(teammate)
