@@ -41,6 +41,16 @@ def subtree_ids(root_ids: Iterable[int], children: Mapping[int | None, Iterable[
     return found
 
 
+TEAM_PATH_SEPARATOR = " \u203a "  # a single right-pointing angle quotation mark, spaced
+
+
+def team_path(names: Iterable[str]) -> str:
+    """A team named by its path from the top, as team pickers list it: "Commerce, then Checkout" reads
+    ``Commerce \u203a Checkout``. A select's options cannot be indented, and dashes before a name were read out
+    as dashes by screen readers; a path also tells apart two teams of the same name."""
+    return TEAM_PATH_SEPARATOR.join(names)
+
+
 class Team(models.Model):
     class Kind(models.TextChoices):
         ORGANIZATION = "organization", "Organization"

@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from e360 import access
-from e360.models import Team, User
+from e360.models import Team, User, team_path
 from insights import engine, selectors
 from metrics import definitions as d
 from metrics import display
@@ -374,15 +374,16 @@ def delivery(figures: Figures, period: Period) -> Delivery:
 
 @dataclass(frozen=True)
 class TeamOption:
-    """A team in the team picker: indented under its parent when the viewer sees the parent too."""
+    """A team in the team picker, named by its path from the highest team the viewer sees (``team_path``)."""
 
     slug: str
     name: str
     depth: int
+    ancestors: tuple[str, ...] = ()  # the names of the listed teams above it, from the top
 
     @property
-    def indented_name(self) -> str:
-        return "– " * self.depth + self.name
+    def label(self) -> str:
+        return team_path((*self.ancestors, self.name))
 
 
 def team_options(user: User) -> list[TeamOption]:
@@ -394,12 +395,14 @@ def team_options(user: User) -> list[TeamOption]:
         parent = row[3] if row[3] in ids else None
         children.setdefault(parent, []).append(row)
     options: list[TeamOption] = []
-    stack: list[tuple[tuple, int]] = [(row, 0) for row in sorted(children.get(None, []), key=_by_name, reverse=True)]
+    stack: list[tuple[tuple, tuple[str, ...]]] = [
+        (row, ()) for row in sorted(children.get(None, []), key=_by_name, reverse=True)
+    ]
     while stack:
-        (team_id, name, slug, _parent), depth = stack.pop()
-        options.append(TeamOption(slug, name, depth))
+        (team_id, name, slug, _parent), ancestors = stack.pop()
+        options.append(TeamOption(slug, name, len(ancestors), ancestors))
         below = sorted(children.get(team_id, []), key=_by_name, reverse=True)
-        stack.extend((row, depth + 1) for row in below)
+        stack.extend((row, (*ancestors, name)) for row in below)
     return options
 
 
@@ -412,7 +415,7 @@ def team_picker_options(options: list[TeamOption], selected: str | None) -> Safe
     return format_html_join(
         "",
         '<option value="{}"{}>{}</option>',
-        ((o.slug, SELECTED if o.slug == selected else "", o.indented_name) for o in options),
+        ((o.slug, SELECTED if o.slug == selected else "", o.label) for o in options),
     )
 
 

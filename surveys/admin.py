@@ -452,7 +452,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 "<tr><td>{}</td><td>{}</td></tr>",
                 (
                     (
-                        row.group.indented_name,
+                        row.group.label,
                         f"{row.participation.participation.responded} of {row.participation.participation.invited}"
                         if row.participation.shown
                         else row.participation.status_text,

@@ -45,6 +45,7 @@ from django.template.defaultfilters import floatformat
 from django.utils.crypto import salted_hmac
 
 from e360 import access
+from e360.models import team_path
 from surveys import anonymity, published, scoring
 from surveys.anonymity import ORG, Cell, Label
 from surveys.forms import AGREEMENT, FREQUENCY  # the answers' words, as the form shows them
@@ -115,15 +116,16 @@ class Group:
     name: str
     slug: str
     depth: int
+    ancestors: tuple[str, ...] = ()  # the names of the listed teams above it, from the top
 
     @property
     def is_org(self) -> bool:
         return self.id is ORG
 
     @property
-    def indented_name(self) -> str:
-        """The name for a list without indentation of its own (a select's options)."""
-        return "– " * max(0, self.depth - 1) + self.name
+    def label(self) -> str:
+        """The name for a list without indentation of its own (a select's options): its path, ``team_path``."""
+        return team_path((*self.ancestors, self.name))
 
 
 def _ordered(teams: set[int], tree: TeamTree) -> list[Group]:
@@ -131,8 +133,8 @@ def _ordered(teams: set[int], tree: TeamTree) -> list[Group]:
     paths = {t: [tree.names[a].casefold() for a in reversed(tree.chain(t))] + [str(t)] for t in teams}
     groups = [Group(ORG, ORG_NAME, "", 0)]
     for team in sorted(teams, key=lambda t: paths[t]):
-        depth = 1 + sum(1 for ancestor in tree.chain(team)[1:] if ancestor in teams)
-        groups.append(Group(team, tree.names[team], tree.slugs[team], depth))
+        listed = [tree.names[a] for a in reversed(tree.chain(team)[1:]) if a in teams]
+        groups.append(Group(team, tree.names[team], tree.slugs[team], 1 + len(listed), tuple(listed)))
     return groups
 
 

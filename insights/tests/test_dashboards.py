@@ -239,7 +239,11 @@ class TestTeamOptions:
             ("gateway", 2),
             ("web", 1),
         ]
-        assert [o.indented_name for o in options][3] == "– – Gateway"
+        assert [o.label for o in options][1:4] == [
+            "Engineering",
+            "Engineering › API",  # noqa: RUF001
+            "Engineering › API › Gateway",  # noqa: RUF001
+        ]  # paths, not dashes
 
     def test_a_lead_gets_the_subtree_and_a_member_the_team(self, tree):
         lead = _person("lea", tree["api"], Membership.Role.LEAD)

@@ -667,7 +667,12 @@ def test_the_depth_follows_the_listed_teams(closed, org):
         ("Search", 2),
         ("Tiny", 2),
     ]
-    assert [t.indented_name for t in res.teams][:3] == ["Engineering", "– Payments", "– – Payments API"]
+    # Named by their path: a select cannot indent, and screen readers read dashes as dashes.
+    assert [t.label for t in res.teams][:3] == [
+        "Engineering",
+        "Engineering › Payments",  # noqa: RUF001
+        "Engineering › Payments › Payments API",  # noqa: RUF001
+    ]
 
 
 def test_a_team_narrows_the_output_to_its_subtree(closed, org):
