@@ -1,5 +1,7 @@
 """Survey results in a real browser: a lead opens a closed campaign's results, the heatmap hides a team below k,
-the charts draw under the strict CSP, the team picker swaps the content in place, and the console stays clean.
+the charts draw under the strict CSP, the team picker swaps the content in place, and the console stays clean. The
+widest heatmap (nine dimensions and eNPS) fits a laptop, and on a phone scrolls inside its card with the group
+column held in view, the page never scrolling sideways.
 
 Screenshots land in var/screenshots/ (laptop 1280 x 800, phone 390 x 844).
 """
@@ -8,13 +10,18 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from e360.tests.conftest import axe_violations
 from e360.tests.test_browser import sign_in
+from surveys import services
+from surveys.models import Campaign, Invitation, Kind, Template
 from surveys.tests import test_results as data
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -94,4 +101,99 @@ def test_a_lead_sees_a_team_below_k_hidden_and_the_charts_drawn(
     expect(page).to_have_url(f"{live_server.url}{url}")
     expect(heatmap.get_by_role("rowheader", name="Search")).to_be_visible()
     page.evaluate("0")  # a round trip, so that CSP reports sent before it have arrived
+    page_problems.assert_none()
+
+
+@pytest.fixture
+def every_dimension(org) -> Campaign:
+    """Closed; the shipped Developer experience survey (all nine dimensions and eNPS: the widest heatmap).
+    Payments API 3, Payments 4, Search 3 and Engineering 3 responses (two of its own, Tiny's one), answers spread
+    over the scale."""
+    services.templates_load_bank()
+    now = timezone.now()
+    campaign = services.campaign_create(
+        name="Developer experience",
+        template=Template.objects.get(slug="developer-experience"),
+        teams=[org.eng],
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(days=14),
+        k=data.K,
+        text_threshold=data.TEXT_THRESHOLD,
+    )
+    services.campaign_open(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    questions = list(campaign.version.questions.all())
+    people = [(org.api, 3), (org.pay, 4), (org.search, 3), (org.eng, 2), (org.tiny, 1)]
+    n = 0
+    for team, count in people:
+        for invitation in Invitation.objects.filter(campaign=campaign, team=team)[:count]:
+            answers = {}
+            for q in questions:
+                n += 1
+                if q.kind in (Kind.AGREEMENT, Kind.FREQUENCY):
+                    answers[q.pk] = services.AnswerValue(number=1 + n % 5)
+                elif q.kind == Kind.ENPS:
+                    answers[q.pk] = services.AnswerValue(number=n % 11)
+                elif q.kind in (Kind.SINGLE, Kind.MULTI):
+                    answers[q.pk] = services.AnswerValue(choices=(q.options[0],))
+            services.response_submit(invitation=invitation, answers=answers)
+    return data.close(campaign)
+
+
+# Whether each heatmap column header shows whole, inside its card and the window, once scrolled into view, and
+# whether the page itself had to scroll sideways to show it.
+HEADER_PLACES = """(table) => {
+  const wrap = table.closest(".heatmap-wrap");
+  return [...table.querySelectorAll("thead th")].map((th) => {
+    th.scrollIntoView({block: "nearest", inline: "nearest"});
+    const box = th.getBoundingClientRect(), frame = wrap.getBoundingClientRect();
+    const shown = box.width > 0 && box.left >= frame.left - 1 && box.right <= frame.right + 1
+      && box.left >= 0 && box.right <= window.innerWidth;
+    return {name: th.textContent.trim(), shown, pageScrolled: window.scrollX !== 0};
+  });
+}"""
+
+
+def assert_every_column_reachable(heatmap) -> None:
+    places = heatmap.evaluate(HEADER_PLACES)
+    assert len(places) == 12, places  # group, responses, nine dimensions, eNPS
+    assert [p["name"] for p in places if not p["shown"] or p["pageScrolled"]] == []
+
+
+def test_the_heatmap_fits_a_laptop_and_scrolls_in_its_card_on_a_phone(
+    page, page_problems, live_server, org, every_dimension, screenshots
+):
+    url = f"/surveys/{every_dimension.pk}/results/"
+    page.set_viewport_size(LAPTOP)
+    page.goto(url)
+    sign_in(page, "lena@example.com")
+    heatmap = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="Cognitive load"))
+    expect(heatmap).to_be_visible()
+    wrap = page.locator(".heatmap-wrap")
+
+    # Laptop: the page does not scroll sideways, and the whole table shows without scrolling its card.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
+    assert_every_column_reachable(heatmap)
+    assert wrap.evaluate("(w) => w.scrollWidth <= w.clientWidth"), "the heatmap is cut off at 1280 px"
+    page.screenshot(path=screenshots / "survey-heatmap-laptop.png", full_page=True)
+    assert axe_violations(page) == []
+
+    # Phone: the card scrolls sideways on its own, with the team column kept in view.
+    page.set_viewport_size(PHONE)
+    page.evaluate("window.scrollTo(0, 0)")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
+    assert wrap.evaluate("(w) => w.scrollWidth > w.clientWidth"), "the heatmap does not scroll inside its card"
+    assert_every_column_reachable(heatmap)
+    wrap.evaluate("(w) => { w.scrollLeft = w.scrollWidth; }")
+    assert wrap.evaluate("(w) => w.scrollLeft") > 0
+    payments = heatmap.get_by_role("rowheader", name="Payments", exact=True)
+    for header in (payments, heatmap.get_by_role("columnheader", name="Group")):
+        assert header.evaluate("(th) => getComputedStyle(th).position") == "sticky"
+        left = header.evaluate(
+            "(th) => th.getBoundingClientRect().left - th.closest('.heatmap-wrap').getBoundingClientRect().left"
+        )
+        assert 0 <= left <= 1, f"the team column scrolled away ({left}px)"
+    heatmap.scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / "survey-heatmap-phone.png", full_page=True)
+    assert axe_violations(page) == []
     page_problems.assert_none()
