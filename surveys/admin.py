@@ -5,7 +5,8 @@ Responses and answers are not registered (SURVEYS.md, rule 7): an admin sees par
 counts, never what anybody answered. Invitations are listed read-only (who was invited, to
 which team), never whether a person answered: staff also read the results, and knowing who
 answered this wave would let a figure that moved be pinned on them. A campaign's page shows
-answered counts per team instead, as the results pages show them.
+answered counts per team instead, as the results pages show them. Closing a campaign with fewer than k answers in
+most of those groups asks for confirmation first, listing them with their counts.
 
 The admin parses input and calls ``surveys.services``; the one write it does itself is the
 series a new campaign starts (wave 1), as ``services.campaign_create`` does for code.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -543,7 +545,12 @@ class CampaignAdmin(admin.ModelAdmin):
         permissions=["change"],
         location=BOTH,
     )
-    def close(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+    def close(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> HttpResponse | None:
+        if request.POST.get("confirmed") != "yes":
+            hiding = [(c, below) for c in queryset if c.is_open and _mostly_below_k(below := _below_k(c, request.user))]
+            if hiding:
+                return self._confirm_close(request, hiding)
+
         def act(campaign: Campaign) -> list[tuple[str, int]]:
             if campaign.status != Campaign.Status.OPEN:
                 status = campaign.get_status_display().lower()
@@ -557,6 +564,23 @@ class CampaignAdmin(admin.ModelAdmin):
             return said
 
         self._each(request, queryset, act)
+        return None
+
+    def _confirm_close(self, request: HttpRequest, hiding: list[tuple[Campaign, BelowK]]) -> HttpResponse:
+        """The page asking to confirm closing campaigns with fewer than k answers in most groups: it lists those
+        groups with their answered counts (participation, never who answered) and posts the action again."""
+        posted = [
+            (key, value) for key, values in request.POST.lists() if key != "csrfmiddlewaretoken" for value in values
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Close with fewer than k answers in most teams?",
+            "hiding": hiding,
+            "posted": posted,
+            "action_url": request.get_full_path(),
+        }
+        return TemplateResponse(request, "admin/surveys/campaign/close_confirmation.html", context)
 
     @admin.action(description="Preview the form", permissions=["view"], location=BOTH)
     def preview(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> HttpResponse | None:
@@ -625,6 +649,38 @@ def _preview(
     checked = request.method == "POST" and form.is_valid()
     context = {"title": title, "form": form, "back": back, "campaign": campaign, "checked": checked}
     return TemplateResponse(request, "admin/surveys/preview.html", context, status=200)
+
+
+@dataclass(frozen=True)
+class BelowK:
+    """An open campaign's groups as its admin's participation shows them: those with fewer than k answers so far."""
+
+    groups: int  # every group listed: the organisation and the teams
+    below: tuple[
+        tuple[str, str], ...
+    ]  # (group, what its participation says: "2 of 8 answered", "fewer than 5 invited")
+
+
+def _below_k(campaign: Campaign, user: Any) -> BelowK:
+    """The groups whose figures closing now would hide for fewer than k responses, read from the participation the
+    campaign's page shows this admin (``surveys.results``, under the same rules): counts only, never who answered."""
+    try:
+        scope = results.campaign_for_user(user, campaign.pk)
+    except Http404:
+        return BelowK(0, ())
+    rows = results.campaign_results(scope, every_question=False, texts=False).groups
+    below = []
+    for row in rows:
+        shown = row.participation.participation
+        if row.participation.shown and shown is not None and shown.responded < campaign.k:
+            below.append((row.group.label, f"{shown.responded} of {shown.invited} answered"))
+        elif row.participation.status == "too_few":  # fewer than k invitees: fewer than k answers too
+            below.append((row.group.label, row.participation.status_text))
+    return BelowK(len(rows), tuple(below))
+
+
+def _mostly_below_k(found: BelowK) -> bool:
+    return 2 * len(found.below) > found.groups
 
 
 def _local(moment: datetime, campaign: Campaign) -> str:

@@ -47,10 +47,12 @@ def _messages(response) -> list[tuple[int, str]]:
     return [(m.level, m.message) for m in get_messages(response.wsgi_request)]
 
 
-def _act(client, action: str, *campaigns: Campaign):
-    """Post the campaign list's action form, as the admin's "Run" button does; the messages it
-    left are in ``response.sent``, and shown (so gone) as a browser would show them."""
+def _act(client, action: str, *campaigns: Campaign, confirmed: bool = False):
+    """Post the campaign list's action form, as the admin's "Run" button does (``confirmed``: as the confirmation
+    page does); the messages it left are in ``response.sent``, and shown (so gone) as a browser would show them."""
     data = {"action": action, "_selected_action": [c.pk for c in campaigns], "index": "0"}
+    if confirmed:
+        data["confirmed"] = "yes"
     response = client.post(reverse(CHANGELIST), data)
     response.sent = _messages(response)
     if response.status_code == 302:
@@ -529,7 +531,7 @@ def test_send_reminders_now_refuses_a_closed_campaign_or_one_without_a_plan(admi
 def test_close_publishes_and_schedules_the_next_wave_of_a_recurring_campaign(admin_client, team, crew):
     campaign = _open(team, recurrence=Campaign.Recurrence.MONTHLY, time_zone="Europe/Paris")
     _answer(campaign.invitations.select_related("campaign__version").first())
-    response = _act(admin_client, "close", campaign)
+    response = _act(admin_client, "close", campaign, confirmed=True)  # 1 of 5 answered: confirmed
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.CLOSED
     following = Campaign.objects.get(series=campaign.series, wave=2)
@@ -537,6 +539,80 @@ def test_close_publishes_and_schedules_the_next_wave_of_a_recurring_campaign(adm
     sent = response.sent
     assert sent[0] == (messages.SUCCESS, f"{campaign} is closed: 1 of 5 answered; results are published.")
     assert sent[1][0] == messages.INFO and sent[1][1].startswith(f"{following} is scheduled to open on ")
+
+
+def test_closing_with_fewer_than_k_answers_in_most_groups_asks_first_and_says_what_will_be_hidden(
+    admin_client, team, crew
+):
+    campaign = _open(team)
+    _answer(campaign.invitations.select_related("campaign__version").first())
+
+    response = _act(admin_client, "close", campaign)
+
+    assert response.status_code == 200 and response.sent == []
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.OPEN  # nothing closed yet
+    assertContains(response, "2 groups have fewer than 3 answers so far")
+    assertContains(response, "<li>Whole organisation: 1 of 5 answered</li>", html=True)
+    assertContains(response, f"<li>{team.name}: 1 of 5 answered</li>", html=True)
+    assertContains(response, "fewer than 3 responses")
+    for user in crew:  # participation counts only, never who answered
+        assertNotContains(response, user.person.name)
+    # The page posts the action again, confirmed.
+    page = _Inputs(response.content.decode())
+    assert ("confirmed", "yes") in page.hidden and ("action", "close") in page.hidden
+    assert ("_selected_action", str(campaign.pk)) in page.hidden
+    confirmed = admin_client.post(reverse(CHANGELIST), dict(page.hidden))
+    assert confirmed.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.CLOSED
+    assert _messages(confirmed)[0] == (
+        messages.SUCCESS,
+        f"{campaign} is closed: 1 of 5 answered; results are published.",
+    )
+
+
+def test_closing_with_k_answers_in_most_groups_closes_at_once(admin_client, team, crew):
+    campaign = _open(team)
+    for invitation in campaign.invitations.select_related("campaign__version")[:3]:
+        _answer(invitation)
+
+    response = _act(admin_client, "close", campaign)
+
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.CLOSED
+
+
+def test_closing_from_a_campaigns_page_asks_first_too(admin_client, team, crew):
+    campaign = _open(team)
+    change = reverse("admin:surveys_campaign_change", args=[campaign.pk])
+
+    response = admin_client.post(change, {"CHANGE_FORM-action": "close", "_selected_action": campaign.pk, "index": "0"})
+
+    assertContains(response, "<li>Whole organisation: 0 of 5 answered</li>", html=True)
+    page = _Inputs(response.content.decode())
+    assert page.action == change
+    assert admin_client.post(change, dict(page.hidden))["Location"] == change
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.CLOSED
+
+
+class _Inputs(HTMLParser):
+    """The confirmation form's action and hidden inputs."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.hidden: list[tuple[str, str]] = []
+        self.action = ""
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and attrs.get("method") == "post":
+            self.action = attrs.get("action", "")
+        if tag == "input" and attrs.get("type") == "hidden" and attrs.get("name") != "csrfmiddlewaretoken":
+            self.hidden.append((attrs["name"], attrs.get("value", "")))
 
 
 def test_close_refuses_a_campaign_that_is_not_open(admin_client, team, crew):
@@ -581,7 +657,7 @@ def test_the_whole_flow_runs_from_the_admin(
     assert len(mailoutbox) == 4
     tasks.tick(now=campaign.opened_at + timedelta(days=5, hours=1))  # step 2
     assert len(mailoutbox) == 8
-    _act(admin_client, "close", campaign)
+    _act(admin_client, "close", campaign, confirmed=True)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.CLOSED and Response.objects.filter(campaign=campaign).count() == 1
     page = admin_client.get(reverse(CHANGELIST))
