@@ -439,6 +439,7 @@ class BottleneckRow:
     item: engine.Item | engine.OrgItem
     badges: tuple[tuple[str, str], ...]  # (badge modifier, text)
     evidence: tuple[tuple[str, str], ...]  # (label, url)
+    teams: tuple[selectors.Hit, ...] = ()  # the organisation's: the teams it hits, biggest score first
 
 
 def _org_badges(item: engine.OrgItem) -> tuple[tuple[str, str], ...]:
@@ -462,7 +463,7 @@ def top_bottlenecks(found: selectors.Bottlenecks, limit: int) -> list[Bottleneck
         if isinstance(item, engine.OrgItem):
             if item.signal.teams == 0:
                 continue
-            rows.append(BottleneckRow(item, _org_badges(item), ()))
+            rows.append(BottleneckRow(item, _org_badges(item), (), found.hits.get(item.dimension, ())))
         else:
             if item.label == engine.Label.NO_SIGNAL:
                 continue

@@ -52,7 +52,7 @@ from enum import StrEnum
 from statistics import median
 from typing import TYPE_CHECKING
 
-from insights.stats import MINUS, percentile_among
+from insights.stats import MINUS, percentile_among, whole
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -278,6 +278,31 @@ class Item:
     metrics: tuple[MetricEvidence, ...]
     explanation: str
 
+    @property
+    def label_rule(self) -> str:
+        """The labelling rule as it applied here, for the card: which signal is on and what each needs, so a
+        "perception only" beside a metric in the worst 15% of teams reads as the rule, not as a contradiction."""
+        worst = whole(100 - DATA_PERCENTILE)
+        gap, floor = whole(PERCEPTION_GAP), whole(FAVOURABLE_FLOOR)
+        needs = f"needs % favourable at least {gap} points below the organisation's or under {floor}%"
+        if self.sentiment is None or not self.sentiment.shown:
+            survey = f"survey signal off: no survey result shown ({needs})"
+        else:
+            survey = f"survey signal {'on' if self.perception else 'off'} ({needs})"
+        counted = [metric for metric in self.metrics if metric.counts]
+        if not self.metrics:
+            data = "data signal off: no delivery metric maps to this dimension"
+        elif self.median_percentile is None or not counted:
+            data = "data signal off: no mapped metric has enough data to compare"
+        else:
+            many = f"its {len(counted)} counted metrics" if len(counted) > 1 else "its 1 counted metric"
+            data = (
+                f"data signal {'on' if self.data else 'off'} (needs the median standing of {many} in the worst "
+                f"{worst}% of teams; it is worse than {whole(self.median_percentile)}% of them, so one bad metric "
+                "alone does not make it)"
+            )
+        return f"Labelled “{self.label.value}”: {survey}; {data}."
+
 
 def _evidence(spec: MetricSpec, metric: MetricValue | None) -> MetricEvidence:
     if metric is None or metric.value is None:
@@ -309,7 +334,7 @@ def _perception_points(sentiment: Sentiment | None) -> tuple[float, bool]:
 
 
 def _points(value: float) -> str:
-    rounded = round(value)
+    rounded = whole(value)
     sign = MINUS if rounded < 0 else "+"
     return f"{sign}{abs(rounded)} {'pt' if abs(rounded) == 1 else 'pts'}"
 
@@ -322,11 +347,11 @@ def _sentiment_text(sentiment: Sentiment | None) -> str:
     percent = sentiment.percent_favourable
     context = []
     if sentiment.org_percent is not None:
-        context.append(f"org {sentiment.org_percent:.0f}%")
+        context.append(f"org {whole(sentiment.org_percent)}%")
     if sentiment.previous_percent is not None:
         change = percent - sentiment.previous_percent
-        context.append("no change since last wave" if round(change) == 0 else f"{_points(change)} since last wave")
-    text = f"{percent:.0f}% favourable"
+        context.append("no change since last wave" if whole(change) == 0 else f"{_points(change)} since last wave")
+    text = f"{whole(percent)}% favourable"
     return f"{text} ({', '.join(context)})" if context else text
 
 

@@ -12,7 +12,7 @@ and text only, with every number None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,7 @@ from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 
 from e360 import access
-from e360.models import Team
+from e360.models import Membership, Team
 from insights import engine, inputs
 from insights.inputs import STANDARD_DAYS
 from insights.models import PairResult, PeriodResult, TeamResult
@@ -101,6 +101,12 @@ class Sentiment:
     @property
     def shown(self) -> bool:
         return self.status == "shown"
+
+    @property
+    def participation_percent(self) -> float | None:
+        """Participation in %, for ``floatformat`` to round as every figure is (``widthratio`` rounds half to even)."""
+        rate = self.participation.rate if self.participation is not None else None
+        return None if rate is None else 100 * rate
 
 
 def _dimension_campaigns() -> list[Campaign]:
@@ -282,12 +288,74 @@ class Bottlenecks:
     url: str
     requested_days: int = 0
     note: str = ""
-    people: int = 0  # org ranking: the people of the leaf teams ranked
+    people: int = 0  # org ranking: the people in the leaf teams ranked, each counted once
     teams: int = 0  # org ranking: how many leaf teams
+    grid: tuple[GridRow, ...] = ()  # org ranking: each leaf team the viewer may see, its label per dimension
+    hits: dict[str, tuple[Hit, ...]] = field(default_factory=dict)  # org ranking: dimension → teams it is a signal in
 
     @property
     def is_org(self) -> bool:
         return bool(self.items) and isinstance(self.items[0], engine.OrgItem)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A team where a dimension is a signal: its label and score there, linked to its bottleneck page."""
+
+    name: str
+    url: str
+    label: engine.Label
+    score: float
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """A leaf team's label per dimension, in ``engine.DIMENSIONS``' order (the org page's team × dimension table)."""
+
+    name: str
+    url: str
+    people: int
+    cells: tuple[Hit, ...]
+
+
+def _org_grid(period: PeriodResult, viewer: User, days: int) -> tuple[tuple[GridRow, ...], dict[str, tuple[Hit, ...]]]:
+    """The leaf teams the viewer may see (one query, whatever the number of teams), each with its label and score
+    per dimension as the last refresh stored them, and per dimension the teams it is a signal in, highest score
+    first (ties by name) as the org ranking orders its ``team_names``."""
+    leaves = TeamResult.objects.filter(period=period, leaf=True).select_related("team").order_by("team__name")
+    visible = access.visible_team_ids(viewer)
+    if visible is not None:
+        leaves = leaves.filter(team_id__in=visible)
+    rows = []
+    for result in leaves.only("people", "items", "team__name", "team__slug"):
+        url = bottleneck_url(result.team, days)
+        stored = {item["dimension"]: item for item in result.items}
+        cells = tuple(
+            Hit(
+                result.team.name,
+                url,
+                engine.Label(stored[d.key]["label"]) if d.key in stored else engine.Label.NO_SIGNAL,
+                stored[d.key]["score"] if d.key in stored else 0.0,
+            )
+            for d in engine.DIMENSIONS
+        )
+        rows.append(GridRow(result.team.name, url, result.people, cells))
+    hits = {
+        d.key: tuple(
+            sorted(
+                (row.cells[i] for row in rows if row.cells[i].label != engine.Label.NO_SIGNAL),
+                key=lambda hit: (-hit.score, hit.name),
+            )
+        )
+        for i, d in enumerate(engine.DIMENSIONS)
+    }
+    return tuple(rows), hits
+
+
+def _distinct_people(period: PeriodResult) -> int:
+    """The active people in the ranked leaf teams, each once however many of those teams they are in."""
+    leaves = TeamResult.objects.filter(period=period, leaf=True).values("team_id")
+    return Membership.objects.filter(person__is_active=True, team_id__in=leaves).values("person_id").distinct().count()
 
 
 def _sentiment_item(data: dict | None) -> engine.Sentiment | None:
@@ -385,10 +453,16 @@ def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
         return Bottlenecks((), None, evidence_urls=evidence, **common)
     if team is None:
         items = tuple(org_item_from_json(item) for item in period.org_ranking)
-        leaves = TeamResult.objects.filter(period=period, leaf=True).values_list("people", flat=True)
-        people = list(leaves)
+        grid, hits = _org_grid(period, viewer, standard)
         return Bottlenecks(
-            items, period.computed_at, evidence_urls=evidence, people=sum(people), teams=len(people), **common
+            items,
+            period.computed_at,
+            evidence_urls=evidence,
+            people=_distinct_people(period),
+            teams=period.leaf_teams,
+            grid=grid,
+            hits=hits,
+            **common,
         )
     if not _sees_subtree(viewer, team):
         note = "This team's figures include its sub-teams, which you may not see: ask its lead."

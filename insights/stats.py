@@ -31,6 +31,12 @@ Correlation (:func:`correlate`)
     and a number on a dashboard is read as a finding. The interval "excludes zero" when both ends are on the same side
     of 0: the association is then unlikely to be resampling noise (which is not the same as causation).
 
+Whole figures (:func:`whole`)
+    Every percentage and score the pages show as a whole number is rounded half away from zero on its decimal text
+    (12.5 reads 13, −12.5 reads −13): Django's ``floatformat``, which the templates use, and :func:`whole`, which the
+    Python-written sentences use, so the same figure never reads 12% in one place and 13% in another (Python's own
+    ``round`` and ``"%.0f"`` round half to even and would).
+
 Badness percentile (:func:`percentile_among`)
     Where a team stands among its peers (the other teams), from 0 (better than all of them) to 100 (worse than all of
     them): ``100 × (peers better + ½ × peers tied) / peers``, "better" meaning lower for a lower-is-better metric and
@@ -48,6 +54,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -62,6 +69,11 @@ DEFAULT_CONFIDENCE = 0.95
 # resamples than the one asked about, so it is withheld.
 MAX_SKIPPED_SHARE = 0.10
 MINUS = "\N{MINUS SIGN}"
+
+
+def whole(value: float) -> int:
+    """``value`` rounded half away from zero on its decimal text, as ``floatformat`` rounds (module docstring)."""
+    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _check_values(values: Sequence[float], what: str) -> None:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from e360 import access
 from e360.models import Team
 from e360.views import HtmxHttpRequest, is_partial
-from insights import selectors
+from insights import engine, selectors
 from insights.services import pairs
 
 BOTTLENECKS = "insights/bottlenecks.html"
@@ -64,7 +64,9 @@ def org_bottlenecks(request: HtmxHttpRequest) -> HttpResponse:
     except BadPeriod:
         return _bad_period()
     result = selectors.bottlenecks(None, days, request.user)
-    return _render(request, BOTTLENECKS, {"team": None, "result": result})
+    org_rows = [(item, result.hits.get(item.dimension, ())) for item in result.items]
+    context = {"team": None, "result": result, "org_rows": org_rows, "dimensions": engine.DIMENSIONS}
+    return _render(request, BOTTLENECKS, context)
 
 
 @login_required

@@ -154,9 +154,94 @@ class TestOrgPage:
     def test_an_outsider_gets_404(self, client, org, refreshed):
         assert get(client, org.users["charlie"], reverse("insights:org-bottlenecks")).status_code == 404
 
+    def test_it_names_the_teams_each_bottleneck_hits_linked_to_their_bottleneck_page(self, client, org, refreshed):
+        response = get(client, org_viewer(), reverse("insights:org-bottlenecks"))
+        html = response.content.decode()
+        leaves = {r.team.slug: r for r in refreshed.team_results.filter(leaf=True).select_related("team")}
+        hit = {
+            (slug, item["dimension"]): item["label"]
+            for slug, result in leaves.items()
+            for item in result.items
+            if item["label"] != "no signal"
+        }
+        assert hit, "the fixture should make some dimension a signal somewhere"
+        for (slug, dimension), label in hit.items():
+            card = html.split(f'id="dimension-{dimension}"', 1)[1].split('class="card bottleneck"', 1)[0]
+            name = leaves[slug].team.name
+            assert f'<a href="/teams/{slug}/bottlenecks/?days=90">{name}</a> ({label})' in card
+
+    def test_it_shows_every_team_s_label_per_dimension_in_words(self, client, org, refreshed):
+        response = get(client, org_viewer(), reverse("insights:org-bottlenecks"))
+        grid = response.content.decode().split('id="team-grid"', 1)[1].split("</section>", 1)[0]
+        rows = re.findall(r"<tr><th scope=\"row\"[^>]*><a href=\"([^\"]+)\">([^<]+)</a></th>(.*?)</tr>", grid, re.S)
+        assert [name for _, name, _ in rows] == ["Payments API", "Sales tools", "Search", "Tiny"]
+        for url, name, cells in rows:
+            result = refreshed.team_results.get(team__name=name)
+            assert url == f"/teams/{result.team.slug}/bottlenecks/?days=90"
+            labels = {item["dimension"]: item["label"] for item in result.items}
+            words = [
+                unescape(re.sub(r"<[^>]+>", "", cell)).replace("–", "").strip()
+                for cell in re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)
+            ]
+            expected = []
+            for dimension in (
+                "ci_cd",
+                "code_review",
+                "release",
+                "stability",
+                "cognitive_load",
+                "focus",
+                "tooling",
+                "clarity",
+                "satisfaction",
+            ):
+                label = labels.get(dimension, "no signal")
+                expected.append(label if label == "no signal" else f"{label[0].upper()} {label}")
+            assert words == expected  # a letter and the words, never colour alone
+
+    def test_it_counts_each_person_once(self, client, org, refreshed):
+        # api-0 also joins Search: two leaf teams, one person.
+        MembershipFactory(person=org.users["api-0"].person, team=org.search, role=Membership.Role.MEMBER)
+        services.insights_refresh(days=90)
+        body = text(get(client, org_viewer(), reverse("insights:org-bottlenecks")))
+        assert "4 teams without sub-teams, 10 people in them, each counted once" in body
+        assert "they count in each of their teams" in body  # what the per-label counts count
+
+    def test_it_explains_the_score_s_scale_as_a_team_s_page_does(self, client, org, refreshed):
+        org_body = text(get(client, org_viewer(), reverse("insights:org-bottlenecks")))
+        team_body = text(get(client, org.users["paula"], team_url()))
+        for body in (org_body, team_body):
+            assert "The score is in points on one scale for a team and for the organisation" in body
+            assert re.search(r"score \d+\.\d\b", body)  # one decimal on both pages
+            assert not re.search(r"score \d+(?![.\d])", body)
+
+    def test_its_queries_do_not_grow_with_the_number_of_teams(self, client, org, refreshed):
+        client.force_login(org_viewer())
+        url = reverse("insights:org-bottlenecks")
+        client.get(url)
+        with CaptureQueriesContext(connection) as before:
+            client.get(url)
+        helpers.squad_waves(org, [1] * 6, [2] * 6, prefix="Crew")
+        services.insights_refresh(days=90)
+        client.get(url)
+        with CaptureQueriesContext(connection) as after:
+            body = text(client.get(url))
+        assert "Crew 1" in body  # the new teams are in the table
+        assert len(after) == len(before), [q["sql"][:90] for q in after]
+
 
 def test_a_staff_member_holding_the_permission_sees_the_org_page(client, org, refreshed):
     user = UserFactory(username="sam", is_staff=True, is_superuser=True)
     person = PersonFactory(handle="sam", email="sam@example.com", user=user)
     MembershipFactory(person=person, team=org.other, role=Membership.Role.MEMBER)
     assert get(client, user, reverse("insights:org-bottlenecks")).status_code == 200
+
+
+def test_the_insights_templates_round_every_figure_one_way():
+    """floatformat rounds half away from zero, as ``stats.whole`` does for the sentences; ``stringformat:".0f"`` and
+    ``widthratio`` round half to even, so the same 12.5% read 12% on one page and 13% on another."""
+    from pathlib import Path
+
+    for template in Path(__file__).parents[1].glob("templates/insights/*.html"):
+        source = template.read_text()
+        assert "stringformat" not in source and "widthratio" not in source, template.name

@@ -221,6 +221,21 @@ class TestOrgDashboard:
         assert re.search(r"(Corroborated|Perception only|Data only) in \d+ teams?", bottlenecks)
         assert 'href="/insights/bottlenecks/?days=90"' in response.content.decode()
 
+    def test_the_organisation_s_top_bottlenecks_link_the_teams_they_hit(self, client, olga, org, delivered, closed):
+        period = insights_refresh(days=90)
+        bottlenecks = get(client, olga, org_url()).content.decode().split('id="bottlenecks-title"', 1)[1]
+        hits = [
+            (r.team, item["label"])
+            for r in period.team_results.filter(leaf=True).select_related("team")
+            for item in r.items
+            if item["label"] != "no signal"
+        ]
+        assert hits
+        # Each top bottleneck's line names the teams it hits, linked to their bottleneck page, with the label.
+        linked = re.findall(r'<a href="/teams/([\w-]+)/bottlenecks/\?days=90">([^<]+)</a> \(([a-z ]+)\)', bottlenecks)
+        assert linked
+        assert {(slug, label) for slug, _, label in linked} <= {(team.slug, label) for team, label in hits}
+
     def test_anyone_else_is_sent_to_their_own_team_s_dashboard_with_the_period(self, client, org):
         for name, team in (("lena", "eng"), ("paula", "pay"), ("pay-1", "pay"), ("charlie", "sales-tools")):
             response = get(client, org.users[name], org_url(days=30))
@@ -491,8 +506,9 @@ class TestQueries:
     # deployments unrecovered, the review queue (2), sources' last events: 10.
     # Sentiment (``insights.selectors.sentiment``): closed campaigns, the latest (access is read from its tree
     # frozen at close), its questions, group scores: 4 (each newer campaign the viewer may not see adds its
-    # access check). Bottlenecks: the period's results and the leaf teams: 2.
-    ORG_QUERIES = 22
+    # access check). Bottlenecks: the period's results, the leaf teams with their labels (the teams each bottleneck
+    # hits), the people in them counted once: 3.
+    ORG_QUERIES = 23
     # Sign-in and permissions: 4; memberships, the tree, the team, the picker's teams: 4; the scope's tree
     # and services: 2. The waves heatmap (one closed wave): the latest campaign (access from its frozen tree),
     # the series' waves, the dimensions asked, group scores: 5 (each further wave adds its dimensions and

@@ -447,3 +447,38 @@ def test_the_engine_needs_neither_django_nor_scipy():
     code = "import sys, insights.engine, insights.stats; print(sorted({'django', 'scipy'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+class TestLabelRule:
+    def test_perception_only_beside_a_metric_in_the_worst_15_percent_states_the_rule(self):
+        items = _team_items(code_review=shown("code_review", 30.0, org=60.0), pickup_time=metric("pickup_time", WORST))
+        item = by_dimension(items)["code_review"]
+        assert item.label == Label.PERCEPTION_ONLY
+        assert "pickup time 11.0, worst of 11 teams" in item.explanation  # the metric the reader sees
+        assert item.label_rule == (
+            "Labelled “perception only”: survey signal on (needs % favourable at least 10 points below the "
+            "organisation's or under 50%); data signal off (needs the median standing of its 4 counted metrics in "
+            "the worst 25% of teams; it is worse than 50% of them, so one bad metric alone does not make it)."
+        )
+
+    def test_it_says_why_a_dimension_without_metrics_or_results_has_no_data_or_survey_signal(self):
+        items = by_dimension(_team_items(focus=hidden("focus")))
+        assert items["focus"].label_rule == (
+            "Labelled “no signal”: survey signal off: no survey result shown (needs % favourable at least 10 points "
+            "below the organisation's or under 50%); data signal off: no delivery metric maps to this dimension."
+        )
+
+    def test_a_corroborated_one_says_both_are_on(self):
+        worst = {key: metric(key, WORST) for key in ("pickup_time", "review_time", "prs_waiting_24h")}
+        item = by_dimension(_team_items(code_review=shown("code_review", 30.0, org=60.0), **worst))["code_review"]
+        assert item.label == Label.CORROBORATED
+        assert "survey signal on" in item.label_rule and "data signal on" in item.label_rule
+
+
+class TestRounding:
+    def test_a_half_percent_reads_as_the_templates_floatformat_reads_it(self):
+        # 12.5% favourable is 13% on the dashboard (floatformat): the explanation agrees, not 12% (half to even).
+        items = _team_items(ci_cd=shown("ci_cd", 12.5, org=62.5, previous=10.0))
+        assert by_dimension(items)["ci_cd"].explanation.startswith(
+            "CI/CD: 13% favourable (org 63%, +3 pts since last wave)"
+        )
