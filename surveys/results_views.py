@@ -57,7 +57,9 @@ CSV_HEADER = [
 @require_GET
 def results_index(request: HtmxHttpRequest) -> HttpResponse:
     campaigns = selectors.campaigns_for_user(request.user)
-    return render(request, "surveys/results_index.html", {"campaigns": campaigns})
+    # The smallest k listed: true of each campaign ("at least 5" holds where k is 7), exact when all share it.
+    k = min((c.k for c in campaigns), default=None)
+    return render(request, "surveys/results_index.html", {"campaigns": campaigns, "k": k})
 
 
 def _team(request: HtmxHttpRequest) -> str | None:

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from e360.models import User
 from surveys.models import GroupScore
@@ -320,3 +321,12 @@ def test_no_cache_keeps_results(client, closed, org, url):
     response = client.get(url(closed))
 
     assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+def test_the_results_list_says_how_many_responses_a_group_needs(client, closed, org):
+    client.force_login(org.users["lena"])
+
+    response = client.get(reverse("surveys:results-index"))
+
+    assert f"only for groups of at least {closed.k} responses;" in response.content.decode()
+    assert "at least k " not in response.content.decode()
