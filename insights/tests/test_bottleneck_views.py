@@ -74,6 +74,12 @@ class TestTeamPage:
         assert "pipeline failure rate (lower is better) 31% 120 too few teams to compare (2, need 5)" in body
         assert "/teams/pay/delivery/?days=90#deployments" in response.content.decode()
 
+    def test_each_card_states_the_labelling_rule_as_it_applied(self, client, org, refreshed):
+        body = text(get(client, org.users["paula"], team_url()))
+        for item in refreshed.team_results.get(team__slug="pay").items:
+            assert f"Labelled “{item['label']}”: survey signal" in body
+        assert body.count("needs % favourable at least 10 points below the organisation's or under 50%") == 9
+
     def test_a_hidden_team_shows_its_metrics_and_fewer_than_k_responses(self, client, org, refreshed):
         # Search: 2 responses, k = 3. Its answers alone would be 100% favourable on every dimension asked.
         body = text(get(client, org.users["lena"], team_url("search")))
