@@ -184,8 +184,13 @@ def test_the_heatmap_fits_a_laptop_and_scrolls_in_its_card_on_a_phone(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
     assert wrap.evaluate("(w) => w.scrollWidth > w.clientWidth"), "the heatmap does not scroll inside its card"
     assert_every_column_reachable(heatmap)
+    wrap.focus()  # a keyboard scrolls it too
+    page.keyboard.press("ArrowRight")
+    deadline = time.monotonic() + 5
+    while not wrap.evaluate("(w) => w.scrollLeft > 0"):  # polled: wait_for_function would need eval (above)
+        assert time.monotonic() < deadline, "the arrow key did not scroll the heatmap"
+        page.wait_for_timeout(50)
     wrap.evaluate("(w) => { w.scrollLeft = w.scrollWidth; }")
-    assert wrap.evaluate("(w) => w.scrollLeft") > 0
     payments = heatmap.get_by_role("rowheader", name="Payments", exact=True)
     for header in (payments, heatmap.get_by_role("columnheader", name="Group")):
         assert header.evaluate("(th) => getComputedStyle(th).position") == "sticky"
