@@ -29,6 +29,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import floatformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -434,7 +435,8 @@ class CampaignAdmin(admin.ModelAdmin):
     def participation_rate(self, obj: Campaign) -> str:
         if not obj.invited:
             return "—"
-        return f"{round(100 * obj.responded / obj.invited)}%"
+        # floatformat, as the results pages round it: round() would read 12.5% as 12% here and 13% there.
+        return f"{floatformat(100 * obj.responded / obj.invited, 0)}%"
 
     @admin.display(description="answered per team")
     def participation_by_team(self, obj: Campaign) -> str:

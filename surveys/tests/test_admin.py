@@ -857,3 +857,11 @@ def test_a_series_lists_its_waves(admin_client, team, crew):
     assertContains(page, f"{campaign.name}</a> — closed")
     assertContains(page, "wave 2</a> — scheduled")
     assert admin_client.get(reverse("admin:surveys_series_add")).status_code == 403
+
+
+@pytest.mark.parametrize(("invited", "responded", "shown"), [(8, 1, "13%"), (8, 3, "38%"), (5, 1, "20%"), (0, 0, "—")])
+def test_participation_is_rounded_as_the_results_pages_round_it(invited, responded, shown):
+    # 1 of 8 is 12.5%: the results pages' floatformat reads 13%, and so must the admin (round() said 12%).
+    campaign = Campaign(name="Pulse")
+    campaign.invited, campaign.responded = invited, responded
+    assert admin.site._registry[Campaign].participation_rate(campaign) == shown
