@@ -93,7 +93,9 @@ class SwaggerDocs(DocsBase):
         swagger_settings = {
             "url": self.get_openapi_url(api, kwargs),
             "dom_id": "#swagger-ui",
-            "deepLinking": True,
+            # Deep links would put a link inside each operation's expand button (nested interactive controls,
+            # which screen readers cannot reach); without them the path is plain text.
+            "deepLinking": False,
             "layout": "BaseLayout",
             # The default validator badge is an image from swagger.io: blocked by the CSP, and a leak.
             "validatorUrl": None,

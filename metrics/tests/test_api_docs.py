@@ -17,7 +17,12 @@ def test_the_docs_page_loads_only_this_sites_scripts_with_the_nonce(client):
     nonce = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"]).group(1)
     scripts = re.findall(r"<script([^>]*)>", html)
     sources = [re.search(r'src="([^"]+)"', attrs).group(1) for attrs in scripts if "src=" in attrs]
-    assert sources == ["/static/vendor/swagger-ui/swagger-ui-bundle.js", "/static/metrics/api-docs.js"]
+    assert sources == [
+        "/static/django_htmx/htmx-2.min.js",
+        "/static/e360/htmx-errors.js",
+        "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        "/static/metrics/api-docs.js",
+    ]
     assert all(f'nonce="{nonce}"' in attrs for attrs in scripts if "src=" in attrs)
     # The only inline script is data, which browsers do not run.
     assert [attrs for attrs in scripts if "src=" not in attrs] == [' id="swagger-settings" type="application/json"']
@@ -25,6 +30,9 @@ def test_the_docs_page_loads_only_this_sites_scripts_with_the_nonce(client):
     assert settings["url"] == "/api/v1/openapi.json"
     assert settings["validatorUrl"] is None
     assert not re.search(r'(src|href)="(https?:)?//', html), "the page loads something from another site"
+    # The portal's page around it (issue 14, item 11): its header, and our corrections to Swagger UI's stylesheet.
+    assert '<header class="topbar">' in html
+    assert '<link rel="stylesheet" href="/static/metrics/api-docs.css">' in html
 
 
 def test_swagger_ui_is_vendored_pinned_and_licensed():

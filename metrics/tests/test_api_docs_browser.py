@@ -7,13 +7,18 @@ Content Security Policy violation.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
+from e360.tests.conftest import axe_violations
 from metrics.tests.factories import DeploymentFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
 def test_the_docs_render_from_this_site_only(page, page_problems, live_server):
@@ -52,4 +57,29 @@ def test_a_token_holder_tries_a_request_from_the_docs(page, page_problems, sourc
     responses = operation.locator(".responses-wrapper .live-responses-table")
     expect(responses.locator("tbody .response-col_status")).to_have_text("200")
     expect(responses).to_contain_text("deploy-from-ci")
+    page_problems.assert_none()
+
+
+@pytest.mark.parametrize(("size", "width", "height"), [("laptop", 1280, 800), ("phone", 390, 844)])
+def test_the_docs_carry_the_portal_s_header_and_pass_axe(page, page_problems, live_server, size, width, height):
+    """Issue 14, item 11: the portal's header on the API reference, and axe-core finds no serious or critical
+    violation, as loaded and with an operation open (its parameters, responses, media type and example)."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto("/api/v1/docs")
+    expect(page.get_by_role("banner").get_by_role("link", name="e360", exact=True)).to_have_attribute("href", "/")
+    expect(page.get_by_role("heading", name=re.compile(r"^e360 API"))).to_be_visible()
+    assert axe_violations(page) == []
+
+    operation = page.locator("#operations-Deployments-deployment_list")
+    operation.locator(".opblock-summary-control").click()
+    operation.get_by_role("button", name="Try it out").click()
+    expect(operation.get_by_role("button", name="Execute")).to_be_visible()
+    # Swagger UI leaves its media type pickers unlabelled; static/metrics/api-docs.js names them.
+    names = operation.locator("select").evaluate_all(
+        "selects => selects.map(s => s.labels.length ? s.labels[0].textContent : s.getAttribute('aria-label'))"
+    )
+    assert names and all(names), names
+    assert axe_violations(page) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"api-docs-{size}.png", full_page=True)
     page_problems.assert_none()
