@@ -7,13 +7,19 @@ exception or Content Security Policy violation (``page_problems``).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import Page, expect
+
+from e360.tests.conftest import axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "password"  # what UserFactory gives every account
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+SIZES = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
@@ -107,4 +113,25 @@ def test_keyboard_focus_is_visible(page, page_problems, owner):
     outline = brand.evaluate("(el) => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth")
     assert outline.split()[0] != "none"
     assert outline.split()[1] != "0px"
+    page_problems.assert_none()
+
+
+def test_a_member_at_the_admin_gets_the_portal_s_page_and_a_way_home(page, page_problems, live_server, teammate):
+    """Issue 14, item 11: not a bare "403 Forbidden", the portal's page (templates/403.html) with a link home."""
+    page.goto("/admin/")
+    sign_in(page, "bob@example.com")
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        expect(page.get_by_role("heading", level=1)).to_have_text("This page is not open to your account")
+        expect(page.get_by_text("The administration is for staff")).to_be_visible()
+        expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Home")).to_be_visible()
+        assert axe_violations(page) == []
+        page.screenshot(path=SCREENSHOTS / f"admin-refused-{size}.png", full_page=True)
+    page.get_by_role("link", name="Back to the home page").click()
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.get_by_role("heading", name="Hello, Bob")).to_be_visible()
+    # The refused request's 403 is the browser's console message, and the only problem allowed.
+    assert page_problems.take("403")
     page_problems.assert_none()
