@@ -35,13 +35,16 @@ from datetime import UTC, date, datetime, timedelta
 from importlib import import_module
 
 from django.apps import apps
+from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils.module_loading import module_has_submodule
 from django.utils.text import slugify
 
-from e360.models import Membership, Person, Service, Team
+from e360.access import ORG_VIEWERS_GROUP
+from e360.models import Membership, Person, Service, Team, User
+from e360.services import person_link_user, user_trust_email
 
 EMAIL_DOMAIN = "demo.e360.dev"
 GITHUB_ORG = "demo-org"
@@ -61,7 +64,9 @@ class SizeProfile:
 
 
 SIZES: dict[str, SizeProfile] = {
-    "small": SizeProfile("small", groups=2, teams=8, people=60, services=30, history_days=180),
+    # Twelve teams with seven to eleven people each: enough teams for the correlations (at least
+    # eight with answers) and enough people per team for every survey figure, still loaded in seconds.
+    "small": SizeProfile("small", groups=3, teams=12, people=100, services=36, history_days=180),
     # The benchmark data set of PRODUCT.md ("Budgets").
     "large": SizeProfile("large", groups=40, teams=400, people=4000, services=2000, history_days=730),
 }
@@ -107,8 +112,8 @@ Seeder = Callable[[DemoOrg], str]
 
 # The demo's story, shared by every app's seeder so that delivery figures and survey answers
 # agree: the small organisation's teams by name, every other team by position in ``org.teams``
-# (so the small organisation's other teams are typical, and each scenario recurs about fifty
-# times in the large one). Payments is elite, Checkout has flaky CI, Search reviews slowly,
+# (so the small organisation's Platform teams are typical, its Data teams repeat four scenarios,
+# and each scenario recurs about fifty times in the large one). Payments is elite, Checkout has flaky CI, Search reviews slowly,
 # Catalog releases weekly and fails often, Developer Tools improves over the history.
 NAMED_SCENARIOS = {
     "Payments": "elite",
@@ -496,9 +501,11 @@ def discover_seeders() -> list[tuple[str, Seeder]]:
 
 
 def demo_now(as_of: date | None = None) -> datetime:
-    """Midnight UTC of ``as_of`` (default today): the end of generated history."""
-    day = as_of or datetime.now(UTC).date()
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    """The end of generated history: midnight UTC of ``as_of``, or without it the current hour
+    (so the review queue and open incidents look live when the demo is loaded)."""
+    if as_of is None:
+        return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
 
 
 def catalog_counts() -> dict[str, int]:
@@ -528,6 +535,71 @@ def demo_seed(
         summary = seeder(org)
         extensions.append((label, summary, time.perf_counter() - started))
     return SeedResult(org=org, extensions=extensions)
+
+
+# --- Signing in as a demo person (DEBUG only) -------------------------------------------
+
+DEMO_ROLES = {
+    "developer": "a developer",
+    "team-lead": "a team lead",
+    "org-viewer": "an organisation viewer",
+}
+# Whose eyes: the flaky-CI team's first member and its lead; the organisation's lead, who is also
+# made an org viewer (the organisation-wide pages are for org viewers).
+DEMO_ROLE_TEAM = "Checkout"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    role: str  # a key of DEMO_ROLES
+    person: Person
+
+    @property
+    def label(self) -> str:
+        return DEMO_ROLES[self.role]
+
+
+def demo_account(role: str) -> DemoAccount | None:
+    """The demo person to sign in as for ``role``, or None when the role is unknown or no demo is loaded.
+
+    Only people with a demo email qualify, so a real catalog never offers anyone."""
+    demo = Person.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}", is_active=True).order_by("handle")
+    if role == "developer":
+        person = demo.filter(memberships__team__name=DEMO_ROLE_TEAM, memberships__role=Membership.Role.MEMBER).first()
+    elif role == "team-lead":
+        person = demo.filter(memberships__team__name=DEMO_ROLE_TEAM, memberships__role=Membership.Role.LEAD).first()
+    elif role == "org-viewer":
+        person = demo.filter(
+            memberships__team__kind=Team.Kind.ORGANIZATION, memberships__role=Membership.Role.LEAD
+        ).first()
+    else:
+        return None
+    return None if person is None else DemoAccount(role, person)
+
+
+def demo_accounts() -> list[DemoAccount]:
+    """Every role's demo person, in DEMO_ROLES order; empty when no demo is loaded."""
+    return [account for role in DEMO_ROLES if (account := demo_account(role)) is not None]
+
+
+@transaction.atomic
+def demo_account_user(*, account: DemoAccount) -> User:
+    """The user account of ``account``'s person, created on first use (no password: it signs in only
+    through the DEBUG-only "sign in as" buttons) and linked to the person; an org viewer joins the
+    Org viewers group."""
+    person = Person.objects.select_for_update().select_related("user").get(pk=account.person.pk)
+    user = person.user
+    if user is None:
+        user = User.objects.filter(email__iexact=person.email).first()
+    if user is None:
+        user = User(username=person.handle, email=person.email)
+        user.set_unusable_password()
+        user.save()
+    user_trust_email(user=user)
+    person_link_user(user=user, emails=[person.email])
+    if account.role == "org-viewer":
+        user.groups.add(Group.objects.get(name=ORG_VIEWERS_GROUP))
+    return user
 
 
 class CatalogInUse(Exception):

@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.db.models import Count, Max, Prefetch, Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from e360 import access
+from e360 import access, demo
 from e360.models import Membership, Person, Service, Team, WorkerHeartbeat
 
 PAGE_SIZE = 50
@@ -186,3 +187,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if status != 200:
         body["status"] = "unhealthy"
     return JsonResponse(body, status=status)
+
+
+@require_POST
+def demo_sign_in(request: HttpRequest, role: str) -> HttpResponse:
+    """Sign in as the loaded demo's developer, team lead or organisation viewer, from the login page's
+    buttons: DEBUG only (404 otherwise, and for anything but a demo person), POST with a CSRF token."""
+    account = demo.demo_account(role) if settings.DEBUG else None
+    if account is None:
+        raise Http404("No such demo account.")
+    user = demo.demo_account_user(account=account)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("home")

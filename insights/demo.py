@@ -14,5 +14,6 @@ if TYPE_CHECKING:
 
 
 def seed(org: DemoOrg) -> str:
-    periods = [services.insights_refresh(days=days) for days in STANDARD_DAYS]
+    # As of the end of the demo's history, so a demo loaded with --as-of has figures too.
+    periods = [services.insights_refresh(days=days, now=org.now) for days in STANDARD_DAYS]
     return f"insights over {', '.join(str(p.days) for p in periods)} days for {periods[0].teams} teams"

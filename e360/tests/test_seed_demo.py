@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,8 +19,9 @@ from django.db.models import Count, Q
 
 from e360.access import visible_team_ids
 from e360.demo import EMAIL_DOMAIN, SIZES, build_org, catalog_clear, demo_now
-from e360.models import Membership, Person, Service, Team
+from e360.models import Membership, Person, Service, Team, User
 from e360.tests.factories import PersonFactory, UserFactory
+from metrics.models import PullRequest
 
 AS_OF = "2026-03-31"
 
@@ -79,25 +81,26 @@ def test_small_has_the_documented_counts():
     out = seed()
 
     assert Team.objects.filter(kind=Team.Kind.ORGANIZATION).count() == 1
-    assert Team.objects.filter(kind=Team.Kind.GROUP).count() == 2
-    assert Team.objects.filter(kind=Team.Kind.TEAM).count() == 8
-    assert Person.objects.count() == 60
-    assert Service.objects.count() == 30
+    assert Team.objects.filter(kind=Team.Kind.GROUP).count() == 3
+    assert Team.objects.filter(kind=Team.Kind.TEAM).count() == 12
+    assert Person.objects.count() == 100
+    assert Service.objects.count() == 36
     memberships = Membership.objects.count()
-    assert memberships >= 60
+    assert memberships >= 100
     assert (
-        f"Seeded demo organisation (small, seed 1): 11 teams, 60 people, 30 services, {memberships} memberships" in out
+        f"Seeded demo organisation (small, seed 1): 16 teams, 100 people, 36 services, {memberships} memberships" in out
     )
 
 
 @pytest.mark.django_db
-def test_small_has_the_commerce_and_platform_groups():
+def test_small_has_the_commerce_platform_and_data_groups():
     seed()
 
     groups = {g.name: sorted(g.children.values_list("name", flat=True)) for g in Team.objects.filter(kind="group")}
     assert groups == {
         "Commerce": ["Catalog", "Checkout", "Payments", "Search"],
         "Platform": ["CI Infrastructure", "Developer Tools", "Identity", "Observability"],
+        "Data": ["Analytics Engineering", "Data Governance", "Data Platform", "Machine Learning"],
     }
 
 
@@ -243,7 +246,7 @@ def test_if_empty_seeds_an_empty_catalog():
     out = seed("--if-empty")
 
     assert "Seeded demo organisation" in out
-    assert Person.objects.count() == 60
+    assert Person.objects.count() == 100
 
 
 @pytest.mark.django_db
@@ -348,8 +351,8 @@ def test_installed_apps_seeders_run_in_order_with_the_saved_org(demo_apps):
     lines = out.splitlines()
     assert lines[0].startswith("Seeded demo organisation (small, seed 1)")
     ours = [line for line in lines if line.startswith("  demo_app_")]  # the project's own apps seed too
-    assert ours[0].startswith("  demo_app_zulu: 30 services seen by zulu (")
-    assert ours[1].startswith("  demo_app_alpha: 30 services seen by alpha (")
+    assert ours[0].startswith("  demo_app_zulu: 36 services seen by zulu (")
+    assert ours[1].startswith("  demo_app_alpha: 36 services seen by alpha (")
     [org] = sys.modules["demo_app_zulu.demo"].calls
     assert org.size.name == "small"
     assert org.now == demo_now(date.fromisoformat(AS_OF))
@@ -376,3 +379,111 @@ def test_a_demo_module_without_seed_fails_loudly(demo_apps):
     with pytest.raises(ImproperlyConfigured, match=r"demo_app_typo.demo must define seed\(org: DemoOrg\)"):
         seed(apps=True)
     assert not Team.objects.exists()
+
+
+# --- The small demo fills every page --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_small_demo_has_figures_on_the_correlations_page_and_a_live_review_queue(client):
+    from metrics.operations import Area, review_queue
+
+    seed(apps=True)
+    client.force_login(UserFactory(is_superuser=True))
+
+    body = client.get("/insights/correlations/").content.decode()
+    figures = re.findall(r"ρ = −?\d\.\d\d", body)
+    assert len(figures) >= 3  # the chosen pair and others in the table of all pairs
+    assert "n = 1" in body  # ten teams or more answered and delivered
+
+    queue = review_queue(Area.organisation(), demo_now(date.fromisoformat(AS_OF)))
+    assert sum(1 for n in queue.totals if n) >= 3  # open pull requests of several ages
+    assert 0 < queue.late < queue.total  # a few late, not all
+    assert len(queue.teams) >= 6
+    reviewed = PullRequest.objects.filter(first_review_at__isnull=False).only("opened_at", "first_review_at")
+    within_a_day = [pr.first_review_at - pr.opened_at <= timedelta(days=1) for pr in reviewed]
+    assert sum(within_a_day) / len(within_a_day) > 0.75
+
+
+# --- Signing in as a demo person (DEBUG only) ----------------------------------------
+
+
+@pytest.fixture
+def demo_debug(settings, db):
+    settings.DEBUG = True
+    seed()
+
+
+def test_the_login_page_offers_the_three_demo_people_in_debug(client, demo_debug):
+    body = client.get("/accounts/login/").content.decode()
+    for role, label in [
+        ("developer", "a developer"),
+        ("team-lead", "a team lead"),
+        ("org-viewer", "an organisation viewer"),
+    ]:
+        assert f'action="/accounts/demo/{role}/"' in body
+        assert f"Sign in as {label}" in body
+
+
+def test_the_login_page_offers_nobody_without_debug(client, demo_debug, settings):
+    settings.DEBUG = False
+    body = client.get("/accounts/login/").content.decode()
+    assert "/accounts/demo/" not in body and "Sign in as a" not in body
+
+
+def test_the_login_page_offers_nobody_without_the_demo(client, settings, team, owner):
+    settings.DEBUG = True
+    assert "/accounts/demo/" not in client.get("/accounts/login/").content.decode()
+
+
+def test_signing_in_as_the_team_lead_lands_on_the_portal_as_that_lead(client, demo_debug):
+    response = client.post("/accounts/demo/team-lead/")
+    assert response.status_code == 302 and response["Location"] == "/"
+
+    lead = Membership.objects.get(team__name="Checkout", role=Membership.Role.LEAD).person
+    lead.refresh_from_db()
+    assert lead.user is not None and not lead.user.is_staff and not lead.user.has_usable_password()
+    assert client.get("/").wsgi_request.user == lead.user
+    assert client.get("/teams/checkout/").status_code == 200
+    assert client.get("/teams/payments/").status_code == 404  # a lead of Checkout only
+    # Signing in again reuses the account.
+    client.post("/accounts/demo/team-lead/")
+    assert Person.objects.get(pk=lead.pk).user == lead.user
+
+
+def test_the_developer_is_a_member_and_the_org_viewer_sees_everything(client, demo_debug):
+    client.post("/accounts/demo/developer/")
+    developer = client.get("/").wsgi_request.user
+    assert developer.person.memberships.filter(team__name="Checkout", role=Membership.Role.MEMBER).exists()
+    assert client.get("/insights/correlations/").status_code == 404
+
+    client.post("/accounts/demo/org-viewer/")
+    viewer = client.get("/").wsgi_request.user
+    assert viewer.has_perm("e360.view_org") and not viewer.is_superuser
+    assert client.get("/insights/correlations/").status_code == 200
+
+
+def test_demo_sign_in_is_404_without_debug(client, demo_debug, settings):
+    settings.DEBUG = False
+    assert client.post("/accounts/demo/team-lead/").status_code == 404
+    assert not User.objects.exists()
+
+
+def test_demo_sign_in_is_404_for_anyone_but_a_demo_person(client, settings, db):
+    settings.DEBUG = True
+    assert client.post("/accounts/demo/developer/").status_code == 404  # no demo loaded
+    # A real catalog with a Checkout team and its lead offers nobody: no demo email.
+    lead = PersonFactory(email="lead@example.com")
+    Membership.objects.create(person=lead, team=Team.objects.create(name="Checkout", slug="checkout"), role="lead")
+    assert client.post("/accounts/demo/team-lead/").status_code == 404
+    seed("--replace")
+    assert client.post("/accounts/demo/admin/").status_code == 404  # not a role
+    assert not User.objects.exists()
+
+
+def test_demo_sign_in_takes_a_post_with_a_csrf_token(demo_debug):
+    from django.test import Client
+
+    assert Client().get("/accounts/demo/team-lead/").status_code == 405
+    assert Client(enforce_csrf_checks=True).post("/accounts/demo/team-lead/").status_code == 403
+    assert not User.objects.exists()

@@ -64,8 +64,9 @@ def test_the_flaky_ci_team_s_biggest_bottleneck_is_ci_cd_corroborated(story, day
     assert (first.dimension, first.label) == ("ci_cd", engine.Label.CORROBORATED)
     assert first.sentiment is not None and first.sentiment.shown
     counted = {m.key: m for m in first.metrics if m.counts}
-    # The two CI metrics the flaky-CI scenario makes bad are the worst of the eight teams.
-    assert counted["pipeline_failure_rate"].percentile == counted["flaky_rate"].percentile == 100
+    # The two CI metrics the flaky-CI scenario makes bad are among the two worst of the twelve teams
+    # (Analytics Engineering has flaky CI too).
+    assert counted["pipeline_failure_rate"].percentile >= 90 and counted["flaky_rate"].percentile >= 90
 
 
 @pytest.mark.parametrize("days", STANDARD_DAYS)

@@ -8,8 +8,10 @@ row per service repository, then simulates each service's history between
 - **changes**: pull requests opened in working hours (few at weekends, fewer
   over the new year), with one to five commits authored before opening, one
   to three reviews by teammates (the last one approves), a merge, a merge sha
-  and a long-tailed size; some are abandoned, some still open or waiting for a
-  first review; a few direct pushes to the default branch;
+  and a long-tailed size; some are abandoned (a few never reviewed, closed
+  after about ten days), some still open or waiting for a first review (the
+  history runs to the current hour, so the review queue looks live); a few
+  direct pushes to the default branch;
 - **deployments**: a release starts after a merge (or on a weekly release
   train) and ships every change merged since the previous one; some releases
   ship a configuration change alone (an empty change list); a staging

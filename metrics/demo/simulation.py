@@ -71,7 +71,8 @@ COMMIT_COUNTS = [1] * 35 + [2] * 25 + [3] * 18 + [4] * 12 + [5] * 10
 REVIEW_COUNTS = [1] * 55 + [2] * 30 + [3] * 15
 DIRECT_PUSHES = 0.02
 ABANDONED = 0.06  # closed without merging
-STALE = 0.01  # left open, never reviewed
+STALE = 0.01  # never reviewed, closed unmerged after about STALE_DAYS
+STALE_DAYS = 10
 WEEKEND = 0.06  # activity on Saturday and Sunday, relative to a working day
 HOLIDAY = 0.3  # 23 December to 1 January
 LIFECYCLE_ACTIVITY = {"deprecated": 0.2, "experimental": 0.5}
@@ -189,11 +190,14 @@ class _ServiceHistory:
     def simulate(self) -> None:
         rng, ctx = self.rng, self.ctx
         launched = int(self.service.created.timestamp()) // DAY
-        for day in range(max(ctx.first_day, launched), ctx.now // DAY):
+        # Up to now, today included when the history ends during the day (a live review queue).
+        for day in range(max(ctx.first_day, launched), -(-ctx.now // DAY)):
             index = day - ctx.first_day
             p = self.days[index]
             for _ in range(_poisson(rng, p.prs_per_day * self.activity * ctx.day_factors[index])):
-                self.changes.append(self.change(day * DAY + _OPENING[int(rng.random() * 1024)], p))
+                opened = day * DAY + _OPENING[int(rng.random() * 1024)]
+                if opened < ctx.now:
+                    self.changes.append(self.change(opened, p))
         self.release()
         self.quiet_incidents()
         for change in self.changes:
@@ -226,6 +230,10 @@ class _ServiceHistory:
 
         fate = rng.random()
         if fate < STALE:
+            # Nobody reviews it; its author closes it after a week or two, so only the newest linger.
+            closed = opened + _lognormal(rng, STALE_DAYS * DAY, 0.5)
+            if closed < now:
+                change.closed = closed
             return change
         # One to three teammates in turn; the last one approves.
         reviewers = self.teammates[change.author]

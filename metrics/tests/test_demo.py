@@ -445,7 +445,7 @@ def test_a_failed_run_is_rerun_on_the_same_sha(demo):
 # --- Teams that stand out ---------------------------------------------------------------------
 
 
-def test_the_named_teams_get_their_profiles_and_the_others_are_typical():
+def test_the_named_teams_get_their_profiles_and_the_others_follow_the_cycle():
     org = build_org(size=SIZES["small"], seed=1, now=NOW)
     profiles = team_profiles(org.teams)
     by_name = {team.name: profiles[team.slug].name for team in org.teams}
@@ -458,6 +458,10 @@ def test_the_named_teams_get_their_profiles_and_the_others_are_typical():
         "CI Infrastructure": "typical",
         "Observability": "typical",
         "Identity": "typical",
+        "Data Platform": "elite",
+        "Analytics Engineering": "flaky-ci",
+        "Machine Learning": "slow-reviews",
+        "Data Governance": "low",
     }
 
 

@@ -64,11 +64,12 @@ def test_the_flaky_ci_and_slow_review_teams_answer_lowest_on_their_blocker(org):
     scenarios = team_scenarios(org.teams)
     labels = set(Response.objects.filter(campaign=latest).values_list("label__slug", flat=True)) - {None}
     teams = [slug for slug in scenarios if slug in labels]
-    flaky = next(slug for slug in teams if scenarios[slug] == "flaky-ci")
-    slow = next(slug for slug in teams if scenarios[slug] == "slow-reviews")
     ci = {slug: _favourable(latest, slug, "ci_cd") for slug in teams}
     review = {slug: _favourable(latest, slug, "code_review") for slug in teams}
-    assert min(ci, key=ci.get) == flaky and ci[flaky] < 40
-    assert min(review, key=review.get) == slow and review[slow] < 40
+    # Each scenario recurs (Checkout and Analytics Engineering have flaky CI): its teams answer lowest.
+    flaky = sorted(ci, key=ci.get)[: sum(scenarios[slug] == "flaky-ci" for slug in teams)]
+    slow = sorted(review, key=review.get)[: sum(scenarios[slug] == "slow-reviews" for slug in teams)]
+    assert {scenarios[slug] for slug in flaky} == {"flaky-ci"} and all(ci[slug] < 40 for slug in flaky)
+    assert {scenarios[slug] for slug in slow} == {"slow-reviews"} and all(review[slug] < 40 for slug in slow)
     # Every team of the small organisation has at least k responses in the closed waves.
     assert all(Response.objects.filter(campaign=latest, label__slug=slug).count() >= latest.k for slug in teams)
