@@ -25,7 +25,8 @@ class Command(BaseCommand):
         "(then it does nothing) or --replace (then it first DELETES EVERYTHING in the catalog: all "
         "teams, people, memberships and services, whether demo or not, and rows that cascade from "
         "them; user accounts stay). People get no accounts: they are linked when they sign in via "
-        "SSO with their @demo.e360.dev email."
+        "SSO with their @demo.e360.dev email; in DEBUG the login page signs in as a demo developer, team lead "
+        "or organisation viewer in one click."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -44,7 +45,7 @@ class Command(BaseCommand):
             "--as-of",
             type=_date,
             default=None,
-            help="Day the generated history ends, YYYY-MM-DD (default: today, UTC).",
+            help="Day the generated history ends (at midnight UTC), YYYY-MM-DD (default: it runs to the current hour).",
         )
         parser.add_argument(
             "--catalog-only",
