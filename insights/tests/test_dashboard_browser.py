@@ -149,3 +149,29 @@ def test_a_custom_period_the_dashboard_cannot_show_says_why_in_place(
     # The refused request's 400 is the browser's console message, and the only problem allowed.
     assert page_problems.take("400")
     page_problems.assert_none()
+
+
+def test_an_org_viewer_in_no_team_sees_the_organisation_on_their_home_page(
+    page, page_problems, live_server, olga, delivered, closed
+):
+    """Issue 14, item 11: the organisation's delivery, sentiment and top bottlenecks, not "You are not a member of
+    any team"; at laptop and phone sizes."""
+    insights_refresh(days=90)
+    page.set_viewport_size(LAPTOP)
+    page.goto("/")
+    sign_in(page, "olga@example.com")
+    expect(page).to_have_url(f"{live_server.url}/")
+    summary = page.locator("#org-summary.org-summary")
+    expect(summary.get_by_role("heading", name="The organisation's delivery")).to_be_visible()
+    expect(summary.get_by_role("heading", name="Developer sentiment")).to_be_visible()
+    expect(summary.get_by_role("heading", name="Top bottlenecks")).to_be_visible()
+    expect(summary.get_by_role("heading", name="Deployment frequency")).to_be_visible()
+    expect(page.get_by_text("You are not a member of any team")).to_have_count(0)
+    for size, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        assert fits(page, viewport["width"]), f"the home page scrolls sideways ({size})"
+        assert axe_violations(page) == []
+        shoot(page, f"home-org-viewer-{size}.png")
+    summary.get_by_role("link", name="Open the organisation dashboard").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Organisation dashboard")
+    page_problems.assert_none()
