@@ -4,7 +4,10 @@ axe-core finds no serious or critical accessibility problem."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from e360.tests import conftest as browsers
@@ -18,8 +21,9 @@ from surveys.tests.test_results import org_viewer
 
 # The real-browser fixtures, and the refresh tests' hand-made organisation and readings, as this module's.
 browser, page, page_problems = browsers.browser, browsers.page, browsers.page_problems
-org = data.org
+org, closed = data.org, data.closed
 metrics_by_team = helpers.metrics_by_team
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -63,3 +67,51 @@ def test_a_lead_reads_a_team_s_bottlenecks(page, page_problems, live_server, org
     page.get_by_text("Evidence").first.click()
     expect(page.get_by_text("31%").first).to_be_visible()
     assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize(("size", "width", "height"), [("laptop", 1280, 800), ("phone", 390, 844)])
+def test_an_org_viewer_sees_which_teams_each_bottleneck_hits(
+    page, page_problems, live_server, org, closed, metrics_by_team, size, width, height
+):
+    """Issue 14, item 4: the org dashboard's top bottlenecks and the org bottleneck page name the teams they hit,
+    linked to their bottleneck page, and a team × dimension table of labels fits a phone (it scrolls inside its
+    card, the team column stays) with the labels in words. Screenshots land in var/screenshots/."""
+    metrics_by_team.update({"Payments": [helpers.readings(pipeline_failure_rate=(0.31, 120), flaky_rate=(0.2, 80))]})
+    services.insights_refresh(days=90)
+    org_viewer()
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto("/dashboard/")
+    sign_in(page, "olga@example.com")
+    expect(page).to_have_url(f"{live_server.url}/dashboard/")
+    top = page.locator("section", has=page.get_by_role("heading", name="Top bottlenecks"))
+    expect(top.get_by_text("Teams it hits, biggest first:").first).to_be_visible()
+    expect(top.get_by_role("link", name="Payments API").first).to_have_attribute(
+        "href", "/teams/pay-api/bottlenecks/?days=90"
+    )
+    assert axe_violations(page) == []
+    top.scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"org-dashboard-bottlenecks-{size}.png", full_page=False)
+
+    page.goto("/insights/bottlenecks/")
+    grid = page.get_by_role("region", name="Team × dimension labels")
+    expect(grid.get_by_role("columnheader", name="Satisfaction")).to_be_attached()
+    expect(grid.get_by_role("rowheader", name="Payments API")).to_be_visible()
+    # The page never scrolls sideways; on a phone the table scrolls inside its card, the team column fixed.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    team_cell = grid.get_by_role("rowheader", name="Payments API")
+    before = team_cell.bounding_box()
+    grid.evaluate("el => { el.scrollLeft = el.scrollWidth }")
+    assert team_cell.bounding_box()["x"] == pytest.approx(before["x"], abs=1)
+    if size == "phone":
+        assert grid.evaluate("el => el.scrollWidth > el.clientWidth")
+    grid.evaluate("el => { el.scrollLeft = 0 }")
+    assert axe_violations(page) == []
+    grid.scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / f"org-bottlenecks-grid-{size}.png", full_page=False)
+
+    team_cell.get_by_role("link").click()
+    expect(page).to_have_url(f"{live_server.url}/teams/pay-api/bottlenecks/?days=90")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Payments API: bottlenecks")
+    expect(page.get_by_text("The score is in points on one scale").first).to_be_visible()
+    page_problems.assert_none()
