@@ -13,6 +13,7 @@ from django.db.models import Count, Max, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.log import log_response
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
@@ -186,7 +187,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
             status = 503
     if status != 200:
         body["status"] = "unhealthy"
-    return JsonResponse(body, status=status)
+    response = JsonResponse(body, status=status)
+    if status == 503 and body["database"] == "ok" and last_seen is None:
+        # Every start-up answers this until the worker's first heartbeat (within a minute): expected, so a
+        # warning; Django would log any 503 as an error.
+        log_response(
+            "Service Unavailable: %s (no worker heartbeat yet)", request.path, response=response, level="warning"
+        )
+    return response
 
 
 @require_POST

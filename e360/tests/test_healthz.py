@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.db import DatabaseError
@@ -60,3 +61,34 @@ def test_the_heartbeat_schedule_is_created_by_migration(db):
 def test_it_needs_no_login_and_is_not_cached(client, db):
     response = client.get("/healthz")
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
+
+
+def test_the_start_up_503_before_the_first_heartbeat_is_a_warning_not_an_error(client, db, caplog):
+    with caplog.at_level(logging.INFO, logger="django.request"):
+        assert client.get("/healthz").status_code == 503
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert [(r.levelname, r.getMessage()) for r in records] == [
+        ("WARNING", "Service Unavailable: /healthz (no worker heartbeat yet)")
+    ]
+
+
+def test_a_stale_heartbeat_is_still_logged_as_an_error(client, db, caplog):
+    WorkerHeartbeat.objects.create(name="old", last_seen=timezone.now() - timedelta(hours=1))
+    with caplog.at_level(logging.INFO, logger="django.request"):
+        assert client.get("/healthz").status_code == 503
+    assert [r.levelname for r in caplog.records if r.name == "django.request"] == ["ERROR"]
+
+
+def test_the_development_server_logs_the_healthz_503_as_a_warning():
+    from e360.log import HealthzStartupIsAWarning
+
+    record = logging.LogRecord(
+        "django.server", logging.ERROR, "", 0, '"%s" %s %s', ("GET /healthz HTTP/1.1", "503", "98"), None
+    )
+    record.status_code = 503
+    assert HealthzStartupIsAWarning().filter(record) and record.levelname == "WARNING"
+    other = logging.LogRecord(
+        "django.server", logging.ERROR, "", 0, '"%s" %s %s', ("GET /teams/ HTTP/1.1", "500", "9"), None
+    )
+    other.status_code = 500
+    assert HealthzStartupIsAWarning().filter(other) and other.levelname == "ERROR"

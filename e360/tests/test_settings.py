@@ -79,9 +79,41 @@ def test_production_settings_pass_the_deployment_checks(tmp_path):
         EMAIL_HOST="smtp.example.com",
         EMAIL_HOST_USER="e360",
         EMAIL_HOST_PASSWORD="smtp-password",
+        SITE_URL="https://e360.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_deployment_checks_warn_when_emails_would_link_to_the_loopback_address(tmp_path):
+    result = _manage(
+        "check",
+        "--deploy",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'check.sqlite3'}",
+        DEBUG="0",
+        SECRET_KEY="x" * 60,
+        ALLOWED_HOSTS="e360.example.com",
+        SITE_URL="",
+    )
+    assert "e360.W001" in result.stdout + result.stderr
+    assert "SITE_URL is 'http://127.0.0.1:8000'" in result.stdout + result.stderr
+
+
+def _site_url(**environ: str) -> str:
+    code = "from django.conf import settings; print(settings.SITE_URL)"
+    result = _manage("shell", "--no-imports", "-c", code, DEBUG="1", **environ)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_site_url_follows_the_host_and_port_make_run_serves_on():
+    # `PORT=8201 make run` exports HOST and PORT: invitation links must point there, not to port 8000.
+    assert _site_url(HOST="127.0.0.1", PORT="8201", SITE_URL="") == "http://127.0.0.1:8201"
+    assert _site_url(HOST="", PORT="", SITE_URL="") == "http://127.0.0.1:8000"
+
+
+def test_an_explicit_site_url_wins_over_host_and_port():
+    assert _site_url(HOST="127.0.0.1", PORT="8201", SITE_URL="https://e360.example.com/") == "https://e360.example.com"
 
 
 def test_production_refuses_to_start_without_a_secret_key():
