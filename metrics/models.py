@@ -487,14 +487,10 @@ class Push(models.Model):
         ordering = ["-pushed_at"]
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="push_unique_per_source")]
         indexes = [models.Index(fields=["repository", "after_sha"])]
+        verbose_name_plural = "pushes"
 
     def __str__(self) -> str:
         return f"{self.repository} {self.branch} {self.before_sha[:7]}..{self.after_sha[:7]}"
-
-
-# The admin's plural ("pushes", not Django's "pushs"). Set on _meta rather than in Meta only because a Meta option
-# needs a migration (AlterModelOptions) and issue 14 had no metrics migration slot: move it into Meta with the next.
-Push._meta.verbose_name_plural = "pushes"
 
 
 # Rollup rows for what has no environment (incidents, pipelines, PR sizes) use this one.
