@@ -587,7 +587,7 @@ def demo_account_user(*, account: DemoAccount) -> User:
     """The user account of ``account``'s person, created on first use (no password: it signs in only
     through the DEBUG-only "sign in as" buttons) and linked to the person; an org viewer joins the
     Org viewers group."""
-    person = Person.objects.select_for_update().select_related("user").get(pk=account.person.pk)
+    person = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=account.person.pk)
     user = person.user
     if user is None:
         user = User.objects.filter(email__iexact=person.email).first()
