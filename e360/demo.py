@@ -113,8 +113,9 @@ Seeder = Callable[[DemoOrg], str]
 # The demo's story, shared by every app's seeder so that delivery figures and survey answers
 # agree: the small organisation's teams by name, every other team by position in ``org.teams``
 # (so the small organisation's Platform teams are typical, its Data teams repeat four scenarios,
-# and each scenario recurs about fifty times in the large one). Payments is elite, Checkout has flaky CI, Search reviews slowly,
-# Catalog releases weekly and fails often, Developer Tools improves over the history.
+# and each scenario recurs about fifty times in the large one). Payments is elite, Checkout has
+# flaky CI, Search reviews slowly, Catalog releases weekly and fails often, Developer Tools
+# improves over the history.
 NAMED_SCENARIOS = {
     "Payments": "elite",
     "Checkout": "flaky-ci",
