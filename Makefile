@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 # Interpreters tried in order; the first that runs and is >= 3.12 builds the virtualenv.
 PYTHON_CANDIDATES ?= $(PYTHON) python3.12 python3.13 python3.14 python3
 
-.PHONY: help venv run test lint format check-deploy bench vendor clean
+.PHONY: help venv run test test-deps chromium lint format check-deploy bench vendor clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -38,18 +38,49 @@ venv: $(VENV)/.installed ## Create the virtualenv and install e360 with its dev 
 	  '# Written once by make run; not committed. See the settings table in README.md.' 'DEBUG=1' > $@
 	@echo "Wrote .env (DEBUG=1) for local development."
 
+# In development, links in emails follow HOST and PORT; SITE_URL (environment or .env) wins (e360/settings.py).
+run: export HOST := $(HOST)
+run: export PORT := $(PORT)
 run: venv .env ## Migrate, load the demo organisation, start web server and worker on PORT
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
 	$(PY) manage.py seed_demo --if-empty
 	@$(PY) manage.py ensure_admin
-	@$(PY) manage.py qcluster & worker=$$!; \
+	@# Job control (set -m) puts the worker and the web server each in a process group of its own, with
+	@# SIGINT not ignored (a non-interactive shell ignores it in background jobs). On Ctrl-C the trap asks
+	@# both groups to stop (SIGTERM), gives them 5 s (the worker finishes the task it is running), then kills
+	@# what is left: tasks cut short are handed out again by the broker.
+	@set -m; \
+	$(PY) manage.py qcluster & worker=$$!; \
 	$(PY) manage.py runserver $(HOST):$(PORT) & web=$$!; \
-	trap 'kill $$worker $$web 2>/dev/null; wait' INT TERM EXIT; \
+	stop() { trap - INT TERM EXIT; kill -TERM -$$worker -$$web 2>/dev/null; \
+	  for _ in $$(seq 50); do kill -0 -$$worker 2>/dev/null || kill -0 -$$web 2>/dev/null || break; sleep 0.1; done; \
+	  kill -KILL -$$worker -$$web 2>/dev/null; wait 2>/dev/null; }; \
+	trap stop INT TERM EXIT; \
 	sleep 2; echo; echo "  e360 is running at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"; echo; \
 	wait -n
 
-test: venv ## Run the whole test suite (DATABASE_URL picks the database; SQLite by default)
+# The loopback OpenID provider and axe-core the tests use: npm ci once, again when a package-lock.json changes.
+TEST_NPM_DIRS := e360/tests/oidc_provider e360/tests/axe
+%/node_modules/.installed: %/package-lock.json
+	@command -v npm >/dev/null || { echo "The tests need Node.js and npm: install them (apt-get install -y nodejs npm) and run make again." >&2; exit 1; }
+	npm ci --prefix $* --no-audit --no-fund
+	@touch $@
+
+chromium: ## Install Chromium for the browser tests when /usr/bin/chromium is missing (root with apt), or say how
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  else \
+	    echo "The browser tests need Chromium at /usr/bin/chromium. Install it, then run make again:" >&2; \
+	    echo "  sudo apt-get install -y chromium" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test-deps: venv chromium $(TEST_NPM_DIRS:%=%/node_modules/.installed) ## What the tests need besides Python: npm packages, Chromium
+
+test: test-deps ## Run the whole test suite (DATABASE_URL picks the database; SQLite by default)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv ## Ruff (lint and format check) and a missing-migrations check
@@ -64,6 +95,7 @@ format: venv ## Format and fix what ruff can
 check-deploy: venv ## Django's deployment checks with production-like settings
 	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')} \
 	ALLOWED_HOSTS=$${ALLOWED_HOSTS:-e360.example.com} EMAIL_HOST=$${EMAIL_HOST:-smtp.example.com} \
+	SITE_URL=$${SITE_URL:-https://e360.example.com} \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/e360_bench
