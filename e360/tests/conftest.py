@@ -110,7 +110,7 @@ def oidc_provider(live_server, tmp_path_factory) -> Iterator[OIDCProvider]:
         pytest.fail("Node.js is needed for the SSO tests (apt-get install nodejs, or Node 20+).", pytrace=False)
     if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
         pytest.fail(
-            "The test OpenID provider is not installed: run `npm ci --prefix e360/tests/oidc_provider`.",
+            "The test OpenID provider is not installed: run `make test-deps` (npm ci in e360/tests/oidc_provider).",
             pytrace=False,
         )
     redirect_uri = f"{live_server.url}/accounts/oidc/{OIDC_PROVIDER_ID}/login/callback/"
@@ -175,7 +175,10 @@ def browser():
     both out of other modules' tests (and the subprocesses they start).
     """
     if not CHROMIUM.exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: run `apt-get install -y chromium`.", pytrace=False)
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: run `make test-deps` (as root) or `apt-get install -y chromium`.",
+            pytrace=False,
+        )
     from playwright.sync_api import sync_playwright
 
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
@@ -255,7 +258,7 @@ def axe_violations(tab) -> list[str]:
     axe is evaluated through the DevTools protocol, which the page's Content Security Policy does not
     govern, so the page is checked exactly as it is served (no ``bypass_csp``)."""
     if not AXE.exists():
-        pytest.fail(f"axe-core is missing at {AXE}: run `npm ci --prefix e360/tests/axe`.", pytrace=False)
+        pytest.fail(f"axe-core is missing at {AXE}: run `make test-deps` (npm ci in e360/tests/axe).", pytrace=False)
     tab.evaluate(AXE.read_text())
     result = tab.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
