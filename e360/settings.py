@@ -15,7 +15,10 @@ VAR_DIR = BASE_DIR / "var"
 load_env_file(BASE_DIR / ".env")
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", required=not DEBUG) or "insecure-development-key-do-not-use"
+# Without DEBUG the key is required, but only where something is signed: the web server refuses to start without
+# one (e360/wsgi.py), Django refuses any use of an empty key, and `check --deploy` flags it; commands that sign
+# nothing (makemigrations, migrate, check) run without it.
+SECRET_KEY = env_str("SECRET_KEY") or ("insecure-development-key-do-not-use" if DEBUG else "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_NAME = env_str("SITE_NAME", "e360")

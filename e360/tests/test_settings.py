@@ -117,9 +117,36 @@ def test_an_explicit_site_url_wins_over_host_and_port():
 
 
 def test_production_refuses_to_start_without_a_secret_key():
-    result = _manage("check", DEBUG="0", SECRET_KEY="")
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    result = subprocess.run(
+        [sys.executable, "-c", "import e360.wsgi"],
+        cwd=ROOT,
+        env={**clean, "DEBUG": "0", "ALLOWED_HOSTS": "e360.example.com"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "SECRET_KEY environment variable is required" in result.stderr
+
+
+def test_commands_that_sign_nothing_run_without_a_secret_key(tmp_path):
+    result = _manage(
+        "makemigrations", "--check", "--dry-run", DATABASE_URL=f"sqlite:///{tmp_path / 'm.sqlite3'}", DEBUG="0"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
+
+
+def test_the_deploy_checks_flag_a_missing_secret_key(tmp_path):
+    result = _manage(
+        "check",
+        "--deploy",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'check.sqlite3'}",
+        DEBUG="0",
+        ALLOWED_HOSTS="x.example",
+    )
+    assert "security.W009" in result.stdout + result.stderr
 
 
 def test_the_content_security_policy_is_strict(client, db):
