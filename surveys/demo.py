@@ -12,8 +12,10 @@ the pool moves (``services.pool_move``): in shuffled batches, and all of them at
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -39,7 +41,8 @@ SHIFTS: dict[str, dict[str, float]] = {
 }
 # The improving teams' shifts shrink by wave (1, 2, 3): their delivery improves over the history too.
 IMPROVING = (1.0, 0.55, 0.15)
-PARTICIPATION = {"closed": (0.75, 0.92), "open": (0.35, 0.55)}
+PARTICIPATION = {"closed": 0.85, "open": 0.45}
+SKIP = 0.04  # a person leaves an optional question blank this often
 # The small organisation's teams have five to ten people: k = 3 (the lowest allowed) lets its
 # teams be reported on; the large one keeps the default.
 K_FOR_SIZE = {"small": 3}
@@ -86,12 +89,13 @@ def seed(org: DemoOrg) -> str:
         reminder_days=[3, 7],
         k=K_FOR_SIZE.get(org.size.name, DEFAULT_K),
     )
+    habits: dict[int, Habit] = {}
     counts = []
     for wave in (1, 2, 3):
         services.campaign_open(campaign_id=campaign.pk, now=campaign.opens_at)
         campaign.refresh_from_db()
         closing = campaign.closes_at <= org.now
-        counts.append(_answer(campaign, wave, scenarios, rng, closed=closing))
+        counts.append(_answer(campaign, wave, scenarios, habits, rng, closed=closing))
         if not closing:
             break
         campaign = services.campaign_close(campaign_id=campaign.pk, now=campaign.closes_at)
@@ -100,16 +104,48 @@ def seed(org: DemoOrg) -> str:
     return f"{len(counts)} waves of the Developer experience survey ({', '.join(map(str, counts))} responses)"
 
 
-def _answer(campaign: Campaign, wave: int, scenarios: dict[str, str], rng: random.Random, *, closed: bool) -> int:
-    """Answer the wave for a share of its invitees, as the form would. Nobody is emailed, nor
-    reminded later: demo people have made-up addresses."""
+@dataclasses.dataclass(frozen=True)
+class Habit:
+    """How a demo person answers, drawn at their first wave and kept: the same people answer each closed wave and
+    leave the same questions blank, so wave-to-wave changes pass the cross-wave rules (``anonymity.wave_change``,
+    ``published.hidden_changes``) as a steady team's would."""
+
+    willing: float  # answers a wave whose participation rate is above this
+    skips: frozenset[str]  # the optional questions' keys left blank
+
+
+def _habit(habits: dict[int, Habit], person_id: int, questions: list[Question], rng: random.Random) -> Habit:
+    if person_id not in habits:
+        habits[person_id] = Habit(rng.random(), frozenset(q.key for q in questions if rng.random() < SKIP))
+    return habits[person_id]
+
+
+def _answer(
+    campaign: Campaign,
+    wave: int,
+    scenarios: dict[str, str],
+    habits: dict[int, Habit],
+    rng: random.Random,
+    *,
+    closed: bool,
+) -> int:
+    """Answer the wave for the invitees whose habit is to answer at this wave's participation rate, as the form
+    would. Nobody is emailed, nor reminded later: demo people have made-up addresses."""
     Invitation.objects.filter(campaign=campaign).update(
         emailed_at=campaign.opens_at, reminders_sent=len(campaign.reminder_days)
     )
-    low, high = PARTICIPATION["closed" if closed else "open"]
-    rate = rng.uniform(low, high)
-    invitations = [i for i in campaign.invitations.select_related("team").order_by("pk") if rng.random() < rate]
-    return answer_invitations(campaign, invitations, scenarios, rng, wave=wave)
+    questions = _questions(campaign)
+    rate = PARTICIPATION["closed" if closed else "open"]
+    invitations = [
+        i
+        for i in campaign.invitations.select_related("team").order_by("pk")
+        if _habit(habits, i.person_id, questions, rng).willing < rate
+    ]
+    return answer_invitations(campaign, invitations, scenarios, rng, wave=wave, habits=habits)
+
+
+def _questions(campaign: Campaign) -> list[Question]:
+    return list(Question.objects.filter(version=campaign.version).order_by("position"))
 
 
 def answer_invitations(
@@ -119,17 +155,26 @@ def answer_invitations(
     rng: random.Random,
     *,
     wave: int = 3,
+    habits: dict[int, Habit] | None = None,
 ) -> int:
     """One set of answers per invitation, drawn from its team's scenario and pooled in bulk, as the form would
     pool them; each invitation gets the flag and a day of the wave. The pool moves into responses as submits move
-    it (``services.pool_move``), and at closing. Returns how many."""
-    questions = list(Question.objects.filter(version=campaign.version).order_by("position"))
+    it (``services.pool_move``), and at closing. ``habits`` carries each person's habit from wave to wave. Returns
+    how many."""
+    questions = _questions(campaign)
+    habits = {} if habits is None else habits
+    quota = _Quota(rng)
     last_day = min(campaign.closes_at, campaign.opens_at + timedelta(days=WAVE_DAYS))
     pooled: list[PooledResponse] = []
     days: dict[date, list[int]] = defaultdict(list)
     for invitation in invitations:
         scenario = scenarios.get(invitation.team.slug, "typical") if invitation.team else "typical"
-        drawn = {q.pk: value for q in questions if (value := _draw(q, scenario, wave, rng)) is not None}
+        skips = _habit(habits, invitation.person_id, questions, rng).skips
+        drawn = {
+            q.pk: value
+            for q in questions
+            if (value := _draw(q, scenario, wave, rng, skips, quota.dealer(invitation.team_id, q.pk))) is not None
+        }
         pooled.append(services.pool_entry(campaign_id=campaign.pk, label_id=invitation.label_id, answers=drawn))
         moment = campaign.opens_at + (last_day - campaign.opens_at) * rng.random() ** 2  # most answer early
         days[moment.date()].append(invitation.pk)
@@ -141,16 +186,41 @@ def answer_invitations(
     return len(pooled)
 
 
-def _draw(question: Question, scenario: str, wave: int, rng: random.Random) -> services.AnswerValue | None:
-    skipped = rng.random() < 0.04  # drawn for every question, so that marking one required changes no other draw
-    if skipped and not question.required:
+class _Quota:
+    """Favourable answers dealt per team and question as evenly as the scenario's rate allows: a running remainder,
+    started at random, gives each team about rate × answers of them. With five to ten people in a team, independent
+    draws would often turn a team's story around by chance (a typical dimension below the one its scenario
+    lowers)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.owed: dict[tuple[int | None, int], float] = {}
+
+    def dealer(self, team_id: int | None, question_id: int) -> Callable[[float], bool]:
+        def good(rate: float) -> bool:
+            owed = self.owed.get((team_id, question_id), self.rng.random()) + rate
+            self.owed[(team_id, question_id)] = owed - 1 if owed >= 1 else owed
+            return owed >= 1
+
+        return good
+
+
+def _draw(
+    question: Question,
+    scenario: str,
+    wave: int,
+    rng: random.Random,
+    skips: frozenset[str],
+    favourable_dealt: Callable[[float], bool],
+) -> services.AnswerValue | None:
+    if question.key in skips and not question.required:
         return None
     shift = SHIFTS.get(scenario, {}).get(question.dimension, 0.0)
     if scenario == "improving":
         shift *= IMPROVING[wave - 1]
     favourable = min(max(BASE + shift + rng.uniform(-0.05, 0.05), 0.03), 0.97)
     if question.kind in (Kind.AGREEMENT, Kind.FREQUENCY):
-        good = rng.random() < favourable
+        good = favourable_dealt(favourable)
         value = rng.choice((4, 4, 5)) if good else rng.choice((1, 2, 2, 3, 3, 3))
         return services.AnswerValue(number=6 - value if question.reverse_coded else value)
     if question.kind == Kind.ENPS:
