@@ -395,6 +395,9 @@ def test_the_small_demo_has_figures_on_the_correlations_page_and_a_live_review_q
     figures = re.findall(r"ρ = −?\d\.\d\d", body)
     assert len(figures) >= 3  # the chosen pair and others in the table of all pairs
     assert "n = 1" in body  # ten teams or more answered and delivered
+    # The within-team change between the two closed waves has figures for most pairs (people answer every wave).
+    assert "Within-team change: each team's change from wave 1 to wave 2" in body
+    assert body.count("too few teams to tell") <= 3
 
     queue = review_queue(Area.organisation(), demo_now(date.fromisoformat(AS_OF)))
     assert sum(1 for n in queue.totals if n) >= 3  # open pull requests of several ages
