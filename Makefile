@@ -67,12 +67,15 @@ TEST_NPM_DIRS := e360/tests/oidc_provider e360/tests/axe
 	npm ci --prefix $* --no-audit --no-fund
 	@touch $@
 
+# Where the browser tests look for Chromium, and the apt-get that installs it (both overridable: the Makefile's tests).
+CHROMIUM ?= /usr/bin/chromium
+APT_GET ?= apt-get
 chromium: ## Install Chromium for the browser tests when /usr/bin/chromium is missing (root with apt), or say how
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v $(APT_GET) >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive $(APT_GET) update && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y chromium; \
 	  else \
-	    echo "The browser tests need Chromium at /usr/bin/chromium. Install it, then run make again:" >&2; \
+	    echo "The browser tests need Chromium at $(CHROMIUM). Install it, then run make again:" >&2; \
 	    echo "  sudo apt-get install -y chromium" >&2; \
 	    exit 1; \
 	  fi; \
