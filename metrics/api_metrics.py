@@ -21,7 +21,7 @@ from metrics.schemas import ErrorOut, ServiceSlug, ValidationErrorOut
 from metrics.scope import Scope, service_scope, team_scope
 from metrics.selectors import Figures
 
-router = Router(tags=["metrics"])
+router = Router(tags=["DORA metrics"])
 MAX_DAYS = 731
 
 

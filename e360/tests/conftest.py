@@ -252,8 +252,8 @@ AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_BLOCKING = ("serious", "critical")
 
 
-def axe_violations(tab) -> list[str]:
-    """The serious and critical accessibility violations axe-core finds on the tab's page, one line each.
+def axe_violations(tab, impacts: tuple[str, ...] = AXE_BLOCKING) -> list[str]:
+    """The accessibility violations of ``impacts`` (serious and critical) axe-core finds on the tab's page, one each.
 
     axe is evaluated through the DevTools protocol, which the page's Content Security Policy does not
     govern, so the page is checked exactly as it is served (no ``bypass_csp``)."""
@@ -264,5 +264,5 @@ def axe_violations(tab) -> list[str]:
     return [
         f"{v['impact']}: {v['id']} ({v['help']}) at {', '.join(str(n['target']) for n in v['nodes'][:3])}"
         for v in result["violations"]
-        if v["impact"] in AXE_BLOCKING
+        if v["impact"] in impacts
     ]

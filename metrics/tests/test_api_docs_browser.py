@@ -18,6 +18,8 @@ from metrics.tests.factories import DeploymentFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+# Moderate findings too; not the minor aria-allowed-role that api-docs.js's region role on Swagger's <main> brings.
+FROM_MODERATE = ("moderate", "serious", "critical")
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
@@ -62,13 +64,15 @@ def test_a_token_holder_tries_a_request_from_the_docs(page, page_problems, sourc
 
 @pytest.mark.parametrize(("size", "width", "height"), [("laptop", 1280, 800), ("phone", 390, 844)])
 def test_the_docs_carry_the_portal_s_header_and_pass_axe(page, page_problems, live_server, size, width, height):
-    """Issue 14, item 11: the portal's header on the API reference, and axe-core finds no serious or critical
-    violation, as loaded and with an operation open (its parameters, responses, media type and example)."""
+    """Issue 14, item 11: the portal's header on the API reference, and axe-core finds no violation from moderate up
+    (Swagger UI's second <main>, its headings from level 1 to 3), as loaded and with an operation open (its
+    parameters, responses, media type and example)."""
     page.set_viewport_size({"width": width, "height": height})
     page.goto("/api/v1/docs")
     expect(page.get_by_role("banner").get_by_role("link", name="e360", exact=True)).to_have_attribute("href", "/")
     expect(page.get_by_role("heading", name=re.compile(r"^e360 API"))).to_be_visible()
-    assert axe_violations(page) == []
+    expect(page.locator("#operations-Deployments-deployment_list")).to_be_visible()
+    assert axe_violations(page, FROM_MODERATE) == []
 
     operation = page.locator("#operations-Deployments-deployment_list")
     operation.locator(".opblock-summary-control").click()
@@ -79,7 +83,7 @@ def test_the_docs_carry_the_portal_s_header_and_pass_axe(page, page_problems, li
         "selects => selects.map(s => s.labels.length ? s.labels[0].textContent : s.getAttribute('aria-label'))"
     )
     assert names and all(names), names
-    assert axe_violations(page) == []
+    assert axe_violations(page, FROM_MODERATE) == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"api-docs-{size}.png", full_page=True)
     page_problems.assert_none()

@@ -7,9 +7,19 @@
   window.SwaggerUIBundle(settings);
 
   // What Swagger UI leaves unreachable to assistive technology, mended as it renders: the media type pickers
-  // have no label, and an example too wide for its box scrolls but cannot be reached with the keyboard.
+  // have no label, an example too wide for its box scrolls but cannot be reached with the keyboard, its list of
+  // operations is a second <main> inside the page's (a region instead: axe still calls that role on <main> a minor
+  // best-practice finding), and its headings skip level 2 (h1, then h3 to h6: each is announced one level up).
   const root = document.getElementById("swagger-ui");
   function mend() {
+    root.querySelectorAll("main:not([role])").forEach(function (main) {
+      main.setAttribute("role", "region");
+      main.setAttribute("aria-label", "Operations");
+    });
+    root.querySelectorAll("h3:not([aria-level]), h4:not([aria-level]), h5:not([aria-level]), h6:not([aria-level])")
+      .forEach(function (heading) {
+        heading.setAttribute("aria-level", String(Number(heading.tagName.charAt(1)) - 1));
+      });
     root.querySelectorAll("select").forEach(function (select) {
       if (select.labels.length || select.hasAttribute("aria-label")) return;
       const responses = select.closest(".response-control-media-type, .responses-inner");
