@@ -247,17 +247,8 @@ def service_refresh(*, service_id: int, since: datetime | None = None, teams: bo
         loaded.deployment_recs, loaded.change_recs, loaded.incident_recs, profile, commit_ranges=ranges
     )
     linked = _relink(loaded, facts, profile)
-    rolled = rollups.service_write(
-        service_id=service.id,
-        owner_id=service.owner_id,
-        deployments=loaded.deployment_recs,
-        changes=loaded.change_recs,
-        incidents=loaded.incident_recs,
-        runs=loaded.run_recs,
-        facts=facts,
-        profile=profile,
-        update_teams=teams,  # ``rebuild`` recomputes team rollups once, after every service
-    )
+    # ``rebuild`` recomputes team rollups once, after every service.
+    rolled = rollups.service_write(service, loaded, facts, profile, update_teams=teams)
     elapsed = time.perf_counter() - started
     after = f" after data from {since:%Y-%m-%d %H:%M}" if since else ""
     summary = f"{service.slug}{after}: {linked} records re-linked, {rolled} rollup rows written in {elapsed:.2f} s"

@@ -19,8 +19,7 @@ team after a rebuild of every service.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
+from e360.models import Service
 from metrics import definitions as d
 from metrics.rollups import coverage, days, teams, workflows
 from metrics.rollups.coverage import Holders, Holding
@@ -43,16 +42,7 @@ __all__ = [
 
 
 def service_write(
-    *,
-    service_id: int,
-    owner_id: int,
-    deployments: Iterable[d.DeploymentRec],
-    changes: Iterable[d.ChangeRec],
-    incidents: Iterable[d.IncidentRec],
-    runs: Sequence[d.PipelineRunRec],
-    facts: d.DeliveryFacts,
-    profile: d.Profile,
-    update_teams: bool = True,
+    service: Service, records: days.Records, facts: d.DeliveryFacts, profile: d.Profile, *, update_teams: bool = True
 ) -> int:
     """Write a service's rollups from all its records and their facts; returns the rows written.
 
@@ -61,10 +51,10 @@ def service_write(
     end), the change in its day rows added to every team that counts it. Run it in the transaction
     that holds the service's row lock.
     """
-    rows = days.service_rows(deployments, changes, incidents, runs, facts, profile)
-    written, before = days.write(service_id, rows)
-    written += workflows.write(service_id, runs, profile)
+    rows = days.service_rows(records, facts, profile)
+    written, before = days.write(service.id, rows)
+    written += workflows.write(service.id, records.run_recs, profile)
     if update_teams:
-        team_ids, counted = coverage.counting_teams(service_id, owner_id)
+        team_ids, counted = coverage.counting_teams(service.id, service.owner_id)
         teams.apply_delta(teams.service_delta(before if counted else {}, rows), team_ids)
     return written

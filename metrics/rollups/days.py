@@ -9,8 +9,9 @@ are exact.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from metrics import definitions as d
 from metrics.models import COUNT_FIELDS, LIST_FIELDS, SERVICE_WIDE, DailyRollup
@@ -22,14 +23,20 @@ def _seconds(value: timedelta | None) -> float | None:
     return None if value is None else round(value.total_seconds(), 3)
 
 
-def service_rows(
-    deployments: Iterable[d.DeploymentRec],
-    changes: Iterable[d.ChangeRec],
-    incidents: Iterable[d.IncidentRec],
-    runs: Sequence[d.PipelineRunRec],
-    facts: d.DeliveryFacts,
-    profile: d.Profile,
-) -> Rows:
+class Records(Protocol):
+    """All of a service's records as the definitions' records (``metrics.refresh.Loaded`` is one)."""
+
+    @property
+    def deployment_recs(self) -> Sequence[d.DeploymentRec]: ...
+    @property
+    def change_recs(self) -> Sequence[d.ChangeRec]: ...
+    @property
+    def incident_recs(self) -> Sequence[d.IncidentRec]: ...
+    @property
+    def run_recs(self) -> Sequence[d.PipelineRunRec]: ...
+
+
+def service_rows(records: Records, facts: d.DeliveryFacts, profile: d.Profile) -> Rows:
     """Every rollup row of a service, from all its records and their facts, keyed by (environment, org-zone day)."""
     rows: Rows = defaultdict(lambda: {**dict.fromkeys(COUNT_FIELDS, 0), **{name: [] for name in LIST_FIELDS}})
 
@@ -37,7 +44,7 @@ def service_rows(
         return rows[(environment, d.bucket_day(moment, profile))]
 
     environment_of = {}
-    for rec in deployments:
+    for rec in records.deployment_recs:
         environment_of[rec.id] = rec.environment
         if d.is_production_deployment(rec, profile):
             r = row(rec.environment, rec.finished_at)
@@ -67,23 +74,23 @@ def service_rows(
             row(environment_of[failure.deployment_id], failure.recovered_at)["recovery_times"].append(
                 _seconds(failure.recovery_time)
             )
-    for incident in incidents:
+    for incident in records.incident_recs:
         r = row(SERVICE_WIDE, incident.started_at)
         r["incidents"] += 1
         r["incidents_linked"] += incident.id in facts.incident_links
         if incident.resolved_at is not None and (restore := d.span(incident.started_at, incident.resolved_at)):
             row(SERVICE_WIDE, incident.resolved_at)["restore_times"].append(_seconds(restore))
-    for run, passed in d.judged_runs(runs):
+    for run, passed in d.judged_runs(records.run_recs):
         r = row(SERVICE_WIDE, run.finished_at)
         r["pipeline_runs"] += 1
         r["pipeline_failures"] += not passed
         if (seconds := _seconds(d.run_duration(run))) is not None:
             r["pipeline_durations"].append(seconds)
-    for build in d.commit_builds(runs):
+    for build in d.commit_builds(records.run_recs):
         r = row(SERVICE_WIDE, build.first_finished_at)
         r["pipeline_commits"] += 1
         r["pipeline_flaky_commits"] += build.flaky
-    for change in changes:
+    for change in records.change_recs:
         if change.merged_at is None or change.is_direct_push:
             continue
         r = row(SERVICE_WIDE, change.merged_at)
