@@ -17,10 +17,14 @@ distributions. Rows are kept in step two ways:
   every minute, so a catalog change shows in team figures within a minute.
 
 ``rebuild`` recomputes every team. ``read_days`` reads a window's rows of whole subtrees
-(``Figures`` merges them with the day rows of other services). Counts are exact sums. A distribution is kept
-exactly while a day holds up to ``EXACT_LIMIT`` values of it (a team's or a group's
-day), as a histogram beyond (a large group's or the organisation's): percentiles
-read from histograms are within 1% of the exact ones.
+(``Figures`` merges them with the day rows of other services). Counts are exact sums. A
+distribution is kept exactly while a day holds up to ``EXACT_LIMIT`` values of it (a team's or a
+group's day), as a histogram beyond (a large group's or the organisation's): percentiles read
+from histograms are within 1% of the exact ones.
+
+Migrations 0007 and 0015 run ``rebuild`` and ``build_weeks`` with their historical models
+(``apps``); that, the missing-week-rows branch of ``_recompute`` and ``build_weeks`` itself are
+there for them only, and go with a reset of the migrations.
 """
 
 from __future__ import annotations
@@ -243,7 +247,7 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
 
     try:
         WeekRollup = apps.get_model("metrics", "TeamWeekRollup")
-    except LookupError:  # a migration from before week rows (the one that adds them builds them)
+    except LookupError:  # migration 0007, before week rows (0015, which adds them, builds them)
         WeekRollup = None
     depth = {team: len(lineage(team, parent_of)) for team in affected}
     written = 0
