@@ -20,12 +20,11 @@ from functools import cached_property
 from django.db.models import Count, Q
 
 from metrics import definitions as d
-from metrics.models import COUNT_FIELDS, Deployment, PullRequest
+from metrics.models import COUNT_FIELDS, Deployment, PullRequest, Source
 from metrics.rollups import days as service_days
 from metrics.rollups import teams
 from metrics.rollups.coverage import Holding
 from metrics.scope import in_services
-from metrics.selectors import last_events
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,9 @@ class Figures:
 
     @cached_property
     def last_events(self) -> dict[str, datetime]:
-        return last_events()
+        """When each active source last sent us something (set on every accepted write)."""
+        sources = Source.objects.filter(is_active=True, last_event_at__isnull=False)
+        return dict(sources.values_list("name", "last_event_at"))
 
     def summary(self, window: d.Window) -> d.DoraSummary:
         """The same ``DoraSummary`` that ``definitions.dora_summary`` computes from raw rows.
