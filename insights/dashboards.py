@@ -2,7 +2,7 @@
 delivery figures of the organisation or a team with a weekly sparkline per tile, and the teams a viewer
 may pick.
 
-Delivery figures come from rollups only, through ``metrics.selectors.Figures`` (the delivery pages'
+Delivery figures come from rollups only, through ``metrics.rollups.Figures`` (the delivery pages'
 reader), so a dashboard shows exactly what the delivery page of the same scope and period shows, and its
 cost follows the window, never the number of teams, services or deployments. Survey and bottleneck figures
 come from ``insights.selectors`` (stored results only).
@@ -18,12 +18,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from e360 import access
-from e360.models import Team, User, team_path
+from e360.models import User, team_path
 from insights import engine, selectors
 from metrics import definitions as d
 from metrics import display
+from metrics.rollups import HEADLINE_DISTRIBUTIONS, Figures, Holders
 from metrics.scope import Scope, reading_profile
-from metrics.selectors import HEADLINE_DISTRIBUTIONS, Figures
 
 # The periods offered, longest a year: those insight results are precomputed for.
 PERIODS: tuple[int, ...] = selectors.STANDARD_DAYS
@@ -127,21 +127,14 @@ TEAM_DISTRIBUTIONS = (*HEADLINE_DISTRIBUTIONS, "coding_times", "pickup_times", "
 def org_figures(period: Period, *, now: datetime) -> Figures:
     """Figures of every service: the team rollups of the roots of the team tree, which hold them all
     (every service has an owner), with no service filter on the raw rows read."""
-    roots = list(Team.objects.filter(parent__isnull=True).order_by("id").values_list("id", flat=True))
     return Figures(
-        None,
-        [period.window],
-        reading_profile(),
-        now=now,
-        rollups=(roots, ()),
-        compared=period.previous,
-        distributions=ORG_DISTRIBUTIONS,
+        Holders.organisation(), [period.window], now=now, compared=period.previous, distributions=ORG_DISTRIBUTIONS
     )
 
 
 def scope_figures(scope: Scope, period: Period, *, now: datetime) -> Figures:
     """A team's figures, read as its delivery page reads them (of the distributions, the dashboard's)."""
-    return Figures.of_scope(scope, [period.window], now=now, compared=period.previous, distributions=TEAM_DISTRIBUTIONS)
+    return Figures(scope, [period.window], now=now, compared=period.previous, distributions=TEAM_DISTRIBUTIONS)
 
 
 @dataclass(frozen=True)

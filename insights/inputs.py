@@ -1,7 +1,7 @@
 """What the insights engine is fed: each team's mapped metric values, read from rollups, and its sentiment, read
 from the survey figures the anonymity rules let out (``surveys.published.group_scores``).
 
-Nothing here recomputes a metric or a score. Metric values come from ``metrics.selectors.Figures`` over the team's
+Nothing here recomputes a metric or a score. Metric values come from ``metrics.rollups.Figures`` over the team's
 scope (``metrics.scope.team_scope(team, None)``: the team and every team below it), the same summary the team's
 delivery page shows; sentiment comes from stored ``GroupScore`` rows, shown cells only.
 
@@ -23,8 +23,8 @@ from e360.models import Membership, Team
 from insights import engine
 from metrics import definitions as d
 from metrics import display
+from metrics.rollups import Figures
 from metrics.scope import team_scope
-from metrics.selectors import Figures
 from surveys import anonymity, published
 from surveys.anonymity import ORG, Cell
 from surveys.models import LIKERT_KINDS, Campaign, Dimension, GroupScore, Question
@@ -171,7 +171,7 @@ def team_readings(team: Team, windows: Iterable[d.Window], *, now: datetime) -> 
     """
     windows = list(windows)
     scope = team_scope(team, None)
-    figures = Figures.of_scope(scope, windows, now=now)
+    figures = Figures(scope, windows, now=now)
     return [readings(figures.summary(w)) for w in windows]
 
 

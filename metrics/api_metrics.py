@@ -17,9 +17,9 @@ from ninja.errors import ValidationError
 
 from e360.models import Service, Team
 from metrics import definitions as d
+from metrics.rollups import Figures
 from metrics.schemas import ErrorOut, ServiceSlug, ValidationErrorOut
 from metrics.scope import Scope, service_scope, team_scope
-from metrics.selectors import Figures
 
 router = Router(tags=["DORA metrics"])
 MAX_DAYS = 731
@@ -167,7 +167,7 @@ def dora(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any]:
     profile = d.Profile.default(time_zone=scope.profile.time_zone, bands_year=query.bands)
     window = _window(query, profile)
     previous_window = d.previous_window(window, profile)
-    figures = Figures.of_scope(scope, [window], profile, compared=previous_window)
+    figures = Figures(scope, [window], profile, compared=previous_window)
     current, previous = figures.summary(window), figures.summary(previous_window)
     return {"scope": {"kind": scope.kind, "slug": scope.slug, "services": len(scope.services)}} | summary_json(
         current, previous
@@ -183,5 +183,5 @@ def dora_weekly(request: HttpRequest, query: Query[ScopeQuery]) -> dict[str, Any
     window = _window(query, scope.profile)
     return {
         "scope": {"kind": scope.kind, "slug": scope.slug, "services": len(scope.services)},
-        "weeks": Figures.of_scope(scope, [window]).weekly(window),
+        "weeks": Figures(scope, [window]).weekly(window),
     }

@@ -267,7 +267,7 @@ def change_times(
 
 
 def weekly_chart(series: list[dict], window: d.Window, profile: d.Profile) -> dict:
-    """``selectors.Figures.weekly`` turned into what ``static/metrics/dora-charts.js`` draws:
+    """``rollups.Figures.weekly`` turned into what ``static/metrics/dora-charts.js`` draws:
     one label per week ("5 May", "28 Apr*" when the week is cut by the window's edges) and one
     list per dataset. Hours stay hours; the script picks days when the values are long."""
     first_day = d.bucket_day(window.start, profile)

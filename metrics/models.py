@@ -545,7 +545,8 @@ class RollupCounts(models.Model):
 
 
 class DailyRollup(RollupCounts):
-    """Per service, environment and org-time-zone day: what pages and the metrics API read.
+    """Per service, environment and org-time-zone day: what pages and the metrics API read
+    (``metrics.rollups.days`` writes and reads them).
 
     Distributions are stored as sorted lists of seconds, so percentiles computed
     from rollups are exact, and merging days is concatenation. They share one JSON
@@ -582,7 +583,7 @@ class TeamRollup(RollupCounts):
     A team or the whole organisation reads one row per day and kind, however many
     services it holds. Counts are exact sums. Distributions are log-bucketed
     histograms (``metrics.definitions.histogram``): percentiles read from them are
-    within 1% of the exact ones. ``metrics.team_rollups`` keeps the rows in step
+    within 1% of the exact ones. ``metrics.rollups.teams`` keeps the rows in step
     with the service rollups and the team tree.
     """
 
@@ -626,7 +627,7 @@ class TeamWeekRollup(models.Model):
 class RolledUpService(models.Model):
     """Which teams' rollups count a service: its owner and the owner's ancestors when last synced.
 
-    ``metrics.team_rollups.sync`` compares this with the catalog to find the teams
+    ``metrics.rollups.teams.sync`` compares this with the catalog to find the teams
     to recompute after a service changes team, a team moves or a service is deleted
     (so ``service_id`` is a plain number: it outlives the service).
     """
@@ -640,7 +641,7 @@ class RolledUpService(models.Model):
 
 class WorkflowPeriodRollup(models.Model):
     """A service's CI workflow over one of the pipelines page's periods: the last ``days`` org-zone
-    days up to ``day``, of today and tomorrow (``metrics.workflow_rollups``).
+    days up to ``day``, of today and tomorrow (``metrics.rollups.workflows``).
 
     A window's per-workflow figures are a percentile each over all its runs, which no sum of day
     rows gives, and an organisation's 180 days of day rows are a third to a half as many as its
@@ -673,7 +674,8 @@ class WorkflowPeriodRollup(models.Model):
 
 class WorkflowRollupCoverage(models.Model):
     """The days whose ``WorkflowPeriodRollup`` rows of a service are in step with its runs: those its
-    last refresh (or the schedule) wrote. A page whose day is outside reads the service's runs."""
+    last refresh (or the schedule) wrote (``metrics.rollups.coverage``). A page whose day is outside
+    reads the service's runs."""
 
     service = models.OneToOneField(Service, models.CASCADE, primary_key=True, related_name="+")
     first_day = models.DateField()

@@ -5,11 +5,11 @@ or the whole organisation.
   owning team and waiting-time bucket (``definitions.review_queue``) in one aggregate over the
   ``pr_unattended`` partial index, and listed oldest first a page at a time.
 - **Pipeline reliability**: the failure and flaky rates and run durations of a window come from
-  the rollups (``selectors.Figures``, filled by ``definitions.pipeline``), so they are the figures
+  the rollups (``rollups.Figures``, filled by ``definitions.pipeline``), so they are the figures
   the delivery pages and the insights read; per workflow (the slowest, and those that may be
-  failing now) from ``WorkflowPeriodRollup``, one row per workflow of the window's period
-  (``metrics.workflow_rollups``), sorted and counted by the database; then the failing
-  workflows' latest runs, which ``definitions.failing_workflows`` judges.
+  failing now) from ``rollups.per_workflow`` (one row per workflow of the window's period,
+  sorted and counted by the database, or the runs where those rows are not in step); then the
+  failing workflows' latest runs, which ``definitions.failing_workflows`` judges.
 
 Every query is bounded by the scope's services and the window (or, for the queue, by the
 pull requests still waiting): its cost never grows with the length of history, and a page
@@ -20,21 +20,21 @@ while some service's workflow rollups are not in step for the day, to read its r
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Literal
 
-from django.db.models import Count, F, Min, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Min, Q, QuerySet
 
 from e360.models import Service, Team
 from metrics import definitions as d
-from metrics import selectors, workflow_rollups
+from metrics import rollups
 from metrics.definitions.review_queue import AgeBucket, age_buckets
-from metrics.models import PipelineRun, PullRequest, WorkflowPeriodRollup, WorkflowRollupCoverage
-from metrics.scope import Scope, ServiceRef, in_services, reading_profile
+from metrics.models import PipelineRun, PullRequest
+from metrics.rollups import Holders
+from metrics.scope import Scope, ServiceRef, in_services
 
 # --- What a page covers ---------------------------------------------------------------
 
@@ -71,17 +71,9 @@ class Area:
     def organisation(cls) -> Area:
         """Every service; the root teams' rollups hold them all (a service always has an owner)."""
         rows = Service.objects.order_by("name").values_list("id", "name", "slug", "owner_id")
-        roots = tuple(Team.objects.filter(parent__isnull=True).order_by("id").values_list("id", flat=True))
-        return cls(
-            "organisation",
-            "Organisation",
-            "",
-            tuple(ServiceRef._make(r) for r in rows),
-            reading_profile(),
-            roots,
-            (),
-            True,
-        )
+        held = Holders.organisation()
+        services = tuple(ServiceRef._make(r) for r in rows)
+        return cls("organisation", "Organisation", "", services, held.profile, held.rollup_team_ids, (), True)
 
     @property
     def filter_ids(self) -> list[int] | None:
@@ -227,30 +219,6 @@ def waiting_pull_requests(
 
 # --- Pipeline reliability -------------------------------------------------------------
 
-# Stored statuses by the verdict ``definitions.run_verdict`` gives them: the rest (cancelled,
-# in progress) count neither as passed nor as failed.
-PASSED = tuple(s for s in PipelineRun.Status.values if d.run_verdict(s) is True)
-FAILED = tuple(s for s in PipelineRun.Status.values if d.run_verdict(s) is False)
-SLOWEST = 10
-# Failing workflows listed at most: those whose last passing run is the oldest.
-MAX_FAILING = 50
-
-
-@dataclass(frozen=True)
-class WorkflowStats:
-    """A workflow of a service over the window: its judged default-branch runs and their durations."""
-
-    service: ServiceRef
-    workflow: str
-    runs: int
-    failed: int
-    median: timedelta | None
-    p90: timedelta | None
-
-    @property
-    def failure_rate(self) -> float | None:
-        return self.failed / self.runs if self.runs else None
-
 
 @dataclass(frozen=True)
 class Failing:
@@ -287,197 +255,38 @@ class WeekPoint:
 class Pipelines:
     reliability: d.PipelineReliability
     weeks: tuple[WeekPoint, ...]
-    slowest: tuple[WorkflowStats, ...]
+    slowest: tuple[rollups.WorkflowStats, ...]
     failing: tuple[Failing, ...]
     failing_total: int
     workflows: int
 
 
-def _judged_runs(area: Area, window: d.Window, service_ids: list[int] | None = None) -> QuerySet[PipelineRun]:
-    """Default-branch runs with a verdict finished in the window: what pipeline reliability counts;
-    of the given services of the area, when given."""
-    return PipelineRun.objects.filter(
-        area.rows() if service_ids is None else in_services(service_ids),
-        is_default_branch=True,
-        status__in=PASSED + FAILED,
-        finished_at__gte=window.start,
-        finished_at__lt=window.end,
-    )
-
-
 def pipelines(area: Area, window: d.Window, now: datetime) -> Pipelines:
     """The window's pipeline reliability, weekly rates, slowest and failing workflows."""
-    figures = selectors.Figures(
-        area.filter_ids,
-        [window],
-        area.profile,
-        now=now,
-        rollups=(area.rollup_team_ids, area.rollup_service_ids),
-    )
+    figures = rollups.Figures(area, [window], now=now)
     reliability = figures.summary(window).pipeline
     weeks = _weeks(figures.days.within(window, area.profile).service_wide, window, area.profile)
-    per_workflow = _workflows(area, window, now)
+    per_workflow = rollups.per_workflow(area, window, now)
     failing = _failing(area, window, now, per_workflow.candidates)
     # Past the ones listed, a candidate counts as failing (a tie with a pass, settled only by the
     # definition, is too rare to read every candidate's runs for).
-    total = len(failing) + max(0, per_workflow.candidates_total - MAX_FAILING)
+    total = len(failing) + per_workflow.candidates_unlisted
     return Pipelines(reliability, weeks, per_workflow.slowest, failing, total, per_workflow.workflows)
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    service_id: int
-    workflow: str
-    last_pass: datetime | None
-
-
-@dataclass(frozen=True)
-class _PerWorkflow:
-    """What the page shows per workflow: the slowest, how many workflows ran, and the first
-    ``MAX_FAILING`` of the workflows that may be failing now, with how many there are."""
-
-    slowest: tuple[WorkflowStats, ...]
-    workflows: int
-    candidates: tuple[_Candidate, ...]
-    candidates_total: int
-
-    def merge(self, other: _PerWorkflow, now: datetime) -> _PerWorkflow:
-        """Both parts' figures (of different services): each part's first are enough for the first."""
-        return _PerWorkflow(
-            _slowest_first([*self.slowest, *other.slowest]),
-            self.workflows + other.workflows,
-            _candidates_first([*self.candidates, *other.candidates], now),
-            self.candidates_total + other.candidates_total,
-        )
-
-
-def _slowest_first(stats: Iterable[WorkflowStats]) -> tuple[WorkflowStats, ...]:
-    timed = [s for s in stats if s.p90 is not None]
-    timed.sort(key=lambda s: (-s.p90.total_seconds(), -s.runs, s.service.name, s.workflow))  # type: ignore[union-attr]
-    return tuple(timed[:SLOWEST])
-
-
-def _candidates_first(candidates: Iterable[_Candidate], now: datetime) -> tuple[_Candidate, ...]:
-    """By the age of their last pass, none first: the longest failing."""
-    ordered = sorted(candidates, key=lambda c: (c.last_pass is not None, c.last_pass or now, c.service_id, c.workflow))
-    return tuple(ordered[:MAX_FAILING])
-
-
-def _seconds(value: float | None) -> timedelta | None:
-    return None if value is None else timedelta(seconds=value)
-
-
-def _is_candidate(last_pass: datetime | None, last_fail: datetime | None) -> bool:
-    """The workflow's latest run before now may have failed: its last failure is not before its last
-    pass. A tie (a pass and a failure finished at the same instant) is settled by the definition."""
-    return last_fail is not None and (last_pass is None or last_fail >= last_pass)
-
-
-# The same rule on ``WorkflowPeriodRollup`` rows.
-_CANDIDATE = Q(last_fail__isnull=False) & (Q(last_pass__isnull=True) | Q(last_fail__gte=F("last_pass")))
-
-
-def _workflows(area: Area, window: d.Window, now: datetime) -> _PerWorkflow:
-    """Per (service, workflow) of the window: runs, failures and duration percentiles, and whether
-    its latest run before ``now`` may have failed.
-
-    A window of the page's periods reads the ``WorkflowPeriodRollup`` rows of its last day: a few
-    queries over one row per workflow, sorted and counted by the database. A service whose rows are
-    not in step for that day (``workflow_rollups``), and any other window, is read from its runs."""
-    period = _stored_period(window, area.profile)
-    if period is None:
-        return _workflows_from_runs(area, window, now, area.filter_ids)
-    days, day = period
-    rows = WorkflowPeriodRollup.objects.filter(area.rows(), days=days, day=day)
-    not_covered = (
-        WorkflowRollupCoverage.objects.filter(area.rows())
-        .exclude(first_day__lte=day, last_day__gte=day)
-        .values_list("service_id", flat=True)
-    )
-    ahead = rows.filter(Q(last_pass__gte=now) | Q(last_fail__gte=now)).values_list("service_id", flat=True)
-    from_runs = sorted(set(not_covered.union(ahead)))
-    if from_runs:
-        rows = rows.exclude(service__any=from_runs)
-
-    timed = rows.filter(p90__isnull=False)
-    tenth = timed.order_by("-p90").values("p90")[SLOWEST - 1 : SLOWEST]
-    # Every row as slow as the tenth slowest: ties are ordered below, by what the database has not.
-    slow = timed.filter(p90__gte=Coalesce(Subquery(tenth), Value(0.0))).values_list(
-        "service_id", "workflow", "runs", "failed", "median", "p90"
-    )
-    counts = rows.aggregate(workflows=Count("pk"), candidates=Count("pk", filter=_CANDIDATE))
-    first = (
-        rows.filter(_CANDIDATE)
-        .order_by(F("last_pass").asc(nulls_first=True), "service_id", "workflow")
-        .values_list("service_id", "workflow", "last_pass")[:MAX_FAILING]
-    )
-    # A service created since the area was read (the organisation's has no filter) is left out.
-    stats = [
-        WorkflowStats(area.by_id[service_id], workflow, runs, failed, _seconds(median), _seconds(p90))
-        for service_id, workflow, runs, failed, median, p90 in slow
-        if service_id in area.by_id
-    ]
-    candidates = [
-        _Candidate(service_id, workflow, last_pass)
-        for service_id, workflow, last_pass in first
-        if service_id in area.by_id
-    ]
-    rolled = _PerWorkflow(
-        _slowest_first(stats), counts["workflows"], _candidates_first(candidates, now), counts["candidates"]
-    )
-    if not from_runs:
-        return rolled
-    return rolled.merge(_workflows_from_runs(area, window, now, from_runs), now)
-
-
-def _stored_period(window: d.Window, profile: d.Profile) -> tuple[int, date] | None:
-    """(days, last day) when the window is one of the periods ``WorkflowPeriodRollup`` stores."""
-    if not window.is_day_aligned(profile):
-        return None
-    first, end = d.bucket_day(window.start, profile), d.bucket_day(window.end, profile)
-    days = (end - first).days
-    return (days, end - timedelta(days=1)) if days in workflow_rollups.PERIODS else None
-
-
-def _workflows_from_runs(area: Area, window: d.Window, now: datetime, service_ids: list[int] | None) -> _PerWorkflow:
-    """What ``_workflows`` reads from rows, computed from the window's runs of those services (all
-    the area's when None) by ``workflow_rollups.window_stats``, the arithmetic the rows are written
-    with."""
-    runs = workflow_rollups.load_runs(_judged_runs(area, window, service_ids).order_by())
-    stats, candidates = [], []
-    for (service_key, workflow), values in workflow_rollups.window_stats(
-        runs, window, area.profile.median_kind, before=now
-    ).items():
-        service = area.by_id.get(int(service_key))
-        if service is None:  # a service created since the area was read
-            continue
-        stats.append(
-            WorkflowStats(
-                service,
-                workflow,
-                values["runs"],
-                values["failed"],
-                _seconds(values["median"]),
-                _seconds(values["p90"]),
-            )
-        )
-        if _is_candidate(values["last_pass"], values["last_fail"]):
-            candidates.append(_Candidate(service.id, workflow, values["last_pass"]))
-    return _PerWorkflow(_slowest_first(stats), len(stats), _candidates_first(candidates, now), len(candidates))
-
-
-def _failing(area: Area, window: d.Window, now: datetime, candidates: Sequence[_Candidate]) -> tuple[Failing, ...]:
+def _failing(
+    area: Area, window: d.Window, now: datetime, candidates: Sequence[rollups.Candidate]
+) -> tuple[Failing, ...]:
     """The candidates' runs since their last pass (all the window's when none passed), judged by
     ``definitions.failing_workflows``: those runs decide the latest verdict and the streak."""
-    chosen = candidates[:MAX_FAILING]
-    if not chosen:
+    if not candidates:
         return ()
     since_last_pass = Q()
-    for c in chosen:
+    for c in candidates:
         since_last_pass |= Q(service_id=c.service_id, workflow=c.workflow, finished_at__gte=c.last_pass or window.start)
     runs = {
         str(run.pk): run
-        for run in _judged_runs(area, window)
+        for run in rollups.judged_runs(area.filter_ids, window)
         .filter(since_last_pass, finished_at__lt=now)
         .only("id", "service_id", "workflow", "sha", "status", "attempt", "finished_at", "url")
         .order_by()
@@ -494,7 +303,7 @@ def _failing(area: Area, window: d.Window, now: datetime, candidates: Sequence[_
         )
         for key, run in runs.items()
     ]
-    passed = {(c.service_id, c.workflow) for c in chosen if c.last_pass is not None}
+    passed = {(c.service_id, c.workflow) for c in candidates if c.last_pass is not None}
     return tuple(
         Failing(
             service=area.by_id[int(f.service)],

@@ -1,10 +1,10 @@
-"""Re-link a service's delivery records and rebuild its daily rollups.
+"""Re-link a service's delivery records and rebuild its rollups.
 
 This is where the pure definitions (``metrics.definitions``) meet the database:
 load one service's records, derive every link (changes → deployments,
 incidents → deployments, failures, rework, lead times), write back only what
-changed, then recompute the service's rollups and write only the rows that
-changed. A service's whole history is re-derived each time: a late record can
+changed, then have ``metrics.rollups`` recompute the service's rollups and write
+only the rows that changed. A service's whole history is re-derived each time: a late record can
 change links far back (a rollback blames the deployment before it, however
 old), and one service's history is small enough (hundreds to a few thousand
 rows) for this to take milliseconds.
@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -25,13 +25,9 @@ from django.db.models import Q
 
 from e360.models import DEFAULT_PRODUCTION_PATTERNS, Service
 from metrics import definitions as d
-from metrics import team_rollups, workflow_rollups
+from metrics import rollups
 from metrics.models import (
-    COUNT_FIELDS,
-    LIST_FIELDS,
-    SERVICE_WIDE,
     Commit,
-    DailyRollup,
     Deployment,
     Incident,
     PipelineRun,
@@ -221,115 +217,6 @@ def _assign(obj: object, values: dict[str, object]) -> bool:
     return changed
 
 
-def _seconds(value: timedelta | None) -> float | None:
-    return None if value is None else round(value.total_seconds(), 3)
-
-
-def rollup_rows(loaded: Loaded, facts: d.DeliveryFacts, profile: d.Profile) -> dict[tuple[str, date], dict]:
-    """Every rollup row of the service, keyed by (environment, org-zone day)."""
-    rows: dict[tuple[str, date], dict] = defaultdict(lambda: {**dict.fromkeys(COUNT_FIELDS, 0), **_empty_lists()})
-
-    def row(environment: str, moment: datetime) -> dict:
-        return rows[(environment, d.bucket_day(moment, profile))]
-
-    environment_of = {str(dep.pk): dep.environment for dep in loaded.deployments}
-    for rec in loaded.deployment_recs:
-        if d.is_production_deployment(rec, profile):
-            r = row(rec.environment, rec.finished_at)
-            r["deployments"] += 1
-            r["failed_deployments"] += rec.id in facts.failures
-            r["rework_deployments"] += rec.id in facts.rework
-            links = facts.change_links.deployments.get(rec.id)
-            r["deployments_with_changes"] += bool(links and links.change_ids)
-        elif d.is_failed_attempt(rec, profile) and rec.finished_at:
-            row(rec.environment, rec.finished_at)["failed_attempts"] += 1
-    for lead in facts.lead_times.values():
-        if lead.deployed_at is None or lead.deployment_id is None:
-            continue
-        r = row(environment_of[lead.deployment_id], lead.deployed_at)
-        r["changes_deployed"] += 1
-        for name, value in (
-            ("lead_times", lead.lead_time),
-            ("coding_times", lead.coding),
-            ("pickup_times", lead.pickup),
-            ("review_times", lead.review),
-            ("deploy_times", lead.deploy),
-        ):
-            if (seconds := _seconds(value)) is not None:
-                r[name].append(seconds)
-    for failure in facts.failures.values():
-        if failure.recovered_at is not None and failure.recovery_time is not None:
-            row(environment_of[failure.deployment_id], failure.recovered_at)["recovery_times"].append(
-                _seconds(failure.recovery_time)
-            )
-    for incident in loaded.incident_recs:
-        r = row(SERVICE_WIDE, incident.started_at)
-        r["incidents"] += 1
-        r["incidents_linked"] += incident.id in facts.incident_links
-        if incident.resolved_at is not None and (restore := d.span(incident.started_at, incident.resolved_at)):
-            row(SERVICE_WIDE, incident.resolved_at)["restore_times"].append(_seconds(restore))
-    for run, passed in d.judged_runs(loaded.run_recs):
-        r = row(SERVICE_WIDE, run.finished_at)
-        r["pipeline_runs"] += 1
-        r["pipeline_failures"] += not passed
-        if (seconds := _seconds(d.run_duration(run))) is not None:
-            r["pipeline_durations"].append(seconds)
-    for build in d.commit_builds(loaded.run_recs):
-        r = row(SERVICE_WIDE, build.first_finished_at)
-        r["pipeline_commits"] += 1
-        r["pipeline_flaky_commits"] += build.flaky
-    for change in loaded.change_recs:
-        if change.merged_at is None or change.is_direct_push:
-            continue
-        r = row(SERVICE_WIDE, change.merged_at)
-        for name, value in (
-            ("pr_pickup_times", d.pickup_time(change, profile)),
-            ("pr_review_times", d.review_time(change, profile)),
-        ):
-            if (seconds := _seconds(value)) is not None:
-                r[name].append(seconds)
-        if change.size is not None:
-            r["pr_sizes"].append(float(change.size))
-    return {key: _packed(values) for key, values in rows.items()}
-
-
-def _empty_lists() -> dict[str, list]:
-    return {name: [] for name in LIST_FIELDS}
-
-
-def _packed(values: dict) -> dict:
-    """A row as ``DailyRollup`` stores it: the counts, and the non-empty lists, sorted, in ``distributions``."""
-    packed = {name: values[name] for name in COUNT_FIELDS}
-    packed["distributions"] = {name: sorted(values[name]) for name in LIST_FIELDS if values[name]}
-    return packed
-
-
-def _write_rollups(service: Service, rows: dict[tuple[str, date], dict]) -> tuple[int, dict[tuple[str, date], dict]]:
-    """Insert new rows, replace changed ones, delete days with nothing left.
-
-    Returns the number of rows written and the rows as they were, keyed as ``rows``.
-    """
-    before: dict[tuple[str, date], dict] = {}
-    pks: dict[tuple[str, date], int] = {}
-    for row in DailyRollup.objects.filter(service=service).values(
-        "pk", "environment", "day", *COUNT_FIELDS, "distributions"
-    ):
-        key = (row.pop("environment"), row.pop("day"))
-        pks[key] = row.pop("pk")
-        before[key] = row
-    # A changed row is replaced (delete + insert): two statements, instead of bulk_update's per-row CASE.
-    delete = [pk for key, pk in pks.items() if rows.get(key) != before[key]]
-    write = [
-        DailyRollup(service=service, environment=environment, day=day, **values)
-        for (environment, day), values in rows.items()
-        if before.get((environment, day)) != values
-    ]
-    for start in range(0, len(delete), 500):
-        DailyRollup.objects.filter(pk__in=delete[start : start + 500]).delete()
-    DailyRollup.objects.bulk_create(write, batch_size=500)
-    return len(write) + len(set(pks) - set(rows)), before
-
-
 @transaction.atomic
 def service_refresh(*, service_id: int, since: datetime | None = None, teams: bool = True) -> str:
     """Re-derive links and rollups of one service. Idempotent: a second run changes nothing.
@@ -360,13 +247,8 @@ def service_refresh(*, service_id: int, since: datetime | None = None, teams: bo
         loaded.deployment_recs, loaded.change_recs, loaded.incident_recs, profile, commit_ranges=ranges
     )
     linked = _relink(loaded, facts, profile)
-    rows = rollup_rows(loaded, facts, profile)
-    rolled, before = _write_rollups(service, rows)
-    # The pipelines page's per-workflow periods, from the same runs: in step with the day rows.
-    rolled += workflow_rollups.write(service.id, loaded.run_recs, profile)
-    if teams:  # ``rebuild`` recomputes team rollups once, after every service
-        team_ids, counted = team_rollups.counting_teams(service.id, service.owner_id)
-        team_rollups.apply_delta(team_rollups.service_delta(before if counted else {}, rows), team_ids)
+    # ``rebuild`` recomputes team rollups once, after every service.
+    rolled = rollups.service_write(service, loaded, facts, profile, update_teams=teams)
     elapsed = time.perf_counter() - started
     after = f" after data from {since:%Y-%m-%d %H:%M}" if since else ""
     summary = f"{service.slug}{after}: {linked} records re-linked, {rolled} rollup rows written in {elapsed:.2f} s"
@@ -391,7 +273,7 @@ def rebuild(service_ids: Iterable[int] | None = None, progress: Callable[[int, i
         summary = service_refresh(service_id=service_id, teams=not everything)
         if progress is not None:
             progress(number, len(ids), summary)
-    teams = f"; {team_rollups.rebuild()}" if everything else ""
+    teams = f"; {rollups.teams.rebuild()}" if everything else ""
     if everything and connection.vendor == "postgresql":
         # Planner statistics that predate the rollups (or a bulk load) make PostgreSQL read a whole
         # day range through the day index instead of the services' rows, or hash-join whole tables.

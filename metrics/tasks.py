@@ -37,24 +37,18 @@ def queue_service_refresh(service_id: int, since: datetime) -> None:
     async_task(REFRESH_TASK, service_id, group="metrics-refresh")
 
 
-def service_refresh(service_id: int, since_iso: str | None = None) -> str:
-    """Refresh a service whose refresh was requested; idempotent (a second run finds no request).
-
-    ``since_iso`` is the argument of tasks queued before requests were rows."""
+def service_refresh(service_id: int) -> str:
+    """Refresh a service whose refresh was requested; idempotent (a second run finds no request)."""
     from metrics.refresh import service_refresh as refresh
 
     with transaction.atomic():
         request = RefreshRequest.objects.select_for_update().filter(service_id=service_id).first()
-        if request is not None:
-            request.taken, request.queued_at = request.requests, timezone.now()
-            request.save(update_fields=["taken", "queued_at"])
-    if request is None and since_iso is None:
-        return f"service {service_id}: no refresh requested (an earlier run did it)"
-    since = request.since if request is not None else datetime.fromisoformat(since_iso)
-    with transaction.atomic():
-        summary = refresh(service_id=service_id, since=since)
         if request is None:
-            return summary
+            return f"service {service_id}: no refresh requested (an earlier run did it)"
+        request.taken, request.queued_at = request.requests, timezone.now()
+        request.save(update_fields=["taken", "queued_at"])
+    with transaction.atomic():
+        summary = refresh(service_id=service_id, since=request.since)
         # Requested again while this ran (maybe after it read its inputs): the row stays, run once more.
         done = RefreshRequest.objects.filter(service_id=service_id, requests=request.taken).delete()[0]
         again = not done and RefreshRequest.objects.filter(service_id=service_id).update(
@@ -97,6 +91,13 @@ def delivery_drain(source_id: int | None = None) -> str:
 
 def team_rollups_sync() -> str:
     """Recompute the team rollups a catalog change (a service changing team, a team moving) made stale."""
-    from metrics.team_rollups import sync
+    from metrics.rollups import teams
 
-    return sync()
+    return teams.sync()
+
+
+def workflow_rollups_sweep() -> str:
+    """Write the coming day's workflow rollups of the services no refresh reached since yesterday. Hourly."""
+    from metrics.rollups import workflows
+
+    return workflows.sweep()

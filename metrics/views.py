@@ -6,7 +6,7 @@ partials: the period picker swaps ``#delivery-content``, a list's pagination swa
 list, and the catalog pages load the ``summary`` tiles. Every URL also renders the whole
 page, so links work without JavaScript and pushed URLs reload to the same state.
 
-Figures come from daily rollups (``metrics.selectors``); lists read the window's raw
+Figures come from rollups (``metrics.rollups``); lists read the window's raw
 rows a page at a time, with their relations joined or prefetched, so a request runs
 the same number of queries whatever the amount of data.
 """
@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET
 from e360 import access
 from e360.views import HtmxHttpRequest, is_partial
 from metrics import definitions as d
-from metrics import display, selectors
+from metrics import display, rollups, selectors
 from metrics.models import Deployment, Incident, PullRequest, Source
 from metrics.scope import Scope, service_scope, team_scope
 
@@ -124,7 +124,7 @@ def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
         context[target] = _LIST_BUILDERS[target](request, scope, period)
         return _render(request, f"{TEMPLATE}#{target}", context)
 
-    figures = selectors.Figures.of_scope(scope, [period.window], now=timezone.now(), compared=period.previous)
+    figures = rollups.Figures(scope, [period.window], now=timezone.now(), compared=period.previous)
     context.update(_figures(figures, period))
     context["weekly"] = weekly = figures.weekly(period.window)
     context["chart"] = chart = display.weekly_chart(weekly, period.window, scope.profile)
@@ -141,12 +141,12 @@ def _summary(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     if not is_partial(request):
         return redirect(_delivery_url(scope))
     period = _period(request, scope)
-    figures = selectors.Figures.of_scope(scope, [period.window], now=timezone.now(), compared=period.previous)
+    figures = rollups.Figures(scope, [period.window], now=timezone.now(), compared=period.previous)
     context = {"scope": scope, "period": period, "delivery_url": _delivery_url(scope), **_figures(figures, period)}
     return _render(request, f"{TEMPLATE}#summary", context)
 
 
-def _figures(figures: selectors.Figures, period: Period) -> dict:
+def _figures(figures: rollups.Figures, period: Period) -> dict:
     """The window's summary against the previous window's, as tiles and a data-quality line."""
     current, previous = figures.summary(period.window), figures.summary(period.previous)
     return {

@@ -56,7 +56,7 @@ def test_a_long_task_is_leased_for_its_own_time_limit(db):
 
 
 def test_the_tasks_that_scale_with_the_organisation_have_the_long_time_limit(db):
-    for func in ("metrics.tasks.team_rollups_sync", "metrics.workflow_rollups.sweep", "surveys.tasks.tick"):
+    for func in ("metrics.tasks.team_rollups_sync", "metrics.tasks.workflow_rollups_sweep", "surveys.tasks.tick"):
         schedule = Schedule.objects.get(func=func)
         assert ast.literal_eval(schedule.kwargs)["q_options"]["timeout"] == LONG_TASK, func
 

@@ -17,8 +17,9 @@ from e360.tests.factories import MembershipFactory, PersonFactory, ServiceFactor
 from insights import dashboards, engine, selectors
 from metrics import definitions as d
 from metrics.refresh import service_refresh
+from metrics.rollups import Figures
 from metrics.scope import reading_profile, team_scope
-from metrics.selectors import Figures, default_window
+from metrics.selectors import default_window
 from metrics.tests import histories
 from metrics.tests.factories import SourceFactory
 
@@ -191,7 +192,7 @@ class TestDelivery:
         period = dashboards.period({"days": "90"}, now=NOW)
         org = dashboards.org_figures(period, now=NOW)
         # Search owns no service yet: the organisation's figures are Payments'.
-        root = Figures.of_scope(
+        root = Figures(
             team_scope(team, None),
             [period.window],
             now=NOW,

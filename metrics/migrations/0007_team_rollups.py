@@ -10,9 +10,9 @@ NAME = "Keep team rollups in line with the catalog"
 def forwards(apps, schema_editor):
     # Team rollups of the services' existing rollups (minutes at the large size), then a schedule that
     # follows catalog changes: a service changing team, a team moving, a service deleted.
-    from metrics import team_rollups
+    from metrics.rollups import teams
 
-    team_rollups.rebuild(apps)
+    teams.rebuild(apps)
     apps.get_model("django_q", "Schedule").objects.update_or_create(
         name=NAME,
         defaults={"func": "metrics.tasks.team_rollups_sync", "schedule_type": "I", "minutes": 1, "repeats": -1},

@@ -5,9 +5,9 @@ from django.db import migrations, models
 
 
 def build_weeks(apps, schema_editor):
-    from metrics import team_rollups
+    from metrics.rollups import teams
 
-    team_rollups.build_weeks(apps)
+    teams.build_weeks(apps)
 
 
 class Migration(migrations.Migration):

@@ -8,12 +8,12 @@ NAME = "Write the coming day's workflow rollups"
 
 
 def forwards(apps, schema_editor):
-    from metrics import workflow_rollups
+    from metrics.rollups import workflows
 
-    workflow_rollups.sweep(apps)
+    workflows.sweep(apps)
     apps.get_model("django_q", "Schedule").objects.update_or_create(
         name=NAME,
-        defaults={"func": "metrics.workflow_rollups.sweep", "schedule_type": "H", "repeats": -1},
+        defaults={"func": "metrics.tasks.workflow_rollups_sweep", "schedule_type": "H", "repeats": -1},
     )
 
 

@@ -16,7 +16,7 @@ from django.db import migrations, models
 
 DRAIN = "Process waiting deliveries"
 REFRESH_SWEEP = "Re-queue lost service refreshes"
-LONG = ("metrics.tasks.team_rollups_sync", "metrics.workflow_rollups.sweep", "surveys.tasks.tick")
+LONG = ("metrics.tasks.team_rollups_sync", "metrics.tasks.workflow_rollups_sweep", "surveys.tasks.tick")
 LONG_KWARGS = "{'q_options': {'timeout': 600}}"  # e360.broker.LONG_TASK, as it was when written
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from metrics import definitions as d
 from metrics.models import DailyRollup, Deployment, Incident, PipelineRun, PullRequest
 from metrics.refresh import load_records, profile_for, rebuild, service_refresh
-from metrics.selectors import summary_from_rollups
+from metrics.rollups import Figures, Holders
 from metrics.services import (
     DeploymentData,
     Dirty,
@@ -144,7 +144,7 @@ def test_metrics_from_rollups_equal_metrics_from_raw_rows(api_source, service, s
     raw = d.dora_summary(
         loaded.deployment_recs, loaded.change_recs, loaded.incident_recs, window, profile, runs=loaded.run_recs
     )
-    rolled = summary_from_rollups([service.id], window, profile)
+    rolled = Figures(Holders.services([service.id]), [window], profile).summary(window)
 
     assert rolled.pipeline == raw.pipeline
     assert (rolled.review.pickup, rolled.review.review) == (raw.review.pickup, raw.review.review)

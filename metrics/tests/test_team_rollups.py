@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from e360.models import Service, Team
 from e360.tests.factories import ServiceFactory, TeamFactory
 from metrics import definitions as d
-from metrics import team_rollups
 from metrics.models import COUNT_FIELDS, DailyRollup, Deployment, RolledUpService, TeamRollup, TeamWeekRollup
 from metrics.refresh import rebuild, service_refresh
+from metrics.rollups import Figures, Holders
+from metrics.rollups import teams as team_rollups
+from metrics.rollups.teams import whole_weeks
 from metrics.scope import Scope, team_scope
-from metrics.selectors import Figures, whole_weeks
 from metrics.tests.factories import SourceFactory
 from metrics.tests.histories import T0, deploy, random_history
 
@@ -49,8 +50,8 @@ def _assert_rows_equal_a_rebuild() -> None:
 def _summaries(scope: Scope) -> tuple[d.DoraSummary, d.DoraSummary]:
     """The scope's figures as pages read them, and from its services' own rollups (exact)."""
     window = d.Window.from_days(T0.date(), T0.date() + timedelta(days=60), scope.profile)
-    from_teams = Figures.of_scope(scope, [window]).summary(window)
-    from_services = Figures(scope.service_ids, [window], scope.profile).summary(window)
+    from_teams = Figures(scope, [window]).summary(window)
+    from_services = Figures(Holders.services(scope.service_ids), [window], scope.profile).summary(window)
     return from_teams, from_services
 
 
@@ -121,8 +122,8 @@ def test_a_compared_window_reads_only_headline_figures_and_compares_the_same(tre
     window = d.Window.from_days(T0.date() + timedelta(days=30), T0.date() + timedelta(days=60), scope.profile)
     before = d.previous_window(window, scope.profile)
 
-    light = Figures.of_scope(scope, [window], compared=before)
-    full = Figures.of_scope(scope, [before, window])
+    light = Figures(scope, [window], compared=before)
+    full = Figures(scope, [before, window])
 
     assert d.compare_summaries(light.summary(window), light.summary(before)) == d.compare_summaries(
         full.summary(window), full.summary(before)

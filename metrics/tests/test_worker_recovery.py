@@ -152,12 +152,6 @@ def test_a_burst_of_requests_queues_one_refresh(api_source, service):
     assert tasks.service_refresh(service.id) == f"service {service.id}: no refresh requested (an earlier run did it)"
 
 
-def test_a_refresh_task_queued_before_the_upgrade_still_runs(api_source, service):
-    deploy(api_source, service, "d1", T0)
-    tasks.service_refresh(service.id, T0.isoformat())
-    assert _deployments_rolled_up(service) == 1
-
-
 def test_the_sweep_queues_a_request_again_once_and_not_before_its_time(api_source, service):
     with mock.patch("metrics.tasks.async_task") as queued:
         tasks.queue_service_refresh(service.id, T0)

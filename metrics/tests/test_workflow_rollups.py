@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from e360.models import Service
 from e360.tests.factories import ServiceFactory
 from metrics import definitions as d
-from metrics import operations, workflow_rollups
 from metrics.models import PipelineRun, WorkflowPeriodRollup, WorkflowRollupCoverage
 from metrics.operations import Area
 from metrics.refresh import rebuild, service_refresh
+from metrics.rollups import workflows as workflow_rollups
 from metrics.scope import reading_profile, service_scope, team_scope
 from metrics.selectors import default_window
 from metrics.tests.factories import PipelineRunFactory, SourceFactory
@@ -178,12 +178,12 @@ def _areas(tree) -> list[Area]:
     ]
 
 
-def _expected_per_workflow(area: Area, window: d.Window, now: datetime) -> operations._PerWorkflow:
+def _expected_per_workflow(area: Area, window: d.Window, now: datetime) -> workflow_rollups.PerWorkflow:
     """The page's per-workflow figures from the definitions over the area's raw runs."""
     ids = [s.id for s in area.services]
     expected = _expected(_records(service_id__in=ids), window, now)
     stats = [
-        operations.WorkflowStats(area.by_id[service_id], workflow, v["runs"], v["failed"], v["median"], v["p90"])
+        workflow_rollups.WorkflowStats(area.by_id[service_id], workflow, v["runs"], v["failed"], v["median"], v["p90"])
         for (service_id, workflow), v in expected.items()
     ]
     slowest = sorted(
@@ -191,21 +191,21 @@ def _expected_per_workflow(area: Area, window: d.Window, now: datetime) -> opera
     )
     candidates = sorted(
         (
-            operations._Candidate(service_id, workflow, v["last_pass"])
+            workflow_rollups.Candidate(service_id, workflow, v["last_pass"])
             for (service_id, workflow), v in expected.items()
             if v["last_fail"] is not None and (v["last_pass"] is None or v["last_fail"] >= v["last_pass"])
         ),
         key=lambda c: (c.last_pass is not None, c.last_pass or now, c.service_id, c.workflow),
     )
-    return operations._PerWorkflow(
-        tuple(slowest[: operations.SLOWEST]),
+    return workflow_rollups.PerWorkflow(
+        tuple(slowest[: workflow_rollups.SLOWEST]),
         len(stats),
-        tuple(candidates[: operations.MAX_FAILING]),
+        tuple(candidates[: workflow_rollups.MAX_FAILING]),
         len(candidates),
     )
 
 
-def _assert_same(ours: operations._PerWorkflow, theirs: operations._PerWorkflow) -> None:
+def _assert_same(ours: workflow_rollups.PerWorkflow, theirs: workflow_rollups.PerWorkflow) -> None:
     assert (ours.workflows, ours.candidates, ours.candidates_total) == (
         theirs.workflows,
         theirs.candidates,
@@ -225,8 +225,8 @@ def _assert_same(ours: operations._PerWorkflow, theirs: operations._PerWorkflow)
 @given(seed=st.integers(0, 10_000))
 def test_the_page_s_per_workflow_figures_equal_those_of_the_raw_runs(tree, source, seed, monkeypatch):
     # Fewer listed than there are workflows, so the cuts of both lists are exercised.
-    monkeypatch.setattr(operations, "SLOWEST", 4)
-    monkeypatch.setattr(operations, "MAX_FAILING", 3)
+    monkeypatch.setattr(workflow_rollups, "SLOWEST", 4)
+    monkeypatch.setattr(workflow_rollups, "MAX_FAILING", 3)
     _clear()
     _random_history(seed, source)
     now = timezone.now()
@@ -234,9 +234,9 @@ def test_the_page_s_per_workflow_figures_equal_those_of_the_raw_runs(tree, sourc
         for days in workflow_rollups.PERIODS:
             window = default_window(area.profile, days)
             expected = _expected_per_workflow(area, window, now)
-            _assert_same(operations._workflows(area, window, now), expected)
+            _assert_same(workflow_rollups.per_workflow(area, window, now), expected)
             # Read from the runs (as for a service whose rows are not in step): the same.
-            _assert_same(operations._workflows_from_runs(area, window, now, area.filter_ids), expected)
+            _assert_same(workflow_rollups.from_runs(area, window, now, area.filter_ids), expected)
 
 
 def _make_stale(service: Service) -> None:
@@ -250,16 +250,16 @@ def test_a_service_whose_rows_are_not_in_step_is_read_from_its_runs_in_one_query
     area, now = Area.organisation(), timezone.now()
     window = default_window(area.profile, 90)
     with CaptureQueriesContext(connection) as rolled:
-        expected = operations._workflows(area, window, now)
+        expected = workflow_rollups.per_workflow(area, window, now)
     assert expected.workflows > 0
 
     _make_stale(Service.objects.get(slug="checkout"))
     with CaptureQueriesContext(connection) as mixed:
-        assert operations._workflows(area, window, now) == expected
+        assert workflow_rollups.per_workflow(area, window, now) == expected
     assert len(mixed) == len(rolled) + 1
     for service in Service.objects.all():
         _make_stale(service)
-    assert operations._workflows(area, window, now) == expected
+    assert workflow_rollups.per_workflow(area, window, now) == expected
 
 
 def test_a_run_stamped_after_now_is_read_from_the_runs_and_counts_from_then_on(tree, source):
@@ -273,11 +273,11 @@ def test_a_run_stamped_after_now_is_read_from_the_runs_and_counts_from_then_on(t
         PipelineRunFactory(source=source, service=checkout, workflow="ci", status=status, finished_at=finished)
     service_refresh(service_id=checkout.id)
 
-    failing = operations._workflows(area, window, now)
-    assert failing.candidates == (operations._Candidate(checkout.id, "ci", now - 3 * H),)
+    failing = workflow_rollups.per_workflow(area, window, now)
+    assert failing.candidates == (workflow_rollups.Candidate(checkout.id, "ci", now - 3 * H),)
     assert failing.slowest[0].runs == 3
     later = ahead + timedelta(microseconds=1)
-    assert operations._workflows(area, window, later).candidates == ()
+    assert workflow_rollups.per_workflow(area, window, later).candidates == ()
 
 
 def test_other_windows_are_read_from_the_runs(tree, source):
@@ -290,7 +290,7 @@ def test_other_windows_are_read_from_the_runs(tree, source):
         d.Window.from_days(today - 40 * DAY, today - 10 * DAY, profile),  # 30 days, but not up to today
         d.Window(now - 30 * DAY, now),  # not cut at midnights
     ]:
-        _assert_same(operations._workflows(area, window, now), _expected_per_workflow(area, window, now))
+        _assert_same(workflow_rollups.per_workflow(area, window, now), _expected_per_workflow(area, window, now))
 
 
 def test_the_sweep_writes_the_services_no_refresh_reached_and_deletes_old_days(tree, source):
@@ -315,7 +315,7 @@ def test_the_sweep_writes_the_services_no_refresh_reached_and_deletes_old_days(t
 
 
 def test_the_sweep_is_scheduled_hourly(tree, source):
-    schedule = Schedule.objects.get(func="metrics.workflow_rollups.sweep")
+    schedule = Schedule.objects.get(func="metrics.tasks.workflow_rollups_sweep")
     assert (schedule.schedule_type, schedule.repeats) == (Schedule.HOURLY, -1)
     assert locate(schedule.func)().startswith("Workflow rollups of 4 services")  # what the worker calls
 
@@ -355,7 +355,7 @@ def test_a_page_reads_a_bounded_number_of_queries_however_many_services_and_work
     PipelineRunFactory(source=source, service=Service.objects.get(slug="checkout"), finished_at=now - DAY)
     rebuild()
     with CaptureQueriesContext(connection) as few:
-        operations._workflows(area, window, now)
+        workflow_rollups.per_workflow(area, window, now)
     rng = random.Random(3)
     for n in range(12):
         service = ServiceFactory(slug=f"extra-{n}", name=f"Extra {n}", owner=tree["beta"])
@@ -363,6 +363,6 @@ def test_a_page_reads_a_bounded_number_of_queries_however_many_services_and_work
         service_refresh(service_id=service.id)
     area = Area.organisation()
     with CaptureQueriesContext(connection) as many:
-        found = operations._workflows(area, window, now)
+        found = workflow_rollups.per_workflow(area, window, now)
     assert found.workflows > 12
     assert len(many) == len(few)

@@ -26,10 +26,10 @@ from django.urls import reverse
 
 from e360 import bench
 from e360.models import Service, Team, User
-from metrics import team_rollups
 from metrics.deliveries import delivery_drain
 from metrics.models import ApiToken, Delivery, Deployment, Source
 from metrics.refresh import service_refresh
+from metrics.rollups import teams as team_rollups
 from metrics.services import api_token_create
 
 BUDGET_READ_P95_MS = 150

@@ -11,7 +11,8 @@ from metrics.refresh import rebuild
 class Command(BaseCommand):
     help = (
         "Re-link every delivery record (changes and incidents to deployments, failures, rework) and rebuild "
-        "the daily rollups, for all services or the ones named. Safe to run at any time: it is what the "
+        "the rollups (day, workflow and, for all services, team rows), for all services or the ones named. "
+        "Safe to run at any time: it is what the "
         "background refresh does after each ingestion, for every service at once."
     )
 

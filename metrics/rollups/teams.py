@@ -16,27 +16,36 @@ distributions. Rows are kept in step two ways:
   from their own services' rows and their children's team rows. A schedule runs it
   every minute, so a catalog change shows in team figures within a minute.
 
-``rebuild`` recomputes every team. Counts are exact sums. A distribution is kept
-exactly while a day holds up to ``EXACT_LIMIT`` values of it (a team's or a group's
-day), as a histogram beyond (a large group's or the organisation's): percentiles
-read from histograms are within 1% of the exact ones.
+``rebuild`` recomputes every team. ``read_days`` reads a window's rows of whole subtrees
+(``Figures`` merges them with the day rows of other services). Counts are exact sums. A
+distribution is kept exactly while a day holds up to ``EXACT_LIMIT`` values of it (a team's or a
+group's day), as a histogram beyond (a large group's or the organisation's): percentiles read
+from histograms are within 1% of the exact ones.
+
+Migrations 0007 and 0015 run ``rebuild`` and ``build_weeks`` with their historical models
+(``apps``); that, the missing-week-rows branch of ``_recompute`` and ``build_weeks`` itself are
+there for them only, and go with a reset of the migrations.
 """
 
 from __future__ import annotations
 
+import operator
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import reduce
 
 from django.apps import apps as global_apps
 from django.apps.registry import Apps
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import F, Model, Q
 
 from e360.models import subtree_ids
+from metrics import definitions as d
 from metrics.definitions import Histogram
-from metrics.models import COUNT_FIELDS, SERVICE_WIDE, RolledUpService, TeamRollup, TeamWeekRollup
+from metrics.models import COUNT_FIELDS, SERVICE_WIDE, TeamRollup, TeamWeekRollup
+from metrics.rollups.coverage import lineage, parents
 from metrics.sql import update_rows
 
 EXACT_LIMIT = 1000  # values a team row keeps exactly per distribution; beyond, a histogram
@@ -186,21 +195,6 @@ def _apply(model: type[Model], key_field: str, delta: Mapping[Key, Change], team
     return len(updates) + len(emptied)
 
 
-def counting_teams(service_id: int, owner_id: int) -> tuple[list[int], bool]:
-    """The teams that count a service in their rollups, and whether they count its rows so far.
-
-    A service never counted before is recorded with its owner's lineage; its rows
-    so far are not in those teams' rows. Called by the service refresh while it
-    holds the service's row lock.
-    """
-    recorded = RolledUpService.objects.filter(service_id=service_id).values_list("team_ids", flat=True).first()
-    if recorded is not None:
-        return recorded, True
-    teams = _lineage(owner_id, _parents(global_apps))
-    RolledUpService.objects.create(service_id=service_id, team_ids=teams)
-    return teams, False
-
-
 def sync(apps: Apps = global_apps) -> str:
     """Bring team rollups in line with the catalog (see the module docstring); cheap when nothing moved."""
     return _recompute(apps, everything=False)
@@ -218,12 +212,12 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
     Rollup = apps.get_model("metrics", "TeamRollup")
     Recorded = apps.get_model("metrics", "RolledUpService")
 
-    parents = _parents(apps)
+    parent_of = parents(apps)
     owners = dict(Service.objects.values_list("id", "owner_id"))
-    live = {service: _lineage(owner, parents) for service, owner in owners.items()}
+    live = {service: lineage(owner, parent_of) for service, owner in owners.items()}
     recorded = dict(Recorded.objects.values_list("service_id", "team_ids"))
     if everything:
-        affected = set(parents)
+        affected = set(parent_of)
     else:
         affected = set()
         for service in live.keys() | recorded.keys():
@@ -245,7 +239,7 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
 
     # No refresh of a service below an affected team may run meanwhile: it would add to rows being rebuilt.
     children: dict[int, list[int]] = defaultdict(list)
-    for team, parent in parents.items():
+    for team, parent in parent_of.items():
         if parent is not None:
             children[parent].append(team)
     below = subtree_ids(affected, children)
@@ -253,9 +247,9 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
 
     try:
         WeekRollup = apps.get_model("metrics", "TeamWeekRollup")
-    except LookupError:  # a migration from before week rows (the one that adds them builds them)
+    except LookupError:  # migration 0007, before week rows (0015, which adds them, builds them)
         WeekRollup = None
-    depth = {team: len(_lineage(team, parents)) for team in affected}
+    depth = {team: len(lineage(team, parent_of)) for team in affected}
     written = 0
     for team in sorted(affected, key=lambda t: (-depth[t], t)):
         sums: dict[Key, Change] = defaultdict(Change)
@@ -318,15 +312,52 @@ def build_weeks(apps: Apps = global_apps) -> int:
     return written
 
 
-def _parents(apps: Apps) -> dict[int, int | None]:
-    return dict(apps.get_model("e360", "Team").objects.values_list("id", "parent_id"))
+# --- Reading --------------------------------------------------------------------------------------
 
 
-def _lineage(team: int, parents: Mapping[int, int | None]) -> list[int]:
-    """The team and its ancestors, nearest first."""
-    chain: list[int] = []
-    node: int | None = team
-    while node is not None and node not in chain:
-        chain.append(node)
-        node = parents.get(node)
-    return chain
+def read_days(
+    team_ids: Collection[int],
+    windows: Sequence[d.Window],
+    first: date,
+    last: date,
+    profile: d.Profile,
+    fields: Sequence[str],
+) -> Iterator[tuple[bool, date, dict]]:
+    """The teams' rows of ``first`` … ``last`` as (production, day, row), the row's ``fields`` of
+    distributions still to decode: every day's counts, the distributions of whole weeks
+    (``whole_weeks``) from week rows, filed under their Monday, and the other days' from day rows."""
+    weeks = whole_weeks(windows, profile)
+    in_weeks = _week_spans(weeks)
+    teams = TeamRollup.objects.filter(team_id__in=team_ids, day__gte=first, day__lte=last)
+    rows = [*teams.exclude(in_weeks).values("production", "day", *COUNT_FIELDS, *fields)]
+    if weeks:
+        rows += teams.filter(in_weeks).values("production", "day", *COUNT_FIELDS)
+        week_rows = TeamWeekRollup.objects.filter(team_id__in=team_ids, week__in=weeks)
+        rows += week_rows.annotate(day=F("week")).values("production", "day", *fields)
+    for row in rows:
+        yield row.pop("production"), row.pop("day"), row
+
+
+def _week_spans(weeks: Sequence[date]) -> Q:
+    """The days of the weeks (their sorted Mondays) as a few day ranges, one per run of consecutive weeks, rather
+    than a list of every day: a year is two parameters, not 364."""
+    spans: list[list[date]] = []
+    for monday in weeks:
+        if spans and spans[-1][1] == monday:
+            spans[-1][1] = monday + timedelta(days=7)
+        else:
+            spans.append([monday, monday + timedelta(days=7)])
+    return reduce(operator.or_, (Q(day__gte=start, day__lt=end) for start, end in spans), Q())
+
+
+def whole_weeks(windows: Sequence[d.Window], profile: d.Profile) -> list[date]:
+    """Mondays of the ISO weeks that some window holds whole and no window holds in part:
+    a week row then counts, for each window, wholly or not at all."""
+    spans = [set(w.calendar_days(profile)) for w in windows]
+    candidates = sorted({monday for w in windows for monday in d.whole_iso_weeks(w, profile)})
+    weeks = []
+    for monday in candidates:
+        week = {monday + timedelta(days=n) for n in range(7)}
+        if all(week <= span or not week & span for span in spans):
+            weeks.append(monday)
+    return weeks

@@ -1,0 +1,60 @@
+"""Rollups: the rows pages and the metrics API read instead of raw history, written and read here only.
+
+Reading: a reader asks for a figure of a scope and a window, and this package decides which rows
+hold it, and when they are not in step, reads raw rows instead:
+
+- ``Figures(scope, windows, …)``: the DORA, pipeline and review figures of a scope (``Holding``:
+  a page's ``Scope``, ``operations.Area``, or ``Holders.services(…)``/``Holders.organisation()``),
+  from the team rows of the whole subtrees in scope (week rows for whole weeks) and the day rows of
+  its other services (``figures``);
+- ``per_workflow(scope, window, now)``: the pipelines page's per-workflow figures, from the stored
+  periods where they are in step with the runs, else from the runs (``workflows``).
+
+Writing: the service refresh calls ``service_write`` with a service's records and derived facts; it
+rewrites the service's day rows (``days``) and workflow rows (``workflows``) and adds the change to
+the teams that count the service (``teams``, ``coverage``). Schedules call ``teams.sync`` (a catalog
+change) and ``workflows.sweep`` (the coming day's workflow rows); ``teams.rebuild`` recomputes every
+team after a rebuild of every service.
+"""
+
+from __future__ import annotations
+
+from e360.models import Service
+from metrics import definitions as d
+from metrics.rollups import coverage, days, teams, workflows
+from metrics.rollups.coverage import Holders, Holding
+from metrics.rollups.figures import HEADLINE_DISTRIBUTIONS, Days, Figures
+from metrics.rollups.workflows import Candidate, PerWorkflow, WorkflowStats, judged_runs, per_workflow
+
+__all__ = [
+    "HEADLINE_DISTRIBUTIONS",
+    "Candidate",
+    "Days",
+    "Figures",
+    "Holders",
+    "Holding",
+    "PerWorkflow",
+    "WorkflowStats",
+    "judged_runs",
+    "per_workflow",
+    "service_write",
+]
+
+
+def service_write(
+    service: Service, records: days.Records, facts: d.DeliveryFacts, profile: d.Profile, *, update_teams: bool = True
+) -> int:
+    """Write a service's rollups from all its records and their facts; returns the rows written.
+
+    Its day rows and its workflow rows (from the same runs, so in step with the day rows), and,
+    unless ``update_teams`` is False (a rebuild of every service recomputes the teams once at the
+    end), the change in its day rows added to every team that counts it. Run it in the transaction
+    that holds the service's row lock.
+    """
+    rows = days.service_rows(records, facts, profile)
+    written, before = days.write(service.id, rows)
+    written += workflows.write(service.id, records.run_recs, profile)
+    if update_teams:
+        team_ids, counted = coverage.counting_teams(service.id, service.owner_id)
+        teams.apply_delta(teams.service_delta(before if counted else {}, rows), team_ids)
+    return written
