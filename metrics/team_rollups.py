@@ -34,7 +34,7 @@ from django.apps.registry import Apps
 from django.db import transaction
 from django.db.models import Model
 
-from e360.models import subtree_ids
+from e360.tree import TeamTree
 from metrics.definitions import Histogram
 from metrics.models import COUNT_FIELDS, SERVICE_WIDE, RolledUpService, TeamRollup, TeamWeekRollup
 from metrics.sql import update_rows
@@ -196,7 +196,7 @@ def counting_teams(service_id: int, owner_id: int) -> tuple[list[int], bool]:
     recorded = RolledUpService.objects.filter(service_id=service_id).values_list("team_ids", flat=True).first()
     if recorded is not None:
         return recorded, True
-    teams = _lineage(owner_id, _parents(global_apps))
+    teams = list(TeamTree.load().chain(owner_id))
     RolledUpService.objects.create(service_id=service_id, team_ids=teams)
     return teams, False
 
@@ -218,9 +218,10 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
     Rollup = apps.get_model("metrics", "TeamRollup")
     Recorded = apps.get_model("metrics", "RolledUpService")
 
-    parents = _parents(apps)
+    tree = TeamTree.load(apps.get_model("e360", "Team").objects)
+    parents = tree.parents
     owners = dict(Service.objects.values_list("id", "owner_id"))
-    live = {service: _lineage(owner, parents) for service, owner in owners.items()}
+    live = {service: list(tree.chain(owner)) for service, owner in owners.items()}
     recorded = dict(Recorded.objects.values_list("service_id", "team_ids"))
     if everything:
         affected = set(parents)
@@ -248,14 +249,14 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
     for team, parent in parents.items():
         if parent is not None:
             children[parent].append(team)
-    below = subtree_ids(affected, children)
+    below = tree.subtree(affected)
     list(Service.objects.select_for_update().filter(owner_id__in=below).order_by("pk").values_list("pk", flat=True))
 
     try:
         WeekRollup = apps.get_model("metrics", "TeamWeekRollup")
     except LookupError:  # a migration from before week rows (the one that adds them builds them)
         WeekRollup = None
-    depth = {team: len(_lineage(team, parents)) for team in affected}
+    depth = {team: tree.depth(team) for team in affected}
     written = 0
     for team in sorted(affected, key=lambda t: (-depth[t], t)):
         sums: dict[Key, Change] = defaultdict(Change)
@@ -316,17 +317,3 @@ def build_weeks(apps: Apps = global_apps) -> int:
         ]
         written += len(WeekRollup.objects.bulk_create(weeks, batch_size=1000))
     return written
-
-
-def _parents(apps: Apps) -> dict[int, int | None]:
-    return dict(apps.get_model("e360", "Team").objects.values_list("id", "parent_id"))
-
-
-def _lineage(team: int, parents: Mapping[int, int | None]) -> list[int]:
-    """The team and its ancestors, nearest first."""
-    chain: list[int] = []
-    node: int | None = team
-    while node is not None and node not in chain:
-        chain.append(node)
-        node = parents.get(node)
-    return chain
