@@ -50,15 +50,6 @@ class Team(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("catalog:team-detail", args=[self.slug])
 
-    def ancestors(self) -> list[Team]:
-        """From the root down to the parent; one query per level (trees are shallow)."""
-        chain: list[Team] = []
-        node = self.parent
-        while node is not None and node not in chain:
-            chain.append(node)
-            node = node.parent
-        return chain[::-1]
-
 
 class PersonQuerySet(models.QuerySet["Person"]):
     def search(self, text: str) -> PersonQuerySet:

@@ -93,7 +93,10 @@ def team_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     children = team.children.annotate(member_count=Count("memberships", distinct=True))
     if visible is not None:
         children = children.filter(id__in=visible)
-    ancestors = [(a, visible is None or a.id in visible) for a in team.ancestors()]
+    ancestors: list[tuple[str, str, bool]] = []  # the path from the top: (slug, name, whether the viewer sees it)
+    if team.parent_id is not None:  # a root team has none: no read of the tree
+        tree = TeamTree.for_user(request.user)
+        ancestors = [(tree.slugs[a], tree.names[a], visible is None or a in visible) for a in tree.ancestors(team.id)]
     context = {
         "team": team,
         "ancestors": ancestors,
