@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.template import Context, Template
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -189,3 +190,9 @@ def test_depth_is_one_more_than_the_parent_s_and_leaves_have_no_children(tree):
 @given(trees())
 def test_a_tree_survives_json_whole(tree):
     assert TeamTree.from_json(tree.as_json(tree)) == tree
+
+
+def test_every_indented_tree_indents_with_one_filter():
+    rendered = Template("{% load team_tree %}{% for d in depths %}{{ d|tree_indent }};{% endfor %}")
+    classes = rendered.render(Context({"depths": [0, 2, 9, -1]})).split(";")[:-1]
+    assert classes == [f"tree-indent tree-indent--{n}" for n in (0, 2, 6, 0)]  # deeper levels share the deepest
