@@ -14,6 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from e360.models import Membership, Person, Service, Team, User
+from e360.tree import TeamTree
 
 ORG_VIEWERS_GROUP = "Org viewers"
 
@@ -44,7 +45,7 @@ def visible_team_ids(user: User) -> set[int] | None:
     memberships = Membership.objects.filter(person__user=user, person__is_active=True).values_list("team_id", "role")
     own = {team_id for team_id, _ in memberships}
     led = {team_id for team_id, role in memberships if role == Membership.Role.LEAD}
-    ids = own | (Team.objects.descendant_ids(led) if led else set())
+    ids = own | (TeamTree.for_user(user).subtree(led) if led else set())
     user._e360_visible_team_ids = ids
     return ids
 

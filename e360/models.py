@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
 from django.contrib.auth.models import AbstractUser
@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from e360.tree import TeamTree
+
 
 class User(AbstractUser):
     """A login. The catalog entry for the human behind it is ``Person``."""
@@ -18,37 +20,8 @@ class User(AbstractUser):
 
 class TeamQuerySet(models.QuerySet["Team"]):
     def descendant_ids(self, root_ids: Iterable[int]) -> set[int]:
-        """The given teams and every team below them, in one query.
-
-        The tree is small (thousands of rows at most), so walking it in memory
-        beats recursive SQL in clarity and works the same on SQLite and PostgreSQL.
-        """
-        children: dict[int | None, list[int]] = {}
-        for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
-            children.setdefault(parent_id, []).append(team_id)
-        return subtree_ids(root_ids, children)
-
-
-def subtree_ids(root_ids: Iterable[int], children: Mapping[int | None, Iterable[int]]) -> set[int]:
-    """The given teams and every team below them, from a map of each team's children."""
-    found: set[int] = set()
-    stack = list(root_ids)
-    while stack:
-        team_id = stack.pop()
-        if team_id not in found:
-            found.add(team_id)
-            stack.extend(children.get(team_id, ()))
-    return found
-
-
-TEAM_PATH_SEPARATOR = " \u203a "  # a single right-pointing angle quotation mark, spaced
-
-
-def team_path(names: Iterable[str]) -> str:
-    """A team named by its path from the top, as team pickers list it: "Commerce, then Checkout" reads
-    ``Commerce \u203a Checkout``. A select's options cannot be indented, and dashes before a name were read out
-    as dashes by screen readers; a path also tells apart two teams of the same name."""
-    return TEAM_PATH_SEPARATOR.join(names)
+        """The given teams and every team below them, in one query (``e360.tree``)."""
+        return TeamTree.load().subtree(root_ids)
 
 
 class Team(models.Model):
@@ -76,15 +49,6 @@ class Team(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:team-detail", args=[self.slug])
-
-    def ancestors(self) -> list[Team]:
-        """From the root down to the parent; one query per level (trees are shallow)."""
-        chain: list[Team] = []
-        node = self.parent
-        while node is not None and node not in chain:
-            chain.append(node)
-            node = node.parent
-        return chain[::-1]
 
 
 class PersonQuerySet(models.QuerySet["Person"]):

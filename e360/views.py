@@ -19,7 +19,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from e360 import access, demo
-from e360.models import Membership, Person, Service, Team, WorkerHeartbeat
+from e360.models import Membership, Person, Service, WorkerHeartbeat
+from e360.tree import TeamTree
 
 PAGE_SIZE = 50
 
@@ -78,18 +79,8 @@ def team_list(request: HtmxHttpRequest) -> HttpResponse:
         )
     )
     # Show the visible teams as a tree: roots are teams whose parent is not visible.
-    by_parent: dict[int | None, list[Team]] = {}
-    ids = {team.id for team in teams}
-    for team in teams:
-        by_parent.setdefault(team.parent_id if team.parent_id in ids else None, []).append(team)
-    rows: list[tuple[Team, int]] = []
-
-    def walk(parent_id: int | None, depth: int) -> None:
-        for team in by_parent.get(parent_id, []):
-            rows.append((team, depth))
-            walk(team.id, depth + 1)
-
-    walk(None, 0)
+    by_id = {team.id: team for team in teams}
+    rows = [(by_id[team], depth) for team, depth in TeamTree.from_teams(teams).indented()]
     return render(request, "e360/team_list.html", {"rows": rows})
 
 
@@ -102,7 +93,10 @@ def team_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     children = team.children.annotate(member_count=Count("memberships", distinct=True))
     if visible is not None:
         children = children.filter(id__in=visible)
-    ancestors = [(a, visible is None or a.id in visible) for a in team.ancestors()]
+    ancestors: list[tuple[str, str, bool]] = []  # the path from the top: (slug, name, whether the viewer sees it)
+    if team.parent_id is not None:  # a root team has none: no read of the tree
+        tree = TeamTree.for_user(request.user)
+        ancestors = [(tree.slugs[a], tree.names[a], visible is None or a in visible) for a in tree.ancestors(team.id)]
     context = {
         "team": team,
         "ancestors": ancestors,

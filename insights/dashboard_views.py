@@ -27,6 +27,7 @@ from django_htmx.http import reswap, retarget
 
 from e360 import access
 from e360.models import Membership, Team, User
+from e360.tree import TeamTree
 from e360.views import HtmxHttpRequest, is_partial
 from insights import dashboards, selectors
 from metrics.scope import team_scope
@@ -100,7 +101,7 @@ def _figures(team: Team | None, user: User, period: dashboards.Period, now: date
     if team is None:
         figures = dashboards.org_figures(period, now=now)
     else:
-        scope = team_scope(team, access.visible_team_ids(user))
+        scope = team_scope(team, access.visible_team_ids(user), TeamTree.for_user(user))
         context["scope"] = scope
         context["delivery_url"] = reverse("metrics:team-delivery", args=[team.slug])
         figures = dashboards.scope_figures(scope, period, now=now)

@@ -18,7 +18,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from e360 import access
-from e360.models import User, team_path
+from e360.models import User
+from e360.tree import TeamTree
 from insights import engine, selectors
 from metrics import definitions as d
 from metrics import display
@@ -367,36 +368,19 @@ def delivery(figures: Figures, period: Period) -> Delivery:
 
 @dataclass(frozen=True)
 class TeamOption:
-    """A team in the team picker, named by its path from the highest team the viewer sees (``team_path``)."""
+    """A team in the team picker, named by its path from the highest team the viewer sees (``TeamTree.label``)."""
 
     slug: str
     name: str
-    depth: int
-    ancestors: tuple[str, ...] = ()  # the names of the listed teams above it, from the top
-
-    @property
-    def label(self) -> str:
-        return team_path((*self.ancestors, self.name))
+    depth: int  # the teams the viewer sees above it
+    label: str
 
 
 def team_options(user: User) -> list[TeamOption]:
-    """The teams ``user`` may see, depth first, by name under each parent (one query)."""
-    teams = list(access.visible_teams(user).values_list("id", "name", "slug", "parent_id"))
-    ids = {team_id for team_id, *_ in teams}
-    children: dict[int | None, list[tuple]] = {}
-    for row in teams:
-        parent = row[3] if row[3] in ids else None
-        children.setdefault(parent, []).append(row)
-    options: list[TeamOption] = []
-    stack: list[tuple[tuple, tuple[str, ...]]] = [
-        (row, ()) for row in sorted(children.get(None, []), key=_by_name, reverse=True)
-    ]
-    while stack:
-        (team_id, name, slug, _parent), ancestors = stack.pop()
-        options.append(TeamOption(slug, name, len(ancestors), ancestors))
-        below = sorted(children.get(team_id, []), key=_by_name, reverse=True)
-        stack.extend((row, (*ancestors, name)) for row in below)
-    return options
+    """The teams ``user`` may see in the tree's rendering order: depth first, by name under each parent (one
+    query). A team whose parent the viewer does not see is at the top."""
+    tree = TeamTree.load(access.visible_teams(user))
+    return [TeamOption(tree.slugs[team], tree.names[team], depth, tree.label(team)) for team, depth in tree.indented()]
 
 
 SELECTED = format_html("{}", " selected")  # an attribute, safe to join unescaped
@@ -410,10 +394,6 @@ def team_picker_options(options: list[TeamOption], selected: str | None) -> Safe
         '<option value="{}"{}>{}</option>',
         ((o.slug, SELECTED if o.slug == selected else "", o.label) for o in options),
     )
-
-
-def _by_name(row: tuple) -> tuple[str, int]:
-    return (row[1].casefold(), row[0])
 
 
 # Each label's badge: the word says it; the colour only repeats it.

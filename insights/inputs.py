@@ -33,6 +33,8 @@ from surveys.results import status_text
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from e360.tree import TeamTree
+
 STANDARD_DAYS: tuple[int, ...] = (30, 90, 180, 365)
 
 
@@ -164,13 +166,16 @@ def window(days: int, now: datetime, profile: d.Profile) -> d.Window:
     return d.Window.last_days(days, now=now, tz=profile)
 
 
-def team_readings(team: Team, windows: Iterable[d.Window], *, now: datetime) -> list[dict[str, Reading]]:
+def team_readings(
+    team: Team, windows: Iterable[d.Window], *, now: datetime, tree: TeamTree | None = None
+) -> list[dict[str, Reading]]:
     """The team's mapped metrics (the team and every team below it) over each window, from rollups.
 
     The review queue is read at each window's end (or ``now``, if earlier), as the delivery page reads it.
+    ``tree``: the team tree, read once for every team of a refresh (loaded otherwise).
     """
     windows = list(windows)
-    scope = team_scope(team, None)
+    scope = team_scope(team, None, tree)
     figures = Figures(scope, windows, now=now)
     return [readings(figures.summary(w)) for w in windows]
 

@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, reverse
 
 from e360 import access
 from e360.models import Membership, Team
+from e360.tree import TeamTree
 from insights import engine, inputs
 from insights.inputs import STANDARD_DAYS
 from insights.models import PairResult, PeriodResult, TeamResult
@@ -432,7 +433,7 @@ def bottleneck_url(team: Team | None, days: int) -> str:
 
 def _sees_subtree(viewer: User, team: Team) -> bool:
     visible = access.visible_team_ids(viewer)
-    return visible is None or Team.objects.descendant_ids([team.pk]) <= visible
+    return visible is None or TeamTree.for_user(viewer).subtree([team.pk]) <= visible
 
 
 def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
@@ -558,7 +559,7 @@ def pick_pair(result: Correlations, key: str | None) -> Pair | None:
 def correlates_below(team: Team, viewer: User) -> bool:
     """Whether ``team`` has sub-teams and ``viewer`` may see every team below it: who may read the correlations
     across them (its leads, a lead above it, org viewers — not a member who sees only the team itself)."""
-    below = Team.objects.descendant_ids({team.pk})
+    below = TeamTree.for_user(viewer).subtree([team.pk])
     visible = access.visible_team_ids(viewer)
     return len(below) > 1 and (visible is None or below <= visible)
 

@@ -40,10 +40,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from e360.models import Team
+from e360.tree import TeamTree
 from insights import engine, inputs, stats
 from insights.models import PairResult, PeriodResult, TeamResult
 from metrics.scope import reading_profile
-from surveys.tree import TeamTree
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -222,16 +222,15 @@ def insights_compute(
         windows += [inputs.window(days, c.closes_at, profile) for c in (previous, campaign)]
 
     people = inputs.people_by_team()
-    parents = set(tree.parents.values())
     team_rows = list(Team.objects.order_by("name", "pk"))
     teams: list[_Team] = []
     for done, team in enumerate(team_rows, start=1):
-        readings = inputs.team_readings(team, windows, now=now)
+        readings = inputs.team_readings(team, windows, now=now, tree=tree)
         teams.append(
             _Team(
                 team,
                 tree.depth(team.pk),
-                team.pk not in parents,
+                tree.is_leaf(team.pk),
                 people.get(team.pk, 0),
                 readings[0],
                 (readings[1], readings[2]) if len(readings) == 3 else None,

@@ -16,6 +16,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import ValidationError
 
 from e360.models import Service, Team
+from e360.tree import TeamTree
 from metrics import definitions as d
 from metrics.rollups import Figures
 from metrics.schemas import ErrorOut, ServiceSlug, ValidationErrorOut
@@ -41,12 +42,16 @@ def _scope(request: HttpRequest, query: ScopeQuery) -> Scope:
     if bool(query.team) == bool(query.service):
         raise _invalid("team", "give exactly one of team= or service=")
     source_team = request.auth.source.team
-    visible = None if source_team is None else Team.objects.descendant_ids([source_team.id])
+    tree: TeamTree | None = None
+    visible: set[int] | None = None
+    if source_team is not None:  # the token's team and the teams below it: one read of the tree for both
+        tree = TeamTree.load()
+        visible = tree.subtree([source_team.id])
     if query.team:
         team = Team.objects.filter(slug=query.team).first()
         if team is None or (visible is not None and team.id not in visible):
             raise Http404(f'No team "{query.team}" for this token.')
-        return team_scope(team, visible)
+        return team_scope(team, visible, tree)
     service = Service.objects.filter(slug=query.service).select_related("owner").first()
     if service is None or (visible is not None and service.owner_id not in visible):
         raise Http404(f'No service "{query.service}" for this token.')

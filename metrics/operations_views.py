@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 
 from e360 import access
 from e360.models import Team
+from e360.tree import TeamTree
 from e360.views import HtmxHttpRequest, is_partial
 from metrics import definitions as d
 from metrics import display, operations, selectors
@@ -88,7 +89,7 @@ def _service_area(request: HtmxHttpRequest, slug: str) -> Area:
 def _team_area(request: HtmxHttpRequest, slug: str) -> Area:
     """The team and the sub-teams the viewer may see (a plain member: the team alone)."""
     team = access.get_team_for_user(request.user, slug)
-    return Area.of(team_scope(team, access.visible_team_ids(request.user)))
+    return Area.of(team_scope(team, access.visible_team_ids(request.user), TeamTree.for_user(request.user)))
 
 
 def _organisation_area(request: HtmxHttpRequest) -> Area:

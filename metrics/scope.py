@@ -8,14 +8,15 @@ could not open.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from django.conf import settings
 from django.db.models import Q
 
-from e360.models import Service, Team, subtree_ids
+from e360.models import Service, Team
+from e360.tree import TeamTree
 from metrics import definitions as d
 
 
@@ -95,27 +96,27 @@ def service_scope(service: Service) -> Scope:
     return Scope("service", service, None, (ref,), reading_profile(), (), (service.id,))
 
 
-def team_scope(team: Team, visible_team_ids: Collection[int] | None) -> Scope:
+def team_scope(team: Team, visible_team_ids: Collection[int] | None, tree: TeamTree | None = None) -> Scope:
     """The team's services and those of every team below it that the viewer may see.
 
     ``visible_team_ids`` is ``e360.access.visible_team_ids`` (None: all teams). A plain
     member sees the team but not its sub-teams, so their page covers the team's own
-    services; a lead's covers the whole subtree.
+    services; a lead's covers the whole subtree. ``tree``: the team tree, when the caller
+    has it already (``TeamTree.for_user`` in a request); loaded otherwise.
     """
-    children: dict[int | None, list[int]] = {}
-    for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
-        children.setdefault(parent_id, []).append(team_id)
-    subtree = subtree_ids([team.id], children)
+    if tree is None:
+        tree = TeamTree.load()
+    subtree = tree.subtree([team.id])
     team_ids = subtree if visible_team_ids is None else {team.id} | (subtree & set(visible_team_ids))
     rows = Service.objects.filter(owner_id__in=team_ids).order_by("name").values_list("id", "name", "slug", "owner_id")
     services = tuple(ServiceRef._make(row) for row in rows)
-    whole, alone = _cover(team.id, team_ids, children)
+    whole, alone = _cover(team.id, team_ids, tree)
     rollup_services = tuple(s.id for s in services if s.owner_id in alone)
-    everything = len(team_ids) == sum(len(ids) for ids in children.values())
+    everything = len(team_ids) == len(tree)
     return Scope("team", None, team, services, reading_profile(), tuple(sorted(whole)), rollup_services, everything)
 
 
-def _cover(team_id: int, team_ids: set[int], children: Mapping[int | None, list[int]]) -> tuple[set[int], set[int]]:
+def _cover(team_id: int, team_ids: set[int], tree: TeamTree) -> tuple[set[int], set[int]]:
     """Split the teams in scope into subtrees wholly in scope (one team rollup each) and teams alone.
 
     From the top: a team whose subtree is all in scope is read whole; otherwise the
@@ -126,10 +127,10 @@ def _cover(team_id: int, team_ids: set[int], children: Mapping[int | None, list[
     stack = [team_id]
     while stack:
         node = stack.pop()
-        if subtree_ids([node], children) <= team_ids:
+        if tree.subtree([node]) <= team_ids:
             whole.add(node)
             continue
         if node in team_ids:
             alone.add(node)
-        stack.extend(children.get(node, ()))
+        stack.extend(tree.children(node))
     return whole, alone

@@ -29,6 +29,7 @@ from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 
 from e360 import access
+from e360.tree import TeamTree
 from e360.views import HtmxHttpRequest, is_partial
 from metrics import definitions as d
 from metrics import display, rollups, selectors
@@ -56,7 +57,7 @@ def service_delivery(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def team_delivery(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
-    return _delivery(request, team_scope(team, access.visible_team_ids(request.user)))
+    return _delivery(request, team_scope(team, access.visible_team_ids(request.user), TeamTree.for_user(request.user)))
 
 
 @login_required
@@ -71,7 +72,7 @@ def service_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpRespons
 @require_GET
 def team_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
-    return _summary(request, team_scope(team, access.visible_team_ids(request.user)))
+    return _summary(request, team_scope(team, access.visible_team_ids(request.user), TeamTree.for_user(request.user)))
 
 
 @dataclass(frozen=True)

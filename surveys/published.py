@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.db.models import Count, Q
 
+from e360.tree import TeamTree
 from surveys import anonymity, scoring
 from surveys.anonymity import ORG, Cell, Label
 from surveys.models import (
@@ -57,7 +58,6 @@ from surveys.models import (
     Question,
     Response,
 )
-from surveys.tree import TeamTree
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -87,10 +87,10 @@ def freeze(campaign: Campaign) -> Frozen:
     if campaign.frozen_tree is None:
         tree = TeamTree.load()
         rows = set(Invitation.objects.filter(campaign=campaign).values_list("team_id", "label_id").distinct())
-        invited = {team for team, _ in rows if team in tree.parents}
-        labels = {label for _, label in rows if label in tree.parents}
+        invited = {team for team, _ in rows if team in tree}
+        labels = {label for _, label in rows if label in tree}
         roots = () if campaign.everyone else campaign.teams.values_list("id", flat=True)
-        rolled_up = {team: label if label in tree.parents else ORG for team, label in rows if team in invited}
+        rolled_up = {team: label if label in tree else ORG for team, label in rows if team in invited}
         previous = (
             Campaign.objects.filter(series_id=campaign.series_id, wave__lt=campaign.wave, status=Campaign.Status.CLOSED)
             .order_by("-wave")
@@ -118,7 +118,7 @@ def campaign_teams(campaign: Campaign, invited: Iterable[Label], roots: Iterable
     """The teams a campaign's results list: its invitees' teams and their ancestors, within its audience's teams
     (``roots``) unless it invited everyone. A campaign of one team does not list that team's parent: the parent's
     figure would be the team's under another name, visible to the parent's plain members."""
-    teams = tree.closure(team for team in invited if team is not ORG and team in tree.parents)
+    teams = tree.closure(team for team in invited if team in tree)
     return teams if campaign.everyone else teams & tree.subtree(roots)
 
 
@@ -268,7 +268,7 @@ def answered_by_group(campaign: Campaign, tree: TeamTree) -> dict[Label, set[int
     groups: dict[Label, set[int]] = defaultdict(set)
     rows = Invitation.objects.filter(campaign=campaign, responded=True).values_list("person_id", "label_id")
     for person, label in rows.order_by():
-        for group in [ORG, *(tree.chain(label) if label in tree.parents else ())]:
+        for group in [ORG, *tree.chain(label)]:
             groups[group].add(person)
     return groups
 
@@ -284,7 +284,7 @@ def invitation_counts(campaign: Campaign, tree: TeamTree) -> dict[Label, tuple[i
     )
     counts: dict[Label, tuple[int, int]] = {}
     for team, invited, responded in rows:
-        key = team if team in tree.parents else ORG
+        key = team if team in tree else ORG
         before = counts.get(key, (0, 0))
         counts[key] = (before[0] + invited, before[1] + responded)
     return counts
@@ -335,7 +335,7 @@ class _Tally:
             self.responses[self._label(label)] += n
 
     def _label(self, label: int | None) -> Label:
-        return label if label in self.tree.parents else ORG
+        return label if label in self.tree else ORG
 
     @cached_property
     def numbers(self) -> dict[Label, dict[int, Counter]]:

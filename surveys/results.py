@@ -45,12 +45,11 @@ from django.template.defaultfilters import floatformat
 from django.utils.crypto import salted_hmac
 
 from e360 import access
-from e360.models import team_path
+from e360.tree import TeamTree
 from surveys import anonymity, published, scoring
 from surveys.anonymity import ORG, Cell, Label
 from surveys.forms import AGREEMENT, FREQUENCY  # the answers' words, as the form shows them
 from surveys.models import CHOICE_KINDS, LIKERT_KINDS, Answer, Campaign, Dimension, Invitation, Kind, Question
-from surveys.tree import TeamTree
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -115,26 +114,24 @@ class Group:
     id: Label
     name: str
     slug: str
-    depth: int
-    ancestors: tuple[str, ...] = ()  # the names of the listed teams above it, from the top
+    depth: int  # 0 for the organisation, 1 for the top listed teams, 2 for those listed below them …
+    label: str = ""  # the name for a list without indentation of its own (a select's options): its path
 
     @property
     def is_org(self) -> bool:
         return self.id is ORG
 
     @property
-    def label(self) -> str:
-        """The name for a list without indentation of its own (a select's options): its path, ``team_path``."""
-        return team_path((*self.ancestors, self.name))
+    def indent(self) -> int:
+        """Its indentation under the organisation, which the top listed teams share."""
+        return max(self.depth - 1, 0)
 
 
 def _ordered(teams: set[int], tree: TeamTree) -> list[Group]:
-    """The organisation, then ``teams`` depth first by name; depth counts the listed ancestors only."""
-    paths = {t: [tree.names[a].casefold() for a in reversed(tree.chain(t))] + [str(t)] for t in teams}
-    groups = [Group(ORG, ORG_NAME, "", 0)]
-    for team in sorted(teams, key=lambda t: paths[t]):
-        listed = [tree.names[a] for a in reversed(tree.chain(team)[1:]) if a in teams]
-        groups.append(Group(team, tree.names[team], tree.slugs[team], 1 + len(listed), tuple(listed)))
+    """The organisation, then ``teams`` in the tree's rendering order; depth counts the listed ancestors only."""
+    groups = [Group(ORG, ORG_NAME, "", 0, ORG_NAME)]
+    for team, indent in tree.indented(teams):
+        groups.append(Group(team, tree.names[team], tree.slugs[team], 1 + indent, tree.label(team, teams)))
     return groups
 
 
@@ -174,15 +171,15 @@ def campaign_for_user(user: User, campaign_id: int) -> CampaignAccess:
         .values_list("team_id", "label_id", "invited", "responded")
         .order_by()
     )
-    tree = TeamTree.load()
+    tree = TeamTree.for_user(user)
     invitations: dict[Label, tuple[int, int]] = {}
     rolled_up: dict[int, Label] = {}
     for team, label, invited, responded in rows:
-        key = team if team in tree.parents else ORG
+        key = team if team in tree else ORG
         before = invitations.get(key, (0, 0))
         invitations[key] = (before[0] + invited, before[1] + responded)
         if key is not ORG and label != team:
-            rolled_up[key] = label if label in tree.parents else ORG
+            rolled_up[key] = label if label in tree else ORG
     roots = () if campaign.everyone else campaign.teams.values_list("id", flat=True)
     teams = published.campaign_teams(campaign, invitations, roots, tree)
     return _scoped(user, campaign, tree, teams, invitations, rolled_up)
@@ -211,7 +208,7 @@ def campaigns_for_user(user: User) -> list[Campaign]:
     visible_ids = access.visible_team_ids(user)
     if visible_ids is None or not visible_ids:
         return campaigns if visible_ids is None else []
-    tree = TeamTree.load()
+    tree = TeamTree.for_user(user)
     live = [c for c in campaigns if not c.is_closed]
     invited: dict[int, set[int]] = defaultdict(set)
     pairs = Invitation.objects.filter(campaign__in=live, team__isnull=False).values_list("campaign_id", "team_id")

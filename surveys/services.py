@@ -13,7 +13,7 @@ import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from e360.models import Membership, Person, Team, subtree_ids
+from e360.models import Membership, Person
+from e360.tree import TeamTree
 from surveys import anonymity, bank, published
 from surveys.models import (
     Answer,
@@ -73,9 +74,10 @@ def template_freeze(*, template: Template) -> TemplateVersion:
 
 @dataclass(frozen=True)
 class Audience:
-    """Who a campaign invites, each with their team (None: no team)."""
+    """Who a campaign invites, each with their team (None: no team), and the team tree they were chosen on."""
 
     teams: dict[int, int | None]  # person id → team id
+    tree: TeamTree = field(repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.teams)
@@ -83,16 +85,12 @@ class Audience:
 
 def campaign_audience(*, campaign: Campaign) -> Audience:
     """The active people the campaign invites, each with their deepest team among those invited."""
-    parents = dict(Team.objects.values_list("id", "parent_id"))
-    depth = {team: _depth(team, parents) for team in parents}
+    tree = TeamTree.load()
     if campaign.everyone:
         people = Person.objects.filter(is_active=True)
         allowed: set[int] | None = None
     else:
-        children: dict[int | None, list[int]] = {}
-        for team, parent in parents.items():
-            children.setdefault(parent, []).append(team)
-        allowed = subtree_ids(campaign.teams.values_list("id", flat=True), children)
+        allowed = tree.subtree(campaign.teams.values_list("id", flat=True))
         people = Person.objects.filter(is_active=True, memberships__team__in=allowed).distinct()
     teams: dict[int, int | None] = dict.fromkeys(people.values_list("id", flat=True))
     memberships = Membership.objects.filter(person__in=teams.keys()).values_list("person_id", "team_id")
@@ -100,17 +98,9 @@ def campaign_audience(*, campaign: Campaign) -> Audience:
         if allowed is not None and team not in allowed:
             continue
         current = teams[person]
-        if current is None or (depth[team], -team) > (depth[current], -current):
+        if current is None or (tree.depth(team), -team) > (tree.depth(current), -current):
             teams[person] = team
-    return Audience(teams)
-
-
-def _depth(team: int, parents: Mapping[int, int | None]) -> int:
-    level, node, seen = 0, parents.get(team), {team}
-    while node is not None and node not in seen:
-        seen.add(node)
-        level, node = level + 1, parents.get(node)
-    return level
+    return Audience(teams, tree)
 
 
 def campaign_check(*, campaign: Campaign) -> Audience:
@@ -133,8 +123,7 @@ def storage_labels(audience: Audience, k: int) -> dict[int | None, int | None]:
     for team in audience.teams.values():
         key = NO_TEAM if team is None else team
         invited[key] = invited.get(key, 0) + 1
-    parents: dict[int, int | None] = dict(Team.objects.values_list("id", "parent_id"))
-    parents[NO_TEAM] = None
+    parents = {**audience.tree.parents, NO_TEAM: None}
     labels = anonymity.storage_labels(invited, parents, k)
     return {
         (None if team == NO_TEAM else team): (None if label == NO_TEAM else label) for team, label in labels.items()

@@ -39,7 +39,7 @@ def metrics_by_team(monkeypatch):
     given repeats). Teams not named have no data."""
     table: dict[str, list[dict[str, Reading]]] = {}
 
-    def fake(team, windows, *, now):
+    def fake(team, windows, *, now, tree=None):
         given = table.get(team.name, [readings()])
         return [given[min(n, len(given) - 1)] for n in range(len(list(windows)))]
 

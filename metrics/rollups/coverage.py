@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -24,6 +24,7 @@ from django.apps.registry import Apps
 from django.db.models import Q, QuerySet
 
 from e360.models import Team
+from e360.tree import TeamTree
 from metrics import definitions as d
 from metrics.models import RolledUpService, WorkflowRollupCoverage
 from metrics.scope import reading_profile
@@ -70,20 +71,6 @@ class Holders:
 # --- Teams counting a service ---------------------------------------------------------------------
 
 
-def parents(apps: Apps = global_apps) -> dict[int, int | None]:
-    return dict(apps.get_model("e360", "Team").objects.values_list("id", "parent_id"))
-
-
-def lineage(team: int, parents: Mapping[int, int | None]) -> list[int]:
-    """The team and its ancestors, nearest first."""
-    chain: list[int] = []
-    node: int | None = team
-    while node is not None and node not in chain:
-        chain.append(node)
-        node = parents.get(node)
-    return chain
-
-
 def counting_teams(service_id: int, owner_id: int) -> tuple[list[int], bool]:
     """The teams that count a service in their rollups, and whether they count its rows so far.
 
@@ -94,7 +81,7 @@ def counting_teams(service_id: int, owner_id: int) -> tuple[list[int], bool]:
     recorded = RolledUpService.objects.filter(service_id=service_id).values_list("team_ids", flat=True).first()
     if recorded is not None:
         return recorded, True
-    teams = lineage(owner_id, parents())
+    teams = list(TeamTree.load().chain(owner_id))
     RolledUpService.objects.create(service_id=service_id, team_ids=teams)
     return teams, False
 

@@ -41,11 +41,10 @@ from django.apps.registry import Apps
 from django.db import transaction
 from django.db.models import F, Model, Q
 
-from e360.models import subtree_ids
+from e360.tree import TeamTree
 from metrics import definitions as d
 from metrics.definitions import Histogram
 from metrics.models import COUNT_FIELDS, SERVICE_WIDE, TeamRollup, TeamWeekRollup
-from metrics.rollups.coverage import lineage, parents
 from metrics.sql import update_rows
 
 EXACT_LIMIT = 1000  # values a team row keeps exactly per distribution; beyond, a histogram
@@ -212,9 +211,10 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
     Rollup = apps.get_model("metrics", "TeamRollup")
     Recorded = apps.get_model("metrics", "RolledUpService")
 
-    parent_of = parents(apps)
+    tree = TeamTree.load(apps.get_model("e360", "Team").objects)
+    parent_of = tree.parents
     owners = dict(Service.objects.values_list("id", "owner_id"))
-    live = {service: lineage(owner, parent_of) for service, owner in owners.items()}
+    live = {service: list(tree.chain(owner)) for service, owner in owners.items()}
     recorded = dict(Recorded.objects.values_list("service_id", "team_ids"))
     if everything:
         affected = set(parent_of)
@@ -238,25 +238,21 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
             return "Team rollups are up to date"
 
     # No refresh of a service below an affected team may run meanwhile: it would add to rows being rebuilt.
-    children: dict[int, list[int]] = defaultdict(list)
-    for team, parent in parent_of.items():
-        if parent is not None:
-            children[parent].append(team)
-    below = subtree_ids(affected, children)
+    below = tree.subtree(affected)
     list(Service.objects.select_for_update().filter(owner_id__in=below).order_by("pk").values_list("pk", flat=True))
 
     try:
         WeekRollup = apps.get_model("metrics", "TeamWeekRollup")
     except LookupError:  # migration 0007, before week rows (0015, which adds them, builds them)
         WeekRollup = None
-    depth = {team: len(lineage(team, parent_of)) for team in affected}
+    depth = {team: tree.depth(team) for team in affected}
     written = 0
     for team in sorted(affected, key=lambda t: (-depth[t], t)):
         sums: dict[Key, Change] = defaultdict(Change)
         services = DailyRollup.objects.filter(service__owner_id=team)
         for row in services.values("environment", "day", *COUNT_FIELDS, "distributions").iterator(chunk_size=2000):
             sums[(row["environment"] != SERVICE_WIDE, row["day"])].add_row(row)
-        teams = Rollup.objects.filter(team_id__in=children.get(team, ()))
+        teams = Rollup.objects.filter(team_id__in=tree.children(team))
         for row in teams.values("production", "day", *COUNT_FIELDS, "distributions").iterator(chunk_size=2000):
             sums[(row["production"], row["day"])].add_row(row)
         Rollup.objects.filter(team_id=team).delete()

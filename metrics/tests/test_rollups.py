@@ -163,12 +163,6 @@ def test_the_organisation_s_figures_are_its_root_team_s(tree, source):
 # --- Coverage -----------------------------------------------------------------------------------------
 
 
-def test_a_lineage_is_nearest_first_and_stops_at_a_loop():
-    assert coverage.lineage(3, {1: None, 2: 1, 3: 2}) == [3, 2, 1]
-    assert coverage.lineage(1, {1: 2, 2: 1}) == [1, 2]
-    assert coverage.lineage(9, {}) == [9]
-
-
 def test_a_service_whose_workflow_days_lack_the_day_is_read_from_its_runs(tree):
     checkout, cart = Service.objects.get(slug="checkout"), Service.objects.get(slug="cart")
     today = date(2025, 3, 3)
