@@ -159,7 +159,11 @@ class Histogram:
 
     def percentile(self, q: float, kind: MedianKind = "interpolated") -> float | None:
         """``e360.stats.percentile`` of the values, each read as its bucket's value; None when empty."""
-        return stats.percentile_of_sorted(_Ascending(self), q, kind)
+        return stats.percentile_of_sorted(self.ascending(), q, kind)
+
+    def ascending(self) -> _Ascending:
+        """The values in ascending order, each read as its bucket's value, by rank: for several percentiles."""
+        return _Ascending(self)
 
     def to_json(self) -> dict[str, int | list[int]]:
         """``{"o": offset, "c": [counts…], "z": zeros}`` (zeros only when there are some), for a JSON column."""

@@ -18,6 +18,7 @@ from metrics.definitions.vocabulary import MedianKind
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from e360.stats import SortedValues
     from metrics.definitions.histogram import Histogram
 
 
@@ -43,23 +44,22 @@ class DurationStats:
     @classmethod
     def of_seconds(cls, seconds: Iterable[float], kind: MedianKind = "interpolated") -> DurationStats:
         """The same from durations in seconds (sorted once, however many percentiles)."""
-        xs = sorted(seconds)
+        return cls.of_sorted_seconds(sorted(seconds), kind)
+
+    @classmethod
+    def of_histogram(cls, histogram: Histogram, kind: MedianKind = "interpolated") -> DurationStats:
+        """The same from a histogram of seconds: percentiles within ``histogram.ALPHA`` (1%)."""
+        return cls.of_sorted_seconds(histogram.ascending(), kind)
+
+    @classmethod
+    def of_sorted_seconds(cls, xs: SortedValues, kind: MedianKind = "interpolated") -> DurationStats:
+        """The same from durations in seconds in ascending order, read by index (a sorted list, a histogram's view)."""
 
         def at(q: float) -> timedelta | None:
             result = percentile_of_sorted(xs, q, kind)
             return None if result is None else timedelta(seconds=result)
 
         return cls(count=len(xs), median=at(0.5), p75=at(0.75), p90=at(0.9))
-
-    @classmethod
-    def of_histogram(cls, histogram: Histogram, kind: MedianKind = "interpolated") -> DurationStats:
-        """The same from a histogram of seconds: percentiles within ``histogram.ALPHA`` (1%)."""
-
-        def at(q: float) -> timedelta | None:
-            result = histogram.percentile(q, kind)
-            return None if result is None else timedelta(seconds=result)
-
-        return cls(count=histogram.count, median=at(0.5), p75=at(0.75), p90=at(0.9))
 
 
 def span(start: datetime | None, end: datetime | None, profile: Profile | None = None) -> timedelta | None:
