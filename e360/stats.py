@@ -52,6 +52,10 @@ import numpy as np
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from numpy.typing import NDArray
+
+    Counts = NDArray[np.intp]
+
 Method = Literal["interpolated", "lower", "midpoint"]
 METHODS: tuple[Method, ...] = ("interpolated", "lower", "midpoint")
 
@@ -134,14 +138,14 @@ class Ranking:
 
     def __init__(self, values: Sequence[float]) -> None:
         require_finite(values, "values")
-        self.order = np.argsort(np.asarray(values, dtype=float), kind="stable")
-        self.starts = np.array(_tie_runs([values[i] for i in self.order]), dtype=np.intp)
+        self.order: Counts = np.argsort(np.asarray(values, dtype=float), kind="stable")
+        self.starts: Counts = np.array(_tie_runs([values[i] for i in self.order]), dtype=np.intp)
         run_in_order = np.zeros(len(values), dtype=np.intp)
         run_in_order[self.starts[1:]] = 1
-        self.run_of = np.empty(len(values), dtype=np.intp)
+        self.run_of: Counts = np.empty(len(values), dtype=np.intp)
         self.run_of[self.order] = np.cumsum(run_in_order)
 
-    def doubled_ranks(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def doubled_ranks(self, counts: Counts) -> tuple[Counts, Counts]:
         """Per row of ``counts`` (one multiset), twice the average rank of each value (by original index), and the
         row's Σ(G³ − G) over runs of ties (the tie correction of rank variances)."""
         run_counts = np.add.reduceat(counts[:, self.order], self.starts, axis=1)
