@@ -1,5 +1,5 @@
-"""What every app's benchmark command shares: a gunicorn server on loopback, percentiles,
-timed in-process reads, the machine's speed, and the printed table.
+"""What every app's benchmark command shares: a gunicorn server on loopback, latency figures
+(percentiles from ``e360.stats``), timed in-process reads, the machine's speed, and the printed table.
 
 ``make bench`` runs ``manage.py bench`` (delivery metrics), ``manage.py bench_surveys`` and
 ``manage.py bench_insights``; each prints rows of (what, figure, how measured, budget verdict).
@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from django.core.management.base import CommandError, OutputWrapper
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+
+from e360.stats import median, percentile
 
 Row = tuple[str, str, str, str]
 
@@ -64,12 +65,12 @@ def server(workers: int) -> Iterator[int]:
         process.wait(timeout=30)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+def latency_figures(times_ms: list[float], budget_ms: float) -> tuple[str, str]:
+    """The figure ("p50 12 ms, p95 30 ms") and the budget verdict ("p95 ≤ 150 ms: ok") of some latencies."""
+    p50, p95 = percentile(times_ms, 0.5), percentile(times_ms, 0.95)
+    if p50 is None or p95 is None:
+        raise CommandError("nothing was timed")
+    return f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", f"p95 ≤ {budget_ms:.0f} ms: {'ok' if p95 <= budget_ms else 'OVER'}"
 
 
 def timed_reads(label: str, client: Client, urls: list[str], budget_ms: float) -> Row:
@@ -84,13 +85,8 @@ def timed_reads(label: str, client: Client, urls: list[str], budget_ms: float) -
         if response.status_code != 200:
             raise CommandError(f"{url} answered {response.status_code}: {response.content[:300]!r}")
         queries.append(len(captured))
-    p95 = percentile(times, 0.95)
-    return (
-        label,
-        f"p50 {percentile(times, 0.5):.0f} ms, p95 {p95:.0f} ms",
-        f"{max(queries)} queries max ({statistics.median(queries):.0f} median)",
-        f"p95 ≤ {budget_ms:.0f} ms: {'ok' if p95 <= budget_ms else 'OVER'}",
-    )
+    figure, verdict = latency_figures(times, budget_ms)
+    return label, figure, f"{max(queries)} queries max ({median(queries):.0f} median)", verdict
 
 
 def machine_row() -> Row:

@@ -21,8 +21,8 @@ Data signal
     A mapped metric *counts* when it has a value, a sample of at least ``MIN_SAMPLE`` (10 deployments, PRs, runs…)
     and at least ``MIN_PEERS`` (4) other teams to compare with. Its *badness percentile* is where the team stands
     among those peers, 0 = better than all of them, 100 = worse than all of them (``stats.percentile_among``). The
-    data signal is on when the median badness percentile of the counted metrics is at least ``DATA_PERCENTILE``
-    (75): most mapped metrics lean to the bad side, not one noisy figure.
+    data signal is on when the median badness percentile of the counted metrics (the middle one, or the mean of the
+    middle two) is at least ``DATA_PERCENTILE`` (75): most mapped metrics lean to the bad side, not one noisy figure.
 
 Label
     *corroborated* (both signals), *perception only*, *data only* or *no signal*. A divergence is a finding too:
@@ -49,9 +49,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from statistics import median
 from typing import TYPE_CHECKING
 
+from e360.stats import median
 from insights.stats import MINUS, percentile_among, whole
 
 if TYPE_CHECKING:
@@ -374,7 +374,8 @@ def _item(dimension: Dimension, sentiment: Sentiment | None, metrics: dict[str, 
     evidence = tuple(_evidence(spec, metrics.get(spec.key)) for spec in dimension.metrics)
     perception_points, perception = _perception_points(sentiment)
     percentiles = [e.percentile for e in evidence if e.percentile is not None]
-    median_percentile = median(percentiles) if percentiles else None
+    # The textbook median (the mean of the middle two): ``midpoint`` keeps it bit for bit that of ``statistics``.
+    median_percentile = median(percentiles, "midpoint")
     data = median_percentile is not None and median_percentile >= DATA_PERCENTILE
     data_points = dimension.data_weight * max(0.0, median_percentile - 50) if median_percentile is not None else 0.0
     if perception and data:

@@ -6,12 +6,9 @@ every page load, in every export and in every test.
 Definitions
 ===========
 
-Average ranks (:func:`average_ranks`)
-    The values ranked 1..n in ascending order; tied values share the mean of the ranks they span (three equal values
-    at ranks 2, 3 and 4 all get 3). This is SciPy's ``rankdata(method="average")``.
-
 Spearman's ρ (:func:`spearman`)
-    Pearson's correlation of the two sides' average ranks, which is the tie-corrected form of Spearman's ρ (the
+    Pearson's correlation of the two sides' average ranks (``e360.stats.average_ranks``: ties share the mean of the
+    ranks they span, as SciPy's ``rankdata(method="average")``), which is the tie-corrected form of Spearman's ρ (the
     textbook shortcut ``1 - 6Σd²/(n³-n)`` is only exact without ties). It measures whether teams that are higher on
     one side tend to be higher on the other, in any monotonic way, and is insensitive to outliers and units. It is
     undefined (None) with fewer than 2 teams or when either side is constant: a constant has no order to compare.
@@ -19,11 +16,12 @@ Spearman's ρ (:func:`spearman`)
 Bootstrap interval (:func:`bootstrap_interval`)
     A percentile bootstrap: ``resamples`` times, draw n teams with replacement from the n teams (a team's two values
     stay together), compute ρ of the resample, and report the (1 - confidence)/2 and (1 + confidence)/2 percentiles
-    (linear interpolation, as ``numpy.percentile`` and PostgreSQL's ``percentile_cont``) of those ρ — for 95%, the
-    2.5th and 97.5th. A resample in which one side is constant has no ρ and is skipped; the interval is then that
-    of the resamples that have one. When more than ``MAX_SKIPPED_SHARE`` (10%) of the resamples are skipped, the
-    skipped ones are no longer a rounding error and the interval is None rather than a biased one. Resample r draws
-    the teams of row r of ``numpy.random.default_rng(seed).integers(0, n, size=(resamples, n))``.
+    of those ρ (``e360.stats``'s interpolated ones: linear interpolation, as ``numpy.percentile`` and PostgreSQL's
+    ``percentile_cont``) — for 95%, the 2.5th and 97.5th. A resample in which one side is constant has no ρ and is
+    skipped; the interval is then that of the resamples that have one. When more than ``MAX_SKIPPED_SHARE`` (10%) of
+    the resamples are skipped, the skipped ones are no longer a rounding error and the interval is None rather than a
+    biased one. Resample r draws the teams of row r of ``numpy.random.default_rng(seed).integers(0, n, size=(resamples,
+    n))``. The ranks of all resamples are read at once off each side's sorted order (``e360.stats.Ranking``).
 
 Correlation (:func:`correlate`)
     ρ with its bootstrap interval and n. Below ``MIN_TEAMS`` (8) teams there is no number at all — not ρ, not an
@@ -40,7 +38,8 @@ Whole figures (:func:`whole`)
 Badness percentile (:func:`percentile_among`)
     Where a team stands among its peers (the other teams), from 0 (better than all of them) to 100 (worse than all of
     them): ``100 × (peers better + ½ × peers tied) / peers``, "better" meaning lower for a lower-is-better metric and
-    higher otherwise. Ties count half, so a team tied with everyone is at 50, never at either end.
+    higher otherwise. Ties count half, so a team tied with everyone is at 50, never at either end. It is
+    ``e360.stats.percentile_rank``, ranking the peers from best to worst.
 
 Within-team change (:func:`within_team_change`)
     Between two consecutive waves, each team's change in dimension score (points) and its change in a metric over the
@@ -59,6 +58,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from e360.stats import Ranking, average_ranks, percentile_of_sorted, percentile_rank, require_finite
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -76,42 +77,12 @@ def whole(value: float) -> int:
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _check_values(values: Sequence[float], what: str) -> None:
-    for value in values:
-        if value is None or isinstance(value, bool) or math.isnan(value) or math.isinf(value):
-            raise ValueError(f"{what} must be finite numbers, got {value!r}")
-
-
 def _check_pairs(xs: Sequence[float], ys: Sequence[float]) -> int:
     if len(xs) != len(ys):
         raise ValueError(f"xs and ys must pair up, got {len(xs)} and {len(ys)} values")
-    _check_values(xs, "xs")
-    _check_values(ys, "ys")
+    require_finite(xs, "xs")
+    require_finite(ys, "ys")
     return len(xs)
-
-
-def _tie_runs(sorted_values: Sequence[float]) -> list[tuple[int, int]]:
-    """The [start, stop) runs of equal values in an already sorted sequence."""
-    runs = []
-    start = 0
-    for i in range(1, len(sorted_values) + 1):
-        if i == len(sorted_values) or sorted_values[i] != sorted_values[start]:
-            runs.append((start, i))
-            start = i
-    return runs
-
-
-def average_ranks(values: Sequence[float]) -> list[float]:
-    """Ranks 1..n of ``values`` (ascending), tied values sharing the mean of the ranks they span."""
-    _check_values(values, "values")
-    order = sorted(range(len(values)), key=values.__getitem__)
-    ranks = [0.0] * len(values)
-    for start, stop in _tie_runs([values[i] for i in order]):
-        # Positions start..stop-1 hold ranks start+1..stop; their mean is (start + 1 + stop) / 2.
-        rank = (start + 1 + stop) / 2
-        for position in range(start, stop):
-            ranks[order[position]] = rank
-    return ranks
 
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
@@ -133,47 +104,12 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
 
 
-class _Ranking:
-    """One side of the data, prepared once so that every resample is ranked at once, in O(n) each, without sorting.
-
-    A resample is described by ``counts[t]``, how many times team t was drawn. Walking the teams in the side's sorted
-    order, a run of tied values drawn G times in total, after C draws of smaller values, covers ranks C+1..C+G, so
-    each of its copies gets the average rank C + (G + 1)/2. Twice that, ``2C + G + 1``, is an integer, which keeps
-    the arithmetic below exact.
-    """
-
-    def __init__(self, values: Sequence[float]) -> None:
-        self.order = np.argsort(np.asarray(values, dtype=float), kind="stable")
-        in_order = [values[i] for i in self.order]
-        self.starts = np.array([start for start, _ in _tie_runs(in_order)], dtype=np.intp)
-        run_in_order = np.zeros(len(values), dtype=np.intp)
-        run_in_order[self.starts[1:]] = 1
-        self.run_of = np.empty(len(values), dtype=np.intp)
-        self.run_of[self.order] = np.cumsum(run_in_order)
-
-    def doubled_ranks(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Twice the average rank of each team (by original index) in each resample (a row of ``counts``), and each
-        resample's Σ(G³ − G) over tie runs."""
-        run_counts = np.add.reduceat(counts[:, self.order], self.starts, axis=1)
-        run_ranks = 2 * np.cumsum(run_counts, axis=1) - run_counts + 1
-        ties = (run_counts**3 - run_counts).sum(axis=1)
-        return run_ranks[:, self.run_of], ties
-
-
 def resample_counts(n: int, *, seed: int, resamples: int) -> np.ndarray:
     """How many times each of n teams is drawn in each resample (one row per resample): row r counts the teams of
     row r of ``numpy.random.default_rng(seed).integers(0, n, size=(resamples, n))``."""
     drawn = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
     flat = (drawn + n * np.arange(resamples)[:, None]).ravel()
     return np.bincount(flat, minlength=resamples * n).reshape(resamples, n)
-
-
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    """The q-quantile (0 ≤ q ≤ 1) with linear interpolation between order statistics (numpy's default)."""
-    h = (len(sorted_values) - 1) * q
-    below = math.floor(h)
-    above = min(below + 1, len(sorted_values) - 1)
-    return float(sorted_values[below] + (h - below) * (sorted_values[above] - sorted_values[below]))
 
 
 def bootstrap_interval(
@@ -191,7 +127,7 @@ def bootstrap_interval(
     The same data and seed always give the same interval.
 
     Cost: O(n log n) once, then O(n) per resample, all resamples at once in numpy — the ranks of a resample are read
-    off the data's sorted order with running counts instead of sorting again (see ``_Ranking``).
+    off the data's sorted order with running counts instead of sorting again (``e360.stats.Ranking``).
     """
     n = _check_pairs(xs, ys)
     if not 0 < confidence < 1:
@@ -201,8 +137,8 @@ def bootstrap_interval(
     if n < 2:
         return None
     counts = resample_counts(n, seed=seed, resamples=resamples)
-    rx, ties_x = _Ranking(xs).doubled_ranks(counts)
-    ry, ties_y = _Ranking(ys).doubled_ranks(counts)
+    rx, ties_x = Ranking(xs).doubled_ranks(counts)
+    ry, ties_y = Ranking(ys).doubled_ranks(counts)
     # With doubled ranks R = 2r: 4·n·cov = Σ c·Rx·Ry − n(n+1)², and 12·n·var = n³ − n − Σ(G³ − G) (the usual tie
     # correction), so ρ = 3·(Σ c·Rx·Ry − n(n+1)²) / √(12n·var_x · 12n·var_y), in integers up to the last step
     # (int64 holds them: Σ c·Rx·Ry ≤ 4n⁴, below 2⁶³ for any number of teams an organisation has).
@@ -214,7 +150,10 @@ def bootstrap_interval(
     sxy = (counts * rx * ry).sum(axis=1)[defined] - n * (n + 1) ** 2
     rhos = np.sort(np.clip(3 * sxy / (np.sqrt(sxx[defined]) * np.sqrt(syy[defined])), -1.0, 1.0))
     tail = (1 - confidence) / 2
-    return _percentile(rhos, tail), _percentile(rhos, 1 - tail)
+    low, high = percentile_of_sorted(rhos, tail), percentile_of_sorted(rhos, 1 - tail)
+    if low is None or high is None:  # not with at most 10% of the resamples skipped, and at least one resample
+        return None
+    return float(low), float(high)
 
 
 def _number(value: float) -> str:
@@ -298,14 +237,7 @@ def percentile_among(value: float, others: Sequence[float], *, lower_is_better: 
     This equals SciPy's ``percentileofscore(others, value, kind="mean")`` for a lower-is-better metric, and 100 minus
     it for a higher-is-better one.
     """
-    _check_values([value], "value")
-    _check_values(others, "others")
-    if not others:
-        return None
-    tied = sum(1 for other in others if other == value)
-    lower = sum(1 for other in others if other < value)
-    better = lower if lower_is_better else len(others) - lower - tied
-    return 100 * (better + tied / 2) / len(others)
+    return percentile_rank(value, others, reverse=not lower_is_better)
 
 
 def within_team_change(

@@ -28,7 +28,7 @@ Computing, for one campaign:
   answered in one wave and not in the other (from both waves' invitations, each on its own frozen tree) are none or
   at least k.
 - A shown group's dimension scores and eNPS are also ranked among its peers: the other shown groups at the same
-  depth of the tree (groups with groups, teams with teams), by ``scoring.percentile_rank``. A rank needs at least
+  depth of the tree (groups with groups, teams with teams), by ``e360.stats.percentile_rank``. A rank needs at least
   ``MIN_PEERS`` groups at that depth, the group included. It reveals nothing a page could not: it compares figures
   that are each shown, over at least k responses and safe against differencing.
 """
@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.db.models import Count, Q
 
+from e360.stats import percentile_rank
 from e360.tree import TeamTree
 from surveys import anonymity, scoring
 from surveys.anonymity import ORG, Cell, Label
@@ -317,7 +318,7 @@ def _rank(rows: Iterable[GroupScore], dimensions: list[str]) -> None:
                 continue
             values = [entry["score"] for entry in scored]
             for index, entry in enumerate(scored):
-                entry["percentile"] = scoring.percentile_rank(entry["score"], values[:index] + values[index + 1 :])
+                entry["percentile"] = percentile_rank(entry["score"], values[:index] + values[index + 1 :])
                 entry["peers"] = len(scored)
 
 

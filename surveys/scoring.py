@@ -172,18 +172,3 @@ def change_points(current: float | None, previous: float | None) -> float | None
     if current is None or previous is None:
         return None
     return current - previous
-
-
-def percentile_rank(value: float, others: Sequence[float]) -> float | None:
-    """The team's percentile among teams, 0-100, by the mid-rank definition.
-
-    ``others`` are the other teams' scores (not this team's). The rank is the share of them with a lower score, ties
-    counting half: 100 * (lower + equal / 2) / len(others). Counting ties half means teams with equal scores get the
-    same percentile, and a team level with everyone sits at 50 rather than at 0 or 100. None with nobody to compare
-    against.
-    """
-    if not others:
-        return None
-    lower = sum(1 for other in others if other < value)
-    equal = sum(1 for other in others if other == value)
-    return 100 * (lower + equal / 2) / len(others)

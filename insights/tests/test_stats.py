@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
+from e360.stats import average_ranks
 from insights import stats
 from insights.stats import (
     Correlation,
-    average_ranks,
     bootstrap_interval,
     correlate,
     percentile_among,

@@ -26,7 +26,8 @@ data" is ``None``, never 0; percentiles follow ``Profile.median_kind``.
 The package re-exports every public name, so ``from metrics import definitions as d``
 then ``d.<name>`` is the way in. Its modules, each importing only those above it:
 ``vocabulary`` (named values, status words), ``records``, ``profile``, ``windows``
-(org-zone time), ``stats`` (percentiles, spans),
+(org-zone time), ``stats`` (duration percentiles, spans; ``percentile`` and ``median`` are
+``e360.stats``'s, the project's one statistics toolkit, re-exported here),
 ``histogram`` (percentiles within 1% from merged counts), ``production``; the linking layer
 ``linking``, ``lead_times``, ``failures``, ``rework`` and ``facts``; the window metrics
 ``frequency``, ``pipeline``, ``review``, ``quality`` and ``bands`` (DORA levels); and
@@ -35,6 +36,7 @@ then ``d.<name>`` is the way in. Its modules, each importing only those above it
 
 from __future__ import annotations
 
+from e360.stats import median, percentile
 from metrics.definitions.bands import (
     Levels,
     change_failure_rate_level,
@@ -88,7 +90,7 @@ from metrics.definitions.quality import DataQuality, data_quality
 from metrics.definitions.records import ChangeRec, DeploymentRec, IncidentRec, PipelineRunRec
 from metrics.definitions.review import ReviewHealth, pickup_time, review_health, review_time, waiting_for_review
 from metrics.definitions.rework import ReworkRate, rework_deployments, rework_rate
-from metrics.definitions.stats import DurationStats, duration_percentile, median, percentile, span
+from metrics.definitions.stats import DurationStats, duration_percentile, span
 from metrics.definitions.summary import (
     Delta,
     DoraSummary,

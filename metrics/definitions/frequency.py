@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from e360.stats import median
 from metrics.definitions.production import _in_window, is_failed_attempt
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.records import DeploymentRec
-from metrics.definitions.stats import median
 from metrics.definitions.windows import Window, bucket_day, whole_iso_weeks, whole_months
 
 if TYPE_CHECKING:

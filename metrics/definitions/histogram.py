@@ -10,9 +10,10 @@ of its own. Merging two histograms adds counts, so any set of days and services
 combines in a size bounded by the range of values, not by their number: one
 second to one year takes at most ~870 buckets.
 
-Percentiles follow ``stats.percentile`` (both ``MedianKind`` rules) over the
-bucket values. Each rank's value is within ``ALPHA`` of the exact one and the
-interpolation weights are non-negative, so the result is within ``ALPHA`` too.
+Percentiles follow ``e360.stats.percentile`` (both ``MedianKind`` rules) over the
+bucket values, each read by its rank off the running totals, not listed. Each rank's
+value is within ``ALPHA`` of the exact one and the interpolation weights are
+non-negative, so the result is within ``ALPHA`` too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from e360 import stats
 from metrics.definitions.vocabulary import MedianKind
 
 if TYPE_CHECKING:
@@ -156,46 +158,12 @@ class Histogram:
         return self.zeros + sum(self.counts)
 
     def percentile(self, q: float, kind: MedianKind = "interpolated") -> float | None:
-        """``stats.percentile`` of the values, each read as its bucket's value; None when empty."""
-        if not 0 <= q <= 1 or math.isnan(q):
-            raise ValueError(f"q must be within [0, 1], got {q}")
-        n = self.count
-        if n == 0:
-            return None
-        if kind == "interpolated":
-            position = q * (n - 1)
-            low = math.floor(position)
-            high = min(low + 1, n - 1)
-            low_value, high_value = self._at(low), self._at(high)
-            return low_value + (high_value - low_value) * (position - low)
-        if kind == "lower":
-            # max(x) with (values strictly smaller) / (n - 1) <= q: the last bucket whose first rank qualifies.
-            if n == 1:
-                return self._at(0)
-            best, below = 0.0, 0
-            for value, count in self._ascending():
-                if below / (n - 1) > q:
-                    break
-                best, below = value, below + count
-            return best
-        raise ValueError(f"unknown percentile kind {kind!r}")
+        """``e360.stats.percentile`` of the values, each read as its bucket's value; None when empty."""
+        return stats.percentile_of_sorted(self.ascending(), q, kind)
 
-    def _ascending(self) -> Iterable[tuple[float, int]]:
-        if self.zeros:
-            yield 0.0, self.zeros
-        for index, count in enumerate(self.counts, start=self.offset):
-            if count:
-                yield bucket_value(index), count
-
-    def _at(self, rank: int) -> float:
-        """The value of the ``rank``-th smallest (0-based): found on the running totals, not value by value."""
-        if rank < self.zeros:
-            return 0.0
-        running = list(itertools.accumulate(self.counts, initial=self.zeros))
-        position = bisect.bisect_right(running, rank)  # the first bucket whose running total passes rank
-        if position > len(self.counts):
-            raise IndexError(rank)
-        return bucket_value(self.offset + position - 1)
+    def ascending(self) -> _Ascending:
+        """The values in ascending order, each read as its bucket's value, by rank: for several percentiles."""
+        return _Ascending(self)
 
     def to_json(self) -> dict[str, int | list[int]]:
         """``{"o": offset, "c": [counts…], "z": zeros}`` (zeros only when there are some), for a JSON column."""
@@ -204,3 +172,23 @@ class Histogram:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Histogram:
         return cls(data["o"], list(data["c"]), data.get("z", 0))
+
+
+class _Ascending:
+    """A histogram's values in ascending order, each read as its bucket's value, by rank (0-based) without listing
+    them: the running totals of the counts say which bucket holds a rank."""
+
+    def __init__(self, histogram: Histogram) -> None:
+        self.zeros, self.offset = histogram.zeros, histogram.offset
+        self.running = list(itertools.accumulate(histogram.counts, initial=histogram.zeros))
+
+    def __len__(self) -> int:
+        return self.running[-1]
+
+    def __getitem__(self, rank: int) -> float:
+        if not 0 <= rank < len(self):
+            raise IndexError(rank)
+        if rank < self.zeros:
+            return 0.0
+        position = bisect.bisect_right(self.running, rank)  # the first bucket whose running total passes rank
+        return bucket_value(self.offset + position - 1)

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from e360.stats import median
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.records import ChangeRec
-from metrics.definitions.stats import DurationStats, median, span
+from metrics.definitions.stats import DurationStats, span
 from metrics.definitions.windows import Window
 
 if TYPE_CHECKING:

@@ -1,4 +1,8 @@
-"""Statistics: percentiles (interpolated or DevLake's lower), duration stats, spans between instants, and ratios."""
+"""Statistics of durations: percentiles of durations, duration stats, spans between instants, and ratios.
+
+The percentiles are ``e360.stats``'s, by the profile's ``MedianKind``: interpolated (PostgreSQL
+``percentile_cont``) or DevLake's lower.
+"""
 
 from __future__ import annotations
 
@@ -7,55 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from e360.stats import percentile, percentile_of_sorted
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.vocabulary import MedianKind
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from e360.stats import SortedValues
     from metrics.definitions.histogram import Histogram
-
-
-def percentile(values: Iterable[float], q: float, kind: MedianKind = "interpolated") -> float | None:
-    """The q-quantile (0 ≤ q ≤ 1) of the values; None when there are none.
-
-    - ``interpolated``: PostgreSQL ``percentile_cont``: linear interpolation between
-      the two closest ranks, position ``q·(n-1)``.
-    - ``lower``: DevLake's ``max(x) where percent_rank() <= q``, where percent_rank is
-      (number of values strictly smaller) / (n - 1), 0 for a single value. Always a value
-      of the sample; for an even count the median is the lower middle value.
-    """
-    if not 0 <= q <= 1 or math.isnan(q):
-        raise ValueError(f"q must be within [0, 1], got {q}")
-    xs = sorted(values)
-    n = len(xs)
-    if n == 0:
-        return None
-    if n == 1:
-        return xs[0]
-    if kind == "interpolated":
-        pos = q * (n - 1)
-        lo = math.floor(pos)
-        hi = min(lo + 1, n - 1)
-        value = xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-        return min(max(value, xs[lo]), xs[hi])  # float rounding must not leave the bracket
-    if kind == "lower":
-        best = xs[0]
-        smaller = 0
-        for i, x in enumerate(xs):
-            if i and x != xs[i - 1]:
-                smaller = i
-            if smaller / (n - 1) <= q:
-                best = x
-            else:
-                break
-        return best
-    raise ValueError(f"unknown percentile kind {kind!r}")
-
-
-def median(values: Iterable[float], kind: MedianKind = "interpolated") -> float | None:
-    """The median (see ``percentile``); None when there are no values."""
-    return percentile(values, 0.5, kind)
 
 
 def duration_percentile(values: Iterable[timedelta], q: float, kind: MedianKind = "interpolated") -> timedelta | None:
@@ -80,23 +44,22 @@ class DurationStats:
     @classmethod
     def of_seconds(cls, seconds: Iterable[float], kind: MedianKind = "interpolated") -> DurationStats:
         """The same from durations in seconds (sorted once, however many percentiles)."""
-        xs = sorted(seconds)
-
-        def at(q: float) -> timedelta | None:
-            result = percentile(xs, q, kind)
-            return None if result is None else timedelta(seconds=result)
-
-        return cls(count=len(xs), median=at(0.5), p75=at(0.75), p90=at(0.9))
+        return cls.of_sorted_seconds(sorted(seconds), kind)
 
     @classmethod
     def of_histogram(cls, histogram: Histogram, kind: MedianKind = "interpolated") -> DurationStats:
         """The same from a histogram of seconds: percentiles within ``histogram.ALPHA`` (1%)."""
+        return cls.of_sorted_seconds(histogram.ascending(), kind)
+
+    @classmethod
+    def of_sorted_seconds(cls, xs: SortedValues, kind: MedianKind = "interpolated") -> DurationStats:
+        """The same from durations in seconds in ascending order, read by index (a sorted list, a histogram's view)."""
 
         def at(q: float) -> timedelta | None:
-            result = histogram.percentile(q, kind)
+            result = percentile_of_sorted(xs, q, kind)
             return None if result is None else timedelta(seconds=result)
 
-        return cls(count=histogram.count, median=at(0.5), p75=at(0.75), p90=at(0.9))
+        return cls(count=len(xs), median=at(0.5), p75=at(0.75), p90=at(0.9))
 
 
 def span(start: datetime | None, end: datetime | None, profile: Profile | None = None) -> timedelta | None:

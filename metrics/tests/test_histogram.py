@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from e360.stats import percentile
 from metrics.definitions import histogram as h
-from metrics.definitions.stats import percentile
 
 durations = st.lists(
     st.one_of(st.just(0.0), st.floats(min_value=0.001, max_value=1e9, allow_nan=False, allow_infinity=False)),

@@ -8,6 +8,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
+from e360.stats import percentile_rank
 from e360.tests.factories import TeamFactory
 from insights import inputs
 from surveys import published, results, scoring, tasks
@@ -188,7 +189,7 @@ def test_a_team_is_ranked_among_the_shown_teams_at_its_level(org):
     for n, g in enumerate(squads):
         figure = dimension(g, "ci_cd")
         assert figure.peers == 5
-        assert figure.percentile == scoring.percentile_rank(scores[n], scores[:n] + scores[n + 1 :])
+        assert figure.percentile == percentile_rank(scores[n], scores[:n] + scores[n + 1 :])
     assert dimension(squads[4], "ci_cd").percentile_text == "100th percentile of 5 teams"
     assert dimension(squads[2], "ci_cd").percentile_text == "50th percentile of 5 teams"
     # Engineering is alone at its level, and the organisation is never ranked.

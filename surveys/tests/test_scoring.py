@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from e360.stats import percentile_rank
 from surveys.scoring import (
     FAVOURABLE,
     Enps,
@@ -23,7 +24,6 @@ from surveys.scoring import (
     item_score_counts,
     likert_score,
     participation,
-    percentile_rank,
 )
 
 FAST = settings(max_examples=200, deadline=None)
