@@ -430,11 +430,6 @@ def bottleneck_url(team: Team | None, days: int) -> str:
     return f"{reverse('insights:team-bottlenecks', args=[team.slug])}?days={days}"
 
 
-def _sees_subtree(viewer: User, team: Team) -> bool:
-    visible = access.visible_team_ids(viewer)
-    return visible is None or Team.objects.descendant_ids([team.pk]) <= visible
-
-
 def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
     """The precomputed bottleneck ranking of ``team`` (None: the organisation, org viewers only) for the standard
     period covering ``days``.
@@ -442,8 +437,8 @@ def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
     A team's metrics cover its whole subtree; a viewer who may not see every team below it (a plain member of a
     parent team) gets no items and a note, as the delivery page would not show them those teams' figures.
     """
-    if team is None and not access.sees_everything(viewer):
-        raise Http404("No organisation insights for you.")
+    if team is None:
+        access.require_org_viewer(viewer, "No organisation insights for you.")
     standard, substituted = standard_days(days)
     url = bottleneck_url(team, standard)
     evidence = {} if team is None else evidence_urls(team, standard)
@@ -464,7 +459,7 @@ def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
             hits=hits,
             **common,
         )
-    if not _sees_subtree(viewer, team):
+    if not access.sees_subtree(viewer, team):
         note = "This team's figures include its sub-teams, which you may not see: ask its lead."
         return Bottlenecks((), period.computed_at, evidence_urls={}, note=note, **common)
     result = TeamResult.objects.filter(period=period, team=team).only("items").first()
@@ -559,8 +554,7 @@ def correlates_below(team: Team, viewer: User) -> bool:
     """Whether ``team`` has sub-teams and ``viewer`` may see every team below it: who may read the correlations
     across them (its leads, a lead above it, org viewers — not a member who sees only the team itself)."""
     below = Team.objects.descendant_ids({team.pk})
-    visible = access.visible_team_ids(viewer)
-    return len(below) > 1 and (visible is None or below <= visible)
+    return len(below) > 1 and access.sees_all_of(viewer, below)
 
 
 def correlations(days: int, viewer: User, team: Team | None = None) -> Correlations:
@@ -569,8 +563,7 @@ def correlations(days: int, viewer: User, team: Team | None = None) -> Correlati
     every team below it (its leads, a lead above it, org viewers). Otherwise, or for a team without sub-teams,
     404."""
     if team is None:
-        if not access.sees_everything(viewer):
-            raise Http404("No organisation insights for you.")
+        access.require_org_viewer(viewer, "No organisation insights for you.")
         url = reverse("insights:correlations")
     else:
         if not correlates_below(team, viewer):

@@ -23,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_http_methods
 
 from e360 import access
-from e360.views import HtmxHttpRequest
+from e360.htmx import HtmxHttpRequest
 from surveys import services
 from surveys.anonymity import MIN_K
 from surveys.forms import AnswerForm
