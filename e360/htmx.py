@@ -18,6 +18,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 from django_htmx.middleware import HtmxDetails
@@ -42,6 +43,11 @@ def is_partial(request: HtmxHttpRequest) -> bool:
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
+def partial_target(request: HtmxHttpRequest) -> str | None:
+    """The id of the element a partial request swaps (None: a full request, or one that names none)."""
+    return request.htmx.target if is_partial(request) else None
+
+
 def page_or_partial(request: HtmxHttpRequest, template: str, partial: str) -> str:
     """``template`` for a full request, its ``partial`` (a ``partialdef``) for a partial one."""
     return f"{template}#{partial}" if is_partial(request) else template
@@ -55,8 +61,10 @@ def bad_request(
     request: HtmxHttpRequest, template: str, context: dict[str, Any], *, target: str, swap: str = "outerHTML"
 ) -> HttpResponse:
     """A 400 rendered from ``template``; for an htmx request, swapped into ``target`` (a CSS selector; a boosted
-    link or a history restore, which asked for the whole page: into the body)."""
+    link or a history restore, which asked for the whole page: into the body). It varies on the htmx headers."""
     response = render(request, template, context, status=HTTPStatus.BAD_REQUEST)
+    # Where it goes depends on the htmx headers, whatever the view's own answers do.
+    patch_vary_headers(response, HTMX_HEADERS)
     if request.htmx:
         partial = is_partial(request)
         retarget(response, target if partial else "body")
@@ -67,7 +75,7 @@ def bad_request(
 def refuse(request: HtmxHttpRequest, message: str, *, title: str = "This page cannot be shown") -> HttpResponse:
     """The 400 of a page asked for something it does not offer: the whole page saying what was wrong, or for a
     partial request, the message in place of the element it would have swapped (same id)."""
-    target = request.htmx.target if is_partial(request) else None
+    target = partial_target(request)
     context = {"message": message, "message_title": title, "target": target}
     template = page_or_partial(request, BAD_REQUEST_TEMPLATE, "refusal")
     if target:

@@ -94,8 +94,8 @@ def team_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def service_list(request: HtmxHttpRequest) -> HttpResponse:
     params = CatalogSearchForm.parse(request.GET)
     query, tier = params["q"], params["tier"]
@@ -125,8 +125,8 @@ def service_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def people_list(request: HtmxHttpRequest) -> HttpResponse:
     params = CatalogSearchForm.parse(request.GET)
     query = params["q"]

@@ -23,8 +23,8 @@ TEMPLATE = "insights/bottlenecks.html"
 
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def org_bottlenecks(request: HtmxHttpRequest) -> HttpResponse:
     access.require_org_viewer(request.user, "No organisation insights for you.")
     days = InsightsForm.parse(request.GET)["days"]
@@ -36,8 +36,8 @@ def org_bottlenecks(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def team_bottlenecks(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     days = InsightsForm.parse(request.GET)["days"]

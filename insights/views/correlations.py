@@ -26,8 +26,8 @@ TEMPLATE = "insights/correlations.html"
 
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def correlations(request: HtmxHttpRequest) -> HttpResponse:
     access.require_org_viewer(request.user, "No organisation insights for you.")
     return _correlations(request, None)
@@ -35,8 +35,8 @@ def correlations(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def team_correlations(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     # Whether the viewer may read across the team's sub-teams is the selector's check (a 404 otherwise): it reads
     # the sub-teams once for both.

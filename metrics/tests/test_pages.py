@@ -12,7 +12,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics.views import lists
 from metrics.refresh import service_refresh
 from metrics.services import (
     DeploymentData,
@@ -25,6 +24,7 @@ from metrics.services import (
     pull_request_upsert,
 )
 from metrics.tests.factories import SourceFactory
+from metrics.views import lists
 
 HTMX = {"HX-Request": "true"}
 

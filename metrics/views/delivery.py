@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from e360 import access
-from e360.htmx import HtmxHttpRequest, is_partial, vary_on_htmx
+from e360.htmx import HtmxHttpRequest, is_partial, partial_target, vary_on_htmx
 from metrics import definitions as d
 from metrics import display, selectors
 from metrics.forms import DeliveryForm
@@ -104,7 +104,7 @@ def _catalog_url(scope: Scope) -> str:
 def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     params = DeliveryForm.parse(request.GET)
     period = _period(params["days"], scope)
-    target = request.htmx.target if is_partial(request) else None
+    target = partial_target(request)
     context: dict = {
         "scope": scope,
         "period": period,

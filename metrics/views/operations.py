@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from e360 import access
-from e360.htmx import HtmxHttpRequest, is_partial, refuses_bad_query, vary_on_htmx
+from e360.htmx import HtmxHttpRequest, partial_target, refuses_bad_query, vary_on_htmx
 from e360.models import Team
 from metrics import definitions as d
 from metrics import display, operations, selectors
@@ -39,48 +39,48 @@ PAGE_SIZE = 25
 
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def service_reviews(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return _reviews(request, _service_area(request, slug))
 
 
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def team_reviews(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return _reviews(request, _team_area(request, slug))
 
 
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def organisation_reviews(request: HtmxHttpRequest) -> HttpResponse:
     return _reviews(request, _organisation_area(request))
 
 
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def service_pipelines(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return _pipelines(request, _service_area(request, slug))
 
 
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def team_pipelines(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return _pipelines(request, _team_area(request, slug))
 
 
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def organisation_pipelines(request: HtmxHttpRequest) -> HttpResponse:
     return _pipelines(request, _organisation_area(request))
 
@@ -115,10 +115,6 @@ def _page_urls(area: Area) -> dict[str, str]:
         "delivery": reverse(f"metrics:{kind}-delivery", args=[area.slug]),
         "catalog": reverse(f"catalog:{kind}-detail", args=[area.slug]),
     }
-
-
-def _target(request: HtmxHttpRequest) -> str | None:
-    return request.htmx.target if is_partial(request) else None
 
 
 def _list_page(request: HtmxHttpRequest, paginator: Paginator, number: int) -> ListPage:
@@ -234,7 +230,7 @@ def _reviews(request: HtmxHttpRequest, area: Area) -> HttpResponse:
         },
         "review_wait": display.short_duration(queue.review_wait),
     }
-    target = _target(request)
+    target = partial_target(request)
     if target == WAITING_LIST:
         return render(request, f"{REVIEWS_TEMPLATE}#waiting", context)
     return render(request, f"{REVIEWS_TEMPLATE}#content" if target == REVIEWS_CONTENT else REVIEWS_TEMPLATE, context)
@@ -291,7 +287,7 @@ def _pipelines(request: HtmxHttpRequest, area: Area) -> HttpResponse:
         "chosen": chosen,
         "runs": _runs(request, area, window, chosen, params["page"]),
     }
-    target = _target(request)
+    target = partial_target(request)
     if target == RUNS_LIST:
         return render(request, f"{PIPELINES_TEMPLATE}#runs", context)
     found = operations.pipelines(area, window, timezone.now())

@@ -71,8 +71,8 @@ def _team(request: HtmxHttpRequest) -> str | None:
 @never_cache
 @login_required
 @require_GET
-@refuses_bad_query
 @vary_on_htmx
+@refuses_bad_query
 def campaign_results(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     scope = selectors.campaign_for_user(request.user, campaign_id)
     team = _team(request)
