@@ -559,15 +559,12 @@ def correlates_below(team: Team, viewer: User) -> bool:
 
 def correlations(days: int, viewer: User, team: Team | None = None) -> Correlations:
     """The precomputed correlations for the standard period covering ``days``: across the organisation's teams
-    without sub-teams (``team`` None: org viewers only), or across those below ``team`` — for whoever may see
-    every team below it (its leads, a lead above it, org viewers). Otherwise, or for a team without sub-teams,
-    404."""
+    without sub-teams (``team`` None: org viewers only, else 404), or across those below ``team`` — for whoever
+    may see every team below it, which the view has checked (``correlates_below``)."""
     if team is None:
         access.require_org_viewer(viewer, "No organisation insights for you.")
         url = reverse("insights:correlations")
     else:
-        if not correlates_below(team, viewer):
-            raise Http404("No correlations across this team's sub-teams for you.")
         url = reverse("insights:team-correlations", args=[team.slug])
     standard, substituted = standard_days(days)
     url = f"{url}?days={standard}"

@@ -11,7 +11,7 @@ team they may not see.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -38,9 +38,10 @@ def correlations(request: HtmxHttpRequest) -> HttpResponse:
 @vary_on_htmx
 @refuses_bad_query
 def team_correlations(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    # Whether the viewer may read across the team's sub-teams is the selector's check (a 404 otherwise): it reads
-    # the sub-teams once for both.
-    return _correlations(request, access.get_team_for_user(request.user, slug))
+    team = access.get_team_for_user(request.user, slug)
+    if not selectors.correlates_below(team, request.user):
+        raise Http404("No correlations across this team's sub-teams for you.")
+    return _correlations(request, team)
 
 
 def _correlations(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
