@@ -19,6 +19,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 from django_htmx.middleware import HtmxDetails
@@ -94,3 +95,9 @@ def refuses_bad_query(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
             return refuse(request, str(error))
 
     return wrapper
+
+
+def htmx_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The decorators of a GET page: its answer differs for htmx (``vary_on_htmx``), and it reads its parameters
+    with a form (``refuses_bad_query``, whose refusal varies too)."""
+    return require_GET(vary_on_htmx(refuses_bad_query(view)))

@@ -92,3 +92,14 @@ def test_a_view_that_reads_its_parameters_is_answered_as_usual():
 def test_a_refusal_varies_on_htmx_whatever_the_view(db):
     vary = refusing_view(request())["Vary"]
     assert all(header in vary for header in htmx.HTMX_HEADERS)
+
+
+def test_a_page_is_get_only_varies_and_refuses_bad_queries(db):
+    @htmx.htmx_page
+    def page(request):
+        raise BadQuery("Unknown page “x”.")
+
+    assert page(RequestFactory().post("/somewhere/")).status_code == 405
+    response = page(request(**PARTIAL))
+    assert response.status_code == 400 and response["HX-Retarget"] == "#results"
+    assert all(header in response["Vary"] for header in htmx.HTMX_HEADERS)

@@ -11,10 +11,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
 
 from e360 import access
-from e360.htmx import HtmxHttpRequest, page_or_partial, refuses_bad_query, vary_on_htmx
+from e360.htmx import HtmxHttpRequest, htmx_page, page_or_partial
 from insights import engine, selectors
 from insights.forms import InsightsForm
 
@@ -22,9 +21,7 @@ TEMPLATE = "insights/bottlenecks.html"
 
 
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def org_bottlenecks(request: HtmxHttpRequest) -> HttpResponse:
     access.require_org_viewer(request.user, "No organisation insights for you.")
     days = InsightsForm.parse(request.GET)["days"]
@@ -35,9 +32,7 @@ def org_bottlenecks(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def team_bottlenecks(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     days = InsightsForm.parse(request.GET)["days"]

@@ -13,10 +13,9 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
 
 from e360 import access
-from e360.htmx import HtmxHttpRequest, page_or_partial, refuses_bad_query, vary_on_htmx
+from e360.htmx import HtmxHttpRequest, htmx_page, page_or_partial
 from e360.models import Team
 from insights import selectors
 from insights.forms import CorrelationsForm
@@ -25,18 +24,14 @@ TEMPLATE = "insights/correlations.html"
 
 
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def correlations(request: HtmxHttpRequest) -> HttpResponse:
     access.require_org_viewer(request.user, "No organisation insights for you.")
     return _correlations(request, None)
 
 
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def team_correlations(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     if not selectors.correlates_below(team, request.user):

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET
 
 from e360 import access
 from e360.forms import TeamForm
-from e360.htmx import HtmxHttpRequest, bad_request, page_or_partial, refuses_bad_query, vary_on_htmx
+from e360.htmx import HtmxHttpRequest, bad_request, htmx_page, page_or_partial
 from e360.models import Membership, Team, User
 from insights import dashboards, selectors
 from insights.forms import PeriodForm
@@ -38,8 +38,7 @@ TOP_BOTTLENECKS = 5
 
 
 @login_required
-@require_GET
-@vary_on_htmx
+@htmx_page
 def org_dashboard(request: HtmxHttpRequest) -> HttpResponse:
     """The organisation's dashboard for org viewers; anyone else's dashboard is their team's (the first they lead,
     else the first they belong to), with the period kept; 404 for someone in no team."""
@@ -58,16 +57,14 @@ def org_dashboard(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
-@vary_on_htmx
+@htmx_page
 def team_dashboard(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     return _dashboard(request, team)
 
 
 @login_required
-@require_GET
-@refuses_bad_query
+@htmx_page
 def pick_team(request: HtmxHttpRequest) -> HttpResponse:
     """Where the team picker's GET form goes: the chosen dashboard (``team`` empty: the organisation's),
     with the period kept. htmx follows the redirect and pushes the dashboard's own URL."""

@@ -22,10 +22,9 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
 from e360 import access
-from e360.htmx import HtmxHttpRequest, is_partial, partial_target, vary_on_htmx
+from e360.htmx import HtmxHttpRequest, htmx_page, is_partial, partial_target
 from metrics import definitions as d
 from metrics import display, selectors
 from metrics.forms import DeliveryForm
@@ -41,24 +40,21 @@ LISTS = ("deployments", "incidents", "changes")
 
 
 @login_required
-@require_GET
-@vary_on_htmx
+@htmx_page
 def service_delivery(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     service = access.get_service_for_user(request.user, slug)
     return _delivery(request, service_scope(service))
 
 
 @login_required
-@require_GET
-@vary_on_htmx
+@htmx_page
 def team_delivery(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     return _delivery(request, team_scope(team, access.visible_team_ids(request.user)))
 
 
 @login_required
-@require_GET
-@vary_on_htmx
+@htmx_page
 def service_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The headline tiles the service's catalog page loads; without htmx, the delivery page."""
     service = access.get_service_for_user(request.user, slug)
@@ -66,8 +62,7 @@ def service_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpRespons
 
 
 @login_required
-@require_GET
-@vary_on_htmx
+@htmx_page
 def team_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     return _summary(request, team_scope(team, access.visible_team_ids(request.user)))

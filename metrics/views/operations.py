@@ -19,10 +19,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
 from e360 import access
-from e360.htmx import HtmxHttpRequest, partial_target, refuses_bad_query, vary_on_htmx
+from e360.htmx import HtmxHttpRequest, htmx_page, partial_target
 from e360.models import Team
 from metrics import definitions as d
 from metrics import display, operations, selectors
@@ -38,49 +37,37 @@ PAGE_SIZE = 25
 
 
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def service_reviews(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return _reviews(request, _service_area(request, slug))
 
 
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def team_reviews(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return _reviews(request, _team_area(request, slug))
 
 
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def organisation_reviews(request: HtmxHttpRequest) -> HttpResponse:
     return _reviews(request, _organisation_area(request))
 
 
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def service_pipelines(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return _pipelines(request, _service_area(request, slug))
 
 
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def team_pipelines(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return _pipelines(request, _team_area(request, slug))
 
 
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def organisation_pipelines(request: HtmxHttpRequest) -> HttpResponse:
     return _pipelines(request, _organisation_area(request))
 

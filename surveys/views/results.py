@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from e360.forms import TeamForm
-from e360.htmx import page_or_partial, refuses_bad_query, vary_on_htmx
+from e360.htmx import htmx_page, page_or_partial
 from surveys import results as selectors
 from surveys.models import Kind
 
@@ -70,9 +70,7 @@ def _team(request: HtmxHttpRequest) -> str | None:
 # never_cache: the pages hold written answers, which no browser or proxy cache should keep.
 @never_cache
 @login_required
-@require_GET
-@vary_on_htmx
-@refuses_bad_query
+@htmx_page
 def campaign_results(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     scope = selectors.campaign_for_user(request.user, campaign_id)
     team = _team(request)
@@ -116,8 +114,7 @@ def _charts(results: Results) -> list[dict]:
 
 @never_cache
 @login_required
-@require_GET
-@refuses_bad_query
+@htmx_page
 def campaign_results_csv(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     scope = selectors.campaign_for_user(request.user, campaign_id)
     team = _team(request)
