@@ -1,9 +1,10 @@
 """Reads for the insights pages and the dashboards: sentiment from the published survey figures, and the
 precomputed bottleneck and correlation results (``insights.models``, refreshed hourly by ``insights.tasks``).
 
-Access: a developer sees their teams, a lead their sub-tree, org viewers everything (``e360.access``). The
-organisation's bottlenecks and correlations need ``access.sees_everything``, a team's correlations (across the
-teams below it) need every one of those teams visible; anyone else gets a 404 here, as from the views.
+Access: a developer sees their teams, a lead their sub-tree, org viewers everything (``e360.access``). The views
+check it: the organisation's bottlenecks and correlations need ``access.require_org_viewer`` (which the readers
+here keep as a guard), a team's correlations (across the teams below it) every one of those teams visible
+(``correlates_below``, through ``access.sees_subtree``'s rule).
 
 Sentiment is read through ``surveys.results`` — the same figures, cells and changes the survey results page shows
 the same viewer — so nothing here decides anonymity again: a hidden cell reaches these dataclasses as its status
