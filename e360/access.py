@@ -8,7 +8,8 @@
 
 Every "may this user see X" is one helper here, checked once per request, by the view (``get_*_for_user`` fetch
 and check; ``require_org_viewer`` guards the organisation's pages; ``sees_any_team`` decides who may see a
-survey campaign's results, ``sees_subtree`` who may read figures across a team's sub-teams).
+survey campaign's results, ``sees_subtree`` who may read figures across a team's sub-teams). A rule that needs an
+app's models lives in that app's ``access`` module (``surveys.access``: who may answer which campaign).
 """
 
 from __future__ import annotations
