@@ -16,33 +16,14 @@ from django.utils import timezone
 from django.utils.log import log_response
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from e360 import access, demo
+from e360.forms import CatalogSearchForm
+from e360.htmx import HtmxHttpRequest, page_or_partial, refuses_bad_query, vary_on_htmx
 from e360.models import Membership, Person, Service, WorkerHeartbeat
 from e360.tree import TeamTree
 
 PAGE_SIZE = 50
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def is_partial(request: HtmxHttpRequest) -> bool:
-    """Whether to answer with a fragment: an htmx request that swaps part of the page. A boosted link and a
-    history restore (a reload of a pushed URL after the cache is gone) want the whole page."""
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
-def _page(request: HttpRequest, queryset, size: int = PAGE_SIZE):
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
-
-
-def _fragment(request: HtmxHttpRequest, template: str, fragment: str) -> str:
-    """The whole page normally; just the named partial for an htmx swap."""
-    return f"{template}#{fragment}" if request.htmx and not request.htmx.boosted else template
 
 
 @login_required
@@ -87,16 +68,15 @@ def team_list(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def team_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
-    visible = access.visible_team_ids(request.user)
     # Leads first: "lead" sorts before "member".
     memberships = team.memberships.select_related("person").order_by("role", "person__name")
-    children = team.children.annotate(member_count=Count("memberships", distinct=True))
-    if visible is not None:
-        children = children.filter(id__in=visible)
+    children = access.limit_to_visible(
+        request.user, team.children.annotate(member_count=Count("memberships", distinct=True))
+    )
     ancestors: list[tuple[str, str, bool]] = []  # the path from the top: (slug, name, whether the viewer sees it)
     if team.parent_id is not None:  # a root team has none: no read of the tree
         tree = TeamTree.for_user(request.user)
-        ancestors = [(tree.slugs[a], tree.names[a], visible is None or a in visible) for a in tree.ancestors(team.id)]
+        ancestors = [(tree.slugs[a], tree.names[a], access.sees_team(request.user, a)) for a in tree.ancestors(team.id)]
     context = {
         "team": team,
         "ancestors": ancestors,
@@ -108,18 +88,25 @@ def team_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@vary_on_htmx
+@refuses_bad_query
 def service_list(request: HtmxHttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
-    tier = request.GET.get("tier", "")
+    params = CatalogSearchForm.parse(request.GET)
+    query, tier = params["q"], params["tier"]
     services = access.visible_services(request.user).select_related("owner")
     if query:
         services = services.filter(
             Q(name__icontains=query) | Q(slug__icontains=query) | Q(owner__name__icontains=query)
         )
-    if tier in {str(value) for value in Service.Tier.values}:
-        services = services.filter(tier=int(tier))
-    context = {"page": _page(request, services), "q": query, "tier": tier, "tiers": Service.Tier.choices}
-    return render(request, _fragment(request, "e360/service_list.html", "results"), context)
+    if tier is not None:
+        services = services.filter(tier=tier)
+    context = {
+        "page": Paginator(services, PAGE_SIZE).get_page(params["page"]),
+        "q": query,
+        "tier": "" if tier is None else str(tier),
+        "tiers": Service.Tier.choices,
+    }
+    return render(request, page_or_partial(request, "e360/service_list.html", "results"), context)
 
 
 @login_required
@@ -132,15 +119,18 @@ def service_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@vary_on_htmx
+@refuses_bad_query
 def people_list(request: HtmxHttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
+    params = CatalogSearchForm.parse(request.GET)
+    query = params["q"]
     people = (
         access.visible_people(request.user)
         .search(query)
         .prefetch_related(Prefetch("memberships", queryset=access.visible_memberships(request.user)))
     )
-    context = {"page": _page(request, people), "q": query}
-    return render(request, _fragment(request, "e360/people_list.html", "results"), context)
+    context = {"page": Paginator(people, PAGE_SIZE).get_page(params["page"]), "q": query}
+    return render(request, page_or_partial(request, "e360/people_list.html", "results"), context)
 
 
 @login_required

@@ -1,4 +1,4 @@
-"""Reads for the leader dashboards (``insights.dashboard_views``): the period a request asks for, the
+"""Reads for the leader dashboards (``insights.views.dashboard``): the period a request asks for, the
 delivery figures of the organisation or a team with a weekly sparkline per tile, and the teams a viewer
 may pick.
 

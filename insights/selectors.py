@@ -1,9 +1,10 @@
 """Reads for the insights pages and the dashboards: sentiment from the published survey figures, and the
 precomputed bottleneck and correlation results (``insights.models``, refreshed hourly by ``insights.tasks``).
 
-Access: a developer sees their teams, a lead their sub-tree, org viewers everything (``e360.access``). The
-organisation's bottlenecks and correlations need ``access.sees_everything``, a team's correlations (across the
-teams below it) need every one of those teams visible; anyone else gets a 404 here, as from the views.
+Access: a developer sees their teams, a lead their sub-tree, org viewers everything (``e360.access``). The views
+check it: the organisation's bottlenecks and correlations need ``access.require_org_viewer`` (which the readers
+here keep as a guard), a team's correlations (across the teams below it) every one of those teams visible
+(``correlates_below``, through ``access.sees_subtree``'s rule).
 
 Sentiment is read through ``surveys.results`` — the same figures, cells and changes the survey results page shows
 the same viewer — so nothing here decides anonymity again: a hidden cell reaches these dataclasses as its status
@@ -431,11 +432,6 @@ def bottleneck_url(team: Team | None, days: int) -> str:
     return f"{reverse('insights:team-bottlenecks', args=[team.slug])}?days={days}"
 
 
-def _sees_subtree(viewer: User, team: Team) -> bool:
-    visible = access.visible_team_ids(viewer)
-    return visible is None or TeamTree.for_user(viewer).subtree([team.pk]) <= visible
-
-
 def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
     """The precomputed bottleneck ranking of ``team`` (None: the organisation, org viewers only) for the standard
     period covering ``days``.
@@ -443,8 +439,8 @@ def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
     A team's metrics cover its whole subtree; a viewer who may not see every team below it (a plain member of a
     parent team) gets no items and a note, as the delivery page would not show them those teams' figures.
     """
-    if team is None and not access.sees_everything(viewer):
-        raise Http404("No organisation insights for you.")
+    if team is None:
+        access.require_org_viewer(viewer, "No organisation insights for you.")
     standard, substituted = standard_days(days)
     url = bottleneck_url(team, standard)
     evidence = {} if team is None else evidence_urls(team, standard)
@@ -465,7 +461,7 @@ def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
             hits=hits,
             **common,
         )
-    if not _sees_subtree(viewer, team):
+    if not access.sees_subtree(viewer, team):
         note = "This team's figures include its sub-teams, which you may not see: ask its lead."
         return Bottlenecks((), period.computed_at, evidence_urls={}, note=note, **common)
     result = TeamResult.objects.filter(period=period, team=team).only("items").first()
@@ -560,22 +556,17 @@ def correlates_below(team: Team, viewer: User) -> bool:
     """Whether ``team`` has sub-teams and ``viewer`` may see every team below it: who may read the correlations
     across them (its leads, a lead above it, org viewers — not a member who sees only the team itself)."""
     below = TeamTree.for_user(viewer).subtree([team.pk])
-    visible = access.visible_team_ids(viewer)
-    return len(below) > 1 and (visible is None or below <= visible)
+    return len(below) > 1 and access.sees_all_of(viewer, below)
 
 
 def correlations(days: int, viewer: User, team: Team | None = None) -> Correlations:
     """The precomputed correlations for the standard period covering ``days``: across the organisation's teams
-    without sub-teams (``team`` None: org viewers only), or across those below ``team`` — for whoever may see
-    every team below it (its leads, a lead above it, org viewers). Otherwise, or for a team without sub-teams,
-    404."""
+    without sub-teams (``team`` None: org viewers only, else 404), or across those below ``team`` — for whoever
+    may see every team below it, which the view has checked (``correlates_below``)."""
     if team is None:
-        if not access.sees_everything(viewer):
-            raise Http404("No organisation insights for you.")
+        access.require_org_viewer(viewer, "No organisation insights for you.")
         url = reverse("insights:correlations")
     else:
-        if not correlates_below(team, viewer):
-            raise Http404("No correlations across this team's sub-teams for you.")
         url = reverse("insights:team-correlations", args=[team.slug])
     standard, substituted = standard_days(days)
     url = f"{url}?days={standard}"

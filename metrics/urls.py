@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from metrics import operations_views, views, webhooks
+from metrics import webhooks
+from metrics.views import delivery, operations
 
 app_name = "metrics"
 
@@ -27,17 +28,17 @@ for prefix, param, suffix in [
 
 # Delivery pages, beside the catalog pages of the same service or team (e360 links to them).
 page_patterns = [
-    path("services/<slug:slug>/delivery/", views.service_delivery, name="service-delivery"),
-    path("services/<slug:slug>/delivery/summary/", views.service_delivery_summary, name="service-delivery-summary"),
-    path("teams/<slug:slug>/delivery/", views.team_delivery, name="team-delivery"),
-    path("teams/<slug:slug>/delivery/summary/", views.team_delivery_summary, name="team-delivery-summary"),
+    path("services/<slug:slug>/delivery/", delivery.service_delivery, name="service-delivery"),
+    path("services/<slug:slug>/delivery/summary/", delivery.service_delivery_summary, name="service-delivery-summary"),
+    path("teams/<slug:slug>/delivery/", delivery.team_delivery, name="team-delivery"),
+    path("teams/<slug:slug>/delivery/summary/", delivery.team_delivery_summary, name="team-delivery-summary"),
     # Operational views: pull requests waiting for a first review, and pipeline reliability.
-    path("services/<slug:slug>/reviews/", operations_views.service_reviews, name="service-reviews"),
-    path("teams/<slug:slug>/reviews/", operations_views.team_reviews, name="team-reviews"),
-    path("reviews/", operations_views.organisation_reviews, name="reviews"),
-    path("services/<slug:slug>/pipelines/", operations_views.service_pipelines, name="service-pipelines"),
-    path("teams/<slug:slug>/pipelines/", operations_views.team_pipelines, name="team-pipelines"),
-    path("pipelines/", operations_views.organisation_pipelines, name="pipelines"),
+    path("services/<slug:slug>/reviews/", operations.service_reviews, name="service-reviews"),
+    path("teams/<slug:slug>/reviews/", operations.team_reviews, name="team-reviews"),
+    path("reviews/", operations.organisation_reviews, name="reviews"),
+    path("services/<slug:slug>/pipelines/", operations.service_pipelines, name="service-pipelines"),
+    path("teams/<slug:slug>/pipelines/", operations.team_pipelines, name="team-pipelines"),
+    path("pipelines/", operations.organisation_pipelines, name="pipelines"),
 ]
 
 urlpatterns = [

@@ -193,20 +193,21 @@ def _scoped(
     invitations: dict[Label, tuple[int, int]],
     rolled_up: dict[int, Label],
 ) -> CampaignAccess:
-    """The campaign's teams that ``user`` sees, or 404 when none. A team deleted since a campaign closed is seen
-    by org viewers only."""
-    visible_ids = access.visible_team_ids(user)
-    visible = teams if visible_ids is None else teams & visible_ids
-    if visible_ids is not None and not visible:
+    """The campaign's teams that ``user`` sees, or 404 when none (``access.sees_any_team``: who may see a
+    campaign's results). A team deleted since a campaign closed is seen by org viewers only."""
+    if not access.sees_any_team(user, teams):
         raise Http404("No survey results here.")
+    visible = access.visible_among(user, teams)
     return CampaignAccess(campaign, tree, frozenset(teams), frozenset(visible), invitations, rolled_up)
 
 
 def campaigns_for_user(user: User) -> list[Campaign]:
-    """Open and closed campaigns whose results ``user`` may see (as ``campaign_for_user`` decides), newest first."""
+    """Open and closed campaigns whose results ``user`` may see (``access.sees_any_team``, as ``campaign_for_user``
+    decides), newest first."""
     campaigns = list(Campaign.objects.filter(status__in=WITH_RESULTS).order_by("-opens_at", "-pk"))
     visible_ids = access.visible_team_ids(user)
     if visible_ids is None or not visible_ids:
+        # Everything for an org viewer; nothing for someone who sees no team, without reading the campaigns' teams.
         return campaigns if visible_ids is None else []
     tree = TeamTree.for_user(user)
     live = [c for c in campaigns if not c.is_closed]
@@ -224,7 +225,7 @@ def campaigns_for_user(user: User) -> list[Campaign]:
             return set(published.freeze(c).teams)
         return published.campaign_teams(c, invited[c.pk], roots[c.pk], tree)
 
-    return [c for c in campaigns if teams(c) & visible_ids]
+    return [c for c in campaigns if access.sees_any_team(user, teams(c))]
 
 
 # --- Figures ------------------------------------------------------------------------------------------------------

@@ -78,3 +78,56 @@ def test_the_tree_walk_survives_a_cycle(db):
     a.parent = b
     a.save()
     assert TeamFactory._meta.model.objects.descendant_ids([a.id]) == {a.id, b.id}
+
+
+# --- The helpers every view checks with (issue 15, item 5) ------------------------------------------------------
+
+
+def test_the_organisation_s_pages_are_for_org_viewers_only(owner, staff):
+    with pytest.raises(Http404, match="For org viewers"):
+        access.require_org_viewer(owner, "For org viewers")
+    assert access.require_org_viewer(staff) is None
+
+
+def test_an_inactive_org_viewer_is_no_org_viewer(db):
+    user = UserFactory(is_superuser=True, is_active=False)
+    with pytest.raises(Http404):
+        access.require_org_viewer(user)
+
+
+def test_a_team_is_seen_by_its_people_and_org_viewers(owner, teammate, outsider, staff, team, subteam):
+    assert access.sees_team(owner, subteam.id) and access.sees_team(staff, subteam.id)
+    assert access.sees_team(teammate, team.id) and not access.sees_team(teammate, subteam.id)
+    assert not access.sees_team(outsider, team.id)
+
+
+def test_visible_among_keeps_the_teams_one_may_see(teammate, staff, team, subteam, other_team):
+    ids = {team.id, subteam.id, other_team.id}
+    assert access.visible_among(teammate, ids) == {team.id}
+    assert access.visible_among(staff, ids) == ids
+    assert access.visible_among(teammate, []) == set()
+
+
+def test_one_team_seen_is_enough_to_see_what_concerns_several(teammate, outsider, staff, team, subteam):
+    # Who may see a survey campaign's results: whoever sees one of its teams.
+    assert access.sees_any_team(teammate, {team.id, subteam.id})
+    assert not access.sees_any_team(outsider, {team.id, subteam.id})
+    assert not access.sees_any_team(teammate, set())
+    # Org viewers, even when none of its teams is left (deleted since it closed).
+    assert access.sees_any_team(staff, set())
+
+
+def test_a_subtree_is_seen_whole_or_not_at_all(owner, teammate, staff, team, subteam):
+    grandchild = TeamFactory(parent=subteam)
+    assert access.sees_all_of(owner, {team.id, subteam.id, grandchild.id})
+    assert not access.sees_all_of(teammate, {team.id, subteam.id})
+    assert access.sees_subtree(owner, team) and access.sees_subtree(staff, team)
+    # A member sees the team alone: not its sub-teams' figures.
+    assert not access.sees_subtree(teammate, team)
+    assert access.sees_subtree(teammate, TeamFactory(parent=None)) is False
+
+
+def test_a_queryset_of_teams_is_limited_to_those_one_may_see(teammate, staff, team, subteam, other_team):
+    teams = team.__class__.objects.all()
+    assert set(access.limit_to_visible(teammate, teams)) == {team}
+    assert set(access.limit_to_visible(staff, teams)) == {team, subteam, other_team}

@@ -135,3 +135,24 @@ def test_a_member_at_the_admin_gets_the_portal_s_page_and_a_way_home(page, page_
     # The refused request's 403 is the browser's console message, and the only problem allowed.
     assert page_problems.take("403")
     page_problems.assert_none()
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_a_search_the_page_refuses_says_why_in_place(page, page_problems, live_server, owner, service, settings, debug):
+    """Issue 15, item 3: every page refuses what it does not offer the same way (e360.htmx): in place of what htmx
+    swaps, DEBUG or not (django-htmx's debug script would replace the document), and the page works on."""
+    settings.DEBUG = debug
+    page.goto("/services/")
+    sign_in(page, "alice@example.com")
+    page.evaluate("window.__samePage = true")
+    search = page.get_by_role("searchbox", name="Search")
+    search.fill("x" * 201)
+    expect(page.locator("#results [role=alert]")).to_contain_text("A search is at most 200 characters")
+    assert page.evaluate("window.__samePage") is True, "the document was replaced"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Services")
+    # The refusal kept the results' place: the next search swaps it back.
+    search.fill("check")
+    expect(page.locator("#results")).to_contain_text("Checkout")
+    assert page.evaluate("window.__samePage") is True
+    assert page_problems.take("400")
+    page_problems.assert_none()

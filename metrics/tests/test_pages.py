@@ -12,7 +12,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics import views
 from metrics.refresh import service_refresh
 from metrics.services import (
     DeploymentData,
@@ -25,6 +24,7 @@ from metrics.services import (
     pull_request_upsert,
 )
 from metrics.tests.factories import SourceFactory
+from metrics.views import lists
 
 HTMX = {"HX-Request": "true"}
 
@@ -306,7 +306,7 @@ class TestServicePage:
         assert "<html" in page and "Release p11" in page and "Page 2 of 2" in page
 
     def test_a_long_list_counts_only_a_little_past_the_page_shown(self, client, owner, history, service, monkeypatch):
-        monkeypatch.setattr(views, "COUNT_AHEAD", 1)
+        monkeypatch.setattr(lists, "COUNT_AHEAD", 1)
         for n in range(12):
             history.deploy(service, f"p{n}", 1 + n)
         history.refresh()

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from e360.tests.factories import ServiceFactory, TeamFactory
 from metrics import definitions as d
-from metrics import operations_views
 from metrics.definitions.review_queue import age_buckets, bucket_of
 from metrics.models import PullRequest
 from metrics.tests.factories import PullRequestFactory, SourceFactory
+from metrics.views import operations as operations_views
 
 H = timedelta(hours=1)
 DAY = timedelta(days=1)

@@ -1,7 +1,8 @@
 // Error responses a page answers for itself (issue 14, item 9). A view that refuses a request with the page's own
-// message (a 4xx, such as the dashboard's 400 for a custom period it cannot show) names where that message goes with
-// HX-Retarget (django_htmx.http.retarget): htmx swaps it there instead of leaving the page unchanged (its default
-// for 4xx), so the page stays and says what is wrong.
+// message (a 400 for GET parameters it does not offer, such as the dashboard's custom period it cannot show: every
+// refusal goes through e360/htmx.py, bad_request) names where that message goes with HX-Retarget
+// (django_htmx.http.retarget): htmx swaps it there instead of leaving the page unchanged (its default for 4xx), so
+// the page stays and says what is wrong.
 //
 // Under DEBUG, django-htmx's debug script replaces the whole document with any 400/403/404/500 response (useful for
 // Django's error pages); it listens on the document, so this capture listener on the window keeps it away from the

@@ -1,7 +1,7 @@
 // Charts of the operational pages: the review queue by waiting time (metrics/review_queue.html)
 // and the weekly pipeline failure rate (metrics/pipelines.html).
 //
-// The data are the json_script blocks "review-ages" and "pipeline-weeks" (metrics.operations_views);
+// The data are the json_script blocks "review-ages" and "pipeline-weeks" (metrics.views.operations);
 // reading them, colours and keeping the charts in step with htmx swaps come from static/e360/charts.js.
 (function () {
   "use strict";

@@ -14,16 +14,16 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from e360.views import is_partial
+from e360.forms import TeamForm
+from e360.htmx import htmx_page, page_or_partial
 from surveys import results as selectors
 from surveys.models import Kind
 
 if TYPE_CHECKING:
-    from e360.views import HtmxHttpRequest
+    from e360.htmx import HtmxHttpRequest
     from surveys.results import DimensionFigure, EnpsFigure, GroupResult, QuestionFigure, Results
 
 # The page lists every team the viewer sees, up to PAGE_TEAMS; beyond (a large organisation), the picked group and
@@ -63,13 +63,14 @@ def results_index(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _team(request: HtmxHttpRequest) -> str | None:
-    return request.GET.get("team") or None
+    """``?team=``: the group the page or the CSV focuses on (none: the organisation)."""
+    return TeamForm.parse(request.GET)["team"] or None
 
 
 # never_cache: the pages hold written answers, which no browser or proxy cache should keep.
 @never_cache
 @login_required
-@require_GET
+@htmx_page
 def campaign_results(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     scope = selectors.campaign_for_user(request.user, campaign_id)
     team = _team(request)
@@ -84,10 +85,7 @@ def campaign_results(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse
         "csv_url": reverse("surveys:results-csv", args=[campaign_id]) + query,
         "api_url": reverse("api-v1:campaign_results", args=[campaign_id]) + query,
     }
-    response = render(request, f"{TEMPLATE}#content" if is_partial(request) else TEMPLATE, context)
-    # The same URL answers a page or its content partial: caches must tell them apart.
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render(request, page_or_partial(request, TEMPLATE, "content"), context)
 
 
 def _charts(results: Results) -> list[dict]:
@@ -116,7 +114,7 @@ def _charts(results: Results) -> list[dict]:
 
 @never_cache
 @login_required
-@require_GET
+@htmx_page
 def campaign_results_csv(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     scope = selectors.campaign_for_user(request.user, campaign_id)
     team = _team(request)

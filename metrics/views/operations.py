@@ -1,85 +1,76 @@
 """Operational pages of a service, a team or the organisation: pull requests waiting for a first
 review (``metrics/review_queue.html``) and pipeline reliability (``metrics/pipelines.html``).
 
-They follow the delivery pages (``metrics.views``): access through ``e360.access`` (outsiders
-get 404; the organisation's pages are for org viewers only), GET only, one template per page
-whose partials answer htmx swaps, real links that push their URL, ``Vary: HX-Request``. Input
-the pages do not offer (an unknown period, team, bucket, status or page) answers 400 with what
-was wrong, and a page past the end 404.
+They follow the delivery pages (``metrics.views.delivery``): access through ``e360.access``
+(outsiders get 404; the organisation's pages are for org viewers only), GET only, one template
+per page whose partials answer htmx swaps, real links that push their URL, ``Vary: HX-Request``.
+Input the pages do not offer (an unknown period, team, bucket, status or page: ``metrics.forms``)
+answers 400 with what was wrong (``e360.htmx.refuses_bad_query``), and a page past the end 404.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
-from django.utils.functional import cached_property
-from django.views.decorators.http import require_GET
 
 from e360 import access
+from e360.htmx import HtmxHttpRequest, htmx_page, partial_target
 from e360.models import Team
 from e360.tree import TeamTree
-from e360.views import HtmxHttpRequest, is_partial
 from metrics import definitions as d
 from metrics import display, operations, selectors
 from metrics.definitions.review_queue import AgeBucket, bucket_of
-from metrics.models import PipelineRun
+from metrics.forms import PipelinesForm, ReviewsForm
 from metrics.operations import Area
 from metrics.scope import ServiceRef, service_scope, team_scope
-from metrics.views import COUNT_AHEAD, CappedPaginator, ListPage, _render
+from metrics.views.lists import CappedPaginator, KnownCountPaginator, ListPage
 
 REVIEWS_TEMPLATE = "metrics/review_queue.html"
 PIPELINES_TEMPLATE = "metrics/pipelines.html"
 PAGE_SIZE = 25
-MAX_FILTER_LENGTH = 200  # a workflow name is at most this long (PipelineRun.workflow)
-
-
-class BadInput(Exception):
-    """A query parameter the page does not offer: the view answers 400 with this message."""
 
 
 @login_required
-@require_GET
+@htmx_page
 def service_reviews(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    return _answer(request, _reviews, _service_area(request, slug))
+    return _reviews(request, _service_area(request, slug))
 
 
 @login_required
-@require_GET
+@htmx_page
 def team_reviews(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    return _answer(request, _reviews, _team_area(request, slug))
+    return _reviews(request, _team_area(request, slug))
 
 
 @login_required
-@require_GET
+@htmx_page
 def organisation_reviews(request: HtmxHttpRequest) -> HttpResponse:
-    return _answer(request, _reviews, _organisation_area(request))
+    return _reviews(request, _organisation_area(request))
 
 
 @login_required
-@require_GET
+@htmx_page
 def service_pipelines(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    return _answer(request, _pipelines, _service_area(request, slug))
+    return _pipelines(request, _service_area(request, slug))
 
 
 @login_required
-@require_GET
+@htmx_page
 def team_pipelines(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    return _answer(request, _pipelines, _team_area(request, slug))
+    return _pipelines(request, _team_area(request, slug))
 
 
 @login_required
-@require_GET
+@htmx_page
 def organisation_pipelines(request: HtmxHttpRequest) -> HttpResponse:
-    return _answer(request, _pipelines, _organisation_area(request))
+    return _pipelines(request, _organisation_area(request))
 
 
 def _service_area(request: HtmxHttpRequest, slug: str) -> Area:
@@ -94,20 +85,8 @@ def _team_area(request: HtmxHttpRequest, slug: str) -> Area:
 
 def _organisation_area(request: HtmxHttpRequest) -> Area:
     """Every service, for org viewers; 404 to everyone else, as to outsiders of a team."""
-    if not access.sees_everything(request.user):
-        raise Http404("No such page.")
+    access.require_org_viewer(request.user, "No such page.")
     return Area.organisation()
-
-
-def _answer(
-    request: HtmxHttpRequest, page: Callable[[HtmxHttpRequest, Area], HttpResponse], area: Area
-) -> HttpResponse:
-    try:
-        return page(request, area)
-    except BadInput as error:
-        response = HttpResponseBadRequest(f"{error}\n", content_type="text/plain; charset=utf-8")
-        patch_vary_headers(response, ["HX-Request", "HX-Target"])
-        return response
 
 
 # --- Links and input ------------------------------------------------------------------
@@ -126,71 +105,11 @@ def _page_urls(area: Area) -> dict[str, str]:
     }
 
 
-def _target(request: HtmxHttpRequest) -> str | None:
-    return request.htmx.target if is_partial(request) else None
-
-
-def _page_number(request: HtmxHttpRequest) -> int:
-    value = request.GET.get("page")
-    if value is None:
-        return 1
-    # Nine digits at most: Python refuses to read a number of thousands (a 500, not a 400).
-    if not (value.isascii() and value.isdigit() and len(value) <= 9) or int(value) < 1:
-        raise BadInput(f"Unknown page “{value[:20]}”: pages are numbered from 1.")
-    return int(value)
-
-
-def _text(request: HtmxHttpRequest, name: str) -> str:
-    """A text parameter that reaches a query: at most ``MAX_FILTER_LENGTH`` characters and no NUL
-    (which PostgreSQL refuses in a string, a 500 rather than a 400)."""
-    value = request.GET.get(name, "")
-    if len(value) > MAX_FILTER_LENGTH or "\x00" in value:
-        raise BadInput(f"A {name} is at most {MAX_FILTER_LENGTH} characters, none of them NUL.")
-    return value
-
-
-def _period(request: HtmxHttpRequest, area: Area) -> tuple[int, d.Window]:
-    value = request.GET.get("days")
-    if value is None:
-        days = display.DEFAULT_PERIOD
-    elif value in {str(days) for days in display.PERIODS}:
-        days = int(value)
-    else:
-        choices = ", ".join(str(days) for days in display.PERIODS)
-        raise BadInput(f"Unknown period “{value[:20]}”: choose {choices} days.")
-    return days, selectors.default_window(area.profile, days)
-
-
-class KnownCountPaginator(Paginator):
-    """Pages of a list whose length the page has already counted (the review queue's totals)."""
-
-    def __init__(self, object_list: QuerySet, per_page: int, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self.known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self.known_count
-
-    capped = False
-
-
 def _list_page(request: HtmxHttpRequest, paginator: Paginator, number: int) -> ListPage:
     """Page ``number`` (a page past the end is 404), with links that keep the rest of the query."""
     if number > paginator.num_pages:
         raise Http404("No such page.")
-    page = paginator.page(number)
-
-    def link(n: int) -> str:
-        query = request.GET.copy()
-        query["page"] = str(n)
-        return f"?{query.urlencode()}"
-
-    return ListPage(
-        page,
-        link(page.previous_page_number()) if page.has_previous() else None,
-        link(page.next_page_number()) if page.has_next() else None,
-    )
+    return ListPage.of(paginator.page(number), request.GET, "page")
 
 
 # --- Review queue ---------------------------------------------------------------------
@@ -203,22 +122,6 @@ WAITING_LIST = "waiting"
 class QueueFilter:
     team: Team | None
     bucket: AgeBucket | None
-
-
-def _queue_filter(request: HtmxHttpRequest, area: Area, queue: operations.ReviewQueue) -> QueueFilter:
-    team = bucket = None
-    if slug := _text(request, "team"):
-        # A team of the area (one of its services' owners), even with nothing waiting.
-        owners = {s.owner_id for s in area.services}
-        team = Team.objects.filter(slug=slug, id__in=owners).only("id", "name", "slug").first()
-        if team is None:
-            raise BadInput(f"No team “{slug[:100]}” owns a service on this page.")
-    if key := request.GET.get("age"):
-        bucket = queue.bucket(key)
-        if bucket is None:
-            keys = ", ".join(b.key for b in queue.buckets)
-            raise BadInput(f"Unknown age “{key[:20]}”: choose one of {keys}.")
-    return QueueFilter(team, bucket)
 
 
 # The counts table lists the teams with the most late pull requests first, this many unless all
@@ -254,13 +157,12 @@ def _query(request: HtmxHttpRequest, **changes: str | None) -> str:
     return f"?{query.urlencode()}"
 
 
-def _count_rows(request: HtmxHttpRequest, queue: operations.ReviewQueue, chosen: QueueFilter) -> list[CountRow]:
+def _count_rows(
+    request: HtmxHttpRequest, queue: operations.ReviewQueue, chosen: QueueFilter, every_team: bool
+) -> list[CountRow]:
     """The counts table's rows, each cell with the URL of its list (built here: a template tag per
     cell costs an organisation's page more than its queries)."""
-    value = request.GET.get("teams")
-    if value not in (None, "all"):
-        raise BadInput(f"Unknown teams “{value[:20]}”: leave it out, or ask for all.")
-    teams = list(queue.teams if value == "all" else queue.teams[:TEAM_ROWS])
+    teams = list(queue.teams if every_team else queue.teams[:TEAM_ROWS])
     chosen_id = chosen.team.id if chosen.team else None
     if chosen_id is not None and all(t.team_id != chosen_id for t in teams):
         teams += [t for t in queue.teams if t.team_id == chosen_id]
@@ -284,14 +186,15 @@ def _count_rows(request: HtmxHttpRequest, queue: operations.ReviewQueue, chosen:
 
 
 def _reviews(request: HtmxHttpRequest, area: Area) -> HttpResponse:
-    number = _page_number(request)
     queue = operations.review_queue(area, timezone.now())
-    chosen = _queue_filter(request, area, queue)
+    params = ReviewsForm.parse(request.GET, area=area, queue=queue)
+    number = params["page"]
+    chosen = QueueFilter(params["team"], params["age"])
     team_id = chosen.team.id if chosen.team else None
     prs = operations.waiting_pull_requests(area, queue, team_id=team_id, bucket=chosen.bucket)
     paginator = KnownCountPaginator(prs, PAGE_SIZE, queue.count(team_id, chosen.bucket))
     waiting = _list_page(request, paginator, number)
-    rows = _count_rows(request, queue, chosen)
+    rows = _count_rows(request, queue, chosen, params["teams"])
     teams = {t.team_id: t for t in queue.teams}
     for pr in waiting:
         pr.age = queue.now - pr.opened_at
@@ -315,10 +218,10 @@ def _reviews(request: HtmxHttpRequest, area: Area) -> HttpResponse:
         },
         "review_wait": display.short_duration(queue.review_wait),
     }
-    target = _target(request)
+    target = partial_target(request)
     if target == WAITING_LIST:
-        return _render(request, f"{REVIEWS_TEMPLATE}#waiting", context)
-    return _render(request, f"{REVIEWS_TEMPLATE}#content" if target == REVIEWS_CONTENT else REVIEWS_TEMPLATE, context)
+        return render(request, f"{REVIEWS_TEMPLATE}#waiting", context)
+    return render(request, f"{REVIEWS_TEMPLATE}#content" if target == REVIEWS_CONTENT else REVIEWS_TEMPLATE, context)
 
 
 # --- Pipelines ------------------------------------------------------------------------
@@ -338,20 +241,7 @@ class RunFilter:
         return bool(self.service or self.workflow or self.status)
 
 
-def _run_filter(request: HtmxHttpRequest, area: Area) -> RunFilter:
-    service = None
-    if slug := request.GET.get("service"):
-        service = area.service_by_slug(slug)
-        if service is None:
-            raise BadInput(f"No service “{slug[:100]}” on this page.")
-    workflow = _text(request, "workflow")
-    status = request.GET.get("status", "")
-    if status and status not in PipelineRun.Status.values:
-        raise BadInput(f"Unknown status “{status[:20]}”: choose one of {', '.join(PipelineRun.Status.values)}.")
-    return RunFilter(service, workflow, status)
-
-
-def _runs(request: HtmxHttpRequest, area: Area, window: d.Window, chosen: RunFilter) -> ListPage:
+def _runs(request: HtmxHttpRequest, area: Area, window: d.Window, chosen: RunFilter, number: int) -> ListPage:
     runs = operations.runs_list(
         area,
         window,
@@ -359,8 +249,7 @@ def _runs(request: HtmxHttpRequest, area: Area, window: d.Window, chosen: RunFil
         workflow=chosen.workflow,
         status=chosen.status,
     )
-    number = _page_number(request)
-    listed = _list_page(request, CappedPaginator(runs, PAGE_SIZE, number * PAGE_SIZE + COUNT_AHEAD), number)
+    listed = _list_page(request, CappedPaginator.for_page(runs, PAGE_SIZE, number), number)
     for run in listed:
         run.service_ref = area.by_id.get(run.service_id)
         run.duration = display.short_duration(
@@ -370,8 +259,10 @@ def _runs(request: HtmxHttpRequest, area: Area, window: d.Window, chosen: RunFil
 
 
 def _pipelines(request: HtmxHttpRequest, area: Area) -> HttpResponse:
-    days, window = _period(request, area)
-    chosen = _run_filter(request, area)
+    params = PipelinesForm.parse(request.GET, area=area)
+    days = params["days"]
+    window = selectors.default_window(area.profile, days)
+    chosen = RunFilter(params["service"], params["workflow"], params["status"])
     days_shown = window.calendar_days(area.profile)
     context: dict = {
         "area": area,
@@ -382,11 +273,11 @@ def _pipelines(request: HtmxHttpRequest, area: Area) -> HttpResponse:
         "first_day": days_shown[0],
         "last_day": days_shown[-1],
         "chosen": chosen,
-        "runs": _runs(request, area, window, chosen),
+        "runs": _runs(request, area, window, chosen, params["page"]),
     }
-    target = _target(request)
+    target = partial_target(request)
     if target == RUNS_LIST:
-        return _render(request, f"{PIPELINES_TEMPLATE}#runs", context)
+        return render(request, f"{PIPELINES_TEMPLATE}#runs", context)
     found = operations.pipelines(area, window, timezone.now())
     context["found"] = found
     context["reliability"] = _reliability(found.reliability)
@@ -404,7 +295,7 @@ def _pipelines(request: HtmxHttpRequest, area: Area) -> HttpResponse:
         for w in found.slowest
     ]
     template = f"{PIPELINES_TEMPLATE}#content" if target == PIPELINES_CONTENT else PIPELINES_TEMPLATE
-    return _render(request, template, context)
+    return render(request, template, context)
 
 
 def _pct(value: float | None) -> float | None:

@@ -1,8 +1,8 @@
 """Answering surveys: my surveys, the one-page form, the thanks page.
 
-A person sees only the campaigns they are invited to: anyone else (an outsider, a user not
-linked to a person, a campaign that is a draft, scheduled or unknown) gets 404, with a page
-that says so. The form stores nothing until it is submitted whole and valid.
+A person sees only the campaigns they are invited to (``surveys.access``): anyone else (an
+outsider, a user not linked to a person, a campaign that is a draft, scheduled or unknown) gets
+404, with a page that says so. The form stores nothing until it is submitted whole and valid.
 
 Answers are kept out of everything but the database (SURVEYS.md, rule 1): nothing here logs
 them, the form page is never cached, and error reports leave out the posted values and the
@@ -23,26 +23,17 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_http_methods
 
 from e360 import access
-from e360.views import HtmxHttpRequest
+from e360.htmx import HtmxHttpRequest
 from surveys import services
+from surveys.access import invitation_for_user, invitations_of
 from surveys.anonymity import MIN_K
 from surveys.forms import AnswerForm
-from surveys.models import Campaign, Invitation, Question
-
-VISIBLE = [Campaign.Status.OPEN, Campaign.Status.CLOSED]  # drafts and scheduled campaigns are not there yet
+from surveys.models import Campaign, Question
 
 
 def accepts_answers(campaign: Campaign, now: datetime) -> bool:
     """Open, and not past its closing time (the task that closes it may not have run yet)."""
     return campaign.status == Campaign.Status.OPEN and now < campaign.closes_at
-
-
-def _invitation_for_user(request: HtmxHttpRequest, campaign_id: int) -> Invitation | None:
-    """The user's invitation to the campaign; None when there is none (the caller answers 404)."""
-    invitations = Invitation.objects.filter(
-        campaign_id=campaign_id, person__user=request.user, campaign__status__in=VISIBLE
-    )
-    return invitations.select_related("campaign").first()
 
 
 def _not_invited(request: HtmxHttpRequest) -> HttpResponse:
@@ -55,13 +46,7 @@ def _not_invited(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def my_surveys(request: HtmxHttpRequest) -> HttpResponse:
     person = access.person_for(request.user)
-    invitations = (
-        Invitation.objects.filter(person=person, campaign__status__in=VISIBLE)
-        .select_related("campaign")
-        .order_by("-campaign__opens_at", "-campaign_id")
-        if person is not None
-        else Invitation.objects.none()
-    )
+    invitations = invitations_of(person).order_by("-campaign__opens_at", "-campaign_id")
     now = timezone.now()
     open_, closed = [], []
     for invitation in invitations:
@@ -84,7 +69,7 @@ def my_surveys(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def answer(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
-    invitation = _invitation_for_user(request, campaign_id)
+    invitation = invitation_for_user(request.user, campaign_id)
     if invitation is None:
         return _not_invited(request)
     campaign = invitation.campaign
@@ -125,7 +110,7 @@ def _answered(request: HtmxHttpRequest, context: dict) -> HttpResponse:
 @login_required
 @require_GET
 def thanks(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
-    invitation = _invitation_for_user(request, campaign_id)
+    invitation = invitation_for_user(request.user, campaign_id)
     if invitation is None:
         return _not_invited(request)
     if not invitation.responded:

@@ -13,55 +13,49 @@ the same number of queries whatever the amount of data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
-from django.utils.functional import cached_property
-from django.views.decorators.http import require_GET
 
 from e360 import access
+from e360.htmx import HtmxHttpRequest, htmx_page, is_partial, partial_target
 from e360.tree import TeamTree
-from e360.views import HtmxHttpRequest, is_partial
 from metrics import definitions as d
 from metrics import display, rollups, selectors
+from metrics.forms import DeliveryForm
 from metrics.models import Deployment, Incident, PullRequest, Source
 from metrics.scope import Scope, service_scope, team_scope
+from metrics.views.lists import CappedPaginator, ListPage
 
 TEMPLATE = "metrics/delivery.html"
 PAGE_SIZE = 10
-# A list counts its rows at most this far past the page shown: an organisation's window holds
-# hundreds of thousands, nobody pages through them, and counting them all costs the page its budget.
-COUNT_AHEAD = 500
 # htmx targets (element ids) that the view answers with just their partial.
 CONTENT = "delivery-content"
 LISTS = ("deployments", "incidents", "changes")
 
 
 @login_required
-@require_GET
+@htmx_page
 def service_delivery(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     service = access.get_service_for_user(request.user, slug)
     return _delivery(request, service_scope(service))
 
 
 @login_required
-@require_GET
+@htmx_page
 def team_delivery(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     return _delivery(request, team_scope(team, access.visible_team_ids(request.user), TeamTree.for_user(request.user)))
 
 
 @login_required
-@require_GET
+@htmx_page
 def service_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The headline tiles the service's catalog page loads; without htmx, the delivery page."""
     service = access.get_service_for_user(request.user, slug)
@@ -69,7 +63,7 @@ def service_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpRespons
 
 
 @login_required
-@require_GET
+@htmx_page
 def team_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     return _summary(request, team_scope(team, access.visible_team_ids(request.user), TeamTree.for_user(request.user)))
@@ -86,8 +80,7 @@ class Period:
     last_day: date
 
 
-def _period(request: HtmxHttpRequest, scope: Scope) -> Period:
-    days = display.period_days(request.GET.get("days"))
+def _period(days: int, scope: Scope) -> Period:
     window = selectors.default_window(scope.profile, days)
     calendar = window.calendar_days(scope.profile)
     return Period(days, window, d.previous_window(window, scope.profile), calendar[0], calendar[-1])
@@ -104,16 +97,10 @@ def _catalog_url(scope: Scope) -> str:
     return obj.get_absolute_url()
 
 
-def _render(request: HtmxHttpRequest, template: str, context: dict) -> HttpResponse:
-    response = render(request, template, context)
-    # The same URL answers a page or a partial: caches must tell them apart.
-    patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    return response
-
-
 def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
-    period = _period(request, scope)
-    target = request.htmx.target if is_partial(request) else None
+    params = DeliveryForm.parse(request.GET)
+    period = _period(params["days"], scope)
+    target = partial_target(request)
     context: dict = {
         "scope": scope,
         "period": period,
@@ -122,8 +109,8 @@ def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
         "catalog_url": _catalog_url(scope),
     }
     if target in LISTS:
-        context[target] = _LIST_BUILDERS[target](request, scope, period)
-        return _render(request, f"{TEMPLATE}#{target}", context)
+        context[target] = _LIST_BUILDERS[target](request.GET, params[target], scope, period)
+        return render(request, f"{TEMPLATE}#{target}", context)
 
     figures = rollups.Figures(scope, [period.window], now=timezone.now(), compared=period.previous)
     context.update(_figures(figures, period))
@@ -134,17 +121,17 @@ def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     context["has_lead_times"] = any(p["lead_time"] is not None for p in weekly)
     context["sources"] = _sources(scope, period.window)
     for name in LISTS:
-        context[name] = _LIST_BUILDERS[name](request, scope, period)
-    return _render(request, f"{TEMPLATE}#content" if target == CONTENT else TEMPLATE, context)
+        context[name] = _LIST_BUILDERS[name](request.GET, params[name], scope, period)
+    return render(request, f"{TEMPLATE}#content" if target == CONTENT else TEMPLATE, context)
 
 
 def _summary(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     if not is_partial(request):
         return redirect(_delivery_url(scope))
-    period = _period(request, scope)
+    period = _period(DeliveryForm.parse(request.GET)["days"], scope)
     figures = rollups.Figures(scope, [period.window], now=timezone.now(), compared=period.previous)
     context = {"scope": scope, "period": period, "delivery_url": _delivery_url(scope), **_figures(figures, period)}
-    return _render(request, f"{TEMPLATE}#summary", context)
+    return render(request, f"{TEMPLATE}#summary", context)
 
 
 def _figures(figures: rollups.Figures, period: Period) -> dict:
@@ -180,52 +167,12 @@ def _sources(scope: Scope, window: d.Window) -> list[Source]:
     )
 
 
-class CappedPaginator(Paginator):
-    """Counts at most ``limit`` rows: when it reaches the limit (``capped``), ``count`` is a lower bound."""
-
-    def __init__(self, object_list: QuerySet, per_page: int, limit: int) -> None:
-        super().__init__(object_list, per_page)
-        self.limit = limit
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.limit].count()
-
-    @property
-    def capped(self) -> bool:
-        return self.count >= self.limit
+def _list_page(query: QueryDict, name: str, number: int, rows: QuerySet) -> ListPage:
+    """Page ``number`` of ``rows`` (past the end: the last), as the query parameter ``name`` holds it."""
+    return ListPage.of(CappedPaginator.for_page(rows, PAGE_SIZE, number).get_page(number), query, name)
 
 
-@dataclass(frozen=True)
-class ListPage:
-    """One page of a list, with links that keep the rest of the query string (period, other lists)."""
-
-    page: Page
-    previous_url: str | None
-    next_url: str | None
-
-    def __iter__(self) -> Iterator:
-        return iter(self.page)
-
-
-def _list_page(request: HtmxHttpRequest, name: str, queryset: QuerySet) -> ListPage:
-    requested = request.GET.get(name)
-    number = int(requested) if requested and requested.isascii() and requested.isdigit() else 1
-    page = CappedPaginator(queryset, PAGE_SIZE, number * PAGE_SIZE + COUNT_AHEAD).get_page(requested)
-
-    def link(number: int) -> str:
-        query = request.GET.copy()
-        query[name] = str(number)
-        return f"?{query.urlencode()}"
-
-    return ListPage(
-        page,
-        link(page.previous_page_number()) if page.has_previous() else None,
-        link(page.next_page_number()) if page.has_next() else None,
-    )
-
-
-def _deployments(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage:
+def _deployments(query: QueryDict, number: int, scope: Scope, period: Period) -> ListPage:
     """Production deployments of the window (failed attempts too), newest first, with their changes."""
     changes = PullRequest.objects.only("id", "deployment_id", "number", "title", "url", "merged_at").order_by(
         "merged_at", "id"
@@ -237,22 +184,22 @@ def _deployments(request: HtmxHttpRequest, scope: Scope, period: Period) -> List
         .prefetch_related(Prefetch("changes", queryset=changes))
         .order_by("-finished_at", "-id")
     )
-    return _list_page(request, "deployments", deployments)
+    return _list_page(query, "deployments", number, deployments)
 
 
-def _incidents(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage:
+def _incidents(query: QueryDict, number: int, scope: Scope, period: Period) -> ListPage:
     incidents = (
         Incident.objects.filter(scope.rows(), started_at__gte=period.window.start, started_at__lt=period.window.end)
         .select_related("service", "deployment")
         .order_by("-started_at", "-id")
     )
-    listed = _list_page(request, "incidents", incidents)
+    listed = _list_page(query, "incidents", number, incidents)
     for incident in listed:
         incident.time_to_restore = display.short_duration(d.span(incident.started_at, incident.resolved_at))
     return listed
 
 
-def _changes(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage:
+def _changes(query: QueryDict, number: int, scope: Scope, period: Period) -> ListPage:
     """Changes deployed in the window (the lead time's sample), with their lead time and components."""
     changes = (
         PullRequest.objects.filter(scope.rows())
@@ -260,7 +207,7 @@ def _changes(request: HtmxHttpRequest, scope: Scope, period: Period) -> ListPage
         .select_related("service", "repository")
         .order_by("-deployed_at", "-id")
     )
-    listed = _list_page(request, "changes", changes)
+    listed = _list_page(query, "changes", number, changes)
     for pr in listed:
         pr.times = display.change_times(
             first_commit_at=pr.first_commit_at,

@@ -21,15 +21,15 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
-from django_htmx.http import reswap, retarget
 
 from e360 import access
+from e360.forms import TeamForm
+from e360.htmx import HtmxHttpRequest, bad_request, htmx_page, page_or_partial
 from e360.models import Membership, Team, User
 from e360.tree import TeamTree
-from e360.views import HtmxHttpRequest, is_partial
 from insights import dashboards, selectors
+from insights.forms import PeriodForm
 from metrics.scope import team_scope
 
 TEMPLATE = "insights/dashboard.html"
@@ -39,7 +39,7 @@ TOP_BOTTLENECKS = 5
 
 
 @login_required
-@require_GET
+@htmx_page
 def org_dashboard(request: HtmxHttpRequest) -> HttpResponse:
     """The organisation's dashboard for org viewers; anyone else's dashboard is their team's (the first they lead,
     else the first they belong to), with the period kept; 404 for someone in no team."""
@@ -58,24 +58,23 @@ def org_dashboard(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@htmx_page
 def team_dashboard(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     return _dashboard(request, team)
 
 
 @login_required
-@require_GET
+@htmx_page
 def pick_team(request: HtmxHttpRequest) -> HttpResponse:
     """Where the team picker's GET form goes: the chosen dashboard (``team`` empty: the organisation's),
     with the period kept. htmx follows the redirect and pushes the dashboard's own URL."""
-    slug = request.GET.get("team", "")
+    slug = TeamForm.parse(request.GET)["team"]
     if slug:
         url = reverse("insights:team-dashboard", args=[access.get_team_for_user(request.user, slug).slug])
-    elif access.sees_everything(request.user):
-        url = reverse("insights:dashboard")
     else:
-        raise Http404("The organisation's dashboard is for org viewers.")
+        access.require_org_viewer(request.user, "The organisation's dashboard is for org viewers.")
+        url = reverse("insights:dashboard")
     kept = {name: request.GET[name] for name in ("days", "from", "to") if request.GET.get(name)}
     return redirect(f"{url}?{urlencode(kept)}" if kept else url)
 
@@ -86,8 +85,7 @@ def org_summary(request: HtmxHttpRequest) -> HttpResponse:
     """The organisation at a glance for an org viewer's home page (``e360/home.html`` loads it with htmx, and
     links to the dashboard without JavaScript): the dashboard's delivery headline figures, sentiment and top
     bottlenecks for the default period, read as the dashboard reads them. 404 for anyone else."""
-    if not access.sees_everything(request.user):
-        raise Http404("The organisation's summary is for org viewers.")
+    access.require_org_viewer(request.user, "The organisation's summary is for org viewers.")
     now = timezone.now()
     period = dashboards.period({}, now=now)
     context = {"is_org": True, **_figures(None, request.user, period, now)}
@@ -130,24 +128,14 @@ def _dashboard(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
         "periods": dashboards.PERIODS,
         "max_custom_days": dashboards.MAX_CUSTOM_DAYS,
         "pick_url": reverse("insights:dashboard-pick"),
-        "custom_from": request.GET.get("from", ""),
-        "custom_to": request.GET.get("to", ""),
     }
-    status = 200
-    try:
-        period = dashboards.period(request.GET, now=now)
-    except dashboards.PeriodError as error:
-        context["period_error"] = str(error)
-        status = 400
-    else:
-        context["custom_from"], context["custom_to"] = period.first_day.isoformat(), period.last_day.isoformat()
-        context.update(_figures(team, user, period, now))
-    template = f"{TEMPLATE}#swap" if is_partial(request) else TEMPLATE
-    response = render(request, template, context, status=status)
-    if status == 400 and is_partial(request):
-        # The refusal is the page's own: swapped into the dashboard, not left unshown (static/e360/htmx-errors.js).
-        retarget(response, f"#{TARGET}")
-        reswap(response, "outerHTML")
-    # The same URL answers a page or a fragment: caches must tell them apart.
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    template = page_or_partial(request, TEMPLATE, "swap")
+    form = PeriodForm(request.GET, now=now)
+    if not form.is_valid():
+        # The refusal is the page's own: its custom period form says what is wrong (e360.htmx.bad_request).
+        context.update(period_error=form.error, custom_from=form["start"].data or "", custom_to=form["end"].data or "")
+        return bad_request(request, template, context, target=f"#{TARGET}")
+    period = form.cleaned_data["period"]
+    context["custom_from"], context["custom_to"] = period.first_day.isoformat(), period.last_day.isoformat()
+    context.update(_figures(team, user, period, now))
+    return render(request, template, context)

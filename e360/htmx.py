@@ -1,0 +1,103 @@
+"""The request layer every page shares: a typed htmx request, whether to answer a partial, the ``Vary`` header of
+pages that answer htmx differently, and the one way a page refuses GET parameters it does not offer.
+
+A page reads its GET parameters with a form (``e360.forms.QueryForm.parse``), which raises ``BadQuery`` with a
+message in the page's words; the page's view is decorated with ``refuses_bad_query``, which answers 400 with that
+message, styled, for htmx and full requests alike. An htmx request's refusal names where it goes (HX-Retarget):
+``static/e360/htmx-errors.js`` swaps it there, DEBUG or not, so the page stays and says what is wrong. A page that
+shows the message in its own markup (the dashboards' custom period form) renders it and answers through
+``bad_request``, the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from http import HTTPStatus
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import reswap, retarget
+from django_htmx.middleware import HtmxDetails
+
+from e360.forms import BadQuery
+
+BAD_REQUEST_TEMPLATE = "e360/bad_request.html"
+# What decides between a page and a partial (``is_partial``), and which partial: caches must tell them apart.
+HTMX_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request", "HX-Target")
+# Where a refusal goes when an htmx request names no target: into the page's main element (templates/base.html).
+MAIN = "main"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def is_partial(request: HtmxHttpRequest) -> bool:
+    """Whether to answer with a fragment: an htmx request that swaps part of the page. A boosted link and a
+    history restore (a reload of a pushed URL after the cache is gone) want the whole page."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def partial_target(request: HtmxHttpRequest) -> str | None:
+    """The id of the element a partial request swaps (None: a full request, or one that names none)."""
+    return request.htmx.target if is_partial(request) else None
+
+
+def page_or_partial(request: HtmxHttpRequest, template: str, partial: str) -> str:
+    """``template`` for a full request, its ``partial`` (a ``partialdef``) for a partial one."""
+    return f"{template}#{partial}" if is_partial(request) else template
+
+
+# The decorator of every view whose response differs for htmx requests.
+vary_on_htmx = vary_on_headers(*HTMX_HEADERS)
+
+
+def bad_request(
+    request: HtmxHttpRequest, template: str, context: dict[str, Any], *, target: str, swap: str = "outerHTML"
+) -> HttpResponse:
+    """A 400 rendered from ``template``; for an htmx request, swapped into ``target`` (a CSS selector; a boosted
+    link or a history restore, which asked for the whole page: into the body). It varies on the htmx headers."""
+    response = render(request, template, context, status=HTTPStatus.BAD_REQUEST)
+    # Where it goes depends on the htmx headers, whatever the view's own answers do.
+    patch_vary_headers(response, HTMX_HEADERS)
+    if request.htmx:
+        partial = is_partial(request)
+        retarget(response, target if partial else "body")
+        reswap(response, swap if partial else "innerHTML")
+    return response
+
+
+def refuse(request: HtmxHttpRequest, message: str, *, title: str = "This page cannot be shown") -> HttpResponse:
+    """The 400 of a page asked for something it does not offer: the whole page saying what was wrong, or for a
+    partial request, the message in place of the element it would have swapped (same id)."""
+    target = partial_target(request)
+    context = {"message": message, "message_title": title, "target": target}
+    template = page_or_partial(request, BAD_REQUEST_TEMPLATE, "refusal")
+    if target:
+        return bad_request(request, template, context, target=f"#{target}")
+    return bad_request(request, template, context, target=f"#{MAIN}", swap="innerHTML")
+
+
+def refuses_bad_query(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Answers a ``BadQuery`` raised while the view reads its parameters with ``refuse``."""
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except BadQuery as error:
+            return refuse(request, str(error))
+
+    return wrapper
+
+
+def htmx_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The decorators of a GET page: its answer differs for htmx (``vary_on_htmx``), and it reads its parameters
+    with a form (``refuses_bad_query``, whose refusal varies too)."""
+    return require_GET(vary_on_htmx(refuses_bad_query(view)))
