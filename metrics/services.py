@@ -18,6 +18,7 @@ from django.db.models import Model, Q
 from django.utils import timezone
 
 from e360.models import Person, Service, Team
+from metrics.inputs import DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput, PushInput
 from metrics.models import (
     ApiToken,
     Commit,
@@ -248,28 +249,10 @@ def _upsert_objects(model: type[Model], objects: Iterable[Model], unique: list[s
         model._default_manager.bulk_create(objects, update_conflicts=True, unique_fields=unique, update_fields=fields)
 
 
-@dataclass(frozen=True)
-class DeploymentData:
-    external_id: str
-    environment: str
-    finished_at: datetime
-    status: str = Deployment.Status.SUCCESS
-    service: str | None = None
-    repository: str | None = None
-    started_at: datetime | None = None
-    sha: str = ""
-    ref: str = ""
-    title: str = ""
-    url: str = ""
-    is_rollback: bool = False
-    is_hotfix: bool = False
-    changes: tuple[str, ...] | None = None
-
-
-def deployments_upsert(*, source: Source, items: Sequence[DeploymentData], dirty: Dirty) -> list[bool]:
+def deployments_upsert(*, source: Source, items: Sequence[DeploymentInput], dirty: Dirty) -> list[bool]:
     lookups = _Lookups(source)
 
-    def row(data: DeploymentData) -> dict[str, Any]:
+    def row(data: DeploymentInput) -> dict[str, Any]:
         service = lookups.service(data)
         dirty.add(service.id, data.started_at or data.finished_at)
         return {
@@ -286,38 +269,24 @@ def deployments_upsert(*, source: Source, items: Sequence[DeploymentData], dirty
             "url": data.url,
             "is_rollback": data.is_rollback,
             "is_hotfix": data.is_hotfix,
-            "sent_changes": list(data.changes) if data.changes is not None else None,
+            "changes": list(data.changes) if data.changes is not None else None,
         }
 
     dirty.sources.add(source.id)
     return _write(Deployment, source, _rows(items, row))
 
 
-def deployment_upsert(*, source: Source, data: DeploymentData, dirty: Dirty) -> tuple[Deployment, bool]:
+def deployment_upsert(*, source: Source, data: DeploymentInput, dirty: Dirty) -> tuple[Deployment, bool]:
     (created,) = deployments_upsert(source=source, items=[data], dirty=dirty)
     return Deployment.objects.get(source=source, external_id=data.external_id), created
 
 
-@dataclass(frozen=True)
-class IncidentData:
-    external_id: str
-    started_at: datetime
-    service: str | None = None
-    repository: str | None = None
-    title: str = ""
-    severity: str = ""
-    url: str = ""
-    resolved_at: datetime | None = None
-    caused_by: str | None = None  # a deployment's external id from the same source
-    root_cause_sha: str = ""
-
-
-def incidents_upsert(*, source: Source, items: Sequence[IncidentData], dirty: Dirty) -> list[bool]:
+def incidents_upsert(*, source: Source, items: Sequence[IncidentInput], dirty: Dirty) -> list[bool]:
     lookups = _Lookups(source)
     named = {data.caused_by for data in items if data.caused_by}
     causes = dict(Deployment.objects.filter(source=source, external_id__in=named).values_list("external_id", "pk"))
 
-    def row(data: IncidentData) -> dict[str, Any]:
+    def row(data: IncidentInput) -> dict[str, Any]:
         service = lookups.service(data)
         if data.caused_by and data.caused_by not in causes:
             raise UnknownService(f'caused_by names no deployment "{data.caused_by}" of this source')
@@ -337,7 +306,7 @@ def incidents_upsert(*, source: Source, items: Sequence[IncidentData], dirty: Di
     return _write(Incident, source, _rows(items, row))
 
 
-def incident_upsert(*, source: Source, data: IncidentData, dirty: Dirty) -> tuple[Incident, bool]:
+def incident_upsert(*, source: Source, data: IncidentInput, dirty: Dirty) -> tuple[Incident, bool]:
     (created,) = incidents_upsert(source=source, items=[data], dirty=dirty)
     return Incident.objects.get(source=source, external_id=data.external_id), created
 
@@ -350,48 +319,12 @@ def incident_resolve(*, source: Source, external_id: str, resolved_at: datetime,
     return incident
 
 
-@dataclass(frozen=True)
-class ReviewData:
-    external_id: str
-    author: str
-    submitted_at: datetime
-    state: str = Review.State.COMMENTED
-
-
-@dataclass(frozen=True)
-class CommitData:
-    sha: str
-    authored_at: datetime
-
-
-@dataclass(frozen=True)
-class PullRequestData:
-    external_id: str
-    repository: str
-    opened_at: datetime
-    service: str | None = None
-    number: int | None = None
-    title: str = ""
-    url: str = ""
-    author: str = ""
-    base_branch: str = ""
-    is_direct_push: bool = False
-    first_commit_at: datetime | None = None
-    merged_at: datetime | None = None
-    closed_at: datetime | None = None
-    merge_sha: str = ""
-    additions: int | None = None  # None: not sent (unknown), never taken as 0
-    deletions: int | None = None
-    reviews: tuple[ReviewData, ...] = ()
-    commits: tuple[CommitData, ...] = ()
-
-
-def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], dirty: Dirty) -> list[bool]:
+def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestInput], dirty: Dirty) -> list[bool]:
     """Pull requests with their reviews and commits: three statements for the batch, and the lookups."""
     lookups = _Lookups(source)
     repositories: dict[str, Repository | None] = {}
 
-    def row(data: PullRequestData) -> dict[str, Any]:
+    def row(data: PullRequestInput) -> dict[str, Any]:
         service = lookups.service(data)
         repositories[data.external_id] = repository = lookups.repository(data.repository, service)
         first_commit_at = min(
@@ -409,8 +342,8 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], di
             "number": data.number,
             "title": data.title,
             "url": data.url,
-            "author_login": data.author,
-            "author": lookups.person(data.author),
+            "author": data.author,
+            "person": lookups.person(data.author),
             "base_branch": data.base_branch,
             "is_direct_push": data.is_direct_push,
             "first_commit_at": first_commit_at,
@@ -434,16 +367,14 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], di
         (ids[data.external_id], review.external_id): Review(
             pull_request_id=ids[data.external_id],
             external_id=review.external_id,
-            author_login=review.author,
+            author=review.author,
             state=review.state,
             submitted_at=review.submitted_at,
         )
         for data in latest.values()
         for review in data.reviews
     }
-    _upsert_objects(
-        Review, reviews.values(), ["pull_request", "external_id"], ["author_login", "state", "submitted_at"]
-    )
+    _upsert_objects(Review, reviews.values(), ["pull_request", "external_id"], ["author", "state", "submitted_at"])
     commits = {
         (repositories[data.external_id].pk, commit.sha): Commit(
             repository=repositories[data.external_id],
@@ -459,7 +390,7 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], di
 
 
 def _refuse_commits_of_other_sources(
-    source: Source, items: Sequence[PullRequestData], repositories: dict[str, Repository | None]
+    source: Source, items: Sequence[PullRequestInput], repositories: dict[str, Repository | None]
 ) -> None:
     """A commit in a pull request of another source stays there: naming it refuses the batch."""
     wanted: dict[tuple[int, str], int] = {}
@@ -483,7 +414,7 @@ def _refuse_commits_of_other_sources(
             raise exc
 
 
-def pull_request_upsert(*, source: Source, data: PullRequestData, dirty: Dirty) -> tuple[PullRequest, bool]:
+def pull_request_upsert(*, source: Source, data: PullRequestInput, dirty: Dirty) -> tuple[PullRequest, bool]:
     (created,) = pull_requests_upsert(source=source, items=[data], dirty=dirty)
     return PullRequest.objects.get(source=source, external_id=data.external_id), created
 
@@ -494,26 +425,10 @@ def _person_for_login(login: str) -> Person | None:
     return Person.objects.filter(Q(github_login__iexact=login) | Q(gitlab_login__iexact=login)).first()
 
 
-@dataclass(frozen=True)
-class PipelineRunData:
-    external_id: str
-    workflow: str
-    status: str
-    service: str | None = None
-    repository: str | None = None
-    branch: str = ""
-    is_default_branch: bool = True
-    sha: str = ""
-    attempt: int = 1
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    url: str = ""
-
-
-def pipeline_runs_upsert(*, source: Source, items: Sequence[PipelineRunData], dirty: Dirty) -> list[bool]:
+def pipeline_runs_upsert(*, source: Source, items: Sequence[PipelineRunInput], dirty: Dirty) -> list[bool]:
     lookups = _Lookups(source)
 
-    def row(data: PipelineRunData) -> dict[str, Any]:
+    def row(data: PipelineRunInput) -> dict[str, Any]:
         service = lookups.service(data)
         duration = None
         if data.started_at and data.finished_at and data.finished_at >= data.started_at:
@@ -538,38 +453,24 @@ def pipeline_runs_upsert(*, source: Source, items: Sequence[PipelineRunData], di
     return _write(PipelineRun, source, _rows(items, row))
 
 
-def pipeline_run_upsert(*, source: Source, data: PipelineRunData, dirty: Dirty) -> tuple[PipelineRun, bool]:
+def pipeline_run_upsert(*, source: Source, data: PipelineRunInput, dirty: Dirty) -> tuple[PipelineRun, bool]:
     (created,) = pipeline_runs_upsert(source=source, items=[data], dirty=dirty)
     return PipelineRun.objects.get(source=source, external_id=data.external_id), created
 
 
-@dataclass(frozen=True)
-class PushData:
-    """A push to a branch: GitHub's push event (``before``, ``after``, the ids of ``commits``)."""
-
-    external_id: str
-    repository: str
-    before: str
-    after: str
-    service: str | None = None
-    branch: str = ""
-    commits: tuple[str, ...] = ()
-    pushed_at: datetime | None = None
-
-
-def pushes_upsert(*, source: Source, items: Sequence[PushData], dirty: Dirty) -> list[bool]:
+def pushes_upsert(*, source: Source, items: Sequence[PushInput], dirty: Dirty) -> list[bool]:
     lookups = _Lookups(source)
 
-    def row(data: PushData) -> dict[str, Any]:
+    def row(data: PushInput) -> dict[str, Any]:
         service = lookups.service(data)
         dirty.add(service.id, data.pushed_at)
         return {
             "service": service,
             "repository": lookups.repository(data.repository, service),
             "branch": data.branch,
-            "before_sha": data.before,
-            "after_sha": data.after,
-            "commit_shas": list(data.commits),
+            "before": data.before,
+            "after": data.after,
+            "commits": list(data.commits),
             "pushed_at": data.pushed_at,
         }
 
@@ -577,7 +478,7 @@ def pushes_upsert(*, source: Source, items: Sequence[PushData], dirty: Dirty) ->
     return _write(Push, source, _rows(items, row))
 
 
-def push_upsert(*, source: Source, data: PushData, dirty: Dirty) -> tuple[Push, bool]:
+def push_upsert(*, source: Source, data: PushInput, dirty: Dirty) -> tuple[Push, bool]:
     (created,) = pushes_upsert(source=source, items=[data], dirty=dirty)
     return Push.objects.get(source=source, external_id=data.external_id), created
 

@@ -233,7 +233,7 @@ def _deployments(request: HtmxHttpRequest, scope: Scope, period: Period) -> List
         Deployment.objects.filter(scope.rows(), is_production=True)
         .finished_in(period.window.start, period.window.end)
         .select_related("service")
-        .prefetch_related(Prefetch("changes", queryset=changes))
+        .prefetch_related(Prefetch("linked_changes", queryset=changes))
         .order_by("-finished_at", "-id")
     )
     return _list_page(request, "deployments", deployments)

@@ -22,7 +22,7 @@ from e360.models import Person, Service
 from metrics.demo.clock import _OPENING, DAY, HOUR, MINUTE, _datetime, _office
 from metrics.demo.draws import _lognormal, _pick, _poisson, _sha
 from metrics.demo.profiles import PROFILES, Profile, team_profiles
-from metrics.demo.rows import _Rows
+from metrics.demo.rows import DEPLOYMENT_CHANGES, _Rows
 from metrics.models import Deployment, PipelineRun, Review
 
 DEFAULT_BRANCH = "main"
@@ -459,6 +459,7 @@ class _ServiceHistory:
                 f"https://incidents.demo.e360.dev/{slug}/{number}",
                 when(started),
                 when(resolved),
+                None,  # caused_by: the sender names no deployment, linking finds it
                 root_cause,
             )
         )
@@ -570,8 +571,12 @@ class _ServiceHistory:
                 rows.reviews.append((index, str(k), reviewer.login, state, when(at)))
             for sha, at in change.commits:
                 rows.commits.append((index, repo.id, sha, when(at)))
+        changes = DEPLOYMENT_CHANGES
         rows.deployments = [
-            row if row[15] is None else (*row[:15], [c.external_id for c in row[15]]) for row in self.deployments
+            row
+            if row[changes] is None
+            else (*row[:changes], [c.external_id for c in row[changes]], *row[changes + 1 :])
+            for row in self.deployments
         ]
         return rows
 

@@ -27,8 +27,8 @@ from django.urls import reverse
 from e360 import bench
 from e360.models import Service, Team, User
 from metrics import team_rollups
-from metrics.deliveries import delivery_drain
-from metrics.models import ApiToken, Delivery, Deployment, Source
+from metrics.ingest import inbound_drain
+from metrics.models import ApiToken, Deployment, InboundEvent, Source
 from metrics.refresh import service_refresh
 from metrics.services import api_token_create
 
@@ -235,9 +235,9 @@ class Command(BaseCommand):
             "finishedDate": at,
             "deploymentCommits": [{"repoUrl": "https://github.com/bench/app", "commitSha": "0a1b2c3d"}],
         }
-        Delivery.objects.filter(source=source).delete()
+        InboundEvent.objects.filter(source=source).delete()
         counts = self._ingest(f"/api/rest/plugins/webhook/connections/{source.pk}/deployments", key, record, options)
-        stored = Delivery.objects.filter(source=source).count()
+        stored = InboundEvent.objects.filter(source=source).count()
         rate = counts["accepted"] / counts["seconds"]
         self.rows.append(
             (
@@ -251,11 +251,11 @@ class Command(BaseCommand):
             raise CommandError(f"{counts['accepted']} deliveries were acknowledged but {stored} were stored")
         # Processing is timed on the first --process of them; the rest are not kept.
         kept = list(
-            Delivery.objects.filter(source=source).order_by("pk").values_list("pk", flat=True)[: options["process"]]
+            InboundEvent.objects.filter(source=source).order_by("pk").values_list("pk", flat=True)[: options["process"]]
         )
-        Delivery.objects.filter(source=source).exclude(pk__in=kept).delete()
+        InboundEvent.objects.filter(source=source).exclude(pk__in=kept).delete()
         started = time.perf_counter()
-        summary = delivery_drain(source.pk, budget=float("inf"))  # one drain, however long it takes
+        summary = inbound_drain(source.pk, budget=float("inf"))  # one drain, however long it takes
         processing = len(kept) / (time.perf_counter() - started)
         self.rows.append(("DevLake deliveries processed (one worker)", f"{processing:.0f} deliveries/s", summary, ""))
 
