@@ -527,7 +527,7 @@ def inbound_queue(source_id: int) -> None:
     One drain task per source (``inbound_drain``) takes every waiting event of
     the source in arrival order, so a burst queues one task, not one per event:
     ``Source.drain_queued`` says one is queued, and the drain clears it before its
-    first read, so a event stored after that queues the next drain. The check
+    first read, so an event stored after that queues the next drain. The check
     is one UPDATE that matches no row while a drain is queued.
     """
 
@@ -564,7 +564,7 @@ def inbound_drain(source_id: int | None = None, batch: int = 500, budget: float 
         waiting = waiting.filter(source_id=source_id)
     pks = waiting.order_by("pk").values_list("pk", flat=True)
     outcomes: Counter[str] = Counter()
-    attempted: set[int] = set()  # a event still "received" after its turn is not taken again
+    attempted: set[int] = set()  # an event still "received" after its turn is not taken again
     deadline = time.monotonic() + budget
     rest = ""
     while ids := [pk for pk in pks[:batch] if pk not in attempted]:

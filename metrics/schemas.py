@@ -39,6 +39,7 @@ from metrics.inputs import (
     PushInput,
     ReviewInput,
 )
+from metrics.models import Deployment, PipelineRun, Review
 from metrics.storable import storable_text, time_problem
 
 MAX_BULK_ITEMS = 1000
@@ -95,9 +96,10 @@ Url = Annotated[str, StringConstraints(max_length=500), AfterValidator(storable_
 # Timezone-aware ISO 8601, e.g. 2025-05-01T12:00:00Z or 2025-05-01T14:00:00+02:00.
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601), AfterValidator(_in_range_as_utc)]
 
-DeploymentStatus = Literal["success", "failure", "error", "in_progress", "cancelled"]
-PipelineRunStatus = Literal["success", "failure", "cancelled", "in_progress"]
-ReviewState = Literal["approved", "changes_requested", "commented"]
+# The models' choices, as plain strings in the OpenAPI schema (an enum there, not a reference).
+DeploymentStatus = Literal[tuple(Deployment.Status.values)]
+PipelineRunStatus = Literal[tuple(PipelineRun.Status.values)]
+ReviewState = Literal[tuple(Review.State.values)]
 
 
 def _not_before(field: str, earlier: str):
@@ -161,7 +163,7 @@ class DeploymentIn(In):
         None, description="owner/name; names the service when `service` is not given."
     )
     environment: Environment
-    status: DeploymentStatus = "success"
+    status: DeploymentStatus = Deployment.Status.SUCCESS.value
     started_at: Timestamp | None = None
     finished_at: Timestamp
     sha: Sha = ""
@@ -289,7 +291,7 @@ class ReviewIn(In):
     input_type = ReviewInput
     external_id: ExternalId
     author: Login
-    state: ReviewState = "commented"
+    state: ReviewState = Review.State.COMMENTED.value
     submitted_at: Timestamp
 
 

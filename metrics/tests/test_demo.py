@@ -28,6 +28,7 @@ from django.db import transaction
 from e360.demo import SIZES, DemoOrg, build_org, catalog_clear, demo_now, save_org
 from e360.models import Membership, Service
 from metrics.demo import PROFILE_CYCLE, PROFILES, SOURCE_NAME, delivery_history, seed, team_profiles
+from metrics.demo.rows import COLUMNS, DEPLOYMENT_CHANGES, ROWS_OF
 from metrics.models import Commit, Deployment, Incident, PipelineRun, PullRequest, Review, Source
 from metrics.refresh import service_refresh
 
@@ -562,6 +563,26 @@ def history_digest(seed_number: int) -> str:
     repository_ids = {name: pk for pk, name in enumerate(names, start=1)}
     rows = delivery_history(org, source_id=1, repository_ids=repository_ids)
     return hashlib.sha256(repr(list(rows)).encode()).hexdigest()
+
+
+def test_the_rows_hold_the_columns_the_models_declare():
+    org = build_org(size=SIZES["small"], seed=4, now=NOW)
+    for objects in (org.people, org.services):
+        for pk, obj in enumerate(objects, start=1):
+            obj.pk = pk
+    org.services = org.services[:2]
+    repository_ids = {name: pk for pk, name in enumerate(sorted({n for s in org.services for n in s.repositories}), 1)}
+    widths = {
+        len(row)
+        for rows in delivery_history(org, source_id=1, repository_ids=repository_ids)
+        for model, attr in ROWS_OF.items()
+        for row in getattr(rows, attr)
+        if len(row) != len(COLUMNS[model])
+    }
+
+    assert widths == set()
+    assert "is_failed" not in COLUMNS[Deployment] and "link_rule" not in COLUMNS[Incident]  # linking's to write
+    assert COLUMNS[Deployment][DEPLOYMENT_CHANGES] == "changes"
 
 
 def test_another_seed_gives_other_rows():
