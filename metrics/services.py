@@ -8,9 +8,11 @@ transaction commits, so late data re-links the records it relates to.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.db import transaction
@@ -208,6 +210,18 @@ class _Lookups:
         return self._people[login]
 
 
+@cache
+def _stored_names(input_type: type, resolved: frozenset[str]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(input_type) if f.name not in resolved)
+
+
+def _as_sent(data: Any, *resolved: str) -> dict[str, Any]:
+    """The input's fields stored as sent, under their own names (the model's): all but the
+    ``external_id`` and those in ``resolved``, which the writer looks up or derives. A field
+    added to an input type and its model is thus written with no change here."""
+    return {name: getattr(data, name) for name in _stored_names(type(data), frozenset(("external_id", *resolved)))}
+
+
 def _rows[D](items: Sequence[D], row: Callable[[D], dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """``(external_id, fields)`` for each item; an unknown service names the item's index."""
     rows = []
@@ -256,19 +270,10 @@ def deployments_upsert(*, source: Source, items: Sequence[DeploymentInput], dirt
         service = lookups.service(data)
         dirty.add(service.id, data.started_at or data.finished_at)
         return {
+            **_as_sent(data, "service", "repository", "changes"),
             "service": service,
-            "environment": data.environment,
-            "is_production": service.is_production(data.environment),
-            "status": data.status,
-            "started_at": data.started_at,
-            "finished_at": data.finished_at,
-            "sha": data.sha,
             "repository": lookups.repository(data.repository, service),
-            "ref": data.ref,
-            "title": data.title,
-            "url": data.url,
-            "is_rollback": data.is_rollback,
-            "is_hotfix": data.is_hotfix,
+            "is_production": service.is_production(data.environment),
             "changes": list(data.changes) if data.changes is not None else None,
         }
 
@@ -292,14 +297,9 @@ def incidents_upsert(*, source: Source, items: Sequence[IncidentInput], dirty: D
             raise UnknownService(f'caused_by names no deployment "{data.caused_by}" of this source')
         dirty.add(service.id, data.started_at)
         return {
+            **_as_sent(data, "service", "repository", "caused_by"),
             "service": service,
-            "title": data.title,
-            "severity": data.severity,
-            "url": data.url,
-            "started_at": data.started_at,
-            "resolved_at": data.resolved_at,
             "caused_by_id": causes.get(data.caused_by),
-            "root_cause_sha": data.root_cause_sha,
         }
 
     dirty.sources.add(source.id)
@@ -337,24 +337,13 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestInput], d
         approvals = [r.submitted_at for r in others if r.state == Review.State.APPROVED]
         dirty.add(service.id, data.merged_at or data.opened_at)
         return {
+            **_as_sent(data, "service", "repository", "reviews", "commits", "first_commit_at"),
             "repository": repository,
             "service": service,
-            "number": data.number,
-            "title": data.title,
-            "url": data.url,
-            "author": data.author,
             "person": lookups.person(data.author),
-            "base_branch": data.base_branch,
-            "is_direct_push": data.is_direct_push,
             "first_commit_at": first_commit_at,
-            "opened_at": data.opened_at,
             "first_review_at": min((r.submitted_at for r in others), default=None),
             "approved_at": min(approvals, default=None),
-            "merged_at": data.merged_at,
-            "closed_at": data.closed_at,
-            "merge_sha": data.merge_sha,
-            "additions": data.additions,
-            "deletions": data.deletions,
         }
 
     dirty.sources.add(source.id)
@@ -365,11 +354,7 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestInput], d
     ids = dict(PullRequest.objects.filter(source=source, external_id__in=latest).values_list("external_id", "pk"))
     reviews = {
         (ids[data.external_id], review.external_id): Review(
-            pull_request_id=ids[data.external_id],
-            external_id=review.external_id,
-            author=review.author,
-            state=review.state,
-            submitted_at=review.submitted_at,
+            pull_request_id=ids[data.external_id], external_id=review.external_id, **_as_sent(review)
         )
         for data in latest.values()
         for review in data.reviews
@@ -377,10 +362,7 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestInput], d
     _upsert_objects(Review, reviews.values(), ["pull_request", "external_id"], ["author", "state", "submitted_at"])
     commits = {
         (repositories[data.external_id].pk, commit.sha): Commit(
-            repository=repositories[data.external_id],
-            sha=commit.sha,
-            authored_at=commit.authored_at,
-            pull_request_id=ids[data.external_id],
+            repository=repositories[data.external_id], pull_request_id=ids[data.external_id], **_as_sent(commit)
         )
         for data in latest.values()
         for commit in data.commits
@@ -435,18 +417,10 @@ def pipeline_runs_upsert(*, source: Source, items: Sequence[PipelineRunInput], d
             duration = round((data.finished_at - data.started_at).total_seconds())
         dirty.add(service.id, data.finished_at or data.started_at)
         return {
+            **_as_sent(data, "service", "repository"),
             "service": service,
             "repository": lookups.repository(data.repository, service),
-            "workflow": data.workflow,
-            "branch": data.branch,
-            "is_default_branch": data.is_default_branch,
-            "sha": data.sha,
-            "status": data.status,
-            "attempt": data.attempt,
-            "started_at": data.started_at,
-            "finished_at": data.finished_at,
             "duration_seconds": duration,
-            "url": data.url,
         }
 
     dirty.sources.add(source.id)
@@ -465,13 +439,10 @@ def pushes_upsert(*, source: Source, items: Sequence[PushInput], dirty: Dirty) -
         service = lookups.service(data)
         dirty.add(service.id, data.pushed_at)
         return {
+            **_as_sent(data, "service", "repository", "commits"),
             "service": service,
             "repository": lookups.repository(data.repository, service),
-            "branch": data.branch,
-            "before": data.before,
-            "after": data.after,
             "commits": list(data.commits),
-            "pushed_at": data.pushed_at,
         }
 
     dirty.sources.add(source.id)

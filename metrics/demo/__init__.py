@@ -66,7 +66,7 @@ from django.db import transaction
 
 from e360.demo import DemoOrg
 from metrics.demo.profiles import NAMED_PROFILES, PROFILE_CYCLE, PROFILES, Profile, team_profiles
-from metrics.demo.rows import DEPLOYMENT_IS_PRODUCTION, DEPLOYMENT_STATUS, ROWS_OF
+from metrics.demo.rows import ROWS_OF
 from metrics.demo.simulation import delivery_history
 from metrics.demo.writers import _writer
 from metrics.models import Commit, Deployment, Repository, Review, Source
@@ -153,9 +153,7 @@ def seed(org: DemoOrg) -> str:
             for attr in counts:
                 counts[attr] += len(getattr(rows, attr))
             production += sum(
-                1
-                for row in rows.deployments
-                if row[DEPLOYMENT_IS_PRODUCTION] and row[DEPLOYMENT_STATUS] == Deployment.Status.SUCCESS
+                1 for row in rows.deployments if row.is_production and row.status == Deployment.Status.SUCCESS
             )
             writer.write(rows)
     return (

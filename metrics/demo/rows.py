@@ -1,12 +1,14 @@
 """The rows the simulation hands to the writers, one service at a time.
 
-``_Rows`` holds them as plain tuples, per table, in the column order of
-``COLUMNS`` (so a writer can insert them without the ORM); ``ROWS_OF`` names
-the ``_Rows`` list of each model.
+``_Rows`` holds them as tuples, per table, in the column order of ``COLUMNS``
+(so a writer can insert them without the ORM): named tuples (``DeploymentRow``
+and so on) with the models' field names, so the simulation fills each column by
+name. ``ROWS_OF`` names the ``_Rows`` list of each model.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass, field, fields
 
 from django.db import models
@@ -53,10 +55,13 @@ COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
     Incident: written_columns(Incident),
     PipelineRun: written_columns(PipelineRun),
 }
-# Where a deployment row holds what the writers read.
-DEPLOYMENT_CHANGES = COLUMNS[Deployment].index("changes")
-DEPLOYMENT_IS_PRODUCTION = COLUMNS[Deployment].index("is_production")
-DEPLOYMENT_STATUS = COLUMNS[Deployment].index("status")
+# A row of each table, by column name: a new field is a keyword the simulation must give.
+PullRequestRow = namedtuple("PullRequestRow", COLUMNS[PullRequest])
+ReviewRow = namedtuple("ReviewRow", COLUMNS[Review])
+CommitRow = namedtuple("CommitRow", COLUMNS[Commit])
+DeploymentRow = namedtuple("DeploymentRow", COLUMNS[Deployment])
+IncidentRow = namedtuple("IncidentRow", COLUMNS[Incident])
+PipelineRunRow = namedtuple("PipelineRunRow", COLUMNS[PipelineRun])
 ROWS_OF = {
     PullRequest: "pull_requests",
     Review: "reviews",

@@ -19,7 +19,7 @@ from django.db import connection, models
 from psycopg import sql
 
 from metrics.demo.clock import _timestamp_text
-from metrics.demo.rows import COLUMNS, DEPLOYMENT_CHANGES, ROWS_OF, _Rows
+from metrics.demo.rows import COLUMNS, ROWS_OF, _Rows
 from metrics.models import PullRequest
 
 # Rows buffered before a PostgreSQL flush (all tables together).
@@ -85,10 +85,8 @@ class _Writer:
         pending.pull_requests.extend((pk, *row) for pk, row in zip(ids, rows.pull_requests, strict=True))
         pending.reviews.extend((ids[row[0]], *row[1:]) for row in rows.reviews)
         pending.commits.extend((ids[row[0]], *row[1:]) for row in rows.commits)
-        changes = DEPLOYMENT_CHANGES
         pending.deployments.extend(
-            row if row[changes] is None else (*row[:changes], json.dumps(row[changes]), *row[changes + 1 :])
-            for row in rows.deployments
+            row if row.changes is None else row._replace(changes=json.dumps(row.changes)) for row in rows.deployments
         )
         pending.incidents.extend(rows.incidents)
         pending.pipeline_runs.extend(rows.pipeline_runs)

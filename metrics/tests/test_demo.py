@@ -28,7 +28,7 @@ from django.db import transaction
 from e360.demo import SIZES, DemoOrg, build_org, catalog_clear, demo_now, save_org
 from e360.models import Membership, Service
 from metrics.demo import PROFILE_CYCLE, PROFILES, SOURCE_NAME, delivery_history, seed, team_profiles
-from metrics.demo.rows import COLUMNS, DEPLOYMENT_CHANGES, ROWS_OF
+from metrics.demo.rows import COLUMNS, ROWS_OF
 from metrics.models import Commit, Deployment, Incident, PipelineRun, PullRequest, Review, Source
 from metrics.refresh import service_refresh
 
@@ -582,7 +582,7 @@ def test_the_rows_hold_the_columns_the_models_declare():
 
     assert widths == set()
     assert "is_failed" not in COLUMNS[Deployment] and "link_rule" not in COLUMNS[Incident]  # linking's to write
-    assert COLUMNS[Deployment][DEPLOYMENT_CHANGES] == "changes"
+    assert "changes" in COLUMNS[Deployment]
 
 
 def test_another_seed_gives_other_rows():
