@@ -551,7 +551,7 @@ def inbound_drain(source_id: int | None = None, batch: int = 500, budget: float 
     timeout, and a source's drain queues the next one for the rest (the minute's sweep takes
     up the rest of a sweep).
 
-    Deliveries that arrive meanwhile are taken too, whatever their id: each round
+    Events that arrive meanwhile are taken too, whatever their id: each round
     reads all that are still waiting. A round's deployments are written together, in
     one transaction per source; when any of them fails, and for the other kinds, each
     event is processed in its own transaction (``inbound_process``), so a failure

@@ -1,4 +1,4 @@
-"""The metrics admin: every page opens, keys are shown once, deliveries can be retried."""
+"""The metrics admin: every page opens, keys are shown once, inbound events can be retried."""
 
 from __future__ import annotations
 

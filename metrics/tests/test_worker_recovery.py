@@ -41,7 +41,7 @@ def _deployments_rolled_up(service) -> int:
     return sum(DailyRollup.objects.filter(service=service).values_list("deployments", flat=True))
 
 
-# --- Deliveries ----------------------------------------------------------------------------------
+# --- Inbound events -------------------------------------------------------------------------------
 
 
 def test_a_delivery_whose_drain_was_lost_is_processed_within_a_minute(source):

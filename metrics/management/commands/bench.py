@@ -49,7 +49,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--requests", type=int, default=40, help="Requests per read endpoint (default 40)")
         parser.add_argument("--seconds", type=int, default=10, help="Seconds of load per ingestion test (default 10)")
-        parser.add_argument("--process", type=int, default=2000, help="Stored deliveries timed through processing")
+        parser.add_argument("--process", type=int, default=2000, help="Stored inbound events timed through processing")
         parser.add_argument("--rebuild-sample", type=int, default=50, help="Services timed for rollup rebuild")
         parser.add_argument("--workers", type=int, default=4, help="gunicorn workers for ingestion (default 4)")
         parser.add_argument("--clients", type=int, default=8, help="wrk connections for ingestion (default 8)")
