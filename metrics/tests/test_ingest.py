@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
@@ -30,17 +29,8 @@ from metrics.models import Deployment, InboundEvent, Incident, Repository, Sourc
 RECEIVED = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _tasks_run_inline(monkeypatch):
-    # django-q2 reads Q_CLUSTER["sync"] once, at import: patch the flag it kept.
-    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
-
-
-@pytest.fixture(autouse=True)
-def _no_refresh_until_it_exists(monkeypatch):
-    # The refresh (metrics.refresh) is written in parallel; until it lands, queue nothing.
-    if importlib.util.find_spec("metrics.refresh") is None:
-        monkeypatch.setattr("metrics.tasks.queue_service_refresh", lambda service_id, since: None)
+# Queued tasks (the drain, the refresh) run at once, in the test.
+pytestmark = pytest.mark.usefixtures("tasks_run_inline")
 
 
 # --- Repository names ---------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from datetime import UTC, datetime
 
@@ -28,17 +27,8 @@ from metrics.services import api_token_authenticate, api_token_create
 WHEN = datetime(2025, 3, 1, 10, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _tasks_run_inline(monkeypatch):
-    # django-q2 reads Q_CLUSTER["sync"] once, at import: patch the flag it kept.
-    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
-
-
-@pytest.fixture(autouse=True)
-def _no_refresh_until_it_exists(monkeypatch):
-    # The refresh (metrics.refresh) is written in parallel; until it lands, queue nothing.
-    if importlib.util.find_spec("metrics.refresh") is None:
-        monkeypatch.setattr("metrics.tasks.queue_service_refresh", lambda service_id, since: None)
+# Queued tasks (the drain, the refresh) run at once, in the test.
+pytestmark = pytest.mark.usefixtures("tasks_run_inline")
 
 
 @pytest.fixture
