@@ -3,7 +3,7 @@
 The stock ORM broker hides a claimed task for ``Q_CLUSTER["retry"]`` seconds: a
 worker killed mid-task leaves it hidden that long before another worker takes it
 again. e360 keeps that lease short (``retry`` 60 s, ``timeout`` 50 s), so the
-tasks that must recover fast (processing deliveries, service refreshes) come back
+tasks that must recover fast (processing inbound events, service refreshes) come back
 within a minute. The few tasks that legitimately run longer (insight refreshes,
 survey emails, the sweeps that scale with the organisation) are queued with their
 own ``timeout`` (``LONG_TASK``); this broker leases them for that time plus the same

@@ -11,18 +11,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from metrics.deliveries import (
+from metrics.ingest import (
     KIND_DEPLOYMENT,
     KIND_ISSUE,
     KIND_ISSUE_CLOSE,
-    delivery_mark_ignored,
-    delivery_retry,
+    inbound_mark_ignored,
+    inbound_retry,
 )
 from metrics.models import (
     ApiToken,
     DailyRollup,
-    Delivery,
     Deployment,
+    InboundEvent,
     Incident,
     PipelineRun,
     PullRequest,
@@ -162,22 +162,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
 
 
-class DeliveryKindFilter(admin.SimpleListFilter):
-    # The known kinds, rather than a DISTINCT over every delivery ever received.
+class InboundEventKindFilter(admin.SimpleListFilter):
+    # The known kinds, rather than a DISTINCT over every event ever received.
     title = "kind"
     parameter_name = "kind"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [(kind, kind) for kind in (KIND_DEPLOYMENT, KIND_ISSUE, KIND_ISSUE_CLOSE)]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> QuerySet[InboundEvent]:
         return queryset.filter(kind=self.value()) if self.value() else queryset
 
 
-@admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
     list_display = ["id", "source", "kind", "short_delivery_id", "status", "attempts", "received_at", "short_error"]
-    list_filter = ["status", DeliveryKindFilter, "source"]
+    list_filter = ["status", InboundEventKindFilter, "source"]
     search_fields = ["delivery_id", "error", "source__name"]
     list_select_related = ["source"]
     show_full_result_count = False
@@ -200,33 +200,33 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
-        return False  # raw deliveries are evidence: read them, retry or ignore them, never edit them
+    def has_change_permission(self, request: HttpRequest, obj: InboundEvent | None = None) -> bool:
+        return False  # raw events are evidence: read them, retry or ignore them, never edit them
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("metrics.change_delivery")
+        return request.user.has_perm("metrics.change_inboundevent")
 
     @admin.display(description="delivery id")
-    def short_delivery_id(self, obj: Delivery) -> str:
+    def short_delivery_id(self, obj: InboundEvent) -> str:
         return obj.delivery_id[:16]
 
     @admin.display(description="error")
-    def short_error(self, obj: Delivery) -> str:
+    def short_error(self, obj: InboundEvent) -> str:
         return obj.error[:80]
 
     @admin.display(description="payload")
-    def payload_pretty(self, obj: Delivery) -> str:
+    def payload_pretty(self, obj: InboundEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False, sort_keys=True))
 
-    @admin.action(description="Retry selected deliveries", permissions=["retry"])
-    def retry(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        count = delivery_retry(delivery_ids=queryset.values_list("pk", flat=True))
-        self.message_user(request, f"Queued {count} delivery(ies) for processing.", messages.SUCCESS)
+    @admin.action(description="Retry selected inbound events", permissions=["retry"])
+    def retry(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
+        count = inbound_retry(event_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Queued {count} inbound event(s) for processing.", messages.SUCCESS)
 
-    @admin.action(description="Mark selected deliveries ignored", permissions=["retry"])
-    def mark_ignored(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        count = delivery_mark_ignored(delivery_ids=queryset.values_list("pk", flat=True))
-        self.message_user(request, f"Marked {count} delivery(ies) ignored.", messages.SUCCESS)
+    @admin.action(description="Mark selected inbound events ignored", permissions=["retry"])
+    def mark_ignored(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
+        count = inbound_mark_ignored(event_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Marked {count} inbound event(s) ignored.", messages.SUCCESS)
 
 
 @admin.register(Repository)
@@ -272,15 +272,15 @@ class IncidentAdmin(admin.ModelAdmin):
 class ReviewInline(admin.TabularInline):
     model = Review
     extra = 0
-    fields = ["external_id", "author_login", "state", "submitted_at"]
+    fields = ["external_id", "author", "state", "submitted_at"]
 
 
 @admin.register(PullRequest)
 class PullRequestAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "repository", "service", "author_login", "opened_at", "merged_at", "deployed_at"]
+    list_display = ["__str__", "repository", "service", "author", "opened_at", "merged_at", "deployed_at"]
     list_filter = [("merged_at", admin.EmptyFieldListFilter), "is_direct_push", "source"]
-    search_fields = ["external_id", "title", "merge_sha", "author_login", "repository__name"]
-    autocomplete_fields = ["source", "repository", "service", "author"]
+    search_fields = ["external_id", "title", "merge_sha", "author", "repository__name"]
+    autocomplete_fields = ["source", "repository", "service", "person"]
     list_select_related = ["repository", "service"]
     readonly_fields = ["deployment", "deployed_at"]
     inlines = [ReviewInline]
@@ -301,7 +301,7 @@ class PipelineRunAdmin(admin.ModelAdmin):
 class PushAdmin(admin.ModelAdmin):
     list_display = ["__str__", "service", "branch", "pushed_at", "source"]
     list_filter = ["source"]
-    search_fields = ["external_id", "before_sha", "after_sha", "branch", "repository__name", "service__slug"]
+    search_fields = ["external_id", "before", "after", "branch", "repository__name", "service__slug"]
     autocomplete_fields = ["source", "service", "repository"]
     list_select_related = ["repository", "service", "source"]
     readonly_fields = ["created", "updated"]

@@ -234,7 +234,7 @@ def _write_one(request: HttpRequest, upsert: Upsert, payload: Schema) -> Status:
     with transaction.atomic():
         dirty = Dirty()
         try:
-            record, created = upsert(source=_source(request), data=payload.to_data(), dirty=dirty)
+            record, created = upsert(source=_source(request), data=payload.to_input(), dirty=dirty)
         except UnknownService as exc:
             raise _refusal(exc, ("body",)) from exc
         dirty.schedule()
@@ -245,7 +245,7 @@ def _write_many(request: HttpRequest, upsert: UpsertMany, items: Sequence[Schema
     with transaction.atomic():
         dirty = Dirty()
         try:
-            created = upsert(source=_source(request), items=[item.to_data() for item in items], dirty=dirty)
+            created = upsert(source=_source(request), items=[item.to_input() for item in items], dirty=dirty)
         except UnknownService as exc:
             # Raised inside the atomic block: nothing of this request is kept.
             raise _refusal(exc, ("body", exc.index or 0)) from exc

@@ -187,8 +187,8 @@ def deployment_record(row: DeploymentCommit, *, service: str | None = None) -> D
         started_at=row.started_date,
         finished_at=row.finished_date,
         sha=row.commit_sha,
-        repo=row.repo_url or None,
-        ref=row.ref_name or None,
+        repository=row.repo_url or None,
+        ref=row.ref_name,
     )
 
 
@@ -248,12 +248,12 @@ def change_record(
     return ChangeRec(
         id=pr.id,
         service=service or pr.base_repo_id,
-        repo=pr.base_repo_id,
-        merge_sha=pr.merge_commit_sha or None,
+        repository=pr.base_repo_id,
+        merge_sha=pr.merge_commit_sha,
         first_commit_at=first.commit_authored_date if first else None,
         opened_at=pr.created_date,
         first_review_at=review.created_date if review else None,
         merged_at=pr.merged_date,
-        author=pr.author_id or None,
+        author=pr.author_id,
         commit_shas=tuple(c.commit_sha for c in commit_list),
     )

@@ -1,4 +1,4 @@
-"""Delivery data: where it comes from (sources, raw deliveries, API tokens), the
+"""Delivery data: where it comes from (sources, raw inbound events, API tokens), the
 normalised records (repositories, pull requests, commits, deployments,
 incidents, pipeline runs, pushes), the links between them, and the daily
 rollups the pages and the metrics API read.
@@ -67,7 +67,7 @@ class Source(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
     last_event_at = models.DateTimeField(null=True, blank=True)
     drain_queued = models.BooleanField(
-        default=False, editable=False, help_text="A task to process this source's waiting deliveries is queued."
+        default=False, editable=False, help_text="A task to process this source's waiting inbound events is queued."
     )
 
     class Meta:
@@ -121,8 +121,9 @@ class ApiToken(models.Model):
         return cls.PREFIX + secrets.token_urlsafe(32)
 
 
-class Delivery(models.Model):
-    """A raw payload as received, stored before it is acknowledged and processed."""
+class InboundEvent(models.Model):
+    """A raw payload as received (a webhook's body), stored before it is acknowledged and processed
+    into records (``metrics.ingest``)."""
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
@@ -131,7 +132,8 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
 
     # No index of its own: the unique constraint's index below leads with it.
-    source = models.ForeignKey(Source, models.CASCADE, db_index=False, related_name="deliveries")
+    source = models.ForeignKey(Source, models.CASCADE, db_index=False, related_name="inbound_events")
+    # The sender's term: GitHub's X-GitHub-Delivery header, DevLake's retries of the same body.
     delivery_id = models.CharField(max_length=200, help_text="The sender's id, or a hash of the body.")
     kind = models.CharField(max_length=60, help_text="What the payload is, e.g. devlake.deployment.")
     path_params = models.JSONField(default=dict, blank=True)
@@ -145,9 +147,10 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        verbose_name_plural = "deliveries"
-        constraints = [models.UniqueConstraint(fields=["source", "delivery_id"], name="delivery_unique_per_source")]
-        indexes = [models.Index(fields=["status", "received_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "delivery_id"], name="inbound_event_unique_per_source")
+        ]
+        indexes = [models.Index(fields=["status", "received_at"], name="inbound_event_waiting")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.delivery_id}"
@@ -196,8 +199,10 @@ class PullRequest(models.Model):
     number = models.PositiveIntegerField(null=True, blank=True)
     title = models.CharField(max_length=500, blank=True)
     url = models.URLField(max_length=500, blank=True)
-    author_login = models.CharField(max_length=200, blank=True)
-    author = models.ForeignKey(Person, models.SET_NULL, null=True, blank=True, related_name="pull_requests")
+    author = models.CharField(max_length=200, blank=True, help_text="The author's login (GitHub or GitLab).")
+    person = models.ForeignKey(
+        Person, models.SET_NULL, null=True, blank=True, related_name="pull_requests", help_text="Who the author is."
+    )
     base_branch = models.CharField(max_length=200, blank=True)
     is_direct_push = models.BooleanField(default=False)
     first_commit_at = models.DateTimeField(null=True, blank=True)
@@ -212,7 +217,7 @@ class PullRequest(models.Model):
     deletions = models.PositiveIntegerField(null=True, blank=True)
     # Set by linking: the first production deployment that contains the change.
     deployment = models.ForeignKey(
-        "Deployment", models.SET_NULL, null=True, blank=True, related_name="changes", editable=False
+        "Deployment", models.SET_NULL, null=True, blank=True, related_name="linked_changes", editable=False
     )
     deployed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The first of first review, merge and close: until then the pull request waits for attention.
@@ -275,7 +280,7 @@ class Review(models.Model):
     # No index of its own: the unique constraint's index below leads with it.
     pull_request = models.ForeignKey(PullRequest, models.CASCADE, db_index=False, related_name="reviews")
     external_id = models.CharField(max_length=200)
-    author_login = models.CharField(max_length=200)
+    author = models.CharField(max_length=200, help_text="The reviewer's login.")
     state = models.CharField(max_length=20, choices=State.choices, default=State.COMMENTED)
     submitted_at = models.DateTimeField()
 
@@ -286,7 +291,7 @@ class Review(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_state_display()} by {self.author_login}"
+        return f"{self.get_state_display()} by {self.author}"
 
 
 class Commit(models.Model):
@@ -341,8 +346,9 @@ class Deployment(models.Model):
     url = models.URLField(max_length=500, blank=True)
     is_rollback = models.BooleanField(default=False)
     is_hotfix = models.BooleanField(default=False)
-    # Change ids (PR external ids or commit shas) sent with the deployment: linking rule 1.
-    sent_changes = models.JSONField(null=True, blank=True)
+    # Change ids (PR external ids or commit shas) sent with the deployment: linking rule 1. The
+    # changes linking attributes to it, by whatever rule, are ``linked_changes``.
+    changes = models.JSONField(null=True, blank=True, help_text="The change ids sent with the deployment.")
     # Set by linking.
     link_rule = models.PositiveSmallIntegerField(choices=LinkRule.choices, default=LinkRule.NONE, editable=False)
     is_failed = models.BooleanField(default=False, editable=False)
@@ -403,7 +409,9 @@ class Incident(models.Model):
     deployment = models.ForeignKey(
         Deployment, models.SET_NULL, null=True, blank=True, related_name="incidents", editable=False
     )
-    link_rule = models.CharField(max_length=10, choices=LinkRule.choices, default=LinkRule.NONE, blank=True)
+    link_rule = models.CharField(
+        max_length=10, choices=LinkRule.choices, default=LinkRule.NONE, blank=True, editable=False
+    )
 
     objects = IncidentQuerySet.as_manager()
 
@@ -464,9 +472,9 @@ class PipelineRun(models.Model):
 
 
 class Push(models.Model):
-    """A push to a branch (GitHub's push event): the branch moved from ``before_sha`` to ``after_sha``.
+    """A push to a branch (GitHub's push event): the branch moved from ``before`` to ``after``.
 
-    Consecutive pushes chain (one's ``before_sha`` is the previous one's ``after_sha``),
+    Consecutive pushes chain (one's ``before`` is the previous one's ``after``),
     which gives the commit range between two deployments (linking rule 2, ``metrics.ranges``).
     """
 
@@ -476,9 +484,9 @@ class Push(models.Model):
     service = models.ForeignKey(Service, models.CASCADE, related_name="pushes")
     repository = models.ForeignKey(Repository, models.CASCADE, related_name="pushes")
     branch = models.CharField(max_length=200, blank=True)
-    before_sha = models.CharField(max_length=64)
-    after_sha = models.CharField(max_length=64)
-    commit_shas = models.JSONField(default=list, blank=True, help_text="The commits pushed, in push order.")
+    before = models.CharField(max_length=64, help_text="The branch's head before the push.")
+    after = models.CharField(max_length=64, help_text="The branch's head after the push.")
+    commits = models.JSONField(default=list, blank=True, help_text="The shas of the commits pushed, in push order.")
     pushed_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(auto_now=True)
@@ -486,11 +494,11 @@ class Push(models.Model):
     class Meta:
         ordering = ["-pushed_at"]
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="push_unique_per_source")]
-        indexes = [models.Index(fields=["repository", "after_sha"])]
+        indexes = [models.Index(fields=["repository", "after"], name="push_repository_after")]
         verbose_name_plural = "pushes"
 
     def __str__(self) -> str:
-        return f"{self.repository} {self.branch} {self.before_sha[:7]}..{self.after_sha[:7]}"
+        return f"{self.repository} {self.branch} {self.before[:7]}..{self.after[:7]}"
 
 
 # Rollup rows for what has no environment (incidents, pipelines, PR sizes) use this one.

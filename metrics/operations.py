@@ -212,7 +212,7 @@ def waiting_pull_requests(
         prs = prs.filter(_aged(bucket, queue.now, bucket is queue.buckets[0]))
     return (
         prs.select_related("repository")
-        .only("id", "number", "title", "url", "author_login", "opened_at", "service_id", "repository__name")
+        .only("id", "number", "title", "url", "author", "opened_at", "service_id", "repository__name")
         .order_by("opened_at", "id")
     )
 
@@ -288,21 +288,10 @@ def _failing(
         str(run.pk): run
         for run in rollups.judged_runs(area.filter_ids, window)
         .filter(since_last_pass, finished_at__lt=now)
-        .only("id", "service_id", "workflow", "sha", "status", "attempt", "finished_at", "url")
+        .only(*d.PipelineRunRec.ROW_FIELDS, "url")
         .order_by()
     }
-    records = [
-        d.PipelineRunRec(
-            id=key,
-            service=str(run.service_id),
-            workflow=run.workflow,
-            sha=run.sha,
-            status=run.status,
-            attempt=run.attempt,
-            finished_at=run.finished_at,
-        )
-        for key, run in runs.items()
-    ]
+    records = [d.PipelineRunRec.from_row(run) for run in runs.values()]
     passed = {(c.service_id, c.workflow) for c in candidates if c.last_pass is not None}
     return tuple(
         Failing(

@@ -36,12 +36,13 @@ _NULL_SHA = re.compile(r"0+")
 
 @dataclass(frozen=True, slots=True)
 class PushRec:
-    """A push of ``repo``: the branch moved from ``before`` to ``after``; ``shas`` are the commits pushed."""
+    """A push of ``repository``: the branch moved from ``before`` to ``after``; ``commits`` are the
+    shas of the commits pushed (the fields of ``metrics.models.Push``)."""
 
-    repo: str
+    repository: str
     before: str
     after: str
-    shas: tuple[str, ...] = ()
+    commits: tuple[str, ...] = ()
     default_branch: bool = True
 
 
@@ -99,7 +100,7 @@ class _Pushes:
 def _collect(came_by: dict[str, PushRec | None], sha: str) -> set[str]:
     shas: set[str] = set()
     while (push := came_by[sha]) is not None:
-        shas.update(push.shas)
+        shas.update(push.commits)
         shas.add(push.after)
         sha = push.after.lower()
     return shas
@@ -119,7 +120,7 @@ def commit_ranges(
     grouped: dict[str | None, list[PushRec]] = {None: []}
     for push in pushes:
         grouped[None].append(push)
-        grouped.setdefault(push.repo, []).append(push)
+        grouped.setdefault(push.repository, []).append(push)
     by_repo = {repo: _Pushes(members) for repo, members in grouped.items()}
     empty = _Pushes(())
 
@@ -128,7 +129,7 @@ def commit_ranges(
         dep, prev = by_id[dep_id], by_id.get(prev_id or "")
         if prev is None or not dep.sha or not prev.sha or dep.sha == prev.sha or (prev.sha, dep.sha) in ranges:
             continue  # the first deployment, the same sha again (contains nothing), or a pair already walked
-        shas = by_repo.get(dep.repo, empty).commits_between(prev.sha, dep.sha)
+        shas = by_repo.get(dep.repository, empty).commits_between(prev.sha, dep.sha)
         if shas is not None:
             ranges[(prev.sha, dep.sha)] = shas
     return ranges

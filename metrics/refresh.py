@@ -83,8 +83,7 @@ def _unreadable_ids(service: Service) -> dict[str, list[int]]:
 
 
 def load_records(service: Service) -> Loaded:
-    """Every delivery record of the service, as rows and as the definitions' records."""
-    key = str(service.id)
+    """Every delivery record of the service, as rows and as the definitions' records (``from_row``)."""
     deployments = list(Deployment.objects.filter(_readable(Deployment), service=service).select_related("repository"))
     pull_requests = list(
         PullRequest.objects.filter(_readable(PullRequest), service=service).select_related("repository")
@@ -95,72 +94,10 @@ def load_records(service: Service) -> Loaded:
     for pr_id, sha in Commit.objects.filter(pull_request__service=service).values_list("pull_request_id", "sha"):
         shas[pr_id].append(sha)
     loaded = Loaded(deployments, pull_requests, incidents, runs, skipped=_unreadable_ids(service))
-    loaded.deployment_recs = [
-        d.DeploymentRec(
-            id=str(dep.pk),
-            service=key,
-            environment=dep.environment,
-            status=dep.status,
-            started_at=dep.started_at,
-            finished_at=dep.finished_at,
-            sha=dep.sha,
-            repo=dep.repository.name if dep.repository else None,
-            is_rollback=dep.is_rollback,
-            is_hotfix=dep.is_hotfix,
-            ref=dep.ref or None,
-            title=dep.title or None,
-            change_ids=tuple(dep.sent_changes) if dep.sent_changes is not None else None,
-        )
-        for dep in deployments
-    ]
-    loaded.change_recs = [
-        d.ChangeRec(
-            id=pr.external_id,
-            service=key,
-            repo=pr.repository.name,
-            merge_sha=pr.merge_sha or None,
-            first_commit_at=pr.first_commit_at,
-            opened_at=pr.opened_at,
-            first_review_at=pr.first_review_at,
-            approved_at=pr.approved_at,
-            merged_at=pr.merged_at,
-            closed_at=pr.closed_at,
-            author=pr.author_login or None,
-            size=pr.size,
-            is_direct_push=pr.is_direct_push,
-            base_branch_is_default=not pr.base_branch or pr.base_branch == pr.repository.default_branch,
-            commit_shas=tuple(shas.get(pr.pk, ())),
-        )
-        for pr in pull_requests
-    ]
-    loaded.incident_recs = [
-        d.IncidentRec(
-            id=str(incident.pk),
-            service=key,
-            started_at=incident.started_at,
-            resolved_at=incident.resolved_at,
-            severity=incident.severity or None,
-            caused_by_deployment=str(incident.caused_by_id) if incident.caused_by_id else None,
-            root_cause_sha=incident.root_cause_sha or None,
-        )
-        for incident in incidents
-    ]
-    loaded.run_recs = [
-        d.PipelineRunRec(
-            id=str(run.pk),
-            service=key,
-            workflow=run.workflow,
-            sha=run.sha,
-            status=run.status,
-            attempt=run.attempt,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            branch=run.branch,
-            is_default_branch=run.is_default_branch,
-            duration_seconds=run.duration_seconds,
-        )
-        for run in runs
-    ]
+    loaded.deployment_recs = [d.DeploymentRec.from_row(dep) for dep in deployments]
+    loaded.change_recs = [d.ChangeRec.from_row(pr, tuple(shas.get(pr.pk, ()))) for pr in pull_requests]
+    loaded.incident_recs = [d.IncidentRec.from_row(incident) for incident in incidents]
+    loaded.run_recs = [d.PipelineRunRec.from_row(run) for run in runs]
     return loaded
 
 
@@ -233,13 +170,13 @@ def service_refresh(*, service_id: int, since: datetime | None = None, teams: bo
     # Linking rule 2: the service's pushes, and those of the repositories it deploys (a shared repository).
     repository_ids = {dep.repository_id for dep in loaded.deployments if dep.repository_id}
     pushes = Push.objects.filter(Q(service=service) | Q(repository_id__in=repository_ids)).values_list(
-        "repository__name", "before_sha", "after_sha", "commit_shas", "branch", "repository__default_branch"
+        "repository__name", "before", "after", "commits", "branch", "repository__default_branch"
     )
     ranges = commit_ranges(
         loaded.deployment_recs,
         [
-            PushRec(repo, before, after, tuple(shas), branch == default)
-            for repo, before, after, shas, branch, default in pushes
+            PushRec(repository, before, after, tuple(commits), branch == default)
+            for repository, before, after, commits, branch, default in pushes
         ],
         profile,
     )

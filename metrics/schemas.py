@@ -3,16 +3,18 @@
 Input schemas check everything the database would otherwise reject (lengths,
 integer ranges, text with NUL or a lone surrogate, out-of-range or naive
 timestamps: ``metrics.storable``), so a bad request is a 422 naming the field,
-never a 500. Each input converts to the frozen dataclass its upsert in
-``metrics.services`` takes (``to_data``). The DevLake webhook's parser
-(``metrics.deliveries``) goes through the same schemas: one place for the rules.
+never a 500. Each input schema declares the fields of its input type
+(``metrics.inputs``), with the same names and defaults, and becomes one by
+``In.to_input``, which the upserts in ``metrics.services`` take. The DevLake
+webhook's parser (``metrics.ingest``) goes through the same schemas: one place for
+the rules.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from django.db.models import Model
 from ninja import Field, Schema
@@ -28,15 +30,16 @@ from pydantic import (
     field_validator,
 )
 
-from metrics.services import (
-    CommitData,
-    DeploymentData,
-    IncidentData,
-    PipelineRunData,
-    PullRequestData,
-    PushData,
-    ReviewData,
+from metrics.inputs import (
+    CommitInput,
+    DeploymentInput,
+    IncidentInput,
+    PipelineRunInput,
+    PullRequestInput,
+    PushInput,
+    ReviewInput,
 )
+from metrics.models import Deployment, PipelineRun, Review
 from metrics.storable import storable_text, time_problem
 
 MAX_BULK_ITEMS = 1000
@@ -93,9 +96,10 @@ Url = Annotated[str, StringConstraints(max_length=500), AfterValidator(storable_
 # Timezone-aware ISO 8601, e.g. 2025-05-01T12:00:00Z or 2025-05-01T14:00:00+02:00.
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601), AfterValidator(_in_range_as_utc)]
 
-DeploymentStatus = Literal["success", "failure", "error", "in_progress", "cancelled"]
-PipelineRunStatus = Literal["success", "failure", "cancelled", "in_progress"]
-ReviewState = Literal["approved", "changes_requested", "commented"]
+# The models' choices, as plain strings in the OpenAPI schema (an enum there, not a reference).
+DeploymentStatus = Literal[tuple(Deployment.Status.values)]
+PipelineRunStatus = Literal[tuple(PipelineRun.Status.values)]
+ReviewState = Literal[tuple(Review.State.values)]
 
 
 def _not_before(field: str, earlier: str):
@@ -111,14 +115,29 @@ def _not_before(field: str, earlier: str):
 
 
 class In(Schema):
+    """An input schema. One with an ``input_type`` declares that type's fields, named alike."""
+
     # Unknown fields are refused, so a misspelt field is an error rather than silently lost.
     model_config = ConfigDict(extra="forbid")
+    input_type: ClassVar[type | None] = None
+
+    def to_input(self) -> Any:
+        """The validated fields as the input type: lists become tuples, nested inputs theirs."""
+        assert self.input_type is not None, f"{type(self).__name__} has no input type"
+        return self.input_type(**{name: _input_value(value) for name, value in self.__dict__.items()})
+
+
+def _input_value(value: object) -> object:
+    if isinstance(value, list):
+        return tuple(_input_value(item) for item in value)
+    return value.to_input() if isinstance(value, In) else value
 
 
 # --- Deployments ------------------------------------------------------------------------
 
 
 class DeploymentIn(In):
+    input_type = DeploymentInput
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -144,7 +163,7 @@ class DeploymentIn(In):
         None, description="owner/name; names the service when `service` is not given."
     )
     environment: Environment
-    status: DeploymentStatus = "success"
+    status: DeploymentStatus = Deployment.Status.SUCCESS.value
     started_at: Timestamp | None = None
     finished_at: Timestamp
     sha: Sha = ""
@@ -160,24 +179,6 @@ class DeploymentIn(In):
     )
 
     _finished_after_start = _not_before("finished_at", "started_at")
-
-    def to_data(self) -> DeploymentData:
-        return DeploymentData(
-            external_id=self.external_id,
-            service=self.service,
-            repository=self.repository,
-            environment=self.environment,
-            status=self.status,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            sha=self.sha,
-            ref=self.ref,
-            title=self.title,
-            url=self.url,
-            is_rollback=self.is_rollback,
-            is_hotfix=self.is_hotfix,
-            changes=tuple(self.changes) if self.changes is not None else None,
-        )
 
 
 class DeploymentOut(Schema):
@@ -207,10 +208,6 @@ class DeploymentOut(Schema):
     def resolve_repository(obj: Model) -> str | None:
         return obj.repository.name if obj.repository_id else None
 
-    @staticmethod
-    def resolve_changes(obj: Model) -> list[str] | None:
-        return obj.sent_changes
-
 
 class DeploymentFilters(Schema):
     service: ServiceSlug | None = None
@@ -225,6 +222,7 @@ class DeploymentFilters(Schema):
 
 
 class IncidentIn(In):
+    input_type = IncidentInput
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -253,20 +251,6 @@ class IncidentIn(In):
     root_cause_sha: Sha = ""
 
     _resolved_after_start = _not_before("resolved_at", "started_at")
-
-    def to_data(self) -> IncidentData:
-        return IncidentData(
-            external_id=self.external_id,
-            service=self.service,
-            repository=self.repository,
-            title=self.title,
-            severity=self.severity,
-            url=self.url,
-            started_at=self.started_at,
-            resolved_at=self.resolved_at,
-            caused_by=self.caused_by,
-            root_cause_sha=self.root_cause_sha,
-        )
 
 
 class IncidentResolveIn(In):
@@ -304,26 +288,21 @@ class IncidentFilters(Schema):
 
 
 class ReviewIn(In):
+    input_type = ReviewInput
     external_id: ExternalId
     author: Login
-    state: ReviewState = "commented"
+    state: ReviewState = Review.State.COMMENTED.value
     submitted_at: Timestamp
-
-    def to_data(self) -> ReviewData:
-        return ReviewData(
-            external_id=self.external_id, author=self.author, state=self.state, submitted_at=self.submitted_at
-        )
 
 
 class CommitIn(In):
+    input_type = CommitInput
     sha: CommitSha
     authored_at: Timestamp
 
-    def to_data(self) -> CommitData:
-        return CommitData(sha=self.sha, authored_at=self.authored_at)
-
 
 class PullRequestIn(In):
+    input_type = PullRequestInput
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -393,38 +372,12 @@ class PullRequestIn(In):
             raise ValueError("send additions and deletions together, or neither when the size is unknown")
         return value
 
-    def to_data(self) -> PullRequestData:
-        return PullRequestData(
-            external_id=self.external_id,
-            repository=self.repository,
-            service=self.service,
-            number=self.number,
-            title=self.title,
-            url=self.url,
-            author=self.author,
-            base_branch=self.base_branch,
-            is_direct_push=self.is_direct_push,
-            first_commit_at=self.first_commit_at,
-            opened_at=self.opened_at,
-            merged_at=self.merged_at,
-            closed_at=self.closed_at,
-            merge_sha=self.merge_sha,
-            additions=self.additions,
-            deletions=self.deletions,
-            reviews=tuple(review.to_data() for review in self.reviews),
-            commits=tuple(commit.to_data() for commit in self.commits),
-        )
-
 
 class ReviewOut(Schema):
     external_id: str
     author: str
     state: str
     submitted_at: datetime
-
-    @staticmethod
-    def resolve_author(obj: Model) -> str:
-        return obj.author_login
 
 
 class CommitOut(Schema):
@@ -464,10 +417,6 @@ class PullRequestOut(Schema):
         return obj.service.slug if obj.service_id else None
 
     @staticmethod
-    def resolve_author(obj: Model) -> str:
-        return obj.author_login
-
-    @staticmethod
     def resolve_reviews(obj: Model) -> list:
         return list(obj.reviews.all())
 
@@ -488,6 +437,7 @@ class PullRequestFilters(Schema):
 
 
 class PipelineRunIn(In):
+    input_type = PipelineRunInput
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -521,22 +471,6 @@ class PipelineRunIn(In):
     url: Url = ""
 
     _finished_after_start = _not_before("finished_at", "started_at")
-
-    def to_data(self) -> PipelineRunData:
-        return PipelineRunData(
-            external_id=self.external_id,
-            service=self.service,
-            repository=self.repository,
-            workflow=self.workflow,
-            branch=self.branch,
-            is_default_branch=self.is_default_branch,
-            sha=self.sha,
-            status=self.status,
-            attempt=self.attempt,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            url=self.url,
-        )
 
 
 class PipelineRunOut(Schema):
@@ -581,6 +515,7 @@ def _branch_name(value: str) -> str:
 
 
 class PushIn(In):
+    input_type = PushInput
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -613,18 +548,6 @@ class PushIn(In):
     )
     pushed_at: Timestamp | None = None
 
-    def to_data(self) -> PushData:
-        return PushData(
-            external_id=self.external_id,
-            repository=self.repository,
-            service=self.service,
-            branch=self.branch,
-            before=self.before,
-            after=self.after,
-            commits=tuple(self.commits),
-            pushed_at=self.pushed_at,
-        )
-
 
 class PushOut(Schema):
     external_id: str
@@ -643,18 +566,6 @@ class PushOut(Schema):
     @staticmethod
     def resolve_repository(obj: Model) -> str:
         return obj.repository.name
-
-    @staticmethod
-    def resolve_before(obj: Model) -> str:
-        return obj.before_sha
-
-    @staticmethod
-    def resolve_after(obj: Model) -> str:
-        return obj.after_sha
-
-    @staticmethod
-    def resolve_commits(obj: Model) -> list[str]:
-        return obj.commit_shas
 
 
 class PushFilters(Schema):

@@ -8,9 +8,11 @@ transaction commits, so late data re-links the records it relates to.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.db import transaction
@@ -18,6 +20,7 @@ from django.db.models import Model, Q
 from django.utils import timezone
 
 from e360.models import Person, Service, Team
+from metrics.inputs import DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput, PushInput
 from metrics.models import (
     ApiToken,
     Commit,
@@ -207,6 +210,18 @@ class _Lookups:
         return self._people[login]
 
 
+@cache
+def _stored_names(input_type: type, resolved: frozenset[str]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(input_type) if f.name not in resolved)
+
+
+def _as_sent(data: Any, *resolved: str) -> dict[str, Any]:
+    """The input's fields stored as sent, under their own names (the model's): all but the
+    ``external_id`` and those in ``resolved``, which the writer looks up or derives. A field
+    added to an input type and its model is thus written with no change here."""
+    return {name: getattr(data, name) for name in _stored_names(type(data), frozenset(("external_id", *resolved)))}
+
+
 def _rows[D](items: Sequence[D], row: Callable[[D], dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """``(external_id, fields)`` for each item; an unknown service names the item's index."""
     rows = []
@@ -248,96 +263,50 @@ def _upsert_objects(model: type[Model], objects: Iterable[Model], unique: list[s
         model._default_manager.bulk_create(objects, update_conflicts=True, unique_fields=unique, update_fields=fields)
 
 
-@dataclass(frozen=True)
-class DeploymentData:
-    external_id: str
-    environment: str
-    finished_at: datetime
-    status: str = Deployment.Status.SUCCESS
-    service: str | None = None
-    repository: str | None = None
-    started_at: datetime | None = None
-    sha: str = ""
-    ref: str = ""
-    title: str = ""
-    url: str = ""
-    is_rollback: bool = False
-    is_hotfix: bool = False
-    changes: tuple[str, ...] | None = None
-
-
-def deployments_upsert(*, source: Source, items: Sequence[DeploymentData], dirty: Dirty) -> list[bool]:
+def deployments_upsert(*, source: Source, items: Sequence[DeploymentInput], dirty: Dirty) -> list[bool]:
     lookups = _Lookups(source)
 
-    def row(data: DeploymentData) -> dict[str, Any]:
+    def row(data: DeploymentInput) -> dict[str, Any]:
         service = lookups.service(data)
         dirty.add(service.id, data.started_at or data.finished_at)
         return {
+            **_as_sent(data, "service", "repository", "changes"),
             "service": service,
-            "environment": data.environment,
-            "is_production": service.is_production(data.environment),
-            "status": data.status,
-            "started_at": data.started_at,
-            "finished_at": data.finished_at,
-            "sha": data.sha,
             "repository": lookups.repository(data.repository, service),
-            "ref": data.ref,
-            "title": data.title,
-            "url": data.url,
-            "is_rollback": data.is_rollback,
-            "is_hotfix": data.is_hotfix,
-            "sent_changes": list(data.changes) if data.changes is not None else None,
+            "is_production": service.is_production(data.environment),
+            "changes": list(data.changes) if data.changes is not None else None,
         }
 
     dirty.sources.add(source.id)
     return _write(Deployment, source, _rows(items, row))
 
 
-def deployment_upsert(*, source: Source, data: DeploymentData, dirty: Dirty) -> tuple[Deployment, bool]:
+def deployment_upsert(*, source: Source, data: DeploymentInput, dirty: Dirty) -> tuple[Deployment, bool]:
     (created,) = deployments_upsert(source=source, items=[data], dirty=dirty)
     return Deployment.objects.get(source=source, external_id=data.external_id), created
 
 
-@dataclass(frozen=True)
-class IncidentData:
-    external_id: str
-    started_at: datetime
-    service: str | None = None
-    repository: str | None = None
-    title: str = ""
-    severity: str = ""
-    url: str = ""
-    resolved_at: datetime | None = None
-    caused_by: str | None = None  # a deployment's external id from the same source
-    root_cause_sha: str = ""
-
-
-def incidents_upsert(*, source: Source, items: Sequence[IncidentData], dirty: Dirty) -> list[bool]:
+def incidents_upsert(*, source: Source, items: Sequence[IncidentInput], dirty: Dirty) -> list[bool]:
     lookups = _Lookups(source)
     named = {data.caused_by for data in items if data.caused_by}
     causes = dict(Deployment.objects.filter(source=source, external_id__in=named).values_list("external_id", "pk"))
 
-    def row(data: IncidentData) -> dict[str, Any]:
+    def row(data: IncidentInput) -> dict[str, Any]:
         service = lookups.service(data)
         if data.caused_by and data.caused_by not in causes:
             raise UnknownService(f'caused_by names no deployment "{data.caused_by}" of this source')
         dirty.add(service.id, data.started_at)
         return {
+            **_as_sent(data, "service", "repository", "caused_by"),
             "service": service,
-            "title": data.title,
-            "severity": data.severity,
-            "url": data.url,
-            "started_at": data.started_at,
-            "resolved_at": data.resolved_at,
             "caused_by_id": causes.get(data.caused_by),
-            "root_cause_sha": data.root_cause_sha,
         }
 
     dirty.sources.add(source.id)
     return _write(Incident, source, _rows(items, row))
 
 
-def incident_upsert(*, source: Source, data: IncidentData, dirty: Dirty) -> tuple[Incident, bool]:
+def incident_upsert(*, source: Source, data: IncidentInput, dirty: Dirty) -> tuple[Incident, bool]:
     (created,) = incidents_upsert(source=source, items=[data], dirty=dirty)
     return Incident.objects.get(source=source, external_id=data.external_id), created
 
@@ -350,48 +319,12 @@ def incident_resolve(*, source: Source, external_id: str, resolved_at: datetime,
     return incident
 
 
-@dataclass(frozen=True)
-class ReviewData:
-    external_id: str
-    author: str
-    submitted_at: datetime
-    state: str = Review.State.COMMENTED
-
-
-@dataclass(frozen=True)
-class CommitData:
-    sha: str
-    authored_at: datetime
-
-
-@dataclass(frozen=True)
-class PullRequestData:
-    external_id: str
-    repository: str
-    opened_at: datetime
-    service: str | None = None
-    number: int | None = None
-    title: str = ""
-    url: str = ""
-    author: str = ""
-    base_branch: str = ""
-    is_direct_push: bool = False
-    first_commit_at: datetime | None = None
-    merged_at: datetime | None = None
-    closed_at: datetime | None = None
-    merge_sha: str = ""
-    additions: int | None = None  # None: not sent (unknown), never taken as 0
-    deletions: int | None = None
-    reviews: tuple[ReviewData, ...] = ()
-    commits: tuple[CommitData, ...] = ()
-
-
-def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], dirty: Dirty) -> list[bool]:
+def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestInput], dirty: Dirty) -> list[bool]:
     """Pull requests with their reviews and commits: three statements for the batch, and the lookups."""
     lookups = _Lookups(source)
     repositories: dict[str, Repository | None] = {}
 
-    def row(data: PullRequestData) -> dict[str, Any]:
+    def row(data: PullRequestInput) -> dict[str, Any]:
         service = lookups.service(data)
         repositories[data.external_id] = repository = lookups.repository(data.repository, service)
         first_commit_at = min(
@@ -404,24 +337,13 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], di
         approvals = [r.submitted_at for r in others if r.state == Review.State.APPROVED]
         dirty.add(service.id, data.merged_at or data.opened_at)
         return {
+            **_as_sent(data, "service", "repository", "reviews", "commits", "first_commit_at"),
             "repository": repository,
             "service": service,
-            "number": data.number,
-            "title": data.title,
-            "url": data.url,
-            "author_login": data.author,
-            "author": lookups.person(data.author),
-            "base_branch": data.base_branch,
-            "is_direct_push": data.is_direct_push,
+            "person": lookups.person(data.author),
             "first_commit_at": first_commit_at,
-            "opened_at": data.opened_at,
             "first_review_at": min((r.submitted_at for r in others), default=None),
             "approved_at": min(approvals, default=None),
-            "merged_at": data.merged_at,
-            "closed_at": data.closed_at,
-            "merge_sha": data.merge_sha,
-            "additions": data.additions,
-            "deletions": data.deletions,
         }
 
     dirty.sources.add(source.id)
@@ -432,24 +354,15 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], di
     ids = dict(PullRequest.objects.filter(source=source, external_id__in=latest).values_list("external_id", "pk"))
     reviews = {
         (ids[data.external_id], review.external_id): Review(
-            pull_request_id=ids[data.external_id],
-            external_id=review.external_id,
-            author_login=review.author,
-            state=review.state,
-            submitted_at=review.submitted_at,
+            pull_request_id=ids[data.external_id], external_id=review.external_id, **_as_sent(review)
         )
         for data in latest.values()
         for review in data.reviews
     }
-    _upsert_objects(
-        Review, reviews.values(), ["pull_request", "external_id"], ["author_login", "state", "submitted_at"]
-    )
+    _upsert_objects(Review, reviews.values(), ["pull_request", "external_id"], ["author", "state", "submitted_at"])
     commits = {
         (repositories[data.external_id].pk, commit.sha): Commit(
-            repository=repositories[data.external_id],
-            sha=commit.sha,
-            authored_at=commit.authored_at,
-            pull_request_id=ids[data.external_id],
+            repository=repositories[data.external_id], pull_request_id=ids[data.external_id], **_as_sent(commit)
         )
         for data in latest.values()
         for commit in data.commits
@@ -459,7 +372,7 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestData], di
 
 
 def _refuse_commits_of_other_sources(
-    source: Source, items: Sequence[PullRequestData], repositories: dict[str, Repository | None]
+    source: Source, items: Sequence[PullRequestInput], repositories: dict[str, Repository | None]
 ) -> None:
     """A commit in a pull request of another source stays there: naming it refuses the batch."""
     wanted: dict[tuple[int, str], int] = {}
@@ -483,7 +396,7 @@ def _refuse_commits_of_other_sources(
             raise exc
 
 
-def pull_request_upsert(*, source: Source, data: PullRequestData, dirty: Dirty) -> tuple[PullRequest, bool]:
+def pull_request_upsert(*, source: Source, data: PullRequestInput, dirty: Dirty) -> tuple[PullRequest, bool]:
     (created,) = pull_requests_upsert(source=source, items=[data], dirty=dirty)
     return PullRequest.objects.get(source=source, external_id=data.external_id), created
 
@@ -494,90 +407,49 @@ def _person_for_login(login: str) -> Person | None:
     return Person.objects.filter(Q(github_login__iexact=login) | Q(gitlab_login__iexact=login)).first()
 
 
-@dataclass(frozen=True)
-class PipelineRunData:
-    external_id: str
-    workflow: str
-    status: str
-    service: str | None = None
-    repository: str | None = None
-    branch: str = ""
-    is_default_branch: bool = True
-    sha: str = ""
-    attempt: int = 1
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    url: str = ""
-
-
-def pipeline_runs_upsert(*, source: Source, items: Sequence[PipelineRunData], dirty: Dirty) -> list[bool]:
+def pipeline_runs_upsert(*, source: Source, items: Sequence[PipelineRunInput], dirty: Dirty) -> list[bool]:
     lookups = _Lookups(source)
 
-    def row(data: PipelineRunData) -> dict[str, Any]:
+    def row(data: PipelineRunInput) -> dict[str, Any]:
         service = lookups.service(data)
         duration = None
         if data.started_at and data.finished_at and data.finished_at >= data.started_at:
             duration = round((data.finished_at - data.started_at).total_seconds())
         dirty.add(service.id, data.finished_at or data.started_at)
         return {
+            **_as_sent(data, "service", "repository"),
             "service": service,
             "repository": lookups.repository(data.repository, service),
-            "workflow": data.workflow,
-            "branch": data.branch,
-            "is_default_branch": data.is_default_branch,
-            "sha": data.sha,
-            "status": data.status,
-            "attempt": data.attempt,
-            "started_at": data.started_at,
-            "finished_at": data.finished_at,
             "duration_seconds": duration,
-            "url": data.url,
         }
 
     dirty.sources.add(source.id)
     return _write(PipelineRun, source, _rows(items, row))
 
 
-def pipeline_run_upsert(*, source: Source, data: PipelineRunData, dirty: Dirty) -> tuple[PipelineRun, bool]:
+def pipeline_run_upsert(*, source: Source, data: PipelineRunInput, dirty: Dirty) -> tuple[PipelineRun, bool]:
     (created,) = pipeline_runs_upsert(source=source, items=[data], dirty=dirty)
     return PipelineRun.objects.get(source=source, external_id=data.external_id), created
 
 
-@dataclass(frozen=True)
-class PushData:
-    """A push to a branch: GitHub's push event (``before``, ``after``, the ids of ``commits``)."""
-
-    external_id: str
-    repository: str
-    before: str
-    after: str
-    service: str | None = None
-    branch: str = ""
-    commits: tuple[str, ...] = ()
-    pushed_at: datetime | None = None
-
-
-def pushes_upsert(*, source: Source, items: Sequence[PushData], dirty: Dirty) -> list[bool]:
+def pushes_upsert(*, source: Source, items: Sequence[PushInput], dirty: Dirty) -> list[bool]:
     lookups = _Lookups(source)
 
-    def row(data: PushData) -> dict[str, Any]:
+    def row(data: PushInput) -> dict[str, Any]:
         service = lookups.service(data)
         dirty.add(service.id, data.pushed_at)
         return {
+            **_as_sent(data, "service", "repository", "commits"),
             "service": service,
             "repository": lookups.repository(data.repository, service),
-            "branch": data.branch,
-            "before_sha": data.before,
-            "after_sha": data.after,
-            "commit_shas": list(data.commits),
-            "pushed_at": data.pushed_at,
+            "commits": list(data.commits),
         }
 
     dirty.sources.add(source.id)
     return _write(Push, source, _rows(items, row))
 
 
-def push_upsert(*, source: Source, data: PushData, dirty: Dirty) -> tuple[Push, bool]:
+def push_upsert(*, source: Source, data: PushInput, dirty: Dirty) -> tuple[Push, bool]:
     (created,) = pushes_upsert(source=source, items=[data], dirty=dirty)
     return Push.objects.get(source=source, external_id=data.external_id), created
 

@@ -81,10 +81,10 @@ def refresh_requests_sweep() -> str:
     return f"{len(service_ids)} refreshes queued again" if service_ids else "no refresh waiting too long"
 
 
-def delivery_drain(source_id: int | None = None) -> str:
-    """Process a source's received deliveries. Scheduled every minute without a source too, for
-    all of them, in case a queued drain was lost (a broker restart, a killed worker)."""
-    from metrics.deliveries import delivery_drain as drain
+def inbound_drain(source_id: int | None = None) -> str:
+    """Process a source's received inbound events. Scheduled every minute without a source too,
+    for all of them, in case a queued drain was lost (a broker restart, a killed worker)."""
+    from metrics.ingest import inbound_drain as drain
 
     return drain(source_id)
 

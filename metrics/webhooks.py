@@ -2,10 +2,11 @@
 
 A CI script that posts to DevLake posts here unchanged but for the host (and
 the connection id and key, which are e360's). Each request is authenticated,
-size-checked, parsed and validated, stored raw as a ``Delivery`` and
+size-checked, parsed and validated, stored raw as an ``InboundEvent`` and
 acknowledged; a background task turns it into records
-(``metrics.deliveries.delivery_process``). On PostgreSQL, a small delivery to a
+(``metrics.ingest.inbound_process``). On PostgreSQL, a small delivery to a
 connection by id is checked, stored and queued by one statement (``_store_checked``).
+("Delivery" here is the sender's word for one request, as in its ``delivery`` answer.)
 Every answer is JSON, like DevLake's (``{"success": ..., "message": ...}``), and no
 failure answers 500. Input that can never be stored (too large, too many items, text
 with NUL or a lone surrogate, times the JSON API refuses) is a 4xx, never the 503
@@ -30,17 +31,17 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from metrics.deliveries import (
+from metrics.ingest import (
     KIND_DEPLOYMENT,
     KIND_ISSUE,
     KIND_ISSUE_CLOSE,
     PayloadError,
     TooManyItems,
-    delivery_drain_task,
-    delivery_queue,
+    inbound_drain_task,
+    inbound_queue,
     validate,
 )
-from metrics.models import ApiToken, Delivery, Source
+from metrics.models import ApiToken, InboundEvent, Source
 from metrics.services import api_token_authenticate, api_token_used
 from metrics.storable import json_text_problem, text_problem
 
@@ -50,7 +51,7 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_ISSUE_KEY = 200
 # Bodies up to this size are stored by one statement on PostgreSQL (DevLake's are a few hundred bytes).
 ONE_STATEMENT_MAX_BYTES = 64 * 1024
-# Headers worth keeping with a raw delivery, to tell senders apart. Never Authorization.
+# Headers worth keeping with a raw event, to tell senders apart. Never Authorization.
 KEPT_HEADERS = ("User-Agent", "Content-Type", "X-Request-Id")
 
 
@@ -221,10 +222,10 @@ def _parse(request: HttpRequest, kind: str, issue_key: str, received_at: datetim
     return Parsed(payload=payload, body_for_id=body)
 
 
-def _delivery(
+def _event(
     source_id: int, kind: str, issue_key: str, parsed: Parsed, request: HttpRequest, received_at: datetime
-) -> Delivery:
-    return Delivery(
+) -> InboundEvent:
+    return InboundEvent(
         source_id=source_id,
         delivery_id=_delivery_id(source_id, kind, issue_key, parsed.body_for_id),
         kind=kind,
@@ -235,16 +236,16 @@ def _delivery(
     )
 
 
-def _stored(delivery_pk: int | None) -> JsonResponse:
-    if delivery_pk is None:
+def _stored(event_pk: int | None) -> JsonResponse:
+    if event_pk is None:
         return _answer(200, "duplicate delivery: received before, not processed again", duplicate=True)
-    return _answer(200, "accepted", delivery=delivery_pk)
+    return _answer(200, "accepted", delivery=event_pk)
 
 
 def _store(
     source: Source, kind: str, issue_key: str, parsed: Parsed, request: HttpRequest, received_at: datetime
 ) -> JsonResponse:
-    delivery = _delivery(source.pk, kind, issue_key, parsed, request, received_at)
+    event = _event(source.pk, kind, issue_key, parsed, request, received_at)
     # One INSERT in autocommit is its own transaction (no BEGIN/COMMIT round trips on the hot
     # path); the unique (source, delivery_id) turns a client's retry into an IntegrityError.
     # Inside a caller's transaction (tests), a savepoint keeps that error from breaking it.
@@ -252,15 +253,15 @@ def _store(
     savepoint = transaction.atomic() if not transaction.get_autocommit() else nullcontext()
     try:
         with savepoint:
-            delivery.save(force_insert=True)
+            event.save(force_insert=True)
     except IntegrityError:
         return _stored(None)
-    delivery_queue(source.pk)
-    return _stored(delivery.pk)
+    inbound_queue(source.pk)
+    return _stored(event.pk)
 
 
 def _one_statement(connection: str | None) -> bool:
-    """Whether a delivery can be stored by ``_store_checked``: on PostgreSQL, to a connection by id."""
+    """Whether an event can be stored by ``_store_checked``: on PostgreSQL, to a connection by id."""
     return (
         db_connection.vendor == "postgresql"
         and connection is not None
@@ -272,14 +273,14 @@ def _one_statement(connection: str | None) -> bool:
 
 @cache
 def _store_checked_sql() -> str:
-    """Check the key, store the delivery unless it is a retry, and queue the source's drain unless
+    """Check the key, store the event unless it is a retry, and queue the source's drain unless
     one is queued: one statement, so one round trip and one commit per delivery.
 
     The INSERT's columns are the model's, so the statement follows its migrations.
     """
     quote = db_connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in _DELIVERY_FIELDS)
-    values = ", ".join(f"%s::{field.cast_db_type(db_connection)}" for field in _DELIVERY_FIELDS)
+    columns = ", ".join(quote(field.column) for field in _EVENT_FIELDS)
+    values = ", ".join(f"%s::{field.cast_db_type(db_connection)}" for field in _EVENT_FIELDS)
     return f"""
         WITH token AS (
             SELECT t.id, t.last_used_at FROM {ApiToken._meta.db_table} t
@@ -287,7 +288,7 @@ def _store_checked_sql() -> str:
             WHERE t.key_hash = %s AND (t.revoked_at IS NULL OR t.revoked_at > %s)
               AND s.is_active AND s.kind = %s AND s.id = %s
         ), stored AS (
-            INSERT INTO {Delivery._meta.db_table} ({columns}) SELECT {values} FROM token
+            INSERT INTO {InboundEvent._meta.db_table} ({columns}) SELECT {values} FROM token
             ON CONFLICT (source_id, delivery_id) DO NOTHING RETURNING id
         ), queued AS (
             UPDATE {Source._meta.db_table} SET drain_queued = TRUE
@@ -297,15 +298,15 @@ def _store_checked_sql() -> str:
     """  # noqa: S608 - table and column names from the models; every value is a parameter
 
 
-_DELIVERY_FIELDS = [field for field in Delivery._meta.concrete_fields if not field.primary_key]
+_EVENT_FIELDS = [field for field in InboundEvent._meta.concrete_fields if not field.primary_key]
 
 
 def _store_checked(
     key: str, source_id: int, kind: str, issue_key: str, parsed: Parsed, request: HttpRequest, received_at: datetime
 ) -> JsonResponse | None:
     """Store through the one statement; None when the key does not open this connection."""
-    delivery = _delivery(source_id, kind, issue_key, parsed, request, received_at)
-    values = [field.get_db_prep_save(field.pre_save(delivery, add=True), db_connection) for field in _DELIVERY_FIELDS]
+    event = _event(source_id, kind, issue_key, parsed, request, received_at)
+    values = [field.get_db_prep_save(field.pre_save(event, add=True), db_connection) for field in _EVENT_FIELDS]
     with db_connection.cursor() as cursor:
         cursor.execute(
             _store_checked_sql(),
@@ -314,11 +315,11 @@ def _store_checked(
         row = cursor.fetchone()
     if row is None:
         return None
-    token_id, last_used_at, delivery_pk, queued = row
+    token_id, last_used_at, event_pk, queued = row
     api_token_used(token_id, last_used_at)
     if queued:
-        transaction.on_commit(lambda: delivery_drain_task(source_id))
-    return _stored(delivery_pk)
+        transaction.on_commit(lambda: inbound_drain_task(source_id))
+    return _stored(event_pk)
 
 
 @csrf_exempt

@@ -9,15 +9,9 @@ import pytest
 
 from e360.tests.factories import ServiceFactory
 from insights import inputs
+from metrics.inputs import PipelineRunInput, PullRequestInput, ReviewInput
 from metrics.scope import reading_profile
-from metrics.services import (
-    Dirty,
-    PipelineRunData,
-    PullRequestData,
-    ReviewData,
-    pipeline_run_upsert,
-    pull_request_upsert,
-)
+from metrics.services import Dirty, pipeline_run_upsert, pull_request_upsert
 from metrics.tests import test_pages as pages
 from surveys.anonymity import ORG
 from surveys.models import Campaign
@@ -53,7 +47,7 @@ def recorded(history, service, ledger, now):
         merged = now - timedelta(days=days_ago)
         pull_request_upsert(
             source=history.source,
-            data=PullRequestData(
+            data=PullRequestInput(
                 external_id=f"pr-{n}",
                 repository="acme/checkout",
                 service=service.slug,
@@ -64,7 +58,9 @@ def recorded(history, service, ledger, now):
                 merged_at=merged,
                 additions=(120, 60, 30)[n - 1],
                 deletions=0,
-                reviews=(ReviewData(external_id=f"pr-{n}-r", author="bob", submitted_at=merged - timedelta(hours=20)),),
+                reviews=(
+                    ReviewInput(external_id=f"pr-{n}-r", author="bob", submitted_at=merged - timedelta(hours=20)),
+                ),
             ),
             dirty=Dirty(),
         )
@@ -73,7 +69,7 @@ def recorded(history, service, ledger, now):
     history.incident(service, "INC-1", 10 - 2 / 24, hours_to_restore=3, title="Card payments failing")
     pull_request_upsert(
         source=history.source,
-        data=PullRequestData(
+        data=PullRequestInput(
             external_id="waiting",
             repository="acme/checkout",
             service=service.slug,
@@ -88,7 +84,7 @@ def recorded(history, service, ledger, now):
         finished = now - timedelta(days=4, hours=-n)
         pipeline_run_upsert(
             source=history.source,
-            data=PipelineRunData(
+            data=PipelineRunInput(
                 external_id=f"run-{n}",
                 workflow="ci",
                 status=status,
@@ -134,7 +130,7 @@ def test_a_team_s_metrics_are_its_subtree_s_read_from_rollups(team, recorded, no
 
 def test_pull_requests_sent_without_a_size_give_no_pr_size_never_zero(team, history, service, now):
     merged = now - timedelta(days=2)
-    data = PullRequestData(
+    data = PullRequestInput(
         external_id="unsized",
         repository="acme/checkout",
         service=service.slug,

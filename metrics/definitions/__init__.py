@@ -2,9 +2,10 @@
 
 Standard library only, no Django. The Django side loads rows into the frozen
 records below (``DeploymentRec``, ``ChangeRec``, ``IncidentRec``,
-``PipelineRunRec``), calls these functions, and stores or renders what they
-return. Nothing here reads a clock, a setting or a database, so every rule can
-be tested exhaustively and reused from tasks, views and the API.
+``PipelineRunRec``; ``from_row`` on each is the one way from a stored row), calls
+these functions, and stores or renders what they return. Nothing here reads a
+clock, a setting or a database, so every rule can be tested exhaustively and
+reused from tasks, views and the API.
 
 Three layers, in the order the Django side calls them:
 

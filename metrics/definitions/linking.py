@@ -31,7 +31,7 @@ ChainKey = tuple[str, str | None, str]
 
 
 def _chain_key(d: DeploymentRec) -> ChainKey:
-    return (d.service, d.repo, d.environment)
+    return (d.service, d.repository, d.environment)
 
 
 def _chains(deployments: Iterable[DeploymentRec]) -> dict[ChainKey, list[DeploymentRec]]:
@@ -79,7 +79,7 @@ def _ships_nothing_new(d: DeploymentRec, prev: DeploymentRec | None, rollbacks: 
     change list is empty (the sender says it ships no change), or a redeploy of the previous sha."""
     return (
         d.id in rollbacks
-        or (LINK_SENT in p.change_link_rules and d.change_ids is not None and not d.change_ids)
+        or (LINK_SENT in p.change_link_rules and d.changes is not None and not d.changes)
         or (prev is not None and bool(d.sha) and d.sha == prev.sha)
     )
 
@@ -187,7 +187,7 @@ def link_changes(
 ) -> ChangeLinks:
     """Which changes each production deployment contains, in order of preference:
 
-    1. the change list sent with the deployment (``change_ids``: PR ids or commit shas). A
+    1. the change list sent with the deployment (``changes``: PR ids or commit shas). A
        list sent empty says the deployment ships no change (rule 1, nothing linked); only an
        absent list (None) leaves the deployment to rules 2 and 3;
     2. the commit range between the previous successful production deployment's sha
@@ -243,8 +243,8 @@ def _changes_of(
 ) -> tuple[int, list[ChangeRec]]:
     """``prev``: the previous deployment of the chain; ``since``: where rule 3 starts (None: it does not apply)."""
     rules = p.change_link_rules
-    if LINK_SENT in rules and d.change_ids is not None:
-        return LINK_SENT, candidates.named(d.change_ids)
+    if LINK_SENT in rules and d.changes is not None:
+        return LINK_SENT, candidates.named(d.changes)
     if prev is None:
         return LINK_NONE, []
     if LINK_COMMIT_RANGE in rules and d.sha and prev.sha:
@@ -260,7 +260,7 @@ def _changes_of(
         merged = [
             c
             for c in candidates.merged_between(after, before)
-            if c.base_branch_is_default and (d.repo is None or c.repo == d.repo)
+            if c.base_branch_is_default and (d.repository is None or c.repository == d.repository)
         ]
         return LINK_MERGED_BETWEEN, merged
     return LINK_NONE, []
@@ -285,7 +285,7 @@ def link_incidents(
 ) -> dict[str, IncidentLink]:
     """Link each incident to the deployment that caused it; unlinked incidents are absent.
 
-    1. Explicit: ``caused_by_deployment`` naming a known deployment; else ``root_cause_sha``
+    1. Explicit: ``caused_by`` naming a known deployment; else ``root_cause_sha``
        naming the sha of a production deployment, or a change's commit (then its deploying
        deployment) — the earliest such deployment.
     2. Window rule: the latest production deployment of the incident's service (group) that
@@ -328,8 +328,8 @@ def _explicit_deployment(
     changes: list[ChangeRec],
     change_links: ChangeLinks | None,
 ) -> str | None:
-    if incident.caused_by_deployment and incident.caused_by_deployment in known:
-        return incident.caused_by_deployment
+    if incident.caused_by and incident.caused_by in known:
+        return incident.caused_by
     sha = (incident.root_cause_sha or "").strip()
     if not sha:
         return None

@@ -16,7 +16,7 @@ row per service repository, then simulates each service's history between
   train) and ships every change merged since the previous one; some releases
   ship a configuration change alone (an empty change list); a staging
   deployment precedes them on some services; some attempts fail and are
-  retried. Most services send the change list (``sent_changes``, linking rule
+  retried. Most services send the change list (``changes``, linking rule
   1); about a fifth send only the sha of the last merged change, so rules 2
   and 3 link them;
 - **failures**: a release may cause an incident (sev1 to sev4, resolved after
@@ -152,7 +152,9 @@ def seed(org: DemoOrg) -> str:
         for rows in history:
             for attr in counts:
                 counts[attr] += len(getattr(rows, attr))
-            production += sum(1 for row in rows.deployments if row[4] and row[5] == Deployment.Status.SUCCESS)
+            production += sum(
+                1 for row in rows.deployments if row.is_production and row.status == Deployment.Status.SUCCESS
+            )
             writer.write(rows)
     return (
         f"{len(repository_ids):,} repositories, {counts['pull_requests']:,} pull requests "

@@ -1,12 +1,14 @@
 """The rows the simulation hands to the writers, one service at a time.
 
-``_Rows`` holds them as plain tuples, per table, in the column order of
-``COLUMNS`` (so a writer can insert them without the ORM); ``ROWS_OF`` names
-the ``_Rows`` list of each model.
+``_Rows`` holds them as tuples, per table, in the column order of ``COLUMNS``
+(so a writer can insert them without the ORM): named tuples (``DeploymentRow``
+and so on) with the models' field names, so the simulation fills each column by
+name. ``ROWS_OF`` names the ``_Rows`` list of each model.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass, field, fields
 
 from django.db import models
@@ -33,77 +35,33 @@ class _Rows:
         return sum(len(getattr(self, f.name)) for f in fields(self))
 
 
+def written_columns(model: type[models.Model], *, first: str | None = None) -> tuple[str, ...]:
+    """The columns a record's row holds, in the model's order (``first`` moved to the front): every
+    field but the id, what the database computes and what linking derives (``editable=False``).
+    Declared once, on the model: a new field of a record is a new column here."""
+    names = [f.attname for f in model._meta.concrete_fields if f.editable and not (f.primary_key or f.generated)]
+    if first is not None:
+        names.remove(first)
+        names.insert(0, first)
+    return tuple(names)
+
+
+# Reviews and commits lead with their pull request (the writer swaps the index for the id).
 COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
-    PullRequest: (
-        "source_id",
-        "external_id",
-        "repository_id",
-        "service_id",
-        "number",
-        "title",
-        "url",
-        "author_login",
-        "author_id",
-        "base_branch",
-        "is_direct_push",
-        "first_commit_at",
-        "opened_at",
-        "first_review_at",
-        "approved_at",
-        "merged_at",
-        "closed_at",
-        "merge_sha",
-        "additions",
-        "deletions",
-    ),
-    Review: ("pull_request_id", "external_id", "author_login", "state", "submitted_at"),
-    Commit: ("pull_request_id", "repository_id", "sha", "authored_at"),
-    Deployment: (
-        "source_id",
-        "external_id",
-        "service_id",
-        "environment",
-        "is_production",
-        "status",
-        "started_at",
-        "finished_at",
-        "sha",
-        "repository_id",
-        "ref",
-        "title",
-        "url",
-        "is_rollback",
-        "is_hotfix",
-        "sent_changes",
-    ),
-    Incident: (
-        "source_id",
-        "external_id",
-        "service_id",
-        "title",
-        "severity",
-        "url",
-        "started_at",
-        "resolved_at",
-        "root_cause_sha",
-    ),
-    PipelineRun: (
-        "source_id",
-        "external_id",
-        "service_id",
-        "repository_id",
-        "workflow",
-        "branch",
-        "is_default_branch",
-        "sha",
-        "status",
-        "attempt",
-        "started_at",
-        "finished_at",
-        "duration_seconds",
-        "url",
-    ),
+    PullRequest: written_columns(PullRequest),
+    Review: written_columns(Review, first="pull_request_id"),
+    Commit: written_columns(Commit, first="pull_request_id"),
+    Deployment: written_columns(Deployment),
+    Incident: written_columns(Incident),
+    PipelineRun: written_columns(PipelineRun),
 }
+# A row of each table, by column name: a new field is a keyword the simulation must give.
+PullRequestRow = namedtuple("PullRequestRow", COLUMNS[PullRequest])
+ReviewRow = namedtuple("ReviewRow", COLUMNS[Review])
+CommitRow = namedtuple("CommitRow", COLUMNS[Commit])
+DeploymentRow = namedtuple("DeploymentRow", COLUMNS[Deployment])
+IncidentRow = namedtuple("IncidentRow", COLUMNS[Incident])
+PipelineRunRow = namedtuple("PipelineRunRow", COLUMNS[PipelineRun])
 ROWS_OF = {
     PullRequest: "pull_requests",
     Review: "reviews",

@@ -22,7 +22,15 @@ from e360.models import Person, Service
 from metrics.demo.clock import _OPENING, DAY, HOUR, MINUTE, _datetime, _office
 from metrics.demo.draws import _lognormal, _pick, _poisson, _sha
 from metrics.demo.profiles import PROFILES, Profile, team_profiles
-from metrics.demo.rows import _Rows
+from metrics.demo.rows import (
+    CommitRow,
+    DeploymentRow,
+    IncidentRow,
+    PipelineRunRow,
+    PullRequestRow,
+    ReviewRow,
+    _Rows,
+)
 from metrics.models import Deployment, PipelineRun, Review
 
 DEFAULT_BRANCH = "main"
@@ -373,23 +381,23 @@ class _ServiceHistory:
         title = f"Roll back to {sha[:7]}" if rollback else f"{'Hotfix' if hotfix else 'Deploy'} {sha[:7]}"
         when = self.ctx.when
         self.deployments.append(
-            (
-                self.ctx.source_id,
-                f"{slug}/deployments/{number}",
-                self.service_id,
-                environment,
-                is_production,
-                status,
-                when(start),
-                when(finished),
-                sha,
-                self.repo.id,
-                DEFAULT_BRANCH,
-                f"{title} to {environment}",
-                f"https://ci.demo.e360.dev/{slug}/deployments/{number}",
-                rollback,
-                hotfix,
-                sent,  # resolved to external ids once the pull requests are numbered
+            DeploymentRow(
+                source_id=self.ctx.source_id,
+                external_id=f"{slug}/deployments/{number}",
+                service_id=self.service_id,
+                environment=environment,
+                is_production=is_production,
+                status=status,
+                started_at=when(start),
+                finished_at=when(finished),
+                sha=sha,
+                repository_id=self.repo.id,
+                ref=DEFAULT_BRANCH,
+                title=f"{title} to {environment}",
+                url=f"https://ci.demo.e360.dev/{slug}/deployments/{number}",
+                is_rollback=rollback,
+                is_hotfix=hotfix,
+                changes=sent,  # resolved to external ids once the pull requests are numbered
             )
         )
 
@@ -450,16 +458,17 @@ class _ServiceHistory:
         number = len(self.incidents) + 1
         slug = self.service.slug
         self.incidents.append(
-            (
-                self.ctx.source_id,
-                f"{slug}/INC-{number}",
-                self.service_id,
-                _pick(rng, INCIDENT_TITLES).format(self.service.name),
-                severity,
-                f"https://incidents.demo.e360.dev/{slug}/{number}",
-                when(started),
-                when(resolved),
-                root_cause,
+            IncidentRow(
+                source_id=self.ctx.source_id,
+                external_id=f"{slug}/INC-{number}",
+                service_id=self.service_id,
+                title=_pick(rng, INCIDENT_TITLES).format(self.service.name),
+                severity=severity,
+                url=f"https://incidents.demo.e360.dev/{slug}/{number}",
+                started_at=when(started),
+                resolved_at=when(resolved),
+                caused_by_id=None,  # the sender names no deployment: linking finds it
+                root_cause_sha=root_cause,
             )
         )
 
@@ -504,21 +513,21 @@ class _ServiceHistory:
         path = f"{repo.name}/actions/runs/{self.run_number}/attempts/{attempt}"
         when = self.ctx.when
         self.runs.append(
-            (
-                self.ctx.source_id,
-                path,
-                self.service_id,
-                repo.id,
-                workflow,
-                DEFAULT_BRANCH,
-                True,
-                sha,
-                status,
-                attempt,
-                when(start),
-                when(end),
-                end - start,
-                f"https://github.com/{path}",
+            PipelineRunRow(
+                source_id=self.ctx.source_id,
+                external_id=path,
+                service_id=self.service_id,
+                repository_id=repo.id,
+                workflow=workflow,
+                branch=DEFAULT_BRANCH,
+                is_default_branch=True,
+                sha=sha,
+                status=status,
+                attempt=attempt,
+                started_at=when(start),
+                finished_at=when(end),
+                duration_seconds=end - start,
+                url=f"https://github.com/{path}",
             )
         )
 
@@ -543,35 +552,37 @@ class _ServiceHistory:
                 url = f"https://github.com/{repo.name}/pull/{number}"
             reviews = change.reviews
             rows.pull_requests.append(
-                (
-                    source_id,
-                    change.external_id,
-                    repo.id,
-                    service_id,
-                    number,
-                    change.title,
-                    url,
-                    author.login,
-                    author.id,
-                    DEFAULT_BRANCH,
-                    change.direct,
-                    when(change.first_commit),
-                    when(change.opened),
-                    when(reviews[0][2]) if reviews else None,
-                    when(change.approved),
-                    when(change.merged),
-                    when(change.closed),
-                    change.sha if change.merged is not None else "",
-                    change.additions,
-                    change.deletions,
+                PullRequestRow(
+                    source_id=source_id,
+                    external_id=change.external_id,
+                    repository_id=repo.id,
+                    service_id=service_id,
+                    number=number,
+                    title=change.title,
+                    url=url,
+                    author=author.login,
+                    person_id=author.id,
+                    base_branch=DEFAULT_BRANCH,
+                    is_direct_push=change.direct,
+                    first_commit_at=when(change.first_commit),
+                    opened_at=when(change.opened),
+                    first_review_at=when(reviews[0][2]) if reviews else None,
+                    approved_at=when(change.approved),
+                    merged_at=when(change.merged),
+                    closed_at=when(change.closed),
+                    merge_sha=change.sha if change.merged is not None else "",
+                    additions=change.additions,
+                    deletions=change.deletions,
                 )
             )
+            # Reviews and commits name their pull request by its index here; the writer swaps in the id.
             for k, (reviewer, state, at) in enumerate(reviews, start=1):
-                rows.reviews.append((index, str(k), reviewer.login, state, when(at)))
+                rows.reviews.append(ReviewRow(index, str(k), reviewer.login, state, when(at)))
             for sha, at in change.commits:
-                rows.commits.append((index, repo.id, sha, when(at)))
+                rows.commits.append(CommitRow(index, repo.id, sha, when(at)))
         rows.deployments = [
-            row if row[15] is None else (*row[:15], [c.external_id for c in row[15]]) for row in self.deployments
+            row if row.changes is None else row._replace(changes=[c.external_id for c in row.changes])
+            for row in self.deployments
         ]
         return rows
 

@@ -86,7 +86,7 @@ class _Writer:
         pending.reviews.extend((ids[row[0]], *row[1:]) for row in rows.reviews)
         pending.commits.extend((ids[row[0]], *row[1:]) for row in rows.commits)
         pending.deployments.extend(
-            row if row[15] is None else (*row[:15], json.dumps(row[15])) for row in rows.deployments
+            row if row.changes is None else row._replace(changes=json.dumps(row.changes)) for row in rows.deployments
         )
         pending.incidents.extend(rows.incidents)
         pending.pipeline_runs.extend(rows.pipeline_runs)

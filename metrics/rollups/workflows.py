@@ -51,7 +51,6 @@ from metrics.scope import ServiceRef, in_services
 PERIODS: tuple[int, ...] = display.PERIODS  # the pipelines page's windows, in days up to today
 AHEAD = 1  # days after today a write covers, so that midnight finds the new day's rows written
 VALUE_FIELDS = ("runs", "failed", "median", "p90", "last_pass", "last_fail")
-RUN_FIELDS = ("id", "service_id", "workflow", "status", "attempt", "started_at", "finished_at", "duration_seconds")
 
 
 @dataclass
@@ -121,25 +120,10 @@ def period_rows(runs: Iterable[d.PipelineRunRec], days: Sequence[date], profile:
 
 
 def load_runs(runs: QuerySet) -> list[d.PipelineRunRec]:
-    """The runs of a queryset of ``PipelineRun`` (live or historical), as the definitions' records;
-    only what the figures here read."""
-    return [
-        d.PipelineRunRec(
-            id=str(pk),
-            service=str(service_id),
-            workflow=workflow,
-            sha="",
-            status=status,
-            attempt=attempt,
-            started_at=started_at,
-            finished_at=finished_at,
-            is_default_branch=True,
-            duration_seconds=duration_seconds,
-        )
-        for pk, service_id, workflow, status, attempt, started_at, finished_at, duration_seconds in runs.filter(
-            is_default_branch=True
-        ).values_list(*RUN_FIELDS)
-    ]
+    """The default-branch runs of a queryset of ``PipelineRun`` (live or historical), as the
+    definitions' records."""
+    rows = runs.filter(is_default_branch=True).values_list(*d.PipelineRunRec.ROW_FIELDS, named=True)
+    return [d.PipelineRunRec.from_row(row) for row in rows]
 
 
 def write(

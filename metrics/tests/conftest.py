@@ -60,3 +60,10 @@ def tree(db):
     for slug, owner in [("platform", group), ("checkout", alpha), ("cart", alpha), ("search", beta)]:
         ServiceFactory(slug=slug, name=slug.title(), owner=owner)
     return {team.slug: team for team in (org, group, alpha, beta)}
+
+
+@pytest.fixture
+def tasks_run_inline(monkeypatch):
+    """Tasks queued with ``async_task`` run at once, in the test (django-q2's sync mode)."""
+    # django-q2 reads Q_CLUSTER["sync"] once, at import: patch the flag it kept.
+    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)

@@ -83,7 +83,7 @@ class PullRequestFactory(factory.django.DjangoModelFactory):
     repository = factory.SubFactory(RepositoryFactory, service=factory.SelfAttribute("..service"))
     number = factory.Sequence(lambda n: n + 1)
     title = factory.Sequence(lambda n: f"Change {n}")
-    author_login = "ada"
+    author = "ada"
     opened_at = factory.Sequence(lambda n: BASE_TIME + timedelta(hours=n))
 
 

@@ -6,36 +6,26 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from metrics import definitions as d
-from metrics.services import (
-    DeploymentData,
-    Dirty,
-    IncidentData,
-    PipelineRunData,
-    PullRequestData,
-    ReviewData,
-    deployment_upsert,
-    incident_upsert,
-    pipeline_run_upsert,
-    pull_request_upsert,
-)
+from metrics.inputs import DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput, ReviewInput
+from metrics.services import Dirty, deployment_upsert, incident_upsert, pipeline_run_upsert, pull_request_upsert
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
 
 def deploy(source, service, external_id, at, **extra):
-    data = DeploymentData(
+    data = DeploymentInput(
         external_id=external_id, service=service.slug, environment="production", finished_at=at, **extra
     )
     return deployment_upsert(source=source, data=data, dirty=Dirty())[0]
 
 
 def incident(source, service, external_id, at, resolved=None):
-    data = IncidentData(external_id=external_id, service=service.slug, started_at=at, resolved_at=resolved)
+    data = IncidentInput(external_id=external_id, service=service.slug, started_at=at, resolved_at=resolved)
     return incident_upsert(source=source, data=data, dirty=Dirty())[0]
 
 
 def pull_request(source, service, external_id, merged_at, **extra):
-    data = PullRequestData(
+    data = PullRequestInput(
         external_id=external_id,
         repository=f"acme/{service.slug}",
         service=service.slug,
@@ -44,7 +34,7 @@ def pull_request(source, service, external_id, merged_at, **extra):
         merged_at=merged_at,
         author="ada",
         reviews=(
-            ReviewData(external_id=f"{external_id}-r", author="bob", submitted_at=merged_at - timedelta(hours=2)),
+            ReviewInput(external_id=f"{external_id}-r", author="bob", submitted_at=merged_at - timedelta(hours=2)),
         ),
         **extra,
     )
@@ -71,7 +61,7 @@ def random_history(rng: random.Random, source, service) -> None:
             incident(source, service, f"i-{n}", start, resolved=start + timedelta(minutes=rng.randint(5, 3000)))
         for attempt in range(1, rng.randint(1, 3) + 1):  # CI of the sha, re-run after a failure
             finished = at + timedelta(minutes=rng.randint(5, 50) + 60 * attempt)
-            data = PipelineRunData(
+            data = PipelineRunInput(
                 external_id=f"run-{n}-{attempt}",
                 workflow=rng.choice(["ci", "lint"]),
                 status=rng.choice(["success", "success", "failure", "cancelled"]),

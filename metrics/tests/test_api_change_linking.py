@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from metrics.deliveries import PayloadError, devlake_deployments
+from metrics.ingest import PayloadError, devlake_deployments
 from metrics.models import Deployment
 from metrics.refresh import service_refresh
 
@@ -73,7 +73,7 @@ def test_a_rollback_does_not_ship_the_pull_requests_merged_since_the_last_deploy
 
     assert deployed_at(api_client) == {"pr-1": iso(T0 + timedelta(days=2))}
     rollback = Deployment.objects.get(external_id="rollback")
-    assert (rollback.link_rule, list(rollback.changes.all())) == (Deployment.LinkRule.NONE, [])
+    assert (rollback.link_rule, list(rollback.linked_changes.all())) == (Deployment.LinkRule.NONE, [])
 
 
 def test_an_empty_change_list_says_the_deployment_ships_no_change(api_client, service):
@@ -86,7 +86,7 @@ def test_an_empty_change_list_says_the_deployment_ships_no_change(api_client, se
     # The pull request merged before the empty list waits for the next deployment that ships code.
     assert deployed_at(api_client) == {"pr-1": iso(T0 + timedelta(days=2))}
     config_only = Deployment.objects.get(external_id="config-only")
-    assert (config_only.link_rule, list(config_only.changes.all())) == (Deployment.LinkRule.SENT, [])
+    assert (config_only.link_rule, list(config_only.linked_changes.all())) == (Deployment.LinkRule.SENT, [])
     assert sent_changes(api_client) == {"d1": None, "config-only": [], "d3": None}
 
 

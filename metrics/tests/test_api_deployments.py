@@ -54,7 +54,7 @@ def test_it_creates_a_deployment_under_the_tokens_source(api_client, source, ser
     assert stored.service == service
     assert stored.sha == "abc123"
     assert stored.is_hotfix is True
-    assert stored.sent_changes == ["pr-1", "pr-2"]
+    assert stored.changes == ["pr-1", "pr-2"]
     assert stored.finished_at == datetime(2025, 5, 1, 12, 4, 30, tzinfo=UTC)
 
 

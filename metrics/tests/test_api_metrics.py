@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from metrics.inputs import DeploymentInput, IncidentInput
 from metrics.refresh import service_refresh
-from metrics.services import DeploymentData, Dirty, IncidentData, deployment_upsert, incident_upsert
+from metrics.services import Dirty, deployment_upsert, incident_upsert
 from metrics.tests.factories import SourceFactory
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -17,12 +18,12 @@ WINDOW = {"start": "2026-03-01", "end": "2026-03-15"}
 @pytest.fixture
 def history(source, service):
     for n in range(4):
-        data = DeploymentData(
+        data = DeploymentInput(
             external_id=f"d{n}", service=service.slug, environment="production", finished_at=T0 + timedelta(days=n)
         )
         deployment_upsert(source=source, data=data, dirty=Dirty())
     for n in range(3):  # three incidents on the first deployment: one failure
-        data = IncidentData(
+        data = IncidentInput(
             external_id=f"i{n}",
             service=service.slug,
             started_at=T0 + timedelta(hours=1 + n),

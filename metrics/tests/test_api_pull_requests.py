@@ -232,7 +232,7 @@ def test_the_list_filters_and_is_newest_first(api_client, source, service):
 @pytest.mark.parametrize("rows", [2, 30])
 def test_the_list_queries_do_not_grow_with_rows(api_client, source, service, rows, django_assert_max_num_queries):
     for pr in PullRequestFactory.create_batch(rows, source=source, service=service):
-        pr.reviews.create(external_id="r", author_login="grace", submitted_at=pr.opened_at)
+        pr.reviews.create(external_id="r", author="grace", submitted_at=pr.opened_at)
     api_client.get(URL)
 
     # The token, the count, the page, its reviews, its commits.

@@ -57,7 +57,7 @@ def test_it_creates_a_push_under_the_tokens_source(api_client, source, service):
     stored = Push.objects.get()
     assert (stored.source, stored.service) == (source, service)
     assert stored.repository == Repository.objects.get(name="acme/checkout")
-    assert (stored.before_sha, stored.after_sha, stored.commit_shas) == (OLD, NEW, [COMMIT, NEW])
+    assert (stored.before, stored.after, stored.commits) == (OLD, NEW, [COMMIT, NEW])
     assert stored.pushed_at == datetime(2025, 5, 1, 10, 30, 5, tzinfo=UTC)
 
 
@@ -68,7 +68,7 @@ def test_it_updates_a_push_with_the_same_external_id(api_client):
 
     assert response.status_code == 200
     assert response.json()["commits"] == [COMMIT, NEW]
-    assert Push.objects.get().commit_shas == [COMMIT, NEW]
+    assert Push.objects.get().commits == [COMMIT, NEW]
 
 
 def test_replaying_the_same_payload_keeps_one_row(api_client):
@@ -214,8 +214,8 @@ def test_the_list_shows_this_sources_pushes_newest_first(api_client, service):
         external_id="theirs",
         service=service,
         repository=Repository.objects.get(name="acme/checkout"),
-        before_sha=OLD,
-        after_sha=NEW,
+        before=OLD,
+        after=NEW,
     )
 
     def ids(**params):

@@ -84,7 +84,7 @@ def dep(
     status: str = "success",
     sha: str | None = None,
     started: datetime | None = None,
-    repo: str | None = "acme/checkout",
+    repository: str | None = "acme/checkout",
     **kwargs,
 ) -> DeploymentRec:
     return DeploymentRec(
@@ -95,7 +95,7 @@ def dep(
         started_at=started or finished - timedelta(minutes=5),
         finished_at=finished,
         sha=sha if sha is not None else f"sha-{id}",
-        repo=repo,
+        repository=repository,
         **kwargs,
     )
 
@@ -108,7 +108,7 @@ def pr(
     opened: datetime | None = None,
     review: datetime | None = None,
     service: str = "checkout",
-    repo: str | None = "acme/checkout",
+    repository: str | None = "acme/checkout",
     merge_sha: str | None = None,
     **kwargs,
 ) -> ChangeRec:
@@ -116,7 +116,7 @@ def pr(
     return ChangeRec(
         id=id,
         service=service,
-        repo=repo,
+        repository=repository,
         merge_sha=merge_sha if merge_sha is not None else f"merge-{id}",
         first_commit_at=first_commit or base - timedelta(hours=3),
         opened_at=opened or base - timedelta(hours=2),
@@ -407,7 +407,7 @@ def test_a_window_without_a_whole_week_rates_deployment_days_instead():
 
 
 def deploy_one(change: ChangeRec, finished: datetime, profile: Profile | None = None, **dep_kwargs):
-    deployment = dep("d1", finished, change_ids=(change.id,), **dep_kwargs)
+    deployment = dep("d1", finished, changes=(change.id,), **dep_kwargs)
     facts = derive_facts([deployment], [change], [], profile)
     return facts.lead_times[change.id]
 
@@ -445,9 +445,9 @@ def test_a_pull_request_without_a_non_author_review_has_no_pickup_or_review_time
 
 def test_a_change_is_deployed_by_the_first_production_deployment_containing_it():
     change = pr("p1", at(0))
-    first = dep("first", at(1), change_ids=("p1",))
-    again = dep("again", at(2), change_ids=("p1",))
-    staging = dep("stg", at(0, hours=1), env="staging", change_ids=("p1",))
+    first = dep("first", at(1), changes=("p1",))
+    again = dep("again", at(2), changes=("p1",))
+    staging = dep("stg", at(0, hours=1), env="staging", changes=("p1",))
     facts = derive_facts([again, staging, first], [change], [])
     assert facts.change_links.deployed_by == {"p1": "first"}
     assert facts.lead_times["p1"].deployed_at == at(1)
@@ -456,14 +456,14 @@ def test_a_change_is_deployed_by_the_first_production_deployment_containing_it()
 
 def test_a_failed_deployment_deploys_nothing():
     change = pr("p1", at(0))
-    facts = derive_facts([dep("broken", at(1), status="failure", change_ids=("p1",))], [change], [])
+    facts = derive_facts([dep("broken", at(1), status="failure", changes=("p1",))], [change], [])
     assert facts.lead_times["p1"].deployed_at is None
     assert facts.lead_times["p1"].lead_time is None
 
 
 def test_a_direct_push_is_a_change_with_its_commit_time_as_first_commit_and_merge():
     push = ChangeRec.direct_push(
-        id="push-1", service="checkout", repo="acme/checkout", sha="abc1234", committed_at=at(0)
+        id="push-1", service="checkout", repository="acme/checkout", sha="abc1234", committed_at=at(0)
     )
     assert push.first_commit_at == push.merged_at == at(0)
     lt = deploy_one(push, at(0, hours=2))
@@ -472,15 +472,15 @@ def test_a_direct_push_is_a_change_with_its_commit_time_as_first_commit_and_merg
 
 
 def test_unmerged_pull_requests_are_not_changes():
-    facts = derive_facts([dep("d1", at(1), change_ids=("open",))], [pr("open", None)], [])
+    facts = derive_facts([dep("d1", at(1), changes=("open",))], [pr("open", None)], [])
     assert "open" not in facts.lead_times
 
 
 def test_lead_time_covers_changes_deployed_in_the_window_whenever_they_were_merged():
     old = pr("old", at(-30), first_commit=at(-31))  # merged in January, deployed in the window
     late = pr("late", at(26))
-    d1 = dep("d1", at(0), change_ids=("old",))
-    d2 = dep("d2", at(30), change_ids=("late",))  # 3 April: after the window
+    d1 = dep("d1", at(0), changes=("old",))
+    d2 = dep("d2", at(30), changes=("late",))  # 3 April: after the window
     facts = derive_facts([d1, d2], [old, late], [])
     summary = lead_time(facts.lead_times.values(), MARCH)
     assert summary.changes == 1
@@ -489,7 +489,7 @@ def test_lead_time_covers_changes_deployed_in_the_window_whenever_they_were_merg
 
 def test_lead_time_reports_median_p75_p90_and_component_medians():
     changes = [pr(f"p{h}", at(0), first_commit=at(0, hours=-h)) for h in (1, 2, 3, 4, 5)]
-    deployment = dep("d", at(0), change_ids=tuple(c.id for c in changes))
+    deployment = dep("d", at(0), changes=tuple(c.id for c in changes))
     facts = derive_facts([deployment], changes, [])
     summary = lead_time(facts.lead_times.values(), MARCH)
     assert summary.lead_time == DurationStats(5, timedelta(hours=3), timedelta(hours=4), timedelta(hours=4.6))
@@ -521,7 +521,7 @@ def test_lead_time_levels(value, level_2023, level_2021):
 def test_first_deployment_links_only_the_sent_list():
     merged_before = pr("p1", at(-1))
     sent = pr("p2", at(-2))
-    links = link_changes([dep("d1", at(0), change_ids=("p2",))], [merged_before, sent])
+    links = link_changes([dep("d1", at(0), changes=("p2",))], [merged_before, sent])
     assert links.deployments["d1"].rule == LINK_SENT
     assert links.deployments["d1"].change_ids == ("p2",)
 
@@ -533,7 +533,7 @@ def test_first_deployment_without_a_sent_list_links_nothing():
 
 
 def test_the_sent_list_wins_over_the_commit_range():
-    d1, d2 = dep("d1", at(0)), dep("d2", at(1), change_ids=("p2",))
+    d1, d2 = dep("d1", at(0)), dep("d2", at(1), changes=("p2",))
     links = link_changes([d1, d2], [pr("p1", at(0.5)), pr("p2", at(0.5))], {("sha-d1", "sha-d2"): {"merge-p1"}})
     assert (links.deployments["d2"].rule, links.deployments["d2"].change_ids) == (LINK_SENT, ("p2",))
 
@@ -543,12 +543,12 @@ def test_the_sent_list_names_changes_by_id_or_by_commit_sha():
     by_commit = pr("p2", at(0), commit_shas=("2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",))
     other_service = pr("p3", at(0), service="search")
     sent = ("1111111", "2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "p3")
-    links = link_changes([dep("d1", at(1), change_ids=sent)], [by_merge, by_commit, other_service])
+    links = link_changes([dep("d1", at(1), changes=sent)], [by_merge, by_commit, other_service])
     assert links.deployments["d1"].change_ids == ("p1", "p2")
 
 
 def test_an_empty_sent_list_says_the_deployment_ships_no_change():
-    d1, d2, d3 = dep("d1", at(0)), dep("d2", at(1), change_ids=()), dep("d3", at(2))
+    d1, d2, d3 = dep("d1", at(0)), dep("d2", at(1), changes=()), dep("d3", at(2))
     links = link_changes([d1, d2, d3], [pr("p1", at(0.5)), pr("p2", at(1.5))])
     assert links.deployments["d2"] == DeploymentChanges("d2", LINK_SENT, ())
     # What was merged before it waits for the next deployment that ships something.
@@ -556,13 +556,13 @@ def test_an_empty_sent_list_says_the_deployment_ships_no_change():
 
 
 def test_an_absent_sent_list_leaves_the_deployment_to_the_other_rules():
-    d1, d2 = dep("d1", at(0)), dep("d2", at(1), change_ids=None)
+    d1, d2 = dep("d1", at(0)), dep("d2", at(1), changes=None)
     links = link_changes([d1, d2], [pr("p1", at(0.5))])
     assert links.deployments["d2"] == DeploymentChanges("d2", LINK_MERGED_BETWEEN, ("p1",))
 
 
 def test_an_empty_sent_list_on_a_first_deployment_links_nothing_and_starts_nothing():
-    d1, d2 = dep("d1", at(0), change_ids=()), dep("d2", at(1))
+    d1, d2 = dep("d1", at(0), changes=()), dep("d2", at(1))
     links = link_changes([d1, d2], [pr("p1", at(-1)), pr("p2", at(0.5))])
     assert links.deployments["d1"] == DeploymentChanges("d1", LINK_SENT, ())
     assert links.deployments["d2"] == DeploymentChanges("d2", LINK_NONE, ())
@@ -577,7 +577,7 @@ def test_the_commit_range_links_changes_merged_between_the_two_shas():
 
 def test_the_commit_range_starts_at_the_previous_deployment_of_the_same_service_and_repository():
     d1 = dep("d1", at(0), sha="aaa")
-    other_repo = dep("x", at(0.5), sha="xxx", repo="acme/other")
+    other_repo = dep("x", at(0.5), sha="xxx", repository="acme/other")
     other_service = dep("y", at(0.6), sha="yyy", service="search")
     d2 = dep("d2", at(1), sha="bbb")
     ranges = {("aaa", "bbb"): {"m1"}, ("xxx", "bbb"): {"m2"}, ("yyy", "bbb"): {"m2"}}
@@ -601,7 +601,7 @@ def test_the_fallback_links_prs_merged_after_the_previous_finished_and_before_th
         pr("during_d2", at(0, hours=21)),
         pr("other_branch", at(0, hours=10), base_branch_is_default=False),
         pr("other_service", at(0, hours=10), service="search"),
-        pr("other_repo", at(0, hours=10), repo="acme/other"),
+        pr("other_repo", at(0, hours=10), repository="acme/other"),
     ]
     links = link_changes([d1, d2], changes)  # no commit range known
     assert links.deployments["d2"].rule == LINK_MERGED_BETWEEN
@@ -638,7 +638,7 @@ def test_consecutive_rollbacks_leave_the_changes_to_the_next_deployment_that_is_
 
 
 def test_a_rollback_that_sends_its_change_list_keeps_it():
-    d1, rollback = dep("d1", at(0)), dep("rb", at(1), is_rollback=True, change_ids=("p1",))
+    d1, rollback = dep("d1", at(0)), dep("rb", at(1), is_rollback=True, changes=("p1",))
     links = link_changes([d1, rollback], [pr("p1", at(0.5))])
     assert links.deployments["rb"] == DeploymentChanges("rb", LINK_SENT, ("p1",))
 
@@ -652,8 +652,8 @@ def test_a_redeploy_of_the_same_sha_does_not_start_the_fallback_window():
 
 
 def test_a_deployment_without_a_repository_takes_prs_of_all_the_service_repositories():
-    d1, d2 = dep("d1", at(0), repo=None), dep("d2", at(1), repo=None)
-    links = link_changes([d1, d2], [pr("a", at(0.5)), pr("b", at(0.5), repo="acme/other")])
+    d1, d2 = dep("d1", at(0), repository=None), dep("d2", at(1), repository=None)
+    links = link_changes([d1, d2], [pr("a", at(0.5)), pr("b", at(0.5), repository="acme/other")])
     assert links.deployments["d2"].change_ids == ("a", "b")
 
 
@@ -667,7 +667,7 @@ def test_previous_success_deployment_is_per_service_repository_and_environment()
         dep("p1", at(0)),
         dep("stg", at(1), env="staging"),
         dep("fail", at(2), status="failure"),
-        dep("other", at(3), repo="acme/other"),
+        dep("other", at(3), repository="acme/other"),
         dep("p2", at(4)),
         dep("stg2", at(5), env="staging"),
         dep("noenv", at(6), env=""),
@@ -712,12 +712,12 @@ def test_an_incident_never_links_to_another_services_deployment():
 
 
 def test_caused_by_wins_over_the_linking_rule():
-    links = link_incidents([inc("i", at(2), caused_by_deployment="d1")], [dep("d1", at(0)), dep("d2", at(1))])
+    links = link_incidents([inc("i", at(2), caused_by="d1")], [dep("d1", at(0)), dep("d2", at(1))])
     assert (links["i"].deployment_id, links["i"].rule) == ("d1", INCIDENT_EXPLICIT)
 
 
 def test_caused_by_an_unknown_deployment_falls_back_to_the_rule():
-    links = link_incidents([inc("i", at(2), caused_by_deployment="gone")], [dep("d1", at(1))])
+    links = link_incidents([inc("i", at(2), caused_by="gone")], [dep("d1", at(1))])
     assert (links["i"].deployment_id, links["i"].rule) == ("d1", INCIDENT_WINDOW)
 
 
@@ -730,7 +730,7 @@ def test_a_root_cause_sha_links_to_the_first_deployment_of_that_sha():
 
 def test_a_root_cause_sha_of_a_change_links_to_the_deployment_that_shipped_it():
     change = pr("p1", at(0), merge_sha="feedface00112233445566778899aabbccddeeff")
-    deployments = [dep("d1", at(0)), dep("d2", at(1), change_ids=("p1",)), dep("d3", at(2))]
+    deployments = [dep("d1", at(0)), dep("d2", at(1), changes=("p1",)), dep("d3", at(2))]
     facts = derive_facts(deployments, [change], [inc("i", at(3), root_cause_sha="feedface")])
     assert facts.incident_links["i"].deployment_id == "d2"
 
@@ -809,7 +809,7 @@ def test_a_failure_with_several_causes_is_one_failure_with_all_its_causes():
 
 def test_an_incident_blamed_on_a_staging_deployment_fails_no_production_deployment():
     deployments = [dep("prod", at(0)), dep("stg", at(1), env="staging")]
-    incidents = [inc("i", at(2), caused_by_deployment="stg")]
+    incidents = [inc("i", at(2), caused_by="stg")]
     links = link_incidents(incidents, deployments)
     assert links["i"].deployment_id == "stg"
     assert failed_deployments(deployments, incidents, links) == {}
@@ -1058,7 +1058,7 @@ def test_prs_waiting_for_a_first_review_longer_than_a_day_are_listed_oldest_firs
 
 
 def test_direct_pushes_are_not_in_review_health():
-    push = ChangeRec.direct_push(id="push", service="checkout", repo=None, sha="abc", committed_at=at(0), size=5)
+    push = ChangeRec.direct_push(id="push", service="checkout", repository=None, sha="abc", committed_at=at(0), size=5)
     health = review_health([push], MARCH, now=at(10))
     assert (health.pickup.count, health.size_median, health.waiting) == (0, None, 0)
 
@@ -1118,7 +1118,7 @@ def test_devlake_cycle_time_counts_missing_parts_as_zero():
 
 def test_devlake_profile_uses_the_lower_median():
     changes = [pr(f"p{h}", at(0), first_commit=at(0, hours=-h), opened=at(0, hours=-h)) for h in (1, 2, 3, 4)]
-    deployment = dep("d2", at(0), change_ids=tuple(c.id for c in changes))
+    deployment = dep("d2", at(0), changes=tuple(c.id for c in changes))
     facts = derive_facts([deployment], changes, [], DEVLAKE)
     assert lead_time(facts.lead_times.values(), MARCH, DEVLAKE).median == timedelta(hours=2)
 
@@ -1138,7 +1138,7 @@ def test_profile_rejects_unknown_choices():
 
 
 def small_org():
-    deployments = [dep(f"c{i}", at(i), change_ids=(f"p{i}",)) for i in range(10)]
+    deployments = [dep(f"c{i}", at(i), changes=(f"p{i}",)) for i in range(10)]
     deployments += [dep("s1", at(0), service="search"), dep("s2", at(1), service="search", is_rollback=True)]
     changes = [pr(f"p{i}", at(i, hours=-2), first_commit=at(i, hours=-5)) for i in range(10)]
     incidents = [inc("i1", at(3, hours=1), at(3, hours=2)), inc("i2", at(3, hours=1), at(3, hours=3))]

@@ -104,7 +104,7 @@ def test_another_incident_on_an_already_failed_deployment_changes_nothing(deploy
         id="extra",
         service=failed.service,
         started_at=failed.finished_at + timedelta(minutes=data.draw(st.integers(1, 600))),
-        caused_by_deployment=failed_id,
+        caused_by=failed_id,
     )
     again = derive_facts(deployments, [], [*incidents, extra])
     assert set(again.failures) == set(facts.failures)
@@ -197,14 +197,14 @@ def test_lead_time_components_add_up_to_at_most_the_lead_time(first_commit, open
     change = ChangeRec(
         id="c",
         service="checkout",
-        repo=None,
+        repository=None,
         merge_sha="m",
         first_commit_at=hours(first_commit),
         opened_at=hours(opened),
         first_review_at=hours(review),
         merged_at=hours(merged),
     )
-    deployment = DeploymentRec("d", "checkout", "production", "success", None, hours(deployed), change_ids=("c",))
+    deployment = DeploymentRec("d", "checkout", "production", "success", None, hours(deployed), changes=("c",))
     lt = change_lead_times([change], link_changes([deployment], [change]), [deployment])["c"]
     parts = (lt.coding, lt.pickup, lt.review, lt.deploy)
     for part in parts:

@@ -28,6 +28,7 @@ from django.db import transaction
 from e360.demo import SIZES, DemoOrg, build_org, catalog_clear, demo_now, save_org
 from e360.models import Membership, Service
 from metrics.demo import PROFILE_CYCLE, PROFILES, SOURCE_NAME, delivery_history, seed, team_profiles
+from metrics.demo.rows import COLUMNS, ROWS_OF
 from metrics.models import Commit, Deployment, Incident, PipelineRun, PullRequest, Review, Source
 from metrics.refresh import service_refresh
 
@@ -82,8 +83,8 @@ def read_back() -> tuple[dict, str]:
             "number",
             "title",
             "url",
-            "author_login",
-            "author_id",
+            "author",
+            "person_id",
             "base_branch",
             "is_direct_push",
             "first_commit_at",
@@ -99,7 +100,7 @@ def read_back() -> tuple[dict, str]:
     )
     reviews = list(
         Review.objects.values(
-            "pull_request__external_id", "pull_request_id", "external_id", "author_login", "state", "submitted_at"
+            "pull_request__external_id", "pull_request_id", "external_id", "author", "state", "submitted_at"
         ).order_by("pull_request__external_id", "external_id")
     )
     commits = list(
@@ -120,7 +121,7 @@ def read_back() -> tuple[dict, str]:
             "title",
             "is_rollback",
             "is_hotfix",
-            "sent_changes",
+            "changes",
         ).order_by("external_id")
     )
     incidents = list(
@@ -144,7 +145,7 @@ def read_back() -> tuple[dict, str]:
             "duration_seconds",
         ).order_by("external_id")
     )
-    ids = ("id", "service_id", "author_id", "pull_request_id")
+    ids = ("id", "service_id", "person_id", "pull_request_id")
     canonical = [[{k: v for k, v in row.items() if k not in ids} for row in rows] for rows in (prs, reviews, commits)]
     canonical += [[{k: v for k, v in row.items() if k != "service_id"} for row in deployments]]
     canonical += [[{k: v for k, v in row.items() if k != "service_id"} for row in rows] for rows in (incidents, runs)]
@@ -271,7 +272,7 @@ def test_no_review_comes_before_its_pull_request_was_opened(demo):
     for review in demo.reviews:
         pr = prs[review["pull_request_id"]]
         assert pr["opened_at"] < review["submitted_at"] < NOW
-        assert review["author_login"] != pr["author_login"]
+        assert review["author"] != pr["author"]
         by_pr[pr["id"]].append(review)
     for pr_id, reviews in by_pr.items():
         assert 1 <= len(reviews) <= 3
@@ -288,11 +289,11 @@ def test_no_review_comes_before_its_pull_request_was_opened(demo):
 def test_authors_and_reviewers_belong_to_the_owner_team(demo):
     prs = {pr["id"]: pr for pr in demo.prs}
     for pr in demo.prs:
-        assert pr["author_login"] in demo.logins[demo.team_of[pr["service_id"]]]
-        assert pr["author_id"] is not None
+        assert pr["author"] in demo.logins[demo.team_of[pr["service_id"]]]
+        assert pr["person_id"] is not None
     for review in demo.reviews:
         pr = prs[review["pull_request_id"]]
-        assert review["author_login"] in demo.logins[demo.team_of[pr["service_id"]]]
+        assert review["author"] in demo.logins[demo.team_of[pr["service_id"]]]
 
 
 def test_commits_are_authored_before_the_pull_request_opens(demo):
@@ -351,19 +352,19 @@ def test_production_deployments_use_the_service_production_environment(demo):
     assert any(d["environment"] == "staging" for d in demo.deployments)
 
 
-def test_sent_changes_name_pull_requests_of_the_same_service_merged_before(demo):
+def test_changes_name_pull_requests_of_the_same_service_merged_before(demo):
     prs = {pr["external_id"]: pr for pr in demo.prs}
-    sent = [d for d in demo.production() if d["sent_changes"] is not None]
+    sent = [d for d in demo.production() if d["changes"] is not None]
     assert len(sent) > len(demo.production()) / 2
     # Deployments of a configuration change alone send an empty list.
-    assert sum(1 for d in sent if d["sent_changes"]) > len(sent) / 2
+    assert sum(1 for d in sent if d["changes"]) > len(sent) / 2
     for d in sent:
-        for external_id in d["sent_changes"]:
+        for external_id in d["changes"]:
             pr = prs[external_id]
             assert pr["service_id"] == d["service_id"]
             assert pr["merged_at"] <= d["started_at"]
     # Each change is sent once.
-    named = [external_id for d in sent for external_id in d["sent_changes"]]
+    named = [external_id for d in sent for external_id in d["changes"]]
     assert len(named) == len(set(named))
 
 
@@ -373,7 +374,7 @@ def test_some_services_send_only_the_sha_of_the_last_merged_change(demo):
         pk
         for pk in demo.services
         if (deployments := [d for d in demo.production() if d["service_id"] == pk])
-        and all(d["sent_changes"] is None for d in deployments)
+        and all(d["changes"] is None for d in deployments)
     }
     assert 0.05 < len(sha_only) / len(demo.services) < 0.4
     deployed = [d for d in demo.production() if d["service_id"] in sha_only and not d["is_rollback"]]
@@ -407,7 +408,7 @@ def test_rollbacks_redeploy_the_previous_sha_and_hotfixes_ship_a_hotfix_change(d
                 assert d["sha"] == before["sha"]
             if d["is_hotfix"]:
                 hotfixes += 1
-                for external_id in d["sent_changes"] or []:
+                for external_id in d["changes"] or []:
                     assert prs[external_id]["title"].startswith("Hotfix: ")
     assert rollbacks > 10
     assert hotfixes > 10
@@ -562,6 +563,26 @@ def history_digest(seed_number: int) -> str:
     repository_ids = {name: pk for pk, name in enumerate(names, start=1)}
     rows = delivery_history(org, source_id=1, repository_ids=repository_ids)
     return hashlib.sha256(repr(list(rows)).encode()).hexdigest()
+
+
+def test_the_rows_hold_the_columns_the_models_declare():
+    org = build_org(size=SIZES["small"], seed=4, now=NOW)
+    for objects in (org.people, org.services):
+        for pk, obj in enumerate(objects, start=1):
+            obj.pk = pk
+    org.services = org.services[:2]
+    repository_ids = {name: pk for pk, name in enumerate(sorted({n for s in org.services for n in s.repositories}), 1)}
+    widths = {
+        len(row)
+        for rows in delivery_history(org, source_id=1, repository_ids=repository_ids)
+        for model, attr in ROWS_OF.items()
+        for row in getattr(rows, attr)
+        if len(row) != len(COLUMNS[model])
+    }
+
+    assert widths == set()
+    assert "is_failed" not in COLUMNS[Deployment] and "link_rule" not in COLUMNS[Incident]  # linking's to write
+    assert "changes" in COLUMNS[Deployment]
 
 
 def test_another_seed_gives_other_rows():

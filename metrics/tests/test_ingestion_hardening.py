@@ -13,8 +13,8 @@ import pytest
 from django.db import DataError, connection, transaction
 from django.urls import reverse
 
-from metrics.deliveries import KIND_DEPLOYMENT, KIND_ISSUE, delivery_drain
-from metrics.models import DailyRollup, Delivery, Deployment, Incident, Repository, Source
+from metrics.ingest import KIND_DEPLOYMENT, KIND_ISSUE, inbound_drain
+from metrics.models import DailyRollup, Deployment, InboundEvent, Incident, Repository, Source
 from metrics.refresh import service_refresh
 from metrics.schemas import MAX_BULK_ITEMS, DeploymentIn, IncidentIn, PipelineRunIn, PullRequestIn, PushIn
 from metrics.services import api_token_create
@@ -85,15 +85,15 @@ def _refused(response, status: int, text: str) -> None:
     assert response.status_code == status, response.content
     assert response.json()["success"] is False
     assert text in response.json()["message"], response.json()["message"]
-    assert not Delivery.objects.exists()
+    assert not InboundEvent.objects.exists()
     assert not Deployment.objects.exists()
     assert not Incident.objects.exists()
     assert not Repository.objects.exists()
 
 
-def _store(devlake, kind: str, payload: dict, n: int = 1) -> Delivery:
+def _store(devlake, kind: str, payload: dict, n: int = 1) -> InboundEvent:
     """A delivery stored as the webhook stored it before these checks (bypassing them)."""
-    return Delivery.objects.create(
+    return InboundEvent.objects.create(
         source=devlake,
         delivery_id=f"stored-{n}",
         kind=kind,
@@ -157,15 +157,15 @@ def test_a_stored_delivery_with_a_bad_time_fails_with_its_reason_and_is_not_retr
     bad = _store(devlake, KIND_DEPLOYMENT, {**DEPLOYMENT, "finishedDate": YEAR_10000})
     good = _store(devlake, KIND_DEPLOYMENT, {**DEPLOYMENT, "id": "build-2"}, n=2)
 
-    delivery_drain(devlake.pk)
+    inbound_drain(devlake.pk)
 
     bad.refresh_from_db()
     good.refresh_from_db()
-    assert bad.status == Delivery.Status.FAILED
+    assert bad.status == InboundEvent.Status.FAILED
     assert "finishedDate must be between 1970-01-01 and 2100-01-01" in bad.error
-    assert good.status == Delivery.Status.PROCESSED
+    assert good.status == InboundEvent.Status.PROCESSED
     assert list(Deployment.objects.values_list("external_id", flat=True)) == ["build-2:acme/checkout"]
-    assert delivery_drain(devlake.pk) == "nothing to process"  # failed stays failed until retried by hand
+    assert inbound_drain(devlake.pk) == "nothing to process"  # failed stays failed until retried by hand
 
 
 def test_a_close_that_arrives_before_the_incident_started_fails_with_its_reason(post, devlake, service):
@@ -174,8 +174,8 @@ def test_a_close_that_arrives_before_the_incident_started_fails_with_its_reason(
 
     assert post("issue-close", b"", issue_key="INC-1").status_code == 200
 
-    close = Delivery.objects.get(kind="devlake.issue_close")
-    assert close.status == Delivery.Status.FAILED
+    close = InboundEvent.objects.get(kind="devlake.issue_close")
+    assert close.status == InboundEvent.Status.FAILED
     assert "the close must not be before its createdDate" in close.error
     assert Incident.objects.get().resolved_at is None
 
@@ -241,16 +241,16 @@ def test_a_deployment_at_the_bulk_limit_is_accepted(client, devlake, devlake_key
     )
 
     assert response.status_code == 200
-    assert Delivery.objects.count() == 1
+    assert InboundEvent.objects.count() == 1
 
 
 def test_a_stored_delivery_over_the_limit_fails_without_creating_anything(devlake):
     delivery = _store(devlake, KIND_DEPLOYMENT, {**DEPLOYMENT, "deploymentCommits": _commits(MAX_BULK_ITEMS + 1)})
 
-    delivery_drain(devlake.pk)
+    inbound_drain(devlake.pk)
 
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.status == InboundEvent.Status.FAILED
     assert f"at most {MAX_BULK_ITEMS}" in delivery.error
     assert not Deployment.objects.exists()
     assert not Repository.objects.exists()
@@ -335,10 +335,10 @@ def test_a_stored_delivery_with_unstorable_text_fails_with_its_reason(devlake):
         return
     delivery = _store(devlake, KIND_ISSUE, payload)
 
-    delivery_drain(devlake.pk)
+    inbound_drain(devlake.pk)
 
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.status == InboundEvent.Status.FAILED
     assert "title must not contain a lone surrogate" in delivery.error
 
 

@@ -1,8 +1,7 @@
-"""The metrics admin: every page opens, keys are shown once, deliveries can be retried."""
+"""The metrics admin: every page opens, keys are shown once, inbound events can be retried."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from datetime import UTC, datetime
 
@@ -11,12 +10,12 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
-from metrics.deliveries import KIND_DEPLOYMENT, delivery_process
+from metrics.ingest import KIND_DEPLOYMENT, inbound_process
 from metrics.models import (
     ApiToken,
     DailyRollup,
-    Delivery,
     Deployment,
+    InboundEvent,
     Incident,
     PullRequest,
     Repository,
@@ -28,17 +27,8 @@ from metrics.services import api_token_authenticate, api_token_create
 WHEN = datetime(2025, 3, 1, 10, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _tasks_run_inline(monkeypatch):
-    # django-q2 reads Q_CLUSTER["sync"] once, at import: patch the flag it kept.
-    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
-
-
-@pytest.fixture(autouse=True)
-def _no_refresh_until_it_exists(monkeypatch):
-    # The refresh (metrics.refresh) is written in parallel; until it lands, queue nothing.
-    if importlib.util.find_spec("metrics.refresh") is None:
-        monkeypatch.setattr("metrics.tasks.queue_service_refresh", lambda service_id, since: None)
+# Queued tasks (the drain, the refresh) run at once, in the test.
+pytestmark = pytest.mark.usefixtures("tasks_run_inline")
 
 
 @pytest.fixture
@@ -86,9 +76,9 @@ def records(source, service):
     pull_request = PullRequest.objects.create(
         source=source, external_id="p1", repository=repository, service=service, number=7, opened_at=WHEN
     )
-    Review.objects.create(pull_request=pull_request, external_id="r1", author_login="bob", submitted_at=WHEN)
+    Review.objects.create(pull_request=pull_request, external_id="r1", author="bob", submitted_at=WHEN)
     rollup = DailyRollup.objects.create(service=service, environment="production", day=WHEN.date(), deployments=1)
-    delivery = Delivery.objects.create(
+    delivery = InboundEvent.objects.create(
         source=source, delivery_id="x", kind=KIND_DEPLOYMENT, payload={"id": "d1", "note": "<b>bold</b>"}
     )
     token, _ = api_token_create(source=source, name="ci key")
@@ -115,7 +105,7 @@ def test_the_source_page_shows_its_devlake_url_and_tokens_read_only(staff_client
 
 def test_a_delivery_shows_its_payload_escaped_and_cannot_be_edited(staff_client, records):
     delivery = records[6]
-    response = staff_client.get(reverse("admin:metrics_delivery_change", args=[delivery.pk]))
+    response = staff_client.get(reverse("admin:metrics_inboundevent_change", args=[delivery.pk]))
     assert "&lt;b&gt;bold&lt;/b&gt;" in response.text
     assert "<pre>" in response.text
     assert 'name="_save"' not in response.text
@@ -153,56 +143,56 @@ def test_the_revoke_action_revokes_keys(staff_client, source):
 def test_the_retry_action_reprocesses_a_failed_delivery_after_the_map_is_fixed(
     staff_client, source, service, django_capture_on_commit_callbacks
 ):
-    delivery = Delivery.objects.create(
+    delivery = InboundEvent.objects.create(
         source=source,
         delivery_id="y",
         kind=KIND_DEPLOYMENT,
         payload={"id": "b1", "repoUrl": "https://github.com/acme/old-name", "commitSha": "a1"},
     )
-    delivery_process(delivery_id=delivery.pk)
+    inbound_process(event_id=delivery.pk)
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.FAILED
-    failed_list = staff_client.get(reverse("admin:metrics_delivery_changelist"), {"status__exact": "failed"})
+    assert delivery.status == InboundEvent.Status.FAILED
+    failed_list = staff_client.get(reverse("admin:metrics_inboundevent_changelist"), {"status__exact": "failed"})
     assert "acme/old-name" in failed_list.text
 
     source.repo_service_map = {"acme/old-name": service.slug}
     source.save()
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
-            reverse("admin:metrics_delivery_changelist"), {"action": "retry", "_selected_action": [delivery.pk]}
+            reverse("admin:metrics_inboundevent_changelist"), {"action": "retry", "_selected_action": [delivery.pk]}
         )
 
     assert response.status_code == 302
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.PROCESSED
+    assert delivery.status == InboundEvent.Status.PROCESSED
     assert Deployment.objects.get().service == service
 
 
 def test_the_mark_ignored_action(staff_client, records):
     delivery = records[6]
     staff_client.post(
-        reverse("admin:metrics_delivery_changelist"), {"action": "mark_ignored", "_selected_action": [delivery.pk]}
+        reverse("admin:metrics_inboundevent_changelist"), {"action": "mark_ignored", "_selected_action": [delivery.pk]}
     )
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.IGNORED
+    assert delivery.status == InboundEvent.Status.IGNORED
 
 
 def test_delivery_actions_need_the_change_permission(client, source, django_user_model):
     from django.contrib.auth.models import Permission
 
     viewer = django_user_model.objects.create_user("viewer", "viewer@example.com", "pw", is_staff=True)
-    viewer.user_permissions.add(Permission.objects.get(codename="view_delivery"))
+    viewer.user_permissions.add(Permission.objects.get(codename="view_inboundevent"))
     client.force_login(viewer)
 
-    response = client.get(reverse("admin:metrics_delivery_changelist"))
+    response = client.get(reverse("admin:metrics_inboundevent_changelist"))
 
     assert response.status_code == 200
     assert 'value="retry"' not in response.text
 
 
 def test_the_delivery_list_takes_a_bounded_number_of_queries(staff_client, source, django_assert_max_num_queries):
-    Delivery.objects.bulk_create(
-        Delivery(source=source, delivery_id=str(i), kind=KIND_DEPLOYMENT, payload={}) for i in range(30)
+    InboundEvent.objects.bulk_create(
+        InboundEvent(source=source, delivery_id=str(i), kind=KIND_DEPLOYMENT, payload={}) for i in range(30)
     )
     with django_assert_max_num_queries(12):
-        assert staff_client.get(reverse("admin:metrics_delivery_changelist")).status_code == 200
+        assert staff_client.get(reverse("admin:metrics_inboundevent_changelist")).status_code == 200

@@ -12,17 +12,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from metrics.inputs import DeploymentInput, IncidentInput, PullRequestInput, ReviewInput
 from metrics.refresh import service_refresh
-from metrics.services import (
-    DeploymentData,
-    Dirty,
-    IncidentData,
-    PullRequestData,
-    ReviewData,
-    deployment_upsert,
-    incident_upsert,
-    pull_request_upsert,
-)
+from metrics.services import Dirty, deployment_upsert, incident_upsert, pull_request_upsert
 from metrics.tests.factories import SourceFactory
 from metrics.views import lists
 
@@ -42,7 +34,7 @@ class History:
         self.services: set[int] = set()
 
     def deploy(self, service, external_id, days_ago, **extra):
-        data = DeploymentData(
+        data = DeploymentInput(
             external_id=external_id,
             service=service.slug,
             environment=extra.pop("environment", "production"),
@@ -55,7 +47,7 @@ class History:
 
     def change(self, service, external_id, merged_days_ago, *, number, title, repository="acme/checkout"):
         merged = self.now - timedelta(days=merged_days_ago)
-        data = PullRequestData(
+        data = PullRequestInput(
             external_id=external_id,
             repository=repository,
             service=service.slug,
@@ -67,7 +59,7 @@ class History:
             opened_at=merged - timedelta(hours=26),
             merged_at=merged,
             reviews=(
-                ReviewData(external_id=f"{external_id}-r", author="bob", submitted_at=merged - timedelta(hours=20)),
+                ReviewInput(external_id=f"{external_id}-r", author="bob", submitted_at=merged - timedelta(hours=20)),
             ),
         )
         self.services.add(service.id)
@@ -76,7 +68,7 @@ class History:
     def incident(self, service, external_id, days_ago, hours_to_restore=None, **extra):
         started = self.now - timedelta(days=days_ago)
         resolved = started + timedelta(hours=hours_to_restore) if hours_to_restore is not None else None
-        data = IncidentData(
+        data = IncidentInput(
             external_id=external_id, service=service.slug, started_at=started, resolved_at=resolved, **extra
         )
         self.services.add(service.id)

@@ -12,10 +12,10 @@ from metrics.models import Deployment, PullRequest
 from metrics.ranges import MAX_PUSHES, PushRec, commit_ranges
 from metrics.refresh import service_refresh
 from metrics.services import (
-    DeploymentData,
+    DeploymentInput,
     Dirty,
-    PullRequestData,
-    PushData,
+    PullRequestInput,
+    PushInput,
     deployment_upsert,
     pull_request_upsert,
     push_upsert,
@@ -31,7 +31,7 @@ def sha(n: int) -> str:
     return f"{n:040x}"
 
 
-def dep(id: str, at: int, commit: str, *, repo: str | None = REPO, **extra) -> d.DeploymentRec:
+def dep(id: str, at: int, commit: str, *, repository: str | None = REPO, **extra) -> d.DeploymentRec:
     finished = T0 + timedelta(hours=at)
     return d.DeploymentRec(
         id=id,
@@ -41,13 +41,13 @@ def dep(id: str, at: int, commit: str, *, repo: str | None = REPO, **extra) -> d
         started_at=finished - timedelta(minutes=5),
         finished_at=finished,
         sha=commit,
-        repo=repo,
+        repository=repository,
         **extra,
     )
 
 
-def push(before: str, after: str, *commits: str, repo: str = REPO, default_branch: bool = True) -> PushRec:
-    return PushRec(repo=repo, before=before, after=after, shas=commits, default_branch=default_branch)
+def push(before: str, after: str, *commits: str, repository: str = REPO, default_branch: bool = True) -> PushRec:
+    return PushRec(repository=repository, before=before, after=after, commits=commits, default_branch=default_branch)
 
 
 # --- The chain walk -----------------------------------------------------------------------------
@@ -137,11 +137,11 @@ def test_it_pairs_deployments_as_the_definitions_do():
 
 
 def test_it_walks_only_the_deployments_repository():
-    pushes = [push(sha(1), sha(2), sha(2), repo="acme/other")]
+    pushes = [push(sha(1), sha(2), sha(2), repository="acme/other")]
 
     assert commit_ranges([dep("d1", 0, sha(1)), dep("d2", 1, sha(2))], pushes) == {}
     # A deployment that names no repository may use any of the service's pushes.
-    unnamed = [dep("d1", 0, sha(1), repo=None), dep("d2", 1, sha(2), repo=None)]
+    unnamed = [dep("d1", 0, sha(1), repository=None), dep("d2", 1, sha(2), repository=None)]
     assert commit_ranges(unnamed, pushes) == {(sha(1), sha(2)): {sha(2)}}
 
 
@@ -176,7 +176,7 @@ def api_source(service):
 
 
 def _deploy(source, service, external_id, hours, commit):
-    data = DeploymentData(
+    data = DeploymentInput(
         external_id=external_id,
         service=service.slug,
         repository=REPO,
@@ -190,7 +190,7 @@ def _deploy(source, service, external_id, hours, commit):
 
 def _pr(source, service, external_id, hours, merge_sha):
     merged_at = T0 + timedelta(hours=hours)
-    data = PullRequestData(
+    data = PullRequestInput(
         external_id=external_id,
         repository=REPO,
         service=service.slug,
@@ -203,7 +203,7 @@ def _pr(source, service, external_id, hours, merge_sha):
 
 
 def _push(source, external_id, before, after, *commits):
-    data = PushData(
+    data = PushInput(
         external_id=external_id, repository=REPO, branch="main", before=before, after=after, commits=commits
     )
     return push_upsert(source=source, data=data, dirty=Dirty())[0]
@@ -262,7 +262,7 @@ def test_a_late_push_re_links_on_refresh(api_source, history, django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         dirty = Dirty()
         for n in (1, 2):
-            data = PushData(external_id=f"push-{n}", repository=REPO, before=sha(n), after=sha(n + 1))
+            data = PushInput(external_id=f"push-{n}", repository=REPO, before=sha(n), after=sha(n + 1))
             push_upsert(source=api_source, data=data, dirty=dirty)
         dirty.schedule()
 

@@ -14,9 +14,9 @@ from metrics.models import DailyRollup, Deployment, Incident, PipelineRun, PullR
 from metrics.refresh import load_records, profile_for, rebuild, service_refresh
 from metrics.rollups import Figures, Holders
 from metrics.services import (
-    DeploymentData,
+    DeploymentInput,
     Dirty,
-    IncidentData,
+    IncidentInput,
     deployment_upsert,
     incident_upsert,
 )
@@ -57,7 +57,7 @@ def test_a_late_incident_re_links_and_fails_the_deployment(api_source, service, 
         dirty = Dirty()
         incident_upsert(
             source=api_source,
-            data=IncidentData(external_id="late", service=service.slug, started_at=T0 + timedelta(hours=3)),
+            data=IncidentInput(external_id="late", service=service.slug, started_at=T0 + timedelta(hours=3)),
             dirty=dirty,
         )
         dirty.schedule()
@@ -111,7 +111,7 @@ def test_refreshing_twice_changes_nothing(api_source, service, django_assert_max
 def test_staging_deployments_are_not_production(api_source, service):
     staging = deployment_upsert(
         source=api_source,
-        data=DeploymentData(external_id="s1", service=service.slug, environment="staging", finished_at=T0),
+        data=DeploymentInput(external_id="s1", service=service.slug, environment="staging", finished_at=T0),
         dirty=Dirty(),
     )[0]
     service_refresh(service_id=service.id)

@@ -154,7 +154,9 @@ class TestAgeBuckets:
     def test_the_late_buckets_hold_exactly_what_waiting_for_review_lists(self, now):
         ages = [timedelta(minutes=m) for m in (0, 30, 239, 240, 1439, 1440, 1441, 4319, 4320, 9000)]
         changes = [
-            d.ChangeRec(id=str(n), service="s", repo="r", merge_sha=None, first_commit_at=None, opened_at=now - age)
+            d.ChangeRec(
+                id=str(n), service="s", repository="r", merge_sha=None, first_commit_at=None, opened_at=now - age
+            )
             for n, age in enumerate(ages)
         ]
         buckets = age_buckets(d.Profile().review_wait)

@@ -14,7 +14,17 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Commit, Delivery, Deployment, Incident, PipelineRun, PullRequest, Push, Repository, Source
+from metrics.models import (
+    Commit,
+    Deployment,
+    InboundEvent,
+    Incident,
+    PipelineRun,
+    PullRequest,
+    Push,
+    Repository,
+    Source,
+)
 from metrics.services import api_token_create
 from metrics.tests.factories import ApiTokenFactory, DeploymentFactory, SourceFactory
 
@@ -191,8 +201,8 @@ def test_a_devlake_delivery_outside_the_scope_fails_with_the_reason(
         )
 
     assert response.status_code == 200  # stored; processing decides
-    delivery = Delivery.objects.get()
-    assert delivery.status == Delivery.Status.FAILED
+    delivery = InboundEvent.objects.get()
+    assert delivery.status == InboundEvent.Status.FAILED
     assert 'repository "acme/search"' in delivery.error
     assert "may not write" in delivery.error
     assert not Deployment.objects.exists()  # not even the repository in scope

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from e360.tests.factories import UserFactory
-from metrics.models import ApiToken, Delivery, Source
+from metrics.models import ApiToken, InboundEvent, Source
 from metrics.services import ROTATION_OVERLAP, api_token_authenticate, api_token_create, api_token_rotate
 
 pytestmark = pytest.mark.django_db
@@ -160,4 +160,4 @@ def test_the_devlake_webhook_takes_either_key_during_the_overlap_and_only_the_ne
     _end_overlap(token)
     assert deliver(old_key, "b3") == 401
     assert deliver(new_key, "b4") == 200
-    assert Delivery.objects.count() == 3
+    assert InboundEvent.objects.count() == 3

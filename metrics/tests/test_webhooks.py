@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
@@ -15,10 +14,10 @@ from django.db import connection
 from django.urls import reverse
 
 from e360.tests.factories import ServiceFactory
-from metrics.deliveries import KIND_DEPLOYMENT
-from metrics.models import ApiToken, Delivery, Deployment, Incident, Source
+from metrics.ingest import KIND_DEPLOYMENT
+from metrics.models import ApiToken, Deployment, InboundEvent, Incident, Source
 from metrics.services import api_token_create
-from metrics.tasks import delivery_drain
+from metrics.tasks import inbound_drain
 from metrics.webhooks import MAX_BODY_BYTES
 
 DEPLOYMENT = {
@@ -62,17 +61,8 @@ INCIDENT = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _tasks_run_inline(monkeypatch):
-    # django-q2 reads Q_CLUSTER["sync"] once, at import: patch the flag it kept.
-    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
-
-
-@pytest.fixture(autouse=True)
-def _no_refresh_until_it_exists(monkeypatch):
-    # The refresh (metrics.refresh) is written in parallel; until it lands, queue nothing.
-    if importlib.util.find_spec("metrics.refresh") is None:
-        monkeypatch.setattr("metrics.tasks.queue_service_refresh", lambda service_id, since: None)
+# Queued tasks (the drain, the refresh) run at once, in the test.
+pytestmark = pytest.mark.usefixtures("tasks_run_inline")
 
 
 @pytest.fixture
@@ -115,9 +105,9 @@ def test_it_accepts_a_camel_case_deployment_and_records_it(deliver, source, serv
 
     assert response.status_code == 200
     assert response.json()["success"] is True
-    delivery = Delivery.objects.get()
+    delivery = InboundEvent.objects.get()
     assert delivery.kind == KIND_DEPLOYMENT
-    assert delivery.status == Delivery.Status.PROCESSED
+    assert delivery.status == InboundEvent.Status.PROCESSED
     assert delivery.attempts == 1
     assert response.json()["delivery"] == delivery.pk
     deployment = Deployment.objects.get()
@@ -183,8 +173,8 @@ def test_an_incident_is_created_then_closed(deliver, source):
     response = deliver("issue-close", b"", issue_key="INC-1")
 
     assert response.status_code == 200
-    close = Delivery.objects.get(kind="devlake.issue_close")
-    assert close.status == Delivery.Status.PROCESSED
+    close = InboundEvent.objects.get(kind="devlake.issue_close")
+    assert close.status == InboundEvent.Status.PROCESSED
     incident.refresh_from_db()
     assert incident.resolved_at == close.received_at
 
@@ -193,8 +183,8 @@ def test_issues_other_than_incidents_are_acknowledged_and_stored_as_ignored(deli
     response = deliver("issues", {**INCIDENT, "issueKey": "BUG-9", "type": "BUG"})
 
     assert response.status_code == 200
-    delivery = Delivery.objects.get()
-    assert delivery.status == Delivery.Status.IGNORED
+    delivery = InboundEvent.objects.get()
+    assert delivery.status == InboundEvent.Status.IGNORED
     assert "BUG" in delivery.error
     assert not Incident.objects.exists()
 
@@ -205,7 +195,7 @@ def test_a_duplicate_delivery_is_acknowledged_and_not_processed_again(deliver):
 
     assert first.status_code == second.status_code == 200
     assert second.json()["duplicate"] is True
-    assert list(Delivery.objects.values_list("status", flat=True)) == [Delivery.Status.PROCESSED]
+    assert list(InboundEvent.objects.values_list("status", flat=True)) == [InboundEvent.Status.PROCESSED]
     assert Deployment.objects.count() == 1
 
 
@@ -216,7 +206,7 @@ def test_outside_a_transaction_a_burst_of_deliveries_queues_one_drain_that_proce
     key = api_token_create(source=source, name="k")[1]
     url = _url("deployments", source.pk)
 
-    with mock.patch("metrics.deliveries.async_task") as queued:
+    with mock.patch("metrics.ingest.async_task") as queued:
         first = _post(client, url, DEPLOYMENT, key)
         second = _post(client, url, DEPLOYMENT, key)
         third = _post(client, url, {**DEPLOYMENT, "id": "build-2"}, key)
@@ -224,11 +214,11 @@ def test_outside_a_transaction_a_burst_of_deliveries_queues_one_drain_that_proce
     assert [r.status_code for r in (first, second, third)] == [200, 200, 200]
     assert second.json()["duplicate"] is True
     # The first queued a drain of the source; the next found it queued: that drain takes both.
-    assert [c.args for c in queued.call_args_list] == [("metrics.tasks.delivery_drain", source.pk)]
-    assert delivery_drain(source.pk) == "2 processed"
+    assert [c.args for c in queued.call_args_list] == [("metrics.tasks.inbound_drain", source.pk)]
+    assert inbound_drain(source.pk) == "2 processed"
     assert Deployment.objects.count() == 2
 
-    with mock.patch("metrics.deliveries.async_task") as queued:
+    with mock.patch("metrics.ingest.async_task") as queued:
         _post(client, url, {**DEPLOYMENT, "id": "build-3"}, key)
     assert queued.call_count == 1  # the drain had started: a new one
 
@@ -237,7 +227,7 @@ def test_a_changed_body_for_the_same_deployment_updates_it(deliver):
     deliver("deployments", {**DEPLOYMENT, "result": "FAILURE"})
     deliver("deployments", DEPLOYMENT)
 
-    assert Delivery.objects.count() == 2
+    assert InboundEvent.objects.count() == 2
     assert Deployment.objects.get().status == Deployment.Status.SUCCESS
 
 
@@ -250,7 +240,7 @@ def test_a_body_sent_as_curl_sends_it_by_default_is_read_as_json(client, source,
         headers={"Authorization": f"Bearer {key}"},
     )
     assert response.status_code == 200
-    assert Delivery.objects.get().payload == DEPLOYMENT
+    assert InboundEvent.objects.get().payload == DEPLOYMENT
 
 
 def test_the_older_paths_and_the_by_name_path_are_served_too(client, django_capture_on_commit_callbacks, source, key):
@@ -263,7 +253,7 @@ def test_the_older_paths_and_the_by_name_path_are_served_too(client, django_capt
         assert _post(client, legacy, DEPLOYMENT, key).status_code == 200
         assert _post(client, by_name, {**INCIDENT, "type": "TASK"}, key).status_code == 200
 
-    assert Delivery.objects.count() == 2
+    assert InboundEvent.objects.count() == 2
 
 
 def test_acceptance_takes_a_bounded_number_of_queries(client, source, key, django_assert_num_queries):
@@ -274,7 +264,7 @@ def test_acceptance_takes_a_bounded_number_of_queries(client, source, key, djang
     # check once the delivery commits (which a test's transaction never does).
     with django_assert_num_queries(1 if connection.vendor == "postgresql" else 4):
         assert _post(client, url, {**DEPLOYMENT, "id": "build-2"}, key).status_code == 200
-    assert Delivery.objects.count() == 2
+    assert InboundEvent.objects.count() == 2
 
 
 def test_a_retry_through_the_one_statement_stores_nothing_and_queues_nothing(
@@ -288,7 +278,7 @@ def test_a_retry_through_the_one_statement_stores_nothing_and_queues_nothing(
 
     assert response.json()["duplicate"] is True
     assert first and not retry
-    assert Delivery.objects.count() == 1
+    assert InboundEvent.objects.count() == 1
 
 
 # --- Refusals ---------------------------------------------------------------------------------
@@ -299,7 +289,7 @@ def _assert_refused(response, status: int, text: str) -> None:
     assert response["Content-Type"] == "application/json"
     assert response.json()["success"] is False
     assert text in response.json()["message"]
-    assert not Delivery.objects.exists()
+    assert not InboundEvent.objects.exists()
     assert not Deployment.objects.exists()
 
 
@@ -464,7 +454,7 @@ def test_keys_are_looked_up_by_their_hash_and_never_stored_in_clear(client, sour
 
 def test_the_key_is_not_kept_with_the_delivery(client, source, key):
     _post(client, _url("deployments", source.pk), DEPLOYMENT, key, **{"X-Request-Id": "r-1"})
-    delivery = Delivery.objects.get()
+    delivery = InboundEvent.objects.get()
     assert delivery.headers == {"Content-Type": "application/json", "X-Request-Id": "r-1"}
     assert key not in json.dumps([delivery.headers, delivery.path_params, delivery.payload])
 

@@ -16,8 +16,8 @@ from django_q.models import Schedule
 from e360.tests.factories import ServiceFactory
 from metrics import refresh as refresh_module
 from metrics import tasks
-from metrics.deliveries import KIND_DEPLOYMENT, KIND_ISSUE, delivery_drain
-from metrics.models import DailyRollup, Delivery, RefreshRequest, Source
+from metrics.ingest import KIND_DEPLOYMENT, KIND_ISSUE, inbound_drain
+from metrics.models import DailyRollup, InboundEvent, RefreshRequest, Source
 from metrics.tests.factories import SourceFactory
 from metrics.tests.histories import T0, deploy
 
@@ -41,7 +41,7 @@ def _deployments_rolled_up(service) -> int:
     return sum(DailyRollup.objects.filter(service=service).values_list("deployments", flat=True))
 
 
-# --- Deliveries ----------------------------------------------------------------------------------
+# --- Inbound events -------------------------------------------------------------------------------
 
 
 def test_a_delivery_whose_drain_was_lost_is_processed_within_a_minute(source):
@@ -49,11 +49,11 @@ def test_a_delivery_whose_drain_was_lost_is_processed_within_a_minute(source):
     source.save()
     Source.objects.filter(pk=source.pk).update(drain_queued=True)  # its drain was queued, then lost (killed worker)
     body = {"issueKey": "INC-1", "type": "INCIDENT", "createdDate": "2025-03-01T10:00:00Z"}
-    delivery = Delivery.objects.create(source=source, kind=KIND_ISSUE, delivery_id="d-1", payload=body)
+    delivery = InboundEvent.objects.create(source=source, kind=KIND_ISSUE, delivery_id="d-1", payload=body)
 
     _run_what_a_minute_runs()
 
-    assert Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.PROCESSED
+    assert InboundEvent.objects.get(pk=delivery.pk).status == InboundEvent.Status.PROCESSED
 
 
 def test_a_drain_out_of_time_queues_the_next_for_the_rest(source, django_capture_on_commit_callbacks):
@@ -63,14 +63,16 @@ def test_a_drain_out_of_time_queues_the_next_for_the_rest(source, django_capture
         "deploymentCommits": [{"repoUrl": "https://github.com/acme/checkout", "commitSha": "a" * 40}],
     }
     for n in range(3):
-        Delivery.objects.create(source=source, kind=KIND_DEPLOYMENT, delivery_id=f"d-{n}", payload={**body, "id": n})
-    with mock.patch("metrics.deliveries.async_task") as queued, django_capture_on_commit_callbacks(execute=True):
-        summary = delivery_drain(source.pk, batch=1, budget=0)
+        InboundEvent.objects.create(
+            source=source, kind=KIND_DEPLOYMENT, delivery_id=f"d-{n}", payload={**body, "id": n}
+        )
+    with mock.patch("metrics.ingest.async_task") as queued, django_capture_on_commit_callbacks(execute=True):
+        summary = inbound_drain(source.pk, batch=1, budget=0)
 
     assert summary == "1 processed; time is up, the rest is queued"
     assert Source.objects.get(pk=source.pk).drain_queued
-    assert [c.args for c in queued.call_args_list] == [("metrics.tasks.delivery_drain", source.pk)]
-    assert Delivery.objects.filter(status=Delivery.Status.RECEIVED).count() == 2
+    assert [c.args for c in queued.call_args_list] == [("metrics.tasks.inbound_drain", source.pk)]
+    assert InboundEvent.objects.filter(status=InboundEvent.Status.RECEIVED).count() == 2
 
 
 # --- Service refreshes ---------------------------------------------------------------------------

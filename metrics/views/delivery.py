@@ -181,7 +181,7 @@ def _deployments(query: QueryDict, number: int, scope: Scope, period: Period) ->
         Deployment.objects.filter(scope.rows(), is_production=True)
         .finished_in(period.window.start, period.window.end)
         .select_related("service")
-        .prefetch_related(Prefetch("changes", queryset=changes))
+        .prefetch_related(Prefetch("linked_changes", queryset=changes))
         .order_by("-finished_at", "-id")
     )
     return _list_page(query, "deployments", number, deployments)

@@ -27,8 +27,8 @@ from django.urls import reverse
 from e360 import bench
 from e360.models import Service, Team, User
 from e360.stats import percentile
-from metrics.deliveries import delivery_drain
-from metrics.models import ApiToken, Delivery, Deployment, Source
+from metrics.ingest import inbound_drain
+from metrics.models import ApiToken, Deployment, InboundEvent, Source
 from metrics.refresh import service_refresh
 from metrics.rollups import teams as team_rollups
 from metrics.services import api_token_create
@@ -50,7 +50,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--requests", type=int, default=40, help="Requests per read endpoint (default 40)")
         parser.add_argument("--seconds", type=int, default=10, help="Seconds of load per ingestion test (default 10)")
-        parser.add_argument("--process", type=int, default=2000, help="Stored deliveries timed through processing")
+        parser.add_argument("--process", type=int, default=2000, help="Stored inbound events timed through processing")
         parser.add_argument("--rebuild-sample", type=int, default=50, help="Services timed for rollup rebuild")
         parser.add_argument("--workers", type=int, default=4, help="gunicorn workers for ingestion (default 4)")
         parser.add_argument("--clients", type=int, default=8, help="wrk connections for ingestion (default 8)")
@@ -236,9 +236,9 @@ class Command(BaseCommand):
             "finishedDate": at,
             "deploymentCommits": [{"repoUrl": "https://github.com/bench/app", "commitSha": "0a1b2c3d"}],
         }
-        Delivery.objects.filter(source=source).delete()
+        InboundEvent.objects.filter(source=source).delete()
         counts = self._ingest(f"/api/rest/plugins/webhook/connections/{source.pk}/deployments", key, record, options)
-        stored = Delivery.objects.filter(source=source).count()
+        stored = InboundEvent.objects.filter(source=source).count()
         rate = counts["accepted"] / counts["seconds"]
         self.rows.append(
             (
@@ -252,11 +252,11 @@ class Command(BaseCommand):
             raise CommandError(f"{counts['accepted']} deliveries were acknowledged but {stored} were stored")
         # Processing is timed on the first --process of them; the rest are not kept.
         kept = list(
-            Delivery.objects.filter(source=source).order_by("pk").values_list("pk", flat=True)[: options["process"]]
+            InboundEvent.objects.filter(source=source).order_by("pk").values_list("pk", flat=True)[: options["process"]]
         )
-        Delivery.objects.filter(source=source).exclude(pk__in=kept).delete()
+        InboundEvent.objects.filter(source=source).exclude(pk__in=kept).delete()
         started = time.perf_counter()
-        summary = delivery_drain(source.pk, budget=float("inf"))  # one drain, however long it takes
+        summary = inbound_drain(source.pk, budget=float("inf"))  # one drain, however long it takes
         processing = len(kept) / (time.perf_counter() - started)
         self.rows.append(("DevLake deliveries processed (one worker)", f"{processing:.0f} deliveries/s", summary, ""))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
@@ -11,36 +10,27 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from e360.tests.factories import ServiceFactory
-from metrics.deliveries import (
+from metrics.ingest import (
     KIND_DEPLOYMENT,
     KIND_ISSUE,
     KIND_ISSUE_CLOSE,
     PayloadError,
-    delivery_drain,
-    delivery_mark_ignored,
-    delivery_process,
-    delivery_retry,
     devlake_deployments,
     devlake_issue,
+    inbound_drain,
+    inbound_mark_ignored,
+    inbound_process,
+    inbound_retry,
     parse_timestamp,
     repository_name,
 )
-from metrics.models import Delivery, Deployment, Incident, Repository, Source
+from metrics.models import Deployment, InboundEvent, Incident, Repository, Source
 
 RECEIVED = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _tasks_run_inline(monkeypatch):
-    # django-q2 reads Q_CLUSTER["sync"] once, at import: patch the flag it kept.
-    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
-
-
-@pytest.fixture(autouse=True)
-def _no_refresh_until_it_exists(monkeypatch):
-    # The refresh (metrics.refresh) is written in parallel; until it lands, queue nothing.
-    if importlib.util.find_spec("metrics.refresh") is None:
-        monkeypatch.setattr("metrics.tasks.queue_service_refresh", lambda service_id, since: None)
+# Queued tasks (the drain, the refresh) run at once, in the test.
+pytestmark = pytest.mark.usefixtures("tasks_run_inline")
 
 
 # --- Repository names ---------------------------------------------------------------------------
@@ -299,11 +289,11 @@ def source(team):
     return Source.objects.create(name="ci", kind=Source.Kind.DEVLAKE, team=team)
 
 
-def _delivery(source, kind: str, payload: dict, **fields) -> Delivery:
-    return Delivery.objects.create(
+def _delivery(source, kind: str, payload: dict, **fields) -> InboundEvent:
+    return InboundEvent.objects.create(
         source=source,
         kind=kind,
-        delivery_id=f"{kind}-{Delivery.objects.count()}",
+        delivery_id=f"{kind}-{InboundEvent.objects.count()}",
         payload=payload,
         received_at=fields.pop("received_at", RECEIVED),
         **fields,
@@ -330,24 +320,24 @@ def _counts() -> tuple[int, ...]:
 def test_processing_twice_creates_nothing_new(source, service):
     delivery = _delivery(source, KIND_DEPLOYMENT, _deployment_body())
 
-    delivery_process(delivery_id=delivery.pk)
+    inbound_process(event_id=delivery.pk)
     after_first = _counts()
-    message = delivery_process(delivery_id=delivery.pk)
+    message = inbound_process(event_id=delivery.pk)
 
     assert after_first == (1, 0, 1)
     assert _counts() == after_first
     assert "already" in message
     delivery.refresh_from_db()
-    assert (delivery.status, delivery.attempts) == (Delivery.Status.PROCESSED, 1)
+    assert (delivery.status, delivery.attempts) == (InboundEvent.Status.PROCESSED, 1)
 
 
 def test_reprocessing_a_reset_delivery_updates_the_same_records(source, service):
     delivery = _delivery(source, KIND_DEPLOYMENT, _deployment_body())
-    delivery_process(delivery_id=delivery.pk)
+    inbound_process(event_id=delivery.pk)
     first = Deployment.objects.get()
 
-    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.RECEIVED)
-    delivery_process(delivery_id=delivery.pk)
+    InboundEvent.objects.filter(pk=delivery.pk).update(status=InboundEvent.Status.RECEIVED)
+    inbound_process(event_id=delivery.pk)
 
     assert Deployment.objects.get().pk == first.pk
     assert _counts() == (1, 0, 1)
@@ -358,10 +348,10 @@ def test_a_repository_of_no_known_service_fails_visibly_and_retries_after_the_ma
 ):
     delivery = _delivery(source, KIND_DEPLOYMENT, _deployment_body("https://github.com/acme/legacy-monolith"))
 
-    delivery_process(delivery_id=delivery.pk)
+    inbound_process(event_id=delivery.pk)
 
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.status == InboundEvent.Status.FAILED
     assert 'repository "acme/legacy-monolith" belongs to no known service' in delivery.error
     assert delivery.attempts == 1
     assert _counts() == (0, 0, 0)  # nothing half-written
@@ -369,21 +359,21 @@ def test_a_repository_of_no_known_service_fails_visibly_and_retries_after_the_ma
     source.repo_service_map = {"acme/legacy-monolith": service.slug}
     source.save()
     with django_capture_on_commit_callbacks(execute=True):
-        assert delivery_retry(delivery_ids=[delivery.pk]) == 1
+        assert inbound_retry(event_ids=[delivery.pk]) == 1
 
     delivery.refresh_from_db()
-    assert (delivery.status, delivery.error, delivery.attempts) == (Delivery.Status.PROCESSED, "", 2)
+    assert (delivery.status, delivery.error, delivery.attempts) == (InboundEvent.Status.PROCESSED, "", 2)
     assert Deployment.objects.get().service == service
 
 
 def test_an_unexpected_error_fails_the_delivery_with_its_type_and_writes_nothing(source, service):
     delivery = _delivery(source, KIND_DEPLOYMENT, _deployment_body())
 
-    with mock.patch("metrics.deliveries.deployments_upsert", side_effect=RuntimeError("boom")):
-        delivery_process(delivery_id=delivery.pk)
+    with mock.patch("metrics.ingest.deployments_upsert", side_effect=RuntimeError("boom")):
+        inbound_process(event_id=delivery.pk)
 
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.status == InboundEvent.Status.FAILED
     assert delivery.error == "RuntimeError: boom"
 
 
@@ -394,7 +384,7 @@ def test_processing_queues_a_refresh_of_the_services_touched(source, service, dj
         mock.patch("metrics.tasks.queue_service_refresh") as refresh,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        delivery_process(delivery_id=delivery.pk)
+        inbound_process(event_id=delivery.pk)
 
     refresh.assert_called_once_with(service.pk, datetime(2025, 3, 1, 10, tzinfo=UTC))
 
@@ -405,12 +395,12 @@ def test_a_failed_delivery_queues_no_refresh(source, django_capture_on_commit_ca
         mock.patch("metrics.tasks.queue_service_refresh") as refresh,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        delivery_process(delivery_id=delivery.pk)
+        inbound_process(event_id=delivery.pk)
     refresh.assert_not_called()
 
 
 def test_a_missing_delivery_is_reported_not_raised(db):
-    assert "does not exist" in delivery_process(delivery_id=123456)
+    assert "does not exist" in inbound_process(event_id=123456)
 
 
 def test_an_incident_uses_the_sources_default_service(source):
@@ -418,16 +408,16 @@ def test_an_incident_uses_the_sources_default_service(source):
     source.save()
     delivery = _delivery(source, KIND_ISSUE, _incident_body())
 
-    delivery_process(delivery_id=delivery.pk)
+    inbound_process(event_id=delivery.pk)
 
     assert Incident.objects.get().service.slug == "pager"
 
 
 def test_an_incident_without_a_default_service_fails_with_the_reason(source):
     delivery = _delivery(source, KIND_ISSUE, _incident_body())
-    delivery_process(delivery_id=delivery.pk)
+    inbound_process(event_id=delivery.pk)
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.status == InboundEvent.Status.FAILED
     assert "no default service" in delivery.error
 
 
@@ -439,19 +429,19 @@ def pager_source(source):
 
 
 def test_a_close_resolves_at_the_time_it_was_received_and_a_second_close_keeps_it(pager_source):
-    delivery_process(delivery_id=_delivery(pager_source, KIND_ISSUE, _incident_body()).pk)
+    inbound_process(event_id=_delivery(pager_source, KIND_ISSUE, _incident_body()).pk)
     closed_at = RECEIVED + timedelta(hours=1)
     close = _delivery(pager_source, KIND_ISSUE_CLOSE, {}, path_params={"issue_key": "INC-1"}, received_at=closed_at)
     again = _delivery(
         pager_source, KIND_ISSUE_CLOSE, {}, path_params={"issue_key": "INC-1"}, received_at=closed_at + timedelta(1)
     )
 
-    delivery_process(delivery_id=close.pk)
-    delivery_process(delivery_id=again.pk)
+    inbound_process(event_id=close.pk)
+    inbound_process(event_id=again.pk)
 
     assert Incident.objects.get().resolved_at == closed_at
     again.refresh_from_db()
-    assert again.status == Delivery.Status.PROCESSED
+    assert again.status == InboundEvent.Status.PROCESSED
 
 
 def test_a_close_processed_before_its_issue_processes_the_issue_first(pager_source):
@@ -464,81 +454,79 @@ def test_a_close_processed_before_its_issue_processes_the_issue_first(pager_sour
         received_at=RECEIVED + timedelta(minutes=5),
     )
 
-    delivery_process(delivery_id=close.pk)
+    inbound_process(event_id=close.pk)
 
     issue.refresh_from_db()
     close.refresh_from_db()
-    assert (issue.status, close.status) == (Delivery.Status.PROCESSED, Delivery.Status.PROCESSED)
+    assert (issue.status, close.status) == (InboundEvent.Status.PROCESSED, InboundEvent.Status.PROCESSED)
     assert Incident.objects.get().resolved_at == RECEIVED + timedelta(minutes=5)
 
 
 def test_closing_an_issue_that_is_not_an_incident_is_ignored(pager_source):
-    delivery_process(delivery_id=_delivery(pager_source, KIND_ISSUE, {"issueKey": "BUG-1", "type": "BUG"}).pk)
+    inbound_process(event_id=_delivery(pager_source, KIND_ISSUE, {"issueKey": "BUG-1", "type": "BUG"}).pk)
     close = _delivery(pager_source, KIND_ISSUE_CLOSE, {}, path_params={"issue_key": "BUG-1"})
 
-    delivery_process(delivery_id=close.pk)
+    inbound_process(event_id=close.pk)
 
     close.refresh_from_db()
-    assert close.status == Delivery.Status.IGNORED
+    assert close.status == InboundEvent.Status.IGNORED
 
 
 def test_closing_an_unknown_issue_fails_and_can_be_retried_once_it_arrives(
     pager_source, django_capture_on_commit_callbacks
 ):
     close = _delivery(pager_source, KIND_ISSUE_CLOSE, {}, path_params={"issue_key": "INC-9"})
-    delivery_process(delivery_id=close.pk)
+    inbound_process(event_id=close.pk)
     close.refresh_from_db()
-    assert close.status == Delivery.Status.FAILED
+    assert close.status == InboundEvent.Status.FAILED
     assert "INC-9" in close.error
 
-    delivery_process(delivery_id=_delivery(pager_source, KIND_ISSUE, _incident_body("INC-9")).pk)
+    inbound_process(event_id=_delivery(pager_source, KIND_ISSUE, _incident_body("INC-9")).pk)
     with django_capture_on_commit_callbacks(execute=True):
-        delivery_retry(delivery_ids=[close.pk])
+        inbound_retry(event_ids=[close.pk])
 
     close.refresh_from_db()
-    assert close.status == Delivery.Status.PROCESSED
+    assert close.status == InboundEvent.Status.PROCESSED
     assert Incident.objects.get().resolved_at is not None
 
 
 def test_an_issue_retyped_away_from_incident_leaves_the_metrics(pager_source):
-    delivery_process(delivery_id=_delivery(pager_source, KIND_ISSUE, _incident_body("INC-4")).pk)
+    inbound_process(event_id=_delivery(pager_source, KIND_ISSUE, _incident_body("INC-4")).pk)
     retyped = _delivery(pager_source, KIND_ISSUE, {**_incident_body("INC-4"), "type": "BUG"})
 
-    delivery_process(delivery_id=retyped.pk)
+    inbound_process(event_id=retyped.pk)
 
     retyped.refresh_from_db()
-    assert retyped.status == Delivery.Status.PROCESSED
+    assert retyped.status == InboundEvent.Status.PROCESSED
     assert "incident removed" in retyped.error
     assert not Incident.objects.exists()
 
 
 def test_a_reopened_incident_has_no_resolution(pager_source):
-    delivery_process(
-        delivery_id=_delivery(
-            pager_source, KIND_ISSUE, _incident_body(status="DONE", updatedDate="2025-03-01T11:00Z")
-        ).pk
+    inbound_process(
+        event_id=_delivery(pager_source, KIND_ISSUE, _incident_body(status="DONE", updatedDate="2025-03-01T11:00Z")).pk
     )
     assert Incident.objects.get().resolved_at is not None
-    delivery_process(delivery_id=_delivery(pager_source, KIND_ISSUE, _incident_body(status="IN_PROGRESS")).pk)
+    inbound_process(event_id=_delivery(pager_source, KIND_ISSUE, _incident_body(status="IN_PROGRESS")).pk)
     assert Incident.objects.get().resolved_at is None
 
 
 def test_marking_ignored_keeps_the_delivery_and_its_reason(source):
     delivery = _delivery(source, KIND_DEPLOYMENT, _deployment_body("https://github.com/acme/unknown"))
-    delivery_process(delivery_id=delivery.pk)
+    inbound_process(event_id=delivery.pk)
 
-    assert delivery_mark_ignored(delivery_ids=[delivery.pk]) == 1
+    assert inbound_mark_ignored(event_ids=[delivery.pk]) == 1
 
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.IGNORED
+    assert delivery.status == InboundEvent.Status.IGNORED
     assert "acme/unknown" in delivery.error
-    assert delivery_process(delivery_id=delivery.pk).endswith("ignored already")
+    assert inbound_process(event_id=delivery.pk).endswith("ignored already")
 
 
 def test_times_are_stored_in_utc_whatever_zone_was_sent(source, service):
     body = _deployment_body()
     body["finishedDate"] = "2025-03-01T12:05:00+02:00"
-    delivery_process(delivery_id=_delivery(source, KIND_DEPLOYMENT, body).pk)
+    inbound_process(event_id=_delivery(source, KIND_DEPLOYMENT, body).pk)
     finished = Deployment.objects.get().finished_at
     assert finished == datetime(2025, 3, 1, 10, 5, tzinfo=UTC)
     assert finished.utcoffset() == timedelta(0)
@@ -549,10 +537,10 @@ def test_a_drain_processes_every_waiting_delivery_in_batches(pager_source):
     _delivery(pager_source, KIND_ISSUE_CLOSE, {}, path_params={"issue_key": "INC-1"})
     _delivery(pager_source, KIND_ISSUE, _incident_body("INC-2"))
     _delivery(pager_source, KIND_ISSUE, {"issueKey": "BUG-1", "type": "BUG"})
-    processed = Delivery.objects.filter(pk=issue.pk)
+    processed = InboundEvent.objects.filter(pk=issue.pk)
 
-    assert delivery_drain(batch=2) == "1 ignored, 3 processed"
-    assert processed.get().status == Delivery.Status.PROCESSED
+    assert inbound_drain(batch=2) == "1 ignored, 3 processed"
+    assert processed.get().status == InboundEvent.Status.PROCESSED
     assert Incident.objects.get(external_id="INC-1").resolved_at is not None
     assert Incident.objects.count() == 2
 
@@ -568,12 +556,12 @@ def test_a_drain_writes_a_round_of_deployments_together_in_queries_that_do_not_g
     # repository, existing ids, the upsert, the statuses, the source's last event, the
     # round's outcomes, and the savepoints and refresh queueing around them.
     with django_assert_max_num_queries(30):
-        assert delivery_drain() == "30 processed"
+        assert inbound_drain() == "30 processed"
 
     assert Deployment.objects.count() == 20
     # A deployment sent again later in the round keeps the later body, as one by one would.
     assert Deployment.objects.get(external_id="build-0:acme/checkout").title == "try 20"
-    assert set(Delivery.objects.values_list("attempts", flat=True)) == {1}
+    assert set(InboundEvent.objects.values_list("attempts", flat=True)) == {1}
 
 
 def test_a_delivery_that_fails_in_a_round_fails_alone_with_its_reason(pager_source):
@@ -581,7 +569,7 @@ def test_a_delivery_that_fails_in_a_round_fails_alone_with_its_reason(pager_sour
     bad = _delivery(pager_source, KIND_DEPLOYMENT, {**_deployment_body(), "id": "build-2", "finishedDate": "yesterday"})
     _delivery(pager_source, KIND_DEPLOYMENT, {**_deployment_body(), "id": "build-3"})
 
-    assert delivery_drain() == "1 failed, 2 processed"
+    assert inbound_drain() == "1 failed, 2 processed"
 
     bad.refresh_from_db()
     assert "finishedDate" in bad.error
@@ -590,8 +578,8 @@ def test_a_delivery_that_fails_in_a_round_fails_alone_with_its_reason(pager_sour
 
 def test_a_drain_stops_when_a_delivery_stays_waiting(pager_source):
     _delivery(pager_source, KIND_ISSUE, _incident_body())
-    with mock.patch("metrics.deliveries.delivery_process") as process:
-        assert delivery_drain() == "1 received"
+    with mock.patch("metrics.ingest.inbound_process") as process:
+        assert inbound_drain() == "1 received"
     assert process.call_count == 1
 
 
@@ -599,5 +587,5 @@ def test_the_scheduled_drain_takes_every_source_and_unblocks_one_whose_drain_was
     Source.objects.filter(pk=pager_source.pk).update(drain_queued=True)  # queued, then lost with the broker
     _delivery(pager_source, KIND_ISSUE, _incident_body())
 
-    assert delivery_drain() == "1 processed"
+    assert inbound_drain() == "1 processed"
     assert not Source.objects.get(pk=pager_source.pk).drain_queued

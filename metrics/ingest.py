@@ -1,17 +1,17 @@
-"""Raw deliveries → normalised records.
+"""Inbound events (raw webhook payloads) → normalised records.
 
 Two halves:
 
 - ``devlake_deployments`` and ``devlake_issue`` read the bodies of Apache
   DevLake's webhook plugin (current camelCase and legacy snake_case) into
-  ``DeploymentData`` / ``IncidentData`` through the JSON API's input schemas, so
+  ``DeploymentInput`` / ``IncidentInput`` through the JSON API's input schemas, so
   the same rules hold on every way in (times, order, text, lengths), and take at
   most the API's bulk limit of items. They touch no database and no settings,
   so the webhook view can use them to answer 4xx at once, and tests can feed
   them anything.
-- ``delivery_process`` is the service the background task calls (through
-  ``delivery_drain``, which takes a source's waiting deliveries in order): it loads a
-  stored ``Delivery``, parses it, upserts through ``metrics.services`` inside a
+- ``inbound_process`` is the service the background task calls (through
+  ``inbound_drain``, which takes a source's waiting events in order): it loads a
+  stored ``InboundEvent``, parses it, upserts through ``metrics.services`` inside a
   transaction and records the outcome (processed / ignored / failed with the
   reason, attempts). Running it twice changes nothing.
 """
@@ -36,12 +36,11 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from pydantic import ValidationError, model_validator
 
-from metrics.models import Delivery, Deployment, Incident, Source
+from metrics.inputs import DeploymentInput, IncidentInput
+from metrics.models import Deployment, InboundEvent, Incident, Source
 from metrics.schemas import MAX_BULK_ITEMS, DeploymentIn, IncidentIn
 from metrics.services import (
-    DeploymentData,
     Dirty,
-    IncidentData,
     UnknownService,
     deployments_upsert,
     incident_resolve,
@@ -55,7 +54,8 @@ KIND_DEPLOYMENT = "devlake.deployment"
 KIND_ISSUE = "devlake.issue"
 KIND_ISSUE_CLOSE = "devlake.issue_close"
 
-DRAIN_TASK = "metrics.tasks.delivery_drain"
+DRAIN_TASK = "metrics.tasks.inbound_drain"
+Status = InboundEvent.Status
 
 
 class PayloadError(ValueError):
@@ -275,12 +275,12 @@ def _first_line(text: str) -> str:
     return text.splitlines()[0][:500] if text else ""
 
 
-def devlake_deployments(body: Mapping[str, Any], *, received_at: datetime) -> list[DeploymentData]:
+def devlake_deployments(body: Mapping[str, Any], *, received_at: datetime) -> list[DeploymentInput]:
     """The deployments a DevLake deployment body describes: one per repository.
 
     Missing values take DevLake's defaults: result SUCCESS, environment
-    PRODUCTION, finished "now" (the time the delivery was received, so parsing
-    the same delivery twice gives the same records).
+    PRODUCTION, finished "now" (the time the event was received, so parsing
+    the same event twice gives the same records).
     """
     if not isinstance(body, Mapping):
         raise PayloadError("the body must be a JSON object")
@@ -325,7 +325,7 @@ def devlake_deployments(body: Mapping[str, Any], *, received_at: datetime) -> li
             # No "changes": deploymentCommits name the commit deployed per repository, not
             # the changes it carries; linking finds those from the previous deployment.
         }
-        deployments.append(_validated(DeploymentIn, fields, DEPLOYMENT_FIELDS).to_data())
+        deployments.append(_validated(DeploymentIn, fields, DEPLOYMENT_FIELDS).to_input())
     return deployments
 
 
@@ -333,7 +333,7 @@ def devlake_deployments(body: Mapping[str, Any], *, received_at: datetime) -> li
 class DevLakeIssue:
     key: str
     type: str
-    incident: IncidentData | None  # None unless the issue is an INCIDENT
+    incident: IncidentInput | None  # None unless the issue is an INCIDENT
 
 
 def devlake_issue(body: Mapping[str, Any], *, received_at: datetime) -> DevLakeIssue:
@@ -364,7 +364,7 @@ def devlake_issue(body: Mapping[str, Any], *, received_at: datetime) -> DevLakeI
         "url": _text(body, "url"),
         "resolved_at": resolved_at,
     }
-    incident = _validated(IncidentIn, fields, ISSUE_FIELDS).to_data()
+    incident = _validated(IncidentIn, fields, ISSUE_FIELDS).to_input()
     return DevLakeIssue(key=key, type=issue_type, incident=incident)
 
 
@@ -378,205 +378,205 @@ def validate(kind: str, body: Any, *, received_at: datetime) -> None:
 
 # --- Processing -------------------------------------------------------------------------
 
-_DONE = (Delivery.Status.PROCESSED, Delivery.Status.IGNORED)
+_DONE = (Status.PROCESSED, Status.IGNORED)
 
 
-def delivery_process(*, delivery_id: int) -> str:
-    """Turn a stored delivery into records; record the outcome on the delivery.
+def inbound_process(*, event_id: int) -> str:
+    """Turn a stored event into records; record the outcome on the event.
 
-    Idempotent: a processed or ignored delivery is left alone, and the upserts
+    Idempotent: a processed or ignored event is left alone, and the upserts
     are keyed on ``(source, external_id)``. A failure (an unknown service, a
-    body we cannot read) leaves no partial records, marks the delivery failed
+    body we cannot read) leaves no partial records, marks the event failed
     with the reason, and can be retried once the cause is fixed.
     """
     with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(of=("self",)).select_related("source").filter(pk=delivery_id).first()
+        event = (
+            InboundEvent.objects.select_for_update(of=("self",)).select_related("source").filter(pk=event_id).first()
         )
-        if delivery is None:
-            return f"delivery {delivery_id} does not exist"
-        if delivery.status in _DONE:
-            return f"delivery {delivery_id} was {delivery.status} already"
-        if delivery.kind == KIND_ISSUE_CLOSE:
-            _process_pending_issues(delivery)
-        delivery.attempts += 1
+        if event is None:
+            return f"inbound event {event_id} does not exist"
+        if event.status in _DONE:
+            return f"inbound event {event_id} was {event.status} already"
+        if event.kind == KIND_ISSUE_CLOSE:
+            _process_pending_issues(event)
+        event.attempts += 1
         dirty = Dirty()
         try:
             with transaction.atomic():
-                status, note = _apply(delivery, dirty)
+                status, note = _apply(event, dirty)
         except (PayloadError, UnknownService) as exc:
-            status, note = Delivery.Status.FAILED, str(exc)
+            status, note = Status.FAILED, str(exc)
         except Exception as exc:
-            # Keep the raw delivery and say why; a crash would leave it "received" forever.
-            logger.exception("Processing delivery %s failed", delivery_id)
-            status, note = Delivery.Status.FAILED, f"{type(exc).__name__}: {exc}"
+            # Keep the raw event and say why; a crash would leave it "received" forever.
+            logger.exception("Processing event %s failed", event_id)
+            status, note = Status.FAILED, f"{type(exc).__name__}: {exc}"
         else:
-            dirty.sources.add(delivery.source_id)  # an ignored delivery is an event of its source too
+            dirty.sources.add(event.source_id)  # an ignored event counts as its source's activity too
             dirty.schedule()
-        delivery.status = status
-        delivery.error = note
-        delivery.processed_at = timezone.now()
-        delivery.save(update_fields=["status", "error", "attempts", "processed_at"])
-    return f"delivery {delivery_id} {status}" + (f": {note}" if note else "")
+        event.status = status
+        event.error = note
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "error", "attempts", "processed_at"])
+    return f"inbound event {event_id} {status}" + (f": {note}" if note else "")
 
 
-def _apply(delivery: Delivery, dirty: Dirty) -> tuple[str, str]:
-    source = delivery.source
-    if delivery.kind == KIND_DEPLOYMENT:
-        deployments = devlake_deployments(delivery.payload, received_at=delivery.received_at)
+def _apply(event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
+    source = event.source
+    if event.kind == KIND_DEPLOYMENT:
+        deployments = devlake_deployments(event.payload, received_at=event.received_at)
         deployments_upsert(source=source, items=list(deployments), dirty=dirty)
-        return Delivery.Status.PROCESSED, ""
-    if delivery.kind == KIND_ISSUE:
-        issue = devlake_issue(delivery.payload, received_at=delivery.received_at)
+        return Status.PROCESSED, ""
+    if event.kind == KIND_ISSUE:
+        issue = devlake_issue(event.payload, received_at=event.received_at)
         if issue.incident is not None:
             incidents_upsert(source=source, items=[issue.incident], dirty=dirty)
-            return Delivery.Status.PROCESSED, ""
+            return Status.PROCESSED, ""
         # DevLake re-types an issue on update; one that stops being an INCIDENT leaves the metrics.
         existing = list(Incident.objects.filter(source=source, external_id=issue.key))
         for incident in existing:
             dirty.add(incident.service_id, incident.started_at)
             incident.delete()
         if existing:
-            return Delivery.Status.PROCESSED, f"issue {issue.key} is now {issue.type or 'untyped'}: incident removed"
-        return Delivery.Status.IGNORED, f"issue type {issue.type or '(none)'} is not INCIDENT"
-    if delivery.kind == KIND_ISSUE_CLOSE:
-        return _close(delivery, dirty)
-    return Delivery.Status.IGNORED, f"no processing for deliveries of kind {delivery.kind}"
+            return Status.PROCESSED, f"issue {issue.key} is now {issue.type or 'untyped'}: incident removed"
+        return Status.IGNORED, f"issue type {issue.type or '(none)'} is not INCIDENT"
+    if event.kind == KIND_ISSUE_CLOSE:
+        return _close(event, dirty)
+    return Status.IGNORED, f"no processing for events of kind {event.kind}"
 
 
-def _issue_deliveries(delivery: Delivery, key: str):
-    return Delivery.objects.filter(source_id=delivery.source_id, kind=KIND_ISSUE).filter(
+def _issue_events(event: InboundEvent, key: str):
+    return InboundEvent.objects.filter(source_id=event.source_id, kind=KIND_ISSUE).filter(
         Q(payload__issueKey=key) | Q(payload__issue_key=key)
     )
 
 
-def _process_pending_issues(close: Delivery) -> None:
-    """Process the issue a close names first, when its delivery is still waiting.
+def _process_pending_issues(close: InboundEvent) -> None:
+    """Process the issue a close names first, when its event is still waiting.
 
     Workers take tasks in no guaranteed order: a close can run before the issue it closes.
     """
     key = close.path_params.get("issue_key", "")
-    pending = _issue_deliveries(close, key).filter(status=Delivery.Status.RECEIVED).order_by("received_at", "pk")
-    for delivery_id in pending.values_list("pk", flat=True):
-        delivery_process(delivery_id=delivery_id)
+    pending = _issue_events(close, key).filter(status=Status.RECEIVED).order_by("received_at", "pk")
+    for event_id in pending.values_list("pk", flat=True):
+        inbound_process(event_id=event_id)
 
 
-def _close(delivery: Delivery, dirty: Dirty) -> tuple[str, str]:
-    key = delivery.path_params.get("issue_key", "")
-    incident = Incident.objects.filter(source_id=delivery.source_id, external_id=key).first()
+def _close(event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
+    key = event.path_params.get("issue_key", "")
+    incident = Incident.objects.filter(source_id=event.source_id, external_id=key).first()
     if incident is None:
-        if _issue_deliveries(delivery, key).filter(status=Delivery.Status.IGNORED).exists():
-            return Delivery.Status.IGNORED, f"issue {key} is not an incident"
+        if _issue_events(event, key).filter(status=Status.IGNORED).exists():
+            return Status.IGNORED, f"issue {key} is not an incident"
         raise PayloadError(f"no incident {key} from this connection (yet): send the issue, then retry")
     if incident.resolved_at is not None:
         # Closing twice keeps the first resolution time.
-        return Delivery.Status.PROCESSED, ""
+        return Status.PROCESSED, ""
     # The API's rule for a resolution: not before the incident's start.
     _validated(
         IncidentIn,
-        {"external_id": key, "started_at": incident.started_at, "resolved_at": delivery.received_at},
+        {"external_id": key, "started_at": incident.started_at, "resolved_at": event.received_at},
         CLOSE_FIELDS,
     )
-    incident_resolve(source=delivery.source, external_id=key, resolved_at=delivery.received_at, dirty=dirty)
-    return Delivery.Status.PROCESSED, ""
+    incident_resolve(source=event.source, external_id=key, resolved_at=event.received_at, dirty=dirty)
+    return Status.PROCESSED, ""
 
 
 def _process_deployments(ids: list[int]) -> set[int]:
-    """Process the waiting deployment deliveries among ``ids`` together, one transaction per source,
-    as ``delivery_process`` would one by one; the ids processed. A source's deliveries are left
-    to ``delivery_process`` when any of them fails, so it can say which and why.
+    """Process the waiting deployment events among ``ids`` together, one transaction per source,
+    as ``inbound_process`` would one by one; the ids processed. A source's events are left
+    to ``inbound_process`` when any of them fails, so it can say which and why.
     """
-    waiting = Delivery.objects.filter(pk__in=ids, kind=KIND_DEPLOYMENT, status=Delivery.Status.RECEIVED)
+    waiting = InboundEvent.objects.filter(pk__in=ids, kind=KIND_DEPLOYMENT, status=Status.RECEIVED)
     by_source: dict[int, list[int]] = {}
-    for delivery_id, source_id in waiting.order_by("pk").values_list("pk", "source_id"):
-        by_source.setdefault(source_id, []).append(delivery_id)
+    for event_id, source_id in waiting.order_by("pk").values_list("pk", "source_id"):
+        by_source.setdefault(source_id, []).append(event_id)
     done: set[int] = set()
     for source_ids in by_source.values():
         dirty = Dirty()
         try:
             with transaction.atomic():
-                deliveries = list(
-                    Delivery.objects.select_for_update(of=("self",), skip_locked=True)
+                events = list(
+                    InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
                     .select_related("source")
-                    .filter(pk__in=source_ids, status=Delivery.Status.RECEIVED)
+                    .filter(pk__in=source_ids, status=Status.RECEIVED)
                     .order_by("pk")
                 )
-                if not deliveries:
+                if not events:
                     continue
                 items = [
                     data
-                    for delivery in deliveries
-                    for data in devlake_deployments(delivery.payload, received_at=delivery.received_at)
+                    for event in events
+                    for data in devlake_deployments(event.payload, received_at=event.received_at)
                 ]
-                deployments_upsert(source=deliveries[0].source, items=items, dirty=dirty)
-                Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
-                    status=Delivery.Status.PROCESSED, error="", attempts=F("attempts") + 1, processed_at=timezone.now()
+                deployments_upsert(source=events[0].source, items=items, dirty=dirty)
+                InboundEvent.objects.filter(pk__in=[d.pk for d in events]).update(
+                    status=Status.PROCESSED, error="", attempts=F("attempts") + 1, processed_at=timezone.now()
                 )
         except Exception:
-            # Whatever it is, delivery_process finds the delivery that fails and records why on it.
-            logger.info("Deployment deliveries %s: processed one by one", source_ids, exc_info=True)
+            # Whatever it is, inbound_process finds the event that fails and records why on it.
+            logger.info("Deployment events %s: processed one by one", source_ids, exc_info=True)
             continue
         dirty.schedule()
-        done.update(d.pk for d in deliveries)
+        done.update(d.pk for d in events)
     return done
 
 
-def delivery_queue(source_id: int) -> None:
-    """Have the worker process the source's waiting deliveries, once the surrounding transaction commits.
+def inbound_queue(source_id: int) -> None:
+    """Have the worker process the source's waiting events, once the surrounding transaction commits.
 
-    One drain task per source (``delivery_drain``) takes every waiting delivery of
-    the source in arrival order, so a burst queues one task, not one per delivery:
+    One drain task per source (``inbound_drain``) takes every waiting event of
+    the source in arrival order, so a burst queues one task, not one per event:
     ``Source.drain_queued`` says one is queued, and the drain clears it before its
-    first read, so a delivery stored after that queues the next drain. The check
+    first read, so an event stored after that queues the next drain. The check
     is one UPDATE that matches no row while a drain is queued.
     """
 
     def queue() -> None:
         if Source.objects.filter(pk=source_id, drain_queued=False).update(drain_queued=True):
-            delivery_drain_task(source_id)
+            inbound_drain_task(source_id)
 
     transaction.on_commit(queue)
 
 
-def delivery_drain_task(source_id: int) -> None:
-    """Queue the drain of a source's deliveries, once its ``drain_queued`` is set."""
-    async_task(DRAIN_TASK, source_id, group="metrics-deliveries")
+def inbound_drain_task(source_id: int) -> None:
+    """Queue the drain of a source's events, once its ``drain_queued`` is set."""
+    async_task(DRAIN_TASK, source_id, group="metrics-inbound")
 
 
-def delivery_drain(source_id: int | None = None, batch: int = 500, budget: float = 30.0) -> str:
-    """Process every waiting delivery of the source (of all sources without one), oldest first,
+def inbound_drain(source_id: int | None = None, batch: int = 500, budget: float = 30.0) -> str:
+    """Process every waiting event of the source (of all sources without one), oldest first,
     until none is left; a summary of outcomes.
 
     After ``budget`` seconds a drain stops at the end of its round, well inside the worker's
     timeout, and a source's drain queues the next one for the rest (the minute's sweep takes
     up the rest of a sweep).
 
-    Deliveries that arrive meanwhile are taken too, whatever their id: each round
+    Events that arrive meanwhile are taken too, whatever their id: each round
     reads all that are still waiting. A round's deployments are written together, in
     one transaction per source; when any of them fails, and for the other kinds, each
-    delivery is processed in its own transaction (``delivery_process``), so a failure
+    event is processed in its own transaction (``inbound_process``), so a failure
     stops nothing else.
     """
     sources = Source.objects.filter(drain_queued=True)
     (sources.filter(pk=source_id) if source_id is not None else sources).update(drain_queued=False)
-    waiting = Delivery.objects.filter(status=Delivery.Status.RECEIVED)
+    waiting = InboundEvent.objects.filter(status=Status.RECEIVED)
     if source_id is not None:
         waiting = waiting.filter(source_id=source_id)
     pks = waiting.order_by("pk").values_list("pk", flat=True)
     outcomes: Counter[str] = Counter()
-    attempted: set[int] = set()  # a delivery still "received" after its turn is not taken again
+    attempted: set[int] = set()  # an event still "received" after its turn is not taken again
     deadline = time.monotonic() + budget
     rest = ""
     while ids := [pk for pk in pks[:batch] if pk not in attempted]:
         together = _process_deployments(ids)
-        for delivery_id in ids:
-            if delivery_id not in together:
-                delivery_process(delivery_id=delivery_id)
+        for event_id in ids:
+            if event_id not in together:
+                inbound_process(event_id=event_id)
         attempted.update(ids)
-        outcomes.update(dict(Delivery.objects.filter(pk__in=ids).values_list("status").annotate(Count("pk"))))
+        outcomes.update(dict(InboundEvent.objects.filter(pk__in=ids).values_list("status").annotate(Count("pk"))))
         if time.monotonic() > deadline:
             if source_id is not None:
-                delivery_queue(source_id)
+                inbound_queue(source_id)
             rest = "; time is up, the rest is queued" if source_id is not None else "; time is up, the rest next sweep"
             break
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
@@ -584,18 +584,18 @@ def delivery_drain(source_id: int | None = None, batch: int = 500, budget: float
 
 
 @transaction.atomic
-def delivery_retry(*, delivery_ids: Iterable[int]) -> int:
-    """Reset deliveries to "received" and queue them again (after fixing a source's mapping, say)."""
-    ids = list(delivery_ids)
-    count = Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.RECEIVED, error="", processed_at=None)
-    for source_id in Delivery.objects.filter(pk__in=ids).values_list("source_id", flat=True).distinct():
-        delivery_queue(source_id)
+def inbound_retry(*, event_ids: Iterable[int]) -> int:
+    """Reset events to "received" and queue them again (after fixing a source's mapping, say)."""
+    ids = list(event_ids)
+    count = InboundEvent.objects.filter(pk__in=ids).update(status=Status.RECEIVED, error="", processed_at=None)
+    for source_id in InboundEvent.objects.filter(pk__in=ids).values_list("source_id", flat=True).distinct():
+        inbound_queue(source_id)
     return count
 
 
 @transaction.atomic
-def delivery_mark_ignored(*, delivery_ids: Iterable[int]) -> int:
-    """Give up on deliveries on purpose; they stay stored, and can still be retried."""
-    return Delivery.objects.filter(pk__in=list(delivery_ids)).update(
-        status=Delivery.Status.IGNORED, processed_at=timezone.now()
+def inbound_mark_ignored(*, event_ids: Iterable[int]) -> int:
+    """Give up on events on purpose; they stay stored, and can still be retried."""
+    return InboundEvent.objects.filter(pk__in=list(event_ids)).update(
+        status=Status.IGNORED, processed_at=timezone.now()
     )
