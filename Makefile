@@ -103,7 +103,7 @@ check-deploy: venv ## Django's deployment checks with production-like settings
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/e360_bench
 BENCH_ENV := DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=0 SECRET_KEY=bench-only SECURE_SSL_REDIRECT=0 ALLOWED_HOSTS=testserver,127.0.0.1
-bench: venv ## Load the large demo into PostgreSQL (kept between runs) and measure the PRODUCT.md budgets
+bench: venv ## Load the large demo into PostgreSQL (kept between runs) and measure the budgets (docs/product.md#budgets)
 	@url='$(BENCH_DATABASE_URL)'; db=$${url##*/}; base=$${url%/*}; \
 	psql "$$base/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$$db'" | grep -q 1 || psql "$$base/postgres" -c "CREATE DATABASE $$db"
 	$(BENCH_ENV) $(PY) manage.py migrate --noinput -v0

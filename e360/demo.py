@@ -67,7 +67,7 @@ SIZES: dict[str, SizeProfile] = {
     # Twelve teams with seven to eleven people each: enough teams for the correlations (at least
     # eight with answers) and enough people per team for every survey figure, still loaded in seconds.
     "small": SizeProfile("small", groups=3, teams=12, people=100, services=36, history_days=180),
-    # The benchmark data set of PRODUCT.md ("Budgets").
+    # The benchmark data set of docs/product.md#budgets.
     "large": SizeProfile("large", groups=40, teams=400, people=4000, services=2000, history_days=730),
 }
 

@@ -148,7 +148,7 @@ class Service(models.Model):
         return any(fnmatchcase(environment.lower(), pattern.lower()) for pattern in patterns)
 
 
-# METRICS.md: production, prod, prd (case-insensitive; DevLake sends PRODUCTION).
+# docs/metrics.md#production-deployment: production, prod, prd (case-insensitive; DevLake sends PRODUCTION).
 DEFAULT_PRODUCTION_PATTERNS = ["production", "prod", "prd"]
 
 

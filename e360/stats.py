@@ -7,7 +7,7 @@ Percentiles (:func:`percentile`, :func:`percentile_of_sorted`, :func:`median`)
     The q-quantile (0 ≤ q ≤ 1) of n values x₀ ≤ … ≤ xₙ₋₁ by one of three methods. Each exists on purpose, and each
     is computed in exactly one way, because figures depend on its arithmetic to the last bit:
 
-    ``interpolated`` (the default; METRICS.md's rule for every DORA percentile)
+    ``interpolated`` (the default; docs/metrics.md#percentiles, the rule for every DORA percentile)
         PostgreSQL's ``percentile_cont``: at position p = q·(n − 1), x⌊p⌋ + (x⌈p⌉ − x⌊p⌋)·(p − ⌊p⌋), evaluated in
         that order as PostgreSQL evaluates it, and kept within [x⌊p⌋, x⌈p⌉] should float rounding leave it. The
         median of 1, 2, 3, 4 is 2.5 and its p90 3.7. numpy.percentile's default ("linear") is the same quantity;

@@ -1,4 +1,4 @@
-"""The bottleneck ranking: where developer sentiment and delivery metrics meet (PRODUCT.md, "Insights").
+"""The bottleneck ranking: where developer sentiment and delivery metrics meet (docs/product.md#insights).
 
 Plain values in, plain frozen dataclasses out; no Django, no I/O. The caller reads survey results (already passed
 through the anonymity rules) and metric rollups, formats each metric value for display, and hands them over.
@@ -7,10 +7,10 @@ Definitions
 ===========
 
 Mapping (``DIMENSIONS``, ``MAPPING``)
-    Each survey dimension maps to the delivery metrics that should move with it (SURVEYS.md, "Dimensions, and the
-    delivery metrics that should move with them"). Focus maps to none: it can only be a perception. Satisfaction
-    maps to the union of all the others' metrics, weakly: its data side counts at ``SATISFACTION_DATA_WEIGHT`` (½)
-    in the score, because overall satisfaction moves with everything a little and with nothing in particular.
+    Each survey dimension maps to the delivery metrics that should move with it (docs/surveys.md#dimensions). Focus
+    maps to none: it can only be a perception. Satisfaction maps to the union of all the others' metrics, weakly: its
+    data side counts at ``SATISFACTION_DATA_WEIGHT`` (½) in the score, because overall satisfaction moves with
+    everything a little and with nothing in particular.
 
 Perception signal
     The team's % favourable on the dimension is at least ``PERCEPTION_GAP`` (10) points below the org's, or below
@@ -34,8 +34,8 @@ Score
     perception points = how far the % favourable is below the org's or below 50%, whichever is further (0 when
     neither, or when hidden); data points = data weight × how far the median badness percentile is above the median
     team (percentile − 50, 0 when at or below). A team's dimensions are ranked by score, highest first, ties in
-    SURVEYS.md's order. The score orders; the label classifies; the two use the same inputs but a dimension just
-    under both thresholds can outscore one just over one of them.
+    the order of docs/surveys.md#dimensions. The score orders; the label classifies; the two use the same inputs
+    but a dimension just under both thresholds can outscore one just over one of them.
 
 Org ranking (``org_ranking``)
     Per dimension, the team scores averaged over people (Σ people × score / Σ people over all teams given), so that a
@@ -403,7 +403,7 @@ def _item(dimension: Dimension, sentiment: Sentiment | None, metrics: dict[str, 
 
 
 def bottlenecks(team: TeamInput) -> list[Item]:
-    """One item per dimension, highest bottleneck score first (ties in SURVEYS.md's order)."""
+    """One item per dimension, highest bottleneck score first (ties in the order of docs/surveys.md#dimensions)."""
     sentiments = {s.dimension: s for s in team.sentiments}
     metrics = {m.key: m for m in team.metrics}
     items = [_item(dimension, sentiments.get(dimension.key), metrics) for dimension in DIMENSIONS]

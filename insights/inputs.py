@@ -264,7 +264,7 @@ class WaveFigures:
 
 
 def dimensions_asked(campaign: Campaign) -> list[str]:
-    """The dimensions the campaign's likert questions cover, in SURVEYS.md's order."""
+    """The dimensions the campaign's likert questions cover, in the order of docs/surveys.md#dimensions."""
     asked = set(
         campaign.version.questions.filter(kind__in=LIKERT_KINDS)
         .exclude(dimension="")

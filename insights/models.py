@@ -73,7 +73,7 @@ class PairResult(models.Model):
 
     period = models.ForeignKey(PeriodResult, models.CASCADE, related_name="pairs")
     team = models.ForeignKey(Team, models.CASCADE, null=True, blank=True, related_name="+")
-    position = models.PositiveSmallIntegerField(help_text="The pair's place in SURVEYS.md's table.")
+    position = models.PositiveSmallIntegerField(help_text="Its place in docs/surveys.md#dimensions.")
     dimension = models.CharField(max_length=20)
     metric = models.CharField(max_length=40)
     n = models.PositiveIntegerField()

@@ -61,7 +61,7 @@ def pair_seed(kind: str, dimension: str, metric: str) -> int:
 
 
 def pairs() -> list[tuple[str, engine.MetricSpec]]:
-    """Every dimension–metric pair of SURVEYS.md's table, in its order (focus has none)."""
+    """Every dimension–metric pair of the table of docs/surveys.md#dimensions, in its order (focus has none)."""
     return [(dimension.key, spec) for dimension in engine.DIMENSIONS for spec in dimension.metrics]
 
 

@@ -251,7 +251,7 @@ def change_times(
     deployed_at: datetime | None,
     profile: d.Profile,
 ) -> ChangeTimes:
-    """METRICS.md's components: coding = opened - first commit; pickup = first review - opened;
+    """docs/metrics.md#components: coding = opened - first commit; pickup = first review - opened;
     review = merged - first review; deploy = deployed - merged; lead time = deployed - first commit."""
 
     def fmt(start: datetime | None, end: datetime | None) -> str | None:

@@ -1,7 +1,7 @@
 """The surveys admin: build templates, create and run campaigns (schedule, open now, send
 reminders now, close, preview the form).
 
-Responses and answers are not registered (SURVEYS.md, rule 7): an admin sees participation
+Responses and answers are not registered (docs/surveys.md, rule 7): an admin sees participation
 counts, never what anybody answered. Invitations are listed read-only (who was invited, to
 which team), never whether a person answered: staff also read the results, and knowing who
 answered this wave would let a figure that moved be pinned on them. A campaign's page shows

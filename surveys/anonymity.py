@@ -1,4 +1,4 @@
-"""The anonymity rules 2-5 of SURVEYS.md, as pure functions over a team tree.
+"""The anonymity rules 2-5 of docs/surveys.md#anonymity, as pure functions over a team tree.
 
 The team tree is ``parents``: team id → parent id, None for a root. The organisation, above every root, is the
 label ``ORG`` (None). A team's group is its whole subtree; the organisation's group is everyone.

@@ -1,4 +1,4 @@
-"""The question bank and the templates shipped with e360 (SURVEYS.md, "Question bank").
+"""The question bank and the templates shipped with e360 (docs/surveys.md#question-bank).
 
 Plain data: ``manage.py load_survey_templates`` (and the migration that ships them) turns it
 into ``Template`` rows, idempotently. A question's ``key`` is its stable handle: waves and

@@ -1,6 +1,6 @@
 """Surveys: templates of questions, campaigns (waves of a series), invitations, anonymous responses.
 
-Anonymity holds by construction (SURVEYS.md, rule 1): a ``Response`` and its ``Answer`` rows
+Anonymity holds by construction (docs/surveys.md, rule 1): a ``Response`` and its ``Answer`` rows
 have random keys and no reference to a person, an invitation, a time or an order of arrival.
 The ``Invitation`` records only *that* its person answered, and on which day. A response is
 labelled with a team chosen when the campaign opens so that at least k invitees share the
@@ -349,7 +349,7 @@ class Answer(models.Model):
 
 
 class PooledResponse(models.Model):
-    """Submitted answers waiting in the campaign's pool to become a ``Response`` (SURVEYS.md, rule 1).
+    """Submitted answers waiting in the campaign's pool to become a ``Response`` (docs/surveys.md, rule 1).
 
     Submitting claims the invitation and writes this row in one transaction, so the two share the transaction id
     (``xmin`` in PostgreSQL): the pool is the window that remains. ``services.pool_move`` moves pooled answers into

@@ -5,7 +5,7 @@ An open campaign's participation is counted from its invitations. A closed campa
 Scores come from ``surveys.scoring`` and every figure goes through ``surveys.anonymity``; nothing here
 re-implements either.
 
-How the anonymity rules (SURVEYS.md) apply:
+How the anonymity rules (docs/surveys.md#anonymity) apply:
 
 - Rule 6: while a campaign is open, only participation is computed: no response count, score or text is read.
 - Rules 3 and 4: the cells (shown, too few, suppressed, no data) are decided once per campaign (``surveys.published``)

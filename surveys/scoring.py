@@ -1,4 +1,4 @@
-"""Survey scores (SURVEYS.md, "Question types" and "Scores"): likert items, dimensions, eNPS, choices, participation.
+"""Survey scores (docs/surveys.md#question-types and #scores): likert items, dimensions, eNPS, choices, participation.
 
 Pure functions over plain answer values, with no Django imports, so that results pages, exports, the API and tasks
 all compute a score the same way. Nothing here rounds: rounding is a presentation concern, and rounding before

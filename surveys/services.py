@@ -376,7 +376,7 @@ def response_submit(
     ``answers`` maps question ids to cleaned values (``surveys.forms``); skipped questions are absent.
 
     The pooled row shares this transaction's id with the invitation, so it says whose answers it holds until
-    ``pool_move`` turns it into a response, in a later transaction that touches no invitation (SURVEYS.md,
+    ``pool_move`` turns it into a response, in a later transaction that touches no invitation (docs/surveys.md, rule 1,
     rule 1). The move is queued after the commit, with the campaign id only.
     """
     campaign = invitation.campaign

@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
             name="PairResult",
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("position", models.PositiveSmallIntegerField(help_text="The pair's place in SURVEYS.md's table.")),
+                ("position", models.PositiveSmallIntegerField(help_text="Its place in docs/surveys.md#dimensions.")),
                 ("dimension", models.CharField(max_length=20)),
                 ("metric", models.CharField(max_length=40)),
                 ("n", models.PositiveIntegerField()),

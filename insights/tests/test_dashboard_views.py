@@ -495,7 +495,7 @@ def grow(org, source, now, teams: int = 12) -> None:
 
 class TestQueries:
     """A dashboard reads rollups and stored results: a fixed number of queries, whatever the number of
-    teams, services or deployments (the budget: PRODUCT.md, "Budgets").
+    teams, services or deployments (the budget: docs/product.md#budgets).
 
     Each count is taken on a second request: the first read of a closed campaign after the team tree
     changed stores its figures for the new tree (``surveys.published``), once.

@@ -70,7 +70,7 @@ def by_dimension(items):
 
 class TestMapping:
     def test_it_matches_the_surveys_md_table(self):
-        # SURVEYS.md, "Dimensions, and the delivery metrics that should move with them" (↓ = lower is better).
+        # docs/surveys.md#dimensions (↓ = lower is better).
         expected = {
             "ci_cd": [
                 ("pipeline_failure_rate", True),
@@ -199,7 +199,7 @@ class TestBottlenecks:
         items = bottlenecks(typical_team())
         assert {item.label for item in items} == {Label.NO_SIGNAL}
         assert all(item.score == 0 for item in items)
-        # Ties keep SURVEYS.md's order.
+        # Ties keep the order of docs/surveys.md#dimensions.
         assert [item.dimension for item in items] == [d.key for d in DIMENSIONS]
 
     def test_a_gap_just_under_the_threshold_is_no_signal(self):

@@ -10,7 +10,7 @@ from metrics.definitions.frequency import DeploymentFrequency
 from metrics.definitions.lead_times import LeadTime
 from metrics.definitions.vocabulary import ELITE, HIGH, LOW, MEDIUM, BandsYear, Level
 
-# 2023: METRICS.md — the DORA 2023 report's bands (dora.dev, "Accelerate State of DevOps
+# 2023: docs/metrics.md#levels — the DORA 2023 report's bands (dora.dev, "Accelerate State of DevOps
 # Report 2023") as DevLake applies them, except that e360 reads "on demand" as at least 5
 # deployment days per week (DevLake asks for 7).
 #

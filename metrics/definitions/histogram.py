@@ -1,6 +1,6 @@
 """Log-bucketed histograms of non-negative values: percentiles within 1% of the exact value.
 
-METRICS.md allows an approximation of percentiles "where documented and tested to
+docs/metrics.md#percentiles allows an approximation of percentiles "where documented and tested to
 stay within 1% relative error of the exact value". A ``Histogram`` keeps a count
 per bucket ``i`` covering ``(GAMMA^(i-1), GAMMA^i]`` with ``GAMMA = (1 + ALPHA) /
 (1 - ALPHA)``, and reads every value of a bucket as ``2 GAMMA^i / (GAMMA + 1)``,

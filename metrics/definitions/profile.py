@@ -73,7 +73,7 @@ class Profile:
 
     @classmethod
     def default(cls, **overrides: object) -> Profile:
-        """e360's definitions (METRICS.md)."""
+        """e360's definitions (docs/metrics.md#definitions)."""
         return cls(**overrides)
 
     @classmethod

@@ -3,7 +3,7 @@
 A pull request waits from the moment it was opened until its first review or comment by
 someone else, its merge or its close (``review.waiting_for_review``). The buckets cut the
 waiting time at a few hours, at ``Profile.review_wait`` (24 h: the line past which a pull
-request counts as waiting "longer than 24 h", METRICS.md) and at a few days, so every
+request counts as waiting "longer than 24 h", docs/metrics.md#code-review-health) and at a few days, so every
 bucket lies wholly on one side of that line and the late buckets add up to the queue that
 ``review.waiting_for_review`` lists.
 

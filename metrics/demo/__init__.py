@@ -35,7 +35,7 @@ fails often, Developer Tools improves over the history) and by position for
 the other teams (``PROFILE_CYCLE``), so each profile recurs about fifty times
 in the large organisation. Some profiles drift over the history
 (``Profile.trend``). The rates are calibrated so that the large organisation
-has the volumes of PRODUCT.md ("Budgets").
+has the volumes of docs/product.md#budgets.
 
 Linking (which deployment shipped which change, which deployment failed) and
 the daily rollups are not computed here: ``metrics.refresh.rebuild`` does it

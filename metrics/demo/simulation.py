@@ -405,7 +405,7 @@ class _ServiceHistory:
         """Maybe an incident, a rollback or a hotfix after a release that finished at ``finished``.
 
         Returns when the next release may start: after the recovery deployment,
-        if any, so that it is the next production deployment (METRICS.md, CFR).
+        if any, so that it is the next production deployment (docs/metrics.md#failed-deployment).
         """
         rng, p = self.rng, self.profile(finished)
         roll = rng.random()

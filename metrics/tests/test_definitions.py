@@ -1,4 +1,4 @@
-"""Every rule of docs/metrics.md (METRICS.md), one behaviour per test. Pure: no database."""
+"""Every rule of docs/metrics.md#definitions, one behaviour per test. Pure: no database."""
 
 from __future__ import annotations
 

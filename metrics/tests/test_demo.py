@@ -199,7 +199,8 @@ def median_hours(values: list[timedelta]) -> float:
 
 
 def change_failure_rate(demo: Demo, team: str) -> float:
-    """METRICS.md's CFR from the raw rows: incidents linked by the 7-day window, and rollbacks or hotfixes next."""
+    """The CFR (docs/metrics.md#change-failure-rate) from the raw rows: incidents linked by the 7-day window, and
+    rollbacks or hotfixes next."""
     failed = set()
     by_service: dict[int, list[dict]] = defaultdict(list)
     for d in sorted(demo.production(team), key=lambda d: d["finished_at"]):

@@ -1,4 +1,4 @@
-"""Histogram percentiles stay within 1% of the exact ones (METRICS.md allows no more)."""
+"""Histogram percentiles stay within 1% of the exact ones (docs/metrics.md#percentiles allows no more)."""
 
 from __future__ import annotations
 

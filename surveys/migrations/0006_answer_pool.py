@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [("surveys", "0005_group_score_participation")]
 
     operations = [
-        # Submitted answers wait here until moved into responses (SURVEYS.md, rule 1; services.pool_move).
+        # Submitted answers wait here until moved into responses (docs/surveys.md, rule 1; services.pool_move).
         migrations.CreateModel(
             name="PooledResponse",
             fields=[

@@ -1,4 +1,5 @@
-"""The results selector (``surveys.results``) on hand-made data: exact figures, and each output rule of SURVEYS.md.
+"""The results selector (``surveys.results``) on hand-made data: exact figures, and each output rule
+of docs/surveys.md#anonymity.
 
 The organisation of every test (k = 3, text threshold 4)::
 

@@ -676,7 +676,7 @@ class TestThanks:
         assert client.get(thanks_url(campaign)).status_code == 302
 
 
-# --- Anonymity: nothing of an answer outside the answer tables (SURVEYS.md, rule 1) ---------------
+# --- Anonymity: nothing of an answer outside the answer tables (docs/surveys.md, rule 1) ---------------
 
 
 @pytest.fixture

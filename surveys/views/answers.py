@@ -4,7 +4,7 @@ A person sees only the campaigns they are invited to (``surveys.access``): anyon
 outsider, a user not linked to a person, a campaign that is a draft, scheduled or unknown) gets
 404, with a page that says so. The form stores nothing until it is submitted whole and valid.
 
-Answers are kept out of everything but the database (SURVEYS.md, rule 1): nothing here logs
+Answers are kept out of everything but the database (docs/surveys.md, rule 1): nothing here logs
 them, the form page is never cached, and error reports leave out the posted values and the
 view's variables.
 """

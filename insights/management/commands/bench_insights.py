@@ -15,7 +15,7 @@ from e360.models import Team, User
 from insights.models import PeriodResult
 from insights.services import insights_refresh
 
-BUDGET_P95_MS = 150  # PRODUCT.md, "Budgets": an org or team dashboard
+BUDGET_P95_MS = 150  # docs/product.md#budgets: an org or team dashboard
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""``manage.py bench``: measure the PRODUCT.md budgets against the data in the database.
+"""``manage.py bench``: measure the budgets of docs/product.md#budgets against the data in the database.
 
 Run it through ``make bench``, which loads the large demo organisation into a
 PostgreSQL database first (and keeps it between runs). Requests go through
@@ -43,7 +43,7 @@ class Command(BaseCommand):
     help = (
         "Measure read latency (p50/p95 server time and SQL queries) of the metrics API and the service and "
         "team delivery pages, API bulk and DevLake webhook ingestion throughput, rollup rebuild time and how "
-        "long team rollups take to follow a service changing team. Prints a table against the PRODUCT.md "
+        "long team rollups take to follow a service changing team. Prints a table against the docs/product.md#budgets "
         "budgets. Writes only rows of a source named 'bench', and moves one service to another team and back."
     )
 
