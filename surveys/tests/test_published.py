@@ -13,25 +13,17 @@ from insights import inputs
 from surveys import published, results, scoring, tasks
 from surveys.anonymity import ORG
 from surveys.models import Campaign, GroupScore
-from surveys.tests import test_results as data
-from surveys.tests.test_results import (
-    _person,
+from surveys.tests.results_readers import api_url, csv_rows, csv_url, dimension, group, page_url, results_for
+from surveys.tests.waves import (
+    add_person,
     answer,
     build_org,
     bulk_responses,
     close,
-    dimension,
-    group,
-    make_template,
     open_wave,
     org_viewer,
-    results_for,
+    results_template,
 )
-from surveys.tests.test_results_api import api_url
-from surveys.tests.test_results_views import csv_rows, csv_url, page_url
-
-# The hand-made organisation and campaign, as fixtures of this module too.
-org, closed = data.org, data.closed
 
 
 def stored(campaign) -> dict:
@@ -165,7 +157,7 @@ def squads(org, count: int) -> list:
     for n in range(count):
         team = TeamFactory(name=f"Squad {n}", slug=f"squad-{n}", parent=org.eng)
         for person in range(4):
-            _person(f"squad-{n}-{person}", team)
+            add_person(f"squad-{n}-{person}", team)
         teams.append(team)
     return teams
 
@@ -233,7 +225,7 @@ def test_the_page_csv_and_api_give_the_percentile(client, org):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_first_reads_at_once_store_one_set_of_figures():
-    make_template()
+    results_template()
     people = build_org()
     campaign = open_wave(people)
     answer(campaign, people.pay, (4, 2, 4, 9, "Backend", ""), (4, 2, 4, 9, "Backend", ""), (1, 5, 1, 0, "Backend", ""))
