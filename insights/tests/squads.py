@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from e360.models import Team
-from e360.tests.factories import TeamFactory
 from insights import engine, inputs, services
 from insights.inputs import Reading
-from surveys.tests.waves import add_person, bulk_responses, close, open_wave
+from surveys.tests.waves import bulk_responses, close, make_squads, open_wave
 
 NO_DATA = Reading(None, "no data", 0)
 
@@ -34,17 +32,6 @@ def metrics_by_team(monkeypatch):
 
     monkeypatch.setattr(inputs, "team_readings", fake)
     return table
-
-
-def make_squads(org, count: int, prefix: str) -> list[Team]:
-    """``count`` sibling teams under Engineering, of 4 people each."""
-    teams = []
-    for n in range(count):
-        team = TeamFactory(name=f"{prefix} {n}", slug=f"{prefix.lower()}-{n}", parent=org.eng)
-        for person in range(4):
-            add_person(f"{prefix.lower()}-{n}-{person}", team)
-        teams.append(team)
-    return teams
 
 
 def squad_waves(org, first: list[int], second: list[int], prefix: str = "Squad"):

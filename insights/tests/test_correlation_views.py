@@ -13,8 +13,8 @@ import pytest
 from django.urls import reverse
 
 from insights import services
-from insights.tests.squads import make_squads, squad_waves, squads_refreshed
-from surveys.tests.waves import org_viewer
+from insights.tests.squads import squad_waves, squads_refreshed
+from surveys.tests.waves import make_squads, org_viewer
 
 URL = reverse("insights:correlations")
 

@@ -8,18 +8,17 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from e360.tests.factories import TeamFactory
 from insights import inputs
 from surveys import published, results, scoring, tasks
 from surveys.anonymity import ORG
 from surveys.models import Campaign, GroupScore
 from surveys.tests.results_readers import api_url, csv_rows, csv_url, dimension, group, page_url, results_for
 from surveys.tests.waves import (
-    add_person,
     answer,
     build_org,
     bulk_responses,
     close,
+    make_squads,
     open_wave,
     org_viewer,
     results_template,
@@ -151,20 +150,9 @@ def test_the_task_computes_a_closed_campaign_s_figures_and_nothing_else(closed, 
 # --- Percentile among teams ---------------------------------------------------------------------------------------
 
 
-def squads(org, count: int) -> list:
-    """``count`` sibling teams under Engineering, of 4 people each, invited with the rest of Engineering."""
-    teams = []
-    for n in range(count):
-        team = TeamFactory(name=f"Squad {n}", slug=f"squad-{n}", parent=org.eng)
-        for person in range(4):
-            add_person(f"squad-{n}-{person}", team)
-        teams.append(team)
-    return teams
-
-
 def siblings_campaign(org, favourable: list[int]):
     """A closed campaign where each squad has 4 responses, ``favourable[n]`` of them favourable on ci_fast."""
-    teams = squads(org, len(favourable))
+    teams = make_squads(org, len(favourable))
     campaign = open_wave(org)
     for team, good in zip(teams, favourable, strict=True):
         bulk_responses(campaign, team, good, (5, 1, 4, 9, "Backend", ""))
@@ -196,7 +184,7 @@ def test_no_rank_among_fewer_than_five_teams(org):
 
 
 def test_a_hidden_team_is_neither_ranked_nor_counted_among_the_peers(org):
-    teams = squads(org, 6)
+    teams = make_squads(org, 6)
     campaign = open_wave(org)
     for n, team in enumerate(teams):
         bulk_responses(campaign, team, 2 if n == 0 else 3)  # squad-0: fewer than k

@@ -1,14 +1,7 @@
 """The results selector (``surveys.results``) on hand-made data: exact figures, and each output rule of SURVEYS.md.
 
-The organisation of every test (k = 3, text threshold 4; surveys/tests/waves.py)::
-
-    Engineering (eng: lena leads, eli)          2 invitees  ─┐ stored under eng (2 + 2 ≥ k)
-    ├── Payments (pay: paula leads, 5 more)     6 invitees
-    │   └── Payments API (pay-api)              3 invitees
-    ├── Search (search)                         4 invitees
-    └── Tiny (tiny)                             2 invitees  ─┘ fewer than k: rolled up into eng
-
-plus charlie, an outsider in a team the campaign does not invite.
+The organisation of every test is the hand-made one of surveys/tests/waves.py (k = 3, text threshold 4),
+drawn in its docstring.
 """
 
 from __future__ import annotations

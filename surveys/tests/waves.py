@@ -11,8 +11,8 @@ The organisation (k = 3, text threshold 4)::
 plus charlie, an outsider in a team the campaign does not invite.
 
 Fixtures (surveys' and insights' conftest.py make them theirs): ``org``, and its closed campaigns
-``closed``, ``differencing``, ``two_waves`` and ``skipped``. Helpers open a wave (``open_wave``), answer it
-(``answer``, ``bulk_responses``) and close it (``close``).
+``closed``, ``differencing``, ``two_waves`` and ``skipped``. Helpers add people and squads (``add_person``,
+``make_squads``), open a wave (``open_wave``), answer it (``answer``, ``bulk_responses``) and close it (``close``).
 """
 
 from __future__ import annotations
@@ -107,6 +107,17 @@ def build_org() -> Org:
     for n in range(2):
         users[f"tiny-{n}"] = add_person(f"tiny-{n}", tiny)
     return Org(eng, pay, api, search, tiny, other, users)
+
+
+def make_squads(org: Org, count: int, prefix: str = "Squad") -> list[Team]:
+    """``count`` sibling teams under Engineering, of 4 people each."""
+    teams = []
+    for n in range(count):
+        team = TeamFactory(name=f"{prefix} {n}", slug=f"{prefix.lower()}-{n}", parent=org.eng)
+        for person in range(4):
+            add_person(f"{prefix.lower()}-{n}-{person}", team)
+        teams.append(team)
+    return teams
 
 
 def org_viewer(username: str = "olga"):
