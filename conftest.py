@@ -10,9 +10,6 @@ Playwright (e360/tests/browser.py) and the loopback OpenID Connect provider (e36
 
 from __future__ import annotations
 
-import inspect
-from pathlib import Path
-
 import pytest
 from hypothesis import settings as hypothesis_settings
 
@@ -20,34 +17,6 @@ from e360.models import Membership
 from e360.tests.factories import MembershipFactory, PersonFactory, ServiceFactory, TeamFactory, UserFactory
 
 pytest_plugins = ["e360.tests.browser", "e360.tests.sso"]
-
-
-def _shared_and_ours(fixturedef) -> bool:
-    """A module- or class-scoped fixture of this project's (not a plugin's, such as pytest-django's)."""
-    if fixturedef.scope not in ("module", "class"):
-        return False
-    return "site-packages" not in Path(inspect.getfile(fixturedef.func)).parts
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test``), the tests of a module that share a module- or class-scoped fixture
-    (Chromium, a seeded demo) run on one worker, so that fixture is set up once.
-
-    ``--dist loadgroup`` (pyproject.toml) sends every other test on its own, in collection order: the order
-    pytest-django gives them, transactional tests (which empty the database, data migrations' rows too) after
-    the others on each worker. A group starts where its first test stands in that order (and
-    ``--no-loadscope-reorder`` keeps it there), so a module's transactional tests are a group of their own.
-    """
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None or not any(_shared_and_ours(defs[-1]) for defs in info.name2fixturedefs.values()):
-            continue
-        marker = item.get_closest_marker("django_db")
-        transactional = (marker is not None and marker.kwargs.get("transaction", False)) or bool(
-            {"transactional_db", "live_server"} & set(item.fixturenames)
-        )
-        item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}{':transactional' if transactional else ''}"))
 
 
 # Property tests judge correctness, not speed: a slow example on a busy CI machine is no failure.
