@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 # Interpreters tried in order; the first that runs and is >= 3.12 builds the virtualenv.
 PYTHON_CANDIDATES ?= $(PYTHON) python3.12 python3.13 python3.14 python3
 
-.PHONY: help venv run test test-deps chromium lint format check-deploy bench vendor clean
+.PHONY: help venv run test test-fast test-deps chromium lint format check-deploy bench vendor clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -83,8 +83,14 @@ chromium: ## Install Chromium for the browser tests when /usr/bin/chromium is mi
 
 test-deps: venv chromium $(TEST_NPM_DIRS:%=%/node_modules/.installed) ## What the tests need besides Python: npm packages, Chromium
 
-test: test-deps ## Run the whole test suite (DATABASE_URL picks the database; SQLite by default)
-	$(PY) -m pytest $(PYTEST_ARGS)
+# pytest-xdist workers: one per CPU (WORKERS=0 runs the tests in one process, e.g. for --pdb). Each worker
+# has its own test database (test_e360_gw0, ...), live server and OpenID provider on ports of its own.
+WORKERS ?= auto
+test: test-deps ## Run the whole test suite on every core (DATABASE_URL picks the database; SQLite by default)
+	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
+
+test-fast: venv ## The suite without the browser tests (no Chromium, Node or npm needed), on every core
+	$(PY) -m pytest -n $(WORKERS) -m "not browser" $(PYTEST_ARGS)
 
 lint: venv ## Ruff (lint and format check) and a missing-migrations check
 	$(VENV)/bin/ruff check .

@@ -3,6 +3,9 @@
 - ``owner``: leads ``team`` (and so sees its sub-team ``subteam``);
 - ``teammate``: a plain member of ``team``;
 - ``outsider``: a member of ``other_team`` only, who must get 404 on ``team``.
+
+The real components of the end-to-end tests are plugins every app's tests share: Chromium through
+Playwright (e360/tests/browser.py) and the loopback OpenID Connect provider (e360/tests/sso.py).
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from hypothesis import settings as hypothesis_settings
 
 from e360.models import Membership
 from e360.tests.factories import MembershipFactory, PersonFactory, ServiceFactory, TeamFactory, UserFactory
+
+pytest_plugins = ["e360.tests.browser", "e360.tests.sso"]
+
 
 # Property tests judge correctness, not speed: a slow example on a busy CI machine is no failure.
 hypothesis_settings.register_profile("e360", deadline=None)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from e360.tests.conftest import axe_violations
-from e360.tests.test_browser import sign_in
-from surveys.tests import test_results as data
+from e360.tests.browser import axe_violations, sign_in
+from surveys.tests import waves
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-org, closed = data.org, data.closed
+# The survey results tests' hand-made organisation and closed campaign, as fixtures of this module.
+org, closed = waves.org, waves.closed
 
 
 def test_the_survey_results_and_delivery_pages_have_no_serious_violation(page, page_problems, org, closed):

@@ -7,27 +7,15 @@ exception or Content Security Policy violation (``page_problems``).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from e360.tests.conftest import axe_violations
+from e360.tests.browser import SCREENSHOTS, axe_violations, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "password"  # what UserFactory gives every account
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 SIZES = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-
-
-def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    """Fill allauth's sign-in form, wherever the browser was sent to it from."""
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_a_member_signs_in_and_opens_their_team(page, page_problems, live_server, owner, teammate, subteam, service):

@@ -6,18 +6,16 @@ Screenshots land in var/screenshots/ (1280 x 800 and 390 x 844).
 from __future__ import annotations
 
 from io import StringIO
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.management import call_command
 from playwright.sync_api import expect
 
 from e360.models import Membership
+from e360.tests.browser import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
 SIZES = {"laptop": (1280, 800), "phone": (390, 844)}
 
 

@@ -1,7 +1,7 @@
 """The bottleneck pages: a team's (``/teams/<slug>/bottlenecks/``) and the organisation's (``/insights/bottlenecks/``).
 
 Results come from a real refresh over the survey results tests' hand-made organisation; metric readings are set
-per team (see test_services.py).
+per team (``metrics_by_team``, insights/tests/squads.py).
 """
 
 from __future__ import annotations
@@ -17,13 +17,9 @@ from django.urls import reverse
 from e360.models import Membership
 from e360.tests.factories import MembershipFactory, PersonFactory, UserFactory
 from insights import services
-from insights.tests import test_services as helpers
-from insights.tests.test_services import readings
-from surveys.tests import test_results as data
-from surveys.tests.test_results import org_viewer
+from insights.tests.squads import readings, squad_waves
+from surveys.tests.waves import org_viewer
 
-org, closed = data.org, data.closed
-metrics_by_team = helpers.metrics_by_team
 HTMX = {"HX-Request": "true", "HX-Target": "insights-content"}
 
 
@@ -126,7 +122,7 @@ class TestTeamPage:
         client.force_login(user)
         with CaptureQueriesContext(connection) as before:
             client.get(team_url())
-        helpers.squad_waves(org, [1] * 6, [2] * 6, prefix="Crew")
+        squad_waves(org, [1] * 6, [2] * 6, prefix="Crew")
         services.insights_refresh(days=90)
         with CaptureQueriesContext(connection) as after:
             client.get(team_url())
@@ -227,7 +223,7 @@ class TestOrgPage:
         client.get(url)
         with CaptureQueriesContext(connection) as before:
             client.get(url)
-        helpers.squad_waves(org, [1] * 6, [2] * 6, prefix="Crew")
+        squad_waves(org, [1] * 6, [2] * 6, prefix="Crew")
         services.insights_refresh(days=90)
         client.get(url)
         with CaptureQueriesContext(connection) as after:

@@ -13,13 +13,9 @@ import pytest
 from django.urls import reverse
 
 from insights import services
-from insights.tests import test_services as helpers
-from insights.tests.test_services import readings, squad_waves
-from surveys.tests import test_results as data
-from surveys.tests.test_results import org_viewer
+from insights.tests.squads import squad_waves, squads_refreshed
+from surveys.tests.waves import make_squads, org_viewer
 
-org, closed = data.org, data.closed
-metrics_by_team = helpers.metrics_by_team
 URL = reverse("insights:correlations")
 
 
@@ -38,18 +34,6 @@ def scatter_data(response) -> list:
 @pytest.fixture
 def viewer(db):
     return org_viewer()
-
-
-def squads_refreshed(org, metrics_by_team, count: int):
-    """``count`` squads with shown scores and a failure rate falling as their score rises; Search (2 responses,
-    fewer than k) with a failure rate of its own; refreshed."""
-    favourable = [n % 5 for n in range(count)]
-    squads, _ = squad_waves(org, favourable, favourable)
-    for n, team in enumerate(squads):
-        metrics_by_team[team.name] = [readings(pipeline_failure_rate=(0.5 - 0.1 * favourable[n] + 0.001 * n, 50))]
-    metrics_by_team["Search"] = [readings(pipeline_failure_rate=(0.777, 50))]
-    services.insights_refresh(days=90)
-    return squads
 
 
 def test_it_is_for_org_viewers_only(client, org, closed, viewer):
@@ -217,8 +201,8 @@ def test_a_team_s_bottleneck_page_links_its_correlations_for_whoever_may_read_th
 
 def test_a_team_s_correlations_say_when_its_sub_teams_are_newer_than_the_refresh(client, org, metrics_by_team):
     squads_refreshed(org, metrics_by_team, 3)
-    new_parent = helpers.make_squads(org, 1, "Tribe")[0]
-    helpers.make_squads(org, 1, "Crew")[0].__class__.objects.filter(slug="crew-0").update(parent=new_parent)
+    new_parent = make_squads(org, 1, "Tribe")[0]
+    make_squads(org, 1, "Crew")[0].__class__.objects.filter(slug="crew-0").update(parent=new_parent)
     client.force_login(org_viewer())
     assert "new since the last refresh" in text(client.get(team_url("tribe-0")))
 

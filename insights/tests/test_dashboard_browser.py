@@ -10,28 +10,26 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
-from e360.tests import conftest as browsers
-from e360.tests.conftest import axe_violations
+from e360.tests.browser import SCREENSHOTS, axe_violations, chart_drawn, sign_in
 from insights.services import insights_refresh
-from insights.tests import test_dashboard_views as dashboards
-from metrics.tests.test_pages_browser import chart_drawn, sign_in
-from surveys.tests import test_results as data
+from insights.tests import dashboard_pages
 
-# The real-browser fixtures, and the dashboard tests' organisation, deliveries and closed survey, as this module's.
-browser, page, page_problems = browsers.browser, browsers.page, browsers.page_problems
-org, closed = data.org, data.closed
-olga, services, delivered, now = dashboards.olga, dashboards.services, dashboards.delivered, dashboards.now
+# The dashboard tests' org viewer and deliveries (insights/tests/dashboard_pages.py), as fixtures of this module.
+olga, services, delivered, now = (
+    dashboard_pages.olga,
+    dashboard_pages.services,
+    dashboard_pages.delivered,
+    dashboard_pages.now,
+)
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 SPARKLINES = ("spark-frequency", "spark-lead-time", "spark-failure-rate", "spark-recovery", "spark-rework")
 TEAM_CHARTS = ("chart-frequency", "chart-lead-time", "chart-failure-rate", "chart-recovery")
 

@@ -1,7 +1,7 @@
 """The leader dashboards as pages: access, the pickers with and without htmx, custom periods, sentiment
 below k, bottlenecks, and the number of queries a request runs.
 
-The organisation is the survey results tests' (``surveys.tests.test_results``): Engineering (eng) above
+The organisation is the survey results tests' (``surveys/tests/waves.py``): Engineering (eng) above
 Payments (pay, above Payments API) and Search and Tiny, plus Sales tools outside it; its closed campaign
 has k = 3 and Search below it. Services of Payments, Payments API and Search deploy through ingestion.
 """
@@ -19,31 +19,32 @@ from django.utils import timezone
 
 from e360.tests.factories import ServiceFactory, TeamFactory, UserFactory
 from insights.services import insights_refresh
+from insights.tests import dashboard_pages
+from insights.tests.dashboard_pages import (
+    ORG_QUERIES,
+    TILE_KEYS,
+    delivery_url,
+    org_url,
+    plain,
+    section,
+    team_url,
+    text,
+    tile_parts,
+)
 from metrics.refresh import service_refresh
 from metrics.tests import histories
-from metrics.tests.factories import SourceFactory
-from surveys.tests import test_results as data
-from surveys.tests.test_results import PAY, PAY_API, answer, close, open_wave, org_viewer
+from surveys.tests.waves import PAY, PAY_API, answer, close, open_wave
 
-org, closed = data.org, data.closed
+# The dashboard tests' org viewer and deliveries (insights/tests/dashboard_pages.py), as fixtures of this module.
+olga, services, delivered, now = (
+    dashboard_pages.olga,
+    dashboard_pages.services,
+    dashboard_pages.delivered,
+    dashboard_pages.now,
+)
+
 
 HTMX = {"HX-Request": "true", "HX-Target": "dashboard"}
-
-
-def org_url(**query) -> str:
-    return _with(reverse("insights:dashboard"), query)
-
-
-def team_url(slug: str = "pay", **query) -> str:
-    return _with(reverse("insights:team-dashboard", args=[slug]), query)
-
-
-def _with(url: str, query: dict) -> str:
-    return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-
-
-def delivery_url(slug: str, **query) -> str:
-    return _with(reverse("metrics:team-delivery", args=[slug]), query)
 
 
 def get(client, user, url, **headers):
@@ -51,45 +52,10 @@ def get(client, user, url, **headers):
     return client.get(url, headers=headers)
 
 
-_INLINE_TAG = re.compile(r"</?(span|strong|a|time|code)\b[^>]*>")
-
-
-def plain(html: str) -> str:
-    """Text with tags dropped (inline ones without a gap) and whitespace collapsed."""
-    html = re.sub(r"<(script|template)[^>]*>.*?</\1>", " ", html, flags=re.S)
-    text = re.sub(r"<[^>]+>", " ", _INLINE_TAG.sub("", html))
-    return re.sub(r"\s+", " ", unescape(text)).strip()
-
-
-def text(response) -> str:
-    return plain(response.content.decode())
-
-
-def section(response, title_id: str) -> str:
-    """The plain text of the <section> labelled by ``title_id``."""
-    body = response.content.decode()
-    match = re.search(rf'<section[^>]*aria-labelledby="{title_id}".*?</section>', body, re.S)
-    assert match, f"no section {title_id}"
-    return plain(match.group(0))
-
-
 def tile(response, key: str) -> str:
     match = re.search(rf'<article class="card tile tile--{key}".*?</article>', response.content.decode(), re.S)
     assert match, f"no {key} tile"
     return plain(match.group(0))
-
-
-TILE_KEYS = ("frequency", "lead-time", "failure-rate", "recovery", "rework")
-
-
-def tile_parts(response, key: str) -> dict[str, str]:
-    """A tile's value, level, change, detail and sample, each as text."""
-    match = re.search(rf'<article class="card tile tile--{key}".*?</article>', response.content.decode(), re.S)
-    assert match, f"no {key} tile"
-    parts = re.findall(
-        r'<p class="(tile__value|tile__level|delta|tile__detail|tile__sample)[^"]*">(.*?)</p>', match.group(0), re.S
-    )
-    return {name: plain(html) for name, html in parts}
 
 
 def assert_same_tiles(dashboard, delivery) -> None:
@@ -111,50 +77,6 @@ def dashboard_text(body: str) -> str:
     start = body.index('<div id="dashboard"')
     region = plain(body[start:])
     return re.sub(r"\d+ (hours?|minutes?|seconds?)(, \d+ (minutes?|seconds?))? ago", "…", region)
-
-
-@pytest.fixture
-def now():
-    return timezone.now().replace(minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture
-def olga(db):
-    """An org viewer, in no team."""
-    return org_viewer()
-
-
-@pytest.fixture
-def services(org):
-    return {
-        "checkout": ServiceFactory(name="Checkout", slug="checkout", owner=org.pay),
-        "ledger": ServiceFactory(name="Ledger", slug="ledger", owner=org.api),
-        "finder": ServiceFactory(name="Finder", slug="finder", owner=org.search),
-    }
-
-
-@pytest.fixture
-def delivered(services, now):
-    """Checkout: three production deployments in the last 30 days, the second failed (an incident two
-    hours later, restored in three), one 120 days ago; two changes shipped. Ledger: one deployment.
-    Finder: two deployments 40 days ago."""
-    source = SourceFactory(name="ci", may_write_every_service=True, last_event_at=now - timedelta(hours=3))
-    checkout, ledger, finder = services["checkout"], services["ledger"], services["finder"]
-    histories.pull_request(source, checkout, "pr-1", now - timedelta(days=20.5), number=101, title="Add Apple Pay")
-    histories.pull_request(source, checkout, "pr-2", now - timedelta(days=10.5), number=102, title="Retry declines")
-    histories.deploy(source, checkout, "old", now - timedelta(days=120))
-    histories.deploy(source, checkout, "d1", now - timedelta(days=20), sha="a1" * 20, changes=("pr-1",))
-    histories.deploy(source, checkout, "d2", now - timedelta(days=10), sha="b2" * 20, changes=("pr-2",))
-    histories.deploy(source, checkout, "d3", now - timedelta(days=5), sha="c3" * 20)
-    histories.incident(
-        source, checkout, "INC-1", now - timedelta(days=10) + timedelta(hours=2), now - timedelta(days=10, hours=-5)
-    )
-    histories.deploy(source, ledger, "l1", now - timedelta(days=3))
-    histories.deploy(source, finder, "f1", now - timedelta(days=40))
-    histories.deploy(source, finder, "f2", now - timedelta(days=41))
-    for service in services.values():
-        service_refresh(service_id=service.id)
-    return source
 
 
 class TestOrgDashboard:
@@ -501,14 +423,6 @@ class TestQueries:
     changed stores its figures for the new tree (``surveys.published``), once.
     """
 
-    # Sign-in (session, user), permissions (user's, groups'), the team picker, the roots: 6.
-    # Delivery from rollups, the period and the one before: day rows (2 each), week rows (1 each), failed
-    # deployments unrecovered, the review queue (2), sources' last events: 10.
-    # Sentiment (``insights.selectors.sentiment``): closed campaigns, the latest (access is read from its tree
-    # frozen at close), its questions, group scores: 4 (each newer campaign the viewer may not see adds its
-    # access check). Bottlenecks: the period's results, the leaf teams with their labels (the teams each bottleneck
-    # hits), the people in them counted once: 3.
-    ORG_QUERIES = 23
     # Sign-in and permissions: 4; memberships, the tree (read once for the request: ``TeamTree.for_user``), the
     # team, the picker's teams: 4; the scope's services: 1. The waves heatmap (one closed wave): the latest
     # campaign (access from its frozen tree), the series' waves, the dimensions asked, group scores: 5 (each
@@ -521,15 +435,15 @@ class TestQueries:
             insights_refresh(days=days)
         client.force_login(olga)
         client.get(org_url())
-        with django_assert_num_queries(self.ORG_QUERIES):
+        with django_assert_num_queries(ORG_QUERIES):
             assert client.get(org_url()).status_code == 200
         grow(org, delivered, now)
         client.get(org_url())
-        with django_assert_num_queries(self.ORG_QUERIES):
+        with django_assert_num_queries(ORG_QUERIES):
             response = client.get(org_url(days=365))
         assert "Squad 11" in response.content.decode()  # in the team picker
         assert "from 43 production deployments" in tile(response, "frequency")  # 7 + 12 squads × 3
-        with django_assert_num_queries(self.ORG_QUERIES):
+        with django_assert_num_queries(ORG_QUERIES):
             client.get(org_url(days=30), headers=HTMX)
 
     def test_a_team_s_dashboard(self, client, org, delivered, closed, now, django_assert_num_queries):

@@ -12,15 +12,14 @@ from insights import inputs
 from metrics.inputs import PipelineRunInput, PullRequestInput, ReviewInput
 from metrics.scope import reading_profile
 from metrics.services import Dirty, pipeline_run_upsert, pull_request_upsert
-from metrics.tests import test_pages as pages
+from metrics.tests import histories
 from surveys.anonymity import ORG
 from surveys.models import Campaign
-from surveys.tests import test_results as data
-from surveys.tests.test_results import PAY, answer, close, open_wave, pay_waves
+from surveys.tests.waves import PAY, answer, close, open_wave, pay_waves
 
-# The delivery pages' and the survey results' fixtures, as fixtures of this module too.
-org, closed = data.org, data.closed
-history, now = pages.history, pages.now
+# The delivery pages' clock and history (metrics/tests/histories.py), as fixtures of this module.
+history, now = histories.history, histories.now
+
 
 H = 3600.0
 

@@ -4,26 +4,14 @@ axe-core finds no serious or critical accessibility problem."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
-from e360.tests import conftest as browsers
-from e360.tests.conftest import axe_violations
+from e360.tests.browser import SCREENSHOTS, axe_violations, chart_drawn, sign_in
 from insights import services
-from insights.tests import test_services as helpers
-from insights.tests.test_correlation_views import squads_refreshed
-from metrics.tests.test_pages_browser import chart_drawn, sign_in
-from surveys.tests import test_results as data
-from surveys.tests.test_results import org_viewer
+from insights.tests.squads import readings, squads_refreshed
+from surveys.tests.waves import org_viewer
 
-# The real-browser fixtures, and the refresh tests' hand-made organisation and readings, as this module's.
-browser, page, page_problems = browsers.browser, browsers.page, browsers.page_problems
-org, closed = data.org, data.closed
-metrics_by_team = helpers.metrics_by_team
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -52,7 +40,7 @@ def test_an_org_viewer_reads_the_correlations_and_picks_a_pair(page, page_proble
 
 
 def test_a_lead_reads_a_team_s_bottlenecks(page, page_problems, live_server, org, metrics_by_team):
-    metrics_by_team["Payments"] = [helpers.readings(pipeline_failure_rate=(0.31, 120))]
+    metrics_by_team["Payments"] = [readings(pipeline_failure_rate=(0.31, 120))]
     services.insights_refresh(days=90)
     page.goto("/teams/pay/bottlenecks/")
     sign_in(page, "paula@example.com")
@@ -76,7 +64,7 @@ def test_an_org_viewer_sees_which_teams_each_bottleneck_hits(
     """Issue 14, item 4: the org dashboard's top bottlenecks and the org bottleneck page name the teams they hit,
     linked to their bottleneck page, and a team × dimension table of labels fits a phone (it scrolls inside its
     card, the team column stays) with the labels in words. Screenshots land in var/screenshots/."""
-    metrics_by_team.update({"Payments": [helpers.readings(pipeline_failure_rate=(0.31, 120), flaky_rate=(0.2, 80))]})
+    metrics_by_team.update({"Payments": [readings(pipeline_failure_rate=(0.31, 120), flaky_rate=(0.2, 80))]})
     services.insights_refresh(days=90)
     org_viewer()
     page.set_viewport_size({"width": width, "height": height})

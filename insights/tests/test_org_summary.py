@@ -2,7 +2,7 @@
 organisation's delivery figures, sentiment and top bottlenecks there, read as the org dashboard reads them, instead
 of "You are not a member of any team".
 
-The organisation, deliveries and closed survey are the dashboard tests' (``test_dashboard_views``).
+The organisation, deliveries and closed survey are the dashboard tests' (``insights/tests/dashboard_pages.py``).
 """
 
 from __future__ import annotations
@@ -13,17 +13,23 @@ import pytest
 from django.urls import reverse
 
 from insights.services import insights_refresh
-from insights.tests import test_dashboard_views as dashboards
-from insights.tests.test_dashboard_views import TILE_KEYS, org_url, plain, section, text, tile_parts
+from insights.tests import dashboard_pages
+from insights.tests.dashboard_pages import ORG_QUERIES, TILE_KEYS, org_url, plain, section, text, tile_parts
 
-org, closed = dashboards.org, dashboards.closed
-olga, services, delivered, now = dashboards.olga, dashboards.services, dashboards.delivered, dashboards.now
+# The dashboard tests' org viewer and deliveries (insights/tests/dashboard_pages.py), as fixtures of this module.
+olga, services, delivered, now = (
+    dashboard_pages.olga,
+    dashboard_pages.services,
+    dashboard_pages.delivered,
+    dashboard_pages.now,
+)
+
 pytestmark = pytest.mark.django_db
 
 SUMMARY = reverse("insights:org-summary")
 # The org dashboard's reads (insights.dashboard_views._figures, counted in test_dashboard_views.TestQueries), the
 # same sign-in and permissions, and no team picker: the dashboard's count less one.
-QUERIES = dashboards.TestQueries.ORG_QUERIES - 1
+QUERIES = ORG_QUERIES - 1
 
 
 def summary_tile(response, key: str) -> dict[str, str]:

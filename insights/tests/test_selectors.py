@@ -9,10 +9,7 @@ from django.http import Http404
 from insights import selectors
 from surveys import results
 from surveys.models import Campaign
-from surveys.tests import test_results as data
-from surveys.tests.test_results import PAY, PAY_API, answer, close, open_wave, org_viewer
-
-org, closed = data.org, data.closed
+from surveys.tests.waves import PAY, PAY_API, answer, close, open_wave, org_viewer
 
 
 def test_a_shown_team_s_sentiment_is_the_results_page_s(org, closed):

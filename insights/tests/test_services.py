@@ -9,42 +9,14 @@ from __future__ import annotations
 
 from io import StringIO
 
-import pytest
 from django.core.management import call_command
 from django_q.models import Schedule
 
 from e360.models import Team
-from e360.tests.factories import TeamFactory
-from insights import engine, inputs, services, tasks
-from insights.inputs import STANDARD_DAYS, Reading
+from insights import engine, services, tasks
+from insights.inputs import STANDARD_DAYS
 from insights.models import PairResult, PeriodResult, TeamResult
-from surveys.tests import test_results as data
-from surveys.tests.test_results import bulk_responses, close, open_wave
-
-org, closed = data.org, data.closed
-
-NO_DATA = Reading(None, "no data", 0)
-
-
-def readings(**values: tuple[float, int]) -> dict[str, Reading]:
-    found = dict.fromkeys(engine.METRICS, NO_DATA)
-    for key, (value, sample) in values.items():
-        found[key] = Reading(value, inputs.metric_text(key, value), sample)
-    return found
-
-
-@pytest.fixture
-def metrics_by_team(monkeypatch):
-    """Set each team's readings per window by name: name → list of readings (one per window asked; the last one
-    given repeats). Teams not named have no data."""
-    table: dict[str, list[dict[str, Reading]]] = {}
-
-    def fake(team, windows, *, now, tree=None):
-        given = table.get(team.name, [readings()])
-        return [given[min(n, len(given) - 1)] for n in range(len(list(windows)))]
-
-    monkeypatch.setattr(inputs, "team_readings", fake)
-    return table
+from insights.tests.squads import readings, squad_waves
 
 
 def test_a_refresh_stores_every_team_and_every_pair_once(org, closed, metrics_by_team):
@@ -105,31 +77,6 @@ def test_the_org_ranking_weighs_leaf_teams_by_their_people(org, closed, metrics_
 
 
 # --- Correlations -------------------------------------------------------------------------------------------------
-
-
-def make_squads(org, count: int, prefix: str) -> list[Team]:
-    """``count`` sibling teams under Engineering, of 4 people each."""
-    teams = []
-    for n in range(count):
-        team = TeamFactory(name=f"{prefix} {n}", slug=f"{prefix.lower()}-{n}", parent=org.eng)
-        for person in range(4):
-            data._person(f"{prefix.lower()}-{n}-{person}", team)
-        teams.append(team)
-    return teams
-
-
-def squad_waves(org, first: list[int], second: list[int], prefix: str = "Squad"):
-    """Squads under Engineering, each answering 4 responses a wave, ``first[n]`` / ``second[n]`` of them
-    favourable on ci_fast; two closed waves of one series."""
-    squads = make_squads(org, len(first), prefix)
-    waves = []
-    for favourable, series, number in ((first, None, 1), (second, "same", 2)):
-        campaign = open_wave(org) if series is None else open_wave(org, series=waves[0].series, wave=number)
-        for team, good in zip(squads, favourable, strict=True):
-            bulk_responses(campaign, team, good, (5, 1, 4, 9, "Backend", ""))
-            bulk_responses(campaign, team, 4 - good, (1, 5, 2, 3, "Backend", ""))
-        waves.append(close(campaign))
-    return squads, waves
 
 
 def test_a_pair_is_correlated_over_the_shown_leaf_teams_with_a_stable_seed(org, metrics_by_team):

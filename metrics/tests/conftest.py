@@ -1,5 +1,5 @@
 """Fixtures for the metrics tests: an API source with a token, more services and an org viewer for the pages, a
-small team tree for the rollup tests, and the browser from e360's tests."""
+small team tree for the rollup tests."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-# The real-browser fixtures (Chromium through Playwright, CSP and console problems per page).
-from e360.tests.conftest import browser, page, page_problems  # noqa: F401
 from e360.tests.factories import ServiceFactory, TeamFactory, UserFactory
 from metrics.tests.factories import ApiTokenFactory, SourceFactory
 

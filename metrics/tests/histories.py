@@ -1,13 +1,19 @@
-"""Delivery histories for tests that go through ingestion and refresh: single records and random ones."""
+"""Delivery histories for tests that go through ingestion and refresh: single records and random ones, and
+``History``, records written relative to a clock (with the delivery pages' fixtures ``now`` and ``history``)."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from django.utils import timezone
+
 from metrics import definitions as d
 from metrics.inputs import DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput, ReviewInput
+from metrics.refresh import service_refresh
 from metrics.services import Dirty, deployment_upsert, incident_upsert, pipeline_run_upsert, pull_request_upsert
+from metrics.tests.factories import SourceFactory
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -91,3 +97,68 @@ def run_records(runs) -> list[d.PipelineRunRec]:
         )
         for run in runs
     ]
+
+
+class History:
+    """Delivery records written the way ingestion writes them, then linked and rolled up."""
+
+    def __init__(self, source, now):
+        self.source = source
+        self.now = now
+        self.services: set[int] = set()
+
+    def deploy(self, service, external_id, days_ago, **extra):
+        data = DeploymentInput(
+            external_id=external_id,
+            service=service.slug,
+            environment=extra.pop("environment", "production"),
+            finished_at=self.now - timedelta(days=days_ago),
+            title=extra.pop("title", f"Release {external_id}"),
+            **extra,
+        )
+        self.services.add(service.id)
+        return deployment_upsert(source=self.source, data=data, dirty=Dirty())[0]
+
+    def change(self, service, external_id, merged_days_ago, *, number, title, repository="acme/checkout"):
+        merged = self.now - timedelta(days=merged_days_ago)
+        data = PullRequestInput(
+            external_id=external_id,
+            repository=repository,
+            service=service.slug,
+            number=number,
+            title=title,
+            url=f"https://github.com/{repository}/pull/{number}",
+            author="ada",
+            first_commit_at=merged - timedelta(hours=30),
+            opened_at=merged - timedelta(hours=26),
+            merged_at=merged,
+            reviews=(
+                ReviewInput(external_id=f"{external_id}-r", author="bob", submitted_at=merged - timedelta(hours=20)),
+            ),
+        )
+        self.services.add(service.id)
+        return pull_request_upsert(source=self.source, data=data, dirty=Dirty())[0]
+
+    def incident(self, service, external_id, days_ago, hours_to_restore=None, **extra):
+        started = self.now - timedelta(days=days_ago)
+        resolved = started + timedelta(hours=hours_to_restore) if hours_to_restore is not None else None
+        data = IncidentInput(
+            external_id=external_id, service=service.slug, started_at=started, resolved_at=resolved, **extra
+        )
+        self.services.add(service.id)
+        return incident_upsert(source=self.source, data=data, dirty=Dirty())[0]
+
+    def refresh(self):
+        for service_id in self.services:
+            service_refresh(service_id=service_id)
+
+
+@pytest.fixture
+def now():
+    return timezone.now().replace(minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture
+def history(service, now):
+    source = SourceFactory(name="ci", team=service.owner, last_event_at=now - timedelta(hours=3))
+    return History(source, now)

@@ -7,20 +7,17 @@ Content Security Policy violation.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
-from e360.tests.conftest import axe_violations
+from e360.tests.browser import SCREENSHOTS, axe_violations
 from metrics.tests.factories import DeploymentFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Moderate findings too; not the minor aria-allowed-role that api-docs.js's region role on Swagger's <main> brings.
 FROM_MODERATE = ("moderate", "serious", "critical")
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
 def test_the_docs_render_from_this_site_only(page, page_problems, live_server):

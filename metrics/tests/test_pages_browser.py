@@ -8,38 +8,13 @@ import time
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
+from e360.tests.browser import chart_drawn, sign_in
 from metrics.tests.factories import SourceFactory
-from metrics.tests.test_pages import History
+from metrics.tests.histories import History
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "password"  # what UserFactory gives every account
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-
-
-def chart_drawn(page: Page, canvas_id: str, timeout: float = 5.0) -> bool:
-    """Whether Chart.js drew on the canvas, polling while htmx settles a swap.
-
-    Polled with ``evaluate`` on purpose: ``wait_for_function`` compiles its predicate
-    with ``new Function`` inside the page, which the strict CSP rightly blocks as eval.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        # window.Chart is undefined until the deferred vendor script has run, even though the
-        # URL already matches: asking before then is a ReferenceError, not a "no".
-        drawn = f"window.Chart !== undefined && Chart.getChart(document.getElementById('{canvas_id}')) !== undefined"
-        if page.evaluate(drawn):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        page.wait_for_timeout(50)
 
 
 @pytest.fixture

@@ -7,31 +7,21 @@ Screenshots land in var/screenshots/ (laptop 1280 x 800, phone 390 x 844).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import Locator, Page, expect
 
 from e360.models import Membership, Person
 from e360.tests.factories import MembershipFactory, PersonFactory
 from surveys.models import Campaign, Invitation
-from surveys.tests.conftest import open_campaign
-from surveys.tests.factories import members
-from surveys.tests.test_views import nothing_stored, stored, stored_count
+from surveys.tests.factories import members, open_campaign
+from surveys.tests.stored import nothing_stored, stored, stored_count
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 OPEN_TEXT = "Waiting on the flaky checkout suite"
-
-
-@pytest.fixture
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
 
 
 @pytest.fixture

@@ -9,30 +9,21 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from e360.stats import percentile_rank
-from e360.tests.factories import TeamFactory
 from insights import inputs
 from surveys import published, results, scoring, tasks
 from surveys.anonymity import ORG
 from surveys.models import Campaign, GroupScore
-from surveys.tests import test_results as data
-from surveys.tests.test_results import (
-    _person,
+from surveys.tests.results_readers import api_url, csv_rows, csv_url, dimension, group, page_url, results_for
+from surveys.tests.waves import (
     answer,
     build_org,
     bulk_responses,
     close,
-    dimension,
-    group,
-    make_template,
+    make_squads,
     open_wave,
     org_viewer,
-    results_for,
+    results_template,
 )
-from surveys.tests.test_results_api import api_url
-from surveys.tests.test_results_views import csv_rows, csv_url, page_url
-
-# The hand-made organisation and campaign, as fixtures of this module too.
-org, closed = data.org, data.closed
 
 
 def stored(campaign) -> dict:
@@ -160,20 +151,9 @@ def test_the_task_computes_a_closed_campaign_s_figures_and_nothing_else(closed, 
 # --- Percentile among teams ---------------------------------------------------------------------------------------
 
 
-def squads(org, count: int) -> list:
-    """``count`` sibling teams under Engineering, of 4 people each, invited with the rest of Engineering."""
-    teams = []
-    for n in range(count):
-        team = TeamFactory(name=f"Squad {n}", slug=f"squad-{n}", parent=org.eng)
-        for person in range(4):
-            _person(f"squad-{n}-{person}", team)
-        teams.append(team)
-    return teams
-
-
 def siblings_campaign(org, favourable: list[int]):
     """A closed campaign where each squad has 4 responses, ``favourable[n]`` of them favourable on ci_fast."""
-    teams = squads(org, len(favourable))
+    teams = make_squads(org, len(favourable))
     campaign = open_wave(org)
     for team, good in zip(teams, favourable, strict=True):
         bulk_responses(campaign, team, good, (5, 1, 4, 9, "Backend", ""))
@@ -205,7 +185,7 @@ def test_no_rank_among_fewer_than_five_teams(org):
 
 
 def test_a_hidden_team_is_neither_ranked_nor_counted_among_the_peers(org):
-    teams = squads(org, 6)
+    teams = make_squads(org, 6)
     campaign = open_wave(org)
     for n, team in enumerate(teams):
         bulk_responses(campaign, team, 2 if n == 0 else 3)  # squad-0: fewer than k
@@ -234,7 +214,7 @@ def test_the_page_csv_and_api_give_the_percentile(client, org):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_first_reads_at_once_store_one_set_of_figures():
-    make_template()
+    results_template()
     people = build_org()
     campaign = open_wave(people)
     answer(campaign, people.pay, (4, 2, 4, 9, "Backend", ""), (4, 2, 4, 9, "Backend", ""), (1, 5, 1, 0, "Backend", ""))

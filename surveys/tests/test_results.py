@@ -1,24 +1,15 @@
 """The results selector (``surveys.results``) on hand-made data: exact figures, and each output rule
 of docs/surveys.md#anonymity.
 
-The organisation of every test (k = 3, text threshold 4)::
-
-    Engineering (eng: lena leads, eli)          2 invitees  ─┐ stored under eng (2 + 2 ≥ k)
-    ├── Payments (pay: paula leads, 5 more)     6 invitees
-    │   └── Payments API (pay-api)              3 invitees
-    ├── Search (search)                         4 invitees
-    └── Tiny (tiny)                             2 invitees  ─┘ fewer than k: rolled up into eng
-
-plus charlie, an outsider in a team the campaign does not invite.
+The organisation of every test is the hand-made one of surveys/tests/waves.py (k = 3, text threshold 4),
+drawn in its docstring.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection, transaction
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
@@ -26,230 +17,22 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from e360.models import Membership, Team
-from e360.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
+from e360.tests.factories import UserFactory
 from surveys import anonymity, results, services
-from surveys.models import Answer, Campaign, GroupScore, Invitation, Kind, Response, Template, TemplateQuestion
-from surveys.services import AnswerValue
-
-K = 3
-TEXT_THRESHOLD = 4
-QUESTIONS = [
-    # key, text, kind, dimension, reverse-coded, options
-    ("ci_fast", "CI gives me fast feedback.", Kind.AGREEMENT, "ci_cd", False, []),
-    ("ci_waiting", "I often wait on CI.", Kind.AGREEMENT, "ci_cd", True, []),
-    ("focus_time", "How often do you get two hours without interruptions?", Kind.FREQUENCY, "focus", False, []),
-    ("enps", "How likely are you to recommend your team?", Kind.ENPS, "satisfaction", False, []),
-    ("role", "Which best describes your work?", Kind.SINGLE, "", False, ["Backend", "Frontend", "Platform"]),
-    ("slow", "What slows you down?", Kind.TEXT, "", False, []),
-]
-KEYS = ("ci_fast", "ci_waiting", "focus_time", "enps", "role", "slow")
-
-
-def make_template() -> Template:
-    template, _ = Template.objects.get_or_create(slug="results-test", defaults={"name": "Results test"})
-    if not template.questions.exists():
-        TemplateQuestion.objects.bulk_create(
-            [
-                TemplateQuestion(
-                    template=template,
-                    position=n,
-                    key=key,
-                    text=text,
-                    kind=kind,
-                    dimension=dimension,
-                    reverse_coded=reverse,
-                    options=options,
-                )
-                for n, (key, text, kind, dimension, reverse, options) in enumerate(QUESTIONS, start=1)
-            ]
-        )
-    return template
-
-
-@dataclass
-class Org:
-    eng: Team
-    pay: Team
-    api: Team
-    search: Team
-    tiny: Team
-    other: Team
-    users: dict  # username → user
-
-
-def _person(username: str, team: Team, role: str = Membership.Role.MEMBER):
-    user = UserFactory(username=username, email=f"{username}@example.com")
-    person = PersonFactory(name=username.replace("-", " ").title(), handle=username, email=user.email, user=user)
-    MembershipFactory(person=person, team=team, role=role)
-    return user
-
-
-def build_org() -> Org:
-    eng = TeamFactory(name="Engineering", slug="eng")
-    pay = TeamFactory(name="Payments", slug="pay", parent=eng)
-    api = TeamFactory(name="Payments API", slug="pay-api", parent=pay)
-    search = TeamFactory(name="Search", slug="search", parent=eng)
-    tiny = TeamFactory(name="Tiny", slug="tiny", parent=eng)
-    other = TeamFactory(name="Sales tools", slug="sales-tools")
-    users = {
-        "lena": _person("lena", eng, Membership.Role.LEAD),
-        "eli": _person("eli", eng),
-        "paula": _person("paula", pay, Membership.Role.LEAD),
-        "charlie": _person("charlie", other),
-    }
-    for n in range(1, 6):
-        users[f"pay-{n}"] = _person(f"pay-{n}", pay)
-    for n in range(3):
-        users[f"api-{n}"] = _person(f"api-{n}", api)
-    for n in range(4):
-        users[f"search-{n}"] = _person(f"search-{n}", search)
-    for n in range(2):
-        users[f"tiny-{n}"] = _person(f"tiny-{n}", tiny)
-    return Org(eng, pay, api, search, tiny, other, users)
-
-
-def org_viewer(username: str = "olga"):
-    user = UserFactory(username=username, email=f"{username}@example.com")
-    user.user_permissions.add(Permission.objects.get(codename="view_org", content_type__app_label="e360"))
-    return user
-
-
-def open_wave(org: Org, *, series=None, wave: int = 1, k: int = K, text_threshold: int = TEXT_THRESHOLD) -> Campaign:
-    now = timezone.now()
-    fields = {
-        "template": make_template(),
-        "opens_at": now - timedelta(hours=1),
-        "closes_at": now + timedelta(days=14),
-        "k": k,
-        "text_threshold": text_threshold,
-    }
-    if series is None:
-        campaign = services.campaign_create(name="Developer pulse", teams=[org.eng], **fields)
-    else:
-        campaign = Campaign.objects.create(series=series, wave=wave, name=f"Developer pulse — wave {wave}", **fields)
-        campaign.teams.set([org.eng])
-    services.campaign_open(campaign_id=campaign.pk)
-    campaign.refresh_from_db()
-    return campaign
-
-
-def answer(campaign: Campaign, team: Team, *rows: tuple) -> None:
-    """One response per row, from the team's invitees who have not answered; a row's values follow ``KEYS``
-    (None: skipped)."""
-    questions = {q.key: q for q in campaign.version.questions.all()}
-    for row in rows:
-        invitation = Invitation.objects.filter(campaign=campaign, team=team, responded=False).first()
-        assert invitation is not None, f"nobody left to answer in {team}"
-        values = {}
-        for key, value in zip(KEYS, row, strict=False):
-            if value is None:
-                continue
-            q = questions[key]
-            if q.kind == Kind.TEXT:
-                values[q.pk] = AnswerValue(text=value)
-            elif q.kind in (Kind.SINGLE, Kind.MULTI):
-                values[q.pk] = AnswerValue(choices=(value,))
-            else:
-                values[q.pk] = AnswerValue(number=value)
-        services.response_submit(invitation=invitation, answers=values)
-
-
-def close(campaign: Campaign) -> Campaign:
-    services.campaign_close(campaign_id=campaign.pk)
-    campaign.refresh_from_db()
-    return campaign
-
-
-# The answers of the main fixture, by team: ci_fast, ci_waiting (reverse-coded), focus_time, enps, role, slow.
-PAY_API = [
-    (5, 1, 3, 10, "Backend", "Flaky integration tests in the API repo."),
-    (4, 2, 3, 9, "Backend", "Waiting for the staging database."),
-    (2, 5, 4, 6, "Frontend", None),
-]
-PAY = [
-    (4, 4, 5, 8, "Platform", "Release trains every two weeks."),
-    (4, 4, 1, 7, None, None),
-    (1, 4, 2, 10, None, "Too many meetings."),
-    (None, 4, 2, 0, None, None),
-]
-SEARCH = [
-    (5, 1, 5, 10, None, "A secret only search would write."),
-    (5, 1, 5, 10, None, None),
-]
-ENG = [(3, 3, 3, 7, None, "Unclear priorities."), (2, 2, 4, 5, None, None)]
-TINY = [(1, 5, 1, 2, None, None)]
-
-
-@pytest.fixture
-def org(db) -> Org:
-    return build_org()
-
-
-@pytest.fixture
-def closed(org) -> Campaign:
-    """Closed; 12 responses: pay-api 3, pay 4, search 2 (fewer than k), eng 3 (two of eng's, one of tiny's)."""
-    campaign = open_wave(org)
-    answer(campaign, org.api, *PAY_API)
-    answer(campaign, org.pay, *PAY)
-    answer(campaign, org.search, *SEARCH)
-    answer(campaign, org.eng, *ENG)
-    answer(campaign, org.tiny, *TINY)
-    return close(campaign)
-
-
-@pytest.fixture
-def differencing(org) -> Campaign:
-    """Closed; 9 responses: pay-api 3, pay 4, search 2, none stored under eng. Engineering (9) less Payments (7)
-    would be Search's 2: Payments is hidden, and Payments API (3) shown in its place (9 - 3 = 6)."""
-    campaign = open_wave(org)
-    answer(campaign, org.api, *PAY_API)
-    answer(campaign, org.pay, *PAY)
-    answer(campaign, org.search, *SEARCH)
-    return close(campaign)
-
-
-def bulk_responses(campaign: Campaign, label: Team | None, n: int, values: tuple = (4, 2, 4, 9, "Backend", "")) -> None:
-    """``n`` responses stored under ``label`` without going through invitations: for counts and sizes only."""
-    questions = {q.key: q for q in campaign.version.questions.all()}
-    responses = Response.objects.bulk_create([Response(campaign=campaign, label=label) for _ in range(n)])
-    answers = []
-    for response in responses:
-        for key, value in zip(KEYS, values, strict=True):
-            q = questions[key]
-            if q.kind == Kind.TEXT:
-                if value:
-                    answers.append(Answer(response=response, question=q, text=value))
-            elif q.kind in (Kind.SINGLE, Kind.MULTI):
-                answers.append(Answer(response=response, question=q, choices=[value]))
-            else:
-                answers.append(Answer(response=response, question=q, number=value))
-    Answer.objects.bulk_create(answers, batch_size=2000)
-
-
-def scope(user, campaign: Campaign) -> results.CampaignAccess:
-    return results.campaign_for_user(user, campaign.pk)
-
-
-def results_for(user, campaign: Campaign, team: str | None = None) -> results.Results:
-    return results.campaign_results(scope(user, campaign), team=team)
-
-
-def group(res: results.Results, slug: str) -> results.GroupResult:
-    return next(g for g in res.groups if g.group.slug == slug)
-
-
-def dimension(g: results.GroupResult, key: str) -> results.DimensionFigure:
-    return next(d for d in g.dimensions if d.key == key)
-
-
-def question(g: results.GroupResult, key: str) -> results.QuestionFigure:
-    return next(q for q in g.questions if q.question.key == key)
-
-
-def slugs(res: results.Results) -> list[str]:
-    return [g.group.slug for g in res.groups]
-
+from surveys.models import Campaign, GroupScore, Response
+from surveys.tests.results_readers import dimension, group, question, results_for, scope, slugs
+from surveys.tests.waves import (
+    PAY,
+    PAY_API,
+    SEARCH,
+    answer,
+    bulk_responses,
+    close,
+    open_wave,
+    org_viewer,
+    pay_waves,
+    results_template,
+)
 
 # --- Exact figures ------------------------------------------------------------------------------------------------
 
@@ -484,25 +267,6 @@ def test_an_open_campaign_shows_participation_and_reads_no_response(org):
 
 # --- Waves --------------------------------------------------------------------------------------------------------
 
-PAY_API_BEFORE = [(2, 4, 3, 5, "Backend", None), (3, 4, 3, 6, "Backend", None), (4, 2, 2, 9, "Frontend", None)]
-
-
-@pytest.fixture
-def two_waves(org) -> tuple[Campaign, Campaign]:
-    """Wave 1 as ``differencing`` (Payments hidden there), with other answers for pay-api; wave 2 as ``closed``."""
-    first = open_wave(org)
-    answer(first, org.api, *PAY_API_BEFORE)
-    answer(first, org.pay, *PAY)
-    answer(first, org.search, *SEARCH)
-    close(first)
-    second = open_wave(org, series=first.series, wave=2)
-    answer(second, org.api, *PAY_API)
-    answer(second, org.pay, *PAY)
-    answer(second, org.search, *SEARCH)
-    answer(second, org.eng, *ENG)
-    answer(second, org.tiny, *TINY)
-    return first, close(second)
-
 
 def test_a_change_since_the_previous_wave_needs_the_group_shown_in_both(two_waves, org):
     first, second = two_waves
@@ -519,17 +283,6 @@ def test_a_change_since_the_previous_wave_needs_the_group_shown_in_both(two_wave
     pay = group(res, "pay")
     assert pay.shown and all(d.change_wave is None for d in pay.dimensions)
     assert pay.enps.change_wave is None and all(q.change_wave is None for q in pay.questions)
-
-
-def pay_waves(org, first: int, second: int) -> tuple[Campaign, Campaign]:
-    """Two waves where only Payments' own people answer: ``first`` of them, then ``second`` (the same people
-    first: invitations are answered in name order)."""
-    one = open_wave(org)
-    answer(one, org.pay, *([(2, 4, 2, 5, "Backend", None)] * first))
-    close(one)
-    two = open_wave(org, series=one.series, wave=2)
-    answer(two, org.pay, *([(5, 1, 5, 10, "Backend", None)] * second))
-    return one, close(two)
 
 
 def test_a_change_is_hidden_when_one_to_k_minus_1_people_joined_or_left(org):
@@ -566,29 +319,6 @@ def test_a_question_s_change_is_hidden_when_its_answer_counts_differ_by_fewer_th
 
 
 # --- Per question (rule 3 within a shown group) -----------------------------------------------------------------
-
-
-@pytest.fixture
-def skipped(org) -> Campaign:
-    """Closed; pay-api 3 responses and pay 4, but people skipped: in pay-api only one answered focus_time and one
-    eNPS; in Payments' own, only one answered ci_fast."""
-    campaign = open_wave(org)
-    answer(
-        campaign,
-        org.api,
-        (5, 1, None, None, "Backend", None),
-        (4, 2, None, None, "Backend", None),
-        (2, 5, 4, 6, "Frontend", None),
-    )
-    answer(
-        campaign,
-        org.pay,
-        (4, 4, 5, 8, "Platform", None),
-        (None, 4, 1, 7, None, None),
-        (None, 4, 2, 10, None, None),
-        (None, 4, 2, 0, None, None),
-    )
-    return close(campaign)
 
 
 def test_a_question_answered_by_fewer_than_k_of_a_shown_group_is_withheld(skipped, org):
@@ -702,7 +432,7 @@ def test_a_user_without_a_person_gets_a_404(closed):
 def test_a_draft_campaign_has_no_results_even_for_org_viewers(org):
     draft = services.campaign_create(
         name="Later",
-        template=make_template(),
+        template=results_template(),
         teams=[org.eng],
         opens_at=timezone.now() + timedelta(days=1),
         closes_at=timezone.now() + timedelta(days=2),
@@ -721,7 +451,7 @@ def test_the_index_lists_campaigns_with_a_team_one_sees(closed, org):
 def test_a_campaign_of_a_sub_team_is_not_shown_to_its_parent_s_members(org):
     campaign = services.campaign_create(
         name="Payments only",
-        template=make_template(),
+        template=results_template(),
         teams=[org.pay],
         opens_at=timezone.now() - timedelta(hours=1),
         closes_at=timezone.now() + timedelta(days=1),

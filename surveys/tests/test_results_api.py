@@ -1,6 +1,6 @@
 """``GET /api/v1/surveys/campaigns/{id}/results``: the same figures and rules as the page and the CSV.
 
-The data is ``test_results``'s hand-made organisation (k = 3, text threshold 4).
+The data is the hand-made organisation of surveys/tests/waves.py (k = 3, text threshold 4).
 """
 
 from __future__ import annotations
@@ -21,17 +21,10 @@ from e360.models import User
 from metrics.models import ApiToken
 from metrics.tests.factories import SourceFactory
 from surveys.models import GroupScore
-from surveys.tests import test_results as data
-from surveys.tests.test_results import PAY, PAY_API, answer, bulk_responses, open_wave, org_viewer, pay_waves
-from surveys.tests.test_results_views import csv_rows, csv_url, heatmap, page_url
-
-org, closed, differencing, two_waves, skipped = data.org, data.closed, data.differencing, data.two_waves, data.skipped
+from surveys.tests.results_readers import api_url, csv_rows, csv_url, heatmap, page_url
+from surveys.tests.waves import PAY, PAY_API, answer, bulk_responses, open_wave, org_viewer, pay_waves
 
 SCORES = ("n", "percent_favourable", "mean", "score", "enps", "answered", "promoters", "detractors", "passives")
-
-
-def api_url(campaign, team: str | None = None) -> str:
-    return f"/api/v1/surveys/campaigns/{campaign.pk}/results" + (f"?team={team}" if team else "")
 
 
 def get(client, user, campaign, team: str | None = None) -> dict:

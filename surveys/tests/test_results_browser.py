@@ -11,26 +11,21 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from e360.tests.conftest import axe_violations
-from e360.tests.test_browser import sign_in
+from e360.tests.browser import axe_violations, sign_in
 from surveys import services
 from surveys.models import Campaign, Invitation, Kind, Template
-from surveys.tests import test_results as data
+from surveys.tests.waves import TEXT_THRESHOLD, K, close
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
-org, closed = data.org, data.closed
 
 # Whether Chart.js drew on a canvas: a chart is attached and some pixel is not transparent. Polled with
 # ``evaluate``: ``wait_for_function`` compiles its predicate with ``new Function``, which the CSP blocks as eval.
@@ -50,12 +45,6 @@ def drawn(page: Page, canvas_id: str, timeout: float = 5.0) -> bool:
             return False
         page.wait_for_timeout(50)
     return True
-
-
-@pytest.fixture
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
 
 
 def test_a_lead_sees_a_team_below_k_hidden_and_the_charts_drawn(
@@ -117,8 +106,8 @@ def every_dimension(org) -> Campaign:
         teams=[org.eng],
         opens_at=now - timedelta(hours=1),
         closes_at=now + timedelta(days=14),
-        k=data.K,
-        text_threshold=data.TEXT_THRESHOLD,
+        k=K,
+        text_threshold=TEXT_THRESHOLD,
     )
     services.campaign_open(campaign_id=campaign.pk)
     campaign.refresh_from_db()
@@ -137,7 +126,7 @@ def every_dimension(org) -> Campaign:
                 elif q.kind in (Kind.SINGLE, Kind.MULTI):
                     answers[q.pk] = services.AnswerValue(choices=(q.options[0],))
             services.response_submit(invitation=invitation, answers=answers)
-    return data.close(campaign)
+    return close(campaign)
 
 
 # Whether each heatmap column header shows whole, inside its card and the window, once scrolled into view, and

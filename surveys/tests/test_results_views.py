@@ -1,13 +1,9 @@
 """The results pages: the list, a campaign's page (with its team picker and htmx partial) and its CSV export.
 
-The data is ``test_results``'s hand-made organisation (k = 3, text threshold 4).
+The data is the hand-made organisation of surveys/tests/waves.py (k = 3, text threshold 4).
 """
 
 from __future__ import annotations
-
-import csv
-import io
-from html.parser import HTMLParser
 
 import pytest
 from django.db import connection
@@ -16,67 +12,8 @@ from django.urls import reverse
 
 from e360.models import User
 from surveys.models import GroupScore
-from surveys.tests import test_results as data
-from surveys.tests.test_results import PAY, PAY_API, answer, bulk_responses, open_wave, org_viewer
-
-# The hand-made organisation and campaigns, as fixtures of this module too.
-org, closed, differencing, two_waves = data.org, data.closed, data.differencing, data.two_waves
-
-
-class Tables(HTMLParser):
-    """The text of every cell of the tables whose class list holds ``css_class``, row by row."""
-
-    def __init__(self, css_class: str) -> None:
-        super().__init__()
-        self.css_class = css_class
-        self.rows: list[list[str]] = []
-        self._depth = 0  # > 0 inside a wanted table
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        classes = (dict(attrs).get("class") or "").split()
-        if tag == "table" and (self._depth or self.css_class in classes):
-            self._depth += 1
-        elif self._depth and tag == "tr":
-            self.rows.append([])
-        elif self._depth and tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag == "table" and self._depth:
-            self._depth -= 1
-        elif self._depth and tag in ("td", "th") and self._cell is not None:
-            self.rows[-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def table(html: str, css_class: str) -> list[list[str]]:
-    parser = Tables(css_class)
-    parser.feed(html)
-    return parser.rows
-
-
-def heatmap(response) -> dict[str, list[str]]:
-    """The heatmap's rows by group name: [responses, dimensions…, eNPS]."""
-    rows = table(response.content.decode(), "heatmap")
-    return {row[0]: row[1:] for row in rows[1:]}
-
-
-def csv_rows(response) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(response.content.decode())))
-
-
-def page_url(campaign, team: str | None = None) -> str:
-    return f"/surveys/{campaign.pk}/results/" + (f"?team={team}" if team else "")
-
-
-def csv_url(campaign, team: str | None = None) -> str:
-    return f"/surveys/{campaign.pk}/results.csv" + (f"?team={team}" if team else "")
-
+from surveys.tests.results_readers import csv_rows, csv_url, heatmap, page_url, table
+from surveys.tests.waves import PAY, PAY_API, answer, bulk_responses, close, open_wave, org_viewer
 
 # --- The page -----------------------------------------------------------------------------------------------------
 
@@ -295,7 +232,7 @@ def test_a_team_name_cannot_become_a_spreadsheet_formula(client, org):
     answer(campaign, org.pay, *PAY)
     org.pay.name = "=HYPERLINK(1)"  # named so when the campaign closes: its results keep that name
     org.pay.save()
-    closed = data.close(campaign)
+    closed = close(campaign)
     client.force_login(org.users["lena"])
     rows = csv_rows(client.get(csv_url(closed, "pay")))
 

@@ -27,8 +27,8 @@ from surveys import services
 from surveys.context_processors import open_surveys
 from surveys.forms import AGREEMENT, EMPTY_MESSAGE, FREQUENCY
 from surveys.models import Answer, Campaign, Invitation, Kind, PooledResponse, Response
-from surveys.tests.conftest import EVERY_KIND, make_template, open_campaign
-from surveys.tests.factories import campaign_for, members
+from surveys.tests.factories import EVERY_KIND, campaign_for, make_template, members, open_campaign
+from surveys.tests.stored import nothing_stored, stored, stored_count
 
 pytestmark = pytest.mark.django_db
 
@@ -59,25 +59,6 @@ def full_answers(campaign: Campaign) -> dict:
         n["slowed"]: ["CI", SECRET_OPTION],
         n["open"]: SECRET_TEXT,
     }
-
-
-def stored(campaign: Campaign) -> dict[str, tuple]:
-    """The stored answers by question key: (number, choices, text), in the pool or moved into responses."""
-    keys = dict(campaign.version.questions.values_list("pk", "key"))
-    pooled = [a for answers in campaign.pooled.values_list("answers", flat=True) for a in answers]
-    return {keys[a["question"]]: (a["number"], a["choices"], a["text"]) for a in pooled} | {
-        a.question.key: (a.number, a.choices, a.text)
-        for a in Answer.objects.filter(response__campaign=campaign).select_related("question")
-    }
-
-
-def nothing_stored() -> bool:
-    return not PooledResponse.objects.exists() and not Response.objects.exists()
-
-
-def stored_count(campaign: Campaign) -> int:
-    """How many responses are stored, in the pool or moved."""
-    return campaign.pooled.count() + campaign.responses.count()
 
 
 def invitation_of(user: User, campaign: Campaign) -> Invitation:
