@@ -9,7 +9,7 @@ from e360.forms import FilterField, LenientPageField, PageField, QueryField, Que
 from e360.models import Team
 from metrics import display
 from metrics.models import PipelineRun
-from metrics.operations import Area, ReviewQueue
+from metrics.selectors import Area, ReviewQueue
 
 
 class DeliveryForm(QueryForm):

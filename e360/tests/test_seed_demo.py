@@ -386,7 +386,7 @@ def test_a_demo_module_without_seed_fails_loudly(demo_apps):
 
 @pytest.mark.django_db
 def test_the_small_demo_has_figures_on_the_correlations_page_and_a_live_review_queue(client):
-    from metrics.operations import Area, review_queue
+    from metrics.selectors import Area, review_queue
 
     seed(apps=True)
     client.force_login(UserFactory(is_superuser=True))

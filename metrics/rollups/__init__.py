@@ -4,7 +4,7 @@ Reading: a reader asks for a figure of a scope and a window, and this package de
 hold it, and when they are not in step, reads raw rows instead:
 
 - ``Figures(scope, windows, …)``: the DORA, pipeline and review figures of a scope (``Holding``:
-  a page's ``Scope``, ``operations.Area``, or ``Holders.services(…)``/``Holders.organisation()``),
+  a page's ``Scope``, ``selectors.Area``, or ``Holders.services(…)``/``Holders.organisation()``),
   from the team rows of the whole subtrees in scope (week rows for whole weeks) and the day rows of
   its other services (``figures``);
 - ``per_workflow(scope, window, now)``: the pipelines page's per-workflow figures, from the stored

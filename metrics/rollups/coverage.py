@@ -33,7 +33,7 @@ from metrics.scope import reading_profile
 
 
 class Holding(Protocol):
-    """A scope as a figure's reader gives it: ``Holders``, ``metrics.scope.Scope``, ``metrics.operations.Area``."""
+    """A scope as a figure's reader gives it: ``Holders``, ``metrics.scope.Scope``, ``metrics.selectors.Area``."""
 
     @property
     def filter_ids(self) -> Collection[int] | None: ...

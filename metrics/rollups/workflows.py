@@ -202,7 +202,7 @@ MAX_FAILING = 50
 
 
 class WorkflowScope(Protocol):
-    """What ``per_workflow`` reads of a scope (``metrics.operations.Area`` is one)."""
+    """What ``per_workflow`` reads of a scope (``metrics.selectors.Area`` is one)."""
 
     @property
     def filter_ids(self) -> Collection[int] | None: ...

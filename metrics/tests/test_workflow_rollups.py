@@ -20,11 +20,10 @@ from e360.models import Service
 from e360.tests.factories import ServiceFactory
 from metrics import definitions as d
 from metrics.models import PipelineRun, WorkflowPeriodRollup, WorkflowRollupCoverage
-from metrics.operations import Area
 from metrics.refresh import rebuild, service_refresh
 from metrics.rollups import workflows as workflow_rollups
 from metrics.scope import reading_profile, service_scope, team_scope
-from metrics.selectors import default_window
+from metrics.selectors import Area, default_window
 from metrics.tests.factories import PipelineRunFactory, SourceFactory
 from metrics.tests.histories import run_records
 

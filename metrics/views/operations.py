@@ -25,11 +25,11 @@ from e360.htmx import HtmxHttpRequest, htmx_page, partial_target
 from e360.models import Team
 from e360.tree import TeamTree
 from metrics import definitions as d
-from metrics import display, operations, selectors
+from metrics import display, selectors
 from metrics.definitions.review_queue import AgeBucket, bucket_of
 from metrics.forms import PipelinesForm, ReviewsForm
-from metrics.operations import Area
 from metrics.scope import ServiceRef, service_scope, team_scope
+from metrics.selectors import Area
 from metrics.views.lists import CappedPaginator, KnownCountPaginator, ListPage
 
 REVIEWS_TEMPLATE = "metrics/review_queue.html"
@@ -139,7 +139,7 @@ class CountCell:
 
 @dataclass(frozen=True)
 class CountRow:
-    team: operations.TeamQueue | None  # None: the totals
+    team: selectors.TeamQueue | None  # None: the totals
     url: str
     chosen: bool
     cells: list[CountCell]
@@ -158,7 +158,7 @@ def _query(request: HtmxHttpRequest, **changes: str | None) -> str:
 
 
 def _count_rows(
-    request: HtmxHttpRequest, queue: operations.ReviewQueue, chosen: QueueFilter, every_team: bool
+    request: HtmxHttpRequest, queue: selectors.ReviewQueue, chosen: QueueFilter, every_team: bool
 ) -> list[CountRow]:
     """The counts table's rows, each cell with the URL of its list (built here: a template tag per
     cell costs an organisation's page more than its queries)."""
@@ -186,12 +186,12 @@ def _count_rows(
 
 
 def _reviews(request: HtmxHttpRequest, area: Area) -> HttpResponse:
-    queue = operations.review_queue(area, timezone.now())
+    queue = selectors.review_queue(area, timezone.now())
     params = ReviewsForm.parse(request.GET, area=area, queue=queue)
     number = params["page"]
     chosen = QueueFilter(params["team"], params["age"])
     team_id = chosen.team.id if chosen.team else None
-    prs = operations.waiting_pull_requests(area, queue, team_id=team_id, bucket=chosen.bucket)
+    prs = selectors.waiting_pull_requests(area, queue, team_id=team_id, bucket=chosen.bucket)
     paginator = KnownCountPaginator(prs, PAGE_SIZE, queue.count(team_id, chosen.bucket))
     waiting = _list_page(request, paginator, number)
     rows = _count_rows(request, queue, chosen, params["teams"])
@@ -242,7 +242,7 @@ class RunFilter:
 
 
 def _runs(request: HtmxHttpRequest, area: Area, window: d.Window, chosen: RunFilter, number: int) -> ListPage:
-    runs = operations.runs_list(
+    runs = selectors.runs_list(
         area,
         window,
         service_id=chosen.service.id if chosen.service else None,
@@ -278,7 +278,7 @@ def _pipelines(request: HtmxHttpRequest, area: Area) -> HttpResponse:
     target = partial_target(request)
     if target == RUNS_LIST:
         return render(request, f"{PIPELINES_TEMPLATE}#runs", context)
-    found = operations.pipelines(area, window, timezone.now())
+    found = selectors.pipelines(area, window, timezone.now())
     context["found"] = found
     context["reliability"] = _reliability(found.reliability)
     context["chart"] = {
