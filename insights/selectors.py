@@ -2,8 +2,8 @@
 precomputed bottleneck and correlation results (``insights.models``, refreshed hourly by ``insights.tasks``).
 
 Access: a developer sees their teams, a lead their sub-tree, org viewers everything (``e360.access``). The views
-check it: the organisation's bottlenecks and correlations need ``access.require_org_viewer`` (which the readers
-here keep as a guard), a team's correlations (across the teams below it) every one of those teams visible
+check it, once per request: the organisation's bottlenecks, correlations and dashboard need
+``access.require_org_viewer``, a team's correlations (across the teams below it) every one of those teams visible
 (``correlates_below``, through ``access.sees_subtree``'s rule).
 
 Sentiment is read through ``surveys.results`` — the same figures, cells and changes the survey results page shows
@@ -433,14 +433,12 @@ def bottleneck_url(team: Team | None, days: int) -> str:
 
 
 def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
-    """The precomputed bottleneck ranking of ``team`` (None: the organisation, org viewers only) for the standard
-    period covering ``days``.
+    """The precomputed bottleneck ranking of ``team`` (None: the organisation, for org viewers: the views check) for
+    the standard period covering ``days``.
 
     A team's metrics cover its whole subtree; a viewer who may not see every team below it (a plain member of a
     parent team) gets no items and a note, as the delivery page would not show them those teams' figures.
     """
-    if team is None:
-        access.require_org_viewer(viewer, "No organisation insights for you.")
     standard, substituted = standard_days(days)
     url = bottleneck_url(team, standard)
     evidence = {} if team is None else evidence_urls(team, standard)
@@ -559,15 +557,11 @@ def correlates_below(team: Team, viewer: User) -> bool:
     return len(below) > 1 and access.sees_all_of(viewer, below)
 
 
-def correlations(days: int, viewer: User, team: Team | None = None) -> Correlations:
+def correlations(days: int, team: Team | None = None) -> Correlations:
     """The precomputed correlations for the standard period covering ``days``: across the organisation's teams
-    without sub-teams (``team`` None: org viewers only, else 404), or across those below ``team`` — for whoever
-    may see every team below it, which the view has checked (``correlates_below``)."""
-    if team is None:
-        access.require_org_viewer(viewer, "No organisation insights for you.")
-        url = reverse("insights:correlations")
-    else:
-        url = reverse("insights:team-correlations", args=[team.slug])
+    without sub-teams (``team`` None), or across those below ``team``. The view has checked who may read them: an org
+    viewer, or for a team whoever may see every team below it (``correlates_below``)."""
+    url = reverse("insights:correlations") if team is None else reverse("insights:team-correlations", args=[team.slug])
     standard, substituted = standard_days(days)
     url = f"{url}?days={standard}"
     period = PeriodResult.objects.filter(days=standard).select_related("campaign", "previous_campaign").first()

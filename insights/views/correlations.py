@@ -41,7 +41,7 @@ def team_correlations(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 def _correlations(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
     params = CorrelationsForm.parse(request.GET)
-    result = selectors.correlations(params["days"], request.user, team)
+    result = selectors.correlations(params["days"], team)
     shown = selectors.pick_pair(result, params["pair"])
     context = {
         "team": team,
