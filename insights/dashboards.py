@@ -25,6 +25,7 @@ from metrics import definitions as d
 from metrics import display
 from metrics.rollups import HEADLINE_DISTRIBUTIONS, Figures, Holders
 from metrics.scope import Scope, reading_profile
+from metrics.selectors import Period
 
 # The periods offered, longest a year: those insight results are precomputed for.
 PERIODS: tuple[int, ...] = selectors.STANDARD_DAYS
@@ -35,25 +36,6 @@ MAX_CUSTOM_DAYS = PERIODS[-1]
 
 class PeriodError(ValueError):
     """A custom period the dashboards cannot show; the message says why, in words for the page."""
-
-
-@dataclass(frozen=True)
-class Period:
-    """The days a dashboard shows (org-zone days ``first_day`` … ``last_day``) and the window before them."""
-
-    days: int
-    window: d.Window
-    previous: d.Window
-    first_day: date
-    last_day: date
-    custom: bool = False
-
-    @property
-    def query(self) -> dict[str, str]:
-        """The query parameters that name this period, for links that keep it."""
-        if self.custom:
-            return {"from": self.first_day.isoformat(), "to": self.last_day.isoformat()}
-        return {"days": str(self.days)}
 
 
 def _period(first_day: date, end_day: date, profile: d.Profile, *, custom: bool) -> Period:

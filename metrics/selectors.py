@@ -357,6 +357,26 @@ def runs_list(
     ).order_by("-finished_at", "-id")
 
 
+@dataclass(frozen=True)
+class Period:
+    """The days a page shows (org-zone days ``first_day`` … ``last_day``, a standard period of the last ``days``
+    or a custom one) and the window before them: the delivery pages and the dashboards."""
+
+    days: int
+    window: d.Window
+    previous: d.Window
+    first_day: date
+    last_day: date
+    custom: bool = False
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query parameters that name this period, for links that keep it."""
+        if self.custom:
+            return {"from": self.first_day.isoformat(), "to": self.last_day.isoformat()}
+        return {"days": str(self.days)}
+
+
 def default_window(profile: d.Profile, days: int = 90) -> d.Window:
     """The last ``days`` org-zone days, today included."""
     return d.Window.last_days(days, now=timezone.now(), tz=profile)

@@ -13,9 +13,6 @@ the same number of queries whatever the amount of data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-
 from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import HttpResponse, QueryDict
@@ -31,6 +28,7 @@ from metrics import display, rollups, selectors
 from metrics.forms import DeliveryForm
 from metrics.models import Deployment, Incident, PullRequest, Source
 from metrics.scope import Scope, service_scope, team_scope
+from metrics.selectors import Period
 from metrics.views.lists import CappedPaginator, ListPage
 
 TEMPLATE = "metrics/delivery.html"
@@ -67,17 +65,6 @@ def service_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpRespons
 def team_delivery_summary(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     team = access.get_team_for_user(request.user, slug)
     return _summary(request, team_scope(team, access.visible_team_ids(request.user), TeamTree.for_user(request.user)))
-
-
-@dataclass(frozen=True)
-class Period:
-    """The window a page shows (the last ``days`` org-zone days, today included) and the one before."""
-
-    days: int
-    window: d.Window
-    previous: d.Window
-    first_day: date
-    last_day: date
 
 
 def _period(days: int, scope: Scope) -> Period:
