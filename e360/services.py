@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from allauth.account.models import EmailAddress
-from django.db import models, transaction
+from django.contrib.auth.models import Group, Permission
+from django.db import DEFAULT_DB_ALIAS, models, transaction
 
+from e360.access import ORG_VIEWERS_GROUP
 from e360.catalog_files import CatalogInvalid, CatalogRecords, Counts, ExistingCatalog, ImportSummary, resolve
 from e360.models import Membership, Person, Service, Team, User
 
@@ -238,3 +240,9 @@ def _move_emails_aside(changed: list[Person], stored_emails: Mapping[int, str]) 
         Person.objects.bulk_update(
             [Person(pk=p.pk, email=f"moving-{p.pk}@catalog-import.invalid") for p in aside], ["email"]
         )
+
+
+def org_viewers_group_sync(using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """The "Org viewers" group with the ``e360.view_org`` permission, after each migrate (``e360.apps``)."""
+    group, _ = Group.objects.using(using).get_or_create(name=ORG_VIEWERS_GROUP)
+    group.permissions.add(Permission.objects.using(using).get(content_type__app_label="e360", codename="view_org"))

@@ -1,6 +1,6 @@
 """django-q2 entry points for the insights: an hourly schedule recomputes the precomputed results.
 
-``refresh`` (the schedule's function, created by migration 0002) queues one ``refresh_period`` per standard period,
+``refresh`` (the schedule's function, declared in ``insights.apps``) queues one ``refresh_period`` per standard period,
 so that each stays within the worker's timeout and one failing period does not hold the others back. Each is
 idempotent: it recomputes the period from rollups and published survey figures and replaces its stored results in
 one transaction, so a worker killed mid-task leaves the previous results and the retry computes them again.

@@ -1,7 +1,7 @@
 """The question bank and the templates shipped with e360 (docs/surveys.md#question-bank).
 
-Plain data: ``manage.py load_survey_templates`` (and the migration that ships them) turns it
-into ``Template`` rows, idempotently. A question's ``key`` is its stable handle: waves and
+Plain data: every ``migrate`` turns it into ``Template`` rows (``services.templates_load_bank``),
+idempotently. A question's ``key`` is its stable handle: waves and
 template versions are compared on it, so a key never changes meaning.
 
 Each template marks its core questions required: one 1–5 item per dimension it measures, and the

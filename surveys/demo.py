@@ -74,7 +74,7 @@ COMMENTS: dict[str, list[str]] = {
 def seed(org: DemoOrg) -> str:
     template = Template.objects.filter(slug=SURVEY).first()
     if template is None:
-        return "no survey: the Developer experience template is missing (run load_survey_templates)"
+        return "no survey: the Developer experience template is missing (run manage.py migrate)"
     rng = org.random("surveys")
     scenarios = team_scenarios(org.teams)
     first_opens = services.add_months(org.now - timedelta(days=3), -6)

@@ -18,9 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.apps import apps as global_apps
-from django.apps.registry import Apps
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -36,6 +34,7 @@ from surveys.models import (
     Response,
     Series,
     Template,
+    TemplateQuestion,
     TemplateVersion,
 )
 
@@ -452,27 +451,25 @@ def pool_move(*, campaign_id: int, closing: bool = False) -> int:
     return len(responses)
 
 
-def templates_load_bank(apps: Apps = global_apps) -> tuple[int, int]:
+def templates_load_bank(using: str = DEFAULT_DB_ALIAS) -> tuple[int, int]:
     """Create the shipped templates (``surveys.bank``) that do not exist yet; returns (created, kept).
 
-    A template already present is left as it is, so re-running never undoes an admin's edits.
-    ``apps`` lets the migration that ships them run it.
+    A template already present is left as it is, so re-running never undoes an admin's edits. Every
+    ``migrate`` runs it (``surveys.apps``).
     """
-    Template_ = apps.get_model("surveys", "Template")
-    TemplateQuestion_ = apps.get_model("surveys", "TemplateQuestion")
     created = kept = 0
-    with transaction.atomic():
+    with transaction.atomic(using=using):
         for shipped in bank.TEMPLATES:
-            template, new = Template_.objects.get_or_create(
+            template, new = Template.objects.using(using).get_or_create(
                 slug=shipped.slug, defaults={"name": shipped.name, "description": shipped.description}
             )
             if not new:
                 kept += 1
                 continue
             created += 1
-            TemplateQuestion_.objects.bulk_create(
+            TemplateQuestion.objects.using(using).bulk_create(
                 [
-                    TemplateQuestion_(
+                    TemplateQuestion(
                         template=template,
                         position=position,
                         key=q.key,

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from django.apps import apps as global_apps
-from django.apps.registry import Apps
 from django.db.models import Q, QuerySet
 
 from e360.models import Team
@@ -89,21 +87,19 @@ def counting_teams(service_id: int, owner_id: int) -> tuple[list[int], bool]:
 # --- Workflow days in step ------------------------------------------------------------------------
 
 
-def workflow_days_written(service_id: int, days: Sequence[date], apps: Apps = global_apps) -> None:
+def workflow_days_written(service_id: int, days: Sequence[date]) -> None:
     """Record the service's workflow rows of ``days`` (consecutive) as in step with its runs."""
-    Coverage = apps.get_model("metrics", "WorkflowRollupCoverage")
-    Coverage.objects.bulk_create(
-        [Coverage(service_id=service_id, first_day=days[0], last_day=days[-1])],
+    WorkflowRollupCoverage.objects.bulk_create(
+        [WorkflowRollupCoverage(service_id=service_id, first_day=days[0], last_day=days[-1])],
         update_conflicts=True,
         unique_fields=["service"],
         update_fields=["first_day", "last_day"],
     )
 
 
-def workflow_days_covering(first: date, last: date, apps: Apps = global_apps) -> QuerySet:
+def workflow_days_covering(first: date, last: date) -> QuerySet:
     """The coverage rows of the services whose workflow rows of ``first`` … ``last`` are in step."""
-    Coverage = apps.get_model("metrics", "WorkflowRollupCoverage")
-    return Coverage.objects.filter(first_day__lte=first, last_day__gte=last)
+    return WorkflowRollupCoverage.objects.filter(first_day__lte=first, last_day__gte=last)
 
 
 def workflow_days_lacking(rows: Q, day: date) -> QuerySet:

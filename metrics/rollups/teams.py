@@ -21,10 +21,6 @@ distributions. Rows are kept in step two ways:
 distribution is kept exactly while a day holds up to ``EXACT_LIMIT`` values of it (a team's or a
 group's day), as a histogram beyond (a large group's or the organisation's): percentiles read
 from histograms are within 1% of the exact ones.
-
-Migrations 0007 and 0015 run ``rebuild`` and ``build_weeks`` with their historical models
-(``apps``); that, the missing-week-rows branch of ``_recompute`` and ``build_weeks`` itself are
-there for them only, and go with a reset of the migrations.
 """
 
 from __future__ import annotations
@@ -36,15 +32,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import reduce
 
-from django.apps import apps as global_apps
-from django.apps.registry import Apps
 from django.db import transaction
 from django.db.models import F, Model, Q
 
+from e360.models import Service, Team
 from e360.tree import TeamTree
 from metrics import definitions as d
 from metrics.definitions import Histogram
-from metrics.models import COUNT_FIELDS, SERVICE_WIDE, TeamRollup, TeamWeekRollup
+from metrics.models import COUNT_FIELDS, SERVICE_WIDE, DailyRollup, RolledUpService, TeamRollup, TeamWeekRollup
 from metrics.sql import update_rows
 
 EXACT_LIMIT = 1000  # values a team row keeps exactly per distribution; beyond, a histogram
@@ -194,28 +189,23 @@ def _apply(model: type[Model], key_field: str, delta: Mapping[Key, Change], team
     return len(updates) + len(emptied)
 
 
-def sync(apps: Apps = global_apps) -> str:
+def sync() -> str:
     """Bring team rollups in line with the catalog (see the module docstring); cheap when nothing moved."""
-    return _recompute(apps, everything=False)
+    return _recompute(everything=False)
 
 
-def rebuild(apps: Apps = global_apps) -> str:
-    """Recompute every team's rows from the service rollups. ``apps`` lets a migration run it."""
-    return _recompute(apps, everything=True)
+def rebuild() -> str:
+    """Recompute every team's rows from the service rollups."""
+    return _recompute(everything=True)
 
 
 @transaction.atomic
-def _recompute(apps: Apps, *, everything: bool) -> str:
-    Service = apps.get_model("e360", "Service")
-    DailyRollup = apps.get_model("metrics", "DailyRollup")
-    Rollup = apps.get_model("metrics", "TeamRollup")
-    Recorded = apps.get_model("metrics", "RolledUpService")
-
-    tree = TeamTree.load(apps.get_model("e360", "Team").objects)
+def _recompute(*, everything: bool) -> str:
+    tree = TeamTree.load(Team.objects)
     parent_of = tree.parents
     owners = dict(Service.objects.values_list("id", "owner_id"))
     live = {service: list(tree.chain(owner)) for service, owner in owners.items()}
-    recorded = dict(Recorded.objects.values_list("service_id", "team_ids"))
+    recorded = dict(RolledUpService.objects.values_list("service_id", "team_ids"))
     if everything:
         affected = set(parent_of)
     else:
@@ -232,8 +222,8 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
         for service in with_rows:
             affected.update(live[service])
         if not affected:
-            Recorded.objects.bulk_create(
-                [Recorded(service_id=service, team_ids=live[service]) for service in uncounted]
+            RolledUpService.objects.bulk_create(
+                [RolledUpService(service_id=service, team_ids=live[service]) for service in uncounted]
             )
             return "Team rollups are up to date"
 
@@ -241,10 +231,6 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
     below = tree.subtree(affected)
     list(Service.objects.select_for_update().filter(owner_id__in=below).order_by("pk").values_list("pk", flat=True))
 
-    try:
-        WeekRollup = apps.get_model("metrics", "TeamWeekRollup")
-    except LookupError:  # migration 0007, before week rows (0015, which adds them, builds them)
-        WeekRollup = None
     depth = {team: tree.depth(team) for team in affected}
     written = 0
     for team in sorted(affected, key=lambda t: (-depth[t], t)):
@@ -252,60 +238,37 @@ def _recompute(apps: Apps, *, everything: bool) -> str:
         services = DailyRollup.objects.filter(service__owner_id=team)
         for row in services.values("environment", "day", *COUNT_FIELDS, "distributions").iterator(chunk_size=2000):
             sums[(row["environment"] != SERVICE_WIDE, row["day"])].add_row(row)
-        teams = Rollup.objects.filter(team_id__in=tree.children(team))
+        teams = TeamRollup.objects.filter(team_id__in=tree.children(team))
         for row in teams.values("production", "day", *COUNT_FIELDS, "distributions").iterator(chunk_size=2000):
             sums[(row["production"], row["day"])].add_row(row)
-        Rollup.objects.filter(team_id=team).delete()
-        Rollup.objects.bulk_create(
+        TeamRollup.objects.filter(team_id=team).delete()
+        TeamRollup.objects.bulk_create(
             [
-                Rollup(team_id=team, production=production, day=day, **change.values())
+                TeamRollup(team_id=team, production=production, day=day, **change.values())
                 for (production, day), change in sorted(sums.items())
                 if change
             ],
             batch_size=1000,
         )
         written += len(sums)
-        if WeekRollup is not None:
-            weeks = by_week(sums)
-            WeekRollup.objects.filter(team_id=team).delete()
-            WeekRollup.objects.bulk_create(
-                [
-                    WeekRollup(team_id=team, production=production, week=week, **change.distributions())
-                    for (production, week), change in sorted(weeks.items())
-                    if change.samples_left()
-                ],
-                batch_size=1000,
-            )
-            written += len(weeks)
+        weeks = by_week(sums)
+        TeamWeekRollup.objects.filter(team_id=team).delete()
+        TeamWeekRollup.objects.bulk_create(
+            [
+                TeamWeekRollup(team_id=team, production=production, week=week, **change.distributions())
+                for (production, week), change in sorted(weeks.items())
+                if change.samples_left()
+            ],
+            batch_size=1000,
+        )
+        written += len(weeks)
 
-    Recorded.objects.all().delete()
-    Recorded.objects.bulk_create(
-        [Recorded(service_id=service, team_ids=teams) for service, teams in sorted(live.items())], batch_size=1000
+    RolledUpService.objects.all().delete()
+    RolledUpService.objects.bulk_create(
+        [RolledUpService(service_id=service, team_ids=teams) for service, teams in sorted(live.items())],
+        batch_size=1000,
     )
     return f"Recomputed the rollups of {len(affected)} teams ({written} rows)"
-
-
-def build_weeks(apps: Apps = global_apps) -> int:
-    """Every team's week rows from its day rows as they stand; returns the rows written.
-
-    The migration that brought week rows runs it; ``rebuild`` writes both kinds itself.
-    """
-    Rollup = apps.get_model("metrics", "TeamRollup")
-    WeekRollup = apps.get_model("metrics", "TeamWeekRollup")
-    WeekRollup.objects.all().delete()
-    written = 0
-    for team in Rollup.objects.order_by().values_list("team_id", flat=True).distinct():
-        days: dict[Key, Change] = defaultdict(Change)
-        rows = Rollup.objects.filter(team_id=team).values("production", "day", "distributions")
-        for row in rows.iterator(chunk_size=2000):
-            days[(row["production"], row["day"])].add_row(row)
-        weeks = [
-            WeekRollup(team_id=team, production=production, week=week, **change.distributions())
-            for (production, week), change in sorted(by_week(days).items())
-            if change.samples_left()
-        ]
-        written += len(WeekRollup.objects.bulk_create(weeks, batch_size=1000))
-    return written
 
 
 # --- Reading --------------------------------------------------------------------------------------

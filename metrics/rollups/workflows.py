@@ -34,14 +34,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from django.apps import apps as global_apps
-from django.apps.registry import Apps
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from e360.models import Service
 from metrics import definitions as d
 from metrics import display
 from metrics.models import PipelineRun, WorkflowPeriodRollup
@@ -120,7 +119,7 @@ def period_rows(runs: Iterable[d.PipelineRunRec], days: Sequence[date], profile:
 
 
 def load_runs(runs: QuerySet) -> list[d.PipelineRunRec]:
-    """The default-branch runs of a queryset of ``PipelineRun`` (live or historical), as the
+    """The default-branch runs of a queryset of ``PipelineRun``, as the
     definitions' records."""
     rows = runs.filter(is_default_branch=True).values_list(*d.PipelineRunRec.ROW_FIELDS, named=True)
     return [d.PipelineRunRec.from_row(row) for row in rows]
@@ -132,49 +131,48 @@ def write(
     profile: d.Profile,
     *,
     today: date | None = None,
-    apps: Apps = global_apps,
 ) -> int:
     """Write the service's rows of today and the ``AHEAD`` days after from ``runs`` (its runs: all
     of them, or at least those of the longest period up to the last day), record those days as in
     step, and delete its rows of other days (a page whose day is not recorded reads the runs).
     Rewrites only the rows that changed; returns how many rows it wrote or deleted. Run it in the
     transaction that holds the service's row lock, so two writers of one service take turns."""
-    Rollup = apps.get_model("metrics", "WorkflowPeriodRollup")
     today = today or d.bucket_day(timezone.now(), profile)
     days = [today + timedelta(days=n) for n in range(AHEAD + 1)]
     rows = period_rows(runs, days, profile)
     before: dict[tuple, tuple[int, dict]] = {}
-    for row in Rollup.objects.filter(service_id=service_id).values("pk", "workflow", "days", "day", *VALUE_FIELDS):
+    for row in WorkflowPeriodRollup.objects.filter(service_id=service_id).values(
+        "pk", "workflow", "days", "day", *VALUE_FIELDS
+    ):
         before[(row.pop("workflow"), row.pop("days"), row.pop("day"))] = (row.pop("pk"), row)
     stale = {key for key, (_, values) in before.items() if rows.get(key) != values}
     new = [key for key, values in rows.items() if key not in before or before[key][1] != values]
     if stale:
-        Rollup.objects.filter(pk__in=[before[key][0] for key in stale]).delete()
-    Rollup.objects.bulk_create(
+        WorkflowPeriodRollup.objects.filter(pk__in=[before[key][0] for key in stale]).delete()
+    WorkflowPeriodRollup.objects.bulk_create(
         [
-            Rollup(service_id=service_id, workflow=workflow, days=length, day=day, **rows[(workflow, length, day)])
+            WorkflowPeriodRollup(
+                service_id=service_id, workflow=workflow, days=length, day=day, **rows[(workflow, length, day)]
+            )
             for workflow, length, day in new
         ],
         batch_size=1000,
     )
-    coverage.workflow_days_written(service_id, days, apps)
+    coverage.workflow_days_written(service_id, days)
     return len(new) + len(stale - set(new))
 
 
-def sweep(apps: Apps = global_apps, *, today: date | None = None) -> str:
+def sweep(*, today: date | None = None) -> str:
     """Write today's and tomorrow's rows of every service whose coverage lacks them (those no
     refresh reached since yesterday), one service at a time under its row lock. The hourly
-    schedule runs it; the migration that brought the rows builds them with it. One query when
-    every service is in step."""
-    Service = apps.get_model("e360", "Service")
-    Runs = apps.get_model("metrics", "PipelineRun")
+    schedule runs it. One query when every service is in step."""
     # The definitions the refresh writes with (``refresh.profile_for``): the org zone, default percentiles.
     profile = d.Profile.default(time_zone=settings.TIME_ZONE)
     today = today or d.bucket_day(timezone.now(), profile)
     last = today + timedelta(days=AHEAD)
     start = d.local_midnight(today - timedelta(days=max(PERIODS) - 1), profile)
     end = d.local_midnight(last + timedelta(days=1), profile)
-    covered = coverage.workflow_days_covering(today, last, apps)
+    covered = coverage.workflow_days_covering(today, last)
     pending = list(
         Service.objects.exclude(pk__in=covered.values("service_id")).order_by("pk").values_list("pk", flat=True)
     )
@@ -185,8 +183,8 @@ def sweep(apps: Apps = global_apps, *, today: date | None = None) -> str:
                 continue  # deleted meanwhile
             if covered.filter(service_id=service_id).exists():
                 continue  # a refresh wrote them meanwhile
-            runs = Runs.objects.filter(service_id=service_id, finished_at__gte=start, finished_at__lt=end)
-            written += write(service_id, load_runs(runs), profile, today=today, apps=apps)
+            runs = PipelineRun.objects.filter(service_id=service_id, finished_at__gte=start, finished_at__lt=end)
+            written += write(service_id, load_runs(runs), profile, today=today)
     return f"Workflow rollups of {len(pending)} services written to {last}: {written} rows written or deleted"
 
 

@@ -218,14 +218,6 @@ def test_only_a_scope_of_every_team_reads_raw_rows_without_a_service_filter(tree
     assert not team_scope(org, None).everything  # a second tree's services are not in scope
 
 
-def test_week_rows_built_from_day_rows_equal_those_a_rebuild_writes(tree, source):
-    _history(source, 3)
-    kept = _team_rows()
-    TeamWeekRollup.objects.all().delete()
-    assert team_rollups.build_weeks() > 0
-    assert _team_rows() == kept
-
-
 def test_a_window_reads_week_rows_only_for_weeks_no_window_holds_in_part(tree):
     profile = team_scope(tree["org"], None).profile
     monday = date(2026, 3, 2)

@@ -248,7 +248,6 @@ def test_neither_xmin_nor_ctid_pairs_a_response_with_its_invitation():
     responses' xmin and ctid. Today's storage paired every one of them; now equal transaction ids pair nothing, and
     pairing by order or by the latest claim before a move is right about 1 time in 2k (the pool a move draws
     from), bounded here by 1 in k, far above the expected rate and far below certainty."""
-    services.templates_load_bank()  # a transactional test after others may find the tables flushed
     k, n = 5, 300
     teams = [TeamFactory(slug=f"crew-{i}", name=f"Crew {i}") for i in range(2)]
     for team in teams:
@@ -312,7 +311,6 @@ def test_neither_xmin_nor_ctid_pairs_a_response_with_its_invitation():
 def test_a_submit_waiting_on_a_closing_campaign_is_refused_and_pools_nothing():
     """Closing holds the campaign row while it empties the pool: a submit arriving meanwhile waits, then finds the
     campaign closed, so no answer lands in the pool after it was emptied (and none is lost there)."""
-    services.templates_load_bank()
     team = TeamFactory(slug="late", name="Late")
     MembershipFactory.create_batch(4, team=team)
     campaign = _open([team], k=3)
@@ -346,7 +344,6 @@ def test_a_submit_waiting_on_a_closing_campaign_is_refused_and_pools_nothing():
 @only_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_two_moves_at_once_move_each_pooled_answer_once():
-    services.templates_load_bank()
     team = TeamFactory(slug="twice", name="Twice")
     MembershipFactory.create_batch(9, team=team)
     campaign = _open([team], k=3)

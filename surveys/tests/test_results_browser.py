@@ -98,7 +98,6 @@ def every_dimension(org) -> Campaign:
     """Closed; the shipped Developer experience survey (all nine dimensions and eNPS: the widest heatmap).
     Payments API 3, Payments 4, Search 3 and Engineering 3 responses (two of its own, Tiny's one), answers spread
     over the scale."""
-    services.templates_load_bank()
     now = timezone.now()
     campaign = services.campaign_create(
         name="Developer experience",

@@ -120,7 +120,6 @@ def test_no_response_after_closing(org):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_submits_store_one_response():
-    services.templates_load_bank()  # a transactional test after others may find the tables flushed
     root = TeamFactory(slug="org", name="Org")
     members(root, 3)
     campaign = campaign_for([root])
