@@ -381,11 +381,6 @@ class Deployment(models.Model):
         return f"{self.service} → {self.environment} at {self.finished_at:%Y-%m-%d %H:%M}"
 
 
-class IncidentQuerySet(models.QuerySet["Incident"]):
-    def open_at(self, moment: datetime) -> IncidentQuerySet:
-        return self.filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=moment), started_at__lte=moment)
-
-
 class Incident(models.Model):
     class LinkRule(models.TextChoices):
         NONE = "", "Not linked"
@@ -412,8 +407,6 @@ class Incident(models.Model):
     link_rule = models.CharField(
         max_length=10, choices=LinkRule.choices, default=LinkRule.NONE, blank=True, editable=False
     )
-
-    objects = IncidentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]

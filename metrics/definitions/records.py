@@ -130,33 +130,6 @@ class ChangeRec:
             commit_shas=commit_shas,
         )
 
-    @classmethod
-    def direct_push(
-        cls,
-        *,
-        id: str,
-        service: str,
-        repository: str | None,
-        sha: str,
-        committed_at: datetime,
-        author: str = "",
-        size: int | None = None,
-    ) -> ChangeRec:
-        """A push straight to the default branch: a change whose commit time is both first commit and merge."""
-        return cls(
-            id=id,
-            service=service,
-            repository=repository,
-            merge_sha=sha,
-            first_commit_at=committed_at,
-            opened_at=committed_at,
-            merged_at=committed_at,
-            author=author,
-            size=size,
-            is_direct_push=True,
-            commit_shas=(sha,),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class IncidentRec:

@@ -461,10 +461,25 @@ def test_a_failed_deployment_deploys_nothing():
     assert facts.lead_times["p1"].lead_time is None
 
 
-def test_a_direct_push_is_a_change_with_its_commit_time_as_first_commit_and_merge():
-    push = ChangeRec.direct_push(
-        id="push-1", service="checkout", repository="acme/checkout", sha="abc1234", committed_at=at(0)
+def direct_push(id: str, sha: str, committed_at: datetime, *, size: int | None = None) -> ChangeRec:
+    """A push straight to the default branch, as the write service stores it: its commit time is first commit,
+    opening and merge (``metrics.services``)."""
+    return ChangeRec(
+        id=id,
+        service="checkout",
+        repository="acme/checkout",
+        merge_sha=sha,
+        first_commit_at=committed_at,
+        opened_at=committed_at,
+        merged_at=committed_at,
+        size=size,
+        is_direct_push=True,
+        commit_shas=(sha,),
     )
+
+
+def test_a_direct_push_is_a_change_with_its_commit_time_as_first_commit_and_merge():
+    push = direct_push("push-1", "abc1234", at(0))
     assert push.first_commit_at == push.merged_at == at(0)
     lt = deploy_one(push, at(0, hours=2))
     assert lt.lead_time == lt.deploy == timedelta(hours=2)
@@ -1058,7 +1073,7 @@ def test_prs_waiting_for_a_first_review_longer_than_a_day_are_listed_oldest_firs
 
 
 def test_direct_pushes_are_not_in_review_health():
-    push = ChangeRec.direct_push(id="push", service="checkout", repository=None, sha="abc", committed_at=at(0), size=5)
+    push = direct_push("push", "abc", at(0), size=5)
     health = review_health([push], MARCH, now=at(10))
     assert (health.pickup.count, health.size_median, health.waiting) == (0, None, 0)
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from metrics import devlake
 from metrics.definitions import (
     ChangeRec,
     DeploymentRec,
@@ -26,6 +25,7 @@ from metrics.definitions import (
     link_incidents,
     previous_success_deployments,
 )
+from metrics.tests import devlake_rules as devlake
 
 CASES = Path(__file__).parent / "conformance" / "devlake_dora"
 

@@ -1,5 +1,5 @@
 """Apache DevLake's domain tables as plain records, and DevLake's own rules that shape them
-into e360's records (``metrics.definitions``). No Django.
+into e360's records (``metrics.definitions``), for the conformance suite (test_devlake_conformance). No Django.
 
 DevLake keeps one ``cicd_deployment_commits`` row per repository a deployment pipeline
 deployed; e360 keeps one ``DeploymentRec`` per such row (service = the CI scope, unless the
@@ -53,12 +53,6 @@ class ProjectMapping:
     def members(self, project: str, table: str | None = None) -> set[str]:
         """Row ids mapped to the project (of one table, e.g. ``cicd_scopes``, ``repos``, ``boards``)."""
         return {row_id for name, tbl, row_id in self.rows if name == project and (table is None or tbl == table)}
-
-    def project_of(self, table: str, row_id: str) -> str | None:
-        for name, tbl, rid in self.rows:
-            if tbl == table and rid == row_id:
-                return name
-        return None
 
     def service_groups(self, project: str) -> dict[str, str]:
         """Every member of the project (CI scopes, repositories, boards) → the project: a linking group."""
