@@ -8,8 +8,6 @@ from django.utils import timezone
 
 from e360.models import WorkerHeartbeat
 
-HEARTBEAT_SCHEDULE = "e360.tasks.heartbeat"
-
 
 def heartbeat() -> None:
     """Record that a worker is alive and picking up scheduled work."""

@@ -14,8 +14,6 @@ from e360.broker import LONG_TASK
 from insights import services
 from insights.inputs import STANDARD_DAYS
 
-REFRESH_SCHEDULE = "insights.tasks.refresh"
-
 
 def refresh() -> str:
     """Queue the refresh of every standard period."""

@@ -28,8 +28,6 @@ from surveys.models import Campaign, Invitation
 
 logger = logging.getLogger(__name__)
 
-TICK_SCHEDULE = "surveys.tasks.tick"
-
 
 def tick(now: datetime | None = None) -> str:
     """Open the campaigns due to open, close those due to close (emptying their answer pools), move

@@ -54,7 +54,7 @@ def test_an_unreachable_database_answers_503(client, db, monkeypatch):
 def test_the_heartbeat_schedule_is_created_by_migration(db):
     from django_q.models import Schedule
 
-    schedule = Schedule.objects.get(func=tasks.HEARTBEAT_SCHEDULE)
+    schedule = Schedule.objects.get(func="e360.tasks.heartbeat")
     assert schedule.minutes == 1 and schedule.repeats == -1
 
 

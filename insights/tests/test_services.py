@@ -130,7 +130,7 @@ def test_a_team_whose_metric_rests_on_too_little_is_not_a_point(org, metrics_by_
 
 
 def test_the_hourly_schedule_runs_the_refresh(db):
-    schedule = Schedule.objects.get(func=tasks.REFRESH_SCHEDULE)
+    schedule = Schedule.objects.get(func="insights.tasks.refresh")
     assert (schedule.schedule_type, schedule.repeats) == (Schedule.HOURLY, -1)
 
 

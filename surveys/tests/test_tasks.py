@@ -77,19 +77,19 @@ def _reminded(outbox) -> list[str]:
 
 
 def test_the_migration_schedules_tick_every_minute(db):
-    schedule = Schedule.objects.get(func=tasks.TICK_SCHEDULE)
+    schedule = Schedule.objects.get(func="surveys.tasks.tick")
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
     assert pydoc.locate(schedule.func) is tasks.tick
 
 
 def test_django_q_runs_the_schedule_and_it_opens_a_due_campaign(team, crew, mailoutbox):
     campaign = _scheduled(team, opens_at=timezone.now() - timedelta(minutes=1))
-    Schedule.objects.filter(func=tasks.TICK_SCHEDULE).update(next_run=timezone.now() - timedelta(seconds=1))
+    Schedule.objects.filter(func="surveys.tasks.tick").update(next_run=timezone.now() - timedelta(seconds=1))
     scheduler()  # what the cluster's scheduler does each round; tests run tasks inline
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.OPEN
     assert len(mailoutbox) == 5
-    run = Task.objects.get(func=tasks.TICK_SCHEDULE)
+    run = Task.objects.get(func="surveys.tasks.tick")
     assert run.success and run.result.startswith("Opened 1, closed 0 campaigns; sent 5 invitations")
 
 
