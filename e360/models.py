@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
 from django.contrib.auth.models import AbstractUser
@@ -11,17 +10,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from e360.tree import TeamTree
-
 
 class User(AbstractUser):
     """A login. The catalog entry for the human behind it is ``Person``."""
-
-
-class TeamQuerySet(models.QuerySet["Team"]):
-    def descendant_ids(self, root_ids: Iterable[int]) -> set[int]:
-        """The given teams and every team below them, in one query (``e360.tree``)."""
-        return TeamTree.load().subtree(root_ids)
 
 
 class Team(models.Model):
@@ -37,8 +28,6 @@ class Team(models.Model):
     description = models.TextField(blank=True)
     email = models.EmailField(blank=True)
     created = models.DateTimeField(default=timezone.now, editable=False)
-
-    objects = TeamQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -57,6 +57,12 @@ class TeamTree:
         return cls(parents, names, slugs)
 
     @classmethod
+    def from_parents(cls, parents: Mapping[int, int | None]) -> TeamTree:
+        """The tree of a shape alone, each team named by its id: for rules that read only the shape (the anonymity
+        rules, and their tests), and a tree with a made-up team added."""
+        return cls.from_rows((team, parent, str(team), str(team)) for team, parent in parents.items())
+
+    @classmethod
     def from_teams(cls, teams: Iterable[TeamLike]) -> TeamTree:
         """The tree of teams already loaded (no query): the teams a page lists, say, with their parents left out
         when they are not among them."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from insights import services
-from insights.inputs import STANDARD_DAYS
+from insights.selectors import STANDARD_DAYS
 
 if TYPE_CHECKING:
     from e360.demo import DemoOrg

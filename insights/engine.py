@@ -20,9 +20,10 @@ Perception signal
 Data signal
     A mapped metric *counts* when it has a value, a sample of at least ``MIN_SAMPLE`` (10 deployments, PRs, runs…)
     and at least ``MIN_PEERS`` (4) other teams to compare with. Its *badness percentile* is where the team stands
-    among those peers, 0 = better than all of them, 100 = worse than all of them (``stats.percentile_among``). The
-    data signal is on when the median badness percentile of the counted metrics (the middle one, or the mean of the
-    middle two) is at least ``DATA_PERCENTILE`` (75): most mapped metrics lean to the bad side, not one noisy figure.
+    among those peers, 0 = better than all of them, 100 = worse than all of them, a tied peer counting half
+    (``e360.stats.percentile_rank``, reversed for a higher-is-better metric). The data signal is on when the median
+    badness percentile of the counted metrics (the middle one, or the mean of the middle two) is at least
+    ``DATA_PERCENTILE`` (75): most mapped metrics lean to the bad side, not one noisy figure.
 
 Label
     *corroborated* (both signals), *perception only*, *data only* or *no signal*. A divergence is a finding too:
@@ -51,8 +52,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from e360.stats import median
-from insights.stats import MINUS, percentile_among, whole
+from e360.stats import median, percentile_rank
+from insights.stats import MINUS, whole
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -318,7 +319,8 @@ def _evidence(spec: MetricSpec, metric: MetricValue | None) -> MetricEvidence:
         note = f"too few teams to compare ({peers + 1}, need {MIN_PEERS + 1})"
     percentile = None
     if not note:
-        percentile = percentile_among(metric.value, metric.peers, lower_is_better=spec.lower_is_better)
+        # Badness: the peers ranked from best to worst, so a higher-is-better metric's are ranked in reverse.
+        percentile = percentile_rank(metric.value, metric.peers, reverse=not spec.lower_is_better)
     return MetricEvidence(
         spec.key, spec.label, spec.lower_is_better, metric.value, metric.display, metric.sample, peers, percentile, note
     )

@@ -8,7 +8,7 @@ from datetime import datetime
 from django import forms
 
 from e360.forms import QueryField, QueryForm, whole_number
-from insights import dashboards
+from insights import selectors
 from insights.services import pairs
 
 DEFAULT_DAYS = 90
@@ -49,8 +49,8 @@ class CorrelationsForm(InsightsForm):
 
 
 class PeriodForm(QueryForm):
-    """The dashboards' period: ``days``, one of ``dashboards.PERIODS`` (anything else: the default), or a custom
-    period ``from`` … ``to``; its ``period`` (``dashboards.period``), or the message saying why it cannot be
+    """The dashboards' period: ``days``, one of ``selectors.PERIODS`` (anything else: the default), or a custom
+    period ``from`` … ``to``; its ``period`` (``selectors.period``), or the message saying why it cannot be
     shown. The dashboards show that message in their own custom period form, so they read it with ``is_valid``
     and ``error`` rather than ``parse``."""
 
@@ -70,8 +70,8 @@ class PeriodForm(QueryForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         try:
-            cleaned["period"] = dashboards.period(self.data, now=self.now)
-        except dashboards.PeriodError as error:
+            cleaned["period"] = selectors.period(self.data, now=self.now)
+        except selectors.PeriodError as error:
             raise forms.ValidationError(str(error)) from error
         return cleaned
 

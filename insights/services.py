@@ -1,7 +1,7 @@
 """Computing and storing the insight results of a standard period (``insights.models``).
 
 ``insights_refresh(days=...)`` reads every team's mapped metrics from rollups and its sentiment from the published
-survey figures (``insights.inputs``), runs the engine (``insights.engine``: each team's bottleneck ranking, the org
+survey figures (``insights.selectors``), runs the engine (``insights.engine``: each team's bottleneck ranking, the org
 ranking) and the statistics (``insights.stats``: each dimension–metric pair's correlation across teams, and the
 within-team change across the last two waves), and replaces the period's stored results in one transaction.
 
@@ -41,14 +41,14 @@ from django.utils import timezone
 
 from e360.models import Team
 from e360.tree import TeamTree
-from insights import engine, inputs, stats
+from insights import engine, selectors, stats
 from insights.models import PairResult, PeriodResult, TeamResult
 from metrics.scope import reading_profile
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from insights.inputs import Reading, WaveFigures
+    from insights.selectors import Reading, WaveFigures
     from surveys.models import Campaign
 
 logger = logging.getLogger(__name__)
@@ -209,23 +209,23 @@ def insights_compute(
     started = time.monotonic()
     now = now or timezone.now()
     profile = reading_profile()
-    window = inputs.window(days, now, profile)
+    window = selectors.window(days, now, profile)
     tree = TeamTree.load()
-    campaign = inputs.latest_wave()
-    previous = inputs.previous_wave(campaign) if campaign is not None else None
-    wave = inputs.WaveFigures.load(campaign) if campaign is not None else None
-    before = inputs.WaveFigures.load(previous) if previous is not None else None
-    asked = inputs.dimensions_asked(campaign) if campaign is not None else []
+    campaign = selectors.latest_wave()
+    previous = selectors.previous_wave(campaign) if campaign is not None else None
+    wave = selectors.WaveFigures.load(campaign) if campaign is not None else None
+    before = selectors.WaveFigures.load(previous) if previous is not None else None
+    asked = selectors.dimensions_asked(campaign) if campaign is not None else []
     windows = [window]
     if campaign is not None and previous is not None:
         # The same length of time before each wave closed: what the within-team change compares.
-        windows += [inputs.window(days, c.closes_at, profile) for c in (previous, campaign)]
+        windows += [selectors.window(days, c.closes_at, profile) for c in (previous, campaign)]
 
-    people = inputs.people_by_team()
+    people = selectors.people_by_team()
     team_rows = list(Team.objects.order_by("name", "pk"))
     teams: list[_Team] = []
     for done, team in enumerate(team_rows, start=1):
-        readings = inputs.team_readings(team, windows, now=now, tree=tree)
+        readings = selectors.team_readings(team, windows, now=now, tree=tree)
         teams.append(
             _Team(
                 team,
@@ -242,7 +242,7 @@ def insights_compute(
     metric_values = _metric_values(teams)
     results = []
     for entry in teams:
-        team_sentiments = inputs.sentiments(entry.team.pk, wave, before, asked) if wave is not None else []
+        team_sentiments = selectors.sentiments(entry.team.pk, wave, before, asked) if wave is not None else []
         items = engine.bottlenecks(engine.TeamInput(team_sentiments, metric_values[entry.team.pk]))
         results.append((entry, items))
     ranking = engine.org_ranking([(e.team.name, e.people, items) for e, items in results if e.leaf])

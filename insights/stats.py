@@ -35,12 +35,6 @@ Whole figures (:func:`whole`)
     Python-written sentences use, so the same figure never reads 12% in one place and 13% in another (Python's own
     ``round`` and ``"%.0f"`` round half to even and would).
 
-Badness percentile (:func:`percentile_among`)
-    Where a team stands among its peers (the other teams), from 0 (better than all of them) to 100 (worse than all of
-    them): ``100 × (peers better + ½ × peers tied) / peers``, "better" meaning lower for a lower-is-better metric and
-    higher otherwise. Ties count half, so a team tied with everyone is at 50, never at either end. It is
-    ``e360.stats.percentile_rank``, ranking the peers from best to worst.
-
 Within-team change (:func:`within_team_change`)
     Between two consecutive waves, each team's change in dimension score (points) and its change in a metric over the
     same two periods, correlated with the same rules as above (n ≥ 8 teams, bootstrap interval). Level correlations
@@ -58,7 +52,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from e360.stats import Ranking, average_ranks, percentile_of_sorted, percentile_rank, require_finite
+from e360.stats import Ranking, average_ranks, percentile_of_sorted, require_finite
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -227,17 +221,6 @@ def correlate(
         interval = bootstrap_interval(xs, ys, seed=seed, resamples=resamples, confidence=confidence)
     low, high = interval if interval is not None else (None, None)
     return Correlation(n=n, rho=rho, low=low, high=high, min_n=min_n, confidence=confidence)
-
-
-def percentile_among(value: float, others: Sequence[float], *, lower_is_better: bool) -> float | None:
-    """The team's badness percentile among its peers: 0 = better than every peer, 100 = worse than every peer.
-
-    ``100 × (peers better + ½ × peers tied) / len(others)``; "better" is lower when ``lower_is_better``, higher
-    otherwise. ``others`` are the other teams' values, not including this team's. None when there are no peers.
-    This equals SciPy's ``percentileofscore(others, value, kind="mean")`` for a lower-is-better metric, and 100 minus
-    it for a higher-is-better one.
-    """
-    return percentile_rank(value, others, reverse=not lower_is_better)
 
 
 def within_team_change(

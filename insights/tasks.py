@@ -12,7 +12,7 @@ from django_q.tasks import async_task
 
 from e360.broker import LONG_TASK
 from insights import services
-from insights.inputs import STANDARD_DAYS
+from insights.selectors import STANDARD_DAYS
 
 
 def refresh() -> str:

@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
-from e360.models import Person, Service, Team
+from e360.models import Person, Service
+from e360.tree import TeamTree
 from metrics.inputs import DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput, PushInput
 from metrics.models import (
     ApiToken,
@@ -71,7 +72,7 @@ class SourceScope:
         if service.slug in (source.repo_service_map or {}).values():
             return True
         if self._team_ids is None:
-            self._team_ids = Team.objects.descendant_ids([source.team_id]) if source.team_id else set()
+            self._team_ids = TeamTree.load().subtree([source.team_id]) if source.team_id else set()
         return service.owner_id in self._team_ids
 
     def check(self, service: Service) -> Service:

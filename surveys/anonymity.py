@@ -1,7 +1,10 @@
 """The anonymity rules 2-5 of docs/surveys.md#anonymity, as pure functions over a team tree.
 
-The team tree is ``parents``: team id → parent id, None for a root. The organisation, above every root, is the
-label ``ORG`` (None). A team's group is its whole subtree; the organisation's group is everyone.
+The team tree is an ``e360.tree.TeamTree`` (the project's one tree, pure too), passed in: the caller loads or thaws
+it, and a test builds one from parents alone (``TeamTree.from_parents``). The organisation, above every root, is the
+label ``ORG`` (None). A team's group is its whole subtree; the organisation's group is everyone. The rules are
+stricter than the tree about its shape: a team, or a parent, missing from the tree, or a cycle, raises rather than
+making a root, since a group must be exactly known before anything is decided on it.
 
 Storage (rule 2): ``storage_labels`` picks, for every team with invitees, the label its responses are stored under,
 so that every label's group has at least k invitees.
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
     from collections.abc import Hashable, Iterable, Mapping, Sequence
     from collections.abc import Set as AbstractSet
 
+    from e360.tree import TeamTree
+
 ORG = None
 MIN_K = 3
 DEFAULT_K = 5
@@ -53,21 +58,21 @@ def check_k(k: int) -> None:
         raise ValueError(f"k must be at least {MIN_K}")
 
 
-def _chain(team: int, parents: Mapping[int, int | None]) -> list[int]:
-    """The team, then its ancestors up to its root; raises on an unknown team or a cycle."""
-    chain: list[int] = []
-    node: int | None = team
-    while node is not None:
-        if node not in parents:
-            raise ValueError(f"team {node} is not in the team tree")
-        if node in chain:
-            raise ValueError(f"the team tree has a cycle through team {node}")
-        chain.append(node)
-        node = parents[node]
+def _chain(team: int, tree: TeamTree) -> tuple[int, ...]:
+    """The team, then its ancestors up to its root (``TeamTree.chain``); raises on a team or a parent not in the tree
+    (where the tree would start a root) and on a cycle (where the tree's chain stops)."""
+    chain = tree.chain(team)
+    if not chain:
+        raise ValueError(f"team {team} is not in the team tree")
+    top = tree.parents[chain[-1]]
+    if top is not None and top not in tree:
+        raise ValueError(f"team {top} is not in the team tree")
+    if top is not None:
+        raise ValueError(f"the team tree has a cycle through team {top}")
     return chain
 
 
-def storage_labels(invited: Mapping[int, int], parents: Mapping[int, int | None], k: int) -> dict[int, Label]:
+def storage_labels(invited: Mapping[int, int], tree: TeamTree, k: int) -> dict[int, Label]:
     """The label each team's responses are stored under: the team, else an ancestor, else ORG.
 
     Every label's group — the invitees of all teams mapped to that label — has at least k invitees, so that no stored
@@ -83,7 +88,7 @@ def storage_labels(invited: Mapping[int, int], parents: Mapping[int, int | None]
     if any(count < 0 for count in invited.values()):
         raise ValueError("invitee counts cannot be negative")
     for team in invited:
-        _chain(team, parents)
+        _chain(team, tree)
     total = sum(invited.values())
     if total < k:
         raise ValueError(f"{total} invitees in all: fewer than k = {k}, the campaign cannot keep anyone anonymous")
@@ -91,17 +96,17 @@ def storage_labels(invited: Mapping[int, int], parents: Mapping[int, int | None]
     def size(teams: list[int]) -> int:
         return sum(invited.get(t, 0) for t in teams)
 
-    depth = {team: len(_chain(team, parents)) for team in parents}
+    depth = {team: len(_chain(team, tree)) for team in tree}
     waiting: dict[Label, list[int]] = defaultdict(list)  # teams still without a label, by the node they reached
     labels: dict[int, Label] = {}
-    for team in sorted(parents, key=lambda t: (-depth[t], t)):  # every child before its parent
+    for team in sorted(tree, key=lambda t: (-depth[t], t)):  # every child before its parent
         pending = waiting.pop(team, [])
         if invited.get(team, 0) > 0:
             pending.append(team)
         if size(pending) >= k:
             labels.update(dict.fromkeys(pending, team))
         else:
-            waiting[parents[team]].extend(pending)
+            waiting[tree.parents[team]].extend(pending)
     leftover = waiting.pop(ORG, [])
     if 0 < size(leftover) < k:
         groups: dict[Label, list[int]] = defaultdict(list)
@@ -128,20 +133,20 @@ class Cell:
         return self.status == "shown"
 
 
-def _figures(responses: Mapping[Label, int], parents: Mapping[int, int | None]) -> dict[Label, int]:
+def _figures(responses: Mapping[Label, int], tree: TeamTree) -> dict[Label, int]:
     """Responses per group: each label's count adds to the label and all its ancestors, and to ORG."""
     figures: dict[Label, int] = defaultdict(int)
     for label, count in responses.items():
         if count < 0:
             raise ValueError("response counts cannot be negative")
-        for team in [] if label is ORG else _chain(label, parents):
+        for team in () if label is ORG else _chain(label, tree):
             figures[team] += count
         figures[ORG] += count
     return figures
 
 
 def shown_groups(
-    responses: Mapping[Label, int], parents: Mapping[int, int | None], k: int, candidates: Iterable[Label]
+    responses: Mapping[Label, int], tree: TeamTree, k: int, candidates: Iterable[Label]
 ) -> dict[Label, Cell]:
     """Which of the ``candidates`` (teams and/or ORG) may be shown, under rules 3 and 4 (see the module docstring).
 
@@ -149,8 +154,8 @@ def shown_groups(
     groups inside it to the check of its shown ancestor, which may then need another group hidden.
     """
     check_k(k)
-    figures = _figures(responses, parents)
-    chains = {c: [] if c is ORG else _chain(c, parents) for c in candidates}
+    figures = _figures(responses, tree)
+    chains = {c: () if c is ORG else _chain(c, tree) for c in candidates}
     cells: dict[Label, Cell] = {}
     for c in chains:
         n = figures.get(c, 0)

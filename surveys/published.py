@@ -163,11 +163,11 @@ def _store(campaign: Campaign, tree: TeamTree, basis: str) -> None:
     tally = _Tally(campaign, tree, asked)
     invitations = invitation_counts(campaign, tree)
     candidates = [ORG, *tree.closure(tally.responses), *tree.closure(invitations)]
-    cells = anonymity.shown_groups(tally.responses, tree.parents, campaign.k, candidates)
-    text_cells = anonymity.shown_groups(tally.responses, tree.parents, campaign.text_threshold, candidates)
+    cells = anonymity.shown_groups(tally.responses, tree, campaign.k, candidates)
+    text_cells = anonymity.shown_groups(tally.responses, tree, campaign.text_threshold, candidates)
     participation = participation_cells(invitations, tree, campaign.k, candidates)
     question_cells = {
-        q.pk: anonymity.shown_groups(tally.answered(q.pk), tree.parents, campaign.k, candidates)
+        q.pk: anonymity.shown_groups(tally.answered(q.pk), tree, campaign.k, candidates)
         for q in asked
         if q.kind != Kind.TEXT
     }
@@ -297,7 +297,7 @@ def participation_cells(
     """Each candidate's cell over invitee counts (rules 3 and 4: a rate never says whether one or two named people
     answered), and how many of its invitees answered."""
     invited = {team: counts[0] for team, counts in invitations.items()}
-    cells = anonymity.shown_groups(invited, tree.parents, k, candidates)
+    cells = anonymity.shown_groups(invited, tree, k, candidates)
     responded: Counter[Label] = Counter()
     for team, (_, answered) in invitations.items():
         for group in [ORG] if team is ORG else [ORG, *tree.chain(team)]:

@@ -122,8 +122,8 @@ def storage_labels(audience: Audience, k: int) -> dict[int | None, int | None]:
     for team in audience.teams.values():
         key = NO_TEAM if team is None else team
         invited[key] = invited.get(key, 0) + 1
-    parents = {**audience.tree.parents, NO_TEAM: None}
-    labels = anonymity.storage_labels(invited, parents, k)
+    tree = TeamTree.from_parents({**audience.tree.parents, NO_TEAM: None})
+    labels = anonymity.storage_labels(invited, tree, k)
     return {
         (None if team == NO_TEAM else team): (None if label == NO_TEAM else label) for team, label in labels.items()
     }

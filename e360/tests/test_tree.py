@@ -90,6 +90,13 @@ def test_a_cycle_ends_the_chain_where_it_closes():
     assert tree.indented() == [(3, 0)]
 
 
+def test_a_tree_of_parents_alone_has_their_shape_and_names_its_teams_by_id():
+    tree = TeamTree.from_parents({row[0]: row[1] for row in ROWS})
+    assert tree.parents == TREE.parents
+    assert tree.shape == TREE.shape
+    assert (tree.names[4], tree.slugs[4]) == ("4", "4")
+
+
 def test_json_keeps_the_teams_and_their_ancestors():
     data = TREE.as_json([4, None])
     assert data["parents"] == {"1": None, "2": 1, "4": 2}

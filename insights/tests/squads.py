@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from insights import engine, inputs, services
-from insights.inputs import Reading
+from insights import engine, selectors, services
+from insights.selectors import Reading
 from surveys.tests.waves import bulk_responses, close, make_squads, open_wave
 
 NO_DATA = Reading(None, "no data", 0)
@@ -16,7 +16,7 @@ NO_DATA = Reading(None, "no data", 0)
 def readings(**values: tuple[float, int]) -> dict[str, Reading]:
     found = dict.fromkeys(engine.METRICS, NO_DATA)
     for key, (value, sample) in values.items():
-        found[key] = Reading(value, inputs.metric_text(key, value), sample)
+        found[key] = Reading(value, selectors.metric_text(key, value), sample)
     return found
 
 
@@ -30,7 +30,7 @@ def metrics_by_team(monkeypatch):
         given = table.get(team.name, [readings()])
         return [given[min(n, len(given) - 1)] for n in range(len(list(windows)))]
 
-    monkeypatch.setattr(inputs, "team_readings", fake)
+    monkeypatch.setattr(selectors, "team_readings", fake)
     return table
 
 

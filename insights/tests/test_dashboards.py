@@ -1,4 +1,4 @@
-"""The dashboards' reads (``insights.dashboards``): the period a request asks for, the weekly series behind
+"""The dashboards' reads (``insights.selectors.dashboards``): the period a request asks for, the weekly series behind
 the sparklines and charts (they add up to the period's figures), the organisation's figures, the team
 picker's tree, and what the dashboards keep of the bottleneck ranking and the sentiment."""
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from e360.models import Membership
 from e360.tests.factories import MembershipFactory, PersonFactory, ServiceFactory, TeamFactory, UserFactory
-from insights import dashboards, engine, selectors
+from insights import engine, selectors
 from metrics import definitions as d
 from metrics.refresh import service_refresh
 from metrics.rollups import Figures
@@ -30,7 +30,7 @@ UTC = d.Profile.default(time_zone="UTC")
 
 class TestPeriod:
     def test_by_default_it_is_the_delivery_page_s_90_days(self):
-        period = dashboards.period({}, now=NOW, profile=UTC)
+        period = selectors.period({}, now=NOW, profile=UTC)
         assert period.window == d.Window.last_days(90, now=NOW, tz=UTC)
         assert (period.days, period.custom, period.query) == (90, False, {"days": "90"})
         assert (period.first_day, period.last_day) == (TODAY - timedelta(days=89), TODAY)
@@ -38,18 +38,18 @@ class TestPeriod:
 
     def test_it_is_the_delivery_page_s_window_for_each_preset(self):
         now = timezone.now()
-        for days in dashboards.PERIODS:
-            assert dashboards.period({"days": str(days)}, now=now).window == default_window(reading_profile(), days)
+        for days in selectors.PERIODS:
+            assert selectors.period({"days": str(days)}, now=now).window == default_window(reading_profile(), days)
 
     def test_the_presets_are_the_periods_insights_are_computed_for(self):
-        assert dashboards.PERIODS == selectors.STANDARD_DAYS == (30, 90, 180, 365)
+        assert selectors.PERIODS == selectors.STANDARD_DAYS == (30, 90, 180, 365)
 
     @pytest.mark.parametrize("value", ["7", "abc", "", "-30", "90.0", "1e2"])
     def test_a_period_not_offered_is_the_default(self, value):
-        assert dashboards.period({"days": value}, now=NOW, profile=UTC).days == 90
+        assert selectors.period({"days": value}, now=NOW, profile=UTC).days == 90
 
     def test_a_custom_period_includes_both_days(self):
-        period = dashboards.period({"from": "2026-02-01", "to": "2026-02-28"}, now=NOW, profile=UTC)
+        period = selectors.period({"from": "2026-02-01", "to": "2026-02-28"}, now=NOW, profile=UTC)
         assert (period.days, period.custom, period.first_day, period.last_day) == (
             28,
             True,
@@ -62,12 +62,12 @@ class TestPeriod:
 
     def test_a_custom_period_is_cut_at_the_org_zone_s_midnights(self):
         berlin = d.Profile.default(time_zone="Europe/Berlin")
-        period = dashboards.period({"from": "2026-02-01", "to": "2026-02-01"}, now=NOW, profile=berlin)
+        period = selectors.period({"from": "2026-02-01", "to": "2026-02-01"}, now=NOW, profile=berlin)
         assert period.days == 1
         assert period.window.start == datetime(2026, 1, 31, 23, 0, tzinfo=ZoneInfo("UTC"))
 
     def test_a_custom_period_may_end_today_and_last_a_year(self):
-        period = dashboards.period({"from": "2025-03-19", "to": "2026-03-18"}, now=NOW, profile=UTC)
+        period = selectors.period({"from": "2025-03-19", "to": "2026-03-18"}, now=NOW, profile=UTC)
         assert period.days == 365 and period.last_day == TODAY
 
     @pytest.mark.parametrize(
@@ -90,12 +90,12 @@ class TestPeriod:
         ],
     )
     def test_a_custom_period_that_cannot_be_shown_says_why(self, query, message):
-        with pytest.raises(dashboards.PeriodError) as refused:
-            dashboards.period(query, now=NOW, profile=UTC)
+        with pytest.raises(selectors.PeriodError) as refused:
+            selectors.period(query, now=NOW, profile=UTC)
         assert message in str(refused.value)
 
     def test_custom_dates_win_over_a_preset(self):
-        period = dashboards.period({"days": "30", "from": "2026-03-01", "to": "2026-03-10"}, now=NOW, profile=UTC)
+        period = selectors.period({"days": "30", "from": "2026-03-01", "to": "2026-03-10"}, now=NOW, profile=UTC)
         assert (period.custom, period.days) == (True, 10)
 
     @given(
@@ -104,11 +104,11 @@ class TestPeriod:
     )
     def test_any_two_dates_give_a_period_or_a_reason_never_an_error(self, first, last):
         try:
-            period = dashboards.period({"from": first.isoformat(), "to": last.isoformat()}, now=NOW, profile=UTC)
-        except dashboards.PeriodError:
-            assert first > last or last > TODAY or (last - first).days >= dashboards.MAX_CUSTOM_DAYS
+            period = selectors.period({"from": first.isoformat(), "to": last.isoformat()}, now=NOW, profile=UTC)
+        except selectors.PeriodError:
+            assert first > last or last > TODAY or (last - first).days >= selectors.MAX_CUSTOM_DAYS
         else:
-            assert 1 <= period.days <= dashboards.MAX_CUSTOM_DAYS
+            assert 1 <= period.days <= selectors.MAX_CUSTOM_DAYS
             assert period.previous.end == period.window.start
             assert period.previous.length == period.window.length
 
@@ -139,8 +139,8 @@ def shipped(source, checkout):
 
 class TestDelivery:
     def test_the_weeks_add_up_to_the_period_s_figures(self, team, shipped):
-        period = dashboards.period({"days": "30"}, now=shipped)
-        delivery = dashboards.delivery(dashboards.scope_figures(team_scope(team, None), period, now=shipped), period)
+        period = selectors.period({"days": "30"}, now=shipped)
+        delivery = selectors.delivery(selectors.scope_figures(team_scope(team, None), period, now=shipped), period)
         summary = delivery.summary
         weeks = delivery.weeks
         assert sum(w.deployments for w in weeks) == summary.change_failure_rate.deployments == 8
@@ -158,8 +158,8 @@ class TestDelivery:
         )
 
     def test_the_sparklines_are_the_weeks_in_numbers_and_in_words(self, team, shipped):
-        period = dashboards.period({"days": "30"}, now=shipped)
-        delivery = dashboards.delivery(dashboards.scope_figures(team_scope(team, None), period, now=shipped), period)
+        period = selectors.period({"days": "30"}, now=shipped)
+        delivery = selectors.delivery(selectors.scope_figures(team_scope(team, None), period, now=shipped), period)
         frequency = delivery.sparklines["frequency"]
         assert list(frequency.values) == [float(w.deployments) for w in delivery.weeks]
         assert frequency.has_data and frequency.description.startswith("Production deployments per week")
@@ -181,23 +181,23 @@ class TestDelivery:
 
     def test_without_data_a_sparkline_says_so(self, team, checkout):
         now = timezone.now()
-        period = dashboards.period({"days": "30"}, now=now)
-        delivery = dashboards.delivery(dashboards.scope_figures(team_scope(team, None), period, now=now), period)
+        period = selectors.period({"days": "30"}, now=now)
+        delivery = selectors.delivery(selectors.scope_figures(team_scope(team, None), period, now=now), period)
         for spark in delivery.sparklines.values():
             assert not spark.has_data
         assert delivery.sparklines["lead-time"].description == "Median lead time per week: no data in this period."
         assert all(w.failure_rate is None and w.lead_time_text is None for w in delivery.weeks)
 
     def test_the_organisation_is_every_root_team_s_services(self, source, team, other_team, checkout, shipped):
-        period = dashboards.period({"days": "90"}, now=NOW)
-        org = dashboards.org_figures(period, now=NOW)
+        period = selectors.period({"days": "90"}, now=NOW)
+        org = selectors.org_figures(period, now=NOW)
         # Search owns no service yet: the organisation's figures are Payments'.
         root = Figures(
             team_scope(team, None),
             [period.window],
             now=NOW,
             compared=period.previous,
-            distributions=dashboards.ORG_DISTRIBUTIONS,
+            distributions=selectors.ORG_DISTRIBUTIONS,
         )
         assert org.summary(period.window) == root.summary(period.window)
         assert org.summary(period.previous) == root.summary(period.previous)
@@ -207,7 +207,7 @@ class TestDelivery:
         for n in range(3):
             histories.deploy(source, finder, f"f{n}", NOW - timedelta(days=1 + n))
         service_refresh(service_id=finder.id)
-        org = dashboards.org_figures(period, now=NOW).summary(period.window)
+        org = selectors.org_figures(period, now=NOW).summary(period.window)
         assert org.change_failure_rate.deployments == 8 + 3
 
 
@@ -232,7 +232,7 @@ class TestTeamOptions:
         return teams
 
     def test_an_org_viewer_gets_every_team_as_a_tree_by_name(self, tree, staff):
-        options = dashboards.team_options(staff)
+        options = selectors.team_options(staff)
         assert [(o.slug, o.depth) for o in options] == [
             ("edge", 0),
             ("eng", 0),
@@ -249,8 +249,8 @@ class TestTeamOptions:
     def test_a_lead_gets_the_subtree_and_a_member_the_team(self, tree):
         lead = _person("lea", tree["api"], Membership.Role.LEAD)
         member = _person("max", tree["web"])
-        assert [(o.slug, o.depth) for o in dashboards.team_options(lead)] == [("api", 0), ("gateway", 1)]
-        assert [o.slug for o in dashboards.team_options(member)] == ["web"]
+        assert [(o.slug, o.depth) for o in selectors.team_options(lead)] == [("api", 0), ("gateway", 1)]
+        assert [o.slug for o in selectors.team_options(member)] == ["web"]
 
 
 def _bottlenecks(items, evidence=None) -> selectors.Bottlenecks:
@@ -273,22 +273,22 @@ class TestTopBottlenecks:
             )
         )
         links = {"ci_cd": [("Pipeline runs", "/teams/pay/pipelines/?days=90")]}
-        rows = dashboards.top_bottlenecks(_bottlenecks(items, links), 5)
+        rows = selectors.top_bottlenecks(_bottlenecks(items, links), 5)
         assert [row.item.dimension for row in rows] == ["ci_cd", "focus"]
         assert rows[0].badges == (("warning", "perception only"),)
         assert rows[0].evidence == (("Pipeline runs", "/teams/pay/pipelines/?days=90"),)
         assert rows[1].evidence == ()
-        assert len(dashboards.top_bottlenecks(_bottlenecks(items, links), 1)) == 1
+        assert len(selectors.top_bottlenecks(_bottlenecks(items, links), 1)) == 1
 
     def test_a_hidden_sentiment_is_no_signal(self):
         items = engine.bottlenecks(engine.TeamInput(sentiments=[_sentiment("ci_cd", None)]))
-        assert dashboards.top_bottlenecks(_bottlenecks(items), 5) == []
+        assert selectors.top_bottlenecks(_bottlenecks(items), 5) == []
 
     def test_the_organisation_s_say_in_how_many_teams_each_label_holds(self):
         low = engine.bottlenecks(engine.TeamInput(sentiments=[_sentiment("ci_cd", 31.0)]))
         fine = engine.bottlenecks(engine.TeamInput(sentiments=[_sentiment("ci_cd", 90.0)]))
         ranking = engine.org_ranking([("Payments", 6, low), ("Search", 4, low), ("Tiny", 2, fine)])
-        rows = dashboards.top_bottlenecks(_bottlenecks(ranking), 5)
+        rows = selectors.top_bottlenecks(_bottlenecks(ranking), 5)
         assert [row.item.dimension for row in rows] == ["ci_cd"]  # the only one that is a signal anywhere
         assert rows[0].badges == (("warning", "perception only in 2 teams"),)
 
@@ -311,7 +311,7 @@ def test_sentiment_rows_say_the_change_in_an_arrow_and_a_word():
         (_score(8.0), _score(-3.4), _score(0.3), _score(None), _score(None, "too_few")),
         "",
     )
-    rows = dashboards.sentiment_rows(sentiment)
+    rows = selectors.sentiment_rows(sentiment)
     assert [(row.trend, row.arrow) for row in rows] == [
         ("better", "↑"),
         ("worse", "↓"),

@@ -154,6 +154,23 @@ class TestBottlenecks:
         )
         assert item.label == Label.CORROBORATED
 
+    @pytest.mark.parametrize(
+        ("key", "value", "percentile"),
+        [
+            ("pipeline_failure_rate", 0.40, 100.0),  # lower is better: the highest rate is worse than every peer
+            ("pipeline_failure_rate", 0.01, 0.0),
+            ("pipeline_failure_rate", 0.05, 35.0),  # 3 peers better, 1 tied: (3 + ½) of 10
+            ("deployment_frequency", 0.01, 100.0),  # higher is better: the fewest deployments are the worst
+            ("deployment_frequency", 0.40, 0.0),
+            ("deployment_frequency", 0.05, 65.0),  # 6 peers better, 1 tied: (6 + ½) of 10
+        ],
+    )
+    def test_the_badness_percentile_counts_better_peers_in_the_metric_s_direction(self, key, value, percentile):
+        peers = (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.10, 0.30)
+        team = TeamInput(metrics=[MetricValue(key, value, str(value), 120, peers)])
+        (evidence,) = [e for e in by_dimension(bottlenecks(team))["ci_cd"].metrics if e.key == key]
+        assert evidence.percentile == pytest.approx(percentile)
+
     def test_low_sentiment_with_healthy_metrics_is_perception_only(self):
         team = typical_team(
             release=shown("release", 44.0, org=47.0),

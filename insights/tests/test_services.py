@@ -2,7 +2,7 @@
 the hourly task and the command.
 
 Survey figures come from the survey results tests' hand-made organisation; the metric readings of the
-correlation tests are set per team (``inputs.team_readings`` is tested against rollups in test_inputs.py).
+correlation tests are set per team (``selectors.team_readings`` is tested against rollups in test_engine_inputs.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from django_q.models import Schedule
 
 from e360.models import Team
 from insights import engine, services, tasks
-from insights.inputs import STANDARD_DAYS
 from insights.models import PairResult, PeriodResult, TeamResult
+from insights.selectors import STANDARD_DAYS
 from insights.tests.squads import readings, squad_waves
 
 

@@ -1,4 +1,5 @@
-"""The insights statistics against SciPy (a test-only dependency: the product never imports it)."""
+"""The insights statistics against SciPy (a test-only dependency: the product never imports it). The ranks and
+percentile ranks under them are ``e360.stats``', tested in e360/tests/test_stats.py."""
 
 from __future__ import annotations
 
@@ -11,13 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
-from e360.stats import average_ranks
 from insights import stats
 from insights.stats import (
     Correlation,
     bootstrap_interval,
     correlate,
-    percentile_among,
     spearman,
     within_team_change,
 )
@@ -71,23 +70,6 @@ BOOTSTRAP_CASES = {
     "negative_tied": _correlated(14, seed=2, slope=-0.2, noise=5, x_rounding=-1),
     "none": _correlated(60, seed=3, slope=0.0, noise=10),
 }
-
-
-class TestAverageRanks:
-    def test_it_gives_ties_the_mean_of_their_ranks(self):
-        assert average_ranks([10, 20, 20, 20, 5]) == [2.0, 4.0, 4.0, 4.0, 1.0]
-
-    def test_it_handles_empty_and_single_inputs(self):
-        assert average_ranks([]) == []
-        assert average_ranks([3.5]) == [1.0]
-
-    @given(st.lists(any_values, max_size=80))
-    def test_it_matches_scipy_rankdata(self, values):
-        assert average_ranks(values) == scipy_stats.rankdata(values, method="average").tolist()
-
-    def test_it_refuses_nan(self):
-        with pytest.raises(ValueError, match="finite"):
-            average_ranks([1.0, math.nan])
 
 
 class TestSpearman:
@@ -247,34 +229,6 @@ class TestCorrelate:
     def test_the_minimum_is_adjustable(self):
         result = correlate([1, 2, 3, 4, 5], [2, 1, 4, 3, 5], seed=1, min_n=12)
         assert result.text == "too few teams to tell (n = 5, need 12)"
-
-
-class TestPercentileAmong:
-    @given(
-        value=tied_values,
-        others=st.lists(tied_values, min_size=1, max_size=40),
-        lower_is_better=st.booleans(),
-    )
-    def test_it_relates_to_scipy_percentileofscore_mean(self, value, others, lower_is_better):
-        ours = percentile_among(value, others, lower_is_better=lower_is_better)
-        # kind="mean" is 100 × (peers below + ½ × peers tied) / peers: the badness of a lower-is-better metric,
-        # and the complement of the badness of a higher-is-better one.
-        theirs = scipy_stats.percentileofscore(others, value, kind="mean")
-        expected = theirs if lower_is_better else 100 - theirs
-        assert ours == pytest.approx(expected, abs=1e-9)
-        assert 0 <= ours <= 100
-
-    def test_the_worst_team_is_at_100_and_the_best_at_0(self):
-        assert percentile_among(30, [10, 20, 25], lower_is_better=True) == 100
-        assert percentile_among(5, [10, 20, 25], lower_is_better=True) == 0
-        assert percentile_among(5, [10, 20, 25], lower_is_better=False) == 100
-
-    def test_ties_count_half(self):
-        assert percentile_among(10, [10, 10, 10], lower_is_better=True) == 50
-        assert percentile_among(10, [5, 10, 20, 30], lower_is_better=True) == pytest.approx(37.5)
-
-    def test_it_is_none_without_peers(self):
-        assert percentile_among(10, [], lower_is_better=True) is None
 
 
 class TestWithinTeamChange:

@@ -19,7 +19,7 @@ from e360.demo import SIZES, demo_now, demo_seed
 from e360.models import Team
 from e360.tests.factories import UserFactory
 from insights import engine, selectors
-from insights.inputs import STANDARD_DAYS
+from insights.selectors import STANDARD_DAYS
 from insights.services import insights_refresh
 
 # The tests ask for the database, so that pytest-django sets up the test database before the module's fixture

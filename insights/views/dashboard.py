@@ -5,9 +5,9 @@ One template (``insights/dashboard.html``) serves both. The period picker, the c
 team picker are links and GET forms that work without JavaScript; with htmx they swap ``#dashboard`` (the
 ``swap`` partial) and push the URL, and every pushed URL renders the whole page in the same state.
 
-Everything shown is read, never computed from raw rows: delivery figures from rollups
-(``insights.dashboards``), survey figures from the published group scores and bottlenecks from the stored
-results (``insights.selectors``). A request's query count is fixed; tests hold it.
+Everything shown is read, never computed from raw rows (``insights.selectors``): delivery figures from
+rollups, survey figures from the published group scores and bottlenecks from the stored results. A request's
+query count is fixed; tests hold it.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from e360.forms import TeamForm
 from e360.htmx import HtmxHttpRequest, bad_request, htmx_page, page_or_partial
 from e360.models import Membership, Team, User
 from e360.tree import TeamTree
-from insights import dashboards, selectors
+from insights import selectors
 from insights.forms import PeriodForm
 from metrics.scope import team_scope
+from metrics.selectors import Period
 
 TEMPLATE = "insights/dashboard.html"
 TARGET = "dashboard"  # the element id htmx swaps
@@ -87,29 +88,29 @@ def org_summary(request: HtmxHttpRequest) -> HttpResponse:
     bottlenecks for the default period, read as the dashboard reads them. 404 for anyone else."""
     access.require_org_viewer(request.user, "The organisation's summary is for org viewers.")
     now = timezone.now()
-    period = dashboards.period({}, now=now)
+    period = selectors.period({}, now=now)
     context = {"is_org": True, **_figures(None, request.user, period, now)}
     return render(request, "insights/org_summary.html", context)
 
 
-def _figures(team: Team | None, user: User, period: dashboards.Period, now: datetime) -> dict:
+def _figures(team: Team | None, user: User, period: Period, now: datetime) -> dict:
     """What a dashboard (``team`` None: the organisation's) shows for ``period``: the one read path of the
     dashboards and of the org viewer's home page."""
     context: dict = {"period": period}
     if team is None:
-        figures = dashboards.org_figures(period, now=now)
+        figures = selectors.org_figures(period, now=now)
     else:
         scope = team_scope(team, access.visible_team_ids(user), TeamTree.for_user(user))
         context["scope"] = scope
         context["delivery_url"] = reverse("metrics:team-delivery", args=[team.slug])
-        figures = dashboards.scope_figures(scope, period, now=now)
+        figures = selectors.scope_figures(scope, period, now=now)
         context["waves"] = selectors.sentiment_waves(team, user)
-    context["delivery"] = dashboards.delivery(figures, period)
+    context["delivery"] = selectors.delivery(figures, period)
     context["sentiment"] = sentiment = selectors.sentiment(team, user)
-    context["sentiment_rows"] = dashboards.sentiment_rows(sentiment)
+    context["sentiment_rows"] = selectors.sentiment_rows(sentiment)
     found = selectors.bottlenecks(team, period.days, user)
     context["bottlenecks"] = found
-    context["top_bottlenecks"] = dashboards.top_bottlenecks(found, TOP_BOTTLENECKS)
+    context["top_bottlenecks"] = selectors.top_bottlenecks(found, TOP_BOTTLENECKS)
     return context
 
 
@@ -122,11 +123,11 @@ def _dashboard(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
         "is_org": team is None,
         "page_title": f"Dashboard · {name}",
         "sees_everything": access.sees_everything(user),
-        "team_options": dashboards.team_picker_options(
-            dashboards.team_options(user), team.slug if team is not None else None
+        "team_options": selectors.team_picker_options(
+            selectors.team_options(user), team.slug if team is not None else None
         ),
-        "periods": dashboards.PERIODS,
-        "max_custom_days": dashboards.MAX_CUSTOM_DAYS,
+        "periods": selectors.PERIODS,
+        "max_custom_days": selectors.MAX_CUSTOM_DAYS,
         "pick_url": reverse("insights:dashboard-pick"),
     }
     template = page_or_partial(request, TEMPLATE, "swap")

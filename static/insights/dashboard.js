@@ -2,7 +2,7 @@
 // dashboard the weekly change failure rate and recovery time charts. The deployments and lead time
 // charts are the delivery page's own (static/metrics/dora-charts.js, the same canvases and data).
 //
-// The data is the json_script block "dashboard-series" (insights.dashboards.delivery); reading it,
+// The data is the json_script block "dashboard-series" (insights.selectors.delivery); reading it,
 // colours and keeping the charts in step with htmx swaps come from static/e360/charts.js. Every figure
 // drawn here is also in a table on the page: the canvases are pictures of them.
 (function () {

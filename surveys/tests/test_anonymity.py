@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from e360.tree import TeamTree
 from surveys.anonymity import (
     DEFAULT_K,
     DEFAULT_TEXT_THRESHOLD,
@@ -31,7 +32,7 @@ from surveys.anonymity import (
 #        └─ 3
 #        └─ 4
 # Org 6 (a second root)
-TREE = {1: None, 2: 1, 3: 1, 4: 1, 5: 2, 6: None}
+TREE = TeamTree.from_parents({1: None, 2: 1, 3: 1, 4: 1, 5: 2, 6: None})
 
 
 def statuses(cells: dict) -> dict:
@@ -89,7 +90,7 @@ def test_a_small_team_goes_to_the_nearest_ancestor_that_can_stand_alone():
 
 def test_small_teams_of_several_roots_are_pooled_under_the_org():
     parents = {1: None, 2: None, 3: None}
-    assert storage_labels({1: 2, 2: 2, 3: 2}, parents, 5) == {1: ORG, 2: ORG, 3: ORG}
+    assert storage_labels({1: 2, 2: 2, 3: 2}, TeamTree.from_parents(parents), 5) == {1: ORG, 2: ORG, 3: ORG}
 
 
 def test_the_org_absorbs_the_smallest_group_when_too_few_are_left_over():
@@ -120,9 +121,9 @@ def test_storage_labels_reject_an_unknown_team_a_cycle_and_negative_counts():
     with pytest.raises(ValueError, match="not in the team tree"):
         storage_labels({99: 5}, TREE, 5)
     with pytest.raises(ValueError, match="not in the team tree"):
-        storage_labels({1: 5}, {1: 7}, 5)
+        storage_labels({1: 5}, TeamTree.from_parents({1: 7}), 5)
     with pytest.raises(ValueError, match="cycle"):
-        storage_labels({1: 5}, {1: 2, 2: 1}, 5)
+        storage_labels({1: 5}, TeamTree.from_parents({1: 2, 2: 1}), 5)
     with pytest.raises(ValueError, match="negative"):
         storage_labels({1: 6, 2: -1}, TREE, 5)
 
@@ -182,7 +183,7 @@ def test_it_keeps_hiding_until_the_parent_s_remainder_is_safe():
     # 10 has 1 own response; 11 (6) holds 12 (3) and 13 (3); 14 has 7. Hiding 11, the smallest, exposes 12 and 13,
     # whose total leaves the same remainder of 1, so 12 is hidden too.
     parents = {10: None, 11: 10, 12: 11, 13: 11, 14: 10}
-    cells = shown_groups({10: 1, 12: 3, 13: 3, 14: 7}, parents, 3, [10, 11, 12, 13, 14])
+    cells = shown_groups({10: 1, 12: 3, 13: 3, 14: 7}, TeamTree.from_parents(parents), 3, [10, 11, 12, 13, 14])
     assert statuses(cells) == {10: "shown", 11: "suppressed", 12: "suppressed", 13: "shown", 14: "shown"}
     assert cells[10].n - cells[13].n - cells[14].n == 4
 
@@ -348,7 +349,7 @@ def campaigns(draw):
     invited = {team: draw(st.integers(min_value=0, max_value=12)) for team in parents}
     if sum(invited.values()) < k:
         invited[draw(st.sampled_from(sorted(parents)))] += k
-    labels = storage_labels(invited, parents, k)
+    labels = storage_labels(invited, TeamTree.from_parents(parents), k)
     groups: dict[int | None, int] = {}
     for team, label in labels.items():
         groups[label] = groups.get(label, 0) + invited[team]
@@ -372,7 +373,7 @@ def test_no_output_reveals_a_group_of_1_to_k_minus_1(campaign, rnd):
             assert label in (team, ORG)
     assert all(size >= k for size in groups.values())
 
-    cells = shown_groups(responses, parents, k, candidates)
+    cells = shown_groups(responses, TeamTree.from_parents(parents), k, candidates)
     assert list(cells) == list(dict.fromkeys(candidates))
     for c, cell in cells.items():
         expected = sum(count for label, count in responses.items() if label == c or strictly_inside(label, c, parents))
@@ -399,7 +400,7 @@ def test_no_output_reveals_a_group_of_1_to_k_minus_1(campaign, rnd):
     # The decision does not depend on the order a page lists its candidates in.
     reordered = list(dict.fromkeys(candidates))
     rnd.shuffle(reordered)
-    assert statuses(shown_groups(responses, parents, k, reordered)) == statuses(cells)
+    assert statuses(shown_groups(responses, TeamTree.from_parents(parents), k, reordered)) == statuses(cells)
 
 
 @settings(max_examples=300, deadline=None)

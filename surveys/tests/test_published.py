@@ -9,7 +9,7 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from e360.stats import percentile_rank
-from insights import inputs
+from insights import selectors
 from surveys import published, results, scoring, tasks
 from surveys.anonymity import ORG
 from surveys.models import Campaign, GroupScore
@@ -83,9 +83,9 @@ def everything_shown(client, viewer, campaign) -> dict:
             csv_rows(client.get(csv_url(campaign, team))),
             client.get(page_url(campaign, team)).status_code,
         )
-    wave = inputs.WaveFigures.load(campaign)
+    wave = selectors.WaveFigures.load(campaign)
     shown["insights"] = {
-        team: (wave.cell(team), [wave.score(team, d) for d in inputs.dimensions_asked(campaign)])
+        team: (wave.cell(team), [wave.score(team, d) for d in selectors.dimensions_asked(campaign)])
         for team in [ORG, *scope.teams]
     }
     return shown

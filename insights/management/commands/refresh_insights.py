@@ -5,7 +5,7 @@ from argparse import ArgumentParser
 
 from django.core.management.base import BaseCommand
 
-from insights.inputs import STANDARD_DAYS
+from insights.selectors import STANDARD_DAYS
 from insights.services import insights_refresh
 
 

@@ -27,6 +27,7 @@ from django.urls import reverse
 from e360 import bench
 from e360.models import Service, Team, User
 from e360.stats import percentile
+from e360.tree import TeamTree
 from metrics.ingest import inbound_drain
 from metrics.models import ApiToken, Deployment, InboundEvent, Source
 from metrics.refresh import service_refresh
@@ -115,8 +116,9 @@ class Command(BaseCommand):
         groups = list(Team.objects.filter(kind=Team.Kind.GROUP).order_by("id"))
         if groups:
             group_sample = [rng.choice(groups) for _ in range(max(n // 4, 2))]
+            tree = TeamTree.load()
             services_per_group = statistics.mean(
-                Service.objects.filter(owner_id__in=Team.objects.descendant_ids([g.id])).count() for g in group_sample
+                Service.objects.filter(owner_id__in=tree.subtree([g.id])).count() for g in group_sample
             )
             self._read(
                 f"API /metrics/dora?team=<group> (90 days, {services_per_group:.0f} services)",

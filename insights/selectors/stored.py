@@ -1,14 +1,10 @@
-"""Reads for the insights pages and the dashboards: sentiment from the published survey figures, and the
-precomputed bottleneck and correlation results (``insights.models``, refreshed hourly by ``insights.tasks``).
+"""The precomputed bottleneck and correlation results (``insights.models``, refreshed hourly by ``insights.tasks``)
+as the pages and dashboards read them, for the standard period covering the one asked.
 
 Access: a developer sees their teams, a lead their sub-tree, org viewers everything (``e360.access``). The views
 check it, once per request: the organisation's bottlenecks, correlations and dashboard need
 ``access.require_org_viewer``, a team's correlations (across the teams below it) every one of those teams visible
 (``correlates_below``, through ``access.sees_subtree``'s rule).
-
-Sentiment is read through ``surveys.results`` — the same figures, cells and changes the survey results page shows
-the same viewer — so nothing here decides anonymity again: a hidden cell reaches these dataclasses as its status
-and text only, with every number None.
 """
 
 from __future__ import annotations
@@ -17,248 +13,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 
 from e360 import access
 from e360.models import Membership, Team
 from e360.tree import TeamTree
-from insights import engine, inputs
-from insights.inputs import STANDARD_DAYS
+from insights import engine
 from insights.models import PairResult, PeriodResult, TeamResult
+from insights.selectors.readers import READERS, axis_value, metric_text
+from insights.selectors.waves import DIMENSION_LABELS
 from insights.stats import Correlation
 from metrics import display
-from surveys import published
-from surveys import results as survey_results
-from surveys.anonymity import ORG
-from surveys.models import LIKERT_KINDS, Campaign, Dimension
-from surveys.scoring import Participation
 
 if TYPE_CHECKING:
     from e360.models import User
+    from surveys.models import Campaign
 
-__all__ = [
-    "STANDARD_DAYS",
-    "Bottlenecks",
-    "Correlations",
-    "DimensionScore",
-    "Pair",
-    "Point",
-    "Sentiment",
-    "WaveCell",
-    "WaveGrid",
-    "bottlenecks",
-    "correlates_below",
-    "correlations",
-    "pick_pair",
-    "sentiment",
-    "sentiment_waves",
-    "standard_days",
-]
-
-DIMENSION_LABELS: dict[str, str] = {dimension.value: dimension.label for dimension in Dimension}
-
-
-# --- Sentiment ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DimensionScore:
-    """A dimension's % favourable for the team. Every number is None unless ``status`` is "shown"; ``change`` is
-    the points since the previous wave, only where the team is shown in both waves."""
-
-    key: str
-    label: str
-    score: float | None
-    mean: float | None
-    change: float | None
-    org_score: float | None
-    percentile: float | None
-    peers: int | None
-    status: str
-    status_text: str
-
-    @property
-    def shown(self) -> bool:
-        return self.status == "shown"
-
-    @property
-    def change_text(self) -> str:
-        return survey_results.signed(self.change)
-
-
-@dataclass(frozen=True)
-class Sentiment:
-    """The team's (or the organisation's) latest closed wave with dimension questions, as the viewer may see it."""
-
-    campaign: Campaign | None
-    previous: Campaign | None
-    status: str
-    status_text: str
-    responses: int | None
-    participation: Participation | None
-    dimensions: tuple[DimensionScore, ...]
-    results_url: str
-
-    @property
-    def shown(self) -> bool:
-        return self.status == "shown"
-
-    @property
-    def participation_percent(self) -> float | None:
-        """Participation in %, for ``floatformat`` to round as every figure is (``widthratio`` rounds half to even)."""
-        rate = self.participation.rate if self.participation is not None else None
-        return None if rate is None else 100 * rate
-
-
-def _dimension_campaigns() -> list[Campaign]:
-    """Closed campaigns that asked dimension questions, newest first, those that invited everyone before the
-    others (as ``inputs.latest_wave`` picks the wave the rankings use)."""
-    return list(
-        Campaign.objects.filter(
-            status=Campaign.Status.CLOSED,
-            version__questions__kind__in=LIKERT_KINDS,
-            version__questions__dimension__gt="",
-        )
-        .distinct()
-        .order_by("-everyone", "-closes_at", "-pk")
-    )
-
-
-def _campaign_access(campaign: Campaign, team: Team | None, viewer: User) -> survey_results.CampaignAccess | None:
-    """The viewer's access to the campaign's results, if it covers ``team`` (None: any of its teams)."""
-    try:
-        scope = survey_results.campaign_for_user(viewer, campaign.pk)
-    except Http404:
-        return None
-    if team is not None and team.pk not in scope.visible:
-        return None
-    return scope
-
-
-def _latest_access(team: Team | None, viewer: User) -> survey_results.CampaignAccess | None:
-    """The newest closed campaign with dimension questions whose results for ``team`` the viewer may see."""
-    for campaign in _dimension_campaigns():
-        scope = _campaign_access(campaign, team, viewer)
-        if scope is not None:
-            return scope
-    return None
-
-
-def _results_url(campaign: Campaign, team: Team | None) -> str:
-    url = reverse("surveys:results", args=[campaign.pk])
-    return f"{url}?team={team.slug}" if team is not None else url
-
-
-def sentiment(team: Team | None, viewer: User) -> Sentiment:
-    """The latest closed wave with dimension questions that ``viewer`` may see results of, for ``team`` (None: the
-    organisation), with the change since the previous wave of the series and the organisation's score beside it.
-    """
-    scope = _latest_access(team, viewer)
-    if scope is None:
-        return Sentiment(None, None, "no_data", "no closed survey with results for this team yet", None, None, (), "")
-    # The focused group alone (levels=0) and no free text: a summary reads figures, never answers' words.
-    results = survey_results.campaign_results(
-        scope, team=team.slug if team is not None else None, levels=0, every_question=False, texts=False
-    )
-    focus, org = results.focus, results.groups[0]
-    org_scores = {
-        figure.key: figure.percent_favourable for figure in org.dimensions if team is not None and figure.shown
-    }
-    dimensions = tuple(
-        DimensionScore(
-            figure.key,
-            figure.label,
-            figure.percent_favourable,
-            figure.mean,
-            figure.change_wave,
-            org_scores.get(figure.key) if figure.shown else None,
-            figure.percentile,
-            figure.peers,
-            figure.status,
-            figure.status_text,
-        )
-        for figure in focus.dimensions
-    )
-    participation = focus.participation.participation if focus.participation.shown else None
-    return Sentiment(
-        campaign=results.campaign,
-        previous=results.previous,
-        status=focus.status,
-        status_text=focus.status_text,
-        responses=focus.responses if focus.shown else None,
-        participation=participation,
-        dimensions=dimensions,
-        results_url=_results_url(results.campaign, team),
-    )
-
-
-@dataclass(frozen=True)
-class WaveCell:
-    score: float | None
-    status: str
-    status_text: str
-
-    @property
-    def shown(self) -> bool:
-        return self.status == "shown"
-
-    @property
-    def heat(self) -> int | None:
-        """Which of five colour bands a heatmap gives the cell (0: below 20% favourable … 4: 80% or more)."""
-        return None if self.score is None else min(4, int(self.score // 20))
-
-
-@dataclass(frozen=True)
-class WaveGrid:
-    """A team's dimension scores across waves: ``waves`` oldest first, ``rows`` of (key, label, one cell a wave)."""
-
-    waves: tuple[Campaign, ...]
-    rows: tuple[tuple[str, str, tuple[WaveCell, ...]], ...]
-
-
-def sentiment_waves(team: Team | None, viewer: User, limit: int = 6) -> WaveGrid:
-    """The team's dimension scores across the last ``limit`` closed waves of the series of its latest wave
-    (``sentiment``'s), each wave's cells as that wave's own results page shows them to ``viewer``."""
-    latest = _latest_access(team, viewer)
-    if latest is None:
-        return WaveGrid((), ())
-    newest = latest.campaign
-    waves = list(
-        Campaign.objects.filter(series_id=newest.series_id, wave__lte=newest.wave, status=Campaign.Status.CLOSED)
-        .select_related("version")
-        .order_by("-wave")[:limit]
-    )[::-1]
-    group = team.pk if team is not None else ORG
-    columns: list[dict[str, WaveCell]] = []
-    asked: set[str] = set()
-    for campaign in waves:
-        scope = latest if campaign.pk == newest.pk else _campaign_access(campaign, team, viewer)
-        cells: dict[str, WaveCell] = {}
-        if scope is not None:
-            keys = inputs.dimensions_asked(campaign)
-            asked.update(keys)
-            row = published.group_scores(campaign, [] if team is None else [group]).get(group)
-            status = "no_data" if row is None else row.status
-            for key in keys:
-                score = (row.dimensions.get(key) or {}).get("score") if row is not None and status == "shown" else None
-                if status == "shown" and score is None:
-                    cells[key] = WaveCell(None, "no_data", survey_results.status_text("no_data", campaign.k))
-                elif status == "shown":
-                    cells[key] = WaveCell(score, "shown", "")
-                else:
-                    cells[key] = WaveCell(None, status, survey_results.status_text(status, campaign.k))
-        columns.append(cells)
-    missing = WaveCell(None, "no_data", "not asked")
-    rows = tuple(
-        (d.value, d.label, tuple(column.get(d.value, missing) for column in columns))
-        for d in Dimension
-        if d.value in asked
-    )
-    return WaveGrid(tuple(waves), rows)
-
-
-# --- Precomputed results ------------------------------------------------------------------------------------------
+# The periods results are stored for (``insights.tasks.refresh``), longest a year.
+STANDARD_DAYS: tuple[int, ...] = (30, 90, 180, 365)
 
 
 def standard_days(days: int) -> tuple[int, bool]:
@@ -522,7 +294,7 @@ def _pair(row: PairResult) -> Pair:
     correlation = Correlation(row.n, row.rho, row.low, row.high, row.min_n, row.confidence)
     within = Correlation(row.change_n, row.change_rho, row.change_low, row.change_high, row.min_n, row.confidence)
     points = tuple(
-        Point(name, score, value, inputs.axis_value(row.metric, value), inputs.metric_text(row.metric, value))
+        Point(name, score, value, axis_value(row.metric, value), metric_text(row.metric, value))
         for _, name, score, value in row.points
     )
     return Pair(
@@ -531,7 +303,7 @@ def _pair(row: PairResult) -> Pair:
         row.metric,
         spec.label,
         spec.lower_is_better,
-        inputs.READERS[row.metric].axis_unit,
+        READERS[row.metric].axis_unit,
         correlation,
         within,
         points,

@@ -1,5 +1,6 @@
-"""The engine's inputs: a team's mapped metrics read from rollups (against values computed by hand from the records
-written below), and its sentiment read from stored survey figures (shown cells only)."""
+"""What the engine is fed (``insights.selectors``' readers and waves): a team's mapped metrics read from rollups
+(against values computed by hand from the records written below), and its sentiment read from stored survey figures
+(shown cells only)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from e360.tests.factories import ServiceFactory
-from insights import inputs
+from insights import selectors
 from metrics.inputs import PipelineRunInput, PullRequestInput, ReviewInput
 from metrics.scope import reading_profile
 from metrics.services import Dirty, pipeline_run_upsert, pull_request_upsert
@@ -102,8 +103,8 @@ def recorded(history, service, ledger, now):
 
 
 def test_a_team_s_metrics_are_its_subtree_s_read_from_rollups(team, recorded, now):
-    window = inputs.window(30, now, reading_profile())
-    [found] = inputs.team_readings(team, [window], now=now)
+    window = selectors.window(30, now, reading_profile())
+    [found] = selectors.team_readings(team, [window], now=now)
     values = {key: (reading.value, reading.sample) for key, reading in found.items()}
     assert values == {
         "pipeline_failure_rate": (pytest.approx(2 / 4), 4),
@@ -139,25 +140,25 @@ def test_pull_requests_sent_without_a_size_give_no_pr_size_never_zero(team, hist
     pull_request_upsert(source=history.source, data=data, dirty=Dirty())
     history.services.add(service.id)
     history.refresh()
-    [found] = inputs.team_readings(team, [inputs.window(30, now, reading_profile())], now=now)
+    [found] = selectors.team_readings(team, [selectors.window(30, now, reading_profile())], now=now)
     assert (found["pr_size"].value, found["pr_size"].sample, found["pr_size"].display) == (None, 0, "no data")
 
 
 def test_a_team_without_records_has_no_data_never_zero(team, now):
-    [found] = inputs.team_readings(team, [inputs.window(90, now, reading_profile())], now=now)
+    [found] = selectors.team_readings(team, [selectors.window(90, now, reading_profile())], now=now)
     assert all(r.value is None and r.display == "no data" for k, r in found.items() if k != "prs_waiting_24h")
     assert found["prs_waiting_24h"].value == 0  # an empty review queue is a count of none
 
 
 def test_each_window_is_read_on_its_own(team, recorded, now):
     profile = reading_profile()
-    last_week, last_month = inputs.window(7, now, profile), inputs.window(30, now, profile)
-    week, month = inputs.team_readings(team, [last_week, last_month], now=now)
+    last_week, last_month = selectors.window(7, now, profile), selectors.window(30, now, profile)
+    week, month = selectors.team_readings(team, [last_week, last_month], now=now)
     assert (week["deployment_frequency"].sample, month["deployment_frequency"].sample) == (2, 4)
 
 
 def test_people_are_counted_per_team_itself(org):
-    people = inputs.people_by_team()
+    people = selectors.people_by_team()
     assert (people[org.pay.pk], people[org.api.pk], people[org.eng.pk]) == (6, 3, 2)
 
 
@@ -165,14 +166,14 @@ def test_people_are_counted_per_team_itself(org):
 
 
 def test_the_latest_wave_is_the_latest_closed_one_with_dimension_questions(org, closed):
-    assert inputs.latest_wave() == closed
+    assert selectors.latest_wave() == closed
     second = open_wave(org, series=closed.series, wave=2)
-    assert inputs.latest_wave() == closed  # open
+    assert selectors.latest_wave() == closed  # open
     answer(second, org.pay, *PAY)
     second = close(second)
-    assert inputs.latest_wave() == second
-    assert inputs.previous_wave(second) == closed
-    assert inputs.dimensions_asked(second) == ["ci_cd", "focus"]
+    assert selectors.latest_wave() == second
+    assert selectors.previous_wave(second) == closed
+    assert selectors.dimensions_asked(second) == ["ci_cd", "focus"]
 
 
 def test_an_organisation_wide_wave_is_preferred_to_a_later_one_of_a_few_teams(org, closed):
@@ -183,12 +184,12 @@ def test_an_organisation_wide_wave_is_preferred_to_a_later_one_of_a_few_teams(or
     one_team = open_wave(org)  # a later survey of Engineering only (a post-incident survey, say)
     answer(one_team, org.pay, *PAY)
     close(one_team)
-    assert inputs.latest_wave() == everyone
+    assert selectors.latest_wave() == everyone
 
 
 def test_a_shown_team_s_sentiment_carries_its_score_and_the_org_s(org, closed):
-    wave = inputs.WaveFigures.load(closed)
-    found = {s.dimension: s for s in inputs.sentiments(org.pay.pk, wave, None, ["ci_cd", "focus"])}
+    wave = selectors.WaveFigures.load(closed)
+    found = {s.dimension: s for s in selectors.sentiments(org.pay.pk, wave, None, ["ci_cd", "focus"])}
     row = wave.rows[org.pay.pk]
     assert found["ci_cd"].shown and found["ci_cd"].responses == 7
     assert found["ci_cd"].percent_favourable == pytest.approx(row.dimensions["ci_cd"]["score"])
@@ -197,8 +198,8 @@ def test_a_shown_team_s_sentiment_carries_its_score_and_the_org_s(org, closed):
 
 
 def test_a_hidden_team_s_sentiment_has_no_number(org, closed):
-    wave = inputs.WaveFigures.load(closed)
-    [ci] = inputs.sentiments(org.search.pk, wave, None, ["ci_cd"])  # 2 responses, k = 3
+    wave = selectors.WaveFigures.load(closed)
+    [ci] = selectors.sentiments(org.search.pk, wave, None, ["ci_cd"])  # 2 responses, k = 3
     assert (ci.shown, ci.percent_favourable, ci.responses, ci.hidden_text) == (
         False,
         None,
@@ -209,8 +210,8 @@ def test_a_hidden_team_s_sentiment_has_no_number(org, closed):
 
 def test_the_previous_wave_is_not_compared_when_the_change_would_be_that_of_fewer_than_k_people(org):
     first, second = pay_waves(org, 4, 5)  # the same four people, and a fifth
-    wave, before = inputs.WaveFigures.load(second), inputs.WaveFigures.load(first)
-    [pay] = inputs.sentiments(org.pay.pk, wave, before, ["ci_cd"])
+    wave, before = selectors.WaveFigures.load(second), selectors.WaveFigures.load(first)
+    [pay] = selectors.sentiments(org.pay.pk, wave, before, ["ci_cd"])
     assert pay.shown and pay.previous_percent is None
     assert not wave.change_shown(org.pay.pk, before, "ci_cd")
 
@@ -219,8 +220,8 @@ def test_the_previous_wave_is_compared_only_where_shown_in_both(org, closed):
     second = open_wave(org, series=closed.series, wave=2)
     answer(second, org.pay, *PAY)  # pay alone: 4 responses (shown), pay-api none
     second = close(second)
-    wave, before = inputs.WaveFigures.load(second), inputs.WaveFigures.load(closed)
-    [pay] = inputs.sentiments(org.pay.pk, wave, before, ["ci_cd"])
+    wave, before = selectors.WaveFigures.load(second), selectors.WaveFigures.load(closed)
+    [pay] = selectors.sentiments(org.pay.pk, wave, before, ["ci_cd"])
     assert pay.previous_percent == pytest.approx(before.rows[org.pay.pk].dimensions["ci_cd"]["score"])
     assert wave.cell(org.api.pk).status == "no_data"
 
@@ -231,7 +232,7 @@ def test_a_parent_is_not_shown_for_a_campaign_of_one_of_its_teams(org):
     campaign.invitations.exclude(team__in=[org.pay, org.api]).delete()
     answer(campaign, org.pay, *PAY)
     campaign = close(campaign)
-    wave = inputs.WaveFigures.load(campaign)
+    wave = selectors.WaveFigures.load(campaign)
     assert org.eng.pk not in wave.teams
     assert wave.cell(org.eng.pk).status == "no_data"
     assert wave.score(org.eng.pk, "ci_cd") is None

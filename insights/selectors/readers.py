@@ -1,20 +1,19 @@
-"""What the insights engine is fed: each team's mapped metric values, read from rollups, and its sentiment, read
-from the survey figures the anonymity rules let out (``surveys.published.group_scores``).
+"""What the engine is fed of delivery: each team's mapped metric values, read from rollups, and its people.
 
-Nothing here recomputes a metric or a score. Metric values come from ``metrics.rollups.Figures`` over the team's
-scope (``metrics.scope.team_scope(team, None)``: the team and every team below it), the same summary the team's
-delivery page shows; sentiment comes from stored ``GroupScore`` rows, shown cells only.
+Nothing here recomputes a metric. Metric values come from ``metrics.rollups.Figures`` over the team's scope
+(``metrics.scope.team_scope(team, None)``: the team and every team below it), the same summary the team's delivery
+page shows.
 
 Metric values are kept in base units — rates as a fraction, durations in seconds, frequency in production
 deployments per day, sizes in lines, the review queue as a count — with the text the pages write for them
-(``metrics.display``) and the sample each rests on (``SAMPLES``).
+(``metrics.display``) and the sample each rests on. The correlation pages write and scale their points with the same
+readers (``metric_text``, ``axis_value``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from django.db.models import Count
@@ -25,18 +24,11 @@ from metrics import definitions as d
 from metrics import display
 from metrics.rollups import Figures
 from metrics.scope import team_scope
-from surveys import anonymity, published
-from surveys.anonymity import ORG, Cell
-from surveys.models import LIKERT_KINDS, Campaign, Dimension, GroupScore, Question
-from surveys.results import status_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from e360.tree import TeamTree
-
-STANDARD_DAYS: tuple[int, ...] = (30, 90, 180, 365)
-
 
 # --- Metric values ------------------------------------------------------------------------------------------------
 
@@ -193,109 +185,3 @@ def people_by_team() -> dict[int, int]:
         .order_by()
     )
     return dict(rows)
-
-
-# --- Sentiment ----------------------------------------------------------------------------------------------------
-
-
-def latest_wave() -> Campaign | None:
-    """The latest closed campaign that asked dimension questions (likert questions with a dimension), preferring
-    one that invited everyone: a later post-incident or onboarding survey of one team asks a few dimensions of a
-    few people, and must not take the organisation-wide wave's place for every other team."""
-    return (
-        Campaign.objects.filter(
-            status=Campaign.Status.CLOSED,
-            version__questions__kind__in=LIKERT_KINDS,
-            version__questions__dimension__gt="",
-        )
-        .select_related("version", "series")
-        .distinct()
-        .order_by("-everyone", "-closes_at", "-pk")
-        .first()
-    )
-
-
-def previous_wave(campaign: Campaign) -> Campaign | None:
-    """The closed wave ``campaign``'s changes compare with (what the results pages compare with)."""
-    return published.previous_wave(campaign)
-
-
-@dataclass(frozen=True)
-class WaveFigures:
-    """One closed wave's stored figures for the teams the insights may show, read once: those its results list, on
-    the team tree frozen when it closed (``surveys.published``). A campaign of one team has a stored figure for that
-    team's parent too, equal to the team's; the results pages do not list the parent, and neither may the insights,
-    or its plain members would read the team's figure."""
-
-    campaign: Campaign
-    rows: dict[anonymity.Label, GroupScore]
-    teams: frozenset[int]
-
-    @classmethod
-    def load(cls, campaign: Campaign) -> WaveFigures:
-        return cls(campaign, published.group_scores(campaign), published.freeze(campaign).teams)
-
-    @cached_property
-    def questions(self) -> list[Question]:
-        return published.questions(self.campaign)
-
-    def change_shown(self, team: anonymity.Label, before: WaveFigures, dimension: str) -> bool:
-        """Whether the team's change on ``dimension`` since ``before`` (the previous wave) may be shown, as the
-        results pages decide it: ``anonymity.wave_change`` when the figures were published, and
-        ``published.hidden_changes`` for the dimension's items."""
-        row = self.rows.get(team)
-        if not self.cell(team).shown or row is None or row.change_status != "shown" or team not in before.rows:
-            return False
-        k = max(self.campaign.k, before.campaign.k)
-        hidden = published.hidden_changes(self.questions, row, before.questions, before.rows[team], k)
-        return dimension not in hidden.dimensions
-
-    def cell(self, team: anonymity.Label) -> Cell:
-        row = self.rows.get(team)
-        if row is None or (team is not ORG and team not in self.teams):
-            return Cell(0, "no_data")
-        return Cell(row.responses or 0, row.status)
-
-    def score(self, team: anonymity.Label, dimension: str) -> float | None:
-        """A shown group's % favourable on ``dimension``; None when hidden or not asked."""
-        if not self.cell(team).shown:
-            return None
-        return (self.rows[team].dimensions.get(dimension) or {}).get("score")
-
-
-def dimensions_asked(campaign: Campaign) -> list[str]:
-    """The dimensions the campaign's likert questions cover, in the order of docs/surveys.md#dimensions."""
-    asked = set(
-        campaign.version.questions.filter(kind__in=LIKERT_KINDS)
-        .exclude(dimension="")
-        .values_list("dimension", flat=True)
-    )
-    return [dimension.value for dimension in Dimension if dimension.value in asked]
-
-
-def sentiments(
-    team: anonymity.Label, wave: WaveFigures, before: WaveFigures | None, asked: Iterable[str]
-) -> list[engine.Sentiment]:
-    """The engine's sentiment per asked dimension for a team (ORG: the organisation), from stored figures only.
-
-    A hidden team carries no number, only why ("fewer than 3 responses"). The previous wave's score is given only
-    where the change may be shown (``WaveFigures.change_shown``); the organisation's only when it is shown and the
-    team is not the organisation itself.
-    """
-    campaign = wave.campaign
-    cell = wave.cell(team)
-    found = []
-    for dimension in asked:
-        if not cell.shown:
-            found.append(engine.Sentiment(dimension, False, None, None, None, 0, status_text(cell.status, campaign.k)))
-            continue
-        score = wave.score(team, dimension)
-        if score is None:
-            found.append(engine.Sentiment(dimension, False, None, None, None, 0, "no survey answers"))
-            continue
-        previous = None
-        if before is not None and wave.change_shown(team, before, dimension):
-            previous = before.score(team, dimension)
-        org = wave.score(ORG, dimension) if team is not ORG else None
-        found.append(engine.Sentiment(dimension, True, score, previous, org, cell.n))
-    return found

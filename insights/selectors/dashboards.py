@@ -1,11 +1,11 @@
-"""Reads for the leader dashboards (``insights.views.dashboard``): the period a request asks for, the
-delivery figures of the organisation or a team with a weekly sparkline per tile, and the teams a viewer
-may pick.
+"""What the leader dashboards (``insights.views.dashboard``) read besides the other pages' figures: the period a
+request asks for, the delivery figures of the organisation or a team with a weekly sparkline per tile, the teams a
+viewer may pick, and what they keep of the bottleneck ranking and the sentiment.
 
 Delivery figures come from rollups only, through ``metrics.rollups.Figures`` (the delivery pages'
 reader), so a dashboard shows exactly what the delivery page of the same scope and period shows, and its
 cost follows the window, never the number of teams, services or deployments. Survey and bottleneck figures
-come from ``insights.selectors`` (stored results only).
+come from ``waves`` and ``stored`` (stored results only).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from django.utils.safestring import SafeString
 from e360 import access
 from e360.models import User
 from e360.tree import TeamTree
-from insights import engine, selectors
+from insights import engine
+from insights.selectors.stored import STANDARD_DAYS, Bottlenecks, Hit
+from insights.selectors.waves import DimensionScore, Sentiment
 from metrics import definitions as d
 from metrics import display
 from metrics.rollups import HEADLINE_DISTRIBUTIONS, Figures, Holders
@@ -28,7 +30,7 @@ from metrics.scope import Scope, reading_profile
 from metrics.selectors import Period
 
 # The periods offered, longest a year: those insight results are precomputed for.
-PERIODS: tuple[int, ...] = selectors.STANDARD_DAYS
+PERIODS: tuple[int, ...] = STANDARD_DAYS
 DEFAULT_PERIOD = 90
 # A custom period costs what a preset of its length costs: no longer than the longest preset.
 MAX_CUSTOM_DAYS = PERIODS[-1]
@@ -394,7 +396,7 @@ class BottleneckRow:
     item: engine.Item | engine.OrgItem
     badges: tuple[tuple[str, str], ...]  # (badge modifier, text)
     evidence: tuple[tuple[str, str], ...]  # (label, url)
-    teams: tuple[selectors.Hit, ...] = ()  # the organisation's: the teams it hits, biggest score first
+    teams: tuple[Hit, ...] = ()  # the organisation's: the teams it hits, biggest score first
 
 
 def _org_badges(item: engine.OrgItem) -> tuple[tuple[str, str], ...]:
@@ -410,7 +412,7 @@ def _org_badges(item: engine.OrgItem) -> tuple[tuple[str, str], ...]:
     )
 
 
-def top_bottlenecks(found: selectors.Bottlenecks, limit: int) -> list[BottleneckRow]:
+def top_bottlenecks(found: Bottlenecks, limit: int) -> list[BottleneckRow]:
     """The first ``limit`` items of the ranking that are a bottleneck somewhere: a team's with a label other
     than "no signal", the organisation's that are a signal for at least one team."""
     rows = []
@@ -433,12 +435,12 @@ def top_bottlenecks(found: selectors.Bottlenecks, limit: int) -> list[Bottleneck
 class SentimentRow:
     """A dimension's latest score with its change since the previous wave, in an arrow and a word too."""
 
-    score: selectors.DimensionScore
+    score: DimensionScore
     trend: str  # "better", "worse", "same" or "" (no comparable previous wave)
     arrow: str
 
 
-def sentiment_rows(sentiment: selectors.Sentiment) -> list[SentimentRow]:
+def sentiment_rows(sentiment: Sentiment) -> list[SentimentRow]:
     rows = []
     for score in sentiment.dimensions:
         change = score.change if score.shown else None
