@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "surveys",
     "actions",
     "insights",
+    "integrations",
 ]
 
 MIDDLEWARE = [

@@ -23,7 +23,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -56,6 +56,14 @@ KIND_ISSUE_CLOSE = "devlake.issue_close"
 
 DRAIN_TASK = "metrics.tasks.inbound_drain"
 Status = InboundEvent.Status
+
+# Processing of the events of other senders (GitHub, GitLab, PagerDuty: ``integrations``), by the
+# first part of their kind (``github.pull_request`` → "github"): (event, dirty) → (status, note).
+PROCESSORS: dict[str, Callable[[InboundEvent, Dirty], tuple[str, str]]] = {}
+
+
+def register_processor(prefix: str, process: Callable[[InboundEvent, Dirty], tuple[str, str]]) -> None:
+    PROCESSORS[prefix] = process
 
 
 class PayloadError(ValueError):
@@ -441,6 +449,8 @@ def _apply(event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
         return Status.IGNORED, f"issue type {issue.type or '(none)'} is not INCIDENT"
     if event.kind == KIND_ISSUE_CLOSE:
         return _close(event, dirty)
+    if (process := PROCESSORS.get(event.kind.partition(".")[0])) is not None:
+        return process(event, dirty)
     return Status.IGNORED, f"no processing for events of kind {event.kind}"
 
 

@@ -91,13 +91,13 @@ def _declared_length(request: HttpRequest) -> int:
         return 0
 
 
-def _read_body(request: HttpRequest) -> bytes | None:
-    """The body, or None when it is larger than the limit (read no further than that)."""
-    if _declared_length(request) > MAX_BODY_BYTES:
+def read_body(request: HttpRequest, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The body, or None when it is larger than ``limit`` (read no further than that)."""
+    if _declared_length(request) > limit:
         return None
     # request.read, not request.body: the body may exceed DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
-    body = request.read(MAX_BODY_BYTES + 1)
-    return None if len(body) > MAX_BODY_BYTES else body
+    body = request.read(limit + 1)
+    return None if len(body) > limit else body
 
 
 def _reject_constant(name: str) -> Any:
@@ -108,12 +108,12 @@ def _reject_constant(name: str) -> Any:
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
-def _parse_json(body: bytes) -> Any:
+def parse_json(body: bytes) -> Any:
     """The decoded body; ValueError for NaN/Infinity (which PostgreSQL's jsonb refuses)."""
     return json.loads(body, parse_constant=_reject_constant)
 
 
-def _unstorable(payload: Any, body: bytes) -> str | None:
+def unstorable(payload: Any, body: bytes) -> str | None:
     """Why the body holds text no database can store (NUL, a lone surrogate), or None.
     The walk only when such an escape is there at all: raw bytes were UTF-8 already."""
     return json_text_problem(payload) if _UNSTORABLE_ESCAPE.search(body) else None
@@ -200,18 +200,18 @@ def _parse(request: HttpRequest, kind: str, issue_key: str, received_at: datetim
         return _answer(400, f"the issue key is longer than {MAX_ISSUE_KEY} characters")
     if problem := _path_or_header_problem(request, {"issue_key": issue_key} if issue_key else {}):
         return _answer(400, problem)
-    body = _read_body(request)
+    body = read_body(request)
     if body is None:
         return _answer(413, f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB")
     if kind == KIND_ISSUE_CLOSE:  # DevLake's close takes no body
         return Parsed(payload={}, body_for_id=b"")
     try:
-        payload = _parse_json(body)
+        payload = parse_json(body)
     except (ValueError, RecursionError) as exc:
         return _answer(400, f"the body is not valid JSON: {exc}"[:300])
     if not isinstance(payload, dict):
         return _answer(400, "the body must be a JSON object")
-    if problem := _unstorable(payload, body):
+    if problem := unstorable(payload, body):
         return _answer(400, problem)
     try:
         validate(kind, payload, received_at=received_at)

@@ -1,0 +1,119 @@
+"""The signed webhooks of GitHub, GitLab and PagerDuty: ``/hooks/<provider>/<webhook id>/``.
+
+For every provider, in this order: find the connection the URL names (404 when there is none,
+or it is not of that provider, or its source is inactive); check the signature or token in
+constant time before reading anything of the body (401 and nothing stored when it is wrong or
+missing); store the raw event (``metrics.InboundEvent``), deduplicated on the provider's
+delivery id, before answering; queue its processing. An event e360 does not use is stored as
+ignored, and a body that is not JSON (or holds text no database stores) is stored as failed with
+the reason, retryable from the admin: both still get a 2xx, since providers disable hooks that
+keep failing. A redelivery of a stored event is acknowledged and stored nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from integrations.models import Connection
+from integrations.providers import provider
+from metrics.ingest import inbound_queue
+from metrics.models import InboundEvent, Source
+from metrics.storable import text_problem
+from metrics.webhooks import parse_json, read_body, unstorable
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub's own cap on a webhook payload
+Status = InboundEvent.Status
+
+
+def _answer(status: int, message: str, **extra: object) -> JsonResponse:
+    return JsonResponse({"message": message, **extra}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def receive(request: HttpRequest, provider_name: str, webhook_id: UUID) -> JsonResponse:
+    spec = provider(provider_name)
+    connection = (
+        Connection.objects.select_related("source")
+        .filter(webhook_id=webhook_id, source__kind=provider_name, source__is_active=True)
+        .first()
+        if spec is not None
+        else None
+    )
+    if spec is None or connection is None:
+        return _answer(404, "No such webhook: copy its URL from the source's page in e360's admin.")
+    body = read_body(request, MAX_BODY_BYTES)
+    if body is None:
+        return _answer(413, f"The body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB.")
+    secret = connection.webhook_secret
+    if not secret or not spec.verify(request.headers, body, secret):
+        logger.warning("Webhook of source %s: signature missing or wrong", connection.source_id)
+        return _answer(401, "The signature (or token) does not match this source's webhook secret.")
+
+    payload, problem = _payload(body)
+    delivery = spec.delivery(request.headers, payload if problem is None else None)
+    if problem is None and (header_problem := _header_problem(request, spec.kept_headers, delivery.delivery_id)):
+        problem = header_problem
+    status = Status.FAILED if problem else (Status.RECEIVED if delivery.kind in spec.kinds_used else Status.IGNORED)
+    event = InboundEvent(
+        source=connection.source,
+        delivery_id=_storable_id(delivery.delivery_id, body),
+        kind=delivery.kind[:60],
+        headers={name: request.headers[name] for name in spec.kept_headers if name in request.headers}
+        if problem is None
+        else {},
+        payload=payload if problem is None else {"body": body.decode("utf-8", "replace").replace("\x00", "\ufffd")},
+        status=status,
+        error=problem or ("" if status == Status.RECEIVED else f"e360 does not use {delivery.kind} events"),
+        processed_at=None if status == Status.RECEIVED else timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            event.save()
+            Source.objects.filter(pk=connection.source_id).update(last_event_at=event.received_at)
+            if status == Status.RECEIVED:
+                inbound_queue(connection.source_id)
+    except IntegrityError:
+        return _answer(200, "Already received: this delivery is stored.", delivery=event.delivery_id)
+    if problem:
+        return _answer(202, f"Stored, but it cannot be processed: {problem}.", delivery=event.delivery_id)
+    if status == Status.IGNORED:
+        return _answer(202, f"Stored as ignored: e360 does not use {delivery.kind} events.", delivery=event.delivery_id)
+    return _answer(202, "Stored; it is processed in the background.", delivery=event.delivery_id)
+
+
+def _payload(body: bytes) -> tuple[object, str | None]:
+    """The decoded body and None, or None and why it cannot be stored as it is."""
+    try:
+        payload = parse_json(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"the body is not JSON ({exc})"
+    if problem := unstorable(payload, body):
+        return None, problem
+    return payload, None
+
+
+def _header_problem(request: HttpRequest, names: tuple[str, ...], delivery_id: str) -> str | None:
+    for name, value in [(f"the {n} header", request.headers.get(n, "")) for n in names] + [
+        ("the delivery id", delivery_id)
+    ]:
+        if problem := text_problem(value):
+            return f"{name} {problem}"
+    return None
+
+
+def _storable_id(delivery_id: str, body: bytes) -> str:
+    """The provider's delivery id; a hash of the body when it sent none (or one too long, or unstorable)."""
+    if delivery_id and len(delivery_id) <= 200 and text_problem(delivery_id) is None:
+        return delivery_id
+    return "sha256:" + hashlib.sha256(body).hexdigest()
