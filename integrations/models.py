@@ -42,7 +42,9 @@ class Connection(models.Model):
     repositories = models.JSONField(
         default=list,
         blank=True,
-        help_text="Repositories (owner/name) or GitLab project paths to backfill; a GitHub App's come from its installation.",
+        help_text=(
+            "Repositories (owner/name) or GitLab project paths to backfill; a GitHub App's come from its installation."
+        ),
     )
     incident_label = models.CharField(
         max_length=100, default="incident", blank=True, help_text="GitHub issues with this label are incidents."

@@ -50,7 +50,9 @@ def decrypt(token: str) -> str:
     try:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise SecretUnreadable("a stored secret cannot be read: was SECRET_KEY changed without SECRET_KEY_FALLBACKS?")
+        raise SecretUnreadable(
+            "a stored secret cannot be read: was SECRET_KEY changed without SECRET_KEY_FALLBACKS?"
+        ) from None
 
 
 def rotate(token: str) -> str:

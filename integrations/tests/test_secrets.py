@@ -12,9 +12,16 @@ from integrations.tests.factories import ConnectionFactory
 pytestmark = pytest.mark.django_db
 
 
+STORED = {
+    "webhook_secret": "SELECT webhook_secret FROM integrations_connection WHERE source_id = %s",
+    "api_token": "SELECT api_token FROM integrations_connection WHERE source_id = %s",
+}
+
+
 def _stored(pk: int, column: str) -> str:
+    """The column as the database holds it (the model would decrypt it)."""
     with db.cursor() as cursor:
-        cursor.execute(f"SELECT {column} FROM integrations_connection WHERE source_id = %s", [pk])
+        cursor.execute(STORED[column], [pk])
         return cursor.fetchone()[0]
 
 
