@@ -26,7 +26,7 @@ from metrics import display
 from metrics.rollups import Figures
 from metrics.scope import team_scope
 from surveys import anonymity, published
-from surveys.anonymity import ORG, Cell
+from surveys.anonymity import ORG, Cell, Status
 from surveys.models import LIKERT_KINDS, Campaign, Dimension, GroupScore, Question
 from surveys.results import status_text
 
@@ -244,7 +244,7 @@ class WaveFigures:
         results pages decide it: ``anonymity.wave_change`` when the figures were published, and
         ``published.hidden_changes`` for the dimension's items."""
         row = self.rows.get(team)
-        if not self.cell(team).shown or row is None or row.change_status != "shown" or team not in before.rows:
+        if not self.cell(team).shown or row is None or row.change_status != Status.SHOWN or team not in before.rows:
             return False
         k = max(self.campaign.k, before.campaign.k)
         hidden = published.hidden_changes(self.questions, row, before.questions, before.rows[team], k)
@@ -253,8 +253,8 @@ class WaveFigures:
     def cell(self, team: anonymity.Label) -> Cell:
         row = self.rows.get(team)
         if row is None or (team is not ORG and team not in self.teams):
-            return Cell(0, "no_data")
-        return Cell(row.responses or 0, row.status)
+            return Cell(0, Status.NO_DATA)
+        return Cell(row.responses or 0, Status(row.status))
 
     def score(self, team: anonymity.Label, dimension: str) -> float | None:
         """A shown group's % favourable on ``dimension``; None when hidden or not asked."""

@@ -30,7 +30,7 @@ from insights.stats import Correlation
 from metrics import display
 from surveys import published
 from surveys import results as survey_results
-from surveys.anonymity import ORG
+from surveys.anonymity import ORG, Status
 from surveys.models import LIKERT_KINDS, Campaign, Dimension
 from surveys.scoring import Participation
 
@@ -64,8 +64,8 @@ DIMENSION_LABELS: dict[str, str] = {dimension.value: dimension.label for dimensi
 
 @dataclass(frozen=True)
 class DimensionScore:
-    """A dimension's % favourable for the team. Every number is None unless ``status`` is "shown"; ``change`` is
-    the points since the previous wave, only where the team is shown in both waves."""
+    """A dimension's % favourable for the team. Every number is None unless ``status`` is ``Status.SHOWN``;
+    ``change`` is the points since the previous wave, only where the team is shown in both waves."""
 
     key: str
     label: str
@@ -75,12 +75,12 @@ class DimensionScore:
     org_score: float | None
     percentile: float | None
     peers: int | None
-    status: str
+    status: Status
     status_text: str
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
     @property
     def change_text(self) -> str:
@@ -93,7 +93,7 @@ class Sentiment:
 
     campaign: Campaign | None
     previous: Campaign | None
-    status: str
+    status: Status
     status_text: str
     responses: int | None
     participation: Participation | None
@@ -102,7 +102,7 @@ class Sentiment:
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
     @property
     def participation_percent(self) -> float | None:
@@ -156,7 +156,9 @@ def sentiment(team: Team | None, viewer: User) -> Sentiment:
     """
     scope = _latest_access(team, viewer)
     if scope is None:
-        return Sentiment(None, None, "no_data", "no closed survey with results for this team yet", None, None, (), "")
+        return Sentiment(
+            None, None, Status.NO_DATA, "no closed survey with results for this team yet", None, None, (), ""
+        )
     # The focused group alone (levels=0) and no free text: a summary reads figures, never answers' words.
     results = survey_results.campaign_results(
         scope, team=team.slug if team is not None else None, levels=0, every_question=False, texts=False
@@ -196,12 +198,12 @@ def sentiment(team: Team | None, viewer: User) -> Sentiment:
 @dataclass(frozen=True)
 class WaveCell:
     score: float | None
-    status: str
+    status: Status
     status_text: str
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
     @property
     def heat(self) -> int | None:
@@ -239,17 +241,19 @@ def sentiment_waves(team: Team | None, viewer: User, limit: int = 6) -> WaveGrid
             keys = inputs.dimensions_asked(campaign)
             asked.update(keys)
             row = published.group_scores(campaign, [] if team is None else [group]).get(group)
-            status = "no_data" if row is None else row.status
+            status = Status.NO_DATA if row is None else Status(row.status)
             for key in keys:
-                score = (row.dimensions.get(key) or {}).get("score") if row is not None and status == "shown" else None
-                if status == "shown" and score is None:
-                    cells[key] = WaveCell(None, "no_data", survey_results.status_text("no_data", campaign.k))
-                elif status == "shown":
-                    cells[key] = WaveCell(score, "shown", "")
+                score = (
+                    (row.dimensions.get(key) or {}).get("score") if row is not None and status == Status.SHOWN else None
+                )
+                if status == Status.SHOWN and score is None:
+                    cells[key] = WaveCell(None, Status.NO_DATA, survey_results.status_text(Status.NO_DATA, campaign.k))
+                elif status == Status.SHOWN:
+                    cells[key] = WaveCell(score, Status.SHOWN, "")
                 else:
                     cells[key] = WaveCell(None, status, survey_results.status_text(status, campaign.k))
         columns.append(cells)
-    missing = WaveCell(None, "no_data", "not asked")
+    missing = WaveCell(None, Status.NO_DATA, "not asked")
     rows = tuple(
         (d.value, d.label, tuple(column.get(d.value, missing) for column in columns))
         for d in Dimension
