@@ -314,9 +314,9 @@ def test_sentiment_rows_say_the_change_in_an_arrow_and_a_word():
     )
     rows = dashboards.sentiment_rows(sentiment)
     assert [(row.trend, row.arrow) for row in rows] == [
-        ("better", "↑"),
-        ("worse", "↓"),
-        ("same", "→"),
-        ("", ""),
-        ("", ""),
+        (d.Trend.BETTER, "↑"),
+        (d.Trend.WORSE, "↓"),
+        (d.Trend.SAME, "→"),
+        (None, ""),
+        (None, ""),
     ]

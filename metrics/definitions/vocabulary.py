@@ -1,15 +1,28 @@
-"""The named values the definitions share: DORA levels, option kinds, link rules,
+"""The named values the definitions share: DORA levels, trends, option kinds, link rules,
 failure causes and rework reasons, and the status words that mean success or failure."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
-Level = Literal["elite", "high", "medium", "low"]
-ELITE: Level = "elite"
-HIGH: Level = "high"
-MEDIUM: Level = "medium"
-LOW: Level = "low"
+
+class Level(StrEnum):
+    """A DORA performance level (``bands``), best first."""
+
+    ELITE = "elite"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Trend(StrEnum):
+    """A figure against the previous window (``summary.compare``), or a score against the previous wave."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    SAME = "same"
+
 
 MedianKind = Literal["interpolated", "lower"]
 BandsYear = Literal[2021, 2023]
