@@ -6,6 +6,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
+from e360.stats import Method
+
 
 class Level(StrEnum):
     """A DORA performance level (``bands``), best first."""
@@ -24,9 +26,18 @@ class Trend(StrEnum):
     SAME = "same"
 
 
-MedianKind = Literal["interpolated", "lower"]
+# The percentiles the profiles choose between (``Profile.median_kind``): e360's and DevLake's.
+MedianKind = Literal[Method.INTERPOLATED, Method.LOWER]
+MEDIAN_KINDS: tuple[MedianKind, ...] = (Method.INTERPOLATED, Method.LOWER)
 BandsYear = Literal[2021, 2023]
-LeadTimeFormula = Literal["first_commit", "devlake_cycle"]
+
+
+class LeadTimeFormula(StrEnum):
+    """How a change's lead time is measured (``Profile.lead_time_formula``)."""
+
+    FIRST_COMMIT = "first_commit"  # deployed - first commit
+    DEVLAKE_CYCLE = "devlake_cycle"  # coding + (merged - opened) + deploy, missing parts as 0
+
 
 # How a production deployment's changes were found (stored on Deployment.link_rule).
 LINK_NONE = 0
