@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from importlib import import_module
 
 from django.apps import apps
@@ -540,10 +541,19 @@ def demo_seed(
 
 # --- Signing in as a demo person (DEBUG only) -------------------------------------------
 
+
+class DemoRole(StrEnum):
+    """Whose eyes a demo sign-in borrows; the value is the sign-in URL's slug."""
+
+    DEVELOPER = "developer"
+    TEAM_LEAD = "team-lead"
+    ORG_VIEWER = "org-viewer"
+
+
 DEMO_ROLES = {
-    "developer": "a developer",
-    "team-lead": "a team lead",
-    "org-viewer": "an organisation viewer",
+    DemoRole.DEVELOPER: "a developer",
+    DemoRole.TEAM_LEAD: "a team lead",
+    DemoRole.ORG_VIEWER: "an organisation viewer",
 }
 # Whose eyes: the flaky-CI team's first member and its lead; the organisation's lead, who is also
 # made an org viewer (the organisation-wide pages are for org viewers).
@@ -552,7 +562,7 @@ DEMO_ROLE_TEAM = "Checkout"
 
 @dataclass(frozen=True)
 class DemoAccount:
-    role: str  # a key of DEMO_ROLES
+    role: DemoRole
     person: Person
 
     @property
@@ -565,17 +575,17 @@ def demo_account(role: str) -> DemoAccount | None:
 
     Only people with a demo email qualify, so a real catalog never offers anyone."""
     demo = Person.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}", is_active=True).order_by("handle")
-    if role == "developer":
+    if role == DemoRole.DEVELOPER:
         person = demo.filter(memberships__team__name=DEMO_ROLE_TEAM, memberships__role=Membership.Role.MEMBER).first()
-    elif role == "team-lead":
+    elif role == DemoRole.TEAM_LEAD:
         person = demo.filter(memberships__team__name=DEMO_ROLE_TEAM, memberships__role=Membership.Role.LEAD).first()
-    elif role == "org-viewer":
+    elif role == DemoRole.ORG_VIEWER:
         person = demo.filter(
             memberships__team__kind=Team.Kind.ORGANIZATION, memberships__role=Membership.Role.LEAD
         ).first()
     else:
         return None
-    return None if person is None else DemoAccount(role, person)
+    return None if person is None else DemoAccount(DemoRole(role), person)
 
 
 def demo_accounts() -> list[DemoAccount]:
@@ -598,7 +608,7 @@ def demo_account_user(*, account: DemoAccount) -> User:
         user.save()
     user_trust_email(user=user)
     person_link_user(user=user, emails=[person.email])
-    if account.role == "org-viewer":
+    if account.role == DemoRole.ORG_VIEWER:
         user.groups.add(Group.objects.get(name=ORG_VIEWERS_GROUP))
     return user
 

@@ -45,7 +45,8 @@ Percentile rank (:func:`percentile_rank`)
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal, Protocol
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -56,8 +57,16 @@ if TYPE_CHECKING:
 
     Counts = NDArray[np.intp]
 
-Method = Literal["interpolated", "lower", "midpoint"]
-METHODS: tuple[Method, ...] = ("interpolated", "lower", "midpoint")
+
+class Method(StrEnum):
+    """How a percentile is picked from the values (module docstring)."""
+
+    INTERPOLATED = "interpolated"
+    LOWER = "lower"
+    MIDPOINT = "midpoint"
+
+
+METHODS: tuple[Method, ...] = tuple(Method)
 
 
 class SortedValues(Protocol):
@@ -71,7 +80,7 @@ class SortedValues(Protocol):
 # --- percentiles
 
 
-def percentile_of_sorted(xs: SortedValues, q: float, method: Method = "interpolated") -> float | None:
+def percentile_of_sorted(xs: SortedValues, q: float, method: Method = Method.INTERPOLATED) -> float | None:
     """The q-quantile (0 ≤ q ≤ 1) of values in ascending order by ``method`` (module docstring); None when there are
     none. A value of the sample is returned as it is (an int stays an int)."""
     if not 0 <= q <= 1 or math.isnan(q):
@@ -84,7 +93,7 @@ def percentile_of_sorted(xs: SortedValues, q: float, method: Method = "interpola
     if n == 1:
         return xs[0]
     last = n - 1
-    if method == "lower":
+    if method == Method.LOWER:
         # The largest s with s / (n - 1) <= q, by the very comparison the SQL makes (the product's rounding may differ).
         s = min(last, math.floor(q * last))
         while s < last and (s + 1) / last <= q:
@@ -96,18 +105,18 @@ def percentile_of_sorted(xs: SortedValues, q: float, method: Method = "interpola
     low = math.floor(position)
     high = min(low + 1, last)
     low_value, high_value = xs[low], xs[high]
-    if method == "midpoint":
+    if method == Method.MIDPOINT:
         return low_value if position == low else (low_value + high_value) / 2
     value = low_value + (high_value - low_value) * (position - low)
     return min(max(value, low_value), high_value)  # float rounding must not leave the bracket
 
 
-def percentile(values: Iterable[float], q: float, method: Method = "interpolated") -> float | None:
+def percentile(values: Iterable[float], q: float, method: Method = Method.INTERPOLATED) -> float | None:
     """The q-quantile (0 ≤ q ≤ 1) of the values by ``method`` (module docstring); None when there are none."""
     return percentile_of_sorted(sorted(values), q, method)
 
 
-def median(values: Iterable[float], method: Method = "interpolated") -> float | None:
+def median(values: Iterable[float], method: Method = Method.INTERPOLATED) -> float | None:
     """The median (``percentile`` at ½); None when there are no values."""
     return percentile(values, 0.5, method)
 

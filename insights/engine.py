@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from e360.stats import median, percentile_rank
+from e360.stats import Method, median, percentile_rank
 from insights.stats import MINUS, whole
 
 if TYPE_CHECKING:
@@ -377,7 +377,7 @@ def _item(dimension: Dimension, sentiment: Sentiment | None, metrics: dict[str, 
     perception_points, perception = _perception_points(sentiment)
     percentiles = [e.percentile for e in evidence if e.percentile is not None]
     # The textbook median (the mean of the middle two): ``midpoint`` keeps it bit for bit that of ``statistics``.
-    median_percentile = median(percentiles, "midpoint")
+    median_percentile = median(percentiles, Method.MIDPOINT)
     data = median_percentile is not None and median_percentile >= DATA_PERCENTILE
     data_points = dimension.data_weight * max(0.0, median_percentile - 50) if median_percentile is not None else 0.0
     if perception and data:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from metrics import definitions as d
 
-LEVEL_LABELS: dict[str, str] = {d.ELITE: "Elite", d.HIGH: "High", d.MEDIUM: "Medium", d.LOW: "Low"}
+LEVEL_LABELS: dict[d.Level, str] = {
+    d.Level.ELITE: "Elite",
+    d.Level.HIGH: "High",
+    d.Level.MEDIUM: "Medium",
+    d.Level.LOW: "Low",
+}
 PERIODS: tuple[int, ...] = (30, 90, 180)
 DEFAULT_PERIOD = 90
 
@@ -84,28 +88,25 @@ def frequency(per_day: float | None) -> Figure | None:
     return Figure(_number(per_day * d.DAYS_PER_MONTH), "per month")
 
 
-Trend = Literal["better", "worse", "same"]
-
-
 @dataclass(frozen=True)
 class Change:
     """A figure against the previous window: ``arrow`` for the eye, ``text`` for everyone."""
 
-    trend: Trend | None
+    trend: d.Trend | None
     arrow: str
     text: str
 
     @property
     def trend_label(self) -> str:
-        return {"better": "better", "worse": "worse", "same": "no change"}.get(self.trend or "", "")
+        return {d.Trend.BETTER: "better", d.Trend.WORSE: "worse", d.Trend.SAME: "no change"}.get(self.trend, "")
 
 
 def change(delta: d.Delta, *, points: bool = False) -> Change:
     """``points``: a rate whose change reads in percentage points (CFR 8 % → 12 % is +4 pts)."""
     if delta.trend is None or delta.difference is None:
         return Change(None, "", "no data in the previous period")
-    if delta.trend == "same":
-        return Change("same", "→", "same as the previous period")
+    if delta.trend == d.Trend.SAME:
+        return Change(d.Trend.SAME, "→", "same as the previous period")
     difference = delta.difference
     up = difference > (timedelta(0) if isinstance(difference, timedelta) else 0)  # type: ignore[operator]
     arrow, verb = ("↑", "up") if up else ("↓", "down")
@@ -130,7 +131,7 @@ class Tile:
     key: str
     title: str
     figure: Figure | None
-    level: str | None
+    level: d.Level | None
     has_bands: bool
     change: Change
     detail: str
@@ -139,7 +140,7 @@ class Tile:
 
     @property
     def level_label(self) -> str:
-        return LEVEL_LABELS.get(self.level or "", "")
+        return LEVEL_LABELS.get(self.level, "")
 
 
 def _plural(count: int, singular: str, plural: str | None = None) -> str:

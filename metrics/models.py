@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from e360.models import Person, Service, Team
+from metrics import definitions as d
 
 
 class Source(models.Model):
@@ -324,11 +325,11 @@ class Deployment(models.Model):
         IN_PROGRESS = "in_progress", "In progress"
         CANCELLED = "cancelled", "Cancelled"
 
-    class LinkRule(models.IntegerChoices):
-        NONE = 0, "No changes linked"
-        SENT = 1, "Change list sent with the deployment"
-        COMMIT_RANGE = 2, "Commit range since the previous deployment"
-        MERGED_BETWEEN = 3, "Pull requests merged since the previous deployment"
+    class LinkRule(models.IntegerChoices):  # values: the definitions' rules (``definitions.link_changes``)
+        NONE = d.LINK_NONE, "No changes linked"
+        SENT = d.LINK_SENT, "Change list sent with the deployment"
+        COMMIT_RANGE = d.LINK_COMMIT_RANGE, "Commit range since the previous deployment"
+        MERGED_BETWEEN = d.LINK_MERGED_BETWEEN, "Pull requests merged since the previous deployment"
 
     # No index of its own: the unique constraint's index below leads with it.
     source = models.ForeignKey(Source, models.CASCADE, db_index=False, related_name="deployments")
@@ -384,8 +385,8 @@ class Deployment(models.Model):
 class Incident(models.Model):
     class LinkRule(models.TextChoices):
         NONE = "", "Not linked"
-        EXPLICIT = "explicit", "Named by the incident (caused by / root cause)"
-        WINDOW = "window", "Latest production deployment before it started"
+        EXPLICIT = d.INCIDENT_EXPLICIT, "Named by the incident (caused by / root cause)"
+        WINDOW = d.INCIDENT_WINDOW, "Latest production deployment before it started"
 
     # No index of its own: the unique constraint's index below leads with it.
     source = models.ForeignKey(Source, models.CASCADE, db_index=False, related_name="incidents")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from enum import StrEnum
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import Q
@@ -30,6 +31,15 @@ def reading_profile() -> d.Profile:
     return d.Profile.default(time_zone=settings.TIME_ZONE)
 
 
+class ScopeKind(StrEnum):
+    """What a page covers. A ``Scope`` is a service or a team; ``metrics.selectors.Area`` adds the organisation.
+    The value is also the word of the page's URL names (``metrics:team-delivery``) and of the metrics API."""
+
+    SERVICE = "service"
+    TEAM = "team"
+    ORGANISATION = "organisation"
+
+
 class ServiceRef(NamedTuple):
     """What a scope keeps of each of its services: an organisation's are thousands."""
 
@@ -41,7 +51,7 @@ class ServiceRef(NamedTuple):
 
 @dataclass(frozen=True)
 class Scope:
-    kind: Literal["service", "team"]
+    kind: ScopeKind  # SERVICE or TEAM
     service: Service | None
     team: Team | None
     services: tuple[ServiceRef, ...]
@@ -67,19 +77,19 @@ class Scope:
 
     @property
     def name(self) -> str:
-        obj = self.service if self.kind == "service" else self.team
+        obj = self.service if self.kind == ScopeKind.SERVICE else self.team
         assert obj is not None
         return obj.name
 
     @property
     def slug(self) -> str:
-        obj = self.service if self.kind == "service" else self.team
+        obj = self.service if self.kind == ScopeKind.SERVICE else self.team
         assert obj is not None
         return obj.slug
 
     @property
     def is_team(self) -> bool:
-        return self.kind == "team"
+        return self.kind == ScopeKind.TEAM
 
 
 def in_services(service_ids: Collection[int] | None, field: str = "service") -> Q:
@@ -93,7 +103,7 @@ def in_services(service_ids: Collection[int] | None, field: str = "service") -> 
 
 def service_scope(service: Service) -> Scope:
     ref = ServiceRef(service.id, service.name, service.slug, service.owner_id)
-    return Scope("service", service, None, (ref,), reading_profile(), (), (service.id,))
+    return Scope(ScopeKind.SERVICE, service, None, (ref,), reading_profile(), (), (service.id,))
 
 
 def team_scope(team: Team, visible_team_ids: Collection[int] | None, tree: TeamTree | None = None) -> Scope:
@@ -113,7 +123,9 @@ def team_scope(team: Team, visible_team_ids: Collection[int] | None, tree: TeamT
     whole, alone = _cover(team.id, team_ids, tree)
     rollup_services = tuple(s.id for s in services if s.owner_id in alone)
     everything = len(team_ids) == len(tree)
-    return Scope("team", None, team, services, reading_profile(), tuple(sorted(whole)), rollup_services, everything)
+    return Scope(
+        ScopeKind.TEAM, None, team, services, reading_profile(), tuple(sorted(whole)), rollup_services, everything
+    )
 
 
 def _cover(team_id: int, team_ids: set[int], tree: TeamTree) -> tuple[set[int], set[int]]:

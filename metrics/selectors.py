@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import Literal
 
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
@@ -36,7 +35,7 @@ from metrics import rollups
 from metrics.definitions.review_queue import AgeBucket, age_buckets
 from metrics.models import PipelineRun, PullRequest
 from metrics.rollups import Holders
-from metrics.scope import Scope, ServiceRef, in_services
+from metrics.scope import Scope, ScopeKind, ServiceRef, in_services
 
 # --- What a page covers ---------------------------------------------------------------
 
@@ -47,7 +46,7 @@ class Area:
     whole organisation, which ``Scope`` does not model: every service, read through the team
     rollups of the root teams."""
 
-    kind: Literal["service", "team", "organisation"]
+    kind: ScopeKind
     name: str
     slug: str
     services: tuple[ServiceRef, ...]
@@ -75,7 +74,7 @@ class Area:
         rows = Service.objects.order_by("name").values_list("id", "name", "slug", "owner_id")
         held = Holders.organisation()
         services = tuple(ServiceRef._make(r) for r in rows)
-        return cls("organisation", "Organisation", "", services, held.profile, held.rollup_team_ids, (), True)
+        return cls(ScopeKind.ORGANISATION, "Organisation", "", services, held.profile, held.rollup_team_ids, (), True)
 
     @property
     def filter_ids(self) -> list[int] | None:
@@ -97,7 +96,7 @@ class Area:
 
     @property
     def is_organisation(self) -> bool:
-        return self.kind == "organisation"
+        return self.kind == ScopeKind.ORGANISATION
 
 
 # --- Review queue ---------------------------------------------------------------------

@@ -38,6 +38,7 @@ from django.views.decorators.http import require_http_methods
 
 from e360.forms import LinesField
 from surveys import results, services, tasks
+from surveys.anonymity import Status
 from surveys.forms import AnswerForm
 from surveys.models import (
     MAX_QUESTIONS,
@@ -676,7 +677,7 @@ def _below_k(campaign: Campaign, user: Any) -> BelowK:
         shown = row.participation.participation
         if row.participation.shown and shown is not None and shown.responded < campaign.k:
             below.append((row.group.label, f"{shown.responded} of {shown.invited} answered"))
-        elif row.participation.status == "too_few":  # fewer than k invitees: fewer than k answers too
+        elif row.participation.status == Status.TOO_FEW:  # fewer than k invitees: fewer than k answers too
             below.append((row.group.label, row.participation.status_text))
     return BelowK(len(rows), tuple(below))
 

@@ -12,7 +12,7 @@ so that every label's group has at least k invitees.
 Output (rules 3 and 4): ``shown_groups`` decides which of the figures a page wants are shown. A figure with fewer
 than k responses is never shown (rule 3). Against differencing (rule 4), for every shown group X it takes the
 maximal shown groups strictly inside X and requires the remainder — n(X) minus their sum — to be 0 or ≥ k, hiding
-the smallest of them ("suppressed") until that holds everywhere. Why that is enough: team groups are nested or
+the smallest of them (``Status.SUPPRESSED``) until that holds everywhere. Why that is enough: team groups are nested or
 disjoint, so anything a viewer can compute by subtracting shown figures is n(X) - Σ n(S) for a shown X and a set S
 of disjoint shown groups inside it. That equals X's remainder plus, for each maximal shown group M inside X and not
 in S, n(M) - Σ of the members of S inside M. By induction each of these terms is 0 or ≥ k (n(M) itself is ≥ k when
@@ -34,7 +34,8 @@ import hashlib
 import hmac
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import random
@@ -49,7 +50,15 @@ DEFAULT_K = 5
 DEFAULT_TEXT_THRESHOLD = 10
 
 type Label = int | None
-type Status = Literal["shown", "too_few", "suppressed", "no_data"]
+
+
+class Status(StrEnum):
+    """What a cell shows: its figure, or why not. A member equals its value, the word stored and the API's."""
+
+    SHOWN = "shown"
+    TOO_FEW = "too_few"  # 1 … k-1 responses (rule 3)
+    SUPPRESSED = "suppressed"  # hidden to protect a small group elsewhere (rule 4)
+    NO_DATA = "no_data"  # no responses at all
 
 
 def check_k(k: int) -> None:
@@ -121,8 +130,7 @@ def storage_labels(invited: Mapping[int, int], tree: TeamTree, k: int) -> dict[i
 @dataclass(frozen=True)
 class Cell:
     """One group's figure on a page. ``n`` is the true response count, for deciding only: render it (and any score
-    computed over the group) only when ``shown``. "too_few" means 1 … k-1 responses, "suppressed" means hidden to
-    protect a small group elsewhere (rule 4), "no_data" means no responses at all.
+    computed over the group) only when ``shown``; otherwise ``status`` says why not (``Status``).
     """
 
     n: int
@@ -130,7 +138,7 @@ class Cell:
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
 
 def _figures(responses: Mapping[Label, int], tree: TeamTree) -> dict[Label, int]:
@@ -159,7 +167,7 @@ def shown_groups(
     cells: dict[Label, Cell] = {}
     for c in chains:
         n = figures.get(c, 0)
-        cells[c] = Cell(n, "no_data" if n == 0 else "too_few" if n < k else "shown")
+        cells[c] = Cell(n, Status.NO_DATA if n == 0 else Status.TOO_FEW if n < k else Status.SHOWN)
     # Deepest first, so that a group's own remainder is fixed before its ancestors look inside it.
     order = sorted(chains, key=lambda c: -len(chains[c]))
     while True:
@@ -174,7 +182,7 @@ def shown_groups(
         if not unsafe:
             return cells
         smallest = min(inside[unsafe[0]], key=lambda c: (cells[c].n, c))
-        cells[smallest] = Cell(cells[smallest].n, "suppressed")
+        cells[smallest] = Cell(cells[smallest].n, Status.SUPPRESSED)
 
 
 def _remainder(group: Label, inside: Iterable[Label], cells: Mapping[Label, Cell]) -> int:
@@ -185,13 +193,13 @@ def _remainder(group: Label, inside: Iterable[Label], cells: Mapping[Label, Cell
 def wave_change(
     current: Cell, previous: Cell, answered_now: AbstractSet[Hashable], answered_before: AbstractSet[Hashable], k: int
 ) -> Status:
-    """Whether a group's change between two consecutive waves may be shown ("shown"), and why not otherwise.
+    """Whether a group's change between two consecutive waves may be shown (``Status.SHOWN``), and why not otherwise.
 
     A change is current - previous, so showing it beside one shown figure reveals the other: it needs the group
     shown in both waves (else the status of the wave that hides it). Both being shown is not enough (rule 4 across
     waves): who answered is known per wave (people know their colleagues answered), and if the people who answered
     now and those who answered before differ by 1 ... k-1 people, the change is mostly theirs, like a parent minus
-    its shown children. So the change is hidden ("suppressed") when 0 < |answered now, not before| < k or
+    its shown children. So the change is hidden (``Status.SUPPRESSED``) when 0 < |answered now, not before| < k or
     0 < |answered before, not now| < k. ``answered_now`` and ``answered_before`` are the people of the group (its
     labels' invitees, on each wave's own tree) who answered in each wave; only their sizes and overlap matter.
     """
@@ -202,8 +210,8 @@ def wave_change(
         return previous.status
     joined, left = len(answered_now - answered_before), len(answered_before - answered_now)
     if 0 < joined < k or 0 < left < k:
-        return "suppressed"
-    return "shown"
+        return Status.SUPPRESSED
+    return Status.SHOWN
 
 
 def text_visible(n_responses: int, threshold: int) -> bool:

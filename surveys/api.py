@@ -21,9 +21,12 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyCookie
 
 from surveys import results as selectors
+from surveys.anonymity import Status
 from surveys.results import DimensionFigure, EnpsFigure, GroupResult, ParticipationFigure, QuestionFigure, Results
 
-CellStatus = Literal["shown", "too_few", "suppressed", "no_data"]
+# Literals of the vocabularies' values, not the enums: the OpenAPI document lists the values inline, as it always has,
+# instead of adding a component per enum.
+CellStatus = Literal[tuple(Status)]
 STATUS_HELP = (
     '"shown", or why the figures are null: "too_few" (fewer than k responses), "suppressed" (hidden to protect a '
     'small group elsewhere), "no_data" (nothing to show). `status_text` says the same in words.'
@@ -73,7 +76,7 @@ class CampaignOut(Schema):
     name: str
     series: str
     wave: int
-    status: Literal["open", "closed"]
+    status: Literal[selectors.WITH_RESULTS]
     opens_at: datetime
     closes_at: datetime
     k: int = Field(description="The anonymity threshold: no figure of fewer responses is shown.")
@@ -216,7 +219,7 @@ def _dimension(d: DimensionFigure) -> dict:
         "percent_favourable": _r(d.percent_favourable, 1),
         "mean": _r(d.mean, 2),
         "change_vs_previous_wave": _r(d.change_wave, 1),
-        "change_vs_previous_wave_status": d.change_wave_status or None,
+        "change_vs_previous_wave_status": d.change_wave_status,
         "change_vs_org": _r(d.change_org, 1),
         "percentile_among_teams": _r(d.percentile, 1),
         "teams_compared": d.peers,
@@ -234,7 +237,7 @@ def _enps(e: EnpsFigure) -> dict:
         "detractors": value.detractors if value else None,
         "score": _r(e.score, 1),
         "change_vs_previous_wave": _r(e.change_wave, 1),
-        "change_vs_previous_wave_status": e.change_wave_status or None,
+        "change_vs_previous_wave_status": e.change_wave_status,
         "change_vs_org": _r(e.change_org, 1),
         "percentile_among_teams": _r(e.percentile, 1),
         "teams_compared": e.peers,
@@ -258,7 +261,7 @@ def _question(q: QuestionFigure) -> dict:
         "distribution": [{"value": b.value, "label": b.label, "count": b.count} for b in q.bars],
         "percents": {option: round(percent, 1) for option, percent in q.percents.items()},
         "change_vs_previous_wave": _r(q.change_wave, 1),
-        "change_vs_previous_wave_status": q.change_wave_status or None,
+        "change_vs_previous_wave_status": q.change_wave_status,
         "change_vs_org": _r(q.change_org, 1),
     }
 

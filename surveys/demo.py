@@ -41,7 +41,7 @@ SHIFTS: dict[str, dict[str, float]] = {
 }
 # The improving teams' shifts shrink by wave (1, 2, 3): their delivery improves over the history too.
 IMPROVING = (1.0, 0.55, 0.15)
-PARTICIPATION = {"closed": 0.85, "open": 0.45}
+PARTICIPATION = {Campaign.Status.CLOSED: 0.85, Campaign.Status.OPEN: 0.45}
 SKIP = 0.04  # a person leaves an optional question blank this often
 # The small organisation's teams have five to ten people: k = 3 (the lowest allowed) lets its
 # teams be reported on; the large one keeps the default.
@@ -135,7 +135,7 @@ def _answer(
         emailed_at=campaign.opens_at, reminders_sent=len(campaign.reminder_days)
     )
     questions = _questions(campaign)
-    rate = PARTICIPATION["closed" if closed else "open"]
+    rate = PARTICIPATION[Campaign.Status.CLOSED if closed else Campaign.Status.OPEN]
     invitations = [
         i
         for i in campaign.invitations.select_related("team").order_by("pk")

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from e360.models import Person, Team
-from surveys.anonymity import DEFAULT_K, DEFAULT_TEXT_THRESHOLD, MIN_K
+from surveys.anonymity import DEFAULT_K, DEFAULT_TEXT_THRESHOLD, MIN_K, Status
 
 MAX_QUESTIONS = 30
 MAX_TEXT_LENGTH = 2000
@@ -388,8 +388,9 @@ class GroupScore(models.Model):
     status = models.CharField(max_length=10, help_text="shown, too_few, suppressed or no_data (k).")
     text_status = models.CharField(max_length=10, help_text="The same decided with the text threshold.")
     responses = models.PositiveIntegerField(null=True, blank=True)
+    # Defaults are the status's value, not the member: migrations then hold the word, not an import of anonymity.
     participation_status = models.CharField(
-        max_length=10, default="no_data", help_text="The cell of the group's invitee count (k)."
+        max_length=10, default=Status.NO_DATA.value, help_text="The cell of the group's invitee count (k)."
     )
     invited = models.PositiveIntegerField(null=True, blank=True)
     responded = models.PositiveIntegerField(null=True, blank=True)
@@ -411,7 +412,7 @@ class GroupScore(models.Model):
     )
     change_status = models.CharField(
         max_length=10,
-        default="no_data",
+        default=Status.NO_DATA.value,
         help_text="Whether its change since the previous wave may be shown: shown, too_few, suppressed or no_data.",
     )
 

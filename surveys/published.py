@@ -47,7 +47,7 @@ from django.db.models import Count, Q
 from e360.stats import percentile_rank
 from e360.tree import TeamTree
 from surveys import anonymity, scoring
-from surveys.anonymity import ORG, Cell, Label
+from surveys.anonymity import ORG, Cell, Label, Status
 from surveys.models import (
     CHOICE_KINDS,
     LIKERT_KINDS,
@@ -211,14 +211,14 @@ def _store(campaign: Campaign, tree: TeamTree, basis: str) -> None:
 
 def _withheld(cell: Cell) -> bool:
     """Whether a question's cell in a shown group hides answers that exist (a question nobody answered is no data)."""
-    return cell.status in ("too_few", "suppressed")
+    return cell.status in (Status.TOO_FEW, Status.SUPPRESSED)
 
 
-def _changes(campaign: Campaign, tree: TeamTree, cells: Mapping[Label, Cell]) -> dict[Label, anonymity.Status]:
+def _changes(campaign: Campaign, tree: TeamTree, cells: Mapping[Label, Cell]) -> dict[Label, Status]:
     """Each group's ``anonymity.wave_change`` against the previous wave (its stored cells, its frozen tree)."""
     previous = previous_wave(campaign)
     if previous is None:
-        return dict.fromkeys(cells, "no_data")
+        return dict.fromkeys(cells, Status.NO_DATA)
     before = group_scores(previous)
     answered_now = answered_by_group(campaign, tree)
     answered_before = answered_by_group(previous, freeze(previous).tree)
@@ -226,7 +226,7 @@ def _changes(campaign: Campaign, tree: TeamTree, cells: Mapping[Label, Cell]) ->
     changes = {}
     for group, cell in cells.items():
         row = before.get(group)
-        then = Cell(0, "no_data") if row is None else Cell(row.responses or 0, row.status)
+        then = Cell(0, Status.NO_DATA) if row is None else Cell(row.responses or 0, Status(row.status))
         changes[group] = anonymity.wave_change(
             cell, then, answered_now.get(group, set()), answered_before.get(group, set()), k
         )

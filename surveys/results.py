@@ -47,7 +47,7 @@ from django.utils.crypto import salted_hmac
 from e360 import access
 from e360.tree import TeamTree
 from surveys import anonymity, published, scoring
-from surveys.anonymity import ORG, Cell, Label
+from surveys.anonymity import ORG, Cell, Label, Status
 from surveys.forms import AGREEMENT, FREQUENCY  # the answers' words, as the form shows them
 from surveys.models import CHOICE_KINDS, LIKERT_KINDS, Answer, Campaign, Dimension, Invitation, Kind, Question
 
@@ -60,13 +60,13 @@ WITH_RESULTS = (Campaign.Status.OPEN, Campaign.Status.CLOSED)  # drafts and sche
 ORG_NAME = "Whole organisation"
 
 
-def status_text(status: str, k: int, *, noun: str = "responses") -> str:
+def status_text(status: Status, k: int, *, noun: str = "responses") -> str:
     """What a hidden cell says instead of its figure; empty for a shown one."""
-    if status == "too_few":
+    if status == Status.TOO_FEW:
         return f"fewer than {k} {noun}"
-    if status == "suppressed":
+    if status == Status.SUPPRESSED:
         return "hidden to protect a small group"
-    if status == "no_data":
+    if status == Status.NO_DATA:
         return "no data"
     return ""
 
@@ -104,7 +104,7 @@ class _Changes:
     @property
     def change_wave_hidden(self) -> bool:
         """Whether the change since the previous wave is hidden to protect a small group (not merely absent)."""
-        return self.change_wave_status == "suppressed"  # type: ignore[attr-defined]
+        return self.change_wave_status == Status.SUPPRESSED  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -244,10 +244,10 @@ class Bar:
 
 @dataclass(frozen=True)
 class QuestionFigure(_Changes):
-    """One question for one group. Every number is None unless ``status`` is "shown"."""
+    """One question for one group. Every number is None unless ``status`` is ``Status.SHOWN``."""
 
     question: Question
-    status: str
+    status: Status
     status_text: str
     answered: int | None = None
     percent_favourable: float | None = None  # likert items
@@ -257,11 +257,11 @@ class QuestionFigure(_Changes):
     percents: dict[str, float] = field(default_factory=dict)  # choice questions: % of respondents per option
     change_wave: float | None = None  # points of % favourable (eNPS points for eNPS) vs the previous wave
     change_org: float | None = None  # the same vs the organisation
-    change_wave_status: str = ""  # "shown", or why not (``anonymity.wave_change``); empty without a previous wave
+    change_wave_status: Status | None = None  # shown or why not (``anonymity.wave_change``); None: no previous wave
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
     @property
     def headline(self) -> float | None:
@@ -275,7 +275,7 @@ class QuestionFigure(_Changes):
 class DimensionFigure(_Changes):
     key: str
     label: str
-    status: str
+    status: Status
     status_text: str
     percent_favourable: float | None = None  # scoring.dimension_score: the mean of its items' % favourable
     mean: float | None = None  # the mean of its items' means (1-5)
@@ -283,11 +283,11 @@ class DimensionFigure(_Changes):
     change_org: float | None = None
     percentile: float | None = None  # among the teams at the same level (``surveys.published``)
     peers: int | None = None  # how many teams that percentile compares, this one included
-    change_wave_status: str = ""
+    change_wave_status: Status | None = None
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
     @property
     def percentile_text(self) -> str:
@@ -303,18 +303,18 @@ class DimensionFigure(_Changes):
 
 @dataclass(frozen=True)
 class EnpsFigure(_Changes):
-    status: str
+    status: Status
     status_text: str
     enps: scoring.Enps | None = None
     change_wave: float | None = None
     change_org: float | None = None
     percentile: float | None = None
     peers: int | None = None
-    change_wave_status: str = ""
+    change_wave_status: Status | None = None
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
     @property
     def percentile_text(self) -> str:
@@ -327,13 +327,13 @@ class EnpsFigure(_Changes):
 
 @dataclass(frozen=True)
 class ParticipationFigure:
-    status: str
+    status: Status
     status_text: str
     participation: scoring.Participation | None = None
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
     @property
     def percent(self) -> float | None:
@@ -345,7 +345,7 @@ class ParticipationFigure:
 class GroupResult:
     group: Group
     participation: ParticipationFigure
-    status: str = "unpublished"  # the responses' cell; "unpublished" while the campaign is open
+    status: Status | None = None  # the responses' cell; None while the campaign is open
     status_text: str = ""
     responses: int | None = None
     dimensions: tuple[DimensionFigure, ...] = ()
@@ -354,7 +354,7 @@ class GroupResult:
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
 
 @dataclass(frozen=True)
@@ -362,13 +362,13 @@ class TextFigure:
     """A free-text question's answers for the focused group, shuffled, without labels or times (rule 5)."""
 
     question: Question
-    status: str
+    status: Status
     status_text: str
     texts: tuple[str, ...] = ()
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
 
 @dataclass(frozen=True)
@@ -397,18 +397,18 @@ class _Wave:
 
     def cell(self, group: Label) -> Cell:
         row = self.rows.get(group)
-        return Cell(0, "no_data") if row is None else Cell(row.responses or 0, row.status)
+        return Cell(0, Status.NO_DATA) if row is None else Cell(row.responses or 0, Status(row.status))
 
     def text_cell(self, group: Label) -> Cell:
         row = self.rows.get(group)
-        return Cell(0, "no_data") if row is None else Cell(row.responses or 0, row.text_status)
+        return Cell(0, Status.NO_DATA) if row is None else Cell(row.responses or 0, Status(row.text_status))
 
     def participation(self, group: Label) -> ParticipationFigure:
         row = self.rows.get(group)
         if row is None:
-            return _participation_figure(Cell(0, "no_data"), 0, self.campaign.k)
+            return _participation_figure(Cell(0, Status.NO_DATA), 0, self.campaign.k)
         return _participation_figure(
-            Cell(row.invited or 0, row.participation_status), row.responded or 0, self.campaign.k
+            Cell(row.invited or 0, Status(row.participation_status)), row.responded or 0, self.campaign.k
         )
 
     def dimension(self, group: Label, key: str) -> dict:
@@ -418,14 +418,14 @@ class _Wave:
     def enps(self, group: Label) -> dict | None:
         return self.rows[group].enps
 
-    def withheld(self, group: Label) -> dict[int, str]:
+    def withheld(self, group: Label) -> dict[int, Status]:
         """A shown group's withheld questions (too few answers, or hidden against differencing) → their status."""
-        return {int(q): status for q, status in self.rows[group].withheld.items()}
+        return {int(q): Status(status) for q, status in self.rows[group].withheld.items()}
 
-    def change_status(self, group: Label) -> str:
+    def change_status(self, group: Label) -> Status:
         """Whether the group's change since the previous wave may be shown (decided when published)."""
         row = self.rows.get(group)
-        return "no_data" if row is None else row.change_status
+        return Status.NO_DATA if row is None else Status(row.change_status)
 
     def scores(self, group: Label) -> published.Scores:
         """A shown group's scores per question, from its counts."""
@@ -484,7 +484,7 @@ def _participation(scope: CampaignAccess, groups: list[Group]) -> dict[Label, Pa
 
 def _participation_figure(cell: Cell, responded: int, k: int) -> ParticipationFigure:
     if cell.shown:
-        return ParticipationFigure("shown", "", scoring.participation(cell.n, responded))
+        return ParticipationFigure(Status.SHOWN, "", scoring.participation(cell.n, responded))
     return ParticipationFigure(cell.status, status_text(cell.status, k, noun="invited"))
 
 
@@ -496,7 +496,7 @@ def _text_figures(wave: _Wave, tree: TeamTree, group: Label) -> tuple[TextFigure
     cell = wave.text_cell(group)
     visible = cell.shown and anonymity.text_visible(cell.n, campaign.text_threshold)
     if not visible:
-        status = cell.status if not cell.shown else "too_few"
+        status = cell.status if not cell.shown else Status.TOO_FEW
         text = status_text(status, campaign.text_threshold)
         return tuple(TextFigure(q, status, text) for q in questions)
     answers = Answer.objects.filter(response__campaign=campaign, question__in=questions).exclude(text="")
@@ -509,7 +509,9 @@ def _text_figures(wave: _Wave, tree: TeamTree, group: Label) -> tuple[TextFigure
     for q in questions:
         seed = salted_hmac("surveys.results.texts", f"{campaign.pk}:{group}:{q.pk}", algorithm="sha256").digest()
         texts = tuple(anonymity.shuffled_texts(by_question[q.pk], seed))
-        figures.append(TextFigure(q, "shown" if texts else "no_data", "" if texts else "no written answers", texts))
+        figures.append(
+            TextFigure(q, Status.SHOWN if texts else Status.NO_DATA, "" if texts else "no written answers", texts)
+        )
     return tuple(figures)
 
 
@@ -612,7 +614,7 @@ def _group_result(
     cell = wave.cell(group.id)
     if not cell.shown:
         text = status_text(cell.status, k)
-        if cell.status == "no_data" and rolled_into:
+        if cell.status == Status.NO_DATA and rolled_into:
             text = f"no data: its answers count in {rolled_into}"
         return GroupResult(
             group,
@@ -627,8 +629,8 @@ def _group_result(
         )
     # A change vs the previous wave only where it was decided safe when published (rule 4 across waves); one vs the
     # organisation for teams, when the organisation is shown.
-    change = wave.change_status(group.id) if previous is not None else ""
-    before = previous if change == "shown" else None
+    change = wave.change_status(group.id) if previous is not None else None
+    before = previous if change == Status.SHOWN else None
     org = wave if not group.is_org and wave.cell(ORG).shown else None
     withheld = wave.withheld(group.id)
     hidden_changes = (
@@ -643,7 +645,7 @@ def _group_result(
         else published.HiddenChanges(frozenset(), frozenset())
     )
 
-    def hidden(questions: Iterable[Question]) -> str | None:
+    def hidden(questions: Iterable[Question]) -> Status | None:
         """The status of the first withheld question among ``questions`` (None: none is)."""
         return next((withheld[q.pk] for q in questions if q.pk in withheld), None)
 
@@ -652,20 +654,20 @@ def _group_result(
         figures = wave.dimension(group.id, key)
         if figures["score"] is None:
             # Every answered item of the dimension is withheld: it says so; otherwise nobody answered it.
-            status = hidden(q for q in wave.questions if q.dimension == key) or "no_data"
+            status = hidden(q for q in wave.questions if q.dimension == key) or Status.NO_DATA
             dimensions.append(DimensionFigure(key, label, status, status_text(status, k, noun="answers")))
             continue
-        dimension_change = "suppressed" if key in hidden_changes.dimensions else change
+        dimension_change = Status.SUPPRESSED if key in hidden_changes.dimensions else change
         dimensions.append(
             DimensionFigure(
                 key,
                 label,
-                "shown",
+                Status.SHOWN,
                 "",
                 figures["score"],
                 figures["mean"],
                 _minus(figures["score"], before.dimension(group.id, key)["score"])
-                if dimension_change == "shown"
+                if dimension_change == Status.SHOWN
                 else None,
                 _minus(figures["score"], org.dimension(ORG, key)["score"]) if org else None,
                 figures.get("percentile"),
@@ -679,15 +681,15 @@ def _group_result(
         figures = wave.enps(group.id)
         headline = next(q for q in wave.questions if q.kind == Kind.ENPS)
         if figures is None or figures["score"] is None:
-            status = hidden([headline]) or "no_data"
+            status = hidden([headline]) or Status.NO_DATA
             enps = EnpsFigure(status, status_text(status, k, noun="answers"))
         else:
-            enps_change = "suppressed" if headline.key in hidden_changes.questions else change
+            enps_change = Status.SUPPRESSED if headline.key in hidden_changes.questions else change
             enps = EnpsFigure(
-                "shown",
+                Status.SHOWN,
                 "",
                 scoring.Enps(*(figures[f] for f in ("answered", "promoters", "passives", "detractors", "score"))),
-                _minus(figures["score"], _enps_score(before, group.id)) if enps_change == "shown" else None,
+                _minus(figures["score"], _enps_score(before, group.id)) if enps_change == Status.SHOWN else None,
                 _minus(figures["score"], _enps_score(org, ORG)) if org else None,
                 figures.get("percentile"),
                 figures.get("peers"),
@@ -707,21 +709,21 @@ def _group_result(
                 continue
             figure = _question_figure(q, scores)
             if figure is None:
-                questions.append(QuestionFigure(q, "no_data", status_text("no_data", k)))
+                questions.append(QuestionFigure(q, Status.NO_DATA, status_text(Status.NO_DATA, k)))
                 continue
             headline = figure.headline
-            question_change = "suppressed" if q.key in hidden_changes.questions else change
+            question_change = Status.SUPPRESSED if q.key in hidden_changes.questions else change
             questions.append(
                 replace(
                     figure,
                     change_wave=_minus(headline, scores_before.item_by_key(q.key))
-                    if scores_before and question_change == "shown"
+                    if scores_before and question_change == Status.SHOWN
                     else None,
                     change_org=_minus(headline, scores_org.item_by_key(q.key)) if scores_org else None,
                     change_wave_status=question_change,
                 )
             )
-    return GroupResult(group, participation, "shown", "", cell.n, tuple(dimensions), enps, tuple(questions))
+    return GroupResult(group, participation, Status.SHOWN, "", cell.n, tuple(dimensions), enps, tuple(questions))
 
 
 def _enps_score(wave: _Wave, group: Label) -> float | None:
@@ -736,16 +738,16 @@ def _question_figure(q: Question, scores: published.Scores) -> QuestionFigure | 
         item = scores.items[q.pk]
         if not item.answered:
             return None
-        return QuestionFigure(q, "shown", "", item.answered, item.percent_favourable, item.mean, bars=bars)
+        return QuestionFigure(q, Status.SHOWN, "", item.answered, item.percent_favourable, item.mean, bars=bars)
     if q.kind == Kind.ENPS:
         value = scores.enps[q.pk]
         if not value.answered:
             return None
-        return QuestionFigure(q, "shown", "", value.answered, enps=value, bars=bars)
+        return QuestionFigure(q, Status.SHOWN, "", value.answered, enps=value, bars=bars)
     percents = scoring.choice_distribution(
         itertools.chain.from_iterable(itertools.repeat(options, n) for options, n in choices.items()), q.options
     )
     if not percents:
         return None
     bars = tuple(replace(bar, percent=percents[bar.value]) for bar in bars)
-    return QuestionFigure(q, "shown", "", sum(choices.values()), bars=bars, percents=percents)
+    return QuestionFigure(q, Status.SHOWN, "", sum(choices.values()), bars=bars, percents=percents)

@@ -54,8 +54,6 @@ from e360.catalog_files.fields import (
     team_kind,
 )
 from e360.catalog_files.records import (
-    LEAD,
-    MEMBER,
     CatalogError,
     CatalogInvalid,
     CatalogRecords,
@@ -77,7 +75,6 @@ __all__ = [
     "GITLAB_INSTANCE_ANNOTATION",
     "GITLAB_LOGIN_ANNOTATION",
     "GITLAB_PROJECT_ANNOTATION",
-    "LEAD",
     "LEADS_ANNOTATION",
     "MAX_EMAIL",
     "MAX_LIFECYCLE",
@@ -85,7 +82,6 @@ __all__ = [
     "MAX_NAME",
     "MAX_SLUG",
     "MAX_TITLE",
-    "MEMBER",
     "PERSON_COLUMNS",
     "PRODUCTION_ENVIRONMENTS_ANNOTATION",
     "REPOSITORIES_ANNOTATION",

@@ -27,13 +27,12 @@ from e360.catalog_files.fields import (
     team_kind,
 )
 from e360.catalog_files.records import (
-    LEAD,
-    MEMBER,
     CatalogError,
     CatalogRecords,
     MembershipRecord,
     Origin,
     PersonRecord,
+    Role,
     ServiceRecord,
     TeamRecord,
 )
@@ -252,10 +251,10 @@ def _read_group(entity: _Entity, records: CatalogRecords) -> None:
         )
     )
     for member in members:
-        records.memberships.append(MembershipRecord(member, slug, MEMBER, entity.origin, "spec.members"))
+        records.memberships.append(MembershipRecord(member, slug, Role.MEMBER, entity.origin, "spec.members"))
     for lead in leads:
         if lead is not None:
-            records.memberships.append(MembershipRecord(lead, slug, LEAD, entity.origin, leads_field))
+            records.memberships.append(MembershipRecord(lead, slug, Role.LEAD, entity.origin, leads_field))
 
 
 def _read_user(entity: _Entity, records: CatalogRecords) -> None:
@@ -285,7 +284,7 @@ def _read_user(entity: _Entity, records: CatalogRecords) -> None:
         )
     )
     for team in teams:
-        records.memberships.append(MembershipRecord(handle, team, MEMBER, entity.origin, "spec.memberOf"))
+        records.memberships.append(MembershipRecord(handle, team, Role.MEMBER, entity.origin, "spec.memberOf"))
 
 
 def _read_component(entity: _Entity, records: CatalogRecords) -> None:

@@ -28,8 +28,6 @@ from e360.catalog_files.fields import (
     team_kind,
 )
 from e360.catalog_files.records import (
-    LEAD,
-    MEMBER,
     CatalogError,
     CatalogRecords,
     MembershipRecord,
@@ -246,13 +244,13 @@ def _read_person_row(values: dict[str, str], origin: Origin, records: CatalogRec
     memberships: list[tuple[str, Role]] = []
     for item in split_list(values.get("teams", ""), ";"):
         team, _, role = (part.strip() for part in item.partition(":"))
-        role = role.lower() or MEMBER
+        role = role.lower() or Role.MEMBER
         if not is_slug(team):
             row.error("teams", f'"{team}" is not a team slug')
-        elif role not in (MEMBER, LEAD):
-            row.error("teams", f'"{item}" has role "{role}"; use {MEMBER} or {LEAD}')
+        elif role not in tuple(Role):
+            row.error("teams", f'"{item}" has role "{role}"; use {Role.MEMBER} or {Role.LEAD}')
         else:
-            memberships.append((team, LEAD if role == LEAD else MEMBER))
+            memberships.append((team, Role(role)))
     if handle is None or name is None:
         return
     located = Origin(origin.file, origin.line, f'Person "{handle}"')

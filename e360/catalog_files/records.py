@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import StrEnum
 
-MEMBER = "member"
-LEAD = "lead"
-Role = Literal["member", "lead"]
+
+class Role(StrEnum):
+    """A person's role in a team, as the files state it: the values of ``Membership.Role``."""
+
+    MEMBER = "member"
+    LEAD = "lead"
 
 
 class CatalogError(Exception):

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from e360.catalog_files.records import (
-    LEAD,
     CatalogError,
     CatalogRecords,
     Origin,
@@ -111,7 +110,7 @@ def resolve(records: CatalogRecords, existing: ExistingCatalog) -> ResolvedCatal
             continue
         key = (membership.person, membership.team)
         # Stated twice (Group.spec.members and User.spec.memberOf, say): lead wins.
-        if resolved.memberships.get(key) != LEAD:
+        if resolved.memberships.get(key) != Role.LEAD:
             resolved.memberships[key] = membership.role
 
     errors.extend(_email_clashes(resolved.people, existing))

@@ -14,7 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
-from e360.stats import METHODS, Ranking, average_ranks, median, percentile, percentile_of_sorted, percentile_rank
+from e360.stats import (
+    METHODS,
+    Method,
+    Ranking,
+    average_ranks,
+    median,
+    percentile,
+    percentile_of_sorted,
+    percentile_rank,
+)
 
 FAST = settings(max_examples=300, deadline=None)
 floats = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False)
@@ -42,12 +51,12 @@ class TestPercentile:
         assert percentile([1, 2, 3, 4], 1) == 4
 
     def test_the_lower_median_of_an_even_count_is_the_lower_middle_value(self):
-        assert percentile([4, 1, 3, 2], 0.5, "lower") == 2
-        assert percentile([10, 20, 30, 40, 50], 0.9, "lower") == 40
+        assert percentile([4, 1, 3, 2], 0.5, Method.LOWER) == 2
+        assert percentile([10, 20, 30, 40, 50], 0.9, Method.LOWER) == 40
 
     def test_the_midpoint_median_is_the_mean_of_the_middle_two(self):
-        assert median([4, 1, 3, 2], "midpoint") == 2.5
-        assert median([5, 1, 3], "midpoint") == 3
+        assert median([4, 1, 3, 2], Method.MIDPOINT) == 2.5
+        assert median([5, 1, 3], Method.MIDPOINT) == 3
 
     def test_nothing_has_no_percentile(self):
         for method in METHODS:
@@ -89,28 +98,28 @@ class TestPercentile:
     @FAST
     @given(samples, quantiles)
     def test_the_lower_one_is_devlakes_sql_read_literally(self, xs, q):
-        assert percentile(xs, q, "lower") == devlake_lower(xs, q)
+        assert percentile(xs, q, Method.LOWER) == devlake_lower(xs, q)
 
     @FAST
     @given(samples, st.sampled_from(PRODUCT_QUANTILES))
     def test_the_lower_one_is_numpys_lower_at_the_products_quantiles(self, xs, q):
-        assert percentile(xs, q, "lower") == np.percentile(xs, 100 * q, method="lower")
+        assert percentile(xs, q, Method.LOWER) == np.percentile(xs, 100 * q, method="lower")
 
     def test_the_lower_one_compares_as_the_sql_does_where_numpy_rounds_differently(self):
         # 0.29 × 100 is 28.999999999999996 in floating point, but 29 / 100 <= 0.29.
         xs = list(range(101))
-        assert percentile(xs, 0.29, "lower") == 29
+        assert percentile(xs, 0.29, Method.LOWER) == 29
         assert np.percentile(xs, 29, method="lower") == 28
 
     @FAST
     @given(samples, quantiles)
     def test_the_lower_one_is_always_a_value_of_the_sample(self, xs, q):
-        assert percentile(xs, q, "lower") in xs
+        assert percentile(xs, q, Method.LOWER) in xs
 
     @FAST
     @given(samples, quantiles)
     def test_the_midpoint_one_is_numpys_midpoint(self, xs, q):
-        ours = percentile(xs, q, "midpoint")
+        ours = percentile(xs, q, Method.MIDPOINT)
         # np.quantile takes q as it is: np.percentile divides 100 × q by 100 again, which can move a whole position
         # (q = 1/3 of four values is position 1, but 0.9999999999999998 after the round trip).
         theirs = float(np.quantile(np.asarray(xs, dtype=float), q, method="midpoint"))
@@ -119,8 +128,8 @@ class TestPercentile:
     @FAST
     @given(samples)
     def test_the_midpoint_median_is_statistics_median_bit_for_bit(self, xs):
-        assert median(xs, "midpoint") == statistics.median(xs)
-        assert type(median(xs, "midpoint")) is type(statistics.median(xs))
+        assert median(xs, Method.MIDPOINT) == statistics.median(xs)
+        assert type(median(xs, Method.MIDPOINT)) is type(statistics.median(xs))
 
     @FAST
     @given(st.lists(st.integers(min_value=-(10**6), max_value=10**6), min_size=1, max_size=50))

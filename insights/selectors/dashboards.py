@@ -436,7 +436,7 @@ class SentimentRow:
     """A dimension's latest score with its change since the previous wave, in an arrow and a word too."""
 
     score: DimensionScore
-    trend: str  # "better", "worse", "same" or "" (no comparable previous wave)
+    trend: d.Trend | None  # None: no comparable previous wave
     arrow: str
 
 
@@ -445,12 +445,12 @@ def sentiment_rows(sentiment: Sentiment) -> list[SentimentRow]:
     for score in sentiment.dimensions:
         change = score.change if score.shown else None
         if change is None:
-            trend, arrow = "", ""
+            trend, arrow = None, ""
         elif score.change_text in ("0", ""):
-            trend, arrow = "same", "→"
+            trend, arrow = d.Trend.SAME, "→"
         elif change > 0:
-            trend, arrow = "better", "↑"
+            trend, arrow = d.Trend.BETTER, "↑"
         else:
-            trend, arrow = "worse", "↓"
+            trend, arrow = d.Trend.WORSE, "↓"
         rows.append(SentimentRow(score, trend, arrow))
     return rows

@@ -21,7 +21,7 @@ from django.urls import reverse
 from insights import engine
 from surveys import anonymity, published
 from surveys import results as survey_results
-from surveys.anonymity import ORG, Cell
+from surveys.anonymity import ORG, Cell, Status
 from surveys.models import LIKERT_KINDS, Campaign, Dimension, GroupScore, Question
 from surveys.scoring import Participation
 
@@ -65,8 +65,8 @@ def dimensions_asked(campaign: Campaign) -> list[str]:
 
 @dataclass(frozen=True)
 class DimensionScore:
-    """A dimension's % favourable for the team. Every number is None unless ``status`` is "shown"; ``change`` is
-    the points since the previous wave, only where the team is shown in both waves."""
+    """A dimension's % favourable for the team. Every number is None unless ``status`` is ``Status.SHOWN``;
+    ``change`` is the points since the previous wave, only where the team is shown in both waves."""
 
     key: str
     label: str
@@ -76,12 +76,12 @@ class DimensionScore:
     org_score: float | None
     percentile: float | None
     peers: int | None
-    status: str
+    status: Status
     status_text: str
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
     @property
     def change_text(self) -> str:
@@ -94,7 +94,7 @@ class Sentiment:
 
     campaign: Campaign | None
     previous: Campaign | None
-    status: str
+    status: Status
     status_text: str
     responses: int | None
     participation: Participation | None
@@ -103,7 +103,7 @@ class Sentiment:
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
     @property
     def participation_percent(self) -> float | None:
@@ -143,7 +143,9 @@ def sentiment(team: Team | None, viewer: User) -> Sentiment:
     """
     scope = _latest_access(team, viewer)
     if scope is None:
-        return Sentiment(None, None, "no_data", "no closed survey with results for this team yet", None, None, (), "")
+        return Sentiment(
+            None, None, Status.NO_DATA, "no closed survey with results for this team yet", None, None, (), ""
+        )
     # The focused group alone (levels=0) and no free text: a summary reads figures, never answers' words.
     results = survey_results.campaign_results(
         scope, team=team.slug if team is not None else None, levels=0, every_question=False, texts=False
@@ -183,12 +185,12 @@ def sentiment(team: Team | None, viewer: User) -> Sentiment:
 @dataclass(frozen=True)
 class WaveCell:
     score: float | None
-    status: str
+    status: Status
     status_text: str
 
     @property
     def shown(self) -> bool:
-        return self.status == "shown"
+        return self.status == Status.SHOWN
 
     @property
     def heat(self) -> int | None:
@@ -226,17 +228,19 @@ def sentiment_waves(team: Team | None, viewer: User, limit: int = 6) -> WaveGrid
             keys = dimensions_asked(campaign)
             asked.update(keys)
             row = published.group_scores(campaign, [] if team is None else [group]).get(group)
-            status = "no_data" if row is None else row.status
+            status = Status.NO_DATA if row is None else Status(row.status)
             for key in keys:
-                score = (row.dimensions.get(key) or {}).get("score") if row is not None and status == "shown" else None
-                if status == "shown" and score is None:
-                    cells[key] = WaveCell(None, "no_data", survey_results.status_text("no_data", campaign.k))
-                elif status == "shown":
-                    cells[key] = WaveCell(score, "shown", "")
+                score = (
+                    (row.dimensions.get(key) or {}).get("score") if row is not None and status == Status.SHOWN else None
+                )
+                if status == Status.SHOWN and score is None:
+                    cells[key] = WaveCell(None, Status.NO_DATA, survey_results.status_text(Status.NO_DATA, campaign.k))
+                elif status == Status.SHOWN:
+                    cells[key] = WaveCell(score, Status.SHOWN, "")
                 else:
                     cells[key] = WaveCell(None, status, survey_results.status_text(status, campaign.k))
         columns.append(cells)
-    missing = WaveCell(None, "no_data", "not asked")
+    missing = WaveCell(None, Status.NO_DATA, "not asked")
     rows = tuple(
         (d.value, d.label, tuple(column.get(d.value, missing) for column in columns))
         for d in Dimension
@@ -283,7 +287,7 @@ class WaveFigures:
         results pages decide it: ``anonymity.wave_change`` when the figures were published, and
         ``published.hidden_changes`` for the dimension's items."""
         row = self.rows.get(team)
-        if not self.cell(team).shown or row is None or row.change_status != "shown" or team not in before.rows:
+        if not self.cell(team).shown or row is None or row.change_status != Status.SHOWN or team not in before.rows:
             return False
         k = max(self.campaign.k, before.campaign.k)
         hidden = published.hidden_changes(self.questions, row, before.questions, before.rows[team], k)
@@ -292,8 +296,8 @@ class WaveFigures:
     def cell(self, team: anonymity.Label) -> Cell:
         row = self.rows.get(team)
         if row is None or (team is not ORG and team not in self.teams):
-            return Cell(0, "no_data")
-        return Cell(row.responses or 0, row.status)
+            return Cell(0, Status.NO_DATA)
+        return Cell(row.responses or 0, Status(row.status))
 
     def score(self, team: anonymity.Label, dimension: str) -> float | None:
         """A shown group's % favourable on ``dimension``; None when hidden or not asked."""

@@ -22,6 +22,7 @@ from metrics.scope import reading_profile, team_scope
 from metrics.selectors import default_window
 from metrics.tests import histories
 from metrics.tests.factories import SourceFactory
+from surveys.anonymity import Status
 
 NOW = datetime(2026, 3, 18, 15, 30, tzinfo=ZoneInfo("UTC"))  # a Wednesday
 TODAY = date(2026, 3, 18)
@@ -293,8 +294,8 @@ class TestTopBottlenecks:
         assert rows[0].badges == (("warning", "perception only in 2 teams"),)
 
 
-def _score(change: float | None, status: str = "shown") -> selectors.DimensionScore:
-    shown = status == "shown"
+def _score(change: float | None, status: Status = Status.SHOWN) -> selectors.DimensionScore:
+    shown = status == Status.SHOWN
     return selectors.DimensionScore(
         "ci_cd", "CI/CD", 50.0 if shown else None, None, change, None, None, None, status, "" if shown else "x"
     )
@@ -304,18 +305,18 @@ def test_sentiment_rows_say_the_change_in_an_arrow_and_a_word():
     sentiment = selectors.Sentiment(
         None,
         None,
-        "shown",
+        Status.SHOWN,
         "",
         10,
         None,
-        (_score(8.0), _score(-3.4), _score(0.3), _score(None), _score(None, "too_few")),
+        (_score(8.0), _score(-3.4), _score(0.3), _score(None), _score(None, Status.TOO_FEW)),
         "",
     )
     rows = selectors.sentiment_rows(sentiment)
     assert [(row.trend, row.arrow) for row in rows] == [
-        ("better", "↑"),
-        ("worse", "↓"),
-        ("same", "→"),
-        ("", ""),
-        ("", ""),
+        (d.Trend.BETTER, "↑"),
+        (d.Trend.WORSE, "↓"),
+        (d.Trend.SAME, "→"),
+        (None, ""),
+        (None, ""),
     ]

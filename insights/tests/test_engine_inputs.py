@@ -14,7 +14,7 @@ from metrics.inputs import PipelineRunInput, PullRequestInput, ReviewInput
 from metrics.scope import reading_profile
 from metrics.services import Dirty, pipeline_run_upsert, pull_request_upsert
 from metrics.tests import histories
-from surveys.anonymity import ORG
+from surveys.anonymity import ORG, Status
 from surveys.models import Campaign
 from surveys.tests.waves import PAY, answer, close, open_wave, pay_waves
 
@@ -223,7 +223,7 @@ def test_the_previous_wave_is_compared_only_where_shown_in_both(org, closed):
     wave, before = selectors.WaveFigures.load(second), selectors.WaveFigures.load(closed)
     [pay] = selectors.sentiments(org.pay.pk, wave, before, ["ci_cd"])
     assert pay.previous_percent == pytest.approx(before.rows[org.pay.pk].dimensions["ci_cd"]["score"])
-    assert wave.cell(org.api.pk).status == "no_data"
+    assert wave.cell(org.api.pk).status == Status.NO_DATA
 
 
 def test_a_parent_is_not_shown_for_a_campaign_of_one_of_its_teams(org):
@@ -234,6 +234,6 @@ def test_a_parent_is_not_shown_for_a_campaign_of_one_of_its_teams(org):
     campaign = close(campaign)
     wave = selectors.WaveFigures.load(campaign)
     assert org.eng.pk not in wave.teams
-    assert wave.cell(org.eng.pk).status == "no_data"
+    assert wave.cell(org.eng.pk).status == Status.NO_DATA
     assert wave.score(org.eng.pk, "ci_cd") is None
     assert wave.cell(org.pay.pk).shown

@@ -7,6 +7,7 @@ import pytest
 
 from insights import selectors
 from surveys import results
+from surveys.anonymity import Status
 from surveys.models import Campaign
 from surveys.tests.waves import PAY, PAY_API, answer, close, open_wave, org_viewer
 
@@ -16,7 +17,7 @@ def test_a_shown_team_s_sentiment_is_the_results_page_s(org, closed):
     found = selectors.sentiment(org.pay, lena)
     page = results.campaign_results(results.campaign_for_user(lena, closed.pk), team="pay")
     assert found.campaign == closed and found.previous is None
-    assert (found.status, found.responses) == ("shown", 7)
+    assert (found.status, found.responses) == (Status.SHOWN, 7)
     ci = next(d for d in found.dimensions if d.key == "ci_cd")
     expected = next(d for d in page.focus.dimensions if d.key == "ci_cd")
     org_ci = next(d for d in page.groups[0].dimensions if d.key == "ci_cd")
@@ -29,23 +30,23 @@ def test_a_shown_team_s_sentiment_is_the_results_page_s(org, closed):
 
 def test_a_team_below_k_has_a_status_and_no_number(org, closed):
     found = selectors.sentiment(org.search, org.users["lena"])  # 2 responses, k = 3
-    assert (found.status, found.status_text) == ("too_few", "fewer than 3 responses")
+    assert (found.status, found.status_text) == (Status.TOO_FEW, "fewer than 3 responses")
     assert found.responses is None and found.participation is not None  # 4 invitees: participation is shown
     assert all(
         d.score is None and d.mean is None and d.change is None and d.org_score is None for d in found.dimensions
     )
-    assert {d.status for d in found.dimensions} == {"too_few"}
+    assert {d.status for d in found.dimensions} == {Status.TOO_FEW}
 
 
 def test_the_organisation_s_sentiment_has_no_org_score_beside_it(org, closed):
     found = selectors.sentiment(None, org_viewer())
-    assert found.status == "shown" and found.responses == 12
+    assert found.status == Status.SHOWN and found.responses == 12
     assert all(d.org_score is None for d in found.dimensions)
     assert found.results_url == f"/surveys/{closed.pk}/results/"
 
 
 def test_an_open_wave_or_an_invisible_team_gives_no_sentiment(org, closed):
-    assert selectors.sentiment(org.other, org.users["charlie"]).status == "no_data"  # not invited
+    assert selectors.sentiment(org.other, org.users["charlie"]).status == Status.NO_DATA  # not invited
     assert selectors.sentiment(org.pay, org.users["charlie"]).campaign is None
     open_wave(org, series=closed.series, wave=2)  # open: not a result yet
     assert selectors.sentiment(org.pay, org.users["lena"]).campaign == closed
@@ -73,8 +74,8 @@ def test_the_waves_heatmap_lists_each_wave_s_cells_oldest_first(org, closed):
     keys = [key for key, _, _ in grid.rows]
     assert keys == ["ci_cd", "focus"]  # satisfaction is asked as eNPS only here: no likert dimension score
     ci = grid.rows[0][2]
-    assert ci[0].status == "shown" and ci[0].score is not None
-    assert (ci[1].status, ci[1].score, ci[1].status_text) == ("too_few", None, "fewer than 3 responses")
+    assert ci[0].status == Status.SHOWN and ci[0].score is not None
+    assert (ci[1].status, ci[1].score, ci[1].status_text) == (Status.TOO_FEW, None, "fewer than 3 responses")
 
 
 def test_nothing_is_computed_yet(org):

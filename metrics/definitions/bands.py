@@ -8,7 +8,7 @@ from datetime import timedelta
 from metrics.definitions.failures import ChangeFailureRate, Recovery
 from metrics.definitions.frequency import DeploymentFrequency
 from metrics.definitions.lead_times import LeadTime
-from metrics.definitions.vocabulary import ELITE, HIGH, LOW, MEDIUM, BandsYear, Level
+from metrics.definitions.vocabulary import BandsYear, Level
 
 # 2023: docs/metrics.md#levels — the DORA 2023 report's bands (dora.dev, "Accelerate State of DevOps
 # Report 2023") as DevLake applies them, except that e360 reads "on demand" as at least 5
@@ -35,14 +35,14 @@ def deployment_frequency_level(df: DeploymentFrequency, year: BandsYear = 2023) 
     if week is None or month is None or six is None:
         return None
     if week >= 5:
-        return ELITE
+        return Level.ELITE
     if year == 2023:
         if week >= 1:
-            return HIGH
-        return MEDIUM if month >= 1 else LOW
+            return Level.HIGH
+        return Level.MEDIUM if month >= 1 else Level.LOW
     if month >= 1:
-        return HIGH
-    return MEDIUM if six >= 1 else LOW
+        return Level.HIGH
+    return Level.MEDIUM if six >= 1 else Level.LOW
 
 
 def lead_time_level(value: timedelta | None, year: BandsYear = 2023) -> Level | None:
@@ -52,10 +52,10 @@ def lead_time_level(value: timedelta | None, year: BandsYear = 2023) -> Level | 
     elite = timedelta(days=1) if year == 2023 else timedelta(hours=1)
     medium = timedelta(days=30) if year == 2023 else timedelta(days=180)
     if value < elite:
-        return ELITE
+        return Level.ELITE
     if value < timedelta(days=7):
-        return HIGH
-    return MEDIUM if value < medium else LOW
+        return Level.HIGH
+    return Level.MEDIUM if value < medium else Level.LOW
 
 
 def change_failure_rate_level(value: float | None, year: BandsYear = 2023) -> Level | None:
@@ -64,10 +64,10 @@ def change_failure_rate_level(value: float | None, year: BandsYear = 2023) -> Le
         return None
     elite, high, medium = (0.05, 0.10, 0.15) if year == 2023 else (0.15, 0.20, 0.30)
     if value <= elite:
-        return ELITE
+        return Level.ELITE
     if value <= high:
-        return HIGH
-    return MEDIUM if value <= medium else LOW
+        return Level.HIGH
+    return Level.MEDIUM if value <= medium else Level.LOW
 
 
 def recovery_level(value: timedelta | None, year: BandsYear = 2023) -> Level | None:
@@ -75,10 +75,10 @@ def recovery_level(value: timedelta | None, year: BandsYear = 2023) -> Level | N
     if value is None:
         return None
     if value < timedelta(hours=1):
-        return ELITE
+        return Level.ELITE
     if value < timedelta(days=1):
-        return HIGH
-    return MEDIUM if value < timedelta(days=7) else LOW
+        return Level.HIGH
+    return Level.MEDIUM if value < timedelta(days=7) else Level.LOW
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,7 @@ class Histogram:
     def count(self) -> int:
         return self.zeros + sum(self.counts)
 
-    def percentile(self, q: float, kind: MedianKind = "interpolated") -> float | None:
+    def percentile(self, q: float, kind: MedianKind = stats.Method.INTERPOLATED) -> float | None:
         """``e360.stats.percentile`` of the values, each read as its bucket's value; None when empty."""
         return stats.percentile_of_sorted(self.ascending(), q, kind)
 

@@ -11,6 +11,7 @@ from metrics.definitions.linking import ChangeLinks
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.records import ChangeRec, DeploymentRec
 from metrics.definitions.stats import DurationStats, span
+from metrics.definitions.vocabulary import LeadTimeFormula
 from metrics.definitions.windows import Window
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def change_lead_times(
             pickup = span(c.opened_at, c.first_review_at, p)
             review = span(c.first_review_at, c.merged_at, p)
         deploy = span(c.merged_at, deployed_at, p)
-        if p.lead_time_formula == "devlake_cycle":
+        if p.lead_time_formula == LeadTimeFormula.DEVLAKE_CYCLE:
             parts = (coding, span(c.opened_at, c.merged_at, p), deploy)
             lead = sum((part for part in parts if part is not None), timedelta(0))
         else:

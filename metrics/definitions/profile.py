@@ -9,11 +9,13 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from e360.stats import Method
 from metrics.definitions.records import DeploymentRec
 from metrics.definitions.vocabulary import (
     LINK_COMMIT_RANGE,
     LINK_MERGED_BETWEEN,
     LINK_SENT,
+    MEDIAN_KINDS,
     BandsYear,
     LeadTimeFormula,
     MedianKind,
@@ -48,8 +50,8 @@ class Profile:
     service_production_patterns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     incident_link_window: timedelta | None = timedelta(days=7)
     devlake_compatible: bool = False
-    median_kind: MedianKind = "interpolated"
-    lead_time_formula: LeadTimeFormula = "first_commit"
+    median_kind: MedianKind = Method.INTERPOLATED
+    lead_time_formula: LeadTimeFormula = LeadTimeFormula.FIRST_COMMIT
     change_link_rules: tuple[int, ...] = (LINK_SENT, LINK_COMMIT_RANGE, LINK_MERGED_BETWEEN)
     hotfix_pattern: str = r"(?i)hotfix|revert"
     bands_year: BandsYear = 2023
@@ -58,11 +60,11 @@ class Profile:
     service_groups: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.median_kind not in ("interpolated", "lower"):
+        if self.median_kind not in MEDIAN_KINDS:
             raise ValueError(f"median_kind must be 'interpolated' or 'lower', not {self.median_kind!r}")
         if self.bands_year not in (2021, 2023):
             raise ValueError(f"bands_year must be 2021 or 2023, not {self.bands_year!r}")
-        if self.lead_time_formula not in ("first_commit", "devlake_cycle"):
+        if self.lead_time_formula not in tuple(LeadTimeFormula):
             raise ValueError(f"unknown lead_time_formula {self.lead_time_formula!r}")
         if not set(self.change_link_rules) <= {LINK_SENT, LINK_COMMIT_RANGE, LINK_MERGED_BETWEEN}:
             raise ValueError(f"change_link_rules must be among 1, 2, 3, not {self.change_link_rules!r}")
@@ -86,8 +88,8 @@ class Profile:
             "production_patterns": ("production",),
             "incident_link_window": None,
             "devlake_compatible": True,
-            "median_kind": "lower",
-            "lead_time_formula": "devlake_cycle",
+            "median_kind": Method.LOWER,
+            "lead_time_formula": LeadTimeFormula.DEVLAKE_CYCLE,
             "change_link_rules": (LINK_SENT, LINK_COMMIT_RANGE),
         }
         settings.update(overrides)

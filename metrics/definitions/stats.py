@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from e360.stats import percentile, percentile_of_sorted
+from e360.stats import Method, percentile, percentile_of_sorted
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.vocabulary import MedianKind
 
@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from metrics.definitions.histogram import Histogram
 
 
-def duration_percentile(values: Iterable[timedelta], q: float, kind: MedianKind = "interpolated") -> timedelta | None:
+def duration_percentile(
+    values: Iterable[timedelta], q: float, kind: MedianKind = Method.INTERPOLATED
+) -> timedelta | None:
     """``percentile`` over durations."""
     result = percentile([v.total_seconds() for v in values], q, kind)
     return None if result is None else timedelta(seconds=result)
@@ -38,21 +40,21 @@ class DurationStats:
     p90: timedelta | None
 
     @classmethod
-    def of(cls, values: Iterable[timedelta | None], kind: MedianKind = "interpolated") -> DurationStats:
+    def of(cls, values: Iterable[timedelta | None], kind: MedianKind = Method.INTERPOLATED) -> DurationStats:
         return cls.of_seconds([v.total_seconds() for v in values if v is not None], kind)
 
     @classmethod
-    def of_seconds(cls, seconds: Iterable[float], kind: MedianKind = "interpolated") -> DurationStats:
+    def of_seconds(cls, seconds: Iterable[float], kind: MedianKind = Method.INTERPOLATED) -> DurationStats:
         """The same from durations in seconds (sorted once, however many percentiles)."""
         return cls.of_sorted_seconds(sorted(seconds), kind)
 
     @classmethod
-    def of_histogram(cls, histogram: Histogram, kind: MedianKind = "interpolated") -> DurationStats:
+    def of_histogram(cls, histogram: Histogram, kind: MedianKind = Method.INTERPOLATED) -> DurationStats:
         """The same from a histogram of seconds: percentiles within ``histogram.ALPHA`` (1%)."""
         return cls.of_sorted_seconds(histogram.ascending(), kind)
 
     @classmethod
-    def of_sorted_seconds(cls, xs: SortedValues, kind: MedianKind = "interpolated") -> DurationStats:
+    def of_sorted_seconds(cls, xs: SortedValues, kind: MedianKind = Method.INTERPOLATED) -> DurationStats:
         """The same from durations in seconds in ascending order, read by index (a sorted list, a histogram's view)."""
 
         def at(q: float) -> timedelta | None:

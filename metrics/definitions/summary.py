@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from metrics.definitions.bands import Levels, levels
 from metrics.definitions.facts import derive_facts
@@ -19,7 +19,7 @@ from metrics.definitions.records import ChangeRec, DeploymentRec, IncidentRec, P
 from metrics.definitions.review import ReviewHealth, review_health
 from metrics.definitions.rework import ReworkRate, rework_rate
 from metrics.definitions.stats import duration_percentile
-from metrics.definitions.vocabulary import BandsYear
+from metrics.definitions.vocabulary import BandsYear, Trend
 from metrics.definitions.windows import Window, bucket_day, local_midnight
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class Delta:
     previous: Number | None
     difference: Number | None
     relative: float | None
-    trend: Literal["better", "worse", "same"] | None
+    trend: Trend | None
 
 
 def compare(current: Number | None, previous: Number | None, *, higher_is_better: bool) -> Delta:
@@ -123,9 +123,9 @@ def compare(current: Number | None, previous: Number | None, *, higher_is_better
     zero = timedelta(0) if isinstance(difference, timedelta) else 0
     relative = None if previous == zero else difference / previous  # type: ignore[operator]
     if difference == zero:
-        trend: Literal["better", "worse", "same"] = "same"
+        trend = Trend.SAME
     else:
-        trend = "better" if (difference > zero) == higher_is_better else "worse"  # type: ignore[operator]
+        trend = Trend.BETTER if (difference > zero) == higher_is_better else Trend.WORSE  # type: ignore[operator]
     return Delta(current, previous, difference, relative, trend)
 
 

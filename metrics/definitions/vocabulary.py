@@ -1,19 +1,43 @@
-"""The named values the definitions share: DORA levels, option kinds, link rules,
+"""The named values the definitions share: DORA levels, trends, option kinds, link rules,
 failure causes and rework reasons, and the status words that mean success or failure."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
-Level = Literal["elite", "high", "medium", "low"]
-ELITE: Level = "elite"
-HIGH: Level = "high"
-MEDIUM: Level = "medium"
-LOW: Level = "low"
+from e360.stats import Method
 
-MedianKind = Literal["interpolated", "lower"]
+
+class Level(StrEnum):
+    """A DORA performance level (``bands``), best first."""
+
+    ELITE = "elite"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Trend(StrEnum):
+    """A figure against the previous window (``summary.compare``), or a score against the previous wave."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    SAME = "same"
+
+
+# The percentiles the profiles choose between (``Profile.median_kind``): e360's and DevLake's.
+MedianKind = Literal[Method.INTERPOLATED, Method.LOWER]
+MEDIAN_KINDS: tuple[MedianKind, ...] = (Method.INTERPOLATED, Method.LOWER)
 BandsYear = Literal[2021, 2023]
-LeadTimeFormula = Literal["first_commit", "devlake_cycle"]
+
+
+class LeadTimeFormula(StrEnum):
+    """How a change's lead time is measured (``Profile.lead_time_formula``)."""
+
+    FIRST_COMMIT = "first_commit"  # deployed - first commit
+    DEVLAKE_CYCLE = "devlake_cycle"  # coding + (merged - opened) + deploy, missing parts as 0
+
 
 # How a production deployment's changes were found (stored on Deployment.link_rule).
 LINK_NONE = 0

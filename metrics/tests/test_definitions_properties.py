@@ -9,6 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from metrics.definitions import (
+    MEDIAN_KINDS,
     ChangeRec,
     DeploymentRec,
     IncidentRec,
@@ -162,7 +163,7 @@ def test_the_previous_window_ends_where_the_window_starts_with_as_many_days(zone
 
 
 values = st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=1, max_size=50)
-kinds = st.sampled_from(["interpolated", "lower"])
+kinds = st.sampled_from(MEDIAN_KINDS)
 
 
 @FAST

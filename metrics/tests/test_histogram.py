@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from e360.stats import percentile
+from metrics.definitions import MEDIAN_KINDS
 from metrics.definitions import histogram as h
 
 durations = st.lists(
@@ -17,7 +18,7 @@ durations = st.lists(
     max_size=300,
 )
 quantiles = st.floats(min_value=0, max_value=1)
-kinds = st.sampled_from(["interpolated", "lower"])
+kinds = st.sampled_from(MEDIAN_KINDS)
 
 
 @given(durations, quantiles, kinds)

@@ -20,6 +20,7 @@ from surveys.anonymity import (
     MIN_K,
     ORG,
     Cell,
+    Status,
     check_k,
     shown_groups,
     shuffled_texts,
@@ -138,45 +139,45 @@ def test_a_team_s_figure_counts_every_response_labelled_inside_it_and_the_org_co
 
 def test_a_group_below_k_is_too_few_and_a_group_without_responses_has_no_data():
     cells = shown_groups({1: 6, 3: 4}, TREE, 5, [3, 4])
-    assert cells == {3: Cell(4, "too_few"), 4: Cell(0, "no_data")}
+    assert cells == {3: Cell(4, Status.TOO_FEW), 4: Cell(0, Status.NO_DATA)}
     assert not cells[3].shown
 
 
 def test_a_group_with_k_responses_is_shown():
     cells = shown_groups({3: 5, 4: 0}, TREE, 5, [3, 4])
-    assert cells[3] == Cell(5, "shown")
+    assert cells[3] == Cell(5, Status.SHOWN)
     assert cells[3].shown
 
 
 def test_it_hides_the_smallest_shown_child_when_exactly_one_child_is_hidden():
     cells = shown_groups({2: 7, 3: 6, 4: 2}, TREE, 5, [1, 2, 3, 4])
-    assert statuses(cells) == {1: "shown", 2: "shown", 3: "suppressed", 4: "too_few"}
+    assert statuses(cells) == {1: Status.SHOWN, 2: Status.SHOWN, 3: Status.SUPPRESSED, 4: Status.TOO_FEW}
 
 
 def test_it_hides_a_child_when_the_parent_s_own_responses_are_a_small_remainder():
     cells = shown_groups({1: 2, 2: 7, 3: 6}, TREE, 5, [1, 2, 3])
-    assert statuses(cells) == {1: "shown", 2: "shown", 3: "suppressed"}
+    assert statuses(cells) == {1: Status.SHOWN, 2: Status.SHOWN, 3: Status.SUPPRESSED}
 
 
 def test_it_keeps_every_child_when_the_remainder_is_zero_or_at_least_k():
-    assert statuses(shown_groups({2: 7, 3: 6}, TREE, 5, [1, 2, 3])) == {1: "shown", 2: "shown", 3: "shown"}
-    assert statuses(shown_groups({1: 5, 2: 7, 3: 6}, TREE, 5, [1, 2, 3])) == {1: "shown", 2: "shown", 3: "shown"}
+    assert statuses(shown_groups({2: 7, 3: 6}, TREE, 5, [1, 2, 3])) == dict.fromkeys([1, 2, 3], Status.SHOWN)
+    assert statuses(shown_groups({1: 5, 2: 7, 3: 6}, TREE, 5, [1, 2, 3])) == dict.fromkeys([1, 2, 3], Status.SHOWN)
 
 
 def test_it_hides_the_inner_of_two_nested_groups_when_their_difference_is_small():
     cells = shown_groups({2: 6, 4: 2}, TREE, 5, [1, 2])
-    assert statuses(cells) == {1: "shown", 2: "suppressed"}
+    assert statuses(cells) == {1: Status.SHOWN, 2: Status.SUPPRESSED}
 
 
 def test_it_compares_a_group_with_shown_descendants_that_are_not_its_children():
     # Team 2 is not a candidate, so team 5 is the largest shown group inside team 1.
     cells = shown_groups({5: 6, 2: 1}, TREE, 5, [1, 5])
-    assert statuses(cells) == {1: "shown", 5: "suppressed"}
+    assert statuses(cells) == {1: Status.SHOWN, 5: Status.SUPPRESSED}
 
 
 def test_it_protects_the_org_remainder_too():
     cells = shown_groups({1: 6, 6: 5, ORG: 2}, TREE, 5, [ORG, 1, 6])
-    assert statuses(cells) == {ORG: "shown", 1: "shown", 6: "suppressed"}
+    assert statuses(cells) == {ORG: Status.SHOWN, 1: Status.SHOWN, 6: Status.SUPPRESSED}
 
 
 def test_it_keeps_hiding_until_the_parent_s_remainder_is_safe():
@@ -184,23 +185,29 @@ def test_it_keeps_hiding_until_the_parent_s_remainder_is_safe():
     # whose total leaves the same remainder of 1, so 12 is hidden too.
     parents = {10: None, 11: 10, 12: 11, 13: 11, 14: 10}
     cells = shown_groups({10: 1, 12: 3, 13: 3, 14: 7}, TeamTree.from_parents(parents), 3, [10, 11, 12, 13, 14])
-    assert statuses(cells) == {10: "shown", 11: "suppressed", 12: "suppressed", 13: "shown", 14: "shown"}
+    assert statuses(cells) == {
+        10: Status.SHOWN,
+        11: Status.SUPPRESSED,
+        12: Status.SUPPRESSED,
+        13: Status.SHOWN,
+        14: Status.SHOWN,
+    }
     assert cells[10].n - cells[13].n - cells[14].n == 4
 
 
 def test_it_checks_a_team_against_the_org_after_hiding_inside_the_team():
     # Team 1 (7) hides team 2 (5) because of team 4's 2; then the org (8) minus team 1 would leave team 6's 1.
     cells = shown_groups({2: 5, 4: 2, 6: 1}, TREE, 5, [ORG, 1, 2])
-    assert statuses(cells) == {ORG: "shown", 1: "suppressed", 2: "suppressed"}
+    assert statuses(cells) == {ORG: Status.SHOWN, 1: Status.SUPPRESSED, 2: Status.SUPPRESSED}
 
 
 def test_it_breaks_ties_between_equally_small_children_by_team_id():
     cells = shown_groups({2: 5, 3: 5, 4: 2}, TREE, 5, [1, 3, 2, 4])
-    assert statuses(cells) == {1: "shown", 3: "shown", 2: "suppressed", 4: "too_few"}
+    assert statuses(cells) == {1: Status.SHOWN, 3: Status.SHOWN, 2: Status.SUPPRESSED, 4: Status.TOO_FEW}
 
 
 def test_a_repeated_candidate_is_decided_once():
-    assert statuses(shown_groups({2: 7}, TREE, 5, [2, 2, 1])) == {2: "shown", 1: "shown"}
+    assert statuses(shown_groups({2: 7}, TREE, 5, [2, 2, 1])) == {2: Status.SHOWN, 1: Status.SHOWN}
 
 
 def test_shown_groups_reject_unknown_teams_and_negative_counts():
@@ -221,12 +228,12 @@ SAME = frozenset(range(8))
 @pytest.mark.parametrize(
     ("current", "previous", "expected"),
     [
-        (Cell(8, "shown"), Cell(8, "shown"), "shown"),
-        (Cell(8, "shown"), Cell(3, "too_few"), "too_few"),
-        (Cell(8, "shown"), Cell(9, "suppressed"), "suppressed"),
-        (Cell(8, "shown"), Cell(0, "no_data"), "no_data"),
-        (Cell(3, "too_few"), Cell(8, "shown"), "too_few"),
-        (Cell(9, "suppressed"), Cell(8, "shown"), "suppressed"),
+        (Cell(8, Status.SHOWN), Cell(8, Status.SHOWN), Status.SHOWN),
+        (Cell(8, Status.SHOWN), Cell(3, Status.TOO_FEW), Status.TOO_FEW),
+        (Cell(8, Status.SHOWN), Cell(9, Status.SUPPRESSED), Status.SUPPRESSED),
+        (Cell(8, Status.SHOWN), Cell(0, Status.NO_DATA), Status.NO_DATA),
+        (Cell(3, Status.TOO_FEW), Cell(8, Status.SHOWN), Status.TOO_FEW),
+        (Cell(9, Status.SUPPRESSED), Cell(8, Status.SHOWN), Status.SUPPRESSED),
     ],
 )
 def test_a_change_needs_the_group_shown_in_both_waves(current, previous, expected):
@@ -236,18 +243,20 @@ def test_a_change_needs_the_group_shown_in_both_waves(current, previous, expecte
 @pytest.mark.parametrize(
     ("now", "before", "expected"),
     [
-        (range(8), range(8), "shown"),  # the same people
-        (range(8), range(7), "suppressed"),  # one more person answered: the change is theirs
-        (range(7), range(8), "suppressed"),  # one fewer
-        (range(10), range(5), "shown"),  # five joined: no fewer than k
-        (range(5), range(10), "shown"),
-        (range(1, 9), range(8), "suppressed"),  # same count, one swapped: both sides isolate one person
-        (range(5, 10), range(5), "shown"),  # everyone changed: 5 joined, 5 left
-        (range(12), range(2, 10), "suppressed"),  # 4 joined, 0 left
+        (range(8), range(8), Status.SHOWN),  # the same people
+        (range(8), range(7), Status.SUPPRESSED),  # one more person answered: the change is theirs
+        (range(7), range(8), Status.SUPPRESSED),  # one fewer
+        (range(10), range(5), Status.SHOWN),  # five joined: no fewer than k
+        (range(5), range(10), Status.SHOWN),
+        (range(1, 9), range(8), Status.SUPPRESSED),  # same count, one swapped: both sides isolate one person
+        (range(5, 10), range(5), Status.SHOWN),  # everyone changed: 5 joined, 5 left
+        (range(12), range(2, 10), Status.SUPPRESSED),  # 4 joined, 0 left
     ],
 )
 def test_a_change_is_hidden_when_the_people_who_answered_differ_by_fewer_than_k(now, before, expected):
-    assert wave_change(Cell(len(now), "shown"), Cell(len(before), "shown"), set(now), set(before), 5) == expected
+    assert (
+        wave_change(Cell(len(now), Status.SHOWN), Cell(len(before), Status.SHOWN), set(now), set(before), 5) == expected
+    )
 
 
 # --- free text (rule 5)
@@ -378,10 +387,10 @@ def test_no_output_reveals_a_group_of_1_to_k_minus_1(campaign, rnd):
     for c, cell in cells.items():
         expected = sum(count for label, count in responses.items() if label == c or strictly_inside(label, c, parents))
         assert cell.n == expected
-        if cell.status in ("shown", "suppressed"):
+        if cell.status in (Status.SHOWN, Status.SUPPRESSED):
             assert cell.n >= k  # (b) a shown cell never has fewer than k responses
         else:
-            assert cell.status == ("no_data" if cell.n == 0 else "too_few")
+            assert cell.status == (Status.NO_DATA if cell.n == 0 else Status.TOO_FEW)
             assert cell.n < k
 
     # (c) and (d): whatever disjoint shown groups inside a shown group are subtracted from it, the rest is 0 or >= k.
@@ -408,18 +417,18 @@ def test_no_output_reveals_a_group_of_1_to_k_minus_1(campaign, rnd):
     st.integers(min_value=MIN_K, max_value=8),
     st.sets(st.integers(min_value=0, max_value=40), max_size=30),
     st.sets(st.integers(min_value=0, max_value=40), max_size=30),
-    st.sampled_from(["shown", "too_few", "suppressed", "no_data"]),
-    st.sampled_from(["shown", "too_few", "suppressed", "no_data"]),
+    st.sampled_from(Status),
+    st.sampled_from(Status),
 )
 def test_a_shown_change_never_isolates_fewer_than_k_people(k, now, before, now_status, before_status):
     status = wave_change(Cell(len(now), now_status), Cell(len(before), before_status), now, before, k)
-    if status == "shown":
+    if status == Status.SHOWN:
         # Both figures shown, and whoever answered in one wave and not the other are none or at least k.
-        assert now_status == before_status == "shown"
+        assert now_status == before_status == Status.SHOWN
         assert len(now - before) in (0, *range(k, 100)) and len(before - now) in (0, *range(k, 100))
     else:
-        assert status != "shown"
-        assert status in {now_status, before_status} - {"shown"} or status == "suppressed"
+        assert status != Status.SHOWN
+        assert status in {now_status, before_status} - {Status.SHOWN} or status == Status.SUPPRESSED
     # Only who answered counts, not who they are: renaming people changes nothing.
     renamed = {person + 1000 for person in now}
     assert (

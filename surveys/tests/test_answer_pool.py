@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from e360.tests.factories import MembershipFactory, TeamFactory
 from surveys import anonymity, services, tasks
+from surveys.anonymity import Status
 from surveys.models import Answer, Campaign, GroupScore, Invitation, PooledResponse, Response
 from surveys.services import AnswerValue
 from surveys.tests.factories import campaign_for
@@ -196,7 +197,7 @@ def test_closing_moves_the_whole_pool_before_the_scores_are_published(squad, dja
 
     assert not campaign.pooled.exists() and campaign.responses.count() == 4
     organisation = GroupScore.objects.get(campaign=campaign, team=None)
-    assert organisation.status == "shown" and organisation.responses == 4
+    assert organisation.status == Status.SHOWN and organisation.responses == 4
     assert services.pool_move(campaign_id=campaign.pk) == 0  # a late queued move finds nothing
 
 

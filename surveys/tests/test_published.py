@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from e360.stats import percentile_rank
 from insights import selectors
 from surveys import published, results, scoring, tasks
-from surveys.anonymity import ORG
+from surveys.anonymity import ORG, Status
 from surveys.models import Campaign, GroupScore
 from surveys.tests.results_readers import api_url, csv_rows, csv_url, dimension, group, page_url, results_for
 from surveys.tests.waves import (
@@ -41,7 +41,7 @@ def test_closing_stores_every_group_s_figures_once(org, django_capture_on_commit
     rows = stored(campaign)
     assert set(rows) == {ORG, org.eng.pk, org.pay.pk, org.api.pk, org.search.pk, org.tiny.pk}
     assert len({row.basis for row in rows.values()}) == 1
-    assert (rows[org.pay.pk].status, rows[org.pay.pk].responses) == ("shown", 7)
+    assert (rows[org.pay.pk].status, rows[org.pay.pk].responses) == (Status.SHOWN, 7)
     assert rows[org.pay.pk].dimensions["ci_cd"]["score"] == pytest.approx(
         scoring.dimension_score(
             [
@@ -56,7 +56,7 @@ def test_closing_stores_every_group_s_figures_once(org, django_capture_on_commit
 def test_a_hidden_group_is_stored_with_its_status_and_no_number(closed, org):
     results_for(org.users["lena"], closed)
     search = stored(closed)[org.search.pk]  # 2 responses, fewer than k = 3
-    assert search.status == "too_few"
+    assert search.status == Status.TOO_FEW
     assert (search.responses, search.counts, search.dimensions, search.enps) == (None, {}, {}, None)
 
 
@@ -118,7 +118,7 @@ def test_a_reorg_after_closing_changes_no_figure_and_no_text(client, closed, org
     viewer = org_viewer()
     before = everything_shown(client, viewer, closed)
     # Search's 2 answers are hidden (fewer than k) inside Engineering's.
-    assert group(results_for(viewer, closed), "search").status == "too_few"
+    assert group(results_for(viewer, closed), "search").status == Status.TOO_FEW
     reorg(org)
     after = everything_shown(client, viewer, closed)
     for key in before:
@@ -192,7 +192,7 @@ def test_a_hidden_team_is_neither_ranked_nor_counted_among_the_peers(org):
     bulk_responses(campaign, org.eng, 3)  # so that Engineering less the shown squads leaves 5, not 2
     close(campaign)
     res = results_for(org.users["lena"], campaign)
-    assert group(res, "squad-0").status == "too_few"
+    assert group(res, "squad-0").status == Status.TOO_FEW
     assert dimension(group(res, "squad-1"), "ci_cd").peers == 5
 
 

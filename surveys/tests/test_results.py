@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from e360.tests.factories import UserFactory
 from surveys import anonymity, results, services
+from surveys.anonymity import Status
 from surveys.models import Campaign, GroupScore, Response
 from surveys.tests.results_readers import dimension, group, question, results_for, scope, slugs
 from surveys.tests.waves import (
@@ -41,7 +42,7 @@ def test_a_team_s_figures_aggregate_its_subtree_exactly(closed, org):
     res = results_for(org.users["lena"], closed)
     pay = group(res, "pay")  # pay's 4 responses and pay-api's 3
 
-    assert pay.status == "shown" and pay.responses == 7
+    assert pay.status == Status.SHOWN and pay.responses == 7
     fast, waiting = question(pay, "ci_fast"), question(pay, "ci_waiting")
     assert (fast.answered, fast.percent_favourable, fast.mean) == (6, pytest.approx(100 * 4 / 6), pytest.approx(20 / 6))
     # Reverse-coded: 1, 2, 5, 4, 4, 4, 4 count as 5, 4, 1, 2, 2, 2, 2.
@@ -97,9 +98,9 @@ def test_participation_counts_invitations_by_team_at_opening(closed, org):
 def test_a_group_of_fewer_than_k_responses_shows_no_figure(closed, org):
     search = group(results_for(org.users["lena"], closed), "search")
 
-    assert (search.status, search.status_text, search.responses) == ("too_few", "fewer than 3 responses", None)
+    assert (search.status, search.status_text, search.responses) == (Status.TOO_FEW, "fewer than 3 responses", None)
     for figure in [*search.dimensions, search.enps, *search.questions]:
-        assert figure.status == "too_few" and figure.status_text == "fewer than 3 responses"
+        assert figure.status == Status.TOO_FEW and figure.status_text == "fewer than 3 responses"
     assert all(d.percent_favourable is None and d.mean is None for d in search.dimensions)
     assert search.enps.enps is None
     assert all(q.answered is None and q.bars == () and q.percent_favourable is None for q in search.questions)
@@ -109,9 +110,9 @@ def test_no_data_is_not_fewer_than_k(closed, org):
     tiny = group(results_for(org.users["lena"], closed), "tiny")
 
     # Tiny's two invitees were stored under Engineering (rule 2): Tiny itself has no responses at all.
-    assert tiny.status == "no_data"
+    assert tiny.status == Status.NO_DATA
     assert tiny.status_text == "no data: its answers count in Engineering"
-    assert tiny.participation.status == "too_few" and tiny.participation.status_text == "fewer than 3 invited"
+    assert tiny.participation.status == Status.TOO_FEW and tiny.participation.status_text == "fewer than 3 invited"
 
 
 def test_k_is_the_campaign_s(org):
@@ -121,7 +122,7 @@ def test_k_is_the_campaign_s(org):
     close(campaign)
     search = group(results_for(org.users["lena"], campaign), "search")
 
-    assert (search.status, search.status_text) == ("too_few", "fewer than 4 responses")
+    assert (search.status, search.status_text) == (Status.TOO_FEW, "fewer than 4 responses")
 
 
 # --- Rule 4: no differencing --------------------------------------------------------------------------------------
@@ -131,9 +132,9 @@ def test_a_second_group_is_hidden_so_that_subtraction_reveals_nobody(differencin
     res = results_for(org.users["lena"], differencing)
 
     assert group(res, "eng").responses == 9
-    assert group(res, "search").status == "too_few"
+    assert group(res, "search").status == Status.TOO_FEW
     pay = group(res, "pay")
-    assert (pay.status, pay.status_text) == ("suppressed", "hidden to protect a small group")
+    assert (pay.status, pay.status_text) == (Status.SUPPRESSED, "hidden to protect a small group")
     assert pay.responses is None and all(d.percent_favourable is None for d in pay.dimensions)
     assert pay.enps.enps is None and all(q.bars == () for q in pay.questions)
     # Hiding Payments is enough: Engineering less Payments API leaves 6.
@@ -145,7 +146,7 @@ def test_every_viewer_gets_the_same_suppression(differencing, org, viewer):
     user = org_viewer() if viewer == "olga" else org.users[viewer]
     res = results_for(user, differencing)
 
-    assert group(res, "pay").status == "suppressed"
+    assert group(res, "pay").status == Status.SUPPRESSED
     assert res.groups[0].responses == 9
 
 
@@ -199,7 +200,7 @@ def test_no_output_isolates_fewer_than_k_responses(closed, org, counts, k):
 def test_free_text_needs_the_text_threshold_of_responses(closed, org):
     api = results_for(org.users["lena"], closed, team="pay-api")  # 3 responses, threshold 4
 
-    assert [(t.status, t.status_text, t.texts) for t in api.texts] == [("too_few", "fewer than 4 responses", ())]
+    assert [(t.status, t.status_text, t.texts) for t in api.texts] == [(Status.TOO_FEW, "fewer than 4 responses", ())]
     pay = results_for(org.users["lena"], closed, team="pay")  # 7 responses: pay's and pay-api's texts, unlabelled
     assert sorted(pay.texts[0].texts) == sorted(
         [
@@ -223,8 +224,8 @@ def test_texts_are_hidden_where_subtraction_would_isolate_a_small_group(differen
     eng = results_for(org.users["lena"], differencing, team="eng").texts[0]
     pay = results_for(org.users["lena"], differencing, team="pay").texts[0]
 
-    assert eng.status == "shown" and "A secret only search would write." in eng.texts
-    assert (pay.status, pay.texts) == ("suppressed", ())
+    assert eng.status == Status.SHOWN and "A secret only search would write." in eng.texts
+    assert (pay.status, pay.texts) == (Status.SUPPRESSED, ())
 
 
 def test_texts_come_in_the_shuffled_order_never_submission_order(closed, org, monkeypatch):
@@ -259,7 +260,7 @@ def test_an_open_campaign_shows_participation_and_reads_no_response(org):
 
     assert not res.published and res.texts == () and res.dimensions == ()
     for g in res.groups:
-        assert (g.status, g.responses, g.dimensions, g.enps, g.questions) == ("unpublished", None, (), None, ())
+        assert (g.status, g.responses, g.dimensions, g.enps, g.questions) == (None, None, (), None, ())
     assert group(res, "pay").participation.participation.responded == 7
     sql = " ".join(q["sql"] for q in queries.captured_queries)
     assert "surveys_response" not in sql and "surveys_answer" not in sql
@@ -291,16 +292,16 @@ def test_a_change_is_hidden_when_one_to_k_minus_1_people_joined_or_left(org):
     for g in (res.groups[0], group(res, "pay"), group(res, "eng")):
         assert g.shown  # each wave's own figures are shown ...
         figures = [*g.dimensions, g.enps, *g.questions]
-        assert all(f.change_wave is None and f.change_wave_status == "suppressed" for f in figures), g.group
+        assert all(f.change_wave is None and f.change_wave_status == Status.SUPPRESSED for f in figures), g.group
         assert all(f.change_wave_hidden for f in figures)
     # ... and the change is hidden, distinct from a change that has no data.
-    assert group(res, "pay").dimensions[0].status == "shown"
+    assert group(res, "pay").dimensions[0].status == Status.SHOWN
 
 
 def test_a_change_is_shown_when_whoever_joined_are_at_least_k(org):
     _, second = pay_waves(org, 3, 6)  # 3 more people: no fewer than k = 3
     pay = group(results_for(org.users["lena"], second), "pay")
-    assert pay.dimensions[0].change_wave_status == "shown"
+    assert pay.dimensions[0].change_wave_status == Status.SHOWN
     assert pay.dimensions[0].change_wave == pytest.approx(100 - 0)  # ci_cd: all favourable now, none before
 
 
@@ -312,9 +313,9 @@ def test_a_question_s_change_is_hidden_when_its_answer_counts_differ_by_fewer_th
     answer(two, org.pay, *([(5, 1, 5, 10, "Backend", None)] * 4), (5, 1, None, 10, "Backend", None))
     pay = group(results_for(org.users["lena"], close(two)), "pay")
     # The same five people answered, but one skipped focus_time: its change would be four people's against five.
-    assert question(pay, "focus_time").change_wave_status == "suppressed"
+    assert question(pay, "focus_time").change_wave_status == Status.SUPPRESSED
     assert dimension(pay, "focus").change_wave is None and dimension(pay, "focus").change_wave_hidden
-    assert question(pay, "ci_fast").change_wave_status == "shown"
+    assert question(pay, "ci_fast").change_wave_status == Status.SHOWN
     assert question(pay, "ci_fast").change_wave == pytest.approx(0)  # all favourable in both waves
 
 
@@ -326,14 +327,17 @@ def test_a_question_answered_by_fewer_than_k_of_a_shown_group_is_withheld(skippe
     assert api.shown and api.responses == 3
     focus = question(api, "focus_time")
     assert (focus.status, focus.status_text, focus.answered, focus.bars) == (
-        "too_few",
+        Status.TOO_FEW,
         "fewer than 3 answers",
         None,
         (),
     )
     # Its only item withheld, the focus dimension is too; the eNPS (one answer) too.
-    assert (dimension(api, "focus").status, dimension(api, "focus").status_text) == ("too_few", "fewer than 3 answers")
-    assert (api.enps.status, api.enps.score) == ("too_few", None)
+    assert (dimension(api, "focus").status, dimension(api, "focus").status_text) == (
+        Status.TOO_FEW,
+        "fewer than 3 answers",
+    )
+    assert (api.enps.status, api.enps.score) == (Status.TOO_FEW, None)
     stored = GroupScore.objects.get(campaign=skipped, team=org.api)
     asked = {q.key: str(q.pk) for q in skipped.version.questions.all()}
     assert asked["focus_time"] not in stored.counts and asked["enps"] not in stored.counts
@@ -343,9 +347,9 @@ def test_a_question_is_withheld_where_subtraction_would_isolate_fewer_than_k_ans
     res = results_for(org.users["lena"], skipped)
     pay, api = group(res, "pay"), group(res, "pay-api")
     # ci_fast: Payments 4 answers, Payments API 3 of them: shown both, one answer would be Payments' own.
-    assert question(pay, "ci_fast").status == "shown" and question(pay, "ci_fast").answered == 4
+    assert question(pay, "ci_fast").status == Status.SHOWN and question(pay, "ci_fast").answered == 4
     assert (question(api, "ci_fast").status, question(api, "ci_fast").status_text) == (
-        "suppressed",
+        Status.SUPPRESSED,
         "hidden to protect a small group",
     )
     # A dimension is the mean of its shown items only: ci_cd of pay-api is ci_waiting's alone, so the dimension

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from e360.forms import TeamForm
 from e360.htmx import htmx_page, page_or_partial
 from surveys import results as selectors
+from surveys.anonymity import Status
 from surveys.models import Kind
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def _count(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def _row(group: GroupResult, figure: str, key: str, label: str, status: str, **values: str) -> list[str]:
+def _row(group: GroupResult, figure: str, key: str, label: str, status: Status, **values: str) -> list[str]:
     base = {
         "group": _cell(group.group.name),
         "team": group.group.slug,
@@ -163,7 +164,7 @@ def _row(group: GroupResult, figure: str, key: str, label: str, status: str, **v
 
 def _change(figure: DimensionFigure | EnpsFigure | QuestionFigure) -> str:
     """A change since the previous wave, or why it is hidden (to protect a small group: ``anonymity.wave_change``)."""
-    return selectors.status_text("suppressed", 0) if figure.change_wave_hidden else _number(figure.change_wave, 1)
+    return selectors.status_text(Status.SUPPRESSED, 0) if figure.change_wave_hidden else _number(figure.change_wave, 1)
 
 
 def _hidden(status_text: str, *columns: str) -> dict[str, str]:
@@ -181,7 +182,7 @@ def _group_rows(results: Results, group: GroupResult) -> list[list[str]]:
                 "participation",
                 "",
                 "Participation",
-                "shown",
+                Status.SHOWN,
                 invited=str(part.invited),
                 responded=str(part.responded),
                 participation_percent=_number(None if part.rate is None else 100 * part.rate, 1),
@@ -202,7 +203,7 @@ def _group_rows(results: Results, group: GroupResult) -> list[list[str]]:
     if not results.published:
         return rows
     if group.shown:
-        rows.append(_row(group, "responses", "", "Responses", "shown", n=str(group.responses)))
+        rows.append(_row(group, "responses", "", "Responses", Status.SHOWN, n=str(group.responses)))
     else:
         rows.append(_row(group, "responses", "", "Responses", group.status, n=group.status_text))
     for d in group.dimensions:
