@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-from collections import Counter
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -73,15 +70,6 @@ def test_merging_minus_one_times_takes_values_out(kept, removed):
     alone = h.Histogram.of(kept)
     assert histogram == alone
     assert bool(histogram) == bool(kept)
-
-
-@given(durations)
-def test_the_migration_makes_rows_stored_before_histograms_were_dense_read_the_same(values):
-    migration = importlib.import_module("metrics.migrations.0012_dense_histograms")
-    old_form = Counter(str(h.bucket(value)) for value in values if value)
-    if zeros := sum(1 for value in values if not value):
-        old_form["z"] = zeros
-    assert h.Histogram.from_json(migration.dense(dict(old_form))) == h.Histogram.of(values)
 
 
 def test_it_is_kept_trimmed_so_equal_histograms_compare_equal():

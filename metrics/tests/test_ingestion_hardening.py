@@ -4,7 +4,6 @@ and stores nothing, and a bad row already stored stops no refresh but its own.""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -420,27 +419,3 @@ def test_text_problem_names_nul_and_lone_surrogates(value, problem):
 def test_json_text_problem_says_where():
     assert json_text_problem({"a": [{"b": "ok"}, {"c": "x\x00"}]}) == "a[1].c must not contain NUL characters"
     assert json_text_problem({"a": [1, 2.5, None, True, "ok"]}) is None
-
-
-def test_the_migration_removes_the_rows_the_old_webhook_stored_out_of_range(
-    client, devlake, devlake_key, service, staff, capsys
-):
-    from django.apps import apps
-
-    migration = importlib.import_module("metrics.migrations.0021_ingestion_hardening")
-    kept = DeploymentFactory(source=devlake, service=service)
-    beyond = DeploymentFactory(source=devlake, service=service)
-    _set_time_beyond_python(Deployment, beyond.pk, "finished_at")
-    incident = IncidentFactory(source=devlake, service=service, caused_by=beyond)
-    _set_time_beyond_python(Incident, incident.pk, "resolved_at")
-    early = IncidentFactory(source=devlake, service=service, started_at=datetime(1969, 12, 31, tzinfo=UTC))
-
-    migration.remove_unreadable_records(apps, None)
-
-    assert list(Deployment.objects.values_list("pk", flat=True)) == [kept.pk]
-    assert not Incident.objects.filter(pk__in=[incident.pk, early.pk]).exists()
-    assert "rebuild_rollups checkout" in capsys.readouterr().out
-    listed = client.get("/api/v1/deployments", headers={"Authorization": f"Bearer {devlake_key}"})
-    assert listed.json()["count"] == 1
-    client.force_login(staff)
-    assert client.get(reverse("admin:metrics_deployment_changelist")).status_code == 200

@@ -4,12 +4,10 @@ repositories a source names first."""
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 
 import pytest
-from django.apps import apps
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -26,7 +24,7 @@ from metrics.models import (
     Source,
 )
 from metrics.services import api_token_create
-from metrics.tests.factories import ApiTokenFactory, DeploymentFactory, SourceFactory
+from metrics.tests.factories import ApiTokenFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -209,24 +207,6 @@ def test_a_devlake_delivery_outside_the_scope_fails_with_the_reason(
 
 
 # --- Existing sources --------------------------------------------------------------------------
-
-
-def test_the_migration_lets_only_sources_already_writing_outside_their_scope_write_everywhere(
-    service, ledger, search, team, other_team
-):
-    migration = importlib.import_module("metrics.migrations.0019_source_scope_and_secrets")
-    inside = SourceFactory(name="inside", team=team)
-    DeploymentFactory(source=inside, service=ledger)  # a sub-team's service
-    outside = SourceFactory(name="outside", team=team)
-    DeploymentFactory(source=outside, service=search)
-    mapped = SourceFactory(name="mapped", repo_service_map={"acme/search": "search-api"})
-    DeploymentFactory(source=mapped, service=search)
-    SourceFactory(name="unused")
-
-    migration.keep_existing_writes(apps, None)
-
-    flags = dict(Source.objects.values_list("name", "may_write_every_service"))
-    assert flags == {"inside": False, "outside": True, "mapped": False, "unused": False}
 
 
 def test_create_source_may_let_a_source_write_to_every_service(db):
