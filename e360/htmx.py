@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -26,6 +26,9 @@ from django_htmx.middleware import HtmxDetails
 
 from e360.forms import BadQuery
 
+if TYPE_CHECKING:
+    from e360.models import User
+
 BAD_REQUEST_TEMPLATE = "e360/bad_request.html"
 # What decides between a page and a partial (``is_partial``), and which partial: caches must tell them apart.
 HTMX_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request", "HX-Target")
@@ -35,6 +38,8 @@ MAIN = "main"
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+    # Every view that takes one is behind @login_required: never the AnonymousUser.
+    user: User
 
 
 def is_partial(request: HtmxHttpRequest) -> bool:

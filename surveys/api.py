@@ -330,5 +330,5 @@ def campaign_results(
     for org viewers), narrowed to a team's subtree with `team`. A group of fewer than k responses, or one hidden so
     that another cannot be worked out by subtraction, has `status` other than "shown" and null figures.
     """
-    scope = selectors.campaign_for_user(request.auth, campaign_id)
+    scope = selectors.campaign_for_user(request.auth, campaign_id)  # type: ignore[attr-defined]  # PortalSession's user
     return results_json(selectors.campaign_results(scope, team=query.team))
