@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import reswap, retarget
+from django_htmx.http import SwapMethod, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
 from e360.forms import BadQuery
@@ -64,7 +64,7 @@ vary_on_htmx = vary_on_headers(*HTMX_HEADERS)
 
 
 def bad_request(
-    request: HtmxHttpRequest, template: str, context: dict[str, Any], *, target: str, swap: str = "outerHTML"
+    request: HtmxHttpRequest, template: str, context: dict[str, Any], *, target: str, swap: SwapMethod = "outerHTML"
 ) -> HttpResponse:
     """A 400 rendered from ``template``; for an htmx request, swapped into ``target`` (a CSS selector; a boosted
     link or a history restore, which asked for the whole page: into the body). It varies on the htmx headers."""

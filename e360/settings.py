@@ -207,7 +207,10 @@ def _sso_providers() -> dict[str, dict]:
     for name in ("github", "google", "microsoft"):
         prefix = name.upper()
         if client_id := env_str(f"{prefix}_CLIENT_ID"):
-            app = {"client_id": client_id, "secret": env_str(f"{prefix}_CLIENT_SECRET", required=True)}
+            app: dict[str, object] = {
+                "client_id": client_id,
+                "secret": env_str(f"{prefix}_CLIENT_SECRET", required=True),
+            }
             if name == "microsoft":
                 app["settings"] = {"tenant": env_str("MICROSOFT_TENANT", "organizations")}
             providers[name]["APPS"].append(app)

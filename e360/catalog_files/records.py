@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
-MEMBER = "member"
-LEAD = "lead"
+MEMBER: Final = "member"
+LEAD: Final = "lead"
 Role = Literal["member", "lead"]
 
 
