@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -121,7 +122,7 @@ else:
 # A worker killed mid-task: the database broker offers its task again ``retry`` seconds after it
 # was taken, so ``timeout`` (the longest a task may run) stays under it. Longer tasks are queued
 # with their own timeout and leased for it (e360/broker.py).
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": "e360",
     "workers": env_int("Q_WORKERS", 2),
     "timeout": 50,

@@ -22,15 +22,10 @@ from psycopg import sql
 from metrics.demo.clock import _timestamp_text
 from metrics.demo.rows import COLUMNS, ROWS_OF, _Rows
 from metrics.models import PullRequest
+from metrics.sql import column
 
 # Rows buffered before a PostgreSQL flush (all tables together).
 FLUSH_ROWS = 100_000
-
-
-def _column(field: models.Field[Any, Any]) -> str:
-    """A concrete field's column (the stubs type it ``str | None``: None is for fields without a column)."""
-    assert field.column is not None
-    return field.column
 
 
 def _fixed_columns(model: type[models.Model]) -> tuple[list[str], tuple]:
@@ -47,7 +42,7 @@ def _fixed_columns(model: type[models.Model]) -> tuple[list[str], tuple]:
         if not f.has_default() and not f.null:
             raise ValueError(f"{model.__name__}.{f.name} has no default: metrics.demo must fill it in.")
         value = f.get_default() if f.has_default() else None
-        names.append(_column(f))
+        names.append(column(f))
         values.append(json.dumps(value) if isinstance(f, models.JSONField) else value)
     return names, tuple(values)
 
@@ -67,10 +62,10 @@ class _Writer:
         self.pending = _Rows()
         self.statements = {}
         for model in COLUMNS:
-            column_of = {f.attname: _column(f) for f in model._meta.concrete_fields}
+            column_of = {f.attname: column(f) for f in model._meta.concrete_fields}
             columns = [column_of[name] for name in COLUMNS[model]]
             if model is PullRequest:
-                columns.insert(0, _column(model._meta.pk))
+                columns.insert(0, column(model._meta.pk))
             fixed_names, fixed_values = _fixed_columns(model)
             self.statements[model] = (model._meta.db_table, [*columns, *fixed_names], fixed_values)
 
