@@ -254,7 +254,7 @@ class WaveFigures:
         row = self.rows.get(team)
         if row is None or (team is not ORG and team not in self.teams):
             return Cell(0, "no_data")
-        return Cell(row.responses or 0, row.status)
+        return Cell(row.responses or 0, row.status)  # type: ignore[arg-type]  # a stored status is one of anonymity's
 
     def score(self, team: anonymity.Label, dimension: str) -> float | None:
         """A shown group's % favourable on ``dimension``; None when hidden or not asked."""
@@ -266,7 +266,7 @@ class WaveFigures:
 def dimensions_asked(campaign: Campaign) -> list[str]:
     """The dimensions the campaign's likert questions cover, in the order of docs/surveys.md#dimensions."""
     asked = set(
-        campaign.version.questions.filter(kind__in=LIKERT_KINDS)
+        campaign.version.questions.filter(kind__in=LIKERT_KINDS)  # type: ignore[union-attr]  # a campaign has its version
         .exclude(dimension="")
         .values_list("dimension", flat=True)
     )
