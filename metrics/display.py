@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from metrics import definitions as d
 
@@ -266,7 +266,7 @@ def change_times(
     )
 
 
-def weekly_chart(series: list[dict], window: d.Window, profile: d.Profile) -> dict:
+def weekly_chart(series: list[dict[str, Any]], window: d.Window, profile: d.Profile) -> dict[str, Any]:
     """``rollups.Figures.weekly`` turned into what ``static/metrics/dora-charts.js`` draws:
     one label per week ("5 May", "28 Apr*" when the week is cut by the window's edges) and one
     list per dataset. Hours stay hours; the script picks days when the values are long."""
