@@ -92,9 +92,10 @@ test: test-deps ## Run the whole test suite on every core (DATABASE_URL picks th
 test-fast: venv ## The suite without the browser tests (no Chromium, Node or npm needed), on every core
 	$(PY) -m pytest -n $(WORKERS) -m "not browser" $(PYTEST_ARGS)
 
-lint: venv ## Ruff (lint and format check) and a missing-migrations check
+lint: venv ## Ruff (lint and format check), mypy and a missing-migrations check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 format: venv ## Format and fix what ruff can

@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from e360.models import Membership, Person, Service, Team, User
+from e360.models import Membership, Person, PersonQuerySet, Service, Team, User
 from e360.tree import TeamTree
 
 ORG_VIEWERS_GROUP = "Org viewers"
@@ -59,7 +59,7 @@ def visible_team_ids(user: User) -> set[int] | None:
     own = {team_id for team_id, _ in memberships}
     led = {team_id for team_id, role in memberships if role == Membership.Role.LEAD}
     ids = own | (TeamTree.for_user(user).subtree(led) if led else set())
-    user._e360_visible_team_ids = ids
+    user._e360_visible_team_ids = ids  # type: ignore[attr-defined]  # a cache for the request's life
     return ids
 
 
@@ -107,7 +107,7 @@ def visible_services(user: User) -> QuerySet[Service]:
     return Service.objects.all() if ids is None else Service.objects.filter(owner_id__in=ids)
 
 
-def visible_people(user: User) -> QuerySet[Person]:
+def visible_people(user: User) -> PersonQuerySet:
     ids = visible_team_ids(user)
     if ids is None:
         return Person.objects.all()

@@ -57,6 +57,7 @@ def server(workers: int) -> Iterator[int]:
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
+                    assert process.stderr is not None  # stderr=PIPE
                     raise CommandError(f"gunicorn did not start: {process.stderr.read()[-2000:]!r}") from None
                 time.sleep(0.2)
         yield port

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -256,7 +256,7 @@ TIERS = [
 PRODUCTION_ENVIRONMENTS = [(["production"], 60), (["prod-*"], 25), (["prod-eu", "prod-us"], 15)]
 
 
-def _pick[T](rng: random.Random, weighted: list[tuple[T, int]]) -> T:
+def _pick[T](rng: random.Random, weighted: Sequence[tuple[T, int]]) -> T:
     values, weights = zip(*weighted, strict=True)
     return rng.choices(values, weights=weights)[0]
 

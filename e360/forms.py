@@ -15,7 +15,7 @@ class LinesField(forms.CharField):
             return "\n".join(value)
         return value
 
-    def to_python(self, value) -> list[str]:
+    def to_python(self, value) -> list[str]:  # type: ignore[override]  # lines, where CharField gives text
         text = super().to_python(value) or ""
         return [line.strip() for line in text.splitlines() if line.strip()]
 

@@ -14,17 +14,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import reswap, retarget
+from django_htmx.http import SwapMethod, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
 from e360.forms import BadQuery
+
+if TYPE_CHECKING:
+    from e360.models import User
 
 BAD_REQUEST_TEMPLATE = "e360/bad_request.html"
 # What decides between a page and a partial (``is_partial``), and which partial: caches must tell them apart.
@@ -35,6 +38,8 @@ MAIN = "main"
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+    # Every view that takes one is behind @login_required: never the AnonymousUser.
+    user: User
 
 
 def is_partial(request: HtmxHttpRequest) -> bool:
@@ -59,7 +64,7 @@ vary_on_htmx = vary_on_headers(*HTMX_HEADERS)
 
 
 def bad_request(
-    request: HtmxHttpRequest, template: str, context: dict[str, Any], *, target: str, swap: str = "outerHTML"
+    request: HtmxHttpRequest, template: str, context: dict[str, Any], *, target: str, swap: SwapMethod = "outerHTML"
 ) -> HttpResponse:
     """A 400 rendered from ``template``; for an htmx request, swapped into ``target`` (a CSS selector; a boosted
     link or a history restore, which asked for the whole page: into the body). It varies on the htmx headers."""

@@ -11,6 +11,12 @@ class HealthzStartupIsAWarning(logging.Filter):
     cause (django.request) at the level it deserves."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "status_code", None) == 503 and record.args and " /healthz" in str(record.args[0]):
+        args = record.args  # the server's: a tuple, its first item the request line
+        if (
+            getattr(record, "status_code", None) == 503
+            and isinstance(args, tuple)
+            and args
+            and " /healthz" in str(args[0])
+        ):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True

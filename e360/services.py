@@ -78,7 +78,7 @@ def catalog_import(*, records: CatalogRecords, dry_run: bool = False) -> ImportS
     statements, so a few thousand people take a handful of queries.
     """
     teams = {team.slug: team for team in Team.objects.order_by()}
-    team_slugs = {team.pk: slug for slug, team in teams.items()}
+    team_slugs: dict[int | None, str] = {team.pk: slug for slug, team in teams.items()}
     people = {person.handle: person for person in Person.objects.order_by()}
     stored_emails = {person.pk: person.email for person in people.values()}
     person_handles = {person.pk: handle for handle, person in people.items()}
@@ -98,7 +98,12 @@ def catalog_import(*, records: CatalogRecords, dry_run: bool = False) -> ImportS
     changed_teams: dict[str, Team] = {}
     for slug, record in resolved.teams.items():
         team = teams.get(slug)
-        values = {"name": record.name, "kind": record.kind, "description": record.description, "email": record.email}
+        values: dict[str, object] = {
+            "name": record.name,
+            "kind": record.kind,
+            "description": record.description,
+            "email": record.email,
+        }
         if team is None:
             teams[slug] = team = Team(slug=slug)
             _assign(team, values)
@@ -116,13 +121,13 @@ def catalog_import(*, records: CatalogRecords, dry_run: bool = False) -> ImportS
     # People. Handles never change; an email may move from one person to another within the run.
     new_people: list[Person] = []
     changed_people: list[Person] = []
-    for handle, record in resolved.people.items():
+    for handle, person_record in resolved.people.items():
         values = {
-            "name": record.name,
-            "email": record.email,
-            "title": record.title,
-            "github_login": record.github_login,
-            "gitlab_login": record.gitlab_login,
+            "name": person_record.name,
+            "email": person_record.email,
+            "title": person_record.title,
+            "github_login": person_record.github_login,
+            "gitlab_login": person_record.gitlab_login,
         }
         person = people.get(handle)
         if person is None:
@@ -137,26 +142,28 @@ def catalog_import(*, records: CatalogRecords, dry_run: bool = False) -> ImportS
     services = {service.slug: service for service in Service.objects.filter(slug__in=resolved.services).order_by()}
     new_services: list[tuple[Service, str]] = []
     changed_services: list[tuple[Service, str]] = []
-    for slug, record in resolved.services.items():
+    for slug, service_record in resolved.services.items():
         values = {
-            "name": record.name,
-            "description": record.description,
-            "tier": record.tier,
-            "lifecycle": record.lifecycle,
-            "repositories": list(record.repositories) if record.repositories is not None else None,
+            "name": service_record.name,
+            "description": service_record.description,
+            "tier": service_record.tier,
+            "lifecycle": service_record.lifecycle,
+            "repositories": list(service_record.repositories) if service_record.repositories is not None else None,
             "production_environments": (
-                list(record.production_environments) if record.production_environments is not None else None
+                list(service_record.production_environments)
+                if service_record.production_environments is not None
+                else None
             ),
         }
         service = services.get(slug)
         if service is None:
             service = Service(slug=slug)
             _assign(service, values)
-            new_services.append((service, record.owner))
+            new_services.append((service, service_record.owner))
         else:
             fields_changed = _assign(service, values)
-            if fields_changed or team_slugs.get(service.owner_id) != record.owner:
-                changed_services.append((service, record.owner))
+            if fields_changed or team_slugs.get(service.owner_id) != service_record.owner:
+                changed_services.append((service, service_record.owner))
     summary.services = _counts(
         resolved.services, created=len(new_services), updated=[service.slug for service, _ in changed_services]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -122,7 +123,7 @@ else:
 # A worker killed mid-task: the database broker offers its task again ``retry`` seconds after it
 # was taken, so ``timeout`` (the longest a task may run) stays under it. Longer tasks are queued
 # with their own timeout and leased for it (e360/broker.py).
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": "e360",
     "workers": env_int("Q_WORKERS", 2),
     "timeout": 50,
@@ -208,7 +209,10 @@ def _sso_providers() -> dict[str, dict]:
     for name in ("github", "google", "microsoft"):
         prefix = name.upper()
         if client_id := env_str(f"{prefix}_CLIENT_ID"):
-            app = {"client_id": client_id, "secret": env_str(f"{prefix}_CLIENT_SECRET", required=True)}
+            app: dict[str, object] = {
+                "client_id": client_id,
+                "secret": env_str(f"{prefix}_CLIENT_SECRET", required=True),
+            }
             if name == "microsoft":
                 app["settings"] = {"tenant": env_str("MICROSOFT_TENANT", "organizations")}
             providers[name]["APPS"].append(app)

@@ -168,7 +168,8 @@ def average_ranks(values: Sequence[float]) -> list[float]:
     if len(values) == 0:
         return []
     doubled, _ = Ranking(values).doubled_ranks(np.ones((1, len(values)), dtype=np.intp))
-    return (doubled[0] / 2).tolist()
+    ranks: list[float] = (doubled[0] / 2).tolist()
+    return ranks
 
 
 def percentile_rank(value: float, others: Sequence[float], *, reverse: bool = False) -> float | None:

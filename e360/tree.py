@@ -206,7 +206,7 @@ class TeamTree:
     # --- Caches --------------------------------------------------------------------------------------------------
 
     @cached_property
-    def _chains(self) -> dict[int, tuple[int, ...]]:
+    def _chains(self) -> dict[int | None, tuple[int, ...]]:
         return {}
 
     @cached_property

@@ -9,7 +9,7 @@ from metrics.api import api
 from surveys.api import router as surveys_router
 
 # The admin signs in through the same allauth pages (and rate limits) as everyone.
-admin.site.login = secure_admin_login(admin.site.login)
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]  # allauth's documented way
 admin.site.site_header = "e360 administration"
 admin.site.site_title = "e360 admin"
 

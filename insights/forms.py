@@ -69,6 +69,7 @@ class PeriodForm(QueryForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         try:
             cleaned["period"] = selectors.period(self.data, now=self.now)
         except selectors.PeriodError as error:
@@ -78,4 +79,4 @@ class PeriodForm(QueryForm):
     @property
     def error(self) -> str:
         """Why the period cannot be shown (the form is invalid)."""
-        return self.non_field_errors()[0]
+        return str(self.non_field_errors()[0])  # already a str: ErrorList gives an error's message

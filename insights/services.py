@@ -34,7 +34,7 @@ import logging
 import time
 from collections import defaultdict
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -65,8 +65,11 @@ def pairs() -> list[tuple[str, engine.MetricSpec]]:
     return [(dimension.key, spec) for dimension in engine.DIMENSIONS for spec in dimension.metrics]
 
 
-def _counts(reading: Reading | None) -> bool:
-    return reading is not None and reading.value is not None and reading.sample >= engine.MIN_SAMPLE
+def _counted(reading: Reading | None) -> float | None:
+    """The reading's value if it counts (a value, on enough of a sample); else None."""
+    if reading is None or reading.sample < engine.MIN_SAMPLE:
+        return None
+    return reading.value
 
 
 @dataclasses.dataclass
@@ -83,7 +86,9 @@ class _Team:
             return {}
         before, after = self.at_waves
         return {
-            key: after[key].value - before[key].value if _counts(after[key]) and _counts(before[key]) else None
+            key: now - then
+            if (now := _counted(after[key])) is not None and (then := _counted(before[key])) is not None
+            else None
             for key in engine.METRICS
         }
 
@@ -96,7 +101,7 @@ def _metric_values(teams: list[_Team]) -> dict[int, list[engine.MetricValue]]:
     values: dict[int, list[engine.MetricValue]] = {}
     for level in by_depth.values():
         counted = {
-            key: [(entry.team.pk, entry.current[key].value) for entry in level if _counts(entry.current[key])]
+            key: [(entry.team.pk, value) for entry in level if (value := _counted(entry.current[key])) is not None]
             for key in engine.METRICS
         }
         for entry in level:
@@ -140,12 +145,11 @@ def _scope_pairs(
 ) -> list[PairResult]:
     rows = []
     for position, (dimension, spec) in enumerate(pairs()):
-        points = []
+        points: list[list[Any]] = []  # [team id, name, score, metric value]
         for entry in leaves:
             score = wave.score(entry.team.pk, dimension)
-            reading = entry.current[spec.key]
-            if score is not None and _counts(reading):
-                points.append([entry.team.pk, entry.team.name, score, reading.value])
+            if score is not None and (value := _counted(entry.current[spec.key])) is not None:
+                points.append([entry.team.pk, entry.team.name, score, value])
         correlation = stats.correlate(
             [p[2] for p in points], [p[3] for p in points], seed=pair_seed("level", dimension, spec.key)
         )

@@ -12,7 +12,7 @@ from e360.models import Service
 from integrations.secrets import EncryptedTextField
 from metrics.models import Source
 
-DEFAULT_API_URLS = {
+DEFAULT_API_URLS: dict[str, str] = {
     Source.Kind.GITHUB: "https://api.github.com",
     Source.Kind.GITLAB: "https://gitlab.com/api/v4",
     Source.Kind.PAGERDUTY: "https://api.pagerduty.com",

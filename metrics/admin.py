@@ -20,6 +20,7 @@ from metrics.ingest import (
 )
 from metrics.models import (
     ApiToken,
+    ApiTokenQuerySet,
     DailyRollup,
     Deployment,
     InboundEvent,
@@ -59,8 +60,7 @@ class ReadOnlyAdminMixin:
 
 class ApiTokenInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ApiToken
-    fields = ["name", "hint", "created", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name", "hint", "created", "last_used_at", "revoked_at")
     extra = 0
     show_change_link = True
 
@@ -98,10 +98,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_select_related = ["source"]
     actions = ["rotate", "revoke"]
 
-    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["source", "name"]
-        return ["source", "name", "hint", "created", "last_used_at", "revoked_at"]
+            return ("source", "name")
+        return ("source", "name", "hint", "created", "last_used_at", "revoked_at")
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
         if obj is None:
@@ -140,7 +140,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         description=f"Rotate selected keys (the old key works {ROTATION_OVERLAP.total_seconds() / 3600:g} h more)",
         permissions=["change"],
     )
-    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+    def rotate(self, request: HttpRequest, queryset: ApiTokenQuerySet) -> None:
         rotated = 0
         for token in queryset.active().select_related("source"):
             new, key = api_token_rotate(token=token)
@@ -181,7 +181,7 @@ class InboundEventAdmin(admin.ModelAdmin):
     search_fields = ["delivery_id", "error", "source__name"]
     list_select_related = ["source"]
     show_full_result_count = False
-    fields = [
+    fields = readonly_fields = (
         "source",
         "kind",
         "delivery_id",
@@ -193,8 +193,7 @@ class InboundEventAdmin(admin.ModelAdmin):
         "path_params",
         "headers",
         "payload_pretty",
-    ]
-    readonly_fields = fields
+    )
     actions = ["retry", "mark_ignored"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

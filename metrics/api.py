@@ -16,7 +16,7 @@
 # No ``from __future__ import annotations`` here: ninja reads the views' annotations at import
 # time, and under ``@paginate`` it would resolve the strings in ninja's module, not this one.
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -44,6 +44,7 @@ from metrics.schemas import (
     DeploymentOut,
     ErrorOut,
     ExternalId,
+    In,
     IncidentFilters,
     IncidentIn,
     IncidentOut,
@@ -221,7 +222,7 @@ class UpsertMany(Protocol):
 
 
 def _source(request: HttpRequest) -> Source:
-    return request.auth.source
+    return request.auth.source  # type: ignore[attr-defined]  # TokenAuth's ApiToken, which ninja sets
 
 
 def _refusal(exc: UnknownService, loc: Sequence[str | int]) -> Rejected:
@@ -230,7 +231,7 @@ def _refusal(exc: UnknownService, loc: Sequence[str | int]) -> Rejected:
     return Rejected(_error(str(exc), loc, "unknown_service"))
 
 
-def _write_one(request: HttpRequest, upsert: Upsert, payload: Schema) -> Status:
+def _write_one(request: HttpRequest, upsert: Upsert, payload: In) -> Status:
     with transaction.atomic():
         dirty = Dirty()
         try:
@@ -241,7 +242,11 @@ def _write_one(request: HttpRequest, upsert: Upsert, payload: Schema) -> Status:
     return Status(201 if created else 200, record)
 
 
-def _write_many(request: HttpRequest, upsert: UpsertMany, items: Sequence[Schema]) -> dict:
+def _write_many(
+    request: HttpRequest,
+    upsert: UpsertMany,
+    items: Sequence[DeploymentIn | IncidentIn | PullRequestIn | PipelineRunIn | PushIn],
+) -> dict:
     with transaction.atomic():
         dirty = Dirty()
         try:
@@ -254,12 +259,20 @@ def _write_many(request: HttpRequest, upsert: UpsertMany, items: Sequence[Schema
     return {"created": sum(created), "updated": len(created) - sum(created), "items": results}
 
 
-# Bulk bodies: arrays of at most 1000 items (OpenAPI shows the bound, pydantic enforces it).
-BulkDeployments = Body[list[DeploymentIn], {"max_length": MAX_BULK_ITEMS}]
-BulkIncidents = Body[list[IncidentIn], {"max_length": MAX_BULK_ITEMS}]
-BulkPullRequests = Body[list[PullRequestIn], {"max_length": MAX_BULK_ITEMS}]
-BulkPipelineRuns = Body[list[PipelineRunIn], {"max_length": MAX_BULK_ITEMS}]
-BulkPushes = Body[list[PushIn], {"max_length": MAX_BULK_ITEMS}]
+# Bulk bodies: arrays of at most 1000 items (OpenAPI shows the bound, pydantic enforces it). ninja's
+# ``Body[type, {options}]`` is a run-time form; a type checker reads the type.
+if TYPE_CHECKING:
+    BulkDeployments = list[DeploymentIn]
+    BulkIncidents = list[IncidentIn]
+    BulkPullRequests = list[PullRequestIn]
+    BulkPipelineRuns = list[PipelineRunIn]
+    BulkPushes = list[PushIn]
+else:
+    BulkDeployments = Body[list[DeploymentIn], {"max_length": MAX_BULK_ITEMS}]
+    BulkIncidents = Body[list[IncidentIn], {"max_length": MAX_BULK_ITEMS}]
+    BulkPullRequests = Body[list[PullRequestIn], {"max_length": MAX_BULK_ITEMS}]
+    BulkPipelineRuns = Body[list[PipelineRunIn], {"max_length": MAX_BULK_ITEMS}]
+    BulkPushes = Body[list[PushIn], {"max_length": MAX_BULK_ITEMS}]
 
 
 # --- Reads ------------------------------------------------------------------------------------
@@ -287,7 +300,7 @@ def _in_window(queryset: QuerySet, field: str, since: Any, until: Any) -> QueryS
     return queryset
 
 
-def _optional(queryset: QuerySet, **lookups: Any) -> QuerySet:
+def _optional[Q: QuerySet[Any]](queryset: Q, **lookups: Any) -> Q:
     """Filter on the lookups whose value was given (not None)."""
     given = {key: value for key, value in lookups.items() if value is not None}
     return queryset.filter(**given) if given else queryset
@@ -377,7 +390,7 @@ def incident_resolve(request: HttpRequest, external_id: ExternalId, payload: Inc
             )
         except Incident.DoesNotExist as exc:
             raise Http404(f'This source has no incident "{external_id}".') from exc
-        if incident.resolved_at < incident.started_at:
+        if payload.resolved_at < incident.started_at:
             raise Rejected(_error("must not be before the incident's started_at", ("body", "resolved_at")))
         dirty.schedule()
     return incident

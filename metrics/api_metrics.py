@@ -41,7 +41,7 @@ def _invalid(field: str, msg: str) -> ValidationError:
 def _scope(request: HttpRequest, query: ScopeQuery) -> Scope:
     if bool(query.team) == bool(query.service):
         raise _invalid("team", "give exactly one of team= or service=")
-    source_team = request.auth.source.team
+    source_team = request.auth.source.team  # type: ignore[attr-defined]  # TokenAuth's ApiToken, which ninja sets
     tree: TeamTree | None = None
     visible: set[int] | None = None
     if source_team is not None:  # the token's team and the teams below it: one read of the tree for both

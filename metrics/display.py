@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from metrics import definitions as d
 
@@ -98,7 +99,8 @@ class Change:
 
     @property
     def trend_label(self) -> str:
-        return {d.Trend.BETTER: "better", d.Trend.WORSE: "worse", d.Trend.SAME: "no change"}.get(self.trend, "")
+        labels = {d.Trend.BETTER: "better", d.Trend.WORSE: "worse", d.Trend.SAME: "no change"}
+        return "" if self.trend is None else labels[self.trend]
 
 
 def change(delta: d.Delta, *, points: bool = False) -> Change:
@@ -140,7 +142,7 @@ class Tile:
 
     @property
     def level_label(self) -> str:
-        return LEVEL_LABELS.get(self.level, "")
+        return "" if self.level is None else LEVEL_LABELS[self.level]
 
 
 def _plural(count: int, singular: str, plural: str | None = None) -> str:
@@ -267,7 +269,7 @@ def change_times(
     )
 
 
-def weekly_chart(series: list[dict], window: d.Window, profile: d.Profile) -> dict:
+def weekly_chart(series: list[dict[str, Any]], window: d.Window, profile: d.Profile) -> dict[str, Any]:
     """``rollups.Figures.weekly`` turned into what ``static/metrics/dora-charts.js`` draws:
     one label per week ("5 May", "28 Apr*" when the week is cut by the window's edges) and one
     list per dataset. Hours stay hours; the script picks days when the values are long."""

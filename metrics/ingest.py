@@ -204,7 +204,7 @@ def _plain[S: (DeploymentIn, IncidentIn)](schema: type[S]) -> type[S]:
     validates a dict twice): half the cost, on the webhook's receiving path. Were ninja to rename
     the wrapper, both would run: slower, not wrong."""
 
-    class Plain(schema):
+    class Plain(schema):  # type: ignore[valid-type,misc]  # a subclass of the argument: beyond mypy
         @model_validator(mode="wrap")
         @classmethod
         def _run_root_validator(cls, values: Any, handler: Any, info: Any) -> Any:

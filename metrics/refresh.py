@@ -204,7 +204,7 @@ def rebuild(service_ids: Iterable[int] | None = None, progress: Callable[[int, i
     Used by ``rebuild_rollups`` and the demo. Rebuilding every service recomputes the team
     rollups once at the end, instead of adding each service's change to them."""
     everything = service_ids is None
-    ids = list(Service.objects.order_by("slug").values_list("id", flat=True) if everything else service_ids)
+    ids = list(Service.objects.order_by("slug").values_list("id", flat=True) if service_ids is None else service_ids)
     started = time.perf_counter()
     for number, service_id in enumerate(ids, start=1):
         summary = service_refresh(service_id=service_id, teams=not everything)

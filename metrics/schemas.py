@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from django.db.models import Model
 from ninja import Field, Schema
 from pydantic import (
     AfterValidator,
@@ -39,7 +38,7 @@ from metrics.inputs import (
     PushInput,
     ReviewInput,
 )
-from metrics.models import Deployment, PipelineRun, Review
+from metrics.models import Commit, Deployment, Incident, PipelineRun, PullRequest, Push, Review
 from metrics.storable import storable_text, time_problem
 
 MAX_BULK_ITEMS = 1000
@@ -74,32 +73,33 @@ def _http_url(value: str) -> str:
     return value
 
 
-def _text(max_length: int, min_length: int = 0) -> object:
-    return Annotated[
-        str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(storable_text)
-    ]
-
-
-# Lengths are the model fields' max_length.
-ExternalId = _text(200, min_length=1)
+# Lengths are the model fields' max_length; text is also storable (``metrics.storable``). Spelt out, not made by a
+# function, so that type checkers read them as the aliases they are.
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable_text)]
 ServiceSlug = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")]
-RepositoryName = _text(300, min_length=1)
-Environment = _text(100, min_length=1)
-Sha = _text(64)
-Name = _text(200)
-Login = _text(200, min_length=1)
-Workflow = _text(200, min_length=1)
-CommitSha = _text(64, min_length=1)
-Title = _text(500)
-Severity = _text(40)
+RepositoryName = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(storable_text)]
+Environment = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(storable_text)]
+Sha = Annotated[str, StringConstraints(min_length=0, max_length=64), AfterValidator(storable_text)]
+Name = Annotated[str, StringConstraints(min_length=0, max_length=200), AfterValidator(storable_text)]
+Login = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable_text)]
+Workflow = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable_text)]
+CommitSha = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_text)]
+Title = Annotated[str, StringConstraints(min_length=0, max_length=500), AfterValidator(storable_text)]
+Severity = Annotated[str, StringConstraints(min_length=0, max_length=40), AfterValidator(storable_text)]
 Url = Annotated[str, StringConstraints(max_length=500), AfterValidator(storable_text), AfterValidator(_http_url)]
 # Timezone-aware ISO 8601, e.g. 2025-05-01T12:00:00Z or 2025-05-01T14:00:00+02:00.
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601), AfterValidator(_in_range_as_utc)]
 
-# The models' choices, as plain strings in the OpenAPI schema (an enum there, not a reference).
-DeploymentStatus = Literal[tuple(Deployment.Status.values)]
-PipelineRunStatus = Literal[tuple(PipelineRun.Status.values)]
-ReviewState = Literal[tuple(Review.State.values)]
+# The models' choices, as plain strings in the OpenAPI schema (an enum there, not a reference). A Literal made from
+# the choices at run time is beyond a type checker, which reads them as the strings they are.
+if TYPE_CHECKING:
+    DeploymentStatus = str
+    PipelineRunStatus = str
+    ReviewState = str
+else:
+    DeploymentStatus = Literal[tuple(Deployment.Status.values)]
+    PipelineRunStatus = Literal[tuple(PipelineRun.Status.values)]
+    ReviewState = Literal[tuple(Review.State.values)]
 
 
 def _not_before(field: str, earlier: str):
@@ -201,12 +201,12 @@ class DeploymentOut(Schema):
     recovered_at: datetime | None = Field(description="Set by linking: when the failure was recovered.")
 
     @staticmethod
-    def resolve_service(obj: Model) -> str:
+    def resolve_service(obj: Deployment) -> str:
         return obj.service.slug
 
     @staticmethod
-    def resolve_repository(obj: Model) -> str | None:
-        return obj.repository.name if obj.repository_id else None
+    def resolve_repository(obj: Deployment) -> str | None:
+        return obj.repository.name if obj.repository is not None else None
 
 
 class DeploymentFilters(Schema):
@@ -269,12 +269,12 @@ class IncidentOut(Schema):
     root_cause_sha: str
 
     @staticmethod
-    def resolve_service(obj: Model) -> str:
+    def resolve_service(obj: Incident) -> str:
         return obj.service.slug
 
     @staticmethod
-    def resolve_caused_by(obj: Model) -> str | None:
-        return obj.caused_by.external_id if obj.caused_by_id else None
+    def resolve_caused_by(obj: Incident) -> str | None:
+        return obj.caused_by.external_id if obj.caused_by is not None else None
 
 
 class IncidentFilters(Schema):
@@ -409,19 +409,19 @@ class PullRequestOut(Schema):
     commits: list[CommitOut]
 
     @staticmethod
-    def resolve_repository(obj: Model) -> str:
+    def resolve_repository(obj: PullRequest) -> str:
         return obj.repository.name
 
     @staticmethod
-    def resolve_service(obj: Model) -> str | None:
-        return obj.service.slug if obj.service_id else None
+    def resolve_service(obj: PullRequest) -> str | None:
+        return obj.service.slug if obj.service is not None else None
 
     @staticmethod
-    def resolve_reviews(obj: Model) -> list:
+    def resolve_reviews(obj: PullRequest) -> list[Review]:
         return list(obj.reviews.all())
 
     @staticmethod
-    def resolve_commits(obj: Model) -> list:
+    def resolve_commits(obj: PullRequest) -> list[Commit]:
         return list(obj.commits.all())
 
 
@@ -489,12 +489,12 @@ class PipelineRunOut(Schema):
     url: str
 
     @staticmethod
-    def resolve_service(obj: Model) -> str:
+    def resolve_service(obj: PipelineRun) -> str:
         return obj.service.slug
 
     @staticmethod
-    def resolve_repository(obj: Model) -> str | None:
-        return obj.repository.name if obj.repository_id else None
+    def resolve_repository(obj: PipelineRun) -> str | None:
+        return obj.repository.name if obj.repository is not None else None
 
 
 class PipelineRunFilters(Schema):
@@ -560,11 +560,11 @@ class PushOut(Schema):
     pushed_at: datetime | None
 
     @staticmethod
-    def resolve_service(obj: Model) -> str:
+    def resolve_service(obj: Push) -> str:
         return obj.service.slug
 
     @staticmethod
-    def resolve_repository(obj: Model) -> str:
+    def resolve_repository(obj: Push) -> str:
         return obj.repository.name
 
 

@@ -21,7 +21,7 @@ while some service's workflow rollups are not in step for the day, to read its r
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -51,7 +51,7 @@ class Area:
     slug: str
     services: tuple[ServiceRef, ...]
     profile: d.Profile
-    rollup_team_ids: tuple[int, ...]
+    rollup_team_ids: Collection[int]
     rollup_service_ids: tuple[int, ...]
     everything: bool
 
@@ -184,7 +184,7 @@ def review_queue(area: Area, now: datetime) -> ReviewQueue:
             continue
         team_counts = per_team.setdefault(service.owner_id, [0] * len(buckets))
         for i in range(len(buckets)):
-            team_counts[i] += row[f"b{i}"]
+            team_counts[i] += row[f"b{i}"]  # type: ignore[literal-required]  # the b0, b1... annotated above
         oldest[service.owner_id] = min(row["oldest"], oldest.get(service.owner_id, row["oldest"]))
     names = Team.objects.filter(id__in=per_team).values_list("id", "name", "slug") if per_team else []
     teams = [

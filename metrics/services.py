@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any
+from functools import cache, partial
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.db.models import Model, Q
@@ -104,7 +104,7 @@ class Dirty:
             stale = Q(last_event_at__isnull=True) | Q(last_event_at__lt=now - timedelta(minutes=1))
             Source.objects.filter(stale, pk__in=self.sources).update(last_event_at=now)
         for service_id, moment in self.since.items():
-            transaction.on_commit(lambda s=service_id, m=moment: queue_service_refresh(s, m))
+            transaction.on_commit(partial(queue_service_refresh, service_id, moment))
 
 
 # --- Services and repositories --------------------------------------------------------
@@ -154,7 +154,7 @@ def service_resolve(
         for found in listed:
             if scope.allows(found):
                 return found
-    if source.default_service_id:
+    if source.default_service is not None:
         return source.default_service
     if repository:
         raise UnknownService(f'repository "{repository}" belongs to no known service; name a service')
@@ -187,7 +187,7 @@ class _Lookups:
         self.source = source
         self.scope = SourceScope(source)
         self._services: dict[tuple[str | None, str | None], Service] = {}
-        self._repositories: dict[str, Repository] = {}
+        self._repositories: dict[str, Repository | None] = {}
         self._people: dict[str, Person | None] = {}
 
     def service(self, data: Any) -> Service:
@@ -220,10 +220,17 @@ def _as_sent(data: Any, *resolved: str) -> dict[str, Any]:
     """The input's fields stored as sent, under their own names (the model's): all but the
     ``external_id`` and those in ``resolved``, which the writer looks up or derives. A field
     added to an input type and its model is thus written with no change here."""
-    return {name: getattr(data, name) for name in _stored_names(type(data), frozenset(("external_id", *resolved)))}
+    # A class is hashable; mypy's Hashable check misreads type.__hash__ as unbound.
+    names = _stored_names(type(data), frozenset(("external_id", *resolved)))  # type: ignore[arg-type]
+    return {name: getattr(data, name) for name in names}
 
 
-def _rows[D](items: Sequence[D], row: Callable[[D], dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+class _Identified(Protocol):
+    @property
+    def external_id(self) -> str: ...
+
+
+def _rows[D: _Identified](items: Sequence[D], row: Callable[[D], dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """``(external_id, fields)`` for each item; an unknown service names the item's index."""
     rows = []
     for index, data in enumerate(items):
@@ -300,7 +307,7 @@ def incidents_upsert(*, source: Source, items: Sequence[IncidentInput], dirty: D
         return {
             **_as_sent(data, "service", "repository", "caused_by"),
             "service": service,
-            "caused_by_id": causes.get(data.caused_by),
+            "caused_by_id": causes.get(data.caused_by) if data.caused_by else None,
         }
 
     dirty.sources.add(source.id)
@@ -362,7 +369,7 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestInput], d
     }
     _upsert_objects(Review, reviews.values(), ["pull_request", "external_id"], ["author", "state", "submitted_at"])
     commits = {
-        (repositories[data.external_id].pk, commit.sha): Commit(
+        (repositories[data.external_id].pk, commit.sha): Commit(  # type: ignore[union-attr]  # a PR names its repository
             repository=repositories[data.external_id], pull_request_id=ids[data.external_id], **_as_sent(commit)
         )
         for data in latest.values()

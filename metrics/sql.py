@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
+
+
+def column(field: models.Field[Any, Any]) -> str:
+    """A concrete field's column (typed ``str | None``: None is for fields without one)."""
+    assert field.column is not None
+    return field.column
+
+
+def _concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)  # not a relation's reverse side, which has no column
+    return field
 
 
 def update_rows(model: type[models.Model], changes: list[tuple[int, dict]], batch: int = 1000) -> None:
@@ -16,16 +30,16 @@ def update_rows(model: type[models.Model], changes: list[tuple[int, dict]], batc
     if not changes:
         return
     names = list(changes[0][1])
-    fields = [model._meta.get_field(name) for name in names]
+    fields = [_concrete_field(model, name) for name in names]
     table = connection.ops.quote_name(model._meta.db_table)
     if connection.vendor == "postgresql":  # VALUES columns need their types; SQLite has none to give
         cell = "({})".format(", ".join(f"%s::{f.cast_db_type(connection)}" for f in [model._meta.pk, *fields]))
     else:
         cell = "({})".format(", ".join(["%s"] * (len(fields) + 1)))
     assignments = ", ".join(
-        f"{connection.ops.quote_name(field.column)} = v.column{number}" for number, field in enumerate(fields, start=2)
+        f"{connection.ops.quote_name(column(field))} = v.column{number}" for number, field in enumerate(fields, start=2)
     )
-    pk_column = connection.ops.quote_name(model._meta.pk.column)
+    pk_column = connection.ops.quote_name(column(model._meta.pk))
     with connection.cursor() as cursor:
         for start in range(0, len(changes), batch):
             rows = changes[start : start + batch]
@@ -56,7 +70,7 @@ class AnyOf(models.Lookup):
     lookup_name = "any"
     prepare_rhs = False
 
-    def as_sql(self, compiler, connection) -> tuple[str, list]:
+    def as_sql(self, compiler, connection) -> tuple[str, list]:  # type: ignore[override]  # params a list: Django takes any sequence
         lhs, params = self.process_lhs(compiler, connection)
         ids = list(self.rhs)
         if not ids:

@@ -23,7 +23,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db import connection as db_connection
@@ -43,6 +43,7 @@ from metrics.ingest import (
 )
 from metrics.models import ApiToken, InboundEvent, Source
 from metrics.services import api_token_authenticate, api_token_used
+from metrics.sql import column
 from metrics.storable import json_text_problem, text_problem
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ def _delivery_id(source_id: int, kind: str, issue_key: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _handle(request: HttpRequest, kind: str, **path: str | None) -> JsonResponse:
+def _handle(request: HttpRequest, kind: str, **path: Any) -> JsonResponse:  # the URL's parts, for _receive
     if request.method != "POST":
         response = _answer(405, f"{request.method} is not allowed here; use POST")
         response["Allow"] = "POST"
@@ -260,7 +261,7 @@ def _store(
     return _stored(event.pk)
 
 
-def _one_statement(connection: str | None) -> bool:
+def _one_statement(connection: str | None) -> TypeGuard[str]:
     """Whether an event can be stored by ``_store_checked``: on PostgreSQL, to a connection by id."""
     return (
         db_connection.vendor == "postgresql"
@@ -279,7 +280,7 @@ def _store_checked_sql() -> str:
     The INSERT's columns are the model's, so the statement follows its migrations.
     """
     quote = db_connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in _EVENT_FIELDS)
+    columns = ", ".join(quote(column(field)) for field in _EVENT_FIELDS)
     values = ", ".join(f"%s::{field.cast_db_type(db_connection)}" for field in _EVENT_FIELDS)
     return f"""
         WITH token AS (

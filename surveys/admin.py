@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -50,6 +50,28 @@ from surveys.models import (
     TemplateQuestion,
 )
 
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    from e360.models import User
+
+    # What the admin's querysets annotate (``get_queryset``, ``Campaign.objects.with_participation``).
+    class _TemplateCounts(TypedDict):
+        n_questions: int
+        n_versions: int
+        n_campaigns: int
+
+    class _Participation(TypedDict):
+        invited: int
+        responded: int
+        viewer: User  # set by CampaignAdmin.get_object
+
+    class _Waves(TypedDict):
+        n_waves: int
+
+
 # --- Templates ------------------------------------------------------------------------
 
 
@@ -76,7 +98,7 @@ class TemplateQuestionFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         kept = [f for f in self.forms if f.has_changed() or f.instance.pk]
-        kept = [f for f in kept if not (self.can_delete and self._should_delete_form(f))]
+        kept = [f for f in kept if not (self.can_delete and self._should_delete_form(f))]  # type: ignore[attr-defined]  # BaseFormSet's, not in the stubs
         if len(kept) > MAX_QUESTIONS:
             raise ValidationError(f"A template has at most {MAX_QUESTIONS} questions (this one has {len(kept)}).")
 
@@ -121,15 +143,15 @@ class TemplateAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="questions", ordering="n_questions")
-    def question_count(self, obj: Template) -> int:
+    def question_count(self, obj: WithAnnotations[Template, _TemplateCounts]) -> int:
         return obj.n_questions
 
     @admin.display(description="versions", ordering="n_versions")
-    def version_count(self, obj: Template) -> int:
+    def version_count(self, obj: WithAnnotations[Template, _TemplateCounts]) -> int:
         return obj.n_versions
 
     @admin.display(description="campaigns", ordering="n_campaigns")
-    def campaign_count(self, obj: Template) -> int:
+    def campaign_count(self, obj: WithAnnotations[Template, _TemplateCounts]) -> int:
         return obj.n_campaigns
 
     @admin.display(description="versions used by campaigns")
@@ -190,7 +212,7 @@ class ReminderDaysField(forms.CharField):
             return ", ".join(str(day) for day in value)
         return value
 
-    def to_python(self, value: Any) -> list[int]:
+    def to_python(self, value: Any) -> list[int]:  # type: ignore[override]  # days, where CharField gives text
         text = (super().to_python(value) or "").strip().strip("[]")
         if not text:
             return []
@@ -282,6 +304,7 @@ class CampaignAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         zone = self._zone()
         if zone is not None:
             for name in DATE_FIELDS:
@@ -353,7 +376,8 @@ class CampaignAdmin(admin.ModelAdmin):
     actions = ["schedule", "open_now", "send_reminders_now", "close", "preview", "back_to_draft"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
-        return super().get_queryset(request).with_participation().select_related("template", "version", "series")
+        campaigns = super().get_queryset(request)
+        return campaigns.with_participation().select_related("template", "version", "series")  # type: ignore[attr-defined]  # Campaign's manager is a CampaignQuerySet
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         if obj is None:
@@ -425,22 +449,22 @@ class CampaignAdmin(admin.ModelAdmin):
         return _local(obj.closes_at, obj)
 
     @admin.display(description="invited", ordering="invited")
-    def invited_count(self, obj: Campaign) -> int:
+    def invited_count(self, obj: WithAnnotations[Campaign, _Participation]) -> int:
         return obj.invited
 
     @admin.display(description="responded", ordering="responded")
-    def responded_count(self, obj: Campaign) -> int:
+    def responded_count(self, obj: WithAnnotations[Campaign, _Participation]) -> int:
         return obj.responded
 
     @admin.display(description="participation")
-    def participation_rate(self, obj: Campaign) -> str:
+    def participation_rate(self, obj: WithAnnotations[Campaign, _Participation]) -> str:
         if not obj.invited:
             return "—"
         # floatformat, as the results pages round it: round() would read 12.5% as 12% here and 13% there.
         return f"{floatformat(100 * obj.responded / obj.invited, 0)}%"
 
     @admin.display(description="answered per team")
-    def participation_by_team(self, obj: Campaign) -> str:
+    def participation_by_team(self, obj: WithAnnotations[Campaign, _Participation]) -> str:
         """Answered counts per team as the results pages show them to this admin (``surveys.results``: groups of
         fewer than k invitees, or hidden against differencing, say so instead): the admin's only view of who
         answered, since invitations do not say it per person."""
@@ -458,7 +482,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 (
                     (
                         row.group.label,
-                        f"{row.participation.participation.responded} of {row.participation.participation.invited}"
+                        f"{row.participation.participation.responded} of {row.participation.participation.invited}"  # type: ignore[union-attr]  # shown: figures
                         if row.participation.shown
                         else row.participation.status_text,
                     )
@@ -559,7 +583,9 @@ class CampaignAdmin(admin.ModelAdmin):
                 status = campaign.get_status_display().lower()
                 raise services.CampaignError(f"{campaign} is {status}: only an open campaign closes.")
             following = services.campaign_close(campaign_id=campaign.pk)
-            text = f"{campaign} is closed: {campaign.responded} of {campaign.invited} answered; results are published."
+            # with_participation() annotated them (get_queryset).
+            responded, invited = campaign.responded, campaign.invited  # type: ignore[attr-defined]
+            text = f"{campaign} is closed: {responded} of {invited} answered; results are published."
             said = [(text, messages.SUCCESS)]
             if following is not None:
                 text = f"{following} is scheduled to open on {_local(following.opens_at, following)}."
@@ -636,7 +662,8 @@ class CampaignAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request, campaign):
             raise PermissionDenied
         # What respondents see: the frozen version once open, else the template's current questions.
-        questions = campaign.version.questions.all() if campaign.version_id else campaign.template.questions.all()
+        version = campaign.version
+        questions = version.questions.all() if version is not None else campaign.template.questions.all()
         back = reverse("admin:surveys_campaign_change", args=[campaign.pk])
         return _preview(request, title=campaign.name, questions=questions, back=back, campaign=campaign)
 
@@ -710,7 +737,7 @@ class SeriesAdmin(admin.ModelAdmin):
         return False
 
     @admin.display(description="waves", ordering="n_waves")
-    def wave_count(self, obj: Series) -> int:
+    def wave_count(self, obj: WithAnnotations[Series, _Waves]) -> int:
         return obj.n_waves
 
     @admin.display(description="waves")
@@ -752,7 +779,7 @@ class InvitationAdmin(admin.ModelAdmin):
     list_select_related = ["person", "team", "campaign"]
     fields = ["campaign", "person", "team", "label", "emailed_at", "email_error"]
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         # The admin lets a URL filter on any field of the model itself (?responded__exact=1): not these.
         if lookup.split("__")[0] in WHO_ANSWERED:
             return False

@@ -172,7 +172,7 @@ def shown_groups(
     order = sorted(chains, key=lambda c: -len(chains[c]))
     while True:
         shown = {c for c in chains if cells[c].shown}
-        inside: dict[Label, list[int]] = defaultdict(list)  # shown group → maximal shown groups strictly inside it
+        inside: dict[Label, list[Label]] = defaultdict(list)  # shown group → maximal shown groups strictly inside it
         for c in shown - {ORG}:
             enclosing = next((a for a in chains[c][1:] if a in shown), ORG)
             if enclosing in shown:

@@ -10,7 +10,7 @@ nothing from metrics.
 
 # No ``from __future__ import annotations``: ninja reads the schemas' and the view's annotations at import time.
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -22,11 +22,17 @@ from ninja.security import APIKeyCookie
 
 from surveys import results as selectors
 from surveys.anonymity import Status
+from surveys.models import Campaign
 from surveys.results import DimensionFigure, EnpsFigure, GroupResult, ParticipationFigure, QuestionFigure, Results
 
 # Literals of the vocabularies' values, not the enums: the OpenAPI document lists the values inline, as it always has,
-# instead of adding a component per enum.
-CellStatus = Literal[tuple(Status)]
+# instead of adding a component per enum. mypy reads the enums (a Literal built at run time is not a type to it).
+if TYPE_CHECKING:
+    CellStatus = Status
+    CampaignStatus = Campaign.Status
+else:
+    CellStatus = Literal[tuple(Status)]
+    CampaignStatus = Literal[selectors.WITH_RESULTS]
 STATUS_HELP = (
     '"shown", or why the figures are null: "too_few" (fewer than k responses), "suppressed" (hidden to protect a '
     'small group elsewhere), "no_data" (nothing to show). `status_text` says the same in words.'
@@ -76,7 +82,7 @@ class CampaignOut(Schema):
     name: str
     series: str
     wave: int
-    status: Literal[selectors.WITH_RESULTS]
+    status: CampaignStatus
     opens_at: datetime
     closes_at: datetime
     k: int = Field(description="The anonymity threshold: no figure of fewer responses is shown.")
@@ -333,5 +339,5 @@ def campaign_results(
     for org viewers), narrowed to a team's subtree with `team`. A group of fewer than k responses, or one hidden so
     that another cannot be worked out by subtraction, has `status` other than "shown" and null figures.
     """
-    scope = selectors.campaign_for_user(request.auth, campaign_id)
+    scope = selectors.campaign_for_user(request.auth, campaign_id)  # type: ignore[attr-defined]  # PortalSession's user
     return results_json(selectors.campaign_results(scope, team=query.team))

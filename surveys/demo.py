@@ -98,9 +98,10 @@ def seed(org: DemoOrg) -> str:
         counts.append(_answer(campaign, wave, scenarios, habits, rng, closed=closing))
         if not closing:
             break
-        campaign = services.campaign_close(campaign_id=campaign.pk, now=campaign.closes_at)
-        if campaign is None or campaign.opens_at > org.now:
+        next_wave = services.campaign_close(campaign_id=campaign.pk, now=campaign.closes_at)
+        if next_wave is None or next_wave.opens_at > org.now:
             break
+        campaign = next_wave
     return f"{len(counts)} waves of the Developer experience survey ({', '.join(map(str, counts))} responses)"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.forms.boundfield import BoundField, BoundWidget
@@ -22,7 +23,7 @@ AGREEMENT = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agr
 FREQUENCY = ["Never", "Rarely", "Sometimes", "Often", "Always"]
 ENPS_ENDS = {0: "not at all likely", 10: "extremely likely"}
 
-REQUIRED_MESSAGE = {
+REQUIRED_MESSAGE: dict[str, str] = {
     Kind.MULTI: "Choose at least one option: this question needs an answer.",
     Kind.TEXT: "Write an answer: this question needs one.",
 }
@@ -103,6 +104,7 @@ class AnswerForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         # Without a required question, an empty form would pass: thank the person and count them as answered.
         if not self.errors and not self.answers():
             raise forms.ValidationError(EMPTY_MESSAGE, code="empty")
@@ -140,7 +142,7 @@ def _field(question: Question, text_threshold: int | None) -> forms.Field:
         "invalid_choice": INVALID_CHOICE,
         "invalid_list": INVALID_CHOICE,
     }
-    common = {"label": question.text, "required": question.required}
+    common: dict[str, Any] = {"label": question.text, "required": question.required}
     if question.kind in (Kind.AGREEMENT, Kind.FREQUENCY):
         labels = AGREEMENT if question.kind == Kind.AGREEMENT else FREQUENCY
         choices = [(str(n), label) for n, label in enumerate(labels, start=1)]

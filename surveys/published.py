@@ -39,7 +39,7 @@ import dataclasses
 import hashlib
 from collections import Counter, defaultdict
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -68,7 +68,7 @@ MIN_PEERS = 5
 
 def questions(campaign: Campaign) -> list[Question]:
     """The questions the campaign asked, in the form's order."""
-    return list(campaign.version.questions.order_by("position", "pk")) if campaign.version_id else []
+    return list(campaign.version.questions.order_by("position", "pk")) if campaign.version is not None else []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +98,7 @@ def freeze(campaign: Campaign) -> Frozen:
             .values_list("pk", flat=True)
             .first()
         )
-        data = {
+        data: dict[str, Any] | None = {
             **tree.as_json(invited | labels),
             "teams": sorted(campaign_teams(campaign, invited, roots, tree)),
             "rolled_up": {str(team): label for team, label in rolled_up.items() if label != team},
@@ -107,6 +107,7 @@ def freeze(campaign: Campaign) -> Frozen:
         Campaign.objects.filter(pk=campaign.pk, frozen_tree__isnull=True).update(frozen_tree=data)
         campaign.refresh_from_db(fields=["frozen_tree"])
     data = campaign.frozen_tree
+    assert data is not None  # frozen above, if it was not already
     return Frozen(
         TeamTree.from_json(data),
         frozenset(data["teams"]),

@@ -549,10 +549,10 @@ def campaign_results(
         results = tuple(GroupResult(g, participation[g.id]) for g in groups)
         return Results(campaign, False, results, _find(results, focus), pickable)
 
-    listed = [g.id for g in groups]
-    wave = _Wave(campaign, listed)
+    ids = [g.id for g in groups]
+    wave = _Wave(campaign, ids)
     previous_campaign = published.previous_wave(campaign)
-    previous = _Wave(previous_campaign, listed) if previous_campaign is not None else None
+    previous = _Wave(previous_campaign, ids) if previous_campaign is not None else None
     columns = _dimension_columns(wave.questions)
     has_enps = any(q.kind == Kind.ENPS for q in wave.questions)
     results = tuple(
@@ -667,7 +667,7 @@ def _group_result(
                 figures["score"],
                 figures["mean"],
                 _minus(figures["score"], before.dimension(group.id, key)["score"])
-                if dimension_change == Status.SHOWN
+                if before is not None and dimension_change == Status.SHOWN
                 else None,
                 _minus(figures["score"], org.dimension(ORG, key)["score"]) if org else None,
                 figures.get("percentile"),
@@ -678,21 +678,23 @@ def _group_result(
 
     enps = None
     if has_enps:
-        figures = wave.enps(group.id)
-        headline = next(q for q in wave.questions if q.kind == Kind.ENPS)
-        if figures is None or figures["score"] is None:
-            status = hidden([headline]) or Status.NO_DATA
+        enps_figures = wave.enps(group.id)
+        enps_question = next(q for q in wave.questions if q.kind == Kind.ENPS)
+        if enps_figures is None or enps_figures["score"] is None:
+            status = hidden([enps_question]) or Status.NO_DATA
             enps = EnpsFigure(status, status_text(status, k, noun="answers"))
         else:
-            enps_change = Status.SUPPRESSED if headline.key in hidden_changes.questions else change
+            enps_change = Status.SUPPRESSED if enps_question.key in hidden_changes.questions else change
             enps = EnpsFigure(
                 Status.SHOWN,
                 "",
-                scoring.Enps(*(figures[f] for f in ("answered", "promoters", "passives", "detractors", "score"))),
-                _minus(figures["score"], _enps_score(before, group.id)) if enps_change == Status.SHOWN else None,
-                _minus(figures["score"], _enps_score(org, ORG)) if org else None,
-                figures.get("percentile"),
-                figures.get("peers"),
+                scoring.Enps(*(enps_figures[f] for f in ("answered", "promoters", "passives", "detractors", "score"))),
+                _minus(enps_figures["score"], _enps_score(before, group.id))
+                if before is not None and enps_change == Status.SHOWN
+                else None,
+                _minus(enps_figures["score"], _enps_score(org, ORG)) if org else None,
+                enps_figures.get("percentile"),
+                enps_figures.get("peers"),
                 enps_change,
             )
 
@@ -749,5 +751,5 @@ def _question_figure(q: Question, scores: published.Scores) -> QuestionFigure | 
     )
     if not percents:
         return None
-    bars = tuple(replace(bar, percent=percents[bar.value]) for bar in bars)
+    bars = tuple(replace(bar, percent=percents[bar.value]) for bar in bars)  # type: ignore[index]  # options: str
     return QuestionFigure(q, Status.SHOWN, "", sum(choices.values()), bars=bars, percents=percents)

@@ -226,7 +226,7 @@ def campaign_close(*, campaign_id: int, now: datetime | None = None) -> Campaign
     return _next_wave(campaign)
 
 
-RECURRENCE_MONTHS = {
+RECURRENCE_MONTHS: dict[str, int] = {
     Campaign.Recurrence.MONTHLY: 1,
     Campaign.Recurrence.QUARTERLY: 3,
     Campaign.Recurrence.HALF_YEARLY: 6,
@@ -423,6 +423,7 @@ def pool_move(*, campaign_id: int, closing: bool = False) -> int:
         if campaign is None or (campaign.status != Campaign.Status.OPEN and not closing):
             return 0
         by_label: dict[int | None, list[tuple[uuid.UUID, int | None]]] = defaultdict(list)
+        label: int | None
         for pk, label in PooledResponse.objects.filter(campaign_id=campaign_id).values_list("pk", "label_id"):
             by_label[label].append((pk, label))
         chosen = anonymity.pool_selection(by_label, campaign.k, secrets.SystemRandom(), closing=closing)

@@ -62,6 +62,7 @@ def _documents(text: str, file: str, errors: list[CatalogError]) -> Iterator[tup
     try:
         while loader.check_node():
             node = loader.get_node()
+            assert node is not None  # check_node() said there is one
             line = node.start_mark.line + 1
             yield line, loader.construct_document(node)
     except yaml.YAMLError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.urls import NoReverseMatch, reverse
 
@@ -214,15 +214,15 @@ def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
     standard, substituted = standard_days(days)
     url = bottleneck_url(team, standard)
     evidence = {} if team is None else evidence_urls(team, standard)
-    common = {"days": standard, "substituted": substituted, "requested_days": days, "url": url}
+    common: dict[str, Any] = {"days": standard, "substituted": substituted, "requested_days": days, "url": url}
     period = _period(standard)
     if period is None:
         return Bottlenecks((), None, evidence_urls=evidence, **common)
     if team is None:
-        items = tuple(org_item_from_json(item) for item in period.org_ranking)
+        org_items = tuple(org_item_from_json(item) for item in period.org_ranking)
         grid, hits = _org_grid(period, viewer, standard)
         return Bottlenecks(
-            items,
+            org_items,
             period.computed_at,
             evidence_urls=evidence,
             people=_distinct_people(period),

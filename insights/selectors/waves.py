@@ -53,7 +53,7 @@ def _dimension_waves() -> QuerySet[Campaign]:
 def dimensions_asked(campaign: Campaign) -> list[str]:
     """The dimensions the campaign's likert questions cover, in the order of docs/surveys.md#dimensions."""
     asked = set(
-        campaign.version.questions.filter(kind__in=LIKERT_KINDS)
+        campaign.version.questions.filter(kind__in=LIKERT_KINDS)  # type: ignore[union-attr]  # a campaign has its version
         .exclude(dimension="")
         .values_list("dimension", flat=True)
     )
@@ -173,7 +173,7 @@ def sentiment(team: Team | None, viewer: User) -> Sentiment:
     return Sentiment(
         campaign=results.campaign,
         previous=results.previous,
-        status=focus.status,
+        status=focus.status or Status.NO_DATA,  # a published result has one
         status_text=focus.status_text,
         responses=focus.responses if focus.shown else None,
         participation=participation,

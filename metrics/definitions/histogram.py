@@ -165,7 +165,7 @@ class Histogram:
         """The values in ascending order, each read as its bucket's value, by rank: for several percentiles."""
         return _Ascending(self)
 
-    def to_json(self) -> dict[str, int | list[int]]:
+    def to_json(self) -> dict[str, object]:
         """``{"o": offset, "c": [counts…], "z": zeros}`` (zeros only when there are some), for a JSON column."""
         return {"o": self.offset, "c": self.counts} | ({"z": self.zeros} if self.zeros else {})
 

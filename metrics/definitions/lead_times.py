@@ -68,7 +68,7 @@ def change_lead_times(
         deploy = span(c.merged_at, deployed_at, p)
         if p.lead_time_formula == LeadTimeFormula.DEVLAKE_CYCLE:
             parts = (coding, span(c.opened_at, c.merged_at, p), deploy)
-            lead = sum((part for part in parts if part is not None), timedelta(0))
+            lead: timedelta | None = sum((part for part in parts if part is not None), timedelta(0))
         else:
             lead = span(c.first_commit_at, deployed_at, p)
         result[c.id] = ChangeLeadTime(

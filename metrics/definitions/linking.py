@@ -142,7 +142,7 @@ class _GroupChanges:
             for sha in {s.lower() for s in (c.merge_sha, *c.commit_shas) if s}:
                 self.by_sha.setdefault(sha, []).append(c)
         self.merged = sorted((c for c in changes if c.merged_at is not None), key=lambda c: (c.merged_at, c.id))
-        self.merged_times = [c.merged_at for c in self.merged]
+        self.merged_times = [c.merged_at for c in self.merged if c.merged_at is not None]  # all of them
 
     def named(self, sent: Iterable[str]) -> list[ChangeRec]:
         """Changes a sent list names: by id, or by any of their shas (a short hex sha may name a long one)."""

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from e360.stats import Method
@@ -74,16 +74,16 @@ class Profile:
         ZoneInfo(self.time_zone)
 
     @classmethod
-    def default(cls, **overrides: object) -> Profile:
+    def default(cls, **overrides: Any) -> Profile:
         """e360's definitions (docs/metrics.md#definitions)."""
         return cls(**overrides)
 
     @classmethod
-    def devlake(cls, **overrides: object) -> Profile:
+    def devlake(cls, **overrides: Any) -> Profile:
         """Apache DevLake's choices: environment ``PRODUCTION``, no cap on incident linking,
         whole minutes rounded up, lower median, cycle-time lead time, commit ranges only
         (DevLake has no "merged between deployments" fallback), 2023 bands."""
-        settings: dict[str, object] = {
+        settings: dict[str, Any] = {
             "name": "devlake",
             "production_patterns": ("production",),
             "incident_link_window": None,

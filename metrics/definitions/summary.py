@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from metrics.definitions.bands import Levels, levels
 from metrics.definitions.facts import derive_facts
@@ -48,7 +48,9 @@ class DoraSummary:
         return self.levels_by_year[self.bands_year]
 
 
-def _scoped(records: Iterable, services: Collection[str] | None) -> tuple:
+def _scoped[R: DeploymentRec | ChangeRec | IncidentRec | PipelineRunRec](
+    records: Iterable[R], services: Collection[str] | None
+) -> tuple[R, ...]:
     if services is None:
         return tuple(records)
     wanted = set(services)
@@ -119,9 +121,10 @@ def compare(current: Number | None, previous: Number | None, *, higher_is_better
     ``relative`` is None when the previous value is zero."""
     if current is None or previous is None:
         return Delta(current, previous, None, None, None)
+    # Both are floats or both timedeltas (one figure's two windows); mypy also sees the mixed pairs, hence the ignores.
     difference = current - previous  # type: ignore[operator]
     zero = timedelta(0) if isinstance(difference, timedelta) else 0
-    relative = None if previous == zero else difference / previous  # type: ignore[operator]
+    relative = None if previous == zero else cast("float", difference / previous)  # type: ignore[operator]
     if difference == zero:
         trend = Trend.SAME
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from django.db import models
 
@@ -21,15 +22,15 @@ class _Rows:
     """Rows as tuples in the column order of ``COLUMNS``.
 
     Reviews and commits start with the index of their pull request in
-    ``pull_requests``; the writer swaps in the id.
+    ``pull_requests``; the writer swaps in the id. (Typed ``Any``: the row types are made at run time.)
     """
 
-    pull_requests: list[tuple] = field(default_factory=list)
-    reviews: list[tuple] = field(default_factory=list)
-    commits: list[tuple] = field(default_factory=list)
-    deployments: list[tuple] = field(default_factory=list)
-    incidents: list[tuple] = field(default_factory=list)
-    pipeline_runs: list[tuple] = field(default_factory=list)
+    pull_requests: list[Any] = field(default_factory=list)
+    reviews: list[Any] = field(default_factory=list)
+    commits: list[Any] = field(default_factory=list)
+    deployments: list[Any] = field(default_factory=list)
+    incidents: list[Any] = field(default_factory=list)
+    pipeline_runs: list[Any] = field(default_factory=list)
 
     def __len__(self) -> int:
         return sum(len(getattr(self, f.name)) for f in fields(self))
@@ -55,13 +56,20 @@ COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
     Incident: written_columns(Incident),
     PipelineRun: written_columns(PipelineRun),
 }
+
+
+def _row(model: type[models.Model]) -> Any:
+    # Any: the fields come from the model at run time, which no type checker follows.
+    return namedtuple(f"{model.__name__}Row", COLUMNS[model])
+
+
 # A row of each table, by column name: a new field is a keyword the simulation must give.
-PullRequestRow = namedtuple("PullRequestRow", COLUMNS[PullRequest])
-ReviewRow = namedtuple("ReviewRow", COLUMNS[Review])
-CommitRow = namedtuple("CommitRow", COLUMNS[Commit])
-DeploymentRow = namedtuple("DeploymentRow", COLUMNS[Deployment])
-IncidentRow = namedtuple("IncidentRow", COLUMNS[Incident])
-PipelineRunRow = namedtuple("PipelineRunRow", COLUMNS[PipelineRun])
+PullRequestRow = _row(PullRequest)
+ReviewRow = _row(Review)
+CommitRow = _row(Commit)
+DeploymentRow = _row(Deployment)
+IncidentRow = _row(Incident)
+PipelineRunRow = _row(PipelineRun)
 ROWS_OF = {
     PullRequest: "pull_requests",
     Review: "reviews",

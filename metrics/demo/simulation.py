@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from e360.demo import DemoOrg
 from e360.models import Person, Service
@@ -99,6 +100,12 @@ class _Repo:
 class _Person:
     id: int
     login: str
+
+
+def _merged_at(change: _Change) -> int:
+    """When a change of a list of merged ones was merged."""
+    assert change.merged is not None
+    return change.merged
 
 
 class _Change:
@@ -185,7 +192,7 @@ class _ServiceHistory:
         self.is_production = service.is_production(self.environment)
         self.release_weekday = rng.randint(1, 3)  # Tuesday to Thursday
         self.changes: list[_Change] = []
-        self.deployments: list[tuple] = []
+        self.deployments: list[Any] = []  # DeploymentRow
         self.incidents: list[tuple] = []
         self.runs: list[tuple] = []
         self.run_number = rng.randint(1_000, 90_000) * 100
@@ -210,7 +217,7 @@ class _ServiceHistory:
         self.quiet_incidents()
         for change in self.changes:
             if change.merged is not None:
-                self.ci_runs(change)
+                self.ci_runs(change, change.merged)
 
     # --- Changes
 
@@ -276,16 +283,17 @@ class _ServiceHistory:
     def release(self) -> None:
         """Release merged changes a batch at a time: after merges, on the weekly train, and for config changes."""
         rng, ctx = self.rng, self.ctx
-        merged = sorted((c for c in self.changes if c.merged is not None), key=lambda c: c.merged)
+        merged = sorted((c for c in self.changes if c.merged is not None), key=_merged_at)
         if not merged:
             return
         # (start, whether it deploys even with no new change)
         triggers: list[tuple[int, bool]] = []
         for change in merged:
-            p = self.profile(change.merged)
+            at = _merged_at(change)
+            p = self.profile(at)
             if rng.random() < p.deploy_on_merge:
-                triggers.append((_office(change.merged + _lognormal(rng, p.deploy_delay_hours * HOUR, 0.8)), False))
-        first_day = merged[0].merged // DAY
+                triggers.append((_office(at + _lognormal(rng, p.deploy_delay_hours * HOUR, 0.8)), False))
+        first_day = _merged_at(merged[0]) // DAY
         for day in range(first_day, ctx.now // DAY):
             weekday = (day + 3) % 7
             if weekday >= 5:
@@ -301,7 +309,7 @@ class _ServiceHistory:
         for trigger, forced in triggers:
             start = max(trigger, busy_until)
             end = shipped
-            while end < len(merged) and merged[end].merged <= start:
+            while end < len(merged) and _merged_at(merged[end]) <= start:
                 end += 1
             if end == shipped and not forced:
                 continue
@@ -486,10 +494,10 @@ class _ServiceHistory:
 
     # --- Pipeline runs
 
-    def ci_runs(self, change: _Change) -> None:
-        """The default branch's CI run for a merged change, re-run on the same sha after a failure."""
-        rng, p = self.rng, self.profile(change.merged)
-        start = change.merged + 5 + int(rng.random() * 85)
+    def ci_runs(self, change: _Change, merged: int) -> None:
+        """The default branch's CI run for a change merged at ``merged``, re-run on the same sha after a failure."""
+        rng, p = self.rng, self.profile(merged)
+        start = merged + 5 + int(rng.random() * 85)
         if rng.random() < 0.01:
             cancelled = start + 30 + int(rng.random() * 270)
             self.run("ci", change.repo, change.sha, PipelineRun.Status.CANCELLED, 1, start, cancelled)

@@ -14,6 +14,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from django.db import connection, models
 from psycopg import sql
@@ -21,6 +22,7 @@ from psycopg import sql
 from metrics.demo.clock import _timestamp_text
 from metrics.demo.rows import COLUMNS, ROWS_OF, _Rows
 from metrics.models import PullRequest
+from metrics.sql import column
 
 # Rows buffered before a PostgreSQL flush (all tables together).
 FLUSH_ROWS = 100_000
@@ -32,14 +34,15 @@ def _fixed_columns(model: type[models.Model]) -> tuple[list[str], tuple]:
     Read from the model, so a new column with a default needs no change here;
     one without a default stops the seeder with a clear message.
     """
-    names, values = [], []
+    names: list[str] = []
+    values: list[Any] = []
     for f in model._meta.concrete_fields:
         if f.primary_key or f.generated or f.attname in COLUMNS[model]:
             continue  # generated columns are the database's to fill
         if not f.has_default() and not f.null:
             raise ValueError(f"{model.__name__}.{f.name} has no default: metrics.demo must fill it in.")
         value = f.get_default() if f.has_default() else None
-        names.append(f.column)
+        names.append(column(f))
         values.append(json.dumps(value) if isinstance(f, models.JSONField) else value)
     return names, tuple(values)
 
@@ -59,10 +62,10 @@ class _Writer:
         self.pending = _Rows()
         self.statements = {}
         for model in COLUMNS:
-            column_of = {f.attname: f.column for f in model._meta.concrete_fields}
+            column_of = {f.attname: column(f) for f in model._meta.concrete_fields}
             columns = [column_of[name] for name in COLUMNS[model]]
             if model is PullRequest:
-                columns.insert(0, model._meta.pk.column)
+                columns.insert(0, column(model._meta.pk))
             fixed_names, fixed_values = _fixed_columns(model)
             self.statements[model] = (model._meta.db_table, [*columns, *fixed_names], fixed_values)
 

@@ -40,7 +40,8 @@ def service_rows(records: Records, facts: d.DeliveryFacts, profile: d.Profile) -
     """Every rollup row of a service, from all its records and their facts, keyed by (environment, org-zone day)."""
     rows: Rows = defaultdict(lambda: {**dict.fromkeys(COUNT_FIELDS, 0), **{name: [] for name in LIST_FIELDS}})
 
-    def row(environment: str, moment: datetime) -> dict:
+    def row(environment: str, moment: datetime | None) -> dict:
+        assert moment is not None  # production deployments and judged runs have finished
         return rows[(environment, d.bucket_day(moment, profile))]
 
     environment_of = {}

@@ -209,7 +209,7 @@ class Figures:
     def last_events(self) -> dict[str, datetime]:
         """When each active source last sent us something (set on every accepted write)."""
         sources = Source.objects.filter(is_active=True, last_event_at__isnull=False)
-        return dict(sources.values_list("name", "last_event_at"))
+        return {name: at for name, at in sources.values_list("name", "last_event_at") if at is not None}
 
     def summary(self, window: d.Window) -> d.DoraSummary:
         """The same ``DoraSummary`` that ``definitions.dora_summary`` computes from raw rows.

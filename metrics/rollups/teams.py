@@ -33,7 +33,7 @@ from datetime import date, timedelta
 from functools import reduce
 
 from django.db import transaction
-from django.db.models import F, Model, Q
+from django.db.models import F, Q
 
 from e360.models import Service, Team
 from e360.tree import TeamTree
@@ -75,7 +75,7 @@ class Sample:
         self.exact.update(other.exact)
         self.histogram.merge(other.histogram)
 
-    def stored(self) -> list[float] | dict[str, int]:
+    def stored(self) -> list[float] | dict[str, object]:
         if not self.histogram and sum(self.exact.values()) <= EXACT_LIMIT:
             return sorted(self.exact.elements())
         histogram = self.histogram.copy()
@@ -157,7 +157,9 @@ def by_week(days: Mapping[Key, Change]) -> dict[Key, Change]:
     return weeks
 
 
-def _apply(model: type[Model], key_field: str, delta: Mapping[Key, Change], team_ids: list[int]) -> int:
+def _apply[M: (TeamRollup, TeamWeekRollup)](
+    model: type[M], key_field: str, delta: Mapping[Key, Change], team_ids: list[int]
+) -> int:
     keys = sorted(delta)
     model.objects.bulk_create(
         [model(team_id=team, production=production, **{key_field: at}) for team in team_ids for production, at in keys],

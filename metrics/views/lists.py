@@ -19,6 +19,8 @@ COUNT_AHEAD = 500
 class CappedPaginator(Paginator):
     """Counts at most ``limit`` rows: when it reaches the limit (``capped``), ``count`` is a lower bound."""
 
+    object_list: QuerySet
+
     def __init__(self, object_list: QuerySet, per_page: int, limit: int) -> None:
         super().__init__(object_list, per_page)
         self.limit = limit

@@ -28,7 +28,7 @@ from surveys import services
 from surveys.access import invitation_for_user, invitations_of
 from surveys.anonymity import MIN_K
 from surveys.forms import AnswerForm
-from surveys.models import Campaign, Question
+from surveys.models import Campaign, Invitation, Question
 
 
 def accepts_answers(campaign: Campaign, now: datetime) -> bool:
@@ -48,7 +48,8 @@ def my_surveys(request: HtmxHttpRequest) -> HttpResponse:
     person = access.person_for(request.user)
     invitations = invitations_of(person).order_by("-campaign__opens_at", "-campaign_id")
     now = timezone.now()
-    open_, closed = [], []
+    open_: list[Invitation] = []
+    closed: list[Invitation] = []
     for invitation in invitations:
         (open_ if accepts_answers(invitation.campaign, now) else closed).append(invitation)
     context = {

@@ -150,14 +150,14 @@ def _count(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def _row(group: GroupResult, figure: str, key: str, label: str, status: Status, **values: str) -> list[str]:
+def _row(group: GroupResult, figure: str, key: str, label: str, status: Status | None, **values: str) -> list[str]:
     base = {
         "group": _cell(group.group.name),
         "team": group.group.slug,
         "figure": figure,
         "key": key,
         "label": _cell(label),
-        "status": status,
+        "status": status or "",
     }
     return [base.get(column, values.get(column, "")) for column in CSV_HEADER]
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import BaseCommand
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
             help=f"A period to compute, one of {', '.join(map(str, STANDARD_DAYS))} (repeat for several; default all).",
         )
 
-    def handle(self, *args: object, days: list[int] | None, **options: object) -> None:
+    def handle(self, *args: object, days: list[int] | None, **options: Any) -> None:
         verbosity = int(options.get("verbosity", 1))
         for period_days in days or STANDARD_DAYS:
             started = time.monotonic()

@@ -285,6 +285,7 @@ class Command(BaseCommand):
         service = rng.choice(list(Service.objects.select_related("owner")))
         home = service.owner
         away = Team.objects.filter(kind=Team.Kind.TEAM).exclude(pk=home.pk).order_by("?").first()
+        assert away is not None  # the large demo has many teams
         times = []
         for owner in (away, home):
             service.owner = owner

@@ -112,13 +112,14 @@ class Command(BaseCommand):
         for person in missing:
             person.user = by_username[f"bench-{person.handle}"]
         Person.objects.bulk_update(missing, ["user"])
-        keys = []
+        keys: list[str] = []
         for user in User.objects.filter(person__in=people):
             session = SessionStore()
             session[SESSION_KEY] = str(user.pk)
             session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.create()
+            assert session.session_key is not None  # create() made one
             keys.append(session.session_key)
         return keys
 
