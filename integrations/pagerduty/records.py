@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from metrics.inputs import IncidentInput
 from metrics.schemas import IncidentIn
+from metrics.storable import LONE_SURROGATE
 
 TRIGGERED = "incident.triggered"
 ACKNOWLEDGED = "incident.acknowledged"
@@ -172,7 +173,9 @@ def _checked(fields: dict[str, Any], names: dict[str, str], prefix: str) -> Inci
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else ""
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = {"string_unicode": LONE_SURROGATE, "string_too_short": "is required"}.get(
+            error["type"], str(error["msg"]).removeprefix("Value error, ")
+        )
         for name, theirs in names.items():
             message = message.replace(name, theirs)
         raise BadEvent(f"{prefix}{names.get(field, field)} {message}") from None
