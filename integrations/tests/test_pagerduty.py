@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -346,3 +347,34 @@ def test_no_deployment_of_the_service_in_the_window_leaves_it_unlinked(send, tea
     deployments_upsert(source=api, items=[old], dirty=Dirty())
     send(fixture("incident.triggered"))
     assert incident().deployment is None
+
+
+# --- Over HTTP, as PagerDuty sends ---------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_over_http_out_of_order_events_and_a_retried_delivery_end_as_pagerduty_has_it(live_server, team, service):
+    # The production path: a real server on loopback, autocommit, tasks run as their commit queues them.
+    connection = ConnectionFactory(source__kind=Source.Kind.PAGERDUTY, source__team=team, webhook_secret=SECRET)
+    ExternalService.objects.create(connection=connection, external_id="PF9KMXH", name="API Service", service=service)
+    url = live_server.url + reverse("integrations:webhook", args=["pagerduty", connection.webhook_id])
+
+    def post(event_type: str) -> tuple[int, dict]:
+        body = json.dumps(fixture(event_type)).encode()
+        signature = f"{sign(body, 'the previous secret')},{sign(body)}"
+        request = urllib.request.Request(
+            url, body, method="POST", headers={"Content-Type": "application/json", "X-PagerDuty-Signature": signature}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+
+    assert post("incident.resolved")[0] == 202
+    assert post("incident.triggered")[0] == 202
+    assert post("incident.resolved") == (
+        200,
+        {"message": "Already received: this delivery is stored.", "delivery": "01DEN5QHYX0N8KXBXQ1EPHCM1W"},
+    )
+    found = incident()
+    assert (found.service, found.started_at) == (service, CREATED)
+    assert found.resolved_at == datetime(2020, 10, 2, 19, 2, 51, 204000, tzinfo=UTC)
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {Status.PROCESSED}
