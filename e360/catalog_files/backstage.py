@@ -36,7 +36,7 @@ from e360.catalog_files.records import (
     ServiceRecord,
     TeamRecord,
 )
-from e360.catalog_files.source import _read
+from e360.catalog_files.source import read_source
 
 # Annotations read from Backstage entities.
 LEADS_ANNOTATION = "e360.io/leads"
@@ -186,7 +186,7 @@ def parse_backstage(source: Path | str, name: str | None = None) -> CatalogRecor
     Users and Components are read; other kinds are counted in ``skipped``.
     """
     records = CatalogRecords()
-    text, file, error = _read(source, name)
+    text, file, error = read_source(source, name)
     records.files.append(file)
     if error is not None:
         records.errors.append(error)

@@ -37,7 +37,7 @@ from e360.catalog_files.records import (
     ServiceRecord,
     TeamRecord,
 )
-from e360.catalog_files.source import _read
+from e360.catalog_files.source import read_source
 
 # CSV headers: required columns first. A file's kind is recognised by its header.
 TEAM_COLUMNS = ("slug", "name", "parent", "kind", "description", "email")
@@ -87,7 +87,7 @@ def parse_csv(source: Path | str, name: str | None = None) -> CatalogRecords:
     then the field is left as it is on existing rows.
     """
     records = CatalogRecords()
-    text, file, error = _read(source, name)
+    text, file, error = read_source(source, name)
     records.files.append(file)
     if error is not None:
         records.errors.append(error)

@@ -12,7 +12,7 @@ from pathlib import Path
 from e360.catalog_files.records import CatalogError
 
 
-def _read(source: Path | str, name: str | None) -> tuple[str | None, str, CatalogError | None]:
+def read_source(source: Path | str, name: str | None) -> tuple[str | None, str, CatalogError | None]:
     """(text, display name, error). A Path is read from disk; a str is the content itself."""
     if isinstance(source, Path):
         display = name or str(source)

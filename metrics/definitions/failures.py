@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from metrics.definitions.linking import IncidentLink, _chains, _rollbacks
-from metrics.definitions.production import _in_window, production_deployments
+from metrics.definitions.linking import IncidentLink, _chains, rollback_ids
+from metrics.definitions.production import production_deployments, production_in_window
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.records import DeploymentRec, IncidentRec
-from metrics.definitions.stats import DurationStats, _ratio, span
+from metrics.definitions.stats import DurationStats, ratio, span
 from metrics.definitions.vocabulary import CAUSE_HOTFIX, CAUSE_INCIDENT, CAUSE_ROLLBACK
 from metrics.definitions.windows import Window
 
@@ -59,7 +59,7 @@ def failed_deployments(
         if link.deployment_id in prod_ids and link.incident_id in incidents_by_id:
             incidents_of.setdefault(link.deployment_id, []).append(incidents_by_id[link.incident_id])
 
-    rollbacks = _rollbacks(prod)
+    rollbacks = rollback_ids(prod)
     fixes: dict[str, tuple[str, DeploymentRec]] = {}  # failed id → (cause, fixing deployment)
     for chain in _chains(prod).values():
         for prev, nxt in pairwise(chain):
@@ -115,9 +115,9 @@ def change_failure_rate(
     profile: Profile | None = None,
 ) -> ChangeFailureRate:
     """Counted per deployment, never per incident: three incidents on one deployment are one failure."""
-    prod = _in_window(deployments, window, _profile(profile))
+    prod = production_in_window(deployments, window, _profile(profile))
     failed = sum(1 for d in prod if d.id in failures)
-    return ChangeFailureRate(failed=failed, deployments=len(prod), value=_ratio(failed, len(prod)))
+    return ChangeFailureRate(failed=failed, deployments=len(prod), value=ratio(failed, len(prod)))
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def recovery(
     p = _profile(profile)
     fdrt = [f.recovery_time for f in failures.values() if window.contains(f.recovered_at)]
     restore = [span(i.started_at, i.resolved_at, p) for i in incidents if window.contains(i.resolved_at)]
-    in_window = {d.id for d in _in_window(deployments, window, p)}
+    in_window = {d.id for d in production_in_window(deployments, window, p)}
     unrecovered = sum(
         1
         for f in failures.values()

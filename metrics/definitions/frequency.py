@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from e360.stats import median
-from metrics.definitions.production import _in_window, is_failed_attempt
+from metrics.definitions.production import is_failed_attempt, production_in_window
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.records import DeploymentRec
 from metrics.definitions.windows import Window, bucket_day, whole_iso_weeks, whole_months
@@ -26,7 +26,7 @@ def deployments_by_day(
     """Production deployments finished in the window, per org-zone day (every day of the window present)."""
     p = _profile(profile)
     counts = dict.fromkeys(window.calendar_days(p), 0)
-    for d in _in_window(deployments, window, p):
+    for d in production_in_window(deployments, window, p):
         assert d.finished_at is not None
         counts[bucket_day(d.finished_at, p)] += 1
     return counts
@@ -87,7 +87,7 @@ def deployment_frequency(
         1 for d in all_deployments if is_failed_attempt(d, p) and window.contains(d.finished_at or d.started_at)
     )
     per_day: dict[date, int] = {}
-    for d in _in_window(all_deployments, window, p):
+    for d in production_in_window(all_deployments, window, p):
         assert d.finished_at is not None
         day = bucket_day(d.finished_at, p)
         per_day[day] = per_day.get(day, 0) + 1

@@ -18,7 +18,7 @@ from metrics.definitions.vocabulary import (
     LINK_MERGED_BETWEEN,
     LINK_NONE,
     LINK_SENT,
-    _is_success,
+    is_success,
 )
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def previous_success_deployments(deployments: Iterable[DeploymentRec]) -> dict[s
     Deployments without an environment are not chained (DevLake's
     ``prev_success_deployment_commit_id``). Any environment, not only production.
     """
-    chained = (d for d in deployments if _is_success(d.status) and d.finished_at is not None and d.environment)
+    chained = (d for d in deployments if is_success(d.status) and d.finished_at is not None and d.environment)
     previous: dict[str, str | None] = {}
     for chain in _chains(chained).values():
         prev_id: str | None = None
@@ -60,7 +60,7 @@ def previous_success_deployments(deployments: Iterable[DeploymentRec]) -> dict[s
     return previous
 
 
-def _rollbacks(prod: Iterable[DeploymentRec]) -> set[str]:
+def rollback_ids(prod: Iterable[DeploymentRec]) -> set[str]:
     """Production deployments that are rollbacks: flagged as one, or redeploying a sha that an
     earlier deployment of the same service, repository and environment had replaced."""
     rollbacks: set[str] = set()
@@ -213,7 +213,7 @@ def link_changes(
     prod = production_deployments(deployments, p)
     by_id = {d.id: d for d in prod}
     previous = previous_success_deployments(prod)
-    since = _merged_since(prod, _rollbacks(prod), p)
+    since = _merged_since(prod, rollback_ids(prod), p)
 
     grouped: dict[str, list[ChangeRec]] = {}
     for c in changes:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.records import PipelineRunRec
-from metrics.definitions.stats import DurationStats, _ratio, span
-from metrics.definitions.vocabulary import _SUCCESS
+from metrics.definitions.stats import DurationStats, ratio, span
+from metrics.definitions.vocabulary import SUCCESS
 from metrics.definitions.windows import Window
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class PipelineReliability:
 def run_verdict(status: str) -> bool | None:
     """True = passed, False = failed, None = no verdict (cancelled, skipped, still running)."""
     s = (status or "").strip().lower()
-    if s in _SUCCESS:
+    if s in SUCCESS:
         return True
     if s in _NO_VERDICT:
         return None
@@ -118,10 +118,10 @@ def pipeline_reliability(
     return PipelineReliability(
         runs=len(in_window),
         failed=failed,
-        failure_rate=_ratio(failed, len(in_window)),
+        failure_rate=ratio(failed, len(in_window)),
         commits=len(builds),
         flaky_commits=flaky,
-        flaky_rate=_ratio(flaky, len(builds)),
+        flaky_rate=ratio(flaky, len(builds)),
         duration=DurationStats.of((run_duration(r) for r, _ in in_window), p.median_kind),
     )
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.records import DeploymentRec
-from metrics.definitions.vocabulary import _is_failure, _is_success
+from metrics.definitions.vocabulary import is_failure, is_success
 from metrics.definitions.windows import Window
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ def is_production_deployment(deployment: DeploymentRec, profile: Profile | None 
     p = _profile(profile)
     return (
         deployment.finished_at is not None
-        and _is_success(deployment.status)
+        and is_success(deployment.status)
         and p.is_production_environment(deployment.environment, deployment.service)
     )
 
@@ -27,7 +27,7 @@ def is_production_deployment(deployment: DeploymentRec, profile: Profile | None 
 def is_failed_attempt(deployment: DeploymentRec, profile: Profile | None = None) -> bool:
     """A failed deployment attempt (status failure/error to production): counts for reliability, not frequency."""
     p = _profile(profile)
-    return _is_failure(deployment.status) and p.is_production_environment(deployment.environment, deployment.service)
+    return is_failure(deployment.status) and p.is_production_environment(deployment.environment, deployment.service)
 
 
 def production_deployments(deployments: Iterable[DeploymentRec], profile: Profile | None = None) -> list[DeploymentRec]:
@@ -41,5 +41,5 @@ def _deployment_order(d: DeploymentRec) -> tuple[datetime, str]:
     return (d.finished_at, d.id)
 
 
-def _in_window(deployments: Iterable[DeploymentRec], window: Window, p: Profile) -> list[DeploymentRec]:
+def production_in_window(deployments: Iterable[DeploymentRec], window: Window, p: Profile) -> list[DeploymentRec]:
     return [d for d in production_deployments(deployments, p) if window.contains(d.finished_at)]

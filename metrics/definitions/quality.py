@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from metrics.definitions.facts import DeliveryFacts
-from metrics.definitions.production import _in_window
+from metrics.definitions.production import production_in_window
 from metrics.definitions.profile import Profile, _profile
-from metrics.definitions.stats import _ratio
+from metrics.definitions.stats import ratio
 from metrics.definitions.vocabulary import LINK_COMMIT_RANGE, LINK_MERGED_BETWEEN, LINK_NONE, LINK_SENT
 from metrics.definitions.windows import Window
 
@@ -46,7 +46,7 @@ def data_quality(
     the share of deployments with linked changes (and by which rule), the share of incidents
     linked to a deployment, and the last ingested event per source (passed through)."""
     p = _profile(profile)
-    prod = _in_window(facts.deployments, window, p)
+    prod = production_in_window(facts.deployments, window, p)
     link_rules = dict.fromkeys((LINK_NONE, LINK_SENT, LINK_COMMIT_RANGE, LINK_MERGED_BETWEEN), 0)
     with_changes = 0
     for d in prod:
@@ -59,13 +59,13 @@ def data_quality(
     return DataQuality(
         deployments=len(prod),
         deployments_with_changes=with_changes,
-        linked_change_share=_ratio(with_changes, len(prod)),
+        linked_change_share=ratio(with_changes, len(prod)),
         link_rules=link_rules,
         changes=len(deployed),
         changes_without_lead_time=sum(1 for lt in deployed if lt.lead_time is None),
         incidents=len(incidents),
         incidents_linked=linked,
-        incident_link_share=_ratio(linked, len(incidents)),
+        incident_link_share=ratio(linked, len(incidents)),
         pipeline_runs=pipeline_runs,
         last_event_at=dict(last_event_at or {}),
     )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 
-def _require_aware(record: object, *names: str) -> None:
+def require_aware(record: object, *names: str) -> None:
     """Reject naive datetimes, and store aware ones in UTC.
 
     Python subtracts and compares two datetimes sharing a tzinfo on their wall-clock
@@ -58,7 +58,7 @@ class DeploymentRec:
     changes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        _require_aware(self, "started_at", "finished_at")
+        require_aware(self, "started_at", "finished_at")
 
     @classmethod
     def from_row(cls, row: Any) -> DeploymentRec:
@@ -106,7 +106,7 @@ class ChangeRec:
     commit_shas: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _require_aware(self, "first_commit_at", "opened_at", "first_review_at", "approved_at", "merged_at", "closed_at")
+        require_aware(self, "first_commit_at", "opened_at", "first_review_at", "approved_at", "merged_at", "closed_at")
 
     @classmethod
     def from_row(cls, row: Any, commit_shas: tuple[str, ...] = ()) -> ChangeRec:
@@ -148,7 +148,7 @@ class IncidentRec:
     root_cause_sha: str = ""
 
     def __post_init__(self) -> None:
-        _require_aware(self, "started_at", "resolved_at")
+        require_aware(self, "started_at", "resolved_at")
 
     @classmethod
     def from_row(cls, row: Any) -> IncidentRec:
@@ -197,7 +197,7 @@ class PipelineRunRec:
     duration_seconds: float | None = None
 
     def __post_init__(self) -> None:
-        _require_aware(self, "started_at", "finished_at")
+        require_aware(self, "started_at", "finished_at")
 
     @classmethod
     def from_row(cls, row: Any) -> PipelineRunRec:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from metrics.definitions.linking import _rollbacks
-from metrics.definitions.production import _in_window, production_deployments
+from metrics.definitions.linking import rollback_ids
+from metrics.definitions.production import production_deployments, production_in_window
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.records import DeploymentRec, IncidentRec
-from metrics.definitions.stats import _ratio
+from metrics.definitions.stats import ratio
 from metrics.definitions.vocabulary import REWORK_HOTFIX, REWORK_INCIDENT_OPEN, REWORK_ROLLBACK
 from metrics.definitions.windows import Window
 
@@ -35,7 +35,7 @@ def rework_deployments(
     for i in incidents:
         incidents_by_group.setdefault(p.group_of(i.service), []).append(i)
 
-    rollbacks = _rollbacks(prod)
+    rollbacks = rollback_ids(prod)
     result: dict[str, tuple[str, ...]] = {}
     for d in prod:
         assert d.finished_at is not None
@@ -72,12 +72,12 @@ def rework_rate(
     profile: Profile | None = None,
 ) -> ReworkRate:
     """Rework deployments ÷ production deployments finished in the window; a deployment counts once."""
-    prod = _in_window(deployments, window, _profile(profile))
+    prod = production_in_window(deployments, window, _profile(profile))
     reworked = [d for d in prod if d.id in rework]
     by_reason = dict.fromkeys((REWORK_ROLLBACK, REWORK_HOTFIX, REWORK_INCIDENT_OPEN), 0)
     for d in reworked:
         for reason in rework[d.id]:
             by_reason[reason] = by_reason.get(reason, 0) + 1
     return ReworkRate(
-        rework=len(reworked), deployments=len(prod), value=_ratio(len(reworked), len(prod)), by_reason=by_reason
+        rework=len(reworked), deployments=len(prod), value=ratio(len(reworked), len(prod)), by_reason=by_reason
     )

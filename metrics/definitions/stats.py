@@ -79,5 +79,5 @@ def span(start: datetime | None, end: datetime | None, profile: Profile | None =
     return None if delta < timedelta(0) else delta
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
+def ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None

@@ -12,7 +12,7 @@ from metrics.definitions.failures import ChangeFailureRate, Recovery, change_fai
 from metrics.definitions.frequency import DeploymentFrequency, deployment_frequency
 from metrics.definitions.lead_times import ChangeLeadTime, LeadTime, lead_time
 from metrics.definitions.pipeline import PipelineReliability, pipeline_reliability
-from metrics.definitions.production import _in_window
+from metrics.definitions.production import production_in_window
 from metrics.definitions.profile import Profile, _profile
 from metrics.definitions.quality import DataQuality, data_quality
 from metrics.definitions.records import ChangeRec, DeploymentRec, IncidentRec, PipelineRunRec
@@ -190,7 +190,7 @@ def weekly_series(
     p = _profile(profile)
     mondays = sorted({day - timedelta(days=day.weekday()) for day in window.calendar_days(p)})
     deps_by_week: dict[date, list[date]] = {m: [] for m in mondays}
-    for d in _in_window(deployments, window, p):
+    for d in production_in_window(deployments, window, p):
         assert d.finished_at is not None
         day = bucket_day(d.finished_at, p)
         deps_by_week[day - timedelta(days=day.weekday())].append(day)

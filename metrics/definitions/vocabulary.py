@@ -57,13 +57,13 @@ REWORK_ROLLBACK = "rollback"
 REWORK_HOTFIX = "hotfix"
 REWORK_INCIDENT_OPEN = "incident_open"
 
-_SUCCESS = frozenset({"success", "succeeded", "successful"})
+SUCCESS = frozenset({"success", "succeeded", "successful"})
 _FAILURE = frozenset({"failure", "failed", "error", "errored", "timed_out", "timeout", "startup_failure"})
 
 
-def _is_success(status: str | None) -> bool:
-    return (status or "").strip().lower() in _SUCCESS
+def is_success(status: str | None) -> bool:
+    return (status or "").strip().lower() in SUCCESS
 
 
-def _is_failure(status: str | None) -> bool:
+def is_failure(status: str | None) -> bool:
     return (status or "").strip().lower() in _FAILURE

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from metrics.definitions.profile import Profile
-from metrics.definitions.records import _require_aware
+from metrics.definitions.records import require_aware
 
 
 def _zone(tz: str | tzinfo | Profile | None) -> tzinfo:
@@ -49,7 +49,7 @@ class Window:
     end: datetime
 
     def __post_init__(self) -> None:
-        _require_aware(self, "start", "end")
+        require_aware(self, "start", "end")
         if self.end <= self.start:
             raise ValueError(f"window end {self.end} must be after its start {self.start}")
 

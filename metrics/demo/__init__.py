@@ -68,7 +68,7 @@ from e360.demo import DemoOrg
 from metrics.demo.profiles import NAMED_PROFILES, PROFILE_CYCLE, PROFILES, Profile, team_profiles
 from metrics.demo.rows import ROWS_OF
 from metrics.demo.simulation import delivery_history
-from metrics.demo.writers import _writer
+from metrics.demo.writers import open_writer
 from metrics.models import Commit, Deployment, Repository, Review, Source
 from metrics.refresh import rebuild
 
@@ -145,7 +145,7 @@ def seed(org: DemoOrg) -> str:
     counts = dict.fromkeys(ROWS_OF.values(), 0)
     production = 0
     commits = COMMITS_FOR_SIZE.get(org.size.name, True)
-    with _writer() as writer:
+    with open_writer() as writer:
         history = delivery_history(
             org, source_id=source.pk, repository_ids=repository_ids, commits=commits, when=writer.when
         )

@@ -2,9 +2,9 @@
 
 The simulation counts in whole epoch seconds (``DAY``, ``HOUR``, ``MINUTE``),
 which are cheap to add and compare; it opens pull requests at office-like
-times of day (``_OPENING``) and moves work into working hours (``_office``).
+times of day (``OPENING``) and moves work into working hours (``office_hours``).
 The rows it hands on hold whatever ``when`` makes of a time: aware datetimes
-by default (``_datetime``), or the text the database stores (``_timestamp_text``),
+by default (``as_datetime``), or the text the database stores (``timestamp_text``),
 which the writers use because it costs a fraction of a datetime.
 """
 
@@ -20,13 +20,13 @@ MINUTE = 60
 
 
 # When in the day pull requests are opened: a triangle from 07:30 to 19:30, peaking at 13:00.
-_OPENING = [
+OPENING = [
     int(HOUR * (7.5 + math.sqrt(u * 12 * 5.5) if u < 5.5 / 12 else 19.5 - math.sqrt((1 - u) * 12 * 6.5)))
     for u in ((i + 0.5) / 1024 for i in range(1024))
 ]
 
 
-def _office(ts: int) -> int:
+def office_hours(ts: int) -> int:
     """``ts`` if it falls in working hours (Monday to Friday, 08:00 to 19:00 UTC), else the next working morning."""
     day, second = divmod(ts, DAY)
     weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
@@ -39,11 +39,11 @@ def _office(ts: int) -> int:
     return day * DAY + second
 
 
-def _datetime(ts: int | None) -> datetime | None:
+def as_datetime(ts: int | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
-def _timestamp_text(zone: str) -> Callable[[int | None], str | None]:
+def timestamp_text(zone: str) -> Callable[[int | None], str | None]:
     """Epoch seconds → the text a UTC time is stored as (``zone`` is appended: "+00" for PostgreSQL).
 
     A string built from two cached parts costs a fraction of a datetime, and

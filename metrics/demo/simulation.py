@@ -20,8 +20,8 @@ from typing import Any
 
 from e360.demo import DemoOrg
 from e360.models import Person, Service
-from metrics.demo.clock import _OPENING, DAY, HOUR, MINUTE, _datetime, _office
-from metrics.demo.draws import _lognormal, _pick, _poisson, _sha
+from metrics.demo.clock import DAY, HOUR, MINUTE, OPENING, as_datetime, office_hours
+from metrics.demo.draws import fake_sha, lognormal, pick, poisson
 from metrics.demo.profiles import PROFILES, Profile, team_profiles
 from metrics.demo.rows import (
     CommitRow,
@@ -196,7 +196,7 @@ class _ServiceHistory:
         self.incidents: list[tuple] = []
         self.runs: list[tuple] = []
         self.run_number = rng.randint(1_000, 90_000) * 100
-        self.current_sha = self.previous_sha = _sha(rng)  # what runs in production when the history starts
+        self.current_sha = self.previous_sha = fake_sha(rng)  # what runs in production when the history starts
         self.production_finishes: list[int] = []
 
     def profile(self, ts: int) -> Profile:
@@ -209,8 +209,8 @@ class _ServiceHistory:
         for day in range(max(ctx.first_day, launched), -(-ctx.now // DAY)):
             index = day - ctx.first_day
             p = self.days[index]
-            for _ in range(_poisson(rng, p.prs_per_day * self.activity * ctx.day_factors[index])):
-                opened = day * DAY + _OPENING[int(rng.random() * 1024)]
+            for _ in range(poisson(rng, p.prs_per_day * self.activity * ctx.day_factors[index])):
+                opened = day * DAY + OPENING[int(rng.random() * 1024)]
                 if opened < ctx.now:
                     self.changes.append(self.change(opened, p))
         self.release()
@@ -224,51 +224,51 @@ class _ServiceHistory:
     def change(self, opened: int, p: Profile) -> _Change:
         rng, now = self.rng, self.ctx.now
         repo = self.config_repo if self.config_repo is not None and rng.random() < 0.12 else self.repo
-        change = _Change(repo, _pick(rng, self.authors), opened, _sha(rng))
-        lines = min(20_000, 1 + _lognormal(rng, p.lines, 1.2))
+        change = _Change(repo, pick(rng, self.authors), opened, fake_sha(rng))
+        lines = min(20_000, 1 + lognormal(rng, p.lines, 1.2))
         change.additions = max(1, int(lines * (0.45 + 0.5 * rng.random())))
         change.deletions = max(0, lines - change.additions)
-        change.title = _pick(rng, TITLES)
+        change.title = pick(rng, TITLES)
         if rng.random() < DIRECT_PUSHES:
             change.direct = True
-            change.title = "Bump version" if change.additions < 5 else f"Update {_pick(rng, SUBJECTS)}"
+            change.title = "Bump version" if change.additions < 5 else f"Update {pick(rng, SUBJECTS)}"
             change.merged = change.closed = opened
             if self.ctx.commits:
                 change.commits = [(change.sha, opened)]
             return change
 
-        coding = max(2 * MINUTE, _lognormal(rng, p.coding_hours * HOUR, 1.0))
+        coding = max(2 * MINUTE, lognormal(rng, p.coding_hours * HOUR, 1.0))
         first_commit = change.first_commit = opened - coding
         if self.ctx.commits:
-            times = sorted(first_commit + int(rng.random() * coding) for _ in range(_pick(rng, COMMIT_COUNTS) - 1))
-            change.commits = [(_sha(rng), t) for t in [first_commit, *times]]
+            times = sorted(first_commit + int(rng.random() * coding) for _ in range(pick(rng, COMMIT_COUNTS) - 1))
+            change.commits = [(fake_sha(rng), t) for t in [first_commit, *times]]
 
         fate = rng.random()
         if fate < STALE:
             # Nobody reviews it; its author closes it after a week or two, so only the newest linger.
-            closed = opened + _lognormal(rng, STALE_DAYS * DAY, 0.5)
+            closed = opened + lognormal(rng, STALE_DAYS * DAY, 0.5)
             if closed < now:
                 change.closed = closed
             return change
         # One to three teammates in turn; the last one approves.
         reviewers = self.teammates[change.author]
-        count = min(_pick(rng, REVIEW_COUNTS), len(reviewers))
+        count = min(pick(rng, REVIEW_COUNTS), len(reviewers))
         first = int(rng.random() * len(reviewers))
-        t = _office(opened + _lognormal(rng, p.pickup_hours * HOUR, 0.9))
+        t = office_hours(opened + lognormal(rng, p.pickup_hours * HOUR, 0.9))
         for k in range(count):
             if k:
-                t = _office(t + _lognormal(rng, p.review_hours * HOUR, 0.8))
+                t = office_hours(t + lognormal(rng, p.review_hours * HOUR, 0.8))
             if k == count - 1:
                 state = Review.State.APPROVED
             else:
                 state = Review.State.CHANGES_REQUESTED if rng.random() < 0.5 else Review.State.COMMENTED
             change.reviews.append((reviewers[(first + k) % len(reviewers)], state, t))
         if fate < STALE + ABANDONED:
-            closed = change.closed = opened + _lognormal(rng, 3 * DAY, 1.0)
+            closed = change.closed = opened + lognormal(rng, 3 * DAY, 1.0)
             change.reviews = [r for r in change.reviews if r[1] != Review.State.APPROVED and r[2] < closed]
         else:
             change.approved = t
-            change.merged = change.closed = _office(t + _lognormal(rng, p.merge_hours * HOUR, 1.0))
+            change.merged = change.closed = office_hours(t + lognormal(rng, p.merge_hours * HOUR, 1.0))
         # What has not happened by now stays open.
         if change.reviews and change.reviews[-1][2] >= now:
             change.reviews = [r for r in change.reviews if r[2] < now]
@@ -292,7 +292,7 @@ class _ServiceHistory:
             at = _merged_at(change)
             p = self.profile(at)
             if rng.random() < p.deploy_on_merge:
-                triggers.append((_office(at + _lognormal(rng, p.deploy_delay_hours * HOUR, 0.8)), False))
+                triggers.append((office_hours(at + lognormal(rng, p.deploy_delay_hours * HOUR, 0.8)), False))
         first_day = _merged_at(merged[0]) // DAY
         for day in range(first_day, ctx.now // DAY):
             weekday = (day + 3) % 7
@@ -302,7 +302,7 @@ class _ServiceHistory:
             if p.weekly_release and weekday == self.release_weekday:
                 triggers.append((day * DAY + 12 * HOUR + int(rng.random() * 4 * HOUR), False))
             if rng.random() < p.config_deploys * self.activity:
-                triggers.append((day * DAY + _OPENING[int(rng.random() * 1024)], True))
+                triggers.append((day * DAY + OPENING[int(rng.random() * 1024)], True))
         triggers.sort()
         shipped = 0
         busy_until = 0
@@ -336,13 +336,13 @@ class _ServiceHistory:
         """
         rng, p, now = self.rng, self.profile(start), self.ctx.now
         sha = rollback_to or next((c.sha for c in reversed(batch) if c.repo is self.repo), self.current_sha)
-        duration = max(MINUTE, _lognormal(rng, p.deploy_minutes * MINUTE, 0.5))
+        duration = max(MINUTE, lognormal(rng, p.deploy_minutes * MINUTE, 0.5))
         if regular and self.staging:
-            staged = start + max(MINUTE, _lognormal(rng, p.deploy_minutes * MINUTE, 0.5))
+            staged = start + max(MINUTE, lognormal(rng, p.deploy_minutes * MINUTE, 0.5))
             if staged >= now:
                 return None
             self.deployment("staging", False, Deployment.Status.SUCCESS, start, staged, sha, None)
-            start = staged + _lognormal(rng, 15 * MINUTE, 0.8)
+            start = staged + lognormal(rng, 15 * MINUTE, 0.8)
         attempt = 1
         if regular and rng.random() < p.failed_attempts:
             failed = start + int(duration * (0.2 + 0.7 * rng.random()))
@@ -351,7 +351,7 @@ class _ServiceHistory:
             status = Deployment.Status.ERROR if rng.random() < 0.2 else Deployment.Status.FAILURE
             self.deployment(self.environment, self.is_production, status, start, failed, sha, None)
             self.run("deploy", self.repo, sha, PipelineRun.Status.FAILURE, 1, start, failed)
-            start, attempt = failed + _lognormal(rng, 12 * MINUTE, 0.6), 2
+            start, attempt = failed + lognormal(rng, 12 * MINUTE, 0.6), 2
         finished = start + duration
         if finished >= now:
             return None
@@ -418,24 +418,24 @@ class _ServiceHistory:
         rng, p = self.rng, self.profile(finished)
         roll = rng.random()
         if roll < p.incidents:
-            started = finished + min(5 * DAY, _lognormal(rng, 45 * MINUTE, 1.1))
+            started = finished + min(5 * DAY, lognormal(rng, 45 * MINUTE, 1.1))
             if started >= self.ctx.now:
                 return finished
-            severity = _pick(rng, SEVERITIES)
+            severity = pick(rng, SEVERITIES)
             culprit = self.current_sha
             recovered = None
             if rng.random() < 0.4:
-                recovered = self.recover(started + _lognormal(rng, 30 * MINUTE, 0.8), rollback=rng.random() < 0.5)
+                recovered = self.recover(started + lognormal(rng, 30 * MINUTE, 0.8), rollback=rng.random() < 0.5)
             if recovered is not None:
-                resolved = recovered + _lognormal(rng, 20 * MINUTE, 0.8)
+                resolved = recovered + lognormal(rng, 20 * MINUTE, 0.8)
             else:
-                resolved = started + _lognormal(rng, p.restore_hours * HOUR * RESTORE_FACTOR[severity], 1.0)
+                resolved = started + lognormal(rng, p.restore_hours * HOUR * RESTORE_FACTOR[severity], 1.0)
             self.incident(started, resolved, severity, root_cause=culprit if rng.random() < 0.15 else "")
             return max(finished, recovered or 0)
         if roll < p.incidents + p.rollbacks:
-            return self.recover(finished + _lognormal(rng, 20 * MINUTE, 0.8), rollback=True) or finished
+            return self.recover(finished + lognormal(rng, 20 * MINUTE, 0.8), rollback=True) or finished
         if roll < p.incidents + p.rollbacks + p.hotfixes:
-            return self.recover(finished + _lognormal(rng, 90 * MINUTE, 0.8), rollback=False) or finished
+            return self.recover(finished + lognormal(rng, 90 * MINUTE, 0.8), rollback=False) or finished
         return finished
 
     def recover(self, at: int, *, rollback: bool) -> int | None:
@@ -443,19 +443,19 @@ class _ServiceHistory:
         rng = self.rng
         if rollback:
             return self.deploy(at, [], rollback_to=self.previous_sha, regular=False)
-        change = _Change(self.repo, _pick(rng, self.authors), at, _sha(rng))
-        change.title = f"Hotfix: {_pick(rng, SUBJECTS)}"
-        change.first_commit = at - _lognormal(rng, 25 * MINUTE, 0.6)
+        change = _Change(self.repo, pick(rng, self.authors), at, fake_sha(rng))
+        change.title = f"Hotfix: {pick(rng, SUBJECTS)}"
+        change.first_commit = at - lognormal(rng, 25 * MINUTE, 0.6)
         if self.ctx.commits:
-            change.commits = [(_sha(rng), change.first_commit)]
-        change.additions, change.deletions = 1 + _lognormal(rng, 12, 0.8), _lognormal(rng, 4, 0.8)
-        approved = change.approved = at + _lognormal(rng, 12 * MINUTE, 0.6)
-        change.reviews = [(_pick(rng, self.teammates[change.author]), Review.State.APPROVED, approved)]
-        change.merged = change.closed = approved + _lognormal(rng, 6 * MINUTE, 0.6)
+            change.commits = [(fake_sha(rng), change.first_commit)]
+        change.additions, change.deletions = 1 + lognormal(rng, 12, 0.8), lognormal(rng, 4, 0.8)
+        approved = change.approved = at + lognormal(rng, 12 * MINUTE, 0.6)
+        change.reviews = [(pick(rng, self.teammates[change.author]), Review.State.APPROVED, approved)]
+        change.merged = change.closed = approved + lognormal(rng, 6 * MINUTE, 0.6)
         if change.merged >= self.ctx.now:
             return None
         self.changes.append(change)
-        return self.deploy(change.merged + _lognormal(rng, 5 * MINUTE, 0.5), [change], hotfix=True, regular=False)
+        return self.deploy(change.merged + lognormal(rng, 5 * MINUTE, 0.5), [change], hotfix=True, regular=False)
 
     def incident(self, started: int, resolved: int | None, severity: str, *, root_cause: str = "") -> None:
         rng, now, when = self.rng, self.ctx.now, self.ctx.when
@@ -470,7 +470,7 @@ class _ServiceHistory:
                 source_id=self.ctx.source_id,
                 external_id=f"{slug}/INC-{number}",
                 service_id=self.service_id,
-                title=_pick(rng, INCIDENT_TITLES).format(self.service.name),
+                title=pick(rng, INCIDENT_TITLES).format(self.service.name),
                 severity=severity,
                 url=f"https://incidents.demo.e360.dev/{slug}/{number}",
                 started_at=when(started),
@@ -487,10 +487,10 @@ class _ServiceHistory:
         rng, now = self.rng, self.ctx.now
         first = self.production_finishes[0]
         mean = self.days[-1].quiet_incidents * math.sqrt(self.activity) * (now - first) / (30 * DAY)
-        for started in sorted(first + int(rng.random() * (now - first)) for _ in range(_poisson(rng, mean))):
-            severity = _pick(rng, MINOR_SEVERITIES)
+        for started in sorted(first + int(rng.random() * (now - first)) for _ in range(poisson(rng, mean))):
+            severity = pick(rng, MINOR_SEVERITIES)
             hours = self.profile(started).restore_hours * RESTORE_FACTOR[severity]
-            self.incident(started, started + _lognormal(rng, hours * HOUR, 1.0), severity)
+            self.incident(started, started + lognormal(rng, hours * HOUR, 1.0), severity)
 
     # --- Pipeline runs
 
@@ -504,7 +504,7 @@ class _ServiceHistory:
             return
         failure = p.ci_failures
         for attempt in (1, 2, 3):
-            finished = start + max(MINUTE, _lognormal(rng, p.ci_minutes * MINUTE, 0.45))
+            finished = start + max(MINUTE, lognormal(rng, p.ci_minutes * MINUTE, 0.45))
             if finished >= self.ctx.now:
                 return
             failed = rng.random() < failure
@@ -513,7 +513,7 @@ class _ServiceHistory:
             if not failed:
                 return
             failure = p.ci_refailures
-            start = finished + _lognormal(rng, 10 * MINUTE, 0.8)
+            start = finished + lognormal(rng, 10 * MINUTE, 0.8)
 
     def run(self, workflow: str, repo: _Repo, sha: str, status: str, attempt: int, start: int, end: int) -> None:
         if attempt == 1:
@@ -626,7 +626,7 @@ def delivery_history(
         profiles={name: [p.at(i / max(days, 1)) for i in range(days + 1)] for name, p in PROFILES.items()},
         day_factors=day_factors,
         commits=commits,
-        when=when or _datetime,
+        when=when or as_datetime,
     )
     profiles = team_profiles(org.teams)
     for service in org.services:

@@ -5,7 +5,7 @@ table once about ``FLUSH_ROWS`` are waiting, reserving pull request ids first
 so reviews and commits can name them. ``_CopyWriter`` does it on PostgreSQL
 with ``COPY ... FROM STDIN`` from a thread of its own, its indexes and
 constraints set aside during the load; ``_SqliteWriter`` with ``executemany``.
-``_writer`` picks the one for the connection.
+``open_writer`` picks the one for the connection.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from django.db import connection, models
 from psycopg import sql
 
-from metrics.demo.clock import _timestamp_text
+from metrics.demo.clock import timestamp_text
 from metrics.demo.rows import COLUMNS, ROWS_OF, _Rows
 from metrics.models import PullRequest
 from metrics.sql import column
@@ -125,7 +125,7 @@ class _CopyWriter(_Writer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.when = _timestamp_text("+00")
+        self.when = timestamp_text("+00")
         connection.ensure_connection()
         self.pg = connection.connection
         with self.pg.cursor() as cursor:
@@ -255,7 +255,7 @@ class _SqliteWriter(_Writer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.when = _timestamp_text("")
+        self.when = timestamp_text("")
         table = PullRequest._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608 - a model's table name
@@ -275,7 +275,7 @@ class _SqliteWriter(_Writer):
             cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)  # noqa: S608
 
 
-def _writer() -> _Writer:
+def open_writer() -> _Writer:
     if connection.vendor == "postgresql":
         return _CopyWriter()
     if connection.vendor == "sqlite":
