@@ -8,7 +8,6 @@ import hmac
 import http.client
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -17,6 +16,7 @@ from e360.tests.factories import ServiceFactory
 from integrations.models import ExternalService
 from integrations.pagerduty import verify
 from integrations.tests.factories import ConnectionFactory
+from integrations.tests.pagerduty import SECRET, deliver, fixture, sign
 from metrics.ingest import inbound_retry
 from metrics.inputs import DeploymentInput
 from metrics.models import InboundEvent, Incident, Source
@@ -25,37 +25,8 @@ from metrics.tests.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "pd-signing-secret-0123456789abcdef"
-FIXTURES = Path(__file__).parent / "fixtures" / "pagerduty"
 Status = InboundEvent.Status
 CREATED = datetime(2020, 4, 9, 15, 16, 27, tzinfo=UTC)  # the documented incident's created_at
-
-
-def fixture(event_type: str, **changes) -> dict:
-    """A documented example; ``changes`` replace fields of its ``event`` (``data`` is merged)."""
-    body = json.loads((FIXTURES / f"{event_type}.json").read_text())
-    data = changes.pop("data", {})
-    body["event"].update(changes)
-    body["event"]["data"].update(data)
-    return body
-
-
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def deliver(client, connection, payload, *, signature=None, raw=None):
-    body = raw if raw is not None else json.dumps(payload).encode()
-    return client.post(
-        reverse("integrations:webhook", args=["pagerduty", connection.webhook_id]),
-        body,
-        content_type="application/json",
-        headers={
-            "X-PagerDuty-Signature": signature if signature is not None else sign(body),
-            "X-Webhook-Id": "b7c1d54e-0d5e-4dfa-9b0e-7f5d2e1f3a11",
-            "User-Agent": "PagerDuty-Webhook/V3.0",
-        },
-    )
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.urls import reverse
 from e360.tests.factories import ServiceFactory
 from integrations.models import ExternalService
 from integrations.tests.factories import ConnectionFactory
-from integrations.tests.test_pagerduty import SECRET, deliver, fixture
+from integrations.tests.pagerduty import SECRET, deliver, fixture
 from metrics.models import InboundEvent, Incident, Source
 
 pytestmark = pytest.mark.django_db
