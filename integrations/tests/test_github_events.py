@@ -15,7 +15,7 @@ from integrations.tests.factories import ConnectionFactory
 from integrations.tests.github_payloads import payload
 from integrations.tests.test_webhooks import SECRET, deliver
 from metrics.ingest import inbound_retry
-from metrics.models import Deployment, Incident, InboundEvent, PipelineRun, PullRequest, Push, Review
+from metrics.models import Deployment, InboundEvent, Incident, PipelineRun, PullRequest, Push, Review
 
 pytestmark = pytest.mark.django_db
 
