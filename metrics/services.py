@@ -179,6 +179,17 @@ def repository_for(name: str | None, service: Service) -> Repository | None:
     return repo
 
 
+def repository_default_branch_set(*, name: str, default_branch: str) -> bool:
+    """Record a stored repository's default branch as its host reports it (GitHub sends it with
+    every repository); whether it changed. Linking rule 3 and the pull requests' base branch read
+    it. Only a repository already stored changes: a writer calls this after writing the
+    repository's records, which checked the source's scope."""
+    if not name or not default_branch:
+        return False
+    rows = Repository.objects.filter(name=name).exclude(default_branch=default_branch)
+    return bool(rows.update(default_branch=default_branch[:200]))
+
+
 # --- Upserts -----------------------------------------------------------------------------
 #
 # Each kind has one set-based writer (``deployments_upsert`` and so on) for a batch of

@@ -33,6 +33,7 @@ from metrics.services import (
     pipeline_run_advance,
     pull_request_amend,
     pushes_upsert,
+    repository_default_branch_set,
 )
 
 Status = InboundEvent.Status
@@ -294,14 +295,21 @@ def process(event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
     if not isinstance(event.payload, dict):
         return Status.FAILED, "the payload is not a JSON object"
     try:
-        return handler(event.payload, event, dirty)
+        status, note = handler(event.payload, event, dirty)
     except OutOfScope:
         raise
     except UnknownService as exc:
-        repository = (event.payload.get("repository") or {}).get("full_name")
-        if not repository:
+        repository = event.payload.get("repository")
+        name = repository.get("full_name") if isinstance(repository, dict) else None
+        if not name:
             raise
         raise UnknownService(
-            f'repository "{repository}" maps to no e360 service: map it (the source\'s repository map, or a '
+            f'repository "{name}" maps to no e360 service: map it (the source\'s repository map, or a '
             "service's repositories), then retry this event"
         ) from exc
+    if status == Status.PROCESSED and isinstance(repository := event.payload.get("repository"), dict):
+        # The records written name the repository: keep its default branch as GitHub says it.
+        repository_default_branch_set(
+            name=str(repository.get("full_name") or ""), default_branch=str(repository.get("default_branch") or "")
+        )
+    return status, note

@@ -116,6 +116,8 @@ def test_an_opened_pull_request_is_stored(send, connection):
     assert (pr.repository.name, pr.service.slug, pr.base_branch) == (REPO, "hello", "master")
     assert pr.opened_at == at("2019-05-15T15:20:33+00:00")
     assert (pr.additions, pr.deletions, pr.merged_at, pr.merge_sha) == (1, 1, None, "")
+    # GitHub's default branch for the repository ("master" here), which linking reads.
+    assert pr.repository.default_branch == "master"
 
 
 def test_a_merge_is_recorded(send):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from metrics.inputs import CommitInput, DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput, ReviewInput
-from metrics.models import Deployment, Incident, PipelineRun, Review
+from metrics.models import Deployment, Incident, PipelineRun, Repository, Review
 from metrics.services import (
     Dirty,
     deployment_advance,
@@ -17,6 +17,7 @@ from metrics.services import (
     pipeline_run_advance,
     pull_request_amend,
     pull_request_upsert,
+    repository_default_branch_set,
 )
 from metrics.tests.factories import BASE_TIME, SourceFactory
 
@@ -158,3 +159,14 @@ def test_a_source_deletes_only_its_own_incidents(source, service):
     incident_upsert(source=other, data=IncidentInput("i-1", T, service="checkout"), dirty=Dirty())
     assert not incident_delete(source=source, external_id="i-1", dirty=Dirty())
     assert Incident.objects.filter(source=other).exists()
+
+
+def test_a_stored_repositorys_default_branch_is_recorded(source):
+    pull_request_upsert(source=source, data=pr(), dirty=Dirty())
+    assert Repository.objects.get(name=REPO).default_branch == "main"
+    assert repository_default_branch_set(name=REPO, default_branch="master")
+    assert not repository_default_branch_set(name=REPO, default_branch="master")
+    assert Repository.objects.get(name=REPO).default_branch == "master"
+    # A repository no record names is not created.
+    assert not repository_default_branch_set(name="acme/unknown", default_branch="trunk")
+    assert not Repository.objects.filter(name="acme/unknown").exists()
