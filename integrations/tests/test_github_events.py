@@ -78,9 +78,9 @@ def review_event(*, by: str = "hubot", state: str = "approved", at_: str = "2019
     return body
 
 
-def comment_event(*, by: str = "hubot", created: str = "2019-05-15T15:50:00Z") -> dict:
+def comment_event(*, by: str = "hubot", created: str = "2019-05-15T15:50:00Z", **comment) -> dict:
     body = payload("pull_request_review_comment")
-    body["comment"].update(user={"login": by, "id": 2, "type": "User"}, created_at=created)
+    body["comment"].update(user={"login": by, "id": 2, "type": "User"}, created_at=created, **comment)
     return body
 
 
@@ -150,6 +150,34 @@ def test_a_review_before_its_pull_request_ends_in_the_same_state(send):
     assert pr_state() == in_order
     assert in_order[8:12] == (1, 1, at("2019-05-15T16:00:00+00:00"), at("2019-05-15T16:00:00+00:00"))
     assert in_order[5] == at("2019-05-16T10:00:00+00:00")  # the late "opened" did not undo the merge
+
+
+PR_HISTORY = {
+    "opened": ("pull_request", pr_event),
+    "commented": ("pull_request_review_comment", lambda: comment_event(by="monalisa", pull_request_review_id=7)),
+    "reviewed": ("pull_request_review", review_event),
+    "merged": ("pull_request", merged),
+}
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(PR_HISTORY)), ids="-".join)
+def test_a_pull_requests_events_in_any_order_end_in_the_same_state(send, order):
+    for step in order:
+        name, body = PR_HISTORY[step]
+        send(name, body())
+    pr = PullRequest.objects.get()
+    assert (pr.opened_at, pr.merged_at, pr.merge_sha, pr.additions, pr.deletions) == (
+        at("2019-05-15T15:20:33+00:00"),
+        at("2019-05-16T10:00:00+00:00"),
+        "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+        1,
+        1,
+    )
+    assert sorted(pr.reviews.values_list("external_id", "author", "state")) == [
+        ("237895671", "hubot", "approved"),
+        ("7", "monalisa", "commented"),  # the comment's review, known from the comment alone
+    ]
+    assert (pr.first_review_at, pr.approved_at) == (at("2019-05-15T15:50:00+00:00"), at("2019-05-15T16:00:00+00:00"))
 
 
 def test_a_pull_request_event_keeps_the_stored_reviews(send):
