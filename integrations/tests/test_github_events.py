@@ -478,3 +478,22 @@ def test_a_source_never_writes_outside_its_scope(send, hello, other_team):
         assert "which this source may not write to" in event.error
     assert not PullRequest.objects.exists() and not Deployment.objects.exists() and not Push.objects.exists()
     assert not PipelineRun.objects.exists() and not Incident.objects.exists()
+
+
+# --- Bad input ---
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "error"),
+    [
+        ("pull_request", [1, 2], "the payload is not a JSON object"),
+        ("pull_request", {"action": "opened"}, "the payload has no pull_request object"),
+        ("pull_request_review", {"action": "submitted", "review": {"state": "approved"}}, "the review has no id"),
+        ("deployment_status", {"action": "created", "deployment_status": {}}, "the payload has no deployment object"),
+        ("workflow_run", run_event(run_attempt="two"), "the workflow run has an unreadable run_attempt 'two'"),
+        ("installation", {"action": "created", "installation": {}}, "the payload's installation has no id"),
+    ],
+)
+def test_a_payload_that_cannot_become_records_fails_with_the_reason(send, name, body, error):
+    event = send(name, body)
+    assert (event.status, event.error) == (Status.FAILED, error)
