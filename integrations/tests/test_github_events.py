@@ -12,8 +12,8 @@ import pytest
 from e360.tests.factories import ServiceFactory
 from integrations.models import Connection
 from integrations.tests.factories import ConnectionFactory
+from integrations.tests.github import SECRET, deliver
 from integrations.tests.github_payloads import payload
-from integrations.tests.test_webhooks import SECRET, deliver
 from metrics.ingest import inbound_retry
 from metrics.models import Deployment, InboundEvent, Incident, PipelineRun, PullRequest, Push, Review
 
