@@ -13,7 +13,7 @@ import importlib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -225,7 +225,7 @@ def connection_of(source: Source) -> Connection | None:
         return None
 
 
-_OTHER_RECORDS = (PullRequest, PipelineRun, Push, Incident)
+_RECORDS = (Deployment, PullRequest, PipelineRun, Push, Incident)
 
 
 def mapped_repositories(source: Source, connection: Connection | None) -> list[str]:
@@ -233,17 +233,14 @@ def mapped_repositories(source: Source, connection: Connection | None) -> list[s
     the services it wrote to (their ``Repository`` rows and the catalog's ``Service.repositories``). Two
     queries."""
     names = set(connection.repositories if connection else []) | set((source.repo_service_map or {}).keys())
-    written = (
-        Deployment.objects.filter(source=source)
-        .order_by()
-        .values("service_id")
-        .union(*(model.objects.filter(source=source).order_by().values("service_id") for model in _OTHER_RECORDS))
-    )
-    service_ids = {row["service_id"] for row in written if row["service_id"] is not None}
+    wrote = Q()
+    for model in _RECORDS:
+        wrote |= Q(Exists(model.objects.filter(source=source, service_id=OuterRef("pk"))))
+    service_ids = []
+    for service_id, listed in Service.objects.filter(wrote).values_list("pk", "repositories"):
+        service_ids.append(service_id)
+        names.update(name for name in listed or () if isinstance(name, str))
     if service_ids:
-        rows = Service.objects.filter(pk__in=service_ids).values_list("repositories", flat=True)
-        for listed in rows:
-            names.update(name for name in listed or () if isinstance(name, str))
         names.update(Repository.objects.filter(service_id__in=service_ids).values_list("name", flat=True))
     return sorted(name for name in names if name)
 
@@ -257,7 +254,8 @@ def _missing(source: Source, repositories: list[str], expected: tuple[str, ...],
         model, moment = REPOSITORY_RECORDS[label]
         names = (
             model.objects.filter(source=source, repository__name__in=repositories, **{f"{moment}__gte": since})
-            .values_list(F("repository__name"), flat=True)
+            .order_by()  # no ordering column in the DISTINCT
+            .values_list("repository__name", flat=True)
             .distinct()
         )
         for name in names:
