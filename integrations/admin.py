@@ -99,6 +99,7 @@ class ConnectionForm(forms.ModelForm):
     class Meta:
         model = Connection
         fields = ["api_url", "app_id", "installation_id", "incident_label"]
+        labels = {"api_url": "API URL"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -169,11 +170,21 @@ class ConnectionAdmin(admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Connection | None) -> list:
         return self.inlines if obj is not None else []
 
+    @staticmethod
+    def _unconnected(request: HttpRequest) -> Source | None:
+        """The source of ``?source=<id>`` (the Source admin's "Connect it"): of a provider's kind, not connected."""
+        source_id = request.GET.get("source", "")
+        if not source_id.isdigit():
+            return None
+        kinds = [kind for kind, _ in KINDS]
+        return Source.objects.filter(pk=source_id, kind__in=kinds, connection__isnull=True).first()
+
     def get_fieldsets(self, request: HttpRequest, obj: Connection | None = None) -> list[tuple[str | None, dict]]:
         settings_ = ["api_url", "new_api_token", "app_id", "installation_id", "new_app_private_key"]
         if obj is None:
+            source = [] if self._unconnected(request) else [(None, {"fields": ["name", "kind", "team"]})]
             return [
-                (None, {"fields": ["name", "kind", "team"]}),
+                *source,
                 ("Webhook", {"fields": ["new_webhook_secret"]}),
                 ("API", {"fields": settings_}),
                 ("Records", {"fields": ["repositories_text", "incident_label"]}),
@@ -186,6 +197,11 @@ class ConnectionAdmin(admin.ModelAdmin):
             ("Records", {"fields": ["repositories_text", "incident_label"]}),
         ]
 
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        if (source := self._unconnected(request)) is not None:
+            extra_context = {**(extra_context or {}), "title": f"Connect {source} ({source.get_kind_display()})"}
+        return super().add_view(request, form_url, extra_context)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Connection | None = None) -> list[str]:
         if obj is None:
             return []
@@ -193,7 +209,8 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Connection | None = None, **kwargs: Any) -> type[forms.ModelForm]:
         form = super().get_form(request, obj, **kwargs)
-        if obj is not None:  # the source exists: its name, kind and team are edited on the source
+        if obj is not None or self._unconnected(request) is not None:
+            # The source exists: its name, kind and team are edited on the source.
             for name in ("name", "kind", "team"):
                 form.base_fields.pop(name, None)
         return form
@@ -261,7 +278,10 @@ class ConnectionAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         data = form.cleaned_data
-        secret = services.connection_create(name=data["name"], kind=data["kind"], team=data["team"], connection=obj)
+        if (source := self._unconnected(request)) is not None:
+            secret = services.connection_attach(source=source, connection=obj)
+        else:
+            secret = services.connection_create(name=data["name"], kind=data["kind"], team=data["team"], connection=obj)
         url = format_html(" Its webhook URL is <code>{}</code>.", webhook_url(obj))
         if secret is not None:
             self._show_once(request, obj, secret, url)
@@ -422,7 +442,8 @@ class SourceAdmin(MetricsSourceAdmin):
             url = reverse("admin:integrations_connection_change", args=[obj.pk])
             return format_html('<a href="{}">Webhook, credentials and backfills</a>', url)
         if obj.kind in {kind for kind, _ in KINDS}:
-            return format_html('<a href="{}">Connect it</a>', reverse("admin:integrations_connection_add"))
+            url = reverse("admin:integrations_connection_add") + "?" + urlencode({"source": obj.pk})
+            return format_html('<a href="{}">Connect it</a>: its webhook secret and API credentials', url)
         return "—"
 
     @admin.display(description="health")

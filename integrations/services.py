@@ -37,10 +37,16 @@ def webhook_secret_new() -> str:
 
 @transaction.atomic
 def connection_create(*, name: str, kind: str, team: Team | None, connection: Connection) -> str | None:
-    """Make the source ``name`` of ``kind`` (GitHub, GitLab, PagerDuty) for ``team`` and save ``connection``
-    (unsaved, its settings filled in) as its connection. Without a webhook secret, one is generated and
-    returned, to be shown once; a secret given (PagerDuty makes its own) returns None."""
+    """Make the source ``name`` of ``kind`` (GitHub, GitLab, PagerDuty) for ``team``, and ``connection``
+    (unsaved, its settings filled in) as its connection: see ``connection_attach``."""
     source = Source.objects.create(name=name, kind=kind, team=team)
+    return connection_attach(source=source, connection=connection)
+
+
+@transaction.atomic
+def connection_attach(*, source: Source, connection: Connection) -> str | None:
+    """Save ``connection`` as ``source``'s. Without a webhook secret, one is generated and returned, to be shown
+    once; a secret given (PagerDuty makes its own) returns None."""
     generated = None
     if not connection.webhook_secret:
         generated = connection.webhook_secret = webhook_secret_new()

@@ -333,3 +333,29 @@ def test_mapping_a_repository_nothing_waits_for_is_refused(staff_client, service
     assert "No event waits for that repository." in response.text
     service.refresh_from_db()
     assert "acme/nothing" not in service.repositories
+
+
+def test_an_unconnected_source_is_connected_from_its_page(staff_client, team):
+    source = SourceFactory(name="gh", kind=Source.Kind.GITHUB, team=team)
+    page = staff_client.get(reverse("admin:metrics_source_change", args=[source.pk]))
+    url = reverse("admin:integrations_connection_add") + f"?source={source.pk}"
+    assert url in page.text
+    form = staff_client.get(url)
+    assert "Connect gh (GitHub)" in form.text and 'name="name"' not in form.text
+
+    data = {
+        "new_webhook_secret": "",
+        "api_url": "",
+        "new_api_token": TOKEN,
+        "app_id": "",
+        "installation_id": "",
+        "new_app_private_key": "",
+        "repositories_text": "",
+        "incident_label": "incident",
+        "backfills-TOTAL_FORMS": "0",
+        "backfills-INITIAL_FORMS": "0",
+    }
+    response = staff_client.post(url, data, follow=True)
+    connection = Connection.objects.get()
+    assert connection.source == source and Source.objects.count() == 1
+    assert connection.webhook_secret in response.text
