@@ -433,6 +433,11 @@ admin.site.unregister(Source)
 @admin.register(Source)
 class SourceAdmin(MetricsSourceAdmin):
     readonly_fields = [*MetricsSourceAdmin.readonly_fields, "connection_link", "health_link"]
+    list_display = [*MetricsSourceAdmin.list_display, "health_column"]
+
+    @admin.display(description="health")
+    def health_column(self, obj: Source) -> str:
+        return format_html('<a href="{}">Health</a>', reverse("integrations:source-detail", args=[obj.pk]))
 
     @admin.display(description="connection")
     def connection_link(self, obj: Source) -> str:

@@ -246,6 +246,8 @@ def test_the_source_admin_links_to_the_connection_and_the_health_page(staff_clie
     page = staff_client.get(reverse("admin:metrics_source_change", args=[connection.pk]))
     assert reverse("admin:integrations_connection_change", args=[connection.pk]) in page.text
     assert reverse("integrations:source-detail", args=[connection.pk]) in page.text
+    listed = staff_client.get(reverse("admin:metrics_source_changelist"))
+    assert reverse("integrations:source-detail", args=[connection.pk]) in listed.text
     unconnected = SourceFactory(name="gh", kind=Source.Kind.GITHUB)
     page = staff_client.get(reverse("admin:metrics_source_change", args=[unconnected.pk]))
     assert reverse("admin:integrations_connection_add") in page.text

@@ -183,6 +183,10 @@ def test_staff_see_the_failures_admin_links(client, staff, github, events):
     text = client.get(_detail(github)).text
     assert reverse("admin:metrics_inboundevent_change", args=[events.pk]) in text
     assert f"?source__id__exact={github.pk}&amp;status__exact=failed" in text
+    retry = f"{reverse('admin:metrics_inboundevent_changelist')}?id__exact={events.pk}"
+    assert retry in text
+    listed = client.get(retry)  # the event alone, with the retry action
+    assert listed.status_code == 200 and "1 inbound event" in listed.text and 'value="retry"' in listed.text
 
 
 def test_the_backfill_card_polls_while_running_and_stops_when_done(client, owner, github):
