@@ -457,3 +457,6 @@ class SourceAdmin(MetricsSourceAdmin):
             return "—"
         url = reverse("integrations:source-detail", args=[obj.pk])
         return format_html('<a href="{}">Source health</a>: last event, failures, backfill, what is missing', url)
+
+
+# --- PagerDuty service mapping

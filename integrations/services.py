@@ -69,7 +69,7 @@ def backfill_start(*, connection: Connection, days: int) -> Backfill:
     # The lock makes two admins' clicks start one backfill, not two.
     Connection.objects.select_for_update().filter(pk=connection.pk).first()
     if Backfill.objects.filter(connection=connection, status__in=ACTIVE_BACKFILL).exists():
-        raise BackfillRunning(f"{connection} has a backfill under way: wait for it to end, or cancel it.")
+        raise BackfillRunning(f"{connection} has a backfill under way: wait for it to end.")
     backfill = Backfill.objects.create(connection=connection, days=days)
     transaction.on_commit(
         lambda: async_task(BACKFILL_TASK, backfill.pk, group="integrations-backfill", timeout=LONG_TASK)
