@@ -1,0 +1,1 @@
+"""The integrations' pages: source health (``sources``). The webhooks are ``integrations.webhooks``."""
