@@ -21,7 +21,14 @@ from django.utils import timezone
 
 from e360.models import Person, Service
 from e360.tree import TeamTree
-from metrics.inputs import DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput, PushInput
+from metrics.inputs import (
+    DeploymentInput,
+    IncidentInput,
+    PipelineRunInput,
+    PullRequestInput,
+    PushInput,
+    ReviewInput,
+)
 from metrics.models import (
     ApiToken,
     Commit,
@@ -460,6 +467,90 @@ def pushes_upsert(*, source: Source, items: Sequence[PushInput], dirty: Dirty) -
 def push_upsert(*, source: Source, data: PushInput, dirty: Dirty) -> tuple[Push, bool]:
     (created,) = pushes_upsert(source=source, items=[data], dirty=dirty)
     return Push.objects.get(source=source, external_id=data.external_id), created
+
+
+# --- Partial records (webhook events) ---------------------------------------------------------
+#
+# A provider's event often carries part of a record: GitLab's merge request hook has no sizes and
+# no merge time, a deployment's "success" no start. The ``*_merge`` writers take the fields the
+# event does not carry (``unknown``) from the stored row, so a partial event never erases what a
+# fuller one (or a backfill) stored; then they write as the upserts do. ``unknown`` names fields
+# of the input type; the references (service, repository) and lists are always sent.
+
+_NOT_MERGEABLE = frozenset(("external_id", "service", "repository", "reviews", "commits"))
+
+
+def _with_stored[D](data: D, row: Model | None, unknown: frozenset[str]) -> D:
+    declared = {f.name for f in dataclasses.fields(data)}  # type: ignore[arg-type]
+    if stray := (unknown - declared) | (unknown & _NOT_MERGEABLE):
+        raise ValueError(f"cannot keep stored values of {sorted(stray)}")
+    if row is None or not unknown:
+        return data
+    values = {name: getattr(row, name) for name in unknown}
+    return dataclasses.replace(data, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})  # type: ignore[type-var]
+
+
+def deployment_merge(
+    *, source: Source, data: DeploymentInput, dirty: Dirty, unknown: frozenset[str] = frozenset()
+) -> tuple[Deployment, bool]:
+    row = Deployment.objects.filter(source=source, external_id=data.external_id).first()
+    return deployment_upsert(source=source, data=_with_stored(data, row, unknown), dirty=dirty)
+
+
+def incident_merge(
+    *, source: Source, data: IncidentInput, dirty: Dirty, unknown: frozenset[str] = frozenset()
+) -> tuple[Incident, bool]:
+    row = Incident.objects.filter(source=source, external_id=data.external_id).first()
+    if row is not None and "caused_by" in unknown:
+        unknown = unknown - {"caused_by"}
+        caused_by = row.caused_by.external_id if row.caused_by_id else None  # type: ignore[union-attr]
+        data = dataclasses.replace(data, caused_by=caused_by)
+    return incident_upsert(source=source, data=_with_stored(data, row, unknown), dirty=dirty)
+
+
+def pipeline_run_merge(
+    *, source: Source, data: PipelineRunInput, dirty: Dirty, unknown: frozenset[str] = frozenset()
+) -> tuple[PipelineRun, bool]:
+    row = PipelineRun.objects.filter(source=source, external_id=data.external_id).first()
+    return pipeline_run_upsert(source=source, data=_with_stored(data, row, unknown), dirty=dirty)
+
+
+def pull_request_merge(
+    *, source: Source, data: PullRequestInput, dirty: Dirty, unknown: frozenset[str] = frozenset()
+) -> tuple[PullRequest, bool]:
+    """``pull_request_upsert`` for an event that carries part of a pull request.
+
+    Besides ``unknown``: the stored reviews count with those sent (a review sent again replaces
+    its stored self), so the first review and the approval are derived from all of them; and an
+    unknown ``first_commit_at`` keeps the stored one as a candidate, so the first commit is the
+    earliest of it and the commits sent.
+    """
+    row = PullRequest.objects.filter(source=source, external_id=data.external_id).first()
+    merged = _with_stored(data, row, unknown)
+    if row is not None:
+        reviews = {
+            review.external_id: ReviewInput(
+                external_id=review.external_id,
+                author=review.author,
+                submitted_at=review.submitted_at,
+                state=review.state,
+            )
+            for review in row.reviews.all()
+        }
+        reviews.update((review.external_id, review) for review in data.reviews)
+        merged = dataclasses.replace(merged, reviews=tuple(reviews.values()))
+    return pull_request_upsert(source=source, data=merged, dirty=dirty)
+
+
+def incident_delete(*, source: Source, external_id: str, dirty: Dirty) -> bool:
+    """Remove an incident that stopped being one (an issue re-typed); whether there was one."""
+    incident = Incident.objects.filter(source=source, external_id=external_id).first()
+    if incident is None:
+        return False
+    dirty.add(incident.service_id, incident.started_at)
+    dirty.sources.add(source.id)
+    incident.delete()
+    return True
 
 
 # --- Sources and tokens -------------------------------------------------------------------
