@@ -22,7 +22,7 @@ from integrations.tests.gitlab_payloads import (
     payload,
     with_user,
 )
-from metrics.models import Deployment, Incident, InboundEvent, PipelineRun, PullRequest, Push, Source
+from metrics.models import Deployment, InboundEvent, Incident, PipelineRun, PullRequest, Push, Source
 
 pytestmark = pytest.mark.django_db
 
