@@ -435,7 +435,7 @@ def deployment_from_hook(payload: Mapping[str, Any]) -> Partial[DeploymentInput]
         finished_at=changed_at,
         status=status,
         repository=project_repository(_object(payload, "project")),
-        started_at=changed_at if status_text in ("running", "created") else None,
+        started_at=changed_at if status_text == "running" else None,
         sha=sha,
         title=_text(payload, "commit_title"),
         url=_text(payload, "deployable_url"),
@@ -601,21 +601,21 @@ def pipeline_attempt(
     GitLab retries a pipeline in place (retried jobs join the same pipeline), so e360 numbers its
     attempts: the first event is attempt 1; while the latest attempt runs, events update it; once it
     has finished, an event showing activity after that finish (a job created or started again, a
-    later finish) starts the next attempt, an event repeating a stored finish updates that attempt,
-    and anything else is a stale event that changes nothing. So a failed run followed by a passing
+    later finish) starts the next attempt. An event repeating a stored finish updates that attempt
+    (even while a later one runs), and anything else is a stale event that changes nothing. So a failed run followed by a passing
     re-run of the same sha stays two runs: flakiness is seen.
     """
     if not stored:
         return 1
+    if finished_at is not None:
+        for attempt in stored:
+            if attempt.finished_at == finished_at:
+                return attempt.attempt  # a finish already stored, told again
     latest = max(stored, key=lambda a: a.attempt)
     if latest.status == PipelineRun.Status.IN_PROGRESS:
         return latest.attempt
     if active_at is not None and latest.finished_at is not None and active_at > latest.finished_at:
         return latest.attempt + 1
-    if finished_at is not None:
-        for attempt in stored:
-            if attempt.finished_at == finished_at:
-                return attempt.attempt
     if latest.finished_at is None:
         return latest.attempt
     return None

@@ -225,7 +225,8 @@ def test_a_running_deployment_started_when_its_status_changed():
     [("failed", "failure"), ("canceled", "cancelled"), ("created", "in_progress"), ("blocked", "in_progress")],
 )
 def test_deployment_statuses(status, expected):
-    assert records.deployment_from_hook(payload("deployment", status=status)).record.status == expected
+    partial = records.deployment_from_hook(payload("deployment", status=status))
+    assert partial.record.status == expected and "started_at" in partial.unknown
 
 
 def test_a_deployment_without_a_full_commit_url_keeps_the_short_sha():
@@ -330,6 +331,7 @@ FAILED = records.StoredAttempt(1, PipelineRun.Status.FAILURE, at(2026, 1, 1, 10)
         ([FAILED], None, at(2026, 1, 1, 9), None),  # a running state from before the failure: stale
         ([FAILED, records.StoredAttempt(2, "success", at(2026, 1, 1, 12))], at(2026, 1, 1, 10), None, 1),
         ([records.StoredAttempt(1, "cancelled", None)], None, at(2026, 1, 1, 9), 1),  # no finish to compare
+        ([FAILED, records.StoredAttempt(2, "in_progress", None)], at(2026, 1, 1, 10), None, 1),  # told again
     ],
 )
 def test_which_attempt_a_pipeline_event_describes(stored, finished_at, active_at, expected):
