@@ -602,8 +602,8 @@ def pipeline_attempt(
     attempts: the first event is attempt 1; while the latest attempt runs, events update it; once it
     has finished, an event showing activity after that finish (a job created or started again, a
     later finish) starts the next attempt. An event repeating a stored finish updates that attempt
-    (even while a later one runs), and anything else is a stale event that changes nothing. So a failed run followed by a passing
-    re-run of the same sha stays two runs: flakiness is seen.
+    (even while a later one runs), and anything else is a stale event that changes nothing. So a
+    failed run followed by a passing re-run of the same sha stays two runs: flakiness is seen.
     """
     if not stored:
         return 1
