@@ -117,6 +117,11 @@ def _number(body: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
+def _list(body: Mapping[str, Any], name: str) -> list[Any]:
+    value = body.get(name)
+    return value if isinstance(value, list) else []
+
+
 def _time(body: Mapping[str, Any], name: str) -> datetime | None:
     return parse_time(body.get(name), name)
 
@@ -548,7 +553,7 @@ def pipeline_from_hook(payload: Mapping[str, Any]) -> PipelineEvent:
         finished_at=finished_at,
         url=_text(attributes, "url"),
     )
-    jobs = payload.get("builds") if isinstance(payload.get("builds"), list) else []
+    jobs = _list(payload, "builds")
     moments = [finished_at] + [
         _time(job, name) for job in jobs if isinstance(job, Mapping) for name in ("created_at", "started_at")
     ]
@@ -664,7 +669,7 @@ def push_from_hook(payload: Mapping[str, Any], *, received_at: datetime) -> Push
     before, after = _text(payload, "before", max_length=64), _text(payload, "after", max_length=64)
     if not after or after == NO_SHA:
         return f"the branch {branch} was deleted"
-    commits = payload.get("commits") if isinstance(payload.get("commits"), list) else []
+    commits = _list(payload, "commits")
     shas = tuple(_text(c, "id", max_length=64) for c in commits if isinstance(c, Mapping) and c.get("id"))
     total = payload.get("total_commits_count")
     if isinstance(total, int) and not isinstance(total, bool) and total > len(shas):
