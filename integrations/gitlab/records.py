@@ -334,11 +334,7 @@ def note_from_hook(payload: Mapping[str, Any]) -> Partial[PullRequestInput] | No
         return None
     merge_request = _object(payload, "merge_request")
     record, unknown = _merge_request(merge_request, project_repository(_object(payload, "project")))
-    unknown |= (
-        {"title", "base_branch"}
-        - ({"title"} if record.title else set())
-        - ({"base_branch"} if record.base_branch else set())
-    )
+    unknown |= {name for name in ("title", "base_branch") if not getattr(record, name)}
     review = ReviewInput(
         external_id=f"note:{_id(attributes, 'id')}",
         author=_username(_object(payload, "user", required=False)),
