@@ -338,3 +338,46 @@ def test_a_payload_gitlab_would_not_send_fails_with_the_reason(deliver):
     assert event.error == "status_changed_at is not a GitLab date-time: 'last tuesday'"
     broken = deliver("Merge Request Hook", b'{"object_kind": "merge_request", "object_attri')
     assert broken.status == Status.FAILED and "not JSON" in broken.error
+
+
+# --- A history from GitLab's hooks links as any other ------------------------------------------
+
+
+def in_project(body: dict, url: str = "http://gitlab.example.com/acme/shop") -> dict:
+    """The documented payload moved to one project (the examples use several)."""
+    for holder in (body, body.get("object_attributes") or {}):
+        for name in ("project", "target"):
+            if isinstance(holder.get(name), dict):
+                holder[name]["web_url"] = url
+                holder[name]["default_branch"] = "master"
+    return body
+
+
+def test_a_merged_merge_request_is_shipped_by_the_deployment_whose_push_brought_it(deliver, team):
+    ServiceFactory(slug="shop", owner=team, repositories=["gitlab.example.com/acme/shop"])
+    old, merge = "a" * 40, "b" * 40
+    first = payload("deployment", environment="production", status_changed_at="2026-03-02 09:00:00 UTC")
+    first["commit_url"] = f"http://gitlab.example.com/acme/shop/-/commit/{old}"
+    deliver("Deployment Hook", in_project(first))
+    merged = payload(
+        "merge_request",
+        action="merge",
+        state="merged",
+        created_at="2026-03-02T10:00:00Z",
+        updated_at="2026-03-02 11:00:00 UTC",
+        merge_commit_sha=merge,
+    )
+    deliver("Merge Request Hook", in_project(merged))
+    push = payload("push", before=old, after=merge, total_commits_count=1)
+    push["commits"] = [{**push["commits"][1], "id": merge}]
+    deliver("Push Hook", in_project(push))
+    second = payload(
+        "deployment", deployment_id=16, environment="production", status_changed_at="2026-03-02 12:00:00 UTC"
+    )
+    second["commit_url"] = f"http://gitlab.example.com/acme/shop/-/commit/{merge}"
+    deliver("Deployment Hook", in_project(second))
+
+    shipped = Deployment.objects.get(external_id="deployment:16")
+    assert shipped.link_rule == Deployment.LinkRule.COMMIT_RANGE
+    pr = PullRequest.objects.get()
+    assert (pr.deployment, pr.deployed_at.isoformat()) == (shipped, "2026-03-02T12:00:00+00:00")
