@@ -370,13 +370,29 @@ def merge_request_from_rest(
     )
 
 
+# GitLab's system notes for an approval given and withdrawn: the REST API's only approval times.
+APPROVED_NOTE = "approved this merge request"
+UNAPPROVED_NOTE = "unapproved this merge request"
+
+
 def review_from_rest_note(note: Mapping[str, Any]) -> ReviewInput | None:
-    """An item of ``GET /projects/:id/merge_requests/:iid/notes``: a comment, unless a system note."""
+    """An item of ``GET /projects/:id/merge_requests/:iid/notes``: a comment; the system note of an
+    approval is that approver's approving review (keyed as the hook's ``approval``, dated exactly);
+    other system notes (an unapproval's too: the backfill reads the approvals left, oldest first,
+    and the hook's unapproval turns the review into a comment) are None."""
+    author = _object(note, "author", required=False)
     if note.get("system") is True:
-        return None
+        if _text(note, "body") != APPROVED_NOTE:
+            return None
+        return ReviewInput(
+            external_id=approval_id(author),
+            author=_username(author),
+            submitted_at=_required_time(note, "created_at"),
+            state=Review.State.APPROVED,
+        )
     return ReviewInput(
         external_id=f"note:{_id(note, 'id')}",
-        author=_username(_object(note, "author", required=False)),
+        author=_username(author),
         submitted_at=_required_time(note, "created_at"),
         state=Review.State.COMMENTED,
     )
@@ -622,15 +638,18 @@ def pipeline_attempt(
     return None
 
 
-def pipeline_from_rest(pipeline: Mapping[str, Any], *, repository: str, default_branch: str) -> PipelineRunInput:
+def pipeline_from_rest(
+    pipeline: Mapping[str, Any], *, repository: str, default_branch: str, attempt: int = 1
+) -> PipelineRunInput:
     """``GET /projects/:id/pipelines/:pipeline_id`` (the list lacks ``started_at``/``finished_at``
-    and ``duration``: fetch each, or take them as unknown). Attempt 1: the API shows a pipeline's
-    last state only."""
+    and ``duration``: fetch each, or take them as unknown). The API shows a pipeline's last state
+    only: it is the latest attempt, 1 unless webhooks stored more (``pipeline:<id>:<n>``), which a
+    backfill must pass as ``attempt`` so as not to overwrite a first, failed attempt."""
     status = _pipeline_status(_text(pipeline, "status"))
     branch = _text(pipeline, "ref", max_length=200)
     source = _text(pipeline, "source", max_length=60)
     return PipelineRunInput(
-        external_id=pipeline_external_id(_id(pipeline, "id"), 1),
+        external_id=pipeline_external_id(_id(pipeline, "id"), attempt),
         workflow=pipeline_workflow(repository, source),
         status=status,
         repository=repository,
@@ -642,6 +661,7 @@ def pipeline_from_rest(pipeline: Mapping[str, Any], *, repository: str, default_
         started_at=_time(pipeline, "started_at") or _time(pipeline, "created_at"),
         finished_at=_time(pipeline, "finished_at") if status != PipelineRun.Status.IN_PROGRESS else None,
         url=_text(pipeline, "web_url"),
+        attempt=attempt,
     )
 
 

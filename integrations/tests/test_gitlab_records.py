@@ -199,6 +199,21 @@ def test_a_rest_merge_request_is_whole():
     assert records.review_from_rest_note({"id": 6, "system": True, "created_at": "2013-12-03T18:00:00Z"}) is None
 
 
+def test_a_rest_approval_note_is_the_approvers_review_at_its_exact_time():
+    note = {
+        "id": 7,
+        "system": True,
+        "body": "approved this merge request",
+        "author": {"id": 6, "username": "user1"},
+        "created_at": "2013-12-03T19:00:00.000Z",
+    }
+    review = records.review_from_rest_note(note)
+    hook = with_user(payload("merge_request", action="approval"), id=6, username="user1")
+    assert review.external_id == records.approval_id(hook["user"]) == "approval:6"
+    assert (review.state, review.submitted_at) == (Review.State.APPROVED, at(2013, 12, 3, 19))
+    assert records.review_from_rest_note({**note, "body": "unapproved this merge request"}) is None
+
+
 # --- Deployments -----------------------------------------------------------------------------
 
 
@@ -352,6 +367,8 @@ def test_a_rest_pipeline_has_its_own_start():
     }
     run = records.pipeline_from_rest(rest, repository=PIPELINE_REPOSITORY, default_branch="master")
     assert (run.external_id, run.status, run.is_default_branch) == ("pipeline:31:1", "failure", True)
+    retried = records.pipeline_from_rest(rest, repository=PIPELINE_REPOSITORY, default_branch="master", attempt=2)
+    assert (retried.external_id, retried.attempt) == ("pipeline:31:2", 2)
     assert (run.started_at, run.finished_at) == (at(2016, 8, 12, 15, 24), at(2016, 8, 12, 15, 26, 29))
 
 
