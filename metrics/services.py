@@ -22,6 +22,7 @@ from django.utils import timezone
 from e360.models import Person, Service
 from e360.tree import TeamTree
 from metrics.inputs import (
+    CommitInput,
     DeploymentInput,
     IncidentInput,
     PipelineRunInput,
@@ -176,6 +177,17 @@ def repository_for(name: str | None, service: Service) -> Repository | None:
         repo.service = service
         repo.save(update_fields=["service"])
     return repo
+
+
+def repository_default_branch_set(*, name: str, default_branch: str) -> bool:
+    """Record a stored repository's default branch as its host reports it (GitHub sends it with
+    every repository); whether it changed. Linking rule 3 and the pull requests' base branch read
+    it. Only a repository already stored changes: a writer calls this after writing the
+    repository's records, which checked the source's scope."""
+    if not name or not default_branch:
+        return False
+    rows = Repository.objects.filter(name=name).exclude(default_branch=default_branch)
+    return bool(rows.update(default_branch=default_branch[:200]))
 
 
 # --- Upserts -----------------------------------------------------------------------------
@@ -469,88 +481,129 @@ def push_upsert(*, source: Source, data: PushInput, dirty: Dirty) -> tuple[Push,
     return Push.objects.get(source=source, external_id=data.external_id), created
 
 
-# --- Partial records (webhook events) ---------------------------------------------------------
+# --- Partial and out-of-order reports ------------------------------------------------------
 #
-# A provider's event often carries part of a record: GitLab's merge request hook has no sizes and
-# no merge time, a deployment's "success" no start. The ``*_merge`` writers take the fields the
-# event does not carry (``unknown``) from the stored row, so a partial event never erases what a
-# fuller one (or a backfill) stored; then they write as the upserts do. ``unknown`` names fields
-# of the input type; the references (service, repository) and lists are always sent.
-
-_NOT_MERGEABLE = frozenset(("external_id", "service", "repository", "reviews", "commits"))
+# A provider's webhook reports one change at a time, in any order: a review without the pull
+# request's sizes or its other reviews, a deployment's status without its earlier ones, a run
+# still in progress delivered after it finished. These writers upsert such a report without
+# erasing what a fuller or a later one stored; each falls back on the upsert above.
 
 
-def _with_stored[D](data: D, row: Model | None, unknown: frozenset[str]) -> D:
-    declared = {f.name for f in dataclasses.fields(data)}  # type: ignore[arg-type]
-    if stray := (unknown - declared) | (unknown & _NOT_MERGEABLE):
-        raise ValueError(f"cannot keep stored values of {sorted(stray)}")
-    if row is None or not unknown:
-        return data
-    values = {name: getattr(row, name) for name in unknown}
-    return dataclasses.replace(data, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})  # type: ignore[type-var]
-
-
-def deployment_merge(
-    *, source: Source, data: DeploymentInput, dirty: Dirty, unknown: frozenset[str] = frozenset()
-) -> tuple[Deployment, bool]:
-    row = Deployment.objects.filter(source=source, external_id=data.external_id).first()
-    return deployment_upsert(source=source, data=_with_stored(data, row, unknown), dirty=dirty)
-
-
-def incident_merge(
-    *, source: Source, data: IncidentInput, dirty: Dirty, unknown: frozenset[str] = frozenset()
-) -> tuple[Incident, bool]:
-    row = Incident.objects.filter(source=source, external_id=data.external_id).first()
-    if row is not None and "caused_by" in unknown:
-        unknown = unknown - {"caused_by"}
-        caused_by = row.caused_by.external_id if row.caused_by_id else None  # type: ignore[union-attr]
-        data = dataclasses.replace(data, caused_by=caused_by)
-    return incident_upsert(source=source, data=_with_stored(data, row, unknown), dirty=dirty)
-
-
-def pipeline_run_merge(
-    *, source: Source, data: PipelineRunInput, dirty: Dirty, unknown: frozenset[str] = frozenset()
-) -> tuple[PipelineRun, bool]:
-    row = PipelineRun.objects.filter(source=source, external_id=data.external_id).first()
-    return pipeline_run_upsert(source=source, data=_with_stored(data, row, unknown), dirty=dirty)
-
-
-def pull_request_merge(
-    *, source: Source, data: PullRequestInput, dirty: Dirty, unknown: frozenset[str] = frozenset()
+def pull_request_amend(
+    *, source: Source, data: PullRequestInput, dirty: Dirty, keep_stored_reviews: bool = False
 ) -> tuple[PullRequest, bool]:
-    """``pull_request_upsert`` for an event that carries part of a pull request.
+    """Upsert a pull request from a partial report: what ``data`` leaves unknown keeps its stored value.
 
-    Besides ``unknown``: the stored reviews count with those sent (a review sent again replaces
-    its stored self), so the first review and the approval are derived from all of them; and an
-    unknown ``first_commit_at`` keeps the stored one as a candidate, so the first commit is the
-    earliest of it and the commits sent.
+    - Its reviews and commits are added to the stored ones; a review it names replaces that
+      stored review, unless ``keep_stored_reviews`` (then only new reviews are added: a review
+      comment stands for its review until the review itself arrives, and never overwrites it).
+    - Sizes sent as None keep the stored sizes; an earlier stored first commit time is kept.
+    - A merge is final: a stored merge (its time, sha and close) is kept when ``data`` has none
+      (a report from before the merge, delivered late).
+
+    The first review and the approval are then those of all its reviews, as in
+    ``pull_requests_upsert``. Returns the row and whether it was created.
     """
-    row = PullRequest.objects.filter(source=source, external_id=data.external_id).first()
-    merged = _with_stored(data, row, unknown)
-    if row is not None:
-        reviews = {
-            review.external_id: ReviewInput(
-                external_id=review.external_id,
-                author=review.author,
-                submitted_at=review.submitted_at,
-                state=review.state,
-            )
-            for review in row.reviews.all()
+    stored = (
+        PullRequest.objects.filter(source=source, external_id=data.external_id)
+        .prefetch_related("reviews", "commits")
+        .first()
+    )
+    if stored is not None:
+        kept = {
+            r.external_id: ReviewInput(r.external_id, r.author, r.submitted_at, r.state) for r in stored.reviews.all()
         }
-        reviews.update((review.external_id, review) for review in data.reviews)
-        merged = dataclasses.replace(merged, reviews=tuple(reviews.values()))
-    return pull_request_upsert(source=source, data=merged, dirty=dirty)
+        sent = {r.external_id: r for r in data.reviews}
+        reviews = {**sent, **kept} if keep_stored_reviews else {**kept, **sent}
+        commits = {c.sha: CommitInput(c.sha, c.authored_at) for c in stored.commits.all()}
+        commits.update((c.sha, c) for c in data.commits)
+        merge_kept = stored.merged_at is not None and data.merged_at is None
+        data = dataclasses.replace(
+            data,
+            reviews=tuple(sorted(reviews.values(), key=lambda r: (r.submitted_at, r.external_id))),
+            commits=tuple(commits.values()),
+            additions=stored.additions if data.additions is None else data.additions,
+            deletions=stored.deletions if data.deletions is None else data.deletions,
+            first_commit_at=min(filter(None, (data.first_commit_at, stored.first_commit_at)), default=None),
+            merged_at=stored.merged_at if merge_kept else data.merged_at,
+            merge_sha=stored.merge_sha if merge_kept else data.merge_sha,
+            closed_at=stored.closed_at if merge_kept else data.closed_at,
+        )
+    return pull_request_upsert(source=source, data=data, dirty=dirty)
+
+
+def deployment_advance(*, source: Source, data: DeploymentInput, dirty: Dirty) -> tuple[Deployment, bool]:
+    """Upsert a deployment from one status report (GitHub's ``deployment_status``), unless the
+    stored deployment comes from a later report: statuses are delivered in any order.
+
+    Reports are ordered by their time (``finished_at``: when the status was set) and, at the same
+    time, a finished status after a running one. Returns the row and whether ``data`` was written.
+    """
+    stored = Deployment.objects.filter(source=source, external_id=data.external_id).first()
+    if stored is not None and _report_rank(stored.finished_at, stored.status) > _report_rank(
+        data.finished_at, data.status
+    ):
+        return stored, False
+    return deployment_upsert(source=source, data=data, dirty=dirty)[0], True
+
+
+def _report_rank(at: datetime, status: str) -> tuple[datetime, bool]:
+    return at, status != Deployment.Status.IN_PROGRESS
+
+
+def pipeline_run_advance(*, source: Source, data: PipelineRunInput, dirty: Dirty) -> tuple[PipelineRun, bool]:
+    """Upsert a pipeline run (an attempt) unless ``data`` reports it running and it is stored
+    finished: a late "in progress" never reopens a finished run. Returns the row and whether
+    ``data`` was written."""
+    stored = PipelineRun.objects.filter(source=source, external_id=data.external_id).first()
+    if (
+        stored is not None
+        and data.status == PipelineRun.Status.IN_PROGRESS
+        and stored.status != PipelineRun.Status.IN_PROGRESS
+    ):
+        return stored, False
+    return pipeline_run_upsert(source=source, data=data, dirty=dirty)[0], True
 
 
 def incident_delete(*, source: Source, external_id: str, dirty: Dirty) -> bool:
-    """Remove an incident that stopped being one (an issue re-typed); whether there was one."""
+    """Remove a source's incident that stopped being one (a label taken off, an issue deleted);
+    whether there was one. Its service is refreshed, so nothing stays linked to it."""
     incident = Incident.objects.filter(source=source, external_id=external_id).first()
     if incident is None:
         return False
     dirty.add(incident.service_id, incident.started_at)
-    dirty.sources.add(source.id)
     incident.delete()
     return True
+
+
+# Where a report does not carry a field at all (GitLab's merge request hook names its author by id
+# only and has no merge time, its deployment hook has no ref and a success no start), None or ""
+# would be written as "none": ``stored_kept`` takes those fields from the stored record first.
+
+_KEPT_MODELS: dict[type, type[Model]] = {
+    DeploymentInput: Deployment,
+    IncidentInput: Incident,
+    PipelineRunInput: PipelineRun,
+    PullRequestInput: PullRequest,
+}
+# References and lists are resolved or merged by the writers, never copied from a row.
+_NEVER_KEPT = frozenset(("external_id", "service", "repository", "caused_by", "reviews", "commits", "changes"))
+
+
+def stored_kept[D: (DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput)](
+    *, source: Source, data: D, unknown: frozenset[str]
+) -> D:
+    """``data`` with the fields named in ``unknown`` (those its sender does not carry) taken from the
+    source's stored record of the same external id; ``data`` itself when none is stored. Write the
+    result with the upsert, ``*_amend`` or ``*_advance`` writer as for any report."""
+    declared = {f.name for f in dataclasses.fields(data)}
+    if stray := (unknown - declared) | (unknown & _NEVER_KEPT):
+        raise ValueError(f"cannot keep the stored values of {sorted(stray)}")
+    if not unknown:
+        return data
+    model = _KEPT_MODELS[type(data)]
+    stored = model._default_manager.filter(source=source, external_id=data.external_id).values(*unknown).first()
+    return dataclasses.replace(data, **stored) if stored is not None else data
 
 
 # --- Sources and tokens -------------------------------------------------------------------

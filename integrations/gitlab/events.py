@@ -2,8 +2,9 @@
 
 ``process`` hands a stored event to the handler of its event (``HANDLERS``); each reads the
 payload with ``records`` (GitLab's documented shapes) and writes through ``metrics.services``.
-Every record is keyed on GitLab's own ids, so a redelivery or a retry writes nothing new, and
-the ``*_merge`` writers keep what a fuller event stored where this one says nothing. The project
+Every record is keyed on GitLab's own ids, so a redelivery or a retry writes nothing new; the
+fields an event does not carry keep their stored values (``stored_kept``), and the ``*_amend`` and
+``*_advance`` writers keep what a fuller or a later report stored. The project
 of an event names its repository, which the catalog maps to a service: an unmapped project, or
 one outside the source's scope, fails the event with the reason (retryable once mapped).
 """
@@ -19,12 +20,13 @@ from metrics.inputs import PipelineRunInput, PullRequestInput, ReviewInput
 from metrics.models import InboundEvent, PipelineRun, Review
 from metrics.services import (
     Dirty,
-    deployment_merge,
+    deployment_advance,
     incident_delete,
-    incident_merge,
-    pipeline_run_merge,
-    pull_request_merge,
+    incident_upsert,
+    pipeline_run_advance,
+    pull_request_amend,
     push_upsert,
+    stored_kept,
 )
 
 Status = InboundEvent.Status
@@ -46,7 +48,8 @@ def _merge_request(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -
         )
         if review is not None:
             record = _with_reviews(record, (review,))
-    pull_request_merge(source=event.source, data=record, dirty=dirty, unknown=partial.unknown)
+    record = stored_kept(source=event.source, data=record, unknown=partial.unknown)
+    pull_request_amend(source=event.source, data=record, dirty=dirty)
     return Status.PROCESSED, f"merge request !{record.number} of {record.repository}: {action}"
 
 
@@ -58,15 +61,18 @@ def _note(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tuple[s
             "a system note" if attributes.get("system") is True else f"a comment on {attributes.get('noteable_type')}"
         )
         return Status.IGNORED, f"{what}, not a merge request review"
-    pull_request_merge(source=event.source, data=partial.record, dirty=dirty, unknown=partial.unknown)
+    record = stored_kept(source=event.source, data=partial.record, unknown=partial.unknown)
+    pull_request_amend(source=event.source, data=record, dirty=dirty)
     return Status.PROCESSED, f"a comment on merge request !{partial.record.number} of {partial.record.repository}"
 
 
 def _deployment(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
     partial = records.deployment_from_hook(payload)
-    deployment_merge(source=event.source, data=partial.record, dirty=dirty, unknown=partial.unknown)
-    record = partial.record
-    return Status.PROCESSED, f"deployment to {record.environment} of {record.repository}: {payload.get('status')}"
+    record = stored_kept(source=event.source, data=partial.record, unknown=partial.unknown)
+    what = f"deployment to {record.environment} of {record.repository}: {payload.get('status')}"
+    if not deployment_advance(source=event.source, data=record, dirty=dirty)[1]:
+        return Status.IGNORED, f"{what}, older than the status stored"
+    return Status.PROCESSED, what
 
 
 def _stored_attempts(event: InboundEvent, pipeline_id: int) -> list[records.StoredAttempt]:
@@ -82,8 +88,9 @@ def _pipeline(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tup
     )
     if attempt is None:
         return Status.IGNORED, f"pipeline {found.pipeline_id}: an older state than the one stored"
-    run = _attempt(found.run, found.pipeline_id, attempt)
-    pipeline_run_merge(source=event.source, data=run, dirty=dirty, unknown=found.unknown)
+    run = stored_kept(source=event.source, data=_attempt(found.run, found.pipeline_id, attempt), unknown=found.unknown)
+    if not pipeline_run_advance(source=event.source, data=run, dirty=dirty)[1]:
+        return Status.IGNORED, f"pipeline {found.pipeline_id} attempt {attempt}: still running, but stored finished"
     return Status.PROCESSED, f"pipeline {found.pipeline_id} attempt {attempt}: {run.status}"
 
 
@@ -112,7 +119,7 @@ def _job(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tuple[st
         started_at=job.active_at,
         url=previous.url,
     )
-    pipeline_run_merge(source=event.source, data=run, dirty=dirty)
+    pipeline_run_advance(source=event.source, data=run, dirty=dirty)
     return Status.PROCESSED, f"job {job.name} retried pipeline {job.pipeline_id}: attempt {attempt} runs"
 
 
@@ -143,7 +150,11 @@ def _issue(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tuple[
             return Status.PROCESSED, f"#{attributes.get('iid')} is now of type {kind}: its incident is removed"
         return Status.IGNORED, f"#{attributes.get('iid')} is of type {kind}, not an incident"
     partial = records.incident_from_hook(payload)
-    incident_merge(source=event.source, data=partial.record, dirty=dirty, unknown=partial.unknown)
+    incident_upsert(
+        source=event.source,
+        data=stored_kept(source=event.source, data=partial.record, unknown=partial.unknown),
+        dirty=dirty,
+    )
     state = "resolved" if partial.record.resolved_at else ("open" if "resolved_at" not in partial.unknown else "closed")
     return Status.PROCESSED, f"incident #{attributes.get('iid')} of {partial.record.repository}: {state}"
 

@@ -7,7 +7,7 @@ them) and the **REST API's objects** (``*_from_rest``: ``GET /projects/:id/merge
 names its author by id only and carries no ``merged_at``, a hook's pipeline has no ``started_at``,
 a hook's deployment no ``ref``; the REST objects have those. So a hook gives a record in part: a
 ``Partial`` names the fields the event does not carry, which keep what a fuller event (or the
-backfill) stored (``metrics.services.*_merge``).
+backfill) stored (``metrics.services.stored_kept``, then the writers of partial reports).
 
 External ids are GitLab's global ids, unique on an instance (a source is one instance):
 ``merge_request:<id>``, ``deployment:<id>``, ``pipeline:<id>:<attempt>``, ``issue:<id>``,

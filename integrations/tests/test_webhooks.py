@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 
 import pytest
 from django.urls import reverse
 
 from integrations.tests.factories import ConnectionFactory
+from integrations.tests.github import SECRET, deliver, sign
 from metrics.models import InboundEvent, Source
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "It's a Secret to Everybody"
 PING = {"zen": "Keep it logically awesome.", "hook_id": 1, "hook": {"id": 1, "events": ["push", "pull_request"]}}
 
 
 @pytest.fixture
 def connection(team):
     return ConnectionFactory(source__team=team, webhook_secret=SECRET)
-
-
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def deliver(client, connection, event: str, payload, *, delivery="d-1", secret=SECRET, signature=None, raw=None):
-    body = raw if raw is not None else json.dumps(payload).encode()
-    return client.post(
-        reverse("integrations:webhook", args=["github", connection.webhook_id]),
-        body,
-        content_type="application/json",
-        headers={
-            "X-GitHub-Event": event,
-            "X-GitHub-Delivery": delivery,
-            "X-Hub-Signature-256": signature if signature is not None else sign(body, secret),
-        },
-    )
 
 
 def test_githubs_documented_example_signature_verifies():
