@@ -226,6 +226,17 @@ def test_a_deployment_keeps_its_start_when_it_finishes(deliver, checkout):
     assert deployment.repository.name == DEPLOYMENT_REPOSITORY
 
 
+def test_a_late_running_deployment_does_not_undo_its_success(deliver):
+    deliver("Deployment Hook", payload("deployment"))
+    late = deliver(
+        "Deployment Hook", payload("deployment", status="running", status_changed_at="2021-04-28 21:40:00 +0200")
+    )
+    assert late.status == Status.IGNORED and "older than the status stored" in late.error
+    deployment = Deployment.objects.get()
+    assert deployment.status == Deployment.Status.SUCCESS
+    assert deployment.finished_at.isoformat() == "2021-04-28T19:50:00+00:00"
+
+
 def test_a_failed_pipeline_retried_by_a_job_is_two_attempts(deliver):
     push = {"source": "push"}
     failed = payload("pipeline", status="failed", **push)
