@@ -4,9 +4,9 @@
 payload with ``records`` (GitLab's documented shapes) and writes through ``metrics.services``.
 Every record is keyed on GitLab's own ids, so a redelivery or a retry writes nothing new; the
 fields an event does not carry keep their stored values (``stored_kept``), and the ``*_amend`` and
-``*_advance`` writers keep what a fuller or a later report stored. The project
-of an event names its repository, which the catalog maps to a service: an unmapped project, or
-one outside the source's scope, fails the event with the reason (retryable once mapped).
+``*_advance`` writers keep what a fuller or a later report stored. The project of an event names
+its repository, which the catalog maps to a service: an unmapped project, or one outside the
+source's scope, fails the event with the reason (retryable once mapped).
 """
 
 from __future__ import annotations
