@@ -18,7 +18,7 @@ from metrics.models import InboundEvent
 from metrics.services import Dirty
 
 # The Source.Kind values of the providers, and their modules.
-MODULES = {"github": "integrations.github", "pagerduty": "integrations.pagerduty"}
+MODULES = {"github": "integrations.github", "gitlab": "integrations.gitlab", "pagerduty": "integrations.pagerduty"}
 
 Processed = tuple[str, str]  # (InboundEvent.Status, note)
 

@@ -576,6 +576,36 @@ def incident_delete(*, source: Source, external_id: str, dirty: Dirty) -> bool:
     return True
 
 
+# Where a report does not carry a field at all (GitLab's merge request hook names its author by id
+# only and has no merge time, its deployment hook has no ref and a success no start), None or ""
+# would be written as "none": ``stored_kept`` takes those fields from the stored record first.
+
+_KEPT_MODELS: dict[type, type[Model]] = {
+    DeploymentInput: Deployment,
+    IncidentInput: Incident,
+    PipelineRunInput: PipelineRun,
+    PullRequestInput: PullRequest,
+}
+# References and lists are resolved or merged by the writers, never copied from a row.
+_NEVER_KEPT = frozenset(("external_id", "service", "repository", "caused_by", "reviews", "commits", "changes"))
+
+
+def stored_kept[D: (DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput)](
+    *, source: Source, data: D, unknown: frozenset[str]
+) -> D:
+    """``data`` with the fields named in ``unknown`` (those its sender does not carry) taken from the
+    source's stored record of the same external id; ``data`` itself when none is stored. Write the
+    result with the upsert, ``*_amend`` or ``*_advance`` writer as for any report."""
+    declared = {f.name for f in dataclasses.fields(data)}
+    if stray := (unknown - declared) | (unknown & _NEVER_KEPT):
+        raise ValueError(f"cannot keep the stored values of {sorted(stray)}")
+    if not unknown:
+        return data
+    model = _KEPT_MODELS[type(data)]
+    stored = model._default_manager.filter(source=source, external_id=data.external_id).values(*unknown).first()
+    return dataclasses.replace(data, **stored) if stored is not None else data
+
+
 # --- Sources and tokens -------------------------------------------------------------------
 
 
