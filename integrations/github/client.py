@@ -16,8 +16,6 @@ Requests, pages, budget and errors are ``integrations.http``'s.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,8 +33,6 @@ PER_PAGE = 100
 TOKEN_MARGIN = timedelta(minutes=5)
 # GitHub stops at 1,000 results for a workflow-run query filtered on ``created`` (and the like).
 RUNS_RESULT_CAP = 1000
-# A ``created`` range is not halved below this: a busier second than 1,000 runs is GitHub's own limit.
-RUNS_SMALLEST_SLICE = timedelta(minutes=1)
 
 
 class NotConfigured(IntegrationError):
@@ -105,27 +101,21 @@ class AppCredentials:
         )
 
 
-@dataclass(frozen=True)
-class RunsSlice:
-    """A workflow-run query GitHub answers in full (≤ 1,000 results): its first page and range."""
-
-    page: Page
-    start: datetime
-    end: datetime
+def _moment(value: datetime) -> str:
+    return f"{value:%Y-%m-%dT%H:%M:%SZ}"
 
 
-def _created(start: datetime, end: datetime) -> str:
-    return f"{start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}"
+_CREATED = re.compile(r"^(?:>=(?P<since>[0-9T:-]+Z)|(?P<start>[0-9T:-]+Z)\.\.(?P<end>[0-9T:-]+Z))$")
 
 
-_CREATED = re.compile(r"^(?P<start>[0-9T:-]+Z)\.\.(?P<end>[0-9T:-]+Z)$")
-
-
-def created_range(url: str) -> tuple[datetime, datetime] | None:
-    """The ``created`` range of a workflow-run URL made by ``runs_slice``."""
+def created_range(url: str) -> tuple[datetime, datetime | None] | None:
+    """The ``created`` filter of a workflow-run URL made by ``runs_url``: (start, end or None)."""
     found = _CREATED.match(httpx.URL(url).params.get("created", ""))
     if not found:
         return None
+    if found["since"]:
+        since = parse_datetime(found["since"])
+        return (since, None) if since else None
     start, end = parse_datetime(found["start"]), parse_datetime(found["end"])
     return (start, end) if start and end else None
 
@@ -190,20 +180,12 @@ class GitHub:
     def tags_url(self, full_name: str) -> str:
         return self.api.url(f"repos/{full_name}/tags", {"per_page": PER_PAGE})
 
-    def runs_url(self, full_name: str, start: datetime, end: datetime) -> str:
-        return self.api.url(f"repos/{full_name}/actions/runs", {"created": _created(start, end), "per_page": PER_PAGE})
-
-    def runs_slice(self, full_name: str, start: datetime, end: datetime) -> RunsSlice:
-        """The first page of the widest range ending at ``end`` (from ``start`` at most) whose runs
-        GitHub lists in full: a range with more than 1,000 runs is halved, its older half left for
-        the next slice. The probe that fits is the slice's first page, so no request is wasted but
-        the halvings."""
-        while True:
-            page = self.page(self.runs_url(full_name, start, end))
-            total = page.data.get("total_count", 0) if isinstance(page.data, dict) else 0
-            if total <= RUNS_RESULT_CAP or end - start <= RUNS_SMALLEST_SLICE:
-                return RunsSlice(page=page, start=start, end=end)
-            start = end - (end - start) / 2
+    def runs_url(self, full_name: str, start: datetime, end: datetime | None = None) -> str:
+        """Workflow runs created from ``start`` (to ``end``), newest first. GitHub answers at most
+        1,000 results for a query filtered on ``created``: a range whose ``total_count`` is larger
+        has to be cut (``created_range`` reads it back from a URL)."""
+        created = f"{_moment(start)}..{_moment(end)}" if end else f">={_moment(start)}"
+        return self.api.url(f"repos/{full_name}/actions/runs", {"created": created, "per_page": PER_PAGE})
 
     # --- Sub-resources, read whole -------------------------------------------------------------------
 
@@ -248,12 +230,3 @@ class GitHub:
         for name in names:
             self.repository(name)
         return f"Connected: {len(names)} repositories readable ({', '.join(names[:5])}{'…' if len(names) > 5 else ''})."
-
-
-def parse_time(value: Any) -> datetime | None:
-    """GitHub's ISO 8601 times (``2024-01-01T10:00:00Z``)."""
-    return parse_datetime(value) if isinstance(value, str) and value else None
-
-
-def as_mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}

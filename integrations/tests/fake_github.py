@@ -116,6 +116,7 @@ class FakeGitHub:
         self.log: list[tuple[str, str, int]] = []  # (method, path with query, status)
         self.reruns: list[str] = []
         self.url = ""
+        self.runs_cap = RUNS_CAP
         self._ids = iter(range(1000, 10**9))
 
     # --- Building a history -------------------------------------------------------------------
@@ -402,7 +403,7 @@ class FakeGitHub:
             runs = sorted(repo.runs, key=lambda r: r["created_at"], reverse=True)
             if created := query.get("created"):
                 runs = [run for run in runs if _in_range(run["created_at"], created)]
-            return self._paged(path, query, runs, total_key="workflow_runs", cap=RUNS_CAP if created else None)
+            return self._paged(path, query, runs, total_key="workflow_runs", cap=self.runs_cap if created else None)
         if logs := re.fullmatch(r"/actions/runs/(\d+)/logs", rest):
             where = f"https://pipelines.actions.example/{logs[1]}/logs.zip?sig=short-lived"
             return 302, {"Location": where}, None

@@ -268,19 +268,18 @@ def test_an_unreadable_private_key_is_not_configured(team, fake_github):
         app_jwt(APP_ID, "not a key")
 
 
-def test_workflow_runs_are_sliced_under_githubs_1000_result_cap(fake_github, team):
+def test_workflow_runs_are_filtered_on_their_created_range(fake_github, team):
     repo = fake_github.repo("acme/checkout")
-    start = T0
-    for minute in range(0, 1500):
-        fake_github.add_run(repo, created=start + timedelta(minutes=minute))
-    end = start + timedelta(minutes=1500)
+    for hour in range(6):
+        fake_github.add_run(repo, created=T0 + timedelta(hours=hour))
     with GitHub(token_connection(fake_github, team)) as github:
-        first = github.runs_slice("acme/checkout", start, end)
-        assert first.page.data["total_count"] <= 1000 and first.end == end
-        assert created_range(first.page.url) == (first.start, first.end)
-        second = github.runs_slice("acme/checkout", start, first.start - timedelta(seconds=1))
-    assert first.page.data["total_count"] + second.page.data["total_count"] == 1500
-    assert second.start == start
+        bounded = github.runs_url("acme/checkout", T0 + timedelta(hours=1), T0 + timedelta(hours=3))
+        open_ended = github.runs_url("acme/checkout", T0 + timedelta(hours=4))
+        assert github.page(bounded).data["total_count"] == 3
+        assert github.page(open_ended).data["total_count"] == 2
+    assert created_range(bounded) == (T0 + timedelta(hours=1), T0 + timedelta(hours=3))
+    assert created_range(open_ended) == (T0 + timedelta(hours=4), None)
+    assert created_range(f"{fake_github.url}/repos/acme/checkout/actions/runs") is None
 
 
 def test_re_running_failed_jobs_posts_to_github(fake_github, team):
