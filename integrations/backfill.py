@@ -151,8 +151,6 @@ def walk(
     url = cursor.next_url
     first = resource.first_url(since)
     while url:
-        if deadline is not None and monotonic() > deadline:
-            return False
         step = resource.step(url, since=since, etag=etag if url == first else "")
         if url == first:
             first_etag = step.etag
@@ -181,6 +179,8 @@ def walk(
                     Backfill.objects.filter(pk=backfill.pk).update(**updates)
             dirty.schedule()
         url = step.next_url
+        if url and deadline is not None and monotonic() > deadline:
+            return False  # at least a page a run: every run moves the backfill on
     return True
 
 
@@ -196,11 +196,12 @@ def _maps_to_a_service(source: Source, repository: str) -> str:
     return ""
 
 
-def backfill_run(backfill: Backfill, *, seconds: float = RUN_SECONDS) -> str:
-    """Go on with a backfill for ``seconds`` at most: RUNNING, then DONE, WAITING (rate limit, with a
-    schedule to resume), FAILED (the reason in ``error``), or still RUNNING (the caller queues the next
-    run). Returns the status."""
-    deadline = monotonic() + seconds
+def backfill_run(backfill: Backfill, *, seconds: float | None = None) -> str:
+    """Go on with a backfill for ``seconds`` at most. Returns the status it left: DONE; WAITING for the
+    rate limit (``resume_at`` set: the caller schedules the next run then); FAILED (the reason in
+    ``error``); CANCELLED by an admin (checked before each repository); or RUNNING when the time
+    was up (the caller queues the next run)."""
+    deadline = monotonic() + (RUN_SECONDS if seconds is None else seconds)
     connection = backfill.connection
     source = connection.source
     now = timezone.now()
@@ -217,6 +218,8 @@ def backfill_run(backfill: Backfill, *, seconds: float = RUN_SECONDS) -> str:
         for index, repository in enumerate(repositories):
             if index < backfill.repositories_done:
                 continue
+            if Backfill.objects.filter(pk=backfill.pk, status=Backfill.Status.CANCELLED).exists():
+                return Backfill.Status.CANCELLED  # an admin stopped it: what is written stays
             if unmapped := _maps_to_a_service(source, repository):
                 _note(backfill, f"{repository} skipped: {unmapped}")
             else:

@@ -4,9 +4,9 @@ functions the webhook uses).
 
 Per repository, three walks, each newest first and stopping at ``since``:
 
-- ``pulls``: pull requests by last update (``state=all&sort=updated&direction=desc``), each with
-  its reviews and commits (two more requests per pull request; open drafts are left out, as the
-  webhook leaves them);
+- ``pulls``: pull requests by last update (``state=all&sort=updated&direction=desc``), each read
+  in full (the list has no size) with its reviews and commits: three more requests per pull
+  request (open drafts are left out, as the webhook leaves them);
 - ``deployments``: deployments by creation, each with its statuses (one more request);
 - ``workflow_runs``: runs filtered on ``created``; GitHub lists at most 1,000 results for such a
   query, so a range with more is halved (its newer half first) until it fits, and when a range
@@ -71,8 +71,9 @@ class Pulls(_Walk):
                 continue
             try:
                 number = pr["number"]
+                full = github.pull(repository, number)  # the list leaves the size out
                 reviews, commits = github.pull_reviews(repository, number), github.pull_commits(repository, number)
-                inputs.append(records.pull_request(pr, reviews=reviews, commits=commits))
+                inputs.append(records.pull_request(full, reviews=reviews, commits=commits))
             except (KeyError, records.Unreadable) as exc:
                 step.problems.append(f"pull request {pr.get('number', '?')}: {exc}")
         step.inputs = inputs

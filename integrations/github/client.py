@@ -189,6 +189,10 @@ class GitHub:
 
     # --- Sub-resources, read whole -------------------------------------------------------------------
 
+    def pull(self, full_name: str, number: int) -> dict[str, Any]:
+        """One pull request in full: unlike the list, with its size (``additions``, ``deletions``)."""
+        return self.api.get_json(f"repos/{full_name}/pulls/{number}")
+
     def pull_reviews(self, full_name: str, number: int) -> list[dict[str, Any]]:
         return self.api.all_items(f"repos/{full_name}/pulls/{number}/reviews", {"per_page": PER_PAGE})
 

@@ -79,6 +79,7 @@ class Repo:
     pulls: list[dict[str, Any]] = field(default_factory=list)
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     commits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    sizes: dict[int, dict[str, int]] = field(default_factory=dict)  # what only a single pull request shows
     deployments: list[dict[str, Any]] = field(default_factory=list)
     statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
@@ -148,6 +149,8 @@ class FakeGitHub:
         reviews: tuple[tuple[str, str, datetime], ...] = (),
         commits: tuple[datetime, ...] = (),
         title: str = "",
+        additions: int = 40,
+        deletions: int = 8,
     ) -> dict[str, Any]:
         closed = closed or merged
         pr_id = self.next_id()
@@ -174,6 +177,15 @@ class FakeGitHub:
             "author_association": "MEMBER",
         }
         repo.pulls.append(pull)
+        repo.sizes[number] = {
+            "additions": additions,
+            "deletions": deletions,
+            "changed_files": 3,
+            "commits": len(commits),
+            "comments": 0,
+            "review_comments": 0,
+            "merged": merged is not None,
+        }
         repo.reviews[number] = [
             {
                 "id": self.next_id(),
@@ -393,6 +405,9 @@ class FakeGitHub:
         if rest == "/pulls":
             pulls = sorted(repo.pulls, key=lambda p: p["updated_at"], reverse=True)
             return self._paged(path, query, pulls)
+        if single := re.fullmatch(r"/pulls/(\d+)", rest):
+            found = [pull for pull in repo.pulls if pull["number"] == int(single[1])]
+            return (200, {}, {**found[0], **repo.sizes.get(found[0]["number"], {})}) if found else not_found
         if pull := re.fullmatch(r"/pulls/(\d+)/(reviews|commits)", rest):
             return self._paged(path, query, getattr(repo, pull[2]).get(int(pull[1]), []))
         if rest == "/deployments":

@@ -91,6 +91,7 @@ def test_a_backfill_writes_a_repositorys_history(connection, fake_github, small_
 
     assert sorted(PullRequest.objects.values_list("number", flat=True)) == [1, 2, 3, 4]  # no draft, none too old
     assert Review.objects.count() == 4 and Commit.objects.count() == 8
+    assert set(PullRequest.objects.values_list("additions", "deletions")) == {(40, 8)}  # read from each one
     assert Deployment.objects.count() == 2 and Deployment.objects.filter(is_production=True).count() == 2
     assert PipelineRun.objects.count() == 3
     assert PipelineRun.objects.filter(status="failure").count() == 1
@@ -105,6 +106,26 @@ def test_a_backfill_writes_a_repositorys_history(connection, fake_github, small_
     assert all(c.next_url == "" and c.etag for c in cursors.values())
     assert cursors["pulls"].watermark == max(p.merged_at for p in PullRequest.objects.all())
     assert cursors["workflow_runs"].watermark == NOW - timedelta(days=1)
+
+
+def test_a_long_backfill_goes_on_in_runs_of_a_few_minutes(
+    connection, fake_github, small_pages, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(runner, "RUN_SECONDS", 0)  # each run: one page, then the next run is queued
+    backfill = start(connection)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert tasks.backfill_run(backfill.pk) == f"backfill {backfill.pk}: running"
+    assert len(queued) > 3
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE
+    assert (PullRequest.objects.count(), Deployment.objects.count(), PipelineRun.objects.count()) == (4, 2, 3)
+
+
+def test_a_cancelled_backfill_stops(connection, fake_github):
+    backfill = start(connection)
+    Backfill.objects.filter(pk=backfill.pk).update(status=Backfill.Status.CANCELLED)
+    assert tasks.backfill_run(backfill.pk) == f"backfill {backfill.pk}: nothing to do"
+    assert fake_github.log == []
 
 
 def test_a_second_backfill_writes_each_record_once(connection, fake_github):
@@ -286,11 +307,13 @@ def test_a_sync_reads_what_changed_since_the_watermark(connection, fake_github):
     before = len(fake_github.log)
     tasks.connection_sync(connection.pk)
     assert (PullRequest.objects.count(), Deployment.objects.count(), PipelineRun.objects.count()) == (5, 3, 4)
-    # Only the new pull request's reviews and commits were read (and those of the one updated at the
-    # watermark itself: another change in the same second would be missed otherwise).
+    # Only the new pull request was read in full (and the one updated at the watermark itself:
+    # another change in the same second would be missed otherwise).
     assert [path for _, path, _ in fake_github.log[before:] if "/pulls/" in path] == [
+        "/repos/acme/checkout/pulls/7",
         "/repos/acme/checkout/pulls/7/reviews?per_page=100",
         "/repos/acme/checkout/pulls/7/commits?per_page=100",
+        "/repos/acme/checkout/pulls/4",
         "/repos/acme/checkout/pulls/4/reviews?per_page=100",
         "/repos/acme/checkout/pulls/4/commits?per_page=100",
     ]
