@@ -21,7 +21,15 @@ from django.utils import timezone
 
 from e360.models import Person, Service
 from e360.tree import TeamTree
-from metrics.inputs import DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput, PushInput
+from metrics.inputs import (
+    CommitInput,
+    DeploymentInput,
+    IncidentInput,
+    PipelineRunInput,
+    PullRequestInput,
+    PushInput,
+    ReviewInput,
+)
 from metrics.models import (
     ApiToken,
     Commit,
@@ -169,6 +177,17 @@ def repository_for(name: str | None, service: Service) -> Repository | None:
         repo.service = service
         repo.save(update_fields=["service"])
     return repo
+
+
+def repository_default_branch_set(*, name: str, default_branch: str) -> bool:
+    """Record a stored repository's default branch as its host reports it (GitHub sends it with
+    every repository); whether it changed. Linking rule 3 and the pull requests' base branch read
+    it. Only a repository already stored changes: a writer calls this after writing the
+    repository's records, which checked the source's scope."""
+    if not name or not default_branch:
+        return False
+    rows = Repository.objects.filter(name=name).exclude(default_branch=default_branch)
+    return bool(rows.update(default_branch=default_branch[:200]))
 
 
 # --- Upserts -----------------------------------------------------------------------------
@@ -453,6 +472,101 @@ def pushes_upsert(*, source: Source, items: Sequence[PushInput], dirty: Dirty) -
 def push_upsert(*, source: Source, data: PushInput, dirty: Dirty) -> tuple[Push, bool]:
     (created,) = pushes_upsert(source=source, items=[data], dirty=dirty)
     return Push.objects.get(source=source, external_id=data.external_id), created
+
+
+# --- Partial and out-of-order reports ------------------------------------------------------
+#
+# A provider's webhook reports one change at a time, in any order: a review without the pull
+# request's sizes or its other reviews, a deployment's status without its earlier ones, a run
+# still in progress delivered after it finished. These writers upsert such a report without
+# erasing what a fuller or a later one stored; each falls back on the upsert above.
+
+
+def pull_request_amend(
+    *, source: Source, data: PullRequestInput, dirty: Dirty, keep_stored_reviews: bool = False
+) -> tuple[PullRequest, bool]:
+    """Upsert a pull request from a partial report: what ``data`` leaves unknown keeps its stored value.
+
+    - Its reviews and commits are added to the stored ones; a review it names replaces that
+      stored review, unless ``keep_stored_reviews`` (then only new reviews are added: a review
+      comment stands for its review until the review itself arrives, and never overwrites it).
+    - Sizes sent as None keep the stored sizes; an earlier stored first commit time is kept.
+    - A merge is final: a stored merge (its time, sha and close) is kept when ``data`` has none
+      (a report from before the merge, delivered late).
+
+    The first review and the approval are then those of all its reviews, as in
+    ``pull_requests_upsert``. Returns the row and whether it was created.
+    """
+    stored = (
+        PullRequest.objects.filter(source=source, external_id=data.external_id)
+        .prefetch_related("reviews", "commits")
+        .first()
+    )
+    if stored is not None:
+        kept = {
+            r.external_id: ReviewInput(r.external_id, r.author, r.submitted_at, r.state) for r in stored.reviews.all()
+        }
+        sent = {r.external_id: r for r in data.reviews}
+        reviews = {**sent, **kept} if keep_stored_reviews else {**kept, **sent}
+        commits = {c.sha: CommitInput(c.sha, c.authored_at) for c in stored.commits.all()}
+        commits.update((c.sha, c) for c in data.commits)
+        merge_kept = stored.merged_at is not None and data.merged_at is None
+        data = dataclasses.replace(
+            data,
+            reviews=tuple(sorted(reviews.values(), key=lambda r: (r.submitted_at, r.external_id))),
+            commits=tuple(commits.values()),
+            additions=stored.additions if data.additions is None else data.additions,
+            deletions=stored.deletions if data.deletions is None else data.deletions,
+            first_commit_at=min(filter(None, (data.first_commit_at, stored.first_commit_at)), default=None),
+            merged_at=stored.merged_at if merge_kept else data.merged_at,
+            merge_sha=stored.merge_sha if merge_kept else data.merge_sha,
+            closed_at=stored.closed_at if merge_kept else data.closed_at,
+        )
+    return pull_request_upsert(source=source, data=data, dirty=dirty)
+
+
+def deployment_advance(*, source: Source, data: DeploymentInput, dirty: Dirty) -> tuple[Deployment, bool]:
+    """Upsert a deployment from one status report (GitHub's ``deployment_status``), unless the
+    stored deployment comes from a later report: statuses are delivered in any order.
+
+    Reports are ordered by their time (``finished_at``: when the status was set) and, at the same
+    time, a finished status after a running one. Returns the row and whether ``data`` was written.
+    """
+    stored = Deployment.objects.filter(source=source, external_id=data.external_id).first()
+    if stored is not None and _report_rank(stored.finished_at, stored.status) > _report_rank(
+        data.finished_at, data.status
+    ):
+        return stored, False
+    return deployment_upsert(source=source, data=data, dirty=dirty)[0], True
+
+
+def _report_rank(at: datetime, status: str) -> tuple[datetime, bool]:
+    return at, status != Deployment.Status.IN_PROGRESS
+
+
+def pipeline_run_advance(*, source: Source, data: PipelineRunInput, dirty: Dirty) -> tuple[PipelineRun, bool]:
+    """Upsert a pipeline run (an attempt) unless ``data`` reports it running and it is stored
+    finished: a late "in progress" never reopens a finished run. Returns the row and whether
+    ``data`` was written."""
+    stored = PipelineRun.objects.filter(source=source, external_id=data.external_id).first()
+    if (
+        stored is not None
+        and data.status == PipelineRun.Status.IN_PROGRESS
+        and stored.status != PipelineRun.Status.IN_PROGRESS
+    ):
+        return stored, False
+    return pipeline_run_upsert(source=source, data=data, dirty=dirty)[0], True
+
+
+def incident_delete(*, source: Source, external_id: str, dirty: Dirty) -> bool:
+    """Remove a source's incident that stopped being one (a label taken off, an issue deleted);
+    whether there was one. Its service is refreshed, so nothing stays linked to it."""
+    incident = Incident.objects.filter(source=source, external_id=external_id).first()
+    if incident is None:
+        return False
+    dirty.add(incident.service_id, incident.started_at)
+    incident.delete()
+    return True
 
 
 # --- Sources and tokens -------------------------------------------------------------------
