@@ -18,6 +18,7 @@ records deployments as GitHub's deployments, or what a sender posts).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,10 +28,25 @@ from integrations.backfill import Step, Walk
 from integrations.github import records
 from integrations.github.client import RUNS_RESULT_CAP, GitHub, created_range
 from integrations.models import Connection
-from metrics.services import deployments_upsert, pipeline_runs_upsert, pull_requests_upsert
+from metrics.models import Source
+from metrics.services import Dirty, deployment_advance, pipeline_run_advance, pull_requests_upsert
 
 # A range of workflow runs is not cut below this (more than 1,000 runs a minute is past GitHub's reach).
 RUNS_SMALLEST_RANGE = timedelta(minutes=1)
+
+
+def _each(advance: Callable[..., tuple[Any, bool]]) -> Callable[..., list[bool]]:
+    """A page of deployments or runs written one by one through the webhook's own "advance" write:
+    a status the webhook delivered while the page was read is newer, and is kept."""
+
+    def upsert(*, source: Source, items: Sequence[Any], dirty: Dirty) -> list[bool]:
+        return [advance(source=source, data=data, dirty=dirty)[1] for data in items]
+
+    return upsert
+
+
+deployments_write = _each(deployment_advance)
+pipeline_runs_write = _each(pipeline_run_advance)
 
 
 def _newest(current: datetime | None, value: Any) -> datetime | None:
@@ -91,7 +107,7 @@ class Deployments(_Walk):
         page = github.page(url, etag=etag)
         if page.not_modified:
             return Step(not_modified=True, etag=etag)
-        step = Step(upsert=deployments_upsert, next_url=page.next_url, etag=page.etag)
+        step = Step(upsert=deployments_write, next_url=page.next_url, etag=page.etag)
         inputs = []
         for deployment in page.items():
             created = records.parse_time(deployment.get("created_at"))
@@ -139,7 +155,7 @@ class WorkflowRuns(_Walk):
             top = end or newest
             if top - start > RUNS_SMALLEST_RANGE:
                 return Step(next_url=github.runs_url(repository, start + (top - start) / 2, top), etag=page.etag)
-        step = Step(upsert=pipeline_runs_upsert, next_url=page.next_url, etag=page.etag)
+        step = Step(upsert=pipeline_runs_write, next_url=page.next_url, etag=page.etag)
         if not step.next_url and start > since:
             # This range is done: on with the older rest.
             step.next_url = github.runs_url(repository, since, start - timedelta(seconds=1))
