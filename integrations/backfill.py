@@ -215,6 +215,8 @@ def backfill_run(backfill: Backfill, *, seconds: float | None = None) -> str:
         sync = sync_for(connection)
         repositories = sync.repositories()
         Backfill.objects.filter(pk=backfill.pk).update(repositories_total=len(repositories), **counters.deltas(sync))
+        if not repositories and not backfill.error:
+            _note(backfill, "no repositories to read: name them on the source, or give the GitHub App some")
         for index, repository in enumerate(repositories):
             if index < backfill.repositories_done:
                 continue
@@ -290,7 +292,10 @@ def connection_sync(connection: Connection) -> str:
     if not walked:
         return f"{connection}: nothing to sync before a backfill"
     source = connection.source
-    sync = sync_for(connection)
+    try:
+        sync = sync_for(connection)
+    except IntegrationError as exc:
+        return f"{connection}: {exc}"
     try:
         for repository in sorted({repository for repository, _ in walked}):
             for resource in sync.walks(repository):
@@ -308,6 +313,9 @@ def connection_sync(connection: Connection) -> str:
                 walk(sync=sync, source=source, cursor=cursor, resource=resource, since=since, etag=etag)
     except RateLimited as exc:
         return f"{connection}: waiting for the rate limit ({exc})"
+    except IntegrationError as exc:
+        logger.warning("sync of %s stopped: %s", connection, exc)
+        return f"{connection}: {exc}"
     finally:
         sync.close()
     return f"{connection}: {sync.requests} requests, {sync.not_modified} not modified"

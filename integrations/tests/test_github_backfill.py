@@ -433,3 +433,11 @@ def test_a_backfilled_repository_has_the_figures_of_the_same_history_delivered_b
     for component in ("pickup", "review", "deploy"):
         assert lead_time["components"][component] == lead_time_from_webhooks["components"][component]
     assert lead_time["components"]["pickup"]["count"] == 4
+
+
+def test_a_sync_whose_credentials_fail_says_why(connection, fake_github):
+    tasks.backfill_run(start(connection).pk)
+    Connection.objects.filter(pk=connection.pk).update(api_token="revoked")
+    said = tasks.connection_sync(connection.pk)
+    assert said.endswith("GitHub refused the credentials for GET /repos/acme/checkout/pulls: Bad credentials")
+    assert "revoked" not in said
