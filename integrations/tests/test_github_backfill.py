@@ -54,7 +54,7 @@ def history(fake: FakeGitHub) -> None:
             reviews=(("reviewer", "APPROVED", opened + timedelta(hours=2)),),
             commits=(opened - timedelta(hours=1), opened - timedelta(minutes=30)),
         )
-    fake.repo("acme/checkout").pulls.append(
+    repo.pulls.append(
         {
             **repo.pulls[0],
             "id": 5,
