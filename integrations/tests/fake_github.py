@@ -1,0 +1,510 @@
+"""A GitHub on loopback for the client and backfill tests: a real HTTP server (``ThreadingHTTPServer``
+in a thread) answering the REST API's documented shapes from an in-memory history.
+
+What it speaks, as docs.github.com documents it (trimmed to the fields e360 reads):
+
+- ``Authorization: Bearer`` with a fine-grained token, or with an installation token it issued
+  (``POST /app/installations/{id}/access_tokens``, whose JWT it verifies with the App's public key,
+  RS256, ``iss`` the App id); anything else is 401 ``{"message": "Bad credentials"}``;
+- pagination by ``per_page`` (default 30, at most 100) and ``page``, with ``Link`` headers
+  (``rel="next"``, ``rel="last"``);
+- an ``ETag`` on every JSON answer (a weak hash of the body), 304 for a matching ``If-None-Match``,
+  which costs no rate budget;
+- ``X-RateLimit-Limit``/``-Remaining``/``-Used``/``-Reset``/``-Resource`` on every answer; a spent
+  budget is 403 with ``X-RateLimit-Remaining: 0``;
+- workflow runs filtered by a ``created`` range (``A..B``, ``>=A``), ``total_count`` the true count
+  but no result past the 1,000th (GitHub's cap on such queries);
+- a run's logs as a 302 to a short-lived address; re-running failed jobs as 201.
+
+Faults are injected with ``fail(path_regex, status, headers, body, times)`` (a 403 secondary limit
+with ``Retry-After``, a 429, a 502 before a success) and ``expire_tokens_after(n)`` (the
+installation token stops working after ``n`` more requests: 401 "Bad credentials").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+TOKEN = "github_pat_fine_grained_for_tests"
+APP_ID = "4242"
+INSTALLATION_ID = 77
+RUNS_CAP = 1000
+
+
+@cache
+def app_private_key() -> rsa.RSAPrivateKey:
+    """The App's key pair: one per test process (making one takes a while)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@dataclass
+class Fault:
+    pattern: re.Pattern[str]
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+    times: int
+
+
+@dataclass
+class Repo:
+    """One repository's history, in GitHub's shapes."""
+
+    full_name: str
+    id: int
+    default_branch: str = "main"
+    pulls: list[dict[str, Any]] = field(default_factory=list)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    commits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    sizes: dict[int, dict[str, int]] = field(default_factory=dict)  # what only a single pull request shows
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+    statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    releases: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        owner, name = self.full_name.split("/")
+        return {
+            "id": self.id,
+            "node_id": f"R_{self.id}",
+            "name": name,
+            "full_name": self.full_name,
+            "private": True,
+            "owner": {"login": owner, "id": 1, "type": "Organization"},
+            "html_url": f"https://github.com/{self.full_name}",
+            "default_branch": self.default_branch,
+        }
+
+
+class FakeGitHub:
+    """The state behind the server: repositories, credentials, the rate budget, faults and a log."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.repos: dict[str, Repo] = {}
+        self.tokens: set[str] = {TOKEN}
+        self.private_key = app_private_key()
+        self.installation_tokens: dict[str, datetime] = {}
+        self.faults: list[Fault] = []
+        self.expire_after: int | None = None
+        self.rate_limit = 5000
+        self.rate_remaining = 5000
+        self.rate_reset = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+        self.log: list[tuple[str, str, int]] = []  # (method, path with query, status)
+        self.reruns: list[str] = []
+        self.url = ""
+        self.runs_cap = RUNS_CAP
+        self._ids = iter(range(1000, 10**9))
+
+    # --- Building a history -------------------------------------------------------------------
+
+    @property
+    def private_key_pem(self) -> str:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def repo(self, full_name: str, default_branch: str = "main") -> Repo:
+        if full_name not in self.repos:
+            self.repos[full_name] = Repo(full_name, self.next_id(), default_branch)
+        return self.repos[full_name]
+
+    def add_pull(
+        self,
+        repo: Repo,
+        *,
+        number: int,
+        opened: datetime,
+        author: str = "octocat",
+        merged: datetime | None = None,
+        closed: datetime | None = None,
+        updated: datetime | None = None,
+        reviews: tuple[tuple[str, str, datetime], ...] = (),
+        commits: tuple[datetime, ...] = (),
+        title: str = "",
+        additions: int = 40,
+        deletions: int = 8,
+    ) -> dict[str, Any]:
+        closed = closed or merged
+        pr_id = self.next_id()
+        sha = hashlib.sha1(f"{repo.full_name}#{number}".encode()).hexdigest()  # noqa: S324 - a fake sha
+        pull = {
+            "url": f"{self.url}/repos/{repo.full_name}/pulls/{number}",
+            "id": pr_id,
+            "node_id": f"PR_{pr_id}",
+            "html_url": f"https://github.com/{repo.full_name}/pull/{number}",
+            "number": number,
+            "state": "closed" if closed else "open",
+            "locked": False,
+            "title": title or f"Change {number}",
+            "user": {"login": author, "id": 1, "type": "User"},
+            "body": "",
+            "created_at": iso(opened),
+            "updated_at": iso(updated or merged or closed or opened),
+            "closed_at": iso(closed) if closed else None,
+            "merged_at": iso(merged) if merged else None,
+            "merge_commit_sha": sha if merged else None,
+            "draft": False,
+            "head": {"label": f"{author}:topic-{number}", "ref": f"topic-{number}", "sha": sha},
+            "base": {"label": "acme:main", "ref": repo.default_branch, "sha": "0" * 40, "repo": repo.summary()},
+            "author_association": "MEMBER",
+        }
+        repo.pulls.append(pull)
+        repo.sizes[number] = {
+            "additions": additions,
+            "deletions": deletions,
+            "changed_files": 3,
+            "commits": len(commits),
+            "comments": 0,
+            "review_comments": 0,
+            "merged": merged is not None,
+        }
+        repo.reviews[number] = [
+            {
+                "id": self.next_id(),
+                "node_id": "PRR_x",
+                "user": {"login": login, "id": 2, "type": "User"},
+                "body": "",
+                "state": state,
+                "html_url": f"https://github.com/{repo.full_name}/pull/{number}#pullrequestreview",
+                "submitted_at": iso(at),
+                "commit_id": sha,
+                "author_association": "MEMBER",
+            }
+            for login, state, at in reviews
+        ]
+        repo.commits[number] = [
+            {
+                "sha": hashlib.sha1(f"{repo.full_name}#{number}/{i}".encode()).hexdigest(),  # noqa: S324
+                "node_id": "C_x",
+                "commit": {
+                    "author": {"name": author, "email": f"{author}@example.com", "date": iso(at)},
+                    "committer": {"name": author, "email": f"{author}@example.com", "date": iso(at)},
+                    "message": f"Work {i}",
+                },
+                "author": {"login": author, "id": 1},
+                "parents": [],
+            }
+            for i, at in enumerate(commits)
+        ]
+        return pull
+
+    def add_deployment(
+        self, repo: Repo, *, created: datetime, state: str = "success", environment: str = "production", ref: str = ""
+    ) -> dict[str, Any]:
+        deployment_id = self.next_id()
+        sha = hashlib.sha1(f"{repo.full_name}@{deployment_id}".encode()).hexdigest()  # noqa: S324
+        deployment = {
+            "url": f"{self.url}/repos/{repo.full_name}/deployments/{deployment_id}",
+            "id": deployment_id,
+            "node_id": f"DE_{deployment_id}",
+            "sha": sha,
+            "ref": ref or repo.default_branch,
+            "task": "deploy",
+            "payload": {},
+            "original_environment": environment,
+            "environment": environment,
+            "description": "Deploy request from e360's tests",
+            "creator": {"login": "octocat", "id": 1, "type": "User"},
+            "created_at": iso(created),
+            "updated_at": iso(created + timedelta(minutes=5)),
+            "transient_environment": False,
+            "production_environment": environment == "production",
+        }
+        repo.deployments.append(deployment)
+        repo.statuses[deployment_id] = [
+            {
+                "id": self.next_id(),
+                "node_id": "DES_x",
+                "state": final,
+                "creator": {"login": "octocat", "id": 1},
+                "description": "",
+                "environment": environment,
+                "target_url": "",
+                "log_url": "",
+                "environment_url": "",
+                "created_at": iso(at),
+                "updated_at": iso(at),
+                "deployment_url": deployment["url"],
+            }
+            # Newest first, as GitHub lists them.
+            for final, at in ((state, created + timedelta(minutes=5)), ("in_progress", created + timedelta(minutes=1)))
+        ]
+        return deployment
+
+    def add_run(
+        self,
+        repo: Repo,
+        *,
+        created: datetime,
+        conclusion: str = "success",
+        branch: str | None = None,
+        name: str = "CI",
+        attempt: int = 1,
+    ) -> dict[str, Any]:
+        run_id = self.next_id()
+        run = {
+            "id": run_id,
+            "name": name,
+            "node_id": f"WFR_{run_id}",
+            "head_branch": branch or repo.default_branch,
+            "head_sha": hashlib.sha1(f"run{run_id}".encode()).hexdigest(),  # noqa: S324
+            "path": ".github/workflows/ci.yml",
+            "display_title": name,
+            "run_number": run_id,
+            "event": "push",
+            "status": "completed",
+            "conclusion": conclusion,
+            "workflow_id": 161335,
+            "url": f"{self.url}/repos/{repo.full_name}/actions/runs/{run_id}",
+            "html_url": f"https://github.com/{repo.full_name}/actions/runs/{run_id}",
+            "created_at": iso(created),
+            "updated_at": iso(created + timedelta(minutes=7)),
+            "run_attempt": attempt,
+            "run_started_at": iso(created),
+            "repository": repo.summary(),
+        }
+        repo.runs.append(run)
+        return run
+
+    # --- Faults --------------------------------------------------------------------------------
+
+    def fail(
+        self,
+        path: str,
+        status: int,
+        *,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` requests whose path (with query) matches ``path`` get this answer."""
+        body = body if body is not None else {"message": "Server Error"}
+        self.faults.append(Fault(re.compile(path), status, headers or {}, body, times))
+
+    def expire_tokens_after(self, requests: int) -> None:
+        """The installation tokens issued so far stop working after ``requests`` more requests."""
+        self.expire_after = requests
+
+    def calls(self, pattern: str = "") -> list[tuple[str, str, int]]:
+        return [call for call in self.log if re.search(pattern, call[1])]
+
+    # --- Answering -----------------------------------------------------------------------------
+
+    def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, Any]:
+        with self.lock:
+            status, extra, payload = self._answer(method, target, headers, body)
+            self.log.append((method, target, status))
+            return status, extra, payload
+
+    def _budget_headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.rate_limit),
+            "X-RateLimit-Remaining": str(self.rate_remaining),
+            "X-RateLimit-Used": str(self.rate_limit - self.rate_remaining),
+            "X-RateLimit-Reset": str(int(self.rate_reset.timestamp())),
+            "X-RateLimit-Resource": "core",
+        }
+
+    def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, Any]:
+        split = urlsplit(target)
+        path, query = split.path, {k: v[-1] for k, v in parse_qs(split.query).items()}
+        for fault in self.faults:
+            if fault.times and fault.pattern.search(target):
+                fault.times -= 1
+                return fault.status, {**self._budget_headers(), **fault.headers}, fault.body
+        if method == "POST" and (found := re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)):
+            return self._exchange(int(found[1]), headers)
+        if not self._authenticated(headers):
+            return 401, {}, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+        if self.rate_remaining <= 0:
+            return 403, self._budget_headers(), {"message": "API rate limit exceeded for installation."}
+        self.rate_remaining -= 1
+        status, extra, payload = self._route(method, path, query)
+        if status == 200 and headers.get("if-none-match") and headers["if-none-match"] == _etag(payload):
+            self.rate_remaining += 1  # a 304 costs nothing
+            return 304, {**self._budget_headers(), "ETag": _etag(payload)}, None
+        if status == 200:
+            extra = {**extra, "ETag": _etag(payload)}
+        return status, {**self._budget_headers(), **extra}, payload
+
+    def _authenticated(self, headers: dict[str, str]) -> bool:
+        token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if token in self.tokens:
+            return True
+        expires = self.installation_tokens.get(token)
+        if expires is None or expires <= datetime.now(UTC):
+            return False
+        if self.expire_after is not None:
+            if self.expire_after <= 0:
+                for issued in self.installation_tokens:
+                    self.installation_tokens[issued] = datetime.now(UTC) - timedelta(seconds=1)
+                self.expire_after = None
+                return False
+            self.expire_after -= 1
+        return True
+
+    def _exchange(self, installation_id: int, headers: dict[str, str]) -> tuple[int, dict, Any]:
+        token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        try:
+            claims = jwt.decode(token, self.private_key.public_key(), algorithms=["RS256"])
+        except jwt.PyJWTError:
+            return 401, {}, {"message": "A JSON web token could not be decoded"}
+        if str(claims.get("iss")) != APP_ID or installation_id != INSTALLATION_ID:
+            return 404, {}, {"message": "Not Found"}
+        issued = f"ghs_{self.next_id()}"
+        expires = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+        self.installation_tokens[issued] = expires
+        return 201, {}, {"token": issued, "expires_at": iso(expires), "permissions": {"actions": "read"}}
+
+    def _route(self, method: str, path: str, query: dict[str, str]) -> tuple[int, dict, Any]:
+        not_found = (404, {}, {"message": "Not Found"})
+        if path == "/user":
+            return 200, {}, {"login": "octocat", "id": 1, "type": "User"}
+        if path == "/installation/repositories":
+            listed = [repo.summary() for repo in self.repos.values()]
+            return self._paged(path, query, listed, total_key="repositories")
+        found = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", path)
+        if not found or found[1] not in self.repos:
+            return not_found
+        repo, rest = self.repos[found[1]], found[2] or ""
+        if rest == "":
+            return 200, {}, repo.summary()
+        if method == "POST" and (run := re.fullmatch(r"/actions/runs/(\d+)/rerun-failed-jobs", rest)):
+            self.reruns.append(run[1])
+            return 201, {}, {}
+        if method != "GET":
+            return not_found
+        if rest == "/pulls":
+            pulls = sorted(repo.pulls, key=lambda p: p["updated_at"], reverse=True)
+            return self._paged(path, query, pulls)
+        if single := re.fullmatch(r"/pulls/(\d+)", rest):
+            found = [pull for pull in repo.pulls if pull["number"] == int(single[1])]
+            return (200, {}, {**found[0], **repo.sizes.get(found[0]["number"], {})}) if found else not_found
+        if pull := re.fullmatch(r"/pulls/(\d+)/(reviews|commits)", rest):
+            return self._paged(path, query, getattr(repo, pull[2]).get(int(pull[1]), []))
+        if rest == "/deployments":
+            return self._paged(path, query, sorted(repo.deployments, key=lambda d: d["created_at"], reverse=True))
+        if statuses := re.fullmatch(r"/deployments/(\d+)/statuses", rest):
+            return self._paged(path, query, repo.statuses.get(int(statuses[1]), []))
+        if rest == "/actions/runs":
+            runs = sorted(repo.runs, key=lambda r: r["created_at"], reverse=True)
+            if created := query.get("created"):
+                runs = [run for run in runs if _in_range(run["created_at"], created)]
+            return self._paged(path, query, runs, total_key="workflow_runs", cap=self.runs_cap if created else None)
+        if logs := re.fullmatch(r"/actions/runs/(\d+)/logs", rest):
+            where = f"https://pipelines.actions.example/{logs[1]}/logs.zip?sig=short-lived"
+            return 302, {"Location": where}, None
+        if rest in ("/releases", "/tags"):
+            return self._paged(path, query, getattr(repo, rest[1:]))
+        return not_found
+
+    def _paged(
+        self,
+        path: str,
+        query: dict[str, str],
+        items: list[Any],
+        *,
+        total_key: str | None = None,
+        cap: int | None = None,
+    ) -> tuple[int, dict, Any]:
+        per_page = min(int(query.get("per_page", 30)), 100)
+        page = int(query.get("page", 1))
+        reachable = items[:cap] if cap is not None else items
+        chunk = reachable[(page - 1) * per_page : page * per_page]
+        last = max(1, -(-len(reachable) // per_page))
+        links = []
+        if page < last:
+            links.append(f'<{self._link(path, query, page + 1)}>; rel="next"')
+            links.append(f'<{self._link(path, query, last)}>; rel="last"')
+        extra = {"Link": ", ".join(links)} if links else {}
+        payload = {"total_count": len(items), total_key: chunk} if total_key else chunk
+        return 200, extra, payload
+
+    def _link(self, path: str, query: dict[str, str], page: int) -> str:
+        return f"{self.url}{path}?{urlencode({**query, 'page': page})}"
+
+
+def _etag(payload: Any) -> str:
+    return 'W/"' + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32] + '"'
+
+
+def _in_range(created_at: str, wanted: str) -> bool:
+    moment = _parse(created_at)
+    if wanted.startswith(">="):
+        return moment >= _parse(wanted[2:])
+    start, _, end = wanted.partition("..")
+    return _parse(start) <= moment <= _parse(end)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, extra, payload = self.server.fake.answer(self.command, self.path, headers, body)
+        data = json.dumps(payload).encode() if payload is not None else b""
+        self.send_response(status)
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the fake keeps its own log
+        return
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeGitHub
+
+
+@pytest.fixture(name="fake_github")
+def serve_fake_github() -> Iterator[FakeGitHub]:
+    """A loopback GitHub, serving until the test ends; ``fake_github.url`` is its API root."""
+    fake = FakeGitHub()
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.fake = fake
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

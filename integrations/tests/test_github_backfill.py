@@ -1,0 +1,443 @@
+"""The backfill and the incremental sync (integrations/backfill.py, integrations/github/backfill.py,
+integrations/tasks.py) against the loopback GitHub: records written once, resumable from the
+cursors, rescheduled (never slept) on a rate limit, and 304s when nothing changed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from time import monotonic
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+
+from integrations import backfill as runner
+from integrations import tasks
+from integrations.github import backfill as github_backfill
+from integrations.models import Backfill, Connection, SyncCursor
+from integrations.tests.factories import ConnectionFactory
+from integrations.tests.fake_github import (
+    APP_ID,
+    INSTALLATION_ID,
+    TOKEN,
+    FakeGitHub,
+    serve_fake_github,  # noqa: F401 - the fake_github fixture
+)
+from metrics.models import Commit, Deployment, PipelineRun, PullRequest, Review
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff(monkeypatch):
+    monkeypatch.setattr("integrations.http.BACKOFF", 0.0)
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    monkeypatch.setattr("integrations.github.client.PER_PAGE", 2)
+
+
+def history(fake: FakeGitHub) -> None:
+    """acme/checkout's last weeks: five pull requests (one an open draft, one older than the
+    backfill), three deployments (one older), four workflow runs (one older)."""
+    repo = fake.repo("acme/checkout")
+    for number in range(1, 5):
+        opened = NOW - timedelta(days=10 - number)
+        fake.add_pull(
+            repo,
+            number=number,
+            opened=opened,
+            merged=opened + timedelta(hours=5),
+            reviews=(("reviewer", "APPROVED", opened + timedelta(hours=2)),),
+            commits=(opened - timedelta(hours=1), opened - timedelta(minutes=30)),
+        )
+    repo.pulls.append(
+        {
+            **repo.pulls[0],
+            "id": 5,
+            "number": 5,
+            "draft": True,
+            "state": "open",
+            "closed_at": None,
+            "merged_at": None,
+            "updated_at": repo.pulls[-1]["updated_at"],
+        }
+    )
+    fake.add_pull(repo, number=6, opened=NOW - timedelta(days=90), merged=NOW - timedelta(days=89))
+    for days in (3, 2, 60):
+        fake.add_deployment(repo, created=NOW - timedelta(days=days))
+    for days in (4, 3, 1, 60):
+        fake.add_run(repo, created=NOW - timedelta(days=days), conclusion="failure" if days == 3 else "success")
+
+
+@pytest.fixture
+def connection(fake_github, team, service) -> Connection:
+    history(fake_github)
+    return ConnectionFactory(
+        source__team=team, api_url=fake_github.url, api_token=TOKEN, repositories=["acme/checkout"]
+    )
+
+
+def start(connection: Connection, days: int = 30) -> Backfill:
+    return Backfill.objects.create(connection=connection, days=days)
+
+
+def test_a_backfill_writes_a_repositorys_history(connection, fake_github, small_pages):
+    backfill = start(connection)
+    assert tasks.backfill_run(backfill.pk) == f"backfill {backfill.pk}: done"
+
+    assert sorted(PullRequest.objects.values_list("number", flat=True)) == [1, 2, 3, 4]  # no draft, none too old
+    assert Review.objects.count() == 4 and Commit.objects.count() == 8
+    assert set(PullRequest.objects.values_list("additions", "deletions")) == {(40, 8)}  # read from each one
+    assert Deployment.objects.count() == 2 and Deployment.objects.filter(is_production=True).count() == 2
+    assert PipelineRun.objects.count() == 3
+    assert PipelineRun.objects.filter(status="failure").count() == 1
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE and backfill.finished_at
+    assert (backfill.repositories_done, backfill.repositories_total) == (1, 1)
+    assert backfill.records == 4 + 2 + 3
+    assert backfill.requests == len(fake_github.log) and backfill.not_modified == 0
+    assert backfill.error == ""
+    cursors = {c.resource: c for c in SyncCursor.objects.filter(connection=connection)}
+    assert set(cursors) == {"pulls", "deployments", "workflow_runs"}
+    assert all(c.next_url == "" and c.etag for c in cursors.values())
+    assert cursors["pulls"].watermark == max(p.merged_at for p in PullRequest.objects.all())
+    assert cursors["workflow_runs"].watermark == NOW - timedelta(days=1)
+
+
+def test_a_long_backfill_goes_on_in_runs_of_a_few_minutes(
+    connection, fake_github, small_pages, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(runner, "RUN_SECONDS", 0)  # each run: one page, then the next run is queued
+    backfill = start(connection)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert tasks.backfill_run(backfill.pk) == f"backfill {backfill.pk}: running"
+    assert len(queued) > 3
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE
+    assert (PullRequest.objects.count(), Deployment.objects.count(), PipelineRun.objects.count()) == (4, 2, 3)
+
+
+def test_a_cancelled_backfill_stops(connection, fake_github):
+    backfill = start(connection)
+    Backfill.objects.filter(pk=backfill.pk).update(status=Backfill.Status.CANCELLED)
+    assert tasks.backfill_run(backfill.pk) == f"backfill {backfill.pk}: nothing to do"
+    assert fake_github.log == []
+
+
+def test_a_second_backfill_writes_each_record_once(connection, fake_github):
+    tasks.backfill_run(start(connection).pk)
+    tasks.backfill_run(start(connection).pk)
+    assert (PullRequest.objects.count(), Deployment.objects.count(), PipelineRun.objects.count()) == (4, 2, 3)
+    assert Backfill.objects.filter(status=Backfill.Status.DONE).count() == 2
+
+
+def test_a_crashed_backfill_resumes_from_its_cursor_and_stores_each_record_once(
+    connection, fake_github, small_pages, monkeypatch
+):
+    steps = []
+    original = github_backfill.Pulls.step
+
+    def crash_on_the_second_page(self, url, **kwargs):
+        steps.append(url)
+        if len(steps) == 2:
+            raise SystemExit("the worker was killed")
+        return original(self, url, **kwargs)
+
+    monkeypatch.setattr(github_backfill.Pulls, "step", crash_on_the_second_page)
+    backfill = start(connection)
+    with pytest.raises(SystemExit):
+        tasks.backfill_run(backfill.pk)
+    cursor = SyncCursor.objects.get(resource="pulls")
+    assert "page=2" in cursor.next_url  # the first page is written, with the cursor
+    assert list(PullRequest.objects.values_list("number", flat=True)) == [4]  # and #5, an open draft, left out
+
+    monkeypatch.setattr(github_backfill.Pulls, "step", original)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE
+    assert sorted(PullRequest.objects.values_list("number", flat=True)) == [1, 2, 3, 4]
+    # The first page was read once: the second run went on from the cursor.
+    first_pages = [path for _, path, _ in fake_github.calls(r"/pulls\?") if "&page=" not in path]
+    assert len(first_pages) == 1
+
+
+def test_a_rate_limited_backfill_is_rescheduled_not_slept(connection, fake_github):
+    fake_github.fail(r"/deployments\?", 403, headers={"Retry-After": "600"}, body={"message": "secondary rate limit"})
+    backfill = start(connection)
+    began = monotonic()
+    tasks.backfill_run(backfill.pk)
+    assert monotonic() - began < 10
+
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.WAITING
+    assert timedelta(seconds=590) < backfill.resume_at - timezone.now() <= timedelta(seconds=600)
+    row = Schedule.objects.get(name=tasks.resume_schedule_name(backfill.pk))
+    assert (row.func, row.schedule_type, row.next_run) == (tasks.BACKFILL_TASK, Schedule.ONCE, backfill.resume_at)
+    assert row.args == f"({backfill.pk},)"
+    assert "'timeout': 600" in row.kwargs
+    connection.refresh_from_db()
+    assert connection.paused_until == backfill.resume_at
+    assert PullRequest.objects.count() == 4  # what came before the limit is kept
+
+    # Run by the schedule once the pause is over: it goes on where it stopped.
+    Connection.objects.filter(pk=connection.pk).update(paused_until=timezone.now() - timedelta(seconds=1))
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE and backfill.resume_at is None
+    assert (PullRequest.objects.count(), Deployment.objects.count(), PipelineRun.objects.count()) == (4, 2, 3)
+    assert len(fake_github.calls(r"/pulls\?")) == 1  # read once, before the limit
+
+
+def test_a_backfill_at_the_budget_floor_waits_for_the_reset(connection, fake_github):
+    Connection.objects.filter(pk=connection.pk).update(
+        rate_limit=5000, rate_remaining=10, rate_reset_at=fake_github.rate_reset
+    )
+    backfill = start(connection)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert (backfill.status, backfill.resume_at) == (Backfill.Status.WAITING, fake_github.rate_reset)
+    assert fake_github.log == []
+
+
+def test_a_lost_resume_schedule_is_found_by_the_sync_schedule(connection, fake_github):
+    backfill = start(connection)
+    Backfill.objects.filter(pk=backfill.pk).update(
+        status=Backfill.Status.WAITING, resume_at=timezone.now() - timedelta(minutes=10)
+    )
+    assert tasks.connections_sync() == "0 connections to sync; 1 waiting backfills resumed"
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE
+
+
+def test_a_server_error_then_success_does_not_stop_the_backfill(connection, fake_github):
+    fake_github.fail(r"/deployments\?", 502)
+    backfill = start(connection)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE and Deployment.objects.count() == 2
+
+
+def test_a_provider_that_keeps_failing_fails_the_backfill_with_the_reason(connection, fake_github):
+    fake_github.fail(r"/deployments\?", 503, times=10)
+    backfill = start(connection)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.FAILED
+    assert backfill.error == "GitHub answered GET /repos/acme/checkout/deployments with 503, 3 times: try again later"
+    assert PullRequest.objects.count() == 4
+
+
+def test_an_installation_token_that_expires_mid_backfill_recovers(fake_github, team, service, small_pages):
+    history(fake_github)
+    connection = ConnectionFactory(
+        source__team=team,
+        api_url=fake_github.url,
+        app_id=APP_ID,
+        app_private_key=fake_github.private_key_pem,
+        installation_id=INSTALLATION_ID,
+    )
+    fake_github.expire_tokens_after(6)
+    backfill = start(connection)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE, backfill.error
+    assert (PullRequest.objects.count(), Deployment.objects.count(), PipelineRun.objects.count()) == (4, 2, 3)
+    statuses = [status for _, _, status in fake_github.log]
+    assert statuses.count(401) == 1 and len(fake_github.calls(r"/access_tokens")) == 2
+
+
+def test_a_repository_of_no_service_is_skipped_with_the_reason(fake_github, team, service):
+    history(fake_github)
+    fake_github.repo("acme/unknown")
+    connection = ConnectionFactory(
+        source__team=team, api_url=fake_github.url, api_token=TOKEN, repositories=["acme/checkout", "acme/unknown"]
+    )
+    backfill = start(connection)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE
+    assert (backfill.repositories_done, backfill.repositories_total) == (2, 2)
+    assert backfill.error.startswith('acme/unknown skipped: repository "acme/unknown" belongs to no known service')
+    assert not fake_github.calls(r"acme/unknown")
+
+
+def test_workflow_runs_past_githubs_result_cap_are_read_in_slices(fake_github, team, service, monkeypatch):
+    monkeypatch.setattr(github_backfill, "RUNS_RESULT_CAP", 10)
+    monkeypatch.setattr("integrations.github.client.PER_PAGE", 5)
+    fake_github.runs_cap = 10
+    repo = fake_github.repo("acme/checkout")
+    for hour in range(35):
+        fake_github.add_run(repo, created=NOW - timedelta(days=5) + timedelta(hours=hour))
+    connection = ConnectionFactory(
+        source__team=team, api_url=fake_github.url, api_token=TOKEN, repositories=["acme/checkout"]
+    )
+    backfill = start(connection, days=7)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE
+    assert PipelineRun.objects.count() == 35
+    # Every slice GitHub was asked to list in full fits under the cap.
+    listed = [path for _, path, status in fake_github.calls(r"/actions/runs\?") if status == 200]
+    assert listed and backfill.records == 35
+
+
+def test_a_sync_with_nothing_new_costs_only_304s(connection, fake_github):
+    tasks.backfill_run(start(connection).pk)
+    runner.connection_sync(connection)  # the runs' first query moves to the watermark once
+    before = len(fake_github.log)
+    said = tasks.connection_sync(connection.pk)
+    after = fake_github.log[before:]
+    assert after and {status for _, _, status in after} == {304}
+    assert len(after) == 3
+    assert said.endswith("3 requests, 3 not modified")
+    connection.refresh_from_db()
+    assert connection.rate_remaining == fake_github.rate_remaining
+
+
+def test_a_sync_reads_what_changed_since_the_watermark(connection, fake_github):
+    tasks.backfill_run(start(connection).pk)
+    repo = fake_github.repos["acme/checkout"]
+    fake_github.add_pull(repo, number=7, opened=NOW - timedelta(hours=1))
+    fake_github.add_deployment(repo, created=NOW - timedelta(minutes=30), state="failure")
+    fake_github.add_run(repo, created=NOW - timedelta(minutes=20))
+    before = len(fake_github.log)
+    tasks.connection_sync(connection.pk)
+    assert (PullRequest.objects.count(), Deployment.objects.count(), PipelineRun.objects.count()) == (5, 3, 4)
+    # Only the new pull request was read in full (and the one updated at the watermark itself:
+    # another change in the same second would be missed otherwise).
+    assert [path for _, path, _ in fake_github.log[before:] if "/pulls/" in path] == [
+        "/repos/acme/checkout/pulls/7",
+        "/repos/acme/checkout/pulls/7/reviews?per_page=100",
+        "/repos/acme/checkout/pulls/7/commits?per_page=100",
+        "/repos/acme/checkout/pulls/4",
+        "/repos/acme/checkout/pulls/4/reviews?per_page=100",
+        "/repos/acme/checkout/pulls/4/commits?per_page=100",
+    ]
+
+
+def test_a_sync_waits_while_a_backfill_is_under_way(connection, fake_github):
+    start(connection)
+    SyncCursor.objects.create(connection=connection, repository="acme/checkout", resource="pulls", watermark=NOW)
+    assert runner.connection_sync(connection).endswith("a backfill is under way")
+    assert fake_github.log == []
+
+
+# --- The same history, backfilled or delivered by webhooks -------------------------------------
+
+
+def same_history(fake: FakeGitHub, name: str) -> None:
+    """Merged pull requests with reviews and commits, successful and failed production deployments
+    (one failure recovered), runs that fail and pass, over the last weeks: the same for any ``name``."""
+    repo = fake.repo(name)
+    for number in range(1, 7):
+        opened = NOW - timedelta(days=20 - 2 * number, hours=number)
+        fake.add_pull(
+            repo,
+            number=number,
+            opened=opened,
+            merged=opened + timedelta(hours=6 + number),
+            reviews=(
+                ("reviewer", "COMMENTED", opened + timedelta(hours=1)),
+                ("lead", "APPROVED", opened + timedelta(hours=3 + number)),
+            ),
+            commits=(opened - timedelta(hours=2 * number),),
+            additions=10 * number,
+            deletions=number,
+        )
+    for days, state in ((15, "success"), (11, "failure"), (10, "success"), (6, "success"), (2, "error")):
+        fake.add_deployment(repo, created=NOW - timedelta(days=days, hours=1), state=state)
+    for hours, conclusion in ((200, "success"), (150, "failure"), (149, "success"), (90, "failure"), (20, "success")):
+        fake.add_run(repo, created=NOW - timedelta(hours=hours), conclusion=conclusion)
+
+
+def deliver_as_webhooks(client, connection: Connection, fake: FakeGitHub, name: str, capture) -> None:
+    """GitHub's webhook events for the repository's history, in the order they happened."""
+    from integrations.tests.test_webhooks import deliver
+
+    repo = fake.repos[name]
+    repository = repo.summary()
+    events = []
+    for pull in repo.pulls:
+        number = pull["number"]
+        full = {**pull, **repo.sizes[number]}
+        opened = {**full, "state": "open", "merged_at": None, "closed_at": None, "merge_commit_sha": None}
+        events.append((pull["created_at"], "pull_request", {"action": "opened", "pull_request": opened}))
+        for review in repo.reviews[number]:
+            body = {"action": "submitted", "review": review, "pull_request": opened}
+            events.append((review["submitted_at"], "pull_request_review", body))
+        events.append((pull["merged_at"], "pull_request", {"action": "closed", "pull_request": full}))
+    for deployment in repo.deployments:
+        for status in reversed(repo.statuses[deployment["id"]]):  # oldest first
+            body = {"action": "created", "deployment_status": status, "deployment": deployment}
+            events.append((status["created_at"], "deployment_status", body))
+    for run in repo.runs:
+        events.append((run["updated_at"], "workflow_run", {"action": "completed", "workflow_run": run}))
+    for index, (_, event, body) in enumerate(sorted(events, key=lambda e: e[0])):
+        with capture(execute=True):
+            response = deliver(client, connection, event, {**body, "repository": repository}, delivery=f"d-{index}")
+        assert response.status_code == 202, response.content
+
+
+def figures(service) -> dict:
+    from metrics.api_metrics import summary_json
+    from metrics.rollups.figures import Figures
+    from metrics.scope import service_scope
+    from metrics.selectors import default_window
+
+    scope = service_scope(service)
+    window = default_window(scope.profile, days=30)
+    summary = Figures(scope, [window], scope.profile).summary(window)
+    return summary_json(summary, summary)
+
+
+def test_a_backfilled_repository_has_the_figures_of_the_same_history_delivered_by_webhooks(
+    fake_github, team, client, django_capture_on_commit_callbacks
+):
+    from e360.tests.factories import ServiceFactory
+    from integrations.tests.test_webhooks import SECRET
+
+    backfilled = ServiceFactory(slug="backfilled", owner=team, repositories=["acme/backfilled"])
+    hooked = ServiceFactory(slug="hooked", owner=team, repositories=["acme/hooked"])
+    same_history(fake_github, "acme/backfilled")
+    same_history(fake_github, "acme/hooked")
+    connection = ConnectionFactory(
+        source__team=team,
+        api_url=fake_github.url,
+        api_token=TOKEN,
+        repositories=["acme/backfilled"],
+        webhook_secret=SECRET,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.backfill_run(start(connection).pk)
+    deliver_as_webhooks(client, connection, fake_github, "acme/hooked", django_capture_on_commit_callbacks)
+
+    assert PullRequest.objects.filter(service=backfilled).count() == 6
+    from_backfill, from_webhooks = figures(backfilled), figures(hooked)
+    assert (
+        from_backfill["deployment_frequency"]["deployments"],
+        from_backfill["deployment_frequency"]["failed_attempts"],
+    ) == (3, 2)
+    assert (from_backfill["pipeline"]["runs"], from_backfill["pipeline"]["failed"]) == (5, 2)
+    assert from_backfill["review"]["pickup"]["count"] == 6 and from_backfill["review"]["median_size"] == 38.5
+    # A pull request event carries no commits (docs/integrations/github.md, "Known limits"): the
+    # webhooks alone know no first commit, so no lead time and no coding time. Every other figure,
+    # lead time's other components included, is the same.
+    lead_time, lead_time_from_webhooks = from_backfill.pop("lead_time"), from_webhooks.pop("lead_time")
+    assert from_backfill == from_webhooks
+    assert lead_time["changes"] == lead_time_from_webhooks["changes"] == 4
+    assert (lead_time["count"], lead_time_from_webhooks["count"]) == (4, 0)
+    for component in ("pickup", "review", "deploy"):
+        assert lead_time["components"][component] == lead_time_from_webhooks["components"][component]
+    assert lead_time["components"]["pickup"]["count"] == 4
+
+
+def test_a_sync_whose_credentials_fail_says_why(connection, fake_github):
+    tasks.backfill_run(start(connection).pk)
+    Connection.objects.filter(pk=connection.pk).update(api_token="revoked")
+    said = tasks.connection_sync(connection.pk)
+    assert said.endswith("GitHub refused the credentials for GET /repos/acme/checkout/pulls: Bad credentials")
+    assert "revoked" not in said
