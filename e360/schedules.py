@@ -2,8 +2,9 @@
 
 Each app config lists its schedules (``schedules``, a tuple of ``Every``). After every
 ``migrate`` (the ``post_migrate`` signal, as Django creates permissions), ``sync`` writes each
-one by name and removes the rows of that app's tasks (``<app>.tasks.*``) no app declares any
-more, so renaming or dropping a schedule in code is all it takes. Schedules an admin adds for
+one by name and removes the repeating rows of that app's tasks (``<app>.tasks.*``) no app
+declares any more, so renaming or dropping a schedule in code is all it takes. One-off schedules
+a task sets for itself (a rate-limited backfill's resumption) and schedules an admin adds for
 other functions are left alone. The ``post_migrate`` signal also runs after a test flush, so
 transactional tests find the schedules too.
 """
@@ -52,7 +53,9 @@ def sync(sender: AppConfig, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
 
     declared: tuple[Every, ...] = getattr(sender, "schedules", ())
     rows = Schedule.objects.using(using)
-    rows.filter(func__startswith=f"{sender.name}.tasks.").exclude(name__in=[s.name for s in declared]).delete()
+    rows.filter(func__startswith=f"{sender.name}.tasks.").exclude(schedule_type=Schedule.ONCE).exclude(
+        name__in=[s.name for s in declared]
+    ).delete()
     for schedule in declared:
         row = rows.filter(name=schedule.name).first()
         wanted = schedule.fields()

@@ -31,6 +31,14 @@ def test_a_schedule_renamed_or_changed_in_code_follows_and_others_are_left_alone
     assert Schedule.objects.get(name="Re-queue lost service refreshes").minutes == 1
 
 
+def test_a_one_off_schedule_a_task_set_for_itself_is_kept(db):
+    Schedule.objects.create(
+        name="Resume backfill 7", func="integrations.tasks.backfill_run", schedule_type=Schedule.ONCE
+    )
+    sync(apps.get_app_config("integrations"))
+    assert Schedule.objects.filter(name="Resume backfill 7").exists()
+
+
 def test_a_sender_without_schedules_keeps_its_tasks_schedules_out(db):
     Schedule.objects.create(name="Stale", func="actions.tasks.remind", schedule_type=Schedule.HOURLY)
     sync(SimpleNamespace(name="actions"))

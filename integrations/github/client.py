@@ -234,3 +234,15 @@ class GitHub:
         for name in names:
             self.repository(name)
         return f"Connected: {len(names)} repositories readable ({', '.join(names[:5])}{'…' if len(names) > 5 else ''})."
+
+
+def test_connection(connection: Connection) -> tuple[bool, str]:
+    """The admin's "Test the connection" (``integrations.health.check_connection``): one real call."""
+    try:
+        with GitHub(connection) as github:
+            return True, github.test_connection()
+    except IntegrationError as exc:
+        return False, str(exc)
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]  # a product function, not a test, where imported

@@ -4,8 +4,6 @@ once, write-only credentials, the test, a new secret, a backfill started, unmapp
 from __future__ import annotations
 
 import re
-import sys
-import types
 
 import pytest
 from django.conf import settings
@@ -15,6 +13,7 @@ from e360.tests.factories import ServiceFactory
 from integrations import services
 from integrations.models import Backfill, Connection
 from integrations.tests.factories import ConnectionFactory
+from integrations.tests.fake_github import TOKEN as GITHUB_TOKEN
 from metrics.ingest import KIND_DEPLOYMENT, inbound_process
 from metrics.models import Deployment, InboundEvent, Source
 from metrics.tests.factories import SourceFactory
@@ -178,38 +177,32 @@ def test_pagerduty_keeps_its_own_secret(staff_client, team):
     assert "PagerDuty makes its own signing secret" in response.text
 
 
-def test_testing_a_provider_without_a_client_says_so(staff_client, monkeypatch):
-    # Whether or not GitLab's client is written yet: None in sys.modules makes its import fail as a missing one.
-    monkeypatch.setitem(sys.modules, "integrations.gitlab.client", None)
+def test_testing_a_provider_without_a_client_says_so(staff_client):
     connection = ConnectionFactory(source__kind=Source.Kind.GITLAB)
     response = _action(staff_client, connection, "test")
     assert "Testing the connection is not available for GitLab yet." in response.text
 
 
-def test_testing_calls_the_providers_client(staff_client, connection, monkeypatch):
-    seen = []
-
-    def test_connection(tested):
-        seen.append(tested.pk)
-        return True, "Connected as the GitHub App “e360” (installation 42)."
-
-    client = types.ModuleType("integrations.github.client")
-    client.test_connection = test_connection
-    monkeypatch.setitem(sys.modules, "integrations.github.client", client)
+def test_testing_makes_a_real_call_to_the_provider(staff_client, team, fake_github):
+    fake_github.repo("acme/checkout")
+    connection = ConnectionFactory(
+        source__name="GitHub acme",
+        source__team=team,
+        api_url=fake_github.url,
+        api_token=GITHUB_TOKEN,
+        repositories=["acme/checkout"],
+    )
     response = _action(staff_client, connection, "test", on_page=True)
-    assert seen == [connection.pk]
-    assert "GitHub acme: Connected as the GitHub App “e360” (installation 42)." in response.text
+    assert "GitHub acme: Connected: 1 repositories readable (acme/checkout)." in response.text
 
 
-def test_a_failing_client_is_reported(staff_client, connection, monkeypatch):
-    def test_connection(tested):
-        raise ConnectionError("api.github.com refused the connection")
-
-    client = types.ModuleType("integrations.github.client")
-    client.test_connection = test_connection
-    monkeypatch.setitem(sys.modules, "integrations.github.client", client)
+def test_a_refused_test_is_reported_with_the_providers_reason(staff_client, team, fake_github):
+    connection = ConnectionFactory(
+        source__name="GitHub acme", source__team=team, api_url=fake_github.url, api_token="revoked"
+    )
     response = _action(staff_client, connection, "test")
-    assert "The test failed: ConnectionError: api.github.com refused the connection" in response.text
+    assert "GitHub acme" in response.text and "credentials" in response.text.lower()
+    assert "revoked" not in response.text
 
 
 @pytest.mark.parametrize("on_page", [False, True])

@@ -21,7 +21,6 @@ from integrations.tests.fake_github import (
     INSTALLATION_ID,
     TOKEN,
     FakeGitHub,
-    serve_fake_github,  # noqa: F401 - the fake_github fixture
 )
 from metrics.models import Commit, Deployment, PipelineRun, PullRequest, Review
 

@@ -18,7 +18,6 @@ from integrations.tests.fake_github import (
     INSTALLATION_ID,
     TOKEN,
     FakeGitHub,
-    serve_fake_github,  # noqa: F401 - the fake_github fixture
 )
 
 pytestmark = pytest.mark.django_db
