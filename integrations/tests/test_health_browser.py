@@ -51,7 +51,9 @@ def running(team):
     )
 
 
-def test_the_progress_bar_advances_while_the_backfill_runs(page, page_problems, live_server, owner, running):
+def test_the_progress_bar_advances_while_the_backfill_runs(
+    page, page_problems, live_server, owner, running, screenshots
+):
     url = f"/sources/{running.connection_id}/"
     page.goto(url)
     sign_in(page, "alice@example.com")
@@ -65,6 +67,7 @@ def test_the_progress_bar_advances_while_the_backfill_runs(page, page_problems, 
     expect(page.get_by_text("seen from acme/checkout in 30 days")).to_be_visible()
     page.wait_for_load_state("networkidle")
     assert axe_violations(page) == []
+    page.screenshot(path=screenshots / "source-health-backfill.png", full_page=True)
 
     page.evaluate("window.__samePage = true")
     running.repositories_done, running.records = 3, 900
