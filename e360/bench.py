@@ -32,7 +32,7 @@ from e360.stats import median, percentile
 
 Row = tuple[str, str, str, str]
 
-WRK_THREADS = 2
+WRK_THREADS = 2  # wrk's threads (fewer when fewer connections)
 WRK_SCRIPT = Path(__file__).with_name("bench_wrk.lua")
 
 
@@ -75,26 +75,44 @@ def server(workers: int) -> Iterator[int]:
         process.wait(timeout=30)
 
 
+@contextmanager
+def _target(workers: int, url: str) -> Iterator[str]:
+    """``url`` (a server already running), else a gunicorn ``server`` of this project."""
+    if url:
+        yield url.rstrip("/")
+        return
+    with server(workers) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
 def wrk_post(
-    path: str, environment: dict[str, str], *, seconds: int, clients: int, workers: int, expect: int
+    path: str,
+    environment: dict[str, str],
+    *,
+    seconds: int,
+    clients: int,
+    workers: int,
+    expect: int,
+    url: str = "",
 ) -> dict[str, Any]:
     """POST to a gunicorn server on loopback for ``seconds`` with wrk; the counts of what it answered.
 
     The server is the Procfile's (``gunicorn e360.wsgi``) with ``workers``, so the figure is what
-    a deployment accepts, network stack included. wrk (C) keeps ``clients`` connections busy and
-    takes far less of the machine's cores than a Python client would. ``environment`` tells
-    ``bench_wrk.lua`` what to send (its header lists the variables); every tenth request sends an
-    earlier one again, as a client retrying would. Any answer but ``expect`` (or the ``ABSORBED``
-    status of a retry) fails the benchmark.
+    a deployment accepts, network stack included (or the server at ``url``, already running).
+    wrk (C) keeps ``clients`` connections busy and takes far less of the machine's cores than a
+    Python client would. ``environment`` tells ``bench_wrk.lua`` what to send (its header lists
+    the variables); every tenth request sends an earlier one again, as a client retrying would.
+    Any answer but ``expect`` (or the ``ABSORBED`` status of a retry) fails the benchmark.
     """
     wrk = shutil.which("wrk")
     if wrk is None:
         raise CommandError("The ingestion benchmark drives its load with wrk: install it (apt-get install wrk).")
-    environment = {**os.environ, "EXPECT": str(expect), "RETRY": str(clients), **environment}
-    command = [wrk, f"-t{WRK_THREADS}", f"-c{clients}", f"-d{seconds}s", "-s", str(WRK_SCRIPT)]
-    with server(workers) as port:
+    threads = min(WRK_THREADS, clients)
+    environment = {**os.environ, "EXPECT": str(expect), "RETRY": str(clients), "THREADS": str(threads), **environment}
+    command = [wrk, f"-t{threads}", f"-c{clients}", f"-d{seconds}s", "-s", str(WRK_SCRIPT)]
+    with _target(workers, url) as base:
         result = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
-            [*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, env=environment, check=False
+            [*command, f"{base}{path}"], capture_output=True, text=True, env=environment, check=False
         )
     summary = next((line for line in result.stdout.splitlines() if line.startswith("{")), None)
     if result.returncode or summary is None:

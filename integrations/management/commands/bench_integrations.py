@@ -67,6 +67,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
         parser.add_argument("--clients", type=int, default=8, help="wrk connections (default 8)")
         parser.add_argument(
+            "--server", default="", help="Load this running server (http://host:port) instead of starting gunicorn"
+        )
+        parser.add_argument(
             "--deliveries", type=int, default=30000, help="Signed deliveries prepared (sent again in turn if used up)"
         )
         parser.add_argument("--process", type=int, default=2000, help="Stored deliveries timed through processing")
@@ -174,16 +177,19 @@ class Command(BaseCommand):
     def _webhook(self, connection: Connection, repositories: list[str], options: dict[str, Any]) -> None:
         source = connection.source
         path = self._deliveries(repositories, options["deliveries"])
-        load = f"{options['seconds']} s of wrk, {options['clients']} connections, {options['workers']} gunicorn workers"
+        load = f"{options['seconds']} s of wrk, {options['clients']} connections, " + (
+            f"{options['workers']} gunicorn workers" if not options["server"] else options["server"]
+        )
         try:
             InboundEvent.objects.filter(source=source).delete()
             counts = bench.wrk_post(
                 reverse("integrations:webhook", args=["github", connection.webhook_id]),
-                {"FILE": path, "THREADS": str(bench.WRK_THREADS), "ABSORBED": "200"},
+                {"FILE": path, "ABSORBED": "200"},
                 seconds=options["seconds"],
                 clients=options["clients"],
                 workers=options["workers"],
                 expect=202,
+                url=options["server"],
             )
         finally:
             os.unlink(path)  # generated payloads only, but many
