@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 # Interpreters tried in order; the first that runs and is >= 3.12 builds the virtualenv.
 PYTHON_CANDIDATES ?= $(PYTHON) python3.12 python3.13 python3.14 python3
 
-.PHONY: help venv run test test-fast test-deps chromium lint format check-deploy bench vendor clean
+.PHONY: help venv run test test-fast test-deps chromium wrk lint format check-deploy bench vendor clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -81,7 +81,18 @@ chromium: ## Install Chromium for the browser tests when /usr/bin/chromium is mi
 	  fi; \
 	fi
 
-test-deps: venv chromium $(TEST_NPM_DIRS:%=%/node_modules/.installed) ## What the tests need besides Python: npm packages, Chromium
+wrk: ## Install wrk (the benchmarks' load generator; a test runs it) when it is missing (root with apt), or say how
+	@if ! command -v wrk >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v $(APT_GET) >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive $(APT_GET) update && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y wrk; \
+	  else \
+	    echo "The benchmark's test needs wrk. Install it, then run make again:" >&2; \
+	    echo "  sudo apt-get install -y wrk" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test-deps: venv chromium wrk $(TEST_NPM_DIRS:%=%/node_modules/.installed) ## What the tests need besides Python: npm packages, Chromium, wrk
 
 # pytest-xdist workers: one per CPU (WORKERS=0 runs the tests in one process, e.g. for --pdb). Each worker
 # has its own test database (test_e360_gw0, ...), live server and OpenID provider on ports of its own.
@@ -122,6 +133,7 @@ bench: venv ## Load the large demo into PostgreSQL (kept between runs) and measu
 	$(BENCH_ENV) $(PY) manage.py bench $(BENCH_ARGS)
 	$(BENCH_ENV) $(PY) manage.py bench_surveys $(SURVEY_BENCH_ARGS)
 	$(BENCH_ENV) $(PY) manage.py bench_insights $(INSIGHTS_BENCH_ARGS)
+	$(BENCH_ENV) $(PY) manage.py bench_integrations $(INTEGRATIONS_BENCH_ARGS)
 
 CHARTJS_VERSION := 4.6.1
 SWAGGER_UI_VERSION := 5.35.0

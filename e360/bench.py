@@ -1,20 +1,26 @@
 """What every app's benchmark command shares: a gunicorn server on loopback, latency figures
 (percentiles from ``e360.stats``), timed in-process reads, the machine's speed, and the printed table.
 
-``make bench`` runs ``manage.py bench`` (delivery metrics), ``manage.py bench_surveys`` and
-``manage.py bench_insights``; each prints rows of (what, figure, how measured, budget verdict).
+``make bench`` runs ``manage.py bench`` (delivery metrics), ``manage.py bench_surveys``,
+``manage.py bench_insights`` and ``manage.py bench_integrations``; each prints rows of (what,
+figure, how measured, budget verdict). ``wrk_post`` loads a path of the server with wrk
+(``bench_wrk.lua``), for the ingestion figures.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError, OutputWrapper
@@ -25,6 +31,9 @@ from django.test.utils import CaptureQueriesContext
 from e360.stats import median, percentile
 
 Row = tuple[str, str, str, str]
+
+WRK_THREADS = 2  # wrk's threads (fewer when fewer connections)
+WRK_SCRIPT = Path(__file__).with_name("bench_wrk.lua")
 
 
 def http_request(
@@ -64,6 +73,54 @@ def server(workers: int) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def _target(workers: int, url: str) -> Iterator[str]:
+    """``url`` (a server already running), else a gunicorn ``server`` of this project."""
+    if url:
+        yield url.rstrip("/")
+        return
+    with server(workers) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+def wrk_post(
+    path: str,
+    environment: dict[str, str],
+    *,
+    seconds: int,
+    clients: int,
+    workers: int,
+    expect: int,
+    url: str = "",
+) -> dict[str, Any]:
+    """POST to a gunicorn server on loopback for ``seconds`` with wrk; the counts of what it answered.
+
+    The server is the Procfile's (``gunicorn e360.wsgi``) with ``workers``, so the figure is what
+    a deployment accepts, network stack included (or the server at ``url``, already running).
+    wrk (C) keeps ``clients`` connections busy and takes far less of the machine's cores than a
+    Python client would. ``environment`` tells ``bench_wrk.lua`` what to send (its header lists
+    the variables); every tenth request sends an earlier one again, as a client retrying would.
+    Any answer but ``expect`` (or the ``ABSORBED`` status of a retry) fails the benchmark.
+    """
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise CommandError("The ingestion benchmark drives its load with wrk: install it (apt-get install wrk).")
+    threads = min(WRK_THREADS, clients)
+    environment = {**os.environ, "EXPECT": str(expect), "RETRY": str(clients), "THREADS": str(threads), **environment}
+    command = [wrk, f"-t{threads}", f"-c{clients}", f"-d{seconds}s", "-s", str(WRK_SCRIPT)]
+    with _target(workers, url) as base:
+        result = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
+            [*command, f"{base}{path}"], capture_output=True, text=True, env=environment, check=False
+        )
+    summary = next((line for line in result.stdout.splitlines() if line.startswith("{")), None)
+    if result.returncode or summary is None:
+        raise CommandError(f"wrk failed: {result.stdout[-1000:]} {result.stderr[-1000:]}")
+    counts: dict[str, Any] = json.loads(summary)
+    if counts["other"]:
+        raise CommandError(f"POST {path}: {counts['other']} answers were not {expect}; first: {counts['first']}")
+    return counts
 
 
 def latency_figures(times_ms: list[float], budget_ms: float) -> tuple[str, str]:

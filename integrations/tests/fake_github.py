@@ -28,6 +28,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -385,7 +386,7 @@ class FakeGitHub:
         return 201, {}, {"token": issued, "expires_at": iso(expires), "permissions": {"actions": "read"}}
 
     def _route(self, method: str, path: str, query: dict[str, str]) -> tuple[int, dict, Any]:
-        not_found = (404, {}, {"message": "Not Found"})
+        not_found: tuple[int, dict, Any] = (404, {}, {"message": "Not Found"})
         if path == "/user":
             return 200, {}, {"login": "octocat", "id": 1, "type": "User"}
         if path == "/installation/repositories":
@@ -406,8 +407,8 @@ class FakeGitHub:
             pulls = sorted(repo.pulls, key=lambda p: p["updated_at"], reverse=True)
             return self._paged(path, query, pulls)
         if single := re.fullmatch(r"/pulls/(\d+)", rest):
-            found = [pull for pull in repo.pulls if pull["number"] == int(single[1])]
-            return (200, {}, {**found[0], **repo.sizes.get(found[0]["number"], {})}) if found else not_found
+            pulls = [pull for pull in repo.pulls if pull["number"] == int(single[1])]
+            return (200, {}, {**pulls[0], **repo.sizes.get(pulls[0]["number"], {})}) if pulls else not_found
         if pull := re.fullmatch(r"/pulls/(\d+)/(reviews|commits)", rest):
             return self._paged(path, query, getattr(repo, pull[2]).get(int(pull[1]), []))
         if rest == "/deployments":
@@ -493,9 +494,10 @@ class _Server(ThreadingHTTPServer):
     fake: FakeGitHub
 
 
-@pytest.fixture(name="fake_github")
-def serve_fake_github() -> Iterator[FakeGitHub]:
-    """A loopback GitHub, serving until the test ends; ``fake_github.url`` is its API root."""
+@contextmanager
+def served() -> Iterator[FakeGitHub]:
+    """A loopback GitHub serving in a thread until the block ends; ``.url`` is its API root.
+    (The ``fake_github`` fixture; ``manage.py bench_integrations`` backfills from one too.)"""
     fake = FakeGitHub()
     server = _Server(("127.0.0.1", 0), _Handler)
     server.fake = fake
@@ -508,3 +510,10 @@ def serve_fake_github() -> Iterator[FakeGitHub]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture(name="fake_github")
+def serve_fake_github() -> Iterator[FakeGitHub]:
+    """A loopback GitHub, serving until the test ends; ``fake_github.url`` is its API root."""
+    with served() as fake:
+        yield fake

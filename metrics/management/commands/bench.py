@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import random
-import shutil
 import statistics
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -36,8 +32,6 @@ from metrics.services import api_token_create
 
 BUDGET_READ_P95_MS = 150
 BUDGET_INGEST_PER_S = 500
-
-WRK_SCRIPT = Path(__file__).with_name("bench_wrk.lua")
 
 
 class Command(BaseCommand):
@@ -166,34 +160,17 @@ class Command(BaseCommand):
     def _ingest(
         self, path: str, key: str, record: dict[str, Any], options: dict[str, Any], batch: int = 0, expect: int = 200
     ) -> dict[str, Any]:
-        """POST to a gunicorn server on loopback for ``--seconds`` with wrk; what the server answered.
-
-        The server is the Procfile's (``gunicorn e360.wsgi``) with ``--workers``, so the figure is
-        what a deployment accepts, network stack included. wrk (C) keeps ``--clients`` connections
-        busy and takes far less of the machine's cores than a Python client would. Each request
-        sends ``record`` (or ``batch`` of them) with ``@ID@`` in its strings made unique.
-        """
-        wrk = shutil.which("wrk")
-        if wrk is None:
-            raise CommandError("The ingestion benchmark drives its load with wrk: install it (apt-get install wrk).")
-        environment = {**os.environ, "KEY": key, "BODY": json.dumps(record), "BATCH": str(batch)}
-        environment |= {"EXPECT": str(expect), "RETRY": str(options["clients"])}
-        command = [wrk, "-t2", f"-c{options['clients']}", f"-d{options['seconds']}s", "-s", str(WRK_SCRIPT)]
-        with bench.server(options["workers"]) as port:
-            result = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
-                [*command, f"http://127.0.0.1:{port}{path}"],
-                capture_output=True,
-                text=True,
-                env=environment,
-                check=False,
-            )
-        summary = next((line for line in result.stdout.splitlines() if line.startswith("{")), None)
-        if result.returncode or summary is None:
-            raise CommandError(f"wrk failed: {result.stdout[-1000:]} {result.stderr[-1000:]}")
-        counts = json.loads(summary)
-        if counts["other"]:
-            raise CommandError(f"POST {path}: {counts['other']} answers were not {expect}; first: {counts['first']}")
-        return counts
+        """POST ``record`` (or ``batch`` of them, ``@ID@`` in its strings made unique) with wrk
+        (``bench.wrk_post``) for ``--seconds``; what the server answered."""
+        environment = {"KEY": key, "BODY": json.dumps(record), "BATCH": str(batch)}
+        return bench.wrk_post(
+            path,
+            environment,
+            seconds=options["seconds"],
+            clients=options["clients"],
+            workers=options["workers"],
+            expect=expect,
+        )
 
     def _load(self, options: dict[str, Any]) -> str:
         return f"{options['seconds']} s of wrk, {options['clients']} connections, {options['workers']} gunicorn workers"

@@ -1,11 +1,17 @@
--- wrk script of `manage.py bench`: POST bodies made from the BODY template for wrk's
--- duration and count the answers.
+-- wrk script of the benchmarks (`e360.bench.wrk_post`): POST bodies for wrk's duration and
+-- count the answers.
 --
 -- Environment: KEY (the bearer key), BODY (JSON with @ID@ where each record's id goes),
 -- BATCH (0: one record per request; N: a JSON array of N records), EXPECT (the status
 -- that counts as answered), RETRY (how many requests back a retry goes: at least the
 -- connections per thread, so the first answer is in). Every tenth request sends an earlier
 -- one again, as a client retrying would. `done` prints one line of JSON with the counts.
+--
+-- File mode, for requests Lua cannot make (signed ones): FILE names a file of prepared
+-- requests, one a line, tab-separated: "Name: value" headers, then the body (one line of
+-- JSON). THREADS (wrk's -t) threads take every THREADS-th line each; a thread that has sent
+-- all of its lines starts again from its first (those count as retries absorbed).
+-- ABSORBED is the status of an absorbed retry (GitHub's webhook: 200 "Already received").
 
 local threads = {}
 
@@ -14,15 +20,41 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-function init(args)
-  sent, answered, accepted, created, duplicates, other, first = 0, 0, 0, 0, 0, 0, ""
-end
-
 local template = os.getenv("BODY") or "{}"
 local batch = tonumber(os.getenv("BATCH") or "0")
 local expect = tonumber(os.getenv("EXPECT") or "200")
 local retry = tonumber(os.getenv("RETRY") or "1")
+local absorbed = tonumber(os.getenv("ABSORBED") or "0")
+local file = os.getenv("FILE")
+local threads_total = tonumber(os.getenv("THREADS") or "1")
 local headers = {["Authorization"] = "Bearer " .. (os.getenv("KEY") or ""), ["Content-Type"] = "application/json"}
+local prepared = {}
+
+local function load_prepared()
+  local index = 0
+  for line in io.lines(file) do
+    if index % threads_total == tid - 1 then
+      local fields = {}
+      for part in string.gmatch(line, "[^\t]+") do
+        fields[#fields + 1] = part
+      end
+      local these = {["Content-Type"] = "application/json"}
+      for i = 1, #fields - 1 do
+        local name, value = string.match(fields[i], "^([^:]+): (.*)$")
+        these[name] = value
+      end
+      prepared[#prepared + 1] = {headers = these, body = fields[#fields]}
+    end
+    index = index + 1
+  end
+end
+
+function init(args)
+  sent, answered, accepted, created, duplicates, other, first = 0, 0, 0, 0, 0, 0, ""
+  if file then
+    load_prepared()
+  end
+end
 
 local function record(id)
   return (string.gsub(template, "@ID@", id))
@@ -46,10 +78,19 @@ function request()
   if n % 10 == 0 and n > retry then
     n = n - retry
   end
+  if file then
+    local chosen = prepared[(n - 1) % #prepared + 1]
+    return wrk.format("POST", nil, chosen.headers, chosen.body)
+  end
   return wrk.format("POST", nil, headers, body(n))
 end
 
 function response(status, _, text)
+  if status == absorbed and absorbed ~= expect then
+    answered = answered + 1
+    duplicates = duplicates + 1
+    return
+  end
   if status ~= expect then
     other = other + 1
     if first == "" then
