@@ -25,7 +25,8 @@ from django.views.decorators.http import require_POST
 from integrations.models import Connection
 from integrations.providers import provider
 from metrics.ingest import inbound_queue
-from metrics.models import InboundEvent, Source
+from metrics.models import InboundEvent
+from metrics.services import Dirty
 from metrics.storable import text_problem
 from metrics.webhooks import parse_json, read_body, unstorable
 
@@ -78,13 +79,16 @@ def receive(request: HttpRequest, provider_name: str, webhook_id: UUID) -> JsonR
         processed_at=None if status == Status.RECEIVED else timezone.now(),
     )
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # one INSERT: a duplicate's IntegrityError leaves nothing behind
             event.save()
-            Source.objects.filter(pk=connection.source_id).update(last_event_at=event.received_at)
-            if status == Status.RECEIVED:
-                inbound_queue(connection.source_id)
     except IntegrityError:
         return _answer(200, "Already received: this delivery is stored.", delivery=event.delivery_id)
+    if status == Status.RECEIVED:
+        inbound_queue(connection.source_id)  # its processing marks the source's last event
+    else:
+        seen = Dirty()
+        seen.sources.add(connection.source_id)
+        seen.schedule()  # the source's last event, to the minute
     if problem:
         return _answer(202, f"Stored, but it cannot be processed: {problem}.", delivery=event.delivery_id)
     if status == Status.IGNORED:
