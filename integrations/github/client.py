@@ -174,12 +174,6 @@ class GitHub:
     def deployments_url(self, full_name: str) -> str:
         return self.api.url(f"repos/{full_name}/deployments", {"per_page": PER_PAGE})
 
-    def releases_url(self, full_name: str) -> str:
-        return self.api.url(f"repos/{full_name}/releases", {"per_page": PER_PAGE})
-
-    def tags_url(self, full_name: str) -> str:
-        return self.api.url(f"repos/{full_name}/tags", {"per_page": PER_PAGE})
-
     def runs_url(self, full_name: str, start: datetime, end: datetime | None = None) -> str:
         """Workflow runs created from ``start`` (to ``end``), newest first. GitHub answers at most
         1,000 results for a query filtered on ``created``: a range whose ``total_count`` is larger

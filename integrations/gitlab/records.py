@@ -372,7 +372,6 @@ def merge_request_from_rest(
 
 # GitLab's system notes for an approval given and withdrawn: the REST API's only approval times.
 APPROVED_NOTE = "approved this merge request"
-UNAPPROVED_NOTE = "unapproved this merge request"
 
 
 def review_from_rest_note(note: Mapping[str, Any]) -> ReviewInput | None:
