@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django.asserts import assertContains
 
 from e360.htmx import HTMX_HEADERS
 from e360.tests.factories import ServiceFactory, UserFactory
@@ -299,3 +300,11 @@ def test_the_page_queries_do_not_grow_with_events_or_repositories(
     assert response.text.count("no pipeline runs, no pushes seen from") == n
     with django_assert_max_num_queries(6):
         client.get(_detail(connection), headers={"HX-Request": "true", "HX-Target": "backfill"})
+
+
+def test_the_main_navigation_leads_to_the_sources(client, owner, github):
+    client.force_login(owner)
+    sources = reverse("integrations:source-list")
+    assertContains(client.get("/teams/"), f'<a href="{sources}">Sources</a>', html=True)
+    assertContains(client.get(sources), f'<a href="{sources}" aria-current="page">Sources</a>', html=True)
+    assertContains(client.get(_detail(github)), f'<a href="{sources}" aria-current="page">Sources</a>', html=True)
