@@ -81,11 +81,11 @@ def receive(request: HttpRequest, provider_name: str, webhook_id: UUID) -> JsonR
     try:
         with transaction.atomic():  # one INSERT: a duplicate's IntegrityError leaves nothing behind
             event.save()
+            if status == Status.RECEIVED:
+                inbound_queue(connection.source_id)  # once it commits; processing marks the source's last event
     except IntegrityError:
         return _answer(200, "Already received: this delivery is stored.", delivery=event.delivery_id)
-    if status == Status.RECEIVED:
-        inbound_queue(connection.source_id)  # its processing marks the source's last event
-    else:
+    if status != Status.RECEIVED:
         seen = Dirty()
         seen.sources.add(connection.source_id)
         seen.schedule()  # the source's last event, to the minute
