@@ -24,7 +24,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -36,9 +36,9 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from pydantic import ValidationError, model_validator
 
-from metrics.inputs import DeploymentInput, IncidentInput
+from metrics.inputs import DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput, PushInput
 from metrics.models import Deployment, InboundEvent, Incident, Source
-from metrics.schemas import MAX_BULK_ITEMS, DeploymentIn, IncidentIn
+from metrics.schemas import MAX_BULK_ITEMS, DeploymentIn, In, IncidentIn, PipelineRunIn, PullRequestIn, PushIn
 from metrics.services import (
     Dirty,
     UnknownService,
@@ -199,7 +199,7 @@ CLOSE_FIELDS = {"external_id": "the issue key", "started_at": "its createdDate",
 
 
 @cache
-def _plain[S: (DeploymentIn, IncidentIn)](schema: type[S]) -> type[S]:
+def _plain[S: In](schema: type[S]) -> type[S]:
     """The schema with every rule of its own, less ninja's wrapper that reads Django objects (and
     validates a dict twice): half the cost, on the webhook's receiving path. Were ninja to rename
     the wrapper, both would run: slower, not wrong."""
@@ -213,19 +213,49 @@ def _plain[S: (DeploymentIn, IncidentIn)](schema: type[S]) -> type[S]:
     return Plain
 
 
-def _validated[S: (DeploymentIn, IncidentIn)](schema: type[S], fields: dict[str, Any], names: dict[str, str]) -> S:
+def validated[S: In](schema: type[S], fields: Mapping[str, Any], names: Mapping[str, str] | None = None) -> S:
     """``fields`` checked by the JSON API's schema, so every way in keeps the same rules (text the
-    database can store, lengths, time range, a finish not before its start…); a ``PayloadError``
-    naming the DevLake field otherwise."""
+    database can store, lengths, time range, a finish not before its start…); otherwise a
+    ``PayloadError`` naming the field as the sender names it (``names``: the API's name → theirs)."""
+    names = names or {}
     try:
         return _plain(schema).model_validate(fields)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
+        loc = [str(part) for part in error["loc"]]
+        field = ".".join(names.get(part, part) for part in loc)
         message = LONE_SURROGATE if error["type"] == "string_unicode" else str(error["msg"])
         message = message.removeprefix("Value error, ")
         message = re.sub(r"\b[a-z]+_[a-z_]+\b", lambda m: names.get(m.group(), m.group()), message)
-        raise PayloadError(f"{names.get(field, field)} {message}") from None
+        raise PayloadError(f"{field} {message}".strip()) from None
+
+
+# The JSON API's schema of each record a sender's parser builds.
+SCHEMAS: dict[type, type[In]] = {
+    DeploymentInput: DeploymentIn,
+    IncidentInput: IncidentIn,
+    PipelineRunInput: PipelineRunIn,
+    PullRequestInput: PullRequestIn,
+    PushInput: PushIn,
+}
+
+
+def checked[I: (DeploymentInput, IncidentInput, PipelineRunInput, PullRequestInput, PushInput)](
+    data: I, names: Mapping[str, str] | None = None
+) -> I:
+    """A record a sender's parser built (GitHub's, GitLab's…) held to the JSON API's rules, as
+    ``validated``: the one check every way in shares, whoever maps the sender's fields."""
+    return validated(SCHEMAS[type(data)], _as_fields(data), names).to_input()
+
+
+def _as_fields(data: Any) -> dict[str, Any]:
+    return {field.name: _as_value(getattr(data, field.name)) for field in fields(data)}
+
+
+def _as_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_as_value(item) for item in value]
+    return _as_fields(value) if is_dataclass(value) else value
 
 
 @dataclass(frozen=True)
@@ -333,7 +363,7 @@ def devlake_deployments(body: Mapping[str, Any], *, received_at: datetime) -> li
             # No "changes": deploymentCommits name the commit deployed per repository, not
             # the changes it carries; linking finds those from the previous deployment.
         }
-        deployments.append(_validated(DeploymentIn, fields, DEPLOYMENT_FIELDS).to_input())
+        deployments.append(validated(DeploymentIn, fields, DEPLOYMENT_FIELDS).to_input())
     return deployments
 
 
@@ -372,7 +402,7 @@ def devlake_issue(body: Mapping[str, Any], *, received_at: datetime) -> DevLakeI
         "url": _text(body, "url"),
         "resolved_at": resolved_at,
     }
-    incident = _validated(IncidentIn, fields, ISSUE_FIELDS).to_input()
+    incident = validated(IncidentIn, fields, ISSUE_FIELDS).to_input()
     return DevLakeIssue(key=key, type=issue_type, incident=incident)
 
 
@@ -482,7 +512,7 @@ def _close(event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
         # Closing twice keeps the first resolution time.
         return Status.PROCESSED, ""
     # The API's rule for a resolution: not before the incident's start.
-    _validated(
+    validated(
         IncidentIn,
         {"external_id": key, "started_at": incident.started_at, "resolved_at": event.received_at},
         CLOSE_FIELDS,

@@ -28,6 +28,7 @@ from integrations.backfill import Step, Walk
 from integrations.github import records
 from integrations.github.client import RUNS_RESULT_CAP, GitHub, created_range
 from integrations.models import Connection
+from metrics.ingest import PayloadError
 from metrics.models import Source
 from metrics.services import Dirty, deployment_advance, pipeline_run_advance, pull_requests_upsert
 
@@ -90,7 +91,7 @@ class Pulls(_Walk):
                 full = github.pull(repository, number)  # the list leaves the size out
                 reviews, commits = github.pull_reviews(repository, number), github.pull_commits(repository, number)
                 inputs.append(records.pull_request(full, reviews=reviews, commits=commits))
-            except (KeyError, records.Unreadable) as exc:
+            except (KeyError, PayloadError) as exc:
                 step.problems.append(f"pull request {pr.get('number', '?')}: {exc}")
         step.inputs = inputs
         return step
@@ -119,7 +120,7 @@ class Deployments(_Walk):
                 statuses = github.deployment_statuses(repository, deployment["id"])
                 if (found := records.deployment(deployment, statuses, repository)) is not None:
                     inputs.append(found)
-            except (KeyError, records.Unreadable) as exc:
+            except (KeyError, PayloadError) as exc:
                 step.problems.append(f"deployment {deployment.get('id', '?')}: {exc}")
         step.inputs = inputs
         return step
@@ -165,7 +166,7 @@ class WorkflowRuns(_Walk):
             try:
                 if (found := records.workflow_run(run, default_branch=self.default_branch())) is not None:
                     inputs.append(found)
-            except records.Unreadable as exc:
+            except PayloadError as exc:
                 step.problems.append(f"workflow run {run.get('id', '?')}: {exc}")
         step.inputs = inputs
         return step

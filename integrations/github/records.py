@@ -22,7 +22,9 @@ Choices (``docs/integrations/github.md#webhook-events`` says them for users):
   opening, since no pull request object says when a draft was marked ready.
 - A field GitHub did not send is unknown: ``None`` (sizes, times), never 0.
 
-A payload that lacks what a record needs raises ``Unreadable`` with what is missing.
+A payload that lacks what a record needs raises ``Unreadable`` with what is missing; a record
+the JSON API would refuse (a time outside 1970–2100, a merge before the opening…) raises
+``PayloadError`` from ``metrics.ingest.checked``, naming GitHub's field.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from metrics.ingest import PayloadError
+from metrics.ingest import PayloadError, checked
 from metrics.inputs import (
     CommitInput,
     DeploymentInput,
@@ -46,6 +48,30 @@ from metrics.models import Deployment, PipelineRun, Review
 
 class Unreadable(PayloadError):
     """A GitHub object lacks a field its record needs (or holds one e360 cannot read)."""
+
+
+# The JSON API's fields as GitHub names them, for ``checked``'s messages.
+PULL_REQUEST_NAMES = {
+    "external_id": "id",
+    "repository": "base.repo.full_name",
+    "opened_at": "created_at",
+    "url": "html_url",
+    "author": "user.login",
+    "base_branch": "base.ref",
+    "merge_sha": "merge_commit_sha",
+}
+DEPLOYMENT_NAMES = {"finished_at": "the status's created_at", "started_at": "created_at", "title": "description"}
+WORKFLOW_RUN_NAMES = {
+    "external_id": "id",
+    "workflow": "name",
+    "branch": "head_branch",
+    "sha": "head_sha",
+    "started_at": "run_started_at",
+    "finished_at": "updated_at",
+    "url": "html_url",
+}
+PUSH_NAMES = {"repository": "repository.full_name", "branch": "ref", "pushed_at": "repository.pushed_at"}
+ISSUE_NAMES = {"external_id": "id", "started_at": "created_at", "resolved_at": "closed_at", "url": "html_url"}
 
 
 # --- Reading fields ---------------------------------------------------------------------------
@@ -129,22 +155,25 @@ def pull_request(pr: dict, *, reviews: Iterable[dict] = (), commits: Iterable[di
     if not repository:
         raise Unreadable("the pull request has no base.repo.full_name")
     merged_at = parse_time(pr.get("merged_at"))
-    return PullRequestInput(
-        external_id=_id(pr, what),
-        repository=str(repository),
-        opened_at=_time(pr, "created_at", what),
-        number=pr.get("number") if isinstance(pr.get("number"), int) else None,
-        title=_text(pr.get("title"), 500),
-        url=_text(pr.get("html_url"), 500),
-        author=_login(pr),
-        base_branch=_text(base.get("ref"), 200),
-        merged_at=merged_at,
-        closed_at=parse_time(pr.get("closed_at")),
-        merge_sha=_text(pr.get("merge_commit_sha"), 64) if merged_at else "",
-        additions=_count(pr.get("additions")),
-        deletions=_count(pr.get("deletions")),
-        reviews=tuple(found for r in reviews if (found := review(r)) is not None),
-        commits=tuple(commit(c) for c in commits),
+    return checked(
+        PullRequestInput(
+            external_id=_id(pr, what),
+            repository=str(repository),
+            opened_at=_time(pr, "created_at", what),
+            number=pr.get("number") if isinstance(pr.get("number"), int) else None,
+            title=_text(pr.get("title"), 500),
+            url=_text(pr.get("html_url"), 500),
+            author=_login(pr),
+            base_branch=_text(base.get("ref"), 200),
+            merged_at=merged_at,
+            closed_at=parse_time(pr.get("closed_at")),
+            merge_sha=_text(pr.get("merge_commit_sha"), 64) if merged_at else "",
+            additions=_count(pr.get("additions")),
+            deletions=_count(pr.get("deletions")),
+            reviews=tuple(found for r in reviews if (found := review(r)) is not None),
+            commits=tuple(commit(c) for c in commits),
+        ),
+        PULL_REQUEST_NAMES,
     )
 
 
@@ -212,17 +241,20 @@ def deployment(deployment: dict, statuses: Sequence[dict], repository: str) -> D
         return None
     latest = max(decisive, key=lambda s: (_time(s, "created_at", "deployment status"), s.get("id") or 0))
     ref = deployment.get("ref")
-    return DeploymentInput(
-        external_id=_id(deployment, what),
-        environment=_text(_required(deployment, "environment", what), 100),
-        finished_at=_time(latest, "created_at", "deployment status"),
-        status=DEPLOYMENT_STATES[latest["state"]],
-        repository=repository,
-        started_at=parse_time(deployment.get("created_at")),
-        sha=_text(deployment.get("sha"), 64),
-        ref=_text(ref, 200),
-        title=_text(deployment.get("description") or ref, 500),
-        url=_text(latest.get("log_url") or latest.get("environment_url") or latest.get("target_url"), 500),
+    return checked(
+        DeploymentInput(
+            external_id=_id(deployment, what),
+            environment=_text(_required(deployment, "environment", what), 100),
+            finished_at=_time(latest, "created_at", "deployment status"),
+            status=DEPLOYMENT_STATES[latest["state"]],
+            repository=repository,
+            started_at=parse_time(deployment.get("created_at")),
+            sha=_text(deployment.get("sha"), 64),
+            ref=_text(ref, 200),
+            title=_text(deployment.get("description") or ref, 500),
+            url=_text(latest.get("log_url") or latest.get("environment_url") or latest.get("target_url"), 500),
+        ),
+        DEPLOYMENT_NAMES,
     )
 
 
@@ -271,18 +303,21 @@ def workflow_run(run: dict, *, default_branch: str) -> PipelineRunInput | None:
         raise Unreadable(f"the workflow run has an unreadable run_attempt {str(attempt)[:40]!r}")
     branch = run.get("head_branch") or ""
     repository = _object(run, "repository").get("full_name")
-    return PipelineRunInput(
-        external_id=f"{_id(run, what)}/{attempt}",
-        workflow=_text(run.get("name") or run.get("path") or run.get("workflow_id"), 200),
-        status=status,
-        repository=str(repository) if repository else None,
-        branch=_text(branch, 200),
-        is_default_branch=bool(branch) and branch == default_branch,
-        sha=_text(run.get("head_sha"), 64),
-        attempt=attempt,
-        started_at=parse_time(run.get("run_started_at") or run.get("created_at")),
-        finished_at=_time(run, "updated_at", what) if state == "completed" else None,
-        url=_text(run.get("html_url"), 500),
+    return checked(
+        PipelineRunInput(
+            external_id=f"{_id(run, what)}/{attempt}",
+            workflow=_text(run.get("name") or run.get("path") or run.get("workflow_id"), 200),
+            status=status,
+            repository=str(repository) if repository else None,
+            branch=_text(branch, 200),
+            is_default_branch=bool(branch) and branch == default_branch,
+            sha=_text(run.get("head_sha"), 64),
+            attempt=attempt,
+            started_at=parse_time(run.get("run_started_at") or run.get("created_at")),
+            finished_at=_time(run, "updated_at", what) if state == "completed" else None,
+            url=_text(run.get("html_url"), 500),
+        ),
+        WORKFLOW_RUN_NAMES,
     )
 
 
@@ -308,14 +343,17 @@ def push(payload: dict) -> PushInput:
     commits = payload.get("commits") or []
     if not isinstance(commits, list):
         raise Unreadable("the push's commits are not a list")
-    return PushInput(
-        external_id=f"{_id(repository, 'push repository')}:{before}..{after}",
-        repository=str(name),
-        before=before[:64],
-        after=after[:64],
-        branch=_text(ref.removeprefix("refs/heads/"), 200),
-        commits=tuple(_text(_required(c, "id", "pushed commit"), 64) for c in commits),
-        pushed_at=pushed_at,
+    return checked(
+        PushInput(
+            external_id=f"{_id(repository, 'push repository')}:{before}..{after}",
+            repository=str(name),
+            before=before[:64],
+            after=after[:64],
+            branch=_text(ref.removeprefix("refs/heads/"), 200),
+            commits=tuple(_text(_required(c, "id", "pushed commit"), 64) for c in commits),
+            pushed_at=pushed_at,
+        ),
+        PUSH_NAMES,
     )
 
 
@@ -338,11 +376,14 @@ def incident(issue: dict, *, repository: str, label: str) -> IncidentInput | Non
     if label.casefold() not in names:
         return None
     what = "issue"
-    return IncidentInput(
-        external_id=_id(issue, what),
-        started_at=_time(issue, "created_at", what),
-        repository=repository,
-        title=_text(issue.get("title"), 500),
-        url=_text(issue.get("html_url"), 500),
-        resolved_at=parse_time(issue.get("closed_at")) if issue.get("state") == "closed" else None,
+    return checked(
+        IncidentInput(
+            external_id=_id(issue, what),
+            started_at=_time(issue, "created_at", what),
+            repository=repository,
+            title=_text(issue.get("title"), 500),
+            url=_text(issue.get("html_url"), 500),
+            resolved_at=parse_time(issue.get("closed_at")) if issue.get("state") == "closed" else None,
+        ),
+        ISSUE_NAMES,
     )

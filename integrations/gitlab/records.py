@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from metrics.ingest import PayloadError, repository_name
+from metrics.ingest import PayloadError, checked, repository_name
 from metrics.inputs import (
     CommitInput,
     DeploymentInput,
@@ -161,12 +161,16 @@ class Partial[R]:
     unknown: frozenset[str] = frozenset()
 
 
+# The JSON API's fields GitLab names otherwise, for ``checked``'s messages.
+NAMES = {"opened_at": "created_at", "base_branch": "target_branch", "merge_sha": "merge_commit_sha"}
+
+
 def _known[R](record: R, unknown: Iterable[str]) -> Partial[R]:
     names = frozenset(unknown)
     declared = {f.name for f in fields(record)}  # type: ignore[arg-type]
     if stray := names - declared:
         raise ValueError(f"unknown fields not on {type(record).__name__}: {sorted(stray)}")
-    return Partial(record, names)
+    return Partial(checked(record, NAMES), names)  # type: ignore[type-var]  # R is one of checked's inputs
 
 
 # --- Event names -------------------------------------------------------------------------------
@@ -356,17 +360,20 @@ def merge_request_from_rest(
     ``review_from_rest_note`` over its notes, ``commits`` from ``commit_from_rest`` over
     ``/merge_requests/:iid/commits``."""
     record, _ = _merge_request(merge_request, repository, url=_text(merge_request, "web_url"))
-    return _replace(
-        record,
-        {
-            "author": _username(_object(merge_request, "author", required=False)),
-            "merged_at": _time(merge_request, "merged_at"),
-            "closed_at": _time(merge_request, "closed_at"),
-            "merge_sha": _text(merge_request, "merge_commit_sha", max_length=64)
-            or _text(merge_request, "squash_commit_sha", max_length=64),
-            "reviews": tuple(reviews),
-            "commits": tuple(commits),
-        },
+    return checked(
+        _replace(
+            record,
+            {
+                "author": _username(_object(merge_request, "author", required=False)),
+                "merged_at": _time(merge_request, "merged_at"),
+                "closed_at": _time(merge_request, "closed_at"),
+                "merge_sha": _text(merge_request, "merge_commit_sha", max_length=64)
+                or _text(merge_request, "squash_commit_sha", max_length=64),
+                "reviews": tuple(reviews),
+                "commits": tuple(commits),
+            },
+        ),
+        NAMES,
     )
 
 
@@ -472,17 +479,19 @@ def deployment_from_rest(deployment: Mapping[str, Any], *, repository: str) -> D
     finished_at = _time(deployment, "finished_at") or _time(job, "finished_at") or _time(deployment, "updated_at")
     if finished_at is None:
         raise PayloadError("the deployment has neither finished_at nor updated_at")
-    return DeploymentInput(
-        external_id=f"deployment:{_id(deployment, 'id')}",
-        environment=_text(environment, "name", max_length=100),
-        finished_at=finished_at,
-        status=_deployment_status(_text(deployment, "status")),
-        repository=repository,
-        started_at=_time(job, "started_at") or _time(deployment, "created_at"),
-        sha=_text(deployment, "sha", max_length=64),
-        ref=_text(deployment, "ref", max_length=200),
-        title=_text(_object(job, "commit", required=False), "title"),
-        url=_text(job, "web_url"),
+    return checked(
+        DeploymentInput(
+            external_id=f"deployment:{_id(deployment, 'id')}",
+            environment=_text(environment, "name", max_length=100),
+            finished_at=finished_at,
+            status=_deployment_status(_text(deployment, "status")),
+            repository=repository,
+            started_at=_time(job, "started_at") or _time(deployment, "created_at"),
+            sha=_text(deployment, "sha", max_length=64),
+            ref=_text(deployment, "ref", max_length=200),
+            title=_text(_object(job, "commit", required=False), "title"),
+            url=_text(job, "web_url"),
+        )
     )
 
 
@@ -571,7 +580,7 @@ def pipeline_from_hook(payload: Mapping[str, Any]) -> PipelineEvent:
     unknown = {"started_at"} if started_at is None else set()
     return PipelineEvent(
         pipeline_id=pipeline_id,
-        run=run,
+        run=checked(run, NAMES),
         unknown=frozenset(unknown),
         active_at=max((m for m in moments if m is not None), default=None),
     )
@@ -647,20 +656,22 @@ def pipeline_from_rest(
     status = _pipeline_status(_text(pipeline, "status"))
     branch = _text(pipeline, "ref", max_length=200)
     source = _text(pipeline, "source", max_length=60)
-    return PipelineRunInput(
-        external_id=pipeline_external_id(_id(pipeline, "id"), attempt),
-        workflow=pipeline_workflow(repository, source),
-        status=status,
-        repository=repository,
-        branch=branch,
-        is_default_branch=pipeline.get("tag") is not True
-        and source != "merge_request_event"
-        and branch == default_branch,
-        sha=_text(pipeline, "sha", max_length=64),
-        started_at=_time(pipeline, "started_at") or _time(pipeline, "created_at"),
-        finished_at=_time(pipeline, "finished_at") if status != PipelineRun.Status.IN_PROGRESS else None,
-        url=_text(pipeline, "web_url"),
-        attempt=attempt,
+    return checked(
+        PipelineRunInput(
+            external_id=pipeline_external_id(_id(pipeline, "id"), attempt),
+            workflow=pipeline_workflow(repository, source),
+            status=status,
+            repository=repository,
+            branch=branch,
+            is_default_branch=pipeline.get("tag") is not True
+            and source != "merge_request_event"
+            and branch == default_branch,
+            sha=_text(pipeline, "sha", max_length=64),
+            started_at=_time(pipeline, "started_at") or _time(pipeline, "created_at"),
+            finished_at=_time(pipeline, "finished_at") if status != PipelineRun.Status.IN_PROGRESS else None,
+            url=_text(pipeline, "web_url"),
+            attempt=attempt,
+        )
     )
 
 
@@ -690,14 +701,16 @@ def push_from_hook(payload: Mapping[str, Any], *, received_at: datetime) -> Push
     if isinstance(total, int) and not isinstance(total, bool) and total > len(shas):
         return f"the hook lists {len(shas)} of the push's {total} commits: a partial range is not stored"
     project_id = project.get("id", payload.get("project_id"))
-    return PushInput(
-        external_id=_capped(f"push:{project_id}:{branch}:{before}:{after}"),
-        repository=project_repository(project),
-        before=before or NO_SHA,
-        after=after,
-        branch=branch,
-        commits=shas,
-        pushed_at=received_at,
+    return checked(
+        PushInput(
+            external_id=_capped(f"push:{project_id}:{branch}:{before}:{after}"),
+            repository=project_repository(project),
+            before=before or NO_SHA,
+            after=after,
+            branch=branch,
+            commits=shas,
+            pushed_at=received_at,
+        )
     )
 
 
@@ -742,12 +755,14 @@ def incident_from_hook(payload: Mapping[str, Any]) -> Partial[IncidentInput]:
 
 def incident_from_rest(issue: Mapping[str, Any], *, repository: str) -> IncidentInput:
     """An item of ``GET /projects/:id/issues?issue_type=incident``."""
-    return IncidentInput(
-        external_id=f"issue:{_id(issue, 'id')}",
-        started_at=_required_time(issue, "created_at"),
-        repository=repository,
-        title=_text(issue, "title"),
-        severity=_severity(issue),
-        url=_text(issue, "web_url"),
-        resolved_at=_time(issue, "closed_at") if _text(issue, "state") == "closed" else None,
+    return checked(
+        IncidentInput(
+            external_id=f"issue:{_id(issue, 'id')}",
+            started_at=_required_time(issue, "created_at"),
+            repository=repository,
+            title=_text(issue, "title"),
+            severity=_severity(issue),
+            url=_text(issue, "web_url"),
+            resolved_at=_time(issue, "closed_at") if _text(issue, "state") == "closed" else None,
+        )
     )

@@ -440,3 +440,16 @@ def test_a_sync_whose_credentials_fail_says_why(connection, fake_github):
     said = tasks.connection_sync(connection.pk)
     assert said.endswith("GitHub refused the credentials for GET /repos/acme/checkout/pulls: Bad credentials")
     assert "revoked" not in said
+
+
+def test_a_record_the_json_api_would_refuse_is_left_out_with_the_reason(connection, fake_github):
+    """The API's rules hold for a backfill's records: the rest of the page is written."""
+    repo = fake_github.repo("acme/checkout")
+    broken = fake_github.add_run(repo, created=NOW - timedelta(days=2))
+    broken["updated_at"] = "2001-01-01T00:00:00Z"  # finished before it started
+    backfill = start(connection)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE
+    assert PipelineRun.objects.count() == 3
+    assert backfill.error == f"acme/checkout: workflow run {broken['id']}: updated_at must not be before run_started_at"

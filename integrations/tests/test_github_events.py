@@ -497,3 +497,32 @@ def test_a_source_never_writes_outside_its_scope(send, hello, other_team):
 def test_a_payload_that_cannot_become_records_fails_with_the_reason(send, name, body, error):
     event = send(name, body)
     assert (event.status, event.error) == (Status.FAILED, error)
+
+
+# --- The JSON API's rules hold for GitHub's records too ---
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"created_at": "2200-01-01T00:00:00Z"}, "created_at must be between 1970-01-01 and 2100-01-01"),
+        (
+            {"merged_at": "2019-05-14T10:00:00Z", "closed_at": "2019-05-14T10:00:00Z"},
+            "merged_at must not be before created_at",
+        ),
+        ({"html_url": "javascript:alert(1)"}, "html_url must be an http:// or https:// URL"),
+    ],
+)
+def test_a_pull_request_the_api_would_refuse_fails_naming_githubs_field(send, changes, error):
+    body = merged()
+    body["pull_request"].update(changes)
+    event = send("pull_request", body)
+    assert (event.status, event.error) == (Status.FAILED, error)
+    assert not PullRequest.objects.exists()
+
+
+def test_a_workflow_run_finished_before_it_started_fails_naming_githubs_fields(send):
+    body = payload("workflow_run")
+    body["workflow_run"].update(run_started_at="2020-01-22T19:33:08Z", updated_at="2020-01-22T19:30:00Z")
+    event = send("workflow_run", body)
+    assert (event.status, event.error) == (Status.FAILED, "updated_at must not be before run_started_at")

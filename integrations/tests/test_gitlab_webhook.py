@@ -351,6 +351,15 @@ def test_a_payload_gitlab_would_not_send_fails_with_the_reason(deliver):
     assert broken.status == Status.FAILED and "not JSON" in broken.error
 
 
+def test_a_record_the_json_api_would_refuse_fails_with_the_reason_and_writes_nothing(deliver):
+    """The API's rules (time range, order, URLs…) hold for GitLab's records as for every way in."""
+    event = deliver("Merge Request Hook", payload("merge_request", created_at="2201-01-01T00:00:00Z"))
+    assert (event.status, event.error) == (Status.FAILED, "created_at must be between 1970-01-01 and 2100-01-01")
+    event = deliver("Pipeline Hook", payload("pipeline", finished_at="1969-12-31T23:00:00Z"))
+    assert (event.status, event.error) == (Status.FAILED, "started_at must be between 1970-01-01 and 2100-01-01")
+    assert not PullRequest.objects.exists() and not PipelineRun.objects.exists()
+
+
 # --- A history from GitLab's hooks links as any other ------------------------------------------
 
 

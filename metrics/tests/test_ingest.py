@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from unittest import mock
 
 import pytest
@@ -15,6 +15,7 @@ from metrics.ingest import (
     KIND_ISSUE,
     KIND_ISSUE_CLOSE,
     PayloadError,
+    checked,
     devlake_deployments,
     devlake_issue,
     inbound_drain,
@@ -24,6 +25,7 @@ from metrics.ingest import (
     parse_timestamp,
     repository_name,
 )
+from metrics.inputs import PullRequestInput, ReviewInput
 from metrics.models import Deployment, InboundEvent, Incident, Repository, Source
 
 RECEIVED = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -589,3 +591,24 @@ def test_the_scheduled_drain_takes_every_source_and_unblocks_one_whose_drain_was
 
     assert inbound_drain() == "1 processed"
     assert not Source.objects.get(pk=pager_source.pk).drain_queued
+
+
+# --- checked: a sender's record held to the JSON API's rules ---
+
+
+def test_checked_returns_a_valid_record_as_the_api_would_store_it():
+    opened = datetime(2025, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    record = PullRequestInput(external_id="7", repository="acme/checkout", opened_at=opened)
+    found = checked(record)
+    assert found == PullRequestInput(external_id="7", repository="acme/checkout", opened_at=opened)
+    assert found.opened_at.tzinfo is UTC  # in UTC, as the API stores it
+
+
+def test_checked_names_a_nested_field_as_the_sender_names_it():
+    at = datetime(2025, 5, 1, tzinfo=UTC)
+    review = ReviewInput(external_id="r1", author="ada", submitted_at=datetime(1900, 1, 1, tzinfo=UTC))
+    record = PullRequestInput(external_id="7", repository="acme/checkout", opened_at=at, reviews=(review,))
+    with pytest.raises(PayloadError, match=r"^reviews\.0\.submitted_on must be between 1970-01-01 and 2100-01-01$"):
+        checked(record, {"submitted_at": "submitted_on"})
+    with pytest.raises(PayloadError, match=r"^title must not contain NUL characters$"):
+        checked(PullRequestInput(external_id="7", repository="acme/checkout", opened_at=at, title="a\x00b"))
