@@ -16,7 +16,6 @@ import hashlib
 import logging
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -24,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from integrations.models import Connection
 from integrations.providers import provider
-from metrics.ingest import inbound_queue
+from metrics.ingest import inbound_store
 from metrics.models import InboundEvent
 from metrics.services import Dirty
 from metrics.storable import text_problem
@@ -45,7 +44,7 @@ def _answer(status: int, message: str, **extra: object) -> JsonResponse:
 def receive(request: HttpRequest, provider_name: str, webhook_id: UUID) -> JsonResponse:
     spec = provider(provider_name)
     connection = (
-        Connection.objects.select_related("source")
+        Connection.objects.only("webhook_secret")  # not the other secrets: each would be decrypted
         .filter(webhook_id=webhook_id, source__kind=provider_name, source__is_active=True)
         .first()
         if spec is not None
@@ -67,7 +66,7 @@ def receive(request: HttpRequest, provider_name: str, webhook_id: UUID) -> JsonR
         problem = header_problem
     status = Status.FAILED if problem else (Status.RECEIVED if delivery.kind in spec.kinds_used else Status.IGNORED)
     event = InboundEvent(
-        source=connection.source,
+        source_id=connection.source_id,
         delivery_id=_storable_id(delivery.delivery_id, body),
         kind=delivery.kind[:60],
         headers={name: request.headers[name] for name in spec.kept_headers if name in request.headers}
@@ -78,12 +77,7 @@ def receive(request: HttpRequest, provider_name: str, webhook_id: UUID) -> JsonR
         error=problem or ("" if status == Status.RECEIVED else f"e360 does not use {delivery.kind} events"),
         processed_at=None if status == Status.RECEIVED else timezone.now(),
     )
-    try:
-        with transaction.atomic():  # one INSERT: a duplicate's IntegrityError leaves nothing behind
-            event.save()
-            if status == Status.RECEIVED:
-                inbound_queue(connection.source_id)  # once it commits; processing marks the source's last event
-    except IntegrityError:
+    if inbound_store(event, queue=status == Status.RECEIVED) is None:  # processing marks the source's last event
         return _answer(200, "Already received: this delivery is stored.", delivery=event.delivery_id)
     if status != Status.RECEIVED:
         seen = Dirty()

@@ -24,13 +24,15 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -46,6 +48,7 @@ from metrics.services import (
     incident_resolve,
     incidents_upsert,
 )
+from metrics.sql import column
 from metrics.storable import LONE_SURROGATE
 
 logger = logging.getLogger(__name__)
@@ -559,6 +562,63 @@ def _process_deployments(ids: list[int]) -> set[int]:
         dirty.schedule()
         done.update(d.pk for d in events)
     return done
+
+
+# --- Storing a received event (the webhooks' hot path) ------------------------------------------
+
+EVENT_FIELDS = [field for field in InboundEvent._meta.concrete_fields if not field.primary_key]
+
+
+def event_insert(event: InboundEvent) -> tuple[str, str, list[Any]]:
+    """An INSERT of ``event`` as SQL pieces: its columns, their placeholders (each cast to its
+    column's type) and the values. The columns are the model's, so statements follow its migrations."""
+    quote = db_connection.ops.quote_name
+    columns = ", ".join(quote(column(field)) for field in EVENT_FIELDS)
+    placeholders = ", ".join(f"%s::{field.cast_db_type(db_connection)}" for field in EVENT_FIELDS)
+    values = [field.get_db_prep_save(field.pre_save(event, add=True), db_connection) for field in EVENT_FIELDS]
+    return columns, placeholders, values
+
+
+def inbound_store(event: InboundEvent, *, queue: bool = True) -> int | None:
+    """Store a received event, unless its delivery is stored already (then None: a redelivery is
+    absorbed), and, when ``queue``, have the worker drain its source once it commits.
+
+    On PostgreSQL one statement stores it and sets the source's ``drain_queued``: one round trip
+    and, in autocommit, one commit per delivery. Elsewhere the ORM: one INSERT (inside a caller's
+    transaction, in a savepoint, so a duplicate's IntegrityError does not break it), then
+    ``inbound_queue``."""
+    if db_connection.vendor == "postgresql":
+        columns, placeholders, values = event_insert(event)
+        with db_connection.cursor() as cursor:
+            cursor.execute(_store_sql(columns, placeholders), [*values, event.source_id, queue])
+            pk, queued = cursor.fetchone()
+        event.pk = pk
+        if queued:
+            transaction.on_commit(lambda: inbound_drain_task(event.source_id))
+        return pk
+    savepoint = transaction.atomic() if not transaction.get_autocommit() else nullcontext()
+    try:
+        with savepoint:
+            event.save(force_insert=True)
+    except IntegrityError:
+        return None
+    if queue:
+        inbound_queue(event.source_id)
+    return event.pk
+
+
+@cache
+def _store_sql(columns: str, placeholders: str) -> str:
+    return f"""
+        WITH stored AS (
+            INSERT INTO {InboundEvent._meta.db_table} ({columns}) VALUES ({placeholders})
+            ON CONFLICT (source_id, delivery_id) DO NOTHING RETURNING id
+        ), queued AS (
+            UPDATE {Source._meta.db_table} SET drain_queued = TRUE
+            WHERE id = %s AND %s AND NOT drain_queued AND EXISTS (SELECT FROM stored) RETURNING id
+        )
+        SELECT (SELECT id FROM stored), EXISTS (SELECT FROM queued)
+    """  # noqa: S608 - table and column names from the models; every value is a parameter
 
 
 def inbound_queue(source_id: int) -> None:

@@ -19,13 +19,12 @@ import hashlib
 import json
 import logging
 import re
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeGuard
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -37,13 +36,13 @@ from metrics.ingest import (
     KIND_ISSUE_CLOSE,
     PayloadError,
     TooManyItems,
+    event_insert,
     inbound_drain_task,
-    inbound_queue,
+    inbound_store,
     validate,
 )
 from metrics.models import ApiToken, InboundEvent, Source
 from metrics.services import api_token_authenticate, api_token_used
-from metrics.sql import column
 from metrics.storable import json_text_problem, text_problem
 
 logger = logging.getLogger(__name__)
@@ -246,19 +245,7 @@ def _stored(event_pk: int | None) -> JsonResponse:
 def _store(
     source: Source, kind: str, issue_key: str, parsed: Parsed, request: HttpRequest, received_at: datetime
 ) -> JsonResponse:
-    event = _event(source.pk, kind, issue_key, parsed, request, received_at)
-    # One INSERT in autocommit is its own transaction (no BEGIN/COMMIT round trips on the hot
-    # path); the unique (source, delivery_id) turns a client's retry into an IntegrityError.
-    # Inside a caller's transaction (tests), a savepoint keeps that error from breaking it.
-    # The task is queued once the row is committed: on_commit runs at once in autocommit.
-    savepoint = transaction.atomic() if not transaction.get_autocommit() else nullcontext()
-    try:
-        with savepoint:
-            event.save(force_insert=True)
-    except IntegrityError:
-        return _stored(None)
-    inbound_queue(source.pk)
-    return _stored(event.pk)
+    return _stored(inbound_store(_event(source.pk, kind, issue_key, parsed, request, received_at)))
 
 
 def _one_statement(connection: str | None) -> TypeGuard[str]:
@@ -273,15 +260,10 @@ def _one_statement(connection: str | None) -> TypeGuard[str]:
 
 
 @cache
-def _store_checked_sql() -> str:
+def _store_checked_sql(columns: str, placeholders: str) -> str:
     """Check the key, store the event unless it is a retry, and queue the source's drain unless
-    one is queued: one statement, so one round trip and one commit per delivery.
-
-    The INSERT's columns are the model's, so the statement follows its migrations.
-    """
-    quote = db_connection.ops.quote_name
-    columns = ", ".join(quote(column(field)) for field in _EVENT_FIELDS)
-    values = ", ".join(f"%s::{field.cast_db_type(db_connection)}" for field in _EVENT_FIELDS)
+    one is queued: one statement, so one round trip and one commit per delivery (the key's check
+    in front of ``metrics.ingest.inbound_store``'s statement)."""
     return f"""
         WITH token AS (
             SELECT t.id, t.last_used_at FROM {ApiToken._meta.db_table} t
@@ -289,7 +271,7 @@ def _store_checked_sql() -> str:
             WHERE t.key_hash = %s AND (t.revoked_at IS NULL OR t.revoked_at > %s)
               AND s.is_active AND s.kind = %s AND s.id = %s
         ), stored AS (
-            INSERT INTO {InboundEvent._meta.db_table} ({columns}) SELECT {values} FROM token
+            INSERT INTO {InboundEvent._meta.db_table} ({columns}) SELECT {placeholders} FROM token
             ON CONFLICT (source_id, delivery_id) DO NOTHING RETURNING id
         ), queued AS (
             UPDATE {Source._meta.db_table} SET drain_queued = TRUE
@@ -299,18 +281,14 @@ def _store_checked_sql() -> str:
     """  # noqa: S608 - table and column names from the models; every value is a parameter
 
 
-_EVENT_FIELDS = [field for field in InboundEvent._meta.concrete_fields if not field.primary_key]
-
-
 def _store_checked(
     key: str, source_id: int, kind: str, issue_key: str, parsed: Parsed, request: HttpRequest, received_at: datetime
 ) -> JsonResponse | None:
     """Store through the one statement; None when the key does not open this connection."""
-    event = _event(source_id, kind, issue_key, parsed, request, received_at)
-    values = [field.get_db_prep_save(field.pre_save(event, add=True), db_connection) for field in _EVENT_FIELDS]
+    columns, placeholders, values = event_insert(_event(source_id, kind, issue_key, parsed, request, received_at))
     with db_connection.cursor() as cursor:
         cursor.execute(
-            _store_checked_sql(),
+            _store_checked_sql(columns, placeholders),
             [ApiToken.hash_key(key), received_at, Source.Kind.DEVLAKE, source_id, *values, source_id],
         )
         row = cursor.fetchone()
