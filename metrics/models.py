@@ -282,6 +282,9 @@ class Review(models.Model):
     pull_request = models.ForeignKey(PullRequest, models.CASCADE, db_index=False, related_name="reviews")
     external_id = models.CharField(max_length=200)
     author = models.CharField(max_length=200, help_text="The reviewer's login.")
+    person = models.ForeignKey(
+        Person, models.SET_NULL, null=True, blank=True, related_name="reviews", help_text="Who the reviewer is."
+    )
     state = models.CharField(max_length=20, choices=State.choices, default=State.COMMENTED)
     submitted_at = models.DateTimeField()
 

@@ -226,7 +226,7 @@ class _Lookups:
 
     def person(self, login: str) -> Person | None:
         if login not in self._people:
-            self._people[login] = _person_for_login(login)
+            self._people[login] = _person_for_login(login, self.source.kind)
         return self._people[login]
 
 
@@ -381,12 +381,17 @@ def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestInput], d
     ids = dict(PullRequest.objects.filter(source=source, external_id__in=latest).values_list("external_id", "pk"))
     reviews = {
         (ids[data.external_id], review.external_id): Review(
-            pull_request_id=ids[data.external_id], external_id=review.external_id, **_as_sent(review)
+            pull_request_id=ids[data.external_id],
+            external_id=review.external_id,
+            person=lookups.person(review.author),
+            **_as_sent(review),
         )
         for data in latest.values()
         for review in data.reviews
     }
-    _upsert_objects(Review, reviews.values(), ["pull_request", "external_id"], ["author", "state", "submitted_at"])
+    _upsert_objects(
+        Review, reviews.values(), ["pull_request", "external_id"], ["author", "person", "state", "submitted_at"]
+    )
     commits = {
         (repositories[data.external_id].pk, commit.sha): Commit(  # type: ignore[union-attr]  # a PR names its repository
             repository=repositories[data.external_id], pull_request_id=ids[data.external_id], **_as_sent(commit)
@@ -428,10 +433,14 @@ def pull_request_upsert(*, source: Source, data: PullRequestInput, dirty: Dirty)
     return PullRequest.objects.get(source=source, external_id=data.external_id), created
 
 
-def _person_for_login(login: str) -> Person | None:
+def _person_for_login(login: str, kind: str) -> Person | None:
+    """The catalog person of a login: a GitHub source's logins are GitHub logins, a GitLab source's
+    GitLab logins (the same name on both may be two people); other senders' either."""
     if not login:
         return None
-    return Person.objects.filter(Q(github_login__iexact=login) | Q(gitlab_login__iexact=login)).first()
+    by_kind = {Source.Kind.GITHUB: Q(github_login__iexact=login), Source.Kind.GITLAB: Q(gitlab_login__iexact=login)}
+    lookup = by_kind.get(kind, Q(github_login__iexact=login) | Q(gitlab_login__iexact=login))
+    return Person.objects.filter(lookup).order_by("pk").first()
 
 
 def pipeline_runs_upsert(*, source: Source, items: Sequence[PipelineRunInput], dirty: Dirty) -> list[bool]:
