@@ -191,9 +191,10 @@ class Releases(_Walk):
     """Published releases (not drafts nor prereleases), for a connection that deploys by releases.
 
     GitHub lists releases newest first by ``created_at`` (which is its tag's commit's date, not the
-    publication) and promises no order: the walk reads pages until a whole page was published before
-    ``since``. Each release's commit costs one small request (``commit_sha``), once: a release stored
-    with its sha is not asked again. A year of a repository releasing daily: about 4 pages and 365
+    publication) and promises no order: the walk reads pages until one whose releases were all
+    published before ``since`` (drafts aside). Each release's commit costs one small request
+    (``commit_sha``), once: a release stored with its sha is not asked again. A year of a repository
+    releasing daily: about 4 pages and 365
     requests, then a 304 a sync while nothing is released."""
 
     resource = "releases"
@@ -209,12 +210,15 @@ class Releases(_Walk):
         step = Step(upsert=deployments_upsert, next_url=page.next_url, etag=page.etag)
         listed = [r for r in page.items() if isinstance(r, dict)]
         stored = _stored_shas(github, [f"release:{r.get('id')}" for r in listed])
-        recent = False
+        recent = older = False
         inputs = []
         for item in listed:
             published = records.parse_time(item.get("published_at"))
-            if published is None or published < since:
-                continue  # a draft (never published), or published before the walk's start
+            if published is None:
+                continue  # a draft: never published
+            if published < since:
+                older = True
+                continue
             recent = True
             step.newest = _newest(step.newest, item.get("published_at"))
             try:
@@ -224,7 +228,7 @@ class Releases(_Walk):
                 inputs.append(dataclasses.replace(data, sha=sha))
             except records.Unreadable as exc:
                 step.problems.append(f"release {item.get('id', '?')}: {exc}")
-        if not recent:
+        if older and not recent:
             step.next_url = ""  # a page with nothing published since: the rest is older
         step.inputs = inputs
         return step

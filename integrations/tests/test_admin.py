@@ -103,6 +103,17 @@ def test_a_source_name_is_unique(staff_client, connection):
     assert Connection.objects.count() == 1
 
 
+def test_a_connection_that_deploys_by_tags_says_which(staff_client):
+    response = _add(staff_client, deploys_by="tags", tag_pattern="  ")
+    assert "Deploying by tags: say which tags deploy (e.g. v*)." in response.text
+    assert not Connection.objects.exists()
+
+    _add(staff_client, deploys_by="tags", tag_pattern=" release-* ")
+    connection = Connection.objects.get()
+    assert (connection.deploys_by, connection.tag_pattern) == (Connection.DeploysBy.TAGS, "release-*")
+    assert connection.deploys_by_tag("release-2024.1") and not connection.deploys_by_tag("v1.0")
+
+
 def test_credentials_are_never_rendered(staff_client, connection):
     page = staff_client.get(reverse("admin:integrations_connection_change", args=[connection.pk]))
     assert page.status_code == 200

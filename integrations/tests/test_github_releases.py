@@ -260,6 +260,8 @@ def test_a_backfill_of_a_source_that_deploys_by_releases_reads_its_releases_only
     team, service, fake_github, small_pages
 ):
     repo = releases_history(fake_github)
+    for days in (70, 80, 90):
+        fake_github.add_release(repo, tag=f"v0.{days}.0", published=NOW - timedelta(days=days))
     fake_github.add_deployment(repo, created=NOW - timedelta(days=3))  # not this source's deployments
     connection = connect(team, fake_github, DeploysBy.RELEASES, repositories=["acme/checkout"])
     done = backfill(connection)
@@ -271,6 +273,8 @@ def test_a_backfill_of_a_source_that_deploys_by_releases_reads_its_releases_only
     assert set(SyncCursor.objects.values_list("resource", flat=True)) == {"pulls", "releases", "workflow_runs"}
     assert not fake_github.calls(r"/deployments")
     assert len(fake_github.calls(r"/commits/v")) == 3  # one per release recorded
+    # Pages of two, newest first: the fourth is all older than the backfill, so the fifth is not read.
+    assert [path for _, path, _ in fake_github.calls(r"/releases\?")][-1].endswith("&page=4")
     assert done.records == 3
 
     # Again: the same records, and no commit read twice.
