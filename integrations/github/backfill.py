@@ -7,13 +7,19 @@ Per repository, three walks, each newest first and stopping at ``since``:
 - ``pulls``: pull requests by last update (``state=all&sort=updated&direction=desc``), each read
   in full (the list has no size) with its reviews and commits: three more requests per pull
   request (open drafts are left out, as the webhook leaves them);
-- ``deployments``: deployments by creation, each with its statuses (one more request);
+- the deployments, as the connection says its repositories deploy (``Connection.deploys_by``;
+  ``GitHubSync.deployments_walk``), one walk of the three:
+
+  - ``deployments``: GitHub's deployments by creation, each with its statuses (one more request);
+  - ``releases``: published releases (``Releases``), each with its tag's commit (one more small
+    request, once per release);
+  - ``tags``: the tags matching the connection's pattern (``Tags``); GitHub lists them by name,
+    without a date, so the whole list is read and each matching tag not stored yet costs one
+    request for its commit's date; every matching tag is stored, ``since`` or not;
+
 - ``workflow_runs``: runs filtered on ``created``; GitHub lists at most 1,000 results for such a
   query, so a range with more is halved (its newer half first) until it fits, and when a range
   ends the walk goes on with the older rest.
-
-Releases and tags are not read: e360 has no record of a deployment by tag (docs/metrics.md
-records deployments as GitHub's deployments, or what a sender posts).
 """
 
 from __future__ import annotations

@@ -2,7 +2,11 @@
 
 Each function takes an object in the shape GitHub's REST API returns it — the same shape its
 webhooks embed (``pull_request``, ``review``, ``deployment``, ``deployment_status``,
-``workflow_run``, ``issue``) — and gives the ``metrics.inputs`` record the write services take.
+``workflow_run``, ``issue``, ``release``) — and gives the ``metrics.inputs`` record the write
+services take. A connection that deploys by releases or tags (``Connection.deploys_by``) records
+its deployments with ``release``, ``tag_push`` (the webhook's push of a tag) and ``tag`` (the tags
+list): production deployments of the tagged commit, with no change list, so they link their
+changes as a GitHub deployment of that sha does.
 The webhook handlers (``integrations.github.events``) and the REST backfill use these same
 functions, so a record is the same whichever way it came.
 
