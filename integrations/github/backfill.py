@@ -34,6 +34,7 @@ import httpx
 from integrations.backfill import Step, Walk
 from integrations.github import records
 from integrations.github.client import RUNS_RESULT_CAP, GitHub, created_range
+from integrations.http import ApiError
 from integrations.models import Connection
 from metrics.models import Deployment, Source
 from metrics.services import (
@@ -193,6 +194,18 @@ def _stored_shas(github: GitHub, external_ids: Sequence[str]) -> dict[str, str]:
     return dict(found.values_list("external_id", "sha"))
 
 
+def _commit_sha(github: GitHub, repository: str, tag: str, problems: list[str]) -> str:
+    """The commit ``tag`` names; "" (and why, in ``problems``) when GitHub finds none: a release
+    whose tag is gone is recorded all the same, and the backfill goes on."""
+    try:
+        return github.commit_sha(repository, tag)
+    except ApiError as exc:
+        if exc.status not in (404, 422):
+            raise
+        problems.append(f"release {tag}: recorded without its commit ({exc})")
+        return ""
+
+
 class Releases(_Walk):
     """Published releases (not drafts nor prereleases), for a connection that deploys by releases.
 
@@ -200,8 +213,9 @@ class Releases(_Walk):
     publication) and promises no order: the walk reads pages until one whose releases were all
     published before ``since`` (drafts aside). Each release's commit costs one small request
     (``commit_sha``), once: a release stored with its sha is not asked again. A year of a repository
-    releasing daily: about 4 pages and 365
-    requests, then a 304 a sync while nothing is released."""
+    releasing daily: about 4 pages and 365 requests, then a 304 a sync while nothing is released.
+    A release whose tag GitHub cannot find is recorded without a sha, with the reason in the
+    backfill's notes."""
 
     resource = "releases"
 
@@ -230,7 +244,7 @@ class Releases(_Walk):
             try:
                 if (data := records.release(item, repository=repository, sha="")) is None:
                     continue  # a prerelease
-                sha = stored.get(data.external_id) or github.commit_sha(repository, data.ref)
+                sha = stored.get(data.external_id) or _commit_sha(github, repository, data.ref, step.problems)
                 inputs.append(dataclasses.replace(data, sha=sha))
             except records.Unreadable as exc:
                 step.problems.append(f"release {item.get('id', '?')}: {exc}")
@@ -289,6 +303,11 @@ class Tags(_Walk):
             try:
                 commit = github.git_commit(repository, str(item["commit"]["sha"]))
                 data = records.tag(item, repository=self._repository, commit=commit)
+            except ApiError as exc:
+                if exc.status not in (404, 422):
+                    raise
+                step.problems.append(f"tag {item.get('name', '?')}: left out ({exc})")
+                continue
             except (KeyError, TypeError, records.Unreadable) as exc:
                 step.problems.append(f"tag {item.get('name', '?')}: {exc}")
                 continue

@@ -446,3 +446,23 @@ def test_a_backfilled_repository_that_deploys_by_releases_or_tags_has_the_figure
     for component in ("pickup", "review", "deploy"):
         assert lead_time["components"][component] == lead_time_from_webhooks["components"][component]
     assert lead_time["components"]["deploy"]["count"] == lead_time["changes"]
+
+
+def test_a_release_whose_tag_is_gone_or_a_tag_whose_commit_is_gone_does_not_stop_the_backfill(
+    team, service, fake_github
+):
+    repo = releases_history(fake_github)
+    repo.tags = [tag for tag in repo.tags if tag["name"] != "v1.2.0"]  # GitHub answers 422 for it
+    connection = connect(team, fake_github, DeploysBy.RELEASES, repositories=["acme/checkout"])
+    done = backfill(connection)
+    assert Deployment.objects.get(ref="v1.2.0").sha == "" and Deployment.objects.count() == 3
+    assert done.error.startswith("acme/checkout: release v1.2.0: recorded without its commit (GitHub answered GET")
+
+    Deployment.objects.all().delete()
+    tags = tags_history(fake_github, "acme/ledger")
+    del tags.git_commits[next(t["commit"]["sha"] for t in tags.tags if t["name"] == "v1.1.0")]
+    ServiceFactory(slug="ledger", owner=team, repositories=["acme/ledger"])
+    connection = connect(team, fake_github, DeploysBy.TAGS, repositories=["acme/ledger"])
+    done = backfill(connection)
+    assert Deployment.objects.count() == 4 and not Deployment.objects.filter(ref="v1.1.0").exists()
+    assert done.error.startswith("acme/ledger: tag v1.1.0: left out (GitHub found nothing at GET")
