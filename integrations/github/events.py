@@ -9,6 +9,9 @@ or newer one stored (``pull_request_amend``, ``deployment_advance``, ``pipeline_
 An action that changes nothing e360 keeps is ignored with the reason. What each event becomes is
 in ``docs/integrations/github.md#webhook-events``.
 
+A ``release`` event names its tag, not the commit: processing it makes one small GitHub API request
+(``GitHub.commit_sha``), the only handler that does.
+
 A repository that maps to no service fails the event with the repository's name: once it is
 mapped, retrying the event (admin) stores it. A source never writes outside its scope: the write
 services refuse it (``SourceScope``) and the event fails with the reason.
@@ -19,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import httpx
 
 from integrations.github import records
 from integrations.github.client import GitHub
@@ -156,6 +161,8 @@ def _deployment_status(payload: dict[str, Any], event: InboundEvent, dirty: Dirt
 # --- Releases and tags: deployments of a connection that deploys by them ----------------------------
 
 RELEASE_ACTIONS = frozenset({"published", "released"})
+# Reading a release's commit while its event is processed: once, briefly (``_release_sha``).
+LOOKUP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 
 
 def _release(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
@@ -193,9 +200,10 @@ def _release_sha(connection: Connection, repository: str, tag: str) -> tuple[str
     the commit (``target_commitish`` is where a new tag was made, usually a branch, and means nothing
     for an existing tag): one small API request reads it, as the backfill does. Without credentials,
     or if GitHub does not answer, the deployment is recorded without a sha (it links its changes by
-    time, rule 3) and the next sync fills it in."""
+    time, rule 3) and the next sync fills it in. The request is short-fused (one try, a few
+    seconds): events are processed within a worker's time limit, inside their transaction."""
     try:
-        with GitHub(connection) as github:
+        with GitHub(connection, retries=0, timeout=LOOKUP_TIMEOUT) as github:
             return github.commit_sha(repository, tag), ""
     except IntegrationError as exc:
         return "", f"its commit is not known yet: {exc}"

@@ -168,6 +168,20 @@ def test_a_release_whose_commit_cannot_be_read_is_recorded_and_keeps_a_commit_re
     assert Deployment.objects.get(source=without_credentials.source).sha == ""
 
 
+def test_reading_a_releases_commit_is_tried_once_while_its_event_is_processed(
+    send, team, hello, hello_repo, fake_github
+):
+    connection = connect(team, fake_github, DeploysBy.RELEASES)
+    fake_github.fail(r"/commits/", 502)
+    event = send(connection, "release", payload("release"))
+    assert event.status == Status.PROCESSED
+    assert event.error.endswith(
+        f"(its commit is not known yet: GitHub answered GET /repos/{REPO}/commits/0.0.1 with "
+        "502, 1 times: try again later)"
+    )
+    assert Deployment.objects.get().sha == "" and len(fake_github.log) == 1
+
+
 def test_a_deployment_status_on_a_source_that_deploys_by_releases_is_ignored(send, team, hello, fake_github):
     connection = connect(team, fake_github, DeploysBy.RELEASES)
     event = send(connection, "deployment_status", payload("deployment_status"))
