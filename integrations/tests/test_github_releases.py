@@ -205,6 +205,40 @@ def test_a_pushed_tag_matching_the_pattern_is_a_deployment(send, team, hello, fa
     assert Deployment.objects.count() == 1 and fake_github.log == []
 
 
+def test_a_tag_ships_the_pull_requests_its_push_brought_as_a_github_deployment_would(send, team, hello, fake_github):
+    """Linking rule 2: the commit range between the previous tag's commit and this one's, from the
+    pushes to the default branch (docs/metrics.md, "Which changes a deployment contains")."""
+    connection = connect(team, fake_github, DeploysBy.TAGS, tag_pattern="v*")
+    old, new = "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
+
+    def tag(name: str, sha: str, pushed: datetime) -> dict:
+        body = payload("push_tag") | {"ref": f"refs/tags/{name}", "after": sha}
+        body["head_commit"]["id"] = sha
+        body["repository"]["pushed_at"] = int(pushed.timestamp())
+        return body
+
+    send(connection, "push", tag("v1.0.0", old, datetime(2019, 5, 15, 12, 0, tzinfo=UTC)))
+    merged = payload("pull_request")
+    merged["action"] = "closed"
+    merged["pull_request"].update(
+        state="closed",
+        merged=True,
+        closed_at="2019-05-16T10:00:00Z",
+        merged_at="2019-05-16T10:00:00Z",
+        merge_commit_sha=new,
+    )
+    send(connection, "pull_request", merged)
+    push = payload("push")  # the default branch, from the first tag's commit to the merge
+    push["repository"]["pushed_at"] = int(datetime(2019, 5, 16, 10, 0, 5, tzinfo=UTC).timestamp())
+    send(connection, "push", push)
+    send(connection, "push", tag("v1.1.0", new, datetime(2019, 5, 16, 12, 0, tzinfo=UTC)))
+
+    shipped = Deployment.objects.get(ref="v1.1.0")
+    assert shipped.link_rule == Deployment.LinkRule.COMMIT_RANGE
+    pr = PullRequest.objects.get()
+    assert (pr.deployment, pr.deployed_at) == (shipped, datetime(2019, 5, 16, 12, 0, tzinfo=UTC))
+
+
 @pytest.mark.parametrize(
     ("deploys_by", "pattern", "change", "said"),
     [
