@@ -101,7 +101,7 @@ class ConnectionForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ["api_url", "app_id", "installation_id", "incident_label"]
+        fields = ["api_url", "app_id", "installation_id", "incident_label", "deploys_by", "tag_pattern"]
         labels = {"api_url": "API URL"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -118,6 +118,15 @@ class ConnectionForm(forms.ModelForm):
     def clean_repositories_text(self) -> list[str]:
         lines = (line.strip().strip("/") for line in self.cleaned_data["repositories_text"].splitlines())
         return list(dict.fromkeys(line for line in lines if line))
+
+    def clean_tag_pattern(self) -> str:
+        return self.cleaned_data["tag_pattern"].strip()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("deploys_by") == Connection.DeploysBy.TAGS and not data.get("tag_pattern"):
+            self.add_error("tag_pattern", "Deploying by tags: say which tags deploy (e.g. v*).")
+        return data
 
     def save(self, commit: bool = True) -> Connection:
         connection = super().save(commit=False)
@@ -190,14 +199,14 @@ class ConnectionAdmin(admin.ModelAdmin):
                 *source,
                 ("Webhook", {"fields": ["new_webhook_secret"]}),
                 ("API", {"fields": settings_}),
-                ("Records", {"fields": ["repositories_text", "incident_label"]}),
+                ("Records", {"fields": ["repositories_text", "incident_label", "deploys_by", "tag_pattern"]}),
             ]
         settings_ = [*settings_[:2], "forget_api_token", *settings_[2:], "forget_app_private_key"]
         return [
             (None, {"fields": ["source_link", "kind_label", "health_link"]}),
             ("Webhook", {"fields": ["webhook_url", "new_webhook_secret"]}),
             ("API", {"fields": [*settings_, "stored_credentials", "rate_budget"]}),
-            ("Records", {"fields": ["repositories_text", "incident_label"]}),
+            ("Records", {"fields": ["repositories_text", "incident_label", "deploys_by", "tag_pattern"]}),
         ]
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:

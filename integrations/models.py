@@ -4,6 +4,7 @@ what a backfill has done (``Backfill``) and where each sync stands (``SyncCursor
 from __future__ import annotations
 
 import uuid
+from fnmatch import fnmatchcase
 
 from django.db import models
 from django.utils import timezone
@@ -21,6 +22,13 @@ DEFAULT_API_URLS: dict[str, str] = {
 
 class Connection(models.Model):
     """A GitHub, GitLab or PagerDuty source's webhook secret, API credentials and rate-limit budget."""
+
+    class DeploysBy(models.TextChoices):
+        """How a GitHub connection's repositories deploy, so what e360 records as their deployments."""
+
+        DEPLOYMENTS = "deployments", "GitHub deployments"
+        RELEASES = "releases", "Published releases"
+        TAGS = "tags", "Tags matching a pattern"
 
     source = models.OneToOneField(Source, models.CASCADE, primary_key=True, related_name="connection")
     webhook_id = models.UUIDField(
@@ -49,6 +57,22 @@ class Connection(models.Model):
     incident_label = models.CharField(
         max_length=100, default="incident", blank=True, help_text="GitHub issues with this label are incidents."
     )
+    deploys_by = models.CharField(
+        max_length=20,
+        choices=DeploysBy.choices,
+        default=DeploysBy.DEPLOYMENTS,
+        help_text=(
+            "GitHub: what a production deployment of these repositories is. GitHub deployments (their statuses); "
+            "a published release (not a draft nor a prerelease); or a pushed tag matching the pattern below. "
+            "Only that one is recorded."
+        ),
+    )
+    tag_pattern = models.CharField(
+        max_length=100,
+        default="v*",
+        blank=True,
+        help_text="GitHub, deploying by tags: the tags that deploy, a glob (v* matches v1.2.0; * matches every tag).",
+    )
     # The shared budget of every request made with these credentials (an installation's, a token's).
     rate_limit = models.PositiveIntegerField(null=True, blank=True, editable=False)
     rate_remaining = models.PositiveIntegerField(null=True, blank=True, editable=False)
@@ -66,6 +90,10 @@ class Connection(models.Model):
     @property
     def kind(self) -> str:
         return self.source.kind
+
+    def deploys_by_tag(self, name: str) -> bool:
+        """Whether pushing the tag ``name`` deploys (the connection deploys by tags matching the pattern)."""
+        return self.deploys_by == self.DeploysBy.TAGS and bool(self.tag_pattern) and fnmatchcase(name, self.tag_pattern)
 
     @property
     def base_url(self) -> str:

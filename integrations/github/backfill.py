@@ -7,17 +7,24 @@ Per repository, three walks, each newest first and stopping at ``since``:
 - ``pulls``: pull requests by last update (``state=all&sort=updated&direction=desc``), each read
   in full (the list has no size) with its reviews and commits: three more requests per pull
   request (open drafts are left out, as the webhook leaves them);
-- ``deployments``: deployments by creation, each with its statuses (one more request);
+- the deployments, as the connection says its repositories deploy (``Connection.deploys_by``;
+  ``GitHubSync.deployments_walk``), one walk of the three:
+
+  - ``deployments``: GitHub's deployments by creation, each with its statuses (one more request);
+  - ``releases``: published releases (``Releases``), each with its tag's commit (one more small
+    request, once per release);
+  - ``tags``: the tags matching the connection's pattern (``Tags``); GitHub lists them by name,
+    without a date, so the whole list is read and each matching tag not stored yet costs one
+    request for its commit's date; every matching tag is stored, ``since`` or not;
+
 - ``workflow_runs``: runs filtered on ``created``; GitHub lists at most 1,000 results for such a
   query, so a range with more is halved (its newer half first) until it fits, and when a range
   ends the walk goes on with the older rest.
-
-Releases and tags are not read: e360 has no record of a deployment by tag (docs/metrics.md
-records deployments as GitHub's deployments, or what a sender posts).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,10 +34,17 @@ import httpx
 from integrations.backfill import Step, Walk
 from integrations.github import records
 from integrations.github.client import RUNS_RESULT_CAP, GitHub, created_range
+from integrations.http import ApiError
 from integrations.models import Connection
 from metrics.ingest import PayloadError
-from metrics.models import Source
-from metrics.services import Dirty, deployment_advance, pipeline_run_advance, pull_requests_upsert
+from metrics.models import Deployment, Source
+from metrics.services import (
+    Dirty,
+    deployment_advance,
+    deployments_upsert,
+    pipeline_run_advance,
+    pull_requests_upsert,
+)
 
 # A range of workflow runs is not cut below this (more than 1,000 runs a minute is past GitHub's reach).
 RUNS_SMALLEST_RANGE = timedelta(minutes=1)
@@ -172,6 +186,138 @@ class WorkflowRuns(_Walk):
         return step
 
 
+# --- Releases and tags: the deployments of a connection that deploys by them -----------------------
+
+
+def _stored_shas(github: GitHub, external_ids: Sequence[str]) -> dict[str, str]:
+    """The deployments of ``external_ids`` this connection's source has stored, with their sha."""
+    found = Deployment.objects.filter(source_id=github.connection.source_id, external_id__in=external_ids)
+    return dict(found.values_list("external_id", "sha"))
+
+
+def _commit_sha(github: GitHub, repository: str, tag: str, problems: list[str]) -> str:
+    """The commit ``tag`` names; "" (and why, in ``problems``) when GitHub finds none: a release
+    whose tag is gone is recorded all the same, and the backfill goes on."""
+    try:
+        return github.commit_sha(repository, tag)
+    except ApiError as exc:
+        if exc.status not in (404, 422):
+            raise
+        problems.append(f"release {tag}: recorded without its commit ({exc})")
+        return ""
+
+
+class Releases(_Walk):
+    """Published releases (not drafts nor prereleases), for a connection that deploys by releases.
+
+    GitHub lists releases newest first by ``created_at`` (which is its tag's commit's date, not the
+    publication) and promises no order: the walk reads pages until one whose releases were all
+    published before ``since`` (drafts aside). Each release's commit costs one small request
+    (``commit_sha``), once: a release stored with its sha is not asked again. A year of a repository
+    releasing daily: about 4 pages and 365 requests, then a 304 a sync while nothing is released.
+    A release whose tag GitHub cannot find is recorded without a sha, with the reason in the
+    backfill's notes."""
+
+    resource = "releases"
+
+    def first_url(self, since: datetime) -> str:
+        return self.github.releases_url(self.repository)
+
+    def step(self, url: str, *, since: datetime, etag: str = "") -> Step:
+        github, repository = self.github, self.repository
+        page = github.page(url, etag=etag)
+        if page.not_modified:
+            return Step(not_modified=True, etag=etag)
+        step = Step(upsert=deployments_upsert, next_url=page.next_url, etag=page.etag)
+        listed = [r for r in page.items() if isinstance(r, dict)]
+        stored = _stored_shas(github, [f"release:{r.get('id')}" for r in listed])
+        recent = older = False
+        inputs = []
+        for item in listed:
+            published = records.parse_time(item.get("published_at"))
+            if published is None:
+                continue  # a draft: never published
+            if published < since:
+                older = True
+                continue
+            recent = True
+            step.newest = _newest(step.newest, item.get("published_at"))
+            try:
+                if (data := records.release(item, repository=repository, sha="")) is None:
+                    continue  # a prerelease
+                sha = stored.get(data.external_id) or _commit_sha(github, repository, data.ref, step.problems)
+                inputs.append(dataclasses.replace(data, sha=sha))
+            except PayloadError as exc:
+                step.problems.append(f"release {item.get('id', '?')}: {exc}")
+        if older and not recent:
+            step.next_url = ""  # a page with nothing published since: the rest is older
+        step.inputs = inputs
+        return step
+
+
+class Tags(_Walk):
+    """The tags matching the connection's pattern, for a connection that deploys by tags.
+
+    GitHub lists tags by name, with their commit's sha and no date, so the walk reads every page of
+    the list (one request per 100 tags) and dates each matching tag it has not stored by its commit's
+    committer date (``GET .../git/commits/{sha}``: one request per tag, once), plus one for the
+    repository's id (a tag's deployment id is the push event's). Every matching tag is stored,
+    ``since`` or not: the list cannot be cut by date, and a tag stored is never dated again (older
+    tags also give the first deployment of the window a previous one). A list of one page is asked
+    for with its ETag, so a sync with no new tag costs a 304; a longer one is read again each sync
+    (a new tag may sort onto any page)."""
+
+    resource = "tags"
+
+    def __init__(self, github: GitHub, repository: str) -> None:
+        super().__init__(github, repository)
+        self._repository: dict[str, Any] | None = None
+
+    def first_url(self, since: datetime) -> str:
+        return self.github.tags_url(self.repository)
+
+    def step(self, url: str, *, since: datetime, etag: str = "") -> Step:
+        github, repository = self.github, self.repository
+        is_first_page = url == self.first_url(since)
+        page = github.page(url, etag=etag)
+        if page.not_modified:
+            return Step(not_modified=True, etag=etag)
+        # An ETag only says something of the list when the list is that one page.
+        single = is_first_page and not page.next_url
+        step = Step(upsert=deployments_upsert, next_url=page.next_url, etag=page.etag if single else "")
+        connection = github.connection
+        matching = [t for t in page.items() if isinstance(t, dict) and connection.deploys_by_tag(str(t.get("name")))]
+        if not matching:
+            return step
+        if self._repository is None:
+            self._repository = github.repository(repository)
+        found = []
+        for item in matching:
+            commit = item.get("commit")
+            sha = str(commit.get("sha") or "") if isinstance(commit, dict) else ""
+            found.append((item, records.tag_id(self._repository.get("id"), str(item.get("name")), sha)))
+        stored = _stored_shas(github, [external_id for _, external_id in found])
+        inputs = []
+        for item, external_id in found:
+            if external_id in stored:
+                continue  # dated once: a tag names the same commit for good (a moved tag is another id)
+            try:
+                commit = github.git_commit(repository, str(item["commit"]["sha"]))
+                data = records.tag(item, repository=self._repository, commit=commit)
+            except ApiError as exc:
+                if exc.status not in (404, 422):
+                    raise
+                step.problems.append(f"tag {item.get('name', '?')}: left out ({exc})")
+                continue
+            except (KeyError, TypeError, PayloadError) as exc:
+                step.problems.append(f"tag {item.get('name', '?')}: {exc}")
+                continue
+            step.newest = data.finished_at if step.newest is None else max(step.newest, data.finished_at)
+            inputs.append(data)
+        step.inputs = inputs
+        return step
+
+
 class GitHubSync:
     """The ``integrations.backfill.Sync`` of a GitHub connection."""
 
@@ -190,11 +336,21 @@ class GitHubSync:
         return self.github.repositories()
 
     def walks(self, repository: str) -> list[Walk]:
+        """Pull requests, workflow runs, and the deployments as the connection records them."""
         return [
             Pulls(self.github, repository),
-            Deployments(self.github, repository),
+            self.deployments_walk(repository),
             WorkflowRuns(self.github, repository),
         ]
+
+    def deployments_walk(self, repository: str) -> Walk:
+        """GitHub's deployments, the published releases or the tags (``Connection.deploys_by``)."""
+        deploys_by = self.github.connection.deploys_by
+        if deploys_by == Connection.DeploysBy.RELEASES:
+            return Releases(self.github, repository)
+        if deploys_by == Connection.DeploysBy.TAGS:
+            return Tags(self.github, repository)
+        return Deployments(self.github, repository)
 
     def close(self) -> None:
         self.github.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import jwt
@@ -105,6 +106,7 @@ def _moment(value: datetime) -> str:
     return f"{value:%Y-%m-%dT%H:%M:%SZ}"
 
 
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _CREATED = re.compile(r"^(?:>=(?P<since>[0-9T:-]+Z)|(?P<start>[0-9T:-]+Z)\.\.(?P<end>[0-9T:-]+Z))$")
 
 
@@ -174,6 +176,14 @@ class GitHub:
     def deployments_url(self, full_name: str) -> str:
         return self.api.url(f"repos/{full_name}/deployments", {"per_page": PER_PAGE})
 
+    def releases_url(self, full_name: str) -> str:
+        """Releases, newest first (by creation); drafts are listed only to those who may push."""
+        return self.api.url(f"repos/{full_name}/releases", {"per_page": PER_PAGE})
+
+    def tags_url(self, full_name: str) -> str:
+        """Tags with their commit's sha, listed by name (not by date), without a date."""
+        return self.api.url(f"repos/{full_name}/tags", {"per_page": PER_PAGE})
+
     def runs_url(self, full_name: str, start: datetime, end: datetime | None = None) -> str:
         """Workflow runs created from ``start`` (to ``end``), newest first. GitHub answers at most
         1,000 results for a query filtered on ``created``: a range whose ``total_count`` is larger
@@ -197,6 +207,21 @@ class GitHub:
     def deployment_statuses(self, full_name: str, deployment_id: int) -> list[dict[str, Any]]:
         """The deployment's statuses, newest first."""
         return self.api.all_items(f"repos/{full_name}/deployments/{deployment_id}/statuses", {"per_page": PER_PAGE})
+
+    def commit_sha(self, full_name: str, ref: str) -> str:
+        """The commit a ref (a tag, annotated or not; a branch) names, in one small request: GitHub
+        answers ``GET .../commits/{ref}`` with the sha alone, as text, under its sha media type."""
+        response = self.api.request(
+            "GET", f"repos/{full_name}/commits/{quote(ref, safe='')}", headers={"Accept": "application/vnd.github.sha"}
+        )
+        sha = response.text.strip()
+        if response.status_code != 200 or not _SHA.fullmatch(sha):
+            raise ApiError(f"GitHub gave no commit for {ref[:100]!r} in {full_name} ({response.status_code})", 0)
+        return sha
+
+    def git_commit(self, full_name: str, sha: str) -> dict[str, Any]:
+        """A commit as git stores it (its author's and committer's dates; no diff, unlike ``.../commits/{sha}``)."""
+        return self.api.get_json(f"repos/{full_name}/git/commits/{sha}")
 
     # --- Actions ---------------------------------------------------------------------------------
 

@@ -9,6 +9,9 @@ or newer one stored (``pull_request_amend``, ``deployment_advance``, ``pipeline_
 An action that changes nothing e360 keeps is ignored with the reason. What each event becomes is
 in ``docs/integrations/github.md#webhook-events``.
 
+A ``release`` event names its tag, not the commit: processing it makes one small GitHub API request
+(``GitHub.commit_sha``), the only handler that does.
+
 A repository that maps to no service fails the event with the repository's name: once it is
 mapped, retrying the event (admin) stores it. A source never writes outside its scope: the write
 services refuse it (``SourceScope``) and the event fails with the reason.
@@ -20,14 +23,19 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import httpx
+
 from integrations.github import records
+from integrations.github.client import GitHub
+from integrations.http import IntegrationError
 from integrations.models import Connection
-from metrics.models import InboundEvent, PullRequest
+from metrics.models import Deployment, InboundEvent, PullRequest
 from metrics.services import (
     Dirty,
     OutOfScope,
     UnknownService,
     deployment_advance,
+    deployments_upsert,
     incident_delete,
     incidents_upsert,
     pipeline_run_advance,
@@ -138,6 +146,8 @@ def _deployment(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> t
 def _deployment_status(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
     if payload.get("action") != "created":
         return _ignored(payload, event)
+    if (deploys_by := _connection(event).deploys_by) != Connection.DeploysBy.DEPLOYMENTS:
+        return Status.IGNORED, f"this source deploys by {deploys_by}: GitHub deployments are not its deployments"
     status = _object(payload, "deployment_status")
     data = records.deployment(_object(payload, "deployment"), [status], _repository(payload))
     if data is None:
@@ -146,6 +156,57 @@ def _deployment_status(payload: dict[str, Any], event: InboundEvent, dirty: Dirt
     if not written:
         return Status.PROCESSED, f"deployment {data.external_id}: {data.status} is older than its stored status, kept"
     return Status.PROCESSED, f"deployment {data.external_id} to {data.environment}: {data.status}"
+
+
+# --- Releases and tags: deployments of a connection that deploys by them ----------------------------
+
+RELEASE_ACTIONS = frozenset({"published", "released"})
+# Reading a release's commit while its event is processed: once, briefly (``_release_sha``).
+LOOKUP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+
+
+def _release(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
+    """A published release is a production deployment of the commit its tag names, when the
+    connection deploys by releases. ``published`` and ``released`` both come for a release (and
+    ``released`` alone when a prerelease becomes one): the same record, written once. Drafts and
+    prereleases are not deployments. A release deleted or unpublished later is ignored: the
+    deployment happened, and its record stays."""
+    connection = _connection(event)
+    action = payload.get("action")
+    if connection.deploys_by != Connection.DeploysBy.RELEASES:
+        return Status.IGNORED, f"release {action}: this source deploys by {connection.deploys_by}, not by releases"
+    if action in ("deleted", "unpublished"):
+        return Status.IGNORED, f"release {action}: the deployment it made happened, and its record stays"
+    if action not in RELEASE_ACTIONS:
+        return _ignored(payload, event)
+    release = _object(payload, "release")
+    repository = _repository(payload)
+    name = f"release {release.get('tag_name')} of {repository}"
+    if release.get("draft") or release.get("prerelease"):
+        return Status.IGNORED, f"{name} is a {'draft' if release.get('draft') else 'prerelease'}: not a deployment"
+    data = records.release(release, repository=repository, sha="")
+    assert data is not None  # neither a draft nor a prerelease
+    sha, unknown = _release_sha(connection, repository, data.ref)
+    if not sha:  # keep the commit an earlier delivery (or the sync) read
+        stored = Deployment.objects.filter(source=event.source, external_id=data.external_id)
+        sha = stored.values_list("sha", flat=True).first() or ""
+    data = dataclasses.replace(data, sha=sha)
+    deployments_upsert(source=event.source, items=[data], dirty=dirty)
+    return Status.PROCESSED, f"{name} {action}: deployment {data.external_id}" + (f" ({unknown})" if unknown else "")
+
+
+def _release_sha(connection: Connection, repository: str, tag: str) -> tuple[str, str]:
+    """The commit a release's tag names, and "" or why it is unknown. A release names its tag, not
+    the commit (``target_commitish`` is where a new tag was made, usually a branch, and means nothing
+    for an existing tag): one small API request reads it, as the backfill does. Without credentials,
+    or if GitHub does not answer, the deployment is recorded without a sha (it links its changes by
+    time, rule 3) and the next sync fills it in. The request is short-fused (one try, a few
+    seconds): events are processed within a worker's time limit, inside their transaction."""
+    try:
+        with GitHub(connection, retries=0, timeout=LOOKUP_TIMEOUT) as github:
+            return github.commit_sha(repository, tag), ""
+    except IntegrationError as exc:
+        return "", f"its commit is not known yet: {exc}"
 
 
 # --- Workflow runs -------------------------------------------------------------------------------
@@ -185,13 +246,30 @@ def _workflow_job(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) ->
 
 def _push(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
     """Pushes to the default branch only: they chain into the commit ranges of linking rule 2.
-    Here, not in ``records.push``, so that the record can be read for any branch."""
+    Here, not in ``records.push``, so that the record can be read for any branch. A push of a tag
+    is a deployment when the connection deploys by tags matching its pattern (``_tag_push``)."""
+    if records.tag_of(payload.get("ref")):
+        return _tag_push(payload, event, dirty)
     if not records.is_default_branch_push(payload):
         what = "a deletion of " if payload.get("deleted") else "a push to "
         return Status.IGNORED, f"{what}{payload.get('ref')}: only pushes to the default branch are kept"
     data = records.push(payload)
     pushes_upsert(source=event.source, items=[data], dirty=dirty)
     return Status.PROCESSED, f"push to {data.repository} {data.branch}: {len(data.commits)} commits"
+
+
+def _tag_push(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
+    connection = _connection(event)
+    name = records.tag_of(payload.get("ref"))
+    if connection.deploys_by != Connection.DeploysBy.TAGS:
+        return Status.IGNORED, f"a push of tag {name}: this source deploys by {connection.deploys_by}, not by tags"
+    if not connection.deploys_by_tag(name):
+        return Status.IGNORED, f"a push of tag {name}: not a deployment (the pattern is {connection.tag_pattern!r})"
+    if payload.get("deleted"):
+        return Status.IGNORED, f"tag {name} deleted: the deployment it made happened, and its record stays"
+    data = records.tag_push(payload)
+    deployments_upsert(source=event.source, items=[data], dirty=dirty)
+    return Status.PROCESSED, f"tag {name} of {data.repository} pushed: deployment of {data.sha[:12]}"
 
 
 # --- Incidents ---------------------------------------------------------------------------------
@@ -279,6 +357,7 @@ HANDLERS: dict[str, Handler] = {
     "workflow_run": _workflow_run,
     "workflow_job": _workflow_job,
     "push": _push,
+    "release": _release,
     "issues": _issues,
     "installation": _installation,
     "installation_repositories": _installation_repositories,

@@ -2,7 +2,11 @@
 
 Each function takes an object in the shape GitHub's REST API returns it — the same shape its
 webhooks embed (``pull_request``, ``review``, ``deployment``, ``deployment_status``,
-``workflow_run``, ``issue``) — and gives the ``metrics.inputs`` record the write services take.
+``workflow_run``, ``issue``, ``release``) — and gives the ``metrics.inputs`` record the write
+services take. A connection that deploys by releases or tags (``Connection.deploys_by``) records
+its deployments with ``release``, ``tag_push`` (the webhook's push of a tag) and ``tag`` (the tags
+list): production deployments of the tagged commit, with no change list, so they link their
+changes as a GitHub deployment of that sha does.
 The webhook handlers (``integrations.github.events``) and the REST backfill use these same
 functions, so a record is the same whichever way it came.
 
@@ -29,9 +33,11 @@ the JSON API would refuse (a time outside 1970–2100, a merge before the openin
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from metrics.ingest import PayloadError, checked
 from metrics.inputs import (
@@ -259,6 +265,102 @@ def deployment(deployment: dict, statuses: Sequence[dict], repository: str) -> D
 
 
 _KNOWN_STATES = frozenset(DEPLOYMENT_STATES) | NOT_STARTED | {"inactive"}
+
+
+# --- Releases and tags: deployments of a connection that deploys by them ------------------------
+
+# The environment of a deployment by release or tag: publishing the release, or pushing the tag, is
+# the production deployment (``Connection.deploys_by``).
+RELEASE_ENVIRONMENT = "production"
+
+
+def release(release: dict, *, repository: str, sha: str) -> DeploymentInput | None:
+    """A published release (``GET .../releases``, or a ``release`` event's ``release``) as a
+    production deployment of ``sha``, the commit its tag names (the release object does not carry
+    it: the caller reads it, ``GitHub.commit_sha``). None for a draft or a prerelease: neither is a
+    production deployment.
+
+    ``external_id`` is ``release:<id>`` (GitHub's release id: deployments and releases have their own
+    ids), ``finished_at`` its ``published_at``. A prerelease promoted to a release later keeps its
+    ``published_at``: GitHub records no time for the promotion.
+    """
+    what = "release"
+    if release.get("draft") or release.get("prerelease"):
+        return None
+    tag = _text(_required(release, "tag_name", what), 200)
+    return checked(
+        DeploymentInput(
+            external_id=f"release:{_id(release, what)}",
+            environment=RELEASE_ENVIRONMENT,
+            finished_at=_time(release, "published_at", what),
+            repository=repository,
+            sha=_text(sha, 64),
+            ref=tag,
+            title=_text(release.get("name") or tag, 500),
+            url=_text(release.get("html_url"), 500),
+        ),
+        {"finished_at": "published_at", "ref": "tag_name", "title": "name", "url": "html_url"},
+    )
+
+
+def tag_of(ref: Any) -> str:
+    """The tag a push's ``ref`` names (``refs/tags/v1.2.0`` → ``v1.2.0``); "" for a branch."""
+    return ref.removeprefix("refs/tags/") if isinstance(ref, str) and ref.startswith("refs/tags/") else ""
+
+
+def tag_id(repository_id: Any, name: str, sha: str) -> str:
+    """``tag:<repository id>:<tag>@<commit sha>``: the same from a push and from the tags list, and
+    a tag moved to another commit (pushed again with ``--force``) is another deployment. A name too
+    long for the column is hashed (the same way every time)."""
+    key = f"{repository_id}:{name}@{sha}"
+    return f"tag:{key}" if len(key) <= 190 else f"tag:{repository_id}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _tag_deployment(repository: Mapping[str, Any], name: str, sha: str, at: datetime) -> DeploymentInput:
+    html_url = str(repository.get("html_url") or "")
+    return checked(
+        DeploymentInput(
+            external_id=tag_id(_id(repository, "repository"), name, sha),
+            environment=RELEASE_ENVIRONMENT,
+            finished_at=at,
+            repository=str(_required(repository, "full_name", "repository")),
+            sha=sha[:64],
+            ref=name[:200],
+            title=name[:500],
+            url=f"{html_url}/tree/{quote(name)}"[:500] if html_url else "",
+        ),
+        {"finished_at": "the push's time", "ref": "the tag"},
+    )
+
+
+def tag_push(payload: dict) -> DeploymentInput:
+    """A webhook ``push`` of a tag (``ref: refs/tags/...``, not a deletion) as a production
+    deployment of the commit it names, at the push's time (``repository.pushed_at``, else the head
+    commit's time).
+
+    The commit is ``head_commit.id``: for an annotated tag ``after`` is the tag object, not a commit."""
+    name = tag_of(payload.get("ref"))
+    if not name:
+        raise Unreadable("the push is not of a tag")
+    repository = _object(payload, "repository")
+    head = _object(payload, "head_commit")
+    sha = str(head.get("id") or "")
+    if not sha:
+        raise Unreadable("the tag push has no head_commit.id")
+    at = parse_time(repository.get("pushed_at")) or _time(head, "timestamp", "tag push's head commit")
+    return _tag_deployment(repository, name, sha, at)
+
+
+def tag(tag: dict, *, repository: Mapping[str, Any], commit: Mapping[str, Any]) -> DeploymentInput:
+    """A tag of the tags list (``GET .../tags``: its name and commit sha) as a production deployment
+    of that commit, at the commit's committer date (``GET .../git/commits/{sha}``): the list has no
+    date, and the push's time is the webhook's alone. ``repository`` is ``GET /repos/{o}/{r}``'s
+    answer (its id makes the same ``external_id`` as the push event's)."""
+    what = "tag"
+    name = str(_required(tag, "name", what))
+    sha = str(_required(_object(tag, "commit"), "sha", "tag's commit"))
+    committer = _object(commit, "committer")
+    return _tag_deployment(repository, name, sha, _time(committer, "date", "tagged commit's committer"))
 
 
 # --- Workflow runs -----------------------------------------------------------------------------

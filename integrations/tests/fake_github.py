@@ -14,7 +14,11 @@ What it speaks, as docs.github.com documents it (trimmed to the fields e360 read
   budget is 403 with ``X-RateLimit-Remaining: 0``;
 - workflow runs filtered by a ``created`` range (``A..B``, ``>=A``), ``total_count`` the true count
   but no result past the 1,000th (GitHub's cap on such queries);
-- a run's logs as a 302 to a short-lived address; re-running failed jobs as 201.
+- a run's logs as a 302 to a short-lived address; re-running failed jobs as 201;
+- releases (newest first by ``created_at``, which GitHub sets to the tag's commit date) and tags
+  (by name, descending, with their commit's sha and no date); ``GET .../commits/{ref}`` under
+  ``Accept: application/vnd.github.sha`` as the bare sha in text (422 for an unknown ref), and
+  ``GET .../git/commits/{sha}`` (a commit's author and committer dates).
 
 Faults are injected with ``fail(path_regex, status, headers, body, times)`` (a 403 secondary limit
 with ``Retry-After``, a 429, a 502 before a success) and ``expire_tokens_after(n)`` (the
@@ -34,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import jwt
 import pytest
@@ -86,6 +90,7 @@ class Repo:
     runs: list[dict[str, Any]] = field(default_factory=list)
     releases: list[dict[str, Any]] = field(default_factory=list)
     tags: list[dict[str, Any]] = field(default_factory=list)
+    git_commits: dict[str, dict[str, Any]] = field(default_factory=dict)  # by sha: what tags and releases name
 
     def summary(self) -> dict[str, Any]:
         owner, name = self.full_name.split("/")
@@ -120,6 +125,7 @@ class FakeGitHub:
         self.url = ""
         self.runs_cap = RUNS_CAP
         self._ids = iter(range(1000, 10**9))
+        self.accept = ""  # the request being answered's Accept
 
     # --- Building a history -------------------------------------------------------------------
 
@@ -295,6 +301,69 @@ class FakeGitHub:
         repo.runs.append(run)
         return run
 
+    def add_tag(self, repo: Repo, *, name: str, committed: datetime, sha: str = "") -> dict[str, Any]:
+        """A lightweight tag on a commit made at ``committed`` (the commit is made unless ``sha`` names one)."""
+        sha = sha or hashlib.sha1(f"{repo.full_name}:{name}".encode()).hexdigest()  # noqa: S324 - a fake sha
+        if sha not in repo.git_commits:
+            person = {"name": "Mona Octocat", "email": "mona@github.com", "date": iso(committed)}
+            repo.git_commits[sha] = {
+                "sha": sha,
+                "node_id": f"C_{sha[:10]}",
+                "url": f"{self.url}/repos/{repo.full_name}/git/commits/{sha}",
+                "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
+                "author": person,
+                "committer": person,
+                "message": f"Prepare {name}",
+                "tree": {"sha": "9fb037999f264ba9a7fc6274d15fa3ae2ab98312", "url": ""},
+                "parents": [],
+                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+            }
+        tag = {
+            "name": name,
+            "commit": {"sha": sha, "url": f"{self.url}/repos/{repo.full_name}/commits/{sha}"},
+            "zipball_url": f"https://github.com/{repo.full_name}/zipball/{name}",
+            "tarball_url": f"https://github.com/{repo.full_name}/tarball/{name}",
+            "node_id": f"REF_{name}",
+        }
+        repo.tags = [t for t in repo.tags if t["name"] != name] + [tag]
+        return tag
+
+    def add_release(
+        self,
+        repo: Repo,
+        *,
+        tag: str,
+        published: datetime | None,
+        committed: datetime | None = None,
+        draft: bool = False,
+        prerelease: bool = False,
+    ) -> dict[str, Any]:
+        """A release of a new tag on a commit made at ``committed`` (an hour before publication by
+        default); ``published`` None for a draft."""
+        committed = committed or (published or datetime.now(UTC)) - timedelta(hours=1)
+        sha = self.add_tag(repo, name=tag, committed=committed)["commit"]["sha"]
+        release_id = self.next_id()
+        release = {
+            "url": f"{self.url}/repos/{repo.full_name}/releases/{release_id}",
+            "html_url": f"https://github.com/{repo.full_name}/releases/tag/{tag}",
+            "assets_url": f"{self.url}/repos/{repo.full_name}/releases/{release_id}/assets",
+            "id": release_id,
+            "node_id": f"RE_{release_id}",
+            "tag_name": tag,
+            "target_commitish": repo.default_branch,
+            "name": f"Release {tag}",
+            "body": "",
+            "draft": draft or published is None,
+            "prerelease": prerelease,
+            "created_at": iso(committed),  # GitHub: the date of the tag's commit
+            "published_at": iso(published) if published and not draft else None,
+            "author": {"login": "octocat", "id": 1, "type": "User"},
+            "assets": [],
+            "sha": sha,  # not GitHub's: the test's handle on the commit (e360 reads it from /commits/{tag})
+        }
+        repo.releases.append(release)
+        return release
+
     # --- Faults --------------------------------------------------------------------------------
 
     def fail(
@@ -321,6 +390,7 @@ class FakeGitHub:
 
     def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, Any]:
         with self.lock:
+            self.accept = headers.get("accept", "")
             status, extra, payload = self._answer(method, target, headers, body)
             self.log.append((method, target, status))
             return status, extra, payload
@@ -423,9 +493,30 @@ class FakeGitHub:
         if logs := re.fullmatch(r"/actions/runs/(\d+)/logs", rest):
             where = f"https://pipelines.actions.example/{logs[1]}/logs.zip?sig=short-lived"
             return 302, {"Location": where}, None
-        if rest in ("/releases", "/tags"):
-            return self._paged(path, query, getattr(repo, rest[1:]))
+        if (answer := self._releases_and_tags(repo, path, rest, query)) is not None:
+            return answer
         return not_found
+
+    def _releases_and_tags(self, repo: Repo, path: str, rest: str, query: dict[str, str]) -> tuple | None:
+        if rest == "/releases":
+            listed = sorted(repo.releases, key=lambda r: r["created_at"], reverse=True)
+            return self._paged(path, query, [{k: v for k, v in r.items() if k != "sha"} for r in listed])
+        if rest == "/tags":
+            return self._paged(path, query, sorted(repo.tags, key=lambda t: t["name"], reverse=True))
+        if commit := re.fullmatch(r"/git/commits/([0-9a-f]+)", rest):
+            found = repo.git_commits.get(commit[1])
+            return (200, {}, found) if found else (404, {}, {"message": "Not Found"})
+        if commit := re.fullmatch(r"/commits/([^/]+)", rest):
+            ref = unquote(commit[1])
+            shas = [t["commit"]["sha"] for t in repo.tags if t["name"] == ref] or [
+                s for s in repo.git_commits if s == ref
+            ]
+            if not shas:
+                return 422, {}, {"message": f"No commit found for SHA: {ref}"}
+            if self.accept == "application/vnd.github.sha":
+                return 200, {"Content-Type": "application/vnd.github.sha; charset=utf-8"}, shas[0]
+            return 200, {}, {"sha": shas[0], "commit": repo.git_commits.get(shas[0], {})}
+        return None
 
     def _paged(
         self,
@@ -473,9 +564,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, extra, payload = self.server.fake.answer(self.command, self.path, headers, body)
-        data = json.dumps(payload).encode() if payload is not None else b""
+        text = isinstance(payload, str)  # a media type answered in text (a commit's bare sha)
+        data = (payload.encode() if text else json.dumps(payload).encode()) if payload is not None else b""
         self.send_response(status)
-        if data:
+        if data and not text:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in extra.items():

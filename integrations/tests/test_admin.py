@@ -59,6 +59,8 @@ def _add(staff_client, **fields):
         "new_app_private_key": "",
         "repositories_text": "acme/checkout\nacme/ledger\n",
         "incident_label": "incident",
+        "deploys_by": "deployments",
+        "tag_pattern": "v*",
         "backfills-TOTAL_FORMS": "0",
         "backfills-INITIAL_FORMS": "0",
         **fields,
@@ -101,6 +103,17 @@ def test_a_source_name_is_unique(staff_client, connection):
     assert Connection.objects.count() == 1
 
 
+def test_a_connection_that_deploys_by_tags_says_which(staff_client):
+    response = _add(staff_client, deploys_by="tags", tag_pattern="  ")
+    assert "Deploying by tags: say which tags deploy (e.g. v*)." in response.text
+    assert not Connection.objects.exists()
+
+    _add(staff_client, deploys_by="tags", tag_pattern=" release-* ")
+    connection = Connection.objects.get()
+    assert (connection.deploys_by, connection.tag_pattern) == (Connection.DeploysBy.TAGS, "release-*")
+    assert connection.deploys_by_tag("release-2024.1") and not connection.deploys_by_tag("v1.0")
+
+
 def test_credentials_are_never_rendered(staff_client, connection):
     page = staff_client.get(reverse("admin:integrations_connection_change", args=[connection.pk]))
     assert page.status_code == 200
@@ -121,6 +134,8 @@ def _change(staff_client, connection, **fields):
         "new_app_private_key": "",
         "repositories_text": "acme/checkout",
         "incident_label": "incident",
+        "deploys_by": "deployments",
+        "tag_pattern": "v*",
         "backfills-TOTAL_FORMS": "0",
         "backfills-INITIAL_FORMS": "0",
         "_save": "Save",
@@ -349,6 +364,8 @@ def test_an_unconnected_source_is_connected_from_its_page(staff_client, team):
         "new_app_private_key": "",
         "repositories_text": "",
         "incident_label": "incident",
+        "deploys_by": "deployments",
+        "tag_pattern": "v*",
         "backfills-TOTAL_FORMS": "0",
         "backfills-INITIAL_FORMS": "0",
     }
