@@ -438,7 +438,10 @@ def _person_for_login(login: str, kind: str) -> Person | None:
     GitLab logins (the same name on both may be two people); other senders' either."""
     if not login:
         return None
-    by_kind = {Source.Kind.GITHUB: Q(github_login__iexact=login), Source.Kind.GITLAB: Q(gitlab_login__iexact=login)}
+    by_kind: dict[str, Q] = {
+        Source.Kind.GITHUB: Q(github_login__iexact=login),
+        Source.Kind.GITLAB: Q(gitlab_login__iexact=login),
+    }
     lookup = by_kind.get(kind, Q(github_login__iexact=login) | Q(gitlab_login__iexact=login))
     return Person.objects.filter(lookup).order_by("pk").first()
 
