@@ -37,6 +37,7 @@ def _no_backoff(monkeypatch):
 @pytest.fixture
 def small_pages(monkeypatch):
     monkeypatch.setattr("integrations.github.client.PER_PAGE", 2)
+    monkeypatch.setattr("integrations.github.client.GRAPHQL_PER_PAGE", 2)
 
 
 def history(fake: FakeGitHub) -> None:
@@ -142,7 +143,7 @@ def test_a_crashed_backfill_resumes_from_its_cursor_and_stores_each_record_once(
 
     def crash_on_the_second_page(self, url, **kwargs):
         steps.append(url)
-        if len(steps) == 2:
+        if len(steps) == 3:  # the REST probe, the first GraphQL page, then the second
             raise SystemExit("the worker was killed")
         return original(self, url, **kwargs)
 
@@ -151,7 +152,7 @@ def test_a_crashed_backfill_resumes_from_its_cursor_and_stores_each_record_once(
     with pytest.raises(SystemExit):
         tasks.backfill_run(backfill.pk)
     cursor = SyncCursor.objects.get(resource="pulls")
-    assert "page=2" in cursor.next_url  # the first page is written, with the cursor
+    assert cursor.next_url.startswith(f"{fake_github.url}/graphql?after=")  # the first page is written, with the cursor
     assert list(PullRequest.objects.values_list("number", flat=True)) == [4]  # and #5, an open draft, left out
 
     monkeypatch.setattr(github_backfill.Pulls, "step", original)
@@ -159,9 +160,9 @@ def test_a_crashed_backfill_resumes_from_its_cursor_and_stores_each_record_once(
     backfill.refresh_from_db()
     assert backfill.status == Backfill.Status.DONE
     assert sorted(PullRequest.objects.values_list("number", flat=True)) == [1, 2, 3, 4]
-    # The first page was read once: the second run went on from the cursor.
-    first_pages = [path for _, path, _ in fake_github.calls(r"/pulls\?") if "&page=" not in path]
-    assert len(first_pages) == 1
+    # The first page was read once: the second run went on from the cursor (pages 2 and 3).
+    assert len(fake_github.calls(r"/pulls\?")) == 1
+    assert fake_github.operations == ["PullRequests"] * 3
 
 
 def test_a_rate_limited_backfill_is_rescheduled_not_slept(connection, fake_github):
@@ -303,19 +304,15 @@ def test_a_sync_reads_what_changed_since_the_watermark(connection, fake_github):
     fake_github.add_pull(repo, number=7, opened=NOW - timedelta(hours=1))
     fake_github.add_deployment(repo, created=NOW - timedelta(minutes=30), state="failure")
     fake_github.add_run(repo, created=NOW - timedelta(minutes=20))
-    before = len(fake_github.log)
+    before, operations = len(fake_github.log), len(fake_github.operations)
     tasks.connection_sync(connection.pk)
     assert (PullRequest.objects.count(), Deployment.objects.count(), PipelineRun.objects.count()) == (5, 3, 4)
-    # Only the new pull request was read in full (and the one updated at the watermark itself:
-    # another change in the same second would be missed otherwise).
-    assert [path for _, path, _ in fake_github.log[before:] if "/pulls/" in path] == [
-        "/repos/acme/checkout/pulls/7",
-        "/repos/acme/checkout/pulls/7/reviews?per_page=100",
-        "/repos/acme/checkout/pulls/7/commits?per_page=100",
-        "/repos/acme/checkout/pulls/4",
-        "/repos/acme/checkout/pulls/4/reviews?per_page=100",
-        "/repos/acme/checkout/pulls/4/commits?per_page=100",
-    ]
+    # Pull requests: the probe (changed), then one GraphQL page, which stops after the one updated
+    # at the watermark itself (another change in the same second would be missed otherwise).
+    pulls = [(method, path, status) for method, path, status in fake_github.log[before:] if "pulls" in path]
+    assert pulls == [("GET", "/repos/acme/checkout/pulls?state=all&sort=updated&direction=desc&per_page=1", 200)]
+    assert fake_github.operations[operations:] == ["PullRequests"]
+    assert PullRequest.objects.get(number=7).reviews.count() == 0
 
 
 def test_a_sync_waits_while_a_backfill_is_under_way(connection, fake_github):
