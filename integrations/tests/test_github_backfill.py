@@ -292,10 +292,11 @@ def test_a_sync_with_nothing_new_costs_only_304s(connection, fake_github):
     said = tasks.connection_sync(connection.pk)
     after = fake_github.log[before:]
     assert after and {status for _, _, status in after} == {304}
-    assert len(after) == 3
+    assert len(after) == 3  # the pull requests' REST probe, deployments, runs: no GraphQL query
+    assert not [call for call in after if call[1] == "/graphql"]
     assert said.endswith("3 requests, 3 not modified")
     connection.refresh_from_db()
-    assert connection.rate_remaining == fake_github.rate_remaining
+    assert connection.rate_remaining == min(fake_github.rate_remaining, fake_github.graphql_remaining)
 
 
 def test_a_sync_reads_what_changed_since_the_watermark(connection, fake_github):
@@ -313,6 +314,112 @@ def test_a_sync_reads_what_changed_since_the_watermark(connection, fake_github):
     assert pulls == [("GET", "/repos/acme/checkout/pulls?state=all&sort=updated&direction=desc&per_page=1", 200)]
     assert fake_github.operations[operations:] == ["PullRequests"]
     assert PullRequest.objects.get(number=7).reviews.count() == 0
+
+
+def test_pull_requests_cost_a_request_a_page_not_three_a_pull_request(fake_github, team, service):
+    """The REST walk took 1 + 3 requests a pull request (1,412 requests per 1,000 records in the
+    benchmark's mix); GraphQL takes one a page of 50, and the probe."""
+    repo = fake_github.repo("acme/checkout")
+    for number in range(1, 121):
+        opened = NOW - timedelta(days=20) + timedelta(hours=number)
+        fake_github.add_pull(
+            repo,
+            number=number,
+            opened=opened,
+            merged=opened + timedelta(hours=2),
+            reviews=(("ana", "APPROVED", opened + timedelta(hours=1)), ("bo", "COMMENTED", opened)),
+            commits=(opened - timedelta(hours=1), opened),
+        )
+    connection = ConnectionFactory(
+        source__team=team, api_url=fake_github.url, api_token=TOKEN, repositories=["acme/checkout"]
+    )
+    backfill = start(connection)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE and backfill.records == 120
+    assert (Review.objects.count(), Commit.objects.count()) == (240, 240)
+    pulls = [call for call in fake_github.log if "/pulls" in call[1] or call[1] == "/graphql"]
+    assert len(pulls) == 1 + 3  # the probe, and 120 pull requests in pages of 50
+    assert fake_github.operations == ["PullRequests"] * 3
+    # With the (empty) deployments and runs lists: 6 requests for 120 records, 50 per 1,000 (REST: 3,000+).
+    assert backfill.requests == 6
+    assert backfill.requests * 1000 / backfill.records == 50
+
+
+def test_reviews_and_commits_past_the_first_hundred_are_backfilled(fake_github, team, service, monkeypatch):
+    monkeypatch.setattr("integrations.github.client.GRAPHQL_INNER", 2)
+    repo = fake_github.repo("acme/checkout")
+    opened = NOW - timedelta(days=3)
+    fake_github.add_pull(
+        repo,
+        number=1,
+        opened=opened,
+        merged=opened + timedelta(hours=9),
+        reviews=tuple((f"reviewer-{n}", "COMMENTED", opened + timedelta(hours=n)) for n in range(1, 6)),
+        commits=tuple(opened - timedelta(hours=n) for n in range(5)),
+    )
+    connection = ConnectionFactory(
+        source__team=team, api_url=fake_github.url, api_token=TOKEN, repositories=["acme/checkout"]
+    )
+    tasks.backfill_run(start(connection).pk)
+    pr = PullRequest.objects.get()
+    assert (pr.reviews.count(), pr.commits.count()) == (5, 5)
+    assert pr.first_commit_at == opened - timedelta(hours=4)  # the earliest commit, on the last page
+
+
+def test_a_graphql_rate_limit_mid_walk_reschedules_and_goes_on_from_the_graphql_cursor(
+    connection, fake_github, small_pages
+):
+    fake_github.fail(r"^/graphql$", 200, body={"errors": [{"type": "RATE_LIMITED", "message": "API rate limit"}]})
+    fake_github.faults[-1].times = 0  # armed after the first page, below
+    original = fake_github._graphql
+
+    def limited_after_the_first_page(body):
+        answer = original(body)
+        if fake_github.operations == ["PullRequests"]:
+            fake_github.faults[-1].times = 1  # the next GraphQL request: the budget is spent
+        return answer
+
+    fake_github._graphql = limited_after_the_first_page
+    backfill = start(connection)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.WAITING
+    assert backfill.resume_at == fake_github.rate_reset  # X-RateLimit-Reset of the answer
+    assert Schedule.objects.get(name=tasks.resume_schedule_name(backfill.pk)).next_run == backfill.resume_at
+    cursor = SyncCursor.objects.get(resource="pulls")
+    assert "/graphql?after=" in cursor.next_url
+    assert list(PullRequest.objects.values_list("number", flat=True)) == [4]
+
+    Connection.objects.filter(pk=connection.pk).update(paused_until=timezone.now() - timedelta(seconds=1))
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE
+    assert sorted(PullRequest.objects.values_list("number", flat=True)) == [1, 2, 3, 4]
+    assert fake_github.operations == ["PullRequests"] * 3  # the limited request was answered no page
+    assert len(fake_github.calls(r"/pulls\?")) == 1
+
+
+def test_a_pull_request_from_a_webhook_and_from_graphql_is_one_record(
+    connection, fake_github, client, django_capture_on_commit_callbacks
+):
+    from integrations.tests.github import SECRET, deliver
+
+    Connection.objects.filter(pk=connection.pk).update(webhook_secret=SECRET)
+    connection.refresh_from_db()
+    repo = fake_github.repos["acme/checkout"]
+    pull = repo.pulls[3]  # #4
+    body = {"action": "closed", "pull_request": {**pull, **repo.sizes[4]}, "repository": repo.summary()}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, connection, "pull_request", body).status_code == 202
+    from_webhook = PullRequest.objects.get()
+    assert (from_webhook.external_id, from_webhook.first_commit_at) == (str(pull["id"]), None)
+
+    tasks.backfill_run(start(connection).pk)
+    assert PullRequest.objects.count() == 4
+    from_graphql = PullRequest.objects.get(number=4)
+    assert from_graphql.pk == from_webhook.pk
+    assert from_graphql.first_commit_at == datetime.fromisoformat(repo.commits[4][0]["commit"]["author"]["date"])
 
 
 def test_a_sync_waits_while_a_backfill_is_under_way(connection, fake_github):
