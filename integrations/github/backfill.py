@@ -90,9 +90,12 @@ class Pulls(_Walk):
             return Step(not_modified=True, etag=etag)
         step = Step(etag=page.etag)
         for pr in page.items()[:1]:
-            # The newest change, even before ``since``: the sync starts from it.
-            step.newest = _newest(None, pr.get("updated_at"))
-            if step.newest is not None and step.newest >= since:
+            try:
+                # The newest change, even before ``since``: the sync starts from it.
+                step.newest = _newest(None, pr.get("updated_at"))
+            except records.Unreadable:
+                step.newest = None  # no telling: GraphQL says
+            if step.newest is None or step.newest >= since:
                 step.next_url = self.github.pulls_graphql_url()
         return step
 
@@ -104,8 +107,9 @@ class Pulls(_Walk):
         for node in nodes:
             try:
                 updated = records.parse_time(node.get("updatedAt"))
-            except records.Unreadable:
-                updated = None
+            except records.Unreadable as exc:
+                step.problems.append(f"pull request {node.get('number', '?')}: {exc}")
+                continue
             if updated is None or updated < since:
                 step.next_url = ""  # sorted by update: the rest is older
                 break

@@ -422,6 +422,39 @@ def test_a_pull_request_from_a_webhook_and_from_graphql_is_one_record(
     assert from_graphql.first_commit_at == datetime.fromisoformat(repo.commits[4][0]["commit"]["author"]["date"])
 
 
+def test_a_repository_with_no_recent_pull_request_is_synced_from_its_last_one(fake_github, team, service):
+    repo = fake_github.repo("acme/checkout")
+    old = fake_github.add_pull(repo, number=1, opened=NOW - timedelta(days=90), merged=NOW - timedelta(days=89))
+    connection = ConnectionFactory(
+        source__team=team, api_url=fake_github.url, api_token=TOKEN, repositories=["acme/checkout"]
+    )
+    tasks.backfill_run(start(connection).pk)
+    assert PullRequest.objects.count() == 0 and fake_github.operations == []  # the probe said: nothing recent
+    cursor = SyncCursor.objects.get(resource="pulls")
+    assert cursor.watermark == datetime.fromisoformat(old["updated_at"]) and cursor.etag
+
+    fake_github.add_pull(repo, number=2, opened=NOW - timedelta(hours=2), merged=NOW - timedelta(hours=1))
+    tasks.connection_sync(connection.pk)
+    # The new one, and the one updated at the watermark itself (read again, as every sync does).
+    assert sorted(PullRequest.objects.values_list("number", flat=True)) == [1, 2]
+
+
+def test_a_pull_request_graphql_cannot_read_is_left_out_with_the_reason(connection, fake_github):
+    original = fake_github._graphql_pull
+
+    def without_a_creation_time(repo, pull, inner):
+        node = original(repo, pull, inner)
+        return {**node, "createdAt": None} if pull["number"] == 3 else node
+
+    fake_github._graphql_pull = without_a_creation_time
+    backfill = start(connection)
+    tasks.backfill_run(backfill.pk)
+    backfill.refresh_from_db()
+    assert backfill.status == Backfill.Status.DONE
+    assert sorted(PullRequest.objects.values_list("number", flat=True)) == [1, 2, 4]
+    assert backfill.error == "acme/checkout: pull request 3: the pull request has no created_at"
+
+
 def test_a_sync_waits_while_a_backfill_is_under_way(connection, fake_github):
     start(connection)
     SyncCursor.objects.create(connection=connection, repository="acme/checkout", resource="pulls", watermark=NOW)
