@@ -10,8 +10,8 @@ the GraphQL API, whose nodes ``pull_request_from_graphql`` puts in the REST shap
 Choices (``docs/integrations/github.md#webhook-events`` says them for users):
 
 - **External ids are GitHub's numeric ``id``** (as text), not ``node_id``: both the REST API
-  and the webhooks send it, GraphQL calls it ``databaseId``, and unlike ``node_id`` it does not
-  change format (GitHub is moving node ids to a new format). A workflow run's attempt is a
+  and the webhooks send it, GraphQL calls it ``fullDatabaseId``, and unlike ``node_id`` it does
+  not change format (GitHub is moving node ids to a new format). A workflow run's attempt is a
   record of its own, ``<run id>/<attempt>``: flakiness is "a run failed, then a re-run of the
   same sha and workflow passed" (``docs/metrics.md#pipeline-reliability``), so each attempt
   keeps its verdict.
