@@ -123,6 +123,12 @@ def _retry_after(headers: Mapping[str, str], now: datetime) -> datetime | None:
     return None
 
 
+def resume_at(headers: Mapping[str, str], now: datetime) -> datetime:
+    """When an answer that names a limit says to go on: ``Retry-After``, else ``X-RateLimit-Reset``,
+    else in a minute (for a provider's own rate-limit answers: GitHub GraphQL's 200 with an error)."""
+    return max(_retry_after(headers, now) or _reset_at(headers) or now + SECONDARY_LIMIT_WAIT, now)
+
+
 def _message(response: httpx.Response) -> str:
     """The provider's own explanation of an error (GitHub's and GitLab's ``message``), shortened."""
     try:
@@ -236,7 +242,10 @@ class ApiClient:
             rate_reset_at=reset,
         )
 
-    def _pause(self, until: datetime, why: str) -> RateLimited:
+    def pause(self, until: datetime, why: str) -> RateLimited:
+        """Pause the connection until ``until`` (no task of it calls meanwhile); the ``RateLimited`` to
+        raise. For the limits the status alone does not say (GitHub's GraphQL answers a spent budget
+        with a 200 and an error)."""
         Connection.objects.filter(
             Q(paused_until__isnull=True) | Q(paused_until__lt=until), pk=self.connection.pk
         ).update(paused_until=until)
@@ -309,13 +318,11 @@ class ApiClient:
             now = timezone.now()
             headers = response.headers
             if (until := _retry_after(headers, now)) is not None:
-                raise self._pause(until, f"a secondary rate limit on {where} (Retry-After)")
+                raise self.pause(until, f"a secondary rate limit on {where} (Retry-After)")
             if headers.get("x-ratelimit-remaining") == "0":
-                raise self._pause(
-                    _reset_at(headers) or now + SECONDARY_LIMIT_WAIT, f"the rate limit is spent ({where})"
-                )
+                raise self.pause(_reset_at(headers) or now + SECONDARY_LIMIT_WAIT, f"the rate limit is spent ({where})")
             if status == 429 or "rate limit" in said.lower():
-                raise self._pause(now + SECONDARY_LIMIT_WAIT, f"a secondary rate limit on {where}")
+                raise self.pause(now + SECONDARY_LIMIT_WAIT, f"a secondary rate limit on {where}")
         if status == 401:
             raise Unauthorized(f"{self.name} refused the credentials for {where}: {said or 'Unauthorized'}")
         if status == 403:

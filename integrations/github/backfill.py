@@ -1,12 +1,16 @@
-"""GitHub's history through the REST API, page by page, for the backfill and the incremental sync
+"""GitHub's history through its APIs, page by page, for the backfill and the incremental sync
 (``integrations.backfill`` runs them; ``integrations.github.records`` maps each object, the same
 functions the webhook uses).
 
 Per repository, three walks, each newest first and stopping at ``since``:
 
-- ``pulls``: pull requests by last update (``state=all&sort=updated&direction=desc``), each read
-  in full (the list has no size) with its reviews and commits: three more requests per pull
-  request (open drafts are left out, as the webhook leaves them);
+- ``pulls``: pull requests by last update. A REST probe first: the list's first pull request
+  (``sort=updated&direction=desc&per_page=1``) with the last walk's ETag, so that nothing new
+  costs a 304, which is free (GraphQL has no conditional requests). When it changed, GraphQL
+  pages of 50 pull requests, each with its size, reviews and commits (one request a page, where
+  REST took three more a pull request; a pull request with more than 100 reviews or commits takes
+  a query more for the rest). The cursor keeps the GraphQL endpoint with the page's cursor as
+  ``?after=``. Open drafts are left out, as the webhook leaves them;
 - the deployments, as the connection says its repositories deploy (``Connection.deploys_by``;
   ``GitHubSync.deployments_walk``), one walk of the three:
 
@@ -80,33 +84,57 @@ class _Walk:
 
 
 class Pulls(_Walk):
+    """Pull requests by last update, newest first: a REST probe, then GraphQL pages.
+
+    The walk's first URL is the REST list's first pull request (``pulls_probe_url``), asked for with
+    the last walk's ETag: a 304 (free) ends the walk, and so does a pull request updated before
+    ``since``. Otherwise the walk goes on by GraphQL (``pulls_graphql_url``: the endpoint with the
+    page's cursor as ``after``, which is what ``SyncCursor.next_url`` keeps), each page 50 pull
+    requests with their reviews and commits."""
+
     resource = "pulls"
 
     def first_url(self, since: datetime) -> str:
-        return self.github.pulls_url(self.repository)
+        return self.github.pulls_probe_url(self.repository)
 
     def step(self, url: str, *, since: datetime, etag: str = "") -> Step:
-        github, repository = self.github, self.repository
-        page = github.page(url, etag=etag)
+        if self.github.is_graphql(url):
+            return self._graphql_step(url, since=since)
+        page = self.github.page(url, etag=etag)
         if page.not_modified:
             return Step(not_modified=True, etag=etag)
-        step = Step(upsert=pull_requests_upsert, next_url=page.next_url, etag=page.etag)
+        step = Step(etag=page.etag)
+        for pr in page.items()[:1]:
+            try:
+                # The newest change, even before ``since``: the sync starts from it.
+                step.newest = _newest(None, pr.get("updated_at"))
+            except records.Unreadable:
+                step.newest = None  # no telling: GraphQL says
+            if step.newest is None or step.newest >= since:
+                step.next_url = self.github.pulls_graphql_url()
+        return step
+
+    def _graphql_step(self, url: str, *, since: datetime) -> Step:
+        github, repository = self.github, self.repository
+        nodes, after = github.pulls_graphql(repository, github.graphql_after(url))
+        step = Step(upsert=pull_requests_upsert, next_url=github.pulls_graphql_url(after) if after else "")
         inputs = []
-        for pr in page.items():
-            updated = records.parse_time(pr.get("updated_at"))
+        for node in nodes:
+            try:
+                updated = records.parse_time(node.get("updatedAt"))
+            except records.Unreadable as exc:
+                step.problems.append(f"pull request {node.get('number', '?')}: {exc}")
+                continue
             if updated is None or updated < since:
                 step.next_url = ""  # sorted by update: the rest is older
                 break
-            step.newest = _newest(step.newest, pr.get("updated_at"))
-            if records.is_open_draft(pr):
+            step.newest = _newest(step.newest, node.get("updatedAt"))
+            if records.is_open_draft(node):
                 continue
             try:
-                number = pr["number"]
-                full = github.pull(repository, number)  # the list leaves the size out
-                reviews, commits = github.pull_reviews(repository, number), github.pull_commits(repository, number)
-                inputs.append(records.pull_request(full, reviews=reviews, commits=commits))
-            except (KeyError, PayloadError) as exc:
-                step.problems.append(f"pull request {pr.get('number', '?')}: {exc}")
+                inputs.append(records.pull_request_from_graphql(github.pull_in_full(repository, node)))
+            except PayloadError as exc:
+                step.problems.append(f"pull request {node.get('number', '?')}: {exc}")
         step.inputs = inputs
         return step
 

@@ -1,5 +1,10 @@
-"""GitHub's REST API for a connection: what the backfill, the sync, the admin's test and the
-self-service actions (re-run failed jobs, fetch a run's logs) call.
+"""GitHub's REST and GraphQL APIs for a connection: what the backfill, the sync, the admin's test
+and the self-service actions (re-run failed jobs, fetch a run's logs) call.
+
+GraphQL (``POST {API root}/graphql``; on GitHub Enterprise Server ``{host}/api/graphql``, the REST
+API being at ``{host}/api/v3``) reads pull requests with their reviews and commits, one request a
+page where REST needs three more a pull request. Its answers go through the same layer (budget,
+secondary limits, retries); what only GraphQL does is ``graphql``'s: errors in a 200 body.
 
 Authentication, in the order tried:
 
@@ -25,7 +30,7 @@ import jwt
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from integrations.http import ApiClient, ApiError, IntegrationError, Page
+from integrations.http import ApiClient, ApiError, IntegrationError, Page, resume_at
 from integrations.models import Connection
 
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
@@ -34,6 +39,58 @@ PER_PAGE = 100
 TOKEN_MARGIN = timedelta(minutes=5)
 # GitHub stops at 1,000 results for a workflow-run query filtered on ``created`` (and the like).
 RUNS_RESULT_CAP = 1000
+# Pull requests a GraphQL page, and the reviews and commits read with each (the rest, rarely
+# any, by a query of their own). 50 x (100 + 100) nodes costs 1 point and stays well within
+# GitHub's 10-second limit on a query; 100 pull requests a page risk it on big repositories.
+GRAPHQL_PER_PAGE = 50
+GRAPHQL_INNER = 100
+
+# --- GraphQL queries: variables only, no text is ever built from data --------------------------
+
+_REVIEW_FIELDS = (
+    "fragment ReviewFields on PullRequestReview { fullDatabaseId author { __typename login } state submittedAt }"
+)
+_COMMIT_FIELDS = "fragment CommitFields on PullRequestCommit { commit { oid authoredDate } }"
+# What ``records.pull_request_from_graphql`` reads.
+PULL_REQUEST_FIELDS = """fragment PullRequestFields on PullRequest {
+  fullDatabaseId number title url state isDraft createdAt updatedAt mergedAt closedAt
+  additions deletions baseRefName
+  author { __typename login }
+  mergeCommit { oid }
+  baseRepository { nameWithOwner }
+  reviews(first: $inner) { pageInfo { hasNextPage endCursor } nodes { ...ReviewFields } }
+  commits(first: $inner) { pageInfo { hasNextPage endCursor } nodes { ...CommitFields } }
+}"""
+PULLS_QUERY = f"""query PullRequests($owner: String!, $name: String!, $first: Int!, $inner: Int!, $after: String) {{
+  rateLimit {{ cost remaining resetAt }}
+  repository(owner: $owner, name: $name) {{
+    pullRequests(first: $first, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{ ...PullRequestFields }}
+    }}
+  }}
+}}
+{PULL_REQUEST_FIELDS}
+{_REVIEW_FIELDS}
+{_COMMIT_FIELDS}"""
+# The rest of one pull request's reviews or commits (past the first ``GRAPHQL_INNER``).
+PULL_CONNECTION_QUERIES = {
+    name: f"""query {operation}($owner: String!, $name: String!, $number: Int!, $inner: Int!, $after: String) {{
+  rateLimit {{ cost remaining resetAt }}
+  repository(owner: $owner, name: $name) {{
+    pullRequest(number: $number) {{
+      {name}(first: $inner, after: $after) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...{fragment} }} }}
+    }}
+  }}
+}}
+{fields}"""
+    for name, operation, fragment, fields in (
+        ("reviews", "PullRequestReviews", "ReviewFields", _REVIEW_FIELDS),
+        ("commits", "PullRequestCommits", "CommitFields", _COMMIT_FIELDS),
+    )
+}
+# GraphQL's own error types for a spent budget (GitHub has sent both spellings).
+GRAPHQL_RATE_LIMITED = frozenset({"RATE_LIMITED", "RATE_LIMIT"})
 
 
 class NotConfigured(IntegrationError):
@@ -122,8 +179,18 @@ def created_range(url: str) -> tuple[datetime, datetime | None] | None:
     return (start, end) if start and end else None
 
 
+def graphql_endpoint(base_url: str) -> str:
+    """GitHub's GraphQL endpoint for a REST API root: ``https://api.github.com/graphql`` (and
+    ``https://api.<name>.ghe.com/graphql``); on GitHub Enterprise Server, whose REST API is at
+    ``https://<host>/api/v3``, ``https://<host>/api/graphql``."""
+    root = httpx.URL(base_url.rstrip("/") + "/")
+    path = root.path.rstrip("/")
+    path = path.removesuffix("/v3") + "/graphql" if path.endswith("/api/v3") else path + "/graphql"
+    return str(root.copy_with(path=path, query=None, fragment=None))
+
+
 class GitHub:
-    """GitHub's REST API for one connection (``with GitHub(connection) as github: ...``)."""
+    """GitHub's REST and GraphQL APIs for one connection (``with GitHub(connection) as github: ...``)."""
 
     def __init__(self, connection: Connection, **options: Any) -> None:
         self.connection = connection
@@ -137,6 +204,8 @@ class GitHub:
         if isinstance(credentials, AppCredentials):
             credentials.api = self.api
         self.is_app = isinstance(credentials, AppCredentials)
+        self.graphql_url = graphql_endpoint(connection.base_url)
+        self.points = 0  # GraphQL points spent (``rateLimit.cost``), for the benchmark and the tests
 
     def close(self) -> None:
         self.api.close()
@@ -193,17 +262,6 @@ class GitHub:
 
     # --- Sub-resources, read whole -------------------------------------------------------------------
 
-    def pull(self, full_name: str, number: int) -> dict[str, Any]:
-        """One pull request in full: unlike the list, with its size (``additions``, ``deletions``)."""
-        return self.api.get_json(f"repos/{full_name}/pulls/{number}")
-
-    def pull_reviews(self, full_name: str, number: int) -> list[dict[str, Any]]:
-        return self.api.all_items(f"repos/{full_name}/pulls/{number}/reviews", {"per_page": PER_PAGE})
-
-    def pull_commits(self, full_name: str, number: int) -> list[dict[str, Any]]:
-        """The pull request's commits (GitHub lists at most 250)."""
-        return self.api.all_items(f"repos/{full_name}/pulls/{number}/commits", {"per_page": PER_PAGE})
-
     def deployment_statuses(self, full_name: str, deployment_id: int) -> list[dict[str, Any]]:
         """The deployment's statuses, newest first."""
         return self.api.all_items(f"repos/{full_name}/deployments/{deployment_id}/statuses", {"per_page": PER_PAGE})
@@ -222,6 +280,110 @@ class GitHub:
     def git_commit(self, full_name: str, sha: str) -> dict[str, Any]:
         """A commit as git stores it (its author's and committer's dates; no diff, unlike ``.../commits/{sha}``)."""
         return self.api.get_json(f"repos/{full_name}/git/commits/{sha}")
+
+    # --- GraphQL ---------------------------------------------------------------------------------
+
+    def graphql(self, operation: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """One GraphQL query's ``data``. HTTP errors are the layer's (a 403 or 429 with
+        ``Retry-After`` pauses the connection); errors in a 200 body raise here: a spent budget
+        (``RATE_LIMITED``) pauses until ``Retry-After`` or ``X-RateLimit-Reset`` (else a minute),
+        ``NOT_FOUND`` and ``FORBIDDEN`` say what was not seen, anything else says GitHub's message."""
+        response = self.api.request(
+            "POST", self.graphql_url, json={"query": query, "variables": variables, "operationName": operation}
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ApiError(f"GitHub's GraphQL API sent something other than a JSON object for {operation}", 0)
+        errors = [error for error in body.get("errors") or [] if isinstance(error, dict)]
+        if errors or body.get("errors"):
+            raise self._graphql_error(operation, variables, errors, response)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ApiError(f"GitHub's GraphQL API answered {operation} without data", 0)
+        cost = (data.get("rateLimit") or {}).get("cost")
+        self.points += cost if isinstance(cost, int) else 1
+        return data
+
+    def _graphql_error(
+        self, operation: str, variables: dict[str, Any], errors: list[dict[str, Any]], response: httpx.Response
+    ) -> IntegrationError:
+        types = {str(error.get("type") or "") for error in errors}
+        said = str((errors[0].get("message") if errors else "") or "an error without a message")[:300]
+        where = f"{operation} of {variables.get('owner')}/{variables.get('name')}"
+        if types & GRAPHQL_RATE_LIMITED or any(error.get("code") == "graphql_rate_limit" for error in errors):
+            until = resume_at(response.headers, timezone.now())
+            return self.api.pause(until, f"the GraphQL rate limit is spent ({where}: {said})")
+        if "NOT_FOUND" in types:
+            return ApiError(f"GitHub found nothing for {where} (or the credentials may not see it): {said}", 404)
+        if "FORBIDDEN" in types:
+            return ApiError(f"GitHub refused {where}: {said} (check the permissions)", 403)
+        return ApiError(f"GitHub's GraphQL API refused {where}: {said}", 0)
+
+    def pulls_probe_url(self, full_name: str) -> str:
+        """The pull request updated last, by REST: its ETag changes with any pull request's update,
+        so a walk asks for it with ``If-None-Match`` and reads GraphQL only when it changed (GraphQL
+        has no conditional requests: a 304 is free, a query is not)."""
+        params = {"state": "all", "sort": "updated", "direction": "desc", "per_page": 1}
+        return self.api.url(f"repos/{full_name}/pulls", params)
+
+    def pulls_graphql_url(self, after: str = "") -> str:
+        """Where a walk of pull requests by GraphQL stands, as a cursor stores it: the endpoint, with
+        the page's GraphQL cursor as ``after`` (read back by ``graphql_after``, never sent)."""
+        return str(httpx.URL(self.graphql_url).copy_merge_params({"after": after})) if after else self.graphql_url
+
+    def is_graphql(self, url: str) -> bool:
+        return url.split("?", 1)[0] == self.graphql_url
+
+    @staticmethod
+    def graphql_after(url: str) -> str:
+        return httpx.URL(url).params.get("after", "")
+
+    def pulls_graphql(self, full_name: str, after: str = "") -> tuple[list[dict[str, Any]], str]:
+        """A page of pull requests, most recently updated first, each with its first reviews and
+        commits (``pull_in_full`` reads the rest); and the next page's cursor ("" after the last)."""
+        owner, name = full_name.split("/", 1)
+        variables = {
+            "owner": owner,
+            "name": name,
+            "first": GRAPHQL_PER_PAGE,
+            "inner": GRAPHQL_INNER,
+            "after": after or None,
+        }
+        data = self.graphql("PullRequests", PULLS_QUERY, variables)
+        found = _graphql_connection(_graphql_object(data, "repository", full_name), "pullRequests", full_name)
+        page = found.get("pageInfo") or {}
+        following = str(page.get("endCursor") or "") if page.get("hasNextPage") else ""
+        return [node for node in found["nodes"] if isinstance(node, dict)], following
+
+    def pull_in_full(self, full_name: str, node: dict[str, Any]) -> dict[str, Any]:
+        """The pull request node with all its reviews and commits: a query a further hundred for a
+        connection the page did not give whole (``pageInfo.hasNextPage``). GitHub lists at most
+        250 commits of a pull request, as REST does."""
+        owner, name = full_name.split("/", 1)
+        for field_name, query in PULL_CONNECTION_QUERIES.items():
+            listed = node.get(field_name)
+            if not isinstance(listed, dict):
+                listed = {}
+            page, nodes = listed.get("pageInfo") or {}, list(listed.get("nodes") or [])
+            while page.get("hasNextPage") and page.get("endCursor"):
+                variables = {
+                    "owner": owner,
+                    "name": name,
+                    "number": node.get("number"),
+                    "inner": GRAPHQL_INNER,
+                    "after": page["endCursor"],
+                }
+                operation = "PullRequestReviews" if field_name == "reviews" else "PullRequestCommits"
+                data = self.graphql(operation, query, variables)
+                pull = _graphql_object(_graphql_object(data, "repository", full_name), "pullRequest", full_name)
+                more = _graphql_connection(pull, field_name, full_name)
+                nodes.extend(more["nodes"])
+                page = more.get("pageInfo") or {}
+            node = {**node, field_name: {"pageInfo": {"hasNextPage": False}, "nodes": nodes}}
+        return node
 
     # --- Actions ---------------------------------------------------------------------------------
 
@@ -253,6 +415,20 @@ class GitHub:
         for name in names:
             self.repository(name)
         return f"Connected: {len(names)} repositories readable ({', '.join(names[:5])}{'…' if len(names) > 5 else ''})."
+
+
+def _graphql_object(data: dict[str, Any], name: str, full_name: str) -> dict[str, Any]:
+    found = data.get(name)
+    if not isinstance(found, dict):
+        raise ApiError(f"GitHub's GraphQL API found no {name} for {full_name} (or the credentials may not see it)", 404)
+    return found
+
+
+def _graphql_connection(obj: dict[str, Any], name: str, full_name: str) -> dict[str, Any]:
+    found = obj.get(name)
+    if not isinstance(found, dict) or not isinstance(found.get("nodes"), list):
+        raise ApiError(f"GitHub's GraphQL API sent {name} of {full_name} without a list of nodes", 0)
+    return found
 
 
 def test_connection(connection: Connection) -> tuple[bool, str]:

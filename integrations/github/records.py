@@ -7,14 +7,15 @@ services take. A connection that deploys by releases or tags (``Connection.deplo
 its deployments with ``release``, ``tag_push`` (the webhook's push of a tag) and ``tag`` (the tags
 list): production deployments of the tagged commit, with no change list, so they link their
 changes as a GitHub deployment of that sha does.
-The webhook handlers (``integrations.github.events``) and the REST backfill use these same
-functions, so a record is the same whichever way it came.
+The webhook handlers (``integrations.github.events``) and the backfill use these same
+functions, so a record is the same whichever way it came; the backfill reads pull requests from
+the GraphQL API, whose nodes ``pull_request_from_graphql`` puts in the REST shapes first.
 
 Choices (``docs/integrations/github.md#webhook-events`` says them for users):
 
 - **External ids are GitHub's numeric ``id``** (as text), not ``node_id``: both the REST API
-  and the webhooks send it, GraphQL calls it ``databaseId``, and unlike ``node_id`` it does not
-  change format (GitHub is moving node ids to a new format). A workflow run's attempt is a
+  and the webhooks send it, GraphQL calls it ``fullDatabaseId``, and unlike ``node_id`` it does
+  not change format (GitHub is moving node ids to a new format). A workflow run's attempt is a
   record of its own, ``<run id>/<attempt>``: flakiness is "a run failed, then a re-run of the
   same sha and workflow passed" (``docs/metrics.md#pipeline-reliability``), so each attempt
   keeps its verdict.
@@ -188,8 +189,96 @@ def _count(value: Any) -> int | None:
 
 
 def is_open_draft(pr: Mapping[str, Any]) -> bool:
-    """An open draft: not stored by the webhook nor the backfill (it is not waiting for review)."""
-    return bool(pr.get("draft")) and pr.get("state") == "open"
+    """An open draft: not stored by the webhook nor the backfill (it is not waiting for review).
+    ``pr`` is a REST pull request (``draft``, ``state: open``) or a GraphQL one (``isDraft``,
+    ``state: OPEN``)."""
+    return bool(pr.get("draft") or pr.get("isDraft")) and pr.get("state") in ("open", "OPEN")
+
+
+# --- The same pull request from the GraphQL API ------------------------------------------------
+
+
+def pull_request_from_graphql(node: Mapping[str, Any]) -> PullRequestInput:
+    """A GraphQL ``PullRequest`` node (``integrations.github.client.PULL_REQUEST_FIELDS``: the
+    backfill's query) with its ``reviews`` and ``commits`` connections read in full: the record
+    ``pull_request`` makes of the REST objects of the same pull request.
+
+    The node is put in the REST shapes and handed to ``pull_request``, so every rule is that
+    function's. What differs between the two APIs:
+
+    - ids: GraphQL's ``fullDatabaseId`` (a BigInt sent as a string; ``databaseId``, its deprecated
+      32-bit form, is read when it is missing) *is* the REST and webhook ``id``;
+    - a bot's ``login``: GraphQL says ``dependabot`` where REST and the webhooks say
+      ``dependabot[bot]``; the suffix is put back (``author.__typename`` is ``Bot``);
+    - ``state`` is ``OPEN``, ``CLOSED`` or ``MERGED`` (REST: ``open`` or ``closed``); ``mergeCommit``
+      is null until the merge (REST fills ``merge_commit_sha`` with a test merge, which
+      ``pull_request`` ignores until merged anyway).
+    """
+    pr, reviews, commits = _rest_shapes(node)
+    return pull_request(pr, reviews=reviews, commits=commits)
+
+
+def _graphql_id(obj: Mapping[str, Any]) -> Any:
+    found = obj.get("fullDatabaseId") or obj.get("databaseId")
+    return str(found) if found is not None else None
+
+
+def _graphql_user(obj: Mapping[str, Any]) -> dict[str, Any]:
+    author = _object(obj, "author")
+    login = str(author.get("login") or "")
+    if login and author.get("__typename") == "Bot" and not login.endswith("[bot]"):
+        login += "[bot]"
+    return {"login": login}
+
+
+def _nodes(obj: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    found = _object(obj, name).get("nodes")
+    if found is None:
+        return []
+    if not isinstance(found, list):
+        raise Unreadable(f"the pull request's {name} are not a list")
+    return [item for item in found if isinstance(item, Mapping)]
+
+
+def _rest_shapes(node: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A GraphQL pull request node as the REST pull request, reviews and commits."""
+    if not isinstance(node, Mapping):
+        raise Unreadable("the pull request is not an object")
+    state = str(node.get("state") or "").upper()
+    pr = {
+        "id": _graphql_id(node),
+        "number": node.get("number"),
+        "title": node.get("title"),
+        "html_url": node.get("url"),
+        "state": "open" if state == "OPEN" else "closed",
+        "draft": bool(node.get("isDraft")),
+        "user": _graphql_user(node),
+        "created_at": node.get("createdAt"),
+        "updated_at": node.get("updatedAt"),
+        "merged_at": node.get("mergedAt"),
+        "closed_at": node.get("closedAt"),
+        "merge_commit_sha": _object(node, "mergeCommit").get("oid"),
+        "additions": node.get("additions"),
+        "deletions": node.get("deletions"),
+        "base": {
+            "ref": node.get("baseRefName"),
+            "repo": {"full_name": _object(node, "baseRepository").get("nameWithOwner")},
+        },
+    }
+    reviews = [
+        {
+            "id": _graphql_id(review),
+            "user": _graphql_user(review),
+            "state": review.get("state"),
+            "submitted_at": review.get("submittedAt"),
+        }
+        for review in _nodes(node, "reviews")
+    ]
+    commits = [
+        {"sha": found.get("oid"), "commit": {"author": {"date": found.get("authoredDate")}}}
+        for found in (_object(item, "commit") for item in _nodes(node, "commits"))
+    ]
+    return pr, reviews, commits
 
 
 def review(review: dict) -> ReviewInput | None:

@@ -18,15 +18,24 @@ What it speaks, as docs.github.com documents it (trimmed to the fields e360 read
 - releases (newest first by ``created_at``, which GitHub sets to the tag's commit date) and tags
   (by name, descending, with their commit's sha and no date); ``GET .../commits/{ref}`` under
   ``Accept: application/vnd.github.sha`` as the bare sha in text (422 for an unknown ref), and
-  ``GET .../git/commits/{sha}`` (a commit's author and committer dates).
+  ``GET .../git/commits/{sha}`` (a commit's author and committer dates);
+- GraphQL (``POST /graphql``), for the queries e360 sends, told apart by ``operationName`` and
+  answered from the variables (the query text is not parsed): ``PullRequests`` (a repository's
+  pull requests by ``UPDATED_AT`` desc, ``first``/``after`` with opaque cursors, each with its
+  first ``inner`` reviews and commits), ``PullRequestReviews`` and ``PullRequestCommits`` (the
+  rest of one pull request's). Its budget is separate (``graphql_remaining``, one point a query,
+  ``X-RateLimit-Resource: graphql``); an unknown repository is ``NOT_FOUND`` in a 200 body, as
+  GitHub answers, and a spent budget a 200 with a ``RATE_LIMITED`` error.
 
 Faults are injected with ``fail(path_regex, status, headers, body, times)`` (a 403 secondary limit
-with ``Retry-After``, a 429, a 502 before a success) and ``expire_tokens_after(n)`` (the
-installation token stops working after ``n`` more requests: 401 "Bad credentials").
+with ``Retry-After``, a 429, a 502 before a success, a 200 whose body holds GraphQL ``errors``)
+and ``expire_tokens_after(n)`` (the installation token stops working after ``n`` more requests:
+401 "Bad credentials").
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -120,7 +129,10 @@ class FakeGitHub:
         self.rate_limit = 5000
         self.rate_remaining = 5000
         self.rate_reset = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+        self.graphql_limit = 5000
+        self.graphql_remaining = 5000
         self.log: list[tuple[str, str, int]] = []  # (method, path with query, status)
+        self.operations: list[str] = []  # the GraphQL operations answered, in order
         self.reruns: list[str] = []
         self.url = ""
         self.runs_cap = RUNS_CAP
@@ -415,6 +427,8 @@ class FakeGitHub:
             return self._exchange(int(found[1]), headers)
         if not self._authenticated(headers):
             return 401, {}, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+        if method == "POST" and path == "/graphql":
+            return self._graphql(body)
         if self.rate_remaining <= 0:
             return 403, self._budget_headers(), {"message": "API rate limit exceeded for installation."}
         self.rate_remaining -= 1
@@ -518,6 +532,100 @@ class FakeGitHub:
             return 200, {}, {"sha": shas[0], "commit": repo.git_commits.get(shas[0], {})}
         return None
 
+    # --- GraphQL -------------------------------------------------------------------------------
+
+    def _graphql_headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.graphql_limit),
+            "X-RateLimit-Remaining": str(self.graphql_remaining),
+            "X-RateLimit-Used": str(self.graphql_limit - self.graphql_remaining),
+            "X-RateLimit-Reset": str(int(self.rate_reset.timestamp())),
+            "X-RateLimit-Resource": "graphql",
+        }
+
+    def _graphql(self, body: bytes) -> tuple[int, dict, Any]:
+        try:
+            request = json.loads(body)
+            operation, variables = request["operationName"], request.get("variables") or {}
+            assert isinstance(request["query"], str) and isinstance(variables, dict)
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return 400, {}, {"message": "Problems parsing JSON"}
+        error: dict[str, Any]
+        if self.graphql_remaining <= 0:
+            error = {"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}
+            return 200, self._graphql_headers(), {"errors": [error]}
+        self.graphql_remaining -= 1
+        self.operations.append(operation)
+        rate = {"cost": 1, "remaining": self.graphql_remaining, "resetAt": iso(self.rate_reset)}
+        name = f"{variables.get('owner')}/{variables.get('name')}"
+        repo = self.repos.get(name)
+        if repo is None:
+            error = {
+                "type": "NOT_FOUND",
+                "path": ["repository"],
+                "locations": [{"line": 3, "column": 3}],
+                "message": f"Could not resolve to a Repository with the name '{name}'.",
+            }
+            return 200, self._graphql_headers(), {"data": {"rateLimit": rate, "repository": None}, "errors": [error]}
+        inner, first = int(variables["inner"]), int(variables.get("first") or 1)
+        if not (1 <= inner <= 100 and 1 <= first <= 100):  # GitHub's limit on ``first``
+            error = {"type": "EXCESSIVE_PAGINATION", "message": "Requesting more than 100 records exceeds the limit."}
+            return 200, self._graphql_headers(), {"errors": [error]}
+        found: dict[str, Any]
+        if operation == "PullRequests":
+            pulls = sorted(repo.pulls, key=lambda p: p["updated_at"], reverse=True)
+            listed = _connection(pulls, first, variables.get("after"))
+            listed["nodes"] = [self._graphql_pull(repo, pull, inner) for pull in listed["nodes"]]
+            found = {"pullRequests": listed}
+        elif operation in ("PullRequestReviews", "PullRequestCommits"):
+            pulls = [pull for pull in repo.pulls if pull["number"] == variables["number"]]
+            field_name = "reviews" if operation == "PullRequestReviews" else "commits"
+            every = self._graphql_pull(repo, pulls[0], 10**6)[field_name]["nodes"] if pulls else []
+            found = {"pullRequest": {field_name: _connection(every, inner, variables.get("after"))} if pulls else None}
+        else:
+            error = {"message": f"Unknown operation {operation}", "type": "UNKNOWN_OPERATION"}
+            return 200, self._graphql_headers(), {"errors": [error]}
+        return 200, self._graphql_headers(), {"data": {"rateLimit": rate, "repository": found}}
+
+    def _graphql_pull(self, repo: Repo, pull: dict[str, Any], inner: int) -> dict[str, Any]:
+        """A pull request as GraphQL's ``PullRequest`` node: the REST object's own data, renamed."""
+        number = pull["number"]
+        sizes = repo.sizes.get(number, {})
+        reviews = [
+            {
+                "fullDatabaseId": str(review["id"]),
+                "author": _actor(review["user"]),
+                "state": review["state"],
+                "submittedAt": review.get("submitted_at"),
+            }
+            for review in repo.reviews.get(number, [])
+        ]
+        commits = [
+            {"commit": {"oid": c["sha"], "authoredDate": c["commit"]["author"]["date"]}}
+            for c in repo.commits.get(number, [])
+        ]
+        state = "MERGED" if pull["merged_at"] else pull["state"].upper()
+        return {
+            "fullDatabaseId": str(pull["id"]),
+            "number": number,
+            "title": pull["title"],
+            "url": pull["html_url"],
+            "state": state,
+            "isDraft": pull["draft"],
+            "createdAt": pull["created_at"],
+            "updatedAt": pull["updated_at"],
+            "mergedAt": pull["merged_at"],
+            "closedAt": pull["closed_at"],
+            "additions": sizes.get("additions", 0),
+            "deletions": sizes.get("deletions", 0),
+            "baseRefName": pull["base"]["ref"],
+            "author": _actor(pull["user"]),
+            "mergeCommit": {"oid": pull["merge_commit_sha"]} if pull["merged_at"] else None,
+            "baseRepository": {"nameWithOwner": pull["base"]["repo"]["full_name"]},
+            "reviews": _connection(reviews, inner, None),
+            "commits": _connection(commits, inner, None),
+        }
+
     def _paged(
         self,
         path: str,
@@ -542,6 +650,29 @@ class FakeGitHub:
 
     def _link(self, path: str, query: dict[str, str], page: int) -> str:
         return f"{self.url}{path}?{urlencode({**query, 'page': page})}"
+
+
+def _cursor(offset: int) -> str:
+    return base64.b64encode(f"cursor:v2:{offset}".encode()).decode()
+
+
+def _connection(items: list[Any], first: int, after: str | None) -> dict[str, Any]:
+    """A GraphQL connection's page: ``first`` items after the cursor ``after``."""
+    start = int(base64.b64decode(after).decode().rpartition(":")[2]) if after else 0
+    chunk = items[start : start + first]
+    end = start + len(chunk)
+    return {
+        "pageInfo": {"hasNextPage": end < len(items), "endCursor": _cursor(end) if chunk else None},
+        "nodes": list(chunk),
+    }
+
+
+def _actor(user: dict[str, Any]) -> dict[str, Any]:
+    """A REST user as GraphQL's actor: a bot's login without REST's ``[bot]``."""
+    login = user["login"]
+    if user.get("type") == "Bot":
+        return {"__typename": "Bot", "login": login.removesuffix("[bot]")}
+    return {"__typename": "User", "login": login}
 
 
 def _etag(payload: Any) -> str:

@@ -57,6 +57,7 @@ def test_the_backfill_bench_reports_records_a_second_and_an_incremental_sync_of_
     table = out.getvalue()
     assert "GitHub backfill from a loopback GitHub" in table
     assert "records/s" in table and "requests per 1,000 records" in table
+    assert "of them GraphQL" in table
     assert "GitHub incremental sync, nothing new" in table
     assert "only 304s: ok" in table
     source = Source.objects.get(name=SOURCE_NAME)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from integrations.github.client import GitHub, NotConfigured, app_jwt, created_range
+from integrations.github.client import GitHub, NotConfigured, app_jwt, created_range, graphql_endpoint
 from integrations.http import ApiError, ProviderUnavailable, RateLimited, Unauthorized
 from integrations.models import Connection
 from integrations.tests.factories import ConnectionFactory
@@ -310,3 +310,113 @@ def test_the_connection_test_says_why_it_failed(fake_github, repo, team):
     connection = token_connection(fake_github, team, api_token="wrong")
     with GitHub(connection) as github, pytest.raises(Unauthorized, match="refused the credentials"):
         github.test_connection()
+
+
+# --- GraphQL ---
+
+
+@pytest.mark.parametrize(
+    ("api_url", "endpoint"),
+    [
+        ("https://api.github.com", "https://api.github.com/graphql"),
+        ("https://ghe.example.com/api/v3", "https://ghe.example.com/api/graphql"),
+        ("https://ghe.example.com/api/v3/", "https://ghe.example.com/api/graphql"),
+        ("https://api.acme.ghe.com", "https://api.acme.ghe.com/graphql"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/graphql"),
+    ],
+)
+def test_the_graphql_endpoint_follows_the_rest_root(api_url, endpoint):
+    assert graphql_endpoint(api_url) == endpoint
+
+
+def test_a_graphql_page_of_pull_requests_and_its_cursor(fake_github, repo, team, monkeypatch):
+    monkeypatch.setattr("integrations.github.client.GRAPHQL_PER_PAGE", 3)
+    with GitHub(token_connection(fake_github, team)) as github:
+        first, after = github.pulls_graphql("acme/checkout")
+        url = github.pulls_graphql_url(after)
+        assert github.is_graphql(url) and github.graphql_after(url) == after
+        second, _ = github.pulls_graphql("acme/checkout", github.graphql_after(url))
+        assert github.points == 2
+    assert [node["number"] for node in first + second] == [7, 6, 5, 4, 3, 2]  # most recently updated first
+    assert url.startswith(f"{fake_github.url}/graphql?after=") and len(url) < 2000
+    assert [(method, path) for method, path, _ in fake_github.log] == [("POST", "/graphql")] * 2
+    connection = Connection.objects.get()
+    # The GraphQL budget (its own at GitHub) is written to the connection like REST's.
+    assert connection.rate_remaining == fake_github.graphql_remaining == 4998
+
+
+def test_reviews_and_commits_past_the_first_page_are_read_in_full(fake_github, team, monkeypatch):
+    monkeypatch.setattr("integrations.github.client.GRAPHQL_INNER", 2)
+    repo = fake_github.repo("acme/checkout")
+    reviews = tuple((f"reviewer-{n}", "COMMENTED", T0 + timedelta(minutes=n)) for n in range(5))
+    fake_github.add_pull(repo, number=1, opened=T0, reviews=reviews, commits=tuple(T0 for _ in range(3)))
+    with GitHub(token_connection(fake_github, team)) as github:
+        (node,), _ = github.pulls_graphql("acme/checkout")
+        full = github.pull_in_full("acme/checkout", node)
+    assert len(node["reviews"]["nodes"]) == 2
+    assert [r["author"]["login"] for r in full["reviews"]["nodes"]] == [f"reviewer-{n}" for n in range(5)]
+    assert len(full["commits"]["nodes"]) == 3
+    assert fake_github.operations == ["PullRequests", "PullRequestReviews", "PullRequestReviews", "PullRequestCommits"]
+
+
+def test_a_repository_graphql_does_not_find_says_so(fake_github, repo, team):
+    with GitHub(token_connection(fake_github, team)) as github, pytest.raises(ApiError) as raised:
+        github.pulls_graphql("acme/nothing")
+    assert raised.value.status == 404
+    assert str(raised.value) == (
+        "GitHub found nothing for PullRequests of acme/nothing (or the credentials may not see it): "
+        "Could not resolve to a Repository with the name 'acme/nothing'."
+    )
+
+
+def test_a_graphql_permission_error_says_to_check_the_permissions(fake_github, repo, team):
+    error = {"type": "FORBIDDEN", "message": "Resource not accessible by personal access token"}
+    fake_github.fail(r"/graphql", 200, body={"data": {"repository": None}, "errors": [error]})
+    with GitHub(token_connection(fake_github, team)) as github, pytest.raises(ApiError) as raised:
+        github.pulls_graphql("acme/checkout")
+    assert (raised.value.status, str(raised.value)) == (
+        403,
+        "GitHub refused PullRequests of acme/checkout: Resource not accessible by personal access token "
+        "(check the permissions)",
+    )
+
+
+def test_any_other_graphql_error_is_a_clear_error(fake_github, repo, team):
+    error = {"message": "Field 'fullDatabaseId' doesn't exist on type 'PullRequest'", "locations": []}
+    fake_github.fail(r"/graphql", 200, body={"errors": [error]})
+    with GitHub(token_connection(fake_github, team)) as github, pytest.raises(ApiError, match="doesn't exist"):
+        github.pulls_graphql("acme/checkout")
+
+
+def test_a_spent_graphql_budget_in_a_200_pauses_until_the_reset(fake_github, repo, team):
+    connection = token_connection(fake_github, team)
+    fake_github.graphql_remaining = 0
+    with GitHub(connection, floor=0) as github, pytest.raises(RateLimited) as raised:
+        github.pulls_graphql("acme/checkout")
+    assert raised.value.resume_at == fake_github.rate_reset
+    assert "the GraphQL rate limit is spent" in str(raised.value)
+    connection.refresh_from_db()
+    assert connection.paused_until == fake_github.rate_reset
+
+
+@pytest.mark.parametrize("error_type", ["RATE_LIMITED", "RATE_LIMIT"])
+def test_a_graphql_rate_limit_error_with_retry_after_waits_that_long(fake_github, repo, team, error_type):
+    body = {"errors": [{"type": error_type, "code": "graphql_rate_limit", "message": "API rate limit exceeded"}]}
+    fake_github.fail(r"/graphql", 200, headers={"Retry-After": "90"}, body=body)
+    before = timezone.now()
+    with GitHub(token_connection(fake_github, team)) as github, pytest.raises(RateLimited) as raised:
+        github.pulls_graphql("acme/checkout")
+    assert before + timedelta(seconds=89) <= raised.value.resume_at <= timezone.now() + timedelta(seconds=91)
+
+
+def test_a_graphql_secondary_limit_is_the_layers(fake_github, repo, team):
+    body = {"message": "You have exceeded a secondary rate limit."}
+    fake_github.fail(r"/graphql", 403, headers={"Retry-After": "60"}, body=body)
+    with GitHub(token_connection(fake_github, team)) as github, pytest.raises(RateLimited, match="POST /graphql"):
+        github.pulls_graphql("acme/checkout")
+
+
+def test_a_graphql_answer_that_is_not_json_is_a_clear_error(fake_github, repo, team):
+    fake_github.fail(r"/graphql", 200, body=["not", "an", "object"])  # type: ignore[arg-type]
+    with GitHub(token_connection(fake_github, team)) as github, pytest.raises(ApiError, match="other than a JSON"):
+        github.pulls_graphql("acme/checkout")

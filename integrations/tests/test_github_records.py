@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -103,6 +103,102 @@ def test_a_pull_request_missing_what_it_needs_is_unreadable(missing):
     del pr[missing]
     with pytest.raises(records.Unreadable, match="pull request"):
         records.pull_request(pr)
+
+
+# --- Pull requests from the GraphQL API ---
+
+
+def rest_record():
+    return records.pull_request(
+        payload("rest_pull"), reviews=payload("rest_pull_reviews"), commits=payload("rest_pull_commits")
+    )
+
+
+def test_a_graphql_pull_request_is_the_record_of_the_same_rest_pull_request():
+    assert records.pull_request_from_graphql(payload("graphql_pull")) == rest_record()
+
+
+def test_a_graphql_pull_request_before_fulldatabaseid_reads_databaseid():
+    node = payload("graphql_pull")
+    del node["fullDatabaseId"]
+    node["databaseId"] = 1
+    for review in node["reviews"]["nodes"]:
+        review["databaseId"] = int(review.pop("fullDatabaseId"))
+    assert records.pull_request_from_graphql(node) == rest_record()
+
+
+def test_a_bots_graphql_login_gets_the_rest_suffix_back():
+    node = payload("graphql_pull")
+    node["author"] = {"__typename": "Bot", "login": "dependabot"}
+    node["reviews"]["nodes"][0]["author"] = {"__typename": "Bot", "login": "copilot-pull-request-reviewer"}
+    found = records.pull_request_from_graphql(node)
+    assert found.author == "dependabot[bot]"
+    assert found.reviews[0].author == "copilot-pull-request-reviewer[bot]"
+
+
+def test_a_graphql_pull_request_not_merged_has_no_merge_sha():
+    node = payload("graphql_pull")
+    node.update(state="OPEN", mergedAt=None, closedAt=None, mergeCommit=None)
+    found = records.pull_request_from_graphql(node)
+    assert (found.merged_at, found.closed_at, found.merge_sha) == (None, None, "")
+
+
+def test_a_graphql_open_draft_is_told_apart():
+    node = payload("graphql_pull")
+    node.update(state="OPEN", isDraft=True)
+    assert records.is_open_draft(node)
+    node["state"] = "CLOSED"
+    assert not records.is_open_draft(node)
+
+
+def test_a_graphql_pull_request_of_a_deleted_author_has_no_author():
+    node = payload("graphql_pull")
+    node["author"] = None
+    assert records.pull_request_from_graphql(node).author == ""
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"fullDatabaseId": None}, "has no id"),
+        ({"createdAt": None}, "has no created_at"),
+        ({"baseRepository": None}, "has no base.repo.full_name"),
+        ({"reviews": {"nodes": "many"}}, "reviews are not a list"),
+        ({"commits": {"nodes": [{"commit": {"oid": "abc"}}]}}, "commit has no date"),
+        (
+            {"reviews": {"nodes": [{"fullDatabaseId": "9", "state": "HAPPY", "submittedAt": "2019-11-17T17:43:43Z"}]}},
+            "unknown state",
+        ),
+    ],
+)
+def test_a_graphql_pull_request_missing_what_it_needs_is_unreadable(change, problem):
+    node = payload("graphql_pull")
+    node.update(change)
+    with pytest.raises(records.Unreadable, match=problem):
+        records.pull_request_from_graphql(node)
+
+
+def test_every_loopback_pull_request_is_the_same_record_by_rest_and_graphql(fake_github):
+    """The loopback GitHub's two shapes of one history (bots, pending reviews, open and merged)."""
+    repo = fake_github.repo("acme/checkout")
+    t0 = datetime(2026, 6, 1, tzinfo=UTC)
+    for number in range(1, 4):
+        fake_github.add_pull(
+            repo,
+            number=number,
+            opened=t0,
+            merged=t0 + timedelta(hours=number) if number > 1 else None,
+            reviews=(("ana", "APPROVED", t0), ("bo", "DISMISSED", t0), ("cy", "PENDING", t0)),
+            commits=(t0 - timedelta(hours=1), t0),
+        )
+    repo.pulls[0]["user"] = {"login": "renovate[bot]", "id": 3, "type": "Bot"}
+    for pull in repo.pulls:
+        number = pull["number"]
+        rest = records.pull_request(
+            {**pull, **repo.sizes[number]}, reviews=repo.reviews[number], commits=repo.commits[number]
+        )
+        node = fake_github._graphql_pull(repo, pull, 100)
+        assert records.pull_request_from_graphql(node) == rest
 
 
 # --- Reviews ---

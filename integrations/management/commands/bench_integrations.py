@@ -229,6 +229,7 @@ class Command(BaseCommand):
         connection.backfills.all().delete()
         with served() as fake:
             fake.rate_limit = fake.rate_remaining = 10**9  # the speed of e360, not of GitHub's budget
+            fake.graphql_limit = fake.graphql_remaining = 10**9
             self._history(fake, repositories, options["pulls"], datetime.now(UTC).replace(microsecond=0))
             Connection.objects.filter(pk=connection.pk).update(api_url=fake.url)
             connection.refresh_from_db()
@@ -239,6 +240,7 @@ class Command(BaseCommand):
             backfill.refresh_from_db()
             if status != Backfill.Status.DONE or backfill.error:
                 raise CommandError(f"the backfill ended {status}: {backfill.error}")
+            queries = len(fake.operations)  # pull requests by GraphQL
             syncs = []
             for _ in range(2):
                 before = len(fake.log)
@@ -255,7 +257,8 @@ class Command(BaseCommand):
                 "GitHub backfill from a loopback GitHub",
                 f"{records / seconds:.0f} records/s",
                 f"{records} records ({len(repositories)} repositories: pull requests with reviews and commits, "
-                f"deployments, workflow runs) in {seconds:.1f} s",
+                f"deployments, workflow runs) in {seconds:.1f} s; {backfill.requests} requests, "
+                f"{queries} of them GraphQL",
                 f"{backfill.requests * 1000 / records:.0f} requests per 1,000 records",
             )
         )
