@@ -5,7 +5,8 @@
   stored in clear text, never shown again; "Generate a new webhook secret" shows a new one once).
 - Credentials are write-only: their fields never render what is stored; empty keeps it.
 - Actions (on the list and on a connection's page): test the connection (a real API call, through
-  ``integrations.health.check_connection``), generate a new webhook secret, start a backfill of N days.
+  ``integrations.health.check_connection``), generate a new webhook secret, start a backfill of N days,
+  load a PagerDuty connection's services to map (listed on its page, mapped in place).
 - *Unmapped repositories*: what arrived for repositories no service claims, and one click to map one to a
   service (``Service.repositories``, the catalog) and retry what waited for it.
 - The sources' page (``metrics``' Source admin) links each source to its connection and its health page.
@@ -28,8 +29,10 @@ from django.utils.html import format_html
 
 from e360.models import Service, Team
 from integrations import health, services
+from integrations.http import IntegrationError
 from integrations.models import Backfill, Connection, ExternalService
 from integrations.pagerduty.events import failed_event_ids
+from integrations.pagerduty.services import external_services_load
 from metrics.admin import SourceAdmin as MetricsSourceAdmin
 from metrics.ingest import inbound_retry
 from metrics.models import InboundEvent, Source
@@ -166,12 +169,15 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_filter = ["source__kind"]
     search_fields = ["source__name"]
     list_select_related = ["source__team"]
-    actions = ["test", "new_webhook_secret", "start_backfill"]
+    actions = ["test", "new_webhook_secret", "start_backfill", "load_pagerduty_services"]
     inlines = [BackfillInline]
     change_list_template = "admin/integrations/connection/change_list.html"
 
     def get_inlines(self, request: HttpRequest, obj: Connection | None) -> list:
-        return self.inlines if obj is not None else []
+        if obj is None:
+            return []
+        # A PagerDuty connection's services, mapped in place (ExternalServiceInline, below).
+        return [*self.inlines, ExternalServiceInline] if obj.kind == Source.Kind.PAGERDUTY else self.inlines
 
     @staticmethod
     def _unconnected(request: HttpRequest) -> Source | None:
@@ -347,6 +353,26 @@ class ConnectionAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/integrations/connection/backfill.html", context)
 
+    @admin.action(description="Load PagerDuty services (to map)", permissions=["change"], location=BOTH)
+    def load_pagerduty_services(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
+        """A separate action from the test: it writes (``ExternalService`` rows), the test only reads."""
+        for connection in queryset.select_related("source"):
+            if connection.kind != Source.Kind.PAGERDUTY:
+                self.message_user(request, f"{connection}: not a PagerDuty source.", messages.WARNING)
+                continue
+            try:
+                loaded = external_services_load(connection=connection)
+            except IntegrationError as exc:
+                self.message_user(request, f"{connection}: {exc}", messages.ERROR)
+                continue
+            listed = (
+                reverse("admin:integrations_externalservice_changelist")
+                + "?"
+                + urlencode({"connection__source__exact": connection.pk, "service__isempty": "1"})
+            )
+            text = format_html('{}: {} <a href="{}">The unmapped ones</a>.', connection, loaded, listed)
+            self.message_user(request, text, messages.SUCCESS)
+
     # --- Unmapped repositories
 
     def get_urls(self) -> list:
@@ -487,8 +513,9 @@ class ExternalServiceForm(forms.ModelForm):
 
 @admin.register(ExternalService)
 class ExternalServiceAdmin(admin.ModelAdmin):
-    """PagerDuty's services as e360 records them when their first event arrives: map each to an
-    e360 service (in the list itself), then retry the events that failed for want of it."""
+    """PagerDuty's services as e360 records them when their first event arrives, or ahead of it from the
+    API (the connection's *Load PagerDuty services*): map each to an e360 service (in the list itself),
+    then retry the events that failed for want of it."""
 
     form = ExternalServiceForm
     list_display = ["__str__", "external_id", "connection", "service", "first_seen_at"]
@@ -501,7 +528,7 @@ class ExternalServiceAdmin(admin.ModelAdmin):
     actions = ["retry_failed_events"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # recorded from the events: a mapping names a service PagerDuty has sent
+        return False  # recorded from the events or the API: a mapping names a service PagerDuty has
 
     def get_changelist_form(self, request: HttpRequest, **kwargs):
         return super().get_changelist_form(request, form=ExternalServiceForm, **kwargs)
