@@ -175,8 +175,7 @@ def test_the_connection_test_with_a_bad_key_says_so_without_the_key(account, tea
     ok, message = test_connection(pd_connection(account, team, api_token="u+revoked-key-0123"))
     assert not ok
     assert message == (
-        "PagerDuty refused the API key (401): enter a valid REST API key on the connection "
-        "(a read-only key is enough)."
+        "PagerDuty refused the API key (401): enter a valid REST API key on the connection (a read-only key is enough)."
     )
 
 
