@@ -185,3 +185,45 @@ def test_loading_services_of_another_kind_of_source_says_it_is_not_pagerduty(sta
     github = ConnectionFactory(source__name="GitHub acme", source__team=team)
     response = _action(staff_client, github, "load_pagerduty_services")
     assert "GitHub acme: not a PagerDuty source." in response.text
+
+
+def test_a_loaded_service_is_mapped_on_the_connections_page_within_its_scope(staff_client, keyed, team, other_team):
+    _action(staff_client, keyed, "load_pagerduty_services")
+    api, search = (ExternalService.objects.get(external_id=pk) for pk in ("PF9KMXH", "PQ2ZZZZ"))
+    checkout = ServiceFactory(slug="checkout", owner=team)
+    elsewhere = ServiceFactory(slug="search-api", owner=other_team)
+
+    def save(first, second):
+        data = {
+            "api_url": keyed.api_url,
+            "new_webhook_secret": "",
+            "new_api_token": "",
+            "app_id": "",
+            "installation_id": "",
+            "new_app_private_key": "",
+            "repositories_text": "",
+            "incident_label": "incident",
+            "backfills-TOTAL_FORMS": "0",
+            "backfills-INITIAL_FORMS": "0",
+            "external_services-TOTAL_FORMS": "2",
+            "external_services-INITIAL_FORMS": "2",
+            "external_services-0-id": str(api.pk),
+            "external_services-0-connection": str(keyed.pk),
+            "external_services-0-service": first,
+            "external_services-1-id": str(search.pk),
+            "external_services-1-connection": str(keyed.pk),
+            "external_services-1-service": second,
+            "_save": "Save",
+        }
+        return staff_client.post(reverse("admin:integrations_connection_change", args=[keyed.pk]), data)
+
+    refused = save(str(checkout.pk), str(elsewhere.pk))
+    assert refused.status_code == 200
+    assert "may not write to service &quot;search-api&quot; (outside its scope)" in refused.text
+    assert save(str(checkout.pk), "").status_code == 302
+    assert dict(ExternalService.objects.values_list("external_id", "service")) == {
+        "PF9KMXH": checkout.pk,
+        "PQ2ZZZZ": None,
+    }
+    keyed.refresh_from_db()
+    assert keyed.api_token == API_KEY  # the key kept
