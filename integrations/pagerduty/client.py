@@ -148,7 +148,7 @@ class PagerDuty:
         where = f" ({self.connection.api_url})" if self.connection.api_url else ""
         return (
             f"Connected to PagerDuty{where}: the API key reads {total} service{'s' if total != 1 else ''}. "
-            "The action \"Load PagerDuty services\" lists them under External services, to map."
+            'The action "Load PagerDuty services" lists them under External services, to map.'
         )
 
 
