@@ -511,6 +511,25 @@ class ExternalServiceForm(forms.ModelForm):
         return service
 
 
+class ServiceChoicesOnce:
+    """A formset of ``ExternalServiceForm`` rows whose service choices come from one query, not one per row."""
+
+    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
+        form = super()._construct_form(i, **kwargs)  # type: ignore[misc]
+        if not hasattr(self, "_service_choices"):
+            self._service_choices = list(form.fields["service"].choices)
+        form.fields["service"].choices = self._service_choices
+        return form
+
+
+class ExternalServiceFormSet(ServiceChoicesOnce, forms.BaseModelFormSet):
+    pass
+
+
+class ExternalServiceInlineFormSet(ServiceChoicesOnce, forms.BaseInlineFormSet):
+    pass
+
+
 @admin.register(ExternalService)
 class ExternalServiceAdmin(admin.ModelAdmin):
     """PagerDuty's services as e360 records them when their first event arrives, or ahead of it from the
@@ -533,6 +552,9 @@ class ExternalServiceAdmin(admin.ModelAdmin):
     def get_changelist_form(self, request: HttpRequest, **kwargs):
         return super().get_changelist_form(request, form=ExternalServiceForm, **kwargs)
 
+    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
+        return super().get_changelist_formset(request, formset=ExternalServiceFormSet, **kwargs)
+
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("metrics.change_inboundevent")
 
@@ -547,6 +569,7 @@ class ExternalServiceInline(admin.TabularInline):
 
     model = ExternalService
     form = ExternalServiceForm
+    formset = ExternalServiceInlineFormSet
     fields = ["external_id", "name", "service", "first_seen_at"]
     readonly_fields = ["external_id", "name", "first_seen_at"]
     extra = 0

@@ -5,6 +5,8 @@ mapping it within the source's scope, retrying the events that failed for want o
 from __future__ import annotations
 
 import pytest
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from e360.tests.factories import ServiceFactory
@@ -227,3 +229,25 @@ def test_a_loaded_service_is_mapped_on_the_connections_page_within_its_scope(sta
     }
     keyed.refresh_from_db()
     assert keyed.api_token == API_KEY  # the key kept
+
+
+@pytest.mark.parametrize("url", ["connection", "list"])
+def test_the_service_choices_are_read_once_however_many_services(staff_client, keyed, team, url):
+    for _ in range(3):
+        ServiceFactory(owner=team)
+    page = {
+        "connection": reverse("admin:integrations_connection_change", args=[keyed.pk]),
+        "list": reverse(CHANGELIST),
+    }[url]
+
+    def queries(services: int) -> int:
+        ExternalService.objects.all().delete()
+        ExternalService.objects.bulk_create(
+            ExternalService(connection=keyed, external_id=f"P{n:06d}", name=f"Service {n}") for n in range(services)
+        )
+        with CaptureQueriesContext(db) as captured:
+            assert staff_client.get(page).status_code == 200
+        return len(captured.captured_queries)
+
+    queries(1)  # the session and the like, once
+    assert queries(30) == queries(2)
