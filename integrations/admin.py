@@ -5,7 +5,8 @@
   stored in clear text, never shown again; "Generate a new webhook secret" shows a new one once).
 - Credentials are write-only: their fields never render what is stored; empty keeps it.
 - Actions (on the list and on a connection's page): test the connection (a real API call, through
-  ``integrations.health.check_connection``), generate a new webhook secret, start a backfill of N days.
+  ``integrations.health.check_connection``), generate a new webhook secret, start a backfill of N days,
+  load a PagerDuty connection's services to map (listed on its page, mapped in place).
 - *Unmapped repositories*: what arrived for repositories no service claims, and one click to map one to a
   service (``Service.repositories``, the catalog) and retry what waited for it.
 - The sources' page (``metrics``' Source admin) links each source to its connection and its health page.
@@ -28,8 +29,10 @@ from django.utils.html import format_html
 
 from e360.models import Service, Team
 from integrations import health, services
+from integrations.http import IntegrationError
 from integrations.models import Backfill, Connection, ExternalService
 from integrations.pagerduty.events import failed_event_ids
+from integrations.pagerduty.services import external_services_load
 from metrics.admin import SourceAdmin as MetricsSourceAdmin
 from metrics.ingest import inbound_retry
 from metrics.models import InboundEvent, Source
@@ -106,7 +109,7 @@ class ConnectionForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.pk is not None:
+        if self.instance.pk is not None and "repositories_text" in self.fields:
             self.fields["repositories_text"].initial = "\n".join(self.instance.repositories or [])
 
     def clean_name(self) -> str:
@@ -147,6 +150,19 @@ class ConnectionForm(forms.ModelForm):
         return connection
 
 
+# The settings a kind of connection does not use: its page leaves them out.
+GITHUB_ONLY = frozenset(
+    {
+        *("app_id", "installation_id", "new_app_private_key", "forget_app_private_key"),
+        *("incident_label", "deploys_by", "tag_pattern"),
+    }
+)
+UNUSED_FIELDS = {
+    Source.Kind.GITLAB: GITHUB_ONLY,
+    Source.Kind.PAGERDUTY: GITHUB_ONLY | {"repositories_text"},
+}
+
+
 class BackfillForm(forms.Form):
     days = forms.IntegerField(
         min_value=1, max_value=3650, initial=365, help_text="How far back to fetch history, in days."
@@ -175,12 +191,15 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_filter = ["source__kind"]
     search_fields = ["source__name"]
     list_select_related = ["source__team"]
-    actions = ["test", "new_webhook_secret", "start_backfill"]
+    actions = ["test", "new_webhook_secret", "start_backfill", "load_pagerduty_services"]
     inlines = [BackfillInline]
     change_list_template = "admin/integrations/connection/change_list.html"
 
     def get_inlines(self, request: HttpRequest, obj: Connection | None) -> list:
-        return self.inlines if obj is not None else []
+        if obj is None:
+            return []
+        # A PagerDuty connection's services, mapped in place (ExternalServiceInline, below).
+        return [*self.inlines, ExternalServiceInline] if obj.kind == Source.Kind.PAGERDUTY else self.inlines
 
     @staticmethod
     def _unconnected(request: HttpRequest) -> Source | None:
@@ -202,12 +221,16 @@ class ConnectionAdmin(admin.ModelAdmin):
                 ("Records", {"fields": ["repositories_text", "incident_label", "deploys_by", "tag_pattern"]}),
             ]
         settings_ = [*settings_[:2], "forget_api_token", *settings_[2:], "forget_app_private_key"]
-        return [
+        fieldsets = [
             (None, {"fields": ["source_link", "kind_label", "health_link"]}),
             ("Webhook", {"fields": ["webhook_url", "new_webhook_secret"]}),
             ("API", {"fields": [*settings_, "stored_credentials", "rate_budget"]}),
             ("Records", {"fields": ["repositories_text", "incident_label", "deploys_by", "tag_pattern"]}),
         ]
+        # A connection's page shows what its kind uses.
+        unused = UNUSED_FIELDS.get(obj.kind, frozenset())
+        shown = [(title, {"fields": [f for f in spec["fields"] if f not in unused]}) for title, spec in fieldsets]
+        return [(title, spec) for title, spec in shown if spec["fields"]]
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         if (source := self._unconnected(request)) is not None:
@@ -227,6 +250,8 @@ class ConnectionAdmin(admin.ModelAdmin):
             # The source exists: its name, kind and team are edited on the source.
             for name in ("name", "kind", "team"):
                 form.base_fields.pop(name, None)
+        for name in UNUSED_FIELDS.get(obj.kind, ()) if obj is not None else ():
+            form.base_fields.pop(name, None)  # a declared field not on the page: not posted, not saved
         return form
 
     # --- Read-only fields and columns
@@ -355,6 +380,26 @@ class ConnectionAdmin(admin.ModelAdmin):
             "action_url": request.get_full_path(),
         }
         return TemplateResponse(request, "admin/integrations/connection/backfill.html", context)
+
+    @admin.action(description="Load PagerDuty services (to map)", permissions=["change"], location=BOTH)
+    def load_pagerduty_services(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
+        """A separate action from the test: it writes (``ExternalService`` rows), the test only reads."""
+        for connection in queryset.select_related("source"):
+            if connection.kind != Source.Kind.PAGERDUTY:
+                self.message_user(request, f"{connection}: not a PagerDuty source.", messages.WARNING)
+                continue
+            try:
+                loaded = external_services_load(connection=connection)
+            except IntegrationError as exc:
+                self.message_user(request, f"{connection}: {exc}", messages.ERROR)
+                continue
+            listed = (
+                reverse("admin:integrations_externalservice_changelist")
+                + "?"
+                + urlencode({"connection__source__exact": connection.pk, "service__isempty": "1"})
+            )
+            text = format_html('{}: {} <a href="{}">The unmapped ones</a>.', connection, loaded, listed)
+            self.message_user(request, text, messages.SUCCESS)
 
     # --- Unmapped repositories
 
@@ -494,10 +539,30 @@ class ExternalServiceForm(forms.ModelForm):
         return service
 
 
+class ServiceChoicesOnce:
+    """A formset of ``ExternalServiceForm`` rows whose service choices come from one query, not one per row."""
+
+    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
+        form = super()._construct_form(i, **kwargs)  # type: ignore[misc]
+        if not hasattr(self, "_service_choices"):
+            self._service_choices = list(form.fields["service"].choices)
+        form.fields["service"].choices = self._service_choices
+        return form
+
+
+class ExternalServiceFormSet(ServiceChoicesOnce, forms.BaseModelFormSet):
+    pass
+
+
+class ExternalServiceInlineFormSet(ServiceChoicesOnce, forms.BaseInlineFormSet):
+    pass
+
+
 @admin.register(ExternalService)
 class ExternalServiceAdmin(admin.ModelAdmin):
-    """PagerDuty's services as e360 records them when their first event arrives: map each to an
-    e360 service (in the list itself), then retry the events that failed for want of it."""
+    """PagerDuty's services as e360 records them when their first event arrives, or ahead of it from the
+    API (the connection's *Load PagerDuty services*): map each to an e360 service (in the list itself),
+    then retry the events that failed for want of it."""
 
     form = ExternalServiceForm
     list_display = ["__str__", "external_id", "connection", "service", "first_seen_at"]
@@ -510,10 +575,13 @@ class ExternalServiceAdmin(admin.ModelAdmin):
     actions = ["retry_failed_events"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # recorded from the events: a mapping names a service PagerDuty has sent
+        return False  # recorded from the events or the API: a mapping names a service PagerDuty has
 
     def get_changelist_form(self, request: HttpRequest, **kwargs):
         return super().get_changelist_form(request, form=ExternalServiceForm, **kwargs)
+
+    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
+        return super().get_changelist_formset(request, formset=ExternalServiceFormSet, **kwargs)
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("metrics.change_inboundevent")
@@ -529,6 +597,7 @@ class ExternalServiceInline(admin.TabularInline):
 
     model = ExternalService
     form = ExternalServiceForm
+    formset = ExternalServiceInlineFormSet
     fields = ["external_id", "name", "service", "first_seen_at"]
     readonly_fields = ["external_id", "name", "first_seen_at"]
     extra = 0

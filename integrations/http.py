@@ -6,7 +6,9 @@ What it does for them, so that no provider repeats it:
   is stored as it is (``SyncCursor.next_url``), so a walk resumes from it after a crash.
 - **Conditional requests**: ``get_page(url, etag=...)`` sends ``If-None-Match``; a 304 comes back
   as a page with ``not_modified`` set, is counted (``not_modified``) and costs no rate budget.
-- **One rate budget per connection**: every answer's ``X-RateLimit-*`` headers are written to the
+- **One rate budget per connection**: every answer's rate headers (GitHub's ``X-RateLimit-*`` with a
+  Unix reset time by default; ``RateHeaders`` names another provider's, e.g. PagerDuty's
+  ``ratelimit-*`` whose reset is in seconds from now) are written to the
   ``Connection`` row in one conditional UPDATE (the lower ``remaining`` of a window wins, an older
   window never overwrites a newer one), and each request first reads it back: at or below ``floor``
   requests left, or before ``paused_until``, ``RateLimited(resume_at)`` is raised and nothing is
@@ -15,7 +17,8 @@ What it does for them, so that no provider repeats it:
   429 or a message naming a rate limit alone: a minute) set ``Connection.paused_until``, so that no
   other task of the connection calls meanwhile, and raise ``RateLimited``.
 - **Server errors and timeouts** are retried ``retries`` times with a short growing backoff, then
-  raised as ``ProviderUnavailable``; other answers are ``ApiError`` with the provider's own message.
+  raised as ``ProviderUnavailable``; other answers are ``ApiError`` with the provider's own message
+  (``message``, ``error``, or ``error.message`` with its ``error.errors``, as PagerDuty sends it).
 - **Credentials** come from a ``Credentials`` object; a 401 asks it to refresh once (a GitHub App's
   installation token that expired) and the request is sent again. No header, token or query
   string is ever logged or put in an exception's message; a URL on another origin than the
@@ -106,9 +109,29 @@ class Page:
         return list(found) if isinstance(found, list) else []
 
 
-def _reset_at(headers: Mapping[str, str]) -> datetime | None:
-    reset = headers.get("x-ratelimit-reset", "")
-    return datetime.fromtimestamp(int(reset), tz=UTC) if reset.isdigit() else None
+@dataclass(frozen=True)
+class RateHeaders:
+    """Which headers carry a provider's rate budget (``<prefix>limit``, ``-remaining``, ``-reset``) and
+    what the reset is: a Unix time (GitHub's ``X-RateLimit-Reset``) or seconds from now (PagerDuty's
+    ``ratelimit-reset``, as the IETF RateLimit header fields draft has it)."""
+
+    prefix: str = "x-ratelimit-"
+    reset_in_seconds: bool = False
+
+    def get(self, headers: Mapping[str, str], name: str) -> str:
+        return headers.get(self.prefix + name, "").strip()
+
+    def reset_at(self, headers: Mapping[str, str], now: datetime) -> datetime | None:
+        reset = self.get(headers, "reset")
+        if not reset.isdigit():
+            return None
+        if self.reset_in_seconds:
+            # Whole seconds, so that answers of one window name the same reset (the budget's UPDATE).
+            return (now + timedelta(seconds=int(reset))).replace(microsecond=0)
+        return datetime.fromtimestamp(int(reset), tz=UTC)
+
+
+GITHUB_RATE_HEADERS = RateHeaders()
 
 
 def _retry_after(headers: Mapping[str, str], now: datetime) -> datetime | None:
@@ -123,22 +146,19 @@ def _retry_after(headers: Mapping[str, str], now: datetime) -> datetime | None:
     return None
 
 
-def resume_at(headers: Mapping[str, str], now: datetime) -> datetime:
-    """When an answer that names a limit says to go on: ``Retry-After``, else ``X-RateLimit-Reset``,
-    else in a minute (for a provider's own rate-limit answers: GitHub GraphQL's 200 with an error)."""
-    return max(_retry_after(headers, now) or _reset_at(headers) or now + SECONDARY_LIMIT_WAIT, now)
-
-
 def _message(response: httpx.Response) -> str:
     """The provider's own explanation of an error (GitHub's and GitLab's ``message``), shortened."""
     try:
         body = response.json()
     except ValueError:
         return ""
-    if isinstance(body, dict):
-        found = body.get("message") or body.get("error") or ""
-        return str(found)[:300]
-    return ""
+    if not isinstance(body, dict):
+        return ""
+    found = body.get("message") or body.get("error") or ""
+    if isinstance(found, dict):  # PagerDuty: {"error": {"message": ..., "code": ..., "errors": [...]}}
+        details = [str(item) for item in found.get("errors") or () if isinstance(item, str)]
+        found = "; ".join([str(found.get("message") or ""), *details]).strip("; ")
+    return str(found)[:300]
 
 
 class ApiClient:
@@ -158,6 +178,7 @@ class ApiClient:
         floor: int = RATE_FLOOR,
         retries: int = 2,
         backoff: float | None = None,
+        rate_headers: RateHeaders = GITHUB_RATE_HEADERS,
         timeout: httpx.Timeout = TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -167,6 +188,7 @@ class ApiClient:
         self.floor = floor
         self.retries = retries
         self.backoff = BACKOFF if backoff is None else backoff
+        self.rate_headers = rate_headers
         self.base_url = httpx.URL(connection.base_url + "/")
         self.http = httpx.Client(
             headers={"User-Agent": "e360", **(headers or {})},
@@ -224,10 +246,11 @@ class ApiClient:
     def _record_budget(self, headers: Mapping[str, str]) -> None:
         """Write the window's limit, remaining and reset, in one UPDATE that two tasks can race:
         within a window the lower remaining wins, and an older window never replaces a newer one."""
+        rate = self.rate_headers
         limit, remaining, reset = (
-            headers.get("x-ratelimit-limit", ""),
-            headers.get("x-ratelimit-remaining", ""),
-            _reset_at(headers),
+            rate.get(headers, "limit"),
+            rate.get(headers, "remaining"),
+            rate.reset_at(headers, timezone.now()),
         )
         if not (limit.isdigit() and remaining.isdigit() and reset):
             return
@@ -240,6 +263,13 @@ class ApiClient:
                 default=Value(int(remaining)),
             ),
             rate_reset_at=reset,
+        )
+
+    def resume_at(self, headers: Mapping[str, str], now: datetime) -> datetime:
+        """When an answer that names a limit says to go on: ``Retry-After``, else the budget's reset,
+        else in a minute (for a provider's own rate-limit answers: GitHub GraphQL's 200 with an error)."""
+        return max(
+            _retry_after(headers, now) or self.rate_headers.reset_at(headers, now) or now + SECONDARY_LIMIT_WAIT, now
         )
 
     def pause(self, until: datetime, why: str) -> RateLimited:
@@ -319,8 +349,11 @@ class ApiClient:
             headers = response.headers
             if (until := _retry_after(headers, now)) is not None:
                 raise self.pause(until, f"a secondary rate limit on {where} (Retry-After)")
-            if headers.get("x-ratelimit-remaining") == "0":
-                raise self.pause(_reset_at(headers) or now + SECONDARY_LIMIT_WAIT, f"the rate limit is spent ({where})")
+            if self.rate_headers.get(headers, "remaining") == "0":
+                raise self.pause(
+                    self.rate_headers.reset_at(headers, now) or now + SECONDARY_LIMIT_WAIT,
+                    f"the rate limit is spent ({where})",
+                )
             if status == 429 or "rate limit" in said.lower():
                 raise self.pause(now + SECONDARY_LIMIT_WAIT, f"a secondary rate limit on {where}")
         if status == 401:

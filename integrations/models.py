@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from e360.models import Service
 from integrations.secrets import EncryptedTextField
-from metrics.models import Source
+from metrics.models import InboundEvent, Source
 
 DEFAULT_API_URLS: dict[str, str] = {
     Source.Kind.GITHUB: "https://api.github.com",
@@ -168,3 +168,19 @@ class ExternalService(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.external_id
+
+
+class ExternalIncident(models.Model):
+    """A provider's incident (a PagerDuty incident) and its stored events: the incident is written from
+    all of them (``integrations.pagerduty.events``), found here by its id through indexes rather than
+    by a scan of the source's event payloads."""
+
+    connection = models.ForeignKey(Connection, models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=200)
+    events = models.ManyToManyField(InboundEvent, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="external_incident_unique")]
+
+    def __str__(self) -> str:
+        return self.external_id

@@ -30,7 +30,7 @@ import jwt
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from integrations.http import ApiClient, ApiError, IntegrationError, Page, resume_at
+from integrations.http import ApiClient, ApiError, IntegrationError, Page
 from integrations.models import Connection
 
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
@@ -314,7 +314,7 @@ class GitHub:
         said = str((errors[0].get("message") if errors else "") or "an error without a message")[:300]
         where = f"{operation} of {variables.get('owner')}/{variables.get('name')}"
         if types & GRAPHQL_RATE_LIMITED or any(error.get("code") == "graphql_rate_limit" for error in errors):
-            until = resume_at(response.headers, timezone.now())
+            until = self.api.resume_at(response.headers, timezone.now())
             return self.api.pause(until, f"the GraphQL rate limit is spent ({where}: {said})")
         if "NOT_FOUND" in types:
             return ApiError(f"GitHub found nothing for {where} (or the credentials may not see it): {said}", 404)

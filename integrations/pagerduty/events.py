@@ -14,8 +14,11 @@
 The incident is written from every stored event of it (``records.incident_input``), not from
 the one event alone, so events processed out of order (a resolve before its trigger, an old
 event retried after a newer one) leave the incident as PagerDuty has it, and processing any of
-them again changes nothing. Reading them scans the source's incident events for the one id
-(a JSON lookup; the source's events are few next to those of the code hosts).
+them again changes nothing. Each event is linked to its incident (``ExternalIncident``, by the
+incident's id) before anything can fail, and the incident's events are read through that link: two
+index lookups, not a scan of the source's payloads. The incident's row is locked while its events
+are read and written, so two events of one incident processed at once are folded one after the
+other (the second sees the first), never each without the other.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from integrations.models import Connection, ExternalService
+from integrations.models import Connection, ExternalIncident, ExternalService
 from integrations.pagerduty import records
 from metrics.models import InboundEvent, Incident
 from metrics.services import Dirty, UnknownService, incidents_upsert
@@ -44,6 +47,7 @@ def process(event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
     connection = Connection.objects.filter(pk=event.source_id).first()
     if connection is None:
         return Status.FAILED, "this source has no PagerDuty connection"
+    incident = _incident_linked(connection, event, current)
     # Recorded before anything can fail, and kept when the event fails: the admin lists it to map.
     external = external_service_seen(connection=connection, event=current)
     pagerduty_service = f'PagerDuty service "{external.name or external.external_id}" ({external.external_id})'
@@ -53,7 +57,9 @@ def process(event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
             "(Integrations, External services), then retry this event"
         )
     try:
-        data = records.incident_input([*_stored_events(event, current), current], service=external.service.slug)
+        data = records.incident_input(
+            [*_stored_events(incident, event, current), current], service=external.service.slug
+        )
     except records.BadEvent as exc:
         return Status.FAILED, str(exc)
     before = Incident.objects.filter(source_id=event.source_id, external_id=data.external_id).first()
@@ -90,16 +96,20 @@ def failed_event_ids(services: Iterable[ExternalService]) -> list[int]:
     return ids
 
 
-def _stored_events(event: InboundEvent, current: records.IncidentEvent) -> list[records.IncidentEvent]:
-    """The other stored events of the incident that read (a malformed one counts for nothing)."""
-    stored = (
-        InboundEvent.objects.filter(
-            source_id=event.source_id, kind__in=KINDS, payload__event__data__id=current.incident_id
-        )
-        .exclude(pk=event.pk)
-        .order_by("pk")
-        .values_list("payload", flat=True)
+def _incident_linked(connection: Connection, event: InboundEvent, current: records.IncidentEvent) -> ExternalIncident:
+    """The event's incident, locked until the processing commits, with the event linked to it."""
+    incident, _ = ExternalIncident.objects.select_for_update().get_or_create(
+        connection=connection, external_id=current.incident_id
     )
+    incident.events.add(event)
+    return incident
+
+
+def _stored_events(
+    incident: ExternalIncident, event: InboundEvent, current: records.IncidentEvent
+) -> list[records.IncidentEvent]:
+    """The other stored events of the incident that read (a malformed one counts for nothing)."""
+    stored = incident.events.exclude(pk=event.pk).order_by("pk").values_list("payload", flat=True)
     found = []
     for payload in stored:
         try:

@@ -373,3 +373,18 @@ def test_an_unconnected_source_is_connected_from_its_page(staff_client, team):
     connection = Connection.objects.get()
     assert connection.source == source and Source.objects.count() == 1
     assert connection.webhook_secret in response.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "shown", "left_out"),
+    [
+        (Source.Kind.GITHUB, ["id_app_id", "id_repositories_text", "id_deploys_by"], []),
+        (Source.Kind.GITLAB, ["id_repositories_text"], ["id_app_id", "id_new_app_private_key", "id_deploys_by"]),
+        (Source.Kind.PAGERDUTY, ["id_new_api_token"], ["id_app_id", "id_repositories_text", "id_incident_label"]),
+    ],
+)
+def test_a_connections_page_shows_the_settings_its_kind_uses(staff_client, team, kind, shown, left_out):
+    connection = ConnectionFactory(source__kind=kind, source__team=team, repositories=["acme/shop"])
+    page = staff_client.get(reverse("admin:integrations_connection_change", args=[connection.pk])).text
+    assert all(f'id="{name}"' in page for name in shown)
+    assert not any(f'id="{name}"' in page for name in left_out)

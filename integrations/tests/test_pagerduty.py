@@ -10,10 +10,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.apps import apps
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from e360.tests.factories import ServiceFactory
-from integrations.models import ExternalService
+from integrations.models import ExternalIncident, ExternalService
 from integrations.pagerduty import verify
 from integrations.tests.factories import ConnectionFactory
 from integrations.tests.pagerduty import SECRET, deliver, fixture, sign
@@ -182,6 +185,42 @@ def test_the_lifecycle_triggered_acknowledged_priority_resolved_reopened(send, m
     assert incident().resolved_at is None
     assert incident().started_at == CREATED
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {Status.PROCESSED}
+
+
+def test_an_incidents_events_are_read_through_its_links_not_a_scan_of_payloads(send, mapped, connection):
+    send(fixture("incident.triggered"))
+    with CaptureQueriesContext(db) as queries:
+        send(fixture("incident.resolved"))
+    linked = ExternalIncident.objects.get(connection=connection, external_id="PGR0VU2")
+    assert set(linked.events.values_list("kind", flat=True)) == {
+        "pagerduty.incident.triggered",
+        "pagerduty.incident.resolved",
+    }
+    assert incident().resolved_at is not None
+    # No JSON path lookup on a payload (SQLite's JSON_EXTRACT, PostgreSQL's -> and #>).
+    sql = [query["sql"].lower() for query in queries.captured_queries]
+    assert not [q for q in sql if "json_extract" in q or '"payload" ->' in q or '"payload" #>' in q]
+
+
+def test_the_migration_links_the_events_stored_before_it(send, mapped, connection):
+    from importlib import import_module
+
+    send(fixture("incident.triggered"))
+    send(fixture("incident.resolved"))
+    other = fixture("incident.triggered", id="01DEN6A0000000000000000000")
+    other["event"]["data"]["id"] = "Q0THER1"
+    send(other)
+    ExternalIncident.objects.all().delete()  # as before the migration
+
+    import_module("integrations.migrations.0003_external_incident").link_stored_events(apps, None)
+    linked = {
+        incident.external_id: sorted(incident.events.values_list("kind", flat=True))
+        for incident in ExternalIncident.objects.filter(connection=connection)
+    }
+    assert linked == {
+        "PGR0VU2": ["pagerduty.incident.resolved", "pagerduty.incident.triggered"],
+        "Q0THER1": ["pagerduty.incident.triggered"],
+    }
 
 
 def test_a_resolve_before_its_trigger_leaves_the_incident_resolved(send, mapped):
