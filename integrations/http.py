@@ -6,7 +6,10 @@ What it does for them, so that no provider repeats it:
   is stored as it is (``SyncCursor.next_url``), so a walk resumes from it after a crash.
 - **Conditional requests**: ``get_page(url, etag=...)`` sends ``If-None-Match``; a 304 comes back
   as a page with ``not_modified`` set, is counted (``not_modified``) and costs no rate budget.
-- **One rate budget per connection**: every answer's ``X-RateLimit-*`` headers are written to the
+- **Pagination by ``x-next-page``** too (GitLab's offset pagination, which sends it beside ``Link``):
+  without a ``rel="next"``, the same URL with ``page`` set to it.
+- **One rate budget per connection**: every answer's ``X-RateLimit-*`` headers (GitHub's; GitLab's
+  ``RateLimit-*``, without the ``X-``) are written to the
   ``Connection`` row in one conditional UPDATE (the lower ``remaining`` of a window wins, an older
   window never overwrites a newer one), and each request first reads it back: at or below ``floor``
   requests left, or before ``paused_until``, ``RateLimited(resume_at)`` is raised and nothing is
@@ -106,8 +109,13 @@ class Page:
         return list(found) if isinstance(found, list) else []
 
 
+def _rate(headers: Mapping[str, str], name: str) -> str:
+    """A rate-limit header: GitHub's ``X-RateLimit-<name>``, else GitLab's ``RateLimit-<name>``."""
+    return headers.get(f"x-ratelimit-{name}") or headers.get(f"ratelimit-{name}") or ""
+
+
 def _reset_at(headers: Mapping[str, str]) -> datetime | None:
-    reset = headers.get("x-ratelimit-reset", "")
+    reset = _rate(headers, "reset").strip()
     return datetime.fromtimestamp(int(reset), tz=UTC) if reset.isdigit() else None
 
 
@@ -219,8 +227,8 @@ class ApiClient:
         """Write the window's limit, remaining and reset, in one UPDATE that two tasks can race:
         within a window the lower remaining wins, and an older window never replaces a newer one."""
         limit, remaining, reset = (
-            headers.get("x-ratelimit-limit", ""),
-            headers.get("x-ratelimit-remaining", ""),
+            _rate(headers, "limit").strip(),
+            _rate(headers, "remaining").strip(),
             _reset_at(headers),
         )
         if not (limit.isdigit() and remaining.isdigit() and reset):
@@ -310,7 +318,7 @@ class ApiClient:
             headers = response.headers
             if (until := _retry_after(headers, now)) is not None:
                 raise self._pause(until, f"a secondary rate limit on {where} (Retry-After)")
-            if headers.get("x-ratelimit-remaining") == "0":
+            if _rate(headers, "remaining").strip() == "0":
                 raise self._pause(
                     _reset_at(headers) or now + SECONDARY_LIMIT_WAIT, f"the rate limit is spent ({where})"
                 )
@@ -339,6 +347,8 @@ class ApiClient:
         if response.status_code != 200:
             raise ApiError(f"{self.name} answered GET {httpx.URL(absolute).path} with {response.status_code}", 0)
         following = response.links.get("next", {}).get("url", "")
+        if not following and (page := response.headers.get("x-next-page", "").strip()).isdigit():
+            following = str(httpx.URL(absolute).copy_set_param("page", page))
         return Page(
             url=absolute,
             data=self._json(response, absolute),

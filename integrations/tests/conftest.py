@@ -1,3 +1,4 @@
-"""The integrations tests' shared fixtures: the loopback GitHub (``fake_github``)."""
+"""The integrations tests' shared fixtures: the loopback GitHub (``fake_github``) and GitLab (``fake_gitlab``)."""
 
 from integrations.tests.fake_github import serve_fake_github  # noqa: F401 - the fake_github fixture
+from integrations.tests.fake_gitlab import serve_fake_gitlab  # noqa: F401 - the fake_gitlab fixture
