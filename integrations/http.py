@@ -4,13 +4,14 @@ What it does for them, so that no provider repeats it:
 
 - **Pagination** by the ``Link`` header's ``rel="next"`` (``Page.next_url``): the next page's URL
   is stored as it is (``SyncCursor.next_url``), so a walk resumes from it after a crash.
-- **Conditional requests**: ``get_page(url, etag=...)`` sends ``If-None-Match``; a 304 comes back
-  as a page with ``not_modified`` set, is counted (``not_modified``) and costs no rate budget.
 - **Pagination by ``x-next-page``** too (GitLab's offset pagination, which sends it beside ``Link``):
   without a ``rel="next"``, the same URL with ``page`` set to it.
+- **Conditional requests**: ``get_page(url, etag=...)`` sends ``If-None-Match``; a 304 comes back
+  as a page with ``not_modified`` set and is counted (``not_modified``); GitHub does not count it
+  against its rate limit (GitLab does).
 - **One rate budget per connection**: every answer's ``X-RateLimit-*`` headers (GitHub's; GitLab's
-  ``RateLimit-*``, without the ``X-``) are written to the
-  ``Connection`` row in one conditional UPDATE (the lower ``remaining`` of a window wins, an older
+  ``RateLimit-*``) are written to the ``Connection`` row in one conditional UPDATE (the lower
+  ``remaining`` of a window wins, an older
   window never overwrites a newer one), and each request first reads it back: at or below ``floor``
   requests left, or before ``paused_until``, ``RateLimited(resume_at)`` is raised and nothing is
   sent. Nothing here sleeps: the task that gets ``RateLimited`` reschedules itself.
@@ -139,6 +140,8 @@ def _message(response: httpx.Response) -> str:
         return ""
     if isinstance(body, dict):
         found = body.get("message") or body.get("error") or ""
+        if (detail := body.get("error_description")) and found:  # OAuth's shape: GitLab's insufficient_scope
+            found = f"{found}: {detail}"
         return str(found)[:300]
     return ""
 

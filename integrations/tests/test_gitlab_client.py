@@ -235,3 +235,18 @@ def test_the_connection_test_without_a_token_says_so(team):
         False,
         "this GitLab source has no access token (a read_api token is needed)",
     )
+
+
+def test_a_token_without_read_api_is_told_which_scope_is_missing(fake_gitlab, project, team):
+    body = {
+        "error": "insufficient_scope",
+        "error_description": "The request requires higher privileges than provided by the access token.",
+        "scope": "api read_api",
+    }
+    fake_gitlab.fail(r"/api/v4/user$", 403, body=body)
+    ok, message = test_connection(gitlab_connection(fake_gitlab, team))
+    assert not ok
+    assert message == (
+        "GitLab refused GET /api/v4/user: insufficient_scope: The request requires higher privileges than "
+        "provided by the access token. (check the permissions)"
+    )
