@@ -15,7 +15,7 @@ a walk stops at ``since`` and never needs a deep offset. Requests, pages, ETags,
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -42,17 +42,17 @@ class PrivateToken:
         return False
 
 
-def project_path(value: str) -> str:
+def project_path(value: object) -> str:
     """A project as an admin may name it — ``group/sub/project``, with slashes around, ``.git``
-    after, or its web URL — as its path with namespace."""
-    text = value.strip()
+    after, or its web URL — as its path with namespace ("" for nothing usable)."""
+    text = value.strip() if isinstance(value, str) else ""
     if "://" in text:
         text = urlsplit(text).path
     return text.strip("/").removesuffix(".git").strip("/")
 
 
 def _moment(value: datetime) -> str:
-    return f"{value:%Y-%m-%dT%H:%M:%SZ}"
+    return f"{value.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 class GitLab:

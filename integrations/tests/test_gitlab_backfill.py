@@ -494,8 +494,8 @@ def test_a_backfilled_project_has_the_figures_of_the_same_history_delivered_by_w
     assert from_backfill == from_webhooks
 
 
-def test_history_at_the_old_time_format_is_read(fake_gitlab, team, shop):
-    """GitLab's REST times are ISO 8601 with milliseconds; a self-managed instance may send an offset."""
+def test_times_with_an_offset_are_read_as_utc(fake_gitlab, team, shop):
+    """GitLab's REST times are ISO 8601, in UTC with milliseconds or with the instance's offset."""
     project = fake_gitlab.project(SHOP)
     mr = fake_gitlab.add_merge_request(project, iid=1, opened=NOW - timedelta(days=1))
     mr["created_at"] = (NOW - timedelta(days=1)).astimezone().isoformat()

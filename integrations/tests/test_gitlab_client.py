@@ -62,6 +62,16 @@ def test_a_project_may_be_named_by_its_path_or_its_url(given):
     assert project_path(given) == SHOP
 
 
+@pytest.mark.parametrize("given", ["", "  /  ", None, 42, ["acme/shop"]])
+def test_a_project_named_by_nothing_usable_is_left_out(fake_gitlab, team, given):
+    assert project_path(given) == ""
+    connection = gitlab_connection(fake_gitlab, team, repositories=[given])
+    assert test_connection(connection) == (
+        True,
+        "Connected as project_42_bot_3f1a; name the projects to backfill (group/project).",
+    )
+
+
 def test_it_follows_link_headers_page_by_page(fake_gitlab, project, team):
     with GitLab(gitlab_connection(fake_gitlab, team)) as gitlab:
         url = gitlab.merge_requests_url(SHOP, T0).replace("per_page=100", "per_page=3")
