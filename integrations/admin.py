@@ -157,7 +157,7 @@ GITHUB_ONLY = frozenset(
         *("incident_label", "deploys_by", "tag_pattern"),
     }
 )
-UNUSED_FIELDS = {
+UNUSED_FIELDS: dict[str, frozenset[str]] = {
     Source.Kind.GITLAB: GITHUB_ONLY,
     Source.Kind.PAGERDUTY: GITHUB_ONLY | {"repositories_text"},
 }

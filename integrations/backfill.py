@@ -12,8 +12,9 @@ URL) and the ``Backfill``'s counters. So:
 - ``RateLimited`` stops the run where it stands: the backfill is WAITING with ``resume_at`` and a
   one-off django-q2 schedule runs it again then. Nothing sleeps.
 - A walk that ends stores its ``watermark`` (the newest change it saw) and the first page's ETag:
-  the incremental sync (``connection_sync``) walks back to the watermark only, and asks for its
-  first page with ``If-None-Match``, so a resource with nothing new costs one 304.
+  the incremental sync (``connection_sync``) walks back to the watermark (less the walk's
+  ``lookback``) only, and asks for its first page with ``If-None-Match``, so a resource with
+  nothing new costs one 304.
 
 Which cursor a backfill still has to walk: one it has not touched (``updated_at`` before the
 backfill started) starts from its first page; one with a ``next_url`` goes on from it; one it
@@ -38,7 +39,7 @@ from integrations.http import IntegrationError, RateLimited
 from integrations.models import Backfill, Connection, SyncCursor
 from integrations.providers import MODULES
 from metrics.models import Source
-from metrics.services import Dirty, UnknownService, service_resolve
+from metrics.services import Dirty, UnknownService, deployment_advance, pipeline_run_advance, service_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,10 @@ class Step:
 
 class Walk(Protocol):
     resource: str
+    # How far before the watermark an incremental sync starts: nothing for a walk by update time
+    # (what changed since the watermark; the record updated at the watermark itself is read
+    # again), ``LOOKBACK`` for a walk by creation (a status comes after the record was created).
+    lookback: timedelta
 
     def first_url(self, since: datetime) -> str: ...
 
@@ -93,6 +98,20 @@ def sync_for(connection: Connection) -> Sync:
 
 
 # --- Writing a page ---------------------------------------------------------------------------
+
+
+def one_by_one(advance: Callable[..., tuple[Any, bool]]) -> Upsert:
+    """A page of deployments or runs written one by one through the webhook's own "advance" write:
+    a status the webhook delivered while the page was read is newer, and is kept."""
+
+    def upsert(*, source: Source, items: Sequence[Any], dirty: Dirty) -> list[bool]:
+        return [advance(source=source, data=data, dirty=dirty)[1] for data in items]
+
+    return upsert
+
+
+deployments_write = one_by_one(deployment_advance)
+pipeline_runs_write = one_by_one(pipeline_run_advance)
 
 
 def _write(source: Source, step: Step, dirty: Dirty) -> tuple[int, list[str]]:
@@ -216,7 +235,7 @@ def backfill_run(backfill: Backfill, *, seconds: float | None = None) -> str:
         repositories = sync.repositories()
         Backfill.objects.filter(pk=backfill.pk).update(repositories_total=len(repositories), **counters.deltas(sync))
         if not repositories and not backfill.error:
-            _note(backfill, "no repositories to read: name them on the source, or give the GitHub App some")
+            _note(backfill, "no repositories to read: name them on the connection (a GitHub App: install it on some)")
         for index, repository in enumerate(repositories):
             if index < backfill.repositories_done:
                 continue
@@ -302,9 +321,7 @@ def connection_sync(connection: Connection) -> str:
                 cursor = walked.get((repository, resource.resource))
                 if cursor is None or cursor.watermark is None:
                     continue
-                # Pull requests are walked by update time: what changed since the watermark (the
-                # one updated at the watermark itself read again). Others are walked by creation.
-                since = cursor.watermark - (LOOKBACK if resource.resource != "pulls" else timedelta(0))
+                since = cursor.watermark - resource.lookback
                 etag = cursor.etag
                 if not cursor.next_url:
                     cursor.next_url = resource.first_url(since)

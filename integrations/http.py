@@ -4,11 +4,14 @@ What it does for them, so that no provider repeats it:
 
 - **Pagination** by the ``Link`` header's ``rel="next"`` (``Page.next_url``): the next page's URL
   is stored as it is (``SyncCursor.next_url``), so a walk resumes from it after a crash.
+- **Pagination by ``x-next-page``** too (GitLab's offset pagination, which sends it beside ``Link``):
+  without a ``rel="next"``, the same URL with ``page`` set to it.
 - **Conditional requests**: ``get_page(url, etag=...)`` sends ``If-None-Match``; a 304 comes back
-  as a page with ``not_modified`` set, is counted (``not_modified``) and costs no rate budget.
+  as a page with ``not_modified`` set and is counted (``not_modified``); GitHub does not count it
+  against its rate limit (GitLab does).
 - **One rate budget per connection**: every answer's rate headers (GitHub's ``X-RateLimit-*`` with a
-  Unix reset time by default; ``RateHeaders`` names another provider's, e.g. PagerDuty's
-  ``ratelimit-*`` whose reset is in seconds from now) are written to the
+  Unix reset time by default; ``RateHeaders`` names another provider's: GitLab's ``RateLimit-*``,
+  PagerDuty's ``ratelimit-*`` whose reset is in seconds from now) are written to the
   ``Connection`` row in one conditional UPDATE (the lower ``remaining`` of a window wins, an older
   window never overwrites a newer one), and each request first reads it back: at or below ``floor``
   requests left, or before ``paused_until``, ``RateLimited(resume_at)`` is raised and nothing is
@@ -158,6 +161,8 @@ def _message(response: httpx.Response) -> str:
     if isinstance(found, dict):  # PagerDuty: {"error": {"message": ..., "code": ..., "errors": [...]}}
         details = [str(item) for item in found.get("errors") or () if isinstance(item, str)]
         found = "; ".join([str(found.get("message") or ""), *details]).strip("; ")
+    if (detail := body.get("error_description")) and found:  # OAuth's shape: GitLab's insufficient_scope
+        found = f"{found}: {detail}"
     return str(found)[:300]
 
 
@@ -379,6 +384,8 @@ class ApiClient:
         if response.status_code != 200:
             raise ApiError(f"{self.name} answered GET {httpx.URL(absolute).path} with {response.status_code}", 0)
         following = response.links.get("next", {}).get("url", "")
+        if not following and (page := response.headers.get("x-next-page", "").strip()).isdigit():
+            following = str(httpx.URL(absolute).copy_set_param("page", page))
         return Page(
             url=absolute,
             data=self._json(response, absolute),

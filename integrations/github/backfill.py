@@ -29,43 +29,23 @@ Per repository, three walks, each newest first and stopping at ``since``:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from integrations.backfill import Step, Walk
+from integrations.backfill import LOOKBACK, Step, Walk, deployments_write, pipeline_runs_write
 from integrations.github import records
 from integrations.github.client import RUNS_RESULT_CAP, GitHub, created_range
 from integrations.http import ApiError
 from integrations.models import Connection
 from metrics.ingest import PayloadError
-from metrics.models import Deployment, Source
-from metrics.services import (
-    Dirty,
-    deployment_advance,
-    deployments_upsert,
-    pipeline_run_advance,
-    pull_requests_upsert,
-)
+from metrics.models import Deployment
+from metrics.services import deployments_upsert, pull_requests_upsert
 
 # A range of workflow runs is not cut below this (more than 1,000 runs a minute is past GitHub's reach).
 RUNS_SMALLEST_RANGE = timedelta(minutes=1)
-
-
-def _each(advance: Callable[..., tuple[Any, bool]]) -> Callable[..., list[bool]]:
-    """A page of deployments or runs written one by one through the webhook's own "advance" write:
-    a status the webhook delivered while the page was read is newer, and is kept."""
-
-    def upsert(*, source: Source, items: Sequence[Any], dirty: Dirty) -> list[bool]:
-        return [advance(source=source, data=data, dirty=dirty)[1] for data in items]
-
-    return upsert
-
-
-deployments_write = _each(deployment_advance)
-pipeline_runs_write = _each(pipeline_run_advance)
 
 
 def _newest(current: datetime | None, value: Any) -> datetime | None:
@@ -77,6 +57,7 @@ def _newest(current: datetime | None, value: Any) -> datetime | None:
 
 class _Walk:
     resource = ""
+    lookback = LOOKBACK  # deployments and runs are walked by creation; a status comes later
 
     def __init__(self, github: GitHub, repository: str) -> None:
         self.github = github
@@ -93,6 +74,7 @@ class Pulls(_Walk):
     requests with their reviews and commits."""
 
     resource = "pulls"
+    lookback = timedelta(0)  # walked by update time
 
     def first_url(self, since: datetime) -> str:
         return self.github.pulls_probe_url(self.repository)

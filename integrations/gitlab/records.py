@@ -404,6 +404,26 @@ def review_from_rest_note(note: Mapping[str, Any]) -> ReviewInput | None:
     )
 
 
+UNAPPROVED_NOTE = "unapproved this merge request"
+
+
+def reviews_from_rest_notes(notes: Iterable[Mapping[str, Any]]) -> list[ReviewInput]:
+    """A merge request's notes, oldest first (``sort=asc``), as its reviews, ending where its
+    webhooks would: each comment a review; an approval the approver's approving review; an
+    approval withdrawn (its system note) turns that review into a comment at the approval's time,
+    as the hook's ``unapproval`` does; approved again, it is approving again, at the new time."""
+    reviews: dict[str, ReviewInput] = {}
+    for note in notes:
+        if note.get("system") is True and _text(note, "body") == UNAPPROVED_NOTE:
+            key = approval_id(_object(note, "author", required=False))
+            if key in reviews:
+                reviews[key] = replace(reviews[key], state=Review.State.COMMENTED)
+            continue
+        if (review := review_from_rest_note(note)) is not None:
+            reviews[review.external_id] = review
+    return list(reviews.values())
+
+
 def commit_from_rest(commit: Mapping[str, Any]) -> CommitInput:
     """An item of ``/merge_requests/:iid/commits`` (or ``/repository/commits``)."""
     authored = _time(commit, "authored_date") or _required_time(commit, "created_at")

@@ -4,16 +4,20 @@ once, write-only credentials, the test, a new secret, a backfill started, unmapp
 from __future__ import annotations
 
 import re
+import sys
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from e360.tests.factories import ServiceFactory
 from integrations import services
 from integrations.models import Backfill, Connection
 from integrations.tests.factories import ConnectionFactory
 from integrations.tests.fake_github import TOKEN as GITHUB_TOKEN
+from integrations.tests.fake_gitlab import TOKEN as GITLAB_TOKEN
 from metrics.ingest import KIND_DEPLOYMENT, inbound_process
 from metrics.models import Deployment, InboundEvent, Source
 from metrics.tests.factories import SourceFactory
@@ -192,10 +196,26 @@ def test_pagerduty_keeps_its_own_secret(staff_client, team):
     assert "PagerDuty makes its own signing secret" in response.text
 
 
-def test_testing_a_provider_without_a_client_says_so(staff_client):
-    connection = ConnectionFactory(source__kind=Source.Kind.GITLAB)
+def test_testing_a_provider_without_a_client_says_so(staff_client, monkeypatch):
+    monkeypatch.setitem(sys.modules, "integrations.pagerduty.client", None)  # however PagerDuty's stands
+    connection = ConnectionFactory(source__kind=Source.Kind.PAGERDUTY)
     response = _action(staff_client, connection, "test")
-    assert "Testing the connection is not available for GitLab yet." in response.text
+    assert "Testing the connection is not available for PagerDuty yet." in response.text
+
+
+def test_testing_a_gitlab_connection_makes_a_real_call(staff_client, team, fake_gitlab):
+    fake_gitlab.project("acme/shop")
+    connection = ConnectionFactory(
+        source__name="GitLab acme",
+        source__kind=Source.Kind.GITLAB,
+        source__team=team,
+        api_url=fake_gitlab.api_url,
+        api_token=GITLAB_TOKEN,
+        repositories=["acme/shop"],
+    )
+    response = _action(staff_client, connection, "test", on_page=True)
+    assert "GitLab acme: Connected as project_42_bot_3f1a: 1 projects readable (acme/shop)." in response.text
+    assert GITLAB_TOKEN not in response.text
 
 
 def test_testing_makes_a_real_call_to_the_provider(staff_client, team, fake_github):
@@ -236,6 +256,28 @@ def test_a_backfill_asks_for_days_then_is_queued(
     assert [args for args, _ in queued] == [("integrations.tasks.backfill_run", backfill.pk)]
     assert "a backfill of 90 days is queued" in response.text
     assert reverse("integrations:source-detail", args=[connection.pk]) in response.text
+
+
+def test_a_gitlab_backfill_started_from_the_admin_runs_and_shows_on_the_health_page(
+    staff_client, team, fake_gitlab, django_capture_on_commit_callbacks
+):
+    project = fake_gitlab.project("acme/shop")
+    fake_gitlab.add_deployment(project, started=timezone.now() - timedelta(days=2))
+    ServiceFactory(slug="shop", owner=team, repositories=["gitlab.example.com/acme/shop"])
+    connection = ConnectionFactory(
+        source__kind=Source.Kind.GITLAB,
+        source__team=team,
+        api_url=fake_gitlab.api_url,
+        api_token=GITLAB_TOKEN,
+        repositories=["acme/shop"],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _action(staff_client, connection, "start_backfill", days="30")
+    assert "a backfill of 30 days is queued" in response.text
+    backfill = Backfill.objects.get()
+    assert (backfill.status, backfill.records, backfill.repositories_done) == (Backfill.Status.DONE, 1, 1)
+    page = staff_client.get(reverse("integrations:source-detail", args=[connection.pk]))
+    assert page.status_code == 200 and "Repositories done: 1 of 1" in page.text and ">done</span>" in page.text
 
 
 def test_a_bad_number_of_days_is_asked_again(staff_client, connection, queued):

@@ -450,3 +450,30 @@ def test_a_rest_incident():
     }
     i = records.incident_from_rest(rest, repository=ISSUE_REPOSITORY)
     assert (i.external_id, i.severity, i.resolved_at) == ("issue:301", "critical", at(2013, 12, 3, 18, 15, 43))
+
+
+def test_rest_notes_end_where_the_webhooks_would():
+    def note(note_id: int, login: str, body: str, hour: int, *, system: bool = True) -> dict:
+        author = {"id": note_id * 10 if login == "other" else 6, "username": login}
+        return {
+            "id": note_id,
+            "system": system,
+            "body": body,
+            "author": author,
+            "created_at": f"2026-01-01T{hour:02}:00:00Z",
+        }
+
+    notes = [
+        note(1, "user1", "Looks fine", 9, system=False),
+        note(2, "user1", "approved this merge request", 10),
+        note(3, "user1", "unapproved this merge request", 11),
+        note(4, "other", "added 1 commit", 12),
+    ]
+    reviews = records.reviews_from_rest_notes(notes)
+    assert [(r.external_id, r.state, r.submitted_at) for r in reviews] == [
+        ("note:1", Review.State.COMMENTED, at(2026, 1, 1, 9)),
+        ("approval:6", Review.State.COMMENTED, at(2026, 1, 1, 10)),  # withdrawn: a comment, at the approval
+    ]
+    again = records.reviews_from_rest_notes([*notes, note(5, "user1", "approved this merge request", 13)])
+    assert (again[1].state, again[1].submitted_at) == (Review.State.APPROVED, at(2026, 1, 1, 13))
+    assert records.reviews_from_rest_notes([note(6, "user1", "unapproved this merge request", 9)]) == []
