@@ -5,16 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('e360', '0001_initial'),
-        ('metrics', '0001_initial'),
+        ("e360", "0001_initial"),
+        ("metrics", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='review',
-            name='person',
-            field=models.ForeignKey(blank=True, help_text='Who the reviewer is.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reviews', to='e360.person'),
+            model_name="review",
+            name="person",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Who the reviewer is.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="reviews",
+                to="e360.person",
+            ),
         ),
     ]
