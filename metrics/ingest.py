@@ -227,8 +227,9 @@ def validated[S: In](schema: type[S], fields: Mapping[str, Any], names: Mapping[
         error = exc.errors()[0]
         loc = [str(part) for part in error["loc"]]
         field = ".".join(names.get(part, part) for part in loc)
-        message = LONE_SURROGATE if error["type"] == "string_unicode" else str(error["msg"])
-        message = message.removeprefix("Value error, ")
+        message = {"string_unicode": LONE_SURROGATE, "string_too_short": "is required"}.get(
+            error["type"], str(error["msg"]).removeprefix("Value error, ")
+        )
         message = re.sub(r"\b[a-z]+_[a-z_]+\b", lambda m: names.get(m.group(), m.group()), message)
         raise PayloadError(f"{field} {message}".strip()) from None
 

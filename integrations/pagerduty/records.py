@@ -28,11 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
+from metrics.ingest import PayloadError, validated
 from metrics.inputs import IncidentInput
 from metrics.schemas import IncidentIn
-from metrics.storable import LONE_SURROGATE
 
 TRIGGERED = "incident.triggered"
 ACKNOWLEDGED = "incident.acknowledged"
@@ -46,7 +44,7 @@ MAX_TITLE = 500  # Incident.title
 MAX_SEVERITY = 40  # Incident.severity
 
 
-class BadEvent(ValueError):
+class BadEvent(PayloadError):
     """The body is not a PagerDuty v3 incident event e360 can read (the message says why)."""
 
 
@@ -168,14 +166,8 @@ FOLD_NAMES = {
 
 
 def _checked(fields: dict[str, Any], names: dict[str, str], prefix: str) -> IncidentIn:
+    """``fields`` held to the JSON API's rules (``metrics.ingest.validated``), naming PagerDuty's fields."""
     try:
-        return IncidentIn.model_validate(fields)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
-        message = {"string_unicode": LONE_SURROGATE, "string_too_short": "is required"}.get(
-            error["type"], str(error["msg"]).removeprefix("Value error, ")
-        )
-        for name, theirs in names.items():
-            message = message.replace(name, theirs)
-        raise BadEvent(f"{prefix}{names.get(field, field)} {message}") from None
+        return validated(IncidentIn, fields, names)
+    except PayloadError as exc:
+        raise BadEvent(f"{prefix}{exc}") from None
