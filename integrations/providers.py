@@ -21,6 +21,8 @@ from metrics.services import Dirty
 MODULES = {"github": "integrations.github", "gitlab": "integrations.gitlab", "pagerduty": "integrations.pagerduty"}
 
 Processed = tuple[str, str]  # (InboundEvent.Status, note)
+# A provider's handler of one event kind: (payload, the stored event, dirty) → processed.
+Handler = Callable[[dict[str, Any], InboundEvent, Dirty], Processed]
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,14 @@ def register_processors() -> None:
     for name in MODULES:
         if (found := provider(name)) is not None:
             register_processor(name, found.process)
+
+
+def dispatch(handlers: Mapping[str, Handler], event: InboundEvent, dirty: Dirty) -> Processed:
+    """Hand a stored event to the handler of its kind (``<provider>.<event>``: the handlers are keyed
+    on the event); ignored when there is none, failed when the payload is not a JSON object."""
+    handler = handlers.get(event.kind.partition(".")[2])
+    if handler is None:
+        return InboundEvent.Status.IGNORED, f"e360 does not use {event.kind} events"
+    if not isinstance(event.payload, dict):
+        return InboundEvent.Status.FAILED, "the payload is not a JSON object"
+    return handler(event.payload, event, dirty)

@@ -20,7 +20,7 @@ services refuse it (``SourceScope``) and the event fails with the reason.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -29,6 +29,7 @@ from integrations.github import records
 from integrations.github.client import GitHub
 from integrations.http import IntegrationError
 from integrations.models import Connection
+from integrations.providers import Handler, dispatch
 from metrics.models import Deployment, InboundEvent, PullRequest
 from metrics.services import (
     Dirty,
@@ -45,7 +46,6 @@ from metrics.services import (
 )
 
 Status = InboundEvent.Status
-Handler = Callable[[dict[str, Any], InboundEvent, Dirty], tuple[str, str]]
 
 
 def _object(obj: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -368,13 +368,8 @@ def process(event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
     """An event's records, written; (status, note). ``records.Unreadable`` and the services'
     ``UnknownService`` propagate, so ``metrics.ingest`` rolls the event's writes back and marks it
     failed with the reason (retryable)."""
-    handler = HANDLERS.get(event.kind.removeprefix("github."))
-    if handler is None:
-        return Status.IGNORED, f"e360 does not use {event.kind} events"
-    if not isinstance(event.payload, dict):
-        return Status.FAILED, "the payload is not a JSON object"
     try:
-        status, note = handler(event.payload, event, dirty)
+        status, note = dispatch(HANDLERS, event, dirty)
     except OutOfScope:
         raise
     except UnknownService as exc:

@@ -11,11 +11,11 @@ source's scope, fails the event with the reason (retryable once mapped).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from integrations.gitlab import records
+from integrations.providers import Handler, dispatch
 from metrics.inputs import PipelineRunInput, PullRequestInput, ReviewInput
 from metrics.models import InboundEvent, PipelineRun, Review
 from metrics.services import (
@@ -30,7 +30,6 @@ from metrics.services import (
 )
 
 Status = InboundEvent.Status
-Handler = Callable[[dict[str, Any], InboundEvent, Dirty], tuple[str, str]]
 
 
 def _merge_request(payload: dict[str, Any], event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
@@ -172,9 +171,4 @@ HANDLERS: dict[str, Handler] = {
 
 
 def process(event: InboundEvent, dirty: Dirty) -> tuple[str, str]:
-    handler = HANDLERS.get(event.kind.removeprefix("gitlab."))
-    if handler is None:
-        return Status.IGNORED, f"e360 does not use {event.kind} events"
-    if not isinstance(event.payload, dict):
-        return Status.FAILED, "the payload is not a JSON object"
-    return handler(event.payload, event, dirty)
+    return dispatch(HANDLERS, event, dirty)
