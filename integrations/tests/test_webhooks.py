@@ -7,6 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from integrations.services import webhook_secret_rotate
 from integrations.tests.factories import ConnectionFactory
 from integrations.tests.github import SECRET, deliver, sign
 from metrics.models import InboundEvent, Source
@@ -93,6 +94,23 @@ def test_an_unknown_webhook_another_providers_or_an_inactive_source_is_404(clien
     url = reverse("integrations:webhook", args=["bitbucket", connection.webhook_id])
     assert client.post(url, b"{}", content_type="application/json").status_code == 404
     assert not InboundEvent.objects.exists()
+
+
+def test_a_new_secret_or_a_deactivated_source_holds_at_once_in_the_process_that_saved_it(client, connection):
+    """The webhook keeps each connection's secret a few seconds (its hot path's only read): saving
+    the connection or its source forgets it."""
+    assert deliver(client, connection, "ping", PING, delivery="d-1").status_code == 202
+    old = connection.webhook_secret
+    webhook_secret_rotate(connection=connection)
+    assert deliver(client, connection, "ping", PING, delivery="d-2", secret=old).status_code == 401
+    assert (
+        deliver(client, connection, "ping", PING, delivery="d-3", secret=connection.webhook_secret).status_code == 202
+    )
+    connection.source.is_active = False
+    connection.source.save()
+    assert (
+        deliver(client, connection, "ping", PING, delivery="d-4", secret=connection.webhook_secret).status_code == 404
+    )
 
 
 def test_a_connection_without_a_secret_accepts_nothing(client, connection):
