@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from e360.models import Service
-from integrations.secrets import EncryptedTextField
+from e360.secrets import EncryptedTextField
 from metrics.models import InboundEvent, Source
 
 DEFAULT_API_URLS: dict[str, str] = {

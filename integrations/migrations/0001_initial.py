@@ -6,7 +6,7 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-import integrations.secrets
+import e360.secrets
 
 
 class Migration(migrations.Migration):
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "webhook_secret",
-                    integrations.secrets.EncryptedTextField(
+                    e360.secrets.EncryptedTextField(
                         blank=True,
                         help_text="GitHub's webhook secret, GitLab's secret token, PagerDuty's signing secret.",
                     ),
@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "api_token",
-                    integrations.secrets.EncryptedTextField(
+                    e360.secrets.EncryptedTextField(
                         blank=True,
                         help_text="A fine-grained GitHub token, a GitLab access token or a PagerDuty API key (read-only).",
                     ),
@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
                 ("app_id", models.CharField(blank=True, max_length=40, verbose_name="GitHub App id")),
                 (
                     "app_private_key",
-                    integrations.secrets.EncryptedTextField(blank=True, verbose_name="GitHub App private key"),
+                    e360.secrets.EncryptedTextField(blank=True, verbose_name="GitHub App private key"),
                 ),
                 (
                     "installation_id",
@@ -99,7 +99,7 @@ class Migration(migrations.Migration):
                         null=True,
                     ),
                 ),
-                ("access_token", integrations.secrets.EncryptedTextField(blank=True, editable=False)),
+                ("access_token", e360.secrets.EncryptedTextField(blank=True, editable=False)),
                 ("access_token_expires_at", models.DateTimeField(blank=True, editable=False, null=True)),
             ],
         ),

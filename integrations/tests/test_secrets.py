@@ -1,11 +1,11 @@
-"""Secrets are stored encrypted under keys from SECRET_KEY, and survive its rotation (integrations/secrets.py)."""
+"""Secrets are stored encrypted under keys from SECRET_KEY, and survive its rotation (e360/secrets.py)."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection as db
 
-from integrations import secrets
+from e360 import secrets
 from integrations.models import Connection
 from integrations.tests.factories import ConnectionFactory
 

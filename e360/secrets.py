@@ -1,4 +1,5 @@
-"""Secrets kept in the database, encrypted: webhook secrets, API tokens, a GitHub App's private key.
+"""Secrets kept in the database, encrypted: webhook secrets, API tokens, a GitHub App's private key,
+notification channels' tokens.
 
 A webhook's signature can only be checked with the secret itself, so these cannot be hashed like
 API keys (``metrics.ApiToken``). They are encrypted with Fernet (AES-128-CBC and HMAC-SHA256,
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import models
 
-PURPOSE = b"e360.integrations.secrets"
+PURPOSE = b"e360.integrations.secrets"  # where it began: changing it would make every stored secret unreadable
 
 
 class SecretUnreadable(Exception):
