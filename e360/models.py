@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import time
 from fnmatch import fnmatchcase
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -13,6 +16,17 @@ from django.utils import timezone
 
 class User(AbstractUser):
     """A login. The catalog entry for the human behind it is ``Person``."""
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a time zone: use an IANA name such as Europe/Paris.") from None
+
+
+def default_working_days() -> list[int]:
+    return [1, 2, 3, 4, 5]
 
 
 class Team(models.Model):
@@ -27,6 +41,15 @@ class Team(models.Model):
     parent = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="children")
     description = models.TextField(blank=True)
     email = models.EmailField(blank=True)
+    # When the team works: reminders count business hours in them, automations keep quiet outside them.
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone], help_text="An IANA time zone, e.g. Europe/Paris."
+    )
+    working_days = models.JSONField(
+        default=default_working_days, help_text="ISO weekdays the team works, 1 (Monday) to 7 (Sunday)."
+    )
+    work_starts = models.TimeField(default=time(9), help_text="The working day's start, in the team's time zone.")
+    work_ends = models.TimeField(default=time(17), help_text="The working day's end, in the team's time zone.")
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -38,6 +61,17 @@ class Team(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:team-detail", args=[self.slug])
+
+    def clean(self) -> None:
+        days = self.working_days
+        if not isinstance(days, list) or not days or any(type(d) is not int or not 1 <= d <= 7 for d in days):
+            raise ValidationError({"working_days": "List the working days as ISO weekdays, e.g. [1, 2, 3, 4, 5]."})
+        if self.work_starts >= self.work_ends:
+            raise ValidationError({"work_ends": "The working day must end after it starts."})
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
 
 class PersonQuerySet(models.QuerySet["Person"]):

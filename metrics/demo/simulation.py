@@ -585,7 +585,7 @@ class _ServiceHistory:
             )
             # Reviews and commits name their pull request by its index here; the writer swaps in the id.
             for k, (reviewer, state, at) in enumerate(reviews, start=1):
-                rows.reviews.append(ReviewRow(index, str(k), reviewer.login, state, when(at)))
+                rows.reviews.append(ReviewRow(index, str(k), reviewer.login, reviewer.id, state, when(at)))
             for sha, at in change.commits:
                 rows.commits.append(CommitRow(index, repo.id, sha, when(at)))
         rows.deployments = [
