@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class ActionsConfig(AppConfig):
     name = "actions"
+    verbose_name = "Actions"
