@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from django.db import transaction
 from django.db.models import Model, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from e360.models import Person, Service
@@ -224,10 +225,16 @@ class _Lookups:
             self._repositories[name] = repository_for(name, service)
         return self._repositories[name]
 
+    def people(self, logins: Iterable[str]) -> None:
+        """Look the batch's logins up in one query; ``person`` then answers from what was found."""
+        wanted = {login for login in logins if login and login not in self._people}
+        if wanted:
+            self._people.update(_people_for_logins(wanted, self.source.kind))
+
     def person(self, login: str) -> Person | None:
         if login not in self._people:
-            self._people[login] = _person_for_login(login, self.source.kind)
-        return self._people[login]
+            self.people([login])
+        return self._people.get(login)
 
 
 @cache
@@ -349,6 +356,7 @@ def incident_resolve(*, source: Source, external_id: str, resolved_at: datetime,
 def pull_requests_upsert(*, source: Source, items: Sequence[PullRequestInput], dirty: Dirty) -> list[bool]:
     """Pull requests with their reviews and commits: three statements for the batch, and the lookups."""
     lookups = _Lookups(source)
+    lookups.people([data.author for data in items] + [review.author for data in items for review in data.reviews])
     repositories: dict[str, Repository | None] = {}
 
     def row(data: PullRequestInput) -> dict[str, Any]:
@@ -433,17 +441,23 @@ def pull_request_upsert(*, source: Source, data: PullRequestInput, dirty: Dirty)
     return PullRequest.objects.get(source=source, external_id=data.external_id), created
 
 
-def _person_for_login(login: str, kind: str) -> Person | None:
-    """The catalog person of a login: a GitHub source's logins are GitHub logins, a GitLab source's
-    GitLab logins (the same name on both may be two people); other senders' either."""
-    if not login:
-        return None
-    by_kind: dict[str, Q] = {
-        Source.Kind.GITHUB: Q(github_login__iexact=login),
-        Source.Kind.GITLAB: Q(gitlab_login__iexact=login),
-    }
-    lookup = by_kind.get(kind, Q(github_login__iexact=login) | Q(gitlab_login__iexact=login))
-    return Person.objects.filter(lookup).order_by("pk").first()
+def _people_for_logins(logins: set[str], kind: str) -> dict[str, Person | None]:
+    """The catalog person of each login, case-insensitively: a GitHub source's logins are GitHub
+    logins, a GitLab source's GitLab logins (the same name on both may be two people); other
+    senders' either. The first person by id when two share a login."""
+    by_kind: dict[str, list[str]] = {Source.Kind.GITHUB: ["github_login"], Source.Kind.GITLAB: ["gitlab_login"]}
+    names = by_kind.get(kind, ["github_login", "gitlab_login"])
+    lowered = {login.lower() for login in logins}
+    found: dict[str, Person] = {}
+    matches = Q()
+    for name in names:
+        matches |= Q(**{f"{name}_lowered__in": lowered})
+    people = Person.objects.annotate(**{f"{name}_lowered": Lower(name) for name in names})
+    for person in people.filter(matches).order_by("-pk"):
+        for name in names:
+            if (value := getattr(person, name).lower()) in lowered:
+                found[value] = person  # by descending id: the first person wins
+    return {login: found.get(login.lower()) for login in logins}
 
 
 def pipeline_runs_upsert(*, source: Source, items: Sequence[PipelineRunInput], dirty: Dirty) -> list[bool]:
