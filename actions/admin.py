@@ -246,11 +246,19 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     search_fields = ["title", "recipient", "dedupe_key"]
     list_select_related = ["channel"]
     date_hierarchy = "created_at"
-    fields = [
-        *("created_at", "channel", "kind", "dry_run", "dedupe_key", "recipient"),
-        *("title", "text", "url", "facts", "payload_json"),
-    ]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at",
+        "channel",
+        "kind",
+        "dry_run",
+        "dedupe_key",
+        "recipient",
+        "title",
+        "text",
+        "url",
+        "facts",
+        "payload_json",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
