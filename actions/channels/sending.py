@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -30,8 +31,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Sender:
+    """A kind's two halves: what it would send, to whom (``preview``, for the outbox and dry runs), and
+    sending it (``deliver(channel, message, dedupe_key=...)``; the outbox has none)."""
+
     preview: Callable[[Channel, Message], Preview]
-    deliver: Callable[..., Sent]
+    deliver: Callable[..., Sent] | None = None
 
 
 def _outbox_preview(channel: Channel, message: Message) -> Preview:
@@ -52,7 +56,7 @@ SENDERS: dict[str, Sender] = {
     Channel.Kind.SLACK_BOT: Sender(slack.bot_preview, slack.bot_deliver),
     Channel.Kind.TEAMS: Sender(teams.preview, teams.deliver),
     Channel.Kind.WEBHOOK: Sender(webhook.preview, webhook.deliver),
-    Channel.Kind.OUTBOX: Sender(_outbox_preview, lambda *args, **kwargs: Sent.of(False, 0, "not a sending kind")),
+    Channel.Kind.OUTBOX: Sender(_outbox_preview),
 }
 
 
@@ -60,7 +64,7 @@ def send(channel: Channel, message: Message, *, dedupe_key: str, dry_run: bool =
     """Send ``message`` through ``channel`` (see the module's doc); ``dedupe_key`` names this message
     across retries (the outbox's, the signed webhook's ``Idempotency-Key``, the email's Message-ID)."""
     sender = SENDERS[channel.kind]
-    if dry_run or channel.kind == Channel.Kind.OUTBOX:
+    if dry_run or sender.deliver is None:
         sent = _store(channel, message, sender.preview(channel, message), dedupe_key=dedupe_key, dry_run=dry_run)
         logger.info("channel %s: %s", channel.pk, sent.response)
         return sent
@@ -91,7 +95,7 @@ def send(channel: Channel, message: Message, *, dedupe_key: str, dry_run: bool =
     return sent
 
 
-def _pause(channel: Channel, until: object) -> None:
+def _pause(channel: Channel, until: datetime) -> None:
     """Pause the channel until ``until`` (a later pause is kept: two workers may race)."""
     Channel.objects.filter(Q(paused_until__isnull=True) | Q(paused_until__lt=until), pk=channel.pk).update(
         paused_until=until

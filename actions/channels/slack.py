@@ -135,7 +135,9 @@ def _call(channel: Channel, token: str, method: str, *, json: Any = None, data: 
         name=f"Slack's {method}",
         json=json,
         data=data,
-        headers={"Authorization": f"Bearer {token}"},
+        # Without the charset, Slack answers with a ``missing_charset`` warning.
+        headers={"Authorization": f"Bearer {token}"}
+        | ({"Content-Type": "application/json; charset=utf-8"} if json is not None else {}),
     )
     status = response.status_code
     if status == 429:

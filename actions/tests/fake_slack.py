@@ -112,7 +112,10 @@ class FakeSlack:
             return 200, {}, {"ok": False, "error": "not_authed"}
         if authorization != f"Bearer {BOT_TOKEN}":
             return 200, {}, {"ok": False, "error": "invalid_auth"}
-        if request.headers.get("content-type", "").startswith("application/json"):
+        kind = request.headers.get("content-type", "")
+        if kind.startswith("application/json"):
+            if kind != "application/json; charset=utf-8":
+                return 200, {}, {"ok": False, "error": "invalid_charset"}  # stricter than Slack's warning
             args = request.json()
         else:
             args = {key: values[-1] for key, values in parse_qs(request.body.decode()).items()}

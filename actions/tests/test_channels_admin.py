@@ -149,6 +149,18 @@ def test_a_channels_page_shows_the_settings_its_kind_uses(staff_client):
     assert not {"new_secret", "secret_env", "url", "slack_channel"} & set(form.fields)
 
 
+def test_the_channels_list_reads_in_a_few_queries(staff_client, team, django_assert_max_num_queries):
+    for number in range(6):
+        ChannelFactory(kind=Channel.Kind.EMAIL, team=team, addresses=[f"ops{number}@example.com"])
+        ChannelFactory(kind=Channel.Kind.SLACK_WEBHOOK, secret_env=f"E360_SLACK_{number}")
+
+    with django_assert_max_num_queries(12):
+        response = staff_client.get(reverse(CHANGELIST))
+
+    assert response.status_code == 200
+    assert "from the environment variable E360_SLACK_5" in response.content.decode()
+
+
 # --- The test message -------------------------------------------------------------------------------
 
 
