@@ -49,9 +49,9 @@ def post(
             return client.post(url, json=json, content=content, data=data, headers=headers)
     except httpx.TimeoutException:
         raise Unreachable(f"{name} did not answer within {TIMEOUT:g} seconds") from None
-    except httpx.InvalidURL:
-        raise Unreachable(f"{name}'s URL is not a valid URL") from None
-    except (httpx.TransportError, httpx.UnsupportedProtocol) as exc:
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+        raise Unreachable(f"{name}'s URL is not a valid http(s) URL") from None
+    except httpx.TransportError as exc:
         raise Unreachable(f"{name} could not be reached ({type(exc).__name__})") from None
 
 

@@ -39,7 +39,7 @@ class Channel(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     team = models.ForeignKey(
         Team,
-        models.PROTECT,
+        models.SET_NULL,  # as a source's: a deleted team leaves its channels to the admins, secrets kept
         null=True,
         blank=True,
         related_name="+",

@@ -169,6 +169,14 @@ def test_an_unreachable_webhook_fails_without_its_url(logs):
     assert_no_secret("unreachablesecret", sent.response, logs.text)
 
 
+@pytest.mark.parametrize("url", ["not a url secretA", "ftp://example.com/secretA", "http://[::1/secretA"])
+def test_a_malformed_webhook_url_fails_without_it(url, logs):
+    sent = send(ChannelFactory(kind=Channel.Kind.TEAMS, secret=url), MESSAGE, dedupe_key="k")
+
+    assert (sent.ok, sent.response) == (False, "The Teams workflow's URL is not a valid http(s) URL")
+    assert_no_secret("secretA", logs.text)
+
+
 # --- Slack bot ----------------------------------------------------------------------------------
 
 
