@@ -20,6 +20,7 @@ from django.utils.html import format_html
 
 from actions.channels import Fact, Message, send
 from actions.models import Channel, OutboxMessage
+from actions.models.channels import SECRET_OF
 from e360.env import env_str
 from e360.models import Person
 
@@ -117,7 +118,7 @@ class ChannelForm(forms.ModelForm):
         if kind == Channel.Kind.WEBHOOK and not data.get("url"):
             self.add_error("url", "Where to post the webhook.")
         kept = bool(self.instance.secret) and not data.get("forget_secret")
-        if kind in ("slack_webhook", "slack_bot", "teams", "webhook") and not (secret or secret_env or kept):
+        if kind in SECRET_OF and not (secret or secret_env or kept):
             self.add_error("new_secret", "This kind needs its secret: enter it, or name an environment variable.")
         return data
 

@@ -2,8 +2,9 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import e360.secrets
 from django.db import migrations, models
+
+import e360.secrets
 
 
 class Migration(migrations.Migration):

@@ -140,13 +140,25 @@ def test_an_email_channel_keeps_its_addresses(staff_client):
     assert Channel.objects.get().addresses == ["ops@example.com", "lead@example.com"]
 
 
-def test_a_channels_page_shows_the_settings_its_kind_uses(staff_client):
-    channel = ChannelFactory(kind=Channel.Kind.EMAIL, addresses=["ops@example.com"])
+@pytest.mark.parametrize(
+    ("kind", "shown"),
+    [
+        ("email", {"addresses_text"}),
+        ("slack_webhook", {"new_secret", "forget_secret", "secret_env"}),
+        ("slack_bot", {"slack_channel", "api_url", "new_secret", "forget_secret", "secret_env"}),
+        ("teams", {"new_secret", "forget_secret", "secret_env"}),
+        ("webhook", {"url", "new_secret", "forget_secret", "secret_env"}),
+        ("outbox", set()),
+    ],
+)
+def test_a_channels_page_shows_the_settings_its_kind_uses(staff_client, kind, shown):
+    channel = ChannelFactory(kind=kind, secret="secret-of-the-channel" if shown - {"addresses_text"} else "")
 
-    form = staff_client.get(reverse("admin:actions_channel_change", args=[channel.pk])).context["adminform"].form
+    response = staff_client.get(reverse("admin:actions_channel_change", args=[channel.pk]))
 
-    assert "addresses_text" in form.fields
-    assert not {"new_secret", "secret_env", "url", "slack_channel"} & set(form.fields)
+    assert response.status_code == 200
+    assert set(response.context["adminform"].form.fields) == {"name", "team", *shown}
+    assert "secret-of-the-channel" not in response.content.decode()
 
 
 def test_the_channels_list_reads_in_a_few_queries(staff_client, team, django_assert_max_num_queries):
