@@ -18,6 +18,7 @@ when Slack no longer knows them.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -64,7 +65,10 @@ def _escaped(text: str) -> str:
 
 
 def _cut(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
+    """At most ``length`` characters, an ellipsis ending a cut one; never half an escape (``&am``)."""
+    if len(text) <= length:
+        return text
+    return re.sub(r"&[a-z]{0,3}$", "", text[: length - 1]) + "…"
 
 
 def blocks(message: Message) -> dict[str, Any]:
