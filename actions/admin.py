@@ -161,12 +161,12 @@ class ChannelAdmin(admin.ModelAdmin):
             used.append("secret_source")
         return [
             (None, {"fields": ["name", "kind", "team"]}),
-            (f"{obj.get_kind_display()} settings", {"fields": [*used, "paused"]}),
+            (f"{obj.get_kind_display()} settings", {"fields": [*used, "paused", "outbox_link"]}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Channel | None = None) -> list[str]:
         # The kind decides which settings mean anything: it is chosen once.
-        return ["kind", "secret_source", "paused"] if obj is not None else []
+        return ["kind", "secret_source", "paused", "outbox_link"] if obj is not None else []
 
     def get_form(
         self, request: HttpRequest, obj: Channel | None = None, change: bool = False, **kwargs: Any
@@ -208,6 +208,13 @@ class ChannelAdmin(admin.ModelAdmin):
         if obj.is_paused(timezone.now()):
             return f"paused until {obj.paused_until:%Y-%m-%d %H:%M:%S} UTC"
         return "—"
+
+    @admin.display(description="outbox")
+    def outbox_link(self, obj: Channel) -> str:
+        """What it kept instead of sending: the outbox's messages, or the dry runs'."""
+        count = OutboxMessage.objects.filter(channel=obj).count()
+        url = reverse("admin:actions_outboxmessage_changelist") + f"?channel__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} message(s) kept</a>', url, count) if count else "none kept"
 
     @admin.action(description="Send a test message", permissions=["change"], location=CHANNEL_ACTIONS)
     def send_test_message(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:

@@ -63,6 +63,12 @@ def test_adding_a_slack_webhook_stores_its_url_encrypted_and_never_shows_it(staf
     assert "webhooksecrettoken0001" not in listing.content.decode()
 
 
+def test_the_add_page_offers_every_kinds_settings(staff_client):
+    form = staff_client.get(reverse(ADD)).context["adminform"].form
+
+    assert {"addresses_text", "slack_channel", "url", "api_url", "new_secret", "secret_env"} <= set(form.fields)
+
+
 def test_an_empty_secret_keeps_the_stored_one(staff_client, fake_slack):
     channel = ChannelFactory(kind=Channel.Kind.SLACK_WEBHOOK, secret=fake_slack.webhook_url(), name="A")
 
@@ -254,5 +260,9 @@ def test_the_outbox_is_listed_read_only(staff_client):
     assert "Review waiting on #42" in listing.content.decode()
     assert page.status_code == 200 and "Review waiting on #42" in page.content.decode()
     assert 'name="_save"' not in page.content.decode()
+    channel_page = staff_client.get(reverse("admin:actions_channel_change", args=[channel.pk])).content.decode()
+    assert f'?channel__id__exact={channel.pk}">1 message(s) kept</a>' in channel_page
+    filtered = staff_client.get(reverse("admin:actions_outboxmessage_changelist") + f"?channel__id__exact={channel.pk}")
+    assert filtered.status_code == 200 and "Review waiting on #42" in filtered.content.decode()
     assert staff_client.get(reverse("admin:actions_outboxmessage_add")).status_code == 403
     assert staff_client.post(reverse("admin:actions_outboxmessage_delete", args=[stored.pk])).status_code == 403
