@@ -304,6 +304,8 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # httpx logs each request's URL at INFO: a Slack or Teams webhook's URL is its secret.
+        "httpx": {"level": "WARNING"},
         "django.server": {"filters": ["healthz_startup"]},
     },
 }

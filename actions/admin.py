@@ -1,0 +1,285 @@
+"""The actions app's admin; each area in its own section."""
+
+from __future__ import annotations
+
+# --- channels ---
+import json
+import re
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import ImproperlyConfigured
+from django.core.validators import URLValidator, validate_email
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from actions.channels import Fact, Message, send
+from actions.models import Channel, OutboxMessage
+from actions.models.channels import SECRET_OF
+from e360.env import env_str
+from e360.models import Person
+
+CHANNEL_ACTIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
+KEEP = "Leave empty to keep what is stored; it is never shown."
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The settings each kind uses: a channel's page shows these.
+CHANNEL_SETTINGS: dict[str, tuple[str, ...]] = {
+    Channel.Kind.EMAIL: ("addresses_text",),
+    Channel.Kind.SLACK_WEBHOOK: ("new_secret", "secret_env"),
+    Channel.Kind.SLACK_BOT: ("slack_channel", "api_url", "new_secret", "secret_env"),
+    Channel.Kind.TEAMS: ("new_secret", "secret_env"),
+    Channel.Kind.WEBHOOK: ("url", "new_secret", "secret_env"),
+    Channel.Kind.OUTBOX: (),
+}
+SECRET_FIELDS = ("new_secret", "forget_secret", "secret_env")
+
+
+class ChannelForm(forms.ModelForm):
+    """A channel's settings. Its secret is entered here and never rendered back; or the name of the
+    environment variable holding it, which must be set when the form is saved."""
+
+    addresses_text = forms.CharField(
+        label="Email addresses",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line (or comma-separated). Messages for one person (a reminder) go to them instead.",
+    )
+    new_secret = forms.CharField(
+        label="Secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=(
+            "Slack incoming webhook: its URL (https://hooks.slack.com/services/…). Slack bot: its token (xoxb-…). "
+            "Teams: the workflow's URL (“When a Teams webhook request is received”). Signed webhook: the signing "
+            "key you share with the receiver. " + KEEP
+        ),
+    )
+    forget_secret = forms.BooleanField(label="Forget the stored secret", required=False)
+
+    class Meta:
+        model = Channel
+        fields = ["name", "kind", "team", "slack_channel", "url", "api_url", "secret_env"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "addresses_text" in self.fields:
+            self.fields["addresses_text"].initial = "\n".join(self.instance.addresses or [])
+
+    def clean_addresses_text(self) -> list[str]:
+        found = [item.strip() for item in re.split(r"[\s,;]+", self.cleaned_data["addresses_text"]) if item.strip()]
+        for address in found:
+            try:
+                validate_email(address)
+            except forms.ValidationError:
+                raise forms.ValidationError(f"“{address}” is not an email address.") from None
+        return list(dict.fromkeys(found))
+
+    def clean_slack_channel(self) -> str:
+        value = self.cleaned_data["slack_channel"].strip()
+        if value and not re.fullmatch(r"[CGD][A-Z0-9]{2,}", value):
+            raise forms.ValidationError("A Slack channel id, e.g. C0123ABCD (the channel's details show it).")
+        return value
+
+    def clean_secret_env(self) -> str:
+        name = self.cleaned_data["secret_env"].strip()
+        if not name:
+            return ""
+        if not ENV_NAME.match(name):
+            raise forms.ValidationError("An environment variable's name: letters, digits and underscores.")
+        try:
+            value = env_str(name)
+        except ImproperlyConfigured as exc:  # NAME_FILE names a file that cannot be read
+            raise forms.ValidationError(str(exc)) from None
+        if not value:
+            raise forms.ValidationError(f"{name} is not set in e360's environment (nor {name}_FILE).")
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = data.get("kind") or self.instance.kind
+        secret, secret_env = data.get("new_secret", ""), data.get("secret_env", "")
+        if secret and secret_env:
+            self.add_error("new_secret", "Either a stored secret or an environment variable, not both.")
+            return data
+        if kind in (Channel.Kind.SLACK_WEBHOOK, Channel.Kind.TEAMS) and secret:
+            try:
+                URLValidator(schemes=["https", "http"])(secret)
+            except forms.ValidationError:
+                # Never echo the value: it is a secret even when mistyped.
+                self.add_error("new_secret", "This kind's secret is its webhook's URL (https://…).")
+        if kind == Channel.Kind.SLACK_BOT and secret and not secret.startswith("xox"):
+            self.add_error("new_secret", "A Slack bot token starts with xoxb-.")
+        if kind == Channel.Kind.WEBHOOK and not data.get("url"):
+            self.add_error("url", "Where to post the webhook.")
+        kept = bool(self.instance.secret) and not data.get("forget_secret")
+        if kind in SECRET_OF and not (secret or secret_env or kept):
+            self.add_error("new_secret", "This kind needs its secret: enter it, or name an environment variable.")
+        return data
+
+    def save(self, commit: bool = True) -> Channel:
+        channel = super().save(commit=False)
+        data = self.cleaned_data
+        if "addresses_text" in data:
+            channel.addresses = data["addresses_text"]
+        if data.get("new_secret"):
+            channel.secret = data["new_secret"]
+        elif data.get("forget_secret") or data.get("secret_env"):
+            channel.secret = ""  # the environment's is used: none is kept besides
+        if commit:
+            channel.save()
+        return channel
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
+    list_display = ["name", "kind", "team", "destination", "secret_source", "paused"]
+    list_filter = ["kind", "team"]
+    search_fields = ["name"]
+    list_select_related = ["team"]
+    actions = ["send_test_message", "resume"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Channel | None = None) -> Any:
+        if obj is None:
+            shown = [field for fields in CHANNEL_SETTINGS.values() for field in fields]
+            return [
+                (None, {"fields": ["name", "kind", "team"]}),
+                (
+                    "Settings (each kind uses some: see their help)",
+                    {"fields": list(dict.fromkeys(["addresses_text", "slack_channel", "url", "api_url", *shown]))},
+                ),
+            ]
+        used = list(CHANNEL_SETTINGS[obj.kind])
+        if "new_secret" in used:
+            used.insert(used.index("new_secret") + 1, "forget_secret")
+            used.append("secret_source")
+        return [
+            (None, {"fields": ["name", "kind", "team"]}),
+            (f"{obj.get_kind_display()} settings", {"fields": [*used, "paused", "outbox_link"]}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Channel | None = None) -> list[str]:
+        # The kind decides which settings mean anything: it is chosen once.
+        return ["kind", "secret_source", "paused", "outbox_link"] if obj is not None else []
+
+    def get_form(
+        self, request: HttpRequest, obj: Channel | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None:
+            used = set(CHANNEL_SETTINGS[obj.kind])
+            unused = {"addresses_text", "slack_channel", "url", "api_url", *SECRET_FIELDS} - used
+            if "new_secret" in used:
+                unused.discard("forget_secret")
+            for name in unused:
+                form.base_fields.pop(name, None)  # not on the page: not posted, not saved
+        return form
+
+    @admin.display(description="sends to")
+    def destination(self, obj: Channel) -> str:
+        """Where it posts, as far as it is no secret (a webhook's URL is one)."""
+        match obj.kind:
+            case Channel.Kind.EMAIL:
+                return ", ".join(obj.addresses) or "the person each message is for"
+            case Channel.Kind.SLACK_BOT:
+                return f"{obj.slack_channel or 'no channel'}; direct messages"
+            case Channel.Kind.WEBHOOK:
+                return obj.url
+            case Channel.Kind.OUTBOX:
+                return "the outbox (nothing is sent)"
+        return "the webhook's channel"
+
+    @admin.display(description="secret")
+    def secret_source(self, obj: Channel) -> str:
+        if obj.secret_env:
+            return f"from the environment variable {obj.secret_env}"
+        if obj.secret:
+            return f"{obj.secret_label} is stored (encrypted)"
+        return "none" if not obj.secret_label else f"missing: {obj.secret_label}"
+
+    @admin.display(description="rate limit")
+    def paused(self, obj: Channel) -> str:
+        if obj.is_paused(timezone.now()):
+            return f"paused until {obj.paused_until:%Y-%m-%d %H:%M:%S} UTC"
+        return "—"
+
+    @admin.display(description="outbox")
+    def outbox_link(self, obj: Channel) -> str:
+        """What it kept instead of sending: the outbox's messages, or the dry runs'."""
+        count = OutboxMessage.objects.filter(channel=obj).count()
+        url = reverse("admin:actions_outboxmessage_changelist") + f"?channel__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} message(s) kept</a>', url, count) if count else "none kept"
+
+    @admin.action(description="Send a test message", permissions=["change"], location=CHANNEL_ACTIONS)
+    def send_test_message(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        """A real message through each channel, and what it answered. A bot with no channel and an email
+        channel with no address send it to the admin's own catalog person."""
+        person = Person.objects.filter(user=request.user).first() if request.user.is_authenticated else None
+        for channel in queryset.select_related("team"):
+            to_admin = (channel.kind == Channel.Kind.EMAIL and not channel.addresses) or (
+                channel.kind == Channel.Kind.SLACK_BOT and not channel.slack_channel
+            )
+            message = Message(
+                title="Test message from e360",
+                text=f"{request.user} sent this from e360's admin to check the channel “{channel}”.",
+                url=settings.SITE_URL + reverse("admin:actions_channel_change", args=[channel.pk]),
+                facts=(Fact("Channel", channel.name), Fact("Kind", channel.get_kind_display())),
+                recipient=person if to_admin else None,
+            )
+            sent = send(channel, message, dedupe_key=f"test:{channel.pk}:{timezone.now().timestamp()}")
+            answer = f" (status {sent.status})" if sent.status else ""
+            if sent.ok:
+                self.message_user(request, f"{channel}: sent{answer}: {sent.response}", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{channel}: not sent{answer}: {sent.response}", messages.ERROR)
+
+    @admin.action(description="Resume a rate-limited channel now", permissions=["change"], location=CHANNEL_ACTIONS)
+    def resume(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        resumed = queryset.filter(paused_until__isnull=False).update(paused_until=None)
+        self.message_user(request, f"{resumed} channel(s) resumed.", messages.SUCCESS)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """What the outbox channels and the dry runs would have sent: read-only."""
+
+    list_display = ["created_at", "channel", "kind", "dry_run", "recipient", "title"]
+    list_filter = ["kind", "dry_run", "channel"]
+    search_fields = ["title", "recipient", "dedupe_key"]
+    list_select_related = ["channel"]
+    date_hierarchy = "created_at"
+    fields = readonly_fields = (
+        "created_at",
+        "channel",
+        "kind",
+        "dry_run",
+        "dedupe_key",
+        "recipient",
+        "title",
+        "text",
+        "url",
+        "facts",
+        "payload_json",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: OutboxMessage | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: OutboxMessage | None = None) -> bool:
+        return False
+
+    @admin.display(description="payload (what would have been posted)")
+    def payload_json(self, obj: OutboxMessage) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
+
+
+# --- end of channels ---
