@@ -53,6 +53,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
@@ -185,12 +186,8 @@ def _digest_day(policy: ReminderPolicy, home: WorkingTime, now: datetime) -> dat
 
 
 def _clock(policy: ReminderPolicy, working: WorkingTime, now: datetime, digest_on: date | None) -> _Clock:
-    if policy.digest:
-        is_open = digest_on is not None
-    else:
-        is_open = business_hours.is_working(working, now)
     return _Clock(
-        open=is_open,
+        open=digest_on is not None if policy.digest else business_hours.is_working(working, now),
         opened_by=business_hours.before(working, now, timedelta(hours=policy.after_hours)),
         reminded_by=business_hours.before(working, now, timedelta(hours=policy.again_after_hours)),
         working=working,
@@ -259,7 +256,7 @@ def due_reminders(*, now: datetime | None = None, policies: Iterable[ReminderPol
     )  # fmt: skip
 
     # The last reminder of each (policy, pull request): the waiting ones' only.
-    last: dict[tuple[int, int], dict] = {}
+    last: dict[tuple[int, int], Any] = {}
     earlier = (
         Reminder.objects.filter(pull_request__in=waiting.values("id"), policy__in=[p.pk for p in policies])
         .order_by()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def reminders_tick() -> str:
-    """Every 15 minutes: record the PR review reminders due now (``actions.reminders``); a rerun records nothing twice."""
+    """Every 15 minutes: record the review reminders due now (``actions.reminders``); reruns record nothing twice."""
     from actions.reminders import reminders_tick as tick
 
     return tick()
