@@ -36,9 +36,14 @@ policy, and raising the share keeps everything held out before held out.
 
 **Recording** (``reminders_record``) inserts one ``Reminder`` per due one with its round, ignoring a
 row that exists: the unique ``(policy, pull_request, round)`` makes a rerun (a killed worker, two
-workers) record nothing twice. Reminders are recorded ``due``; the sender (wired with the
-notification channels) reads ``Reminder.objects.to_send()`` and calls ``reminder_sent`` or
-``reminder_failed``.
+workers) record nothing twice. Reminders are recorded ``due``.
+
+**Sending** (``reminders_send``) is where the notification channels plug in: it takes the due
+reminders (marking them ``sending`` first, in their own transaction, rows locked and skipped by
+another worker), gathers them into ``Message``s (one per reviewer, or one for the policy's channel,
+per digest or per selection), hands each to the ``send`` it is given, and marks each reminder
+``sent``, or ``failed`` with the error. A worker killed while sending leaves its reminders
+``sending``: never sent twice. Nothing calls it yet: the lead wires it to the channels' ``send``.
 
 A selection runs a fixed number of queries (seven) however many policies, pull requests and
 reminders there are: the policies, the team tree with working times, the services (``Area``'s two),
@@ -50,7 +55,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -371,22 +376,92 @@ def reminders_record(*, selection: Selection) -> int:
     return len(rows)
 
 
+_UNSENT = (Reminder.Status.DUE, Reminder.Status.SENDING)
+
+
 def reminder_sent(*, reminder_id: int, at: datetime | None = None) -> bool:
-    """Mark a due reminder sent; False when it was not due any more (sent or failed by another run)."""
+    """Mark a reminder sent; False when it was not waiting to be (sent or failed already)."""
     return bool(
-        Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.DUE).update(
+        Reminder.objects.filter(pk=reminder_id, status__in=_UNSENT).update(
             status=Reminder.Status.SENT, sent_at=at or timezone.now(), error=""
         )
     )
 
 
 def reminder_failed(*, reminder_id: int, error: str) -> bool:
-    """Mark a due reminder failed with why (the channel's answer, never a secret)."""
+    """Mark a reminder failed with why (the channel's answer, never a secret)."""
     return bool(
-        Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.DUE).update(
+        Reminder.objects.filter(pk=reminder_id, status__in=_UNSENT).update(
             status=Reminder.Status.FAILED, error=error[:2000]
         )
     )
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to send: to one reviewer (``person_id``, by direct message or email) or to the
+    policy's channel (``person_id`` None), about one or more pull requests."""
+
+    policy_id: int
+    recipients: str  # ReminderPolicy.Recipients
+    person_id: int | None
+    digest_on: date | None  # a daily digest's local day; None: the reminders of one selection
+    reminder_ids: tuple[int, ...]
+    pull_request_ids: tuple[int, ...]
+
+
+def messages_of(rows: Iterable[Mapping[str, Any]]) -> list[Message]:
+    """Reminders (``id``, ``policy_id``, ``policy__recipients``, ``pull_request_id``, ``reviewers``,
+    ``digest_on``, ``due_at``) gathered into messages: per policy, recipient and digest day (or
+    selection time), pull requests in the rows' order."""
+    groups: dict[tuple[int, str, int | None, Any], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        recipients = row["policy__recipients"]
+        people = [None] if recipients == ReminderPolicy.Recipients.CHANNEL else row["reviewers"]
+        when = row["digest_on"] or row["due_at"]
+        for person in people:
+            groups.setdefault((row["policy_id"], recipients, person, when), []).append(row)
+    return [
+        Message(
+            policy_id=policy_id,
+            recipients=recipients,
+            person_id=person,
+            digest_on=grouped[0]["digest_on"],
+            reminder_ids=tuple(r["id"] for r in grouped),
+            pull_request_ids=tuple(r["pull_request_id"] for r in grouped),
+        )
+        for (policy_id, recipients, person, _), grouped in groups.items()
+    ]
+
+
+def reminders_send(*, send: Callable[[Message], None], limit: int = 1000) -> tuple[int, int]:
+    """Send up to ``limit`` due reminders through ``send`` (which raises on failure); returns (sent, failed).
+
+    At most once: the reminders are taken (``sending``) and committed before anything is sent."""
+    with transaction.atomic():
+        rows = list(
+            Reminder.objects.to_send()
+            .select_for_update(skip_locked=True, of=("self",))
+            .values("id", "policy_id", "policy__recipients", "pull_request_id", "reviewers", "digest_on", "due_at")[
+                :limit
+            ]
+        )
+        Reminder.objects.filter(pk__in=[r["id"] for r in rows]).update(status=Reminder.Status.SENDING)
+    errors: dict[int, list[str]] = defaultdict(list)
+    for message in messages_of(rows):
+        try:
+            send(message)
+        except Exception as exc:  # a channel's failure fails its reminders, never the others
+            to = "the channel" if message.person_id is None else f"person {message.person_id}"
+            for reminder_id in message.reminder_ids:
+                errors[reminder_id].append(f"to {to}: {exc}")
+    now = timezone.now()
+    for row in rows:
+        if row["id"] in errors:
+            reminder_failed(reminder_id=row["id"], error="; ".join(errors[row["id"]]))
+        else:
+            reminder_sent(reminder_id=row["id"], at=now)
+    return len(rows) - len(errors), len(errors)
 
 
 def reminders_tick(*, now: datetime | None = None) -> str:

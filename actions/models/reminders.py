@@ -121,6 +121,7 @@ class Reminder(models.Model):
 
     class Status(models.TextChoices):
         DUE = "due", "Due (to send)"
+        SENDING = "sending", "Sending (taken by a worker; left so if it died: never sent twice)"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         HELD_OUT = "held_out", "Held out (never sent)"

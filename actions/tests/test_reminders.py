@@ -403,6 +403,76 @@ def test_a_failed_reminder_keeps_why(org):
     assert (row.status, row.error) == (Reminder.Status.FAILED, "Slack answered 404: channel_not_found")
 
 
+# --- Sending (wired to the channels by the lead) ------------------------------------------------------------
+
+
+class Outbox:
+    """What ``reminders_send`` hands over, standing in for the channels' send: fails for ``failing`` people."""
+
+    def __init__(self, failing=()):
+        self.messages, self.failing = [], set(failing)
+
+    def __call__(self, message):
+        if message.person_id in self.failing:
+            raise RuntimeError("Slack answered 429")
+        self.messages.append(message)
+
+
+def test_sending_gathers_one_message_per_reviewer_and_marks_them_sent(org):
+    policy(org, holdout_percent=0)
+    one, two = store(org, "1", opened=paris(2026, 5, 4, 10)), store(org, "2", opened=paris(2026, 5, 4, 11))
+    tick()
+    outbox = Outbox()
+
+    assert reminders.reminders_send(send=outbox) == (2, 0)
+
+    assert sorted((m.person_id, m.pull_request_ids) for m in outbox.messages) == [
+        (org["bob"].pk, (one.pk, two.pk)),
+        (org["cem"].pk, (one.pk, two.pk)),
+    ]
+    assert set(Reminder.objects.values_list("status", flat=True)) == {Reminder.Status.SENT}
+    assert reminders.reminders_send(send=outbox) == (0, 0)  # nothing sent twice
+    assert len(outbox.messages) == 2
+
+
+def test_a_channel_policy_sends_one_message_and_held_out_reminders_none(org):
+    policy(org, recipients=ReminderPolicy.Recipients.CHANNEL, holdout_percent=50)
+    for n in range(1, 11):
+        store(org, str(n), opened=paris(2026, 5, 4, 10))
+    tick()
+    outbox = Outbox()
+    reminders.reminders_send(send=outbox)
+    (message,) = outbox.messages
+    assert message.person_id is None
+    assert set(message.reminder_ids) == set(Reminder.objects.filter(held_out=False).values_list("id", flat=True))
+    assert set(Reminder.objects.held_out().values_list("status", flat=True)) == {Reminder.Status.HELD_OUT}
+
+
+def test_a_failed_message_fails_its_reminders_with_why_and_not_the_others(org):
+    policy(org)
+    store(org, opened=paris(2026, 5, 4, 10))
+    tick()
+    assert reminders.reminders_send(send=Outbox(failing={org["cem"].pk})) == (0, 1)
+    row = Reminder.objects.get()
+    assert (row.status, row.error) == (Reminder.Status.FAILED, f"to person {org['cem'].pk}: Slack answered 429")
+
+
+def test_a_worker_killed_while_sending_never_sends_twice(org, monkeypatch):
+    policy(org)
+    store(org, opened=paris(2026, 5, 4, 10))
+    tick()
+
+    def killed(message):
+        raise SystemExit("killed")
+
+    with pytest.raises(SystemExit):
+        reminders.reminders_send(send=killed)
+    assert Reminder.objects.get().status == Reminder.Status.SENDING
+    outbox = Outbox()
+    assert reminders.reminders_send(send=outbox) == (0, 0)
+    assert outbox.messages == []
+
+
 # --- The schedule's task ------------------------------------------------------------------------------------
 
 
