@@ -290,20 +290,20 @@ def due_reminders(*, now: datetime | None = None, policies: Iterable[ReminderPol
             continue
         snapshot = Snapshot(pr["commit_count"], pr["last_commit_at"], pr["review_count"])
         before = last.get((policy.pk, pr["id"]))
-        waited = business_hours.between(clock.working, pr["opened_at"], now)
-        why = f"No first review after {_hours(waited)} business hours"
+        again = ""
         if before is not None:  # rule 3
-            changed = Snapshot(before["commits"], before["last_commit_at"], before["reviews"]) != snapshot
-            if changed:
-                why += "; changed since the last reminder"
+            if Snapshot(before["commits"], before["last_commit_at"], before["reviews"]) != snapshot:
+                again = "; changed since the last reminder"
             elif before["due_at"] <= clock.reminded_by:
-                why += f"; last reminded {_hours(business_hours.between(clock.working, before['due_at'], now))} "
-                why += "business hours ago"
+                pause = business_hours.between(clock.working, before["due_at"], now)
+                again = f"; last reminded {_hours(pause)} business hours ago"
             else:
                 continue
         reviewers = tuple(p for p in members.get(owner, ()) if p != pr["person_id"])
         if not reviewers and policy.recipients != ReminderPolicy.Recipients.CHANNEL:  # rule 5
             continue
+        waited = business_hours.between(clock.working, pr["opened_at"], now)
+        why = f"No first review after {_hours(waited)} business hours{again}"
         held_out = is_held_out(policy.holdout_percent, policy.pk, pr["source_id"], pr["external_id"])
         if held_out:
             why += f"; held out ({policy.holdout_percent}% holdout)"
