@@ -45,6 +45,11 @@ def test_a_policy_names_a_team_or_a_service_and_a_holdout_of_at_most_half(client
         reverse("admin:actions_reminderpolicy_add"), {**fields, "team": team.pk, "holdout_percent": 80}
     )
     assert greedy.status_code == 200 and "holdout_percent" in greedy.context["adminform"].form.errors
+    sub_teams = client.post(
+        reverse("admin:actions_reminderpolicy_add"),
+        {**fields, "service": service.pk, "include_sub_teams": "on", "holdout_percent": 0},
+    )
+    assert "Only a team&#x27;s policy covers sub-teams." in sub_teams.content.decode()
     assert not ReminderPolicy.objects.exists()
 
 
