@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-# --- channels ---
 import json
 import re
 from typing import Any
@@ -19,10 +18,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from actions.channels import Fact, Message, send
-from actions.models import Channel, OutboxMessage
+from actions.models import Channel, OutboxMessage, Reminder, ReminderPolicy
 from actions.models.channels import SECRET_OF
 from e360.env import env_str
 from e360.models import Person
+
+# --- channels ---
 
 CHANNEL_ACTIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 KEEP = "Leave empty to keep what is stored; it is never shown."
@@ -283,3 +284,75 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
 
 # --- end of channels ---
+
+
+# --- reminders ---
+
+
+@admin.register(ReminderPolicy)
+class ReminderPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "after_hours",
+        "again_after_hours",
+        "digest",
+        "digest_at",
+        "holdout_percent",
+        "recipients",
+        "is_active",
+    ]
+    list_filter = ["is_active", "digest", "recipients"]
+    list_select_related = ["team", "service"]
+    search_fields = ["team__name", "team__slug", "service__name", "service__slug"]
+    autocomplete_fields = ["team", "service"]
+    readonly_fields = ["created", "last_digest_on"]
+    fieldsets = [
+        (None, {"fields": ["team", "service", "include_sub_teams", "is_active"]}),
+        ("When", {"fields": ["after_hours", "again_after_hours", "digest", "digest_at"]}),
+        ("Who", {"fields": ["recipients"]}),
+        ("Measuring the effect", {"fields": ["holdout_percent"]}),
+        ("History", {"fields": ["created", "last_digest_on"]}),
+    ]
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """Recorded by the schedule and the sender only: read, never edit."""
+
+    list_display = ["due_at", "pull_request", "policy", "round", "status", "held_out", "waited", "sent_at"]
+    list_filter = ["status", "held_out", "policy"]
+    list_select_related = ["pull_request__repository", "policy__team", "policy__service"]
+    search_fields = ["pull_request__title", "pull_request__repository__name", "why"]
+    date_hierarchy = "due_at"
+    show_full_result_count = False
+    fields = readonly_fields = (
+        "policy",
+        "pull_request",
+        "round",
+        "held_out",
+        "status",
+        "due_at",
+        "digest_on",
+        "waited",
+        "reviewers",
+        "why",
+        "commits",
+        "last_commit_at",
+        "reviews",
+        "sent_at",
+        "error",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
+        return (
+            super().get_queryset(request).select_related("pull_request__repository", "policy__team", "policy__service")
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Reminder | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Reminder | None = None) -> bool:
+        return False  # the holdout's evidence

@@ -1,6 +1,14 @@
+"""Thresholds, automations, self-service actions and initiatives."""
+
 from django.apps import AppConfig
+
+from e360.schedules import Every
 
 
 class ActionsConfig(AppConfig):
     name = "actions"
     verbose_name = "Actions"
+    schedules = (
+        # --- reminders ---
+        Every("Review reminders: record those due", "actions.tasks.reminders_tick", minutes=15),
+    )

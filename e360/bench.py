@@ -2,8 +2,8 @@
 (percentiles from ``e360.stats``), timed in-process reads, the machine's speed, and the printed table.
 
 ``make bench`` runs ``manage.py bench`` (delivery metrics), ``manage.py bench_surveys``,
-``manage.py bench_insights`` and ``manage.py bench_integrations``; each prints rows of (what,
-figure, how measured, budget verdict). ``wrk_post`` loads a path of the server with wrk
+``manage.py bench_insights``, ``manage.py bench_integrations`` and ``manage.py bench_reminders``;
+each prints rows of (what, figure, how measured, budget verdict). ``wrk_post`` loads a path of the server with wrk
 (``bench_wrk.lua``), for the ingestion figures.
 """
 

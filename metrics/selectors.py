@@ -202,11 +202,17 @@ def review_queue(area: Area, now: datetime) -> ReviewQueue:
     return ReviewQueue(now, area.profile.review_wait, buckets, tuple(teams))
 
 
+def waiting_for_review(area: Area) -> QuerySet[PullRequest]:
+    """Every pull request of the area in the review queue, unordered, every column: for reads that
+    pick their own (the actions app's review reminders select theirs from it)."""
+    return PullRequest.objects.filter(area.rows(), _waiting())
+
+
 def waiting_pull_requests(
     area: Area, queue: ReviewQueue, *, team_id: int | None = None, bucket: AgeBucket | None = None
 ) -> QuerySet[PullRequest]:
     """The queue's pull requests, oldest first; of one owning team and one bucket when given."""
-    prs = PullRequest.objects.filter(area.rows(), _waiting())
+    prs = waiting_for_review(area)
     if team_id is not None:
         prs = prs.filter(in_services(area.service_ids_of_team(team_id)))
     if bucket is not None:
