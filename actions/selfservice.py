@@ -117,10 +117,18 @@ class Actor:
         cached = getattr(user, "_e360_actor", None)
         if cached is not None:
             return cached
-        rows = Membership.objects.filter(person__user=user, person__is_active=True).values_list("team_id", "role")
-        roles = dict(rows)
-        person = access.person_for(user)
-        actor = cls(user, person.pk if person else None, roles, TeamTree.for_user(user))
+        rows = list(
+            Membership.objects.filter(person__user=user, person__is_active=True).values_list(
+                "team_id", "role", "person_id"
+            )
+        )
+        roles = {team_id: role for team_id, role, _ in rows}
+        if rows:
+            person_id: int | None = rows[0][2]
+        else:  # no team: a person perhaps, for the audit
+            person = access.person_for(user)
+            person_id = person.pk if person else None
+        actor = cls(user, person_id, roles, TeamTree.for_user(user))
         user._e360_actor = actor  # type: ignore[attr-defined]  # a cache for the request's life
         return actor
 

@@ -7,56 +7,176 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('e360', '0002_team_working_time'),
-        ('metrics', '0002_review_person'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("e360", "0002_team_working_time"),
+        ("metrics", "0002_review_person"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ActionPolicy',
+            name="ActionPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('rerun_failed_jobs', 'Re-run failed jobs'), ('fetch_logs', 'Fetch logs'), ('remind_reviewers', 'Remind reviewers')], max_length=40, unique=True)),
-                ('enabled', models.BooleanField(default=True, help_text='Off: nobody may run it; the pages say so.')),
-                ('who', models.CharField(choices=[('members', 'Members of the team (and leads of the teams above it)'), ('leads', 'Leads of the team (or of a team above it)'), ('platform', 'Only the platform group below')], default='members', help_text="Who of the team that owns the target (the run's service) may run it.", max_length=20, verbose_name='team role')),
-                ('per_user_per_hour', models.PositiveSmallIntegerField(default=10, help_text='How many times one person may run it in an hour (on any target).')),
-                ('per_target_per_hour', models.PositiveSmallIntegerField(default=3, help_text='How many times it may run on one target (a run, a pull request) in an hour, by anyone.')),
-                ('platform_group', models.ForeignKey(blank=True, help_text='Also allowed, on any team they can see: the users of this group.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='auth.group')),
-                ('platform_team', models.ForeignKey(blank=True, help_text='Also allowed, on any team they can see: the members of this catalog team.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='e360.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("rerun_failed_jobs", "Re-run failed jobs"),
+                            ("fetch_logs", "Fetch logs"),
+                            ("remind_reviewers", "Remind reviewers"),
+                        ],
+                        max_length=40,
+                        unique=True,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True, help_text="Off: nobody may run it; the pages say so.")),
+                (
+                    "who",
+                    models.CharField(
+                        choices=[
+                            ("members", "Members of the team (and leads of the teams above it)"),
+                            ("leads", "Leads of the team (or of a team above it)"),
+                            ("platform", "Only the platform group below"),
+                        ],
+                        default="members",
+                        help_text="Who of the team that owns the target (the run's service) may run it.",
+                        max_length=20,
+                        verbose_name="team role",
+                    ),
+                ),
+                (
+                    "per_user_per_hour",
+                    models.PositiveSmallIntegerField(
+                        default=10, help_text="How many times one person may run it in an hour (on any target)."
+                    ),
+                ),
+                (
+                    "per_target_per_hour",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        help_text="How many times it may run on one target (a run, a pull request) in an hour, by anyone.",
+                    ),
+                ),
+                (
+                    "platform_group",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Also allowed, on any team they can see: the users of this group.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="auth.group",
+                    ),
+                ),
+                (
+                    "platform_team",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Also allowed, on any team they can see: the members of this catalog team.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="e360.team",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'self-service action policy',
-                'verbose_name_plural': 'self-service action policies',
-                'ordering': ['kind'],
+                "verbose_name": "self-service action policy",
+                "verbose_name_plural": "self-service action policies",
+                "ordering": ["kind"],
             },
         ),
         migrations.CreateModel(
-            name='ActionAudit',
+            name="ActionAudit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor', models.CharField(help_text='Who, as they were named then (kept if the user goes).', max_length=254)),
-                ('kind', models.CharField(choices=[('rerun_failed_jobs', 'Re-run failed jobs'), ('fetch_logs', 'Fetch logs'), ('remind_reviewers', 'Remind reviewers')], max_length=40)),
-                ('target', models.CharField(help_text='The target, as it read then.', max_length=300)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('refused', 'Refused')], default='running', max_length=20)),
-                ('message', models.CharField(blank=True, help_text='What the person was told.', max_length=500)),
-                ('response', models.CharField(blank=True, help_text="The provider's answer, shortened.", max_length=500)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('person', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='e360.person')),
-                ('pipeline_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='metrics.pipelinerun')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='e360.team')),
-                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "actor",
+                    models.CharField(help_text="Who, as they were named then (kept if the user goes).", max_length=254),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("rerun_failed_jobs", "Re-run failed jobs"),
+                            ("fetch_logs", "Fetch logs"),
+                            ("remind_reviewers", "Remind reviewers"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("target", models.CharField(help_text="The target, as it read then.", max_length=300)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("refused", "Refused"),
+                        ],
+                        default="running",
+                        max_length=20,
+                    ),
+                ),
+                ("message", models.CharField(blank=True, help_text="What the person was told.", max_length=500)),
+                (
+                    "response",
+                    models.CharField(blank=True, help_text="The provider's answer, shortened.", max_length=500),
+                ),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "person",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="e360.person",
+                    ),
+                ),
+                (
+                    "pipeline_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="metrics.pipelinerun",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="e360.team",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'self-service action',
-                'ordering': ['-started_at', '-id'],
-                'indexes': [models.Index(fields=['user', 'kind', 'started_at'], name='actions_act_user_id_fedaf5_idx'), models.Index(fields=['pipeline_run', 'kind', 'started_at'], name='actions_act_pipelin_7848e2_idx')],
+                "verbose_name": "self-service action",
+                "ordering": ["-started_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["user", "kind", "started_at"], name="actions_act_user_id_fedaf5_idx"),
+                    models.Index(fields=["pipeline_run", "kind", "started_at"], name="actions_act_pipelin_7848e2_idx"),
+                ],
             },
         ),
     ]
