@@ -23,6 +23,7 @@ from actions.tests.selfservice_fixtures import failed_run, github_connection
 from e360.models import Membership
 from e360.tests.factories import MembershipFactory, PersonFactory, ServiceFactory, TeamFactory, UserFactory
 from metrics.models import PipelineRun, Source
+from metrics.refresh import service_refresh
 from metrics.tests.factories import PipelineRunFactory, RepositoryFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -166,7 +167,7 @@ def test_an_action_turned_off_is_refused_to_everyone(client, owner, staff, run, 
         response = _rerun(client, user, run)
         assert response.status_code == 403
         assert "An admin has turned “Re-run failed jobs” off." in _text(response)
-        assert response.headers["HX-Retarget"] == f"#run-actions-{run.pk}"
+        assert response.headers["HX-Retarget"] == "closest .run-actions"
     assert fake_github.reruns == []
 
 
@@ -180,7 +181,7 @@ def test_an_outsider_gets_404_and_nothing_is_audited(client, outsider, run, fake
     ):
         assert response.status_code == 404
     listed = client.get(reverse("actions:run-actions"), {"run": run.pk}, headers=HTMX)
-    assert listed.status_code == 200 and f"run-actions-{run.pk}" not in listed.content.decode()
+    assert listed.status_code == 200 and f"data-run-actions='{run.pk}'" not in listed.content.decode()
     assert fake_github.reruns == [] and not ActionAudit.objects.exists()
 
 
@@ -425,9 +426,7 @@ def test_other_runs_say_why_no_action_is_offered(client, owner, elsewhere, fake_
     html = response.content.decode()
     assert "Re-run failed jobs" not in html and "Fetch logs" not in html
     for name, run in elsewhere.items():
-        cell = re.search(
-            rf'<div id="run-actions-{run.pk}" class="run-actions" hx-swap-oob="true">(.*?)</div>', html, re.S
-        )
+        cell = re.search(rf"<div hx-swap-oob=\"innerHTML:\[data-run-actions='{run.pk}'\]\">(.*?)</div>", html, re.S)
         assert cell and WHY_NOT[name] in unescape(cell.group(1)), name
         rerun = _rerun(client, owner, run)
         assert rerun.status_code == 409 and WHY_NOT[name] in _text(rerun)
@@ -479,10 +478,14 @@ def test_the_pipelines_page_loads_the_failed_runs_actions_at_no_cost(
     url = reverse("metrics:team-pipelines", args=[team.slug])
     run = failed_run(fake_github, connection, service)
     passed = PipelineRunFactory(source=connection.source, service=service, finished_at=run.finished_at)
+    service_refresh(service_id=service.pk)
     with django_assert_max_num_queries(30) as few:
         response = client.get(url)
     html = response.content.decode()
-    assert f'<div id="run-actions-{run.pk}" class="run-actions"></div>' in html
+    # Failing now: the workflow's latest run, with a cell of its own, loaded by a request of its own.
+    assert f'<div id="failing-actions-{run.pk}" class="run-actions" data-run-actions="{run.pk}"></div>' in html
+    assert html.count(f'hx-get="/actions/runs/?run={run.pk}"') == 2
+    assert f'<div id="run-actions-{run.pk}" class="run-actions" data-run-actions="{run.pk}"></div>' in html
     assert f"run-actions-{passed.pk}" not in html
     assert f'hx-get="/actions/runs/?run={run.pk}" hx-trigger="load" hx-swap="none"' in html
 

@@ -26,10 +26,6 @@ from e360.htmx import HtmxHttpRequest, htmx_page, is_partial, vary_on_htmx
 TEMPLATE = "actions/run_action.html"
 
 
-def _cell_id(pk: int) -> str:
-    return f"run-actions-{pk}"
-
-
 @login_required
 @htmx_page
 def run_actions(request: HtmxHttpRequest) -> HttpResponse:
@@ -74,12 +70,13 @@ def run_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _answer(request: HtmxHttpRequest, context: dict, message: str, status: int) -> HttpResponse:
-    """A refusal in place of the run's actions (htmx swaps a 4xx that names its target: e360/htmx-errors.js)."""
+    """A refusal in place of the run's actions (htmx swaps a 4xx that names its target: e360/htmx-errors.js).
+    Cells are found by class, not id: a run can be on the page twice (the runs list, Failing now)."""
     context["outcome"] = selfservice.Outcome("refused", message)
     partial = is_partial(request)
     response = render(request, f"{TEMPLATE}#result" if partial else TEMPLATE, context, status=status)
     if partial:
-        retarget(response, f"#{_cell_id(context['run'].pk)}")
+        retarget(response, "closest .run-actions")  # the cell the request came from
         reswap(response, "innerHTML")
     return response
 
