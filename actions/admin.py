@@ -42,7 +42,7 @@ class ActionAuditAdmin(admin.ModelAdmin):
     search_fields = ["actor", "target", "message", "response"]
     date_hierarchy = "started_at"
     list_select_related = ["team"]
-    fields = [
+    fields = readonly_fields = (
         "started_at",
         "kind",
         "actor",
@@ -55,8 +55,7 @@ class ActionAuditAdmin(admin.ModelAdmin):
         "message",
         "response",
         "duration_ms",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

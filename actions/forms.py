@@ -15,7 +15,7 @@ class IdsField(QueryField):
 
     widget = forms.MultipleHiddenInput
 
-    def read(self, value: list[str] | None) -> list[int]:
+    def read(self, value: list[str] | None) -> list[int]:  # type: ignore[override]  # a list, not one text
         values = value or []
         if len(values) > MAX_RUNS:
             raise forms.ValidationError(f"At most {MAX_RUNS} runs at a time.")

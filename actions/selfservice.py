@@ -81,7 +81,7 @@ VERBS = {
     ActionKind.FETCH_LOGS: "fetch logs",
     ActionKind.REMIND_REVIEWERS: "remind reviewers",
 }
-NOT_OFFERED = {
+NOT_OFFERED: dict[str, str] = {
     Source.Kind.GITLAB: "GitLab pipeline: e360 re-runs and fetches the logs of GitHub Actions runs only.",
     Source.Kind.API: "Sent through the JSON API: e360 has no connection to its CI.",
     Source.Kind.DEVLAKE: "Sent by DevLake: e360 has no connection to its CI.",
@@ -269,9 +269,9 @@ def _later_attempts(runs: list[PipelineRun], targets: dict[int, GitHubRun | str]
     for source_id, external_id, attempt in PipelineRun.objects.filter(wanted).values_list(
         "source_id", "external_id", "attempt"
     ):
-        run = asked.get((source_id, int(external_id.split("/", 1)[0])))
-        if run is not None and attempt > run.attempt:
-            latest[run.pk] = max(attempt, latest.get(run.pk, 0))
+        listed = asked.get((source_id, int(external_id.split("/", 1)[0])))
+        if listed is not None and attempt > listed.attempt:
+            latest[listed.pk] = max(attempt, latest.get(listed.pk, 0))
     return latest
 
 

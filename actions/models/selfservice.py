@@ -75,9 +75,6 @@ class ActionAuditQuerySet(models.QuerySet["ActionAudit"]):
         """What the rate limits count: actions that were sent (refusals are not)."""
         return self.exclude(status=ActionAudit.Status.REFUSED)
 
-    def since(self, moment) -> ActionAuditQuerySet:  # type: ignore[no-untyped-def]
-        return self.filter(started_at__gte=moment)
-
 
 class ActionAudit(models.Model):
     """One self-service action someone asked for: who, what, on what, when, and what came of it."""

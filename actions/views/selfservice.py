@@ -13,7 +13,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import reswap, retarget
@@ -83,7 +83,7 @@ def _answer(request: HtmxHttpRequest, context: dict, message: str, status: int) 
 
 @login_required
 @require_GET
-def run_logs(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def run_logs(request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
     """The run's logs archive, streamed from GitHub's short-lived address (never stored): a download."""
     run = selfservice.run_for_user(request.user, pk)
     (offer,) = selfservice.offers(request.user, [run])
