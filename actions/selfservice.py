@@ -25,8 +25,8 @@ The rules, in the order a request meets them:
 
 The logs: GitHub answers the logs endpoint with a 302 to a short-lived archive address on another host, which is
 fetched without e360's credentials and streamed to the browser chunk by chunk (``LogsDownload.chunks``): nothing
-is written to disk, and no more than a chunk is held in memory. Its audit row is finished when the stream ends (or
-stops: a browser that goes away leaves it ``failed`` with the bytes sent).
+is written to disk, and no more than a chunk is held in memory (``LogsDownload``). Its audit row is finished when
+the stream ends (or stops: a browser that goes away leaves it ``failed`` with the bytes sent).
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -200,6 +200,7 @@ class Offer:
     reason: str = ""
     rerun: str = ""
     logs: str = ""
+    superseded: int = 0  # a later attempt e360 stored: GitHub would re-run that one, not this
 
 
 def visible_runs(user: User) -> Q:
@@ -248,10 +249,16 @@ def offers(user: User, runs: Iterable[PipelineRun]) -> list[Offer]:
             continue
         team_id = run.service.owner_id
         rerun = refusal(actor, rules[ActionKind.RERUN_FAILED_JOBS], team_id)
-        if not rerun and run.pk in later:
-            rerun = f"Attempt {later[run.pk]} has run since: re-run from the latest attempt."
-        found.append(Offer(run, rerun=rerun, logs=refusal(actor, rules[ActionKind.FETCH_LOGS], team_id)))
+        superseded = later.get(run.pk, 0)
+        if not rerun and superseded:
+            rerun = superseded_reason(superseded)
+        logs = refusal(actor, rules[ActionKind.FETCH_LOGS], team_id)
+        found.append(Offer(run, rerun=rerun, logs=logs, superseded=superseded))
     return found
+
+
+def superseded_reason(attempt: int) -> str:
+    return f"Attempt {attempt} has run since: re-run from the latest attempt."
 
 
 def _later_attempts(runs: list[PipelineRun], targets: dict[int, GitHubRun | str]) -> dict[int, int]:
@@ -359,12 +366,12 @@ def _finish(audit: ActionAudit, status: str, message: str, response: str, began:
     return Outcome(status, message, audit)
 
 
-def explain(error: IntegrationError, kind: str, target: GitHubRun, now: datetime | None = None) -> str:
+def explain(error: IntegrationError, kind: str, target: GitHubRun) -> str:
     """What a person reads when GitHub refused or failed an action (their words, not the API's)."""
     repository = target.repository
     if isinstance(error, RateLimited):
         until = timezone.localtime(error.resume_at)
-        return f"GitHub asks e360 to wait (a rate limit) until {until:%H:%M}: try again then."
+        return f"GitHub asks e360 to wait (a rate limit) until {until:%H:%M %Z}: try again then."
     if isinstance(error, NotConfigured):
         return "This GitHub source has neither a GitHub App nor a token: an admin sets up its connection."
     if isinstance(error, Unauthorized):
@@ -386,8 +393,14 @@ def explain(error: IntegrationError, kind: str, target: GitHubRun, now: datetime
 
 
 def rerun_failed_jobs(*, user: User, run: PipelineRun) -> Outcome:
-    """Re-run the failed jobs of ``run`` (and what depends on them) on GitHub: checked, limited, audited."""
+    """Re-run the failed jobs of ``run`` (and what depends on them) on GitHub: checked, limited, audited.
+    ``NotOffered`` for a run no re-run is offered on (not GitHub's, not failed, re-run since)."""
     target = _target(run)
+    later = PipelineRun.objects.filter(
+        source_id=run.source_id, external_id__startswith=f"{target.run_id}/", attempt__gt=run.attempt
+    ).aggregate(latest=Max("attempt"))["latest"]
+    if later:
+        raise NotOffered(superseded_reason(later))
     actor = Actor.of(user)
     begun = _begin(actor, policy_for(ActionKind.RERUN_FAILED_JOBS), run, target)
     if isinstance(begun, Outcome):
@@ -405,7 +418,7 @@ def rerun_failed_jobs(*, user: User, run: PipelineRun) -> Outcome:
 
 
 def _target(run: PipelineRun) -> GitHubRun:
-    """The run's GitHub run, for an action on it (the view offers none on another run: Http404 for a forged one)."""
+    """The run's GitHub run, for an action on it; ``NotOffered`` (with the reason) for a run none is offered on."""
     connected = Connection.objects.filter(source_id=run.source_id).exists()
     target = github_run(run, connected)
     if isinstance(target, str) or run.status != PipelineRun.Status.FAILURE:
@@ -419,7 +432,9 @@ class NotOffered(Exception):
 
 @dataclass
 class LogsDownload:
-    """An open logs archive, streamed to the browser by ``chunks``; the audit row is finished when it ends."""
+    """An open logs archive, streamed to the browser as it is iterated, a chunk at a time. ``close`` (called by the
+    response when the download ends or the browser goes away, and at the end of the archive) closes the archive's
+    connection and finishes the audit row, once: succeeded if the whole archive was sent."""
 
     filename: str
     content_type: str
@@ -428,28 +443,33 @@ class LogsDownload:
     client: httpx.Client
     audit: ActionAudit
     began: float
+    sent: int = 0
+    complete: bool = False
+    closed: bool = False
 
-    def chunks(self) -> Iterator[bytes]:
-        sent, complete = 0, False
+    def __iter__(self) -> Iterator[bytes]:
         try:
             for chunk in self.response.iter_bytes(CHUNK):
-                sent += len(chunk)
+                self.sent += len(chunk)
                 yield chunk
-            complete = True
+            self.complete = True
         except httpx.HTTPError as error:
             logger.info("the logs archive of %s stopped: %s", self.audit.target, type(error).__name__)
-        finally:
-            self.close()
-            if complete:
-                message = f"Sent the logs ({sent} bytes)."
-                _finish(self.audit, ActionAudit.Status.SUCCEEDED, message, f"200, {sent} bytes", self.began)
-            else:
-                message = f"The download stopped after {sent} bytes."
-                _finish(self.audit, ActionAudit.Status.FAILED, message, message, self.began)
+        self.close()
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         self.response.close()
         self.client.close()
+        sent = self.sent
+        if self.complete:
+            message = f"Sent the logs ({sent} bytes)."
+            _finish(self.audit, ActionAudit.Status.SUCCEEDED, message, f"200, {sent} bytes", self.began)
+        else:
+            message = f"The download stopped after {sent} bytes."
+            _finish(self.audit, ActionAudit.Status.FAILED, message, message, self.began)
 
 
 def logs_open(*, user: User, run: PipelineRun) -> LogsDownload | Outcome:

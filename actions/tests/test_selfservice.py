@@ -146,6 +146,14 @@ def test_who_may_re_run_is_the_policys(client, who, owner, teammate, platform, o
         assert refused.get(user=teammate).message == "Only leads of Payments may re-run failed jobs."
 
 
+def test_someone_not_allowed_is_told_before_confirming(client, teammate, run, fake_github):
+    ActionPolicy.objects.create(kind=ActionKind.RERUN_FAILED_JOBS, who=ActionPolicy.Who.LEADS)
+    client.force_login(teammate)
+    response = client.get(reverse("actions:run-rerun", args=[run.pk]), headers={**HTMX, "HX-Target": "x"})
+    assert response.status_code == 403 and "Only leads of Payments may re-run failed jobs." in _text(response)
+    assert 'name="confirmed"' not in response.content.decode() and not ActionAudit.objects.exists()
+
+
 def test_the_buttons_show_only_what_the_user_may_run(client, teammate, run):
     ActionPolicy.objects.create(kind=ActionKind.RERUN_FAILED_JOBS, who=ActionPolicy.Who.LEADS)
     client.force_login(teammate)
@@ -361,6 +369,13 @@ def test_a_download_that_stops_is_audited_as_failed(client, teammate, run, fake_
     assert audit.status == ActionAudit.Status.FAILED and audit.message.startswith("The download stopped after")
 
 
+def test_a_download_never_read_is_closed_and_audited(client, teammate, run, fake_logs_archive):
+    response = _logs(client, teammate, run)
+    response.close()
+    audit = ActionAudit.objects.get()
+    assert (audit.status, audit.message) == (ActionAudit.Status.FAILED, "The download stopped after 0 bytes.")
+
+
 def test_the_logs_of_an_expired_run_say_why(client, teammate, run, fake_github, fake_logs_archive):
     fake_github.expire_run(int(_remote_id(run)))
     response = _logs(client, teammate, run)
@@ -442,6 +457,11 @@ def test_a_run_re_run_since_offers_its_logs_not_another_re_run(client, owner, ru
     html = client.get(reverse("actions:run-actions"), {"run": run.pk}, headers=HTMX).content.decode()
     assert "Attempt 2 has run since: re-run from the latest attempt." in html
     assert "Re-run failed jobs</a>" not in html and "Fetch logs" in html
+    response = _rerun(client, owner, run)
+    assert response.status_code == 409 and "Attempt 2 has run since" in _text(response)
+    with pytest.raises(selfservice.NotOffered, match="Attempt 2 has run since"):
+        selfservice.rerun_failed_jobs(user=owner, run=run)  # whoever calls it (an automation, later)
+    assert fake_github.reruns == [] and not ActionAudit.objects.exists()
 
 
 # --- Input and queries ----------------------------------------------------------------------------------------

@@ -54,12 +54,17 @@ def run_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = selfservice.run_for_user(request.user, pk)
     (offer,) = selfservice.offers(request.user, [run])
     context = {"offer": offer, "run": run, "kind": ActionKind.RERUN_FAILED_JOBS}
-    if offer.reason:
-        return _answer(request, context, offer.reason, HTTPStatus.CONFLICT)
+    if offer.reason or offer.superseded:
+        return _answer(request, context, offer.reason or offer.rerun, HTTPStatus.CONFLICT)
     if request.method == "GET" or request.POST.get("confirmed") != "yes":
+        if offer.rerun:  # not theirs to run: said before they confirm (a POST is refused and audited)
+            return _answer(request, context, offer.rerun, HTTPStatus.FORBIDDEN)
         context["confirming"] = True
         return render(request, f"{TEMPLATE}#confirm" if is_partial(request) else TEMPLATE, context)
-    outcome = selfservice.rerun_failed_jobs(user=request.user, run=run)
+    try:
+        outcome = selfservice.rerun_failed_jobs(user=request.user, run=run)
+    except selfservice.NotOffered as why:  # changed since the page was read (a re-run came in)
+        return _answer(request, context, str(why), HTTPStatus.CONFLICT)
     context["outcome"] = outcome
     if outcome.rate_limited:
         return _answer(request, context, outcome.message, HTTPStatus.TOO_MANY_REQUESTS)
@@ -91,7 +96,11 @@ def run_logs(request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
     if offer.reason:
         context["outcome"] = selfservice.Outcome("refused", offer.reason)
         return render(request, TEMPLATE, context, status=HTTPStatus.CONFLICT)
-    opened = selfservice.logs_open(user=request.user, run=run)
+    try:
+        opened = selfservice.logs_open(user=request.user, run=run)
+    except selfservice.NotOffered as why:
+        context["outcome"] = selfservice.Outcome("refused", str(why))
+        return render(request, TEMPLATE, context, status=HTTPStatus.CONFLICT)
     if isinstance(opened, selfservice.Outcome):
         context["outcome"] = opened
         status = (
@@ -102,9 +111,11 @@ def run_logs(request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
             else HTTPStatus.BAD_GATEWAY
         )
         return render(request, TEMPLATE, context, status=status)
-    response = StreamingHttpResponse(opened.chunks(), content_type=opened.content_type)
+    # The response closes the download (and finishes its audit) when it ends or the browser goes away.
+    response = StreamingHttpResponse(opened, content_type=opened.content_type)
     response["Content-Disposition"] = f'attachment; filename="{opened.filename}"'
     if opened.length.isdigit():
         response["Content-Length"] = opened.length
     response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"  # nginx passes it on as it comes, with no temporary file on disk
     return response
