@@ -328,7 +328,6 @@ def test_the_logs_stream_from_the_short_lived_address_as_a_download(client, team
     audit = ActionAudit.objects.get()
     assert (audit.kind, audit.status) == (ActionKind.FETCH_LOGS, ActionAudit.Status.RUNNING)  # until it is sent
     body = b"".join(response.streaming_content)
-    response.close()
     assert int(response["Content-Length"]) == len(body)
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert f"run {remote} attempt 1" in archive.read("build/2_Run tests.txt").decode()
@@ -354,12 +353,14 @@ def test_a_large_archive_is_streamed_chunk_by_chunk_never_held_whole(client, tea
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    response.close()
     assert received == size
     assert peak < 4 * 1024 * 1024  # a few chunks at most, not 48 MB
     assert ActionAudit.objects.get().status == ActionAudit.Status.SUCCEEDED
 
 
+# Closed as a WSGI server closes a response, the request's end closes the database connection too: these two run
+# outside the test's transaction, so that the next query opens another.
+@pytest.mark.django_db(transaction=True)
 def test_a_download_that_stops_is_audited_as_failed(client, teammate, run, fake_logs_archive):
     fake_logs_archive.large(int(_remote_id(run)), 1, 8 * 1024 * 1024)
     response = _logs(client, teammate, run)
@@ -369,6 +370,7 @@ def test_a_download_that_stops_is_audited_as_failed(client, teammate, run, fake_
     assert audit.status == ActionAudit.Status.FAILED and audit.message.startswith("The download stopped after")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_download_never_read_is_closed_and_audited(client, teammate, run, fake_logs_archive):
     response = _logs(client, teammate, run)
     response.close()
@@ -396,7 +398,6 @@ def test_the_logs_are_rate_limited_too(client, teammate, run, fake_logs_archive)
     ActionPolicy.objects.create(kind=ActionKind.FETCH_LOGS, per_user_per_hour=1, per_target_per_hour=1)
     first = _logs(client, teammate, run)
     b"".join(first.streaming_content)
-    first.close()
     assert _logs(client, teammate, run).status_code == 429
 
 
