@@ -307,6 +307,7 @@ class Outcome:
 
 
 RATE_LIMITED = "rate limited"
+UNEXPECTED = "e360 could not call GitHub: an admin checks the source's connection (its API URL)."
 
 
 def _target_label(run: PipelineRun, target: GitHubRun) -> str:
@@ -413,6 +414,9 @@ def rerun_failed_jobs(*, user: User, run: PipelineRun) -> Outcome:
         logger.info("re-run of %s refused by GitHub: %s", begun.target, error)
         message = explain(error, ActionKind.RERUN_FAILED_JOBS, target)
         return _finish(begun, ActionAudit.Status.FAILED, message, str(error), began)
+    except Exception as error:  # a bug or a connection e360 cannot use: said and audited, never left running
+        logger.exception("re-run of %s failed", begun.target)
+        return _finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
     message = f"GitHub is re-running the failed jobs of {run.workflow} (run {target.run_id})."
     return _finish(begun, ActionAudit.Status.SUCCEEDED, message, "201 Created", began)
 
@@ -487,6 +491,9 @@ def logs_open(*, user: User, run: PipelineRun) -> LogsDownload | Outcome:
     except IntegrationError as error:
         message = explain(error, ActionKind.FETCH_LOGS, target)
         return _finish(begun, ActionAudit.Status.FAILED, message, str(error), began)
+    except Exception as error:
+        logger.exception("the logs of %s failed", begun.target)
+        return _finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
     if httpx.URL(where).scheme not in ("https", "http"):
         return _finish(begun, ActionAudit.Status.FAILED, "GitHub gave no address for the logs.", "", began)
     # Another host, signed for a minute: e360's credentials are not sent there.

@@ -565,3 +565,11 @@ def test_a_new_team_s_members_may_act_without_any_policy(client, fake_github, co
     MembershipFactory(person=PersonFactory(user=user, email=user.email), team=squad, role=Membership.Role.MEMBER)
     run = failed_run(fake_github, connection, ServiceFactory(owner=squad))
     assert _rerun(client, user, run).status_code == 200
+
+
+def test_a_connection_e360_cannot_use_is_said_and_audited_not_a_crash(client, owner, run, connection):
+    connection.api_url = "http://[::1"  # not a URL httpx can send to
+    connection.save()
+    response = _rerun(client, owner, run)
+    assert response.status_code == 200 and selfservice.UNEXPECTED in _text(response)
+    assert ActionAudit.objects.get().status == ActionAudit.Status.FAILED
