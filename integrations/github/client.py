@@ -391,10 +391,12 @@ class GitHub:
         """Re-run the failed jobs of a workflow run (and what depends on them): 201, no body."""
         self.api.request("POST", f"repos/{full_name}/actions/runs/{run_id}/rerun-failed-jobs")
 
-    def run_logs_url(self, full_name: str, run_id: int) -> str:
-        """Where the run's logs archive can be downloaded for a minute: GitHub's 302 ``Location``,
-        not followed (the archive is the browser's to fetch, not the worker's memory's)."""
-        response = self.api.request("GET", f"repos/{full_name}/actions/runs/{run_id}/logs")
+    def run_logs_url(self, full_name: str, run_id: int, *, attempt: int | None = None) -> str:
+        """Where the run's logs archive (of its latest attempt, or of ``attempt``) can be downloaded for
+        a minute: GitHub's 302 ``Location``, not followed (the archive is on another host, read without
+        these credentials: ``actions.selfservice`` streams it)."""
+        path = f"repos/{full_name}/actions/runs/{run_id}" + (f"/attempts/{attempt}" if attempt else "")
+        response = self.api.request("GET", f"{path}/logs")
         location = response.headers.get("location", "")
         if response.status_code != 302 or not location:
             raise ApiError(f"GitHub gave no logs address for run {run_id} ({response.status_code})", 0)

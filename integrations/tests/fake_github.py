@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 import threading
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -115,7 +117,159 @@ class Repo:
         }
 
 
-class FakeGitHub:
+# --- self-service actions: re-run and logs faults, and the logs archive server (actions/tests) ------------
+
+
+class ActionsFaults:
+    """What the self-service actions meet on GitHub, as docs.github.com documents it:
+
+    - ``expire_run(id)``: a run past the repository's retention window: its re-run and its logs are 404;
+    - ``actions_permission = "read"``: the App (or token) may read Actions, not write: a re-run is 403
+      "Resource not accessible by integration";
+    - an attempt's logs (``GET .../runs/{id}/attempts/{n}/logs``), like the run's, a 302 to a short-lived
+      address: the ``LogsArchive`` server's when one is attached (``fake_logs_archive``), else an example host;
+    - a 429 (or a 403 secondary limit) is ``fail(...)``'s, with its ``Retry-After``.
+    """
+
+    expired: set[int]
+    actions_permission: str
+    archive: LogsArchive | None
+
+    def expire_run(self, run_id: int) -> None:
+        self.expired.add(int(run_id))
+
+    def _actions(self, method: str, repo: Repo, rest: str) -> tuple[int, dict, Any] | None:
+        found = re.fullmatch(r"/actions/runs/(\d+)(?:/attempts/(\d+))?/(rerun-failed-jobs|logs)", rest)
+        if not found:
+            return None
+        run_id, attempt, what = int(found[1]), found[2], found[3]
+        if run_id in self.expired or (attempt and not any(run["id"] == run_id for run in repo.runs)):
+            return 404, {}, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
+        if what == "rerun-failed-jobs":
+            if method != "POST" or attempt:
+                return 404, {}, {"message": "Not Found"}
+            if self.actions_permission != "write":
+                body = {
+                    "message": "Resource not accessible by integration",
+                    "documentation_url": "https://docs.github.com/rest",
+                }
+                return 403, {}, body
+            return None  # the re-run itself: 201, below
+        if method != "GET":
+            return 404, {}, {"message": "Not Found"}
+        if self.archive is None:
+            return None
+        latest = max((run.get("run_attempt", 1) for run in repo.runs if run["id"] == run_id), default=1)
+        return 302, {"Location": self.archive.address(run_id, int(attempt or latest))}, None
+
+
+class LogsArchive:
+    """The short-lived address GitHub's 302 points to: another host, no credentials asked (the address is signed
+    for a minute), a zip streamed in chunks. ``large(run, attempt, size)`` serves ``size`` bytes, written as the
+    client reads them; ``sent`` counts what was written so far; ``requests`` logs each request's path and whether
+    it carried an ``Authorization`` header (it never should)."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.lifetime = timedelta(minutes=1)
+        self.bodies: dict[tuple[int, int], bytes] = {}
+        self.sizes: dict[tuple[int, int], int] = {}
+        self.sent = 0
+        self.requests: list[tuple[str, bool]] = []
+
+    def address(self, run_id: int, attempt: int) -> str:
+        expires = int((datetime.now(UTC) + self.lifetime).timestamp())
+        signature = hashlib.sha256(f"{run_id}/{attempt}/{expires}".encode()).hexdigest()[:32]
+        return f"{self.url}/{run_id}/{attempt}/logs.zip?se={expires}&sig={signature}"
+
+    def large(self, run_id: int, attempt: int, size: int) -> None:
+        self.sizes[(run_id, attempt)] = size
+
+    def body(self, run_id: int, attempt: int) -> bytes:
+        if (run_id, attempt) not in self.bodies:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr("build/1_Set up job.txt", "2025-05-01T12:00:00Z Current runner version: '2.321.0'\n")
+                archive.writestr(
+                    "build/2_Run tests.txt", f"2025-05-01T12:01:00Z run {run_id} attempt {attempt}\nFAILED\n"
+                )
+            self.bodies[(run_id, attempt)] = buffer.getvalue()
+        return self.bodies[(run_id, attempt)]
+
+
+class _ArchiveHandler(BaseHTTPRequestHandler):
+    server: _ArchiveServer
+
+    def do_GET(self) -> None:
+        archive = self.server.archive
+        split = urlsplit(self.path)
+        archive.requests.append((split.path, "authorization" in {k.lower() for k in self.headers}))
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        found = re.fullmatch(r"/(\d+)/(\d+)/logs\.zip", split.path)
+        expires = int(query.get("se", "0")) if query.get("se", "").isdigit() else 0
+        signed = (
+            found and query.get("sig") == hashlib.sha256(f"{found[1]}/{found[2]}/{expires}".encode()).hexdigest()[:32]
+        )
+        if not found or not signed or expires < datetime.now(UTC).timestamp():
+            data = b"<Error><Code>AuthenticationFailed</Code></Error>"
+            self.send_response(403)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        key = (int(found[1]), int(found[2]))
+        size = archive.sizes.get(key)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Length", str(size if size is not None else len(archive.body(*key))))
+        self.end_headers()
+        try:
+            if size is None:
+                self.wfile.write(archive.body(*key))
+                return
+            chunk = b"PK" + bytes(64 * 1024 - 2)
+            left = size
+            while left > 0:
+                part = chunk[: min(left, len(chunk))]
+                self.wfile.write(part)
+                archive.sent += len(part)
+                left -= len(part)
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
+            return
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+class _ArchiveServer(ThreadingHTTPServer):
+    daemon_threads = True
+    archive: LogsArchive
+
+
+@pytest.fixture(name="fake_logs_archive")
+def serve_logs_archive(fake_github: FakeGitHub) -> Iterator[LogsArchive]:
+    """The logs archive host, on loopback, that ``fake_github``'s logs redirects point to while the test runs."""
+    archive = LogsArchive()
+    server = _ArchiveServer(("127.0.0.1", 0), _ArchiveHandler)
+    server.archive = archive
+    archive.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    fake_github.archive = archive
+    try:
+        yield archive
+    finally:
+        fake_github.archive = None
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+# --- end of self-service actions -------------------------------------------------------------------------
+
+
+class FakeGitHub(ActionsFaults):
     """The state behind the server: repositories, credentials, the rate budget, faults and a log."""
 
     def __init__(self) -> None:
@@ -138,6 +292,9 @@ class FakeGitHub:
         self.runs_cap = RUNS_CAP
         self._ids = iter(range(1000, 10**9))
         self.accept = ""  # the request being answered's Accept
+        self.expired: set[int] = set()  # self-service actions (ActionsFaults)
+        self.actions_permission = "write"
+        self.archive: LogsArchive | None = None
 
     # --- Building a history -------------------------------------------------------------------
 
@@ -482,6 +639,8 @@ class FakeGitHub:
         repo, rest = self.repos[found[1]], found[2] or ""
         if rest == "":
             return 200, {}, repo.summary()
+        if (answer := self._actions(method, repo, rest)) is not None:
+            return answer
         if method == "POST" and (run := re.fullmatch(r"/actions/runs/(\d+)/rerun-failed-jobs", rest)):
             self.reruns.append(run[1])
             return 201, {}, {}

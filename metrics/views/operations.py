@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -275,11 +276,14 @@ def _pipelines(request: HtmxHttpRequest, area: Area) -> HttpResponse:
         "chosen": chosen,
         "runs": _runs(request, area, window, chosen, params["page"]),
     }
+    # The queries naming the failed runs shown, whose actions (the actions app's) load into their cells.
+    context["failed_runs"] = urlencode([("run", run.pk) for run in context["runs"] if run.status == "failure"])
     target = partial_target(request)
     if target == RUNS_LIST:
         return render(request, f"{PIPELINES_TEMPLATE}#runs", context)
     found = selectors.pipelines(area, window, timezone.now())
     context["found"] = found
+    context["failing_runs"] = urlencode([("run", item.last_run.pk) for item in found.failing])
     context["reliability"] = _reliability(found.reliability)
     context["chart"] = {
         "labels": [w.label for w in found.weeks],
