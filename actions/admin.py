@@ -299,17 +299,18 @@ class ReminderPolicyAdmin(admin.ModelAdmin):
         "digest_at",
         "holdout_percent",
         "recipients",
+        "channel",
         "is_active",
     ]
     list_filter = ["is_active", "digest", "recipients"]
-    list_select_related = ["team", "service"]
+    list_select_related = ["team", "service", "channel"]
     search_fields = ["team__name", "team__slug", "service__name", "service__slug"]
     autocomplete_fields = ["team", "service"]
     readonly_fields = ["created", "last_digest_on"]
     fieldsets = [
         (None, {"fields": ["team", "service", "include_sub_teams", "is_active"]}),
         ("When", {"fields": ["after_hours", "again_after_hours", "digest", "digest_at"]}),
-        ("Who", {"fields": ["recipients"]}),
+        ("Who", {"fields": ["recipients", "channel"]}),
         ("Measuring the effect", {"fields": ["holdout_percent"]}),
         ("History", {"fields": ["created", "last_digest_on"]}),
     ]

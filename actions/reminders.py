@@ -60,17 +60,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from actions import business_hours
 from actions.business_hours import WorkingTime
+from actions.channels import Fact
+from actions.channels import Message as ChannelMessage
+from actions.channels import send as send_message
 from actions.models import Reminder, ReminderPolicy
-from e360.models import Membership, Team
+from e360.models import Membership, Person, Team
 from e360.tree import TeamTree
-from metrics.models import Commit, Review
+from metrics.models import Commit, PullRequest, Review
 from metrics.scope import in_services
 from metrics.selectors import Area, waiting_for_review
 
@@ -398,7 +403,7 @@ def reminder_failed(*, reminder_id: int, error: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Message:
+class Batch:
     """One message to send: to one reviewer (``person_id``, by direct message or email) or to the
     policy's channel (``person_id`` None), about one or more pull requests."""
 
@@ -410,9 +415,9 @@ class Message:
     pull_request_ids: tuple[int, ...]
 
 
-def messages_of(rows: Iterable[Mapping[str, Any]]) -> list[Message]:
+def batches_of(rows: Iterable[Mapping[str, Any]]) -> list[Batch]:
     """Reminders (``id``, ``policy_id``, ``policy__recipients``, ``pull_request_id``, ``reviewers``,
-    ``digest_on``, ``due_at``) gathered into messages: per policy, recipient and digest day (or
+    ``digest_on``, ``due_at``) gathered into batches, one message each: per policy, recipient and digest day (or
     selection time), pull requests in the rows' order."""
     groups: dict[tuple[int, str, int | None, Any], list[Mapping[str, Any]]] = {}
     for row in rows:
@@ -422,7 +427,7 @@ def messages_of(rows: Iterable[Mapping[str, Any]]) -> list[Message]:
         for person in people:
             groups.setdefault((row["policy_id"], recipients, person, when), []).append(row)
     return [
-        Message(
+        Batch(
             policy_id=policy_id,
             recipients=recipients,
             person_id=person,
@@ -434,7 +439,7 @@ def messages_of(rows: Iterable[Mapping[str, Any]]) -> list[Message]:
     ]
 
 
-def reminders_send(*, send: Callable[[Message], None], limit: int = 1000) -> tuple[int, int]:
+def reminders_send(*, send: Callable[[Batch], None] | None = None, limit: int = 1000) -> tuple[int, int]:
     """Send up to ``limit`` due reminders through ``send`` (which raises on failure); returns (sent, failed).
 
     At most once: the reminders are taken (``sending``) and committed before anything is sent."""
@@ -448,12 +453,13 @@ def reminders_send(*, send: Callable[[Message], None], limit: int = 1000) -> tup
         )
         Reminder.objects.filter(pk__in=[r["id"] for r in rows]).update(status=Reminder.Status.SENDING)
     errors: dict[int, list[str]] = defaultdict(list)
-    for message in messages_of(rows):
+    send = send or batch_send
+    for batch in batches_of(rows):
         try:
-            send(message)
+            send(batch)
         except Exception as exc:  # a channel's failure fails its reminders, never the others
-            to = "the channel" if message.person_id is None else f"person {message.person_id}"
-            for reminder_id in message.reminder_ids:
+            to = "the channel" if batch.person_id is None else f"person {batch.person_id}"
+            for reminder_id in batch.reminder_ids:
                 errors[reminder_id].append(f"to {to}: {exc}")
     now = timezone.now()
     for row in rows:
@@ -462,6 +468,61 @@ def reminders_send(*, send: Callable[[Message], None], limit: int = 1000) -> tup
         else:
             reminder_sent(reminder_id=row["id"], at=now)
     return len(rows) - len(errors), len(errors)
+
+
+class NotSent(Exception):
+    """A batch the channel did not take; the message is its answer."""
+
+
+def batch_send(batch: Batch) -> None:
+    """Send a batch as one message through its policy's channel (``actions.channels.send``), to its
+    reviewer (a Slack bot's direct message, an email) or to the channel; ``NotSent`` with the
+    channel's answer when it fails or is rate-limited (the reminders are marked failed, with it). The
+    dedupe key is the batch's reminders: a receiver that honours it takes a retry once."""
+    policy = ReminderPolicy.objects.select_related("channel", "team", "service__owner").get(pk=batch.policy_id)
+    if policy.channel is None:
+        raise NotSent("the policy names no channel: choose one in the admin")
+    person = Person.objects.filter(pk=batch.person_id).first() if batch.person_id is not None else None
+    if batch.person_id is not None and person is None:
+        raise NotSent("the reviewer is no longer in the catalog")
+    sent = send_message(policy.channel, reminder_message(policy, batch, person), dedupe_key=batch_key(batch))
+    if not sent.ok:
+        when = f" (rate-limited until {sent.retry_at:%Y-%m-%d %H:%M} UTC)" if sent.retry_at else ""
+        raise NotSent(f"{policy.channel}: {sent.response or sent.status}{when}")
+
+
+def batch_key(batch: Batch) -> str:
+    return "reminders:" + hashlib.sha256(",".join(map(str, sorted(batch.reminder_ids))).encode()).hexdigest()[:32]
+
+
+def reminder_message(policy: ReminderPolicy, batch: Batch, person: Person | None) -> ChannelMessage:
+    """The reminder as it reads: the pull requests (repository, number, title, author, business time
+    waited), linking to the owning team's review queue."""
+    waited = dict(Reminder.objects.filter(pk__in=batch.reminder_ids).values_list("pull_request_id", "waited"))
+    pulls = PullRequest.objects.filter(pk__in=batch.pull_request_ids).select_related("repository").order_by("opened_at")
+    lines = [
+        f"• {pr.repository.name if pr.repository else ''}#{pr.number or '?'} {pr.title} "
+        f"(by {pr.author or 'unknown'}, waiting {_business_hours(waited.get(pr.pk))} business hours)"
+        + (f" {pr.url}" if pr.url else "")
+        for pr in pulls
+    ]
+    team = policy.team or policy.service.owner  # type: ignore[union-attr]  # a policy has one of them
+    count = len(lines)
+    title = f"{count} pull request{'s' if count != 1 else ''} waiting for a first review"
+    if batch.digest_on is not None:
+        title += f" (digest of {batch.digest_on:%a %d %b})"
+    greeting = f"{person.name}, these wait for your review." if person is not None else f"{team.name}'s review queue."
+    return ChannelMessage(
+        title=title,
+        text="\n".join([greeting, *lines]),
+        url=settings.SITE_URL + reverse("metrics:team-reviews", args=[team.slug]),
+        facts=(Fact("Team", team.name), Fact("Policy", f"after {policy.after_hours} business hours")),
+        recipient=person,
+    )
+
+
+def _business_hours(waited: timedelta | None) -> str:
+    return f"{waited.total_seconds() / 3600:.0f}" if waited is not None else "?"
 
 
 def reminders_tick(*, now: datetime | None = None) -> str:

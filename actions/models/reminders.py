@@ -14,8 +14,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from actions.models.channels import Channel
 from e360.models import Service, Team
 from metrics.models import PullRequest
+
+# The channels that reach each reviewer on their own; a team's channel may be of any kind.
+CHANNEL_KINDS: dict[str, tuple[str, ...]] = {
+    "reviewers_dm": (Channel.Kind.SLACK_BOT, Channel.Kind.OUTBOX),
+    "email": (Channel.Kind.EMAIL, Channel.Kind.OUTBOX),
+}
 
 
 class ReminderPolicy(models.Model):
@@ -74,7 +81,14 @@ class ReminderPolicy(models.Model):
         "so the reminders' effect on pickup time can be measured.",
     )
     recipients = models.CharField(max_length=20, choices=Recipients.choices, default=Recipients.REVIEWERS_DM)
-    # The notification channel (a foreign key to the actions channels) comes with them.
+    channel = models.ForeignKey(
+        Channel,
+        models.PROTECT,
+        null=True,
+        related_name="reminder_policies",
+        help_text="Where reminders go: a Slack bot (direct messages) or the outbox for each reviewer by direct "
+        "message; an email channel (or the outbox) by email; any channel for the team's channel.",
+    )
     is_active = models.BooleanField(default=True)
     created = models.DateTimeField(default=timezone.now, editable=False)
     last_digest_on = models.DateField(
@@ -99,6 +113,11 @@ class ReminderPolicy(models.Model):
             raise ValidationError("Choose a team or a service (one of them).")
         if self.service_id is not None and self.include_sub_teams:
             raise ValidationError({"include_sub_teams": "Only a team's policy covers sub-teams."})
+        kinds = CHANNEL_KINDS.get(self.recipients)
+        channel = self.channel if self.channel_id is not None else None
+        if channel is not None and kinds is not None and channel.kind not in kinds:
+            names = " or ".join(str(Channel.Kind(kind).label) for kind in kinds)
+            raise ValidationError({"channel": f"{self.get_recipients_display()} needs a channel of kind {names}."})
 
 
 class ReminderQuerySet(models.QuerySet["Reminder"]):
