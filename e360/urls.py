@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("insights.urls")),
     path("", include("integrations.urls")),
+    path("", include("actions.urls")),
     path("accounts/demo/<slug:role>/", views.demo_sign_in, name="demo-sign-in"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

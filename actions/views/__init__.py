@@ -1,0 +1,1 @@
+"""The actions app's pages, one module per page kind."""
