@@ -52,7 +52,7 @@ class ThresholdAdmin(admin.ModelAdmin):
         return BoundThresholdForm
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).of_teams(thresholds.managed_team_ids(request.user))  # type: ignore[arg-type]
+        return super().get_queryset(request).of_teams(thresholds.managed_team_ids(request.user))  # type: ignore[attr-defined, arg-type]
 
     def save_model(self, request: HttpRequest, obj: Threshold, form: Any, change: bool) -> None:
         thresholds.threshold_save(threshold=obj, by=request.user)  # type: ignore[arg-type]

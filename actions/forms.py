@@ -59,6 +59,7 @@ class ThresholdForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        assert data is not None  # a ModelForm's clean returns its cleaned data
         scope, team, service = data.get("scope"), data.get("team"), data.get("service")
         metric = threshold_metrics.METRICS.get(data.get("metric") or "")
         if scope == ScopeKind.ORGANISATION:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from surveys import anonymity
 
 BACKTEST_DAYS = 90
+QUEUE_METRICS = frozenset({"prs_waiting_24h"})  # read from the review queue at the window's end
 
 
 class Source(StrEnum):
@@ -160,10 +161,28 @@ def holders(subject: Subject, tree: TeamTree | None = None) -> Holding:
     return Holders.services(list(Service.objects.filter(owner=subject.team).values_list("id", flat=True)))
 
 
+class _Figures(Figures):
+    """``Figures`` that read the review queue only for the metric that is the queue: a summary reads it at each
+    window's end (two counts a window), which a backtest of another metric would pay 90 times for nothing."""
+
+    def __init__(self, *args: Any, reads_queue: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads_queue = reads_queue
+
+    def waiting_for_review(self, at: datetime) -> int:
+        return super().waiting_for_review(at) if self.reads_queue else 0
+
+
 def _delivery(subject: Subject, ends: Sequence[datetime], now: datetime, tree: TeamTree | None) -> list[Reading]:
     profile = reading_profile()
     windows = [d.Window.last_days(subject.window_days, now=end, tz=profile) for end in ends]
-    figures = Figures(holders(subject, tree), windows, now=now, distributions=subject.metric.distributions)
+    figures = _Figures(
+        holders(subject, tree),
+        windows,
+        now=now,
+        distributions=subject.metric.distributions,
+        reads_queue=subject.metric.key in QUEUE_METRICS,
+    )
     reader = selectors.READERS[subject.metric.key]
     found = []
     for end, window in zip(ends, windows, strict=True):

@@ -15,7 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from actions import crossings
+from actions import crossings as rules
 
 if TYPE_CHECKING:
     from actions.threshold_metrics import Metric, Subject
@@ -32,15 +32,15 @@ class ScopeKind(models.TextChoices):
 
 
 class Comparison(models.TextChoices):
-    GT = crossings.Comparison.GT.value, ">"
-    GTE = crossings.Comparison.GTE.value, "≥"
-    LT = crossings.Comparison.LT.value, "<"
-    LTE = crossings.Comparison.LTE.value, "≤"
+    GT = rules.Comparison.GT.value, ">"
+    GTE = rules.Comparison.GTE.value, "≥"
+    LT = rules.Comparison.LT.value, "<"
+    LTE = rules.Comparison.LTE.value, "≤"
 
 
 class EventKind(models.TextChoices):
-    CROSSED = crossings.Kind.CROSSED.value, "Crossed"
-    RECOVERED = crossings.Kind.RECOVERED.value, "Recovered"
+    CROSSED = rules.Kind.CROSSED.value, "Crossed"
+    RECOVERED = rules.Kind.RECOVERED.value, "Recovered"
 
 
 class ThresholdQuerySet(models.QuerySet["Threshold"]):
@@ -120,17 +120,17 @@ class Threshold(models.Model):
     @property
     def owner_team_id(self) -> int | None:
         """The team whose leads manage it: the scope's team, or the service's owner; None: the organisation's."""
-        if self.service_id is not None:
+        if self.service is not None:
             return self.service.owner_id
         return self.team_id
 
     @property
-    def rule(self) -> crossings.Rule:
-        return crossings.Rule(crossings.Comparison(self.comparison), self.value, timedelta(hours=self.cooldown_hours))
+    def rule(self) -> rules.Rule:
+        return rules.Rule(rules.Comparison(self.comparison), self.value, timedelta(hours=self.cooldown_hours))
 
     @property
-    def state(self) -> crossings.State:
-        return crossings.State(self.is_firing, self.crossed_at)
+    def state(self) -> rules.State:
+        return rules.State(self.is_firing, self.crossed_at)
 
     def subject(self) -> Subject:
         from actions.threshold_metrics import Subject
@@ -161,7 +161,7 @@ class Threshold(models.Model):
         label = spec.label if spec else self.metric
         value = spec.text(self.value) if spec else f"{self.value:g}"
         over = "" if spec is not None and spec.source == "survey" else f" over {self.window_days} days"
-        return f"{label} {crossings.Comparison(self.comparison).symbol} {value}{over}"
+        return f"{label} {rules.Comparison(self.comparison).symbol} {value}{over}"
 
 
 class ThresholdEvent(models.Model):

@@ -272,3 +272,27 @@ def test_every_delivery_metric_has_a_reader_and_the_surveys_every_dimension():
     assert METRICS["pipeline_failure_rate"].unit == "%" and METRICS["pipeline_failure_rate"].higher_is_worse
     assert METRICS["deployment_frequency"].unit == "per week" and not METRICS["deployment_frequency"].higher_is_worse
     assert METRICS["lead_time"].text(42.5) == "42.5 hours"
+
+
+def test_the_review_queue_is_read_at_each_window_s_end(history, service, now):
+    from metrics.inputs import PullRequestInput
+    from metrics.services import pull_request_upsert
+
+    pull_request_upsert(
+        source=history.source,
+        data=PullRequestInput(
+            external_id="waiting",
+            repository="acme/checkout",
+            service=service.slug,
+            number=9,
+            author="ada",
+            opened_at=now - timedelta(days=3),
+        ),
+        dirty=Dirty(),
+    )
+    subject = Subject(METRICS["prs_waiting_24h"], ScopeKind.SERVICE, None, service, 7)
+    assert threshold_metrics.current(subject, now).value == 1.0
+    result = thresholds.backtest(subject, Rule(Comparison.GTE, 1), now=now)
+    # At the end of the day it was opened (3 days ago) it had waited 19 h; at the end of the next, 43 h.
+    assert [x.value for x in result.days[-4:]] == [0.0, 1.0, 1.0, 1.0]
+    assert [x.day for x in result.fired] == [day(now, 2)]
