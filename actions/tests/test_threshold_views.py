@@ -280,3 +280,13 @@ def test_a_service_moved_to_another_team_takes_its_thresholds_along(client, owne
     threshold.service.save()
     client.force_login(owner)
     assert client.get(edit_url(threshold)).status_code == 404
+
+
+def test_a_refused_backtest_is_swapped_in_place_of_the_backtest(client, owner, team):
+    client.force_login(owner)
+    response = client.post(
+        BACKTEST, posted(team, value="lots"), headers={"HX-Request": "true", "HX-Target": "backtest"}
+    )
+    assert response.status_code == 400
+    assert response.headers["HX-Retarget"] == "#backtest"
+    assert b"Enter a number." in response.content

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from actions import thresholds
 from actions.forms import ThresholdForm
 from actions.models import Threshold
-from e360.htmx import HtmxHttpRequest
+from e360.htmx import HtmxHttpRequest, bad_request
 
 TEMPLATE = "actions/threshold_form.html"
 
@@ -71,7 +71,8 @@ def threshold_backtest(request: HtmxHttpRequest) -> HttpResponse:
         instance = thresholds.get_threshold_for_user(request.user, _whole(pk), manage=True)
     form = ThresholdForm(request.POST, instance=instance, user=request.user)
     if not form.is_valid():
-        return render(request, f"{TEMPLATE}#backtest", {"form": form, "result": None}, status=400)
+        # The form's errors in place of the backtest (HX-Retarget: htmx swaps this 400 there).
+        return bad_request(request, f"{TEMPLATE}#backtest", {"form": form, "result": None}, target="#backtest")
     subject, rule = form.subject_and_rule()
     result = thresholds.backtest(subject, rule)
     return render(request, f"{TEMPLATE}#backtest", {"form": form, "result": result})
