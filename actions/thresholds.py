@@ -24,9 +24,10 @@ from django.utils import timezone
 
 from actions import crossings, threshold_metrics
 from actions.models import Threshold, ThresholdEvent
+from actions.models.thresholds import ThresholdQuerySet
 from actions.threshold_metrics import Subject
 from e360.access import sees_everything, visible_team_ids
-from e360.models import Membership, Team, User
+from e360.models import Membership, User
 from e360.tree import TeamTree
 from metrics import definitions as d
 from metrics.scope import reading_profile
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 # --- Access -----------------------------------------------------------------------------------------------------
 
 
-def visible_thresholds(user: User):  # -> ThresholdQuerySet
+def visible_thresholds(user: User) -> ThresholdQuerySet:
     """The thresholds ``user`` may see: those of the teams they see; the organisation's for org viewers."""
     return Threshold.objects.of_teams(visible_team_ids(user))
 
@@ -247,8 +248,3 @@ def backtest(subject: Subject, rule: crossings.Rule, *, now: datetime | None = N
             for r in readings
         ),
     )
-
-
-def teams_managed(user: User):  # -> QuerySet[Team]
-    ids = managed_team_ids(user)
-    return Team.objects.all() if ids is None else Team.objects.filter(id__in=ids)

@@ -19,7 +19,7 @@ TEMPLATE = "actions/threshold_form.html"
 @login_required
 @require_GET
 def threshold_list(request: HtmxHttpRequest) -> HttpResponse:
-    rows = thresholds.visible_thresholds(request.user).select_related("team", "service__owner").order_by("name", "pk")
+    rows = thresholds.visible_thresholds(request.user).select_related("team", "service").order_by("name", "pk")
     managed = thresholds.managed_team_ids(request.user)
     listed = [(t, managed is None or (t.owner_team_id is not None and t.owner_team_id in managed)) for t in rows]
     return render(

@@ -104,7 +104,7 @@ class Command(BaseCommand):
                 metric=TEAM_METRICS[n % len(TEAM_METRICS)],
                 scope=ScopeKind.TEAM_SUBTREE,
                 team=team,
-                comparison=crossings.Comparison.GT,
+                comparison=_worse(TEAM_METRICS[n % len(TEAM_METRICS)]),
                 value=20,
                 window_days=7,
             )
@@ -116,12 +116,15 @@ class Command(BaseCommand):
                 metric=SERVICE_METRICS[n % len(SERVICE_METRICS)],
                 scope=ScopeKind.SERVICE,
                 service=service,
-                comparison=crossings.Comparison.GT
-                if METRICS[SERVICE_METRICS[n % len(SERVICE_METRICS)]].higher_is_worse
-                else crossings.Comparison.LT,
+                comparison=_worse(SERVICE_METRICS[n % len(SERVICE_METRICS)]),
                 value=10,
                 window_days=7,
             )
             for n, service in enumerate(services)
         ]
         return [t.pk for t in Threshold.objects.bulk_create(rows)]
+
+
+def _worse(metric: str) -> crossings.Comparison:
+    """The comparison that alerts when the metric gets worse."""
+    return crossings.Comparison.GT if METRICS[metric].higher_is_worse else crossings.Comparison.LT
