@@ -296,3 +296,13 @@ def test_the_review_queue_is_read_at_each_window_s_end(history, service, now):
     # At the end of the day it was opened (3 days ago) it had waited 19 h; at the end of the next, 43 h.
     assert [x.value for x in result.days[-4:]] == [0.0, 1.0, 1.0, 1.0]
     assert [x.day for x in result.fired] == [day(now, 2)]
+
+
+def test_an_evaluation_reads_the_rollups_alone(history, service, threshold, now, django_assert_num_queries):
+    runs(history, service, 0, "failure")
+    history.refresh()
+    loaded = Threshold.objects.select_related("service").get(pk=threshold.pk)
+    # The service's day rows; then, under the lock (a savepoint in the test's transaction), the row, the event and
+    # the state.
+    with django_assert_num_queries(6):
+        assert thresholds.threshold_evaluate(loaded, now=now) is not None
