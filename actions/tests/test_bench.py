@@ -21,6 +21,7 @@ def test_the_bench_times_a_tick_of_every_team_and_service_and_cleans_up(service,
     assert "4 thresholds" in table and "< 15 min: ok" in table
     assert "Next tick (nothing fires again)" in table and "WRONG" not in table
     assert "Backtest, organisation, 90 days" in table and "Backtest, a team with sub-teams" in table
+    assert "Backtest, organisation, PRs waiting" in table
     assert not Threshold.objects.exists() and not ThresholdEvent.objects.exists()
 
 

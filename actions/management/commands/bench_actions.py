@@ -79,6 +79,11 @@ class Command(BaseCommand):
                     "Backtest, a team with sub-teams",
                     Subject(METRICS["pipeline_failure_rate"], ScopeKind.TEAM_SUBTREE, teams[0], None, 7),
                 ),
+                (
+                    # The review queue is read from pull requests at each day's end: two counts a day.
+                    "Backtest, organisation, PRs waiting",
+                    Subject(METRICS["prs_waiting_24h"], ScopeKind.ORGANISATION, None, None, 7),
+                ),
             ):
                 started = time.perf_counter()
                 result = thresholds.backtest(subject, rule)
