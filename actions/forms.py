@@ -37,6 +37,7 @@ class ThresholdForm(forms.ModelForm):
             "cooldown_hours",
             "is_active",
         ]
+        labels = {"is_active": "Active (evaluated every 15 minutes)", "window_days": "Window (days)"}
         help_texts = {
             "window_days": "The value is the metric over the last this many days, today included (not for surveys).",
         }

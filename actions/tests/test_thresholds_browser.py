@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from actions.models import Threshold
 from actions.tests.test_thresholds import runs
-from e360.tests.browser import chart_drawn, sign_in
+from e360.tests.browser import axe_violations, chart_drawn, sign_in
 from metrics.tests.factories import SourceFactory
 from metrics.tests.histories import History
 
@@ -30,7 +30,7 @@ def failing(service):
     return history
 
 
-def test_a_lead_backtests_and_saves_a_threshold(page, page_problems, live_server, owner, service, failing):
+def test_a_lead_backtests_and_saves_a_threshold(page, page_problems, live_server, owner, service, failing, tmp_path):
     page.goto("/actions/thresholds/new/")
     sign_in(page, "alice@example.com")
     expect(page).to_have_url(f"{live_server.url}/actions/thresholds/new/")
@@ -41,25 +41,29 @@ def test_a_lead_backtests_and_saves_a_threshold(page, page_problems, live_server
     page.get_by_label("Service").select_option(label="Checkout")
     page.get_by_label("Comparison").select_option("gt")
     page.get_by_label("Value").fill("50")
-    page.get_by_label("Window days").fill("1")
-    page.get_by_label("Window days").blur()  # a change: the backtest follows
+    page.get_by_label("Window (days)").fill("1")
+    page.get_by_label("Window (days)").blur()  # a change: the backtest follows
 
     backtest = page.locator("#backtest")
     expect(backtest).to_contain_text("this would have fired 1 time")
     day = (failing.now - timedelta(days=20)).strftime("%-d %b")
     expect(backtest).to_contain_text(day)
     assert chart_drawn(page, "chart-backtest"), "no backtest chart"
+    assert axe_violations(page) == []
+    # Kept in pytest's temporary directory (the last runs' stay) for a look at the design.
+    page.screenshot(path=tmp_path / "threshold-form.png", full_page=True)
 
     # A window of no days: said in place of the backtest.
-    page.get_by_label("Window days").fill("0")
-    page.get_by_label("Window days").blur()
+    page.get_by_label("Window (days)").fill("0")
+    page.get_by_label("Window (days)").blur()
     expect(backtest).to_contain_text("Correct the form to run the backtest")
     expect(backtest).to_contain_text("greater than or equal to 1")
     assert page_problems.take("status of 400"), "the refusal is a 400, which the browser logs"
 
-    page.get_by_label("Window days").fill("1")
+    page.get_by_label("Window (days)").fill("1")
     page.get_by_role("button", name="Save").click()
     expect(page).to_have_url(re.compile(r"/actions/thresholds/$"))
     expect(page.get_by_role("link", name="Checkout CI failing")).to_be_visible()
     assert Threshold.objects.get().service == service
+    assert axe_violations(page) == []
     page_problems.assert_none()
