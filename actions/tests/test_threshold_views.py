@@ -290,3 +290,23 @@ def test_a_refused_backtest_is_swapped_in_place_of_the_backtest(client, owner, t
     assert response.status_code == 400
     assert response.headers["HX-Retarget"] == "#backtest"
     assert b"Enter a number." in response.content
+
+
+def test_the_edit_page_runs_a_few_queries(client, owner, threshold, django_assert_max_num_queries):
+    for n in range(25):
+        threshold.events.create(
+            key=f"k{n}", kind="crossed", at=threshold.created_at, value=n, comparison="gt", limit=20
+        )
+    client.force_login(owner)
+    with django_assert_max_num_queries(12):
+        response = client.get(edit_url(threshold))
+    assert response.status_code == 200
+    assert response.content.count(b"<td>Crossed</td>") == 20  # the latest twenty
+
+
+def test_the_admin_s_backtest_runs_on_the_fields_it_posts(client, staff, team, threshold):
+    client.force_login(staff)
+    response = client.post(BACKTEST, posted(team) | {"threshold": threshold.pk}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert b"Over the last 90 days this would have fired <strong>0 times</strong>" in response.content
+    assert b"silent" in response.content
