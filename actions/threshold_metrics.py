@@ -166,7 +166,7 @@ class _Figures(Figures):
     """``Figures`` that skip the raw reads no threshold metric uses: the review queue at each window's end (two
     counts a window, which a backtest of another metric would pay 90 times for nothing) unless the metric is the
     queue, the failed deployments left unrecovered and the sources' last events (data quality). A tick evaluates
-    thousands of thresholds: ``make bench`` measured the two queries saved per threshold (``bench_actions``)."""
+    thousands of thresholds, each with a few queries: two fewer each is what ``bench_actions`` times."""
 
     def __init__(self, *args: Any, reads_queue: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
