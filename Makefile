@@ -135,6 +135,7 @@ bench: venv ## Load the large demo into PostgreSQL (kept between runs) and measu
 	$(BENCH_ENV) $(PY) manage.py bench_insights $(INSIGHTS_BENCH_ARGS)
 	$(BENCH_ENV) $(PY) manage.py bench_integrations $(INTEGRATIONS_BENCH_ARGS)
 	$(BENCH_ENV) $(PY) manage.py bench_reminders $(REMINDERS_BENCH_ARGS)
+	$(BENCH_ENV) $(PY) manage.py bench_actions $(ACTIONS_BENCH_ARGS)
 
 CHARTJS_VERSION := 4.6.1
 SWAGGER_UI_VERSION := 5.35.0

@@ -11,4 +11,6 @@ class ActionsConfig(AppConfig):
     schedules = (
         # --- reminders ---
         Every("Review reminders: record those due", "actions.tasks.reminders_tick", minutes=15),
+        # --- thresholds ---
+        Every("Evaluate thresholds", "actions.tasks.thresholds_evaluate", minutes=15, long=True),
     )

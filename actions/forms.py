@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 
+from actions import crossings, threshold_metrics
+from actions.models import Threshold
+from actions.models.thresholds import ScopeKind
+from actions.thresholds import managed_team_ids
 from e360.forms import QueryField, QueryForm, whole_number
+from e360.models import Service, Team, User
 
 # A page of runs lists 25; more than this in one request is not a page's.
 MAX_RUNS = 100
@@ -27,3 +34,88 @@ class IdsField(QueryField):
 
 class RunIdsForm(QueryForm):
     run = IdsField()
+
+
+# --- thresholds ---
+
+
+class ThresholdForm(forms.ModelForm):
+    """A threshold, for the portal and the admin alike. The teams and services offered are those ``user`` manages
+    (leads: their teams and those below; org viewers: all, and the organisation scope): any other is refused with
+    "Select a valid choice", so nobody sets a threshold on a team they may not see."""
+
+    metric = forms.ChoiceField(choices=threshold_metrics.metric_choices)
+    value = forms.FloatField(help_text="In the metric's unit: %, hours, minutes, per week, pull requests or lines.")
+
+    class Meta:
+        model = Threshold
+        fields = [
+            "name",
+            "metric",
+            "scope",
+            "team",
+            "service",
+            "comparison",
+            "value",
+            "window_days",
+            "cooldown_hours",
+            "is_active",
+        ]
+        labels = {"is_active": "Active (evaluated every 15 minutes)", "window_days": "Window (days)"}
+        help_texts = {
+            "window_days": "The value is the metric over the last this many days, today included (not for surveys).",
+        }
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        managed = managed_team_ids(user)
+        teams = Team.objects.order_by("name")
+        services = Service.objects.order_by("name")
+        team_field, service_field = self.fields["team"], self.fields["service"]
+        assert isinstance(team_field, forms.ModelChoiceField) and isinstance(service_field, forms.ModelChoiceField)
+        team_field.queryset = teams if managed is None else teams.filter(id__in=managed)
+        service_field.queryset = services if managed is None else services.filter(owner_id__in=managed)
+        self.org_allowed = managed is None
+        if not self.org_allowed:
+            scope_field = self.fields["scope"]
+            assert isinstance(scope_field, forms.ChoiceField)
+            scope_field.choices = [(k, label) for k, label in ScopeKind.choices if k != ScopeKind.ORGANISATION]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        assert data is not None  # a ModelForm's clean returns its cleaned data
+        scope, team, service = data.get("scope"), data.get("team"), data.get("service")
+        metric = threshold_metrics.METRICS.get(data.get("metric") or "")
+        if scope == ScopeKind.ORGANISATION:
+            if not self.org_allowed:
+                self.add_error("scope", "Only org viewers may set thresholds on the whole organisation.")
+            data["team"] = data["service"] = None
+        elif scope in (ScopeKind.TEAM, ScopeKind.TEAM_SUBTREE):
+            if team is None and "team" not in self.errors:
+                self.add_error("team", "Pick the team this threshold watches.")
+            data["service"] = None
+        elif scope == ScopeKind.SERVICE:
+            if service is None and "service" not in self.errors:
+                self.add_error("service", "Pick the service this threshold watches.")
+            data["team"] = None
+        if metric is not None and metric.source == threshold_metrics.Source.SURVEY and scope == ScopeKind.SERVICE:
+            self.add_error("scope", "Survey figures are a team's or the organisation's, never a service's.")
+        return data
+
+    def subject_and_rule(self) -> tuple[threshold_metrics.Subject, crossings.Rule]:
+        """What a valid form watches and decides: what the backtest runs."""
+        data = self.cleaned_data
+        subject = threshold_metrics.Subject(
+            threshold_metrics.METRICS[data["metric"]],
+            ScopeKind(data["scope"]),
+            data.get("team"),
+            data.get("service"),
+            data["window_days"],
+        )
+        rule = crossings.Rule(
+            crossings.Comparison(data["comparison"]),
+            data["value"],
+            timedelta(hours=data["cooldown_hours"]),
+        )
+        return subject, rule

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from actions import thresholds
+
 
 def reminders_tick() -> str:
     """Every 15 minutes: record the review reminders due now, then send those due through their
@@ -12,3 +14,9 @@ def reminders_tick() -> str:
     summary = tick()
     sent, failed = reminders_send()
     return f"{summary}; {sent} sent, {failed} failed"
+
+
+def thresholds_evaluate() -> str:
+    """The scheduled tick: evaluate every active threshold once (``actions.thresholds.thresholds_evaluate``)."""
+    tick = thresholds.thresholds_evaluate()
+    return f"{tick.evaluated} thresholds evaluated, {tick.events} events, {tick.failed} failed in {tick.seconds:.1f} s"

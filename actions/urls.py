@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from actions.views import selfservice
+from actions.views import selfservice, thresholds
 
 app_name = "actions"
 
@@ -13,4 +13,10 @@ urlpatterns = [
     path("runs/<int:pk>/rerun/", selfservice.run_rerun, name="run-rerun"),
     path("runs/<int:pk>/logs/", selfservice.run_logs, name="run-logs"),
     # --- end of self-service actions ---
+    # --- thresholds ---
+    path("thresholds/", thresholds.threshold_list, name="threshold-list"),
+    path("thresholds/new/", thresholds.threshold_add, name="threshold-add"),
+    path("thresholds/backtest/", thresholds.threshold_backtest, name="threshold-backtest"),
+    path("thresholds/<int:pk>/", thresholds.threshold_edit, name="threshold-edit"),
+    path("thresholds/<int:pk>/delete/", thresholds.threshold_delete, name="threshold-delete"),
 ]

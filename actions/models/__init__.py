@@ -4,3 +4,4 @@ reminders, automations), each imported here so that Django finds them."""
 from actions.models.channels import Channel, MissingSecret, OutboxMessage, SlackMember  # noqa: F401
 from actions.models.reminders import Reminder, ReminderPolicy  # noqa: F401
 from actions.models.selfservice import ActionAudit, ActionKind, ActionPolicy  # noqa: F401
+from actions.models.thresholds import Threshold, ThresholdEvent  # noqa: F401

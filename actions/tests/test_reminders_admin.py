@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.urls import reverse
 
-from actions.models import Reminder, ReminderPolicy
+from actions.models import Channel, Reminder, ReminderPolicy
+from actions.tests.factories import ChannelFactory
 from metrics.tests.factories import PullRequestFactory
 
 
@@ -22,6 +23,7 @@ def test_a_policy_is_added_for_a_team_in_the_admin(client, staff, team):
             "digest_at": "09:30",
             "holdout_percent": 10,
             "recipients": ReminderPolicy.Recipients.EMAIL,
+            "channel": ChannelFactory(kind=Channel.Kind.EMAIL).pk,
             "is_active": "on",
         },
     )

@@ -1,1 +1,2 @@
-"""The actions app's pages, one module per area (``selfservice``: the pipeline run actions)."""
+"""The actions app's pages, one module per area (``selfservice``: the pipeline run actions;
+``thresholds``: the thresholds' list, form and backtest)."""
