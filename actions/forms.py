@@ -1,4 +1,4 @@
-"""The actions app's forms (``RunIdsForm``: which runs' actions a page asks for)."""
+"""The actions app's forms (``RunIdsForm``, ``PullIdsForm``: which runs' or pull requests' actions a page asks for)."""
 
 from __future__ import annotations
 
@@ -21,19 +21,30 @@ class IdsField(QueryField):
     """Repeated ids (``?run=1&run=2``): whole numbers, at most ``MAX_RUNS`` of them."""
 
     widget = forms.MultipleHiddenInput
+    noun = "run"
 
     def read(self, value: list[str] | None) -> list[int]:  # type: ignore[override]  # a list, not one text
         values = value or []
         if len(values) > MAX_RUNS:
-            raise forms.ValidationError(f"At most {MAX_RUNS} runs at a time.")
+            raise forms.ValidationError(f"At most {MAX_RUNS} {self.noun}s at a time.")
         ids = [whole_number(text) for text in values]
         if any(pk is None for pk in ids):
-            raise forms.ValidationError("A run is named by its number.")
+            raise forms.ValidationError(f"A {self.noun} is named by its number.")
         return [pk for pk in ids if pk is not None]
 
 
 class RunIdsForm(QueryForm):
     run = IdsField()
+
+
+class PullIdsField(IdsField):
+    noun = "pull request"
+
+
+class PullIdsForm(QueryForm):
+    """Which pull requests' actions the review queue asks for (``?pr=1&pr=2``)."""
+
+    pr = PullIdsField()
 
 
 # --- thresholds ---

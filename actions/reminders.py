@@ -62,7 +62,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -76,7 +76,7 @@ from actions.models import Reminder, ReminderPolicy
 from e360.models import Membership, Person, Team
 from e360.tree import TeamTree
 from metrics.models import Commit, PullRequest, Review
-from metrics.scope import in_services
+from metrics.scope import ServiceRef, in_services
 from metrics.selectors import Area, waiting_for_review
 
 log = logging.getLogger(__name__)
@@ -163,12 +163,14 @@ def _teams() -> tuple[TeamTree, dict[int, _Team]]:
     return TeamTree.from_rows(tree_rows), teams
 
 
-def _governing(policies: Sequence[ReminderPolicy], area: Area, tree: TeamTree) -> dict[int, ReminderPolicy]:
+def governing_of(
+    policies: Sequence[ReminderPolicy], services: Iterable[ServiceRef], tree: TeamTree
+) -> dict[int, ReminderPolicy]:
     """Each covered service's policy: its own, else its owner's, else the nearest ancestor's covering sub-teams."""
     by_service = {p.service_id: p for p in policies if p.service_id is not None}
     by_team = {p.team_id: p for p in policies if p.team_id is not None}
     governing = {}
-    for service in area.services:
+    for service in services:
         policy = by_service.get(service.id)
         if policy is None:
             for depth, team_id in enumerate(tree.chain(service.owner_id)):
@@ -220,7 +222,7 @@ def due_reminders(*, now: datetime | None = None, policies: Iterable[ReminderPol
         return Selection(now, (), ())
     tree, teams = _teams()
     area = Area.organisation()
-    governing = _governing(policies, area, tree)
+    governing = governing_of(policies, area.services, tree)
 
     # Each (policy, owning team)'s clock; services whose policy is not open now are left out of the query.
     clocks: dict[tuple[int, int], _Clock] = {}
@@ -249,16 +251,9 @@ def due_reminders(*, now: datetime | None = None, policies: Iterable[ReminderPol
         return Selection(now, (), tuple(sorted(digests)), tuple(skipped))
 
     latest_opening = max(c.opened_by for c in clocks.values() if c.open)
-    commits = Commit.objects.filter(pull_request=OuterRef("pk")).order_by().values("pull_request")
-    reviews = Review.objects.filter(pull_request=OuterRef("pk")).order_by().values("pull_request")
     waiting = waiting_for_review(area).filter(in_services(wanted), opened_at__lte=latest_opening)
     rows = list(
-        waiting.order_by("opened_at", "id")
-        .annotate(
-            commit_count=Coalesce(Subquery(commits.annotate(n=Count("*")).values("n")), 0, output_field=IntegerField()),
-            last_commit_at=Subquery(commits.annotate(at=Max("authored_at")).values("at")),
-            review_count=Coalesce(Subquery(reviews.annotate(n=Count("*")).values("n")), 0, output_field=IntegerField()),
-        )
+        with_snapshot(waiting.order_by("opened_at", "id"))
         .values(
             "id", "source_id", "external_id", "service_id", "person_id", "opened_at",
             "commit_count", "last_commit_at", "review_count",
@@ -277,14 +272,7 @@ def due_reminders(*, now: datetime | None = None, policies: Iterable[ReminderPol
         if key not in last or row["round"] > last[key]["round"]:
             last[key] = row
 
-    owners = {area.by_id[s].owner_id for s in wanted}
-    members: dict[int, list[int]] = defaultdict(list)
-    for team_id, person_id in (
-        Membership.objects.filter(team_id__in=owners, person__is_active=True)
-        .order_by("person_id")
-        .values_list("team_id", "person_id")
-    ):
-        members[team_id].append(person_id)
+    members = members_of({area.by_id[s].owner_id for s in wanted})
 
     due: list[DueReminder] = []
     for pr in rows:
@@ -326,6 +314,29 @@ def due_reminders(*, now: datetime | None = None, policies: Iterable[ReminderPol
             )
         )
     return Selection(now, tuple(due), tuple(sorted(digests)), tuple(skipped))
+
+
+def with_snapshot(pulls: QuerySet[PullRequest]) -> Any:  # annotated: django-stubs cannot name its type
+    """Pull requests with what a reminder snapshots (``commit_count``, ``last_commit_at``, ``review_count``)."""
+    commits = Commit.objects.filter(pull_request=OuterRef("pk")).order_by().values("pull_request")
+    reviews = Review.objects.filter(pull_request=OuterRef("pk")).order_by().values("pull_request")
+    return pulls.annotate(
+        commit_count=Coalesce(Subquery(commits.annotate(n=Count("*")).values("n")), 0, output_field=IntegerField()),
+        last_commit_at=Subquery(commits.annotate(at=Max("authored_at")).values("at")),
+        review_count=Coalesce(Subquery(reviews.annotate(n=Count("*")).values("n")), 0, output_field=IntegerField()),
+    )
+
+
+def members_of(team_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The active members (Person ids) of each team: whom its pull requests' reminders reach (rule 5), one query."""
+    members: dict[int, list[int]] = defaultdict(list)
+    for team_id, person_id in (
+        Membership.objects.filter(team_id__in=set(team_ids), person__is_active=True)
+        .order_by("person_id")
+        .values_list("team_id", "person_id")
+    ):
+        members[team_id].append(person_id)
+    return members
 
 
 # --- Recording and the outbox ---------------------------------------------------------------------
@@ -445,15 +456,20 @@ def reminders_send(*, send: Callable[[Batch], None] | None = None, limit: int = 
     At most once: the reminders are taken (``sending``) and committed before anything is sent."""
     with transaction.atomic():
         rows = list(
-            Reminder.objects.to_send()
-            .select_for_update(skip_locked=True, of=("self",))
-            .values("id", "policy_id", "policy__recipients", "pull_request_id", "reviewers", "digest_on", "due_at")[
-                :limit
-            ]
+            Reminder.objects.to_send().select_for_update(skip_locked=True, of=("self",)).values(*SENT_ROW)[:limit]
         )
         Reminder.objects.filter(pk__in=[r["id"] for r in rows]).update(status=Reminder.Status.SENDING)
+    errors = deliver(rows, send or batch_send)
+    return len(rows) - len(errors), len(errors)
+
+
+SENT_ROW = ("id", "policy_id", "policy__recipients", "pull_request_id", "reviewers", "digest_on", "due_at")
+
+
+def deliver(rows: Sequence[Mapping[str, Any]], send: Callable[[Batch], None]) -> dict[int, str]:
+    """Send taken (``sending``) reminders (rows of ``SENT_ROW``) in their batches through ``send`` and mark each
+    ``sent``, or ``failed`` with why; returns the failed ones' errors by reminder id."""
     errors: dict[int, list[str]] = defaultdict(list)
-    send = send or batch_send
     for batch in batches_of(rows):
         try:
             send(batch)
@@ -467,7 +483,7 @@ def reminders_send(*, send: Callable[[Batch], None] | None = None, limit: int = 
             reminder_failed(reminder_id=row["id"], error="; ".join(errors[row["id"]]))
         else:
             reminder_sent(reminder_id=row["id"], at=now)
-    return len(rows) - len(errors), len(errors)
+    return {pk: "; ".join(found) for pk, found in errors.items()}
 
 
 class NotSent(Exception):
@@ -492,7 +508,10 @@ def batch_send(batch: Batch) -> None:
 
 
 def batch_key(batch: Batch) -> str:
-    return "reminders:" + hashlib.sha256(",".join(map(str, sorted(batch.reminder_ids))).encode()).hexdigest()[:32]
+    """The batch's reminders and its recipient: each reviewer's message of the same reminders is a message of its
+    own (the outbox keeps one per key)."""
+    named = ",".join(map(str, sorted(batch.reminder_ids))) + f"|{batch.person_id or ''}"
+    return "reminders:" + hashlib.sha256(named.encode()).hexdigest()[:32]
 
 
 def reminder_message(policy: ReminderPolicy, batch: Batch, person: Person | None) -> ChannelMessage:

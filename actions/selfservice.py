@@ -37,11 +37,12 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -315,10 +316,34 @@ def _target_label(run: PipelineRun, target: GitHubRun) -> str:
 
 
 def _begin(actor: Actor, policy: ActionPolicy, run: PipelineRun, target: GitHubRun) -> Outcome | ActionAudit:
+    """A run's action about to be sent: ``audit_begin`` on the run."""
+    return audit_begin(
+        actor,
+        policy,
+        team_id=run.service.owner_id,
+        label=_target_label(run, target),
+        on={"pipeline_run": run},
+        lock=PipelineRun.objects.filter(pk=run.pk),
+        whose="This run has",
+    )
+
+
+def audit_begin(
+    actor: Actor,
+    policy: ActionPolicy,
+    *,
+    team_id: int,
+    label: str,
+    on: dict[str, object],
+    lock: QuerySet[Any],
+    whose: str,
+    refused: str = "",
+) -> Outcome | ActionAudit:
     """The permission check and the rate limits, then the audit row of an action about to be sent (``running``);
-    or the refusal, audited. See the module's doc for why this is race-safe."""
+    or the refusal, audited. ``on`` names the target (the audit's fields: ``{"pipeline_run": run}``, the rate limit
+    per target counts the rows that match it); ``lock`` is its row; ``refused`` a refusal the caller found (a rule of
+    its own). See the module's doc for why this is race-safe."""
     kind = policy.kind
-    team_id = run.service.owner_id
     now = timezone.now()
     row = {
         "user": actor.user,
@@ -326,27 +351,27 @@ def _begin(actor: Actor, policy: ActionPolicy, run: PipelineRun, target: GitHubR
         "actor": actor.name,
         "kind": kind,
         "team_id": team_id,
-        "pipeline_run": run,
-        "target": _target_label(run, target),
+        **on,
+        "target": label[:300],
         "started_at": now,
     }
     with transaction.atomic():
-        if why := refusal(actor, policy, team_id):
+        if why := refused or refusal(actor, policy, team_id):
             audit = ActionAudit.objects.create(**row, status=ActionAudit.Status.REFUSED, message=why, response="")
             return Outcome(audit.status, why, audit)
-        # Serialise this user's actions, then this run's (always in this order).
+        # Serialise this user's actions, then this target's (always in this order).
         list(User.objects.select_for_update().filter(pk=actor.user.pk).values_list("pk"))
-        list(PipelineRun.objects.select_for_update().filter(pk=run.pk).values_list("pk"))
+        list(lock.select_for_update().values_list("pk"))
         recent = ActionAudit.objects.counted().filter(kind=kind, started_at__gt=now - WINDOW)
-        for counted, limit, whose in (
+        for counted, limit, who in (
             (recent.filter(user=actor.user), policy.per_user_per_hour, "You have"),
-            (recent.filter(pipeline_run=run), policy.per_target_per_hour, "This run has"),
+            (recent.filter(**on), policy.per_target_per_hour, whose),
         ):
             seen = counted.aggregate(n=Count("id"), first=Min("started_at"))
             if seen["n"] >= limit:
                 wait = _minutes(seen["first"] + WINDOW - now) if seen["first"] else 60
                 why = (
-                    f"{whose} reached the limit of {limit} “{policy.get_kind_display()}” an hour: "
+                    f"{who} reached the limit of {limit} “{policy.get_kind_display()}” an hour: "
                     f"try again in {wait} minute{'s' if wait != 1 else ''}."
                 )
                 audit = ActionAudit.objects.create(
@@ -360,7 +385,7 @@ def _minutes(delta: timedelta) -> int:
     return max(1, -(-int(delta.total_seconds()) // 60))
 
 
-def _finish(audit: ActionAudit, status: str, message: str, response: str, began: float) -> Outcome:
+def audit_finish(audit: ActionAudit, status: str, message: str, response: str, began: float) -> Outcome:
     audit.status, audit.message, audit.response = status, message[:SHORT], response[:SHORT]
     audit.duration_ms = int((time.monotonic() - began) * 1000)
     audit.save(update_fields=["status", "message", "response", "duration_ms"])
@@ -413,12 +438,12 @@ def rerun_failed_jobs(*, user: User, run: PipelineRun) -> Outcome:
     except IntegrationError as error:
         logger.info("re-run of %s refused by GitHub: %s", begun.target, error)
         message = explain(error, ActionKind.RERUN_FAILED_JOBS, target)
-        return _finish(begun, ActionAudit.Status.FAILED, message, str(error), began)
+        return audit_finish(begun, ActionAudit.Status.FAILED, message, str(error), began)
     except Exception as error:  # a bug or a connection e360 cannot use: said and audited, never left running
         logger.exception("re-run of %s failed", begun.target)
-        return _finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
+        return audit_finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
     message = f"GitHub is re-running the failed jobs of {run.workflow} (run {target.run_id})."
-    return _finish(begun, ActionAudit.Status.SUCCEEDED, message, "201 Created", began)
+    return audit_finish(begun, ActionAudit.Status.SUCCEEDED, message, "201 Created", began)
 
 
 def _target(run: PipelineRun) -> GitHubRun:
@@ -470,10 +495,10 @@ class LogsDownload:
         sent = self.sent
         if self.complete:
             message = f"Sent the logs ({sent} bytes)."
-            _finish(self.audit, ActionAudit.Status.SUCCEEDED, message, f"200, {sent} bytes", self.began)
+            audit_finish(self.audit, ActionAudit.Status.SUCCEEDED, message, f"200, {sent} bytes", self.began)
         else:
             message = f"The download stopped after {sent} bytes."
-            _finish(self.audit, ActionAudit.Status.FAILED, message, message, self.began)
+            audit_finish(self.audit, ActionAudit.Status.FAILED, message, message, self.began)
 
 
 def logs_open(*, user: User, run: PipelineRun) -> LogsDownload | Outcome:
@@ -490,12 +515,12 @@ def logs_open(*, user: User, run: PipelineRun) -> LogsDownload | Outcome:
             where = github.run_logs_url(target.repository, target.run_id, attempt=target.attempt)
     except IntegrationError as error:
         message = explain(error, ActionKind.FETCH_LOGS, target)
-        return _finish(begun, ActionAudit.Status.FAILED, message, str(error), began)
+        return audit_finish(begun, ActionAudit.Status.FAILED, message, str(error), began)
     except Exception as error:
         logger.exception("the logs of %s failed", begun.target)
-        return _finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
+        return audit_finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
     if httpx.URL(where).scheme not in ("https", "http"):
-        return _finish(begun, ActionAudit.Status.FAILED, "GitHub gave no address for the logs.", "", began)
+        return audit_finish(begun, ActionAudit.Status.FAILED, "GitHub gave no address for the logs.", "", began)
     # Another host, signed for a minute: e360's credentials are not sent there.
     client = httpx.Client(timeout=ARCHIVE_TIMEOUT, follow_redirects=False, headers={"User-Agent": "e360"})
     try:
@@ -503,12 +528,12 @@ def logs_open(*, user: User, run: PipelineRun) -> LogsDownload | Outcome:
     except httpx.HTTPError as error:
         client.close()
         message = "GitHub's logs archive could not be reached: try again in a minute."
-        return _finish(begun, ActionAudit.Status.FAILED, message, type(error).__name__, began)
+        return audit_finish(begun, ActionAudit.Status.FAILED, message, type(error).__name__, began)
     if response.status_code != 200:
         response.close()
         client.close()
         message = f"GitHub's logs archive answered {response.status_code} (its address lasts a minute): try again."
-        return _finish(begun, ActionAudit.Status.FAILED, message, f"archive {response.status_code}", began)
+        return audit_finish(begun, ActionAudit.Status.FAILED, message, f"archive {response.status_code}", began)
     repository = target.repository.replace("/", "-")
     return LogsDownload(
         filename=f"logs-{repository}-{target.run_id}-{target.attempt}.zip",

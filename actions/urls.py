@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from actions.views import selfservice, thresholds
+from actions.views import remind_now, selfservice, thresholds
 
 app_name = "actions"
 
@@ -12,6 +12,11 @@ urlpatterns = [
     path("runs/<int:pk>/", selfservice.run_cell, name="run-cell"),
     path("runs/<int:pk>/rerun/", selfservice.run_rerun, name="run-rerun"),
     path("runs/<int:pk>/logs/", selfservice.run_logs, name="run-logs"),
+    path("pulls/", remind_now.pr_actions, name="pr-actions"),
+    path("pulls/<int:pk>/", remind_now.pr_cell, name="pr-cell"),
+    path("pulls/<int:pk>/remind/", remind_now.pr_remind, name="pr-remind"),
+    path("teams/<slug:slug>/remind/", remind_now.team_remind, name="team-remind"),
+    path("teams/<slug:slug>/remind/cell/", remind_now.team_remind_cell, name="team-remind-cell"),
     # --- end of self-service actions ---
     # --- thresholds ---
     path("thresholds/", thresholds.threshold_list, name="threshold-list"),

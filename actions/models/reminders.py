@@ -163,6 +163,11 @@ class Reminder(models.Model):
     last_commit_at = models.DateTimeField(null=True, blank=True, help_text="Its latest commit then.")
     reviews = models.PositiveIntegerField(help_text="Its reviews and comments then (its author's included).")
     sent_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.CharField(
+        max_length=254,
+        blank=True,
+        help_text="Who sent it now from the review queue (“Remind reviewers now”); empty: the schedule's.",
+    )
     error = models.TextField(blank=True, help_text="Why sending failed.")
 
     objects = ReminderQuerySet.as_manager()

@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from e360.models import Person, Team
-from metrics.models import PipelineRun
+from metrics.models import PipelineRun, PullRequest
 
 
 class ActionKind(models.TextChoices):
@@ -91,6 +91,7 @@ class ActionAudit(models.Model):
     kind = models.CharField(max_length=40, choices=ActionKind.choices)
     team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True, related_name="+")
     pipeline_run = models.ForeignKey(PipelineRun, models.SET_NULL, null=True, blank=True, related_name="+")
+    pull_request = models.ForeignKey(PullRequest, models.SET_NULL, null=True, blank=True, related_name="+")
     target = models.CharField(max_length=300, help_text="The target, as it read then.")
     started_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
@@ -107,6 +108,7 @@ class ActionAudit(models.Model):
             # The rate limits: a user's (or a target's) actions of a kind in the last hour.
             models.Index(fields=["user", "kind", "started_at"]),
             models.Index(fields=["pipeline_run", "kind", "started_at"]),
+            models.Index(fields=["pull_request", "kind", "started_at"]),
         ]
 
     def __str__(self) -> str:

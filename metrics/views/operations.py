@@ -218,6 +218,10 @@ def _reviews(request: HtmxHttpRequest, area: Area) -> HttpResponse:
             "late": [b.late for b in queue.buckets],
         },
         "review_wait": display.short_duration(queue.review_wait),
+        # The query naming the pull requests listed, whose "Remind reviewers now" (the actions app's) loads into
+        # their cells; and the team whose late ones "Remind all" takes (the chosen one, or the team's own page's).
+        "waiting_prs": urlencode([("pr", pr.pk) for pr in waiting]),
+        "remind_team": chosen.team.slug if chosen.team else area.slug if area.kind == "team" else "",
     }
     target = partial_target(request)
     if target == WAITING_LIST:
