@@ -55,6 +55,9 @@ class ThresholdForm(forms.ModelForm):
     (leads: their teams and those below; org viewers: all, and the organisation scope): any other is refused with
     "Select a valid choice", so nobody sets a threshold on a team they may not see."""
 
+    # The fields a link may pre-fill (``?metric=…&team=…``), as the admin's add forms take theirs.
+    PREFILLED = ("name", "metric", "scope", "team", "service", "comparison", "value", "window_days", "cooldown_hours")
+
     metric = forms.ChoiceField(choices=threshold_metrics.metric_choices)
     value = forms.FloatField(help_text="In the metric's unit: %, hours, minutes, per week, pull requests or lines.")
 

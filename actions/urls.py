@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from actions.views import remind_now, selfservice, thresholds
+from actions.views import remind_now, selfservice, suggestions, thresholds
 
 app_name = "actions"
 
@@ -18,6 +18,8 @@ urlpatterns = [
     path("teams/<slug:slug>/remind/", remind_now.team_remind, name="team-remind"),
     path("teams/<slug:slug>/remind/cell/", remind_now.team_remind_cell, name="team-remind-cell"),
     # --- end of self-service actions ---
+    # --- bottleneck suggestions ---
+    path("teams/<slug:slug>/suggestions/", suggestions.team_suggestions, name="team-suggestions"),
     # --- thresholds ---
     path("thresholds/", thresholds.threshold_list, name="threshold-list"),
     path("thresholds/new/", thresholds.threshold_add, name="threshold-add"),

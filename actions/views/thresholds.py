@@ -39,7 +39,10 @@ def _may_add(request: HtmxHttpRequest) -> None:
 @require_http_methods(["GET", "POST"])
 def threshold_add(request: HtmxHttpRequest) -> HttpResponse:
     _may_add(request)
-    form = ThresholdForm(request.POST or None, user=request.user)
+    # A link may pre-fill the form (a bottleneck's suggestion: actions.suggestions), as the admin's add forms do:
+    # values only shown, checked when saved; a team or a metric not offered is simply not selected.
+    initial = {name: request.GET[name] for name in ThresholdForm.PREFILLED if name in request.GET}
+    form = ThresholdForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         threshold = thresholds.threshold_save(threshold=form.save(commit=False), by=request.user)
         messages.success(request, f"Threshold “{threshold.name}” saved.")

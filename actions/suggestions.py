@@ -1,0 +1,149 @@
+"""What to do about a bottleneck: the actions that address each dimension of the insights engine
+(``insights.engine.DIMENSIONS``), pre-filled for a team, in one place (``SUGGESTIONS``: pure data).
+
+Two kinds: a **threshold** (a link to the thresholds' form, ``/actions/thresholds/new/``, with the metric, the
+scope — the team with its sub-teams, what its bottleneck page covers —, the team, the comparison and the value in
+its query), offered to whoever may set thresholds on the team (its leads and the leads above it; org viewers:
+``thresholds.managed_team_ids``); and **review reminders** (a link to the admin's reminder policy form pre-filled
+with the team, or to the team's existing policy), offered to staff who may add (or change) reminder policies.
+``for_team`` keeps the suggestions a user may follow; a dimension with none shows nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+from actions import threshold_metrics
+from actions.models import ReminderPolicy
+from actions.models.thresholds import Comparison, ScopeKind
+from actions.thresholds import managed_team_ids
+from e360.models import Team, User
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A threshold to suggest: ``title`` and ``name`` take the team's name as ``{team}``."""
+
+    title: str
+    name: str
+    metric: str  # a key of threshold_metrics.METRICS
+    comparison: Comparison
+    value: float
+
+
+@dataclass(frozen=True)
+class Reminders:
+    """Review reminders for the team."""
+
+    title: str = "Set up review reminders for {team}"
+
+
+Suggestion = Alert | Reminders
+
+SUGGESTIONS: dict[str, tuple[Suggestion, ...]] = {
+    "code_review": (
+        Reminders(),
+        Alert(
+            "Alert when pull requests wait over 8 hours for a pickup",
+            "{team}: pickup time over 8 h",
+            "pickup_time",
+            Comparison.GT,
+            8,
+        ),
+    ),
+    "ci_cd": (
+        Alert(
+            "Alert when pipeline failures exceed 20%",
+            "{team}: pipeline failures over 20%",
+            "pipeline_failure_rate",
+            Comparison.GT,
+            20,
+        ),
+        Alert("Alert when flaky runs exceed 10%", "{team}: flaky runs over 10%", "flaky_rate", Comparison.GT, 10),
+    ),
+    "release": (
+        Alert(
+            "Alert when deployments fall below 1 a week",
+            "{team}: fewer than 1 deployment a week",
+            "deployment_frequency",
+            Comparison.LT,
+            1,
+        ),
+    ),
+    "stability": (
+        Alert(
+            "Alert when the change failure rate exceeds 15%",
+            "{team}: change failure rate over 15%",
+            "change_failure_rate",
+            Comparison.GT,
+            15,
+        ),
+    ),
+    "cognitive_load": (
+        Alert(
+            "Alert when pull requests exceed 400 lines", "{team}: PR size over 400 lines", "pr_size", Comparison.GT, 400
+        ),
+    ),
+    "tooling": (
+        Alert(
+            "Alert when the median pipeline exceeds 15 minutes",
+            "{team}: median pipeline over 15 min",
+            "pipeline_p50_duration",
+            Comparison.GT,
+            15,
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Link:
+    title: str
+    url: str
+    note: str = ""
+
+
+def threshold_url(alert: Alert, team: Team) -> str:
+    """The thresholds' form, pre-filled with ``alert`` on ``team`` and its sub-teams."""
+    query = {
+        "name": alert.name.format(team=team.name),
+        "metric": alert.metric,
+        "scope": ScopeKind.TEAM_SUBTREE.value,
+        "team": team.pk,
+        "comparison": alert.comparison.value,
+        "value": f"{alert.value:g}",
+    }
+    return f"{reverse('actions:threshold-add')}?{urlencode(query)}"
+
+
+def for_team(user: User, team: Team) -> dict[str, list[Link]]:
+    """Each dimension's suggestions ``user`` may follow for ``team`` (dimensions with none left out)."""
+    managed = managed_team_ids(user)
+    sets_thresholds = managed is None or team.pk in managed
+    policy = ReminderPolicy.objects.filter(team=team).first()
+    if policy is not None:
+        may_remind = user.has_perm("actions.change_reminderpolicy")
+    else:
+        may_remind = user.has_perm("actions.add_reminderpolicy")
+    found: dict[str, list[Link]] = {}
+    for dimension, suggestions in SUGGESTIONS.items():
+        links = []
+        for suggestion in suggestions:
+            if isinstance(suggestion, Alert) and sets_thresholds:
+                metric = threshold_metrics.METRICS[suggestion.metric]
+                note = f"{metric.label} {suggestion.comparison.label} {metric.text(suggestion.value)}"
+                links.append(Link(suggestion.title, threshold_url(suggestion, team), note))
+            elif isinstance(suggestion, Reminders) and user.is_staff and may_remind:
+                if policy is None:
+                    url = f"{reverse('admin:actions_reminderpolicy_add')}?{urlencode({'team': team.pk})}"
+                    links.append(Link(suggestion.title.format(team=team.name), url))
+                else:
+                    url = reverse("admin:actions_reminderpolicy_change", args=[policy.pk])
+                    state = "on" if policy.is_active else "off"
+                    links.append(Link(f"Review reminders of {team.name} ({state})", url, "Change the policy"))
+        if links:
+            found[dimension] = links
+    return found
