@@ -352,6 +352,7 @@ class ReminderAdmin(admin.ModelAdmin):
         "last_commit_at",
         "reviews",
         "sent_at",
+        "requested_by",
         "error",
     )
 
@@ -413,6 +414,7 @@ class ActionAuditAdmin(admin.ModelAdmin):
         "person",
         "team",
         "pipeline_run",
+        "pull_request",
         "target",
         "status",
         "message",
