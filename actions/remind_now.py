@@ -10,7 +10,7 @@ rules (``actions.selfservice``) in the same order:
    a channel; and there is someone to remind (the owning team's members other than the author, or the team's
    channel). Otherwise the page says which of these is missing. "Remind all" takes the team's pull requests waiting
    longer than the review queue's "late" (the organisation's review wait), of the services the team owns (its row
-   of the queue's table).
+   of the queue's table), except those reminded (sent) within the last hour: nobody is pinged twice in a row.
 3. **Allowed**: ``ActionPolicy`` of kind ``remind_reviewers`` (members of the owning team by default), checked by
    ``selfservice.refusal`` on the owning team.
 4. **Rate-limited** per user and per target (the pull request; for "remind all", the team), from the audit, as
@@ -46,7 +46,7 @@ from django.utils import timezone
 from actions import business_hours, reminders
 from actions.business_hours import WorkingTime
 from actions.models import ActionAudit, ActionKind, ActionPolicy, Reminder, ReminderPolicy
-from actions.selfservice import Actor, Outcome, audit_begin, audit_finish, policy_for, refusal
+from actions.selfservice import WINDOW, Actor, Outcome, audit_begin, audit_finish, policy_for, refusal
 from e360 import access
 from e360.models import Team, User
 from e360.tree import TeamTree
@@ -185,6 +185,7 @@ class TeamOffer:
     late: int  # waiting longer than the review queue's "late"
     ready: tuple[Candidate, ...]
     held_out: int
+    recent: int  # reminded within the last hour (by anyone, or the schedule): not pinged twice
     unremindable: tuple[str, ...]  # why the others cannot be, once each
     review_wait: timedelta
     reason: str = ""
@@ -206,16 +207,26 @@ def team_offer(user: User, team: Team, now: datetime | None = None) -> TeamOffer
         else PullRequest.objects.none()
     )
     found = candidates(pulls, services)
-    ready = tuple(c for c in found if not c.reason and not c.held_out)
-    held = sum(1 for c in found if not c.reason and c.held_out)
+    reminded = set(
+        Reminder.objects.filter(
+            pull_request_id__in=[c.pull.pk for c in found], status=Reminder.Status.SENT, sent_at__gt=now - WINDOW
+        ).values_list("pull_request_id", flat=True)
+    )
+    remindable = [c for c in found if not c.reason]
+    ready = tuple(c for c in remindable if not c.held_out and c.pull.pk not in reminded)
+    held = sum(1 for c in remindable if c.held_out)
+    recent = sum(1 for c in remindable if not c.held_out and c.pull.pk in reminded)
     unremindable = tuple(dict.fromkeys(c.reason for c in found if c.reason))
     reason = ""
     if not found:
         reason = f"No pull request of {team.name} has waited longer than the review queue's late mark."
     elif not ready:
-        reason = " ".join(unremindable) or f"All {held} late pull requests are in the holdout: none is reminded."
+        reason = " ".join(unremindable) or (
+            f"Of {team.name}'s {len(found)} late pull requests, {held} in the holdout and {recent} reminded within "
+            "the hour: none to remind now."
+        )
     refused = "" if reason else refusal(Actor.of(user), policy_for(KIND), team.pk)
-    return TeamOffer(team, len(found), ready, held, unremindable, review_wait, reason, refused)
+    return TeamOffer(team, len(found), ready, held, recent, unremindable, review_wait, reason, refused)
 
 
 # --- Running --------------------------------------------------------------------------------
@@ -270,8 +281,11 @@ def remind_team(*, user: User, team: Team) -> Outcome:
     left = []
     if offer.held_out:
         left.append(f"{offer.held_out} in the holdout left out")
-    if len(offer.unremindable):
-        left.append(f"{offer.late - len(offer.ready) - offer.held_out} with no policy or channel left out")
+    if offer.recent:
+        left.append(f"{offer.recent} reminded within the hour left out")
+    if offer.unremindable:
+        others = offer.late - len(offer.ready) - offer.held_out - offer.recent
+        left.append(f"{others} with no policy, channel or reviewer left out")
     if left and outcome.audit is not None:
         message = f"{outcome.message.removesuffix('.')} ({'; '.join(left)})."
         audit = outcome.audit

@@ -323,6 +323,9 @@ def test_remind_all_reminds_a_teams_late_pull_requests_leaving_the_holdout_out(
     audit = ActionAudit.objects.get()
     assert (audit.team, audit.pull_request, audit.target) == (team, None, "The late pull requests of Payments")
 
+    again = _remind_team(client, owner, team)  # all reminded within the hour: nobody is pinged twice in a row
+    assert again.status_code == 409 and "none to remind now" in _text(again)
+    _held_out(policy, source, service, want=False)  # another late one
     limited = _remind_team(client, owner, team)  # the default: once an hour per team
     assert limited.status_code == 429 and "This team has reached the limit" in _text(limited)
 
