@@ -6,7 +6,7 @@ queries the review queue and the actions' fragment cost."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -119,6 +119,19 @@ def test_a_member_reminds_the_reviewers_now_through_the_outbox_recorded_and_audi
     # The 15-minute sender never takes it again; the schedule sees it as the last reminder (its next round is 2).
     assert reminders.reminders_send() == (0, 0)
     assert OutboxMessage.objects.count() == 2
+
+
+def test_the_schedule_counts_its_pause_from_a_reminder_sent_now(client, teammate, owner, source, service, policy):
+    tuesday = datetime(2026, 5, 5, 13, tzinfo=UTC)  # the team works Monday to Friday, 9 to 17 UTC
+    pull = _pr(source, service)
+    PullRequest.objects.filter(pk=pull.pk).update(opened_at=tuesday - 2 * DAY)
+    assert _remind(client, teammate, pull).status_code == 200
+    Reminder.objects.update(due_at=tuesday)  # as if sent then
+
+    assert reminders.due_reminders(now=tuesday + timedelta(hours=1)).due == ()  # 1 business hour since: paused
+    (due,) = reminders.due_reminders(now=tuesday + DAY).due  # 8 business hours since: again
+    assert (due.pull_request_id, due.round) == (pull.pk, 2)
+    assert "last reminded 8 business hours ago" in due.why
 
 
 def test_it_asks_for_confirmation_first_and_sends_nothing_until_then(client, teammate, pull, policy):
