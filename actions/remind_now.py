@@ -75,7 +75,7 @@ class Candidate:
 
 def _why_not(policy: ReminderPolicy | None, reviewers: tuple[int, ...], service: str) -> str:
     if policy is None:
-        return f"No review reminder policy covers {service}: a lead or an admin sets one up (Review reminders)."
+        return f"No review reminder policy covers {service}: an admin sets one up (Reminder policies, in the admin)."
     if policy.channel_id is None:
         return f"{policy} names no channel: an admin chooses one to send reminders through."
     if not reviewers and policy.recipients != ReminderPolicy.Recipients.CHANNEL:
