@@ -8,76 +8,249 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('actions', '0001_initial'),
-        ('e360', '0002_team_working_time'),
+        ("actions", "0001_initial"),
+        ("e360", "0002_team_working_time"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Automation',
+            name="Automation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('trigger', models.CharField(choices=[('threshold_crossed', 'A threshold is crossed'), ('threshold_recovered', 'A threshold recovers'), ('incident_opened', 'An incident is opened'), ('pipeline_failing', 'A pipeline fails on the default branch K times in a row'), ('schedule', 'On a schedule')], max_length=30)),
-                ('failures_in_a_row', models.PositiveSmallIntegerField(blank=True, help_text='Pipeline trigger: the last K finished runs of a workflow on the default branch all failed.', null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(50)], verbose_name='K failures in a row')),
-                ('every_hours', models.PositiveSmallIntegerField(blank=True, help_text='Schedule: every N hours (counted from midnight UTC).', null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(168)])),
-                ('daily_at', models.TimeField(blank=True, help_text="Schedule: every day at this time, in the owner team's time zone (else UTC).", null=True)),
-                ('tiers', models.JSONField(blank=True, default=list, help_text='Only services of these tiers (1-4), e.g. [1, 2]; empty: any tier.')),
-                ('action', models.CharField(choices=[('message', 'Send a message through a channel'), ('rerun_failed_jobs', 'Re-run the failed jobs (GitHub Actions)')], default='message', max_length=30)),
-                ('note', models.TextField(blank=True, help_text='Added to the message: what to do, whom to call.')),
-                ('dry_run', models.BooleanField(default=False, help_text='Messages are kept in the outbox as dry runs; nothing is sent, nothing re-run.')),
-                ('quiet_hours', models.BooleanField(default=True, help_text="Outside the owner team's working time a run waits until it starts (never dropped).")),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('checked_at', models.DateTimeField(blank=True, editable=False, help_text='When the engine last looked for its triggers.', null=True)),
-                ('channel', models.ForeignKey(blank=True, help_text="Message: where it goes (the owner team's channels or the organisation's).", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='automations', to='actions.channel')),
-                ('created_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('services', models.ManyToManyField(blank=True, help_text='Only these services.', related_name='+', to='e360.service')),
-                ('team', models.ForeignKey(blank=True, help_text="The owner team: its thresholds, services and working time. Empty: the organisation's.", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='automations', to='e360.team')),
-                ('teams', models.ManyToManyField(blank=True, help_text="Only services of these teams; empty: any of the owner's.", related_name='+', to='e360.team')),
-                ('threshold', models.ForeignKey(blank=True, help_text='Threshold triggers: this one; empty: any threshold of the owner team (the organisation: any).', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='automations', to='actions.threshold')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("threshold_crossed", "A threshold is crossed"),
+                            ("threshold_recovered", "A threshold recovers"),
+                            ("incident_opened", "An incident is opened"),
+                            ("pipeline_failing", "A pipeline fails on the default branch K times in a row"),
+                            ("schedule", "On a schedule"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "failures_in_a_row",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Pipeline trigger: the last K finished runs of a workflow on the default branch all failed.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(50),
+                        ],
+                        verbose_name="K failures in a row",
+                    ),
+                ),
+                (
+                    "every_hours",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Schedule: every N hours (counted from midnight UTC).",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(168),
+                        ],
+                    ),
+                ),
+                (
+                    "daily_at",
+                    models.TimeField(
+                        blank=True,
+                        help_text="Schedule: every day at this time, in the owner team's time zone (else UTC).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "tiers",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Only services of these tiers (1-4), e.g. [1, 2]; empty: any tier.",
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("message", "Send a message through a channel"),
+                            ("rerun_failed_jobs", "Re-run the failed jobs (GitHub Actions)"),
+                        ],
+                        default="message",
+                        max_length=30,
+                    ),
+                ),
+                ("note", models.TextField(blank=True, help_text="Added to the message: what to do, whom to call.")),
+                (
+                    "dry_run",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Messages are kept in the outbox as dry runs; nothing is sent, nothing re-run.",
+                    ),
+                ),
+                (
+                    "quiet_hours",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Outside the owner team's working time a run waits until it starts (never dropped).",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "checked_at",
+                    models.DateTimeField(
+                        blank=True, editable=False, help_text="When the engine last looked for its triggers.", null=True
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Message: where it goes (the owner team's channels or the organisation's).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="automations",
+                        to="actions.channel",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "services",
+                    models.ManyToManyField(
+                        blank=True, help_text="Only these services.", related_name="+", to="e360.service"
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The owner team: its thresholds, services and working time. Empty: the organisation's.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="automations",
+                        to="e360.team",
+                    ),
+                ),
+                (
+                    "teams",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Only services of these teams; empty: any of the owner's.",
+                        related_name="+",
+                        to="e360.team",
+                    ),
+                ),
+                (
+                    "threshold",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Threshold triggers: this one; empty: any threshold of the owner team (the organisation: any).",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="automations",
+                        to="actions.threshold",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'pk'],
+                "ordering": ["name", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='AutomationRun',
+            name="AutomationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trigger', models.CharField(choices=[('threshold_crossed', 'A threshold is crossed'), ('threshold_recovered', 'A threshold recovers'), ('incident_opened', 'An incident is opened'), ('pipeline_failing', 'A pipeline fails on the default branch K times in a row'), ('schedule', 'On a schedule')], max_length=30)),
-                ('dedupe_key', models.CharField(max_length=200)),
-                ('inputs', models.JSONField(blank=True, default=dict, help_text='What triggered it.')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('waiting', 'Waiting for working time'), ('sending', 'Sending'), ('sent', 'Sent'), ('dry_run', 'Dry run'), ('failed', 'Failed'), ('skipped', 'Skipped by the conditions')], default='pending', max_length=20)),
-                ('not_before', models.DateTimeField(blank=True, help_text='Not run before (working time, a rate limit).', null=True)),
-                ('response', models.CharField(blank=True, help_text="The channel's (or GitHub's) answer.", max_length=500)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('automation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='actions.automation')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("threshold_crossed", "A threshold is crossed"),
+                            ("threshold_recovered", "A threshold recovers"),
+                            ("incident_opened", "An incident is opened"),
+                            ("pipeline_failing", "A pipeline fails on the default branch K times in a row"),
+                            ("schedule", "On a schedule"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("dedupe_key", models.CharField(max_length=200)),
+                ("inputs", models.JSONField(blank=True, default=dict, help_text="What triggered it.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("waiting", "Waiting for working time"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("dry_run", "Dry run"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped by the conditions"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "not_before",
+                    models.DateTimeField(
+                        blank=True, help_text="Not run before (working time, a rate limit).", null=True
+                    ),
+                ),
+                (
+                    "response",
+                    models.CharField(blank=True, help_text="The channel's (or GitHub's) answer.", max_length=500),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "automation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="actions.automation"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='automation',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('action', 'message'), _negated=True), ('channel__isnull', False), _connector='OR'), name='automation_message_has_a_channel'),
+            model_name="automation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("action", "message"), _negated=True), ("channel__isnull", False), _connector="OR"
+                ),
+                name="automation_message_has_a_channel",
+            ),
         ),
         migrations.AddIndex(
-            model_name='automationrun',
-            index=models.Index(fields=['status', 'not_before'], name='automation_run_due'),
+            model_name="automationrun",
+            index=models.Index(fields=["status", "not_before"], name="automation_run_due"),
         ),
         migrations.AddIndex(
-            model_name='automationrun',
-            index=models.Index(fields=['-created_at', '-id'], name='automation_run_recent'),
+            model_name="automationrun",
+            index=models.Index(fields=["-created_at", "-id"], name="automation_run_recent"),
         ),
         migrations.AddConstraint(
-            model_name='automationrun',
-            constraint=models.UniqueConstraint(fields=('automation', 'dedupe_key'), name='automation_run_once_per_key'),
+            model_name="automationrun",
+            constraint=models.UniqueConstraint(fields=("automation", "dedupe_key"), name="automation_run_once_per_key"),
         ),
     ]
