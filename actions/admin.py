@@ -527,6 +527,7 @@ class AutomationForm(forms.ModelForm):
             "trigger",
             "threshold",
             "failures_in_a_row",
+            "waiting_hours",
             "every_hours",
             "daily_at",
             "tiers",
@@ -565,6 +566,8 @@ class AutomationForm(forms.ModelForm):
                 self.add_error("threshold", f"{owner} cannot see “{threshold}”: choose one of its thresholds.")
         if trigger == Trigger.PIPELINE_FAILING and not data.get("failures_in_a_row"):
             self.add_error("failures_in_a_row", "How many failures in a row trigger it.")
+        if trigger == Trigger.PULL_REQUEST_WAITING and not data.get("waiting_hours"):
+            self.add_error("waiting_hours", "How many business hours a pull request may wait.")
         if trigger == Trigger.SCHEDULE and bool(data.get("every_hours")) == (data.get("daily_at") is not None):
             self.add_error("every_hours", "A schedule runs either every N hours or daily at a time: give one.")
         for name, rows in (("teams", data.get("teams")), ("services", data.get("services"))):
@@ -598,7 +601,7 @@ class AutomationAdmin(admin.ModelAdmin):
     readonly_fields = ["checked_at", "log"]
     fieldsets = [
         (None, {"fields": ["name", "team", "is_active", "log"]}),
-        ("When", {"fields": ["trigger", "threshold", "failures_in_a_row", "every_hours", "daily_at"]}),
+        ("When", {"fields": ["trigger", "threshold", "failures_in_a_row", "waiting_hours", "every_hours", "daily_at"]}),
         ("Only for (empty: everything of the owner team)", {"fields": ["tiers", "teams", "services"]}),
         ("Then", {"fields": ["action", "channel", "note", "dry_run", "quiet_hours", "checked_at"]}),
     ]

@@ -10,6 +10,9 @@ occurrence, then execute the runs that are due, each at most once. ``automations
 - *incident opened*: the incidents (``metrics.Incident``) of the scope's services that started; ``incident:<id>``;
 - *pipeline failing*: a workflow of a service whose last K finished runs on the default branch all failed; one run
   per streak, keyed by the streak's first failed run (``pipeline:<run id>``), so a longer streak fires once;
+- *pull request waiting*: a pull request of the scope's services still waiting for a first review (the review
+  queue's definition, ``metrics.selectors.waiting_for_review``) N business hours after it opened, in its owning
+  team's working time (``actions.business_hours``); ``pull-request:<id>``, once per pull request;
 - *schedule*: every N hours from midnight UTC (``schedule:<slot start, UTC>``), or daily at a local time of the
   owner team's time zone, UTC without one (``schedule:<local date>``); a slot missed while nothing ran is not
   caught up, and a slot before the automation existed is not run.
@@ -19,7 +22,8 @@ service threshold's; a team threshold's team for the teams filter): one that doe
 ``skipped`` with why, so the log shows it; an occurrence with nothing to filter (a schedule) always passes.
 
 Runs are inserted with their key, ignoring conflicts: ``(automation, dedupe_key)`` is unique, so collecting again
-(a retry, two workers at once) never records an occurrence twice. With quiet hours and an owner team, a run
+(a retry, two workers at once) never records an occurrence twice. A paused automation records nothing, and its
+runs not yet executed are skipped. With quiet hours and an owner team, a run
 recorded outside the team's working time (``actions.business_hours``) waits (``waiting``, ``not_before`` the next
 working start): it is delayed, never dropped.
 
@@ -59,6 +63,7 @@ from actions.models.automations import Do, Trigger
 from e360.models import Service, Team
 from e360.tree import TeamTree
 from metrics.models import Incident, PipelineRun
+from metrics.selectors import Area, waiting_for_review
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +223,52 @@ def _pipeline_occurrences(automation: Automation, now: datetime, teams: set[int]
         )
 
 
+def _pull_request_occurrences(automation: Automation, now: datetime, teams: set[int] | None) -> Iterator[Occurrence]:
+    """Pull requests waiting for a first review longer than N business hours of their owning team, that passed N
+    since the automation was created (a new automation does not fire on the whole queue at once)."""
+    amount = timedelta(hours=automation.waiting_hours or 1)
+    waiting = waiting_for_review(Area.organisation()).filter(opened_at__lte=now - amount)
+    if teams is not None:
+        waiting = waiting.filter(service__owner_id__in=teams)
+    rows = list(
+        waiting.order_by("opened_at", "pk").values(
+            "pk", "number", "title", "url", "author", "opened_at", "service_id", "repository__name"
+        )
+    )
+    if not rows:
+        return
+    services = Service.objects.select_related("owner").in_bulk({row["service_id"] for row in rows})
+    done = set(
+        AutomationRun.objects.filter(automation=automation, dedupe_key__startswith="pull-request:").values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    for row in rows:
+        key = f"pull-request:{row['pk']}"
+        service = services[row["service_id"]]
+        wt = working_time(service.owner)
+        if key in done or wt is None:
+            continue
+        due = business_hours.after(wt, row["opened_at"], amount)
+        if due > now or due < automation.created_at:
+            continue
+        name = f"{row['repository__name'] or service.name}#{row['number'] or '?'}"
+        yield Occurrence(
+            key,
+            Subject(service.pk, service.tier, service.owner_id),
+            {
+                "pull_request_id": row["pk"],
+                "title": f"{name} waits for a first review: {row['title']}"[:300],
+                "lines": [
+                    f"Opened by {row['author'] or 'unknown'} at {row['opened_at']:%Y-%m-%d %H:%M} UTC: more than "
+                    f"{automation.waiting_hours} business hours of {service.owner.name}."
+                ],
+                "url": row["url"] or _link("metrics:service-reviews", service.slug),
+                "facts": {"Service": service.name, "Author": row["author"] or "unknown"},
+            },
+        )
+
+
 def _zone(automation: Automation) -> ZoneInfo:
     return automation.team.zone if automation.team is not None else ZoneInfo("UTC")
 
@@ -264,6 +315,7 @@ COLLECTORS = {
     Trigger.THRESHOLD_RECOVERED: _threshold_occurrences,
     Trigger.INCIDENT_OPENED: _incident_occurrences,
     Trigger.PIPELINE_FAILING: _pipeline_occurrences,
+    Trigger.PULL_REQUEST_WAITING: _pull_request_occurrences,
     Trigger.SCHEDULE: _schedule_occurrences,
 }
 
@@ -396,6 +448,8 @@ def automations_execute(*, now: datetime | None = None, limit: int = 200) -> dic
 def _execute(run: AutomationRun, now: datetime) -> str:
     automation = run.automation
     began = time.monotonic()
+    if not automation.is_active:
+        return _finish(run, Status.SKIPPED, "skipped: the automation was paused before it ran", began)
     waits = quiet_until(automation, now)
     if waits is not None:  # a retry that came due outside working time waits for it too
         AutomationRun.objects.filter(pk=run.pk).update(status=Status.WAITING, not_before=waits)

@@ -26,6 +26,7 @@ class Trigger(models.TextChoices):
     THRESHOLD_RECOVERED = "threshold_recovered", "A threshold recovers"
     INCIDENT_OPENED = "incident_opened", "An incident is opened"
     PIPELINE_FAILING = "pipeline_failing", "A pipeline fails on the default branch K times in a row"
+    PULL_REQUEST_WAITING = "pull_request_waiting", "A pull request waits for a first review N business hours"
     SCHEDULE = "schedule", "On a schedule"
 
 
@@ -63,6 +64,13 @@ class Automation(models.Model):
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_FAILURES_IN_A_ROW)],
         help_text="Pipeline trigger: the last K finished runs of a workflow on the default branch all failed.",
+    )
+    waiting_hours = models.PositiveSmallIntegerField(
+        "N business hours",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 30)],
+        help_text="Pull request trigger: waiting for a first review this long, in its owning team's working time.",
     )
     every_hours = models.PositiveSmallIntegerField(
         null=True,
@@ -127,6 +135,8 @@ class Automation(models.Model):
             return f"{what} {verb}"
         if self.trigger == Trigger.PIPELINE_FAILING:
             return f"a pipeline failed {self.failures_in_a_row} times in a row on the default branch"
+        if self.trigger == Trigger.PULL_REQUEST_WAITING:
+            return f"a pull request waited {self.waiting_hours} business hours for a first review"
         if self.trigger == Trigger.SCHEDULE:
             if self.daily_at is not None:
                 return f"daily at {self.daily_at:%H:%M}"

@@ -369,3 +369,38 @@ def test_a_dry_run_re_runs_nothing(team, service, fake_github):
 def test_the_task_runs_every_minute(db):
     row = Schedule.objects.get(func="actions.tasks.automations_tick")
     assert (row.schedule_type, row.minutes) == (Schedule.MINUTES, 1)
+
+
+def test_a_pull_request_waiting_n_business_hours_runs_once(paris, service):
+    from metrics.tests.factories import PullRequestFactory
+
+    automation(paris, ChannelFactory(team=paris), trigger=Trigger.PULL_REQUEST_WAITING, waiting_hours=4)
+    monday_9 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)  # 09:00 in Paris
+    waiting = PullRequestFactory(service=service, title="Retry payments", opened_at=monday_9, number=12)
+    PullRequestFactory(service=service, opened_at=monday_9, first_review_at=monday_9 + timedelta(hours=1))  # reviewed
+
+    assert tick(datetime(2026, 12, 7, 11, 59, tzinfo=UTC)) == "0 runs recorded; none executed"
+    assert tick(datetime(2026, 12, 7, 12, 0, tzinfo=UTC)) == "1 runs recorded; 1 sent"  # 13:00 in Paris
+    run = AutomationRun.objects.get()
+    assert run.dedupe_key == f"pull-request:{waiting.pk}"
+    assert OutboxMessage.objects.get().title.endswith("#12 waits for a first review: Retry payments")
+    assert tick(datetime(2026, 12, 7, 15, 0, tzinfo=UTC)) == "0 runs recorded; none executed"
+
+
+def test_a_pull_request_friday_evening_counts_business_hours_only(paris, service):
+    from metrics.tests.factories import PullRequestFactory
+
+    automation(paris, ChannelFactory(team=paris), trigger=Trigger.PULL_REQUEST_WAITING, waiting_hours=4)
+    PullRequestFactory(service=service, opened_at=datetime(2026, 12, 4, 15, 0, tzinfo=UTC))  # Fri 16:00 Paris
+    assert tick(datetime(2026, 12, 7, 8, 59, tzinfo=UTC)) == "0 runs recorded; none executed"  # Mon 09:59: 2 h
+    assert tick(datetime(2026, 12, 7, 11, 0, tzinfo=UTC)) == "1 runs recorded; 1 sent"  # Mon 12:00: 4 h
+
+
+def test_a_paused_automations_waiting_runs_are_skipped(paris, slack, threshold, fake_slack):
+    auto = automation(paris, slack, threshold=threshold, quiet_hours=True)
+    event(threshold, at=MONDAY_NIGHT)
+    tick(MONDAY_NIGHT)
+    Automation.objects.filter(pk=auto.pk).update(is_active=False)
+    assert tick(datetime(2026, 12, 7, 8, 0, tzinfo=UTC)) == "0 runs recorded; 1 skipped"
+    assert fake_slack.posted == []
+    assert AutomationRun.objects.get().response == "skipped: the automation was paused before it ran"

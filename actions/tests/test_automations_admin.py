@@ -68,6 +68,11 @@ def test_a_misconfigured_automation_is_refused_with_why(client, staff, team, oth
         ),
         (fields(team, mine, trigger="pipeline_failing"), "failures_in_a_row", "How many failures in a row trigger it."),
         (
+            fields(team, mine, trigger="pull_request_waiting"),
+            "waiting_hours",
+            "How many business hours a pull request may wait.",
+        ),
+        (
             fields(team, mine, trigger="schedule"),
             "every_hours",
             "A schedule runs either every N hours or daily at a time: give one.",
