@@ -404,3 +404,20 @@ def test_a_paused_automations_waiting_runs_are_skipped(paris, slack, threshold, 
     assert tick(datetime(2026, 12, 7, 8, 0, tzinfo=UTC)) == "0 runs recorded; 1 skipped"
     assert fake_slack.posted == []
     assert AutomationRun.objects.get().response == "skipped: the automation was paused before it ran"
+
+
+def test_collecting_costs_the_same_queries_however_many_events(team, threshold, django_assert_num_queries):
+    outbox = ChannelFactory(team=team)
+    automation(team, outbox, threshold=threshold)
+    automation(team, outbox, trigger=Trigger.INCIDENT_OPENED, name="Incidents")
+    event(threshold, 1)
+    IncidentFactory(service=threshold.service, started_at=MONDAY_10)
+    # The automations (with their conditions: 3), the team tree; per automation: its triggers (2 for
+    # incidents: the runs before, the incidents), its runs' insert, its check time.
+    with django_assert_num_queries(11):
+        assert automations.automations_collect(now=MONDAY_10) == 2
+    for n in range(2, 22):
+        event(threshold, n)
+        IncidentFactory(service=threshold.service, started_at=MONDAY_10)
+    with django_assert_num_queries(11):
+        assert automations.automations_collect(now=MONDAY_10) == 40
