@@ -177,13 +177,25 @@ def _incident_occurrences(automation: Automation, now: datetime, teams: set[int]
 def _pipeline_occurrences(automation: Automation, now: datetime, teams: set[int] | None) -> Iterator[Occurrence]:
     """The workflows whose last K finished runs on the default branch failed: one occurrence per streak."""
     k = automation.failures_in_a_row or 1
-    runs = PipelineRun.objects.filter(
-        is_default_branch=True, finished_at__gte=now - LOOKBACK, finished_at__isnull=False
-    )
+    runs = PipelineRun.objects.filter(is_default_branch=True, finished_at__gte=now - LOOKBACK, finished_at__lte=now)
     if teams is not None:
         runs = runs.filter(service__owner_id__in=teams)
-    rows = runs.order_by("service_id", "workflow", "-finished_at", "-pk").values_list(
-        "pk", "service_id", "workflow", "status", "finished_at", "branch", "url"
+    # Only the workflows that failed since the automation exists (a streak ends with a failure): a few, read whole.
+    failing = set(
+        runs.filter(status=PipelineRun.Status.FAILURE, finished_at__gte=_since(automation, now))
+        .order_by()
+        .values_list("service_id", "workflow")
+        .distinct()
+    )
+    if not failing:
+        return
+    groups = Q()
+    for service_id, workflow in failing:
+        groups |= Q(service_id=service_id, workflow=workflow)
+    rows = (
+        runs.filter(groups)
+        .order_by("service_id", "workflow", "-finished_at", "-pk")
+        .values_list("pk", "service_id", "workflow", "status", "finished_at", "branch", "url")
     )
     streaks: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
     broken: set[tuple[int, str]] = set()
