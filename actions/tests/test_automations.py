@@ -421,3 +421,15 @@ def test_collecting_costs_the_same_queries_however_many_events(team, threshold, 
         IncidentFactory(service=threshold.service, started_at=MONDAY_10)
     with django_assert_num_queries(11):
         assert automations.automations_collect(now=MONDAY_10) == 40
+
+
+def test_an_organisation_wide_automation_sees_every_team_and_keeps_no_quiet_hours(paris, other_team, threshold):
+    outbox = ChannelFactory()
+    automation(None, outbox, quiet_hours=True)
+    elsewhere = Threshold.objects.create(
+        name="Search", metric="pipeline_failure_rate", scope="team", team=other_team, comparison="gt", value=1
+    )
+    event(threshold, at=MONDAY_NIGHT)
+    event(elsewhere, at=MONDAY_NIGHT)
+    assert tick(MONDAY_NIGHT) == "2 runs recorded; 2 sent"
+    assert OutboxMessage.objects.count() == 2
