@@ -433,3 +433,39 @@ def test_an_organisation_wide_automation_sees_every_team_and_keeps_no_quiet_hour
     event(elsewhere, at=MONDAY_NIGHT)
     assert tick(MONDAY_NIGHT) == "2 runs recorded; 2 sent"
     assert OutboxMessage.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_another_worker_is_claiming_is_left_to_it(team, threshold):
+    """Two workers at once: the rows one is claiming are locked, and the other skips them (PostgreSQL; SQLite
+    serialises its writers with the database lock instead)."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    automation(team, ChannelFactory(team=team), threshold=threshold)
+    event(threshold)
+    automations.automations_collect(now=MONDAY_10)
+    locked, release = threading.Event(), threading.Event()
+
+    def claiming() -> None:
+        try:
+            with transaction.atomic():
+                list(AutomationRun.objects.select_for_update())
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=claiming)
+    worker.start()
+    assert locked.wait(10)
+    try:
+        assert automations.automations_execute(now=MONDAY_10) == {}
+    finally:
+        release.set()
+        worker.join()
+    assert automations.automations_execute(now=MONDAY_10) == {"sent": 1}
+    assert OutboxMessage.objects.count() == 1
