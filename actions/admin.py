@@ -653,6 +653,7 @@ class AutomationRunAdmin(admin.ModelAdmin):
         "attempts",
         "duration_ms",
         "created_at",
+        "claimed_at",
         "finished_at",
         "inputs",
     )
@@ -672,10 +673,12 @@ class AutomationRunAdmin(admin.ModelAdmin):
         # A run is never edited; the list's "Retry" is the one change allowed.
         return obj is None and super().has_change_permission(request)
 
-    @admin.action(description="Retry the failed runs (the channel's idempotency key is kept)", permissions=["change"])
+    @admin.action(
+        description="Retry the failed runs, and those stuck sending (the channel's key is kept)", permissions=["change"]
+    )
     def retry(self, request: HttpRequest, queryset: QuerySet[AutomationRun]) -> None:
         retried = automations.retry(run_ids=queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{retried} failed run(s) will run again at the next tick.", messages.SUCCESS)
+        self.message_user(request, f"{retried} run(s) will run again at the next tick.", messages.SUCCESS)
 
 
 # --- end of automations ---

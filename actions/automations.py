@@ -30,13 +30,14 @@ working start): it is delayed, never dropped.
 **Executing** (``automations_execute``). The due runs (pending, or waiting whose time has come) are claimed first:
 marked ``sending`` (attempts counted) and committed, rows locked and skipped by another worker, before any
 channel is called, as review reminders are. A worker killed while sending leaves its run ``sending``: never sent
-twice (an admin sees it in the log). Then each run sends its message through the automation's channel
-(``actions.channels.send`` with the run's key as the channel's idempotency key; a dry run keeps it in the outbox)
-or asks GitHub to re-run the failed jobs (``actions.selfservice.rerun_failed_jobs_as_system``). The answer and
-the duration are recorded: ``sent``, ``dry_run``, ``failed`` with the answer (one run's failure never stops the
-others), or, when the channel is rate-limited (nothing was sent), back to ``pending`` with ``not_before`` its
-``Retry-After``. A failed run is not retried by itself (its message may have reached the receiver): an admin
-retries it from the admin (the channel's idempotency key covers receivers that honour it).
+twice (an admin sees it in the log, and may retry it 15 minutes after it was claimed). Then each run sends its
+message through the automation's channel (``actions.channels.send`` with the run's key as the channel's
+idempotency key; a dry run keeps it in the outbox) or asks GitHub to re-run the failed jobs
+(``actions.selfservice.rerun_failed_jobs_as_system``). The answer and the duration are recorded: ``sent``,
+``dry_run``, ``failed`` with the answer (one run's failure never stops the others), or, when the channel is rate-
+limited (nothing was sent), back to ``pending`` with ``not_before`` its ``Retry-After``. A failed run is not retried
+by itself (its message may have reached the receiver): an admin retries it from the admin (the channel's idempotency
+key covers receivers that honour it), as a run whose worker died while sending.
 """
 
 from __future__ import annotations
@@ -444,7 +445,9 @@ def automations_execute(*, now: datetime | None = None, limit: int = 200) -> dic
             .order_by("created_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )
-        AutomationRun.objects.filter(pk__in=ids).update(status=Status.SENDING, attempts=F("attempts") + 1)
+        AutomationRun.objects.filter(pk__in=ids).update(
+            status=Status.SENDING, attempts=F("attempts") + 1, claimed_at=timezone.now()
+        )
     counts: dict[str, int] = {}
     runs = AutomationRun.objects.filter(pk__in=ids).select_related("automation__team", "automation__channel")
     for run in runs.order_by("created_at", "pk"):
@@ -531,9 +534,16 @@ def run_message(run: AutomationRun) -> Message:
     )
 
 
-def retry(*, run_ids: Iterable[int]) -> int:
-    """Put failed runs back to pending (the admin's action); returns how many."""
-    return AutomationRun.objects.filter(pk__in=list(run_ids), status=Status.FAILED).update(
+# A run still ``sending`` this long after it was claimed lost its worker (a send takes seconds).
+STUCK_AFTER = timedelta(minutes=15)
+
+
+def retry(*, run_ids: Iterable[int], now: datetime | None = None) -> int:
+    """Put failed runs, and runs whose worker died while sending (``STUCK_AFTER``), back to pending (the admin's
+    action: the channel gets the same idempotency key); returns how many."""
+    now = now or timezone.now()
+    stuck = Q(status=Status.SENDING, claimed_at__lt=now - STUCK_AFTER)
+    return AutomationRun.objects.filter(Q(status=Status.FAILED) | stuck, pk__in=list(run_ids)).update(
         status=Status.PENDING, not_before=None, finished_at=None
     )
 

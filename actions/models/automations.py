@@ -182,6 +182,7 @@ class AutomationRun(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last took it to execute.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = AutomationRunQuerySet.as_manager()

@@ -240,7 +240,13 @@ def test_a_worker_killed_mid_run_never_sends_twice(team, slack, threshold, fake_
     assert AutomationRun.objects.get().status == Status.SENDING
     monkeypatch.undo()
     assert tick() == "0 runs recorded; none executed"
-    assert fake_slack.posted == [] and AutomationRun.objects.get().status == Status.SENDING
+    run = AutomationRun.objects.get()
+    assert fake_slack.posted == [] and run.status == Status.SENDING
+    # An admin may put it back once its worker is surely gone, not while it may still be sending.
+    assert automations.retry(run_ids=[run.pk], now=run.claimed_at + timedelta(minutes=1)) == 0
+    assert automations.retry(run_ids=[run.pk], now=run.claimed_at + timedelta(minutes=16)) == 1
+    assert tick() == "0 runs recorded; 1 sent"
+    assert len(fake_slack.posted) == 1
 
 
 def test_two_collections_at_once_record_one_run(team, slack, threshold):
