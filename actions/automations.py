@@ -34,10 +34,10 @@ twice (an admin sees it in the log, and may retry it 15 minutes after it was cla
 message through the automation's channel (``actions.channels.send`` with the run's key as the channel's
 idempotency key; a dry run keeps it in the outbox) or asks GitHub to re-run the failed jobs
 (``actions.selfservice.rerun_failed_jobs_as_system``). The answer and the duration are recorded: ``sent``,
-``dry_run``, ``failed`` with the answer (one run's failure never stops the others), or, when the channel is rate-
-limited (nothing was sent), back to ``pending`` with ``not_before`` its ``Retry-After``. A failed run is not retried
-by itself (its message may have reached the receiver): an admin retries it from the admin (the channel's idempotency
-key covers receivers that honour it), as a run whose worker died while sending.
+``dry_run``, ``failed`` with the answer (one run's failure never stops the others), or, when the channel is
+rate-limited (nothing was sent), back to ``pending`` with ``not_before`` its ``Retry-After``. A failed run is not
+retried by itself (its message may have reached the receiver): an admin retries it from the admin (the channel's
+idempotency key covers receivers that honour it), as a run whose worker died while sending.
 """
 
 from __future__ import annotations
