@@ -475,3 +475,11 @@ def test_a_run_another_worker_is_claiming_is_left_to_it(team, threshold):
         worker.join()
     assert automations.automations_execute(now=MONDAY_10) == {"sent": 1}
     assert OutboxMessage.objects.count() == 1
+
+
+def test_a_tick_executes_every_due_run_in_batches(team, threshold, monkeypatch):
+    monkeypatch.setattr(automations, "BATCH", 2)
+    automation(team, ChannelFactory(team=team), threshold=threshold)
+    for n in range(1, 6):
+        event(threshold, n)
+    assert tick() == "5 runs recorded; 5 sent"
