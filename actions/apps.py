@@ -12,7 +12,7 @@ class ActionsConfig(AppConfig):
         # --- reminders ---
         Every("Review reminders: record those due", "actions.tasks.reminders_tick", minutes=15),
         # --- automations ---
-        Every("Automations: collect triggers and run them", "actions.tasks.automations_tick", minutes=1),
+        Every("Automations: collect triggers and run them", "actions.tasks.automations_tick", minutes=1, long=True),
         # --- thresholds ---
         Every("Evaluate thresholds", "actions.tasks.thresholds_evaluate", minutes=15, long=True),
     )

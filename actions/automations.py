@@ -548,8 +548,10 @@ def retry(*, run_ids: Iterable[int], now: datetime | None = None) -> int:
     )
 
 
-# The every-minute tick executes runs in batches of this many, for at most this long.
-BATCH = 200
+# The every-minute tick (a long task: ``e360.broker.LONG_TASK``) claims runs in batches of this many, and claims
+# no new batch after this long: a batch of slow channels (10 s each at worst) ends well within the task's time, and
+# a worker killed anyway strands at most one batch ``sending``.
+BATCH = 20
 TICK_BUDGET_SECONDS = 40
 
 

@@ -372,9 +372,19 @@ def test_a_dry_run_re_runs_nothing(team, service, fake_github):
 # --- The schedule's task ---------------------------------------------------------------------------------------
 
 
-def test_the_task_runs_every_minute(db):
+def test_the_task_runs_every_minute_as_a_long_task(db):
     row = Schedule.objects.get(func="actions.tasks.automations_tick")
-    assert (row.schedule_type, row.minutes) == (Schedule.MINUTES, 1)
+    assert (row.schedule_type, row.minutes, row.kwargs) == (Schedule.MINUTES, 1, "{'q_options': {'timeout': 600}}")
+
+
+def test_the_task_records_and_sends(team, threshold):
+    from django_q.models import Task
+    from django_q.tasks import async_task
+
+    automation(team, ChannelFactory(team=team), threshold=threshold)
+    event(threshold, at=timezone.now())
+    task_id = async_task("actions.tasks.automations_tick")
+    assert Task.objects.get(id=task_id).result == "1 runs recorded; 1 sent"
 
 
 def test_a_pull_request_waiting_n_business_hours_runs_once(paris, service):
