@@ -17,12 +17,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from actions import thresholds
+from actions import automations, thresholds
 from actions.channels import Fact, Message, send
 from actions.forms import ThresholdForm
 from actions.models import (
     ActionAudit,
     ActionPolicy,
+    Automation,
+    AutomationRun,
     Channel,
     OutboxMessage,
     Reminder,
@@ -30,9 +32,11 @@ from actions.models import (
     Threshold,
     ThresholdEvent,
 )
+from actions.models.automations import THRESHOLD_TRIGGERS, Do, Trigger
 from actions.models.channels import SECRET_OF
 from e360.env import env_str
-from e360.models import Person
+from e360.models import Person, Service, Team
+from e360.tree import TeamTree
 
 # --- channels ---
 
@@ -499,3 +503,184 @@ class ThresholdEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- automations ---
+
+
+class AutomationForm(forms.ModelForm):
+    """An automation, checked whole: the trigger's parameters, a channel the owner team may use, a threshold and
+    conditions within the owner's scope (a misconfigured automation is refused with why, nothing saved)."""
+
+    tiers = forms.TypedMultipleChoiceField(
+        choices=Service.Tier.choices,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only services of these tiers; none ticked: any tier.",
+    )
+
+    class Meta:
+        model = Automation
+        fields = [
+            "name",
+            "team",
+            "is_active",
+            "trigger",
+            "threshold",
+            "failures_in_a_row",
+            "waiting_hours",
+            "every_hours",
+            "daily_at",
+            "tiers",
+            "teams",
+            "services",
+            "action",
+            "channel",
+            "note",
+            "dry_run",
+            "quiet_hours",
+        ]
+
+    def __init__(self, *args: Any, managed: set[int] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.managed = managed
+        if managed is not None and "team" in self.fields:
+            self.fields["team"].queryset = Team.objects.filter(pk__in=managed)  # type: ignore[attr-defined]
+            self.fields["team"].required = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        team = data.get("team")
+        if self.managed is not None and team is None:
+            self.add_error("team", "Only org viewers set up organisation-wide automations: choose your team.")
+            return data
+        scope = None if team is None else TeamTree.load().subtree([team.pk])
+        owner = str(team) if team else "the organisation"
+        trigger = data.get("trigger")
+        threshold = data.get("threshold")
+        if threshold is not None:
+            if trigger not in THRESHOLD_TRIGGERS:
+                self.add_error("threshold", "Only a threshold trigger names a threshold.")
+            elif threshold.metric_spec is None:
+                self.add_error("threshold", f"“{threshold}” watches an unknown metric ({threshold.metric}).")
+            elif scope is not None and threshold.owner_team_id not in scope:
+                self.add_error("threshold", f"{owner} cannot see “{threshold}”: choose one of its thresholds.")
+        if trigger == Trigger.PIPELINE_FAILING and not data.get("failures_in_a_row"):
+            self.add_error("failures_in_a_row", "How many failures in a row trigger it.")
+        if trigger == Trigger.PULL_REQUEST_WAITING and not data.get("waiting_hours"):
+            self.add_error("waiting_hours", "How many business hours a pull request may wait.")
+        if trigger == Trigger.SCHEDULE and bool(data.get("every_hours")) == (data.get("daily_at") is not None):
+            self.add_error("every_hours", "A schedule runs either every N hours or daily at a time: give one.")
+        for name, rows in (("teams", data.get("teams")), ("services", data.get("services"))):
+            if scope is None or not rows:
+                continue
+            outside = [str(row) for row in rows if (row.pk if name == "teams" else row.owner_id) not in scope]
+            if outside:
+                self.add_error(name, f"Not {owner}'s: {', '.join(outside)}.")
+        action = data.get("action")
+        channel = data.get("channel")
+        if action == Do.MESSAGE:
+            if channel is None:
+                self.add_error("channel", "Where the message goes.")
+            elif channel.team_id is not None and (
+                team is None or channel.team_id not in TeamTree.load().chain(team.pk)
+            ):
+                self.add_error("channel", f"“{channel}” is another team's channel: {owner} may not post there.")
+        elif action == Do.RERUN_FAILED_JOBS and trigger != Trigger.PIPELINE_FAILING:
+            self.add_error("action", "Re-running the failed jobs follows a failing pipeline trigger only.")
+        return data
+
+
+@admin.register(Automation)
+class AutomationAdmin(admin.ModelAdmin):
+    form = AutomationForm
+    list_display = ["name", "team", "trigger", "action", "channel", "dry_run", "is_active", "checked_at"]
+    list_filter = ["trigger", "action", "is_active", "dry_run"]
+    search_fields = ["name"]
+    list_select_related = ["team", "channel"]
+    autocomplete_fields = ["threshold", "teams", "services"]
+    readonly_fields = ["checked_at", "log"]
+    fieldsets = [
+        (None, {"fields": ["name", "team", "is_active", "log"]}),
+        ("When", {"fields": ["trigger", "threshold", "failures_in_a_row", "waiting_hours", "every_hours", "daily_at"]}),
+        ("Only for (empty: everything of the owner team)", {"fields": ["tiers", "teams", "services"]}),
+        ("Then", {"fields": ["action", "channel", "note", "dry_run", "quiet_hours", "checked_at"]}),
+    ]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        base = super().get_form(request, obj, change=change, **kwargs)
+        managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]
+
+        class BoundAutomationForm(base):  # type: ignore[valid-type, misc]  # the admin's form, for this user
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, managed=managed, **kw)
+
+        return BoundAutomationForm
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Automation]:
+        managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]
+        found = super().get_queryset(request)
+        return found if managed is None else found.filter(team_id__in=managed)
+
+    def save_model(self, request: HttpRequest, obj: Automation, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="runs")
+    def log(self, obj: Automation) -> str:
+        if obj.pk is None:
+            return "—"
+        return format_html('<a href="{}">its run log</a>', reverse("actions:automation-detail", args=[obj.pk]))
+
+
+@admin.register(AutomationRun)
+class AutomationRunAdmin(admin.ModelAdmin):
+    """What the automations did: read-only; a failed run can be put back to pending (“Retry”)."""
+
+    list_display = ["created_at", "automation", "trigger", "dedupe_key", "status", "attempts", "duration_ms"]
+    list_filter = ["status", "trigger"]
+    search_fields = ["automation__name", "dedupe_key"]
+    list_select_related = ["automation"]
+    date_hierarchy = "created_at"
+    actions = ["retry"]
+    fields = readonly_fields = (
+        "automation",
+        "trigger",
+        "dedupe_key",
+        "status",
+        "not_before",
+        "response",
+        "attempts",
+        "duration_ms",
+        "created_at",
+        "claimed_at",
+        "finished_at",
+        "inputs",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AutomationRun]:
+        managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]
+        found = super().get_queryset(request)
+        return found if managed is None else found.filter(automation__team_id__in=managed)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A run is never edited; the list's "Retry" is the one change allowed.
+        return obj is None and super().has_change_permission(request)
+
+    @admin.action(
+        description="Retry the failed runs, and those stuck sending (the channel's key is kept)", permissions=["change"]
+    )
+    def retry(self, request: HttpRequest, queryset: QuerySet[AutomationRun]) -> None:
+        retried = automations.retry(run_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{retried} run(s) will run again at the next tick.", messages.SUCCESS)
+
+
+# --- end of automations ---

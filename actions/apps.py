@@ -11,6 +11,8 @@ class ActionsConfig(AppConfig):
     schedules = (
         # --- reminders ---
         Every("Review reminders: record those due", "actions.tasks.reminders_tick", minutes=15),
+        # --- automations ---
+        Every("Automations: collect triggers and run them", "actions.tasks.automations_tick", minutes=1, long=True),
         # --- thresholds ---
         Every("Evaluate thresholds", "actions.tasks.thresholds_evaluate", minutes=15, long=True),
     )

@@ -446,6 +446,58 @@ def rerun_failed_jobs(*, user: User, run: PipelineRun) -> Outcome:
     return audit_finish(begun, ActionAudit.Status.SUCCEEDED, message, "201 Created", began)
 
 
+def rerun_failed_jobs_as_system(*, run: PipelineRun, actor: str) -> Outcome:
+    """Re-run the failed jobs of ``run`` for an automation (``actor`` names it): no person's permission (an admin
+    configured it), but the policy's switch and its per-run limit hold, and it is audited as any re-run (no user).
+    Never raises: what is not offered is a refusal, audited."""
+    policy = policy_for(ActionKind.RERUN_FAILED_JOBS)
+    row: dict[str, Any] = {
+        "user": None,
+        "person_id": None,
+        "actor": actor[:254],
+        "kind": policy.kind,
+        "pipeline_run": run,
+    }
+    now = timezone.now()
+    try:
+        target = _target(run)
+    except NotOffered as not_offered:
+        audit = ActionAudit.objects.create(
+            **row,
+            team_id=run.service.owner_id,
+            target=str(run)[:300],
+            started_at=now,
+            status=ActionAudit.Status.REFUSED,
+            message=str(not_offered)[:SHORT],
+        )
+        return Outcome(audit.status, str(not_offered), audit)
+    row.update(team_id=run.service.owner_id, target=_target_label(run, target), started_at=now)
+    with transaction.atomic():
+        why = "" if policy.enabled else f"An admin has turned “{policy.get_kind_display()}” off."
+        if not why:
+            list(PipelineRun.objects.select_for_update().filter(pk=run.pk).values_list("pk"))
+            recent = ActionAudit.objects.counted().filter(
+                kind=policy.kind, pipeline_run=run, started_at__gt=now - WINDOW
+            )
+            if recent.count() >= policy.per_target_per_hour:
+                why = f"This run has reached the limit of {policy.per_target_per_hour} re-runs an hour."
+        if why:
+            audit = ActionAudit.objects.create(**row, status=ActionAudit.Status.REFUSED, message=why[:SHORT])
+            return Outcome(audit.status, why, audit)
+        begun = ActionAudit.objects.create(**row, status=ActionAudit.Status.RUNNING)
+    began = time.monotonic()
+    try:
+        with GitHub(Connection.objects.get(source_id=run.source_id)) as github:
+            github.rerun_failed_jobs(target.repository, target.run_id)
+    except IntegrationError as error:
+        return audit_finish(begun, ActionAudit.Status.FAILED, explain(error, policy.kind, target), str(error), began)
+    except Exception as error:
+        logger.exception("re-run of %s failed", begun.target)
+        return audit_finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
+    message = f"GitHub is re-running the failed jobs of {run.workflow} (run {target.run_id})."
+    return audit_finish(begun, ActionAudit.Status.SUCCEEDED, message, "201 Created", began)
+
+
 def _target(run: PipelineRun) -> GitHubRun:
     """The run's GitHub run, for an action on it; ``NotOffered`` (with the reason) for a run none is offered on."""
     connected = Connection.objects.filter(source_id=run.source_id).exists()

@@ -20,3 +20,11 @@ def thresholds_evaluate() -> str:
     """The scheduled tick: evaluate every active threshold once (``actions.thresholds.thresholds_evaluate``)."""
     tick = thresholds.thresholds_evaluate()
     return f"{tick.evaluated} thresholds evaluated, {tick.events} events, {tick.failed} failed in {tick.seconds:.1f} s"
+
+
+def automations_tick() -> str:
+    """Every minute: record a run for each new trigger occurrence of the active automations, then execute the due
+    runs, each at most once (``actions.automations``)."""
+    from actions.automations import automations_tick as tick
+
+    return tick()

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from actions.views import remind_now, selfservice, suggestions, thresholds
+from actions.views import automations, remind_now, selfservice, suggestions, thresholds
 
 app_name = "actions"
 
 urlpatterns = [
+    # --- automations ---
+    path("", automations.run_log, name="automation-runs"),
+    path("automations/<int:pk>/", automations.automation_detail, name="automation-detail"),
+    # --- end of automations ---
     # --- self-service actions ---
     path("runs/", selfservice.run_actions, name="run-actions"),
     path("runs/<int:pk>/", selfservice.run_cell, name="run-cell"),
