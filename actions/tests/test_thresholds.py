@@ -11,38 +11,17 @@ from actions import tasks, threshold_metrics, thresholds
 from actions.crossings import Comparison, Rule
 from actions.models import Threshold, ThresholdEvent
 from actions.models.thresholds import ScopeKind
+from actions.tests.pipeline_runs import runs
 from actions.threshold_metrics import METRICS, Subject
 from e360.tests.factories import ServiceFactory
 from metrics import definitions as d
-from metrics.inputs import PipelineRunInput
 from metrics.scope import reading_profile
-from metrics.services import Dirty, pipeline_run_upsert
+from metrics.services import Dirty
 
 
 @pytest.fixture
 def ledger(subteam):
     return ServiceFactory(name="Ledger", slug="ledger", owner=subteam)
-
-
-def runs(history, service, days_ago: int, *statuses: str) -> None:
-    """CI runs of the default branch finished ``days_ago`` days before now, one a minute."""
-    for n, status in enumerate(statuses):
-        finished = history.now - timedelta(days=days_ago, minutes=n + 1)
-        pipeline_run_upsert(
-            source=history.source,
-            data=PipelineRunInput(
-                external_id=f"{service.slug}-{days_ago}-{n}",
-                workflow="ci",
-                status=status,
-                service=service.slug,
-                branch="main",
-                sha=f"{days_ago:03d}{n:02d}".ljust(40, "a"),
-                started_at=finished - timedelta(minutes=5),
-                finished_at=finished,
-            ),
-            dirty=Dirty(),
-        )
-    history.services.add(service.id)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from actions.models import Threshold
-from actions.tests.test_thresholds import runs
+from actions.tests.pipeline_runs import runs
 from e360.tests.browser import axe_violations, chart_drawn, sign_in
 from metrics.tests.factories import SourceFactory
 from metrics.tests.histories import History

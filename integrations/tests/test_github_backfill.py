@@ -22,6 +22,7 @@ from integrations.tests.fake_github import (
     TOKEN,
     FakeGitHub,
 )
+from integrations.tests.github import SECRET
 from integrations.tests.github_histories import deliver_as_webhooks, figures, same_history
 from metrics.models import Commit, Deployment, PipelineRun, PullRequest, Review
 
@@ -470,7 +471,6 @@ def test_a_backfilled_repository_has_the_figures_of_the_same_history_delivered_b
     fake_github, team, client, django_capture_on_commit_callbacks
 ):
     from e360.tests.factories import ServiceFactory
-    from integrations.tests.test_webhooks import SECRET
 
     backfilled = ServiceFactory(slug="backfilled", owner=team, repositories=["acme/backfilled"])
     hooked = ServiceFactory(slug="hooked", owner=team, repositories=["acme/hooked"])

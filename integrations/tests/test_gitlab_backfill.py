@@ -19,6 +19,8 @@ from integrations.gitlab import backfill as gitlab_backfill
 from integrations.models import Backfill, Connection, SyncCursor
 from integrations.tests.factories import ConnectionFactory
 from integrations.tests.fake_gitlab import TOKEN, FakeGitLab, Project, iso
+from integrations.tests.github_histories import figures
+from integrations.tests.gitlab import post
 from metrics.models import Commit, Deployment, InboundEvent, PipelineRun, PullRequest, Review, Source
 from metrics.services import Dirty, pipeline_run_upsert
 
@@ -449,8 +451,6 @@ def hooks(project: Project) -> list[tuple[str, str, dict]]:
 
 def deliver_as_webhooks(client, connection: Connection, project: Project, capture) -> None:
     """Each event delivered, and received, at the moment it happened (an approval is dated at receipt)."""
-    from integrations.tests.test_gitlab_webhook import post
-
     for index, (at, hook, body) in enumerate(hooks(project)):
         with capture() as processing:
             response = post(client, connection, hook, body, key=f"key-{index}", token=connection.webhook_secret)
@@ -468,8 +468,6 @@ def deliver_as_webhooks(client, connection: Connection, project: Project, captur
 def test_a_backfilled_project_has_the_figures_of_the_same_history_delivered_by_webhooks(
     fake_gitlab, team, client, django_capture_on_commit_callbacks
 ):
-    from integrations.tests.test_github_backfill import figures
-
     backfilled = ServiceFactory(slug="backfilled", owner=team, repositories=["gitlab.example.com/acme/backfilled"])
     hooked = ServiceFactory(slug="hooked", owner=team, repositories=["gitlab.example.com/acme/hooked"])
     same_history(fake_gitlab, "acme/backfilled")

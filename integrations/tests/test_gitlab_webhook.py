@@ -14,6 +14,7 @@ from django.urls import reverse
 from e360.tests.factories import ServiceFactory
 from integrations.gitlab import delivery, signature_ok, verify
 from integrations.tests.factories import ConnectionFactory
+from integrations.tests.gitlab import TOKEN, post
 from integrations.tests.gitlab_payloads import (
     ALL_REPOSITORIES,
     DEPLOYMENT_REPOSITORY,
@@ -26,7 +27,6 @@ from metrics.models import Deployment, InboundEvent, Incident, PipelineRun, Pull
 
 pytestmark = pytest.mark.django_db
 
-TOKEN = "a GitLab secret token"
 Status = InboundEvent.Status
 
 
@@ -38,20 +38,6 @@ def connection(team):
 @pytest.fixture
 def checkout(team):
     return ServiceFactory(slug="checkout", owner=team, repositories=ALL_REPOSITORIES)
-
-
-def post(client, connection, hook: str, body, *, key: str | None = "key-1", token: str | None = TOKEN, headers=None):
-    sent = {"X-Gitlab-Event": hook, **(headers or {})}
-    if token is not None:
-        sent["X-Gitlab-Token"] = token
-    if key is not None:
-        sent["Idempotency-Key"] = key
-    return client.post(
-        reverse("integrations:webhook", args=["gitlab", connection.webhook_id]),
-        body if isinstance(body, bytes) else json.dumps(body).encode(),
-        content_type="application/json",
-        headers=sent,
-    )
 
 
 @pytest.fixture
