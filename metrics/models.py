@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
@@ -187,6 +188,23 @@ class PullRequestQuerySet(models.QuerySet["PullRequest"]):
         """
         waiting = self.filter(is_direct_push=False, opened_at__lte=at - longer_than)
         return waiting.filter(attended_at__isnull=True).count() + waiting.filter(attended_at__gt=at).count()
+
+    def waiting_for_review_counts(self, ats: Sequence[datetime], longer_than: timedelta) -> list[int]:
+        """``waiting_for_review_count`` at each of ``ats``, in two queries however many (a backtest's
+        90 days): the same two index ranges, read once from the earliest ``at``, counted per ``at``."""
+        if not ats:
+            return []
+        waiting = self.filter(is_direct_push=False, opened_at__lte=max(ats) - longer_than)
+        never = waiting.filter(attended_at__isnull=True).aggregate(
+            **{f"n{n}": Count("pk", filter=Q(opened_at__lte=at - longer_than)) for n, at in enumerate(ats)}
+        )
+        later = waiting.filter(attended_at__gt=min(ats)).aggregate(
+            **{
+                f"n{n}": Count("pk", filter=Q(opened_at__lte=at - longer_than, attended_at__gt=at))
+                for n, at in enumerate(ats)
+            }
+        )
+        return [never[f"n{n}"] + later[f"n{n}"] for n in range(len(ats))]
 
 
 class PullRequest(models.Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -401,3 +401,20 @@ class TestOrganisationPage:
         with django_assert_num_queries(len(few.captured_queries)):
             response = client.get(org_url())
         assert _counts(response)["All teams"][-1] == "27"
+
+
+@pytest.mark.django_db
+def test_the_queue_at_many_moments_is_read_in_two_queries_and_counts_as_one_at_a_time(django_assert_num_queries):
+    """``waiting_for_review_counts`` (a threshold's backtest) equals ``waiting_for_review_count`` at each moment."""
+    start = datetime(2025, 5, 1, tzinfo=UTC)
+    for n in range(12):
+        opened = start + timedelta(hours=7 * n)
+        reviewed = opened + timedelta(hours=5 * (n % 4) + 1) if n % 3 else None  # attended then, or never
+        PullRequestFactory(external_id=f"pr-{n}", opened_at=opened, first_review_at=reviewed)
+    prs = PullRequest.objects.all()
+    ats = [start + timedelta(hours=6 * k) for k in range(20)]
+    expected = [prs.waiting_for_review_count(at, timedelta(hours=4)) for at in ats]
+    with django_assert_num_queries(2):
+        found = prs.waiting_for_review_counts(ats, timedelta(hours=4))
+    assert found == expected
+    assert any(expected) and prs.waiting_for_review_counts([], timedelta(hours=4)) == []
