@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from actions.tests.loopback import Answer, Request, serving
+from e360.tests.loopback import Answer, Request, serving
 
 KEY = "whsec-shared-signing-key-for-tests"
 TOLERANCE = 300  # seconds

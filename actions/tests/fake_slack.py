@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from actions.tests.loopback import Answer, Request, serving
+from e360.tests.loopback import Answer, Request, serving
 
 BOT_TOKEN = "xoxb-1111-2222-bot-token-for-tests"
 WEBHOOK_PATH = "/services/T0001/B0001/webhooksecrettoken0001"

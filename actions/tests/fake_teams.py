@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from actions.tests.loopback import Answer, Request, serving
+from e360.tests.loopback import Answer, Request, serving
 
 WORKFLOW = "0f8a3c1d5e7b4a2f9c6d8e1a3b5c7d9f"
 SIGNATURE = "Zx9-workflow-signature-for-tests"

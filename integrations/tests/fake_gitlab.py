@@ -33,11 +33,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import pytest
+
+from e360.tests.loopback import serving
 
 TOKEN = "glpat-read-api-for-tests"
 WEB = "https://gitlab.example.com"  # the instance's web address: projects' web_url
@@ -440,54 +441,13 @@ def _etag(payload: Any) -> str:
     return 'W/"' + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32] + '"'
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, payload = self.server.fake.answer(self.command, self.path, headers)
-        if isinstance(payload, str):
-            data, kind = payload.encode(), "text/plain"
-        else:
-            data, kind = (json.dumps(payload).encode() if payload is not None else b""), "application/json"
-        self.send_response(status)
-        if data:
-            self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the fake keeps its own log
-        return
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeGitLab
-
-
 @contextmanager
 def served() -> Iterator[FakeGitLab]:
     """A loopback GitLab serving in a thread until the block ends; ``.api_url`` is its API root."""
     fake = FakeGitLab()
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = fake
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(lambda request: fake.answer(request.method, request.target, request.headers)) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture(name="fake_gitlab")

@@ -18,17 +18,17 @@ success, a 429 with rate headers, a 403).
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from e360.tests.loopback import serving
 
 API_KEY = "u+pagerduty-read-only-key-for-tests"
 ACCEPT = "application/vnd.pagerduty+json;version=2"
@@ -141,51 +141,13 @@ class FakePagerDuty:
         return 200, self._budget_headers(), body
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, payload = self.server.fake.answer(self.command, self.path, headers)
-        data = json.dumps(payload).encode() if payload is not None else b""
-        self.send_response(status)
-        if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the fake keeps its own log
-        return
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakePagerDuty
-
-
 @contextmanager
 def served() -> Iterator[FakePagerDuty]:
     """A loopback PagerDuty serving in a thread until the block ends; ``.url`` is its API root."""
     fake = FakePagerDuty()
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = fake
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(lambda request: fake.answer(request.method, request.target, request.headers)) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture(name="fake_pagerduty")

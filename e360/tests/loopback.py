@@ -1,6 +1,7 @@
-"""The HTTP harness the actions' loopback servers share: a real ``ThreadingHTTPServer`` on 127.0.0.1 in a
-thread, handing each request (method, path with query, headers, body) to a fake's ``answer`` and
-writing back its status, headers and body (``bytes``, ``str`` or JSON)."""
+"""The HTTP harness the tests' loopback servers share (Slack, Teams, a webhook receiver, GitLab,
+PagerDuty): a real ``ThreadingHTTPServer`` on 127.0.0.1 in a thread, handing each request (method,
+path with query, headers, body) to a fake's ``answer`` and writing back its status, headers and body
+(``bytes``, ``str`` or JSON)."""
 
 from __future__ import annotations
 
