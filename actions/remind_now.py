@@ -46,7 +46,7 @@ from django.utils import timezone
 from actions import business_hours, reminders
 from actions.business_hours import WorkingTime
 from actions.models import ActionAudit, ActionKind, ActionPolicy, Reminder, ReminderPolicy
-from actions.selfservice import WINDOW, Actor, Outcome, audit_begin, audit_finish, policy_for, refusal
+from actions.selfservice import WINDOW, Actor, NotOffered, Outcome, audit_begin, audit_finish, policy_for, refusal
 from e360 import access
 from e360.models import Team, User
 from e360.tree import TeamTree
@@ -230,10 +230,6 @@ def team_offer(user: User, team: Team, now: datetime | None = None) -> TeamOffer
 
 
 # --- Running --------------------------------------------------------------------------------
-
-
-class NotOffered(Exception):
-    """The target is not one the action is offered on (the page says why)."""
 
 
 def remind_pull_request(*, user: User, pull: PullRequest) -> Outcome:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -145,11 +145,15 @@ class Actor:
         return (user.get_full_name() or user.email or user.get_username())[:254]
 
 
+def switched_off(policy: ActionPolicy) -> str:
+    return "" if policy.enabled else f"An admin has turned “{policy.get_kind_display()}” off."
+
+
 def refusal(actor: Actor, policy: ActionPolicy, team_id: int) -> str:
     """Why ``actor`` may not run ``policy``'s kind on a target of ``team_id``; "" if they may."""
     verb = VERBS[ActionKind(policy.kind)]
-    if not policy.enabled:
-        return f"An admin has turned “{policy.get_kind_display()}” off."
+    if why := switched_off(policy):
+        return why
     if actor.user.is_superuser:
         return ""
     if policy.platform_group_id and policy.platform_group_id in actor.group_ids:
@@ -315,21 +319,24 @@ def _target_label(run: PipelineRun, target: GitHubRun) -> str:
     return f"{run.workflow} on {target.repository}, run {target.run_id} attempt {target.attempt}"[:300]
 
 
-def _begin(actor: Actor, policy: ActionPolicy, run: PipelineRun, target: GitHubRun) -> Outcome | ActionAudit:
-    """A run's action about to be sent: ``audit_begin`` on the run."""
+def _begin(
+    actor: Actor | str, policy: ActionPolicy, run: PipelineRun, target: GitHubRun | None, refused: str = ""
+) -> Outcome | ActionAudit:
+    """A run's action about to be sent: ``audit_begin`` on the run (``target`` None: refused, not GitHub's)."""
     return audit_begin(
         actor,
         policy,
         team_id=run.service.owner_id,
-        label=_target_label(run, target),
+        label=_target_label(run, target) if target else str(run),
         on={"pipeline_run": run},
         lock=PipelineRun.objects.filter(pk=run.pk),
         whose="This run has",
+        refused=refused,
     )
 
 
 def audit_begin(
-    actor: Actor,
+    actor: Actor | str,
     policy: ActionPolicy,
     *,
     team_id: int,
@@ -342,13 +349,16 @@ def audit_begin(
     """The permission check and the rate limits, then the audit row of an action about to be sent (``running``);
     or the refusal, audited. ``on`` names the target (the audit's fields: ``{"pipeline_run": run}``, the rate limit
     per target counts the rows that match it); ``lock`` is its row; ``refused`` a refusal the caller found (a rule of
-    its own). See the module's doc for why this is race-safe."""
+    its own). An automation acts as ``actor``, a name: no person's permission (an admin configured it) and no
+    per-user limit, but the policy's switch and its per-target limit hold. See the module's doc for why this is
+    race-safe."""
     kind = policy.kind
     now = timezone.now()
+    person, name = (actor, actor.name) if isinstance(actor, Actor) else (None, actor[:254])
     row = {
-        "user": actor.user,
-        "person_id": actor.person_id,
-        "actor": actor.name,
+        "user": person.user if person else None,
+        "person_id": person.person_id if person else None,
+        "actor": name,
         "kind": kind,
         "team_id": team_id,
         **on,
@@ -356,17 +366,20 @@ def audit_begin(
         "started_at": now,
     }
     with transaction.atomic():
-        if why := refused or refusal(actor, policy, team_id):
-            audit = ActionAudit.objects.create(**row, status=ActionAudit.Status.REFUSED, message=why, response="")
+        if why := refused or (refusal(person, policy, team_id) if person else switched_off(policy)):
+            audit = ActionAudit.objects.create(
+                **row, status=ActionAudit.Status.REFUSED, message=why[:SHORT], response=""
+            )
             return Outcome(audit.status, why, audit)
         # Serialise this user's actions, then this target's (always in this order).
-        list(User.objects.select_for_update().filter(pk=actor.user.pk).values_list("pk"))
-        list(lock.select_for_update().values_list("pk"))
+        limits = []
         recent = ActionAudit.objects.counted().filter(kind=kind, started_at__gt=now - WINDOW)
-        for counted, limit, who in (
-            (recent.filter(user=actor.user), policy.per_user_per_hour, "You have"),
-            (recent.filter(**on), policy.per_target_per_hour, whose),
-        ):
+        if person:
+            list(User.objects.select_for_update().filter(pk=person.user.pk).values_list("pk"))
+            limits.append((recent.filter(user=person.user), policy.per_user_per_hour, "You have"))
+        list(lock.select_for_update().values_list("pk"))
+        limits.append((recent.filter(**on), policy.per_target_per_hour, whose))
+        for counted, limit, who in limits:
             seen = counted.aggregate(n=Count("id"), first=Min("started_at"))
             if seen["n"] >= limit:
                 wait = _minutes(seen["first"] + WINDOW - now) if seen["first"] else 60
@@ -427,75 +440,49 @@ def rerun_failed_jobs(*, user: User, run: PipelineRun) -> Outcome:
     ).aggregate(latest=Max("attempt"))["latest"]
     if later:
         raise NotOffered(superseded_reason(later))
-    actor = Actor.of(user)
-    begun = _begin(actor, policy_for(ActionKind.RERUN_FAILED_JOBS), run, target)
-    if isinstance(begun, Outcome):
-        return begun
-    began = time.monotonic()
-    try:
-        with GitHub(Connection.objects.get(source_id=run.source_id)) as github:
-            github.rerun_failed_jobs(target.repository, target.run_id)
-    except IntegrationError as error:
-        logger.info("re-run of %s refused by GitHub: %s", begun.target, error)
-        message = explain(error, ActionKind.RERUN_FAILED_JOBS, target)
-        return audit_finish(begun, ActionAudit.Status.FAILED, message, str(error), began)
-    except Exception as error:  # a bug or a connection e360 cannot use: said and audited, never left running
-        logger.exception("re-run of %s failed", begun.target)
-        return audit_finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
-    message = f"GitHub is re-running the failed jobs of {run.workflow} (run {target.run_id})."
-    return audit_finish(begun, ActionAudit.Status.SUCCEEDED, message, "201 Created", began)
+    return _rerun(_begin(Actor.of(user), policy_for(ActionKind.RERUN_FAILED_JOBS), run, target), run, target)
 
 
 def rerun_failed_jobs_as_system(*, run: PipelineRun, actor: str) -> Outcome:
-    """Re-run the failed jobs of ``run`` for an automation (``actor`` names it): no person's permission (an admin
-    configured it), but the policy's switch and its per-run limit hold, and it is audited as any re-run (no user).
+    """Re-run the failed jobs of ``run`` for an automation (``actor`` names it), as ``audit_begin`` lets a name act.
     Never raises: what is not offered is a refusal, audited."""
     policy = policy_for(ActionKind.RERUN_FAILED_JOBS)
-    row: dict[str, Any] = {
-        "user": None,
-        "person_id": None,
-        "actor": actor[:254],
-        "kind": policy.kind,
-        "pipeline_run": run,
-    }
-    now = timezone.now()
     try:
         target = _target(run)
     except NotOffered as not_offered:
-        audit = ActionAudit.objects.create(
-            **row,
-            team_id=run.service.owner_id,
-            target=str(run)[:300],
-            started_at=now,
-            status=ActionAudit.Status.REFUSED,
-            message=str(not_offered)[:SHORT],
-        )
-        return Outcome(audit.status, str(not_offered), audit)
-    row.update(team_id=run.service.owner_id, target=_target_label(run, target), started_at=now)
-    with transaction.atomic():
-        why = "" if policy.enabled else f"An admin has turned “{policy.get_kind_display()}” off."
-        if not why:
-            list(PipelineRun.objects.select_for_update().filter(pk=run.pk).values_list("pk"))
-            recent = ActionAudit.objects.counted().filter(
-                kind=policy.kind, pipeline_run=run, started_at__gt=now - WINDOW
-            )
-            if recent.count() >= policy.per_target_per_hour:
-                why = f"This run has reached the limit of {policy.per_target_per_hour} re-runs an hour."
-        if why:
-            audit = ActionAudit.objects.create(**row, status=ActionAudit.Status.REFUSED, message=why[:SHORT])
-            return Outcome(audit.status, why, audit)
-        begun = ActionAudit.objects.create(**row, status=ActionAudit.Status.RUNNING)
+        refused = _begin(actor, policy, run, None, refused=str(not_offered))
+        assert isinstance(refused, Outcome)
+        return refused
+    return _rerun(_begin(actor, policy, run, target), run, target)
+
+
+def _rerun(begun: Outcome | ActionAudit, run: PipelineRun, target: GitHubRun) -> Outcome:
+    if isinstance(begun, Outcome):
+        return begun
     began = time.monotonic()
-    try:
-        with GitHub(Connection.objects.get(source_id=run.source_id)) as github:
-            github.rerun_failed_jobs(target.repository, target.run_id)
-    except IntegrationError as error:
-        return audit_finish(begun, ActionAudit.Status.FAILED, explain(error, policy.kind, target), str(error), began)
-    except Exception as error:
-        logger.exception("re-run of %s failed", begun.target)
-        return audit_finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
+    called = _on_github(
+        begun, began, run, target, lambda github: github.rerun_failed_jobs(target.repository, target.run_id)
+    )
+    if isinstance(called, Outcome):
+        return called
     message = f"GitHub is re-running the failed jobs of {run.workflow} (run {target.run_id})."
     return audit_finish(begun, ActionAudit.Status.SUCCEEDED, message, "201 Created", began)
+
+
+def _on_github[T](
+    begun: ActionAudit, began: float, run: PipelineRun, target: GitHubRun, call: Callable[[GitHub], T]
+) -> T | Outcome:
+    """``call`` with the run's source's GitHub client: its answer, or GitHub's refusal (or a bug) audited as failed,
+    never left running."""
+    try:
+        with GitHub(Connection.objects.get(source_id=run.source_id)) as github:
+            return call(github)
+    except IntegrationError as error:
+        logger.info("%s of %s refused by GitHub: %s", begun.kind, begun.target, error)
+        return audit_finish(begun, ActionAudit.Status.FAILED, explain(error, begun.kind, target), str(error), began)
+    except Exception as error:  # a bug or a connection e360 cannot use: said and audited
+        logger.exception("%s of %s failed", begun.kind, begun.target)
+        return audit_finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
 
 
 def _target(run: PipelineRun) -> GitHubRun:
@@ -508,7 +495,7 @@ def _target(run: PipelineRun) -> GitHubRun:
 
 
 class NotOffered(Exception):
-    """The run is not one an action is offered on (the page said why)."""
+    """The target (a run, a pull request) is not one the action is offered on (the page said why)."""
 
 
 @dataclass
@@ -562,15 +549,15 @@ def logs_open(*, user: User, run: PipelineRun) -> LogsDownload | Outcome:
     if isinstance(begun, Outcome):
         return begun
     began = time.monotonic()
-    try:
-        with GitHub(Connection.objects.get(source_id=run.source_id)) as github:
-            where = github.run_logs_url(target.repository, target.run_id, attempt=target.attempt)
-    except IntegrationError as error:
-        message = explain(error, ActionKind.FETCH_LOGS, target)
-        return audit_finish(begun, ActionAudit.Status.FAILED, message, str(error), began)
-    except Exception as error:
-        logger.exception("the logs of %s failed", begun.target)
-        return audit_finish(begun, ActionAudit.Status.FAILED, UNEXPECTED, type(error).__name__, began)
+    where = _on_github(
+        begun,
+        began,
+        run,
+        target,
+        lambda github: github.run_logs_url(target.repository, target.run_id, attempt=target.attempt),
+    )
+    if isinstance(where, Outcome):
+        return where
     if httpx.URL(where).scheme not in ("https", "http"):
         return audit_finish(begun, ActionAudit.Status.FAILED, "GitHub gave no address for the logs.", "", began)
     # Another host, signed for a minute: e360's credentials are not sent there.

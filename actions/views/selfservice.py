@@ -1,11 +1,9 @@
 """The self-service actions of the pipelines page (``metrics/pipelines.html``): each failed run's actions, loaded
 by htmx into the runs list in one request (``run_actions``: out-of-band swaps), the re-run's confirmation and its
-result in place (``run_rerun``), and the logs download (``run_logs``).
+result in place (``run_rerun``, through ``actions.views.confirm``), and the logs download (``run_logs``).
 
 Every view fetches its runs through ``actions.selfservice`` (``run_for_user``: 404 for a run of a team the user may
-not see). The confirmation is a step rendered here (a GET, then a POST with ``confirmed``), not ``hx-confirm``: it
-names what will happen, works without JavaScript, and needs no script the page's CSP would have to allow. Without
-htmx the same views answer whole pages.
+not see).
 """
 
 from __future__ import annotations
@@ -16,14 +14,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import reswap, retarget
 
 from actions import selfservice
 from actions.forms import RunIdsForm
 from actions.models import ActionKind
-from e360.htmx import HtmxHttpRequest, htmx_page, is_partial, vary_on_htmx
+from actions.views.confirm import Cell, confirmed
+from e360.htmx import HtmxHttpRequest, htmx_page, vary_on_htmx
 
 TEMPLATE = "actions/run_action.html"
+CELL = Cell(TEMPLATE, "run-actions")
 
 
 @login_required
@@ -43,7 +42,7 @@ def run_cell(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """One run's actions (what "Cancel" and "Back" swap back in)."""
     run = selfservice.run_for_user(request.user, pk)
     (offer,) = selfservice.offers(request.user, [run])
-    return render(request, f"{TEMPLATE}#cell" if is_partial(request) else TEMPLATE, {"offer": offer, "run": run})
+    return render(request, CELL.partial(request, "cell"), {"offer": offer, "run": run})
 
 
 @login_required
@@ -53,37 +52,14 @@ def run_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation. POST with ``confirmed=yes``: re-run the run's failed jobs and say what came of it."""
     run = selfservice.run_for_user(request.user, pk)
     (offer,) = selfservice.offers(request.user, [run])
-    context = {"offer": offer, "run": run, "kind": ActionKind.RERUN_FAILED_JOBS}
-    if offer.reason or offer.superseded:
-        return _answer(request, context, offer.reason or offer.rerun, HTTPStatus.CONFLICT)
-    if request.method == "GET" or request.POST.get("confirmed") != "yes":
-        if offer.rerun:  # not theirs to run: said before they confirm (a POST is refused and audited)
-            return _answer(request, context, offer.rerun, HTTPStatus.FORBIDDEN)
-        context["confirming"] = True
-        return render(request, f"{TEMPLATE}#confirm" if is_partial(request) else TEMPLATE, context)
-    try:
-        outcome = selfservice.rerun_failed_jobs(user=request.user, run=run)
-    except selfservice.NotOffered as why:  # changed since the page was read (a re-run came in)
-        return _answer(request, context, str(why), HTTPStatus.CONFLICT)
-    context["outcome"] = outcome
-    if outcome.rate_limited:
-        return _answer(request, context, outcome.message, HTTPStatus.TOO_MANY_REQUESTS)
-    if outcome.refused:
-        return _answer(request, context, outcome.message, HTTPStatus.FORBIDDEN)
-    # GitHub's refusals are results too (the page says which, the audit keeps GitHub's answer): 200.
-    return render(request, f"{TEMPLATE}#result" if is_partial(request) else TEMPLATE, context)
-
-
-def _answer(request: HtmxHttpRequest, context: dict, message: str, status: int) -> HttpResponse:
-    """A refusal in place of the run's actions (htmx swaps a 4xx that names its target: e360/htmx-errors.js).
-    Cells are found by class, not id: a run can be on the page twice (the runs list, Failing now)."""
-    context["outcome"] = selfservice.Outcome("refused", message)
-    partial = is_partial(request)
-    response = render(request, f"{TEMPLATE}#result" if partial else TEMPLATE, context, status=status)
-    if partial:
-        retarget(response, "closest .run-actions")  # the cell the request came from
-        reswap(response, "innerHTML")
-    return response
+    return confirmed(
+        request,
+        CELL,
+        {"offer": offer, "run": run, "kind": ActionKind.RERUN_FAILED_JOBS},
+        unavailable=offer.reason or (offer.rerun if offer.superseded else ""),
+        refused=offer.rerun,
+        act=lambda: selfservice.rerun_failed_jobs(user=request.user, run=run),
+    )
 
 
 @login_required
