@@ -24,7 +24,8 @@ touched that has none is done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import import_module
@@ -38,6 +39,7 @@ from django.utils import timezone
 from integrations.http import IntegrationError, RateLimited
 from integrations.models import Backfill, Connection, SyncCursor
 from integrations.providers import MODULES
+from metrics.ingest import PayloadError
 from metrics.models import Source
 from metrics.services import Dirty, UnknownService, deployment_advance, pipeline_run_advance, service_resolve
 
@@ -56,13 +58,21 @@ Upsert = Callable[..., list[bool]]
 class Step:
     """One page of a walk, read and mapped, not yet written."""
 
-    inputs: Sequence[Any] = ()
+    inputs: list[Any] = field(default_factory=list)
     upsert: Upsert | None = None  # a ``metrics.services`` batch upsert for ``inputs``
     next_url: str = ""  # "" when the walk ends with this page
     newest: datetime | None = None  # the newest change on the page
     etag: str = ""
     not_modified: bool = False
     problems: list[str] = field(default_factory=list)  # records left out, and why
+
+    @contextmanager
+    def reading(self, what: str) -> Iterator[None]:
+        """Map one record of the page (``what`` names it): one the mapping cannot read is left out, with why."""
+        try:
+            yield
+        except (KeyError, PayloadError) as exc:
+            self.problems.append(f"{what}: {exc}")
 
 
 class Walk(Protocol):

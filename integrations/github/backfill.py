@@ -100,7 +100,6 @@ class Pulls(_Walk):
         github, repository = self.github, self.repository
         nodes, after = github.pulls_graphql(repository, github.graphql_after(url))
         step = Step(upsert=pull_requests_upsert, next_url=github.pulls_graphql_url(after) if after else "")
-        inputs = []
         for node in nodes:
             try:
                 updated = records.parse_time(node.get("updatedAt"))
@@ -113,11 +112,8 @@ class Pulls(_Walk):
             step.newest = _newest(step.newest, node.get("updatedAt"))
             if records.is_open_draft(node):
                 continue
-            try:
-                inputs.append(records.pull_request_from_graphql(github.pull_in_full(repository, node)))
-            except PayloadError as exc:
-                step.problems.append(f"pull request {node.get('number', '?')}: {exc}")
-        step.inputs = inputs
+            with step.reading(f"pull request {node.get('number', '?')}"):
+                step.inputs.append(records.pull_request_from_graphql(github.pull_in_full(repository, node)))
         return step
 
 
@@ -133,20 +129,16 @@ class Deployments(_Walk):
         if page.not_modified:
             return Step(not_modified=True, etag=etag)
         step = Step(upsert=deployments_write, next_url=page.next_url, etag=page.etag)
-        inputs = []
         for deployment in page.items():
             created = records.parse_time(deployment.get("created_at"))
             if created is None or created < since:
                 step.next_url = ""  # newest first: the rest is older
                 break
             step.newest = _newest(step.newest, deployment.get("created_at"))
-            try:
+            with step.reading(f"deployment {deployment.get('id', '?')}"):
                 statuses = github.deployment_statuses(repository, deployment["id"])
                 if (found := records.deployment(deployment, statuses, repository)) is not None:
-                    inputs.append(found)
-            except (KeyError, PayloadError) as exc:
-                step.problems.append(f"deployment {deployment.get('id', '?')}: {exc}")
-        step.inputs = inputs
+                    step.inputs.append(found)
         return step
 
 
@@ -184,15 +176,11 @@ class WorkflowRuns(_Walk):
         if not step.next_url and start > since:
             # This range is done: on with the older rest.
             step.next_url = github.runs_url(repository, since, start - timedelta(seconds=1))
-        inputs = []
         for run in runs:
             step.newest = _newest(step.newest, run.get("created_at"))
-            try:
+            with step.reading(f"workflow run {run.get('id', '?')}"):
                 if (found := records.workflow_run(run, default_branch=self.default_branch())) is not None:
-                    inputs.append(found)
-            except PayloadError as exc:
-                step.problems.append(f"workflow run {run.get('id', '?')}: {exc}")
-        step.inputs = inputs
+                    step.inputs.append(found)
         return step
 
 
@@ -242,7 +230,6 @@ class Releases(_Walk):
         listed = [r for r in page.items() if isinstance(r, dict)]
         stored = _stored_shas(github, [f"release:{r.get('id')}" for r in listed])
         recent = older = False
-        inputs = []
         for item in listed:
             published = records.parse_time(item.get("published_at"))
             if published is None:
@@ -252,16 +239,13 @@ class Releases(_Walk):
                 continue
             recent = True
             step.newest = _newest(step.newest, item.get("published_at"))
-            try:
+            with step.reading(f"release {item.get('id', '?')}"):
                 if (data := records.release(item, repository=repository, sha="")) is None:
                     continue  # a prerelease
                 sha = stored.get(data.external_id) or _commit_sha(github, repository, data.ref, step.problems)
-                inputs.append(dataclasses.replace(data, sha=sha))
-            except PayloadError as exc:
-                step.problems.append(f"release {item.get('id', '?')}: {exc}")
+                step.inputs.append(dataclasses.replace(data, sha=sha))
         if older and not recent:
             step.next_url = ""  # a page with nothing published since: the rest is older
-        step.inputs = inputs
         return step
 
 

@@ -105,13 +105,12 @@ class MergeRequests(_Walk):
         if done is not None:
             return done
         step = self._step(page, items, pull_requests_upsert)
-        inputs = []
         for merge_request in items:
-            try:
+            with step.reading(f"merge request !{merge_request.get('iid', '?')}"):
                 iid = merge_request["iid"]
                 notes = self.gitlab.merge_request_notes(self.path, iid)
                 commits = self.gitlab.merge_request_commits(self.path, iid)
-                inputs.append(
+                step.inputs.append(
                     records.merge_request_from_rest(
                         merge_request,
                         repository=self.repository,
@@ -119,9 +118,6 @@ class MergeRequests(_Walk):
                         commits=[records.commit_from_rest(commit) for commit in commits],
                     )
                 )
-            except (KeyError, PayloadError) as exc:
-                step.problems.append(f"merge request !{merge_request.get('iid', '?')}: {exc}")
-        step.inputs = inputs
         return step
 
 
@@ -136,13 +132,9 @@ class Deployments(_Walk):
         if done is not None:
             return done
         step = self._step(page, items, deployments_write)
-        inputs = []
         for deployment in items:
-            try:
-                inputs.append(records.deployment_from_rest(deployment, repository=self.repository))
-            except PayloadError as exc:
-                step.problems.append(f"deployment {deployment.get('id', '?')}: {exc}")
-        step.inputs = inputs
+            with step.reading(f"deployment {deployment.get('id', '?')}"):
+                step.inputs.append(records.deployment_from_rest(deployment, repository=self.repository))
         return step
 
 
@@ -157,17 +149,13 @@ class Pipelines(_Walk):
         if done is not None:
             return done
         step = self._step(page, items, pipeline_runs_write)
-        inputs = []
         for listed in items:
-            try:
+            with step.reading(f"pipeline {listed.get('id', '?')}"):
                 pipeline = self.gitlab.pipeline(self.path, listed["id"])  # the list has no start or finish
                 default_branch = str(self.gitlab.project(self.path).get("default_branch") or "")
-                inputs.append(
+                step.inputs.append(
                     records.pipeline_from_rest(pipeline, repository=self.repository, default_branch=default_branch)
                 )
-            except (KeyError, PayloadError) as exc:
-                step.problems.append(f"pipeline {listed.get('id', '?')}: {exc}")
-        step.inputs = inputs
         return step
 
 
