@@ -15,16 +15,13 @@ documents them.
 
 from __future__ import annotations
 
-import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from e360.tests.loopback import Answer, Request, serving
+from e360.tests.loopback import Answer, Fake, Request, serving
 
 BOT_TOKEN = "xoxb-1111-2222-bot-token-for-tests"
 WEBHOOK_PATH = "/services/T0001/B0001/webhooksecrettoken0001"
@@ -32,44 +29,24 @@ OTHER_WEBHOOK_PATH = "/services/T0001/B0002/webhooksecrettoken0002"
 GONE_WEBHOOK_PATH = "/services/T0001/B0009/webhookofadeletedchannel"
 
 
-@dataclass
-class Fault:
-    pattern: re.Pattern[str]
-    status: int
-    headers: dict[str, str]
-    body: Any
-    times: int
-
-
-class FakeSlack:
+class FakeSlack(Fake):
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.url = ""
+        super().__init__()
         self.webhooks = {WEBHOOK_PATH: "C0ALERTS", OTHER_WEBHOOK_PATH: "C0OTHER", GONE_WEBHOOK_PATH: "C0GONE"}
         self.deleted_channels = {"C0GONE"}
         self.channels = {"C0ALERTS": True, "C0OTHER": True, "C0NOTJOINED": False}  # id → the bot is a member
         self.users = {"alice@example.com": "U0ALICE", "bob@example.com": "U0BOB"}
         self.dms: dict[str, str] = {}  # D id → user id
         self.posted: list[tuple[str, Any]] = []  # (webhook path or channel id, body)
-        self.faults: list[Fault] = []
-        self.log: list[tuple[str, str, int]] = []
         self.delay = 0.0
 
     def webhook_url(self, path: str = WEBHOOK_PATH) -> str:
         return self.url + path
 
-    def fail(
-        self, path: str, status: int, *, headers: dict[str, str] | None = None, body: Any = "", times: int = 1
-    ) -> None:
-        self.faults.append(Fault(re.compile(path), status, headers or {}, body, times))
-
     def limit(self, path: str, seconds: int) -> None:
         """The next request to ``path`` is 429 with ``Retry-After: seconds`` (Slack's rate limits)."""
         body: Any = "rate_limited" if path.startswith("/services") else {"ok": False, "error": "ratelimited"}
         self.fail(path, 429, headers={"Retry-After": str(seconds)}, body=body)
-
-    def calls(self, pattern: str = "") -> list[tuple[str, str, int]]:
-        return [call for call in self.log if re.search(pattern, call[1])]
 
     def answer(self, request: Request) -> Answer:
         with self.lock:
@@ -78,11 +55,9 @@ class FakeSlack:
             return status, headers, body
 
     def _answer(self, request: Request) -> Answer:
+        if (fault := self.fault(request.target)) is not None:
+            return fault.status, fault.headers, fault.body
         path = urlsplit(request.target).path
-        for fault in self.faults:
-            if fault.times and fault.pattern.search(path):
-                fault.times -= 1
-                return fault.status, fault.headers, fault.body
         if path.startswith("/services/"):
             return self._webhook(path, request)
         if path.startswith("/api/"):

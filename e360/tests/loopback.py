@@ -1,11 +1,12 @@
-"""The HTTP harness the tests' loopback servers share (Slack, Teams, a webhook receiver, GitLab,
-PagerDuty): a real ``ThreadingHTTPServer`` on 127.0.0.1 in a thread, handing each request (method,
-path with query, headers, body) to a fake's ``answer`` and writing back its status, headers and body
-(``bytes``, ``str`` or JSON)."""
+"""The HTTP harness the tests' loopback servers share (GitHub, GitLab, PagerDuty, Slack, Teams, a webhook
+receiver): a real ``ThreadingHTTPServer`` on 127.0.0.1 in a thread, handing each request (method, path with query,
+headers, body) to a fake's ``answer`` and writing back its status, headers and body (``bytes``, ``str`` or JSON);
+and what the fakes of an API share (``Fake``): a lock over their state, injected faults and a log of calls."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,48 @@ class Request:
 
 
 Answer = tuple[int, dict[str, str], Any]
+
+
+@dataclass
+class Fault:
+    """An answer injected for the next ``times`` requests whose target (path and query) matches ``pattern``."""
+
+    pattern: re.Pattern[str]
+    status: int
+    headers: dict[str, str]
+    body: Any
+    times: int
+
+
+class Fake:
+    """What a loopback stand-in for an API keeps besides its data: a lock over its state, the faults injected with
+    ``fail`` (``error_body``, the service's own error, when none is given) and a log of the requests answered."""
+
+    error_body: Any = ""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.url = ""
+        self.faults: list[Fault] = []
+        self.log: list[tuple[str, str, int]] = []  # (method, path with query, status)
+
+    def fail(
+        self, path: str, status: int, *, headers: dict[str, str] | None = None, body: Any = None, times: int = 1
+    ) -> None:
+        """The next ``times`` requests whose path (with query) matches ``path`` get this answer."""
+        body = self.error_body if body is None else body
+        self.faults.append(Fault(re.compile(path), status, headers or {}, body, times))
+
+    def fault(self, target: str) -> Fault | None:
+        """The injected answer due for a request to ``target`` (counted), if any."""
+        for fault in self.faults:
+            if fault.times and fault.pattern.search(target):
+                fault.times -= 1
+                return fault
+        return None
+
+    def calls(self, pattern: str = "") -> list[tuple[str, str, int]]:
+        return [call for call in self.log if re.search(pattern, call[1])]
 
 
 class _Server(ThreadingHTTPServer):

@@ -56,6 +56,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from e360.tests.loopback import Fake, serving
+
 TOKEN = "github_pat_fine_grained_for_tests"
 APP_ID = "4242"
 INSTALLATION_ID = 77
@@ -74,15 +76,6 @@ def iso(moment: datetime) -> str:
 
 def _parse(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-@dataclass
-class Fault:
-    pattern: re.Pattern[str]
-    status: int
-    headers: dict[str, str]
-    body: dict[str, Any]
-    times: int
 
 
 @dataclass
@@ -269,26 +262,25 @@ def serve_logs_archive(fake_github: FakeGitHub) -> Iterator[LogsArchive]:
 # --- end of self-service actions -------------------------------------------------------------------------
 
 
-class FakeGitHub(ActionsFaults):
+class FakeGitHub(ActionsFaults, Fake):
     """The state behind the server: repositories, credentials, the rate budget, faults and a log."""
 
+    error_body = {"message": "Server Error"}
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.repos: dict[str, Repo] = {}
         self.tokens: set[str] = {TOKEN}
         self.private_key = app_private_key()
         self.installation_tokens: dict[str, datetime] = {}
-        self.faults: list[Fault] = []
         self.expire_after: int | None = None
         self.rate_limit = 5000
         self.rate_remaining = 5000
         self.rate_reset = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
         self.graphql_limit = 5000
         self.graphql_remaining = 5000
-        self.log: list[tuple[str, str, int]] = []  # (method, path with query, status)
         self.operations: list[str] = []  # the GraphQL operations answered, in order
         self.reruns: list[str] = []
-        self.url = ""
         self.runs_cap = RUNS_CAP
         self._ids = iter(range(1000, 10**9))
         self.accept = ""  # the request being answered's Accept
@@ -535,25 +527,9 @@ class FakeGitHub(ActionsFaults):
 
     # --- Faults --------------------------------------------------------------------------------
 
-    def fail(
-        self,
-        path: str,
-        status: int,
-        *,
-        headers: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
-        times: int = 1,
-    ) -> None:
-        """The next ``times`` requests whose path (with query) matches ``path`` get this answer."""
-        body = body if body is not None else {"message": "Server Error"}
-        self.faults.append(Fault(re.compile(path), status, headers or {}, body, times))
-
     def expire_tokens_after(self, requests: int) -> None:
         """The installation tokens issued so far stop working after ``requests`` more requests."""
         self.expire_after = requests
-
-    def calls(self, pattern: str = "") -> list[tuple[str, str, int]]:
-        return [call for call in self.log if re.search(pattern, call[1])]
 
     # --- Answering -----------------------------------------------------------------------------
 
@@ -576,10 +552,8 @@ class FakeGitHub(ActionsFaults):
     def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, Any]:
         split = urlsplit(target)
         path, query = split.path, {k: v[-1] for k, v in parse_qs(split.query).items()}
-        for fault in self.faults:
-            if fault.times and fault.pattern.search(target):
-                fault.times -= 1
-                return fault.status, {**self._budget_headers(), **fault.headers}, fault.body
+        if (fault := self.fault(target)) is not None:
+            return fault.status, {**self._budget_headers(), **fault.headers}, fault.body
         if method == "POST" and (found := re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)):
             return self._exchange(int(found[1]), headers)
         if not self._authenticated(headers):
@@ -846,52 +820,14 @@ def _in_range(created_at: str, wanted: str) -> bool:
     return _parse(start) <= moment <= _parse(end)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, payload = self.server.fake.answer(self.command, self.path, headers, body)
-        text = isinstance(payload, str)  # a media type answered in text (a commit's bare sha)
-        data = (payload.encode() if text else json.dumps(payload).encode()) if payload is not None else b""
-        self.send_response(status)
-        if data and not text:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the fake keeps its own log
-        return
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeGitHub
-
-
 @contextmanager
 def served() -> Iterator[FakeGitHub]:
     """A loopback GitHub serving in a thread until the block ends; ``.url`` is its API root.
     (The ``fake_github`` fixture; ``manage.py bench_integrations`` backfills from one too.)"""
     fake = FakeGitHub()
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = fake
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(lambda request: fake.answer(request.method, request.target, request.headers, request.body)) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture(name="fake_github")

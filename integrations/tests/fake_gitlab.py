@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import pytest
 
-from e360.tests.loopback import serving
+from e360.tests.loopback import Fake, serving
 
 TOKEN = "glpat-read-api-for-tests"
 WEB = "https://gitlab.example.com"  # the instance's web address: projects' web_url
@@ -56,15 +55,6 @@ def _parse(value: str) -> datetime:
 
 def sha(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - a fake sha
-
-
-@dataclass
-class Fault:
-    pattern: re.Pattern[str]
-    status: int
-    headers: dict[str, str]
-    body: Any
-    times: int
 
 
 @dataclass
@@ -116,20 +106,19 @@ PIPELINE_LIST_FIELDS = (
 )
 
 
-class FakeGitLab:
+class FakeGitLab(Fake):
     """The state behind the server: projects, tokens, the rate budget, faults and a log."""
 
+    error_body = {"message": "500 Internal Server Error"}
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.projects: dict[str, Project] = {}
         self.tokens: set[str] = {TOKEN}
-        self.faults: list[Fault] = []
         self.rate_limit = 2000
         self.rate_remaining = 2000
         self.rate_reset = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
         self.link_header = True
-        self.log: list[tuple[str, str, int]] = []  # (method, path with query, status)
-        self.url = ""
         self._ids = iter(range(5000, 10**9))
 
     @property
@@ -315,16 +304,6 @@ class FakeGitLab:
 
     # --- Faults --------------------------------------------------------------------------------
 
-    def fail(
-        self, path: str, status: int, *, headers: dict[str, str] | None = None, body: Any = None, times: int = 1
-    ) -> None:
-        """The next ``times`` requests whose path (with query) matches ``path`` get this answer."""
-        body = body if body is not None else {"message": "500 Internal Server Error"}
-        self.faults.append(Fault(re.compile(path), status, headers or {}, body, times))
-
-    def calls(self, pattern: str = "") -> list[tuple[str, str, int]]:
-        return [call for call in self.log if re.search(pattern, call[1])]
-
     # --- Answering -----------------------------------------------------------------------------
 
     def answer(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, dict, Any]:
@@ -345,10 +324,8 @@ class FakeGitLab:
     def _answer(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, dict, Any]:
         split = urlsplit(target)
         path, query = split.path, {k: v[-1] for k, v in parse_qs(split.query).items()}
-        for fault in self.faults:
-            if fault.times and fault.pattern.search(target):
-                fault.times -= 1
-                return fault.status, {**self._budget_headers(), **fault.headers}, fault.body
+        if (fault := self.fault(target)) is not None:
+            return fault.status, {**self._budget_headers(), **fault.headers}, fault.body
         token = headers.get("private-token") or headers.get("authorization", "").removeprefix("Bearer ").strip()
         if token not in self.tokens:
             return 401, {}, {"message": "401 Unauthorized"}

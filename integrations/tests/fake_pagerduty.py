@@ -18,39 +18,28 @@ success, a 429 with rate headers, a 403).
 
 from __future__ import annotations
 
-import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from e360.tests.loopback import serving
+from e360.tests.loopback import Fake, serving
 
 API_KEY = "u+pagerduty-read-only-key-for-tests"
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 
 
-@dataclass
-class Fault:
-    pattern: re.Pattern[str]
-    status: int
-    headers: dict[str, str]
-    body: Any
-    times: int
-
-
-class FakePagerDuty:
+class FakePagerDuty(Fake):
     """The state behind the server: services, keys, the minute's rate budget, faults and a log."""
 
+    error_body = {"error": {"message": "Internal Server Error", "code": 2001}}
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.keys: set[str] = {API_KEY}
         self.services: list[dict[str, Any]] = []
-        self.faults: list[Fault] = []
         self.rate_limit = 960
         self.rate_remaining = 960
         self.rate_reset = 42  # seconds
@@ -75,22 +64,6 @@ class FakePagerDuty:
         self.services.append(service)
         return service
 
-    def fail(
-        self,
-        path: str,
-        status: int,
-        *,
-        headers: dict[str, str] | None = None,
-        body: Any = None,
-        times: int = 1,
-    ) -> None:
-        """The next ``times`` requests whose path (with query) matches ``path`` get this answer."""
-        body = body if body is not None else {"error": {"message": "Internal Server Error", "code": 2001}}
-        self.faults.append(Fault(re.compile(path), status, headers or {}, body, times))
-
-    def calls(self, pattern: str = "") -> list[tuple[str, str, int]]:
-        return [call for call in self.log if re.search(pattern, call[1])]
-
     # --- Answering -----------------------------------------------------------------------------
 
     def answer(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, dict, Any]:
@@ -110,10 +83,8 @@ class FakePagerDuty:
     def _answer(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, dict, Any]:
         split = urlsplit(target)
         path, query = split.path, {k: v[-1] for k, v in parse_qs(split.query).items()}
-        for fault in self.faults:
-            if fault.times and fault.pattern.search(target):
-                fault.times -= 1
-                return fault.status, fault.headers, fault.body
+        if (fault := self.fault(target)) is not None:
+            return fault.status, fault.headers, fault.body
         key = headers.get("authorization", "").removeprefix("Token token=")
         if not headers.get("authorization", "").startswith("Token token=") or key not in self.keys:
             return 401, {}, {"error": {"message": "Unauthorized", "code": 2006}}
