@@ -1,5 +1,5 @@
-"""A GitHub on loopback for the client and backfill tests: a real HTTP server (``ThreadingHTTPServer``
-in a thread) answering the REST API's documented shapes from an in-memory history.
+"""A GitHub on loopback for the client and backfill tests: a real HTTP server (``e360.tests.loopback``)
+answering the REST API's documented shapes from an in-memory history.
 
 What it speaks, as docs.github.com documents it (trimmed to the fields e360 reads):
 
