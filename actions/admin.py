@@ -532,6 +532,8 @@ class AutomationForm(forms.ModelForm):
             "waiting_hours",
             "every_hours",
             "daily_at",
+            "survey_dimension",
+            "favourable_below",
             "tiers",
             "teams",
             "services",
@@ -572,6 +574,14 @@ class AutomationForm(forms.ModelForm):
             self.add_error("waiting_hours", "How many business hours a pull request may wait.")
         if trigger == Trigger.SCHEDULE and bool(data.get("every_hours")) == (data.get("daily_at") is not None):
             self.add_error("every_hours", "A schedule runs either every N hours or daily at a time: give one.")
+        if trigger == Trigger.SURVEY_CLOSED:
+            if not data.get("survey_dimension"):
+                self.add_error("survey_dimension", "Which survey dimension a closed survey is read on.")
+            if data.get("favourable_below") is None and "favourable_below" not in self.errors:
+                self.add_error("favourable_below", "Below what % favourable (0–100) a team triggers it.")
+            for name in ("tiers", "services"):
+                if data.get(name):
+                    self.add_error(name, "A survey's figures are a team's, not a service's: only teams apply.")
         for name, rows in (("teams", data.get("teams")), ("services", data.get("services"))):
             if scope is None or not rows:
                 continue
@@ -603,7 +613,21 @@ class AutomationAdmin(admin.ModelAdmin):
     readonly_fields = ["checked_at", "log"]
     fieldsets = [
         (None, {"fields": ["name", "team", "is_active", "log"]}),
-        ("When", {"fields": ["trigger", "threshold", "failures_in_a_row", "waiting_hours", "every_hours", "daily_at"]}),
+        (
+            "When",
+            {
+                "fields": [
+                    "trigger",
+                    "threshold",
+                    "failures_in_a_row",
+                    "waiting_hours",
+                    "every_hours",
+                    "daily_at",
+                    "survey_dimension",
+                    "favourable_below",
+                ]
+            },
+        ),
         ("Only for (empty: everything of the owner team)", {"fields": ["tiers", "teams", "services"]}),
         ("Then", {"fields": ["action", "channel", "note", "dry_run", "quiet_hours", "checked_at"]}),
     ]

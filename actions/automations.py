@@ -15,11 +15,18 @@ occurrence, then execute the runs that are due, each at most once. ``automations
   team's working time (``actions.business_hours``); ``pull-request:<id>``, once per pull request;
 - *schedule*: every N hours from midnight UTC (``schedule:<slot start, UTC>``), or daily at a local time of the
   owner team's time zone, UTC without one (``schedule:<local date>``); a slot missed while nothing ran is not
-  caught up, and a slot before the automation existed is not run.
+  caught up, and a slot before the automation existed is not run;
+- *survey closed*: a campaign (a survey's wave) closed that asked the automation's dimension; each team of the
+  scope (an organisation-wide automation: every team, and the organisation's own figure when the campaign invited
+  everyone) whose % favourable on it is below X, read from the campaign's published figures through
+  ``insights.selectors.WaveFigures`` as thresholds read them: a group the anonymity rules hide (fewer than k
+  responses, complementary suppression) has no score and never triggers; ``survey:<campaign id>:<team id or org>``.
 
 Conditions (tiers, teams, services) filter the service an occurrence concerns (the incident's, the pipeline's, a
 service threshold's; a team threshold's team for the teams filter): one that does not pass is recorded
-``skipped`` with why, so the log shows it; an occurrence with nothing to filter (a schedule) always passes.
+``skipped`` with why, so the log shows it; an occurrence with nothing to filter (a schedule) always passes. A
+survey's figure is a team's and no service's: only the teams condition applies to it (the organisation's figure is
+none of the teams), tiers and services pass it.
 
 Runs are inserted with their key, ignoring conflicts: ``(automation, dedupe_key)`` is unique, so collecting again
 (a retry, two workers at once) never records an occurrence twice. A paused automation records nothing, and its
@@ -52,7 +59,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -61,10 +69,15 @@ from actions.business_hours import WorkingTime
 from actions.channels import Fact, Message, Sent, send
 from actions.models import Automation, AutomationRun, Threshold, ThresholdEvent
 from actions.models.automations import Do, Trigger
+from actions.threshold_metrics import METRICS
 from e360.models import Service, Team
 from e360.tree import TeamTree
+from insights.selectors import WaveFigures
+from insights.selectors.waves import results_url
 from metrics.models import Incident, PipelineRun
 from metrics.selectors import Area, waiting_for_review
+from surveys.anonymity import ORG, Label
+from surveys.models import LIKERT_KINDS, Campaign, Question
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +91,14 @@ Status = AutomationRun.Status
 
 @dataclass(frozen=True)
 class Subject:
-    """What an occurrence is about, for the conditions: a service (its id, tier, owner), or a team."""
+    """What an occurrence is about, for the conditions: a service (its id, tier, owner), or a team. A survey's
+    figure is a team's (None: the organisation's) with no service at all (``team_only``): only the teams condition
+    applies to it."""
 
     service_id: int | None = None
     tier: int | None = None
     team_id: int | None = None
+    team_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -323,6 +339,82 @@ def _schedule_occurrences(automation: Automation, now: datetime, teams: set[int]
     )
 
 
+def _survey_occurrences(automation: Automation, now: datetime, teams: set[int] | None) -> Iterator[Occurrence]:
+    """The campaigns closed since the automation exists that asked its dimension: each group of the scope whose
+    % favourable there is below X, read from the published figures, shown groups only (``WaveFigures``: a group
+    hidden by the anonymity rules has no score). The organisation's figure counts for an organisation-wide
+    automation when the campaign invited everyone (a campaign of a few teams has no organisation's figure but
+    theirs)."""
+    dimension, below = automation.survey_dimension, automation.favourable_below
+    if not dimension or below is None:
+        return
+    asked = Question.objects.filter(version=OuterRef("version"), kind__in=LIKERT_KINDS, dimension=dimension)
+    campaigns = (
+        Campaign.objects.filter(Exists(asked), status=Campaign.Status.CLOSED)
+        .alias(closed=Coalesce("closed_at", "closes_at"))
+        .filter(closed__gte=_since(automation, now), closed__lte=now)
+        .order_by("closed", "pk")
+    )
+    done = set(
+        AutomationRun.objects.filter(automation=automation, dedupe_key__startswith="survey:").values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    found: list[tuple[WaveFigures, Label, float]] = []
+    for campaign in campaigns:
+        wave = WaveFigures.load(campaign)
+        groups: list[Label] = [ORG] if teams is None and campaign.everyone else []
+        groups += sorted(g for g in wave.rows if g is not ORG and (teams is None or g in teams))
+        for group in groups:
+            score = wave.score(group, dimension)
+            if score is not None and score < below and _survey_key(campaign, group) not in done:
+                found.append((wave, group, score))
+    if not found:
+        return
+    named = Team.objects.in_bulk({group for _, group, _ in found if group is not ORG})
+    metric = METRICS[f"survey.{dimension}"]
+    label = automation.get_survey_dimension_display()
+    for wave, group, score in found:
+        team = None if group is ORG else named.get(group)
+        if group is not ORG and team is None:  # deleted since the campaign closed: nobody to tell about
+            continue
+        survey = wave.campaign
+        who = team.name if team is not None else "The organisation"
+        responses = wave.cell(group).n
+        closed = survey.closed_at or survey.closes_at
+        yield Occurrence(
+            _survey_key(survey, group),
+            Subject(team_id=group, team_only=True),
+            {
+                "campaign_id": survey.pk,
+                "team_id": group,
+                "dimension": dimension,
+                "score": score,
+                "below": below,
+                "title": f"{who}: {label} {metric.text(score)} favourable, below {metric.text(below)}",
+                "lines": [
+                    f"“{survey.name}” closed at {closed:%Y-%m-%d %H:%M} UTC: {who} answered {metric.text(score)} "
+                    f"favourable on {label} ({responses} responses), below the automation's {metric.text(below)}.",
+                    f"Results: {settings.SITE_URL}{results_url(survey, team)}",
+                ],
+                "url": _link("insights:team-bottlenecks", team.slug)
+                if team is not None
+                else _link("insights:org-bottlenecks"),
+                "facts": {
+                    "Survey": survey.name,
+                    "Team": who,
+                    label: metric.text(score),
+                    "Below": metric.text(below),
+                    "Responses": str(responses),
+                },
+            },
+        )
+
+
+def _survey_key(campaign: Campaign, group: Label) -> str:
+    return f"survey:{campaign.pk}:{'org' if group is ORG else group}"
+
+
 COLLECTORS = {
     Trigger.THRESHOLD_CROSSED: _threshold_occurrences,
     Trigger.THRESHOLD_RECOVERED: _threshold_occurrences,
@@ -330,6 +422,7 @@ COLLECTORS = {
     Trigger.PIPELINE_FAILING: _pipeline_occurrences,
     Trigger.PULL_REQUEST_WAITING: _pull_request_occurrences,
     Trigger.SCHEDULE: _schedule_occurrences,
+    Trigger.SURVEY_CLOSED: _survey_occurrences,
 }
 
 
@@ -354,6 +447,8 @@ class Conditions:
         """Why an occurrence about ``subject`` does not pass; "" when it does."""
         if subject is None:
             return ""
+        if subject.team_only:
+            return "not one of the automation's teams" if self.teams and subject.team_id not in self.teams else ""
         if self.services and subject.service_id not in self.services:
             return "not one of the automation's services"
         if self.tiers and subject.tier not in self.tiers:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from actions.models.channels import Channel
 from actions.models.thresholds import Threshold
 from e360.models import Service, Team
+from surveys.models import Dimension
 
 MAX_FAILURES_IN_A_ROW = 50
 
@@ -28,6 +29,7 @@ class Trigger(models.TextChoices):
     PIPELINE_FAILING = "pipeline_failing", "A pipeline fails on the default branch K times in a row"
     PULL_REQUEST_WAITING = "pull_request_waiting", "A pull request waits for a first review N business hours"
     SCHEDULE = "schedule", "On a schedule"
+    SURVEY_CLOSED = "survey_closed", "A survey closes with a dimension below X % favourable"
 
 
 THRESHOLD_TRIGGERS = (Trigger.THRESHOLD_CROSSED, Trigger.THRESHOLD_RECOVERED)
@@ -80,6 +82,19 @@ class Automation(models.Model):
     )
     daily_at = models.TimeField(
         null=True, blank=True, help_text="Schedule: every day at this time, in the owner team's time zone (else UTC)."
+    )
+    survey_dimension = models.CharField(
+        max_length=20,
+        choices=Dimension.choices,
+        blank=True,
+        help_text="Survey trigger: the dimension whose % favourable is watched.",
+    )
+    favourable_below = models.FloatField(
+        "X % favourable",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Survey trigger: a team (or the organisation) shown below this % favourable when a survey closes.",
     )
     # Conditions (each optional; empty: no filter).
     tiers = models.JSONField(
@@ -141,6 +156,9 @@ class Automation(models.Model):
             if self.daily_at is not None:
                 return f"daily at {self.daily_at:%H:%M}"
             return f"every {self.every_hours} hours"
+        if self.trigger == Trigger.SURVEY_CLOSED:
+            below = "?" if self.favourable_below is None else f"{self.favourable_below:g}"
+            return f"a survey closed with {self.get_survey_dimension_display() or '?'} below {below}% favourable"
         return self.get_trigger_display()
 
     @property

@@ -127,3 +127,30 @@ def test_runs_are_read_only_and_a_failed_one_is_retried(client, staff, team):
     client.post(reverse("admin:actions_automationrun_changelist"), {"action": "retry", "_selected_action": [run.pk]})
     run.refresh_from_db()
     assert run.status == "pending"
+
+
+def test_a_survey_automation_needs_its_dimension_and_value_and_takes_no_service_condition(client, staff, team, service):
+    client.force_login(staff)
+    channel = ChannelFactory(team=team)
+    survey = fields(team, channel, trigger="survey_closed")
+    response = client.post(reverse(ADD), survey)
+    assert errors(response) == {
+        "survey_dimension": ["Which survey dimension a closed survey is read on."],
+        "favourable_below": ["Below what % favourable (0–100) a team triggers it."],
+    }
+    response = client.post(
+        reverse(ADD),
+        {**survey, "survey_dimension": "ci_cd", "favourable_below": "120", "tiers": ["1"], "services": [service.pk]},
+    )
+    assert errors(response) == {
+        "favourable_below": ["Ensure this value is less than or equal to 100."],
+        "tiers": ["A survey's figures are a team's, not a service's: only teams apply."],
+        "services": ["A survey's figures are a team's, not a service's: only teams apply."],
+    }
+    assert not Automation.objects.exists()
+
+    response = client.post(reverse(ADD), {**survey, "survey_dimension": "ci_cd", "favourable_below": "60"})
+    assert response.status_code == 302, errors(response)
+    automation = Automation.objects.get()
+    assert (automation.survey_dimension, automation.favourable_below) == ("ci_cd", 60)
+    assert automation.trigger_text == "a survey closed with CI/CD below 60% favourable"

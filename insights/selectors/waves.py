@@ -132,7 +132,8 @@ def _latest_access(team: Team | None, viewer: User) -> survey_results.CampaignAc
     return None
 
 
-def _results_url(campaign: Campaign, team: Team | None) -> str:
+def results_url(campaign: Campaign, team: Team | None) -> str:
+    """The campaign's results page, focused on ``team`` (None: the organisation)."""
     url = reverse("surveys:results", args=[campaign.pk])
     return f"{url}?team={team.slug}" if team is not None else url
 
@@ -178,7 +179,7 @@ def sentiment(team: Team | None, viewer: User) -> Sentiment:
         responses=focus.responses if focus.shown else None,
         participation=participation,
         dimensions=dimensions,
-        results_url=_results_url(results.campaign, team),
+        results_url=results_url(results.campaign, team),
     )
 
 
