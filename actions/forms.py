@@ -177,7 +177,10 @@ class ReminderPolicyForm(forms.ModelForm):
             "channel",
             "holdout_percent",
         ]
-        labels = {"is_active": "Active (pull requests are checked every 15 minutes)"}
+        labels = {
+            "include_sub_teams": "Cover its sub-teams",
+            "is_active": "Active (pull requests are checked every 15 minutes)",
+        }
         widgets = {"digest_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
         error_messages = {
             "team": {"unique": "This team already has a review reminder policy: change that one instead."},
