@@ -19,7 +19,7 @@ from django.utils.html import format_html
 
 from actions import automations, thresholds
 from actions.channels import Fact, Message, send
-from actions.forms import ThresholdForm
+from actions.forms import ReminderPolicyForm, ThresholdForm
 from actions.models import (
     ActionAudit,
     ActionPolicy,
@@ -37,6 +37,25 @@ from actions.models.channels import SECRET_OF
 from e360.env import env_str
 from e360.models import Person, Service, Team
 from e360.tree import TeamTree
+
+
+class UserFormAdmin(admin.ModelAdmin):
+    """An admin whose form is the portal's, taking the request's user (``ThresholdForm``, ``ReminderPolicyForm``):
+    the same choices and checks for the same user, and only the rows of the teams they manage."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        base = super().get_form(request, obj, change, **kwargs)
+        user = request.user
+
+        class BoundForm(base):  # type: ignore[valid-type, misc]  # the admin's form class, for this user
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, user=user, **kw)
+
+        return BoundForm
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).of_teams(thresholds.managed_team_ids(request.user))  # type: ignore[attr-defined, arg-type]
+
 
 # --- channels ---
 
@@ -305,7 +324,10 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReminderPolicy)
-class ReminderPolicyAdmin(admin.ModelAdmin):
+class ReminderPolicyAdmin(UserFormAdmin):
+    """The portal's form (``/actions/reminders/``, for the teams' leads): the same choices and checks."""
+
+    form = ReminderPolicyForm
     list_display = [
         "__str__",
         "after_hours",
@@ -457,7 +479,7 @@ class ThresholdEventInline(admin.TabularInline):
 
 
 @admin.register(Threshold)
-class ThresholdAdmin(admin.ModelAdmin):
+class ThresholdAdmin(UserFormAdmin):
     """The portal's form (the same choices for the same user) and its backtest, on the change page's
     "Backtest" button (``admin/actions/threshold/change_form.html``)."""
 
@@ -468,19 +490,6 @@ class ThresholdAdmin(admin.ModelAdmin):
     readonly_fields = ("is_firing", "firing_since", "crossed_at", "crossings", "last_value", "last_evaluated_at")
     inlines = [ThresholdEventInline]
     list_select_related = ("team", "service")
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        base = super().get_form(request, obj, change, **kwargs)
-        user = request.user
-
-        class BoundThresholdForm(base):  # type: ignore[valid-type, misc]  # the admin's form class, for this user
-            def __init__(self, *args: Any, **kw: Any) -> None:
-                super().__init__(*args, user=user, **kw)
-
-        return BoundThresholdForm
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).of_teams(thresholds.managed_team_ids(request.user))  # type: ignore[attr-defined, arg-type]
 
     def save_model(self, request: HttpRequest, obj: Threshold, form: Any, change: bool) -> None:
         thresholds.threshold_save(threshold=obj, by=request.user)  # type: ignore[arg-type]
@@ -593,9 +602,7 @@ class AutomationForm(forms.ModelForm):
         if action == Do.MESSAGE:
             if channel is None:
                 self.add_error("channel", "Where the message goes.")
-            elif channel.team_id is not None and (
-                team is None or channel.team_id not in TeamTree.load().chain(team.pk)
-            ):
+            elif not channel.usable_by(TeamTree.load().chain(team.pk) if team else ()):
                 self.add_error("channel", f"“{channel}” is another team's channel: {owner} may not post there.")
         elif action == Do.RERUN_FAILED_JOBS and trigger != Trigger.PIPELINE_FAILING:
             self.add_error("action", "Re-running the failed jobs follows a failing pipeline trigger only.")

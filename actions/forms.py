@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 
 from actions import crossings, threshold_metrics
-from actions.models import Threshold
+from actions.models import Channel, ReminderPolicy, Threshold
 from actions.models.thresholds import ScopeKind
 from actions.thresholds import managed_team_ids
 from e360.forms import QueryField, QueryForm, whole_number
 from e360.models import Service, Team, User
+from e360.tree import TeamTree
 
 # A page of runs lists 25; more than this in one request is not a page's.
 MAX_RUNS = 100
@@ -45,6 +48,23 @@ class PullIdsForm(QueryForm):
     """Which pull requests' actions the review queue asks for (``?pr=1&pr=2``)."""
 
     pr = PullIdsField()
+
+
+# --- portal forms of a team's settings ---
+
+
+def offer_managed(form: forms.ModelForm, user: User) -> set[int] | None:
+    """Offer in ``form``'s ``team`` and ``service`` fields only the teams ``user`` manages and their services
+    (``managed_team_ids``: leads, their teams and those below; org viewers, all): any other is refused with "Select
+    a valid choice", so nobody sets something on a team they may not see. The managed teams' ids (None: all)."""
+    managed = managed_team_ids(user)
+    teams = Team.objects.order_by("name")
+    services = Service.objects.order_by("name")
+    team_field, service_field = form.fields["team"], form.fields["service"]
+    assert isinstance(team_field, forms.ModelChoiceField) and isinstance(service_field, forms.ModelChoiceField)
+    team_field.queryset = teams if managed is None else teams.filter(id__in=managed)
+    service_field.queryset = services if managed is None else services.filter(owner_id__in=managed)
+    return managed
 
 
 # --- thresholds ---
@@ -83,13 +103,7 @@ class ThresholdForm(forms.ModelForm):
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        managed = managed_team_ids(user)
-        teams = Team.objects.order_by("name")
-        services = Service.objects.order_by("name")
-        team_field, service_field = self.fields["team"], self.fields["service"]
-        assert isinstance(team_field, forms.ModelChoiceField) and isinstance(service_field, forms.ModelChoiceField)
-        team_field.queryset = teams if managed is None else teams.filter(id__in=managed)
-        service_field.queryset = services if managed is None else services.filter(owner_id__in=managed)
+        managed = offer_managed(self, user)
         self.org_allowed = managed is None
         if not self.org_allowed:
             scope_field = self.fields["scope"]
@@ -133,3 +147,64 @@ class ThresholdForm(forms.ModelForm):
             timedelta(hours=data["cooldown_hours"]),
         )
         return subject, rule
+
+
+# --- reminders ---
+
+
+class ReminderPolicyForm(forms.ModelForm):
+    """A team's (or one service's) review reminder policy, for the portal and the admin alike. The teams and
+    services offered are those ``user`` manages (``offer_managed``); the channels, those their teams may post to
+    (the organisation's, their own and the teams' above: ``Channel.usable_by``), checked against the team or
+    service chosen. The model's rules (a team or a service; a channel whose kind reaches the recipients) and its one
+    policy per team or service are checked on saving, each with its message."""
+
+    # The fields a link may pre-fill (``?team=…``: a bottleneck's suggestion, ``actions.suggestions``).
+    PREFILLED = ("team", "service")
+
+    class Meta:
+        model = ReminderPolicy
+        fields = [
+            "team",
+            "service",
+            "include_sub_teams",
+            "is_active",
+            "after_hours",
+            "again_after_hours",
+            "digest",
+            "digest_at",
+            "recipients",
+            "channel",
+            "holdout_percent",
+        ]
+        labels = {
+            "include_sub_teams": "Cover its sub-teams",
+            "is_active": "Active (pull requests are checked every 15 minutes)",
+        }
+        widgets = {"digest_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
+        error_messages = {
+            "team": {"unique": "This team already has a review reminder policy: change that one instead."},
+            "service": {"unique": "This service already has a review reminder policy: change that one instead."},
+        }
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        managed = offer_managed(self, user)
+        self.tree = TeamTree.for_user(user)
+        channel_field = self.fields["channel"]
+        assert isinstance(channel_field, forms.ModelChoiceField)
+        channel_field.queryset = Channel.objects.of_teams(None if managed is None else self.tree.closure(managed))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        team, service, channel = data.get("team"), data.get("service"), data.get("channel")
+        owner = team.pk if team is not None else service.owner_id if service is not None else None
+        if channel is not None and owner is not None and not channel.usable_by(self.tree.chain(owner)):
+            self.add_error("channel", f"“{channel}” is another team's channel: {team or service} may not post there.")
+        return data
+
+    def validate_constraints(self) -> None:
+        # ``ReminderPolicy.clean`` says "a team or a service" in words; the check constraint behind it would say it
+        # again, by the constraint's name: it is checked once the model's rules hold.
+        if not self.has_error(NON_FIELD_ERRORS):
+            super().validate_constraints()

@@ -75,9 +75,9 @@ class Candidate:
 
 def _why_not(policy: ReminderPolicy | None, reviewers: tuple[int, ...], service: str) -> str:
     if policy is None:
-        return f"No review reminder policy covers {service}: an admin sets one up (Reminder policies, in the admin)."
+        return f"No review reminder policy covers {service}: a lead of its team sets one up (Review reminders)."
     if policy.channel_id is None:
-        return f"{policy} names no channel: an admin chooses one to send reminders through."
+        return f"{policy} names no channel: a lead of its team chooses one (Review reminders)."
     if not reviewers and policy.recipients != ReminderPolicy.Recipients.CHANNEL:
         return "Nobody to remind: the owning team has no other active member."
     return ""

@@ -3,10 +3,10 @@
 
 Two kinds: a **threshold** (a link to the thresholds' form, ``/actions/thresholds/new/``, with the metric, the
 scope — the team with its sub-teams, what its bottleneck page covers —, the team, the comparison and the value in
-its query), offered to whoever may set thresholds on the team (its leads and the leads above it; org viewers:
-``thresholds.managed_team_ids``); and **review reminders** (a link to the admin's reminder policy form pre-filled
-with the team, or to the team's existing policy), offered to staff who may add (or change) reminder policies.
-``for_team`` keeps the suggestions a user may follow; a dimension with none shows nothing.
+its query); and **review reminders** (a link to the reminder policies' form, ``/actions/reminders/new/``, with
+the team in its query, or to the team's existing policy). Both are offered to whoever manages the team (its leads
+and the leads above it; org viewers: ``thresholds.managed_team_ids``). ``for_team`` keeps the suggestions a user
+may follow; a dimension with none shows nothing.
 """
 
 from __future__ import annotations
@@ -122,28 +122,24 @@ def threshold_url(alert: Alert, team: Team) -> str:
 def for_team(user: User, team: Team) -> dict[str, list[Link]]:
     """Each dimension's suggestions ``user`` may follow for ``team`` (dimensions with none left out)."""
     managed = managed_team_ids(user)
-    sets_thresholds = managed is None or team.pk in managed
+    if managed is not None and team.pk not in managed:
+        return {}
     policy = ReminderPolicy.objects.filter(team=team).first()
-    if policy is not None:
-        may_remind = user.has_perm("actions.change_reminderpolicy")
-    else:
-        may_remind = user.has_perm("actions.add_reminderpolicy")
     found: dict[str, list[Link]] = {}
     for dimension, suggestions in SUGGESTIONS.items():
         links = []
         for suggestion in suggestions:
-            if isinstance(suggestion, Alert) and sets_thresholds:
+            if isinstance(suggestion, Alert):
                 metric = threshold_metrics.METRICS[suggestion.metric]
                 note = f"{metric.label} {suggestion.comparison.label} {metric.text(suggestion.value)}"
                 links.append(Link(suggestion.title, threshold_url(suggestion, team), note))
-            elif isinstance(suggestion, Reminders) and user.is_staff and may_remind:
-                if policy is None:
-                    url = f"{reverse('admin:actions_reminderpolicy_add')}?{urlencode({'team': team.pk})}"
-                    links.append(Link(suggestion.title.format(team=team.name), url))
-                else:
-                    url = reverse("admin:actions_reminderpolicy_change", args=[policy.pk])
-                    state = "on" if policy.is_active else "off"
-                    links.append(Link(f"Review reminders of {team.name} ({state})", url, "Change the policy"))
+            elif policy is None:
+                url = f"{reverse('actions:reminder-add')}?{urlencode({'team': team.pk})}"
+                links.append(Link(suggestion.title.format(team=team.name), url))
+            else:
+                url = reverse("actions:reminder-edit", args=[policy.pk])
+                state = "on" if policy.is_active else "off"
+                links.append(Link(f"Review reminders of {team.name} ({state})", url, "Change the policy"))
         if links:
             found[dimension] = links
     return found

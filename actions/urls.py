@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from actions.views import automations, remind_now, selfservice, suggestions, thresholds
+from actions.views import automations, remind_now, reminders, selfservice, suggestions, thresholds
 
 app_name = "actions"
 
@@ -30,4 +30,9 @@ urlpatterns = [
     path("thresholds/backtest/", thresholds.threshold_backtest, name="threshold-backtest"),
     path("thresholds/<int:pk>/", thresholds.threshold_edit, name="threshold-edit"),
     path("thresholds/<int:pk>/delete/", thresholds.threshold_delete, name="threshold-delete"),
+    # --- review reminders ---
+    path("reminders/", reminders.policy_list, name="reminder-list"),
+    path("reminders/new/", reminders.policy_add, name="reminder-add"),
+    path("reminders/<int:pk>/", reminders.policy_edit, name="reminder-edit"),
+    path("reminders/<int:pk>/delete/", reminders.policy_delete, name="reminder-delete"),
 ]

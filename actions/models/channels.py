@@ -9,6 +9,7 @@ webhook's HMAC key) is stored encrypted (``secret``) or named by an environment 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from django.db import models
@@ -26,7 +27,18 @@ class MissingSecret(Exception):
     """The channel's secret is neither stored nor in its environment variable: nothing can be sent."""
 
 
+class ChannelQuerySet(models.QuerySet["Channel"]):
+    def of_teams(self, team_ids: Collection[int] | None) -> ChannelQuerySet:
+        """The organisation's channels (no team) and those of ``team_ids``; None: every channel."""
+        if team_ids is None:
+            return self
+        return self.filter(Q(team__isnull=True) | Q(team_id__in=team_ids))
+
+
 class Channel(models.Model):
+    """Who may post where: a team may use the organisation's channels and those of its own team and the teams
+    above it (``usable_by``), so a sub-team may post to its department's channel, never to a sibling's."""
+
     class Kind(models.TextChoices):
         EMAIL = "email", "Email"
         SLACK_WEBHOOK = "slack_webhook", "Slack incoming webhook"
@@ -73,6 +85,8 @@ class Channel(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    objects = ChannelQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -81,6 +95,11 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def usable_by(self, chain: Collection[int]) -> bool:
+        """Whether the team whose ``chain`` this is (``TeamTree.chain``: itself, then the teams above; empty for
+        the organisation) may post here."""
+        return self.team_id is None or self.team_id in chain
 
     @property
     def secret_label(self) -> str:

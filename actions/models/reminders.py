@@ -25,6 +25,14 @@ CHANNEL_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
+class ReminderPolicyQuerySet(models.QuerySet["ReminderPolicy"]):
+    def of_teams(self, team_ids: set[int] | None) -> ReminderPolicyQuerySet:
+        """Those of teams in ``team_ids`` (their own, or one of their services'); None: every policy."""
+        if team_ids is None:
+            return self
+        return self.filter(Q(team_id__in=team_ids) | Q(service__owner_id__in=team_ids))
+
+
 class ReminderPolicy(models.Model):
     """When and how the reviewers of a team's (or one service's) pull requests are reminded.
 
@@ -95,6 +103,8 @@ class ReminderPolicy(models.Model):
         null=True, blank=True, editable=False, help_text="The local day of the last digest gathered."
     )
 
+    objects = ReminderPolicyQuerySet.as_manager()
+
     class Meta:
         verbose_name = "reminder policy"
         verbose_name_plural = "reminder policies"
@@ -107,6 +117,13 @@ class ReminderPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Review reminders of {self.team or self.service}"
+
+    @property
+    def owner_team_id(self) -> int | None:
+        """The team it belongs to: its team, or its service's owner (whose leads manage it)."""
+        if self.team_id is not None:
+            return self.team_id
+        return self.service.owner_id if self.service is not None else None
 
     def clean(self) -> None:
         if (self.team_id is None) == (self.service_id is None):

@@ -1,6 +1,6 @@
 """The bottleneck cards' suggested actions (``actions.suggestions``): the mapping names real metrics and dimensions,
-each link pre-fills its form (the thresholds' form, the admin's reminder policy form), and only those who may
-follow a suggestion see it (leads and org viewers for thresholds, staff for the admin's reminders; outsiders 404)."""
+each link pre-fills its portal form (the thresholds', the review reminder policies'), and only those who may follow
+a suggestion see it (the team's leads and org viewers, no admin rights needed; outsiders 404)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_a_lead_gets_the_alerts_of_each_dimension_on_its_card(client, owner, tea
     assert "hx-swap-oob=\"innerHTML:[data-suggestions='code_review']\"" in html
     links = _links(response)
     assert "Alert when pipeline failures exceed 20%" in links
-    assert "Set up review reminders for Payments" not in links  # the admin's: staff only
+    assert "Set up review reminders for Payments" in links  # a lead, neither staff nor allowed in the admin
     assert "(Pipeline failure rate > 20%)" in _text(response)
 
 
@@ -97,19 +97,22 @@ def test_a_pre_filled_team_the_user_may_not_manage_is_not_selected(client, owner
     assert f'value="{other_team.pk}"' not in html
 
 
-def test_staff_get_the_reminder_policy_form_pre_filled_with_the_team(client, staff, team):
-    response = _suggest(client, staff, team)
+def test_a_lead_gets_the_reminder_policy_form_pre_filled_with_the_team(client, owner, team):
+    assert not owner.is_staff and not owner.user_permissions.exists()
+    response = _suggest(client, owner, team)
     url = _links(response)["Set up review reminders for Payments"]
-    assert url == f"{reverse('admin:actions_reminderpolicy_add')}?team={team.pk}"
-    form = client.get(url).context["adminform"].form
-    assert form["team"].value() == str(team.pk)
+    assert url == f"{reverse('actions:reminder-add')}?team={team.pk}"
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["form"]["team"].value() == str(team.pk)
+    assert re.search(rf'<option value="{team.pk}" selected>Payments</option>', page.content.decode())
 
 
-def test_an_existing_policy_is_linked_for_a_change(client, staff, team):
+def test_an_existing_policy_is_linked_for_a_change(client, owner, team):
     policy = ReminderPolicy.objects.create(team=team, channel=ChannelFactory(kind=Channel.Kind.OUTBOX))
-    links = _links(_suggest(client, staff, team))
-    change = reverse("admin:actions_reminderpolicy_change", args=[policy.pk])
-    assert links["Review reminders of Payments (on)"] == change
+    links = _links(_suggest(client, owner, team))
+    assert links["Review reminders of Payments (on)"] == reverse("actions:reminder-edit", args=[policy.pk])
+    assert "Set up review reminders for Payments" not in links
+    assert client.get(links["Review reminders of Payments (on)"]).status_code == 200
 
 
 def test_a_plain_member_sees_no_suggestions_and_an_outsider_gets_404(client, teammate, outsider, team):
@@ -118,12 +121,24 @@ def test_a_plain_member_sees_no_suggestions_and_an_outsider_gets_404(client, tea
     assert _suggest(client, outsider, team).status_code == 404
 
 
-def test_a_staff_member_without_the_reminder_permission_gets_no_admin_link(client, team):
-    user = UserFactory(username="ops", email="ops@example.com", is_staff=True)
+def test_an_org_viewer_gets_every_suggestion_without_any_admin_right(client, team):
+    user = UserFactory(username="ops", email="ops@example.com")
     user.user_permissions.add(Permission.objects.get(codename="view_org", content_type__app_label="e360"))
     links = _links(_suggest(client, user, team))
-    assert "Set up review reminders for Payments" not in links
-    assert "Alert when pipeline failures exceed 20%" in links  # an org viewer sets thresholds
+    assert "Set up review reminders for Payments" in links
+    assert "Alert when pipeline failures exceed 20%" in links
+
+
+def test_staff_allowed_in_the_admin_get_no_suggestion_on_a_team_they_do_not_manage(client, teammate, team):
+    teammate.is_staff = True
+    teammate.save()
+    teammate.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="actions", codename__in=["add_reminderpolicy", "add_threshold"]
+        )
+    )
+    response = _suggest(client, teammate, team)
+    assert response.status_code == 200 and not _links(response)
 
 
 def test_without_htmx_it_is_a_page_of_every_suggestion(client, owner, team):
