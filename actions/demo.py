@@ -21,9 +21,12 @@ messages are stored (admin: *Actions, Outbox messages*), nothing leaves e360.
 
 The automations and the policy were "configured a week ago" (``created_at`` ``org.now`` - 7 days), so the
 pull-request trigger fires for the pull requests that became due within that week, as a week-old automation would.
-Only these rows are evaluated and collected, so the cost does not grow with the organisation (the large size adds
-a second or so). The engine stamps when it sends (``finished_at``, ``sent_at``, the outbox's ``created_at``) with
-the clock, as it always does; everything else follows from the seed, size and ``now``. No randomness is drawn.
+Only these rows are evaluated and collected, over one team's pull requests and rollups each, so the cost hardly grows
+with the organisation: 0.2 s at the small size, and the same 43 queries at the large one. Executing and sending take
+whatever is due, as the worker's tick would: on a fresh catalog, only these (``--replace`` deleted every team's
+automations and policies, though not an organisation-wide automation's runs still due). The engine stamps when it
+sends (``finished_at``, ``sent_at``, the outbox's ``created_at``) with the clock, as it always does; everything else
+follows from the seed, size and ``now``. No randomness is drawn.
 """
 
 from __future__ import annotations
