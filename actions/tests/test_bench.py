@@ -1,4 +1,5 @@
-"""``manage.py bench_actions`` on a tiny scale: one threshold per team and per service, two ticks, two backtests."""
+"""``manage.py bench_actions`` on a tiny scale: one threshold per team and per service, two ticks, two backtests, and
+the automations' ticks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from actions.models import Threshold, ThresholdEvent
+from actions.models import Automation, AutomationRun, Channel, OutboxMessage, Threshold, ThresholdEvent
 
 
 def test_the_bench_times_a_tick_of_every_team_and_service_and_cleans_up(service, subteam, other_team):
@@ -22,12 +23,29 @@ def test_the_bench_times_a_tick_of_every_team_and_service_and_cleans_up(service,
     assert "Next tick (nothing fires again)" in table and "WRONG" not in table
     assert "Backtest, organisation, 90 days" in table and "Backtest, a team with sub-teams" in table
     assert "Backtest, organisation, PRs waiting" in table
+    # Six organisation automations (one per trigger kind) and one per team; the hourly schedule's slot is the one
+    # occurrence of an empty organisation, recorded and sent at the first tick, and nothing after.
+    assert "Automations tick, first: 9 automations (3 teams)" in table
+    assert "1 runs recorded (a week's), 1 executed" in table
+    assert "Automations, the next 4 ticks" in table and "0 runs recorded, 0 executed; in all: 1 sent" in table
+    assert "< 60 s: ok" in table and "OVER" not in table
     assert not Threshold.objects.exists() and not ThresholdEvent.objects.exists()
+    assert not Automation.objects.exists() and not AutomationRun.objects.exists()
+    assert not Channel.objects.exists() and not OutboxMessage.objects.exists()
 
 
-def test_the_bench_keeps_its_thresholds_when_asked(service):
-    call_command("bench_actions", "--keep", stdout=StringIO())
+def test_the_bench_keeps_its_thresholds_and_automations_when_asked(service):
+    call_command("bench_actions", "--keep", "--ticks", "2", stdout=StringIO())
     assert Threshold.objects.filter(name__startswith="bench: ").count() == 2
+    assert Automation.objects.filter(name__startswith="bench: ").count() == 7  # six and the service's team's
+    assert OutboxMessage.objects.filter(channel__name="bench: outbox").count() == 1
+
+    out = StringIO()
+    call_command("bench_actions", "--ticks", "1", stdout=out)  # a run after a kept one starts afresh
+
+    assert "Automations tick, first: 7 automations (1 teams)" in out.getvalue()
+    assert "next" not in out.getvalue()
+    assert not Automation.objects.exists() and not Channel.objects.exists()
 
 
 def test_the_bench_needs_a_catalog(db):

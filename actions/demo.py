@@ -1,0 +1,153 @@
+"""Actions demo: a threshold, two automations and a review reminder policy on the demo organisation, run once by the
+real engine, so the run log (``/actions/``), the threshold's event, the reminders and the outbox have something to
+show without any Slack workspace or mail server.
+
+Runs after the delivery and survey seeders (``INSTALLED_APPS`` order), on their rollups and review queue. The teams
+are the demo's story (``e360.demo.team_scenarios``): the first flaky-CI team (Checkout in the small organisation)
+and the first slow-review team (Search). Everything goes to one organisation channel of kind outbox, "Demo outbox":
+messages are stored (admin: *Actions, Outbox messages*), nothing leaves e360.
+
+- **Threshold**: the flaky-CI team's pipeline failure rate above 20 % over 14 days (the CI/CD card's suggestion),
+  evaluated once at ``org.now`` (``thresholds.threshold_evaluate``): it crosses, and its event is logged.
+- **Automation 1**, the flaky-CI team's: when that threshold crosses, a message to the outbox; no quiet hours (an
+  alert goes at any hour), so its run is *sent*.
+- **Automation 2**, the slow-review team's: a pull request waiting for a first review 16 business hours, a message
+  to the outbox, with quiet hours: at a demo ``now`` in the team's working time its runs are *sent*, outside it they
+  are *waiting for working time* (the worker sends them when it starts).
+- **Review reminders** for the slow-review team: after 8 business hours, again after 8, each reviewer by direct
+  message (the outbox stands in for Slack), a 10 % holdout. Reminders go out in working time only, so they are
+  selected at the team's last scheduled tick in working time at or before ``org.now`` (``org.now`` itself when the
+  team works then), recorded and sent (``reminders.due_reminders``, ``reminders_record``, ``reminders_send``).
+
+The automations and the policy were "configured a week ago" (``created_at`` ``org.now`` - 7 days), so the
+pull-request trigger fires for the pull requests that became due within that week, as a week-old automation would.
+Only these rows are evaluated and collected, over one team's pull requests and rollups each, so the cost hardly grows
+with the organisation: 0.2 s at the small size, and the same 43 queries at the large one. Executing and sending take
+whatever is due, as the worker's tick would: on a fresh catalog, only these (``--replace`` deleted every team's
+automations and policies, though not an organisation-wide automation's runs still due). The engine stamps when it
+sends (``finished_at``, ``sent_at``, the outbox's ``created_at``) with the clock, as it always does; everything else
+follows from the seed, size and ``now``. No randomness is drawn.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from actions import automations, business_hours, reminders, thresholds
+from actions.models import Automation, AutomationRun, Channel, OutboxMessage, Reminder, ReminderPolicy, Threshold
+from actions.models.automations import Do, Trigger
+from actions.models.thresholds import Comparison, ScopeKind
+from actions.threshold_metrics import METRICS
+from e360.demo import team_scenarios
+from e360.models import Team
+
+if TYPE_CHECKING:
+    from e360.demo import DemoOrg
+
+OUTBOX = "Demo outbox"
+FLAKY_CI, SLOW_REVIEWS = "flaky-ci", "slow-reviews"
+CONFIGURED_AGO = timedelta(days=7)  # as long as the automations look back (automations.LOOKBACK)
+WAITING_HOURS = 16
+TICK = timedelta(minutes=15)  # the reminders' schedule
+
+
+def seed(org: DemoOrg) -> str:
+    scenarios = team_scenarios(org.teams)
+    flaky = next((team for team in org.teams if scenarios[team.slug] == FLAKY_CI), None)
+    slow = next((team for team in org.teams if scenarios[team.slug] == SLOW_REVIEWS), None)
+    if flaky is None or slow is None:
+        return "no actions: the organisation has no flaky-CI or no slow-review team"
+    _clear_previous_demo()
+    configured = org.now - CONFIGURED_AGO
+    outbox = Channel.objects.create(name=OUTBOX, kind=Channel.Kind.OUTBOX, created_at=configured)
+
+    threshold = Threshold.objects.create(
+        name=f"{flaky.name} pipeline failures above 20%",
+        metric=METRICS["pipeline_failure_rate"].key,
+        scope=ScopeKind.TEAM_SUBTREE,
+        team=flaky,
+        comparison=Comparison.GT,
+        value=20,
+        window_days=14,
+        cooldown_hours=24,
+    )
+    Threshold.objects.filter(pk=threshold.pk).update(created_at=configured)  # auto_now_add: set afterwards
+    alert = Automation.objects.create(
+        name=f"{flaky.name}: pipeline failures alert",
+        team=flaky,
+        trigger=Trigger.THRESHOLD_CROSSED,
+        threshold=threshold,
+        action=Do.MESSAGE,
+        channel=outbox,
+        note="Re-run the flaky jobs from the pipelines page; CI Infrastructure is on call for the runners.",
+        quiet_hours=False,
+        created_at=configured,
+    )
+    waiting = Automation.objects.create(
+        name=f"{slow.name}: pull requests waiting for review",
+        team=slow,
+        trigger=Trigger.PULL_REQUEST_WAITING,
+        waiting_hours=WAITING_HOURS,
+        action=Do.MESSAGE,
+        channel=outbox,
+        note="Pick it up, or say in the pull request who should.",
+        quiet_hours=True,
+        created_at=configured,
+    )
+    policy = ReminderPolicy.objects.create(
+        team=slow,
+        after_hours=8,
+        again_after_hours=8,
+        holdout_percent=10,
+        recipients=ReminderPolicy.Recipients.REVIEWERS_DM,
+        channel=outbox,
+        created=configured,
+    )
+
+    # The engine, on these rows only.
+    event = thresholds.threshold_evaluate(threshold, now=org.now)
+    ours = Automation.objects.filter(pk__in=[alert.pk, waiting.pk]).select_related("team")
+    automations.automations_collect(now=org.now, automations=ours.prefetch_related("teams", "services"))
+    automations.automations_execute(now=org.now)
+    selection = reminders.due_reminders(now=last_tick_at_work(slow, org.now), policies=[policy])
+    reminders.reminders_record(selection=selection)
+    reminders.reminders_send()
+
+    runs = Counter(AutomationRun.objects.filter(automation__in=[alert, waiting]).values_list("status", flat=True))
+    kept = Counter(Reminder.objects.filter(policy=policy).values_list("status", flat=True))
+    fired = f"fired at {METRICS['pipeline_failure_rate'].text(event.value)}" if event is not None else "not fired"
+    return (
+        f"a threshold on {flaky.name} ({fired}), 2 automations ({_counts(runs, RUN_WORDS)}), "
+        f"review reminders for {slow.name} ({_counts(kept, {})}); "
+        f"{OutboxMessage.objects.filter(channel=outbox).count()} messages in the {OUTBOX}"
+    )
+
+
+def last_tick_at_work(team: Team, now: datetime) -> datetime:
+    """``now`` when it is the team's working time, else the last 15-minute tick before its working time ended."""
+    wt = automations.working_time(team)
+    if wt is None or business_hours.is_working(wt, now):
+        return now
+    return business_hours.before(wt, now, TICK)
+
+
+RUN_WORDS: dict[str, str] = {AutomationRun.Status.WAITING: "waiting for working time"}
+
+
+def _counts(counts: Counter[str], words: dict[str, str]) -> str:
+    """ "3 sent, 1 held out": how many of each status."""
+    if not counts:
+        return "none"
+    return ", ".join(f"{n} {words.get(status, status.replace('_', ' '))}" for status, n in sorted(counts.items()))
+
+
+def _clear_previous_demo() -> None:
+    """Remove what an earlier demo left behind: deleting the catalog takes the teams' thresholds, automations and
+    policies along, but not the organisation's outbox channel (nor what was pointed at it since)."""
+    previous = Channel.objects.filter(name=OUTBOX).first()
+    if previous is not None:
+        Automation.objects.filter(channel=previous).delete()
+        ReminderPolicy.objects.filter(channel=previous).delete()
+        previous.delete()  # its outbox messages go with it
