@@ -787,6 +787,23 @@ class InitiativeTeamInline(admin.TabularInline):
     verbose_name = "target team"
     verbose_name_plural = "Target teams (a team's own start: a staggered start)"
 
+    # The teams are part of the initiative: whoever may add or change it edits them (no separate permission).
+    def _edits(self, request: HttpRequest, obj: Any) -> bool:
+        user = request.user
+        return user.has_perm("actions.change_initiative") or (obj is None and user.has_perm("actions.add_initiative"))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("actions.view_initiative") or self._edits(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._edits(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._edits(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._edits(request, obj)
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "team":
             managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]

@@ -473,7 +473,7 @@ def _execute(run: AutomationRun, now: datetime) -> str:
     if automation.action == Do.RERUN_FAILED_JOBS:
         return _rerun(run, began)
     if automation.action == Do.CREATE_INITIATIVE:
-        return _draft_initiative(run, began)
+        return _draft_initiative(run, now, began)
     if automation.channel is None:
         return _finish(run, Status.FAILED, "the automation names no channel: choose one in the admin", began)
     sent = send(automation.channel, run_message(run), dedupe_key=run_key(run), dry_run=automation.dry_run)
@@ -506,8 +506,8 @@ def _rerun(run: AutomationRun, began: float) -> str:
     return _finish(run, Status.SENT if outcome.succeeded else Status.FAILED, outcome.message, began)
 
 
-def _draft_initiative(run: AutomationRun, began: float) -> str:
-    drafted = initiatives.initiative_draft(run=run, dry_run=run.automation.dry_run)
+def _draft_initiative(run: AutomationRun, now: datetime, began: float) -> str:
+    drafted = initiatives.initiative_draft(run=run, now=now, dry_run=run.automation.dry_run)
     if not drafted.ok:
         return _finish(run, Status.FAILED, drafted.message, began)
     return _finish(run, Status.DRY_RUN if run.automation.dry_run else Status.SENT, drafted.message, began)

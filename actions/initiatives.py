@@ -249,7 +249,7 @@ class Drafted:
     initiative: Initiative | None = None
 
 
-def initiative_draft(*, run: AutomationRun, dry_run: bool = False) -> Drafted:
+def initiative_draft(*, run: AutomationRun, now: datetime | None = None, dry_run: bool = False) -> Drafted:
     """Draft the initiative of an automation run (once: a retry finds the one it drafted), or say what it would
     draft (``dry_run``: nothing is written)."""
     automation = run.automation
@@ -294,8 +294,8 @@ def initiative_draft(*, run: AutomationRun, dry_run: bool = False) -> Drafted:
         if created:
             InitiativeTeam.objects.create(initiative=initiative, team=team)
             initiative.automations.add(automation)
-    if created and starts_on <= org_today():  # a run executed a week late: it has started already
-        initiative_freeze(initiative_id=initiative.pk)
+    if created and starts_on <= org_today(now):  # a run executed a week late: it has started already
+        initiative_freeze(initiative_id=initiative.pk, now=now)
     return Drafted(True, _drafted(initiative, again=not created), initiative)
 
 

@@ -101,11 +101,12 @@ class Initiative(models.Model):
     )
     # SET_NULL, not PROTECT: an initiative is the evidence of a change and outlives its owner's account (deleting a
     # user, e.g. on erasure, must not wait for every initiative they owned to be handed over); the admin shows it
-    # ownerless and asks for one on the next save.
+    # ownerless and its form asks for one on the next save.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         models.SET_NULL,
         null=True,
+        blank=True,  # the admin's form asks for one; a draft from an automation may have none to give
         related_name="owned_initiatives",
         help_text="Who answers for it.",
     )
