@@ -294,6 +294,9 @@ def initiative_draft(*, run: AutomationRun, now: datetime | None = None, dry_run
         if created:
             InitiativeTeam.objects.create(initiative=initiative, team=team)
             initiative.automations.add(automation)
+            threshold_id = run.inputs.get("threshold_id")
+            if threshold_id and Threshold.objects.filter(pk=threshold_id).exists():
+                initiative.thresholds.add(threshold_id)
     if created and starts_on <= org_today(now):  # a run executed a week late: it has started already
         initiative_freeze(initiative_id=initiative.pk, now=now)
     return Drafted(True, _drafted(initiative, again=not created), initiative)

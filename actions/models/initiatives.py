@@ -226,8 +226,13 @@ class Initiative(models.Model):
         stored = Initiative.objects.filter(pk=self.pk).values("frozen_at", *FROZEN_FIELDS).first()
         if stored is None or stored["frozen_at"] is None:
             return
-        if any(stored[name] != getattr(self, name) for name in FROZEN_FIELDS):
+        if any(_frozen_value(name, stored[name]) != _frozen_value(name, getattr(self, name)) for name in FROZEN_FIELDS):
             raise ValidationError(FROZEN_MESSAGE, code="frozen")
+
+
+def _frozen_value(name: str, value: Any) -> Any:
+    # The primary metrics' order means nothing (a form posts them in its checkboxes' order).
+    return sorted(value) if name == "primary_metrics" and isinstance(value, list) else value
 
 
 class InitiativeTeam(models.Model):

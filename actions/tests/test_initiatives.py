@@ -9,6 +9,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -184,6 +186,10 @@ def test_a_frozen_definition_cannot_change_but_its_name_and_owner_can(team, subt
         setattr(changed, name, value)
         assert refused(changed) == FROZEN_MESSAGE, name
 
+    reordered = Initiative.objects.get(pk=initiative.pk)
+    reordered.primary_metrics = list(reversed(reordered.primary_metrics))  # as a form may post them: no change
+    reordered.full_clean()
+
     initiative.name, initiative.hypothesis, initiative.owner = "Renamed", "A better sentence", None
     initiative.full_clean()
     initiative.save()
@@ -210,6 +216,7 @@ def test_a_future_start_is_frozen_by_the_task_on_its_date_once(ci_history, team,
     assert initiative.frozen_at is None and initiative.frozen == {}
 
     two_days = now + timedelta(days=2)
+    assert initiative.status(today + timedelta(days=2)) == Status.STARTING  # until the task freezes it
     assert initiatives.initiatives_freeze_due(now=two_days) == (1, 1, 0)
     assert initiatives.initiatives_freeze_due(now=two_days) == (0, 0, 0)  # run again: nothing more
     initiative.refresh_from_db()
@@ -308,10 +315,17 @@ def test_an_initiative_is_added_and_frozen_at_once_when_its_start_has_come(clien
     assert started.frozen_at is not None and list(started.frozen["baselines"]) == [str(team.pk)]
 
     changelist = reverse("admin:actions_initiative_changelist")
-    assert client.get(changelist).status_code == 200
-    for status, names in [("planned", ["Faster reviews"]), ("frozen", ["Started"]), ("starting", [])]:
+    with CaptureQueriesContext(connection) as two:
+        assert client.get(changelist).status_code == 200
+    for n in range(5):
+        make(team, later, name=f"More {n}", owner=owner)
+    with CaptureQueriesContext(connection) as seven:
+        client.get(changelist)
+    assert len(seven) == len(two)  # the same queries however many initiatives
+    for status, names in [("planned", {"Faster reviews", *(f"More {n}" for n in range(5))}), ("frozen", {"Started"})]:
         page = client.get(changelist, {"status": status})
-        assert [i.name for i in page.context["cl"].result_list] == names
+        assert {i.name for i in page.context["cl"].result_list} == names
+    assert not client.get(changelist, {"status": "starting"}).context["cl"].result_list
     page = client.get(reverse("admin:actions_initiative_change", args=[started.pk]))
     assert page.status_code == 200
     assert "Payments (starts" in page.content.decode() and "Pickup time no value" in page.content.decode()
@@ -437,7 +451,7 @@ def test_a_crossing_drafts_one_initiative_for_the_team_however_often_it_runs(tea
     assert (initiative.guardrail_metric, initiative.guardrail_worse_when) == ("change_failure_rate", "rises")
     assert (initiative.dimension, initiative.survey_dimension) == ("ci_cd", "ci_cd")
     assert (initiative.created_from, initiative.automation_run, initiative.frozen_at) == ("automation", run, None)
-    assert list(initiative.automations.all()) == [auto]
+    assert list(initiative.automations.all()) == [auto] and list(initiative.thresholds.all()) == [threshold]
     initiative.full_clean()  # a draft a lead can save as it is
 
     # Retried (as the admin's "Retry" does), or executed twice: still one initiative.
