@@ -68,7 +68,7 @@ class WorseWhen(models.TextChoices):
 class Status(models.TextChoices):
     PLANNED = "planned", "Planned: starts later"
     STARTING = "starting", "Started: freezing within the hour"
-    FROZEN = "frozen", "Running: definitions and baseline frozen"
+    FROZEN = "frozen", "Running: definitions frozen"
 
 
 class InitiativeQuerySet(models.QuerySet["Initiative"]):
