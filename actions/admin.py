@@ -11,13 +11,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured
 from django.core.validators import URLValidator, validate_email
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from actions import automations, thresholds
+from actions import automations, initiatives, thresholds
 from actions.channels import Fact, Message, send
 from actions.forms import ReminderPolicyForm, ThresholdForm
 from actions.models import (
@@ -26,6 +26,8 @@ from actions.models import (
     Automation,
     AutomationRun,
     Channel,
+    Initiative,
+    InitiativeTeam,
     OutboxMessage,
     Reminder,
     ReminderPolicy,
@@ -34,9 +36,13 @@ from actions.models import (
 )
 from actions.models.automations import THRESHOLD_TRIGGERS, Do, Trigger
 from actions.models.channels import SECRET_OF
+from actions.models.initiatives import FROZEN_MESSAGE, MAX_PRIMARY_METRICS, CreatedFrom, delivery_metrics, org_today
+from actions.models.initiatives import Status as InitiativeStatus
+from actions.threshold_metrics import METRICS
 from e360.env import env_str
 from e360.models import Person, Service, Team
 from e360.tree import TeamTree
+from insights import engine
 
 
 class UserFormAdmin(admin.ModelAdmin):
@@ -549,6 +555,7 @@ class AutomationForm(forms.ModelForm):
             "action",
             "channel",
             "note",
+            "initiative_dimension",
             "dry_run",
             "quiet_hours",
         ]
@@ -606,6 +613,20 @@ class AutomationForm(forms.ModelForm):
                 self.add_error("channel", f"“{channel}” is another team's channel: {owner} may not post there.")
         elif action == Do.RERUN_FAILED_JOBS and trigger != Trigger.PIPELINE_FAILING:
             self.add_error("action", "Re-running the failed jobs follows a failing pipeline trigger only.")
+        dimension = data.get("initiative_dimension")
+        if action == Do.CREATE_INITIATIVE:
+            if not dimension:
+                self.add_error("initiative_dimension", "Drafting an initiative needs the dimension it addresses.")
+            elif not initiatives.mapped_metrics(dimension):
+                self.add_error(
+                    "initiative_dimension",
+                    f"{engine.DIMENSIONS_BY_KEY[dimension].label} maps to no delivery metric: an initiative on it "
+                    "would measure nothing. Choose another dimension.",
+                )
+            if team is None and trigger == Trigger.SCHEDULE:
+                self.add_error("team", "A scheduled draft is for the owner team: choose one.")
+        elif dimension:
+            self.add_error("initiative_dimension", "Only drafting an initiative uses a dimension.")
         return data
 
 
@@ -636,7 +657,10 @@ class AutomationAdmin(admin.ModelAdmin):
             },
         ),
         ("Only for (empty: everything of the owner team)", {"fields": ["tiers", "teams", "services"]}),
-        ("Then", {"fields": ["action", "channel", "note", "dry_run", "quiet_hours", "checked_at"]}),
+        (
+            "Then",
+            {"fields": ["action", "channel", "note", "initiative_dimension", "dry_run", "quiet_hours", "checked_at"]},
+        ),
     ]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
@@ -715,3 +739,223 @@ class AutomationRunAdmin(admin.ModelAdmin):
 
 
 # --- end of automations ---
+
+
+# --- initiatives ---
+
+
+def _metric_choices() -> list[tuple[str, str]]:
+    return [(key, f"{metric.label} ({metric.unit})") for key, metric in delivery_metrics().items()]
+
+
+class InitiativeForm(forms.ModelForm):
+    """An initiative's definitions. Once its start has come they are frozen: a change is refused with why (the
+    model's ``clean``), the name, hypothesis, owner and what belongs to it may still change."""
+
+    primary_metrics = forms.MultipleChoiceField(
+        choices=_metric_choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=f"1 to {MAX_PRIMARY_METRICS} delivery metrics that should move (the dimension's, usually).",
+    )
+    guardrail_metric = forms.ChoiceField(
+        choices=lambda: [("", "None"), *_metric_choices()],
+        required=False,
+        help_text="A metric that must not get worse meanwhile, e.g. the change failure rate while lead time falls.",
+    )
+
+    class Meta:
+        model = Initiative
+        fields = [
+            "name",
+            "dimension",
+            "hypothesis",
+            "owner",
+            "starts_on",
+            "primary_metrics",
+            "survey_dimension",
+            "guardrail_metric",
+            "guardrail_worse_when",
+            "ramp_up_days",
+            "window_days",
+            "automations",
+            "thresholds",
+            "reminder_policies",
+        ]
+
+    def __init__(self, *args: Any, managed: set[int] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].required = True
+        if managed is not None:  # a lead links their teams' automations, thresholds and policies only
+            querysets = {
+                "automations": Automation.objects.filter(team_id__in=managed),
+                "thresholds": Threshold.objects.of_teams(managed),
+                "reminder_policies": ReminderPolicy.objects.filter(
+                    Q(team_id__in=managed) | Q(service__owner_id__in=managed)
+                ),
+            }
+            for name, queryset in querysets.items():
+                if name in self.fields:
+                    self.fields[name].queryset = queryset  # type: ignore[attr-defined]
+
+
+class InitiativeTeamFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        initiative = self.instance
+        if initiative.pk is None or initiative.stored_frozen_at() is None:
+            return
+        if self.deleted_forms or any(form.has_changed() for form in self.forms if form not in self.deleted_forms):
+            raise forms.ValidationError(FROZEN_MESSAGE, code="frozen")
+
+
+class InitiativeTeamInline(admin.TabularInline):
+    model = InitiativeTeam
+    formset = InitiativeTeamFormSet
+    fields = ("team", "starts_on", "baseline_at")
+    readonly_fields = ("baseline_at",)
+    min_num = 1
+    extra = 0
+    verbose_name = "target team"
+    verbose_name_plural = "Target teams (a team's own start: a staggered start)"
+
+    # The teams are part of the initiative: whoever may add or change it edits them (no separate permission).
+    def _edits(self, request: HttpRequest, obj: Any) -> bool:
+        user = request.user
+        return user.has_perm("actions.change_initiative") or (obj is None and user.has_perm("actions.add_initiative"))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("actions.view_initiative") or self._edits(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._edits(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._edits(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._edits(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "team":
+            managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]
+            kwargs["queryset"] = Team.objects.all() if managed is None else Team.objects.filter(pk__in=managed)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class InitiativeStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(InitiativeStatus.choices)
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        today = org_today()
+        match self.value():
+            case InitiativeStatus.PLANNED:
+                return queryset.planned(today)
+            case InitiativeStatus.STARTING:
+                return queryset.starting(today)
+            case InitiativeStatus.FROZEN:
+                return queryset.frozen()
+        return queryset
+
+
+@admin.register(Initiative)
+class InitiativeAdmin(admin.ModelAdmin):
+    """Initiatives, with their target teams. Saving one whose start has come freezes it at once (else the hourly
+    task does on its start date); its frozen definitions and baselines are shown read-only."""
+
+    form = InitiativeForm
+    inlines = [InitiativeTeamInline]
+    list_display = ["name", "dimension", "starts_on", "status_text", "owner", "created_from", "frozen_at"]
+    list_filter = [InitiativeStatusFilter, "dimension", "created_from"]
+    search_fields = ["name", "hypothesis", "targets__team__name"]
+    list_select_related = ["owner"]
+    autocomplete_fields = ["owner"]
+    filter_horizontal = ["automations", "thresholds", "reminder_policies"]
+    readonly_fields = ["status_text", "created_from", "drafted_by", "created_by", "created_at", "frozen_at", "snapshot"]
+    fieldsets = [
+        (None, {"fields": ["name", "dimension", "hypothesis", "owner", "status_text"]}),
+        (
+            "Definitions (frozen at the start: a change is refused after it)",
+            {
+                "fields": [
+                    "starts_on",
+                    "primary_metrics",
+                    "survey_dimension",
+                    "guardrail_metric",
+                    "guardrail_worse_when",
+                    "ramp_up_days",
+                    "window_days",
+                ]
+            },
+        ),
+        ("What belongs to it", {"fields": ["automations", "thresholds", "reminder_policies"]}),
+        ("Frozen", {"fields": ["frozen_at", "snapshot"]}),
+        ("History", {"fields": ["created_from", "drafted_by", "created_by", "created_at"]}),
+    ]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        base = super().get_form(request, obj, change=change, **kwargs)
+        managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]
+
+        class BoundInitiativeForm(base):  # type: ignore[valid-type, misc]  # the admin's form, for this user
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, managed=managed, **kw)
+
+        return BoundInitiativeForm
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Initiative]:
+        managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]
+        return super().get_queryset(request).of_teams(managed)  # type: ignore[attr-defined]
+
+    def save_model(self, request: HttpRequest, obj: Initiative, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+            obj.created_from = CreatedFrom.ADMIN
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        frozen = initiatives.initiative_freeze(initiative_id=form.instance.pk)
+        if frozen.definitions or frozen.baselines:
+            self.message_user(
+                request,
+                f"Its start has come: its definitions and {frozen.baselines} team baseline(s) are frozen.",
+                messages.INFO,
+            )
+
+    @admin.display(description="status")
+    def status_text(self, obj: Initiative) -> str:
+        return obj.status().label if obj.pk else "—"
+
+    @admin.display(description="drafted by the run")
+    def drafted_by(self, obj: Initiative) -> str:
+        run = obj.automation_run
+        if run is None:
+            return "—"
+        url = reverse("actions:automation-detail", args=[run.automation_id])
+        return format_html('<a href="{}">{}</a>', url, run)
+
+    @admin.display(description="frozen definitions and baselines")
+    def snapshot(self, obj: Initiative) -> str:
+        if not obj.frozen:
+            return "Not frozen yet: its start has not come."
+        rows = []
+        for baseline in obj.frozen.get("baselines", {}).values():
+            values = "; ".join(f"{_metric_text(key, value)}" for key, value in baseline["values"].items())
+            rows.append((baseline["team"], baseline["starts_on"], values))
+        return format_html(
+            "<ul>{}</ul><details><summary>As stored</summary><pre>{}</pre></details>",
+            format_html_join("", "<li>{} (starts {}): {}</li>", rows) if rows else "No team has started yet.",
+            json.dumps(obj.frozen, indent=2, ensure_ascii=False),
+        )
+
+
+def _metric_text(key: str, value: float | None) -> str:
+    metric = METRICS.get(key)
+    return f"{metric.label} {metric.text(value)}" if metric else f"{key} {value}"
+
+
+# --- end of initiatives ---

@@ -15,4 +15,6 @@ class ActionsConfig(AppConfig):
         Every("Automations: collect triggers and run them", "actions.tasks.automations_tick", minutes=1, long=True),
         # --- thresholds ---
         Every("Evaluate thresholds", "actions.tasks.thresholds_evaluate", minutes=15, long=True),
+        # --- initiatives ---
+        Every("Initiatives: freeze those whose start has come", "actions.tasks.initiatives_freeze_due", hourly=True),
     )

@@ -40,11 +40,12 @@ channel is called, as review reminders are. A worker killed while sending leaves
 twice (an admin sees it in the log, and may retry it 15 minutes after it was claimed). Then each run sends its
 message through the automation's channel (``actions.channels.send`` with the run's key as the channel's
 idempotency key; a dry run keeps it in the outbox) or asks GitHub to re-run the failed jobs
-(``actions.selfservice.rerun_failed_jobs_as_system``). The answer and the duration are recorded: ``sent``,
-``dry_run``, ``failed`` with the answer (one run's failure never stops the others), or, when the channel is
-rate-limited (nothing was sent), back to ``pending`` with ``not_before`` its ``Retry-After``. A failed run is not
-retried by itself (its message may have reached the receiver): an admin retries it from the admin (the channel's
-idempotency key covers receivers that honour it), as a run whose worker died while sending.
+(``actions.selfservice.rerun_failed_jobs_as_system``), or drafts an initiative for the occurrence's team
+(``actions.initiatives.initiative_draft``: one per run, a dry run drafts none). The answer and the duration are
+recorded: ``sent``, ``dry_run``, ``failed`` with the answer (one run's failure never stops the others), or, when
+the channel is rate-limited (nothing was sent), back to ``pending`` with ``not_before`` its ``Retry-After``. A
+failed run is not retried by itself (its message may have reached the receiver): an admin retries it from the
+admin (the channel's idempotency key covers receivers that honour it), as a run whose worker died while sending.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from actions import business_hours
+from actions import business_hours, initiatives
 from actions.business_hours import WorkingTime
 from actions.channels import Fact, Message, Sent, send
 from actions.models import Automation, AutomationRun, Threshold, ThresholdEvent
@@ -566,6 +567,8 @@ def _execute(run: AutomationRun, now: datetime) -> str:
         return Status.WAITING
     if automation.action == Do.RERUN_FAILED_JOBS:
         return _rerun(run, began)
+    if automation.action == Do.CREATE_INITIATIVE:
+        return _draft_initiative(run, now, began)
     if automation.channel is None:
         return _finish(run, Status.FAILED, "the automation names no channel: choose one in the admin", began)
     sent = send(automation.channel, run_message(run), dedupe_key=run_key(run), dry_run=automation.dry_run)
@@ -596,6 +599,13 @@ def _rerun(run: AutomationRun, began: float) -> str:
         return _finish(run, Status.DRY_RUN, f"dry run: would re-run the failed jobs of run {pipeline_run.pk}", began)
     outcome = selfservice.rerun_failed_jobs_as_system(run=pipeline_run, actor=f"automation “{run.automation}”")
     return _finish(run, Status.SENT if outcome.succeeded else Status.FAILED, outcome.message, began)
+
+
+def _draft_initiative(run: AutomationRun, now: datetime, began: float) -> str:
+    drafted = initiatives.initiative_draft(run=run, now=now, dry_run=run.automation.dry_run)
+    if not drafted.ok:
+        return _finish(run, Status.FAILED, drafted.message, began)
+    return _finish(run, Status.DRY_RUN if run.automation.dry_run else Status.SENT, drafted.message, began)
 
 
 def _finish(run: AutomationRun, status: str, response: str, began: float, *, done: bool = True) -> str:

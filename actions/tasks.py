@@ -28,3 +28,12 @@ def automations_tick() -> str:
     from actions.automations import automations_tick as tick
 
     return tick()
+
+
+def initiatives_freeze_due() -> str:
+    """Every hour: freeze the definitions of the initiatives whose start has come, and the baseline of each team
+    whose own start has (``actions.initiatives``); run twice, or late, it freezes nothing twice."""
+    from actions.initiatives import initiatives_freeze_due as freeze
+
+    frozen, baselines, failed = freeze()
+    return f"{frozen} initiatives frozen, {baselines} team baselines frozen, {failed} failed"

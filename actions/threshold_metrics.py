@@ -264,6 +264,16 @@ def daily(subject: Subject, days: int = BACKTEST_DAYS, now: datetime | None = No
     return _delivery(subject, ends, now, None)
 
 
+def before(subject: Subject, day: date, now: datetime | None = None) -> Reading:
+    """The value over the ``window_days`` org-zone days before ``day`` (``day`` itself left out): an initiative's
+    baseline before a team's start. A survey dimension's: the latest wave closed by then."""
+    now = now or timezone.now()
+    end = _day_end(day - timedelta(days=1), reading_profile(), now)
+    if subject.metric.source == Source.SURVEY:
+        return _survey(subject, [end])[0]
+    return _delivery(subject, [end], now, None)[0]
+
+
 def _day_end(day: date, profile: d.Profile, now: datetime) -> datetime:
     """The last moment of an org-zone day (a microsecond before the next midnight), or now for today."""
     end = d.Window.from_days(day, day + timedelta(days=1), profile).end - timedelta(microseconds=1)

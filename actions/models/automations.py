@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from actions.models.channels import Channel
+from actions.models.initiatives import DIMENSION_CHOICES
 from actions.models.thresholds import Threshold
 from e360.models import Service, Team
 from surveys.models import Dimension
@@ -38,6 +39,7 @@ THRESHOLD_TRIGGERS = (Trigger.THRESHOLD_CROSSED, Trigger.THRESHOLD_RECOVERED)
 class Do(models.TextChoices):
     MESSAGE = "message", "Send a message through a channel"
     RERUN_FAILED_JOBS = "rerun_failed_jobs", "Re-run the failed jobs (GitHub Actions)"
+    CREATE_INITIATIVE = "create_initiative", "Draft an initiative for the team"
 
 
 class Automation(models.Model):
@@ -115,6 +117,12 @@ class Automation(models.Model):
         help_text="Message: where it goes (the owner team's channels or the organisation's).",
     )
     note = models.TextField(blank=True, help_text="Added to the message: what to do, whom to call.")
+    initiative_dimension = models.CharField(
+        max_length=30,
+        choices=DIMENSION_CHOICES,
+        blank=True,
+        help_text="Draft an initiative: the bottleneck dimension it addresses (its primary metrics follow from it).",
+    )
     dry_run = models.BooleanField(
         default=False, help_text="Messages are kept in the outbox as dry runs; nothing is sent, nothing re-run."
     )
@@ -136,6 +144,10 @@ class Automation(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(action="message") | Q(channel__isnull=False), name="automation_message_has_a_channel"
+            ),
+            models.CheckConstraint(
+                condition=~Q(action="create_initiative") | ~Q(initiative_dimension=""),
+                name="automation_initiative_has_a_dimension",
             ),
         ]
 
