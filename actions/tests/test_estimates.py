@@ -3,6 +3,9 @@ generated data with effects of known size. No database: the module is pure."""
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -618,14 +621,15 @@ class TestWarnings:
 # --- words
 
 
-def did_with(estimate: Estimate):
+def did_with(estimate: Estimate | None):
+    """A real DiD whose estimate is replaced, to hold the words to chosen figures."""
     did = diff_in_diff(
         panel(np.random.default_rng(51), treated=2, comparison=3, effect=0.0),
         treated=[0, 1],
         comparison=[2, 3, 4],
         windows=WINDOWS,
     )
-    return type(did)(**{**did.__dict__, "estimate": estimate})
+    return dataclasses.replace(did, estimate=estimate)
 
 
 class TestDescribe:
@@ -670,3 +674,8 @@ class TestDescribe:
             "Pickup time moved as in comparable teams (95% interval: from a fall of 1 h to a rise of 1 h, "
             "which includes no change)"
         )
+
+
+def test_it_imports_neither_django_nor_scipy_nor_statsmodels():
+    code = "import sys, actions.estimates; print(sorted({'django', 'scipy', 'statsmodels'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
