@@ -716,7 +716,11 @@ class Selection:
 
 
 def _distance(baseline: float, target: float) -> float:
-    return 0.0 if baseline == target else abs(math.log(baseline / target))
+    if baseline == target:
+        return 0.0
+    if baseline == 0 or target == 0:  # only within a factor of the other when its division underflows to 0
+        return math.inf
+    return abs(math.log(baseline / target))
 
 
 def select_comparison(
