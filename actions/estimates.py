@@ -293,11 +293,27 @@ def before_after(
     ``starts`` names the treated teams and their starts (module docstring: Windows, Before/after).
     """
     _check_series(observations)
+    windows = {team: Windows(start, length, ramp) for team, start in starts.items()}
+    before, after = _sides(observations, windows)
+    return compare(before, after, seed=seed, min_n=min_n, resamples=resamples, confidence=confidence)
+
+
+def compare(
+    before: Sequence[float],
+    after: Sequence[float],
+    *,
+    seed: int,
+    min_n: int = MIN_OBSERVATIONS,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> BeforeAfter:
+    """Two samples compared as ``before_after`` compares its sides: median and p75 of each, the changes (``after`` −
+    ``before``) with percentile bootstrap intervals, and n. Also for two groups at one time (the review reminders'
+    held-out and reminded pull requests: ``actions.holdout``)."""
+    require_finite([*before, *after], "the values")
     _check_confidence(confidence)
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, got {resamples!r}")
-    windows = {team: Windows(start, length, ramp) for team, start in starts.items()}
-    before, after = _sides(observations, windows)
     result = BeforeAfter(n_before=len(before), n_after=len(after), min_n=max(min_n, 1))
     if not result.enough:
         return result

@@ -11,7 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from actions import reminder_policies
+from actions import holdout, reminder_policies
 from actions.forms import ReminderPolicyForm
 from actions.models import ReminderPolicy
 from actions.thresholds import managed_team_ids
@@ -77,5 +77,8 @@ def policy_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _edit_context(policy: ReminderPolicy) -> dict[str, Any]:
-    """The edit page's own: the policy's name and its reminders recorded (deleting it would delete them)."""
-    return {"policy": policy, "title": str(policy), "recorded": policy.reminders.count()}
+    """The edit page's own: the policy's name, its reminders recorded (deleting it would delete them) and, with a
+    holdout, what it measured."""
+    recorded = policy.reminders.count()
+    measured = holdout.holdout_measure([policy.pk]) if recorded and policy.reminders.held_out().exists() else None
+    return {"policy": policy, "title": str(policy), "recorded": recorded, "holdout": measured}
