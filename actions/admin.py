@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured
 from django.core.validators import URLValidator, validate_email
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 
 from actions import automations, initiatives, thresholds
 from actions.channels import Fact, Message, send
-from actions.forms import ReminderPolicyForm, ThresholdForm
+from actions.forms import InitiativeForm, ReminderPolicyForm, ThresholdForm
 from actions.models import (
     ActionAudit,
     ActionPolicy,
@@ -36,7 +36,7 @@ from actions.models import (
 )
 from actions.models.automations import THRESHOLD_TRIGGERS, Do, Trigger
 from actions.models.channels import SECRET_OF
-from actions.models.initiatives import FROZEN_MESSAGE, MAX_PRIMARY_METRICS, CreatedFrom, delivery_metrics, org_today
+from actions.models.initiatives import FROZEN_MESSAGE, CreatedFrom, org_today
 from actions.models.initiatives import Status as InitiativeStatus
 from actions.threshold_metrics import METRICS
 from e360.env import env_str
@@ -742,60 +742,6 @@ class AutomationRunAdmin(admin.ModelAdmin):
 
 
 # --- initiatives ---
-
-
-def _metric_choices() -> list[tuple[str, str]]:
-    return [(key, f"{metric.label} ({metric.unit})") for key, metric in delivery_metrics().items()]
-
-
-class InitiativeForm(forms.ModelForm):
-    """An initiative's definitions. Once its start has come they are frozen: a change is refused with why (the
-    model's ``clean``), the name, hypothesis, owner and what belongs to it may still change."""
-
-    primary_metrics = forms.MultipleChoiceField(
-        choices=_metric_choices,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=f"1 to {MAX_PRIMARY_METRICS} delivery metrics that should move (the dimension's, usually).",
-    )
-    guardrail_metric = forms.ChoiceField(
-        choices=lambda: [("", "None"), *_metric_choices()],
-        required=False,
-        help_text="A metric that must not get worse meanwhile, e.g. the change failure rate while lead time falls.",
-    )
-
-    class Meta:
-        model = Initiative
-        fields = [
-            "name",
-            "dimension",
-            "hypothesis",
-            "owner",
-            "starts_on",
-            "primary_metrics",
-            "survey_dimension",
-            "guardrail_metric",
-            "guardrail_worse_when",
-            "ramp_up_days",
-            "window_days",
-            "automations",
-            "thresholds",
-            "reminder_policies",
-        ]
-
-    def __init__(self, *args: Any, managed: set[int] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].required = True
-        if managed is not None:  # a lead links their teams' automations, thresholds and policies only
-            querysets = {
-                "automations": Automation.objects.filter(team_id__in=managed),
-                "thresholds": Threshold.objects.of_teams(managed),
-                "reminder_policies": ReminderPolicy.objects.filter(
-                    Q(team_id__in=managed) | Q(service__owner_id__in=managed)
-                ),
-            }
-            for name, queryset in querysets.items():
-                if name in self.fields:
-                    self.fields[name].queryset = queryset  # type: ignore[attr-defined]
 
 
 class InitiativeTeamFormSet(forms.BaseInlineFormSet):

@@ -7,9 +7,11 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.db.models import Q
 
 from actions import crossings, threshold_metrics
-from actions.models import Channel, ReminderPolicy, Threshold
+from actions.models import Automation, Channel, Initiative, ReminderPolicy, Threshold
+from actions.models.initiatives import FROZEN_MESSAGE, MAX_PRIMARY_METRICS, delivery_metrics
 from actions.models.thresholds import ScopeKind
 from actions.thresholds import managed_team_ids
 from e360.forms import QueryField, QueryForm, whole_number
@@ -208,3 +210,103 @@ class ReminderPolicyForm(forms.ModelForm):
         # again, by the constraint's name: it is checked once the model's rules hold.
         if not self.has_error(NON_FIELD_ERRORS):
             super().validate_constraints()
+
+
+# --- initiatives ---
+
+
+def _metric_choices() -> list[tuple[str, str]]:
+    return [(key, f"{metric.label} ({metric.unit})") for key, metric in delivery_metrics().items()]
+
+
+class InitiativeForm(forms.ModelForm):
+    """An initiative's definitions. Once its start has come they are frozen: a change is refused with why (the
+    model's ``clean``), the name, hypothesis, owner and what belongs to it may still change."""
+
+    primary_metrics = forms.MultipleChoiceField(
+        choices=_metric_choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=f"1 to {MAX_PRIMARY_METRICS} delivery metrics that should move (the dimension's, usually).",
+    )
+    guardrail_metric = forms.ChoiceField(
+        choices=lambda: [("", "None"), *_metric_choices()],
+        required=False,
+        help_text="A metric that must not get worse meanwhile, e.g. the change failure rate while lead time falls.",
+    )
+
+    class Meta:
+        model = Initiative
+        fields = [
+            "name",
+            "dimension",
+            "hypothesis",
+            "owner",
+            "starts_on",
+            "primary_metrics",
+            "survey_dimension",
+            "guardrail_metric",
+            "guardrail_worse_when",
+            "ramp_up_days",
+            "window_days",
+            "automations",
+            "thresholds",
+            "reminder_policies",
+        ]
+
+    def __init__(self, *args: Any, managed: set[int] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "owner" in self.fields:  # the admin's: the portal's is whoever starts it
+            self.fields["owner"].required = True
+        if managed is not None:  # a lead links their teams' automations, thresholds and policies only
+            querysets = {
+                "automations": Automation.objects.filter(team_id__in=managed),
+                "thresholds": Threshold.objects.of_teams(managed),
+                "reminder_policies": ReminderPolicy.objects.filter(
+                    Q(team_id__in=managed) | Q(service__owner_id__in=managed)
+                ),
+            }
+            for name, queryset in querysets.items():
+                if name in self.fields:
+                    self.fields[name].queryset = queryset  # type: ignore[attr-defined]
+
+
+class InitiativeStartForm(InitiativeForm):
+    """An initiative in the portal (a team's lead, from a bottleneck card): the admin's form with its target teams —
+    those the user manages — sharing its start (a staggered start per team is set in the admin), owned by whoever
+    starts it. After the start the teams are frozen with the rest."""
+
+    # The fields a link may pre-fill (``?dimension=…&target_teams=…``), as the thresholds' form takes its own.
+    PREFILLED = ("name", "dimension", "hypothesis", "target_teams", "primary_metrics", "guardrail_metric")
+
+    target_teams = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.none(),
+        label="Target teams",
+        help_text="The teams it changes how they work (with their sub-teams, as their pages read them).",
+    )
+
+    class Meta(InitiativeForm.Meta):
+        fields = [name for name in InitiativeForm.Meta.fields if name != "owner"]
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        managed = managed_team_ids(user)
+        super().__init__(*args, managed=managed, **kwargs)
+        teams = Team.objects.order_by("name")
+        field = self.fields["target_teams"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = teams if managed is None else teams.filter(pk__in=managed)
+        if self.instance.pk is not None and "target_teams" not in self.initial:
+            self.initial["target_teams"] = list(self.instance.targets.values_list("team_id", flat=True))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        assert data is not None
+        initiative = self.instance
+        teams = data.get("target_teams")
+        frozen = initiative.pk is not None and initiative.stored_frozen_at() is not None
+        if (
+            frozen
+            and teams is not None
+            and {t.pk for t in teams} != set(initiative.targets.values_list("team_id", flat=True))
+        ):
+            self.add_error("target_teams", FROZEN_MESSAGE)
+        return data

@@ -192,6 +192,27 @@ def initiatives_freeze_due(*, now: datetime | None = None) -> tuple[int, int, in
     return frozen, baselines, failed
 
 
+# --- Started in the portal -----------------------------------------------------------------------------------------
+
+
+def initiative_save(*, initiative: Initiative, teams: list[Team], by: User, created_from: str = "") -> Initiative:
+    """Save an initiative edited in the portal with its target teams (a new one is ``by``'s, from ``created_from``):
+    teams added start with it, teams removed are dropped, a team's own (staggered) start is kept. The caller saves
+    the form's links in the same transaction, then freezes what has come due (``initiative_freeze``)."""
+    if initiative.pk is None:
+        initiative.owner = initiative.owner or by
+        initiative.created_by = by
+        initiative.created_from = created_from or CreatedFrom.ADMIN
+    initiative.save()
+    wanted = {team.pk for team in teams}
+    initiative.targets.exclude(team_id__in=wanted).delete()
+    have = set(initiative.targets.values_list("team_id", flat=True))
+    InitiativeTeam.objects.bulk_create(
+        [InitiativeTeam(initiative=initiative, team_id=pk) for pk in sorted(wanted - have)]
+    )
+    return initiative
+
+
 # --- Drafts from automations ---------------------------------------------------------------------------------------
 
 DRAFT_LEAD_DAYS = 7  # a drafted initiative starts a week after its run: time for a lead to review it

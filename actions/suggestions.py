@@ -1,12 +1,13 @@
 """What to do about a bottleneck: the actions that address each dimension of the insights engine
 (``insights.engine.DIMENSIONS``), pre-filled for a team, in one place (``SUGGESTIONS``: pure data).
 
-Two kinds: a **threshold** (a link to the thresholds' form, ``/actions/thresholds/new/``, with the metric, the
+Three kinds: a **threshold** (a link to the thresholds' form, ``/actions/thresholds/new/``, with the metric, the
 scope — the team with its sub-teams, what its bottleneck page covers —, the team, the comparison and the value in
-its query); and **review reminders** (a link to the reminder policies' form, ``/actions/reminders/new/``, with
-the team in its query, or to the team's existing policy). Both are offered to whoever manages the team (its leads
-and the leads above it; org viewers: ``thresholds.managed_team_ids``). ``for_team`` keeps the suggestions a user
-may follow; a dimension with none shows nothing.
+its query); **review reminders** (a link to the reminder policies' form, ``/actions/reminders/new/``, with the
+team in its query, or to the team's existing policy); and on each of those dimensions, **start an initiative**
+(``/actions/initiatives/new/`` with the team, the dimension and its mapped delivery metrics). All are offered to
+whoever manages the team (its leads and the leads above it; org viewers: ``thresholds.managed_team_ids``).
+``for_team`` keeps the suggestions a user may follow; a dimension with none shows nothing.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from actions import threshold_metrics
+from actions.initiatives import mapped_metrics
 from actions.models import ReminderPolicy
 from actions.models.thresholds import Comparison, ScopeKind
 from actions.thresholds import managed_team_ids
 from e360.models import Team, User
+from insights import engine
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,19 @@ def for_team(user: User, team: Team) -> dict[str, list[Link]]:
                 url = reverse("actions:reminder-edit", args=[policy.pk])
                 state = "on" if policy.is_active else "off"
                 links.append(Link(f"Review reminders of {team.name} ({state})", url, "Change the policy"))
+        if initiative := start_initiative(team, dimension):
+            links.append(initiative)
         if links:
             found[dimension] = links
     return found
+
+
+def start_initiative(team: Team, dimension: str) -> Link | None:
+    """ "Start an initiative on <dimension>": the initiative form pre-filled with the team and the dimension (its
+    mapped delivery metrics), for a dimension that has some to measure."""
+    label = engine.DIMENSIONS_BY_KEY[dimension].label if dimension in engine.DIMENSIONS_BY_KEY else ""
+    if not label or not mapped_metrics(dimension):
+        return None
+    query = {"from": "bottleneck", "dimension": dimension, "target_teams": team.pk, "name": f"{team.name}: {label}"}
+    url = f"{reverse('actions:initiative-add')}?{urlencode(query)}"
+    return Link(f"Start an initiative on {label}", url, "its gain measured against comparable teams")

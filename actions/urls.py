@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from actions.views import automations, remind_now, reminders, selfservice, suggestions, thresholds
+from actions.views import automations, initiative_form, remind_now, reminders, selfservice, suggestions, thresholds
 
 app_name = "actions"
 
@@ -35,4 +35,7 @@ urlpatterns = [
     path("reminders/new/", reminders.policy_add, name="reminder-add"),
     path("reminders/<int:pk>/", reminders.policy_edit, name="reminder-edit"),
     path("reminders/<int:pk>/delete/", reminders.policy_delete, name="reminder-delete"),
+    # --- initiatives ---
+    path("initiatives/new/", initiative_form.initiative_add, name="initiative-add"),
+    path("initiatives/<int:pk>/edit/", initiative_form.initiative_edit, name="initiative-edit"),
 ]
