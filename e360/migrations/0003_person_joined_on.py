@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('e360', '0002_team_working_time'),
+        ("e360", "0002_team_working_time"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='person',
-            name='joined_on',
-            field=models.DateField(blank=True, help_text="When they joined the organisation (the catalog's joined_on, when it says): onboarding pulses count from it. Empty: unknown, and never asked as a newcomer.", null=True),
+            model_name="person",
+            name="joined_on",
+            field=models.DateField(
+                blank=True,
+                help_text="When they joined the organisation (the catalog's joined_on, when it says): onboarding pulses count from it. Empty: unknown, and never asked as a newcomer.",
+                null=True,
+            ),
         ),
     ]
