@@ -152,3 +152,14 @@ def test_a_pulse_to_people_lists_their_teams_and_not_the_teams_above(client, tea
     assert list(rows) == ["Whole organisation", "Payments API"]  # not Payments: it would be Payments API renamed
     client.force_login(stranger)
     assert client.get(page_url(campaign)).status_code == 404  # none of the campaign's teams is theirs
+
+
+def test_the_admin_shows_why_a_pulse_was_opened(admin_client, team):
+    newcomers = members(team, 5, prefix="new")
+    campaign = pulse(people=[u.person.pk for u in newcomers], dimension="focus").campaign
+
+    response = admin_client.get(reverse("admin:surveys_campaign_change", args=[campaign.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200 and "Pulse (opened by an automation)" in page
+    assert "Incident 42" in page and "incident-resolved:42" in page
