@@ -163,3 +163,39 @@ def test_the_admin_shows_why_a_pulse_was_opened(admin_client, team):
     page = response.content.decode()
     assert response.status_code == 200 and "Pulse (opened by an automation)" in page
     assert "Incident 42" in page and "incident-resolved:42" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_callers_racing_with_one_key_open_one_pulse(team):
+    """The second caller's insert waits on the key's unique index for the first to commit, then finds its pulse
+    (PostgreSQL; SQLite serialises its writers with the database lock instead)."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers are PostgreSQL's")
+    members(team, 5, prefix="pay")
+    opened, release = threading.Event(), threading.Event()
+    first: list[services.Pulse] = []
+
+    def opening() -> None:
+        try:
+            with transaction.atomic():
+                first.append(pulse(teams=[team.pk], dimension="stability"))
+                opened.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=opening)
+    worker.start()
+    assert opened.wait(10)
+    threading.Timer(0.5, release.set).start()  # the first commits while the second waits on the index
+    try:
+        second = pulse(teams=[team.pk], dimension="stability")
+    finally:
+        release.set()
+        worker.join()
+    assert first[0].opened and not second.opened and second.campaign == first[0].campaign
+    assert Campaign.objects.count() == 1 and Invitation.objects.count() == 5
