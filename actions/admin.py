@@ -34,7 +34,7 @@ from actions.models import (
     Threshold,
     ThresholdEvent,
 )
-from actions.models.automations import THRESHOLD_TRIGGERS, Do, Trigger
+from actions.models.automations import PULSE_TRIGGERS, THRESHOLD_TRIGGERS, Do, Trigger
 from actions.models.channels import SECRET_OF
 from actions.models.initiatives import FROZEN_MESSAGE, CreatedFrom, org_today
 from actions.models.initiatives import Status as InitiativeStatus
@@ -549,6 +549,8 @@ class AutomationForm(forms.ModelForm):
             "daily_at",
             "survey_dimension",
             "favourable_below",
+            "weeks_after_start",
+            "days_after_joining",
             "tiers",
             "teams",
             "services",
@@ -556,6 +558,9 @@ class AutomationForm(forms.ModelForm):
             "channel",
             "note",
             "initiative_dimension",
+            "pulse_template",
+            "pulse_dimension",
+            "pulse_days_open",
             "dry_run",
             "quiet_hours",
         ]
@@ -563,6 +568,8 @@ class AutomationForm(forms.ModelForm):
     def __init__(self, *args: Any, managed: set[int] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.managed = managed
+        if "pulse_days_open" in self.fields:
+            self.fields["pulse_days_open"].required = False  # empty: the default
         if managed is not None and "team" in self.fields:
             self.fields["team"].queryset = Team.objects.filter(pk__in=managed)  # type: ignore[attr-defined]
             self.fields["team"].required = True
@@ -598,6 +605,14 @@ class AutomationForm(forms.ModelForm):
             for name in ("tiers", "services"):
                 if data.get(name):
                     self.add_error(name, "A survey's figures are a team's, not a service's: only teams apply.")
+        if trigger == Trigger.INITIATIVE_STARTED and not data.get("weeks_after_start"):
+            self.add_error("weeks_after_start", "How many weeks after the teams' start it fires.")
+        if trigger == Trigger.PEOPLE_JOINED and not data.get("days_after_joining"):
+            self.add_error("days_after_joining", "How many days after joining it fires, e.g. 7 or 30.")
+        if trigger in (Trigger.INITIATIVE_STARTED, Trigger.PEOPLE_JOINED):
+            for name in ("tiers", "teams", "services"):
+                if data.get(name):
+                    self.add_error(name, "This trigger concerns no service: only the owner team's scope applies.")
         for name, rows in (("teams", data.get("teams")), ("services", data.get("services"))):
             if scope is None or not rows:
                 continue
@@ -627,7 +642,27 @@ class AutomationForm(forms.ModelForm):
                 self.add_error("team", "A scheduled draft is for the owner team: choose one.")
         elif dimension:
             self.add_error("initiative_dimension", "Only drafting an initiative uses a dimension.")
+        self._clean_pulse(data, action, trigger)
         return data
+
+    def _clean_pulse(self, data: dict[str, Any], action: str | None, trigger: str | None) -> None:
+        if data.get("pulse_days_open") is None and "pulse_days_open" not in self.errors:
+            data["pulse_days_open"] = Automation._meta.get_field("pulse_days_open").default  # left empty
+        template, dimension = data.get("pulse_template"), data.get("pulse_dimension")
+        if action != Do.OPEN_PULSE:
+            for name, value in (("pulse_template", template), ("pulse_dimension", dimension)):
+                if value:
+                    self.add_error(name, "Only opening a pulse survey uses it.")
+            return
+        if trigger not in PULSE_TRIGGERS:
+            self.add_error("action", "A pulse survey follows an incident, an initiative's start or people joining.")
+        elif template is not None and dimension:
+            self.add_error("pulse_dimension", "Choose a template or a dimension, not both.")
+        elif trigger == Trigger.INITIATIVE_STARTED:
+            if template is not None or dimension:
+                self.add_error("pulse_dimension", "An initiative's pulse asks its own survey dimension: leave empty.")
+        elif trigger != Trigger.PEOPLE_JOINED and template is None and not dimension:
+            self.add_error("pulse_dimension", "What the pulse asks: choose a template or a dimension.")
 
 
 @admin.register(Automation)
@@ -653,13 +688,28 @@ class AutomationAdmin(admin.ModelAdmin):
                     "daily_at",
                     "survey_dimension",
                     "favourable_below",
+                    "weeks_after_start",
+                    "days_after_joining",
                 ]
             },
         ),
         ("Only for (empty: everything of the owner team)", {"fields": ["tiers", "teams", "services"]}),
         (
             "Then",
-            {"fields": ["action", "channel", "note", "initiative_dimension", "dry_run", "quiet_hours", "checked_at"]},
+            {
+                "fields": [
+                    "action",
+                    "channel",
+                    "note",
+                    "initiative_dimension",
+                    "pulse_template",
+                    "pulse_dimension",
+                    "pulse_days_open",
+                    "dry_run",
+                    "quiet_hours",
+                    "checked_at",
+                ]
+            },
         ),
     ]
 

@@ -8,6 +8,7 @@ occurrence, then execute the runs that are due, each at most once. ``automations
 - *threshold crossed / recovered*: the ``ThresholdEvent``s of its threshold (or of any threshold of the scope);
   the run's key is the event's unique ``key``;
 - *incident opened*: the incidents (``metrics.Incident``) of the scope's services that started; ``incident:<id>``;
+  *incident resolved*: those that were resolved; ``incident-resolved:<id>``;
 - *pipeline failing*: a workflow of a service whose last K finished runs on the default branch all failed; one run
   per streak, keyed by the streak's first failed run (``pipeline:<run id>``), so a longer streak fires once;
 - *pull request waiting*: a pull request of the scope's services still waiting for a first review (the review
@@ -20,7 +21,10 @@ occurrence, then execute the runs that are due, each at most once. ``automations
   scope (an organisation-wide automation: every team, and the organisation's own figure when the campaign invited
   everyone) whose % favourable on it is below X, read from the campaign's published figures through
   ``insights.selectors.WaveFigures`` as thresholds read them: a group the anonymity rules hide (fewer than k
-  responses, complementary suppression) has no score and never triggers; ``survey:<campaign id>:<team id or org>``.
+  responses, complementary suppression) has no score and never triggers; ``survey:<campaign id>:<team id or org>``;
+- *an initiative's teams started N weeks ago* and *people joined N days ago* (onboarding cohorts of at least k):
+  ``actions.pulses``, which says why; ``initiative:<id>:<start>:<N>w``, ``onboarding:<N>:<day>``. They concern no
+  service: the conditions do not apply to them.
 
 Conditions (tiers, teams, services) filter the service an occurrence concerns (the incident's, the pipeline's, a
 service threshold's; a team threshold's team for the teams filter): one that does not pass is recorded
@@ -41,11 +45,13 @@ twice (an admin sees it in the log, and may retry it 15 minutes after it was cla
 message through the automation's channel (``actions.channels.send`` with the run's key as the channel's
 idempotency key; a dry run keeps it in the outbox) or asks GitHub to re-run the failed jobs
 (``actions.selfservice.rerun_failed_jobs_as_system``), or drafts an initiative for the occurrence's team
-(``actions.initiatives.initiative_draft``: one per run, a dry run drafts none). The answer and the duration are
-recorded: ``sent``, ``dry_run``, ``failed`` with the answer (one run's failure never stops the others), or, when
-the channel is rate-limited (nothing was sent), back to ``pending`` with ``not_before`` its ``Retry-After``. A
-failed run is not retried by itself (its message may have reached the receiver): an admin retries it from the
-admin (the channel's idempotency key covers receivers that honour it), as a run whose worker died while sending.
+(``actions.initiatives.initiative_draft``: one per run, a dry run drafts none), or opens a pulse survey
+(``actions.pulses.pulse_for_run``: one per run, none in a dry run, none for fewer than k people: ``skipped``). The
+answer and the duration are recorded: ``sent``, ``dry_run``, ``failed`` with the answer (one run's failure never
+stops the others), or, when the channel is rate-limited (nothing was sent), back to ``pending`` with ``not_before``
+its ``Retry-After``. A failed run is not retried by itself (its message may have reached the receiver): an admin
+retries it from the admin (the channel's idempotency key covers receivers that honour it), as a run whose worker
+died while sending.
 """
 
 from __future__ import annotations
@@ -165,27 +171,33 @@ def _threshold_occurrences(automation: Automation, now: datetime, teams: set[int
 
 
 def _incident_occurrences(automation: Automation, now: datetime, teams: set[int] | None) -> Iterator[Occurrence]:
-    incidents = Incident.objects.filter(started_at__gte=_since(automation, now)).select_related("service")
+    resolved = automation.trigger == Trigger.INCIDENT_RESOLVED
+    moment, prefix = ("resolved_at", "incident-resolved:") if resolved else ("started_at", "incident:")
+    incidents = Incident.objects.filter(**{f"{moment}__gte": _since(automation, now)})
     if teams is not None:
         incidents = incidents.filter(service__owner_id__in=teams)
     done = set(
-        AutomationRun.objects.filter(automation=automation, dedupe_key__startswith="incident:").values_list(
+        AutomationRun.objects.filter(automation=automation, dedupe_key__startswith=prefix).values_list(
             "dedupe_key", flat=True
         )
     )
-    for incident in incidents.order_by("started_at", "pk"):
-        key = f"incident:{incident.pk}"
+    for incident in incidents.select_related("service").order_by(moment, "pk"):
+        key = f"{prefix}{incident.pk}"
         if key in done:
             continue
         service = incident.service
         severity = f" ({incident.severity})" if incident.severity else ""
+        lines = [f"Started at {incident.started_at:%Y-%m-%d %H:%M} UTC."]
+        if resolved:
+            lines.append(f"Resolved at {incident.resolved_at:%Y-%m-%d %H:%M} UTC.")
         yield Occurrence(
             key,
             Subject(service.pk, service.tier, service.owner_id),
             {
                 "incident_id": incident.pk,
-                "title": f"Incident on {service.name}{severity}: {incident.title or incident.external_id}",
-                "lines": [f"Started at {incident.started_at:%Y-%m-%d %H:%M} UTC."],
+                "title": f"Incident {'resolved ' if resolved else ''}on {service.name}{severity}: "
+                f"{incident.title or incident.external_id}",
+                "lines": lines,
                 "url": incident.url or _link("metrics:service-delivery", service.slug),
                 "facts": {"Service": service.name, "Severity": incident.severity or "—"},
             },
@@ -412,6 +424,13 @@ def _survey_occurrences(automation: Automation, now: datetime, teams: set[int] |
         )
 
 
+def _pulse_occurrences(automation: Automation, now: datetime, teams: set[int] | None) -> Iterator[Occurrence]:
+    """An initiative's teams N weeks after their start, people N days after joining (``actions.pulses``)."""
+    from actions import pulses  # it builds this module's occurrences
+
+    return pulses.COLLECTORS[Trigger(automation.trigger)](automation, now, teams)
+
+
 def _survey_key(campaign: Campaign, group: Label) -> str:
     return f"survey:{campaign.pk}:{'org' if group is ORG else group}"
 
@@ -424,6 +443,9 @@ COLLECTORS = {
     Trigger.PULL_REQUEST_WAITING: _pull_request_occurrences,
     Trigger.SCHEDULE: _schedule_occurrences,
     Trigger.SURVEY_CLOSED: _survey_occurrences,
+    Trigger.INCIDENT_RESOLVED: _incident_occurrences,
+    Trigger.INITIATIVE_STARTED: _pulse_occurrences,
+    Trigger.PEOPLE_JOINED: _pulse_occurrences,
 }
 
 
@@ -569,6 +591,8 @@ def _execute(run: AutomationRun, now: datetime) -> str:
         return _rerun(run, began)
     if automation.action == Do.CREATE_INITIATIVE:
         return _draft_initiative(run, now, began)
+    if automation.action == Do.OPEN_PULSE:
+        return _open_pulse(run, now, began)
     if automation.channel is None:
         return _finish(run, Status.FAILED, "the automation names no channel: choose one in the admin", began)
     sent = send(automation.channel, run_message(run), dedupe_key=run_key(run), dry_run=automation.dry_run)
@@ -606,6 +630,14 @@ def _draft_initiative(run: AutomationRun, now: datetime, began: float) -> str:
     if not drafted.ok:
         return _finish(run, Status.FAILED, drafted.message, began)
     return _finish(run, Status.DRY_RUN if run.automation.dry_run else Status.SENT, drafted.message, began)
+
+
+def _open_pulse(run: AutomationRun, now: datetime, began: float) -> str:
+    from actions import pulses  # it imports this module
+
+    opened = pulses.pulse_for_run(run=run, key=run_key(run), now=now, dry_run=run.automation.dry_run)
+    status = Status.DRY_RUN if run.automation.dry_run else Status.SENT
+    return _finish(run, status if opened.ok else opened.status, opened.message, began)
 
 
 def _finish(run: AutomationRun, status: str, response: str, began: float, *, done: bool = True) -> str:

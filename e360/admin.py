@@ -45,7 +45,7 @@ class TeamAdmin(admin.ModelAdmin):
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
     list_display = ["name", "handle", "email", "github_login", "gitlab_login", "user", "is_active"]
-    list_filter = ["is_active", ("user", admin.EmptyFieldListFilter), "memberships__role"]
+    list_filter = ["is_active", ("user", admin.EmptyFieldListFilter), "memberships__role", "joined_on"]
     search_fields = ["name", "handle", "email", "github_login", "gitlab_login"]
     autocomplete_fields = ["user"]
     prepopulated_fields = {"handle": ["name"]}

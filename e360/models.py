@@ -101,6 +101,12 @@ class Person(models.Model):
     gitlab_login = models.CharField("GitLab login", max_length=100, blank=True, db_index=True)
     user = models.OneToOneField(User, models.SET_NULL, null=True, blank=True, related_name="person")
     is_active = models.BooleanField(default=True)
+    joined_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When they joined the organisation (the catalog's joined_on, when it says): onboarding pulses "
+        "count from it. Empty: unknown, and never asked as a newcomer.",
+    )
     teams = models.ManyToManyField(Team, through="Membership", related_name="people")
 
     objects = PersonQuerySet.as_manager()

@@ -128,6 +128,7 @@ def catalog_import(*, records: CatalogRecords, dry_run: bool = False) -> ImportS
             "title": person_record.title,
             "github_login": person_record.github_login,
             "gitlab_login": person_record.gitlab_login,
+            "joined_on": person_record.joined_on,
         }
         person = people.get(handle)
         if person is None:
@@ -199,7 +200,7 @@ def catalog_import(*, records: CatalogRecords, dry_run: bool = False) -> ImportS
     )
 
     _move_emails_aside(changed_people, stored_emails)
-    Person.objects.bulk_update(changed_people, ["name", "email", "title", "github_login", "gitlab_login"])
+    Person.objects.bulk_update(changed_people, ["name", "email", "title", "github_login", "gitlab_login", "joined_on"])
     Person.objects.bulk_create(new_people)
 
     for service, owner in (*new_services, *changed_services):

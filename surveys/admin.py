@@ -344,6 +344,7 @@ def _zone_or_none(name: str) -> ZoneInfo | None:
 
 EDITABLE_WHILE_OPEN = {"name", "closes_at", "recurrence", "reminder_days"}
 STATUS_FIELDS = ["status", "wave_of_series", "version", "preview_link"]
+PULSE_FIELDS = ["pulse_reason", "pulse_key", "named_people"]  # shown, read-only, for a pulse
 PARTICIPATION_FIELDS = [
     "invited_count",
     "responded_count",
@@ -382,7 +383,7 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         if obj is None:
             return []
-        readonly = [*STATUS_FIELDS, *PARTICIPATION_FIELDS]
+        readonly = [*STATUS_FIELDS, *PARTICIPATION_FIELDS, *PULSE_FIELDS]
         if obj.status == Campaign.Status.OPEN:
             readonly += [name for name in SETUP_FIELDS if name not in EDITABLE_WHILE_OPEN]
         elif obj.status == Campaign.Status.CLOSED:
@@ -403,6 +404,8 @@ class CampaignAdmin(admin.ModelAdmin):
                 },
             ),
         ]
+        if obj is not None and obj.pulse_key:
+            fieldsets.insert(1, ("Pulse (opened by an automation)", {"fields": PULSE_FIELDS}))
         if obj is not None:
             fieldsets.append(("Participation", {"fields": PARTICIPATION_FIELDS}))
         return fieldsets
@@ -439,6 +442,11 @@ class CampaignAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{campaign} could not open as it is: {exc}", messages.WARNING)
 
     # Read-only columns and fields.
+
+    @admin.display(description="people named")
+    def named_people(self, obj: Campaign) -> str:
+        """A pulse may invite people by name (an onboarding cohort) besides, or instead of, teams."""
+        return str(obj.people.count())
 
     @admin.display(description="opens", ordering="opens_at")
     def opens(self, obj: Campaign) -> str:

@@ -224,3 +224,19 @@ QUARTERLY_PULSE = BankTemplate(
 )
 
 TEMPLATES = (DEVELOPER_EXPERIENCE, ONBOARDING_WEEK_1, ONBOARDING_MONTH_1, POST_INCIDENT, QUARTERLY_PULSE)
+
+
+def dimension_pulse(dimension: str, label: str) -> BankTemplate:
+    """A pulse on one dimension (``services.pulse_template``): the Developer experience template's questions of that
+    dimension, as they are there — the same keys, texts and required core item — so a pulse's items compare with the
+    full survey's. Made when a pulse first asks it, not at ``migrate``: nine templates nobody chose would crowd the
+    admin's list."""
+    questions = tuple(q for q in DEVELOPER_EXPERIENCE.questions if q.dimension == dimension)
+    if not questions:
+        raise ValueError(f"No question of the bank measures {dimension!r}.")
+    return BankTemplate(
+        slug=f"pulse-{dimension.replace('_', '-')}",
+        name=f"Pulse — {label}",
+        description=f"A short pulse: the {len(questions)} questions of the Developer experience survey on {label}.",
+        questions=questions,
+    )

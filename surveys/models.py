@@ -201,6 +201,11 @@ class Campaign(models.Model):
     teams = models.ManyToManyField(
         Team, blank=True, related_name="survey_campaigns", help_text="Invite their members and their sub-teams'."
     )
+    # A pulse's audience may name people (``services.pulse_open``: an onboarding cohort); the admin's campaigns
+    # invite teams or everyone.
+    people = models.ManyToManyField(
+        Person, blank=True, editable=False, related_name="pulse_campaigns", help_text="Invite these people too."
+    )
     opens_at = models.DateTimeField()
     closes_at = models.DateTimeField()
     time_zone = models.CharField(max_length=64, default="UTC", help_text="For dates in emails and reminders.")
@@ -230,6 +235,15 @@ class Campaign(models.Model):
         editable=False,
         help_text="The team tree its results are published on, stored when it closed (``surveys.published``).",
     )
+    pulse_key = models.CharField(
+        max_length=200,
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="A pulse's idempotency key, given by what opened it (an automation run): one campaign per key.",
+    )
+    pulse_reason = models.CharField(max_length=300, blank=True, editable=False, help_text="Why a pulse was opened.")
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = CampaignQuerySet.as_manager()

@@ -118,10 +118,16 @@ def freeze(campaign: Campaign) -> Frozen:
 
 def campaign_teams(campaign: Campaign, invited: Iterable[Label], roots: Iterable[int], tree: TeamTree) -> set[int]:
     """The teams a campaign's results list: its invitees' teams and their ancestors, within its audience's teams
-    (``roots``) unless it invited everyone. A campaign of one team does not list that team's parent: the parent's
-    figure would be the team's under another name, visible to the parent's plain members."""
-    teams = tree.closure(team for team in invited if team in tree)
-    return teams if campaign.everyone else teams & tree.subtree(roots)
+    (``roots``) unless it invited everyone; for a pulse to named people only (no root), their own teams. A campaign
+    of one team does not list that team's parent: the parent's figure would be the team's under another name,
+    visible to the parent's plain members."""
+    own = {team for team in invited if team is not None and team in tree}
+    teams = tree.closure(own)
+    if campaign.everyone:
+        return teams
+    roots = set(roots)
+    # A pulse to people (no audience team): their own teams, none above (whose figure would be theirs renamed).
+    return teams & tree.subtree(roots) if roots else own
 
 
 def previous_wave(campaign: Campaign) -> Campaign | None:

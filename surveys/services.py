@@ -12,13 +12,14 @@ import logging
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -28,6 +29,7 @@ from surveys import anonymity, bank, published
 from surveys.models import (
     Answer,
     Campaign,
+    Dimension,
     Invitation,
     PooledResponse,
     Question,
@@ -83,23 +85,36 @@ class Audience:
 
 
 def campaign_audience(*, campaign: Campaign) -> Audience:
-    """The active people the campaign invites, each with their deepest team among those invited."""
+    """The active people the campaign invites, each with their deepest team among those invited (a person a pulse
+    names: among all their teams)."""
+    return audience_of(
+        everyone=campaign.everyone,
+        teams=campaign.teams.values_list("id", flat=True),
+        people=campaign.people.values_list("id", flat=True),
+    )
+
+
+def audience_of(*, everyone: bool = False, teams: Iterable[int] = (), people: Iterable[int] = ()) -> Audience:
+    """The active people of an audience: everyone, or the members of ``teams`` (with their sub-teams) and the
+    ``people`` named, each with their deepest team among those invited (a named person: among all their teams)."""
     tree = TeamTree.load()
-    if campaign.everyone:
-        people = Person.objects.filter(is_active=True)
+    named: set[int] = set()
+    if everyone:
+        invited = Person.objects.filter(is_active=True)
         allowed: set[int] | None = None
     else:
-        allowed = tree.subtree(campaign.teams.values_list("id", flat=True))
-        people = Person.objects.filter(is_active=True, memberships__team__in=allowed).distinct()
-    teams: dict[int, int | None] = dict.fromkeys(people.values_list("id", flat=True))
-    memberships = Membership.objects.filter(person__in=teams.keys()).values_list("person_id", "team_id")
+        allowed = tree.subtree(teams)
+        invited = Person.objects.filter(is_active=True, memberships__team__in=allowed).distinct()
+        named = set(Person.objects.filter(is_active=True, pk__in=list(people)).values_list("id", flat=True))
+    chosen: dict[int, int | None] = dict.fromkeys(sorted({*invited.values_list("id", flat=True), *named}))
+    memberships = Membership.objects.filter(person__in=chosen.keys()).values_list("person_id", "team_id")
     for person, team in memberships:
-        if allowed is not None and team not in allowed:
+        if allowed is not None and team not in allowed and person not in named:
             continue
-        current = teams[person]
+        current = chosen[person]
         if current is None or (tree.depth(team), -team) > (tree.depth(current), -current):
-            teams[person] = team
-    return Audience(teams, tree)
+            chosen[person] = team
+    return Audience(chosen, tree)
 
 
 def campaign_check(*, campaign: Campaign) -> Audience:
@@ -461,27 +476,111 @@ def templates_load_bank(using: str = DEFAULT_DB_ALIAS) -> tuple[int, int]:
     created = kept = 0
     with transaction.atomic(using=using):
         for shipped in bank.TEMPLATES:
-            template, new = Template.objects.using(using).get_or_create(
-                slug=shipped.slug, defaults={"name": shipped.name, "description": shipped.description}
-            )
-            if not new:
-                kept += 1
-                continue
-            created += 1
-            TemplateQuestion.objects.using(using).bulk_create(
-                [
-                    TemplateQuestion(
-                        template=template,
-                        position=position,
-                        key=q.key,
-                        text=q.text,
-                        kind=q.kind,
-                        dimension=q.dimension,
-                        reverse_coded=q.reverse_coded,
-                        required=q.required,
-                        options=list(q.options),
-                    )
-                    for position, q in enumerate(shipped.questions, start=1)
-                ]
-            )
+            _, new = _template_from_bank(shipped, using)
+            created += new
+            kept += not new
     return created, kept
+
+
+def _template_from_bank(shipped: bank.BankTemplate, using: str = DEFAULT_DB_ALIAS) -> tuple[Template, bool]:
+    """The shipped template's row, created with its questions if it does not exist (one an admin edited is kept)."""
+    template, new = Template.objects.using(using).get_or_create(
+        slug=shipped.slug, defaults={"name": shipped.name, "description": shipped.description}
+    )
+    if new:
+        TemplateQuestion.objects.using(using).bulk_create(
+            [
+                TemplateQuestion(
+                    template=template,
+                    position=position,
+                    key=q.key,
+                    text=q.text,
+                    kind=q.kind,
+                    dimension=q.dimension,
+                    reverse_coded=q.reverse_coded,
+                    required=q.required,
+                    options=list(q.options),
+                )
+                for position, q in enumerate(shipped.questions, start=1)
+            ]
+        )
+    return template, new
+
+
+# --- Pulses -------------------------------------------------------------------------------------------------------
+
+PULSE_DAYS_OPEN = 7
+
+
+def pulse_template(*, dimension: str) -> Template:
+    """The pulse template of one dimension: the Developer experience questions on it (``bank.dimension_pulse``),
+    created the first time a pulse asks it; an admin's edits to it are kept, as for every shipped template."""
+    if dimension not in Dimension.values:
+        raise CampaignError(f"{dimension!r} is not a survey dimension.")
+    return _template_from_bank(bank.dimension_pulse(dimension, Dimension(dimension).label))[0]
+
+
+@dataclass(frozen=True)
+class Pulse:
+    campaign: Campaign
+    opened: bool  # False: a campaign of this key existed already (a retry), returned as it is
+
+
+def pulse_open(
+    *,
+    key: str,
+    name: str,
+    reason: str,
+    people: Iterable[int] = (),
+    teams: Iterable[int] = (),
+    template: Template | None = None,
+    dimension: str = "",
+    days_open: int = PULSE_DAYS_OPEN,
+    now: datetime | None = None,
+) -> Pulse:
+    """Open a short survey now, for ``days_open`` days, to ``people`` and the members of ``teams`` (each with its
+    sub-teams; ids), asking ``template`` or the questions of one ``dimension`` (``pulse_template``): a campaign like
+    any other — frozen questions, invitations (emailed after the commit), the answer pool, scores published when it
+    closes under the same anonymity rules (docs/surveys.md#pulses).
+
+    Once per ``key``: a caller retrying (an automation run executed twice) gets the campaign it opened. An audience
+    smaller than the default k is refused (``AudienceError``, as a campaign's opening refuses it) and nothing is
+    written: asking people whose answers could never be shown would be a survey in name only.
+    """
+    now = now or timezone.now()
+    if days_open < 1:
+        raise CampaignError("A pulse stays open at least one day.")
+    people, teams = sorted(set(people)), sorted(set(teams))
+    with transaction.atomic():
+        existing = Campaign.objects.filter(pulse_key=key).first()
+        if existing is not None:
+            return Pulse(existing, False)
+        if not people and not teams:
+            raise AudienceError("The pulse names nobody to invite.")
+        if template is None:
+            if not dimension:
+                raise CampaignError("A pulse asks a template or one dimension's questions: give one.")
+            template = pulse_template(dimension=dimension)
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent caller's pulse of this key wins
+                campaign = campaign_create(
+                    template=template,
+                    name=name[:200],
+                    teams=teams,
+                    opens_at=now,
+                    closes_at=now + timedelta(days=days_open),
+                    # One reminder halfway through a pulse of four days or more, to whom has not answered.
+                    reminder_days=[days_open // 2] if days_open >= 4 else [],
+                    pulse_key=key,
+                    pulse_reason=reason[:300],
+                )
+                campaign.people.set(people)
+                campaign_open(campaign_id=campaign.pk, now=now)
+        except (IntegrityError, ValidationError):
+            existing = Campaign.objects.filter(pulse_key=key).first()
+            if existing is None:
+                raise
+            return Pulse(existing, False)
+    campaign.refresh_from_db()
+    logger.info("Opened pulse %s (%s)", campaign.pk, key)
+    return Pulse(campaign, True)

@@ -31,15 +31,22 @@ class Trigger(models.TextChoices):
     PULL_REQUEST_WAITING = "pull_request_waiting", "A pull request waits for a first review N business hours"
     SCHEDULE = "schedule", "On a schedule"
     SURVEY_CLOSED = "survey_closed", "A survey closes with a dimension below X % favourable"
+    INCIDENT_RESOLVED = "incident_resolved", "An incident is resolved"
+    INITIATIVE_STARTED = "initiative_started", "An initiative's teams started N weeks ago"
+    PEOPLE_JOINED = "people_joined", "People joined N days ago (onboarding)"
 
 
 THRESHOLD_TRIGGERS = (Trigger.THRESHOLD_CROSSED, Trigger.THRESHOLD_RECOVERED)
+# What a pulse survey may follow (``actions.pulses``): an incident's team, an initiative's teams, newcomers.
+PULSE_TRIGGERS = (Trigger.INCIDENT_OPENED, Trigger.INCIDENT_RESOLVED, Trigger.INITIATIVE_STARTED, Trigger.PEOPLE_JOINED)
+MAX_PULSE_DAYS_OPEN = 30
 
 
 class Do(models.TextChoices):
     MESSAGE = "message", "Send a message through a channel"
     RERUN_FAILED_JOBS = "rerun_failed_jobs", "Re-run the failed jobs (GitHub Actions)"
     CREATE_INITIATIVE = "create_initiative", "Draft an initiative for the team"
+    OPEN_PULSE = "open_pulse", "Open a pulse survey"
 
 
 class Automation(models.Model):
@@ -98,6 +105,20 @@ class Automation(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="Survey trigger: a team (or the organisation) shown below this % favourable when a survey closes.",
     )
+    weeks_after_start = models.PositiveSmallIntegerField(
+        "N weeks after the start",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(52)],
+        help_text="Initiative trigger: N weeks after its teams started (teams with their own later start: theirs).",
+    )
+    days_after_joining = models.PositiveSmallIntegerField(
+        "N days after joining",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="Onboarding trigger: people whose joining date (the catalog's) was N days ago, e.g. 7 or 30.",
+    )
     # Conditions (each optional; empty: no filter).
     tiers = models.JSONField(
         default=list, blank=True, help_text="Only services of these tiers (1-4), e.g. [1, 2]; empty: any tier."
@@ -123,8 +144,30 @@ class Automation(models.Model):
         blank=True,
         help_text="Draft an initiative: the bottleneck dimension it addresses (its primary metrics follow from it).",
     )
+    pulse_template = models.ForeignKey(
+        "surveys.Template",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Open a pulse: the survey asked (e.g. Post-incident). Empty: the pulse dimension's questions; for "
+        "onboarding, Onboarding — week 1 (month 1 from day 30).",
+    )
+    pulse_dimension = models.CharField(
+        max_length=20,
+        choices=Dimension.choices,
+        blank=True,
+        help_text="Open a pulse: ask only this dimension's questions. An initiative's pulse asks its survey dimension.",
+    )
+    pulse_days_open = models.PositiveSmallIntegerField(
+        "pulse open for (days)",
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_PULSE_DAYS_OPEN)],
+        help_text="Open a pulse: how long it takes answers.",
+    )
     dry_run = models.BooleanField(
-        default=False, help_text="Messages are kept in the outbox as dry runs; nothing is sent, nothing re-run."
+        default=False,
+        help_text="Messages are kept in the outbox as dry runs; nothing is sent, re-run, drafted or opened.",
     )
     quiet_hours = models.BooleanField(
         default=True,
@@ -168,6 +211,10 @@ class Automation(models.Model):
             if self.daily_at is not None:
                 return f"daily at {self.daily_at:%H:%M}"
             return f"every {self.every_hours} hours"
+        if self.trigger == Trigger.INITIATIVE_STARTED:
+            return f"an initiative's teams started {self.weeks_after_start} weeks ago"
+        if self.trigger == Trigger.PEOPLE_JOINED:
+            return f"people joined {self.days_after_joining} days ago"
         if self.trigger == Trigger.SURVEY_CLOSED:
             below = "?" if self.favourable_below is None else f"{self.favourable_below:g}"
             return f"a survey closed with {self.get_survey_dimension_display() or '?'} below {below}% favourable"

@@ -21,6 +21,7 @@ from e360.catalog_files.fields import (
     backstage_slug,
     is_email,
     is_slug,
+    parse_date,
     parse_entity_ref,
     parse_tier,
     split_list,
@@ -41,6 +42,7 @@ from e360.catalog_files.source import read_source
 # Annotations read from Backstage entities.
 LEADS_ANNOTATION = "e360.io/leads"
 TITLE_ANNOTATION = "e360.io/title"
+JOINED_ON_ANNOTATION = "e360.io/joined-on"
 TIER_ANNOTATION = "e360.io/tier"
 REPOSITORIES_ANNOTATION = "e360.io/repositories"
 PRODUCTION_ENVIRONMENTS_ANNOTATION = "e360.io/production-environments"
@@ -266,6 +268,10 @@ def _read_user(entity: _Entity, records: CatalogRecords) -> None:
     title = entity.annotation(TITLE_ANNOTATION, max_length=MAX_TITLE)
     github = entity.annotation(GITHUB_LOGIN_ANNOTATION, max_length=MAX_LOGIN)
     gitlab = entity.annotation(GITLAB_LOGIN_ANNOTATION, max_length=MAX_LOGIN)
+    joined_text = entity.annotation(JOINED_ON_ANNOTATION)
+    joined_on = parse_date(joined_text) if joined_text else None
+    if joined_text and joined_on is None:
+        entity.error(f'metadata.annotations["{JOINED_ON_ANNOTATION}"]', f'"{joined_text}" is not a date (YYYY-MM-DD)')
     teams = entity.refs("spec.memberOf", "Group")
     if handle is None or name is None:
         return
@@ -282,6 +288,7 @@ def _read_user(entity: _Entity, records: CatalogRecords) -> None:
             title=title,
             github_login=github,
             gitlab_login=gitlab,
+            joined_on=joined_on,
         )
     )
     for team in teams:

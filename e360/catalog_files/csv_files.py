@@ -11,6 +11,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 
 from e360.catalog_files.fields import (
@@ -23,6 +24,7 @@ from e360.catalog_files.fields import (
     TEAM_KINDS,
     is_email,
     is_slug,
+    parse_date,
     parse_tier,
     split_list,
     team_kind,
@@ -41,7 +43,7 @@ from e360.catalog_files.source import read_source
 
 # CSV headers: required columns first. A file's kind is recognised by its header.
 TEAM_COLUMNS = ("slug", "name", "parent", "kind", "description", "email")
-PERSON_COLUMNS = ("handle", "name", "email", "title", "github_login", "gitlab_login", "teams")
+PERSON_COLUMNS = ("handle", "name", "email", "title", "github_login", "gitlab_login", "teams", "joined_on")
 SERVICE_COLUMNS = (
     "slug",
     "name",
@@ -201,6 +203,16 @@ class _Row:
             return None
         return value.lower() if value is not None else None
 
+    def iso_date(self, column: str) -> date | None:
+        """An ISO date; None when the column is absent or empty (an empty cell leaves the field alone)."""
+        value = self.optional(column)
+        if not value:
+            return None
+        parsed = parse_date(value)
+        if parsed is None:
+            self.error(column, f'"{value}" is not a date (YYYY-MM-DD)')
+        return parsed
+
     def items(self, column: str) -> tuple[str, ...] | None:
         value = self.optional(column)
         return split_list(value, ";") if value is not None else None
@@ -241,6 +253,7 @@ def _read_person_row(values: dict[str, str], origin: Origin, records: CatalogRec
     title = row.optional("title", max_length=MAX_TITLE)
     github = row.optional("github_login", max_length=MAX_LOGIN)
     gitlab = row.optional("gitlab_login", max_length=MAX_LOGIN)
+    joined_on = row.iso_date("joined_on")
     memberships: list[tuple[str, Role]] = []
     for item in split_list(values.get("teams", ""), ";"):
         team, _, role = (part.strip() for part in item.partition(":"))
@@ -263,6 +276,7 @@ def _read_person_row(values: dict[str, str], origin: Origin, records: CatalogRec
             title=title,
             github_login=github,
             gitlab_login=gitlab,
+            joined_on=joined_on,
         )
     )
     for team, role in memberships:

@@ -1,6 +1,6 @@
 """Field validation and normalisation shared by the Backstage and CSV parsers.
 
-Slugs, emails, team kinds, tiers, entity references and separated lists, with
+Slugs, emails, team kinds, tiers, dates, entity references and separated lists, with
 the column sizes of the e360 models so that an over-long value is reported here
 rather than truncated or refused by the database.
 """
@@ -8,6 +8,7 @@ rather than truncated or refused by the database.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 TEAM_KINDS = ("organization", "group", "team")
 # Backstage's spec.type is free-form; these are the usual names for levels above a team.
@@ -74,6 +75,14 @@ def parse_entity_ref(ref: str) -> tuple[str | None, str]:
     if "/" in rest:
         rest = rest.rsplit("/", 1)[1]
     return kind, rest.strip()
+
+
+def parse_date(value: str) -> date | None:
+    """An ISO date (2026-11-30); None when it is not one."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
 
 
 def split_list(value: str, separator: str) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 
@@ -114,6 +115,7 @@ class PersonRecord:
     title: str | None = None
     github_login: str | None = None
     gitlab_login: str | None = None
+    joined_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

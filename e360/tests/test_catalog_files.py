@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,19 @@ class TestBackstageUser:
             ("alice-adams", "payments", "member", "spec.memberOf"),
             ("alice-adams", "search", "member", "spec.memberOf"),
         ]
+
+    def test_a_joined_on_annotation_is_an_iso_date(self):
+        def user(joined: str):
+            text = f"kind: User\nmetadata: {{name: bo, annotations: {{e360.io/joined-on: '{joined}'}}}}\n"
+            return backstage(text + "spec: {profile: {email: b@x.io}}\n")
+
+        assert only(user("2026-11-30").people).joined_on == date(2026, 11, 30)
+        records = user("30/11/2026")
+        assert messages(records) == [
+            'catalog-info.yaml line 1: User "bo": metadata.annotations["e360.io/joined-on"] "30/11/2026" is not a '
+            "date (YYYY-MM-DD)"
+        ]
+        assert only(records.people).joined_on is None
 
     def test_absent_annotations_are_none_and_the_name_falls_back(self):
         person = only(
@@ -585,6 +599,11 @@ class TestCsv:
             None,
         )
 
+    def test_a_joined_on_column_is_an_iso_date_and_an_empty_cell_leaves_it_alone(self):
+        records = csv("handle,name,email,joined_on\nbo,Bo,bo@x.io,2026-11-30\nal,Al,al@x.io,\ncy,Cy,cy@x.io,soon\n")
+        assert [p.joined_on for p in records.people] == [date(2026, 11, 30), None, None]
+        assert messages(records) == ['file.csv line 4: joined_on "soon" is not a date (YYYY-MM-DD)']
+
     def test_empty_cells_clear_the_fields(self):
         person = only(csv("handle,name,email,title,github_login\nbo,Bo,bo@x.io,,\n").people)
         assert (person.title, person.github_login) == ("", "")
@@ -674,7 +693,8 @@ class TestCsv:
     def test_an_unrecognised_header_is_an_error(self):
         assert messages(csv("name,email\n", "x.csv")) == [
             "x.csv line 1: header is not one of teams, people or services (teams: slug,name,parent,kind,description,"
-            "email; people: handle,name,email,title,github_login,gitlab_login,teams; services: slug,name,owner,tier,"
+            "email; people: handle,name,email,title,github_login,gitlab_login,teams,joined_on; services: slug,name,"
+            "owner,tier,"
             "lifecycle,repositories,production_environments,description)"
         ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from io import StringIO
 from pathlib import Path
 
@@ -215,6 +216,13 @@ class TestCsv:
 
         assert output.count("0 created, 0 updated") == 4
         assert catalog_state() == before
+
+    def test_a_joined_on_date_is_set_when_known_and_left_alone_when_not(self, db, tmp_path):
+        run(write(tmp_path, "people.csv", "handle,name,email,joined_on\nbo,Bo,bo@x.io,2026-11-30\nal,Al,al@x.io,\n"))
+        assert dict(Person.objects.values_list("handle", "joined_on")) == {"bo": date(2026, 11, 30), "al": None}
+
+        run(write(tmp_path, "people.csv", "handle,name,email\nbo,Bo,bo@x.io\n"))  # no column: left alone
+        assert Person.objects.get(handle="bo").joined_on == date(2026, 11, 30)
 
     def test_a_csv_error_names_the_file_line_and_column(self, db):
         message = run_failing(MALFORMED / "people.csv")
