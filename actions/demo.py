@@ -21,13 +21,13 @@ messages are stored (admin: *Actions, Outbox messages*), nothing leaves e360.
 
 - **Initiatives** (``e360.demo.STORY_INITIATIVES``, whose effects the delivery and survey seeders planted):
   "Review reminders for Search", which worked — code review, pickup time, the change failure rate as guardrail,
-  started nine weeks before ``org.now``, linked to the reminder policy and the waiting-PR automation; its pickup time
-  falls after the start and a two-week ramp-up, while comparable teams' stays flat — and "Stabilise Checkout's CI",
-  which did not — CI/CD, the pipeline failure rate, started eight weeks before, linked to the threshold and its
-  alert; nothing changed. Each is owned by its team's lead (given a demo account, as a demo sign-in would) and
+  started fifteen weeks before ``org.now``, linked to the reminder policy and the waiting-PR automation; its pickup
+  time falls after the start and a two-week ramp-up, while comparable teams' stays flat, and its people answer a
+  little better on code review in the survey wave after the start — and "Stabilise Checkout's CI", which did not —
+  CI/CD, the pipeline failure rate, started fourteen weeks before, linked to the threshold and its alert; nothing
+  changed. Each is owned by its team's lead (given a demo account, as a demo sign-in would) and
   frozen by the real service (``initiatives.initiative_freeze`` at ``org.now``: definitions and the baselines over
-  the window before the start, read from the rollups). Windows: the after window, from the end of the ramp-up,
-  ends at ``org.now``.
+  the window before the start, read from the rollups, and the survey's first wave).
 
 The automations and the policy were "configured a week ago" (``created_at`` ``org.now`` - 7 days), so the
 pull-request trigger fires for the pull requests that became due within that week, as a week-old automation would.

@@ -4,8 +4,8 @@ organisation, run by the real engine into the Demo outbox.
 The catalog and its delivery history (linked and rolled up for real, as ``seed_demo`` does) are seeded once for the
 module; the actions demo then runs in savepoints, read back as plain data and rolled back: at the demo's midnight
 (outside working time), once more at the same moment (the same rows), and at 11:00 the same day (working time).
-The delivery metrics of the initiatives' windows are read once, the way their baselines are read
-(``threshold_metrics.before``).
+The delivery history and the survey waves come first, as ``seed_demo`` runs them; the metrics of the initiatives'
+windows are read once, the way their baselines are read (``threshold_metrics.before``).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from e360.demo import (
 from e360.models import Membership, Person, Team
 from metrics.demo import seed as seed_delivery
 from metrics.models import PullRequest
+from surveys.demo import seed as seed_surveys
 
 # The tests ask for the database, so that pytest-django sets it up before the module's fixture.
 pytestmark = pytest.mark.django_db
@@ -150,15 +151,21 @@ type Windows = dict[tuple[str, str], dict[str, tuple[float | None, float | None]
 
 
 def read_windows() -> Windows:
-    """Each team's metric over an initiative's before window and its after window (from the end of the ramp-up to
-    NOW: equal lengths), read as the baselines are."""
+    """Each team's metric over an initiative's before window and its after window (from the end of the ramp-up, as
+    long), read as the baselines are; a survey dimension's: the latest wave closed before the start, and by NOW."""
     found: Windows = {}
-    for story, key in ((REVIEW_REMINDERS, "pickup_time"), (STABILISE_CI, "pipeline_failure_rate")):
+    for story, key in (
+        (REVIEW_REMINDERS, "pickup_time"),
+        (REVIEW_REMINDERS, "survey.code_review"),
+        (STABILISE_CI, "pipeline_failure_rate"),
+    ):
+        start = story.starts_on(NOW)
+        after_end = NOW.date() if key.startswith("survey.") else start + timedelta(story.ramp_days + story.window_days)
         values = {}
         for team in Team.objects.filter(kind=Team.Kind.TEAM):
             subject = Subject(METRICS[key], ScopeKind.TEAM_SUBTREE, team, None, story.window_days)
-            before = threshold_metrics.before(subject, story.starts_on(NOW), NOW).value
-            values[team.name] = (before, threshold_metrics.before(subject, NOW.date(), NOW).value)
+            before = threshold_metrics.before(subject, start, NOW).value
+            values[team.name] = (before, threshold_metrics.before(subject, after_end, NOW).value)
         found[(story.key, key)] = values
     return found
 
@@ -194,6 +201,7 @@ def demo(django_db_setup, django_db_blocker) -> Demo:
         org = build_org(size=SIZES["small"], seed=1, now=NOW)
         save_org(org)
         seed_delivery(org)
+        seed_surveys(org)
         windows, weekly = read_windows(), weekly_pickup(REVIEW_REMINDERS)
         found = {}
         for name, now in (("night", NOW), ("again", NOW), ("at_work", AT_WORK)):
@@ -349,15 +357,16 @@ def test_two_initiatives_are_started_on_the_story_s_teams_and_frozen_with_their_
         ["pickup_time"],
     )
     assert worked["guardrail"] == ("change_failure_rate", "rises")
-    assert worked["starts_on"] == date(2026, 9, 18) == (NOW - timedelta(weeks=9)).date()
-    assert (worked["ramp_up_days"], worked["window_days"]) == (14, 49)  # the after window ends at NOW
+    # Before the survey's second wave opened (17 August), after the first closed.
+    assert worked["starts_on"] == date(2026, 8, 7) == (NOW - timedelta(weeks=15)).date()
+    assert (worked["ramp_up_days"], worked["window_days"]) == (14, 70)
     assert worked["reminder_policies"] == ["Search"]
     assert worked["automations"] == ["Search: pull requests waiting for review"]
     assert failed["name"] == "Stabilise Checkout's CI"
     assert (failed["dimension"], failed["primary_metrics"]) == ("ci_cd", ["pipeline_failure_rate"])
     assert failed["guardrail"] == ("change_failure_rate", "rises")
-    assert failed["starts_on"] == date(2026, 9, 25) == (NOW - timedelta(weeks=8)).date()
-    assert (failed["ramp_up_days"], failed["window_days"]) == (14, 42)
+    assert failed["starts_on"] == date(2026, 8, 14) == (NOW - timedelta(weeks=14)).date()
+    assert (failed["ramp_up_days"], failed["window_days"]) == (14, 70)
     assert failed["thresholds"] == ["Checkout pipeline failures above 20%"]
     assert failed["automations"] == ["Checkout: pipeline failures alert"]
     # Owned by each team's lead, who got a demo account for it.
@@ -378,6 +387,8 @@ def test_two_initiatives_are_started_on_the_story_s_teams_and_frozen_with_their_
         # The baseline is the metric over the window before the start, as read for the page's comparison.
         assert baseline["values"][key] == pytest.approx(demo.windows[(_story(initiative), key)][team.name][0])
         assert baseline["values"]["change_failure_rate"] is not None
+        # The survey's first wave: the team answered (k or more), so its score is shown.
+        assert baseline["values"][f"survey.{initiative['survey_dimension']}"] is not None
 
 
 def _story(initiative: dict[str, Any]) -> str:
@@ -398,22 +409,31 @@ def test_search_s_pickup_time_falls_after_the_reminders_and_comparable_teams_sta
         if name != "Search" and scenarios[name] != "improving":
             assert abs(a - b) < fall / 10, name
     # Week by week (from the start's week): the weeks after the ramp-up are lower than those before, on average.
+    before_weeks, after_weeks = range(-10, 0), range(2, 12)
     weeks = demo.weekly["Search"]
-    before_weeks = [weeks[w] for w in range(-7, 0)]
-    after_weeks = [weeks[w] for w in range(2, 9)]
-    assert statistics.mean(after_weeks) < 0.75 * statistics.mean(before_weeks)
+    assert statistics.mean(weeks[w] for w in after_weeks) < 0.7 * statistics.mean(weeks[w] for w in before_weeks)
     ml = demo.weekly["Machine Learning"]
-    ml_change = statistics.mean(ml[w] for w in range(2, 9)) / statistics.mean(ml[w] for w in range(-7, 0)) - 1
+    ml_change = statistics.mean(ml[w] for w in after_weeks) / statistics.mean(ml[w] for w in before_weeks) - 1
     assert abs(ml_change) < 0.15
+
+
+def test_search_s_people_answer_a_little_better_on_code_review_in_the_wave_after_the_start(demo):
+    survey = demo.windows[(REVIEW_REMINDERS.key, "survey.code_review")]
+    before, after = survey["Search"]
+    assert before is not None and after is not None and after - before >= 8  # points of % favourable
+    other_before, other_after = survey["Machine Learning"]
+    assert other_before is not None and other_after is not None and abs(other_after - other_before) < 8
+    assert after < 40  # still a bottleneck
 
 
 def test_checkout_s_pipeline_failure_rate_does_not_fall(demo):
     failures = demo.windows[(STABILISE_CI.key, "pipeline_failure_rate")]
     before, after = failures["Checkout"]
-    assert before > 20 and abs(after - before) < 5  # points: no fall, only the scenario's slow drift upwards
-    # As much as in the other flaky-CI team's: no effect.
+    # Points of %: no fall, only the flaky-CI scenario's slow drift upwards.
+    assert before > 20 and before - 1 < after < before + 5
+    # The other flaky-CI team drifted up too, a little more: no effect worth the name.
     other_before, other_after = failures["Analytics Engineering"]
-    assert abs((after - before) - (other_after - other_before)) < 3
+    assert other_after > other_before and abs((after - before) - (other_after - other_before)) < 5
 
 
 def _scenarios(org: DemoOrg) -> dict[Team, str]:
