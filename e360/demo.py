@@ -14,12 +14,20 @@ Extending the demo: an installed app adds a ``demo.py`` module with ::
     def seed(org: DemoOrg) -> str:
         '''Add this app's demo rows for ``org``; return a one-line summary.'''
 
+    def clear() -> None:  # optional
+        '''Delete this app's demo rows that would keep the catalog from being deleted (they protect a team).'''
+
 It reads the saved catalog from ``org`` (``org.teams``, ``org.services``,
 ``org.people_in(team)``, ...), draws its randomness from ``org.random("<app>")``
 (its own stream, so adding or changing one seeder never changes another's
 data), places its history between ``org.start`` and ``org.now`` and writes in
 batches. Because dependence runs one way, e360 never imports those modules by
 name; apps later in ``INSTALLED_APPS`` may rely on the rows of earlier ones.
+``catalog_clear`` calls every app's ``clear`` first, the last app's first.
+
+The story the seeders share (``team_scenarios``: which team delivers how, and
+``STORY_INITIATIVES``: what two teams did about it, and when) lives here, so
+the delivery history, the survey answers and the actions agree.
 
 Same seed, size and ``now`` give identical rows: names, emails, slugs, the
 tree, memberships and services (ids aside, which the database assigns).
@@ -34,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from importlib import import_module
+from types import ModuleType
 
 from django.apps import apps
 from django.contrib.auth.models import Group
@@ -136,6 +145,49 @@ def team_scenarios(teams: list[Team]) -> dict[str, str]:
             name, others = SCENARIO_CYCLE[others % len(SCENARIO_CYCLE)], others + 1
         scenarios[team.slug] = name
     return scenarios
+
+
+def first_team(teams: list[Team], scenario: str) -> Team | None:
+    """The first team of ``scenario`` in ``teams`` (the named team of the small organisation: Checkout, Search, ...)."""
+    scenarios = team_scenarios(teams)
+    return next((team for team in teams if scenarios[team.slug] == scenario), None)
+
+
+@dataclass(frozen=True)
+class StoryInitiative:
+    """An initiative of the demo's story: the first team of ``scenario`` started it ``weeks`` before the demo's now.
+
+    ``actions/demo.py`` creates it (and freezes it, as its start has come); the delivery and survey seeders plant
+    its effect from the same start (``metrics.demo.profiles.EFFECTS``, ``surveys.demo.LIFTS``), reached over
+    ``ramp_days``. Its before and after windows are ``window_days`` long, both within the history."""
+
+    key: str
+    scenario: str
+    weeks: int
+    ramp_days: int = 14
+    window_days: int = 70
+
+    def starts_on(self, now: datetime) -> date:
+        """Its start: the UTC day ``weeks`` before ``now`` (the demo's history runs in UTC)."""
+        return (now.astimezone(UTC) - timedelta(weeks=self.weeks)).date()
+
+    def start(self, now: datetime) -> datetime:
+        """The first moment of its start day."""
+        day = self.starts_on(now)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+    def team(self, teams: list[Team]) -> Team | None:
+        return first_team(teams, self.scenario)
+
+
+# Review reminders for the slow-review team (Search): its reviews are picked up sooner from the start, while
+# comparable teams' stay as they were. Stabilising the flaky-CI team's CI (Checkout): nothing changes. Both start
+# before the survey's second wave opens (about 13 weeks before the demo's now), so the first wave, closed before,
+# and the second, closed since, give their survey side a before and an after; their windows (10 weeks after a
+# 2-week ramp-up; 10 weeks before) fit in the half year of history.
+REVIEW_REMINDERS = StoryInitiative("review-reminders", "slow-reviews", weeks=15)
+STABILISE_CI = StoryInitiative("stabilise-ci", "flaky-ci", weeks=14)
+STORY_INITIATIVES = (REVIEW_REMINDERS, STABILISE_CI)
 
 
 @dataclass(frozen=True)
@@ -488,17 +540,24 @@ def save_org(org: DemoOrg) -> None:
     Service.objects.bulk_create(org.services, batch_size=BATCH_SIZE)
 
 
-def discover_seeders() -> list[tuple[str, Seeder]]:
-    """(app label, seed function) for every installed app with a ``demo`` module, in INSTALLED_APPS order."""
-    seeders = []
+def _demo_modules() -> list[tuple[str, ModuleType]]:
+    """(app label, ``demo`` module) of every installed app that has one, in INSTALLED_APPS order."""
+    modules = []
     for app_config in apps.get_app_configs():
         if f"{app_config.name}.demo" == __name__ or not module_has_submodule(app_config.module, "demo"):
             continue
-        module = import_module(f"{app_config.name}.demo")
+        modules.append((app_config.label, import_module(f"{app_config.name}.demo")))
+    return modules
+
+
+def discover_seeders() -> list[tuple[str, Seeder]]:
+    """(app label, seed function) for every installed app with a ``demo`` module, in INSTALLED_APPS order."""
+    seeders = []
+    for label, module in _demo_modules():
         seed = getattr(module, "seed", None)
         if not callable(seed):
             raise ImproperlyConfigured(f"{module.__name__} must define seed(org: DemoOrg) -> str.")
-        seeders.append((app_config.label, seed))
+        seeders.append((label, seed))
     return seeders
 
 
@@ -595,10 +654,18 @@ def demo_accounts() -> list[DemoAccount]:
 
 @transaction.atomic
 def demo_account_user(*, account: DemoAccount) -> User:
-    """The user account of ``account``'s person, created on first use (no password: it signs in only
-    through the DEBUG-only "sign in as" buttons) and linked to the person; an org viewer joins the
-    Org viewers group."""
-    person = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=account.person.pk)
+    """The user account of ``account``'s person (``demo_person_user``); an org viewer joins the Org viewers group."""
+    user = demo_person_user(person=account.person)
+    if account.role == DemoRole.ORG_VIEWER:
+        user.groups.add(Group.objects.get(name=ORG_VIEWERS_GROUP))
+    return user
+
+
+@transaction.atomic
+def demo_person_user(*, person: Person) -> User:
+    """The user account of a demo person, created on first use (no password: it signs in only through the
+    DEBUG-only "sign in as" buttons, or by SSO with the demo email) and linked to the person."""
+    person = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=person.pk)
     user = person.user
     if user is None:
         user = User.objects.filter(email__iexact=person.email).first()
@@ -608,8 +675,6 @@ def demo_account_user(*, account: DemoAccount) -> User:
         user.save()
     user_trust_email(user=user)
     person_link_user(user=user, emails=[person.email])
-    if account.role == DemoRole.ORG_VIEWER:
-        user.groups.add(Group.objects.get(name=ORG_VIEWERS_GROUP))
     return user
 
 
@@ -621,9 +686,14 @@ class CatalogInUse(Exception):
 def catalog_clear() -> None:
     """Delete every team, person, membership and service (not user accounts).
 
-    Rows of other apps that cascade from them go too; rows that protect them
-    raise ``CatalogInUse``.
+    First each app's demo ``clear`` deletes that app's demo rows that protect
+    them (the actions demo's initiatives). Rows of other apps that cascade from
+    them go too; other rows that protect them raise ``CatalogInUse``.
     """
+    for _, module in reversed(_demo_modules()):
+        clear = getattr(module, "clear", None)
+        if callable(clear):
+            clear()
     try:
         Membership.objects.all().delete()
         Service.objects.all().delete()

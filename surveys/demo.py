@@ -5,7 +5,9 @@ The waves run through the real services (``campaign_create``, ``campaign_open``,
 team's scenario (``e360.demo.team_scenarios``), the same story the delivery demo tells: the
 flaky-CI teams answer low on ``ci_cd``, the slow-review teams low on ``code_review``, the
 low performers low on ``release`` and ``stability``, elite teams high everywhere, and the
-improving teams a little better each wave. Answers are pooled in bulk, as the form would pool
+improving teams a little better each wave, and the team of the demo's review reminders
+(``e360.demo.REVIEW_REMINDERS``, Search) a little better on ``code_review`` in the waves that
+open after the reminders started (``LIFTS``). Answers are pooled in bulk, as the form would pool
 them (no person, no time; the invitation gets the flag and the day), and become responses as
 the pool moves (``services.pool_move``): in shuffled batches, and all of them at closing.
 """
@@ -20,7 +22,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 
-from e360.demo import DemoOrg, team_scenarios
+from e360.demo import REVIEW_REMINDERS, STORY_INITIATIVES, DemoOrg, team_scenarios
 from surveys import services
 from surveys.models import DEFAULT_K, Campaign, Invitation, Kind, PooledResponse, Question, Template
 
@@ -41,6 +43,9 @@ SHIFTS: dict[str, dict[str, float]] = {
 }
 # The improving teams' shifts shrink by wave (1, 2, 3): their delivery improves over the history too.
 IMPROVING = (1.0, 0.55, 0.15)
+# What the demo's initiatives did to their team's answers, in the waves opening after their start: the favourable
+# rate moves by this much per dimension (review reminders: Search's reviews are quicker, and its people say so).
+LIFTS: dict[str, dict[str, float]] = {REVIEW_REMINDERS.key: {"code_review": 0.2}}
 PARTICIPATION = {Campaign.Status.CLOSED: 0.85, Campaign.Status.OPEN: 0.45}
 SKIP = 0.04  # a person leaves an optional question blank this often
 # The small organisation's teams have five to ten people: k = 3 (the lowest allowed) lets its
@@ -95,7 +100,7 @@ def seed(org: DemoOrg) -> str:
         services.campaign_open(campaign_id=campaign.pk, now=campaign.opens_at)
         campaign.refresh_from_db()
         closing = campaign.closes_at <= org.now
-        counts.append(_answer(campaign, wave, scenarios, habits, rng, closed=closing))
+        counts.append(_answer(campaign, wave, scenarios, habits, rng, closed=closing, lifts=lifts(org, campaign)))
         if not closing:
             break
         next_wave = services.campaign_close(campaign_id=campaign.pk, now=campaign.closes_at)
@@ -103,6 +108,17 @@ def seed(org: DemoOrg) -> str:
             break
         campaign = next_wave
     return f"{len(counts)} waves of the Developer experience survey ({', '.join(map(str, counts))} responses)"
+
+
+def lifts(org: DemoOrg, campaign: Campaign) -> dict[str, dict[str, float]]:
+    """Team slug → dimension → change of the favourable rate, for the teams of the demo's initiatives that started
+    before ``campaign`` opened."""
+    found = {}
+    for initiative in STORY_INITIATIVES:
+        team, lift = initiative.team(org.teams), LIFTS.get(initiative.key)
+        if team is not None and lift and campaign.opens_at >= initiative.start(org.now):
+            found[team.slug] = lift
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +145,7 @@ def _answer(
     rng: random.Random,
     *,
     closed: bool,
+    lifts: dict[str, dict[str, float]],
 ) -> int:
     """Answer the wave for the invitees whose habit is to answer at this wave's participation rate, as the form
     would. Nobody is emailed, nor reminded later: demo people have made-up addresses."""
@@ -142,7 +159,7 @@ def _answer(
         for i in campaign.invitations.select_related("team").order_by("pk")
         if _habit(habits, i.person_id, questions, rng).willing < rate
     ]
-    return answer_invitations(campaign, invitations, scenarios, rng, wave=wave, habits=habits)
+    return answer_invitations(campaign, invitations, scenarios, rng, wave=wave, habits=habits, lifts=lifts)
 
 
 def _questions(campaign: Campaign) -> list[Question]:
@@ -157,11 +174,12 @@ def answer_invitations(
     *,
     wave: int = 3,
     habits: dict[int, Habit] | None = None,
+    lifts: dict[str, dict[str, float]] | None = None,
 ) -> int:
     """One set of answers per invitation, drawn from its team's scenario and pooled in bulk, as the form would
     pool them; each invitation gets the flag and a day of the wave. The pool moves into responses as submits move
-    it (``services.pool_move``), and at closing. ``habits`` carries each person's habit from wave to wave. Returns
-    how many."""
+    it (``services.pool_move``), and at closing. ``habits`` carries each person's habit from wave to wave; ``lifts``
+    moves some teams' favourable rates (team slug → dimension → change). Returns how many."""
     questions = _questions(campaign)
     habits = {} if habits is None else habits
     quota = _Quota(rng)
@@ -170,11 +188,12 @@ def answer_invitations(
     days: dict[date, list[int]] = defaultdict(list)
     for invitation in invitations:
         scenario = scenarios.get(invitation.team.slug, "typical") if invitation.team else "typical"
+        lift = (lifts or {}).get(invitation.team.slug, {}) if invitation.team else {}
         skips = _habit(habits, invitation.person_id, questions, rng).skips
         drawn = {
             q.pk: value
             for q in questions
-            if (value := _draw(q, scenario, wave, rng, skips, quota.dealer(invitation.team_id, q.pk))) is not None
+            if (value := _draw(q, scenario, wave, rng, skips, quota.dealer(invitation.team_id, q.pk), lift)) is not None
         }
         pooled.append(services.pool_entry(campaign_id=campaign.pk, label_id=invitation.label_id, answers=drawn))
         moment = campaign.opens_at + (last_day - campaign.opens_at) * rng.random() ** 2  # most answer early
@@ -213,12 +232,14 @@ def _draw(
     rng: random.Random,
     skips: frozenset[str],
     favourable_dealt: Callable[[float], bool],
+    lift: dict[str, float] | None = None,
 ) -> services.AnswerValue | None:
     if question.key in skips and not question.required:
         return None
     shift = SHIFTS.get(scenario, {}).get(question.dimension, 0.0)
     if scenario == "improving":
         shift *= IMPROVING[wave - 1]
+    shift += (lift or {}).get(question.dimension, 0.0)
     favourable = min(max(BASE + shift + rng.uniform(-0.05, 0.05), 0.03), 0.97)
     if question.kind in (Kind.AGREEMENT, Kind.FREQUENCY):
         good = favourable_dealt(favourable)

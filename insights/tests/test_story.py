@@ -75,7 +75,9 @@ def test_the_slow_review_team_s_biggest_bottleneck_is_code_review_corroborated(s
     assert (first.dimension, first.label) == ("code_review", engine.Label.CORROBORATED)
     assert first.sentiment is not None and first.sentiment.shown
     counted = {m.key: m for m in first.metrics if m.counts}
-    assert counted["pickup_time"].percentile == 100
+    # Among the two worst of the twelve: Machine Learning reviews slowly too, and since Search's review reminders
+    # started (the demo's initiative that worked, e360.demo.REVIEW_REMINDERS) Search waits less than it.
+    assert counted["pickup_time"].percentile >= 90
 
 
 def test_the_elite_team_has_no_bottleneck(story):

@@ -34,7 +34,9 @@ Checkout has flaky CI, Search reviews slowly, Catalog releases weekly and
 fails often, Developer Tools improves over the history) and by position for
 the other teams (``PROFILE_CYCLE``), so each profile recurs about fifty times
 in the large organisation. Some profiles drift over the history
-(``Profile.trend``). The rates are calibrated so that the large organisation
+(``Profile.trend``), and the demo's initiatives change their team's profile
+from their start (``profiles.EFFECTS``: review reminders cut Search's pickup
+time by 40 %; stabilising Checkout's CI changes nothing). The rates are calibrated so that the large organisation
 has the volumes of docs/product.md#budgets.
 
 Linking (which deployment shipped which change, which deployment failed) and

@@ -5,15 +5,19 @@ requests per day, review and deployment times, failure rates, ...). The teams
 of the small organisation get a profile by name (``NAMED_PROFILES``), every
 other team one by position (``PROFILE_CYCLE``), so each profile recurs about
 fifty times in the large organisation; some profiles drift over the history
-(``Profile.trend``).
+(``Profile.trend``). The demo's initiatives (``e360.demo.STORY_INITIATIVES``)
+change their team's profile from their start (``EFFECTS``, ``planted``): the
+effect the initiative pages then estimate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
-from e360.demo import NAMED_SCENARIOS, SCENARIO_CYCLE, team_scenarios
+from e360.demo import NAMED_SCENARIOS, REVIEW_REMINDERS, SCENARIO_CYCLE, STABILISE_CI, STORY_INITIATIVES, team_scenarios
 from e360.models import Team
+from metrics.demo.clock import DAY
 
 
 @dataclass(frozen=True)
@@ -113,14 +117,14 @@ PROFILES: dict[str, Profile] = {
         config_deploys=0.1,
         trend=(("ci_failures", 0.44), ("deploy_on_merge", 0.25), ("deploy_delay_hours", 12)),
     ),
-    # Reviews wait for days, and longer as time goes on: lead time rises.
+    # Reviews wait for days: lead time is long. Steady, so that the teams alike are a fair comparison for the
+    # one whose review reminders cut its wait (``EFFECTS``).
     "slow-reviews": replace(
         TYPICAL,
         name="slow-reviews",
-        pickup_hours=26,
+        pickup_hours=34,
         review_hours=10,
         merge_hours=3,
-        trend=(("pickup_hours", 44),),
     ),
     # Big batches shipped by a weekly train; many failures, slow to recover.
     "low": replace(
@@ -181,3 +185,39 @@ PROFILE_CYCLE = SCENARIO_CYCLE
 def team_profiles(teams: list[Team]) -> dict[str, Profile]:
     """Team slug → profile (``e360.demo.team_scenarios``)."""
     return {slug: PROFILES[name] for slug, name in team_scenarios(teams).items()}
+
+
+# What each demo initiative did to its team's delivery: (field, factor) from its start, reached linearly over its
+# ramp-up and kept to the end (a trend goes on under it). Review reminders worked: the slow-review team's reviews
+# are picked up in 40 % less time. Stabilising the flaky-CI team's CI did not: nothing changes.
+EFFECTS: dict[str, tuple[tuple[str, float], ...]] = {
+    REVIEW_REMINDERS.key: (("pickup_hours", 0.6),),
+    STABILISE_CI.key: (),
+}
+
+
+def planted(teams: list[Team], now: datetime) -> dict[str, tuple[int, int, tuple[tuple[str, float], ...]]]:
+    """Team slug → (start, ramp-up in days, effect) of each demo initiative with an effect; the start in epoch
+    days (UTC), as the simulation counts them."""
+    found = {}
+    for initiative in STORY_INITIATIVES:
+        team, effect = initiative.team(teams), EFFECTS[initiative.key]
+        if team is not None and effect:
+            start = int(initiative.start(now).timestamp()) // DAY
+            found[team.slug] = (start, initiative.ramp_days, effect)
+    return found
+
+
+def with_effect(
+    days: list[Profile], first_day: int, start: int, ramp_days: int, effect: tuple[tuple[str, float], ...]
+) -> list[Profile]:
+    """``days`` (a profile per day from ``first_day``) with ``effect`` from the day ``start``: each field multiplied by
+    its factor, reached linearly over ``ramp_days``."""
+    changed = []
+    for index, profile in enumerate(days):
+        reached = min(max((first_day + index - start + 1) / max(ramp_days, 1), 0.0), 1.0)
+        if reached:
+            moved = {name: getattr(profile, name) * (1 + (factor - 1) * reached) for name, factor in effect}
+            profile = replace(profile, **moved)
+        changed.append(profile)
+    return changed

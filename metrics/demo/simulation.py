@@ -22,7 +22,7 @@ from e360.demo import DemoOrg
 from e360.models import Person, Service
 from metrics.demo.clock import DAY, HOUR, MINUTE, OPENING, as_datetime, office_hours
 from metrics.demo.draws import fake_sha, lognormal, pick, poisson
-from metrics.demo.profiles import PROFILES, Profile, team_profiles
+from metrics.demo.profiles import PROFILES, Profile, planted, team_profiles, with_effect
 from metrics.demo.rows import (
     CommitRow,
     DeploymentRow,
@@ -155,6 +155,8 @@ class _Context:
     first_day: int
     # Per day of the history: each profile as it is that day, and how busy the day is.
     profiles: dict[str, list[Profile]]
+    # Team slug → its profile per day, for the teams of the demo's initiatives (their effect planted).
+    planted: dict[str, list[Profile]]
     day_factors: list[float]
     commits: bool
     # Epoch seconds (or None) → what the writer stores for a time.
@@ -177,7 +179,7 @@ class _ServiceHistory:
         self.rng = rng
         self.service = service
         self.service_id = service.pk
-        self.days = ctx.profiles[profile.name]
+        self.days = ctx.planted.get(service.owner.slug) or ctx.profiles[profile.name]
         self.repo, self.config_repo = repos[0], (repos[1] if len(repos) > 1 else None)
         team = [_Person(person.pk, person.github_login) for person in people]
         # The lead (listed first) writes fewer changes; reviewers are the author's teammates.
@@ -618,17 +620,22 @@ def delivery_history(
         if (day.month, day.day) >= (12, 23) or (day.month, day.day) <= (1, 1):
             factor *= HOLIDAY
         day_factors.append(factor)
+    profiles = team_profiles(org.teams)
+    by_day = {name: [p.at(i / max(days, 1)) for i in range(days + 1)] for name, p in PROFILES.items()}
     ctx = _Context(
         source_id=source_id,
         start=start,
         now=now,
         first_day=first_day,
-        profiles={name: [p.at(i / max(days, 1)) for i in range(days + 1)] for name, p in PROFILES.items()},
+        profiles=by_day,
+        planted={
+            slug: with_effect(by_day[profiles[slug].name], first_day, effect_start, ramp_days, effect)
+            for slug, (effect_start, ramp_days, effect) in planted(org.teams, org.now).items()
+        },
         day_factors=day_factors,
         commits=commits,
         when=when or as_datetime,
     )
-    profiles = team_profiles(org.teams)
     for service in org.services:
         history = _ServiceHistory(
             ctx,

@@ -24,7 +24,8 @@ class Command(BaseCommand):
         "Refuses when the catalog already has teams, people or services, unless --if-empty "
         "(then it does nothing) or --replace (then it first DELETES EVERYTHING in the catalog: all "
         "teams, people, memberships and services, whether demo or not, and rows that cascade from "
-        "them; user accounts stay). People get no accounts: they are linked when they sign in via "
+        "them; user accounts stay). People get no accounts (but the owners of the demo's initiatives): "
+        "they are linked when they sign in via "
         "SSO with their @demo.e360.dev email; in DEBUG the login page signs in as a demo developer, team lead "
         "or organisation viewer in one click."
     )
