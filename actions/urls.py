@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from actions.views import automations, remind_now, reminders, selfservice, suggestions, thresholds
+from actions.views import automations, initiatives, remind_now, reminders, selfservice, suggestions, thresholds
 
 app_name = "actions"
 
@@ -35,4 +35,8 @@ urlpatterns = [
     path("reminders/new/", reminders.policy_add, name="reminder-add"),
     path("reminders/<int:pk>/", reminders.policy_edit, name="reminder-edit"),
     path("reminders/<int:pk>/delete/", reminders.policy_delete, name="reminder-delete"),
+    # --- initiatives ---
+    path("initiatives/", initiatives.initiative_list, name="initiative-list"),
+    path("initiatives/<int:pk>/", initiatives.initiative_detail, name="initiative-detail"),
+    path("initiatives/<int:pk>/export.csv", initiatives.initiative_csv, name="initiative-csv"),
 ]
