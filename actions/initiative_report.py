@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -33,6 +34,7 @@ from actions.threshold_metrics import METRICS, Metric
 from e360.models import Team
 from e360.tree import TeamTree
 from insights import engine
+from insights.stats import MINUS, whole
 
 UNITS = {"hours": estimates.Unit.HOURS, "%": estimates.Unit.PERCENT, "per week": estimates.Unit.PER_WEEK}
 COMPARISON_FACTOR = 2.0
@@ -100,9 +102,15 @@ class MetricReport:
         return did.placebo if did is not None else None
 
     def text(self, value: float | None) -> str:
-        return self.metric.text(value)
+        """A figure with its unit, rounded as the estimates' words round: whole from 10 up, else one decimal."""
+        if value is None:
+            return "no value"
+        decimal = Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        figure = str(whole(value)) if abs(value) >= 10 else str(decimal).removesuffix(".0")
+        figure = "0" if figure in ("-0", "-0.0") else figure.replace("-", MINUS)
+        return f"{figure}%" if self.metric.unit == "%" else f"{figure} {self.metric.unit}"
 
-    def _interval(self, estimate: estimates.Estimate) -> str:
+    def interval(self, estimate: estimates.Estimate) -> str:
         return f"{estimate.confidence * 100:g}% interval {self.text(estimate.low)} to {self.text(estimate.high)}"
 
     @property
@@ -126,7 +134,7 @@ class MetricReport:
             ("p75 change", found.p75_change),
         ):
             if estimate is not None:
-                rows.append((label, self.text(estimate.value), self._interval(estimate)))
+                rows.append((label, self.text(estimate.value), self.interval(estimate)))
         return rows
 
     @property
@@ -135,7 +143,7 @@ class MetricReport:
         placebo = self.placebo
         if placebo is None:
             return None
-        figures = f"{self.text(placebo.value)} ({self._interval(placebo)})"
+        figures = f"{self.text(placebo.value)} ({self.interval(placebo)})"
         if placebo.excludes_zero:
             return (
                 f"A placebo start in the middle of the before window shows a difference of {figures}: the groups "
@@ -153,7 +161,7 @@ class MetricReport:
             return estimates.describe(self.name, unit=unit, did=cohort.did)
         if estimate is None:
             return "too little data to tell"
-        return f"{self.text(estimate.value)} more than in comparable teams ({self._interval(estimate)})"
+        return f"{self.text(estimate.value)} more than in comparable teams ({self.interval(estimate)})"
 
     @property
     def cohort_rows(self) -> list[tuple[date, tuple[int, ...], str]]:
@@ -207,14 +215,14 @@ def _figures_text(report: MetricReport) -> str:
     estimate = report.estimate
     if estimate is not None:
         return (
-            f"{report.metric.label}: {estimate.value:+.3g} {report.metric.unit} more than in comparable teams "
-            f"({estimate.confidence * 100:g}% interval {estimate.low:+.3g} to {estimate.high:+.3g})"
+            f"{report.metric.label} changed by {report.text(estimate.value)} more than in comparable teams "
+            f"({report.interval(estimate)})"
         )
     change = report.before_after.median_change if report.before_after else None
     if change is not None:
         return (
-            f"{report.metric.label}: median changed by {change.value:+.3g} {report.metric.unit} after the start "
-            f"(associated with it; {change.confidence * 100:g}% interval {change.low:+.3g} to {change.high:+.3g})"
+            f"The start was associated with a change of {report.text(change.value)} in median {report.name} "
+            f"({report.interval(change)})"
         )
     return f"{report.metric.label}: too little data to tell"
 

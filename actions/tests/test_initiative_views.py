@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-import random
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -19,15 +18,14 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from actions.models.initiatives import org_today
-from actions.tests.initiative_histories import initiative_on, reviews
-from e360.tests.factories import ServiceFactory, TeamFactory, UserFactory
-from metrics.models import Source
-from metrics.tests.factories import SourceFactory
+from actions.tests.initiative_histories import START_DAYS_AGO, WINDOW_DAYS, initiative_on, planted
+from e360.models import Membership
+from e360.tests.factories import MembershipFactory, UserFactory
+from metrics.tests.factories import PullRequestFactory
 
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("actions:initiative-list")
-START_DAYS_AGO = 35  # a start 5 weeks ago: 4 weeks before it and its 4-week after window read
 
 
 def detail_url(initiative):
@@ -39,11 +37,6 @@ def csv_url(initiative):
 
 
 @pytest.fixture
-def now():
-    return timezone.now().replace(minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture
 def org_viewer(db):
     user = UserFactory(username="olga", email="olga@example.com")
     user.user_permissions.add(Permission.objects.get(codename="view_org", content_type__app_label="e360"))
@@ -51,45 +44,9 @@ def org_viewer(db):
 
 
 @pytest.fixture
-def teams(team, other_team, service):
-    """Payments (Checkout) and three comparison teams at its level, each with a service."""
-    billing = TeamFactory(name="Billing", slug="billing")
-    ledger = TeamFactory(name="Ledger", slug="ledger")
-    for comparison in (other_team, billing, ledger):
-        ServiceFactory(name=f"{comparison.name} app", slug=f"{comparison.slug}-app", owner=comparison)
-    return [team, other_team, billing, ledger]
-
-
-@pytest.fixture
-def source(now):
-    """Each team's GitHub source (a source writes to its team's services only)."""
-
-    def of(team):
-        return Source.objects.filter(team=team).first() or SourceFactory(
-            name=f"github-{team.slug}", team=team, last_event_at=now
-        )
-
-    return of
-
-
-def planted(teams, source, now, *, days=range(1, 64), start_days_ago=START_DAYS_AGO) -> None:
-    """Pickup about 10 h everywhere (give or take 2 h, at random); Payments' falls to about 4 h from its start on."""
-    rng = random.Random(7)
-    for team in teams:
-        service = team.services.get()
-        noise = {days_ago: rng.uniform(-2, 2) for days_ago in days}
-
-        def pickup(days_ago: int, team=team, noise=noise) -> float:
-            after = days_ago < start_days_ago
-            return (4.0 if after and team.slug == "payments" else 10.0) + noise[days_ago]
-
-        reviews(source(team), service, now, days, pickup)
-
-
-@pytest.fixture
-def frozen(teams, source, now):
-    planted(teams, source, now)
-    return initiative_on([teams[0]], org_today(now) - timedelta(days=START_DAYS_AGO), now=now)
+def frozen(review_teams, review_source, now):
+    planted(review_teams, review_source, now)
+    return initiative_on([review_teams[0]], org_today(now) - timedelta(days=START_DAYS_AGO), now=now)
 
 
 # --- Access ---------------------------------------------------------------------------------------------------------
@@ -158,9 +115,9 @@ def test_the_list_shows_status_and_headline(client, frozen, owner):
     assertContains(response, "Payments")
 
 
-def test_without_comparison_teams_a_change_is_only_associated(client, team, service, source, now, owner):
+def test_without_comparison_teams_a_change_is_only_associated(client, team, service, review_source, now, owner):
     """One team, 12 weeks on each side (a week's value is one observation: 10 are needed on each side)."""
-    planted([team], source, now, days=range(1, 12 * 7 * 2 + 8), start_days_ago=12 * 7 + 7)
+    planted([team], review_source, now, days=range(1, 12 * 7 * 2 + 8), falls={"payments": 12 * 7 + 7})
     initiative = initiative_on([team], org_today(now) - timedelta(days=12 * 7 + 7), now=now, window_days=12 * 7)
     client.force_login(owner)
     response = client.get(detail_url(initiative))
@@ -169,9 +126,9 @@ def test_without_comparison_teams_a_change_is_only_associated(client, team, serv
     assertContains(response, "without comparable teams the change is only associated")
 
 
-def test_a_future_start_shows_the_baseline_only(client, teams, source, now, owner):
-    planted(teams, source, now)
-    initiative = initiative_on([teams[0]], org_today(now) + timedelta(days=7), now=now)
+def test_a_future_start_shows_the_baseline_only(client, review_teams, review_source, now, owner):
+    planted(review_teams, review_source, now)
+    initiative = initiative_on([review_teams[0]], org_today(now) + timedelta(days=7), now=now)
     client.force_login(owner)
     response = client.get(detail_url(initiative))
     assertContains(response, "Baseline only: this initiative starts on")
@@ -181,14 +138,51 @@ def test_a_future_start_shows_the_baseline_only(client, teams, source, now, owne
     assertContains(client.get(LIST), "Baseline only: it has not started")
 
 
-def test_too_little_data_says_so_instead_of_a_number(client, teams, source, now, owner):
-    planted(teams, source, now, days=range(1, 9))  # a week after the start, nothing before it
-    initiative = initiative_on([teams[0]], org_today(now) - timedelta(days=14), now=now)
+def test_too_little_data_says_so_instead_of_a_number(client, review_teams, review_source, now, owner):
+    planted(review_teams, review_source, now, days=range(1, 9))  # a week after the start, nothing before it
+    initiative = initiative_on([review_teams[0]], org_today(now) - timedelta(days=14), now=now)
     client.force_login(owner)
     response = client.get(detail_url(initiative))
     assertContains(response, "Pickup time: too little data to tell")
     assertContains(response, "Too little data to tell: 0 before")
     assertContains(client.get(LIST), "too little data to tell")
+
+
+def test_staggered_starts_are_estimated_per_cohort(client, review_teams, review_source, now, owner, other_team):
+    """Payments starts 7 weeks ago, Search two weeks later; each falls from its own start. Search is no comparison
+    for Payments (it starts within Payments' after window): Billing and Ledger are, for both."""
+    start = org_today(now) - timedelta(days=49)
+    planted(review_teams, review_source, now, days=range(1, 78), falls={"payments": 49, "search": 35})
+    initiative = initiative_on([review_teams[0], (other_team, start + timedelta(days=14))], start, now=now)
+    MembershipFactory(person=owner.person, team=other_team, role=Membership.Role.MEMBER)
+    client.force_login(owner)
+    response = client.get(detail_url(initiative))
+    pickup = response.context["report"].metrics[0]
+    cohorts = pickup.cohorts
+    assert [cohort.start for cohort in cohorts] == [start, start + timedelta(days=14)]
+    for cohort in cohorts:
+        names = {change.team for change in cohort.did.comparison}
+        assert names == {review_teams[2].pk, review_teams[3].pk}
+        # One team against two: a wide interval (1 degree of freedom), around the planted fall.
+        assert cohort.did.estimate is not None and cohort.did.estimate.low < -6 < cohort.did.estimate.high
+        assert -9 < cohort.did.estimate.value < -3
+    assert pickup.estimate is not None and pickup.estimate.low < -6 < pickup.estimate.high
+    assert set(pickup.did.weights.values()) == {0.5}
+    assertContains(response, "Staggered starts: one estimate per cohort")
+    later = start + timedelta(days=14)
+    assert response.context["charts"][0]["starts"] == [f"{start.day} {start:%b}", f"{later.day} {later:%b}"]
+
+
+def test_pull_requests_open_at_the_cut_off_are_warned_of(client, frozen, review_teams, owner, now):
+    after_end = org_today(now) - timedelta(days=START_DAYS_AGO - WINDOW_DAYS)
+    service = review_teams[0].services.get()
+    for days_before_end in (3, 10):  # opened in the after window, never reviewed
+        opened = datetime.combine(after_end - timedelta(days=days_before_end), time(12), tzinfo=now.tzinfo)
+        PullRequestFactory(service=service, opened_at=opened)
+    PullRequestFactory(service=service, opened_at=now - timedelta(days=2))  # after the cut-off: not counted
+    client.force_login(owner)
+    response = client.get(detail_url(frozen))
+    assertContains(response, "2 pull requests still open at the cut-off are not in the after window")
 
 
 def test_the_csv_holds_the_estimates_and_the_weekly_series(client, frozen, owner):
@@ -205,7 +199,7 @@ def test_the_csv_holds_the_estimates_and_the_weekly_series(client, frozen, owner
     assert {row["record"] for row in rows} >= {"baseline", "median before", "median change", "placebo", "survey before"}
 
 
-def test_the_queries_do_not_grow_with_history(client, frozen, teams, source, now, owner):
+def test_the_queries_do_not_grow_with_history(client, frozen, review_teams, review_source, now, owner):
     client.force_login(owner)
 
     def counted(url):
@@ -215,10 +209,10 @@ def test_the_queries_do_not_grow_with_history(client, frozen, teams, source, now
 
     detail, listed = counted(detail_url(frozen)), counted(LIST)
     # A year more of history before the weeks read.
-    planted(teams, source, now, days=range(100, 460, 3))
-    assert counted(detail_url(frozen)) == detail
+    planted(review_teams, review_source, now, days=range(100, 460, 3))
+    assert counted(detail_url(frozen)) == detail, detail
     assert counted(LIST) == listed
-    assert detail <= 60 and listed <= 40
+    assert detail <= 60 and listed <= 40, (detail, listed)
 
 
 def test_a_group_below_k_shows_its_metrics_only(client, org, closed):
