@@ -19,14 +19,15 @@ Windows (:class:`Windows`)
 Before/after (:func:`before_after`)
     The treated teams' observations pooled, each placed by its own team's windows. Median and p75 of each side are
     ``e360.stats``' interpolated percentiles (PostgreSQL's ``percentile_cont``, as the delivery pages compute them);
-    the changes are after − before. Each figure has a **percentile bootstrap** interval: ``resamples`` times, draw
-    n_before values with replacement from the before side and, independently, n_after from the after side, compute
-    the figure of the resample, and take the (1 − confidence)/2 and (1 + confidence)/2 interpolated percentiles of
-    those figures. The draws come from ``numpy.random.default_rng(seed)``, ``BLOCK`` resamples at a time (before
-    side, then after side, per block), so the same data and seed give the same interval. Below ``min_n``
-    observations on either side there is no number at all, only the counts. Limit: resampling records treats them as
-    independent; records of one team or one week move together, so with few teams the interval is too narrow for
-    a claim about teams in general — which is what the difference-in-differences is for.
+    the changes are after − before. Each level and each change has a **percentile bootstrap** interval:
+    ``resamples`` times, draw n_before values with replacement from the before side and, independently, n_after
+    from the after side, compute the figure of the resample, and take the (1 − confidence)/2 and
+    (1 + confidence)/2 interpolated percentiles of those figures. The draws come from
+    ``numpy.random.default_rng(seed)``, ``BLOCK`` resamples at a time (before side, then after side, per block), so
+    the same data and seed give the same interval. Below ``min_n`` observations on either side there is no number
+    at all, only the counts. Limit: resampling records treats them as independent; records of one team or one week
+    move together, so with few teams the interval is too narrow for a claim about teams in general — which is what
+    the difference-in-differences is for.
 
 Difference-in-differences (:func:`diff_in_diff`)
     Each team with at least ``min_team_n`` observations on both sides of the cohort's windows contributes its
@@ -38,15 +39,19 @@ Difference-in-differences (:func:`diff_in_diff`)
     exactly the 2×2 DiD of the four cell means, and exactly the interaction coefficient of the OLS regression
     ``y ~ treated + post + treated:post`` on the team-period means (the model is saturated: its fitted values are
     the cell means). Read it as: how much more the treated teams' metric moved than the comparison teams' did over
-    the same calendar weeks, which removes a trend or a seasonal dip shared by both.
+    the same calendar weeks, which removes a trend or a seasonal dip shared by both. It compares means, where the
+    before/after compares medians: for a skewed per-record metric (pickup time), pass each team's weekly medians
+    as its observations, so that one pull request left for a month does not move a team's mean.
 
     Its **interval** is a cluster-robust one, teams as clusters, with the CR2 small-sample correction (Bell and
     McCaffrey): on this design CR2's variance is exactly s²_T/n_T + s²_C/n_C, the sample variances of the teams'
     changes — Welch's — and the interval is ``DiD ± t · se`` with Welch–Satterthwaite degrees of freedom,
-    df = (v_T + v_C)² / (v_T²/(n_T − 1) + v_C²/(n_C − 1)), v = s²/n. Why not the usual CR1 standard error or a
-    cluster bootstrap: an initiative has a handful of teams, and both are too narrow with few clusters (CR1's
-    normal approximation and the bootstrap's resamples of 3 teams understate the spread); CR2 with t on Welch's df
-    is the standard fix and covers at its nominal rate on the planted-effect tests. Collapsing each team to one
+    df = (v_T + v_C)² / (v_T²/(n_T − 1) + v_C²/(n_C − 1)), v = s²/n (Student's t quantile computed here, by
+    Newton's method on the incomplete beta function). Why not the usual CR1 standard error (statsmodels' and
+    Stata's default) or a cluster bootstrap: an initiative has a handful of teams, and with few clusters both give
+    intervals that are too narrow (Cameron and Miller, 2015) — a bootstrap of 3 treated teams sees at most 3
+    distinct values; CR2 with t on Welch's df is the standard small-sample fix (Imbens and Kolesár, 2016), and it
+    covers at its nominal rate on the planted-effect tests. Collapsing each team to one
     change also makes the interval immune to the serial correlation of weekly values (Bertrand, Duflo and
     Mullainathan, 2004). With a single treated team its change's variance cannot be measured, so it is taken to be
     the comparison teams' (``se² = s²_C · (1 + 1/n_C)``, df = n_C − 1): is the team's change outside what
@@ -55,11 +60,13 @@ Difference-in-differences (:func:`diff_in_diff`)
 
     **Trends** (:class:`TrendPoint`): per ``period`` (a week by default) from the start of the before window to the
     end of the after window, counted from the start, the mean over teams of each team's mean in that period, for
-    the treated and the comparison teams, so a page draws them side by side and a reader judges whether they ran
-    parallel before the start (what the DiD assumes). A period's phase is that of its first instant.
+    the treated and the comparison teams in the estimate (those with data on both sides), so a page draws them side
+    by side and a reader judges whether they ran parallel before the start (what the DiD assumes). A period's
+    phase is that of its first instant.
 
     **Placebo**: the same estimate with a fake start in the middle of the before window, on windows of half its
-    length and no ramp-up: [s − L, s − L/2) against [s − L/2, s). Nothing happened then, so its interval should
+    length and no ramp-up: [s − L, s − L/2) against [s − L/2, s) (with dates, L/2 is ⌊L/2⌋ whole days), on the
+    teams of the estimate. Nothing happened then, so its interval should
     cover 0; when it does not, the groups were already drifting apart and the DiD is suspect.
 
 Staggered starts (:func:`staggered`)
@@ -163,7 +170,7 @@ class Windows:
         return self.start + self.ramp + self.length
 
     def side(self, when: date) -> str | None:
-        """ "before", "after", or None (outside both windows, or in the ramp-up)."""
+        """Which window ``when`` is in: "before", "after", or None (outside both, or in the ramp-up)."""
         if self.before_start <= when < self.start:
             return "before"
         if self.after_start <= when < self.after_end:
@@ -192,6 +199,11 @@ class Estimate:
         return self.low > 0 or self.high < 0
 
 
+def _check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+
+
 def _check_series(observations: Mapping[TeamId, Series]) -> None:
     for team, series in observations.items():
         require_finite([value for _, value in series], f"team {team}'s values")
@@ -216,6 +228,11 @@ class BeforeAfter:
     p75_before: Estimate | None = None
     p75_after: Estimate | None = None
     p75_change: Estimate | None = None
+
+    def __post_init__(self) -> None:
+        figures = (self.median_before, self.median_after, self.median_change, self.p75_before, self.p75_after)
+        if not self.enough and any(figure is not None for figure in (*figures, self.p75_change)):
+            raise ValueError(f"with n = {self.n_before} and {self.n_after} (< {self.min_n}) there is no number to show")
 
     @property
     def enough(self) -> bool:
@@ -276,8 +293,7 @@ def before_after(
     ``starts`` names the treated teams and their starts (module docstring: Windows, Before/after).
     """
     _check_series(observations)
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    _check_confidence(confidence)
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, got {resamples!r}")
     windows = {team: Windows(start, length, ramp) for team, start in starts.items()}
@@ -542,8 +558,7 @@ def _trends(
 
 
 def _check_options(confidence: float, min_team_n: int) -> None:
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    _check_confidence(confidence)
     if min_team_n < 1:
         raise ValueError(f"min_team_n must be at least 1, got {min_team_n!r}")
 
@@ -701,7 +716,11 @@ class Selection:
 
 
 def _distance(baseline: float, target: float) -> float:
-    return 0.0 if baseline == target else abs(math.log(baseline / target))
+    if baseline == target:
+        return 0.0
+    if baseline == 0 or target == 0:  # only within a factor of the other when its division underflows to 0
+        return math.inf
+    return abs(math.log(baseline / target))
 
 
 def select_comparison(

@@ -3,6 +3,9 @@ generated data with effects of known size. No database: the module is pure."""
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -548,6 +551,39 @@ class TestSelectComparison:
         selection = select_comparison(candidates, treated=(), level=0, baseline=0.0, after_end=START)
         assert selection.chosen == (1, 3)
 
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.builds(
+                Candidate,
+                team=st.integers(0, 30),
+                level=st.sampled_from([1, 2]),
+                start=st.one_of(st.none(), st.integers(-20, 20).map(lambda w: START + w * WEEK)),
+                baseline=st.one_of(st.none(), st.floats(0, 100)),
+            ),
+            max_size=25,
+            unique_by=lambda c: c.team,
+        ),
+        st.floats(0, 100),
+        st.integers(1, 6),
+    )
+    def test_every_candidate_is_chosen_or_left_out_with_its_reason(self, candidates, baseline, max_teams):
+        selection = select_comparison(
+            candidates, treated={0, 1}, level=2, baseline=baseline, after_end=self.after_end, max_teams=max_teams
+        )
+        assert sorted([*selection.chosen, *(team for team, _ in selection.left_out)]) == sorted(
+            c.team for c in candidates
+        )
+        assert len(selection.chosen) <= max_teams
+        by_team = {c.team: c for c in candidates}
+        for team in selection.chosen:
+            chosen = by_team[team]
+            assert team not in {0, 1} and chosen.level == 2
+            assert chosen.start is None or chosen.start >= self.after_end
+            assert baseline / 2 <= chosen.baseline <= baseline * 2
+        if any(reason == Reason.FURTHER for _, reason in selection.left_out):
+            assert len(selection.chosen) == max_teams
+
     def test_it_refuses_bad_rules(self):
         with pytest.raises(ValueError, match="factor"):
             self.select(factor=0.5)
@@ -567,7 +603,7 @@ class TestWarnings:
         assert "worst quarter of 8 teams" in warning.text
         assert regression_to_mean([30.0, 18.0], self.everyone, better=Better.LOWER) is None
         assert regression_to_mean([10.0], self.everyone, better=Better.HIGHER).code == Code.REGRESSION_TO_MEAN
-        assert regression_to_mean([40.0], self.everyone[:3] + [40.0][:0], better=Better.LOWER) is None  # < 4 teams
+        assert regression_to_mean([40.0], [10.0, 12.0, 40.0], better=Better.LOWER) is None  # fewer than 4 teams
 
     def test_too_little_data_and_no_comparison(self):
         assert too_little_data(9, 40).code == Code.TOO_LITTLE_DATA
@@ -618,14 +654,15 @@ class TestWarnings:
 # --- words
 
 
-def did_with(estimate: Estimate):
+def did_with(estimate: Estimate | None):
+    """A real DiD whose estimate is replaced, to hold the words to chosen figures."""
     did = diff_in_diff(
         panel(np.random.default_rng(51), treated=2, comparison=3, effect=0.0),
         treated=[0, 1],
         comparison=[2, 3, 4],
         windows=WINDOWS,
     )
-    return type(did)(**{**did.__dict__, "estimate": estimate})
+    return dataclasses.replace(did, estimate=estimate)
 
 
 class TestDescribe:
@@ -655,6 +692,17 @@ class TestDescribe:
         )
         assert describe("pickup time", unit=Unit.HOURS, before_after=ba).startswith("The start was associated")
 
+    def test_a_staggered_aggregate_reads_as_a_did(self):
+        observations = panel(np.random.default_rng(52), treated=2, comparison=4, effect=-20.0, noise=1.0)
+        result = staggered(
+            observations,
+            starts=dict.fromkeys(range(2), START),
+            candidates=dict.fromkeys(range(2, 6)),
+            length=8 * WEEK,
+            ramp=2 * WEEK,
+        )
+        assert describe("pickup time", unit=Unit.HOURS, did=result).startswith("Pickup time fell by 2")
+
     def test_too_little_data_to_tell(self):
         ba = BeforeAfter(4, 12, 10)
         assert describe("pickup time", unit=Unit.HOURS, before_after=ba) == (
@@ -670,3 +718,8 @@ class TestDescribe:
             "Pickup time moved as in comparable teams (95% interval: from a fall of 1 h to a rise of 1 h, "
             "which includes no change)"
         )
+
+
+def test_it_imports_neither_django_nor_scipy_nor_statsmodels():
+    code = "import sys, actions.estimates; print(sorted({'django', 'scipy', 'statsmodels'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
