@@ -104,6 +104,7 @@ class Reads:
     targets: tuple[TeamSeries, ...]
     candidates: tuple[TeamSeries, ...]
     level: int  # the treated teams' depth in the tree: the candidates'
+    declared_starts: dict[int, date]  # each target team's start as set (``TeamSeries.start``: on the weeks)
 
     @property
     def started(self) -> bool:
@@ -189,6 +190,7 @@ def initiative_reads(
         targets=tuple(series(t.team, starts[t.team_id]) for t in targets),
         candidates=tuple(series(teams[pk], running.get(pk)) for pk in sorted(teams, key=lambda pk: teams[pk].name)),
         level=level,
+        declared_starts={t.team_id: t.start for t in targets},
     )
 
 

@@ -183,14 +183,14 @@ class Report:
         return self.phase != Phase.PLANNED
 
     @property
-    def team_rows(self) -> list[tuple[TeamSeries, list[str]]]:
-        """Each target team with its baseline of each primary metric, written out."""
+    def team_rows(self) -> list[tuple[TeamSeries, date, list[str]]]:
+        """Each target team with its start as set and its baseline of each primary metric, written out."""
         rows = []
         for series in self.reads.targets:
             texts = [
                 metric.text({team.pk: v for team, v in metric.baselines}.get(series.team.pk)) for metric in self.metrics
             ]
-            rows.append((series, texts))
+            rows.append((series, self.reads.declared_starts[series.team.pk], texts))
         return rows
 
     @property
@@ -311,7 +311,7 @@ def _metric_report(
         "starts": sorted({labels[reads.weeks.index(s)] for s in starts.values() if s in reads.weeks}),
     }
     report_baselines = tuple((series.team, treated_baselines[series.team.pk]) for series in reads.targets)
-    if not reads.started:
+    if not reads.started or not starts:
         chart["trend"] = _trend(None)
         return MetricReport(
             metric,

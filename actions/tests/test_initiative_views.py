@@ -173,6 +173,27 @@ def test_staggered_starts_are_estimated_per_cohort(client, review_teams, review_
     assert response.context["charts"][0]["starts"] == [f"{start.day} {start:%b}", f"{later.day} {later:%b}"]
 
 
+def test_a_team_in_another_running_initiative_is_no_comparison(client, frozen, review_teams, now, owner):
+    ledger = review_teams[3]
+    initiative_on([ledger], frozen.starts_on + timedelta(days=10), now=now, name="Ledger's reminders")
+    client.force_login(owner)
+    response = client.get(detail_url(frozen))
+    pickup = response.context["report"].metrics[0]
+    assert {team.name for team in pickup.comparison} == {"Search", "Billing"}
+    assert (ledger, "it starts before the end of the after window") in pickup.left_out
+    assertContains(response, "Ledger: it starts before the end of the after window")
+
+
+def test_an_initiative_without_teams_shows_for_org_viewers(client, org_viewer, now):
+    initiative = initiative_on([], org_today(now) - timedelta(days=3), now=now)
+    client.force_login(org_viewer)
+    response = client.get(detail_url(initiative))
+    assert response.status_code == 200
+    assertContains(response, "Pickup time: too little data to tell")
+    assert client.get(csv_url(initiative)).status_code == 200
+    assert client.get(LIST).status_code == 200
+
+
 def test_pull_requests_open_at_the_cut_off_are_warned_of(client, frozen, review_teams, owner, now):
     after_end = org_today(now) - timedelta(days=START_DAYS_AGO - WINDOW_DAYS)
     service = review_teams[0].services.get()
