@@ -134,6 +134,8 @@ def test_a_future_start_shows_the_baseline_only(client, review_teams, review_sou
     assertContains(response, "Baseline only: this initiative starts on")
     assertNotContains(response, "more than in comparable teams")
     assertContains(response, "Not frozen yet")
+    assertContains(response, 'id="chart-timeline-pickup_time"')  # the weeks so far
+    assertContains(response, "Drawn once it has started")
     assert response.context["report"].metrics[0].before_after is None
     assertContains(client.get(LIST), "Baseline only: it has not started")
 
