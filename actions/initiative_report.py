@@ -308,7 +308,7 @@ def _metric_report(
         "labels": labels,
         "treated": _line(list(reads.targets), key, count),
         "comparison": _line(comparison, key, count),
-        "starts": sorted({labels[reads.weeks.index(s)] for s in starts.values() if s in reads.weeks}),
+        "starts": [labels[reads.weeks.index(s)] for s in sorted(set(starts.values())) if s in reads.weeks],
     }
     report_baselines = tuple((series.team, treated_baselines[series.team.pk]) for series in reads.targets)
     if not reads.started or not starts:
