@@ -870,9 +870,19 @@ class InitiativeAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
     filter_horizontal = ["automations", "thresholds", "reminder_policies"]
-    readonly_fields = ["status_text", "created_from", "drafted_by", "created_by", "created_at", "frozen_at", "snapshot"]
+    readonly_fields = [
+        "status_text",
+        "page",
+        "created_from",
+        "drafted_by",
+        "created_by",
+        "created_at",
+        "frozen_at",
+        "snapshot",
+    ]
+    view_on_site = False  # its page is linked in the form ("View page"), once
     fieldsets = [
-        (None, {"fields": ["name", "dimension", "hypothesis", "owner", "status_text"]}),
+        (None, {"fields": ["name", "dimension", "hypothesis", "owner", "status_text", "page"]}),
         (
             "Definitions (frozen at the start: a change is refused after it)",
             {
@@ -925,6 +935,12 @@ class InitiativeAdmin(admin.ModelAdmin):
     @admin.display(description="status")
     def status_text(self, obj: Initiative) -> str:
         return obj.status().label if obj.pk else "—"
+
+    @admin.display(description="page")
+    def page(self, obj: Initiative) -> str:
+        if obj.pk is None:
+            return "—"
+        return format_html('<a href="{}">View page</a> (its timelines and estimates)', obj.get_absolute_url())
 
     @admin.display(description="drafted by the run")
     def drafted_by(self, obj: Initiative) -> str:

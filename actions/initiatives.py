@@ -28,6 +28,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Prefetch
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
@@ -60,6 +62,20 @@ logger = logging.getLogger(__name__)
 def visible_initiatives(user: User) -> InitiativeQuerySet:
     """The initiatives ``user`` may see: those whose every target team they may see (org viewers: all)."""
     return Initiative.objects.of_teams(visible_team_ids(user))
+
+
+def with_teams(initiatives: InitiativeQuerySet) -> InitiativeQuerySet:
+    """With their owner and their target teams (``Initiative.targets_with_teams``), read at once."""
+    targets = InitiativeTeam.objects.select_related("team").order_by("pk")
+    return initiatives.select_related("owner").prefetch_related(Prefetch("targets", queryset=targets))
+
+
+def get_initiative_for_user(user: User, pk: int) -> Initiative:
+    """The initiative, if ``user`` may see it (all its teams); 404 otherwise."""
+    initiative = with_teams(visible_initiatives(user)).filter(pk=pk).first()
+    if initiative is None:
+        raise Http404("No such initiative.")
+    return initiative
 
 
 # --- Freezing ---------------------------------------------------------------------------------------------------

@@ -199,18 +199,34 @@ class _Figures(Figures):
 def _delivery(subject: Subject, ends: Sequence[datetime], now: datetime, tree: TeamTree | None) -> list[Reading]:
     profile = reading_profile()
     windows = [d.Window.last_days(subject.window_days, now=end, tz=profile) for end in ends]
+    values = over_windows(holders(subject, tree), [subject.metric.key], windows, now)
+    return [
+        Reading(end, found[subject.metric.key], window)
+        for end, window, found in zip(ends, windows, values, strict=True)
+    ]
+
+
+def over_windows(
+    holding: Holding, keys: Sequence[str], windows: Sequence[d.Window], now: datetime
+) -> list[dict[str, float | None]]:
+    """Delivery metrics of one scope over each of ``windows`` (of any lengths), in their units: one ``Figures``
+    read over the span the windows cover, of the distributions the metrics need. None: no data."""
+    metrics = [METRICS[key] for key in keys]
     figures = _Figures(
-        holders(subject, tree),
+        holding,
         windows,
         now=now,
-        distributions=subject.metric.distributions,
-        reads_queue=subject.metric.key in QUEUE_METRICS,
+        distributions=tuple(sorted({name for metric in metrics for name in metric.distributions})),
+        reads_queue=any(key in QUEUE_METRICS for key in keys),
     )
-    reader = selectors.READERS[subject.metric.key]
     found = []
-    for end, window in zip(ends, windows, strict=True):
-        value, _ = reader.read(figures.summary(window))
-        found.append(Reading(end, None if value is None else selectors.axis_value(subject.metric.key, value), window))
+    for window in windows:
+        summary = figures.summary(window)
+        row: dict[str, float | None] = {}
+        for key in keys:
+            value, _ = selectors.READERS[key].read(summary)
+            row[key] = None if value is None else selectors.axis_value(key, value)
+        found.append(row)
     return found
 
 

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from actions.views import automations, initiative_form, remind_now, reminders, selfservice, suggestions, thresholds
+from actions.views import (
+    automations,
+    initiative_form,
+    initiatives,
+    remind_now,
+    reminders,
+    selfservice,
+    suggestions,
+    thresholds,
+)
 
 app_name = "actions"
 
@@ -36,6 +45,9 @@ urlpatterns = [
     path("reminders/<int:pk>/", reminders.policy_edit, name="reminder-edit"),
     path("reminders/<int:pk>/delete/", reminders.policy_delete, name="reminder-delete"),
     # --- initiatives ---
+    path("initiatives/", initiatives.initiative_list, name="initiative-list"),
     path("initiatives/new/", initiative_form.initiative_add, name="initiative-add"),
+    path("initiatives/<int:pk>/", initiatives.initiative_detail, name="initiative-detail"),
     path("initiatives/<int:pk>/edit/", initiative_form.initiative_edit, name="initiative-edit"),
+    path("initiatives/<int:pk>/export.csv", initiatives.initiative_csv, name="initiative-csv"),
 ]

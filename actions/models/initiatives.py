@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from e360.models import Team
@@ -171,6 +172,9 @@ class Initiative(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("actions:initiative-detail", args=[self.pk])
+
     def status(self, today: date | None = None) -> Status:
         if self.frozen_at is not None:
             return Status.FROZEN
@@ -179,6 +183,14 @@ class Initiative(models.Model):
     @property
     def dimension_label(self) -> str:
         return engine.DIMENSIONS_BY_KEY[self.dimension].label if self.dimension in engine.DIMENSIONS_BY_KEY else ""
+
+    @property
+    def targets_with_teams(self) -> list[InitiativeTeam]:
+        """The target teams with their ``team``, first added first (``actions.initiatives.with_teams`` reads them
+        with the initiative; otherwise one query here)."""
+        if "targets" in getattr(self, "_prefetched_objects_cache", {}):
+            return list(self.targets.all())
+        return list(self.targets.select_related("team").order_by("pk"))
 
     @property
     def metric_keys(self) -> list[str]:

@@ -58,7 +58,7 @@ def test_a_lead_starts_an_initiative_from_the_card(client, owner, team):
     client.force_login(owner)
     response = client.post(ADD, {**posted(team), "from": "bottleneck"})
     initiative = Initiative.objects.get()
-    assert response.status_code == 302 and response["Location"] == edit_url(initiative)
+    assert response.status_code == 302 and response["Location"] == initiative.get_absolute_url()
     assert (initiative.owner, initiative.created_by, initiative.created_from) == (
         owner,
         owner,

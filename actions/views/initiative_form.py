@@ -41,7 +41,7 @@ def initiative_add(request: HtmxHttpRequest) -> HttpResponse:
         source = CreatedFrom.BOTTLENECK_CARD if request.POST.get("from") == "bottleneck" else CreatedFrom.ADMIN
         initiative = _save(request, form, source)
         messages.success(request, f"Initiative “{initiative.name}” saved.")
-        return redirect("actions:initiative-edit", initiative.pk)
+        return redirect(initiative)
     context = {"form": form, "initiative": None, "source": request.GET.get("from", request.POST.get("from", ""))}
     return render(request, TEMPLATE, context, status=400 if form.errors else 200)
 
@@ -59,7 +59,7 @@ def initiative_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         _save(request, form, "")
         messages.success(request, f"Initiative “{initiative.name}” saved.")
-        return redirect("actions:initiative-edit", initiative.pk)
+        return redirect(initiative)
     context = {"form": form, "initiative": initiative, "frozen": initiative.stored_frozen_at() is not None}
     return render(request, TEMPLATE, context, status=400 if form.errors else 200)
 

@@ -84,6 +84,7 @@ from insights.selectors.waves import (
     sentiment,
     sentiment_waves,
     sentiments,
+    wave_closed_between,
 )
 
 __all__ = [
@@ -145,5 +146,6 @@ __all__ = [
     "team_picker_options",
     "team_readings",
     "top_bottlenecks",
+    "wave_closed_between",
     "window",
 ]

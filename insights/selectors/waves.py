@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from django.db.models import Q
 from django.http import Http404
 from django.urls import reverse
 
@@ -27,6 +28,7 @@ from surveys.scoring import Participation
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from datetime import datetime
 
     from django.db.models import QuerySet
 
@@ -257,6 +259,15 @@ def latest_wave() -> Campaign | None:
     """The latest closed campaign that asked dimension questions, one that invited everyone first
     (``_dimension_waves``): the wave the rankings and correlations use."""
     return _dimension_waves().select_related("version", "series").first()
+
+
+def wave_closed_between(since: datetime | None, until: datetime) -> Campaign | None:
+    """The latest wave (as ``latest_wave`` picks it) that closed after ``since`` (None: any time) and by ``until``:
+    an initiative's survey side before and after its start."""
+    closed = Q(closed_at__lte=until) | Q(closed_at__isnull=True, closes_at__lte=until)
+    if since is not None:
+        closed &= Q(closed_at__gt=since) | Q(closed_at__isnull=True, closes_at__gt=since)
+    return _dimension_waves().filter(closed).select_related("version", "series").first()
 
 
 def previous_wave(campaign: Campaign) -> Campaign | None:
