@@ -83,7 +83,10 @@ Comparison selection (:func:`select_comparison`)
     From candidate teams, keep those (in this order of reasons for leaving one out): not treated; at the same
     level (a key the caller passes: depth in the tree, or kind); not started before the end of the after window;
     with a baseline; with a baseline within a factor of the treated teams' (b/f ≤ c ≤ b·f, so the same for b = 0
-    only c = 0); then the ``max_teams`` closest on the ratio scale (|log c/b|), ties in the candidates' order.
+    only c = 0); then the ``max_teams`` closest on the ratio scale (|log c/b|), ties in the candidates' order. When
+    fewer than ``min_teams`` (2, what a DiD needs) are that similar, the closest of the others at the same level make
+    up the number, and the selection says it was widened: a warning says the estimate then rests on parallel trends
+    across different levels (the pre-period chart and the placebo are the reader's check).
     Returns the chosen ids and, for each other candidate, why it was left out.
 
 Warnings (:class:`EstimateWarning`, :func:`warnings_for`)
@@ -723,6 +726,7 @@ class Selection:
 
     chosen: tuple[TeamId, ...]
     left_out: tuple[tuple[TeamId, Reason], ...]
+    widened: bool = False  # fewer than the minimum were similar: the closest others were taken (a warning)
 
     def why(self, team: TeamId) -> str | None:
         """The sentence for a left-out team, None for a chosen (or unknown) one."""
@@ -749,14 +753,17 @@ def select_comparison(
     after_end: date,
     factor: float = 2.0,
     max_teams: int = 10,
+    min_teams: int = MIN_COMPARISON,
 ) -> Selection:
     """The comparison teams by rule (module docstring): same level, not started before ``after_end``, a baseline
-    within ``factor`` of the treated teams' ``baseline`` (≥ 0), the ``max_teams`` closest on the ratio scale."""
+    within ``factor`` of the treated teams' ``baseline`` (≥ 0), the ``max_teams`` closest on the ratio scale; with
+    fewer than ``min_teams`` so similar, the closest others at the same level make up ``min_teams`` (``widened``)."""
     require_finite([baseline], "baseline")
     if baseline < 0 or factor < 1 or max_teams < 1:
         raise ValueError(f"need baseline >= 0, factor >= 1, max_teams >= 1; got {baseline}, {factor}, {max_teams}")
     left_out: list[tuple[TeamId, Reason]] = []
     similar: list[tuple[float, int, TeamId]] = []
+    by_team: dict[TeamId, float] = {}
     for index, candidate in enumerate(candidates):
         value = candidate.baseline
         if candidate.team in treated:
@@ -769,13 +776,29 @@ def select_comparison(
             reason = Reason.NO_BASELINE
         elif not baseline / factor <= value <= baseline * factor:
             reason = Reason.DISSIMILAR
+            by_team[candidate.team] = value
         else:
             similar.append((_distance(value, baseline), index, candidate.team))
             continue
         left_out.append((candidate.team, reason))
     similar.sort()
+    widened = False
+    if len(similar) < min(min_teams, max_teams):
+        # Too few similar teams for a comparison: the closest others at the same level, as few as needed, and a
+        # warning (``widened``) that the estimate then rests more on parallel trends than on similar levels.
+        others = sorted(
+            (_distance(value, baseline), index, team)
+            for index, (team, reason) in enumerate(left_out)
+            if reason == Reason.DISSIMILAR
+            for value in [by_team[team]]
+        )[: min(min_teams, max_teams) - len(similar)]
+        if others:
+            widened = True
+            taken = {team for _, _, team in others}
+            left_out = [(team, reason) for team, reason in left_out if team not in taken]
+            similar = sorted(similar + others)
     left_out += [(team, Reason.FURTHER) for _, _, team in similar[max_teams:]]
-    return Selection(tuple(team for _, _, team in similar[:max_teams]), tuple(left_out))
+    return Selection(tuple(team for _, _, team in similar[:max_teams]), tuple(left_out), widened)
 
 
 # --- warnings
@@ -788,6 +811,7 @@ class Code(StrEnum):
     PRE_TRENDS_DIFFER = "pre_trends_differ"
     GUARDRAIL_WORSENED = "guardrail_worsened"
     OPEN_AT_CUTOFF = "open_at_cutoff"
+    DISSIMILAR_COMPARISON = "dissimilar_comparison"
 
 
 @dataclass(frozen=True)
@@ -876,6 +900,18 @@ def open_at_cutoff(count: int, *, noun: str = "pull requests") -> EstimateWarnin
     )
 
 
+def dissimilar_comparison(selection: Selection | None, factor: float) -> EstimateWarning | None:
+    """The comparison group was widened beyond the similar baselines (``select_comparison``)."""
+    if selection is None or not selection.widened:
+        return None
+    return EstimateWarning(
+        Code.DISSIMILAR_COMPARISON,
+        f"Too few teams at this level have a baseline within a factor {factor:g} of the treated teams': the closest "
+        "others were compared with. Their levels differ, so the estimate rests on their trends running parallel "
+        "before the start — check the pre-period chart and the placebo.",
+    )
+
+
 def warnings_for(
     *,
     before_after: BeforeAfter,
@@ -884,12 +920,14 @@ def warnings_for(
     guardrails: Sequence[EstimateWarning | None] = (),
     open_items: int = 0,
     open_noun: str = "pull requests",
+    comparison: EstimateWarning | None = None,
 ) -> tuple[EstimateWarning, ...]:
     """Every warning that applies to one metric's estimate, in the order a page lists them."""
     found = [
         regression,
         too_little_data(before_after.n_before, before_after.n_after, min_n=before_after.min_n),
         no_comparison(did.n_comparison if did is not None else 0),
+        comparison,
         pre_trends_differ(did.placebo if did is not None else None),
         *guardrails,
         open_at_cutoff(open_items, noun=open_noun),

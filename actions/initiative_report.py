@@ -5,7 +5,8 @@ Per metric (the primary ones, then the guardrail):
 
 - the **comparison teams**, chosen by ``estimates.select_comparison`` from the candidates at the treated teams'
   depth: not in another initiative on the same dimension or metric running meanwhile, with a baseline (over the
-  ``window_days`` before the start) within a factor 2 of the treated teams' mean frozen baseline, the 10 closest;
+  ``window_days`` before the start) within a factor 2 of the treated teams' mean frozen baseline, the 10 closest
+  (fewer than two so close: the closest others make up two, with a warning);
 - the **observations**: each team's weekly values (the weeks of ``initiative_reads``; a week without data is left
   out, never 0). So ``n`` counts team-weeks, and the before/after medians are medians of weekly values;
 - the **difference-in-differences** (``estimates.diff_in_diff``; ``estimates.staggered`` when the teams start on
@@ -284,6 +285,7 @@ def _metric_report(
     by_id = {series.team.pk: series for series in (*reads.targets, *reads.candidates)}
     chosen: tuple[int, ...] = ()
     left_out: list[tuple[Team, str]] = []
+    selection: estimates.Selection | None = None
     if known:
         selection = estimates.select_comparison(
             [estimates.Candidate(s.team.pk, s.depth, s.start, s.baseline.get(key)) for s in reads.candidates],
@@ -364,6 +366,7 @@ def _metric_report(
             regression=regression,
             guardrails=[guardrail_warning],
             open_items=open_prs.get(key, 0),
+            comparison=estimates.dissimilar_comparison(selection, COMPARISON_FACTOR),
         )
     )
     if isinstance(did, estimates.Staggered):  # a later cohort's placebo may show drift the first's does not
