@@ -40,14 +40,15 @@ from actions.models.initiatives import FROZEN_MESSAGE, CreatedFrom, org_today
 from actions.models.initiatives import Status as InitiativeStatus
 from actions.threshold_metrics import METRICS
 from e360.env import env_str
-from e360.models import Person, Service, Team
+from e360.models import Person, Service, Team, User
 from e360.tree import TeamTree
 from insights import engine
 
 
 class UserFormAdmin(admin.ModelAdmin):
-    """An admin whose form is the portal's, taking the request's user (``ThresholdForm``, ``ReminderPolicyForm``):
-    the same choices and checks for the same user, and only the rows of the teams they manage."""
+    """An admin whose form takes the request's user (the portal's ``ThresholdForm``, ``ReminderPolicyForm``,
+    ``InitiativeForm``; ``AutomationForm``): the same choices and checks for the same user, and only the rows of the
+    teams they manage."""
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         base = super().get_form(request, obj, change, **kwargs)
@@ -565,9 +566,9 @@ class AutomationForm(forms.ModelForm):
             "quiet_hours",
         ]
 
-    def __init__(self, *args: Any, managed: set[int] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.managed = managed
+        self.managed = managed = thresholds.managed_team_ids(user)
         if "pulse_days_open" in self.fields:
             self.fields["pulse_days_open"].required = False  # empty: the default
         if managed is not None and "team" in self.fields:
@@ -666,7 +667,7 @@ class AutomationForm(forms.ModelForm):
 
 
 @admin.register(Automation)
-class AutomationAdmin(admin.ModelAdmin):
+class AutomationAdmin(UserFormAdmin):
     form = AutomationForm
     list_display = ["name", "team", "trigger", "action", "channel", "dry_run", "is_active", "checked_at"]
     list_filter = ["trigger", "action", "is_active", "dry_run"]
@@ -712,21 +713,6 @@ class AutomationAdmin(admin.ModelAdmin):
             },
         ),
     ]
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        base = super().get_form(request, obj, change=change, **kwargs)
-        managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]
-
-        class BoundAutomationForm(base):  # type: ignore[valid-type, misc]  # the admin's form, for this user
-            def __init__(self, *args: Any, **kw: Any) -> None:
-                super().__init__(*args, managed=managed, **kw)
-
-        return BoundAutomationForm
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Automation]:
-        managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]
-        found = super().get_queryset(request)
-        return found if managed is None else found.filter(team_id__in=managed)
 
     def save_model(self, request: HttpRequest, obj: Automation, form: Any, change: bool) -> None:
         if not change:
@@ -858,7 +844,7 @@ class InitiativeStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Initiative)
-class InitiativeAdmin(admin.ModelAdmin):
+class InitiativeAdmin(UserFormAdmin):
     """Initiatives, with their target teams. Saving one whose start has come freezes it at once (else the hourly
     task does on its start date); its frozen definitions and baselines are shown read-only."""
 
@@ -901,20 +887,6 @@ class InitiativeAdmin(admin.ModelAdmin):
         ("Frozen", {"fields": ["frozen_at", "snapshot"]}),
         ("History", {"fields": ["created_from", "drafted_by", "created_by", "created_at"]}),
     ]
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        base = super().get_form(request, obj, change=change, **kwargs)
-        managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]
-
-        class BoundInitiativeForm(base):  # type: ignore[valid-type, misc]  # the admin's form, for this user
-            def __init__(self, *args: Any, **kw: Any) -> None:
-                super().__init__(*args, managed=managed, **kw)
-
-        return BoundInitiativeForm
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Initiative]:
-        managed = thresholds.managed_team_ids(request.user)  # type: ignore[arg-type]
-        return super().get_queryset(request).of_teams(managed)  # type: ignore[attr-defined]
 
     def save_model(self, request: HttpRequest, obj: Initiative, form: Any, change: bool) -> None:
         if not change:

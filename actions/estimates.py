@@ -739,9 +739,9 @@ class Selection:
 def _distance(baseline: float, target: float) -> float:
     if baseline == target:
         return 0.0
-    if baseline == 0 or target == 0:  # only within a factor of the other when its division underflows to 0
+    if baseline == 0 or target == 0:  # within no factor of the other
         return math.inf
-    return abs(math.log(baseline / target))
+    return abs(math.log(baseline) - math.log(target))  # not log(b / t): the division may underflow to 0
 
 
 def select_comparison(

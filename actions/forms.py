@@ -253,8 +253,9 @@ class InitiativeForm(forms.ModelForm):
             "reminder_policies",
         ]
 
-    def __init__(self, *args: Any, managed: set[int] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        managed = managed_team_ids(user)
         if "owner" in self.fields:  # the admin's: the portal's is whoever starts it
             self.fields["owner"].required = True
         if managed is not None:  # a lead links their teams' automations, thresholds and policies only
@@ -288,8 +289,8 @@ class InitiativeStartForm(InitiativeForm):
         fields = [name for name in InitiativeForm.Meta.fields if name != "owner"]
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
         managed = managed_team_ids(user)
-        super().__init__(*args, managed=managed, **kwargs)
         teams = Team.objects.order_by("name")
         field = self.fields["target_teams"]
         assert isinstance(field, forms.ModelMultipleChoiceField)

@@ -49,6 +49,12 @@ class Do(models.TextChoices):
     OPEN_PULSE = "open_pulse", "Open a pulse survey"
 
 
+class AutomationQuerySet(models.QuerySet["Automation"]):
+    def of_teams(self, team_ids: set[int] | None) -> AutomationQuerySet:
+        """Those owned by these teams (None: all, the organisation's too)."""
+        return self if team_ids is None else self.filter(team_id__in=team_ids)
+
+
 class Automation(models.Model):
     name = models.CharField(max_length=200)
     team = models.ForeignKey(
@@ -181,6 +187,8 @@ class Automation(models.Model):
     checked_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the engine last looked for its triggers."
     )
+
+    objects = AutomationQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "pk"]
