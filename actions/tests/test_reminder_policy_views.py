@@ -382,3 +382,17 @@ def test_the_admin_uses_the_same_form(client, staff, team, other_team, outbox):
     response = client.post(reverse("admin:actions_reminderpolicy_add"), posted(team, outbox))
     assertContains(response, "This team already has a review reminder policy: change that one instead.")
     assert ReminderPolicy.objects.count() == 1
+
+
+def test_a_policy_saved_meanwhile_by_another_lead_is_a_400_not_a_500(client, owner, team, outbox, monkeypatch):
+    from actions.forms import ReminderPolicyForm
+
+    # Another lead's policy lands between this form's uniqueness check and its insert.
+    monkeypatch.setattr(ReminderPolicyForm, "validate_unique", lambda form: None)
+    ReminderPolicy.objects.create(team=team, channel=outbox)
+    client.force_login(owner)
+    data = {"team": team.pk, "after_hours": 8, "again_after_hours": 8, "digest_at": "09:30", "holdout_percent": 0}
+    response = client.post(ADD, {**data, "recipients": "channel", "channel": outbox.pk, "is_active": "on"})
+    assert response.status_code == 400
+    assert "got a review reminder policy meanwhile" in response.content.decode()
+    assert ReminderPolicy.objects.count() == 1

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -41,9 +42,14 @@ def policy_add(request: HtmxHttpRequest) -> HttpResponse:
     initial = {name: request.GET[name] for name in ReminderPolicyForm.PREFILLED if name in request.GET}
     form = ReminderPolicyForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
-        policy = form.save()
-        messages.success(request, f"{policy} saved.")
-        return redirect("actions:reminder-list")
+        try:
+            with transaction.atomic():
+                policy = form.save()
+        except IntegrityError:  # another lead's policy for the same team or service, saved a moment before
+            form.add_error(None, "This team or service got a review reminder policy meanwhile: change that one.")
+        else:
+            messages.success(request, f"{policy} saved.")
+            return redirect("actions:reminder-list")
     return render(request, TEMPLATE, {"form": form, "policy": None}, status=400 if form.errors else 200)
 
 
