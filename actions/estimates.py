@@ -84,9 +84,10 @@ Comparison selection (:func:`select_comparison`)
     level (a key the caller passes: depth in the tree, or kind); not started before the end of the after window;
     with a baseline; with a baseline within a factor of the treated teams' (b/f ≤ c ≤ b·f, so the same for b = 0
     only c = 0); then the ``max_teams`` closest on the ratio scale (|log c/b|), ties in the candidates' order. When
-    fewer than ``min_teams`` (2, what a DiD needs) are that similar, the closest of the others at the same level make
-    up the number, and the selection says it was widened: a warning says the estimate then rests on parallel trends
-    across different levels (the pre-period chart and the placebo are the reader's check).
+    fewer than ``min_teams`` (``COMPARISON_TARGET``, 5: with fewer, one treated team's interval is too wide to tell
+    anything) are that similar, the closest of the others at the same level make up the number, and the selection
+    says it was widened: a warning says the estimate then rests on parallel trends across different levels (the
+    pre-period chart and the placebo are the reader's check).
     Returns the chosen ids and, for each other candidate, why it was left out.
 
 Warnings (:class:`EstimateWarning`, :func:`warnings_for`)
@@ -119,6 +120,10 @@ from insights.stats import MINUS, whole
 
 MIN_OBSERVATIONS = 10  # per side of before/after: the insights' minimum sample for a metric
 MIN_COMPARISON = 2  # comparison teams for a DiD: one has no variance to compare with
+# Comparison teams the selection makes up when fewer are similar: with one treated team the interval's degrees of
+# freedom are the comparison teams' less one, and below 5 teams Student's t (12.7 for 2, 4.3 for 3) leaves an
+# interval too wide to tell anything.
+COMPARISON_TARGET = 5
 DEFAULT_RESAMPLES = 2000
 DEFAULT_CONFIDENCE = 0.95
 BLOCK = 256  # bootstrap resamples drawn at a time: memory stays at BLOCK × n values
@@ -753,7 +758,7 @@ def select_comparison(
     after_end: date,
     factor: float = 2.0,
     max_teams: int = 10,
-    min_teams: int = MIN_COMPARISON,
+    min_teams: int = COMPARISON_TARGET,
 ) -> Selection:
     """The comparison teams by rule (module docstring): same level, not started before ``after_end``, a baseline
     within ``factor`` of the treated teams' ``baseline`` (≥ 0), the ``max_teams`` closest on the ratio scale; with
@@ -787,10 +792,9 @@ def select_comparison(
         # Too few similar teams for a comparison: the closest others at the same level, as few as needed, and a
         # warning (``widened``) that the estimate then rests more on parallel trends than on similar levels.
         others = sorted(
-            (_distance(value, baseline), index, team)
+            (distance, index, team)
             for index, (team, reason) in enumerate(left_out)
-            if reason == Reason.DISSIMILAR
-            for value in [by_team[team]]
+            if reason == Reason.DISSIMILAR and math.isfinite(distance := _distance(by_team[team], baseline))
         )[: min(min_teams, max_teams) - len(similar)]
         if others:
             widened = True
@@ -906,9 +910,9 @@ def dissimilar_comparison(selection: Selection | None, factor: float) -> Estimat
         return None
     return EstimateWarning(
         Code.DISSIMILAR_COMPARISON,
-        f"Too few teams at this level have a baseline within a factor {factor:g} of the treated teams': the closest "
-        "others were compared with. Their levels differ, so the estimate rests on their trends running parallel "
-        "before the start — check the pre-period chart and the placebo.",
+        f"Fewer than {COMPARISON_TARGET} teams at this level have a baseline within a factor {factor:g} of the treated "
+        "teams': the closest others were compared with too. Their levels differ, so the estimate rests on their "
+        "trends running parallel before the start — check the pre-period chart and the placebo.",
     )
 
 

@@ -6,7 +6,7 @@ Per metric (the primary ones, then the guardrail):
 - the **comparison teams**, chosen by ``estimates.select_comparison`` from the candidates at the treated teams'
   depth: not in another initiative on the same dimension or metric running meanwhile, with a baseline (over the
   ``window_days`` before the start) within a factor 2 of the treated teams' mean frozen baseline, the 10 closest
-  (fewer than two so close: the closest others make up two, with a warning);
+  (fewer than five so close: the closest others make up five, with a warning);
 - the **observations**: each team's weekly values (the weeks of ``initiative_reads``; a week without data is left
   out, never 0). So ``n`` counts team-weeks, and the before/after medians are medians of weekly values;
 - the **difference-in-differences** (``estimates.diff_in_diff``; ``estimates.staggered`` when the teams start on

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 
 from actions import threshold_metrics
 from actions.demo import OUTBOX, seed
+from actions.initiative_report import initiative_report
 from actions.models import (
     Automation,
     AutomationRun,
@@ -112,6 +113,9 @@ def read_back(summary: str) -> dict[str, Any]:
         },
         "outbox_keys": set(OutboxMessage.objects.values_list("dedupe_key", flat=True)),
         "reviewers": dict(Person.objects.values_list("pk", "name")),
+        "estimates": {
+            i.name: initiative_report(i, now=NOW).metrics[0].estimate for i in Initiative.objects.order_by("name")
+        },
         "initiatives": [
             {
                 "name": i.name,
@@ -448,3 +452,13 @@ def test_checkout_s_pipeline_failure_rate_does_not_fall(demo):
 def _scenarios(org: DemoOrg) -> dict[Team, str]:
     scenarios = team_scenarios(org.teams)
     return {team: scenarios[team.slug] for team in org.teams}
+
+
+def test_the_page_shows_one_initiative_that_worked_and_one_that_did_not(demo):
+    """What a newcomer reads on the initiatives' pages: Search's pickup time fell by more than comparable teams',
+    its interval wholly below no change; Checkout's failure rate did not move more than theirs."""
+    worked, failed = (
+        demo.night["estimates"][name] for name in ("Review reminders for Search", "Stabilise Checkout's CI")
+    )
+    assert worked is not None and worked.high < 0
+    assert failed is not None and failed.low < 0 < failed.high

@@ -583,8 +583,8 @@ class TestSelectComparison:
             assert team not in {0, 1} and chosen.level == 2
             assert chosen.start is None or chosen.start >= self.after_end
             assert chosen.baseline is not None
-        if selection.widened:  # too few similar: the closest others made up the two a DiD needs, no more
-            assert len(similar) < min(2, max_teams) and len(selection.chosen) <= min(2, max_teams)
+        if selection.widened:  # too few similar: the closest others made up the number, no more
+            assert len(similar) < min(5, max_teams) and len(selection.chosen) <= min(5, max_teams)
         else:
             assert similar == list(selection.chosen)
         if any(reason == Reason.FURTHER for _, reason in selection.left_out):
@@ -592,12 +592,12 @@ class TestSelectComparison:
 
     def test_too_few_similar_teams_are_made_up_by_the_closest_others_with_a_warning(self):
         candidates = [Candidate(1, 0, None, 40.0), Candidate(2, 0, None, 9.0), Candidate(3, 0, None, 6.0)]
-        selection = select_comparison(candidates, treated=(), level=0, baseline=45.0, after_end=START)
+        selection = select_comparison(candidates, treated=(), level=0, baseline=45.0, after_end=START, min_teams=2)
         assert selection.chosen == (1, 2) and selection.widened
         assert selection.left_out == ((3, Reason.DISSIMILAR),)
         warning = dissimilar_comparison(selection, 2.0)
         assert warning is not None and warning.code == "dissimilar_comparison"
-        alone = select_comparison(candidates[:1], treated=(), level=0, baseline=40.0, after_end=START)
+        alone = select_comparison(candidates[:1], treated=(), level=0, baseline=40.0, after_end=START, min_teams=2)
         assert alone.chosen == (1,) and not alone.widened  # nobody else to make up the number: no DiD, no warning
         assert dissimilar_comparison(alone, 2.0) is None
 
