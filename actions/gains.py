@@ -20,7 +20,8 @@ the points of sentiment their teams' surveys moved, and the review reminders' ho
 - **Points of sentiment**: the survey side of the report (``initiative_reads.survey_sides``: each treated team's
   survey dimension before and after, a group below k without a number), the change in % favourable points of the
   teams shown, and their mean.
-- **Holdout**: ``actions.holdout.holdout_measure`` pooled over the visible policies that held any pull request out,
+- **Holdout**: ``actions.holdout.holdout_measure`` pooled over the visible policies with a holdout (set now, or that
+  held a pull request out before),
   reading the first reminders due up to the quarter's end (none past now minus its horizon).
 """
 
@@ -31,6 +32,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+
+from django.db.models import Q
 
 from actions import holdout, initiative_reads, initiatives, reminder_policies
 from actions.initiative_reads import SurveySide
@@ -338,7 +341,7 @@ def gains(user: User, quarter: Quarter, *, now: datetime) -> Gains:
         rows.append(Row(initiative, report, judged, associated, saved, Sentiment(sides)))
     policy_ids = list(
         reminder_policies.visible_policies(user)
-        .filter(pk__in=Reminder.objects.held_out().values("policy_id"))
+        .filter(Q(holdout_percent__gt=0) | Q(pk__in=Reminder.objects.held_out().values("policy_id")))
         .values_list("pk", flat=True)
     )
     measured = None

@@ -90,7 +90,7 @@ def test_nothing_to_show_explains_how_to_start(client, owner, outsider):
     assertContains(response, f'href="{reverse("actions:initiative-add")}"')
     client.force_login(outsider)  # not a lead: no link to a form they cannot use
     response = client.get(GAINS)
-    assertContains(response, "asking a team lead")
+    assertContains(response, "ask your team's lead")
     assertNotContains(response, f'href="{reverse("actions:initiative-add")}"')
 
 
@@ -249,6 +249,13 @@ def test_the_holdout_of_the_visible_policies(client, policy, service, owner, out
     response = client.get(GAINS)
     assert response.context["gains"].holdout is None
     assertContains(response, "Nothing to show")
+
+
+def test_a_policy_with_a_holdout_and_too_few_reminders_says_so(client, policy, owner):
+    client.force_login(owner)
+    response = client.get(GAINS)
+    assertContains(response, "Too few pull requests to tell yet (0 reminded, 0 held out")
+    assertNotContains(response, "Nothing to show")
 
 
 # --- CSV, print, links, queries -------------------------------------------------------------------------------------
