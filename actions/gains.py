@@ -158,10 +158,12 @@ class HoursSaved:
         less = "less" if self.per_item >= 0 else "more"
         noun = self.singular if self.items == 1 else self.plural
         when = "in the after window so far" if self.so_far else "in the after window"
+        interval = f"95% interval {_hours(self.low, grouped=True)} to {_hours(self.high, grouped=True)}"
+        if self.low <= 0 <= self.high:
+            interval += ", which includes none: no saving can be claimed"
         return (
             f"{_hours(abs(self.per_item))} {less} per {self.singular} × {self.items:,} {noun} {self.verb} {when} "
-            f"≈ {_hours(self.value, grouped=True)} saved (95% interval {_hours(self.low, grouped=True)} to "
-            f"{_hours(self.high, grouped=True)})"
+            f"≈ {_hours(self.value, grouped=True)} saved ({interval})"
         )
 
 

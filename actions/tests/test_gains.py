@@ -183,7 +183,8 @@ def test_hours_saved_words():
         "(95% interval 480 h to 1,680 h)"
     )
     assert gains.HoursSaved(-0.5, -1, 0.2, 3, "change", "changes", "deployed", so_far=True).words.startswith(
-        "0.5 h more per change × 3 changes deployed in the after window so far ≈ −2 h saved"
+        "0.5 h more per change × 3 changes deployed in the after window so far ≈ −2 h saved (95% interval −3 h to "
+        "1 h, which includes none: no saving can be claimed)"
     )
 
 
@@ -303,4 +304,4 @@ def test_the_queries_are_bounded(client, three, org_viewer, review_teams, review
     first = counted()
     planted(review_teams, review_source, now, days=range(100, 460, 3))  # a year more of history
     assert counted() == first
-    assert first <= 120, first
+    assert first <= 100, first  # about 30 a started initiative (its teams and comparison candidates), 3 here
