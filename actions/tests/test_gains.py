@@ -149,6 +149,8 @@ def test_delivered_did_not_and_too_early(client, three, org_viewer):
     assert flat.low < 0 < flat.high
     assertContains(response, "Pickup time fell by")
     assertContains(response, "Baseline only: it has not started")
+    assertContains(response, "3 initiatives ran in Q")
+    assertContains(response, "1 delivered, 1 did not, 1 too early or with too little data to tell; the delivered")
     assertContains(response, f'href="{reverse("actions:initiative-detail", args=[three["worked"].pk])}"')
 
 

@@ -5,6 +5,7 @@ export (``?format=csv`` or ``export.csv``) and print stylesheet."""
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -29,8 +30,7 @@ def _csv(found: gains_module.Gains) -> HttpResponse:
     return response
 
 
-def _read(request: HtmxHttpRequest) -> tuple[gains_module.Gains, str]:
-    now = timezone.now()
+def _read(request: HtmxHttpRequest, now: datetime) -> tuple[gains_module.Gains, str]:
     asked = GainsForm.parse(request.GET, default=gains_module.quarter_of(now))
     return gains_module.gains(request.user, asked["quarter"], now=now), asked["format"]
 
@@ -38,11 +38,12 @@ def _read(request: HtmxHttpRequest) -> tuple[gains_module.Gains, str]:
 @login_required
 @htmx_page
 def gains(request: HtmxHttpRequest) -> HttpResponse:
-    found, asked_format = _read(request)
+    now = timezone.now()
+    found, asked_format = _read(request, now)
     if asked_format == "csv":
         return _csv(found)
     managed = thresholds.managed_team_ids(request.user)
-    current = gains_module.quarter_of(timezone.now())
+    current = gains_module.quarter_of(now)
     quarters = [current]
     while len(quarters) < QUARTERS_OFFERED:
         quarters.append(quarters[-1].previous)
@@ -67,5 +68,5 @@ def gains(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @htmx_page
 def gains_csv(request: HtmxHttpRequest) -> HttpResponse:
-    found, _ = _read(request)
+    found, _ = _read(request, timezone.now())
     return _csv(found)
