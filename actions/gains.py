@@ -50,14 +50,15 @@ from metrics.scope import reading_profile, team_scope
 QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
-# What each hours metric is counted over (its reader's sample): the items whose hours the estimate moves.
+# What each hours metric is counted over (its reader's sample): the items whose hours the estimate moves, and what
+# those hours are spent on.
 ITEMS = {
-    "pickup_time": ("pull request", "pull requests", "merged"),
-    "review_time": ("pull request", "pull requests", "merged"),
-    "coding_time": ("pull request", "pull requests", "merged"),
-    "lead_time": ("change", "changes", "deployed"),
-    "deploy_time": ("change", "changes", "deployed"),
-    "recovery_time": ("failed deployment", "failed deployments", "recovered"),
+    "pickup_time": ("pull request", "pull requests", "merged", "waiting for a first review"),
+    "review_time": ("pull request", "pull requests", "merged", "in review"),
+    "coding_time": ("pull request", "pull requests", "merged", "coding before review"),
+    "lead_time": ("change", "changes", "deployed", "from first commit to production"),
+    "deploy_time": ("change", "changes", "deployed", "from merge to production"),
+    "recovery_time": ("failed deployment", "failed deployments", "recovered", "to recover"),
 }
 
 
@@ -139,6 +140,7 @@ class HoursSaved:
     plural: str
     verb: str  # how an item is counted: "merged", "deployed", "recovered"
     so_far: bool  # some after window has not ended
+    spent: str = ""  # what the hours are spent on: "waiting for a first review"
 
     @property
     def value(self) -> float:
@@ -154,8 +156,9 @@ class HoursSaved:
 
     @property
     def words(self) -> str:
-        """ "9 h less waiting per pull request × 120 pull requests merged in the after window ≈ 1,080 h"."""
-        less = "less" if self.per_item >= 0 else "more"
+        """E.g. "9 h less waiting for a first review per pull request × 120 pull requests merged in the after window
+        ≈ 1,080 h saved (95% interval 480 h to 1,680 h)"."""
+        less = ("less" if self.per_item >= 0 else "more") + (f" {self.spent}" if self.spent else "")
         noun = self.singular if self.items == 1 else self.plural
         when = "in the after window so far" if self.so_far else "in the after window"
         interval = f"95% interval {_hours(self.low, grouped=True)} to {_hours(self.high, grouped=True)}"
@@ -279,8 +282,8 @@ def hours_saved(report: Report, *, now: datetime, tree: TeamTree) -> HoursSaved 
     sign = -1.0 if first.better == "lower" else 1.0
     low, high = sorted((sign * estimate.low, sign * estimate.high))
     items, so_far = items_counted(report, first, now=now, tree=tree)
-    singular, plural, verb = ITEMS[first.key]
-    return HoursSaved(sign * estimate.value, low, high, items, singular, plural, verb, so_far)
+    singular, plural, verb, spent = ITEMS[first.key]
+    return HoursSaved(sign * estimate.value, low, high, items, singular, plural, verb, so_far, spent)
 
 
 @dataclass(frozen=True)

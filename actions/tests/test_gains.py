@@ -170,7 +170,10 @@ def test_hours_saved_are_the_estimate_times_the_pull_requests_counted(client, th
     assert hours.value == pytest.approx(-estimate.value * merged)
     assert (hours.low, hours.high) == pytest.approx((-estimate.high * merged, -estimate.low * merged))
     assert hours.value > 0 and hours.low > 0
-    assert f"× {merged} pull requests merged in the after window ≈" in hours.words
+    assert (
+        f"h less waiting for a first review per pull request × {merged} pull requests merged in the after window ≈"
+        in hours.words
+    )
     assert found.delivered_hours == pytest.approx(hours.value)
     # The flat one has an estimate too: its hours, with an interval across 0, are listed, not added to the total.
     flat = found.not_delivered[0].hours
@@ -179,10 +182,12 @@ def test_hours_saved_are_the_estimate_times_the_pull_requests_counted(client, th
 
 
 def test_hours_saved_words():
-    saved = gains.HoursSaved(9, 4, 14, 120, "pull request", "pull requests", "merged", so_far=False)
+    saved = gains.HoursSaved(
+        9, 4, 14, 120, "pull request", "pull requests", "merged", so_far=False, spent="waiting for a first review"
+    )
     assert saved.words == (
-        "9 h less per pull request × 120 pull requests merged in the after window ≈ 1,080 h saved "
-        "(95% interval 480 h to 1,680 h)"
+        "9 h less waiting for a first review per pull request × 120 pull requests merged in the after window ≈ "
+        "1,080 h saved (95% interval 480 h to 1,680 h)"
     )
     assert gains.HoursSaved(-0.5, -1, 0.2, 3, "change", "changes", "deployed", so_far=True).words.startswith(
         "0.5 h more per change × 3 changes deployed in the after window so far ≈ −2 h saved (95% interval −3 h to "
