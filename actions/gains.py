@@ -35,7 +35,7 @@ from enum import StrEnum
 
 from django.db.models import Q
 
-from actions import holdout, initiative_reads, initiatives, reminder_policies
+from actions import estimates, holdout, initiative_reads, initiatives, reminder_policies
 from actions.initiative_reads import SurveySide
 from actions.initiative_report import MetricReport, Report, initiative_report
 from actions.models import Initiative, Reminder
@@ -187,6 +187,11 @@ def _hours(value: float, *, grouped: bool = False) -> str:
     return f"{'−' if value < 0 and text.strip('0.,') else ''}{text} h"
 
 
+def _change(side: SurveySide) -> float | None:
+    """After − before in % favourable points; None unless both are shown."""
+    return side.after - side.before if side.after is not None and side.before is not None else None
+
+
 @dataclass(frozen=True)
 class Sentiment:
     """The survey side: each treated team's % favourable before and after, and the shown teams' mean change."""
@@ -200,13 +205,11 @@ class Sentiment:
     @property
     def lines(self) -> list[tuple[SurveySide, str | None]]:
         """Each side with its change in points written out (None: no number)."""
-        return [(side, points_text(side.after - side.before) if side.shown else None) for side in self.sides]  # type: ignore[operator]
+        return [(side, None if (change := _change(side)) is None else points_text(change)) for side in self.sides]
 
     @property
     def points(self) -> float | None:
-        changes = [
-            side.after - side.before for side in self.shown if side.after is not None and side.before is not None
-        ]
+        changes = [change for side in self.sides if (change := _change(side)) is not None]
         return math.fsum(changes) / len(changes) if changes else None
 
     @property
@@ -233,17 +236,24 @@ class Row:
         return ", ".join(target.team.name for target in self.initiative.targets_with_teams)
 
 
+def judged(metric: MetricReport | None) -> tuple[estimates.Estimate | None, bool]:
+    """The estimate a verdict rests on: the difference-in-differences, else the before/after median change (then
+    True: an association only)."""
+    if metric is None:
+        return None, False
+    if metric.estimate is not None:
+        return metric.estimate, False
+    change = metric.before_after.median_change if metric.before_after is not None else None
+    return change, change is not None
+
+
 def verdict(report: Report) -> tuple[Verdict, bool]:
     """The first primary metric's verdict (module docstring), and whether it is a before/after alone."""
     first = report.metrics[0] if report.metrics else None
-    if not report.started or first is None:
+    estimate, associated = judged(first)
+    if not report.started or first is None or estimate is None:
         return Verdict.TOO_EARLY, False
-    estimate, associated = first.estimate, False
-    if estimate is None and first.before_after is not None:
-        estimate, associated = first.before_after.median_change, True
-    if estimate is None:
-        return Verdict.TOO_EARLY, False
-    better_side = estimate.high < 0 if first.better == "lower" else estimate.low > 0
+    better_side = estimate.high < 0 if first.better == estimates.Better.LOWER else estimate.low > 0
     return (Verdict.DELIVERED if better_side else Verdict.NOT_DELIVERED), associated
 
 
@@ -279,7 +289,7 @@ def hours_saved(report: Report, *, now: datetime, tree: TeamTree) -> HoursSaved 
     if first is None or first.metric.unit != "hours" or first.estimate is None or first.key not in ITEMS:
         return None
     estimate = first.estimate
-    sign = -1.0 if first.better == "lower" else 1.0
+    sign = -1.0 if first.better == estimates.Better.LOWER else 1.0
     low, high = sorted((sign * estimate.low, sign * estimate.high))
     items, so_far = items_counted(report, first, now=now, tree=tree)
     singular, plural, verb, spent = ITEMS[first.key]
@@ -389,9 +399,7 @@ def csv_rows(found: Gains) -> list[list[str]]:
     rows = []
     for row in found.rows:
         first = row.first
-        estimate = None
-        if first is not None:
-            estimate = first.estimate or (first.before_after.median_change if first.before_after else None)
+        estimate, _ = judged(first) if row.report.started else (None, False)
         hours = row.hours
         rows.append(
             [
