@@ -181,6 +181,21 @@ def test_hours_saved_are_the_estimate_times_the_pull_requests_counted(client, th
     assert found.too_early[0].hours is None
 
 
+def test_a_running_initiative_counts_its_hours_so_far(client, review_teams, review_source, now, owner):
+    """Three weeks into a four-week after window: the pull requests merged so far, and said so."""
+    planted(review_teams, review_source, now, falls={"payments": 21})
+    initiative = initiative_on([review_teams[0]], org_today(now) - timedelta(days=21), now=now)
+    client.force_login(owner)
+    row = client.get(GAINS).context["gains"].rows[0]
+    assert row.report.phase == "running" and row.hours is not None and row.hours.so_far
+    window = d.Window.from_days(initiative.starts_on, org_today(now), reading_profile())
+    merged = PullRequest.objects.filter(
+        service__owner=review_teams[0], merged_at__gte=window.start, merged_at__lt=window.end
+    ).count()
+    assert row.hours.items == merged > 15
+    assert "merged in the after window so far" in row.hours.words
+
+
 def test_hours_saved_words():
     saved = gains.HoursSaved(
         9, 4, 14, 120, "pull request", "pull requests", "merged", so_far=False, spent="waiting for a first review"
