@@ -196,6 +196,22 @@ def test_a_running_initiative_counts_its_hours_so_far(client, review_teams, revi
     assert "merged in the after window so far" in row.hours.words
 
 
+def test_a_sub_team_s_pull_requests_count_once(client, review_teams, review_source, subteam, now, org_viewer):
+    """Payments and Payments API, below it, both treated: Payments' count holds its sub-team's already."""
+    ServiceFactory(name="Payments API app", slug="payments-api-app", owner=subteam)
+    planted([*review_teams, subteam], review_source, now, falls={"payments": START_DAYS_AGO, "payments-api": 35})
+    start = org_today(now) - timedelta(days=START_DAYS_AGO)
+    initiative_on([review_teams[0], subteam], start, now=now)
+    client.force_login(org_viewer)
+    row = client.get(GAINS).context["gains"].rows[0]
+    assert row.hours is not None
+    window = d.Window.from_days(start, start + timedelta(days=WINDOW_DAYS), reading_profile())
+    merged = PullRequest.objects.filter(
+        service__owner__in=[review_teams[0], subteam], merged_at__gte=window.start, merged_at__lt=window.end
+    ).count()
+    assert row.hours.items == merged
+
+
 def test_hours_saved_words():
     saved = gains.HoursSaved(
         9, 4, 14, 120, "pull request", "pull requests", "merged", so_far=False, spent="waiting for a first review"
