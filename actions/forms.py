@@ -10,6 +10,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import Q
 
 from actions import crossings, threshold_metrics
+from actions.gains import MAX_YEAR, MIN_YEAR, Quarter
 from actions.models import Automation, Channel, Initiative, ReminderPolicy, Threshold
 from actions.models.initiatives import FROZEN_MESSAGE, MAX_PRIMARY_METRICS, delivery_metrics
 from actions.models.thresholds import ScopeKind
@@ -50,6 +51,45 @@ class PullIdsForm(QueryForm):
     """Which pull requests' actions the review queue asks for (``?pr=1&pr=2``)."""
 
     pr = PullIdsField()
+
+
+class QuarterField(QueryField):
+    """``quarter``: a quarter written ``2026Q4`` (absent or empty: the form's ``default``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.default: Quarter | None = None
+        super().__init__(**kwargs)
+
+    def read(self, value: str | None) -> Quarter | None:
+        if not value:
+            return self.default
+        quarter = Quarter.parse(value[:20])
+        if quarter is None:
+            raise forms.ValidationError(
+                f"Unknown quarter “{value[:20]}”: write a quarter as its year and number, e.g. 2026Q4 "
+                f"(years {MIN_YEAR} to {MAX_YEAR})."
+            )
+        return quarter
+
+
+class GainsForm(QueryForm):
+    """The velocity gains page's quarter (default: the current one, in the org's time zone) and ``format``
+    (``csv`` for the export)."""
+
+    quarter = QuarterField()
+    format = QueryField()
+
+    def __init__(self, data: Any, *, default: Quarter) -> None:
+        super().__init__(data)
+        field = self.fields["quarter"]
+        assert isinstance(field, QuarterField)
+        field.default = default
+
+    def clean_format(self) -> str:
+        asked = self.cleaned_data["format"] or ""
+        if asked not in ("", "csv"):
+            raise forms.ValidationError(f"Unknown format “{asked[:20]}”: the page offers csv only.")
+        return asked
 
 
 # --- portal forms of a team's settings ---

@@ -4,6 +4,7 @@ from django.urls import path
 
 from actions.views import (
     automations,
+    gains,
     initiative_form,
     initiatives,
     remind_now,
@@ -50,4 +51,7 @@ urlpatterns = [
     path("initiatives/<int:pk>/", initiatives.initiative_detail, name="initiative-detail"),
     path("initiatives/<int:pk>/edit/", initiative_form.initiative_edit, name="initiative-edit"),
     path("initiatives/<int:pk>/export.csv", initiatives.initiative_csv, name="initiative-csv"),
+    # --- velocity gains ---
+    path("gains/", gains.gains, name="gains"),
+    path("gains/export.csv", gains.gains_csv, name="gains-csv"),
 ]
