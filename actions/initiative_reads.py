@@ -174,7 +174,8 @@ def initiative_reads(
     baseline_first = initiative.starts_on - timedelta(days=initiative.window_days)
     target_ids = {t.team_id for t in targets}
     depths = Counter(tree.depth(team_id) for team_id in target_ids)
-    level = depths.most_common(1)[0][0] if depths else 0
+    # The most common depth; a tie goes to the shallower (never to the order of a set of ids).
+    level = min(depths, key=lambda depth: (-depths[depth], depth)) if depths else 0
     candidate_ids = {team for team in tree if tree.depth(team) == level} - target_ids
     running = _running_starts(initiative, candidate_ids, week_firsts[0] if week_firsts else baseline_first)
     teams = Team.objects.in_bulk(candidate_ids)
