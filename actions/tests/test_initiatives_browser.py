@@ -40,3 +40,33 @@ def test_a_lead_opens_an_initiative_and_its_charts(
     expect(page.locator(".topbar")).to_be_hidden()
     page.screenshot(path=tmp_path / "initiative-print.png", full_page=True)
     page_problems.assert_none()
+
+
+def test_a_lead_starts_an_initiative_then_reads_the_velocity_gains(
+    page, page_problems, live_server, owner, review_teams, review_source
+):
+    """From the list's "Start an initiative" to its report, then the quarter's velocity gains: the form and the
+    gains page under the strict CSP, axe-clean, no console error."""
+    now = timezone.now()
+    planted(review_teams, review_source, now)
+    initiative_on([review_teams[0]], org_today(now) - timedelta(days=START_DAYS_AGO), now=now)
+
+    page.goto("/actions/initiatives/")
+    sign_in(page, "alice@example.com")
+    page.get_by_role("link", name="Start an initiative").click()
+    expect(page.get_by_role("heading", name="Start an initiative", level=1)).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_label("Name").fill("Smaller pull requests")
+    page.get_by_label("Bottleneck dimension").select_option("cognitive_load")
+    page.get_by_label("Hypothesis").fill("Splitting pull requests under 400 lines: review time falls")
+    page.get_by_label("Target teams").select_option(str(review_teams[0].pk))
+    page.get_by_label("Starts on").fill((org_today(now) + timedelta(days=7)).isoformat())
+    page.get_by_label("Review time (hours)").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Smaller pull requests", level=1)).to_be_visible()
+
+    page.goto("/actions/gains/")
+    expect(page.get_by_role("heading", name="Velocity gains", level=1)).to_contain_text("Velocity gains")
+    expect(page.locator("main")).to_contain_text("Pickup time fell by")
+    assert axe_violations(page) == []
+    page_problems.assert_none()
