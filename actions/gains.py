@@ -235,6 +235,10 @@ class Row:
     def teams(self) -> str:
         return ", ".join(target.team.name for target in self.initiative.targets_with_teams)
 
+    @property
+    def guardrail(self) -> str:
+        return guardrail_worsened(self.report)
+
 
 def judged(metric: MetricReport | None) -> tuple[estimates.Estimate | None, bool]:
     """The estimate a verdict rests on: the difference-in-differences, else the before/after median change (then
@@ -254,7 +258,15 @@ def verdict(report: Report) -> tuple[Verdict, bool]:
     if not report.started or first is None or estimate is None:
         return Verdict.TOO_EARLY, False
     better_side = estimate.high < 0 if first.better == estimates.Better.LOWER else estimate.low > 0
-    return (Verdict.DELIVERED if better_side else Verdict.NOT_DELIVERED), associated
+    # A gain paid for by its guardrail (the change failure rate rose while lead time fell) is no delivery.
+    return (Verdict.DELIVERED if better_side and not guardrail_worsened(report) else Verdict.NOT_DELIVERED), associated
+
+
+def guardrail_worsened(report: Report) -> str:
+    """The guardrail's warning, when its change is wholly on its worse side ("" otherwise)."""
+    first = report.metrics[0] if report.metrics else None
+    found = [w for w in (first.warnings if first else ()) if w.code == estimates.Code.GUARDRAIL_WORSENED]
+    return found[0].text if found else ""
 
 
 def items_counted(report: Report, metric: MetricReport, *, now: datetime, tree: TeamTree) -> tuple[int, bool]:

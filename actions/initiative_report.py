@@ -399,9 +399,14 @@ def _metric_report(
 def initiative_report(
     initiative: Initiative, *, now: datetime, headline_only: bool = False, tree: TeamTree | None = None
 ) -> Report:
-    """The initiative's report (module docstring); ``headline_only``: the first primary metric alone, no guardrail
-    nor survey (the list page)."""
-    keys = list(initiative.primary_metrics[:1]) if headline_only else None
+    """The initiative's report (module docstring); ``headline_only``: the first primary metric and the guardrail, no
+    survey (the list and the velocity gains)."""
+    keys = None
+    if headline_only:
+        keys = [
+            *initiative.primary_metrics[:1],
+            *([initiative.guardrail_metric] if initiative.guardrail_metric else []),
+        ]
     reads = initiative_reads.initiative_reads(initiative, now=now, keys=keys, tree=tree)
     today = org_today(now)
     starts = [series.start for series in reads.targets if series.start is not None]

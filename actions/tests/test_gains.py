@@ -346,3 +346,20 @@ def test_the_queries_are_bounded(client, three, org_viewer, review_teams, review
     planted(review_teams, review_source, now, days=range(100, 460, 3))  # a year more of history
     assert counted() == first
     assert first <= 100, first  # about 30 a started initiative (its teams and comparison candidates), 3 here
+
+
+def test_a_gain_paid_for_by_its_guardrail_is_no_delivery():
+    from types import SimpleNamespace
+
+    from actions import estimates, gains
+
+    fell = estimates.Estimate(-9.0, -14.0, -4.0)
+    worse = estimates.EstimateWarning(estimates.Code.GUARDRAIL_WORSENED, "Change failure rate worsened.")
+
+    def report(*warnings):
+        first = SimpleNamespace(estimate=fell, before_after=None, better=estimates.Better.LOWER, warnings=warnings)
+        return SimpleNamespace(started=True, metrics=[first])
+
+    assert gains.verdict(report()) == (gains.Verdict.DELIVERED, False)
+    assert gains.verdict(report(worse)) == (gains.Verdict.NOT_DELIVERED, False)
+    assert gains.guardrail_worsened(report(worse)) == "Change failure rate worsened."
