@@ -40,6 +40,7 @@ from actions.initiative_reads import SurveySide
 from actions.initiative_report import MetricReport, Report, initiative_report
 from actions.models import Initiative, Reminder
 from actions.models.initiatives import org_today
+from e360.exports import spreadsheet_text
 from e360.models import User
 from e360.tree import TeamTree
 from insights import selectors
@@ -416,8 +417,8 @@ def csv_rows(found: Gains) -> list[list[str]]:
         rows.append(
             [
                 "initiative",
-                row.initiative.name,
-                row.teams,
+                spreadsheet_text(row.initiative.name),
+                spreadsheet_text(row.teams),
                 first.key if first is not None else "",
                 _figure(estimate.value if estimate else None),
                 _figure(estimate.low if estimate else None),
@@ -427,7 +428,7 @@ def csv_rows(found: Gains) -> list[list[str]]:
                 _figure(hours.low if hours else None),
                 _figure(hours.high if hours else None),
                 _figure(row.sentiment.points),
-                row.report.headline,
+                spreadsheet_text(row.report.headline),
             ]
         )
     if found.holdout is not None:

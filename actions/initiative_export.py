@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from actions.estimates import Estimate
 from actions.initiative_report import MetricReport, Report
+from e360.exports import spreadsheet_text
 
 HEADER = ["record", "metric", "unit", "group", "team", "week", "value", "low", "high", "n_before", "n_after", "note"]
-
-
-def _cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (team names come from people): the survey export's rule."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _number(value: float | None) -> str:
@@ -38,7 +34,7 @@ def _row(record: str, of: MetricReport | None, **values: str) -> list[str]:
 def _metric_rows(report: Report, metric: MetricReport) -> list[list[str]]:
     group = "guardrail" if metric.guardrail else "primary"
     rows = [
-        _row("baseline", metric, group="treated", team=_cell(team.name), value=_number(value))
+        _row("baseline", metric, group="treated", team=spreadsheet_text(team.name), value=_number(value))
         for team, value in metric.baselines
     ]
     if metric.before_after is not None:
@@ -54,7 +50,7 @@ def _metric_rows(report: Report, metric: MetricReport) -> list[list[str]]:
         ):
             rows.append(_estimate_row(record, metric, estimate, group="treated", **counts))
     if metric.did is not None:
-        teams = "; ".join(_cell(team.name) for team in metric.comparison)
+        teams = "; ".join(spreadsheet_text(team.name) for team in metric.comparison)
         rows.append(_estimate_row("did", metric, metric.estimate, group=group, team=teams, note=metric.words or ""))
         rows.append(_estimate_row("placebo", metric, metric.placebo, group=group))
         for cohort in metric.cohorts:
@@ -82,7 +78,7 @@ def _metric_rows(report: Report, metric: MetricReport) -> list[list[str]]:
                         "week",
                         metric,
                         group=role,
-                        team=_cell(series.team.name),
+                        team=spreadsheet_text(series.team.name),
                         week=week.isoformat(),
                         value=_number(value),
                     )
@@ -101,6 +97,14 @@ def rows(report: Report) -> list[list[str]]:
             ("survey after", side.after, side.after_text),
         ):
             found.append(
-                _row(record, None, metric=survey, unit="%", team=_cell(side.team.name), value=_number(value), note=text)
+                _row(
+                    record,
+                    None,
+                    metric=survey,
+                    unit="%",
+                    team=spreadsheet_text(side.team.name),
+                    value=_number(value),
+                    note=text,
+                )
             )
     return found

@@ -363,3 +363,10 @@ def test_a_gain_paid_for_by_its_guardrail_is_no_delivery():
     assert gains.verdict(report()) == (gains.Verdict.DELIVERED, False)
     assert gains.verdict(report(worse)) == (gains.Verdict.NOT_DELIVERED, False)
     assert gains.guardrail_worsened(report(worse)) == "Change failure rate worsened."
+
+
+def test_a_name_a_spreadsheet_would_run_is_exported_as_text():
+    from e360.exports import spreadsheet_text
+
+    assert spreadsheet_text("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert spreadsheet_text("Review reminders") == "Review reminders"

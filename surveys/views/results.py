@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from e360.exports import spreadsheet_text
 from e360.forms import TeamForm
 from e360.htmx import htmx_page, page_or_partial
 from surveys import results as selectors
@@ -129,11 +130,6 @@ def campaign_results_csv(request: HtmxHttpRequest, campaign_id: int) -> HttpResp
     return response
 
 
-def _cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (team names and questions come from people)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _number(value: float | None, digits: int) -> str:
     return "" if value is None else str(round(value, digits))
 
@@ -152,11 +148,11 @@ def _count(value: int | None) -> str:
 
 def _row(group: GroupResult, figure: str, key: str, label: str, status: Status | None, **values: str) -> list[str]:
     base = {
-        "group": _cell(group.group.name),
+        "group": spreadsheet_text(group.group.name),
         "team": group.group.slug,
         "figure": figure,
         "key": key,
-        "label": _cell(label),
+        "label": spreadsheet_text(label),
         "status": status or "",
     }
     return [base.get(column, values.get(column, "")) for column in CSV_HEADER]
@@ -242,7 +238,7 @@ def _group_rows(results: Results, group: GroupResult) -> list[list[str]]:
                 "enps": _number(None if q.enps is None else q.enps.score, 1),
                 "change_vs_previous_wave": _change(q),
                 "change_vs_org": _number(q.change_org, 1),
-                "distribution": _cell("; ".join(f"{bar.label}: {bar.count}" for bar in q.bars)),
+                "distribution": spreadsheet_text("; ".join(f"{bar.label}: {bar.count}" for bar in q.bars)),
             }
         else:
             values = _hidden(q.status_text, "n", "percent_favourable", "mean", "enps", "distribution")
