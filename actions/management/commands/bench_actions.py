@@ -120,7 +120,13 @@ class Command(BaseCommand):
                         f"≤ {BACKTEST_BUDGET_S:.0f} s: {ok}",
                     )
                 )
-            rows += self._automations(teams, now + timedelta(minutes=16), max(options["ticks"], 1))
+            ticks = max(options["ticks"], 1)
+            start = now + timedelta(minutes=16)
+            if (start + timedelta(minutes=ticks - 1)).hour != start.hour:
+                # The ticks stay in one slot of the hourly schedule automation, whatever the hour the bench runs at:
+                # its one run is the first tick's, and the next ticks find nothing new.
+                start = start.replace(minute=1, second=0, microsecond=0) + timedelta(hours=1)
+            rows += self._automations(teams, start, ticks)
         finally:
             if not options["keep"]:
                 Automation.objects.filter(name__startswith=PREFIX).delete()
