@@ -23,7 +23,7 @@ pull requests still open at the cut-off — from the rollups and the stored surv
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q
@@ -36,7 +36,7 @@ from e360.tree import TeamTree
 from insights import selectors
 from metrics import definitions as d
 from metrics.models import PullRequest
-from metrics.scope import reading_profile, team_scope
+from metrics.scope import reading_profile
 from surveys import results as survey_results
 
 WEEK = timedelta(days=7)
@@ -105,30 +105,39 @@ class Reads:
     candidates: tuple[TeamSeries, ...]
     level: int  # the treated teams' depth in the tree: the candidates'
     declared_starts: dict[int, date]  # each target team's start as set (``TeamSeries.start``: on the weeks)
+    tree: TeamTree
 
     @property
     def started(self) -> bool:
         return self.initiative.starts_on <= org_today(self.now)
 
 
-def _team_series(
-    team: Team,
-    start: date | None,
+def _series(
+    teams: list[tuple[Team, date | None]],
     keys: list[str],
     week_firsts: list[date],
-    baseline_first: date,
-    end: date,
+    baseline: d.Window | None,
     tree: TeamTree,
     now: datetime,
-) -> TeamSeries:
+) -> list[TeamSeries]:
+    """The teams' weekly values over ``week_firsts`` and their values over ``baseline`` (None: not read), all the
+    teams read at once (``threshold_metrics.team_figures``)."""
     profile = reading_profile()
-    scope = team_scope(team, None, tree)
     windows = [d.Window.from_days(first, first + WEEK, profile) for first in week_firsts]
-    baseline_window = d.Window.from_days(baseline_first, end, profile)
-    read = threshold_metrics.over_windows(scope, keys, [*windows, baseline_window], now) if keys else []
-    weekly = {key: tuple(row[key] for row in read[:-1]) for key in keys}
-    baseline = {key: read[-1][key] for key in keys} if read else dict.fromkeys(keys)
-    return TeamSeries(team, tree.depth(team.pk), start, weekly, baseline, tuple(scope.service_ids))
+    windows += [baseline] if baseline is not None else []
+    if not keys or not windows:
+        empty = {key: tuple[float | None, ...]() for key in keys}
+        return [TeamSeries(team, tree.depth(team.pk), start, empty, dict.fromkeys(keys), ()) for team, start in teams]
+    figures = threshold_metrics.team_figures([team.pk for team, _ in teams], keys, windows, now, tree)
+    found = []
+    for team, start in teams:
+        read = threshold_metrics.metric_values(figures[team.pk], keys, windows)
+        weekly_rows = read[: len(week_firsts)]
+        weekly = {key: tuple(row[key] for row in weekly_rows) for key in keys}
+        values = {key: read[-1][key] for key in keys} if baseline is not None else dict.fromkeys(keys)
+        service_ids = tuple(figures[team.pk].service_ids or ())
+        found.append(TeamSeries(team, tree.depth(team.pk), start, weekly, values, service_ids))
+    return found
 
 
 def _running_starts(initiative: Initiative, team_ids: set[int], since: date) -> dict[int, date]:
@@ -179,20 +188,34 @@ def initiative_reads(
     candidate_ids = {team for team in tree if tree.depth(team) == level} - target_ids
     running = _running_starts(initiative, candidate_ids, week_firsts[0] if week_firsts else baseline_first)
     teams = Team.objects.in_bulk(candidate_ids)
-
-    def series(team: Team, start: date | None) -> TeamSeries:
-        return _team_series(team, start, keys, week_firsts, baseline_first, initiative.starts_on, tree, now)
-
+    baseline = d.Window.from_days(baseline_first, initiative.starts_on, reading_profile())
+    ordered = sorted(teams.values(), key=lambda team: team.name)
     return Reads(
         initiative=initiative,
         now=now,
         keys=tuple(keys),
         weeks=tuple(week_firsts),
-        targets=tuple(series(t.team, starts[t.team_id]) for t in targets),
-        candidates=tuple(series(teams[pk], running.get(pk)) for pk in sorted(teams, key=lambda pk: teams[pk].name)),
+        targets=tuple(_series([(t.team, starts[t.team_id]) for t in targets], keys, week_firsts, baseline, tree, now)),
+        candidates=tuple(_series([(team, running.get(team.pk)) for team in ordered], keys, [], baseline, tree, now)),
         level=level,
         declared_starts={t.team_id: t.start for t in targets},
+        tree=tree,
     )
+
+
+def with_weeks(reads: Reads, team_ids: set[int]) -> Reads:
+    """``reads`` with the weekly values of these candidates read (the comparison teams chosen), all at once."""
+    wanted = [(series.team, series.start) for series in reads.candidates if series.team.pk in team_ids]
+    if not wanted:
+        return reads
+    read = {s.team.pk: s for s in _series(wanted, list(reads.keys), list(reads.weeks), None, reads.tree, reads.now)}
+    candidates = tuple(
+        replace(series, weekly=read[series.team.pk].weekly, service_ids=read[series.team.pk].service_ids)
+        if series.team.pk in read
+        else series
+        for series in reads.candidates
+    )
+    return replace(reads, candidates=candidates)
 
 
 # --- The survey side --------------------------------------------------------------------------------------------

@@ -262,10 +262,42 @@ def _trend(did: estimates.DiD | None) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A metric's comparison teams (``estimates.select_comparison``), and the candidates left out with why."""
+
+    selection: estimates.Selection | None  # None: the treated teams have no baseline
+    chosen: tuple[int, ...]
+    left_out: tuple[tuple[Team, str], ...]
+
+
+def _choice(initiative: Initiative, reads: Reads, key: str) -> Choice:
+    starts = {series.team.pk: series.start for series in reads.targets if series.start is not None}
+    known = [v for series in reads.targets if (v := _baseline(initiative, series, key)) is not None]
+    if not known:
+        return Choice(
+            None, (), tuple((s.team, "the treated teams have no baseline to compare with") for s in reads.candidates)
+        )
+    window, ramp = timedelta(days=initiative.window_days), timedelta(days=initiative.ramp_up_days)
+    selection = estimates.select_comparison(
+        [estimates.Candidate(s.team.pk, s.depth, s.start, s.baseline.get(key)) for s in reads.candidates],
+        treated=set(starts),
+        level=reads.level,
+        baseline=max(_mean(known) or 0.0, 0.0),
+        after_end=max(starts.values(), default=initiative.starts_on) + ramp + window,
+        factor=COMPARISON_FACTOR,
+        max_teams=MAX_COMPARISON,
+    )
+    by_id = {series.team.pk: series.team for series in reads.candidates}
+    left_out = tuple((by_id[team], estimates.REASONS[reason]) for team, reason in selection.left_out)
+    return Choice(selection, selection.chosen, left_out)
+
+
 def _metric_report(
     initiative: Initiative,
     reads: Reads,
     key: str,
+    choice: Choice,
     *,
     guardrail: bool,
     open_prs: dict[str, int],
@@ -279,27 +311,10 @@ def _metric_report(
         better = estimates.Better.LOWER if worse_rises else estimates.Better.HIGHER
     window, ramp = timedelta(days=initiative.window_days), timedelta(days=initiative.ramp_up_days)
     starts = {series.team.pk: series.start for series in reads.targets if series.start is not None}
-    after_end = max(starts.values(), default=initiative.starts_on) + ramp + window
     treated_baselines = {series.team.pk: _baseline(initiative, series, key) for series in reads.targets}
     known = [value for value in treated_baselines.values() if value is not None]
     by_id = {series.team.pk: series for series in (*reads.targets, *reads.candidates)}
-    chosen: tuple[int, ...] = ()
-    left_out: list[tuple[Team, str]] = []
-    selection: estimates.Selection | None = None
-    if known:
-        selection = estimates.select_comparison(
-            [estimates.Candidate(s.team.pk, s.depth, s.start, s.baseline.get(key)) for s in reads.candidates],
-            treated=set(starts),
-            level=reads.level,
-            baseline=max(_mean(known) or 0.0, 0.0),
-            after_end=after_end,
-            factor=COMPARISON_FACTOR,
-            max_teams=MAX_COMPARISON,
-        )
-        chosen = selection.chosen
-        left_out = [(by_id[team].team, estimates.REASONS[reason]) for team, reason in selection.left_out]
-    else:
-        left_out = [(s.team, "the treated teams have no baseline to compare with") for s in reads.candidates]
+    chosen = choice.chosen
     comparison = [by_id[team] for team in chosen]
     count = len(reads.weeks)
     labels = [f"{week.day} {week:%b}" for week in reads.weeks]
@@ -321,7 +336,7 @@ def _metric_report(
             guardrail,
             better,
             tuple(s.team for s in comparison),
-            tuple(left_out),
+            choice.left_out,
             None,
             None,
             None,
@@ -366,7 +381,7 @@ def _metric_report(
             regression=regression,
             guardrails=[guardrail_warning],
             open_items=open_prs.get(key, 0),
-            comparison=estimates.dissimilar_comparison(selection, COMPARISON_FACTOR),
+            comparison=estimates.dissimilar_comparison(choice.selection, COMPARISON_FACTOR),
         )
     )
     if isinstance(did, estimates.Staggered):  # a later cohort's placebo may show drift the first's does not
@@ -385,7 +400,7 @@ def _metric_report(
         guardrail,
         better,
         tuple(s.team for s in comparison),
-        tuple(left_out),
+        choice.left_out,
         before_after,
         did,
         words,
@@ -397,10 +412,18 @@ def _metric_report(
 
 
 def initiative_report(
-    initiative: Initiative, *, now: datetime, headline_only: bool = False, tree: TeamTree | None = None
+    initiative: Initiative,
+    *,
+    now: datetime,
+    headline_only: bool = False,
+    survey: bool | None = None,
+    tree: TeamTree | None = None,
 ) -> Report:
-    """The initiative's report (module docstring); ``headline_only``: the first primary metric and the guardrail, no
-    survey (the list and the velocity gains)."""
+    """The initiative's report (module docstring); ``headline_only``: the first primary metric and the guardrail (the
+    list and the velocity gains); ``survey``: with the survey side (by default unless ``headline_only``).
+
+    Its reads do not grow with the number of teams: the treated teams' weeks and baselines at once, the candidates'
+    baselines at once, then the weeks of the comparison teams chosen for some metric at once."""
     keys = None
     if headline_only:
         keys = [
@@ -408,20 +431,26 @@ def initiative_report(
             *([initiative.guardrail_metric] if initiative.guardrail_metric else []),
         ]
     reads = initiative_reads.initiative_reads(initiative, now=now, keys=keys, tree=tree)
+    choices = {key: _choice(initiative, reads, key) for key in reads.keys}
+    reads = initiative_reads.with_weeks(reads, {team for choice in choices.values() for team in choice.chosen})
     today = org_today(now)
     starts = [series.start for series in reads.targets if series.start is not None]
     current = phase(initiative, max(starts, default=initiative.starts_on), today)
     open_prs = initiative_reads.open_at_cutoff(initiative, reads) if reads.started else {}
     guardrail = None
     warning = None
-    if initiative.guardrail_metric and initiative.guardrail_metric in reads.keys:
-        guardrail = _metric_report(initiative, reads, initiative.guardrail_metric, guardrail=True, open_prs={})
+    key = initiative.guardrail_metric
+    if key and key in reads.keys:
+        guardrail = _metric_report(initiative, reads, key, choices[key], guardrail=True, open_prs={})
         change = guardrail.before_after.median_change if guardrail.before_after else None
         warning = estimates.guardrail_worsened(guardrail.name, change, better=guardrail.better)
     primary = tuple(
-        _metric_report(initiative, reads, key, guardrail=False, open_prs=open_prs, guardrail_warning=warning)
+        _metric_report(
+            initiative, reads, key, choices[key], guardrail=False, open_prs=open_prs, guardrail_warning=warning
+        )
         for key in initiative.primary_metrics
         if key in reads.keys
     )
-    survey = () if headline_only else tuple(initiative_reads.survey_sides(initiative, now=now))
-    return Report(initiative, reads, current, primary, guardrail, survey)
+    with_survey = not headline_only if survey is None else survey
+    sides = tuple(initiative_reads.survey_sides(initiative, now=now)) if with_survey else ()
+    return Report(initiative, reads, current, primary, guardrail, sides)

@@ -19,7 +19,7 @@ a viewer's page), a service.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -172,10 +172,13 @@ class _Figures(Figures):
     def __init__(self, *args: Any, reads_queue: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reads_queue = reads_queue
+        self.queue: dict[datetime, int] | None = None  # read with other teams' (``team_figures``)
 
     def waiting_for_review(self, at: datetime) -> int:
         if not self.reads_queue:
             return 0
+        if self.queue is not None:
+            return self.queue[at]
         if len(self.windows) > 1 and at in self.waiting_at:  # a backtest; a tick's one window counts plainly
             return self.waiting_at[at]
         return super().waiting_for_review(at)
@@ -206,19 +209,14 @@ def _delivery(subject: Subject, ends: Sequence[datetime], now: datetime, tree: T
     ]
 
 
-def over_windows(
-    holding: Holding, keys: Sequence[str], windows: Sequence[d.Window], now: datetime
-) -> list[dict[str, float | None]]:
-    """Delivery metrics of one scope over each of ``windows`` (of any lengths), in their units: one ``Figures``
-    read over the span the windows cover, of the distributions the metrics need. None: no data."""
-    metrics = [METRICS[key] for key in keys]
-    figures = _Figures(
-        holding,
-        windows,
-        now=now,
-        distributions=tuple(sorted({name for metric in metrics for name in metric.distributions})),
-        reads_queue=any(key in QUEUE_METRICS for key in keys),
-    )
+def _options(keys: Sequence[str]) -> dict[str, Any]:
+    """What a ``_Figures`` of ``keys`` reads: the distributions the metrics need, the queue when one is read from it."""
+    distributions = {name for key in keys for name in METRICS[key].distributions}
+    return {"distributions": tuple(sorted(distributions)), "reads_queue": any(key in QUEUE_METRICS for key in keys)}
+
+
+def metric_values(figures: Figures, keys: Sequence[str], windows: Sequence[d.Window]) -> list[dict[str, float | None]]:
+    """The metrics' values over each window, in their units (None: no data)."""
     found = []
     for window in windows:
         summary = figures.summary(window)
@@ -227,6 +225,36 @@ def over_windows(
             value, _ = selectors.READERS[key].read(summary)
             row[key] = None if value is None else selectors.axis_value(key, value)
         found.append(row)
+    return found
+
+
+def over_windows(
+    holding: Holding, keys: Sequence[str], windows: Sequence[d.Window], now: datetime
+) -> list[dict[str, float | None]]:
+    """Delivery metrics of one scope over each of ``windows`` (of any lengths), in their units: one ``Figures``
+    read over the span the windows cover, of the distributions the metrics need. None: no data."""
+    return metric_values(_Figures(holding, windows, now=now, **_options(keys)), keys, windows)
+
+
+def team_figures(
+    team_ids: Collection[int], keys: Sequence[str], windows: Sequence[d.Window], now: datetime, tree: TeamTree
+) -> dict[int, _Figures]:
+    """Each team's figures (the team with every team below it, as a threshold on it reads them) over ``windows``,
+    of what ``keys`` need, read at once: the rollups in three queries (``Figures.of_teams``) and, when a metric is
+    the review queue, the queue at every window's end in two, however many teams."""
+    holdings = Holders.subtrees(team_ids, tree)
+    found = _Figures.of_teams(holdings, windows, now=now, **_options(keys))
+    if _options(keys)["reads_queue"] and found:
+        ats = sorted({min(now, window.end) for window in windows})
+        services = {service for holding in holdings.values() for service in holding.filter_ids or ()}
+        waiting = {}
+        if services:
+            prs = PullRequest.objects.filter(in_services(services))
+            waiting = prs.waiting_for_review_counts_by_service(ats, reading_profile().review_wait)
+        zeros = [0] * len(ats)
+        for team, figures in found.items():
+            counts = [waiting.get(service, zeros) for service in holdings[team].filter_ids or ()]
+            figures.queue = dict(zip(ats, (sum(column) for column in zip(zeros, *counts, strict=True)), strict=True))
     return found
 
 

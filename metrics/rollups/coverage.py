@@ -21,7 +21,7 @@ from typing import Protocol
 
 from django.db.models import Q, QuerySet
 
-from e360.models import Team
+from e360.models import Service, Team
 from e360.tree import TeamTree
 from metrics import definitions as d
 from metrics.models import RolledUpService, WorkflowRollupCoverage
@@ -58,6 +58,21 @@ class Holders:
     def services(cls, service_ids: Collection[int], profile: d.Profile | None = None) -> Holders:
         """Those services, read from their own (exact) rollups."""
         return cls(service_ids, (), service_ids, profile or reading_profile())
+
+    @classmethod
+    def subtrees(cls, team_ids: Collection[int], tree: TeamTree) -> dict[int, Holders]:
+        """Each team with every team below it (``metrics.scope.team_scope`` of a viewer who sees them all): its own
+        team rows, and its services for the raw rows; one query for all."""
+        subtrees = {team: tree.subtree([team]) for team in team_ids}
+        owned: dict[int, list[int]] = {}
+        owners = set().union(*subtrees.values()) if subtrees else set()
+        for service, owner in Service.objects.filter(owner__any=owners).values_list("id", "owner_id"):
+            owned.setdefault(owner, []).append(service)
+        profile = reading_profile()
+        return {
+            team: cls(tuple(sorted(s for owner in subtree for s in owned.get(owner, ()))), (team,), (), profile)
+            for team, subtree in subtrees.items()
+        }
 
     @classmethod
     def organisation(cls) -> Holders:

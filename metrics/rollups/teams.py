@@ -283,20 +283,21 @@ def read_days(
     last: date,
     profile: d.Profile,
     fields: Sequence[str],
-) -> Iterator[tuple[bool, date, dict]]:
-    """The teams' rows of ``first`` … ``last`` as (production, day, row), the row's ``fields`` of
+) -> Iterator[tuple[int, bool, date, dict]]:
+    """The teams' rows of ``first`` … ``last`` as (team, production, day, row), the row's ``fields`` of
     distributions still to decode: every day's counts, the distributions of whole weeks
-    (``whole_weeks``) from week rows, filed under their Monday, and the other days' from day rows."""
+    (``whole_weeks``) from week rows, filed under their Monday, and the other days' from day rows.
+    Three queries however many teams."""
     weeks = whole_weeks(windows, profile)
     in_weeks = _week_spans(weeks)
-    teams = TeamRollup.objects.filter(team_id__in=team_ids, day__gte=first, day__lte=last)
-    rows = [*teams.exclude(in_weeks).values("production", "day", *COUNT_FIELDS, *fields)]
+    teams = TeamRollup.objects.filter(team__any=team_ids, day__gte=first, day__lte=last)
+    rows = [*teams.exclude(in_weeks).values("team_id", "production", "day", *COUNT_FIELDS, *fields)]
     if weeks:
-        rows += teams.filter(in_weeks).values("production", "day", *COUNT_FIELDS)
-        week_rows = TeamWeekRollup.objects.filter(team_id__in=team_ids, week__in=weeks)
-        rows += week_rows.annotate(day=F("week")).values("production", "day", *fields)
+        rows += teams.filter(in_weeks).values("team_id", "production", "day", *COUNT_FIELDS)
+        week_rows = TeamWeekRollup.objects.filter(team__any=team_ids, week__in=weeks)
+        rows += week_rows.annotate(day=F("week")).values("team_id", "production", "day", *fields)
     for row in rows:
-        yield row.pop("production"), row.pop("day"), row
+        yield row.pop("team_id"), row.pop("production"), row.pop("day"), row
 
 
 def _week_spans(weeks: Sequence[date]) -> Q:
