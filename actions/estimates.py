@@ -100,7 +100,9 @@ Words (:func:`describe`)
     "Pickup time fell by 9 h (95% interval 4–14 h) more than in comparable teams" with a DiD; "The start was
     associated with a fall of 9 h in median pickup time (95% interval 4–14 h)" without; "too little data to tell"
     otherwise. Figures in one sentence share their rounding: whole units when the largest is at least 10, else one
-    decimal, rounded half away from zero (``insights.stats.whole``'s rule).
+    decimal, rounded half away from zero (``insights.stats.whole``'s rule). A figure takes its unit (:class:`Unit`):
+    "h", "min", points for a change in percent, "per week", pull requests or lines — singular after exactly 1
+    ("1 pull request", "1 line", "1 point"), plural after any other figure and in a range ("0.5–3 pull requests").
 """
 
 from __future__ import annotations
@@ -142,11 +144,15 @@ class Better(StrEnum):
 
 
 class Unit(StrEnum):
-    """How a metric's figures read: hours ("9 h"), percentages (levels "12%", changes in points), or a rate per week."""
+    """How a metric's figures read: hours ("9 h"), minutes ("12 min"), percentages (levels "12%", changes in
+    points), a rate per week, or a count of pull requests or of lines ("1 pull request", "40 lines")."""
 
     HOURS = "hours"
+    MINUTES = "minutes"
     PERCENT = "percent"
     PER_WEEK = "per_week"
+    PULL_REQUESTS = "pull_requests"
+    LINES = "lines"
 
 
 @dataclass(frozen=True)
@@ -957,20 +963,24 @@ def _figure(value: float, decimals: int) -> str:
     return MINUS + text[1:] if text.startswith("-") else text
 
 
+# Each unit's word after a figure: (after exactly 1, after any other figure). A change in percent is in points.
+_UNIT_WORDS = {
+    Unit.HOURS: ("h", "h"),
+    Unit.MINUTES: ("min", "min"),
+    Unit.PERCENT: ("point", "points"),
+    Unit.PER_WEEK: ("per week", "per week"),
+    Unit.PULL_REQUESTS: ("pull request", "pull requests"),
+    Unit.LINES: ("line", "lines"),
+}
+
+
 def _with_unit(text: str, unit: Unit) -> str:
-    if unit == Unit.HOURS:
-        return f"{text} h"
-    if unit == Unit.PERCENT:
-        return f"{text} {'point' if text == '1' else 'points'}"
-    return f"{text} per week"
+    one, other = _UNIT_WORDS[unit]
+    return f"{text} {one if text == '1' else other}"
 
 
 def _range(low: str, high: str, unit: Unit) -> str:
-    if unit == Unit.HOURS:
-        return f"{low}–{high} h"
-    if unit == Unit.PERCENT:
-        return f"{low}–{high} points"
-    return f"{low}–{high} per week"
+    return f"{low}–{high} {_UNIT_WORDS[unit][1]}"
 
 
 def _interval_words(estimate: Estimate, unit: Unit, decimals: int) -> str:

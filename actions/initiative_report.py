@@ -37,7 +37,14 @@ from e360.tree import TeamTree
 from insights import engine
 from insights.stats import MINUS, whole
 
-UNITS = {"hours": estimates.Unit.HOURS, "%": estimates.Unit.PERCENT, "per week": estimates.Unit.PER_WEEK}
+UNITS = {
+    "hours": estimates.Unit.HOURS,
+    "minutes": estimates.Unit.MINUTES,
+    "%": estimates.Unit.PERCENT,
+    "per week": estimates.Unit.PER_WEEK,
+    "pull requests": estimates.Unit.PULL_REQUESTS,
+    "lines": estimates.Unit.LINES,
+}
 COMPARISON_FACTOR = 2.0
 MAX_COMPARISON = 10
 

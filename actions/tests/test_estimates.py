@@ -736,6 +736,82 @@ class TestDescribe:
             "which includes no change)"
         )
 
+    @pytest.mark.parametrize(
+        ("unit", "estimate", "words"),
+        [
+            (Unit.MINUTES, Estimate(-12.4, -20.0, -4.6), "fell by 12 min (95% interval 5–20 min)"),
+            (
+                Unit.PULL_REQUESTS,
+                Estimate(-1.04, -2.0, -0.5),
+                "fell by 1 pull request (95% interval 0.5–2 pull requests)",
+            ),
+            (Unit.PULL_REQUESTS, Estimate(3.0, 1.0, 5.2), "rose by 3 pull requests (95% interval 1–5.2 pull requests)"),
+            (Unit.LINES, Estimate(40.0, 12.0, 68.0), "rose by 40 lines (95% interval 12–68 lines)"),
+            (Unit.LINES, Estimate(1.0, 0.2, 1.8), "rose by 1 line (95% interval 0.2–1.8 lines)"),
+            (Unit.PERCENT, Estimate(-1.0, -1.5, -0.5), "fell by 1 point (95% interval 0.5–1.5 points)"),
+        ],
+    )
+    def test_each_unit_has_its_words_singular_after_exactly_one(self, unit, estimate, words):
+        assert describe("the metric", unit=unit, did=did_with(estimate)) == (
+            f"The metric {words} more than in comparable teams"
+        )
+
+    @pytest.mark.parametrize(
+        ("unit", "words"),
+        [
+            (Unit.MINUTES, "rose by 2 min (95% interval: from a fall of 1 min to a rise of 3.5 min"),
+            (
+                Unit.PULL_REQUESTS,
+                "rose by 2 pull requests (95% interval: from a fall of 1 pull request to a rise of 3.5 pull requests",
+            ),
+            (Unit.LINES, "rose by 2 lines (95% interval: from a fall of 1 line to a rise of 3.5 lines"),
+        ],
+    )
+    def test_an_interval_across_zero_in_the_new_units_says_so(self, unit, words):
+        assert describe("the metric", unit=unit, did=did_with(Estimate(2.0, -1.0, 3.5))) == (
+            f"The metric {words}, which includes no change) more than in comparable teams"
+        )
+
+    @pytest.mark.parametrize(
+        ("unit", "metric", "change", "words"),
+        [
+            (
+                Unit.MINUTES,
+                "pipeline p50 duration",
+                Estimate(-12.0, -20.0, -4.0),
+                "a fall of 12 min in median pipeline p50 duration (95% interval 4–20 min)",
+            ),
+            (
+                Unit.PULL_REQUESTS,
+                "PRs waiting > 24 h",
+                Estimate(1.0, 0.2, 1.6),
+                "a rise of 1 pull request in median PRs waiting > 24 h (95% interval 0.2–1.6 pull requests)",
+            ),
+            (
+                Unit.LINES,
+                "PR size",
+                Estimate(-40.0, -68.0, -12.0),
+                "a fall of 40 lines in median PR size (95% interval 12–68 lines)",
+            ),
+        ],
+    )
+    def test_without_comparison_the_new_units_are_only_associated(self, unit, metric, change, words):
+        ba = BeforeAfter(150, 120, 10, median_change=change)
+        assert describe(metric, unit=unit, did=did_with(None), before_after=ba) == (
+            f"The start was associated with {words}"
+        )
+
+    def test_no_change_in_a_count_reads_so(self):
+        assert describe("PR size", unit=Unit.LINES, did=did_with(Estimate(0.04, -3.0, 2.0))) == (
+            "PR size moved as in comparable teams (95% interval: from a fall of 3 lines to a rise of 2 lines, "
+            "which includes no change)"
+        )
+        ba = BeforeAfter(150, 120, 10, median_change=Estimate(-0.02, -1.0, 1.0))
+        assert describe("PRs waiting > 24 h", unit=Unit.PULL_REQUESTS, before_after=ba) == (
+            "Median PRs waiting > 24 h did not change after the start (95% interval: from a fall of 1 pull request "
+            "to a rise of 1 pull request, which includes no change)"
+        )
+
 
 def test_it_imports_neither_django_nor_scipy_nor_statsmodels():
     code = "import sys, actions.estimates; print(sorted({'django', 'scipy', 'statsmodels'} & set(sys.modules)))"
