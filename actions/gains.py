@@ -14,10 +14,10 @@ the points of sentiment their teams' surveys moved, and the review reminders' ho
   items the metric is counted over in the treated teams' after windows (so far, when they have not ended): merged
   pull requests for pickup, review and coding time, deployed changes for lead and deploy time, recovered failed
   deployments for recovery time — the metric's own sample (``insights.selectors.READERS``), read from the rollups,
-  one ``Figures`` read per treated team (a team below another treated team is in that one's count already). The
+  the treated teams of one window read at once (a team below another treated team is in that one's count already). The
   interval is scaled the same way. It assumes each item moved as the teams' weekly medians did: an order of
   magnitude, said so on the page.
-- **Points of sentiment**: the survey side of the report (``initiative_reads.survey_sides``: each treated team's
+- **Points of sentiment**: the survey side of the report (``initiative_report(..., survey=True)``: each treated team's
   survey dimension before and after, a group below k without a number), the change in % favourable points of the
   teams shown, and their mean.
 - **Holdout**: ``actions.holdout.holdout_measure`` pooled over the visible policies with a holdout (set now, or that
@@ -35,7 +35,7 @@ from enum import StrEnum
 
 from django.db.models import Q
 
-from actions import estimates, holdout, initiative_reads, initiatives, reminder_policies
+from actions import estimates, holdout, initiatives, reminder_policies, threshold_metrics
 from actions.initiative_reads import SurveySide
 from actions.initiative_report import MetricReport, Report, initiative_report
 from actions.models import Initiative, Reminder
@@ -45,8 +45,7 @@ from e360.models import User
 from e360.tree import TeamTree
 from insights import selectors
 from metrics import definitions as d
-from metrics.rollups import Figures
-from metrics.scope import reading_profile, team_scope
+from metrics.scope import reading_profile
 
 QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -272,12 +271,13 @@ def guardrail_worsened(report: Report) -> str:
 
 def items_counted(report: Report, metric: MetricReport, *, now: datetime, tree: TeamTree) -> tuple[int, bool]:
     """The items ``metric`` is counted over in the treated teams' after windows up to today, and whether some
-    window has not ended (module docstring)."""
+    window has not ended (module docstring). The teams of one window are read at once."""
     initiative = report.initiative
     profile = reading_profile()
     today = org_today(now)
     treated = {series.team.pk for series in report.reads.targets}
-    total, so_far = 0, False
+    by_window: dict[d.Window, list[int]] = {}
+    so_far = False
     for series in report.reads.targets:
         if series.start is None or set(tree.ancestors(series.team.pk)) & treated:
             continue
@@ -285,14 +285,13 @@ def items_counted(report: Report, metric: MetricReport, *, now: datetime, tree: 
         end = first + timedelta(days=initiative.window_days)
         if end > today:
             so_far, end = True, today
-        if end <= first:
-            continue
-        window = d.Window.from_days(first, end, profile)
-        figures = Figures(
-            team_scope(series.team, None, tree), [window], now=now, distributions=metric.metric.distributions
-        )
-        _, sample = selectors.READERS[metric.key].read(figures.summary(window))
-        total += sample
+        if end > first:
+            by_window.setdefault(d.Window.from_days(first, end, profile), []).append(series.team.pk)
+    total = 0
+    for window, team_ids in by_window.items():
+        for figures in threshold_metrics.team_figures(team_ids, [metric.key], [window], now, tree).values():
+            _, sample = selectors.READERS[metric.key].read(figures.summary(window))
+            total += sample
     return total, so_far
 
 
@@ -362,11 +361,12 @@ def gains(user: User, quarter: Quarter, *, now: datetime) -> Gains:
     for initiative in found:
         if not running_in(initiative, quarter):
             continue
-        report = initiative_report(initiative, now=now, headline_only=True, tree=tree)
+        report = initiative_report(initiative, now=now, headline_only=True, survey=True, tree=tree)
         judged, associated = verdict(report)
         saved = hours_saved(report, now=now, tree=tree) if report.started else None
-        sides = tuple(initiative_reads.survey_sides(initiative, now=now)) if report.started else ()
-        rows.append(Row(initiative, report, judged, associated, saved, Sentiment(sides)))
+        rows.append(
+            Row(initiative, report, judged, associated, saved, Sentiment(report.survey if report.started else ()))
+        )
     policy_ids = list(
         reminder_policies.visible_policies(user)
         .filter(Q(holdout_percent__gt=0) | Q(pk__in=Reminder.objects.held_out().values("policy_id")))

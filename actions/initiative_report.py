@@ -12,8 +12,11 @@ Per metric (the primary ones, then the guardrail):
 - the **difference-in-differences** (``estimates.diff_in_diff``; ``estimates.staggered`` when the teams start on
   different weeks: one estimate per cohort, and their aggregate), the **before/after** of the treated teams
   (bootstrap seeded with the initiative's id, so a page shows the same interval every time), the **warnings** and
-  the **words** (``estimates.describe``; a metric counted in minutes, pull requests or lines has figures, no
-  sentence).
+  the **words** (``estimates.describe``, in the metric's unit).
+
+**Reads**, a fixed number of queries however many teams the level holds: the treated teams' weeks and baselines
+at once, every candidate's baseline at once (all the selection needs), then the weeks of the teams chosen for some
+metric at once (``initiative_reads.with_weeks``).
 
 Before the start nothing is estimated: the page shows the weeks so far and the baselines ("baseline only").
 """
@@ -79,7 +82,7 @@ class MetricReport:
     left_out: tuple[tuple[Team, str], ...]  # candidates not chosen, and why
     before_after: estimates.BeforeAfter | None  # None: not started
     did: estimates.DiD | estimates.Staggered | None
-    words: str | None  # None: not started, or a unit without words
+    words: str | None  # None: not started
     warnings: tuple[estimates.EstimateWarning, ...]
     open_prs: int | None  # None: not a pull-request metric
     chart: dict[str, Any]
@@ -123,8 +126,8 @@ class MetricReport:
 
     @property
     def summary(self) -> str:
-        """The estimate in words, or as figures for a unit without words."""
-        return self.words if self.words is not None else _figures_text(self)
+        """The estimate in words (no words: no treated team has started)."""
+        return self.words if self.words is not None else f"{self.metric.label}: too little data to tell"
 
     @property
     def figure_rows(self) -> list[tuple[str, str, str]]:
@@ -163,13 +166,7 @@ class MetricReport:
         )
 
     def cohort_words(self, cohort: estimates.Cohort) -> str:
-        unit = UNITS.get(self.metric.unit)
-        estimate = cohort.did.estimate
-        if unit is not None:
-            return estimates.describe(self.name, unit=unit, did=cohort.did)
-        if estimate is None:
-            return "too little data to tell"
-        return f"{self.text(estimate.value)} more than in comparable teams ({self.interval(estimate)})"
+        return estimates.describe(self.name, unit=UNITS[self.metric.unit], did=cohort.did)
 
     @property
     def cohort_rows(self) -> list[tuple[date, tuple[int, ...], str]]:
@@ -213,26 +210,7 @@ class Report:
         first = self.metrics[0] if self.metrics else None
         if first is None:
             return "Too little data to tell"
-        if first.words is not None:
-            return first.words
-        return _figures_text(first)
-
-
-def _figures_text(report: MetricReport) -> str:
-    """A metric without words (minutes, pull requests, lines): its estimate as figures."""
-    estimate = report.estimate
-    if estimate is not None:
-        return (
-            f"{report.metric.label} changed by {report.text(estimate.value)} more than in comparable teams "
-            f"({report.interval(estimate)})"
-        )
-    change = report.before_after.median_change if report.before_after else None
-    if change is not None:
-        return (
-            f"The start was associated with a change of {report.text(change.value)} in median {report.name} "
-            f"({report.interval(change)})"
-        )
-    return f"{report.metric.label}: too little data to tell"
+        return first.summary
 
 
 def _baseline(initiative: Initiative, series: TeamSeries, key: str) -> float | None:
@@ -399,8 +377,7 @@ def _metric_report(
                 found.append(drift)
                 codes.add(drift.code)
     chart["trend"] = _trend(first)
-    unit = UNITS.get(metric.unit)
-    words = estimates.describe(name, unit=unit, did=did, before_after=before_after) if unit else None
+    words = estimates.describe(name, unit=UNITS[metric.unit], did=did, before_after=before_after)
     return MetricReport(
         metric,
         name,

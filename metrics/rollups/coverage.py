@@ -62,15 +62,24 @@ class Holders:
     @classmethod
     def subtrees(cls, team_ids: Collection[int], tree: TeamTree) -> dict[int, Holders]:
         """Each team with every team below it (``metrics.scope.team_scope`` of a viewer who sees them all): its own
-        team rows, and its services for the raw rows; one query for all."""
+        team rows, and its services for the raw rows (None: every service); one query for all."""
         subtrees = {team: tree.subtree([team]) for team in team_ids}
         owned: dict[int, list[int]] = {}
         owners = set().union(*subtrees.values()) if subtrees else set()
         for service, owner in Service.objects.filter(owner__any=owners).values_list("id", "owner_id"):
             owned.setdefault(owner, []).append(service)
         profile = reading_profile()
+        everyone = len(tree)
         return {
-            team: cls(tuple(sorted(s for owner in subtree for s in owned.get(owner, ()))), (team,), (), profile)
+            # Every team's: no service filter on the raw rows, as for the organisation.
+            team: cls(
+                None
+                if len(subtree) == everyone
+                else tuple(sorted(s for owner in subtree for s in owned.get(owner, ()))),
+                (team,),
+                (),
+                profile,
+            )
             for team, subtree in subtrees.items()
         }
 

@@ -10,15 +10,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from e360.models import Service, Team
+from e360.tree import TeamTree
 from e360.tests.factories import ServiceFactory, TeamFactory
 from metrics import definitions as d
-from metrics.models import COUNT_FIELDS, DailyRollup, Deployment, RolledUpService, TeamRollup, TeamWeekRollup
+from metrics.models import (
+    COUNT_FIELDS,
+    DailyRollup,
+    Deployment,
+    PullRequest,
+    RolledUpService,
+    TeamRollup,
+    TeamWeekRollup,
+)
 from metrics.refresh import rebuild, service_refresh
 from metrics.rollups import Figures, Holders
 from metrics.rollups import teams as team_rollups
 from metrics.rollups.teams import whole_weeks
 from metrics.scope import Scope, team_scope
-from metrics.tests.factories import SourceFactory
+from metrics.tests.factories import PullRequestFactory, SourceFactory
 from metrics.tests.histories import T0, deploy, random_history
 
 
@@ -236,3 +245,42 @@ def test_a_window_reads_week_rows_only_for_weeks_no_window_holds_in_part(tree):
     assert whole_weeks([window(monday - timedelta(days=28), 28)], profile) == [
         monday - timedelta(days=7 * n) for n in (4, 3, 2, 1)
     ]
+
+
+def test_many_teams_read_at_once_have_the_figures_each_team_reads_alone(tree, source, django_assert_num_queries):
+    _history(source, 11)
+    profile = team_scope(tree["org"], None).profile
+    windows = [
+        d.Window.from_days(T0.date() + timedelta(days=n), T0.date() + timedelta(days=n + 7), profile)
+        for n in range(0, 56, 7)
+    ] + [d.Window.from_days(T0.date(), T0.date() + timedelta(days=56), profile)]
+    teams = list(tree.values())
+    team_tree = TeamTree.load()
+    with django_assert_num_queries(4):  # the services, then the rollups: however many teams
+        together = Figures.of_teams(
+            Holders.subtrees([t.id for t in teams], team_tree), windows, now=T0 + timedelta(days=90)
+        )
+        read = {team: figures.days for team, figures in together.items()}
+    for team in teams:
+        alone = Figures(team_scope(team, None), windows, now=T0 + timedelta(days=90))
+        assert read[team.id] == alone.days
+        assert together[team.id].service_ids == (alone.service_ids and tuple(sorted(alone.service_ids)))
+        for window in windows:
+            assert together[team.id].summary(window) == alone.summary(window)
+
+
+def test_the_review_queue_of_each_service_adds_up_to_the_queue_of_all(tree):
+    service_ids = list(Service.objects.values_list("id", flat=True))
+    rng = random.Random(3)
+    for n in range(40):
+        opened = T0 + timedelta(hours=rng.randrange(0, 24 * 20))
+        attended = opened + timedelta(hours=rng.randrange(1, 24 * 10)) if n % 3 else None
+        PullRequestFactory(service_id=rng.choice(service_ids), opened_at=opened, attended_at=attended)
+    ats = [T0 + timedelta(days=n) for n in (5, 10, 15, 20, 30)]
+    prs = PullRequest.objects.all()
+    by_service = prs.waiting_for_review_counts_by_service(ats, timedelta(hours=24))
+    assert [sum(column) for column in zip(*by_service.values(), strict=True)] == prs.waiting_for_review_counts(
+        ats, timedelta(hours=24)
+    )
+    for service, counts in by_service.items():
+        assert counts == prs.filter(service_id=service).waiting_for_review_counts(ats, timedelta(hours=24))
