@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 
 from actions import automations, initiatives, thresholds
 from actions.channels import Fact, Message, send
-from actions.forms import InitiativeForm, ReminderPolicyForm, ThresholdForm
+from actions.forms import InitiativeForm, ReminderPolicyForm, ThresholdForm, offer_managed
 from actions.models import (
     ActionAudit,
     ActionPolicy,
@@ -568,11 +568,10 @@ class AutomationForm(forms.ModelForm):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.managed = managed = thresholds.managed_team_ids(user)
         if "pulse_days_open" in self.fields:
             self.fields["pulse_days_open"].required = False  # empty: the default
-        if managed is not None and "team" in self.fields:
-            self.fields["team"].queryset = Team.objects.filter(pk__in=managed)  # type: ignore[attr-defined]
+        self.managed = offer_managed(self, user)
+        if self.managed is not None and "team" in self.fields:
             self.fields["team"].required = True
 
     def clean(self) -> dict[str, Any]:

@@ -97,27 +97,23 @@ def seed(org: DemoOrg) -> str:
         cooldown_hours=24,
     )
     Threshold.objects.filter(pk=threshold.pk).update(created_at=configured)  # auto_now_add: set afterwards
-    alert = Automation.objects.create(
-        name=f"{flaky.name}: pipeline failures alert",
-        team=flaky,
-        trigger=Trigger.THRESHOLD_CROSSED,
-        threshold=threshold,
-        action=Do.MESSAGE,
-        channel=outbox,
+    alert = _automation(
+        flaky,
+        outbox,
+        "pipeline failures alert",
         note="Re-run the flaky jobs from the pipelines page; CI Infrastructure is on call for the runners.",
         quiet_hours=False,
-        created_at=configured,
+        trigger=Trigger.THRESHOLD_CROSSED,
+        threshold=threshold,
     )
-    waiting = Automation.objects.create(
-        name=f"{slow.name}: pull requests waiting for review",
-        team=slow,
-        trigger=Trigger.PULL_REQUEST_WAITING,
-        waiting_hours=WAITING_HOURS,
-        action=Do.MESSAGE,
-        channel=outbox,
+    waiting = _automation(
+        slow,
+        outbox,
+        "pull requests waiting for review",
         note="Pick it up, or say in the pull request who should.",
         quiet_hours=True,
-        created_at=configured,
+        trigger=Trigger.PULL_REQUEST_WAITING,
+        waiting_hours=WAITING_HOURS,
     )
     policy = ReminderPolicy.objects.create(
         team=slow,
@@ -173,6 +169,24 @@ def seed(org: DemoOrg) -> str:
         f"review reminders for {slow.name} ({_counts(kept, {})}); "
         f"{OutboxMessage.objects.filter(channel=outbox).count()} messages in the {OUTBOX}; "
         f"2 initiatives ({_frozen(worked)}, {_frozen(failed)})"
+    )
+
+
+def _automation(
+    team: Team, outbox: Channel, name: str, *, note: str, quiet_hours: bool, trigger: Trigger, **parameters: Any
+) -> Automation:
+    """``team``'s automation that messages the demo's outbox, configured with it (``CONFIGURED_AGO``): ``trigger``
+    with its ``parameters`` (a threshold, waiting hours)."""
+    return Automation.objects.create(
+        name=f"{team.name}: {name}",
+        team=team,
+        trigger=trigger,
+        action=Do.MESSAGE,
+        channel=outbox,
+        note=note,
+        quiet_hours=quiet_hours,
+        created_at=outbox.created_at,
+        **parameters,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.db.models import Q
+from django.db.models import QuerySet
 
 from actions import crossings, threshold_metrics
 from actions.gains import MAX_YEAR, MIN_YEAR, Quarter
@@ -96,16 +96,27 @@ class GainsForm(QueryForm):
 
 
 def offer_managed(form: forms.ModelForm, user: User) -> set[int] | None:
-    """Offer in ``form``'s ``team`` and ``service`` fields only the teams ``user`` manages and their services
-    (``managed_team_ids``: leads, their teams and those below; org viewers, all): any other is refused with "Select
-    a valid choice", so nobody sets something on a team they may not see. The managed teams' ids (None: all)."""
+    """Offer in ``form``'s fields that choose a team's rows only those of the teams ``user`` manages
+    (``managed_team_ids``: leads, their teams and those below; org viewers, every row): the ``team`` (and an
+    initiative's ``target_teams``), the ``service`` (the teams' own), and the ``automations``, ``thresholds`` and
+    ``reminder_policies`` an initiative links (``of_teams``). Any other is refused with "Select a valid choice", so
+    nobody sets something on, or links, a team's rows they may not see. The managed teams' ids (None: all)."""
     managed = managed_team_ids(user)
-    teams = Team.objects.order_by("name")
-    services = Service.objects.order_by("name")
-    team_field, service_field = form.fields["team"], form.fields["service"]
-    assert isinstance(team_field, forms.ModelChoiceField) and isinstance(service_field, forms.ModelChoiceField)
-    team_field.queryset = teams if managed is None else teams.filter(id__in=managed)
-    service_field.queryset = services if managed is None else services.filter(owner_id__in=managed)
+    if managed is None:
+        return None
+    offered: dict[str, QuerySet[Any]] = {
+        "team": Team.objects.filter(pk__in=managed),
+        "target_teams": Team.objects.filter(pk__in=managed),
+        "service": Service.objects.filter(owner_id__in=managed),
+        "automations": Automation.objects.of_teams(managed),
+        "thresholds": Threshold.objects.of_teams(managed),
+        "reminder_policies": ReminderPolicy.objects.of_teams(managed),
+    }
+    for name, queryset in offered.items():
+        if name in form.fields:
+            field = form.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = queryset
     return managed
 
 
@@ -295,20 +306,9 @@ class InitiativeForm(forms.ModelForm):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        managed = managed_team_ids(user)
         if "owner" in self.fields:  # the admin's: the portal's is whoever starts it
             self.fields["owner"].required = True
-        if managed is not None:  # a lead links their teams' automations, thresholds and policies only
-            querysets = {
-                "automations": Automation.objects.filter(team_id__in=managed),
-                "thresholds": Threshold.objects.of_teams(managed),
-                "reminder_policies": ReminderPolicy.objects.filter(
-                    Q(team_id__in=managed) | Q(service__owner_id__in=managed)
-                ),
-            }
-            for name, queryset in querysets.items():
-                if name in self.fields:
-                    self.fields[name].queryset = queryset  # type: ignore[attr-defined]
+        offer_managed(self, user)  # a lead links their teams' automations, thresholds and policies only
 
 
 class InitiativeStartForm(InitiativeForm):
@@ -320,7 +320,7 @@ class InitiativeStartForm(InitiativeForm):
     PREFILLED = ("name", "dimension", "hypothesis", "target_teams", "primary_metrics", "guardrail_metric")
 
     target_teams = forms.ModelMultipleChoiceField(
-        queryset=Team.objects.none(),
+        queryset=Team.objects.all(),  # those the user manages: ``offer_managed``
         label="Target teams",
         help_text="The teams it changes how they work (with their sub-teams, as their pages read them).",
     )
@@ -330,11 +330,6 @@ class InitiativeStartForm(InitiativeForm):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)
-        managed = managed_team_ids(user)
-        teams = Team.objects.order_by("name")
-        field = self.fields["target_teams"]
-        assert isinstance(field, forms.ModelMultipleChoiceField)
-        field.queryset = teams if managed is None else teams.filter(pk__in=managed)
         if self.instance.pk is not None and "target_teams" not in self.initial:
             self.initial["target_teams"] = list(self.instance.targets.values_list("team_id", flat=True))
 
