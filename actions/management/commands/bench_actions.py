@@ -60,8 +60,9 @@ class Command(BaseCommand):
         "tree, saved as the portal saves them and frozen as the hourly task freezes them: one on a team started 10 "
         "weeks ago (pickup time, the change failure rate as guardrail, 28-day windows, a week's ramp-up), one on 4 "
         "teams of a group in two cohorts two weeks apart (lead time), one planned in two weeks, the others on a team "
-        "each starting over the current quarter; timed: the list, their report pages and CSV exports, and the velocity "
-        "gains of the current quarter. What it adds is named 'bench: …' and removed at the end unless --keep."
+        "each starting over the current quarter; timed: freezing them, the list, their report pages and CSV "
+        "exports, the velocity gains of the current quarter. What it adds is named 'bench: …' and removed at the end "
+        "unless --keep."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
