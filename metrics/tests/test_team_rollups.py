@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from e360.models import Service, Team
-from e360.tree import TeamTree
 from e360.tests.factories import ServiceFactory, TeamFactory
+from e360.tree import TeamTree
 from metrics import definitions as d
 from metrics.models import (
     COUNT_FIELDS,
