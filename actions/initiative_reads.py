@@ -8,11 +8,13 @@ pull requests still open at the cut-off — from the rollups and the stored surv
   after its start is counted before it (the ramp-up absorbs the few days before).
 - **Series.** Each team is read as its frozen baseline reads it (``threshold_metrics``: the team with every team
   below it), every primary and guardrail metric over every week and over its baseline window (the ``window_days``
-  before the initiative's start) in one ``Figures`` read per team (``threshold_metrics.over_windows``): a few
-  queries per team, whatever the length of history.
+  before the initiative's start). The teams of a read are read at once (``threshold_metrics.team_figures``): a
+  fixed number of queries however many teams, whatever the length of history.
 - **Comparison candidates**: the other teams at the treated teams' depth in the tree, each with the start of any
   other initiative on the same dimension or a shared metric that is running during this one's weeks (None:
-  none); ``actions.estimates.select_comparison`` chooses among them, per metric.
+  none), and its baseline: frozen at the start (``candidate_baselines``), read before it.
+  ``actions.estimates.select_comparison`` chooses among them, per metric; only the chosen teams' weeks are read
+  (``with_weeks``).
 - **Survey side**: the survey dimension's % favourable of each target team in the latest wave closed before its
   start and in the latest closed since its ramp-up ended (``insights.selectors.WaveFigures``: shown cells only; a
   group below the anonymity threshold has no number, only why).
@@ -23,6 +25,7 @@ pull requests still open at the cut-off — from the rollups and the stored surv
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -113,7 +116,7 @@ class Reads:
 
 
 def _series(
-    teams: list[tuple[Team, date | None]],
+    teams: Sequence[tuple[Team, date | None]],
     keys: list[str],
     week_firsts: list[date],
     baseline: d.Window | None,
@@ -170,33 +173,74 @@ def _running_starts(initiative: Initiative, team_ids: set[int], since: date) -> 
     return found
 
 
+def _level(tree: TeamTree, target_ids: set[int]) -> int:
+    """The treated teams' depth: the most common; a tie goes to the shallower (never to the order of a set of ids)."""
+    depths = Counter(tree.depth(team_id) for team_id in target_ids)
+    return min(depths, key=lambda depth: (-depths[depth], depth)) if depths else 0
+
+
+def _baseline_first(initiative: Initiative) -> date:
+    return initiative.starts_on - timedelta(days=initiative.window_days)
+
+
+def _baseline_window(initiative: Initiative) -> d.Window:
+    return d.Window.from_days(_baseline_first(initiative), initiative.starts_on, reading_profile())
+
+
+def candidate_baselines(
+    initiative: Initiative, targets: list[InitiativeTeam], *, now: datetime, tree: TeamTree
+) -> dict[str, dict[str, float | None]]:
+    """Every comparison candidate's baseline of each metric (the teams at the treated teams' level, over the window
+    before the initiative's start), read at once: frozen with the definitions, so a report after the start reads
+    no candidate again and its selection cannot move."""
+    target_ids = {target.team_id for target in targets if target.team_id in tree}
+    level = _level(tree, target_ids)
+    candidates = [(team, None) for team in Team.objects.filter(pk__in=_at_level(tree, level, target_ids))]
+    keys = initiative.metric_keys
+    read = _series(candidates, keys, [], _baseline_window(initiative), tree, now)
+    return {str(series.team.pk): series.baseline for series in read}
+
+
+def _at_level(tree: TeamTree, level: int, target_ids: set[int]) -> set[int]:
+    return {team for team in tree if tree.depth(team) == level} - target_ids
+
+
 def initiative_reads(
     initiative: Initiative, *, now: datetime, keys: list[str] | None = None, tree: TeamTree | None = None
 ) -> Reads:
-    """The series of the initiative's teams and of its comparison candidates (module docstring); ``keys``: only
-    these metrics (the list page's headline reads the first primary one)."""
+    """The series of the initiative's teams and the baselines of its comparison candidates (module docstring), the
+    candidates' as frozen at its start when they were; ``keys``: only these metrics (the list page's headline reads
+    the first primary one and the guardrail)."""
     tree = tree or TeamTree.load()
     keys = list(initiative.metric_keys if keys is None else keys)
     targets = [t for t in initiative.targets_with_teams if t.team_id in tree]
     starts = team_starts(initiative, targets)
     week_firsts = weeks(initiative, starts, now)
-    baseline_first = initiative.starts_on - timedelta(days=initiative.window_days)
+    baseline = _baseline_window(initiative)
     target_ids = {t.team_id for t in targets}
-    depths = Counter(tree.depth(team_id) for team_id in target_ids)
-    # The most common depth; a tie goes to the shallower (never to the order of a set of ids).
-    level = min(depths, key=lambda depth: (-depths[depth], depth)) if depths else 0
-    candidate_ids = {team for team in tree if tree.depth(team) == level} - target_ids
-    running = _running_starts(initiative, candidate_ids, week_firsts[0] if week_firsts else baseline_first)
-    teams = Team.objects.in_bulk(candidate_ids)
-    baseline = d.Window.from_days(baseline_first, initiative.starts_on, reading_profile())
-    ordered = sorted(teams.values(), key=lambda team: team.name)
+    level = _level(tree, target_ids)
+    frozen: dict[str, dict[str, float | None]] | None = (initiative.frozen or {}).get("candidates")
+    if frozen is not None:
+        candidate_ids = {int(pk) for pk in frozen if int(pk) in tree} - target_ids
+    else:
+        candidate_ids = _at_level(tree, level, target_ids)
+    running = _running_starts(initiative, candidate_ids, week_firsts[0] if week_firsts else _baseline_first(initiative))
+    ordered = sorted(Team.objects.in_bulk(candidate_ids).values(), key=lambda team: team.name)
+    listed = [(team, running.get(team.pk)) for team in ordered]
+    if frozen is not None:
+        candidates = [
+            TeamSeries(team, tree.depth(team.pk), start, {}, {key: frozen[str(team.pk)].get(key) for key in keys}, ())
+            for team, start in listed
+        ]
+    else:
+        candidates = _series(listed, keys, [], baseline, tree, now)
     return Reads(
         initiative=initiative,
         now=now,
         keys=tuple(keys),
         weeks=tuple(week_firsts),
         targets=tuple(_series([(t.team, starts[t.team_id]) for t in targets], keys, week_firsts, baseline, tree, now)),
-        candidates=tuple(_series([(team, running.get(team.pk)) for team in ordered], keys, [], baseline, tree, now)),
+        candidates=tuple(candidates),
         level=level,
         declared_starts={t.team_id: t.start for t in targets},
         tree=tree,

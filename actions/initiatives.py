@@ -11,6 +11,9 @@ makes.
   **baseline**: the value of each primary and guardrail metric over the ``window_days`` days before its start, read
   as thresholds read a team with its sub-teams (``threshold_metrics.before``; no data: ``null``, never 0), and its
   survey dimension's % favourable in the latest wave closed by then (shown cells only: a group below k has none).
+  With the definitions, every comparison candidate's baseline (``initiative_reads.candidate_baselines``: the
+  teams at the treated teams' level, all read at once), so the comparison is chosen on values fixed at the start
+  and a report after it reads no candidate's history again.
   A team that starts later (a staggered start) gets its baseline on its own start date. Nothing frozen is ever
   written again; the hourly task (``initiatives_freeze_due``) does what has come due, so running it twice, or
   late, changes nothing.
@@ -33,7 +36,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
-from actions import threshold_metrics
+from actions import initiative_reads, threshold_metrics
 from actions.models import AutomationRun, Initiative, InitiativeTeam, Threshold
 from actions.models.initiatives import (
     MAX_PRIMARY_METRICS,
@@ -48,6 +51,7 @@ from actions.models.thresholds import ScopeKind
 from actions.threshold_metrics import METRICS, Subject
 from e360.access import visible_team_ids
 from e360.models import Membership, Team, User
+from e360.tree import TeamTree
 from insights import engine
 from metrics import definitions as d
 from metrics.models import Incident, PipelineRun, PullRequest
@@ -173,7 +177,11 @@ def initiative_freeze(*, initiative_id: int, now: datetime | None = None) -> Fre
         targets = list(initiative.targets.select_related("team").order_by("pk"))
         froze = initiative.frozen_at is None
         if froze:
-            initiative.frozen = {"definitions": definitions_of(initiative, targets), "baselines": {}}
+            initiative.frozen = {
+                "definitions": definitions_of(initiative, targets),
+                "baselines": {},
+                "candidates": initiative_reads.candidate_baselines(initiative, targets, now=now, tree=TeamTree.load()),
+            }
             initiative.frozen_at = now
         definitions = initiative.frozen["definitions"]
         due = [target for target in targets if target.baseline_at is None and target.start <= today]

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
+from actions.initiative_report import initiative_report
 from actions.models.initiatives import org_today
 from actions.tests.initiative_histories import START_DAYS_AGO, WINDOW_DAYS, initiative_on, planted
 from e360.models import Membership
@@ -242,6 +243,47 @@ def test_the_queries_grow_neither_with_history_nor_with_the_teams(
     assert counted(detail_url(frozen)) == detail, detail
     assert counted(LIST) == listed
     assert detail <= 30 and listed <= 30, (detail, listed)
+
+
+def test_the_candidates_baselines_are_frozen_at_the_start(frozen, review_teams, review_source, now):
+    """The comparison is chosen on the values of the start: a candidate's late data, or a team added at the level
+    since, moves neither its baseline nor the selection."""
+    candidates = frozen.frozen["candidates"]
+    assert set(candidates) == {str(team.pk) for team in review_teams[1:]}
+    assert all(8 <= values["pickup_time"] <= 12 for values in candidates.values()), candidates
+    first = initiative_report(frozen, now=now).metrics[0]
+    assert {team.slug for team in first.comparison} <= {team.slug for team in review_teams[1:]}
+
+    late = TeamFactory(name="Late", slug="late")
+    ServiceFactory(name="Late app", slug="late-app", owner=late)
+    planted([late], review_source, now)
+    billing = review_teams[2]
+    planted([billing], review_source, now, days=range(START_DAYS_AGO + 1, START_DAYS_AGO + WINDOW_DAYS, 2), falls={})
+    again = initiative_report(frozen, now=now)
+    assert [s.baseline for s in again.reads.candidates] == [
+        {key: candidates[str(s.team.pk)][key] for key in frozen.metric_keys} for s in again.reads.candidates
+    ]
+    assert "late" not in {s.team.slug for s in again.reads.candidates}
+    assert again.metrics[0].comparison == first.comparison
+
+
+def test_a_planned_initiatives_page_reads_its_candidates_at_once(client, review_teams, review_source, now, owner):
+    """Before the start the candidates' baselines are read live, all at once: more teams, the same queries."""
+    planted(review_teams, review_source, now)
+    planned = initiative_on([review_teams[0]], org_today(now) + timedelta(days=14), now=now)
+    client.force_login(owner)
+
+    def counted():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(detail_url(planned)).status_code == 200
+        return len(queries)
+
+    before = counted()
+    more = [TeamFactory(name=f"More {n}", slug=f"more-{n}") for n in range(6)]
+    for team in more:
+        ServiceFactory(name=f"{team.name} app", slug=f"{team.slug}-app", owner=team)
+    planted(more, review_source, now)
+    assert counted() == before
 
 
 def test_a_group_below_k_shows_its_metrics_only(client, org, closed):
