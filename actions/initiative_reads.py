@@ -206,11 +206,16 @@ def _at_level(tree: TeamTree, level: int, target_ids: set[int]) -> set[int]:
 
 
 def initiative_reads(
-    initiative: Initiative, *, now: datetime, keys: list[str] | None = None, tree: TeamTree | None = None
+    initiative: Initiative,
+    *,
+    now: datetime,
+    keys: list[str] | None = None,
+    tree: TeamTree | None = None,
+    candidates: bool = True,
 ) -> Reads:
     """The series of the initiative's teams and the baselines of its comparison candidates (module docstring), the
     candidates' as frozen at its start when they were; ``keys``: only these metrics (the list page's headline reads
-    the first primary one and the guardrail)."""
+    the first primary one and the guardrail); ``candidates``: False, none (a headline before the start)."""
     tree = tree or TeamTree.load()
     keys = list(initiative.metric_keys if keys is None else keys)
     targets = [t for t in initiative.targets_with_teams if t.team_id in tree]
@@ -220,7 +225,9 @@ def initiative_reads(
     target_ids = {t.team_id for t in targets}
     level = _level(tree, target_ids)
     frozen: dict[str, dict[str, float | None]] | None = (initiative.frozen or {}).get("candidates")
-    if frozen is not None:
+    if not candidates:
+        candidate_ids = set()
+    elif frozen is not None:
         candidate_ids = {int(pk) for pk in frozen if int(pk) in tree} - target_ids
     else:
         candidate_ids = _at_level(tree, level, target_ids)
@@ -228,19 +235,19 @@ def initiative_reads(
     ordered = sorted(Team.objects.in_bulk(candidate_ids).values(), key=lambda team: team.name)
     listed = [(team, running.get(team.pk)) for team in ordered]
     if frozen is not None:
-        candidates = [
+        read = [
             TeamSeries(team, tree.depth(team.pk), start, {}, {key: frozen[str(team.pk)].get(key) for key in keys}, ())
             for team, start in listed
         ]
     else:
-        candidates = _series(listed, keys, [], baseline, tree, now)
+        read = _series(listed, keys, [], baseline, tree, now)
     return Reads(
         initiative=initiative,
         now=now,
         keys=tuple(keys),
         weeks=tuple(week_firsts),
         targets=tuple(_series([(t.team, starts[t.team_id]) for t in targets], keys, week_firsts, baseline, tree, now)),
-        candidates=tuple(candidates),
+        candidates=tuple(read),
         level=level,
         declared_starts={t.team_id: t.start for t in targets},
         tree=tree,
