@@ -98,4 +98,6 @@ def test_freshness_is_timed_from_both_ways_in_to_both_dashboards_and_no_process_
             assert f"Freshness: {way} → {page} dashboard" in out
     assert out.count(f"2 deployments, {settings.Q_CLUSTER['workers']} worker processes") == 4
     assert out.count("p95 ≤ 60 s: ok") == 4
+    hourly = next(line for line in out.splitlines() if "Freshness: webhook → dashboards, every schedule due" in line)
+    assert "as once an hour" in hourly and hourly.rstrip().endswith("≤ 60 s: ok")
     assert _processes_using(url) == []  # neither gunicorn nor any of the cluster's processes is left
