@@ -29,6 +29,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.models import Schedule
 
 from e360 import bench
@@ -309,24 +310,28 @@ class Command(BaseCommand):
     def _freshness(self, rng: random.Random, source: Source, key: str, browser: Client, samples: int) -> None:
         """How long a deployment takes from its acceptance to the dashboards a leader opens, with the worker running.
 
-        New deployments of a service picked at random (one with a repository, which DevLake's body names), finished
-        now, go to a gunicorn server on loopback (``bench.server``), in turn through the DevLake webhook and the JSON
-        API, one at a time. django-q2's cluster runs beside it (``_worker``) with its schedules, as in production: a
-        webhook delivery is stored and its source's drain queued, the drain writes the deployment and queues the
-        service's refresh, which adds it to the team rollups; an API write queues the refresh itself. From each
-        acceptance, the team's and the organisation's dashboard pages are read (``_wait_until_shown``): the pages,
-        so whatever sits between the rollups and a leader is timed too.
+        New production deployments of a service picked at random (one with a repository, which DevLake's body
+        names), finished now, go to a gunicorn server on loopback (``bench.server``), in turn through the DevLake
+        webhook and the JSON API, one at a time. django-q2's cluster runs beside it (``_worker``) with its
+        schedules, as in production: a webhook delivery is stored and its source's drain queued, the drain writes
+        the deployment and queues the service's refresh, which adds it to the team rollups; an API write queues the
+        refresh itself. From each acceptance, the team's and the organisation's dashboard pages are read
+        (``_wait_until_shown``): the pages, so whatever sits between the rollups and a leader is timed too.
 
         The first deployment is not timed: it waits for the cluster to start and for the tasks queued before it.
-        Then every repeating schedule is made due at once, as happens once an hour (migrate writes them together),
-        and one webhook deployment is timed from the moment the scheduler has queued them all (it runs every 30 s):
-        the slowest time of the hour. Then ``samples`` deployments each way, with the minute's schedules running.
+        Then every repeating schedule is made due at once, as happens once an hour (migrate writes them together);
+        once the scheduler (every 30 s) has queued them all, webhook deployments are timed one after another while
+        the worker still has tasks waiting or running (those of the schedules, and those they queue in turn): the
+        slowest of them is the slowest moment of the hour. Then ``samples`` deployments each way, as the minute's
+        schedules come.
         """
         if samples < 1:
             raise CommandError("--freshness-samples must be at least 1.")
-        repositories = list(Repository.objects.filter(service__isnull=False).select_related("service__owner"))
+        # The deployments are sent to environment "production": a service that counts another as production is not.
+        rows = Repository.objects.filter(service__isnull=False).select_related("service__owner").order_by("pk")
+        repositories = [row for row in rows if row.service and row.service.is_production("production")]
         if not repositories:
-            raise CommandError("Freshness needs a service with a repository (the demo's services have them).")
+            raise CommandError("Freshness needs a service with a repository, its production called “production”.")
         repository = rng.choice(repositories)
         service = repository.service
         assert service is not None  # filtered above
@@ -357,7 +362,17 @@ class Command(BaseCommand):
                     raise CommandError(f"The worker's scheduler did not queue the schedules in {FRESHNESS_GIVE_UP_S} s")
                 alive()
                 time.sleep(FRESHNESS_POLL_S)
-            hourly = deliver("webhook")
+            broker = get_broker()
+
+            def busy() -> bool:
+                """Tasks waiting, or taken and running (the database broker's leases; Redis shows those waiting)."""
+                return bool(broker.queue_size() or broker.lock_size())
+
+            burst: list[dict[str, float]] = []
+            started = time.perf_counter()
+            while not burst or (busy() and time.perf_counter() - started < FRESHNESS_GIVE_UP_S):
+                burst.append(deliver("webhook"))
+            hourly = {page: max(shown[page] for shown in burst) for page in pages}
             for _ in range(samples):
                 for way in ("webhook", "API"):
                     for page, seconds in deliver(way).items():
@@ -367,7 +382,7 @@ class Command(BaseCommand):
             (
                 "Freshness: webhook → dashboards, every schedule due",
                 f"team {hourly['team']:.1f} s, organisation {hourly['organisation']:.1f} s",
-                f"sent after the tasks of {due} schedules, as once an hour; {workers} worker processes",
+                f"slowest of {len(burst)} sent while {due} schedules' tasks ran, as once an hour; {workers} workers",
                 f"≤ {FRESHNESS_P95_S} s: {'ok' if max(hourly.values()) <= FRESHNESS_P95_S else 'OVER'}",
             )
         )
