@@ -10,35 +10,54 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import random
+import re
+import signal
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.models import Schedule
 
 from e360 import bench
 from e360.models import Service, Team, User
 from e360.stats import percentile
 from e360.tree import TeamTree
 from metrics.ingest import inbound_drain
-from metrics.models import ApiToken, Deployment, InboundEvent, PipelineRun, PullRequest, Source
+from metrics.models import ApiToken, Deployment, InboundEvent, PipelineRun, PullRequest, Repository, Source
 from metrics.refresh import service_refresh
 from metrics.rollups import teams as team_rollups
 from metrics.services import api_token_create
+
+FRESHNESS_POLL_S = 0.2  # how often the dashboards are read while a deployment is on its way
+# A deployment still not shown after this long fails the benchmark: the worker is stuck, or it went elsewhere.
+FRESHNESS_GIVE_UP_S = 5 * bench.FRESHNESS_P95_S
 
 
 class Command(BaseCommand):
     help = (
         "Measure read latency (p50/p95 server time and SQL queries) of the metrics API and the service and "
         "team delivery pages, API bulk and DevLake webhook ingestion throughput, rollup rebuild time and how "
-        "long team rollups take to follow a service changing team. Prints a table against the docs/product.md#budgets "
-        "budgets. Writes only rows of a source named 'bench', and moves one service to another team and back."
+        "long team rollups take to follow a service changing team, and freshness: how long a deployment accepted by "
+        "the DevLake webhook or the JSON API takes to show on its team's and the organisation's dashboards with "
+        "django-q2's worker running (manage.py qcluster). Prints a table against the docs/product.md#budgets "
+        "budgets. Writes only rows of a source named 'bench', and moves one service to another team and back; the "
+        "freshness part runs the worker, which runs the schedules, and makes every repeating schedule due once."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -49,7 +68,12 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=4, help="gunicorn workers for ingestion (default 4)")
         parser.add_argument("--clients", type=int, default=8, help="wrk connections for ingestion (default 8)")
         parser.add_argument(
-            "--only", choices=["reads", "ingestion", "rebuild"], help="Run one part of the benchmark (default: all)"
+            "--only",
+            choices=["reads", "ingestion", "rebuild", "freshness"],
+            help="Run one part of the benchmark (default: all)",
+        )
+        parser.add_argument(
+            "--freshness-samples", type=int, default=5, help="Deployments timed per way in for freshness (default 5)"
         )
         parser.add_argument("--seed", type=int, default=1)
 
@@ -78,6 +102,8 @@ class Command(BaseCommand):
         if only in (None, "rebuild"):
             self._rebuild(rng, options["rebuild_sample"])
             self._sync_after_a_move(rng)
+        if only in (None, "freshness"):
+            self._freshness(rng, source, key, browser, options["freshness_samples"])
         bench.print_table(self.stdout, "e360 benchmark", self.rows)
 
     # --- set-up ---------------------------------------------------------------------------
@@ -303,3 +329,186 @@ class Command(BaseCommand):
                 "",
             )
         )
+
+    def _freshness(self, rng: random.Random, source: Source, key: str, browser: Client, samples: int) -> None:
+        """How long a deployment takes from its acceptance to the dashboards a leader opens, with the worker running.
+
+        New production deployments of a service picked at random (one with a repository, which DevLake's body
+        names), finished now, go to a gunicorn server on loopback (``bench.server``), in turn through the DevLake
+        webhook and the JSON API, one at a time. django-q2's cluster runs beside it (``_worker``) with its
+        schedules, as in production: a webhook delivery is stored and its source's drain queued, the drain writes
+        the deployment and queues the service's refresh, which adds it to the team rollups; an API write queues the
+        refresh itself. From each acceptance, the team's and the organisation's dashboard pages are read
+        (``_wait_until_shown``): the pages, so whatever sits between the rollups and a leader is timed too.
+
+        The first deployment is not timed: it waits for the cluster to start and for the tasks queued before it.
+        Then every repeating schedule is made due at once, as happens once an hour (migrate writes them together);
+        once the scheduler (every 30 s) has queued them all, webhook deployments are timed one after another while
+        the worker still has tasks waiting or running (those of the schedules, and those they queue in turn): the
+        slowest of them is the slowest moment of the hour. Then ``samples`` deployments each way, as the minute's
+        schedules come.
+        """
+        if samples < 1:
+            raise CommandError("--freshness-samples must be at least 1.")
+        # The deployments are sent to environment "production": a service that counts another as production is not.
+        rows = Repository.objects.filter(service__isnull=False).select_related("service__owner").order_by("pk")
+        repositories = [row for row in rows if row.service and row.service.is_production("production")]
+        if not repositories:
+            raise CommandError("Freshness needs a service with a repository, its production called “production”.")
+        repository = rng.choice(repositories)
+        service = repository.service
+        assert service is not None  # filtered above
+        pages = {
+            "team": reverse("insights:team-dashboard", args=[service.owner.slug]),
+            "organisation": reverse("insights:dashboard"),
+        }
+        repeating = Schedule.objects.exclude(schedule_type=Schedule.ONCE)
+        times: dict[tuple[str, str], list[float]] = {(way, page): [] for way in ("webhook", "API") for page in pages}
+        with bench.loop_around() as loop, bench.server(1) as port, _worker() as alive:
+
+            def deliver(way: str) -> dict[str, float]:
+                before = {page: _deployments_shown(browser, url) for page, url in pages.items()}
+                path, body, expect = self._freshness_post(way, source, service, repository.name)
+                headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+                status, answer = bench.http_request(port, "POST", path, json.dumps(body).encode(), headers)
+                accepted = time.perf_counter()
+                if status != expect:
+                    raise CommandError(f"POST {path} answered {status}: {answer[:300]!r}")
+                return _wait_until_shown(browser, pages, before, accepted, alive)
+
+            deliver("webhook")
+            due_at = timezone.now()
+            due = repeating.update(next_run=due_at)
+            started = time.perf_counter()
+            while repeating.filter(next_run__lte=due_at).exists():
+                if time.perf_counter() - started > FRESHNESS_GIVE_UP_S:
+                    raise CommandError(f"The worker's scheduler did not queue the schedules in {FRESHNESS_GIVE_UP_S} s")
+                alive()
+                time.sleep(FRESHNESS_POLL_S)
+            broker = get_broker()
+
+            def busy() -> bool:
+                """Tasks waiting, or taken and running (the database broker's leases; Redis shows those waiting)."""
+                return bool(broker.queue_size() or broker.lock_size())
+
+            burst: list[dict[str, float]] = []
+            started = time.perf_counter()
+            while not burst or (busy() and time.perf_counter() - started < FRESHNESS_GIVE_UP_S):
+                burst.append(deliver("webhook"))
+            hourly = {page: max(shown[page] for shown in burst) for page in pages}
+            for _ in range(samples):
+                for way in ("webhook", "API"):
+                    for page, seconds in deliver(way).items():
+                        times[way, page].append(seconds)
+        workers = settings.Q_CLUSTER["workers"]
+        self.rows.append(
+            (
+                "Freshness: webhook → dashboards, every schedule due",
+                f"team {hourly['team']:.1f} s, organisation {hourly['organisation']:.1f} s",
+                f"slowest of {len(burst)} sent while {due} schedules' tasks ran, as once an hour; {workers} workers",
+                loop.beside(
+                    f"≤ {bench.FRESHNESS_P95_S} s: {'ok' if max(hourly.values()) <= bench.FRESHNESS_P95_S else 'OVER'}"
+                ),
+            )
+        )
+        for (way, page), taken in times.items():
+            p50, p95 = percentile(taken, 0.5), percentile(taken, 0.95)
+            assert p50 is not None and p95 is not None  # at least one sample
+            self.rows.append(
+                (
+                    f"Freshness: {way} → {page} dashboard",
+                    f"p50 {p50:.1f} s, p95 {p95:.1f} s",
+                    f"{len(taken)} deployments, {workers} worker processes, pages read {FRESHNESS_POLL_S} s apart",
+                    loop.beside(f"p95 ≤ {bench.FRESHNESS_P95_S} s: {'ok' if p95 <= bench.FRESHNESS_P95_S else 'OVER'}"),
+                )
+            )
+
+    def _freshness_post(
+        self, way: str, source: Source, service: Service, repository: str
+    ) -> tuple[str, dict[str, Any], int]:
+        """A new production deployment of ``service`` (whose ``repository`` it is), finished now, sent through
+        ``way`` (the DevLake ``webhook`` or the JSON ``API``): the path, the body and the answer that accepts it."""
+        external_id, now = f"bench-freshness-{time.time_ns()}", datetime.now(UTC).isoformat()
+        if way == "webhook":
+            body = {
+                "id": external_id,
+                "result": "SUCCESS",
+                "environment": "PRODUCTION",
+                "startedDate": now,
+                "finishedDate": now,
+                # A repository's name is a repoUrl DevLake's own examples send; e360 finds the service by it.
+                "deploymentCommits": [{"repoUrl": repository, "commitSha": "0a1b2c3d"}],
+            }
+            return f"/api/rest/plugins/webhook/connections/{source.pk}/deployments", body, 200
+        body = {
+            "external_id": external_id,
+            "service": service.slug,
+            "environment": "production",
+            "status": "success",
+            "finished_at": now,
+        }
+        return "/api/v1/deployments", body, 201
+
+
+# The dashboards' weekly series (insights/dashboard.html), whose deployments per week add up to the period's.
+_DASHBOARD_SERIES = re.compile(r'<script id="dashboard-series" type="application/json">(.*?)</script>', re.DOTALL)
+
+
+def _deployments_shown(client: Client, url: str) -> int:
+    """The production deployments of the period a dashboard page shows, read from the page itself."""
+    response = client.get(url)
+    found = _DASHBOARD_SERIES.search(response.content.decode()) if response.status_code == 200 else None
+    if found is None:
+        raise CommandError(f"{url} answered {response.status_code} without its weekly series")
+    return sum(json.loads(found.group(1))["deployments"])
+
+
+def _wait_until_shown(
+    client: Client, pages: dict[str, str], before: dict[str, int], since: float, alive: Callable[[], None]
+) -> dict[str, float]:
+    """Per page (name: URL), the seconds from ``since`` (``time.perf_counter``) until its count of deployments
+    passed ``before``'s, the pages read every ``FRESHNESS_POLL_S``; ``alive`` checks the worker between reads."""
+    shown: dict[str, float] = {}
+    while len(shown) < len(pages):
+        for page, url in pages.items():
+            if page not in shown and _deployments_shown(client, url) > before[page]:
+                shown[page] = time.perf_counter() - since
+        if len(shown) < len(pages):
+            if time.perf_counter() - since > FRESHNESS_GIVE_UP_S:
+                missing = ", ".join(page for page in pages if page not in shown)
+                raise CommandError(f"A deployment did not show on the {missing} dashboard in {FRESHNESS_GIVE_UP_S} s")
+            alive()
+            time.sleep(FRESHNESS_POLL_S)
+    return shown
+
+
+@contextmanager
+def _worker() -> Iterator[Callable[[], None]]:
+    """django-q2's cluster (``manage.py qcluster``: ``Q_CLUSTER``'s workers, and the schedules) in a process group
+    of its own, with this process's settings; yields a check that raises when the cluster has stopped.
+
+    However the block ends, the cluster is stopped: SIGTERM lets it finish the tasks it holds, and whatever of
+    its group is left after ``Q_CLUSTER["timeout"]`` is killed (a task killed mid-way runs again: tasks are
+    idempotent). Its log goes to a file, never to a pipe nobody reads while it runs.
+    """
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the cluster has stopped
+    command = [sys.executable, "manage.py", "qcluster"]
+    process = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
+        command, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT, process_group=0
+    )
+
+    def alive() -> None:
+        if process.poll() is not None:
+            log.seek(0)
+            raise CommandError(f"The worker stopped ({process.returncode}): {log.read()[-2000:]!r}")
+
+    try:
+        yield alive
+    finally:
+        process.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=settings.Q_CLUSTER["timeout"])
+        with suppress(ProcessLookupError):  # raised when the whole cluster has stopped
+            os.killpg(process.pid, signal.SIGKILL)  # the group's id is the cluster's process id (process_group=0)
+        process.wait()
+        log.close()
