@@ -17,4 +17,10 @@ class ActionsConfig(AppConfig):
         Every("Evaluate thresholds", "actions.tasks.thresholds_evaluate", minutes=15, long=True),
         # --- initiatives ---
         Every("Initiatives: freeze those whose start has come", "actions.tasks.initiatives_freeze_due", hourly=True),
+        Every(
+            "Initiatives: publish the running ones' headlines",
+            "actions.tasks.initiatives_publish",
+            hourly=True,
+            long=True,
+        ),
     )

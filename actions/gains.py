@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from django.core.cache import cache
 from django.db.models import Q
 
 from actions import estimates, holdout, initiatives, reminder_policies, threshold_metrics
@@ -349,6 +350,68 @@ class Gains:
         return not self.rows and self.holdout is None
 
 
+# --- Published rows -----------------------------------------------------------------------------------------------
+
+# A row is published for an hour: its estimates move when a week ends, or when late data reaches a past week.
+PUBLISHED_SECONDS = 3600
+# Part of the key: a row stored by other code is never read back (bump it when ``Row`` or ``Report`` change).
+PUBLISHED_VERSION = 1
+
+
+def row_of(initiative: Initiative, *, now: datetime, tree: TeamTree) -> Row:
+    """The initiative's headline row, computed: its report's first primary metric and guardrail (``headline_only``),
+    the survey side, the verdict and the hours saved."""
+    report = initiative_report(initiative, now=now, headline_only=True, survey=True, tree=tree)
+    judged, associated = verdict(report)
+    saved = hours_saved(report, now=now, tree=tree) if report.started else None
+    return Row(initiative, _kept(report), judged, associated, saved, Sentiment(report.survey if report.started else ()))
+
+
+def _kept(report: Report) -> Report:
+    """What the list and the gains read of a report: not the candidates left out (hundreds at a large level)."""
+    chosen = {team.pk for metric in (*report.metrics, report.guardrail) if metric for team in metric.comparison}
+    reads = replace(report.reads, candidates=tuple(s for s in report.reads.candidates if s.team.pk in chosen))
+    metrics = tuple(replace(metric, left_out=()) for metric in report.metrics)
+    guardrail = replace(report.guardrail, left_out=()) if report.guardrail else None
+    return replace(report, reads=reads, metrics=metrics, guardrail=guardrail)
+
+
+def _published_key(initiative: Initiative, now: datetime) -> str:
+    assert initiative.frozen_at is not None
+    frozen = initiative.frozen_at.isoformat()
+    return f"actions:initiative-row:{PUBLISHED_VERSION}:{initiative.pk}:{frozen}:{org_today(now).isoformat()}"
+
+
+def published_row(initiative: Initiative, *, now: datetime, tree: TeamTree) -> Row:
+    """``row_of`` as published (the cache, ``settings.CACHES``): a started initiative's row is computed at most once
+    an hour and day (``publish_running`` refreshes every running one's each hour), read back by the list and the
+    velocity gains with the initiative as it is now (its name and owner may change). Before the start a row costs
+    no estimate and is computed each time."""
+    if initiative.frozen_at is None:
+        return row_of(initiative, now=now, tree=tree)
+    key = _published_key(initiative, now)
+    row = cache.get(key)
+    if row is None:
+        row = row_of(initiative, now=now, tree=tree)
+        cache.set(key, row, PUBLISHED_SECONDS)
+    return replace(row, initiative=initiative)
+
+
+def publish_running(*, now: datetime) -> int:
+    """Publish the row of every started initiative whose after window has not ended a quarter ago (the hourly
+    task): the pages then read rows at most an hour old. Returns how many."""
+    tree = TeamTree.load()
+    today = org_today(now)
+    found = initiatives.with_teams(Initiative.objects.filter(frozen_at__isnull=False))
+    published = 0
+    for initiative in found:
+        if after_end(initiative) + timedelta(days=92) < today:
+            continue
+        cache.set(_published_key(initiative, now), row_of(initiative, now=now, tree=tree), PUBLISHED_SECONDS)
+        published += 1
+    return published
+
+
 def quarter_end_instant(quarter: Quarter) -> datetime:
     return d.local_midnight(quarter.end, reading_profile())
 
@@ -357,16 +420,7 @@ def gains(user: User, quarter: Quarter, *, now: datetime) -> Gains:
     """The quarter's gains ``user`` may see (module docstring)."""
     tree = TeamTree.load()
     found = initiatives.with_teams(initiatives.visible_initiatives(user).filter(starts_on__lte=quarter.last))
-    rows = []
-    for initiative in found:
-        if not running_in(initiative, quarter):
-            continue
-        report = initiative_report(initiative, now=now, headline_only=True, survey=True, tree=tree)
-        judged, associated = verdict(report)
-        saved = hours_saved(report, now=now, tree=tree) if report.started else None
-        rows.append(
-            Row(initiative, report, judged, associated, saved, Sentiment(report.survey if report.started else ()))
-        )
+    rows = [published_row(initiative, now=now, tree=tree) for initiative in found if running_in(initiative, quarter)]
     policy_ids = list(
         reminder_policies.visible_policies(user)
         .filter(Q(holdout_percent__gt=0) | Q(pk__in=Reminder.objects.held_out().values("policy_id")))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from actions import thresholds
 
 
@@ -37,3 +39,11 @@ def initiatives_freeze_due() -> str:
 
     frozen, baselines, failed = freeze()
     return f"{frozen} initiatives frozen, {baselines} team baselines frozen, {failed} failed"
+
+
+def initiatives_publish() -> str:
+    """Every hour: publish each running initiative's headline row (``actions.gains.publish_running``), so the
+    initiatives list and the velocity gains read rows at most an hour old instead of estimating on each visit."""
+    from actions.gains import publish_running
+
+    return f"{publish_running(now=timezone.now())} initiative rows published"

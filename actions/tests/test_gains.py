@@ -11,12 +11,14 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from actions import gains
+from actions import gains, tasks
 from actions.models.initiatives import org_today
 from actions.tests.holdout_data import remind
 from actions.tests.initiative_histories import START_DAYS_AGO, WINDOW_DAYS, initiative_on, planted
@@ -337,7 +339,9 @@ def test_the_page_prints_and_is_linked(client, three, owner):
 def test_the_queries_are_bounded(client, three, org_viewer, review_teams, review_source, now):
     client.force_login(org_viewer)
 
-    def counted():
+    def counted(*, published: bool = False):
+        if not published:
+            cache.clear()  # every row computed on the visit
         with CaptureQueriesContext(connection) as queries:
             assert client.get(GAINS).status_code == 200
         return len(queries)
@@ -346,6 +350,34 @@ def test_the_queries_are_bounded(client, three, org_viewer, review_teams, review
     planted(review_teams, review_source, now, days=range(100, 460, 3))  # a year more of history
     assert counted() == first
     assert first <= 80, first  # about 15 a started initiative whatever its teams and candidates, 3 here
+    assert counted(published=True) <= first - 20  # the rows published by the visit before: one cache read each
+
+
+def test_rows_are_published_for_the_hour_and_by_the_hourly_task(
+    client, three, org_viewer, review_teams, review_source, now
+):
+    """A started initiative's row is computed once and read back, with the initiative as it is now; the hourly task
+    publishes every running one's again, so data that arrived since shows within the hour."""
+    tree = TeamTree.load()
+    worked = three["worked"]
+    cache.clear()
+    row = gains.published_row(worked, now=now, tree=tree)
+    assert row.verdict == gains.Verdict.DELIVERED
+    assert not [
+        s for s in row.report.reads.candidates if s.team.pk not in {t.pk for t in row.report.metrics[0].comparison}
+    ]
+    worked.name = "Renamed since"
+    with CaptureQueriesContext(connection) as queries:
+        again = gains.published_row(worked, now=now, tree=tree)
+    assert len(queries) == 1 and again.initiative.name == "Renamed since"
+    assert again.report.headline == row.report.headline
+
+    # The comparison teams' pickup fell with Payments': the published row stands until the task publishes again.
+    others = review_teams[1:]
+    planted(others, review_source, now, falls={team.slug: START_DAYS_AGO for team in others})
+    assert gains.published_row(worked, now=now, tree=tree).verdict == gains.Verdict.DELIVERED
+    assert tasks.initiatives_publish() == "2 initiative rows published"  # the two started ones
+    assert gains.published_row(worked, now=timezone.now(), tree=tree).verdict != gains.Verdict.DELIVERED
 
 
 def test_a_gain_paid_for_by_its_guardrail_is_no_delivery():

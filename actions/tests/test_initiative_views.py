@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -229,6 +230,7 @@ def test_the_queries_grow_neither_with_history_nor_with_the_teams(
     client.force_login(owner)
 
     def counted(url):
+        cache.clear()  # the list's rows computed on the visit, not read as published
         with CaptureQueriesContext(connection) as queries:
             assert client.get(url).status_code == 200
         return len(queries)
@@ -242,7 +244,7 @@ def test_the_queries_grow_neither_with_history_nor_with_the_teams(
     planted(more, review_source, now)
     assert counted(detail_url(frozen)) == detail, detail
     assert counted(LIST) == listed
-    assert detail <= 30 and listed <= 30, (detail, listed)
+    assert detail <= 30 and listed <= 40, (detail, listed)
 
 
 def test_the_candidates_baselines_are_frozen_at_the_start(frozen, review_teams, review_source, now):

@@ -13,13 +13,13 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from actions import initiative_export, initiatives, thresholds
+from actions import gains, initiative_export, initiatives, thresholds
 from actions.initiative_report import initiative_report
 from e360.htmx import HtmxHttpRequest
 from e360.tree import TeamTree
 from metrics.views.lists import ListPage
 
-# Each listed initiative's headline reads its teams' and candidates' weeks (a few queries a team): a short page.
+# Each listed initiative's headline is its published row (``actions.gains.published_row``): a short page all the same.
 PER_PAGE = 10
 
 
@@ -30,9 +30,7 @@ def initiative_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     now = timezone.now()
     tree = TeamTree.load()
-    listed = [
-        (initiative, initiative_report(initiative, now=now, headline_only=True, tree=tree)) for initiative in page
-    ]
+    listed = [(initiative, gains.published_row(initiative, now=now, tree=tree).report) for initiative in page]
     managed = thresholds.managed_team_ids(request.user)
     may_add = managed is None or bool(managed)
     context = {"listed": listed, "pages": ListPage.of(page, request.GET, "page"), "may_add": may_add}

@@ -13,7 +13,7 @@ from e360.schedules import Every, sync
 
 def test_every_declared_schedule_is_in_the_table_after_migrate(db):
     declared = [s for config in apps.get_app_configs() for s in getattr(config, "schedules", ())]
-    assert len(declared) == 12
+    assert len(declared) == 13
     for schedule in declared:
         row = Schedule.objects.get(name=schedule.name)
         assert {field: getattr(row, field) for field in schedule.fields()} == schedule.fields()
