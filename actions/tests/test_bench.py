@@ -56,7 +56,8 @@ def test_the_bench_times_the_initiatives_pages_and_cleans_up(service, subteam, o
     # The leaf teams are Payments API (under Payments) and Search, a tie of depths: the shallower, Search's, where
     # Payments is the one candidate. All four are on Search; the planned one is not frozen.
     assert "Initiatives frozen at their start: 3 of 4" in table and "3 team baselines" in table
-    assert "Initiatives list: 4 of 4, a headline each" in table
+    assert "Initiatives' headline rows published: 3" in table
+    assert "Initiatives list: 4 of 4, a published headline each" in table
     assert "Initiative page (1 team, 1 candidate teams)" in table
     assert "Initiative page (1 teams in 1 cohorts, 1 candidate teams)" in table
     assert "Initiative page, planned (1 team, 1 candidate teams)" in table
@@ -81,7 +82,7 @@ def test_the_bench_keeps_what_it_adds_when_asked(service):
 
     assert "Automations tick, first: 7 automations (1 teams)" in out.getvalue()
     assert "next" not in out.getvalue()
-    assert "Initiatives list: 3 of 3, a headline each" in out.getvalue()
+    assert "Initiatives list: 3 of 3, a published headline each" in out.getvalue()
     assert not Automation.objects.exists() and not Channel.objects.exists() and not Initiative.objects.exists()
 
 
