@@ -27,6 +27,7 @@ the points of sentiment their teams' surveys moved, and the review reminders' ho
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass, replace
@@ -47,6 +48,8 @@ from e360.tree import TeamTree
 from insights import selectors
 from metrics import definitions as d
 from metrics.scope import reading_profile
+
+logger = logging.getLogger(__name__)
 
 QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -399,7 +402,8 @@ def published_row(initiative: Initiative, *, now: datetime, tree: TeamTree) -> R
 
 def publish_running(*, now: datetime) -> int:
     """Publish the row of every started initiative whose after window has not ended a quarter ago (the hourly
-    task): the pages then read rows at most an hour old. Returns how many."""
+    task): the pages then read rows at most an hour old. One that fails is logged and left to be computed on a
+    visit. Returns how many were published."""
     tree = TeamTree.load()
     today = org_today(now)
     found = initiatives.with_teams(Initiative.objects.filter(frozen_at__isnull=False))
@@ -407,7 +411,12 @@ def publish_running(*, now: datetime) -> int:
     for initiative in found:
         if after_end(initiative) + timedelta(days=92) < today:
             continue
-        cache.set(_published_key(initiative, now), row_of(initiative, now=now, tree=tree), PUBLISHED_SECONDS)
+        try:
+            row = row_of(initiative, now=now, tree=tree)
+        except Exception:
+            logger.exception("initiative %s: its row could not be published", initiative.pk)
+            continue
+        cache.set(_published_key(initiative, now), row, PUBLISHED_SECONDS)
         published += 1
     return published
 
