@@ -39,7 +39,7 @@ from e360.tree import TeamTree
 from insights import selectors
 from metrics import definitions as d
 from metrics.models import PullRequest
-from metrics.scope import reading_profile
+from metrics.scope import in_services, reading_profile
 from surveys import results as survey_results
 
 WEEK = timedelta(days=7)
@@ -80,7 +80,7 @@ class TeamSeries:
     start: date | None  # a target's start (on the weeks); a candidate's start in another initiative, or None
     weekly: dict[str, tuple[float | None, ...]]
     baseline: dict[str, float | None]
-    service_ids: tuple[int, ...]
+    service_ids: tuple[int, ...] | None  # None: every service (the team holds them all)
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,8 @@ def _series(
         weekly_rows = read[: len(week_firsts)]
         weekly = {key: tuple(row[key] for row in weekly_rows) for key in keys}
         values = {key: read[-1][key] for key in keys} if baseline is not None else dict.fromkeys(keys)
-        service_ids = tuple(figures[team.pk].service_ids or ())
+        ids = figures[team.pk].service_ids
+        service_ids = None if ids is None else tuple(ids)
         found.append(TeamSeries(team, tree.depth(team.pk), start, weekly, values, service_ids))
     return found
 
@@ -261,9 +262,7 @@ def with_weeks(reads: Reads, team_ids: set[int]) -> Reads:
         return reads
     read = {s.team.pk: s for s in _series(wanted, list(reads.keys), list(reads.weeks), None, reads.tree, reads.now)}
     candidates = tuple(
-        replace(series, weekly=read[series.team.pk].weekly, service_ids=read[series.team.pk].service_ids)
-        if series.team.pk in read
-        else series
+        replace(series, weekly=read[series.team.pk].weekly) if series.team.pk in read else series
         for series in reads.candidates
     )
     return replace(reads, candidates=candidates)
@@ -342,10 +341,10 @@ def open_at_cutoff(initiative: Initiative, reads: Reads) -> dict[str, int]:
     for series in reads.targets:
         assert series.start is not None
         after_start = d.local_midnight(series.start + ramp, profile)
-        if after_start >= reads.now or not series.service_ids:
+        if after_start >= reads.now or series.service_ids == ():
             continue
         cutoff = min(reads.now, d.local_midnight(series.start + ramp + window, profile))
-        opened = Q(service_id__in=series.service_ids, opened_at__gte=after_start, opened_at__lt=cutoff)
+        opened = in_services(series.service_ids) & Q(opened_at__gte=after_start, opened_at__lt=cutoff)
         unreviewed |= opened & (Q(attended_at__isnull=True) | Q(attended_at__gt=cutoff))
         unfinished |= (
             opened

@@ -414,14 +414,14 @@ def initiative_report(
             *initiative.primary_metrics[:1],
             *([initiative.guardrail_metric] if initiative.guardrail_metric else []),
         ]
+    today = org_today(now)
     # A headline before the start is "baseline only": no comparison to choose.
-    started = initiative.starts_on <= org_today(now)
+    started = initiative.starts_on <= today
     reads = initiative_reads.initiative_reads(
         initiative, now=now, keys=keys, tree=tree, candidates=started or not headline_only
     )
     choices = {key: _choice(initiative, reads, key) for key in reads.keys}
     reads = initiative_reads.with_weeks(reads, {team for choice in choices.values() for team in choice.chosen})
-    today = org_today(now)
     starts = [series.start for series in reads.targets if series.start is not None]
     current = phase(initiative, max(starts, default=initiative.starts_on), today)
     open_prs = initiative_reads.open_at_cutoff(initiative, reads) if reads.started else {}

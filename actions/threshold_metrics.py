@@ -243,8 +243,9 @@ def team_figures(
     of what ``keys`` need, read at once: the rollups in three queries (``Figures.of_teams``) and, when a metric is
     the review queue, the queue at every window's end in two, however many teams."""
     holdings = Holders.subtrees(team_ids, tree)
-    found = _Figures.of_teams(holdings, windows, now=now, **_options(keys))
-    if _options(keys)["reads_queue"] and found:
+    options = _options(keys)
+    found = _Figures.of_teams(holdings, windows, now=now, **options)
+    if options["reads_queue"] and found:
         ats = sorted({min(now, window.end) for window in windows})
         services = {service for holding in holdings.values() for service in holding.filter_ids or ()}
         waiting = {}
