@@ -27,6 +27,17 @@ class PeriodResult(models.Model):
     teams = models.PositiveIntegerField(default=0, help_text="Teams computed.")
     leaf_teams = models.PositiveIntegerField(default=0, help_text="Teams without sub-teams: the org ranking's.")
     org_ranking = models.JSONField(default=list, blank=True, help_text="engine.OrgItem per dimension, ranked.")
+    org_grid = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "Each leaf team as the org ranking saw it: [team id, active members, [[label, score] per dimension in "
+            "engine.DIMENSIONS' order]]. The org pages read this row, not every leaf team's items."
+        ),
+    )
+    leaf_people = models.PositiveIntegerField(
+        default=0, help_text="The active people in the leaf teams, each counted once however many they are in."
+    )
     seconds = models.FloatField(default=0, help_text="How long the refresh took.")
 
     class Meta:

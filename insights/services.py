@@ -198,6 +198,7 @@ class Computed:
     previous: Campaign | None
     teams: list[tuple[_Team, list[engine.Item]]]
     ranking: list[engine.OrgItem]
+    leaf_people: int
     pairs: list[PairResult]
     started: float
 
@@ -250,6 +251,7 @@ def insights_compute(
         items = engine.bottlenecks(engine.TeamInput(team_sentiments, metric_values[entry.team.pk]))
         results.append((entry, items))
     ranking = engine.org_ranking([(e.team.name, e.people, items) for e, items in results if e.leaf])
+    leaf_people = selectors.distinct_people(e.team.pk for e in teams if e.leaf)
     return Computed(
         days,
         now,
@@ -259,9 +261,19 @@ def insights_compute(
         previous,
         results,
         ranking,
+        leaf_people,
         _correlations(teams, tree, wave, before),
         started,
     )
+
+
+def grid_cells(items: list[engine.Item]) -> list[list]:
+    """A team's [label, score] per dimension, in ``engine.DIMENSIONS``' order: its row of the org grid."""
+    by_dimension = {item.dimension: item for item in items}
+    return [
+        [item.label.value, item.score] if (item := by_dimension.get(d.key)) else [engine.Label.NO_SIGNAL.value, 0.0]
+        for d in engine.DIMENSIONS
+    ]
 
 
 @transaction.atomic
@@ -279,6 +291,10 @@ def insights_store(computed: Computed) -> PeriodResult:
             "teams": len(computed.teams),
             "leaf_teams": sum(1 for entry, _ in computed.teams if entry.leaf),
             "org_ranking": [dataclasses.asdict(item) for item in computed.ranking],
+            "org_grid": [
+                [entry.team.pk, entry.people, grid_cells(items)] for entry, items in computed.teams if entry.leaf
+            ],
+            "leaf_people": computed.leaf_people,
         },
     )
     period.team_results.all().delete()

@@ -185,3 +185,9 @@ def people_by_team() -> dict[int, int]:
         .order_by()
     )
     return dict(rows)
+
+
+def distinct_people(team_ids: Iterable[int]) -> int:
+    """The active people in these teams, each counted once however many of them they are in (one query)."""
+    members = Membership.objects.filter(person__is_active=True, team_id__in=list(team_ids))
+    return members.values("person_id").distinct().count()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.urls import NoReverseMatch, reverse
 
 from e360 import access
-from e360.models import Membership, Team
+from e360.models import Team
 from e360.tree import TeamTree
 from insights import engine
 from insights.models import PairResult, PeriodResult, TeamResult
@@ -93,27 +93,23 @@ class GridRow:
 
 
 def _org_grid(period: PeriodResult, viewer: User, days: int) -> tuple[tuple[GridRow, ...], dict[str, tuple[Hit, ...]]]:
-    """The leaf teams the viewer may see (one query, whatever the number of teams), each with its label and score
-    per dimension as the last refresh stored them, and per dimension the teams it is a signal in, highest score
-    first (ties by name) as the org ranking orders its ``team_names``."""
-    leaves = TeamResult.objects.filter(period=period, leaf=True).select_related("team").order_by("team__name")
+    """The leaf teams the viewer may see, by name, each with its label and score per dimension as the last refresh
+    stored them (``PeriodResult.org_grid``, one row for every team), and per dimension the teams it is a signal in,
+    highest score first (ties by name) as the org ranking orders its ``team_names``. Names and slugs are read now
+    (one query, whatever the number of teams): a team renamed or deleted since shows as it is."""
     visible = access.visible_team_ids(viewer)
-    if visible is not None:
-        leaves = leaves.filter(team_id__in=visible)
+    stored = [row for row in period.org_grid if visible is None or row[0] in visible]
+    teams = Team.objects.filter(pk__in=[row[0] for row in stored]).values_list("pk", "name", "slug")
+    named = {pk: (name, slug) for pk, name, slug in teams}
     rows = []
-    for result in leaves.only("people", "items", "team__name", "team__slug"):
-        url = bottleneck_url(result.team, days)
-        stored = {item["dimension"]: item for item in result.items}
-        cells = tuple(
-            Hit(
-                result.team.name,
-                url,
-                engine.Label(stored[d.key]["label"]) if d.key in stored else engine.Label.NO_SIGNAL,
-                stored[d.key]["score"] if d.key in stored else 0.0,
-            )
-            for d in engine.DIMENSIONS
-        )
-        rows.append(GridRow(result.team.name, url, result.people, cells))
+    for team_id, people, cells in stored:
+        if team_id not in named:
+            continue
+        name, slug = named[team_id]
+        url = _team_bottleneck_url(slug, days)
+        hits = tuple(Hit(name, url, engine.Label(label), score) for label, score in cells)
+        rows.append(GridRow(name, url, people, hits))
+    rows.sort(key=lambda row: row.name)
     hits = {
         d.key: tuple(
             sorted(
@@ -124,12 +120,6 @@ def _org_grid(period: PeriodResult, viewer: User, days: int) -> tuple[tuple[Grid
         for i, d in enumerate(engine.DIMENSIONS)
     }
     return tuple(rows), hits
-
-
-def _distinct_people(period: PeriodResult) -> int:
-    """The active people in the ranked leaf teams, each once however many of those teams they are in."""
-    leaves = TeamResult.objects.filter(period=period, leaf=True).values("team_id")
-    return Membership.objects.filter(person__is_active=True, team_id__in=leaves).values("person_id").distinct().count()
 
 
 def _sentiment_item(data: dict | None) -> engine.Sentiment | None:
@@ -198,10 +188,14 @@ def evidence_urls(team: Team, days: int) -> dict[str, list[tuple[str, str]]]:
     return links
 
 
+def _team_bottleneck_url(slug: str, days: int) -> str:
+    return f"{reverse('insights:team-bottlenecks', args=[slug])}?days={days}"
+
+
 def bottleneck_url(team: Team | None, days: int) -> str:
     if team is None:
         return f"{reverse('insights:org-bottlenecks')}?days={days}"
-    return f"{reverse('insights:team-bottlenecks', args=[team.slug])}?days={days}"
+    return _team_bottleneck_url(team.slug, days)
 
 
 def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
@@ -225,7 +219,7 @@ def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
             org_items,
             period.computed_at,
             evidence_urls=evidence,
-            people=_distinct_people(period),
+            people=period.leaf_people,
             teams=period.leaf_teams,
             grid=grid,
             hits=hits,

@@ -120,6 +120,6 @@ def delivered(services, now):
 # deployments unrecovered, the review queue (2), sources' last events: 10.
 # Sentiment (``insights.selectors.sentiment``): closed campaigns, the latest (access is read from its tree
 # frozen at close), its questions, group scores: 4 (each newer campaign the viewer may not see adds its
-# access check). Bottlenecks: the period's results, the leaf teams with their labels (the teams each bottleneck
-# hits), the people in them counted once: 3.
-ORG_QUERIES = 23
+# access check). Bottlenecks: the period's results (the org ranking and the grid of leaf teams' labels, stored by
+# the refresh), the leaf teams' names now: 2.
+ORG_QUERIES = 22

@@ -7,8 +7,10 @@ correlation tests are set per team (``selectors.team_readings`` is tested agains
 
 from __future__ import annotations
 
+import importlib
 from io import StringIO
 
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django_q.models import Schedule
 
@@ -74,6 +76,29 @@ def test_the_org_ranking_weighs_leaf_teams_by_their_people(org, closed, metrics_
     assert people == {"pay-api": 3, "search": 4, "tiny": 2, "sales-tools": 1}
     assert len(period.org_ranking) == len(engine.DIMENSIONS)
     assert {item["dimension"] for item in period.org_ranking} == set(engine.DIMENSIONS_BY_KEY)
+
+
+def test_the_org_grid_holds_each_leaf_team_s_label_and_score_per_dimension(org, closed, metrics_by_team):
+    period = services.insights_refresh(days=90)
+    assert sorted(team for team, _, _ in period.org_grid) == sorted(
+        TeamResult.objects.filter(period=period, leaf=True).values_list("team_id", flat=True)
+    )
+    for team, people, cells in period.org_grid:
+        result = TeamResult.objects.get(period=period, team=team)
+        assert people == result.people
+        stored = {item["dimension"]: [item["label"], item["score"]] for item in result.items}
+        assert cells == [stored.get(d.key, ["no signal", 0.0]) for d in engine.DIMENSIONS]
+    # 10 people in 4 leaf teams; nobody in two of them.
+    assert period.leaf_people == 10
+
+
+def test_the_migration_fills_the_grid_of_results_stored_before_it(org, closed, metrics_by_team):
+    fill = importlib.import_module("insights.migrations.0002_org_grid").fill
+    period = services.insights_refresh(days=90)
+    PeriodResult.objects.update(org_grid=[], leaf_people=0)
+    fill(django_apps, None)
+    again = PeriodResult.objects.get()
+    assert sorted(again.org_grid) == sorted(period.org_grid) and again.leaf_people == period.leaf_people
 
 
 # --- Correlations -------------------------------------------------------------------------------------------------
