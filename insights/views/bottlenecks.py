@@ -27,7 +27,13 @@ def org_bottlenecks(request: HtmxHttpRequest) -> HttpResponse:
     days = InsightsForm.parse(request.GET)["days"]
     result = selectors.bottlenecks(None, days, request.user)
     org_rows = [(item, result.hits.get(item.dimension, ())) for item in result.items]
-    context = {"team": None, "result": result, "org_rows": org_rows, "dimensions": engine.DIMENSIONS}
+    context = {
+        "team": None,
+        "result": result,
+        "org_rows": org_rows,
+        "dimensions": engine.DIMENSIONS,
+        "grid_rows": selectors.grid_rows_html(result.grid),
+    }
     return _render(request, context)
 
 
