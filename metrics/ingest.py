@@ -573,11 +573,18 @@ EVENT_FIELDS = [field for field in InboundEvent._meta.concrete_fields if not fie
 def event_insert(event: InboundEvent) -> tuple[str, str, list[Any]]:
     """An INSERT of ``event`` as SQL pieces: its columns, their placeholders (each cast to its
     column's type) and the values. The columns are the model's, so statements follow its migrations."""
+    columns, placeholders = _event_columns(db_connection.vendor)
+    values = [field.get_db_prep_save(field.pre_save(event, add=True), db_connection) for field in EVENT_FIELDS]
+    return columns, placeholders, values
+
+
+@cache
+def _event_columns(vendor: str) -> tuple[str, str]:
+    """The columns of ``event_insert`` and their placeholders, made once per database kind (``vendor``)."""
     quote = db_connection.ops.quote_name
     columns = ", ".join(quote(column(field)) for field in EVENT_FIELDS)
     placeholders = ", ".join(f"%s::{field.cast_db_type(db_connection)}" for field in EVENT_FIELDS)
-    values = [field.get_db_prep_save(field.pre_save(event, add=True), db_connection) for field in EVENT_FIELDS]
-    return columns, placeholders, values
+    return columns, placeholders
 
 
 def inbound_store(event: InboundEvent, *, queue: bool = True) -> int | None:
