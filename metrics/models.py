@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -667,6 +668,19 @@ class TeamWeekRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team} {'production' if self.production else 'service-wide'} week of {self.week}"
+
+
+class TeamRollupVersion(models.Model):
+    """A token that changes whenever a team's rollup rows change: ``metrics.rollups.teams`` sets a new one in the
+    transaction of every write to them. Figures computed from the rows may be kept under the tokens they were read
+    after (``metrics.rollups.versions``) and are not read again once a token moved on. Random rather than a
+    counter, so a database rolled back or restored never hands out an old token again."""
+
+    team = models.OneToOneField(Team, models.CASCADE, primary_key=True, related_name="+")
+    token = models.UUIDField(default=uuid.uuid4)
+
+    def __str__(self) -> str:
+        return f"team {self.team_id} rollups at {self.token}"
 
 
 class RolledUpService(models.Model):

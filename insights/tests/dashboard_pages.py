@@ -116,10 +116,11 @@ def delivered(services, now):
 
 # The org dashboard's queries (counted in test_dashboard_views.TestQueries, a second request):
 # Sign-in (session, user), permissions (user's, groups'), the team picker, the roots: 6.
-# Delivery from rollups, the period and the one before: day rows (2 each), week rows (1 each), failed
-# deployments unrecovered, the review queue (2), sources' last events: 10.
+# Delivery: the rollups' version of the roots, then the figures computed for it (``org_delivery``: on a first
+# request, day rows (2 a period), week rows (1 a period), failed deployments unrecovered, the review queue (2) and the
+# sources' last events: 10 more; none on the next ones) and the sources' last events, read on every request: 2.
 # Sentiment (``insights.selectors.sentiment``): closed campaigns, the latest (access is read from its tree
 # frozen at close), its questions, group scores: 4 (each newer campaign the viewer may not see adds its
 # access check). Bottlenecks: the period's results (the org ranking and the grid of leaf teams' labels, stored by
 # the refresh), the leaf teams' names now: 2.
-ORG_QUERIES = 22
+ORG_QUERIES = 14

@@ -98,14 +98,13 @@ def _figures(team: Team | None, user: User, period: Period, now: datetime) -> di
     dashboards and of the org viewer's home page."""
     context: dict = {"period": period}
     if team is None:
-        figures = selectors.org_figures(period, now=now)
+        context["delivery"] = selectors.org_delivery(period)
     else:
         scope = team_scope(team, access.visible_team_ids(user), TeamTree.for_user(user))
         context["scope"] = scope
         context["delivery_url"] = reverse("metrics:team-delivery", args=[team.slug])
-        figures = selectors.scope_figures(scope, period, now=now)
+        context["delivery"] = selectors.delivery(selectors.scope_figures(scope, period, now=now), period)
         context["waves"] = selectors.sentiment_waves(team, user)
-    context["delivery"] = selectors.delivery(figures, period)
     context["sentiment"] = sentiment = selectors.sentiment(team, user)
     context["sentiment_rows"] = selectors.sentiment_rows(sentiment)
     found = selectors.bottlenecks(team, period.days, user)

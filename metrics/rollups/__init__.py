@@ -23,7 +23,7 @@ from e360.models import Service
 from metrics import definitions as d
 from metrics.rollups import coverage, days, teams, workflows
 from metrics.rollups.coverage import Holders, Holding
-from metrics.rollups.figures import HEADLINE_DISTRIBUTIONS, Days, Figures
+from metrics.rollups.figures import HEADLINE_DISTRIBUTIONS, Days, Figures, last_events
 from metrics.rollups.workflows import Candidate, PerWorkflow, WorkflowStats, judged_runs, per_workflow
 
 __all__ = [
@@ -36,9 +36,24 @@ __all__ = [
     "PerWorkflow",
     "WorkflowStats",
     "judged_runs",
+    "last_events",
     "per_workflow",
     "service_write",
+    "version",
 ]
+
+
+def version(holding: Holding) -> tuple[str, ...] | None:
+    """What figures of ``holding`` computed from rollups may be kept under: the ``TeamRollupVersion`` tokens of its
+    team rows, read before them (one query). None when they may not be kept: some of its figures come from day
+    rows of services, or none of its teams has rows yet.
+
+    Of what a ``Figures`` reads besides, the failed deployments left unrecovered change only with a service
+    refresh, which writes the rollups too; the review queue at ``now`` moves with the clock and ``last_events``
+    with every accepted write, so a reader that shows them reads them again."""
+    if holding.rollup_service_ids:
+        return None
+    return teams.versions(holding.rollup_team_ids)
 
 
 def service_write(

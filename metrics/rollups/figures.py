@@ -169,6 +169,12 @@ def _median(values: Distribution | tuple[()], kind: d.MedianKind) -> float | Non
     return values.percentile(0.5, kind) if isinstance(values, d.Histogram) else d.median(values, kind)
 
 
+def last_events() -> dict[str, datetime]:
+    """When each active source last sent us something (set on every accepted write; one query)."""
+    sources = Source.objects.filter(is_active=True, last_event_at__isnull=False)
+    return {name: at for name, at in sources.values_list("name", "last_event_at") if at is not None}
+
+
 class Figures:
     """DORA figures of a scope over some windows, and maybe a previous window to compare with.
 
@@ -251,9 +257,7 @@ class Figures:
 
     @cached_property
     def last_events(self) -> dict[str, datetime]:
-        """When each active source last sent us something (set on every accepted write)."""
-        sources = Source.objects.filter(is_active=True, last_event_at__isnull=False)
-        return {name: at for name, at in sources.values_list("name", "last_event_at") if at is not None}
+        return last_events()
 
     def summary(self, window: d.Window) -> d.DoraSummary:
         """The same ``DoraSummary`` that ``definitions.dora_summary`` computes from raw rows.

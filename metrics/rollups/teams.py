@@ -26,6 +26,7 @@ from histograms are within 1% of the exact ones.
 from __future__ import annotations
 
 import operator
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,15 @@ from e360.models import Service, Team
 from e360.tree import TeamTree
 from metrics import definitions as d
 from metrics.definitions import Histogram
-from metrics.models import COUNT_FIELDS, SERVICE_WIDE, DailyRollup, RolledUpService, TeamRollup, TeamWeekRollup
+from metrics.models import (
+    COUNT_FIELDS,
+    SERVICE_WIDE,
+    DailyRollup,
+    RolledUpService,
+    TeamRollup,
+    TeamRollupVersion,
+    TeamWeekRollup,
+)
 from metrics.sql import update_rows
 
 EXACT_LIMIT = 1000  # values a team row keeps exactly per distribution; beyond, a histogram
@@ -146,7 +155,30 @@ def apply_delta(delta: Mapping[Key, Change], team_ids: Iterable[int]) -> int:
     team_ids = sorted(set(team_ids))
     if not delta or not team_ids:
         return 0
-    return _apply(TeamRollup, "day", delta, team_ids) + _apply(TeamWeekRollup, "week", by_week(delta), team_ids)
+    written = _apply(TeamRollup, "day", delta, team_ids) + _apply(TeamWeekRollup, "week", by_week(delta), team_ids)
+    if written:
+        _new_version(team_ids)
+    return written
+
+
+def _new_version(team_ids: Collection[int]) -> None:
+    """A new ``TeamRollupVersion`` token for each of these teams, whose rows the transaction changed: their rows
+    locked in team order, after the rollup rows (the one order every writer takes)."""
+    ordered = sorted(team_ids)
+    TeamRollupVersion.objects.bulk_create([TeamRollupVersion(team_id=team) for team in ordered], ignore_conflicts=True)
+    versions = TeamRollupVersion.objects.filter(team_id__in=ordered)
+    list(versions.select_for_update().order_by("team_id").values_list("pk", flat=True))
+    versions.update(token=uuid.uuid4())
+
+
+def versions(team_ids: Collection[int]) -> tuple[str, ...] | None:
+    """The teams' ``TeamRollupVersion`` tokens, in the order of their ids, "" for a team with no rows yet (its first
+    write gives it one); None when none has any (one query). Read before the rows: what is read after them is at
+    least as new as the tokens say."""
+    tokens = dict(TeamRollupVersion.objects.filter(team_id__in=list(team_ids)).values_list("team_id", "token"))
+    if not tokens:
+        return None
+    return tuple(str(tokens.get(team, "")) for team in sorted(team_ids))
 
 
 def by_week(days: Mapping[Key, Change]) -> dict[Key, Change]:
@@ -265,6 +297,7 @@ def _recompute(*, everything: bool) -> str:
         )
         written += len(weeks)
 
+    _new_version(affected)
     RolledUpService.objects.all().delete()
     RolledUpService.objects.bulk_create(
         [RolledUpService(service_id=service, team_ids=teams) for service, teams in sorted(live.items())],

@@ -13,6 +13,7 @@ from e360.models import Service, Team
 from e360.tests.factories import ServiceFactory, TeamFactory
 from e360.tree import TeamTree
 from metrics import definitions as d
+from metrics import rollups
 from metrics.models import (
     COUNT_FIELDS,
     DailyRollup,
@@ -20,6 +21,7 @@ from metrics.models import (
     PullRequest,
     RolledUpService,
     TeamRollup,
+    TeamRollupVersion,
     TeamWeekRollup,
 )
 from metrics.refresh import rebuild, service_refresh
@@ -150,6 +152,36 @@ def test_a_service_counts_in_its_team_and_every_team_above_it(tree, source):
     assert set(counted.values_list("team__slug", flat=True)) == {"alpha", "group", "org"}
     lineage = [tree["alpha"].id, tree["group"].id, tree["org"].id]
     assert RolledUpService.objects.get(service_id=checkout.id).team_ids == lineage
+
+
+def test_every_write_to_a_team_s_rows_gives_it_a_new_version_and_no_other_team(tree, source):
+    def tokens():
+        return dict(TeamRollupVersion.objects.values_list("team__slug", "token"))
+
+    org = Holders.organisation()
+    assert tokens() == {} and rollups.version(org) is None  # no rows, nothing to keep figures under
+    checkout, search = Service.objects.get(slug="checkout"), Service.objects.get(slug="search")
+    deploy(source, checkout, "d1", T0)
+    service_refresh(service_id=checkout.id)
+    first = tokens()
+    assert set(first) == {"alpha", "group", "org"}
+    assert rollups.version(org) == (str(first["org"]),)
+    assert rollups.version(Holders.subtrees([tree["beta"].id], TeamTree.load())[tree["beta"].id]) is None
+    service_refresh(service_id=checkout.id)  # nothing changed: the same versions
+    assert tokens() == first
+    deploy(source, search, "d2", T0)
+    service_refresh(service_id=search.id)
+    second = tokens()
+    assert second["alpha"] == first["alpha"] and all(second[t] != first[t] for t in ("group", "org"))
+    # A catalog change recomputes the teams whose services changed, and only those.
+    search.owner = tree["alpha"]
+    search.save()
+    team_rollups.sync()
+    third = tokens()
+    assert third["group"] == second["group"] and third["org"] == second["org"]
+    assert third["alpha"] != second["alpha"] and third["beta"] != second["beta"]
+    # Service rows are not versioned: figures that read them are not kept.
+    assert rollups.version(Holders.services([checkout.id])) is None
 
 
 def test_a_service_changing_team_moves_its_figures_at_the_next_sync(tree, source):
