@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.urls import reverse
 
@@ -41,14 +41,10 @@ def _dimension_waves() -> QuerySet[Campaign]:
     """Closed campaigns that asked dimension questions (likert questions with a dimension), newest first, preferring
     those that invited everyone: a later post-incident or onboarding survey of one team asks a few dimensions of a
     few people, and must not take the organisation-wide wave's place for every other team."""
-    return (
-        Campaign.objects.filter(
-            status=Campaign.Status.CLOSED,
-            version__questions__kind__in=LIKERT_KINDS,
-            version__questions__dimension__gt="",
-        )
-        .distinct()
-        .order_by("-everyone", "-closes_at", "-pk")
+    asked = Question.objects.filter(version=OuterRef("version"), kind__in=LIKERT_KINDS, dimension__gt="")
+    # EXISTS, not a join made DISTINCT: that would compare every campaign's frozen team tree.
+    return Campaign.objects.filter(Exists(asked), status=Campaign.Status.CLOSED).order_by(
+        "-everyone", "-closes_at", "-pk"
     )
 
 
