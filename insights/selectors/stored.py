@@ -93,7 +93,7 @@ class GridRow:
     name: str
     url: str
     people: int
-    cells: tuple[Hit, ...]
+    labels: tuple[engine.Label, ...]
 
 
 # Each label's cell in the org grid: a letter badge, the word for screen readers (the colour only repeats it).
@@ -126,39 +126,36 @@ def grid_rows_html(grid: tuple[GridRow, ...]) -> SafeString:
     return format_html_join(
         "",
         '<tr><th scope="row" class="team-grid__team"><a href="{}">{}</a></th>{}</tr>',
-        ((row.url, row.name, SafeString("".join(_GRID_CELLS[cell.label] for cell in row.cells))) for row in grid),
+        ((row.url, row.name, SafeString("".join(_GRID_CELLS[label] for label in row.labels))) for row in grid),
     )
 
 
+_LABELS: dict[str, engine.Label] = {label.value: label for label in engine.Label}
+
+
 def _org_grid(period: PeriodResult, viewer: User, days: int) -> tuple[tuple[GridRow, ...], dict[str, tuple[Hit, ...]]]:
-    """The leaf teams the viewer may see, by name, each with its label and score per dimension as the last refresh
-    stored them (``PeriodResult.org_grid``, one row for every team), and per dimension the teams it is a signal in,
-    highest score first (ties by name) as the org ranking orders its ``team_names``. Names and slugs are read now
-    (one query, whatever the number of teams): a team renamed or deleted since shows as it is."""
+    """The leaf teams the viewer may see, by name, each with its label per dimension as the last refresh stored them
+    (``PeriodResult.org_grid``, one row for every team), and per dimension the teams it is a signal in, highest score
+    first (ties by name) as the org ranking orders its ``team_names``. Names and slugs are the request's team tree
+    (``TeamTree.for_user``): a team renamed or deleted since shows as it is now."""
+    tree = TeamTree.for_user(viewer)
     visible = access.visible_team_ids(viewer)
-    stored = [row for row in period.org_grid if visible is None or row[0] in visible]
-    teams = Team.objects.filter(pk__in=[row[0] for row in stored]).values_list("pk", "name", "slug")
-    named = {pk: (name, slug) for pk, name, slug in teams}
-    rows = []
     url_of = _team_bottleneck_urls(days)
-    for team_id, people, cells in stored:
-        if team_id not in named:
+    rows = []
+    hits: dict[str, list[Hit]] = {d.key: [] for d in engine.DIMENSIONS}
+    for team_id, people, cells in period.org_grid:
+        if team_id not in tree.names or (visible is not None and team_id not in visible):
             continue
-        name, slug = named[team_id]
-        url = url_of(slug)
-        hits = tuple(Hit(name, url, engine.Label(label), score) for label, score in cells)
-        rows.append(GridRow(name, url, people, hits))
+        name, url = tree.names[team_id], url_of(tree.slugs[team_id])
+        labels = tuple(_LABELS[label] for label, _ in cells)
+        rows.append(GridRow(name, url, people, labels))
+        for d, label, (_, score) in zip(engine.DIMENSIONS, labels, cells, strict=True):
+            if label != engine.Label.NO_SIGNAL:
+                hits[d.key].append(Hit(name, url, label, score))
     rows.sort(key=lambda row: row.name)
-    hits = {
-        d.key: tuple(
-            sorted(
-                (row.cells[i] for row in rows if row.cells[i].label != engine.Label.NO_SIGNAL),
-                key=lambda hit: (-hit.score, hit.name),
-            )
-        )
-        for i, d in enumerate(engine.DIMENSIONS)
+    return tuple(rows), {
+        key: tuple(sorted(found, key=lambda hit: (-hit.score, hit.name))) for key, found in hits.items()
     }
-    return tuple(rows), hits
 
 
 def _sentiment_item(data: dict | None) -> engine.Sentiment | None:
