@@ -1,5 +1,6 @@
 """The request layer every page shares: a typed htmx request, whether to answer a partial, the ``Vary`` header of
-pages that answer htmx differently, and the one way a page refuses GET parameters it does not offer.
+pages that answer htmx differently, the one way a page refuses GET parameters it does not offer, and long lists of
+markup made in Python (``html_join``).
 
 A page reads its GET parameters with a form (``e360.forms.QueryForm.parse``), which raises ``BadQuery`` with a
 message in the page's words; the page's view is decorated with ``refuses_bad_query``, which answers 400 with that
@@ -11,7 +12,8 @@ shows the message in its own markup (the dashboards' custom period form) renders
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import html
+from collections.abc import Callable, Iterable
 from functools import wraps
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import SwapMethod, reswap, retarget
@@ -106,3 +109,14 @@ def htmx_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """The decorators of a GET page: its answer differs for htmx (``vary_on_htmx``), and it reads its parameters
     with a form (``refuses_bad_query``, whose refusal varies too)."""
     return require_GET(vary_on_htmx(refuses_bad_query(view)))
+
+
+def html_join(template: str, rows: Iterable[tuple[object, ...]]) -> SafeString:
+    """``format_html_join("", template, rows)`` for lists of hundreds of rows (the team picker's 440 teams, the org
+    grid's): each value escaped as ``django.utils.html.escape`` escapes it (the standard library's ``html.escape``,
+    without the lazy-text wrapper that costs about as much again), a ``SafeString`` kept as it is."""
+
+    def escaped(value: object) -> str:
+        return value if isinstance(value, SafeString) else html.escape(str(value))
+
+    return mark_safe("".join(template.format(*map(escaped, row)) for row in rows))  # noqa: S308 - every value escaped

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django_htmx.middleware import HtmxMiddleware
 
 from e360 import htmx
@@ -103,3 +105,11 @@ def test_a_page_is_get_only_varies_and_refuses_bad_queries(db):
     response = page(request(**PARTIAL))
     assert response.status_code == 400 and response["HX-Retarget"] == "#results"
     assert all(header in response["Vary"] for header in htmx.HTMX_HEADERS)
+
+
+def test_html_join_escapes_as_format_html_join_does():
+    rows = [("a&b", '"quoted" <tag>', "it's"), (format_html("<b>{}</b>", "safe"), 3, None)]
+    template = '<li title="{}">{} {}</li>'
+    joined = htmx.html_join(template, rows)
+    assert joined == format_html_join("", template, rows)
+    assert isinstance(joined, SafeString)

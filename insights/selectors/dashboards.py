@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from e360 import access
+from e360.htmx import html_join
 from e360.models import User
 from e360.tree import TeamTree
 from insights import engine
@@ -395,12 +396,10 @@ SELECTED = format_html("{}", " selected")  # an attribute, safe to join unescape
 
 
 def team_picker_options(options: list[TeamOption], selected: str | None) -> SafeString:
-    """The team picker's ``<option>`` elements, escaped and joined in Python: an organisation's 440 teams cost a
-    template loop about 15 ms a request."""
-    return format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        ((o.slug, SELECTED if o.slug == selected else "", o.label) for o in options),
+    """The team picker's ``<option>`` elements, escaped and joined in Python (``html_join``): an organisation's 440
+    teams cost a template loop about 15 ms a request."""
+    return html_join(
+        '<option value="{}"{}>{}</option>', ((o.slug, SELECTED if o.slug == selected else "", o.label) for o in options)
     )
 
 
