@@ -522,6 +522,7 @@ def campaign_results(
     levels: int | None = None,
     every_question: bool = True,
     texts: bool = True,
+    picker: bool = True,
 ) -> Results:
     """The results ``scope``'s viewer may see, narrowed to ``team``'s subtree (a slug) when given.
 
@@ -529,7 +530,8 @@ def campaign_results(
     most ``levels`` below it when given: a page of a large organisation lists its groups, not its 400 teams); the
     focused group (``team``, else the organisation) also gets its free text, unless ``texts`` is False (a
     dashboard's summary). Every group gets its per-question
-    figures, or only the focused one without ``every_question`` (the page charts the focused group's alone).
+    figures, or only the focused one without ``every_question`` (the page charts the focused group's alone). Without
+    ``picker`` (a summary) ``teams``, the teams the viewer may pick, is empty.
     An unknown team, or one the viewer may not see, is a 404. Cells are decided over every group whatever is
     listed, so what a page lists never changes what it shows.
     """
@@ -543,7 +545,7 @@ def campaign_results(
     if levels is not None:
         listed = {t for t in listed if _below(t, focus, tree) <= levels}
     groups = _ordered(listed, tree)
-    pickable = tuple(_ordered(set(scope.visible), tree)[1:])
+    pickable = tuple(_ordered(set(scope.visible), tree)[1:]) if picker else ()
     if not campaign.is_closed:
         participation = _participation(scope, groups)
         results = tuple(GroupResult(g, participation[g.id]) for g in groups)

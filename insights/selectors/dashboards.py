@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.utils import formats
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -261,6 +262,7 @@ class Delivery:
     sparklines: dict[str, Sparkline]
     chart: dict  # ``display.weekly_chart``: what ``static/metrics/dora-charts.js`` draws
     series: dict  # what ``static/insights/dashboard.js`` draws: sparklines, failure rate and recovery charts
+    week_rows: SafeString  # the weekly table's rows, made with the figures (a year is 53 rows)
 
     @property
     def tiles_with_sparklines(self) -> list[tuple[display.Tile, Sparkline]]:
@@ -279,11 +281,15 @@ class Delivery:
         return any(week.recovery is not None for week in self.weeks)
 
     @property
-    def lead_time_rows(self) -> list[dict]:
-        """Per week: its label and the medians of the lead time and its stages, in hours."""
+    def lead_time_rows(self) -> SafeString:
+        """The lead time table's rows: per week, its label and the medians of the lead time and its stages, in
+        hours."""
         names = ("coding", "pickup", "review", "deploy", "lead_time")
         columns = zip(self.chart["labels"], *(self.chart[name] for name in names), strict=True)
-        return [dict(zip(("label", *names), column, strict=True)) for column in columns]
+        return html_join(
+            '<tr><th scope="row">{}</th>' + '<td class="num">{}</td>' * len(names) + "</tr>",
+            ((label, *(_cell(value) for value in values)) for label, *values in columns),
+        )
 
     @property
     def has_partial_weeks(self) -> bool:
@@ -296,6 +302,11 @@ class SourceEvent:
 
     name: str
     last_event_at: datetime
+
+
+def _cell(value: object) -> str:
+    """A table cell's figure as a template writes it, "—" for none."""
+    return "—" if value is None else str(formats.localize(value))
 
 
 def _sources(last_events: Mapping[str, datetime]) -> list[SourceEvent]:
@@ -372,6 +383,22 @@ def delivery(figures: Figures, period: Period) -> Delivery:
         sparklines=sparklines,
         chart=chart,
         series=series,
+        week_rows=html_join(
+            '<tr><th scope="row">{}</th>' + '<td class="num">{}</td>' * 7 + "</tr>",
+            (
+                (
+                    w.label,
+                    _cell(w.succeeded),
+                    _cell(w.failed),
+                    w.failure_rate_text or "—",
+                    w.lead_time_text or "—",
+                    _cell(w.recovered),
+                    w.recovery_text or "—",
+                    w.rework_rate_text or "—",
+                )
+                for w in weeks
+            ),
+        ),
     )
 
 

@@ -47,8 +47,11 @@ def standard_days(days: int) -> tuple[int, bool]:
     return (longer[0] if longer else STANDARD_DAYS[-1]), True
 
 
-def _period(days: int) -> PeriodResult | None:
-    return PeriodResult.objects.filter(days=days).first()
+def _period(days: int, *, org: bool) -> PeriodResult | None:
+    """The period's stored results; of the organisation's ranking and grid (a few hundred kB of JSON at the large
+    size) only for the organisation's pages."""
+    periods = PeriodResult.objects.filter(days=days)
+    return (periods if org else periods.defer("org_ranking", "org_grid")).first()
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,7 @@ def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
     url = bottleneck_url(team, standard)
     evidence = {} if team is None else evidence_urls(team, standard)
     common: dict[str, Any] = {"days": standard, "substituted": substituted, "requested_days": days, "url": url}
-    period = _period(standard)
+    period = _period(standard, org=team is None)
     if period is None:
         return Bottlenecks((), None, evidence_urls=evidence, **common)
     if team is None:

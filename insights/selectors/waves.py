@@ -147,7 +147,12 @@ def sentiment(team: Team | None, viewer: User) -> Sentiment:
         )
     # The focused group alone (levels=0) and no free text: a summary reads figures, never answers' words.
     results = survey_results.campaign_results(
-        scope, team=team.slug if team is not None else None, levels=0, every_question=False, texts=False
+        scope,
+        team=team.slug if team is not None else None,
+        levels=0,
+        every_question=False,
+        texts=False,
+        picker=False,
     )
     focus, org = results.focus, results.groups[0]
     org_scores = {
