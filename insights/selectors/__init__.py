@@ -39,6 +39,7 @@ from insights.selectors.dashboards import (
     scope_figures,
     sentiment_rows,
     team_options,
+    team_picker,
     team_picker_options,
     top_bottlenecks,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "sentiments",
     "standard_days",
     "team_options",
+    "team_picker",
     "team_picker_options",
     "team_readings",
     "top_bottlenecks",

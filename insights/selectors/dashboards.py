@@ -415,8 +415,31 @@ class TeamOption:
 def team_options(user: User) -> list[TeamOption]:
     """The teams ``user`` may see in the tree's rendering order: depth first, by name under each parent (one
     query). A team whose parent the viewer does not see is at the top."""
-    tree = TeamTree.load(access.visible_teams(user))
+    return _options(TeamTree.load(access.visible_teams(user)))
+
+
+def _options(tree: TeamTree) -> list[TeamOption]:
     return [TeamOption(tree.slugs[team], tree.names[team], depth, tree.label(team)) for team, depth in tree.indented()]
+
+
+def team_picker(user: User, selected: str | None) -> SafeString:
+    """The team picker's options for ``user`` (``team_options``, ``team_picker_options``; one query), made once per
+    tree the viewer sees and selected team in a process (``_pickers``): every org viewer's picker is the same 440
+    teams, and ordering and labelling them costs more than the rest of a dashboard's catalog reads."""
+    tree = TeamTree.load(access.visible_teams(user))
+    key = (tuple(sorted(tree.parents.items())), tuple(sorted(tree.names.items())), tuple(sorted(tree.slugs.items())))
+    found = _pickers.get((key, selected))
+    if found is None:
+        found = team_picker_options(_options(tree), selected)
+        if len(_pickers) >= PICKERS:
+            _pickers.pop(next(iter(_pickers), None), None)  # the oldest
+        _pickers[(key, selected)] = found
+    return found
+
+
+# Pickers per (tree, selected team), the oldest dropped first.
+PICKERS = 64
+_pickers: dict[tuple[object, str | None], SafeString] = {}
 
 
 SELECTED = format_html("{}", " selected")  # an attribute, safe to join unescaped

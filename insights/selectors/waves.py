@@ -123,7 +123,7 @@ def _campaign_access(campaign: Campaign, team: Team | None, viewer: User) -> sur
 
 def _latest_access(team: Team | None, viewer: User) -> survey_results.CampaignAccess | None:
     """The newest closed campaign with dimension questions whose results for ``team`` the viewer may see."""
-    for campaign in _dimension_waves():
+    for campaign in _dimension_waves().only("pk"):  # each read again, whole, for its access
         scope = _campaign_access(campaign, team, viewer)
         if scope is not None:
             return scope

@@ -122,9 +122,7 @@ def _dashboard(request: HtmxHttpRequest, team: Team | None) -> HttpResponse:
         "is_org": team is None,
         "page_title": f"Dashboard · {name}",
         "sees_everything": access.sees_everything(user),
-        "team_options": selectors.team_picker_options(
-            selectors.team_options(user), team.slug if team is not None else None
-        ),
+        "team_options": selectors.team_picker(user, team.slug if team is not None else None),
         "periods": selectors.PERIODS,
         "max_custom_days": selectors.MAX_CUSTOM_DAYS,
         "pick_url": reverse("insights:dashboard-pick"),
