@@ -9,6 +9,7 @@ check it, once per request: the organisation's bottlenecks, correlations and das
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -299,7 +300,8 @@ class Pair:
     axis_unit: str
     correlation: Correlation
     within_team: Correlation
-    points: tuple[Point, ...]
+    pk: int  # its ``PairResult``
+    points: tuple[Point, ...] = ()  # the scatter's: read for the pair a page shows (``pick_pair``)
 
     @property
     def n(self) -> int:
@@ -326,13 +328,10 @@ class Correlations:
 
 
 def _pair(row: PairResult) -> Pair:
+    """The pair as the table lists it, without its scatter's points (``_with_points``)."""
     spec = engine.METRICS[row.metric]
     correlation = Correlation(row.n, row.rho, row.low, row.high, row.min_n, row.confidence)
     within = Correlation(row.change_n, row.change_rho, row.change_low, row.change_high, row.min_n, row.confidence)
-    points = tuple(
-        Point(name, score, value, axis_value(row.metric, value), metric_text(row.metric, value))
-        for _, name, score, value in row.points
-    )
     return Pair(
         row.dimension,
         DIMENSION_LABELS.get(row.dimension, row.dimension),
@@ -342,19 +341,31 @@ def _pair(row: PairResult) -> Pair:
         READERS[row.metric].axis_unit,
         correlation,
         within,
-        points,
+        row.pk,
     )
+
+
+def _with_points(pair: Pair) -> Pair:
+    """The pair with its scatter's teams (one query): a page shows one pair's, and the 33 pairs' points of 400 teams
+    each are most of what the table would otherwise read and decode."""
+    stored = PairResult.objects.filter(pk=pair.pk).values_list("points", flat=True).first() or []
+    points = tuple(
+        Point(name, score, value, axis_value(pair.metric, value), metric_text(pair.metric, value))
+        for _, name, score, value in stored
+    )
+    return dataclasses.replace(pair, points=points)
 
 
 def pick_pair(result: Correlations, key: str | None) -> Pair | None:
     """The pair ``key`` names ("ci_cd--flaky_rate"); by default the first, in the table's order, whose interval
-    excludes zero, else the first with enough teams to tell, else the first."""
+    excludes zero, else the first with enough teams to tell, else the first; with its scatter's points."""
     if key is not None:
-        return next((pair for pair in result.pairs if pair.key == key), None)
+        found = next((pair for pair in result.pairs if pair.key == key), None)
+        return None if found is None else _with_points(found)
     for wanted in (lambda p: p.correlation.excludes_zero, lambda p: p.correlation.enough, lambda p: True):
         found = next((pair for pair in result.pairs if wanted(pair)), None)
         if found is not None:
-            return found
+            return _with_points(found)
     return None
 
 
@@ -375,7 +386,7 @@ def correlations(days: int, team: Team | None = None) -> Correlations:
     period = PeriodResult.objects.filter(days=standard).select_related("campaign", "previous_campaign").first()
     if period is None:
         return Correlations((), None, url, standard, substituted, team=team)
-    pairs = tuple(_pair(row) for row in period.pairs.filter(team=team))
+    pairs = tuple(_pair(row) for row in period.pairs.filter(team=team).defer("points"))
     note = ""
     if team is not None and not pairs and period.campaign is not None:
         note = "This team's sub-teams are new since the last refresh: the next one includes them."
