@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -128,10 +129,17 @@ def org_delivery(period: Period) -> Delivery:
         figures = Figures(holders, [period.window], compared=period.previous, distributions=ORG_DISTRIBUTIONS)
         found = delivery(figures, period)
         if version is not None:
-            if len(_published) >= PUBLISHED_PERIODS:
-                _published.pop(next(iter(_published), None), None)  # the oldest
-            _published[key] = found
+            _keep(_published, key, found, PUBLISHED_PERIODS)
     return dataclasses.replace(found, sources=_sources(rollups.last_events()))
+
+
+def _keep[K, V](kept: dict[K, V], key: K, value: V, limit: int) -> None:
+    """Keep ``value`` under ``key`` in a process's ``kept``, the oldest dropped first beyond ``limit`` entries (another
+    thread may have dropped it already)."""
+    if len(kept) >= limit:
+        with suppress(StopIteration, KeyError, RuntimeError):
+            del kept[next(iter(kept))]
+    kept[key] = value
 
 
 # The organisation's delivery per (rollup version, period), the oldest dropped first: a version's standard periods and
@@ -431,9 +439,7 @@ def team_picker(user: User, selected: str | None) -> SafeString:
     found = _pickers.get((key, selected))
     if found is None:
         found = team_picker_options(_options(tree), selected)
-        if len(_pickers) >= PICKERS:
-            _pickers.pop(next(iter(_pickers), None), None)  # the oldest
-        _pickers[(key, selected)] = found
+        _keep(_pickers, (key, selected), found, PICKERS)
     return found
 
 
