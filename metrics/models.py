@@ -673,7 +673,7 @@ class TeamWeekRollup(models.Model):
 class TeamRollupVersion(models.Model):
     """A token that changes whenever a team's rollup rows change: ``metrics.rollups.teams`` sets a new one in the
     transaction of every write to them. Figures computed from the rows may be kept under the tokens they were read
-    after (``metrics.rollups.versions``) and are not read again once a token moved on. Random rather than a
+    after (``metrics.rollups.version``) and are not read again once a token moved on. Random rather than a
     counter, so a database rolled back or restored never hands out an old token again."""
 
     team = models.OneToOneField(Team, models.CASCADE, primary_key=True, related_name="+")

@@ -16,6 +16,9 @@ distributions. Rows are kept in step two ways:
   from their own services' rows and their children's team rows. A schedule runs it
   every minute, so a catalog change shows in team figures within a minute.
 
+Every write gives the teams whose rows it changed a new ``TeamRollupVersion`` token, in its transaction
+(``versions`` reads them), so figures computed from the rows can be kept until they change.
+
 ``rebuild`` recomputes every team. ``read_days`` reads a window's rows of whole subtrees
 (``Figures`` merges them with the day rows of other services). Counts are exact sums. A
 distribution is kept exactly while a day holds up to ``EXACT_LIMIT`` values of it (a team's or a
