@@ -183,6 +183,8 @@ class TeamTree:
         name, each with its indentation, the number of listed teams above it (0 at the top). A listed team whose
         parent is not listed sits under its nearest listed ancestor."""
         listed = None if teams is None else set(teams)
+        if listed is not None and not listed:
+            return []
         rows: list[tuple[int, int]] = []
         stack = [(root, 0) for root in reversed(self.roots)]
         while stack:

@@ -34,6 +34,7 @@ from metrics.models import (
     RolledUpService,
     Source,
     TeamRollup,
+    TeamRollupVersion,
     TeamWeekRollup,
     WorkflowPeriodRollup,
     WorkflowRollupCoverage,
@@ -331,6 +332,13 @@ class TeamWeekRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["team__slug", "team__name"]
     list_select_related = ["team"]
     show_full_result_count = False
+
+
+@admin.register(TeamRollupVersion)
+class TeamRollupVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["team", "token"]
+    search_fields = ["team__slug", "team__name"]
+    list_select_related = ["team"]
 
 
 @admin.register(RolledUpService)

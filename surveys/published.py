@@ -108,12 +108,18 @@ def freeze(campaign: Campaign) -> Frozen:
         campaign.refresh_from_db(fields=["frozen_tree"])
     data = campaign.frozen_tree
     assert data is not None  # frozen above, if it was not already
-    return Frozen(
+    # A page reads a campaign's frozen tree several times (its access, each wave's figures): decoded once per value.
+    kept = campaign.__dict__.get("_frozen")
+    if kept is not None and kept[0] is data:
+        return kept[1]
+    frozen = Frozen(
         TeamTree.from_json(data),
         frozenset(data["teams"]),
         {int(team): label for team, label in data["rolled_up"].items()},
         data["previous"],
     )
+    campaign.__dict__["_frozen"] = (data, frozen)
+    return frozen
 
 
 def campaign_teams(campaign: Campaign, invited: Iterable[Label], roots: Iterable[int], tree: TeamTree) -> set[int]:
