@@ -186,7 +186,8 @@ def _expected_per_workflow(area: Area, window: d.Window, now: datetime) -> workf
         for (service_id, workflow), v in expected.items()
     ]
     slowest = sorted(
-        (s for s in stats if s.p90 is not None), key=lambda s: (-s.p90, -s.runs, s.service.name, s.workflow)
+        (s for s in stats if s.p90 is not None),
+        key=lambda s: (-workflow_rollups.slowness(s.p90), -s.runs, s.service.name, s.workflow),
     )
     candidates = sorted(
         (
