@@ -238,7 +238,7 @@ def _team_bottleneck_urls(days: int) -> Callable[[str], str]:
 def bottleneck_url(team: Team | None, days: int) -> str:
     if team is None:
         return f"{reverse('insights:org-bottlenecks')}?days={days}"
-    return f"{reverse('insights:team-bottlenecks', args=[team.slug])}?days={days}"
+    return _team_bottleneck_urls(days)(team.slug)
 
 
 def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:

@@ -165,13 +165,15 @@ def apply_delta(delta: Mapping[Key, Change], team_ids: Iterable[int]) -> int:
 
 
 def _new_version(team_ids: Collection[int]) -> None:
-    """A new ``TeamRollupVersion`` token for each of these teams, whose rows the transaction changed: their rows
-    locked in team order, after the rollup rows (the one order every writer takes)."""
-    ordered = sorted(team_ids)
-    TeamRollupVersion.objects.bulk_create([TeamRollupVersion(team_id=team) for team in ordered], ignore_conflicts=True)
-    versions = TeamRollupVersion.objects.filter(team_id__in=ordered)
-    list(versions.select_for_update().order_by("team_id").values_list("pk", flat=True))
-    versions.update(token=uuid.uuid4())
+    """A new ``TeamRollupVersion`` token for each of these teams, whose rows the transaction changed: one upsert,
+    whose rows are written (and locked) in team order, after the rollup rows (the one order every writer takes)."""
+    token = uuid.uuid4()
+    TeamRollupVersion.objects.bulk_create(
+        [TeamRollupVersion(team_id=team, token=token) for team in sorted(team_ids)],
+        update_conflicts=True,
+        unique_fields=["team"],
+        update_fields=["token"],
+    )
 
 
 def versions(team_ids: Collection[int]) -> tuple[str, ...] | None:
