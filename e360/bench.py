@@ -1,4 +1,4 @@
-"""What every app's benchmark command shares: the budgets, a gunicorn server on loopback, latency figures
+"""What every app's benchmark command shares: the budgets, the web server on loopback, latency figures
 (percentiles from ``e360.stats``), timed in-process reads, the machine's speed, and the printed table.
 
 ``make bench`` runs ``manage.py bench`` (delivery metrics), ``manage.py bench_surveys``,
@@ -47,6 +47,8 @@ LOOP_STEPS = 10_000_000  # the machine figure: a loop of this many steps
 LOOP_SAMPLE_STEPS = 2_000_000  # the figure beside each budget row: a fifth of it, scaled up (0.1 s, not 0.5 s)
 
 WRK_THREADS = 2  # wrk's threads (fewer when fewer connections)
+SERVER_WORKERS = 2  # the web server's processes and threads per process, as the Procfile's defaults
+SERVER_THREADS = 4
 WRK_SCRIPT = Path(__file__).with_name("bench_wrk.lua")
 
 
@@ -64,11 +66,16 @@ def http_request(
 
 @contextmanager
 def server(workers: int) -> Iterator[int]:
-    """gunicorn serving this project on a free loopback port, with this process's settings."""
+    """The Procfile's web server (granian, ``e360.wsgi``) with ``workers`` processes of ``SERVER_THREADS`` threads,
+    on a free loopback port, with this process's settings."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "gunicorn", "e360.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    command = [
+        *(sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws", "--log-level", "warning"),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+        *("--blocking-threads", str(SERVER_THREADS), "e360.wsgi:application"),
+    ]
     process = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
         command, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -81,7 +88,7 @@ def server(workers: int) -> Iterator[int]:
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     assert process.stderr is not None  # stderr=PIPE
-                    raise CommandError(f"gunicorn did not start: {process.stderr.read()[-2000:]!r}") from None
+                    raise CommandError(f"The web server did not start: {process.stderr.read()[-2000:]!r}") from None
                 time.sleep(0.2)
         yield port
     finally:
@@ -89,9 +96,14 @@ def server(workers: int) -> Iterator[int]:
         process.wait(timeout=30)
 
 
+def server_size(workers: int) -> str:
+    """How large ``server`` is, for the table."""
+    return f"granian, {workers} processes × {SERVER_THREADS} threads"
+
+
 @contextmanager
 def _target(workers: int, url: str) -> Iterator[str]:
-    """``url`` (a server already running), else a gunicorn ``server`` of this project."""
+    """``url`` (a server already running), else a ``server`` of this project."""
     if url:
         yield url.rstrip("/")
         return
@@ -109,9 +121,9 @@ def wrk_post(
     expect: int,
     url: str = "",
 ) -> dict[str, Any]:
-    """POST to a gunicorn server on loopback for ``seconds`` with wrk; the counts of what it answered.
+    """POST to the web server on loopback for ``seconds`` with wrk; the counts of what it answered.
 
-    The server is the Procfile's (``gunicorn e360.wsgi``) with ``workers``, so the figure is what
+    The server is the Procfile's (``server``) with ``workers``, so the figure is what
     a deployment accepts, network stack included (or the server at ``url``, already running).
     wrk (C) keeps ``clients`` connections busy and takes far less of the machine's cores than a
     Python client would. ``environment`` tells ``bench_wrk.lua`` what to send (its header lists

@@ -1,5 +1,5 @@
 """``manage.py bench_integrations`` on a tiny scale: the GitHub webhook load (wrk, which ``make
-test-deps`` installs, against the test's live server instead of gunicorn, so that the server
+test-deps`` installs, against the test's live server instead of granian, so that the server
 sees the test database; one connection, as the live server shares one database connection
 between its threads) and the backfill from the loopback GitHub."""
 

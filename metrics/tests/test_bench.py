@@ -1,5 +1,6 @@
 """``manage.py bench`` runs its read and rebuild parts end to end (ingestion needs a server: ``make bench``), and its
-freshness part as ``make bench`` runs it: a process of its own, with gunicorn and django-q2's cluster beside it."""
+freshness part as ``make bench`` runs it: a process of its own, with the web server and django-q2's cluster beside
+it."""
 
 from __future__ import annotations
 
@@ -110,4 +111,4 @@ def test_freshness_is_timed_from_both_ways_in_to_both_dashboards_and_no_process_
     assert out.count("p95 ≤ 60 s: ok") == 4
     hourly = next(line for line in out.splitlines() if "Freshness: webhook → dashboards, every schedule due" in line)
     assert "as once an hour" in hourly and "≤ 60 s: ok (loop " in hourly
-    assert _processes_using(url) == []  # neither gunicorn nor any of the cluster's processes is left
+    assert _processes_using(url) == []  # neither the web server nor any of the cluster's processes is left

@@ -3,7 +3,7 @@
 ``make bench`` runs it after ``manage.py bench``, on the same large demo. Two parts (``--only``):
 
 - ``webhook``: signed GitHub ``pull_request`` deliveries POSTed by wrk to ``/hooks/github/<id>/`` of
-  a gunicorn server on loopback, as the DevLake webhook is measured (``manage.py bench``): every
+  the web server on loopback, as the DevLake webhook is measured (``manage.py bench``): every
   tenth a redelivery of an earlier one, which must be absorbed (200 "Already received"); every
   202 must be stored. wrk's Lua cannot compute an HMAC, so the bodies, their signatures and their
   unique ``X-GitHub-Delivery`` are prepared here into a file that ``e360/bench_wrk.lua`` sends in
@@ -54,7 +54,7 @@ def sign(body: bytes) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Measure GitHub webhook throughput (signed deliveries through gunicorn, loaded by wrk) and the speed of "
+        "Measure GitHub webhook throughput (signed deliveries through the web server, loaded by wrk) and the speed of "
         "a GitHub backfill from a loopback GitHub (records/s, requests per 1,000 records, the incremental sync's "
         "requests). Prints a table against the docs/product.md#budgets budgets. Writes only a source named "
         f"'{SOURCE_NAME}'."
@@ -63,10 +63,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--only", choices=["webhook", "backfill"], help="Run one part (default: both)")
         parser.add_argument("--seconds", type=int, default=10, help="Seconds of webhook load (default 10)")
-        parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+        parser.add_argument("--workers", type=int, default=bench.SERVER_WORKERS, help="Web server processes")
         parser.add_argument("--clients", type=int, default=8, help="wrk connections (default 8)")
         parser.add_argument(
-            "--server", default="", help="Load this running server (http://host:port) instead of starting gunicorn"
+            "--server", default="", help="Load this running server (http://host:port) instead of starting one"
         )
         parser.add_argument(
             "--deliveries", type=int, default=30000, help="Signed deliveries prepared (sent again in turn if used up)"
@@ -177,7 +177,7 @@ class Command(BaseCommand):
         source = connection.source
         path = self._deliveries(repositories, options["deliveries"])
         load = f"{options['seconds']} s of wrk, {options['clients']} connections, " + (
-            f"{options['workers']} gunicorn workers" if not options["server"] else options["server"]
+            bench.server_size(options["workers"]) if not options["server"] else options["server"]
         )
         try:
             InboundEvent.objects.filter(source=source).delete()

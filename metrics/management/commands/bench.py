@@ -65,7 +65,9 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=int, default=10, help="Seconds of load per ingestion test (default 10)")
         parser.add_argument("--process", type=int, default=2000, help="Stored inbound events timed through processing")
         parser.add_argument("--rebuild-sample", type=int, default=50, help="Services timed for rollup rebuild")
-        parser.add_argument("--workers", type=int, default=4, help="gunicorn workers for ingestion (default 4)")
+        parser.add_argument(
+            "--workers", type=int, default=bench.SERVER_WORKERS, help="Web server processes for ingestion"
+        )
         parser.add_argument("--clients", type=int, default=8, help="wrk connections for ingestion (default 8)")
         parser.add_argument(
             "--only",
@@ -200,7 +202,8 @@ class Command(BaseCommand):
         return counts, loop
 
     def _load(self, options: dict[str, Any]) -> str:
-        return f"{options['seconds']} s of wrk, {options['clients']} connections, {options['workers']} gunicorn workers"
+        server = bench.server_size(options["workers"])
+        return f"{options['seconds']} s of wrk, {options['clients']} connections, {server}"
 
     def _ingest_ceiling(self, options: dict[str, Any]) -> None:
         """The same server and load on a path answered without the database: what any endpoint can reach."""
@@ -334,7 +337,7 @@ class Command(BaseCommand):
         """How long a deployment takes from its acceptance to the dashboards a leader opens, with the worker running.
 
         New production deployments of a service picked at random (one with a repository, which DevLake's body
-        names), finished now, go to a gunicorn server on loopback (``bench.server``), in turn through the DevLake
+        names), finished now, go to the web server on loopback (``bench.server``), in turn through the DevLake
         webhook and the JSON API, one at a time. django-q2's cluster runs beside it (``_worker``) with its
         schedules, as in production: a webhook delivery is stored and its source's drain queued, the drain writes
         the deployment and queues the service's refresh, which adds it to the team rollups; an API write queues the

@@ -36,7 +36,7 @@ CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 class Command(BaseCommand):
     help = (
-        "Measure survey submission (p50/p95 of the POST through gunicorn on loopback) with --respondents "
+        "Measure survey submission (p50/p95 of the POST through the web server on loopback) with --respondents "
         "people answering at the same time, each opening the form, reading it for about --think seconds and "
         "sending it, then the results of that campaign once closed. Creates a campaign named 'Bench survey' "
         "of everyone (replacing the previous one) and logins for the people who answer it."
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--respondents", type=int, default=50, help="People answering at the same time.")
         parser.add_argument("--submissions", type=int, default=500, help="Forms sent in all.")
         parser.add_argument("--think", type=float, default=5.0, help="Mean seconds between opening and sending.")
-        parser.add_argument("--workers", type=int, default=4, help="gunicorn workers.")
+        parser.add_argument("--workers", type=int, default=bench.SERVER_WORKERS, help="Web server processes.")
         parser.add_argument("--seed", type=int, default=1)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -194,7 +194,7 @@ class Command(BaseCommand):
                 f"Survey submission, {options['respondents']} respondents at once",
                 figure,
                 f"{len(latencies)} forms in {seconds:.0f} s ({len(latencies) / seconds:.0f}/s), "
-                f"~{options['think']:.0f} s to read each; {options['workers']} gunicorn workers",
+                f"~{options['think']:.0f} s to read each; {bench.server_size(options['workers'])}",
                 loop.beside(verdict),
             )
         )
