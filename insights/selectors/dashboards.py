@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -25,7 +24,7 @@ from e360.htmx import html_join
 from e360.models import User
 from e360.tree import TeamTree
 from insights import engine
-from insights.selectors.stored import STANDARD_DAYS, Bottlenecks, Hit
+from insights.selectors.stored import STANDARD_DAYS, Bottlenecks, Hit, keep
 from insights.selectors.waves import DimensionScore, Sentiment
 from metrics import definitions as d
 from metrics import display, rollups
@@ -129,17 +128,8 @@ def org_delivery(period: Period) -> Delivery:
         figures = Figures(holders, [period.window], compared=period.previous, distributions=ORG_DISTRIBUTIONS)
         found = delivery(figures, period)
         if version is not None:
-            _keep(_published, key, found, PUBLISHED_PERIODS)
+            keep(_published, key, found, PUBLISHED_PERIODS)
     return dataclasses.replace(found, sources=_sources(rollups.last_events()))
-
-
-def _keep[K, V](kept: dict[K, V], key: K, value: V, limit: int) -> None:
-    """Keep ``value`` under ``key`` in a process's ``kept``, the oldest dropped first beyond ``limit`` entries (another
-    thread may have dropped it already)."""
-    if len(kept) >= limit:
-        with suppress(StopIteration, KeyError, RuntimeError):
-            del kept[next(iter(kept))]
-    kept[key] = value
 
 
 # The organisation's delivery per (rollup version, period), the oldest dropped first: a version's standard periods and
@@ -439,7 +429,7 @@ def team_picker(user: User, selected: str | None) -> SafeString:
     found = _pickers.get((key, selected))
     if found is None:
         found = team_picker_options(_options(tree), selected)
-        _keep(_pickers, (key, selected), found, PICKERS)
+        keep(_pickers, (key, selected), found, PICKERS)
     return found
 
 

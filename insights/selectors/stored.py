@@ -10,6 +10,7 @@ check it, once per request: the organisation's bottlenecks, correlations and das
 from __future__ import annotations
 
 import dataclasses
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -48,11 +49,48 @@ def standard_days(days: int) -> tuple[int, bool]:
     return (longer[0] if longer else STANDARD_DAYS[-1]), True
 
 
-def _period(days: int, *, org: bool) -> PeriodResult | None:
-    """The period's stored results; of the organisation's ranking and grid (a few hundred kB of JSON at the large
-    size) only for the organisation's pages."""
-    periods = PeriodResult.objects.filter(days=days)
-    return (periods if org else periods.defer("org_ranking", "org_grid")).first()
+def _period(days: int) -> PeriodResult | None:
+    """The period's stored results but the organisation's ranking and grid (``_org_results``)."""
+    return PeriodResult.objects.filter(days=days).defer("org_ranking", "org_grid").first()
+
+
+@dataclass(frozen=True)
+class _OrgResults:
+    """A stored period's organisation ranking, decoded, and its grid as stored (``PeriodResult.org_grid``)."""
+
+    items: tuple[engine.OrgItem, ...]
+    grid: list
+
+
+def _org_results(period: PeriodResult) -> _OrgResults:
+    """The organisation's ranking and grid of ``period``, decoded once per stored result in a process.
+
+    They are a few hundred kB of JSON at the large size, which only the hourly refresh changes, and each of its
+    stores gives the row a new ``computed_at``: so (row, ``computed_at``) names one content. The second read takes
+    ``computed_at`` with the JSON, and keeps them under it: a refresh that committed in between is not kept under the
+    row's older name."""
+    found = _org_kept.get((period.pk, period.computed_at))
+    if found is None:
+        computed_at, ranking, grid = (
+            PeriodResult.objects.filter(pk=period.pk).values_list("computed_at", "org_ranking", "org_grid").get()
+        )
+        found = _OrgResults(tuple(org_item_from_json(item) for item in ranking), grid)
+        keep(_org_kept, (period.pk, computed_at), found, 2 * len(STANDARD_DAYS))
+    return found
+
+
+def keep[K, V](kept: dict[K, V], key: K, value: V, limit: int) -> None:
+    """Keep ``value`` under ``key`` in a process's ``kept``, the oldest dropped first beyond ``limit`` entries (another
+    thread may have dropped it already)."""
+    if len(kept) >= limit:
+        with suppress(StopIteration, KeyError, RuntimeError):
+            del kept[next(iter(kept))]
+    kept[key] = value
+
+
+# The organisation's results per stored period (row, computed_at): each standard period's, and the one before a
+# refresh while requests still read it.
+_org_kept: dict[tuple[int, datetime], _OrgResults] = {}
 
 
 @dataclass(frozen=True)
@@ -137,7 +175,7 @@ def grid_rows_html(grid: tuple[GridRow, ...]) -> SafeString:
 _LABELS: dict[str, engine.Label] = {label.value: label for label in engine.Label}
 
 
-def _org_grid(period: PeriodResult, viewer: User, days: int) -> tuple[tuple[GridRow, ...], dict[str, tuple[Hit, ...]]]:
+def _org_grid(stored: list, viewer: User, days: int) -> tuple[tuple[GridRow, ...], dict[str, tuple[Hit, ...]]]:
     """The leaf teams the viewer may see, by name, each with its label per dimension as the last refresh stored them
     (``PeriodResult.org_grid``, one row for every team), and per dimension the teams it is a signal in, highest score
     first (ties by name) as the org ranking orders its ``team_names``. Names and slugs are the request's team tree
@@ -147,7 +185,7 @@ def _org_grid(period: PeriodResult, viewer: User, days: int) -> tuple[tuple[Grid
     url_of = _team_bottleneck_urls(days)
     rows = []
     hits: dict[str, list[Hit]] = {d.key: [] for d in engine.DIMENSIONS}
-    for team_id, people, cells in period.org_grid:
+    for team_id, people, cells in stored:
         if team_id not in tree.names or (visible is not None and team_id not in visible):
             continue
         name, url = tree.names[team_id], url_of(tree.slugs[team_id])
@@ -252,14 +290,14 @@ def bottlenecks(team: Team | None, days: int, viewer: User) -> Bottlenecks:
     url = bottleneck_url(team, standard)
     evidence = {} if team is None else evidence_urls(team, standard)
     common: dict[str, Any] = {"days": standard, "substituted": substituted, "requested_days": days, "url": url}
-    period = _period(standard, org=team is None)
+    period = _period(standard)
     if period is None:
         return Bottlenecks((), None, evidence_urls=evidence, **common)
     if team is None:
-        org_items = tuple(org_item_from_json(item) for item in period.org_ranking)
-        grid, hits = _org_grid(period, viewer, standard)
+        org = _org_results(period)
+        grid, hits = _org_grid(org.grid, viewer, standard)
         return Bottlenecks(
-            org_items,
+            org.items,
             period.computed_at,
             evidence_urls=evidence,
             people=period.leaf_people,
@@ -383,7 +421,12 @@ def correlations(days: int, team: Team | None = None) -> Correlations:
     url = reverse("insights:correlations") if team is None else reverse("insights:team-correlations", args=[team.slug])
     standard, substituted = standard_days(days)
     url = f"{url}?days={standard}"
-    period = PeriodResult.objects.filter(days=standard).select_related("campaign", "previous_campaign").first()
+    period = (
+        PeriodResult.objects.filter(days=standard)
+        .defer("org_ranking", "org_grid")
+        .select_related("campaign", "previous_campaign")
+        .first()
+    )
     if period is None:
         return Correlations((), None, url, standard, substituted, team=team)
     pairs = tuple(_pair(row) for row in period.pairs.filter(team=team).defer("points"))

@@ -121,6 +121,6 @@ def delivered(services, now):
 # sources' last events: 10 more; none on the next ones) and the sources' last events, read on every request: 2.
 # Sentiment (``insights.selectors.sentiment``): closed campaigns, the latest (access is read from its tree
 # frozen at close), its questions, group scores: 4 (each newer campaign the viewer may not see adds its
-# access check). Bottlenecks: the period's results (the org ranking and the grid of leaf teams' labels, stored by
-# the refresh), the leaf teams' names now: 2.
+# access check). Bottlenecks: the period's stored results, the leaf teams' names now: 2; and on a stored result's
+# first request in a process, its org ranking and grid of leaf teams' labels (``stored._org_results``): 1 more.
 ORG_QUERIES = 14
