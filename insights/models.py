@@ -7,6 +7,8 @@ A refresh replaces a period's rows in one transaction, so a page sees either the
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 
@@ -39,6 +41,14 @@ class PeriodResult(models.Model):
         default=0, help_text="The active people in the leaf teams, each counted once however many they are in."
     )
     seconds = models.FloatField(default=0, help_text="How long the refresh took.")
+    version = models.UUIDField(
+        default=uuid.uuid4,
+        editable=False,
+        help_text=(
+            "New and random on every store, so what a process decoded of the row is kept under it: a database rolled "
+            "back or restored never gives another content an old version."
+        ),
+    )
 
     class Meta:
         ordering = ["days"]

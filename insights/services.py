@@ -32,6 +32,7 @@ import dataclasses
 import hashlib
 import logging
 import time
+import uuid
 from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -284,6 +285,7 @@ def insights_store(computed: Computed) -> PeriodResult:
         days=computed.days,
         defaults={
             "computed_at": computed.now,
+            "version": uuid.uuid4(),
             "window_start": computed.window_start,
             "window_end": computed.window_end,
             "campaign": computed.campaign,

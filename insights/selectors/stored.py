@@ -10,6 +10,7 @@ check it, once per request: the organisation's bottlenecks, correlations and das
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,16 +67,15 @@ def _org_results(period: PeriodResult) -> _OrgResults:
     """The organisation's ranking and grid of ``period``, decoded once per stored result in a process.
 
     They are a few hundred kB of JSON at the large size, which only the hourly refresh changes, and each of its
-    stores gives the row a new ``computed_at``: so (row, ``computed_at``) names one content. The second read takes
-    ``computed_at`` with the JSON, and keeps them under it: a refresh that committed in between is not kept under the
-    row's older name."""
-    found = _org_kept.get((period.pk, period.computed_at))
+    stores gives the row a new random ``version``. The second read takes the version with the JSON and keeps them
+    under it: a refresh that committed in between is not kept under the older version."""
+    found = _org_kept.get(period.version)
     if found is None:
-        computed_at, ranking, grid = (
-            PeriodResult.objects.filter(pk=period.pk).values_list("computed_at", "org_ranking", "org_grid").get()
+        version, ranking, grid = (
+            PeriodResult.objects.filter(pk=period.pk).values_list("version", "org_ranking", "org_grid").get()
         )
         found = _OrgResults(tuple(org_item_from_json(item) for item in ranking), grid)
-        keep(_org_kept, (period.pk, computed_at), found, 2 * len(STANDARD_DAYS))
+        keep(_org_kept, version, found, 2 * len(STANDARD_DAYS))
     return found
 
 
@@ -88,9 +88,9 @@ def keep[K, V](kept: dict[K, V], key: K, value: V, limit: int) -> None:
     kept[key] = value
 
 
-# The organisation's results per stored period (row, computed_at): each standard period's, and the one before a
-# refresh while requests still read it.
-_org_kept: dict[tuple[int, datetime], _OrgResults] = {}
+# The organisation's results per stored period's version: each standard period's, and the one before a refresh while
+# requests still read it.
+_org_kept: dict[uuid.UUID, _OrgResults] = {}
 
 
 @dataclass(frozen=True)

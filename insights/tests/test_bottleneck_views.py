@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from e360.models import Membership
-from e360.tests.factories import MembershipFactory, PersonFactory, UserFactory
+from e360.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 from insights import services
 from insights.tests.squads import readings, squad_waves
 from surveys.tests.waves import org_viewer
@@ -147,6 +147,14 @@ class TestOrgPage:
     def test_it_says_when_nothing_is_computed_yet(self, client, org):
         body = text(get(client, org_viewer(), reverse("insights:org-bottlenecks") + "?days=365"))
         assert "Not computed yet" in body
+
+    def test_it_shows_a_new_refresh_not_what_a_process_kept_of_the_last(self, client, org, refreshed):
+        url = reverse("insights:org-bottlenecks")
+        assert ">Zeta</a></th>" not in get(client, org_viewer(), url).content.decode()  # the grid decoded and kept
+        TeamFactory(name="Zeta", slug="zeta", kind="team", parent=org.eng)
+        assert ">Zeta</a></th>" not in get(client, org_viewer(), url).content.decode()  # not refreshed yet
+        services.insights_refresh(days=90)
+        assert ">Zeta</a></th>" in get(client, org_viewer(), url).content.decode()
 
     def test_its_queries_are_bounded(self, client, org, refreshed, django_assert_max_num_queries):
         client.force_login(org_viewer())

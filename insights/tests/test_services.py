@@ -101,6 +101,15 @@ def test_the_migration_fills_the_grid_of_results_stored_before_it(org, closed, m
     assert sorted(again.org_grid) == sorted(period.org_grid) and again.leaf_people == period.leaf_people
 
 
+def test_every_store_and_the_migration_give_a_period_a_version_of_its_own(org, closed, metrics_by_team):
+    first = services.insights_refresh(days=90).version
+    assert services.insights_refresh(days=90).version != first
+    services.insights_refresh(days=30)
+    PeriodResult.objects.update(version=first)  # what adding the column does
+    importlib.import_module("insights.migrations.0003_period_version").versions(django_apps, None)
+    assert len(set(PeriodResult.objects.values_list("version", flat=True)) - {first}) == 2
+
+
 # --- Correlations -------------------------------------------------------------------------------------------------
 
 
