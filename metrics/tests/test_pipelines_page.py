@@ -24,9 +24,9 @@ from metrics.tests.histories import run_records
 
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
-# A page's queries: the session and user, the scope, the runs list (count and page), the rollup rows (day rows and
-# week rows), the workflow rows (in step, counts, slowest, failing) and the failing workflows' runs; a team's reads
-# the team and the tree besides.
+# The pages' queries with these fixtures, pinned so that a read added to them shows (docs/product.md#budgets): no
+# figure the page does not show (a summary's review queue, failures left unrecovered, last events). They do not grow
+# with the data either (the tests below).
 TEAM_PAGE_QUERIES = 18
 ORG_PAGE_QUERIES = 16
 
@@ -347,7 +347,6 @@ class TestTeamPage:
         r.run(service, "ci", "a" * 40, PipelineRun.Status.FAILURE, 2 * DAY, 300)
         r.refresh()
         client.force_login(owner)
-        # Exactly these (docs/product.md#budgets): the page reads no figure it does not show.
         with django_assert_num_queries(TEAM_PAGE_QUERIES) as few:
             client.get(team_url())
 
