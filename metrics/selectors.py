@@ -270,8 +270,10 @@ class Pipelines:
 
 def pipelines(area: Area, window: d.Window, now: datetime) -> Pipelines:
     """The window's pipeline reliability, weekly rates, slowest and failing workflows."""
-    figures = rollups.Figures(area, [window], now=now)
-    reliability = figures.summary(window).pipeline
+    # The pipeline figures alone: a summary would decode every distribution of the window's rows, and read the
+    # review queue and the failures left unrecovered from raw rows.
+    figures = rollups.Figures(area, [window], now=now, distributions=("pipeline_durations",))
+    reliability = figures.pipeline(window)
     weeks = _weeks(figures.days.within(window, area.profile).service_wide, window, area.profile)
     per_workflow = rollups.per_workflow(area, window, now)
     failing = _failing(area, window, now, per_workflow.candidates)

@@ -165,6 +165,20 @@ def _stats(days: dict[date, dict], name: str, profile: d.Profile) -> d.DurationS
     return d.DurationStats.of_seconds(values, profile.median_kind)
 
 
+def _pipeline(wide: dict[date, dict], profile: d.Profile) -> d.PipelineReliability:
+    runs, failures = _sum(wide, "pipeline_runs"), _sum(wide, "pipeline_failures")
+    commits, flaky = _sum(wide, "pipeline_commits"), _sum(wide, "pipeline_flaky_commits")
+    return d.PipelineReliability(
+        runs=runs,
+        failed=failures,
+        failure_rate=failures / runs if runs else None,
+        commits=commits,
+        flaky_commits=flaky,
+        flaky_rate=flaky / commits if commits else None,
+        duration=_stats(wide, "pipeline_durations", profile),
+    )
+
+
 def _median(values: Distribution | tuple[()], kind: d.MedianKind) -> float | None:
     return values.percentile(0.5, kind) if isinstance(values, d.Histogram) else d.median(values, kind)
 
@@ -298,17 +312,7 @@ class Figures:
             value=rework_count / deployments if deployments else None,
             by_reason={},
         )
-        runs, failures = _sum(wide, "pipeline_runs"), _sum(wide, "pipeline_failures")
-        commits, flaky = _sum(wide, "pipeline_commits"), _sum(wide, "pipeline_flaky_commits")
-        pipeline = d.PipelineReliability(
-            runs=runs,
-            failed=failures,
-            failure_rate=failures / runs if runs else None,
-            commits=commits,
-            flaky_commits=flaky,
-            flaky_rate=flaky / commits if commits else None,
-            duration=_stats(wide, "pipeline_durations", profile),
-        )
+        pipeline = _pipeline(wide, profile)
         sizes = _distribution(wide, "pr_sizes")
         review = d.ReviewHealth(
             pickup=_stats(wide, "pr_pickup_times", profile),
@@ -345,6 +349,12 @@ class Figures:
             data_quality=quality,
             levels_by_year={year: d.levels(df, lt, cfr, rec, year) for year in (2023, 2021)},
         )
+
+    def pipeline(self, window: d.Window) -> d.PipelineReliability:
+        """The window's pipeline reliability, as ``summary`` gives it, from the service-wide rows alone: none of a
+        summary's raw reads (the review queue, the failures left unrecovered, the sources' last events), and of the
+        distributions only ``pipeline_durations`` (a reader of nothing else names it in ``distributions``)."""
+        return _pipeline(self.days.within(window, self.profile).service_wide, self.profile)
 
     def weekly(self, window: d.Window) -> list[dict]:
         """Per ISO week touching the window: production deployments (ok and failed, and how many were

@@ -24,6 +24,11 @@ from metrics.tests.histories import run_records
 
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
+# The pages' queries with these fixtures, pinned so that a read added to them shows (docs/product.md#budgets): no
+# figure the page does not show (a summary's review queue, failures left unrecovered, last events). They do not grow
+# with the data either (the tests below).
+TEAM_PAGE_QUERIES = 18
+ORG_PAGE_QUERIES = 16
 
 
 def _htmx(target: str) -> dict:
@@ -336,13 +341,13 @@ class TestTeamPage:
         assert _per_workflow(_get(client, owner, team_url(days=days))) == shown
 
     def test_it_runs_a_bounded_number_of_queries(
-        self, client, owner, team, service, ledger, now, django_assert_num_queries, django_assert_max_num_queries
+        self, client, owner, team, service, ledger, now, django_assert_num_queries
     ):
         r = Runs(now)
         r.run(service, "ci", "a" * 40, PipelineRun.Status.FAILURE, 2 * DAY, 300)
         r.refresh()
         client.force_login(owner)
-        with django_assert_max_num_queries(30) as few:
+        with django_assert_num_queries(TEAM_PAGE_QUERIES) as few:
             client.get(team_url())
 
         # More runs, workflows, failing workflows, services and sub-teams: not one query more.
@@ -407,11 +412,9 @@ class TestOrganisationPage:
             assert _get(client, user, org_url()).status_code == 404
             assert _get(client, user, org_url(), **_htmx("runs")).status_code == 404
 
-    def test_it_runs_a_bounded_number_of_queries(
-        self, client, org_viewer, runs, now, django_assert_num_queries, django_assert_max_num_queries
-    ):
+    def test_it_runs_a_bounded_number_of_queries(self, client, org_viewer, runs, now, django_assert_num_queries):
         client.force_login(org_viewer)
-        with django_assert_max_num_queries(30) as few:
+        with django_assert_num_queries(ORG_PAGE_QUERIES) as few:
             client.get(org_url())
         r = Runs(now)
         for n in range(5):
