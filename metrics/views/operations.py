@@ -21,7 +21,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import dateformat, timezone
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from e360 import access
 from e360.htmx import HtmxHttpRequest, html_join, htmx_page, partial_target
@@ -320,26 +321,21 @@ def _failing_rows(request: HtmxHttpRequest, area: Area, failing: Sequence[select
         assert run.finished_at is not None  # a failing workflow's latest run has finished
         workflow_url = _query(request, service=item.service.slug, workflow=item.workflow, status=None, page=None)
         if run.url:
-            latest = html_join(
-                '<a href="{}">Run{}</a>', [(run.url, f", attempt {run.attempt}" if run.attempt > 1 else "")]
-            )
+            attempt = f", attempt {run.attempt}" if run.attempt > 1 else ""
+            latest = format_html('<a href="{}">Run{}</a>', run.url, attempt)
         else:
             failed_url = _query(request, service=item.service.slug, workflow=item.workflow, status="failure", page=None)
-            latest = html_join(runs_link, [(failed_url, "Failed runs")])
+            latest = format_html(runs_link, failed_url, "Failed runs")
         rows.append(
             (
-                html_join(runs_link, [(workflow_url, item.workflow)]),
-                html_join('<div class="muted small">{}</div>', [(item.service.name,)])
-                if area.kind != "service"
-                else "",
+                format_html(runs_link, workflow_url, item.workflow),
+                format_html('<div class="muted small">{}</div>', item.service.name) if area.kind != "service" else "",
                 *_time(item.since),
-                ""
-                if item.passed_in_window
-                else mark_safe('<div class="muted small">no run passed in this period</div>'),
+                "" if item.passed_in_window else NO_RUN_PASSED,
                 item.failed_runs,
                 latest,
                 *_time(run.finished_at),
-                html_join(" · <code>{}</code>", [(run.sha[:7],)]) if run.sha else "",
+                format_html(" · <code>{}</code>", run.sha[:7]) if run.sha else "",
                 run.pk,
             )
         )
@@ -349,6 +345,9 @@ def _failing_rows(request: HtmxHttpRequest, area: Area, failing: Sequence[select
         '<div id="failing-actions-{10}" class="run-actions" data-run-actions="{10}"></div></td></tr>',
         rows,
     )
+
+
+NO_RUN_PASSED = format_html('<div class="muted small">{}</div>', "no run passed in this period")
 
 
 def _time(at: datetime) -> tuple[str, str]:
