@@ -78,8 +78,13 @@ def _add_day(days: dict[date, dict], day: date, row: dict) -> None:
         days[day] = row  # the day's first row: its freshly decoded values can grow in place
 
 
-# What ``compare_summaries`` reads of a previous window besides counts: its medians of these.
+# What ``compare_summaries`` reads of a previous window besides counts: its medians of these. They are also all a
+# window's tiles show.
 HEADLINE_DISTRIBUTIONS = ("lead_times", "recovery_times", "restore_times")
+# What the delivery pages and the team dashboards show of a window's distributions: the tiles', and the lead time's
+# stages per week. The rollups' others (pull request and pipeline figures) are left in the database: a group's are
+# thousands of values a week, decoded for nothing.
+DELIVERY_DISTRIBUTIONS = (*HEADLINE_DISTRIBUTIONS, "coding_times", "pickup_times", "review_times", "deploy_times")
 
 
 def _read(
