@@ -118,7 +118,8 @@ def team_scope(team: Team, visible_team_ids: Collection[int] | None, tree: TeamT
         tree = TeamTree.load()
     subtree = tree.subtree([team.id])
     team_ids = subtree if visible_team_ids is None else {team.id} | (subtree & set(visible_team_ids))
-    rows = Service.objects.filter(owner_id__in=team_ids).order_by("name").values_list("id", "name", "slug", "owner_id")
+    # One array parameter (``owner__any``) rather than one per team: an organisation's 441 cost 4 ms to format.
+    rows = Service.objects.filter(owner__any=team_ids).order_by("name").values_list("id", "name", "slug", "owner_id")
     services = tuple(ServiceRef._make(row) for row in rows)
     whole, alone = _cover(team.id, team_ids, tree)
     rollup_services = tuple(s.id for s in services if s.owner_id in alone)

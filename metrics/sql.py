@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -78,3 +79,27 @@ class AnyOf(models.Lookup):
         if connection.vendor == "postgresql":
             return f"{lhs} = ANY(%s)", [*params, ids]
         return f"{lhs} IN ({', '.join(['%s'] * len(ids))})", [*params, *ids]
+
+
+class JSONWithout(models.Func):
+    """A JSON object column without its members ``keys``, in one read of the column.
+
+    A ``->`` per member kept reads the whole value once each, on PostgreSQL decompressing it each time: a group's
+    week row of rollups is 12 kB compressed, and its seven shown distributions cost a quarter's read 6.5 ms that
+    way, 4 ms as the object less the four others (``-``). SQLite removes them with ``json_remove``.
+    """
+
+    output_field = models.JSONField()
+
+    def __init__(self, column: str, keys: Sequence[str]) -> None:
+        super().__init__(models.F(column))
+        self.keys = list(keys)
+
+    def as_sql(self, compiler, connection, **extra_context) -> tuple[str, list]:  # type: ignore[override]  # params a list: Django takes any sequence
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        if not self.keys:
+            return sql, list(params)
+        if connection.vendor == "postgresql":
+            return f"({sql} - %s::text[])", [*params, self.keys]
+        paths = ", ".join(["%s"] * len(self.keys))
+        return f"json_remove({sql}, {paths})", [*params, *(f'$."{key}"' for key in self.keys)]

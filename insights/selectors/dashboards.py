@@ -28,7 +28,7 @@ from insights.selectors.stored import STANDARD_DAYS, Bottlenecks, Hit, keep
 from insights.selectors.waves import DimensionScore, Sentiment
 from metrics import definitions as d
 from metrics import display, rollups
-from metrics.rollups import HEADLINE_DISTRIBUTIONS, Figures, Holders
+from metrics.rollups import DELIVERY_DISTRIBUTIONS, HEADLINE_DISTRIBUTIONS, Figures, Holders
 from metrics.scope import Scope, reading_profile
 from metrics.selectors import Period
 
@@ -105,11 +105,10 @@ def period(params: Mapping[str, str], *, now: datetime, profile: d.Profile | Non
     return _period(end_day - timedelta(days=days), end_day, profile, custom=False)
 
 
-# The distributions the dashboards show: the tiles' and sparklines' medians, and a team's lead time by stage. The
-# rollups' other ones (pull request and pipeline figures) are left in the database: a year of the organisation's
-# weeks is otherwise hundreds of histograms decoded for nothing.
+# The distributions the org dashboard shows: the tiles' and sparklines' medians. The rollups' other ones are left in
+# the database: a year of the organisation's weeks is otherwise hundreds of histograms decoded for nothing. A team's
+# dashboard shows its lead time by stage too, as its delivery page does (``DELIVERY_DISTRIBUTIONS``).
 ORG_DISTRIBUTIONS = HEADLINE_DISTRIBUTIONS
-TEAM_DISTRIBUTIONS = (*HEADLINE_DISTRIBUTIONS, "coding_times", "pickup_times", "review_times", "deploy_times")
 
 
 def org_delivery(period: Period) -> Delivery:
@@ -139,8 +138,8 @@ _published: dict[tuple[tuple[str, ...] | None, Period], Delivery] = {}
 
 
 def scope_figures(scope: Scope, period: Period, *, now: datetime) -> Figures:
-    """A team's figures, read as its delivery page reads them (of the distributions, the dashboard's)."""
-    return Figures(scope, [period.window], now=now, compared=period.previous, distributions=TEAM_DISTRIBUTIONS)
+    """A team's figures, read as its delivery page reads them."""
+    return Figures(scope, [period.window], now=now, compared=period.previous, distributions=DELIVERY_DISTRIBUTIONS)
 
 
 @dataclass(frozen=True)

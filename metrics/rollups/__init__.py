@@ -23,10 +23,11 @@ from e360.models import Service
 from metrics import definitions as d
 from metrics.rollups import coverage, days, teams, workflows
 from metrics.rollups.coverage import Holders, Holding
-from metrics.rollups.figures import HEADLINE_DISTRIBUTIONS, Days, Figures, last_events
+from metrics.rollups.figures import DELIVERY_DISTRIBUTIONS, HEADLINE_DISTRIBUTIONS, Days, Figures, last_events
 from metrics.rollups.workflows import Candidate, PerWorkflow, WorkflowStats, judged_runs, per_workflow
 
 __all__ = [
+    "DELIVERY_DISTRIBUTIONS",
     "HEADLINE_DISTRIBUTIONS",
     "Candidate",
     "Days",

@@ -9,9 +9,9 @@ are exact.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from metrics import definitions as d
 from metrics.models import COUNT_FIELDS, LIST_FIELDS, SERVICE_WIDE, DailyRollup
@@ -140,10 +140,10 @@ def write(service_id: int, rows: Rows) -> tuple[int, Rows]:
 
 
 def read_days(
-    service_ids: Collection[int], first: date, last: date, fields: Sequence[str]
+    service_ids: Collection[int], first: date, last: date, fields: Mapping[str, Any]
 ) -> Iterator[tuple[bool, date, dict]]:
-    """The services' rows of ``first`` … ``last`` as (production, day, row), the row's ``fields`` of
-    distributions still to decode; one query."""
+    """The services' rows of ``first`` … ``last`` as (production, day, row), with ``fields`` (the distributions
+    read, by name; ``figures._fields``); one query."""
     rows = DailyRollup.objects.filter(service__any=service_ids, day__gte=first, day__lte=last)
-    for row in rows.values("environment", "day", *COUNT_FIELDS, *fields):
+    for row in rows.values("environment", "day", *COUNT_FIELDS, **fields):
         yield row.pop("environment") != SERVICE_WIDE, row.pop("day"), row

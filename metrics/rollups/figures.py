@@ -18,14 +18,15 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any, Self
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from metrics import definitions as d
-from metrics.models import COUNT_FIELDS, Deployment, PullRequest, Source
+from metrics.models import COUNT_FIELDS, LIST_FIELDS, Deployment, PullRequest, Source
 from metrics.rollups import days as service_days
 from metrics.rollups import teams
 from metrics.rollups.coverage import Holding
 from metrics.scope import in_services
+from metrics.sql import JSONWithout
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,13 @@ def _add_day(days: dict[date, dict], day: date, row: dict) -> None:
         days[day] = row  # the day's first row: its freshly decoded values can grow in place
 
 
-# What ``compare_summaries`` reads of a previous window besides counts: its medians of these.
+# What ``compare_summaries`` reads of a previous window besides counts: its medians of these. They are also all a
+# window's tiles show.
 HEADLINE_DISTRIBUTIONS = ("lead_times", "recovery_times", "restore_times")
+# What the delivery pages and the team dashboards show of a window's distributions: the tiles', and the lead time's
+# stages per week. The rollups' others (pull request and pipeline figures) are left in the database: a group's are
+# thousands of values a week, decoded for nothing.
+DELIVERY_DISTRIBUTIONS = (*HEADLINE_DISTRIBUTIONS, "coding_times", "pickup_times", "review_times", "deploy_times")
 
 
 def _read(
@@ -93,9 +99,9 @@ def _read(
     merged = Days({}, {})
     if holders.rollup_team_ids:
         rows = teams.read_days(holders.rollup_team_ids, windows, first, last, profile, fields)
-        _add_rows(merged, ((production, day, row) for _, production, day, row in rows), names)
+        _add_rows(merged, ((production, day, row) for _, production, day, row in rows))
     if holders.rollup_service_ids:
-        _add_rows(merged, service_days.read_days(holders.rollup_service_ids, first, last, fields), names)
+        _add_rows(merged, service_days.read_days(holders.rollup_service_ids, first, last, fields))
     return merged
 
 
@@ -111,7 +117,7 @@ def _read_teams(
     found = {}
     for team, rows in rows_of.items():
         found[team] = Days({}, {})
-        _add_rows(found[team], rows, names)
+        _add_rows(found[team], rows)
     return found
 
 
@@ -120,26 +126,25 @@ def _span_days(windows: Sequence[d.Window], profile: d.Profile) -> tuple[date, d
     return days[0], days[-1]
 
 
-def _fields(names: Sequence[str] | None) -> list[str]:
-    return ["distributions"] if names is None else [f"distributions__{name}" for name in names]
+def _fields(names: Sequence[str] | None) -> dict[str, Any]:
+    """What a read of rollup rows selects of their distributions, as ``shown``: all, or those of ``names``."""
+    if names is None:
+        return {"shown": F("distributions")}
+    return {"shown": JSONWithout("distributions", [name for name in LIST_FIELDS if name not in names])}
 
 
-def _add_rows(merged: Days, rows: Iterable[tuple[bool, date, dict]], names: Sequence[str] | None) -> None:
+def _add_rows(merged: Days, rows: Iterable[tuple[bool, date, dict]]) -> None:
     for production, day, row in rows:
         row["distributions"] = {
             name: d.Histogram.from_json(stored) if isinstance(stored, dict) else stored
-            for name, stored in _distributions(row, names).items()
+            for name, stored in _distributions(row).items()
         }
         _add_day(merged.production if production else merged.service_wide, day, row)
 
 
-def _distributions(row: dict, names: Sequence[str] | None) -> dict:
-    """The row's distributions, taken out of it (none when it was read for its counts alone):
-    all of them, or those of ``names`` it has."""
-    if names is None:
-        return row.pop("distributions", {})
-    picked = {name: row.pop(f"distributions__{name}", None) for name in names}
-    return {name: values for name, values in picked.items() if values is not None}
+def _distributions(row: dict) -> dict:
+    """The row's distributions read (``_fields``), taken out of it (none when it was read for its counts alone)."""
+    return row.pop("shown", None) or {}
 
 
 def _sum(days: dict[date, dict], name: str) -> int:

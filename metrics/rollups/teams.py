@@ -35,6 +35,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import reduce
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -320,20 +321,20 @@ def read_days(
     first: date,
     last: date,
     profile: d.Profile,
-    fields: Sequence[str],
+    fields: Mapping[str, Any],
 ) -> Iterator[tuple[int, bool, date, dict]]:
-    """The teams' rows of ``first`` … ``last`` as (team, production, day, row), the row's ``fields`` of
-    distributions still to decode: every day's counts, the distributions of whole weeks
+    """The teams' rows of ``first`` … ``last`` as (team, production, day, row), with ``fields`` (the distributions
+    read, by name; ``figures._fields``): every day's counts, the distributions of whole weeks
     (``whole_weeks``) from week rows, filed under their Monday, and the other days' from day rows.
     Three queries however many teams."""
     weeks = whole_weeks(windows, profile)
     in_weeks = _week_spans(weeks)
     teams = TeamRollup.objects.filter(team__any=team_ids, day__gte=first, day__lte=last)
-    rows = [*teams.exclude(in_weeks).values("team_id", "production", "day", *COUNT_FIELDS, *fields)]
+    rows = [*teams.exclude(in_weeks).values("team_id", "production", "day", *COUNT_FIELDS, **fields)]
     if weeks:
         rows += teams.filter(in_weeks).values("team_id", "production", "day", *COUNT_FIELDS)
         week_rows = TeamWeekRollup.objects.filter(team__any=team_ids, week__in=weeks)
-        rows += week_rows.annotate(day=F("week")).values("team_id", "production", "day", *fields)
+        rows += week_rows.annotate(day=F("week")).values("team_id", "production", "day", **fields)
     for row in rows:
         yield row.pop("team_id"), row.pop("production"), row.pop("day"), row
 

@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 
 from metrics.tests import histories
+from metrics.tests.factories import SourceFactory
 from metrics.views import lists
 
 HTMX = {"HX-Request": "true"}
@@ -316,6 +317,15 @@ class TestTeamPage:
         deployments = _text_of(response, "deployments")
         assert "Ledger release" in deployments
         assert "Service" in deployments  # the team's lists name each row's service
+
+    def test_the_organisation_s_page_names_only_the_sources_that_sent_records_of_the_period(
+        self, client, owner, delivered
+    ):
+        SourceFactory(name="quiet", team=None)  # active, but sent nothing
+        response = _get(client, owner, team_url())  # the lead sees every team: the organisation, no service filter
+        text = _text(response)
+        assert re.search(r"Last event: ci \d+ hours?", text)
+        assert "quiet" not in text
 
     def test_a_member_who_cannot_see_the_sub_team_gets_the_team_s_own_services(self, client, teammate, delivered):
         response = _get(client, teammate, team_url())

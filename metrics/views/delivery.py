@@ -14,7 +14,8 @@ the same number of queries whatever the amount of data.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -99,7 +100,7 @@ def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
         context[target] = _LIST_BUILDERS[target](request.GET, params[target], scope, period)
         return render(request, f"{TEMPLATE}#{target}", context)
 
-    figures = rollups.Figures(scope, [period.window], now=timezone.now(), compared=period.previous)
+    figures = _read(scope, period, rollups.DELIVERY_DISTRIBUTIONS)
     context.update(_figures(figures, period))
     context["weekly"] = weekly = figures.weekly(period.window)
     context["chart"] = chart = display.weekly_chart(weekly, period.window, scope.profile)
@@ -116,9 +117,16 @@ def _summary(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     if not is_partial(request):
         return redirect(_delivery_url(scope))
     period = _period(DeliveryForm.parse(request.GET)["days"], scope)
-    figures = rollups.Figures(scope, [period.window], now=timezone.now(), compared=period.previous)
+    figures = _read(scope, period, rollups.HEADLINE_DISTRIBUTIONS)
     context = {"scope": scope, "period": period, "delivery_url": _delivery_url(scope), **_figures(figures, period)}
     return render(request, f"{TEMPLATE}#summary", context)
+
+
+def _read(scope: Scope, period: Period, distributions: tuple[str, ...]) -> rollups.Figures:
+    """The period's figures against the previous period's, of the distributions only those shown."""
+    return rollups.Figures(
+        scope, [period.window], now=timezone.now(), compared=period.previous, distributions=distributions
+    )
 
 
 def _figures(figures: rollups.Figures, period: Period) -> dict:
@@ -135,23 +143,30 @@ def _figures(figures: rollups.Figures, period: Period) -> dict:
 def _sources(scope: Scope, window: d.Window) -> list[Source]:
     """Active sources that sent this scope records of the window, with when each last sent anything.
 
-    Each ``Exists`` reads an index over the window's days, never the whole history: a service's,
-    or for the organisation (no service filter) the source's own.
+    Each test reads an index over the window's days, never the whole history. A service's or a team's is an
+    ``Exists`` over its services' index. The organisation's (no service filter) takes the source's first row of the
+    window from the source's own index: an ``Exists`` there lets PostgreSQL guess that any source holds most rows
+    and scan the table for one, which reads every row of a source that sent none (1.5 s at the large size).
     """
     start, end = window.start, window.end
     deployments = Deployment.objects.filter(scope.rows(), source=OuterRef("pk"), is_production=True)
     incidents = Incident.objects.filter(scope.rows(), source=OuterRef("pk"))
     changes = PullRequest.objects.filter(scope.rows(), source=OuterRef("pk"))
-    return list(
-        Source.objects.filter(is_active=True)
-        .filter(
-            Exists(deployments.finished_in(start, end))
-            | Exists(incidents.filter(started_at__gte=start, started_at__lt=end))
-            | Exists(changes.deployed_in(start, end))
-        )
-        .order_by("name")
-        .only("name", "kind", "last_event_at")
+    found = (
+        _found(deployments.finished_in(start, end), "finished_at", scope)
+        | _found(incidents.filter(started_at__gte=start, started_at__lt=end), "started_at", scope)
+        | _found(changes.deployed_in(start, end), "deployed_at", scope)
     )
+    return list(
+        Source.objects.filter(is_active=True).filter(found).order_by("name").only("name", "kind", "last_event_at")
+    )
+
+
+def _found(rows: QuerySet, time_field: str, scope: Scope) -> Q:
+    """Some of ``rows`` exist (``_sources``): an ``Exists``, or for the organisation the first in time order."""
+    if scope.filter_ids is not None:
+        return Q(Exists(rows))
+    return Q(IsNull(Subquery(rows.order_by(time_field).values(time_field)[:1]), False))
 
 
 def _list_page(query: QueryDict, name: str, number: int, rows: QuerySet) -> ListPage:
