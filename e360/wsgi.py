@@ -3,10 +3,11 @@ import os
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.wsgi import get_wsgi_application
+
+from e360.machines import wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "e360.settings")
-application = get_wsgi_application()
+application = wsgi_application()
 try:
     settings.SECRET_KEY  # noqa: B018 -- Django refuses an empty key: e360's is empty when DEBUG is off and none is set
 except ImproperlyConfigured as exc:  # the web server does not start without one
