@@ -66,6 +66,16 @@ def test_a_webhook_delivery_skips_the_pages_middleware_and_keeps_the_security_he
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_unknown_machine_path_is_a_404_page_not_an_error():
+    application = wsgi_application()
+    for path in ("/hooks/nope", "/hooks/github/not-a-uuid/"):
+        status, _, content = call(application, "POST", path)
+        assert status == 404 and b"<html" in content.lower()  # templates/404.html, without the pages' middleware
+    status, _, content = call(application, "GET", "/api/rest/nope")
+    assert status == 404 and json.loads(content)["success"] is False  # DevLake's JSON, as for any path under it
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_webhook_sent_over_plain_http_is_redirected_to_https_as_a_page_is(settings):
     settings.SECURE_SSL_REDIRECT = True
     application = wsgi_application()  # SecurityMiddleware reads its settings when the application is made
