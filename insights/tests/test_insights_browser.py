@@ -52,6 +52,10 @@ def test_a_lead_reads_a_team_s_bottlenecks(page, page_problems, live_server, org
     expect(page.get_by_text("Not computed yet")).to_be_visible()
     assert page.evaluate("window.__samePage") is True
     page.get_by_role("navigation", name="Period").get_by_role("link", name="90 days").click()
+    # The 90 days swapped in, and the actions it loads arrived, before the click: in one slow run the evidence opened
+    # during the swap showed closed.
+    expect(page).to_have_url(f"{live_server.url}/teams/pay/bottlenecks/?days=90")
+    page.wait_for_load_state("networkidle")
     page.get_by_text("Evidence").first.click()
     expect(page.get_by_text("31%").first).to_be_visible()
     assert axe_violations(page) == []
