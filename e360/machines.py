@@ -1,11 +1,12 @@
 """The WSGI application: Django with the pages' middleware, and for what machines post, Django with
-``SecurityMiddleware`` alone.
+``SecurityMiddleware`` and ``CommonMiddleware`` alone.
 
 DevLake's webhook (``/api/rest/``) and the integrations' signed webhooks (``/hooks/``) authenticate each request by
-key or signature and answer JSON. The pages' middleware (sessions, messages, CSRF, sign-in, htmx, the content
-security policy, clickjacking, static files) does nothing for them, and cost about 0.2 ms of a delivery's 0.7–1 ms
-of Python (docs/product.md#ingestion-throughput): a fifth of what a 2-core node can ingest. ``SecurityMiddleware``
-stays: the redirect to HTTPS, HSTS and ``nosniff`` are theirs too.
+key or signature and answer JSON. The rest of the pages' middleware (sessions, messages, CSRF, sign-in, htmx, the
+content security policy, clickjacking, static files) does nothing for them, and cost about 0.2 ms of a delivery's
+0.7–1 ms of Python (docs/product.md#ingestion-throughput): a fifth of what a 2-core node can ingest.
+``SecurityMiddleware`` stays (the redirect to HTTPS, HSTS and ``nosniff`` are theirs too), and ``CommonMiddleware``
+(the Host header checked against ``ALLOWED_HOSTS``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from django.core.wsgi import get_wsgi_application
 from django.utils.module_loading import import_string
 
 MACHINE_PATHS = ("/api/rest/", "/hooks/")
-MACHINE_MIDDLEWARE = ("django.middleware.security.SecurityMiddleware",)
+# CommonMiddleware checks the Host header against ALLOWED_HOSTS, as for every page.
+MACHINE_MIDDLEWARE = ("django.middleware.security.SecurityMiddleware", "django.middleware.common.CommonMiddleware")
 
 
 class MachineHandler(WSGIHandler):
@@ -28,8 +30,9 @@ class MachineHandler(WSGIHandler):
 
     def load_middleware(self, is_async: bool = False) -> None:
         # What BaseHandler.load_middleware sets, for a list of synchronous request and response hooks.
-        none: list[Callable] = []
-        self._view_middleware, self._template_response_middleware, self._exception_middleware = none, none, none
+        self._view_middleware: list[Callable] = []
+        self._template_response_middleware: list[Callable] = []
+        self._exception_middleware: list[Callable] = []
         handler = convert_exception_to_response(self._get_response)  # type: ignore[attr-defined]  # not in the stubs
         for path in reversed(MACHINE_MIDDLEWARE):
             handler = convert_exception_to_response(import_string(path)(handler))

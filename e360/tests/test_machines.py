@@ -76,6 +76,14 @@ def test_an_unknown_machine_path_is_a_404_page_not_an_error():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_webhook_to_a_host_not_allowed_is_refused_as_a_page_is():
+    application = wsgi_application()
+    for path in ("/api/rest/plugins/webhook/connections/1/deployments", "/accounts/login/"):
+        status, _, _ = call(application, "POST", path, HOST="evil.example.com")
+        assert status == 400
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_webhook_sent_over_plain_http_is_redirected_to_https_as_a_page_is(settings):
     settings.SECURE_SSL_REDIRECT = True
     application = wsgi_application()  # SecurityMiddleware reads its settings when the application is made
