@@ -11,7 +11,7 @@ everyone before the others (``_dimension_waves``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -98,6 +98,8 @@ class Sentiment:
     participation: Participation | None
     dimensions: tuple[DimensionScore, ...]
     results_url: str
+    # The viewer's access to ``campaign``'s results: what ``sentiment_waves`` starts from.
+    access: survey_results.CampaignAccess | None = field(default=None, repr=False, compare=False)
 
     @property
     def shown(self) -> bool:
@@ -183,6 +185,7 @@ def sentiment(team: Team | None, viewer: User) -> Sentiment:
         participation=participation,
         dimensions=dimensions,
         results_url=results_url(results.campaign, team),
+        access=scope,
     )
 
 
@@ -210,13 +213,13 @@ class WaveGrid:
     rows: tuple[tuple[str, str, tuple[WaveCell, ...]], ...]
 
 
-def sentiment_waves(team: Team | None, viewer: User, limit: int = 6) -> WaveGrid:
+def sentiment_waves(team: Team | None, viewer: User, latest: Sentiment, limit: int = 6) -> WaveGrid:
     """The team's dimension scores across the last ``limit`` closed waves of the series of its latest wave
-    (``sentiment``'s), each wave's cells as that wave's own results page shows them to ``viewer``."""
-    latest = _latest_access(team, viewer)
-    if latest is None:
+    (``latest``: ``sentiment(team, viewer)``), each wave's cells as that wave's own results page shows them to
+    ``viewer``."""
+    if latest.access is None:
         return WaveGrid((), ())
-    newest = latest.campaign
+    newest = latest.access.campaign
     waves = list(
         Campaign.objects.filter(series_id=newest.series_id, wave__lte=newest.wave, status=Campaign.Status.CLOSED)
         .select_related("version")
@@ -226,7 +229,7 @@ def sentiment_waves(team: Team | None, viewer: User, limit: int = 6) -> WaveGrid
     columns: list[dict[str, WaveCell]] = []
     asked: set[str] = set()
     for campaign in waves:
-        scope = latest if campaign.pk == newest.pk else _campaign_access(campaign, team, viewer)
+        scope = latest.access if campaign.pk == newest.pk else _campaign_access(campaign, team, viewer)
         cells: dict[str, WaveCell] = {}
         if scope is not None:
             keys = dimensions_asked(campaign)

@@ -69,7 +69,8 @@ def test_the_waves_heatmap_lists_each_wave_s_cells_oldest_first(org, closed):
     second = open_wave(org, series=closed.series, wave=2)
     answer(second, org.pay, *PAY[:2])  # 2 in pay + 0 in api: too few
     second = close(second)
-    grid = selectors.sentiment_waves(org.pay, org.users["lena"])
+    lena = org.users["lena"]
+    grid = selectors.sentiment_waves(org.pay, lena, selectors.sentiment(org.pay, lena))
     assert [w.pk for w in grid.waves] == [closed.pk, second.pk]
     keys = [key for key, _, _ in grid.rows]
     assert keys == ["ci_cd", "focus"]  # satisfaction is asked as eNPS only here: no likert dimension score

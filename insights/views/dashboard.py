@@ -104,8 +104,9 @@ def _figures(team: Team | None, user: User, period: Period, now: datetime) -> di
         context["scope"] = scope
         context["delivery_url"] = reverse("metrics:team-delivery", args=[team.slug])
         context["delivery"] = selectors.delivery(selectors.scope_figures(scope, period, now=now), period)
-        context["waves"] = selectors.sentiment_waves(team, user)
     context["sentiment"] = sentiment = selectors.sentiment(team, user)
+    if team is not None:
+        context["waves"] = selectors.sentiment_waves(team, user, sentiment)
     context["sentiment_rows"] = selectors.sentiment_rows(sentiment)
     found = selectors.bottlenecks(team, period.days, user)
     context["bottlenecks"] = found
