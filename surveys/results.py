@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from e360.models import User
+    from surveys.models import GroupScore
 
 WITH_RESULTS = (Campaign.Status.OPEN, Campaign.Status.CLOSED)  # drafts and scheduled campaigns have none yet
 ORG_NAME = "Whole organisation"
@@ -382,9 +383,32 @@ class Results:
     dimensions: tuple[tuple[str, str], ...] = ()  # the heatmap's columns: (key, label)
     has_enps: bool = False
     texts: tuple[TextFigure, ...] = ()
+    # The published figures read for the output's groups, per campaign (this wave's and the previous one's): a
+    # caller showing the same groups of the same waves again reuses them instead of reading them twice.
+    read: dict[int, Published] = field(default_factory=dict, repr=False, compare=False)
 
 
 # --- One wave's figures -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a closed campaign's published figures for some groups are read as: its questions and their stored rows
+    (``surveys.published``)."""
+
+    questions: list[Question]
+    rows: dict[Label, GroupScore]
+
+    @classmethod
+    def read(cls, campaign: Campaign, groups: Iterable[Label]) -> Published:
+        return cls(published.questions(campaign), published.group_scores(campaign, groups))
+
+
+def dimension_columns(questions: list[Question]) -> tuple[tuple[str, str], ...]:
+    """The dimensions ``questions`` ask as likert questions, as (key, label) in the order of
+    docs/surveys.md#dimensions."""
+    present = {q.dimension for q in questions if q.kind in LIKERT_KINDS and q.dimension}
+    return tuple((d.value, d.label) for d in Dimension if d.value in present)
 
 
 class _Wave:
@@ -392,8 +416,8 @@ class _Wave:
 
     def __init__(self, campaign: Campaign, groups: Iterable[Label]) -> None:
         self.campaign = campaign
-        self.questions = published.questions(campaign)
-        self.rows = published.group_scores(campaign, groups)
+        self.figures = Published.read(campaign, groups)
+        self.questions, self.rows = self.figures.questions, self.figures.rows
 
     def cell(self, group: Label) -> Cell:
         row = self.rows.get(group)
@@ -468,11 +492,6 @@ def _minus(current: float | None, reference: float | None) -> float | None:
 
 
 # --- The results --------------------------------------------------------------------------------------------------
-
-
-def _dimension_columns(questions: list[Question]) -> tuple[tuple[str, str], ...]:
-    present = {q.dimension for q in questions if q.kind in LIKERT_KINDS and q.dimension}
-    return tuple((d.value, d.label) for d in Dimension if d.value in present)
 
 
 def _participation(scope: CampaignAccess, groups: list[Group]) -> dict[Label, ParticipationFigure]:
@@ -555,7 +574,7 @@ def campaign_results(
     wave = _Wave(campaign, ids)
     previous_campaign = published.previous_wave(campaign)
     previous = _Wave(previous_campaign, ids) if previous_campaign is not None else None
-    columns = _dimension_columns(wave.questions)
+    columns = dimension_columns(wave.questions)
     has_enps = any(q.kind == Kind.ENPS for q in wave.questions)
     results = tuple(
         _group_result(
@@ -580,6 +599,7 @@ def campaign_results(
         columns,
         has_enps,
         _text_figures(wave, tree, focus) if texts else (),
+        {w.campaign.pk: w.figures for w in (wave, previous) if w is not None},
     )
 
 

@@ -50,12 +50,7 @@ def _dimension_waves() -> QuerySet[Campaign]:
 
 def dimensions_asked(campaign: Campaign) -> list[str]:
     """The dimensions the campaign's likert questions cover, in the order of docs/surveys.md#dimensions."""
-    asked = set(
-        campaign.version.questions.filter(kind__in=LIKERT_KINDS)  # type: ignore[union-attr]  # a campaign has its version
-        .exclude(dimension="")
-        .values_list("dimension", flat=True)
-    )
-    return [dimension.value for dimension in Dimension if dimension.value in asked]
+    return [key for key, _ in survey_results.dimension_columns(published.questions(campaign))]
 
 
 # --- What a viewer sees (pages and dashboards) -------------------------------------------------------------------
@@ -98,8 +93,10 @@ class Sentiment:
     participation: Participation | None
     dimensions: tuple[DimensionScore, ...]
     results_url: str
-    # The viewer's access to ``campaign``'s results: what ``sentiment_waves`` starts from.
+    # The viewer's access to ``campaign``'s results and the published figures read for them (``Results.read``): what
+    # ``sentiment_waves`` starts from.
     access: survey_results.CampaignAccess | None = field(default=None, repr=False, compare=False)
+    read: dict[int, survey_results.Published] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def shown(self) -> bool:
@@ -186,6 +183,7 @@ def sentiment(team: Team | None, viewer: User) -> Sentiment:
         dimensions=dimensions,
         results_url=results_url(results.campaign, team),
         access=scope,
+        read=results.read,
     )
 
 
@@ -232,9 +230,12 @@ def sentiment_waves(team: Team | None, viewer: User, latest: Sentiment, limit: i
         scope = latest.access if campaign.pk == newest.pk else _campaign_access(campaign, team, viewer)
         cells: dict[str, WaveCell] = {}
         if scope is not None:
-            keys = dimensions_asked(campaign)
+            figures = latest.read.get(campaign.pk) or survey_results.Published.read(
+                campaign, [] if team is None else [group]
+            )
+            keys = [key for key, _ in survey_results.dimension_columns(figures.questions)]
             asked.update(keys)
-            row = published.group_scores(campaign, [] if team is None else [group]).get(group)
+            row = figures.rows.get(group)
             status = Status.NO_DATA if row is None else Status(row.status)
             for key in keys:
                 score = (
