@@ -420,21 +420,22 @@ def _options(tree: TeamTree) -> list[TeamOption]:
 
 
 def team_picker(user: User, selected: str | None) -> SafeString:
-    """The team picker's options for ``user`` (``team_options``, ``team_picker_options``; one query), made once per
-    tree the viewer sees and selected team in a process (``_pickers``): every org viewer's picker is the same 440
-    teams, and ordering and labelling them costs more than the rest of a dashboard's catalog reads."""
+    """The team picker's options for ``user`` (``team_options``, ``team_picker_options``; one query). The teams are
+    ordered and labelled once per tree the viewer sees in a process (``_pickers``): every org viewer's picker is the
+    same 440 teams, ordering and labelling them costs more than the rest of a dashboard's catalog reads, and each
+    dashboard selects another of them."""
     tree = TeamTree.load(access.visible_teams(user))
     key = (tuple(sorted(tree.parents.items())), tuple(sorted(tree.names.items())), tuple(sorted(tree.slugs.items())))
-    found = _pickers.get((key, selected))
-    if found is None:
-        found = team_picker_options(_options(tree), selected)
-        keep(_pickers, (key, selected), found, PICKERS)
-    return found
+    options = _pickers.get(key)
+    if options is None:
+        options = _options(tree)
+        keep(_pickers, key, options, PICKERS)
+    return team_picker_options(options, selected)
 
 
-# Pickers per (tree, selected team), the oldest dropped first.
-PICKERS = 64
-_pickers: dict[tuple[object, str | None], SafeString] = {}
+# Pickers' options per tree, the oldest dropped first.
+PICKERS = 16
+_pickers: dict[object, list[TeamOption]] = {}
 
 
 SELECTED = format_html("{}", " selected")  # an attribute, safe to join unescaped
