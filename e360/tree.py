@@ -78,6 +78,13 @@ class TeamTree:
             teams = Team.objects
         return cls.from_rows(teams.order_by().values_list(*FIELDS))
 
+    def only(self, teams: Iterable[int]) -> TeamTree:
+        """The tree of ``teams`` alone, as ``load`` reads it for them: a team whose parent is not among them keeps its
+        parent's id, and is at the top of their tree."""
+        return TeamTree.from_rows(
+            (team, self.parents[team], self.names[team], self.slugs[team]) for team in teams if team in self.parents
+        )
+
     @classmethod
     def for_user(cls, user: Any) -> TeamTree:
         """The whole tree (not only what ``user`` sees), loaded once per request: kept on the request's user object,

@@ -77,6 +77,11 @@ def test_a_tree_of_some_teams_has_those_whose_parent_is_missing_as_roots():
     assert seen.label(4) == "checkout › Payments API"  # noqa: RUF001
 
 
+def test_a_tree_of_some_teams_is_the_one_read_for_them():
+    assert TREE.only([2, 4, 6, 99]) == TeamTree.from_rows([row for row in ROWS if row[0] in {2, 4, 6}])
+    assert TREE.only([2, 4, 6]).roots == (6, 2)  # their parents are not among them: at the top
+
+
 def test_a_path_names_the_team_from_the_top():
     assert TREE.path(4) == ("Commerce", "checkout", "Payments API")
     assert TREE.label(4) == PATH_SEPARATOR.join(["Commerce", "checkout", "Payments API"])

@@ -411,8 +411,14 @@ class TeamOption:
 
 def team_options(user: User) -> list[TeamOption]:
     """The teams ``user`` may see in the tree's rendering order: depth first, by name under each parent (one
-    query). A team whose parent the viewer does not see is at the top."""
-    return _options(TeamTree.load(access.visible_teams(user)))
+    query, none more once the request has the tree: ``TeamTree.for_user``). A team whose parent the viewer does not
+    see is at the top."""
+    return _options(_visible_tree(user))
+
+
+def _visible_tree(user: User) -> TeamTree:
+    tree, visible = TeamTree.for_user(user), access.visible_team_ids(user)
+    return tree if visible is None else tree.only(visible)
 
 
 def _options(tree: TeamTree) -> list[TeamOption]:
@@ -420,11 +426,11 @@ def _options(tree: TeamTree) -> list[TeamOption]:
 
 
 def team_picker(user: User, selected: str | None) -> SafeString:
-    """The team picker's options for ``user`` (``team_options``, ``team_picker_options``; one query). The teams are
+    """The team picker's options for ``user`` (``team_options``, ``team_picker_options``). The teams are
     ordered and labelled once per tree the viewer sees in a process (``_pickers``): every org viewer's picker is the
     same 440 teams, ordering and labelling them costs more than the rest of a dashboard's catalog reads, and each
     dashboard selects another of them."""
-    tree = TeamTree.load(access.visible_teams(user))
+    tree = _visible_tree(user)
     key = (tuple(sorted(tree.parents.items())), tuple(sorted(tree.names.items())), tuple(sorted(tree.slugs.items())))
     options = _pickers.get(key)
     if options is None:

@@ -115,7 +115,8 @@ def delivered(services, now):
 
 
 # The org dashboard's queries (counted in test_dashboard_views.TestQueries, a second request):
-# Sign-in (session, user), permissions (user's, groups'), the team picker, the roots: 6.
+# Sign-in (session, user), permissions (user's, groups'): 4; the team tree, read once for the picker and the roots
+# (``TeamTree.for_user``): 1.
 # Delivery: the rollups' version of the roots, then the figures computed for it (``org_delivery``: on a first
 # request, day rows (2 a period), week rows (1 a period), failed deployments unrecovered, the review queue (2) and the
 # sources' last events: 10 more; none on the next ones) and the sources' last events, read on every request: 2.
@@ -123,4 +124,4 @@ def delivered(services, now):
 # frozen at close), its questions, group scores: 4 (each newer campaign the viewer may not see adds its
 # access check). Bottlenecks: the period's stored results, the leaf teams' names now: 2; and on a stored result's
 # first request in a process, its org ranking and grid of leaf teams' labels (``stored._org_results``): 1 more.
-ORG_QUERIES = 14
+ORG_QUERIES = 13

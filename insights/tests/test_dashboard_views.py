@@ -423,12 +423,12 @@ class TestQueries:
     changed stores its figures for the new tree (``surveys.published``), once.
     """
 
-    # Sign-in and permissions: 4; memberships, the tree (read once for the request: ``TeamTree.for_user``), the
-    # team, the picker's teams: 4; the scope's services: 1. Delivery: 10. Sentiment: 4. The waves heatmap (one
+    # Sign-in and permissions: 4; memberships, the tree (read once for the request, the picker's too:
+    # ``TeamTree.for_user``), the team: 3; the scope's services: 1. Delivery: 10. Sentiment: 4. The waves heatmap (one
     # closed wave, the sentiment's, whose access and figures it reuses): the series' waves: 1 (a further wave adds its
     # access, and its questions and scores unless it is the one the sentiment compares with). Bottlenecks: the
     # period's results, the team's result: 2.
-    TEAM_QUERIES = 26
+    TEAM_QUERIES = 25
 
     def test_the_organisation_s_dashboard(self, client, olga, org, delivered, closed, now, django_assert_num_queries):
         for days in (30, 90, 365):
