@@ -16,7 +16,7 @@ from e360.tests.factories import ServiceFactory, TeamFactory
 from metrics.inputs import PullRequestInput, ReviewInput
 from metrics.models import Source
 from metrics.refresh import service_refresh
-from metrics.services import Dirty, pull_request_upsert
+from metrics.services import Dirty, pull_requests_upsert
 from metrics.tests.factories import SourceFactory
 
 WINDOW_DAYS = 28
@@ -24,7 +24,10 @@ START_DAYS_AGO = 35  # a start 5 weeks ago: 4 weeks before it and its 4-week aft
 
 
 def reviews(source, service, now: datetime, days: range, pickup: Callable[[int], float]) -> None:
-    """One pull request merged a day, ``days`` ago each, waiting ``pickup(days_ago)`` hours for its first review."""
+    """One pull request merged a day, ``days`` ago each, waiting ``pickup(days_ago)`` hours for its first review.
+
+    Sent as one batch, as the bulk API and the backfills send them: a statement per table, not per pull request."""
+    batch = []
     for days_ago in days:
         merged = now - timedelta(days=days_ago, hours=1)
         opened = merged - timedelta(hours=48)
@@ -45,7 +48,8 @@ def reviews(source, service, now: datetime, days: range, pickup: Callable[[int],
                 ),
             ),
         )
-        pull_request_upsert(source=source, data=data, dirty=Dirty())
+        batch.append(data)
+    pull_requests_upsert(source=source, items=batch, dirty=Dirty())
     service_refresh(service_id=service.id)
 
 

@@ -31,6 +31,12 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 
 
+@pytest.fixture(autouse=True)
+def _no_backoff(monkeypatch):
+    # GitHub down: the client's three tries, without the seconds it waits between them (integrations' tests do too).
+    monkeypatch.setattr("integrations.http.BACKOFF", 0.0)
+
+
 @pytest.fixture
 def connection(fake_github, team):
     return github_connection(fake_github, team)
