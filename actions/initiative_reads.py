@@ -295,6 +295,7 @@ def survey_sides(initiative: Initiative, *, now: datetime) -> list[SurveySide]:
     dimension = initiative.survey_dimension or initiative.dimension
     profile = reading_profile()
     loaded: dict[int, selectors.WaveFigures] = {}
+    teams = {target.team.pk for target in initiative.targets_with_teams}
 
     def figures(since: datetime | None, until: datetime) -> selectors.WaveFigures | None:
         if since is not None and until <= since:
@@ -303,7 +304,7 @@ def survey_sides(initiative: Initiative, *, now: datetime) -> list[SurveySide]:
         if campaign is None:
             return None
         if campaign.pk not in loaded:
-            loaded[campaign.pk] = selectors.WaveFigures.load(campaign)
+            loaded[campaign.pk] = selectors.WaveFigures.load(campaign, teams)
         return loaded[campaign.pk]
 
     sides = []

@@ -292,8 +292,10 @@ class WaveFigures:
     teams: frozenset[int]
 
     @classmethod
-    def load(cls, campaign: Campaign) -> WaveFigures:
-        return cls(campaign, published.group_scores(campaign), published.freeze(campaign).teams)
+    def load(cls, campaign: Campaign, teams: Iterable[int] | None = None) -> WaveFigures:
+        """The wave's figures of every group, or of ``teams`` and the organisation alone (a reader of a few teams:
+        every group's rows are hundreds of rows of JSON)."""
+        return cls(campaign, published.group_scores(campaign, teams), published.freeze(campaign).teams)
 
     @cached_property
     def questions(self) -> list[Question]:
