@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import gc
 import random
 import time
 from typing import Any
@@ -51,7 +50,6 @@ class Command(BaseCommand):
         groups = list(by_sub_teams.filter(parent=root, sub_teams__gt=0).values_list("slug", flat=True))
         team_sample = [rng.choice(teams) for _ in range(n)]
         group_sample = [rng.choice(groups) for _ in range(max(n // 4, 2))] if groups else []
-        gc.freeze()  # as e360.wsgi does once the application is loaded
         read, year = bench.BUDGET_READ_P95_MS, bench.BUDGET_YEAR_DASHBOARD_P95_MS
         pages = [
             ("Org dashboard (90 days)", [reverse("insights:dashboard")] * n, read),

@@ -8,7 +8,6 @@ so "server time" is what a request costs the web process, without the network.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import random
@@ -93,7 +92,6 @@ class Command(BaseCommand):
         api = Client(headers={"Authorization": f"Bearer {key}"})
 
         only = options["only"]
-        gc.freeze()  # as e360.wsgi does once the application is loaded
         self.rows.append(bench.machine_row())
         if only in (None, "reads"):
             self._reads(rng, options["requests"], api, browser)
