@@ -277,10 +277,22 @@ def _bootstrap_quantiles(
         rows = min(BLOCK, resamples - first)
         for values, out in ((before, out_before), (after, out_after)):
             drawn = np.sort(values[rng.integers(0, len(values), size=(rows, len(values)))], axis=1)
-            for r in range(rows):
-                for j, q in enumerate(quantiles):
-                    out[first + r, j] = percentile_of_sorted(drawn[r], q)
+            for j, q in enumerate(quantiles):
+                out[first : first + rows, j] = _quantile_of_rows(drawn, q)
     return out_before, out_after
+
+
+def _quantile_of_rows(rows: np.ndarray, q: float) -> np.ndarray:
+    """``percentile_of_sorted(row, q)`` (interpolated) of every row (each in ascending order) at once: the same
+    arithmetic, element by element."""
+    last = rows.shape[1] - 1
+    position = q * last
+    low = math.floor(position)
+    high = min(low + 1, last)
+    low_values, high_values = rows[:, low], rows[:, high]
+    values = low_values + (high_values - low_values) * (position - low)
+    clipped: np.ndarray = np.minimum(np.maximum(values, low_values), high_values)
+    return clipped
 
 
 def _percentile_interval(figures: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -40,6 +40,7 @@ from actions.estimates import (
     too_little_data,
     warnings_for,
 )
+from e360.stats import percentile_of_sorted
 
 START = date(2026, 3, 2)  # a Monday
 WEEK = timedelta(weeks=1)
@@ -816,3 +817,13 @@ class TestDescribe:
 def test_it_imports_neither_django_nor_scipy_nor_statsmodels():
     code = "import sys, actions.estimates; print(sorted({'django', 'scipy', 'statsmodels'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+@pytest.mark.parametrize("q", [0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
+@pytest.mark.parametrize("n", [1, 2, 7, 40])
+def test_the_resamples_quantiles_are_percentile_of_sorted_s_to_the_bit(n, q):
+    rng = np.random.default_rng(n)
+    rows = np.sort(rng.gamma(2.0, 3.0, (25, n)), axis=1)
+    rows[::3] = np.round(rows[::3])  # ties
+    expected = [percentile_of_sorted(row, q) for row in rows]
+    assert estimates._quantile_of_rows(rows, q).tolist() == expected
