@@ -416,8 +416,8 @@ class _Wave:
 
     def __init__(self, campaign: Campaign, groups: Iterable[Label]) -> None:
         self.campaign = campaign
-        self.figures = Published.read(campaign, groups)
-        self.questions, self.rows = self.figures.questions, self.figures.rows
+        self.questions = published.questions(campaign)
+        self.rows = published.group_scores(campaign, groups)
 
     def cell(self, group: Label) -> Cell:
         row = self.rows.get(group)
@@ -599,7 +599,7 @@ def campaign_results(
         columns,
         has_enps,
         _text_figures(wave, tree, focus) if texts else (),
-        {w.campaign.pk: w.figures for w in (wave, previous) if w is not None},
+        {w.campaign.pk: Published(w.questions, w.rows) for w in (wave, previous) if w is not None},
     )
 
 

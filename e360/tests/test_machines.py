@@ -1,6 +1,6 @@
-"""The WSGI application (``e360.machines``): what machines post goes through Django with ``SecurityMiddleware``
-alone, every other request through the pages' middleware. Called as a server calls it, outside the test client (whose
-handler has the pages' middleware for every path)."""
+"""The WSGI application (``e360.machines``): what machines post goes through Django with ``SecurityMiddleware`` and
+``CommonMiddleware`` alone, every other request through the pages' middleware. Called as a server calls it, outside
+the test client (whose handler has the pages' middleware for every path)."""
 
 from __future__ import annotations
 
