@@ -37,7 +37,7 @@ from enum import StrEnum
 from django.core.cache import cache
 from django.db.models import Q
 
-from actions import estimates, holdout, initiatives, reminder_policies, threshold_metrics
+from actions import estimates, holdout, initiative_reads, initiatives, reminder_policies, threshold_metrics
 from actions.initiative_reads import SurveySide
 from actions.initiative_report import MetricReport, Report, initiative_report
 from actions.models import Initiative, Reminder
@@ -355,8 +355,6 @@ class Gains:
 
 # --- Published rows -----------------------------------------------------------------------------------------------
 
-# A row is published for an hour: its estimates move when a week ends, or when late data reaches a past week.
-PUBLISHED_SECONDS = 3600
 # Part of the key: a row stored by other code is never read back (bump it when ``Row`` or ``Report`` change).
 PUBLISHED_VERSION = 1
 
@@ -396,7 +394,7 @@ def published_row(initiative: Initiative, *, now: datetime, tree: TeamTree) -> R
     row = cache.get(key)
     if row is None:
         row = row_of(initiative, now=now, tree=tree)
-        cache.set(key, row, PUBLISHED_SECONDS)
+        cache.set(key, row, initiative_reads.PUBLISHED_SECONDS)
     return replace(row, initiative=initiative)
 
 
@@ -416,7 +414,7 @@ def publish_running(*, now: datetime) -> int:
         except Exception:
             logger.exception("initiative %s: its row could not be published", initiative.pk)
             continue
-        cache.set(_published_key(initiative, now), row, PUBLISHED_SECONDS)
+        cache.set(_published_key(initiative, now), row, initiative_reads.PUBLISHED_SECONDS)
         published += 1
     return published
 

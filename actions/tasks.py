@@ -43,7 +43,12 @@ def initiatives_freeze_due() -> str:
 
 def initiatives_publish() -> str:
     """Every hour: publish each running initiative's headline row (``actions.gains.publish_running``), so the
-    initiatives list and the velocity gains read rows at most an hour old instead of estimating on each visit."""
+    initiatives list and the velocity gains read rows at most an hour old instead of estimating on each visit, and
+    each planned one's comparison candidates' baselines (``actions.initiatives.publish_planned``), so its page does
+    not read hundreds of teams' history."""
     from actions.gains import publish_running
+    from actions.initiatives import publish_planned
 
-    return f"{publish_running(now=timezone.now())} initiative rows published"
+    now = timezone.now()
+    rows, planned = publish_running(now=now), publish_planned(now=now)
+    return f"{rows} initiative rows published, {planned} planned initiatives' candidates"

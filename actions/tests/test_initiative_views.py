@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
+from actions import tasks
+from actions.initiative_reads import initiative_reads
 from actions.initiative_report import initiative_report
 from actions.models.initiatives import org_today
 from actions.tests.initiative_histories import START_DAYS_AGO, WINDOW_DAYS, initiative_on, planted
@@ -270,12 +272,13 @@ def test_the_candidates_baselines_are_frozen_at_the_start(frozen, review_teams, 
 
 
 def test_a_planned_initiatives_page_reads_its_candidates_at_once(client, review_teams, review_source, now, owner):
-    """Before the start the candidates' baselines are read live, all at once: more teams, the same queries."""
+    """Before the start the candidates' baselines are read all at once: more teams, the same queries."""
     planted(review_teams, review_source, now)
     planned = initiative_on([review_teams[0]], org_today(now) + timedelta(days=14), now=now)
     client.force_login(owner)
 
     def counted():
+        cache.clear()  # read on the visit, not published
         with CaptureQueriesContext(connection) as queries:
             assert client.get(detail_url(planned)).status_code == 200
         return len(queries)
@@ -286,6 +289,41 @@ def test_a_planned_initiatives_page_reads_its_candidates_at_once(client, review_
         ServiceFactory(name=f"{team.name} app", slug=f"{team.slug}-app", owner=team)
     planted(more, review_source, now)
     assert counted() == before
+
+
+def test_a_planned_initiatives_candidates_are_published_for_the_hour(client, review_teams, review_source, owner):
+    """Before the start the candidates' baselines are read once and published: a visit within the hour reads them
+    back; the hourly task reads them again, so data that arrived since shows; a changed definition is read anew."""
+    now = timezone.now()
+    cache.clear()
+    planted(review_teams[:1], review_source, now)  # the candidates have no history yet
+    planned = initiative_on([review_teams[0]], org_today(now) + timedelta(days=14), now=now)
+    client.force_login(owner)
+
+    def visit():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(detail_url(planned)).status_code == 200
+        return len(queries)
+
+    def baselines(initiative):
+        reads = initiative_reads(initiative, now=timezone.now())
+        return {s.team.slug: s.baseline["pickup_time"] for s in reads.candidates}
+
+    first = visit()
+    assert visit() < first  # the published baselines: no candidate read again
+    assert set(baselines(planned).values()) == {None}
+
+    planted(review_teams[1:], review_source, now)
+    assert set(baselines(planned).values()) == {None}  # as published, within the hour
+    assert tasks.initiatives_publish() == "0 initiative rows published, 1 planned initiatives' candidates"
+    published = baselines(planned)
+    assert all(8 <= value <= 12 for value in published.values()), published
+
+    cache.clear()
+    assert baselines(planned) == published  # read again, the same
+    planned.window_days = WINDOW_DAYS // 2
+    planned.save()
+    assert baselines(planned) != published  # another definition: its own baselines
 
 
 def test_a_group_below_k_shows_its_metrics_only(client, org, closed):

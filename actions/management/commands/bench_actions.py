@@ -59,9 +59,9 @@ class Command(BaseCommand):
         "tree, saved as the portal saves them and frozen as the hourly task freezes them: one on a team started 10 "
         "weeks ago (pickup time, the change failure rate as guardrail, 28-day windows, a week's ramp-up), one on 4 "
         "teams of a group in two cohorts two weeks apart (lead time), one planned in two weeks, the others on a team "
-        "each starting over the current quarter; timed: freezing them, the list, their report pages and CSV "
-        "exports, the velocity gains of the current quarter. What it adds is named 'bench: …' and removed at the end "
-        "unless --keep."
+        "each starting over the current quarter; timed: freezing them and publishing their figures as the hourly "
+        "tasks do, the list, their report pages and CSV exports, the velocity gains of the current quarter. What it "
+        "adds is named 'bench: …' and removed at the end unless --keep."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -262,6 +262,18 @@ class Command(BaseCommand):
                     f"Initiatives' headline rows published: {published}",
                     f"{seconds:.2f} s",
                     f"{1000 * seconds / max(published, 1):.0f} ms a row (the hourly task's work; the pages read them)",
+                    "",
+                )
+            )
+            started = time.perf_counter()
+            planned = initiatives.publish_planned(now=timezone.now())
+            seconds = time.perf_counter() - started
+            rows.append(
+                (
+                    f"Planned initiatives' candidates published: {planned}",
+                    f"{seconds:.2f} s",
+                    f"{made.candidates - 1} candidate teams' baselines each (the hourly task's work; the page reads "
+                    "them)",
                     "",
                 )
             )
