@@ -8,6 +8,8 @@ import re
 from html import unescape
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from metrics.tests import histories
@@ -245,6 +247,11 @@ class TestServicePage:
         # Nonsense or too far: the first page, or the last.
         assert "Page 1 of" in _text_of(_get(client, owner, service_url(deployments="x²")), "deployments")
         assert "Page 2 of 2 · 12 in all" in _text_of(_get(client, owner, service_url(deployments=9)), "deployments")
+        # The count is of the rows, not of the page's order: PostgreSQL may take the scope's own index.
+        with CaptureQueriesContext(connection) as queries:
+            _get(client, owner, service_url())
+        counts = [q["sql"] for q in queries if q["sql"].startswith("SELECT COUNT(*) FROM (SELECT")]
+        assert len(counts) == 3 and not [sql for sql in counts if "ORDER BY" in sql], counts
 
     def test_the_pages_of_a_list_keep_the_period(self, client, owner, history, service):
         for n in range(12):

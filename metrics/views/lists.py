@@ -32,7 +32,9 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.limit].count()
+        # Unordered: the order a page is shown in would make PostgreSQL walk one time index over every scope's rows
+        # (18 ms for a large group's changes) instead of the scope's own index (0.3 ms).
+        return self.object_list.order_by()[: self.limit].count()
 
     @property
     def capped(self) -> bool:
