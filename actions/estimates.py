@@ -911,14 +911,15 @@ def guardrail_worsened(metric: str, change: Estimate | None, *, better: Better) 
     )
 
 
-def open_at_cutoff(count: int, *, noun: str = "pull requests") -> EstimateWarning | None:
-    """When ``count`` items (pull requests still open, say) are not in the after window's figures."""
+def open_at_cutoff(count: int) -> EstimateWarning | None:
+    """When ``count`` pull requests still open are not in the after window's figures."""
     if count <= 0:
         return None
+    these, they = ("1 pull request", "it ends") if count == 1 else (f"{count} pull requests", "they end")
     return EstimateWarning(
         Code.OPEN_AT_CUTOFF,
-        f"{count} {noun} still open at the cut-off are not in the after window's figures; if they end up slow, "
-        "the after side is better than it will be.",
+        f"{these} still open at the cut-off {'is' if count == 1 else 'are'} not in the after window's figures; if "
+        f"{they} up slow, the after side is better than it will be.",
     )
 
 
@@ -941,7 +942,6 @@ def warnings_for(
     regression: EstimateWarning | None = None,
     guardrails: Sequence[EstimateWarning | None] = (),
     open_items: int = 0,
-    open_noun: str = "pull requests",
     comparison: EstimateWarning | None = None,
 ) -> tuple[EstimateWarning, ...]:
     """Every warning that applies to one metric's estimate, in the order a page lists them."""
@@ -952,7 +952,7 @@ def warnings_for(
         comparison,
         pre_trends_differ(did.placebo if did is not None else None),
         *guardrails,
-        open_at_cutoff(open_items, noun=open_noun),
+        open_at_cutoff(open_items),
     ]
     return tuple(w for w in found if w is not None)
 

@@ -362,10 +362,15 @@ PUBLISHED_VERSION = 1
 def row_of(initiative: Initiative, *, now: datetime, tree: TeamTree) -> Row:
     """The initiative's headline row, computed: its report's first primary metric and guardrail (``headline_only``),
     the survey side, the verdict and the hours saved."""
-    report = initiative_report(initiative, now=now, headline_only=True, survey=True, tree=tree)
+    return _row(initiative_report(initiative, now=now, headline_only=True, survey=True, tree=tree), now=now, tree=tree)
+
+
+def _row(report: Report, *, now: datetime, tree: TeamTree) -> Row:
+    """The row of a report with the survey side (its first primary metric and guardrail are a headline's)."""
     judged, associated = verdict(report)
     saved = hours_saved(report, now=now, tree=tree) if report.started else None
-    return Row(initiative, _kept(report), judged, associated, saved, Sentiment(report.survey if report.started else ()))
+    sentiment = Sentiment(report.survey if report.started else ())
+    return Row(report.initiative, _kept(report), judged, associated, saved, sentiment)
 
 
 def _kept(report: Report) -> Report:
@@ -377,31 +382,51 @@ def _kept(report: Report) -> Report:
     return replace(report, reads=reads, metrics=metrics, guardrail=guardrail)
 
 
-def _published_key(initiative: Initiative, now: datetime) -> str:
+def _published_key(kind: str, initiative: Initiative, now: datetime) -> str:
     assert initiative.frozen_at is not None
     frozen = initiative.frozen_at.isoformat()
-    return f"actions:initiative-row:{PUBLISHED_VERSION}:{initiative.pk}:{frozen}:{org_today(now).isoformat()}"
+    return f"actions:initiative-{kind}:{PUBLISHED_VERSION}:{initiative.pk}:{frozen}:{org_today(now).isoformat()}"
+
+
+def _as_now(report: Report, initiative: Initiative) -> Report:
+    """A published report with the initiative as it is now (its name and owner may change; its definitions not)."""
+    return replace(report, initiative=initiative, reads=replace(report.reads, initiative=initiative))
 
 
 def published_row(initiative: Initiative, *, now: datetime, tree: TeamTree) -> Row:
     """``row_of`` as published (the cache, ``settings.CACHES``): a started initiative's row is computed at most once
     an hour and day (``publish_running`` refreshes every running one's each hour), read back by the list and the
-    velocity gains with the initiative as it is now (its name and owner may change). Before the start a row costs
-    no estimate and is computed each time."""
+    velocity gains with the initiative as it is now. Before the start a row costs no estimate and is computed each
+    time."""
     if initiative.frozen_at is None:
         return row_of(initiative, now=now, tree=tree)
-    key = _published_key(initiative, now)
+    key = _published_key("row", initiative, now)
     row = cache.get(key)
     if row is None:
         row = row_of(initiative, now=now, tree=tree)
         cache.set(key, row, initiative_reads.PUBLISHED_SECONDS)
-    return replace(row, initiative=initiative)
+    return replace(row, initiative=initiative, report=_as_now(row.report, initiative))
+
+
+def published_report(initiative: Initiative, *, now: datetime) -> Report:
+    """The initiative's whole report (its page and its CSV), as published like its row: a started initiative's is
+    computed at most once an hour and day; before the start it is computed each time (its candidates' baselines
+    are published, ``initiative_reads.published_candidates``)."""
+    if initiative.frozen_at is None:
+        return initiative_report(initiative, now=now)
+    key = _published_key("report", initiative, now)
+    report = cache.get(key)
+    if report is None:
+        report = initiative_report(initiative, now=now)
+        cache.set(key, report, initiative_reads.PUBLISHED_SECONDS)
+    return _as_now(report, initiative)
 
 
 def publish_running(*, now: datetime) -> int:
-    """Publish the row of every started initiative whose after window has not ended a quarter ago (the hourly
-    task): the pages then read rows at most an hour old. One that fails is logged and left to be computed on a
-    visit. Returns how many were published."""
+    """Publish the report and the row of every started initiative whose after window has not ended a quarter ago
+    (the hourly task): the pages then read them at most an hour old. The row is the whole report's headline (its
+    first primary metric and guardrail are a headline report's). One that fails is logged and left to be computed
+    on a visit. Returns how many were published."""
     tree = TeamTree.load()
     today = org_today(now)
     found = initiatives.with_teams(Initiative.objects.filter(frozen_at__isnull=False))
@@ -410,11 +435,13 @@ def publish_running(*, now: datetime) -> int:
         if after_end(initiative) + timedelta(days=92) < today:
             continue
         try:
-            row = row_of(initiative, now=now, tree=tree)
+            report = initiative_report(initiative, now=now, tree=tree)
+            row = _row(report, now=now, tree=tree)
         except Exception:
-            logger.exception("initiative %s: its row could not be published", initiative.pk)
+            logger.exception("initiative %s: its report could not be published", initiative.pk)
             continue
-        cache.set(_published_key(initiative, now), row, initiative_reads.PUBLISHED_SECONDS)
+        cache.set(_published_key("report", initiative, now), report, initiative_reads.PUBLISHED_SECONDS)
+        cache.set(_published_key("row", initiative, now), row, initiative_reads.PUBLISHED_SECONDS)
         published += 1
     return published
 

@@ -639,7 +639,8 @@ class TestWarnings:
         assert guardrail_worsened("x", None, better=Better.LOWER) is None
 
     def test_open_items_at_the_cut_off(self):
-        assert open_at_cutoff(4).text.startswith("4 pull requests still open at the cut-off")
+        assert open_at_cutoff(4).text.startswith("4 pull requests still open at the cut-off are not")
+        assert open_at_cutoff(1).text.startswith("1 pull request still open at the cut-off is not")
         assert open_at_cutoff(0) is None
 
     def test_they_come_together_in_order(self):

@@ -20,7 +20,9 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from actions import tasks
 from actions.initiative_reads import initiative_reads
+from actions.initiative_reads import open_at_cutoff as open_prs
 from actions.initiative_report import initiative_report
+from actions.models import Initiative
 from actions.models.initiatives import org_today
 from actions.tests.initiative_histories import START_DAYS_AGO, WINDOW_DAYS, initiative_on, planted
 from e360.models import Membership
@@ -200,7 +202,14 @@ def test_an_initiative_without_teams_shows_for_org_viewers(client, org_viewer, n
     assert client.get(LIST).status_code == 200
 
 
+def open_at_cutoff(initiative):
+    """The planted history's own pull requests open at the cut-off: those opened late on the after window's last
+    day, by the hour the test runs at."""
+    return open_prs(initiative, initiative_reads(initiative, now=timezone.now())).get("pickup_time", 0)
+
+
 def test_pull_requests_open_at_the_cut_off_are_warned_of(client, frozen, review_teams, owner, now):
+    planted_open = open_at_cutoff(frozen)
     after_end = org_today(now) - timedelta(days=START_DAYS_AGO - WINDOW_DAYS)
     service = review_teams[0].services.get()
     for days_before_end in (3, 10):  # opened in the after window, never reviewed
@@ -209,7 +218,39 @@ def test_pull_requests_open_at_the_cut_off_are_warned_of(client, frozen, review_
     PullRequestFactory(service=service, opened_at=now - timedelta(days=2))  # after the cut-off: not counted
     client.force_login(owner)
     response = client.get(detail_url(frozen))
-    assertContains(response, "2 pull requests still open at the cut-off are not in the after window")
+    assertContains(response, f"{planted_open + 2} pull requests still open at the cut-off are not in the after window")
+
+
+def test_a_started_initiatives_report_is_published_for_the_hour(client, frozen, review_teams, owner, now):
+    """Its page and its CSV read the report published by the hourly task (or by the first visit), with the
+    initiative as it is now; data that arrived since shows once the task publishes again."""
+    cache.clear()
+    client.force_login(owner)
+
+    def visit():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(detail_url(frozen))
+        return response, len(queries)
+
+    first, computed = visit()
+    Initiative.objects.filter(pk=frozen.pk).update(name="Renamed since")
+    again, read = visit()
+    assert read <= computed - 10, (read, computed)
+    assert again.context["report"].initiative.name == "Renamed since"
+    assert again.context["report"].metrics[0].words == first.context["report"].metrics[0].words
+    assertContains(again, "figures as of")
+
+    planted_open = open_at_cutoff(frozen)
+    after_end = org_today(now) - timedelta(days=START_DAYS_AGO - WINDOW_DAYS)
+    for days_before_end in (3, 10):  # opened in the after window, never reviewed
+        opened = datetime.combine(after_end - timedelta(days=days_before_end), time(12), tzinfo=now.tzinfo)
+        PullRequestFactory(service=review_teams[0].services.get(), opened_at=opened)
+    warning = f"{planted_open + 2} pull requests still open at the cut-off"
+    assertNotContains(client.get(detail_url(frozen)), warning)
+    assertNotContains(client.get(csv_url(frozen)), warning)
+    tasks.initiatives_publish()
+    assertContains(client.get(detail_url(frozen)), warning)
+    assertContains(client.get(csv_url(frozen)), warning)
 
 
 def test_the_csv_holds_the_estimates_and_the_weekly_series(client, frozen, owner):

@@ -1,6 +1,7 @@
 """The initiatives' pages: the list of those a user may see with each one's headline effect, one initiative's report
-(its timelines, estimates, warnings, guardrail and survey side) and its CSV export. An initiative is seen by whoever
-may see all its teams (``actions.initiatives.visible_initiatives``); anyone else gets a 404."""
+(its timelines, estimates, warnings, guardrail and survey side) and its CSV export, a started one's as published
+hourly (``actions.gains.published_report``). An initiative is seen by whoever may see all its teams
+(``actions.initiatives.visible_initiatives``); anyone else gets a 404."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from actions import gains, initiative_export, initiatives, thresholds
-from actions.initiative_report import initiative_report
 from e360.htmx import HtmxHttpRequest
 from e360.tree import TeamTree
 from metrics.views.lists import ListPage
@@ -41,7 +41,7 @@ def initiative_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def initiative_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     initiative = initiatives.get_initiative_for_user(request.user, pk)
-    report = initiative_report(initiative, now=timezone.now())
+    report = gains.published_report(initiative, now=timezone.now())
     charts = [metric.chart for metric in report.metrics]
     managed = thresholds.managed_team_ids(request.user)
     may_edit = managed is None or {target.team_id for target in initiative.targets.all()} <= managed
@@ -53,7 +53,7 @@ def initiative_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def initiative_csv(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     initiative = initiatives.get_initiative_for_user(request.user, pk)
-    report = initiative_report(initiative, now=timezone.now())
+    report = gains.published_report(initiative, now=timezone.now())
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="initiative-{initiative.pk}.csv"'
     writer = csv.writer(response)
