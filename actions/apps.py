@@ -18,7 +18,7 @@ class ActionsConfig(AppConfig):
         # --- initiatives ---
         Every("Initiatives: freeze those whose start has come", "actions.tasks.initiatives_freeze_due", hourly=True),
         Every(
-            "Initiatives: publish the running ones' headlines and the planned ones' candidates",
+            "Initiatives: publish their reports and headlines",
             "actions.tasks.initiatives_publish",
             hourly=True,
             long=True,

@@ -27,6 +27,8 @@ the points of sentiment their teams' surveys moved, and the review reminders' ho
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import re
@@ -37,7 +39,7 @@ from enum import StrEnum
 from django.core.cache import cache
 from django.db.models import Q
 
-from actions import estimates, holdout, initiative_reads, initiatives, reminder_policies, threshold_metrics
+from actions import estimates, holdout, initiatives, reminder_policies, threshold_metrics
 from actions.initiative_reads import SurveySide
 from actions.initiative_report import MetricReport, Report, initiative_report
 from actions.models import Initiative, Reminder
@@ -355,6 +357,9 @@ class Gains:
 
 # --- Published rows -----------------------------------------------------------------------------------------------
 
+# A report or a row is published for an hour: its estimates move when a week ends, or when late data reaches a past
+# week; the hourly task publishes them again.
+PUBLISHED_SECONDS = 3600
 # Part of the key: a row stored by other code is never read back (bump it when ``Row`` or ``Report`` change).
 PUBLISHED_VERSION = 1
 
@@ -383,9 +388,15 @@ def _kept(report: Report) -> Report:
 
 
 def _published_key(kind: str, initiative: Initiative, now: datetime) -> str:
-    assert initiative.frozen_at is not None
-    frozen = initiative.frozen_at.isoformat()
-    return f"actions:initiative-{kind}:{PUBLISHED_VERSION}:{initiative.pk}:{frozen}:{org_today(now).isoformat()}"
+    """The key of an initiative's published report or row: of its freezing once frozen; before, of its definitions
+    (they may still change) on the tree's shape (its comparison candidates are the teams at its teams' level)."""
+    if initiative.frozen_at is not None:
+        version = initiative.frozen_at.isoformat()
+    else:
+        definitions = initiatives.definitions_of(initiative, initiative.targets_with_teams)
+        text = f"{json.dumps(definitions, sort_keys=True)}|{TeamTree.load().shape}"
+        version = hashlib.sha256(text.encode()).hexdigest()
+    return f"actions:initiative-{kind}:{PUBLISHED_VERSION}:{initiative.pk}:{version}:{org_today(now).isoformat()}"
 
 
 def _as_now(report: Report, initiative: Initiative) -> Report:
@@ -395,7 +406,7 @@ def _as_now(report: Report, initiative: Initiative) -> Report:
 
 def published_row(initiative: Initiative, *, now: datetime, tree: TeamTree) -> Row:
     """``row_of`` as published (the cache, ``settings.CACHES``): a started initiative's row is computed at most once
-    an hour and day (``publish_running`` refreshes every running one's each hour), read back by the list and the
+    an hour and day (``publish_reports`` refreshes every running one's each hour), read back by the list and the
     velocity gains with the initiative as it is now. Before the start a row costs no estimate and is computed each
     time."""
     if initiative.frozen_at is None:
@@ -404,46 +415,48 @@ def published_row(initiative: Initiative, *, now: datetime, tree: TeamTree) -> R
     row = cache.get(key)
     if row is None:
         row = row_of(initiative, now=now, tree=tree)
-        cache.set(key, row, initiative_reads.PUBLISHED_SECONDS)
+        cache.set(key, row, PUBLISHED_SECONDS)
     return replace(row, initiative=initiative, report=_as_now(row.report, initiative))
 
 
 def published_report(initiative: Initiative, *, now: datetime) -> Report:
-    """The initiative's whole report (its page and its CSV), as published like its row: a started initiative's is
-    computed at most once an hour and day; before the start it is computed each time (its candidates' baselines
-    are published, ``initiative_reads.published_candidates``)."""
-    if initiative.frozen_at is None:
-        return initiative_report(initiative, now=now)
+    """The initiative's whole report (its page and its CSV), as published like its row: computed at most once an
+    hour and day for one freezing, or before the start for one definition (``publish_reports`` refreshes each
+    one's every hour), read back with the initiative as it is now."""
     key = _published_key("report", initiative, now)
     report = cache.get(key)
     if report is None:
         report = initiative_report(initiative, now=now)
-        cache.set(key, report, initiative_reads.PUBLISHED_SECONDS)
+        cache.set(key, report, PUBLISHED_SECONDS)
     return _as_now(report, initiative)
 
 
-def publish_running(*, now: datetime) -> int:
-    """Publish the report and the row of every started initiative whose after window has not ended a quarter ago
-    (the hourly task): the pages then read them at most an hour old. The row is the whole report's headline (its
-    first primary metric and guardrail are a headline report's). One that fails is logged and left to be computed
-    on a visit. Returns how many were published."""
+def publish_reports(*, now: datetime) -> tuple[int, int]:
+    """Publish the report of every planned initiative and the report and the row of every started one whose after
+    window has not ended a quarter ago (the hourly task): the pages then read them at most an hour old. A started
+    one's row is its whole report's headline (its first primary metric and guardrail are a headline report's). One
+    that fails is logged and left to be computed on a visit. Returns how many were published: planned, started."""
     tree = TeamTree.load()
     today = org_today(now)
-    found = initiatives.with_teams(Initiative.objects.filter(frozen_at__isnull=False))
-    published = 0
-    for initiative in found:
-        if after_end(initiative) + timedelta(days=92) < today:
+    planned = started = 0
+    for initiative in initiatives.with_teams(Initiative.objects.all()):
+        frozen = initiative.frozen_at is not None
+        if frozen and after_end(initiative) + timedelta(days=92) < today:
             continue
+        if not frozen and initiative.starts_on <= today:
+            continue  # its start has come: the hourly freezing task freezes it first
         try:
             report = initiative_report(initiative, now=now, tree=tree)
-            row = _row(report, now=now, tree=tree)
+            row = _row(report, now=now, tree=tree) if frozen else None
         except Exception:
             logger.exception("initiative %s: its report could not be published", initiative.pk)
             continue
-        cache.set(_published_key("report", initiative, now), report, initiative_reads.PUBLISHED_SECONDS)
-        cache.set(_published_key("row", initiative, now), row, initiative_reads.PUBLISHED_SECONDS)
-        published += 1
-    return published
+        cache.set(_published_key("report", initiative, now), report, PUBLISHED_SECONDS)
+        if row is not None:
+            cache.set(_published_key("row", initiative, now), row, PUBLISHED_SECONDS)
+        started += frozen
+        planned += not frozen
+    return planned, started
 
 
 def quarter_end_instant(quarter: Quarter) -> datetime:

@@ -12,8 +12,7 @@ pull requests still open at the cut-off — from the rollups and the stored surv
   fixed number of queries however many teams, whatever the length of history.
 - **Comparison candidates**: the other teams at the treated teams' depth in the tree, each with the start of any
   other initiative on the same dimension or a shared metric that is running during this one's weeks (None:
-  none), and its baseline: frozen at the start (``candidate_baselines``); before it, as published
-  (``published_candidates``: hundreds of teams' baselines are read at most once an hour, not on each visit).
+  none), and its baseline: frozen at the start (``candidate_baselines``), read before it.
   ``actions.estimates.select_comparison`` chooses among them, per metric; only the chosen teams' weeks are read
   (``with_weeks``).
 - **Survey side**: the survey dimension's % favourable of each target team in the latest wave closed before its
@@ -25,13 +24,11 @@ pull requests still open at the cut-off — from the rollups and the stored surv
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from django.core.cache import cache
 from django.db.models import Count, Q
 
 from actions import threshold_metrics
@@ -46,9 +43,6 @@ from metrics.scope import in_services, reading_profile
 from surveys import results as survey_results
 
 WEEK = timedelta(days=7)
-# What is published (the candidates' baselines before a start, the initiatives' rows) is kept for an hour: figures
-# move when a week ends, or when late data reaches a past week; the hourly task publishes them again.
-PUBLISHED_SECONDS = 3600
 # The metrics read from pull requests: their figures leave out those still open (or unreviewed, for pickup time).
 PR_METRICS = frozenset({"pickup_time", "review_time", "pr_size"})
 
@@ -208,32 +202,6 @@ def candidate_baselines(
     return {str(series.team.pk): series.baseline for series in read}
 
 
-def _candidates_key(initiative: Initiative, targets: list[InitiativeTeam], now: datetime, tree: TeamTree) -> str:
-    """One definition's (its start, window, metrics and teams) on one shape of the tree, one day."""
-    target_ids = sorted(target.team_id for target in targets)
-    definition = (initiative.starts_on, initiative.window_days, initiative.metric_keys, target_ids, tree.shape)
-    digest = hashlib.sha256(repr(definition).encode()).hexdigest()
-    return f"actions:candidates:{initiative.pk}:{digest}:{org_today(now).isoformat()}"
-
-
-def publish_candidates(
-    initiative: Initiative, targets: list[InitiativeTeam], *, now: datetime, tree: TeamTree
-) -> dict[str, dict[str, float | None]]:
-    """Read ``candidate_baselines`` and publish them for an hour (the cache, ``settings.CACHES``)."""
-    found = candidate_baselines(initiative, targets, now=now, tree=tree)
-    cache.set(_candidates_key(initiative, targets, now, tree), found, PUBLISHED_SECONDS)
-    return found
-
-
-def published_candidates(
-    initiative: Initiative, targets: list[InitiativeTeam], *, now: datetime, tree: TeamTree
-) -> dict[str, dict[str, float | None]]:
-    """The candidates' baselines of an initiative not frozen yet, as published: read at most once an hour and day
-    for one definition (the hourly task, ``actions.initiatives.publish_planned``, reads every planned one's again)."""
-    found = cache.get(_candidates_key(initiative, targets, now, tree))
-    return publish_candidates(initiative, targets, now=now, tree=tree) if found is None else found
-
-
 def _at_level(tree: TeamTree, level: int, target_ids: set[int]) -> set[int]:
     return {team for team in tree if tree.depth(team) == level} - target_ids
 
@@ -247,9 +215,8 @@ def initiative_reads(
     candidates: bool = True,
 ) -> Reads:
     """The series of the initiative's teams and the baselines of its comparison candidates (module docstring), the
-    candidates' as frozen at its start, or as published before it; ``keys``: only these metrics (the list page's
-    headline reads the first primary one and the guardrail); ``candidates``: False, none (a headline before the
-    start)."""
+    candidates' as frozen at its start when they were; ``keys``: only these metrics (the list page's headline reads
+    the first primary one and the guardrail); ``candidates``: False, none (a headline before the start)."""
     tree = tree or TeamTree.load()
     keys = list(initiative.metric_keys if keys is None else keys)
     targets = [t for t in initiative.targets_with_teams if t.team_id in tree]
@@ -258,25 +225,23 @@ def initiative_reads(
     baseline = _baseline_window(initiative)
     target_ids = {t.team_id for t in targets}
     level = _level(tree, target_ids)
-    baselines: dict[str, dict[str, float | None]] | None = (initiative.frozen or {}).get("candidates")
+    frozen: dict[str, dict[str, float | None]] | None = (initiative.frozen or {}).get("candidates")
     if not candidates:
-        baselines = {}
-    elif baselines is None:
-        baselines = published_candidates(initiative, targets, now=now, tree=tree)
-    candidate_ids = {int(pk) for pk in baselines if int(pk) in tree} - target_ids
+        candidate_ids = set()
+    elif frozen is not None:
+        candidate_ids = {int(pk) for pk in frozen if int(pk) in tree} - target_ids
+    else:
+        candidate_ids = _at_level(tree, level, target_ids)
     running = _running_starts(initiative, candidate_ids, week_firsts[0] if week_firsts else _baseline_first(initiative))
     ordered = sorted(Team.objects.in_bulk(candidate_ids).values(), key=lambda team: team.name)
-    read = [
-        TeamSeries(
-            team,
-            tree.depth(team.pk),
-            running.get(team.pk),
-            {},
-            {key: baselines[str(team.pk)].get(key) for key in keys},
-            (),
-        )
-        for team in ordered
-    ]
+    listed = [(team, running.get(team.pk)) for team in ordered]
+    if frozen is not None:
+        read = [
+            TeamSeries(team, tree.depth(team.pk), start, {}, {key: frozen[str(team.pk)].get(key) for key in keys}, ())
+            for team, start in listed
+        ]
+    else:
+        read = _series(listed, keys, [], baseline, tree, now)
     return Reads(
         initiative=initiative,
         now=now,

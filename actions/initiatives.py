@@ -196,23 +196,6 @@ def initiative_freeze(*, initiative_id: int, now: datetime | None = None) -> Fre
     return Freezing(froze, len(due))
 
 
-def publish_planned(*, now: datetime) -> int:
-    """Publish the comparison candidates' baselines of every planned initiative (the hourly task,
-    ``initiative_reads.published_candidates``): its page then reads them instead of hundreds of teams' history. One
-    that fails is logged and left to be read on a visit. Returns how many were published."""
-    tree = TeamTree.load()
-    published = 0
-    for initiative in with_teams(Initiative.objects.planned(org_today(now))):
-        targets = [target for target in initiative.targets_with_teams if target.team_id in tree]
-        try:
-            initiative_reads.publish_candidates(initiative, targets, now=now, tree=tree)
-        except Exception:
-            logger.exception("initiative %s: its candidates' baselines could not be published", initiative.pk)
-            continue
-        published += 1
-    return published
-
-
 def initiatives_freeze_due(*, now: datetime | None = None) -> tuple[int, int, int]:
     """Freeze every initiative whose start, or one of whose teams' start, has come (the hourly task). One that
     fails is logged and left for the next run. Returns (definitions frozen, baselines frozen, failed)."""

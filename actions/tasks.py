@@ -42,13 +42,10 @@ def initiatives_freeze_due() -> str:
 
 
 def initiatives_publish() -> str:
-    """Every hour: publish each running initiative's headline row (``actions.gains.publish_running``), so the
-    initiatives list and the velocity gains read rows at most an hour old instead of estimating on each visit, and
-    each planned one's comparison candidates' baselines (``actions.initiatives.publish_planned``), so its page does
-    not read hundreds of teams' history."""
-    from actions.gains import publish_running
-    from actions.initiatives import publish_planned
+    """Every hour: publish each initiative's report (planned, or started and not ended a quarter ago) and each
+    started one's headline row (``actions.gains.publish_reports``), so its page, the initiatives list and the
+    velocity gains read them at most an hour old instead of estimating on each visit."""
+    from actions.gains import publish_reports
 
-    now = timezone.now()
-    rows, planned = publish_running(now=now), publish_planned(now=now)
-    return f"{rows} initiative rows published, {planned} planned initiatives' candidates"
+    planned, started = publish_reports(now=timezone.now())
+    return f"{started} started and {planned} planned initiatives' reports published"

@@ -56,7 +56,7 @@ def test_the_bench_times_the_initiatives_pages_and_cleans_up(service, subteam, o
     # The leaf teams are Payments API (under Payments) and Search, a tie of depths: the shallower, Search's, where
     # Payments is the one candidate. All four are on Search; the planned one is not frozen.
     assert "Initiatives frozen at their start: 3 of 4" in table and "3 team baselines" in table
-    assert "Initiatives' headline rows published: 3" in table
+    assert "Initiatives' reports published: 3 started, 1 planned" in table
     assert "Initiatives list: 4 of 4, a published headline each" in table
     assert "Initiative page (1 team, 1 candidate teams)" in table
     assert "Initiative page (1 teams in 1 cohorts, 1 candidate teams)" in table

@@ -376,8 +376,7 @@ def test_rows_are_published_for_the_hour_and_by_the_hourly_task(
     others = review_teams[1:]
     planted(others, review_source, now, falls={team.slug: START_DAYS_AGO for team in others})
     assert gains.published_row(worked, now=now, tree=tree).verdict == gains.Verdict.DELIVERED
-    # The two started ones' rows, and the planned one's candidates.
-    assert tasks.initiatives_publish() == "2 initiative rows published, 1 planned initiatives' candidates"
+    assert tasks.initiatives_publish() == "2 started and 1 planned initiatives' reports published"
     assert gains.published_row(worked, now=timezone.now(), tree=tree).verdict != gains.Verdict.DELIVERED
 
 
