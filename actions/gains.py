@@ -405,12 +405,9 @@ def _as_now(report: Report, initiative: Initiative) -> Report:
 
 
 def published_row(initiative: Initiative, *, now: datetime, tree: TeamTree) -> Row:
-    """``row_of`` as published (the cache, ``settings.CACHES``): a started initiative's row is computed at most once
-    an hour and day (``publish_reports`` refreshes every running one's each hour), read back by the list and the
-    velocity gains with the initiative as it is now. Before the start a row costs no estimate and is computed each
-    time."""
-    if initiative.frozen_at is None:
-        return row_of(initiative, now=now, tree=tree)
+    """``row_of`` as published (the cache, ``settings.CACHES``): computed at most once an hour and day for one
+    freezing, or before the start for one definition (``publish_reports`` refreshes each one's every hour), read
+    back by the list and the velocity gains with the initiative as it is now."""
     key = _published_key("row", initiative, now)
     row = cache.get(key)
     if row is None:
@@ -432,8 +429,8 @@ def published_report(initiative: Initiative, *, now: datetime) -> Report:
 
 
 def publish_reports(*, now: datetime) -> tuple[int, int]:
-    """Publish the report of every planned initiative and the report and the row of every started one whose after
-    window has not ended a quarter ago (the hourly task): the pages then read them at most an hour old. A started
+    """Publish the report and the row of every planned initiative and of every started one whose after window has
+    not ended a quarter ago (the hourly task): the pages then read them at most an hour old. A started
     one's row is its whole report's headline (its first primary metric and guardrail are a headline report's). One
     that fails is logged and left to be computed on a visit. Returns how many were published: planned, started."""
     tree = TeamTree.load()
@@ -447,13 +444,13 @@ def publish_reports(*, now: datetime) -> tuple[int, int]:
             continue  # its start has come: the hourly freezing task freezes it first
         try:
             report = initiative_report(initiative, now=now, tree=tree)
-            row = _row(report, now=now, tree=tree) if frozen else None
+            # A planned one's headline is its baseline alone, without the candidates its report compares.
+            row = _row(report, now=now, tree=tree) if frozen else row_of(initiative, now=now, tree=tree)
         except Exception:
             logger.exception("initiative %s: its report could not be published", initiative.pk)
             continue
         cache.set(_published_key("report", initiative, now), report, PUBLISHED_SECONDS)
-        if row is not None:
-            cache.set(_published_key("row", initiative, now), row, PUBLISHED_SECONDS)
+        cache.set(_published_key("row", initiative, now), row, PUBLISHED_SECONDS)
         started += frozen
         planned += not frozen
     return planned, started
@@ -466,7 +463,8 @@ def quarter_end_instant(quarter: Quarter) -> datetime:
 def gains(user: User, quarter: Quarter, *, now: datetime) -> Gains:
     """The quarter's gains ``user`` may see (module docstring)."""
     tree = TeamTree.load()
-    found = initiatives.with_teams(initiatives.visible_initiatives(user).filter(starts_on__lte=quarter.last))
+    visible = initiatives.visible_initiatives(user).filter(starts_on__lte=quarter.last)
+    found = initiatives.with_teams(visible.defer("frozen"))  # read again only to compute a row not published
     rows = [published_row(initiative, now=now, tree=tree) for initiative in found if running_in(initiative, quarter)]
     policy_ids = list(
         reminder_policies.visible_policies(user)

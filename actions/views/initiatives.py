@@ -26,7 +26,8 @@ PER_PAGE = 10
 @login_required
 @require_GET
 def initiative_list(request: HtmxHttpRequest) -> HttpResponse:
-    rows = initiatives.with_teams(initiatives.visible_initiatives(request.user))
+    # The frozen figures are read again only to compute a row not published.
+    rows = initiatives.with_teams(initiatives.visible_initiatives(request.user).defer("frozen"))
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     now = timezone.now()
     tree = TeamTree.load()

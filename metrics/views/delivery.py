@@ -169,9 +169,11 @@ def _found(rows: QuerySet, time_field: str, scope: Scope) -> Q:
     return Q(IsNull(Subquery(rows.order_by(time_field).values(time_field)[:1]), False))
 
 
-def _list_page(query: QueryDict, name: str, number: int, rows: QuerySet) -> ListPage:
-    """Page ``number`` of ``rows`` (past the end: the last), as the query parameter ``name`` holds it."""
-    return ListPage.of(CappedPaginator.for_page(rows, PAGE_SIZE, number).get_page(number), query, name)
+def _list_page(query: QueryDict, name: str, number: int, rows: QuerySet, scope: Scope) -> ListPage:
+    """Page ``number`` of ``rows`` (past the end: the last), as the query parameter ``name`` holds it; a scope's
+    rows counted unordered (``CappedPaginator``)."""
+    paginator = CappedPaginator.for_page(rows, PAGE_SIZE, number, unordered=scope.filter_ids is not None)
+    return ListPage.of(paginator.get_page(number), query, name)
 
 
 def _deployments(query: QueryDict, number: int, scope: Scope, period: Period) -> ListPage:
@@ -186,7 +188,7 @@ def _deployments(query: QueryDict, number: int, scope: Scope, period: Period) ->
         .prefetch_related(Prefetch("linked_changes", queryset=changes))
         .order_by("-finished_at", "-id")
     )
-    return _list_page(query, "deployments", number, deployments)
+    return _list_page(query, "deployments", number, deployments, scope)
 
 
 def _incidents(query: QueryDict, number: int, scope: Scope, period: Period) -> ListPage:
@@ -195,7 +197,7 @@ def _incidents(query: QueryDict, number: int, scope: Scope, period: Period) -> L
         .select_related("service", "deployment")
         .order_by("-started_at", "-id")
     )
-    listed = _list_page(query, "incidents", number, incidents)
+    listed = _list_page(query, "incidents", number, incidents, scope)
     for incident in listed:
         incident.time_to_restore = display.short_duration(d.span(incident.started_at, incident.resolved_at))
     return listed
@@ -209,7 +211,7 @@ def _changes(query: QueryDict, number: int, scope: Scope, period: Period) -> Lis
         .select_related("service", "repository")
         .order_by("-deployed_at", "-id")
     )
-    listed = _list_page(query, "changes", number, changes)
+    listed = _list_page(query, "changes", number, changes, scope)
     for pr in listed:
         pr.times = display.change_times(
             first_commit_at=pr.first_commit_at,
