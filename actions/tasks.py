@@ -42,9 +42,9 @@ def initiatives_freeze_due() -> str:
 
 
 def initiatives_publish() -> str:
-    """Every hour: publish each initiative's report (planned, or started and not ended a quarter ago) and each
-    started one's headline row (``actions.gains.publish_reports``), so its page, the initiatives list and the
-    velocity gains read them at most an hour old instead of estimating on each visit."""
+    """Every hour: publish each initiative's report and headline row (planned, or started and not ended a quarter
+    ago; ``actions.gains.publish_reports``), so its page, the initiatives list and the velocity gains read them at
+    most an hour old instead of estimating on each visit."""
     from actions.gains import publish_reports
 
     planned, started = publish_reports(now=timezone.now())

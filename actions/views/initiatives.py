@@ -1,6 +1,6 @@
 """The initiatives' pages: the list of those a user may see with each one's headline effect, one initiative's report
-(its timelines, estimates, warnings, guardrail and survey side) and its CSV export, a started one's as published
-hourly (``actions.gains.published_report``). An initiative is seen by whoever may see all its teams
+(its timelines, estimates, warnings, guardrail and survey side) and its CSV export, as published hourly
+(``actions.gains.published_report``). An initiative is seen by whoever may see all its teams
 (``actions.initiatives.visible_initiatives``); anyone else gets a 404."""
 
 from __future__ import annotations
