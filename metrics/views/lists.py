@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils.functional import cached_property
 
@@ -16,13 +17,22 @@ from django.utils.functional import cached_property
 COUNT_AHEAD = 500
 
 
+# A scope's rows are sorted rather than walked in time order while the window holds at most this many of them.
+SORTED_SCOPE = 2000
+
+
 class CappedPaginator(Paginator):
     """Counts at most ``limit`` rows: when it reaches the limit (``capped``), ``count`` is a lower bound.
 
-    The count is in the page's order by default: over the whole organisation's rows a walk of the time index meets
-    the window's rows first. ``unordered`` counts a scope's rows in any order, so PostgreSQL may take the scope's
-    own index: in the page's order it walks the time index over everyone's (a large group's changes of 180 days,
-    18 ms against 0.3 ms), unordered over the whole organisation it may take an index in another order (33 ms)."""
+    Over the whole organisation's rows, the count and the page are read in the page's order: a walk of the time index
+    meets the window's newest rows first. ``unordered`` is for a scope's rows (a team's or a service's), whose
+    newest may be far behind everyone else's. In the page's order PostgreSQL plans them as that same walk, filtering
+    by service, as if the scope's rows were spread evenly over time: it passes every recent row of other services
+    (439,655 rows, 132 ms, for one team's deployments of 180 days at the large size; 18 ms for a large group's count).
+    So a scope's rows are counted in any order, from the scope's own index. While the window holds at most
+    ``SORTED_SCOPE`` of them, the page orders by an expression equal to the first ordering field
+    (``Coalesce(field, field)``) that no index holds in order: PostgreSQL then finds the scope's rows through its
+    own index and sorts them (a few ms). More than that, and they are dense enough for the walk."""
 
     object_list: QuerySet
 
@@ -37,13 +47,27 @@ class CappedPaginator(Paginator):
         return cls(object_list, per_page, number * per_page + COUNT_AHEAD, unordered=unordered)
 
     @cached_property
+    def _found(self) -> int:
+        """A scope's rows, counted in any order up to ``SORTED_SCOPE`` (or the count's limit, if more)."""
+        return self.object_list.order_by()[: max(self.limit, SORTED_SCOPE)].count()
+
+    @cached_property
     def count(self) -> int:
-        rows = self.object_list.order_by() if self.unordered else self.object_list
-        return rows[: self.limit].count()
+        if self.unordered:
+            return min(self._found, self.limit)
+        return self.object_list[: self.limit].count()
 
     @property
     def capped(self) -> bool:
         return self.count >= self.limit
+
+    def page(self, number: int | str) -> Page:
+        if self.unordered and self._found < max(self.limit, SORTED_SCOPE):
+            first, *rest = [str(name) for name in self.object_list.query.order_by]  # the lists order by names
+            field = first.removeprefix("-")
+            by = Coalesce(field, field)
+            self.object_list = self.object_list.order_by(by.desc() if first.startswith("-") else by.asc(), *rest)
+        return super().page(number)
 
 
 class KnownCountPaginator(Paginator):
