@@ -61,12 +61,17 @@ class CappedPaginator(Paginator):
     def capped(self) -> bool:
         return self.count >= self.limit
 
+    @cached_property
+    def _sorted(self) -> QuerySet:
+        """The rows in the same order, its first field as an expression no index holds."""
+        first, *rest = [str(name) for name in self.object_list.query.order_by]  # the lists order by names
+        field = first.removeprefix("-")
+        by = Coalesce(field, field)
+        return self.object_list.order_by(by.desc() if first.startswith("-") else by.asc(), *rest)
+
     def page(self, number: int | str) -> Page:
         if self.unordered and self._found < max(self.limit, SORTED_SCOPE):
-            first, *rest = [str(name) for name in self.object_list.query.order_by]  # the lists order by names
-            field = first.removeprefix("-")
-            by = Coalesce(field, field)
-            self.object_list = self.object_list.order_by(by.desc() if first.startswith("-") else by.asc(), *rest)
+            self.object_list = self._sorted  # the same queryset however many pages are read
         return super().page(number)
 
 
