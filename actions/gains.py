@@ -387,14 +387,15 @@ def _kept(report: Report) -> Report:
     return replace(report, reads=reads, metrics=metrics, guardrail=guardrail)
 
 
-def _published_key(kind: str, initiative: Initiative, now: datetime) -> str:
+def _published_key(kind: str, initiative: Initiative, now: datetime, tree: TeamTree | None = None) -> str:
     """The key of an initiative's published report or row: of its freezing once frozen; before, of its definitions
-    (they may still change) on the tree's shape (its comparison candidates are the teams at its teams' level)."""
+    (they may still change) on the tree's shape (its comparison candidates are the teams at its teams' level; the
+    caller's tree, else one read now)."""
     if initiative.frozen_at is not None:
         version = initiative.frozen_at.isoformat()
     else:
         definitions = initiatives.definitions_of(initiative, initiative.targets_with_teams)
-        text = f"{json.dumps(definitions, sort_keys=True)}|{TeamTree.load().shape}"
+        text = f"{json.dumps(definitions, sort_keys=True)}|{(tree or TeamTree.load()).shape}"
         version = hashlib.sha256(text.encode()).hexdigest()
     return f"actions:initiative-{kind}:{PUBLISHED_VERSION}:{initiative.pk}:{version}:{org_today(now).isoformat()}"
 
@@ -408,7 +409,7 @@ def published_row(initiative: Initiative, *, now: datetime, tree: TeamTree) -> R
     """``row_of`` as published (the cache, ``settings.CACHES``): computed at most once an hour and day for one
     freezing, or before the start for one definition (``publish_reports`` refreshes each one's every hour), read
     back by the list and the velocity gains with the initiative as it is now."""
-    key = _published_key("row", initiative, now)
+    key = _published_key("row", initiative, now, tree)
     row = cache.get(key)
     if row is None:
         row = row_of(initiative, now=now, tree=tree)
@@ -449,8 +450,8 @@ def publish_reports(*, now: datetime) -> tuple[int, int]:
         except Exception:
             logger.exception("initiative %s: its report could not be published", initiative.pk)
             continue
-        cache.set(_published_key("report", initiative, now), report, PUBLISHED_SECONDS)
-        cache.set(_published_key("row", initiative, now), row, PUBLISHED_SECONDS)
+        cache.set(_published_key("report", initiative, now, tree), report, PUBLISHED_SECONDS)
+        cache.set(_published_key("row", initiative, now, tree), row, PUBLISHED_SECONDS)
         started += frozen
         planned += not frozen
     return planned, started
