@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from actions import tasks, threshold_metrics, thresholds
 from actions.crossings import Comparison, Rule
@@ -17,6 +18,13 @@ from e360.tests.factories import ServiceFactory
 from metrics import definitions as d
 from metrics.scope import reading_profile
 from metrics.services import Dirty
+
+
+@pytest.fixture
+def now():
+    """Noon of today or, before noon, of yesterday: runs a few minutes before it, or before a day ago, fall on the
+    day their window reads at any hour of the run (an hour's start is a minute past the previous day at midnight)."""
+    return (timezone.now() - timedelta(hours=12)).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture
@@ -202,6 +210,8 @@ def test_editing_the_rule_forgets_the_firing_state_but_keeps_the_cooldown(histor
 
 
 def test_the_scheduled_task_evaluates_and_says_what_it_did(history, service, threshold):
+    # The task reads the clock: a window of two days holds the run, made at noon today or yesterday.
+    Threshold.objects.filter(pk=threshold.pk).update(window_days=2)
     runs(history, service, 0, "failure")
     history.refresh()
     assert tasks.thresholds_evaluate().startswith("1 thresholds evaluated, 1 events, 0 failed")
