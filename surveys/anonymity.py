@@ -30,7 +30,6 @@ No link in storage (rule 1): ``pool_selection`` picks which pooled answers becom
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections import defaultdict
 from dataclasses import dataclass
@@ -235,7 +234,7 @@ def shuffled_texts(texts: Iterable[str], seed: bytes | int) -> list[str]:
     """
     key = seed if isinstance(seed, bytes) else str(seed).encode()
     kept = [text for text in texts if text.strip()]
-    return sorted(kept, key=lambda text: hmac.new(key, text.encode(), hashlib.sha256).digest())
+    return sorted(kept, key=lambda text: hmac.digest(key, text.encode(), "sha256"))
 
 
 def pool_selection[T](pooled: Mapping[Label, Sequence[T]], k: int, rng: random.Random, *, closing: bool) -> list[T]:

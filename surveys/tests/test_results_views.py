@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.template.defaultfilters import linebreaksbr
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from e360.models import User
 from surveys.models import GroupScore
+from surveys.templatetags.written_answers import answer_items
 from surveys.tests.results_readers import csv_rows, csv_url, heatmap, page_url, table
 from surveys.tests.waves import PAY, PAY_API, answer, bulk_responses, close, open_wave, org_viewer
 
@@ -84,6 +86,15 @@ def test_texts_show_without_teams_only_from_the_text_threshold(client, closed, o
     assert "<li>A secret only search would write.</li>" in whole
     assert "Written answers · Payments API" in api and "fewer than 4 responses" in api
     assert "Flaky integration tests" not in api
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["<script>alert('x')</script> & \"quotes\"", "line one\r\nline two\rthree\nfour", "a <b>\n\n</b>", ""],
+)
+def test_written_answers_are_escaped_with_their_line_breaks_as_linebreaksbr_makes_them(text):
+    assert answer_items([text, "plain"]) == f"<li>{linebreaksbr(text, autoescape=True)}</li><li>plain</li>"
+    assert answer_items([]) == ""
 
 
 def test_changes_since_the_previous_wave_only_where_comparable(client, two_waves, org):
