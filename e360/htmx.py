@@ -1,6 +1,6 @@
 """The request layer every page shares: a typed htmx request, whether to answer a partial, the ``Vary`` header of
 pages that answer htmx differently, the one way a page refuses GET parameters it does not offer, and long lists of
-markup made in Python (``html_join``).
+markup made in Python (``html_join``, a select's options ``select_options``).
 
 A page reads its GET parameters with a form (``e360.forms.QueryForm.parse``), which raises ``BadQuery`` with a
 message in the page's words; the page's view is decorated with ``refuses_bad_query``, which answers 400 with that
@@ -120,3 +120,15 @@ def html_join(template: str, rows: Iterable[tuple[object, ...]]) -> SafeString:
         return value if isinstance(value, SafeString) else html.escape(str(value))
 
     return mark_safe("".join(template.format(*map(escaped, row)) for row in rows))  # noqa: S308 - every value escaped
+
+
+SELECTED = mark_safe(" selected")  # an attribute, joined as it is
+
+
+def select_options(options: Iterable[tuple[str, str]], selected: str | None) -> SafeString:
+    """A select's ``<option>`` elements from (value, label) pairs, the ``selected`` value's marked, made by
+    ``html_join``: an organisation's 440 teams cost a template loop about 15 ms a request."""
+    return html_join(
+        '<option value="{}"{}>{}</option>',
+        ((value, SELECTED if value == selected else "", label) for value, label in options),
+    )

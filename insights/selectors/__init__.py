@@ -39,7 +39,6 @@ from insights.selectors.dashboards import (
     sentiment_rows,
     team_options,
     team_picker,
-    team_picker_options,
     top_bottlenecks,
 )
 from insights.selectors.readers import (
@@ -147,7 +146,6 @@ __all__ = [
     "standard_days",
     "team_options",
     "team_picker",
-    "team_picker_options",
     "team_readings",
     "top_bottlenecks",
     "wave_closed_between",

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 
 from e360.exports import spreadsheet_text
 from e360.forms import TeamForm
-from e360.htmx import htmx_page, page_or_partial
+from e360.htmx import htmx_page, page_or_partial, select_options
 from surveys import results as selectors
 from surveys.anonymity import Status
 from surveys.models import Kind
@@ -83,6 +83,7 @@ def campaign_results(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse
         "campaign": scope.campaign,
         "results": results,
         "charts": _charts(results),
+        "team_options": select_options(((t.slug, t.label) for t in results.teams), results.focus.group.slug),
         "page_url": reverse("surveys:results", args=[campaign_id]),
         "csv_url": reverse("surveys:results-csv", args=[campaign_id]) + query,
         "api_url": reverse("api-v1:campaign_results", args=[campaign_id]) + query,
