@@ -100,7 +100,7 @@ Words (:func:`describe`)
     "Pickup time fell by 9 h (95% interval 4–14 h) more than in comparable teams" with a DiD; "The start was
     associated with a fall of 9 h in median pickup time (95% interval 4–14 h)" without; "too little data to tell"
     otherwise. Figures in one sentence share their rounding: whole units when the largest is at least 10, else one
-    decimal, rounded half away from zero (``insights.stats.whole``'s rule). A figure takes its unit (:class:`Unit`):
+    decimal, rounded half away from zero (``e360.stats.whole``'s rule). A figure takes its unit (:class:`Unit`):
     "h", "min", points for a change in percent, "per week", pull requests or lines — singular after exactly 1
     ("1 pull request", "1 line", "1 point"), plural after any other figure and in a range ("0.5–3 pull requests").
 """
@@ -117,8 +117,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from e360.stats import percentile_of_sorted, percentile_rank, require_finite
-from insights.stats import MINUS, whole
+from e360.stats import percentile_of_sorted, percentile_rank, require_finite, whole
+from insights.stats import MINUS
 
 MIN_OBSERVATIONS = 10  # per side of before/after: the insights' minimum sample for a metric
 MIN_COMPARISON = 2  # comparison teams for a DiD: one has no variance to compare with

@@ -36,9 +36,10 @@ from actions.models import Initiative
 from actions.models.initiatives import WorseWhen, org_today
 from actions.threshold_metrics import METRICS, Metric
 from e360.models import Team
+from e360.stats import whole
 from e360.tree import TeamTree
 from insights import engine
-from insights.stats import MINUS, whole
+from insights.stats import MINUS
 
 UNITS = {
     "hours": estimates.Unit.HOURS,

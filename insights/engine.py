@@ -52,8 +52,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from e360.stats import Method, median, percentile_rank
-from insights.stats import MINUS, whole
+from e360.stats import Method, median, percentile_rank, whole
+from insights.stats import MINUS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -29,12 +29,6 @@ Correlation (:func:`correlate`)
     and a number on a dashboard is read as a finding. The interval "excludes zero" when both ends are on the same side
     of 0: the association is then unlikely to be resampling noise (which is not the same as causation).
 
-Whole figures (:func:`whole`)
-    Every percentage and score the pages show as a whole number is rounded half away from zero on its decimal text
-    (12.5 reads 13, −12.5 reads −13): Django's ``floatformat``, which the templates use, and :func:`whole`, which the
-    Python-written sentences use, so the same figure never reads 12% in one place and 13% in another (Python's own
-    ``round`` and ``"%.0f"`` round half to even and would).
-
 Within-team change (:func:`within_team_change`)
     Between two consecutive waves, each team's change in dimension score (points) and its change in a metric over the
     same two periods, correlated with the same rules as above (n ≥ 8 teams, bootstrap interval). Level correlations
@@ -47,7 +41,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,11 +57,6 @@ DEFAULT_CONFIDENCE = 0.95
 # resamples than the one asked about, so it is withheld.
 MAX_SKIPPED_SHARE = 0.10
 MINUS = "\N{MINUS SIGN}"
-
-
-def whole(value: float) -> int:
-    """``value`` rounded half away from zero on its decimal text, as ``floatformat`` rounds (module docstring)."""
-    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _check_pairs(xs: Sequence[float], ys: Sequence[float]) -> int:

@@ -41,10 +41,10 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q
 from django.http import Http404
-from django.template.defaultfilters import floatformat
 from django.utils.crypto import salted_hmac
 
 from e360 import access
+from e360.stats import whole
 from e360.tree import TeamTree
 from surveys import anonymity, published, scoring
 from surveys.anonymity import ORG, Cell, Label, Status
@@ -76,17 +76,17 @@ def signed(points: float | None) -> str:
     """A change in points as the pages write it: +8, −3 or 0, rounded half away from zero like every figure shown."""
     if points is None:
         return ""
-    text = floatformat(points, 0)
-    if text == "0":
-        return text
-    return f"−{text[1:]}" if text.startswith("-") else f"+{text}"
+    rounded = whole(points)
+    if rounded == 0:
+        return "0"
+    return f"−{-rounded}" if rounded < 0 else f"+{rounded}"
 
 
 def _percentile_text(percentile: float | None, peers: int | None) -> str:
     """A percentile among teams as the pages write it: "73rd of 40 teams"; empty when not ranked."""
     if percentile is None:
         return ""
-    rank = int(floatformat(percentile, 0))
+    rank = whole(percentile)
     suffix = "th" if 10 <= rank % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
     return f"{rank}{suffix} percentile of {peers} teams"
 

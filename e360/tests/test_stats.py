@@ -23,6 +23,7 @@ from e360.stats import (
     percentile,
     percentile_of_sorted,
     percentile_rank,
+    whole,
 )
 
 FAST = settings(max_examples=300, deadline=None)
@@ -252,3 +253,19 @@ class TestPercentileRank:
 def test_it_imports_neither_django_nor_scipy():
     code = "import sys, e360.stats; print(sorted({'django', 'scipy'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+class TestWhole:
+    @pytest.mark.parametrize(
+        ("value", "expected"), [(12.5, 13), (13.5, 14), (0.5, 1), (-2.5, -3), (12.4999, 12), (2.675, 3), (0.0, 0)]
+    )
+    def test_it_rounds_half_away_from_zero(self, value, expected):
+        assert whole(value) == expected
+
+    @settings(max_examples=300)
+    # Percentages as the pages hold them: a few decimals (ratios of counts), halves included.
+    @given(st.integers(-100_000, 100_000).map(lambda n: n / 1000) | st.integers(-200, 200).map(lambda n: n / 2))
+    def test_it_agrees_with_the_templates_floatformat(self, value):
+        from django.template.defaultfilters import floatformat
+
+        assert whole(value) == int(floatformat(value, 0))

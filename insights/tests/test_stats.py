@@ -246,19 +246,3 @@ class TestWithinTeamChange:
         result = within_team_change(pairs, seed=2)
         assert result.text == "too few teams to tell (n = 7, need 8)"
         assert result.rho is None
-
-
-class TestWhole:
-    @pytest.mark.parametrize(
-        ("value", "expected"), [(12.5, 13), (13.5, 14), (0.5, 1), (-2.5, -3), (12.4999, 12), (2.675, 3), (0.0, 0)]
-    )
-    def test_it_rounds_half_away_from_zero(self, value, expected):
-        assert stats.whole(value) == expected
-
-    @settings(max_examples=300)
-    # Percentages as the pages hold them: a few decimals (ratios of counts), halves included.
-    @given(st.integers(-100_000, 100_000).map(lambda n: n / 1000) | st.integers(-200, 200).map(lambda n: n / 2))
-    def test_it_agrees_with_the_templates_floatformat(self, value):
-        from django.template.defaultfilters import floatformat
-
-        assert stats.whole(value) == int(floatformat(value, 0))
