@@ -281,9 +281,10 @@ class PullRequest(models.Model):
         ordering = ["-opened_at"]
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="pr_unique_per_source")]
         indexes = [
-            # A scope's changes of a window; with the source, which sources sent a scope's changes of a window
-            # (the delivery pages' data-quality line) is read from the index alone.
-            models.Index(fields=["service", "deployed_at"], include=["source"], name="pr_service_deployed"),
+            # A scope's changes of a window. With the source and the id, which sources sent them (the delivery pages'
+            # data-quality line) and a page of them (``metrics.views.lists.CappedPaginator``) are found from the
+            # index alone, reading no row but the page's.
+            models.Index(fields=["service", "deployed_at"], include=["source", "id"], name="pr_service_deployed"),
             # The newest changes deployed of a large scope (a group's, the organisation's) are found
             # walking this backwards, not by sorting every change of every service in it.
             models.Index(fields=["deployed_at"]),
@@ -409,9 +410,11 @@ class Deployment(models.Model):
         ordering = ["-finished_at"]
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="deployment_unique_per_source")]
         indexes = [
-            # A scope's deployments of a window; with the source, as the pull requests' (``pr_service_deployed``).
+            # A scope's deployments of a window, with the source and the id: as ``pr_service_deployed``.
             models.Index(
-                fields=["service", "is_production", "finished_at"], include=["source"], name="deployment_service_finished"
+                fields=["service", "is_production", "finished_at"],
+                include=["source", "id"],
+                name="deployment_service_finished",
             ),
             models.Index(fields=["finished_at"]),
             models.Index(  # a source's production deployments of a window
@@ -462,8 +465,8 @@ class Incident(models.Model):
         ordering = ["-started_at"]
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="incident_unique_per_source")]
         indexes = [
-            # A scope's incidents of a window; with the source, as the pull requests' (``pr_service_deployed``).
-            models.Index(fields=["service", "started_at"], include=["source"], name="incident_service_started"),
+            # A scope's incidents of a window, with the source and the id: as ``pr_service_deployed``.
+            models.Index(fields=["service", "started_at"], include=["source", "id"], name="incident_service_started"),
             models.Index(fields=["service", "resolved_at"]),
             # The organisation's page reads without a service filter: its list, and each source's records.
             models.Index(fields=["started_at"]),

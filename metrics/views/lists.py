@@ -32,7 +32,11 @@ class CappedPaginator(Paginator):
     So a scope's rows are counted in any order, from the scope's own index. While the window holds at most
     ``SORTED_SCOPE`` of them, the page orders by an expression equal to the first ordering field
     (``Coalesce(field, field)``) that no index holds in order: PostgreSQL then finds the scope's rows through its
-    own index and sorts them (a few ms). More than that, and they are dense enough for the walk."""
+    own index and sorts them (a few ms). More than that, and they are dense enough for the walk.
+
+    A sorted page is read in two steps, one query: the page's ids from the scope's index alone (it holds the time and
+    the id: ``deployment_service_finished`` and its kin), then those rows. Sorting the rows themselves read every row
+    of the window from the table, which a team's first visit found on disk (5 to 7 ms a list at 180 days)."""
 
     object_list: QuerySet
 
@@ -70,9 +74,17 @@ class CappedPaginator(Paginator):
         return self.object_list.order_by(by.desc() if first.startswith("-") else by.asc(), *rest)
 
     def page(self, number: int | str) -> Page:
-        if self.unordered and self._found < max(self.limit, SORTED_SCOPE):
-            self.object_list = self._sorted  # the same queryset however many pages are read
-        return super().page(number)
+        if not (self.unordered and self._found < max(self.limit, SORTED_SCOPE)):
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page  # the page's rows as Paginator.page slices them
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        page_ids = self._sorted.values("pk")[bottom:top]
+        return self._get_page(
+            self.object_list.filter(pk__in=page_ids).order_by(*self._sorted.query.order_by), number, self
+        )
 
 
 class KnownCountPaginator(Paginator):
