@@ -20,10 +20,11 @@ from django.utils.safestring import SafeString
 
 from e360 import access
 from e360.htmx import html_join, select_options
+from e360.memo import keep
 from e360.models import User
 from e360.tree import TeamTree
 from insights import engine
-from insights.selectors.stored import STANDARD_DAYS, Bottlenecks, Hit, keep
+from insights.selectors.stored import STANDARD_DAYS, Bottlenecks, Hit
 from insights.selectors.waves import DimensionScore, Sentiment
 from metrics import definitions as d
 from metrics import display, rollups
@@ -115,25 +116,17 @@ def org_delivery(period: Period) -> Delivery:
     the team tree, which hold them all (every service has an owner), with no service filter on the raw rows read.
 
     Every org dashboard (and the org viewers' home page) shows the same figures, and they change only when a write
-    changes the rollups, or when the day turns and moves the window. So a process computes them once per rollup
-    version (``rollups.version``) and period (``_published``), and reads only the sources' last events again.
+    changes the rollups, or when the day turns and moves the window: they are computed once per rollup version and
+    period (``rollups.kept``), and only the sources' last events are read again.
     """
     holders = Holders.organisation()
-    version = rollups.version(holders)  # before the rows: what is read after it is at least as new
-    key = (version, period)
-    found = _published.get(key) if version is not None else None
-    if found is None:
+
+    def compute() -> Delivery:
         figures = Figures(holders, [period.window], compared=period.previous, distributions=ORG_DISTRIBUTIONS)
-        found = delivery(figures, period)
-        if version is not None:
-            keep(_published, key, found, PUBLISHED_PERIODS)
+        return delivery(figures, period)
+
+    found = rollups.kept(holders, ("org dashboard", period, repr(holders.profile)), compute)
     return dataclasses.replace(found, sources=_sources(rollups.last_events()))
-
-
-# The organisation's delivery per (rollup version, period), the oldest dropped first: a version's standard periods and
-# a few custom ones.
-PUBLISHED_PERIODS = 16
-_published: dict[tuple[tuple[str, ...] | None, Period], Delivery] = {}
 
 
 def scope_figures(scope: Scope, period: Period, *, now: datetime) -> Figures:

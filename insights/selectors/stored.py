@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from django.utils.safestring import SafeString
 
 from e360 import access
 from e360.htmx import html_join
+from e360.memo import keep
 from e360.models import Team
 from e360.tree import TeamTree
 from insights import engine
@@ -77,15 +77,6 @@ def _org_results(period: PeriodResult) -> _OrgResults:
         found = _OrgResults(tuple(org_item_from_json(item) for item in ranking), grid)
         keep(_org_kept, version, found, 2 * len(STANDARD_DAYS))
     return found
-
-
-def keep[K, V](kept: dict[K, V], key: K, value: V, limit: int) -> None:
-    """Keep ``value`` under ``key`` in a process's ``kept``, the oldest dropped first beyond ``limit`` entries (another
-    thread may have dropped it already)."""
-    if len(kept) >= limit:
-        with suppress(StopIteration, KeyError, RuntimeError):
-            del kept[next(iter(kept))]
-    kept[key] = value
 
 
 # The organisation's results per stored period's version: each standard period's, and the one before a refresh while

@@ -4,35 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('e360', '0003_person_joined_on'),
-        ('metrics', '0003_team_rollup_version'),
+        ("e360", "0003_person_joined_on"),
+        ("metrics", "0003_team_rollup_version"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='deployment',
-            name='metrics_dep_service_b17a7e_idx',
+            model_name="deployment",
+            name="metrics_dep_service_b17a7e_idx",
         ),
         migrations.RemoveIndex(
-            model_name='incident',
-            name='metrics_inc_service_da6ab3_idx',
+            model_name="incident",
+            name="metrics_inc_service_da6ab3_idx",
         ),
         migrations.RemoveIndex(
-            model_name='pullrequest',
-            name='metrics_pul_service_7f4833_idx',
+            model_name="pullrequest",
+            name="metrics_pul_service_7f4833_idx",
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['service', 'is_production', 'finished_at'], include=('source', 'id'), name='deployment_service_finished'),
+            model_name="deployment",
+            index=models.Index(
+                fields=["service", "is_production", "finished_at"],
+                include=("source", "id"),
+                name="deployment_service_finished",
+            ),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['service', 'started_at'], include=('source', 'id'), name='incident_service_started'),
+            model_name="incident",
+            index=models.Index(
+                fields=["service", "started_at"], include=("source", "id"), name="incident_service_started"
+            ),
         ),
         migrations.AddIndex(
-            model_name='pullrequest',
-            index=models.Index(fields=['service', 'deployed_at'], include=('source', 'id'), name='pr_service_deployed'),
+            model_name="pullrequest",
+            index=models.Index(fields=["service", "deployed_at"], include=("source", "id"), name="pr_service_deployed"),
         ),
     ]

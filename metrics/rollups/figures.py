@@ -278,12 +278,14 @@ class Figures:
     def last_events(self) -> dict[str, datetime]:
         return last_events()
 
-    def summary(self, window: d.Window) -> d.DoraSummary:
+    def summary(self, window: d.Window, *, moving: bool = True) -> d.DoraSummary:
         """The same ``DoraSummary`` that ``definitions.dora_summary`` computes from raw rows.
 
         The ``compared`` window's holds what ``compare_summaries`` reads: the review queue
         is not read (``review.waiting`` is None), nor durations other than the headline ones
-        (their stats are empty).
+        (their stats are empty). ``moving=False`` leaves out what moves without a write to the
+        rollups, for a summary kept per rollup version (``rollups.kept``): the review queue (None)
+        and the sources' last events (none).
         """
         profile = self.profile
         days = self.days.within(window, profile)
@@ -324,7 +326,9 @@ class Figures:
             review=_stats(wide, "pr_review_times", profile),
             size_median=_median(sizes, profile.median_kind),
             sized=sizes.count if isinstance(sizes, d.Histogram) else len(sizes),
-            waiting=None if window == self.compared else self.waiting_for_review(min(self.now, window.end)),
+            waiting=None
+            if window == self.compared or not moving
+            else self.waiting_for_review(min(self.now, window.end)),
         )
         with_changes = _sum(production, "deployments_with_changes")
         incidents, incidents_linked = _sum(wide, "incidents"), _sum(wide, "incidents_linked")
@@ -339,7 +343,7 @@ class Figures:
             incidents_linked=incidents_linked,
             incident_link_share=incidents_linked / incidents if incidents else None,
             pipeline_runs=pipeline.runs,
-            last_event_at=self.last_events,
+            last_event_at=self.last_events if moving else {},
         )
         return d.DoraSummary(
             window=window,

@@ -384,6 +384,22 @@ class TestTeamPage:
         with django_assert_num_queries(len(few.captured_queries)):
             client.get(team_url())
 
+    def test_its_figures_are_computed_once_per_rollup_version(self, client, owner, history, service, ledger):
+        """Every viewer is shown the same figures until a write changes the rollups (``rollups.kept``): a second view
+        reads no rollup row, and a deployment shows on the next view once its refresh has committed."""
+        history.deploy(service, "d0", 2)
+        history.refresh()
+        client.force_login(owner)
+        assert "1 production deployment" in _tile(client.get(team_url()), "frequency")
+        with CaptureQueriesContext(connection) as again:
+            response = client.get(team_url())
+        assert "1 production deployment" in _tile(response, "frequency")
+        rows = ('"metrics_teamrollup"', '"metrics_teamweekrollup"', '"metrics_dailyrollup"')
+        assert not [q for q in again if any(t in q["sql"] for t in rows)], "the kept figures were read again"
+        history.deploy(ledger, "l0", 1)
+        history.refresh()
+        assert "2 production deployments" in _tile(client.get(team_url()), "frequency")
+
 
 class TestSummaryFragment:
     """The tiles the catalog pages load with htmx."""

@@ -19,7 +19,6 @@ from django.db.models.lookups import IsNull
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 
 from e360 import access
 from e360.htmx import HtmxHttpRequest, htmx_page, is_partial, partial_target
@@ -100,9 +99,9 @@ def _delivery(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
         context[target] = _LIST_BUILDERS[target](request.GET, params[target], scope, period)
         return render(request, f"{TEMPLATE}#{target}", context)
 
-    figures = _read(scope, period, rollups.DELIVERY_DISTRIBUTIONS)
-    context.update(_figures(figures, period))
-    context["weekly"] = weekly = figures.weekly(period.window)
+    current, previous, weekly = _read(scope, period, rollups.DELIVERY_DISTRIBUTIONS, weekly=True)
+    context.update(_figures(current, previous))
+    context["weekly"] = weekly
     context["chart"] = chart = display.weekly_chart(weekly, period.window, scope.profile)
     context["weekly_rows"] = list(zip(chart["labels"], weekly, strict=True))
     context["has_deployments"] = any(p["deployments"] or p["failed"] for p in weekly)
@@ -117,21 +116,33 @@ def _summary(request: HtmxHttpRequest, scope: Scope) -> HttpResponse:
     if not is_partial(request):
         return redirect(_delivery_url(scope))
     period = _period(DeliveryForm.parse(request.GET)["days"], scope)
-    figures = _read(scope, period, rollups.HEADLINE_DISTRIBUTIONS)
-    context = {"scope": scope, "period": period, "delivery_url": _delivery_url(scope), **_figures(figures, period)}
+    current, previous, _ = _read(scope, period, rollups.HEADLINE_DISTRIBUTIONS, weekly=False)
+    context = {"scope": scope, "period": period, "delivery_url": _delivery_url(scope), **_figures(current, previous)}
     return render(request, f"{TEMPLATE}#summary", context)
 
 
-def _read(scope: Scope, period: Period, distributions: tuple[str, ...]) -> rollups.Figures:
-    """The period's figures against the previous period's, of the distributions only those shown."""
-    return rollups.Figures(
-        scope, [period.window], now=timezone.now(), compared=period.previous, distributions=distributions
-    )
+def _read(
+    scope: Scope, period: Period, distributions: tuple[str, ...], *, weekly: bool
+) -> tuple[d.DoraSummary, d.DoraSummary, list[dict]]:
+    """The period's summary against the previous period's, of the distributions only those shown, and with ``weekly``
+    its weeks: computed once per rollup version (``rollups.kept``), as every viewer of the scope is shown the same.
+    Neither page shows the review queue or the sources' last events, which move without a write to the rollups, so
+    the summaries leave them out (``moving=False``)."""
+
+    def compute() -> tuple[d.DoraSummary, d.DoraSummary, list[dict]]:
+        figures = rollups.Figures(scope, [period.window], compared=period.previous, distributions=distributions)
+        return (
+            figures.summary(period.window, moving=False),
+            figures.summary(period.previous, moving=False),
+            figures.weekly(period.window) if weekly else [],
+        )
+
+    # The profile (definitions, time zone, bands year) is part of what is kept: it may change without a write.
+    return rollups.kept(scope, ("delivery", period, distributions, weekly, repr(scope.profile)), compute)
 
 
-def _figures(figures: rollups.Figures, period: Period) -> dict:
+def _figures(current: d.DoraSummary, previous: d.DoraSummary) -> dict:
     """The window's summary against the previous window's, as tiles and a data-quality line."""
-    current, previous = figures.summary(period.window), figures.summary(period.previous)
     return {
         "summary": current,
         "tiles": display.tiles(current, previous),

@@ -82,9 +82,7 @@ class CappedPaginator(Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         page_ids = self._sorted.values("pk")[bottom:top]
-        return self._get_page(
-            self.object_list.filter(pk__in=page_ids).order_by(*self._sorted.query.order_by), number, self
-        )
+        return Page(self.object_list.filter(pk__in=page_ids).order_by(*self._sorted.query.order_by), number, self)
 
 
 class KnownCountPaginator(Paginator):
