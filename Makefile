@@ -128,7 +128,7 @@ bench: venv wrk ## Load the large demo into PostgreSQL (kept between runs) and m
 	@url='$(BENCH_DATABASE_URL)'; db=$${url##*/}; base=$${url%/*}; \
 	psql "$$base/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$$db'" | grep -q 1 || psql "$$base/postgres" -c "CREATE DATABASE $$db"
 	@psql '$(BENCH_DATABASE_URL)' -tAc "SELECT 1 FROM e360_team LIMIT 1" 2>/dev/null | grep -q 1 || \
-	  echo "Loading the large data set into $(BENCH_DATABASE_URL): once, kept between runs; 45 to 110 minutes on 2 cores."
+	  echo "Loading the large data set into $(BENCH_DATABASE_URL): once, kept between runs; 25 to 110 minutes on 2 cores (README.md)."
 	$(BENCH_ENV) $(PY) manage.py migrate --noinput -v0
 	$(BENCH_ENV) $(PY) manage.py createcachetable
 	$(BENCH_ENV) $(PY) manage.py collectstatic --noinput -v0
