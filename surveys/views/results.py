@@ -109,9 +109,12 @@ def _heatmap_rows(results: Results, page_url: str) -> SafeString:
         cells: list[HeatCell] = [
             ("num", row.responses, "") if row.shown else ("heat heat--hidden", row.status_text, "")
         ]
-        cells += [_dimension_cell(cell, row.shown, since) for cell in row.dimensions]
+        cells += [
+            _heat_cell(cell, cell.percent_favourable, "%", f"heat heat--{cell.heat}", row.shown, since)
+            for cell in row.dimensions
+        ]
         if row.enps is not None:
-            cells.append(_enps_cell(row.enps, row.shown, since))
+            cells.append(_heat_cell(row.enps, row.enps.score, "", "num heat heat--enps", row.shown, since))
         focus = _FOCUS if row.group.id == results.focus.group.id else ""
         rows.append((focus, tree_indent(row.group.indent), url, url, row.group.name, html_join(_CELL, cells)))
     return html_join(_ROW, rows)
@@ -126,29 +129,18 @@ _FOCUS = mark_safe(' class="heatmap__focus"')
 HeatCell = tuple[str, object, SafeString | str]  # a heatmap cell's classes, figure or status text, and change
 
 
-def _heat_change(figure: DimensionFigure | EnpsFigure, since: str) -> SafeString | str:
-    """A shown figure's change since the previous wave, under it; nothing where there is none."""
+def _heat_cell(
+    figure: DimensionFigure | EnpsFigure, value: float | None, unit: str, classes: str, row_shown: bool, since: str
+) -> HeatCell:
+    """A shown figure, whole, with its change since the previous wave under it; or why it is hidden ("no data" in a
+    shown row, else too few or protecting a small group)."""
+    if not figure.shown or value is None:
+        hidden = "heat--none" if figure.status == Status.NO_DATA and row_shown else "heat--hidden"
+        return f"heat {hidden}", figure.status_text, ""
     if figure.change_wave is None:
-        return ""
+        return classes, f"{whole(value)}{unit}", ""
     change = '<span class="heat__change">{}<span class="visually-hidden">{}</span></span>'
-    return html_join(change, [(figure.change_wave_text, since)])
-
-
-def _heat_hidden(figure: DimensionFigure | EnpsFigure, row_shown: bool) -> str:
-    """A hidden figure's classes: "no data" in a shown row, else hidden (too few, or protecting a small group)."""
-    return "heat heat--none" if figure.status == Status.NO_DATA and row_shown else "heat heat--hidden"
-
-
-def _dimension_cell(cell: DimensionFigure, row_shown: bool, since: str) -> HeatCell:
-    if not cell.shown or cell.percent_favourable is None:
-        return _heat_hidden(cell, row_shown), cell.status_text, ""
-    return f"heat heat--{cell.heat}", f"{whole(cell.percent_favourable)}%", _heat_change(cell, since)
-
-
-def _enps_cell(enps: EnpsFigure, row_shown: bool, since: str) -> HeatCell:
-    if not enps.shown or enps.score is None:
-        return _heat_hidden(enps, row_shown), enps.status_text, ""
-    return "num heat heat--enps", whole(enps.score), _heat_change(enps, since)
+    return classes, f"{whole(value)}{unit}", html_join(change, [(figure.change_wave_text, since)])
 
 
 def _charts(results: Results) -> list[dict]:
